@@ -1,0 +1,3 @@
+from ipcviz.cli import main
+import sys
+sys.exit(main())

@@ -1,0 +1,134 @@
+"""Anonymous pipes: one-way byte streams with a kernel buffer of fixed capacity.
+
+Descriptors are non-blocking and a worker waits in poll() when the buffer is full
+(or empty): the write() system call itself never blocks, so a worker killed while
+"blocked on write" has every byte it handed to the kernel already counted.
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+import fcntl
+import os
+import select
+import termios
+
+from ipcviz.channels.base import Channel
+
+F_SETPIPE_SZ = 1031
+F_GETPIPE_SZ = 1032
+_ROLE_FLAGS = {"read": os.O_RDONLY, "write": os.O_WRONLY}
+
+
+def fionread(fd: int) -> int:
+    """Bytes waiting in the kernel buffer behind `fd` (either end of a pipe or FIFO)."""
+    buf = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, buf, True)
+    return int(buf[0])
+
+
+class NoEnd(Exception):
+    """The pipe end this worker needs is gone (no other process holds the pipe)."""
+
+
+class StreamEndpoint:
+    """A worker's ends of a byte stream; the step interpreter calls `write` and `read`."""
+
+    def __init__(self, read_fd: int | None, write_fd: int | None):
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+        self._pollers: dict[int, select.poll] = {}
+
+    def _poller(self, fd: int, mask: int) -> select.poll:
+        poller = self._pollers.get(fd)
+        if poller is None:
+            poller = self._pollers[fd] = select.poll()
+            poller.register(fd, mask)
+        return poller
+
+    def write_some(self, data: memoryview) -> int:
+        """Write what fits now; 0 means the buffer is full (call `wait_writable`)."""
+        if self.write_fd is None:
+            raise BrokenPipeError(errno.EPIPE, "no reader and no write end")
+        try:
+            return os.write(self.write_fd, data)
+        except BlockingIOError:
+            return 0
+
+    def wait_writable(self) -> None:
+        self._poller(self.write_fd, select.POLLOUT).poll()
+
+    def read_some(self, nbytes: int) -> bytes | None:
+        """Bytes available now, b'' at end of file, None when nothing is there yet."""
+        if self.read_fd is None:
+            return b""
+        try:
+            return os.read(self.read_fd, nbytes)
+        except BlockingIOError:
+            return None
+
+    def wait_readable(self, timeout_ms: int | None = None) -> None:
+        self._poller(self.read_fd, select.POLLIN).poll(timeout_ms)
+
+
+class PipeChannel(Channel):
+    """An anonymous pipe created by the runtime before it forks the workers."""
+
+    kind = "pipe"
+    roles = frozenset({"read", "write"})
+
+    def create(self) -> None:
+        read_fd, write_fd = os.pipe()
+        self._setup(read_fd, write_fd)
+
+    def _setup(self, read_fd: int, write_fd: int) -> None:
+        for fd in (read_fd, write_fd):
+            os.set_blocking(fd, False)
+        if self.spec.capacity:
+            fcntl.fcntl(write_fd, F_SETPIPE_SZ, self.spec.capacity)
+        self.capacity = fcntl.fcntl(write_fd, F_GETPIPE_SZ)
+        self.fds: dict[str, int | None] = {"read": read_fd, "write": write_fd}
+        self.fd_numbers = dict(self.fds)  # the numbers workers inherited them as
+        self.last_buffered = 0
+
+    def child_fds(self, roles: set[str]) -> set[int]:
+        return {fd for role, fd in self.fds.items() if role in roles and fd is not None}
+
+    def attach(self, roles: set[str]) -> StreamEndpoint:
+        return StreamEndpoint(
+            self.fds["read"] if "read" in roles else None,
+            self.fds["write"] if "write" in roles else None,
+        )
+
+    def release(self, needed: set[str]) -> None:
+        for role, fd in self.fds.items():
+            if fd is not None and role not in needed:
+                self.observe()  # the last reading before the pipe may disappear
+                os.close(fd)
+                self.fds[role] = None
+
+    def reopen(self, role: str, holders: list[tuple[int, set[str]]]) -> None:
+        if self.fds.get(role) is not None:
+            return
+        for pid, roles in holders:
+            for held in roles & set(self.fd_numbers):
+                path = f"/proc/{pid}/fd/{self.fd_numbers[held]}"
+                try:
+                    fd = os.open(path, _ROLE_FLAGS[role] | os.O_NONBLOCK)
+                except OSError:
+                    continue
+                self.fds[role] = fd
+                return
+
+    def observe(self) -> dict:
+        fd = self.fds["write"] if self.fds["write"] is not None else self.fds["read"]
+        if fd is not None:
+            try:
+                self.last_buffered = fionread(fd)
+            except OSError:
+                pass
+        return {"buffered": self.last_buffered, "capacity": self.capacity}
+
+    def close(self) -> None:
+        self.release(set())

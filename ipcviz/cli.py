@@ -1,0 +1,186 @@
+"""Command line: launch | run | validate | list | clean. Each subcommand stays thin."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ipcviz.scenario.load import (
+    ScenarioError,
+    bundled_scenarios,
+    load_scenario,
+    resolve_path,
+)
+
+EXAMPLES = """\
+examples:
+  ipcviz                                  pick a bundled scenario and watch it
+  ipcviz launch pipe_two_way              open a bundled scenario by name
+  ipcviz launch my_lesson.yaml            open your own scenario file
+  ipcviz run pipe_two_way --headless --json --check
+                                          run without a UI, print the JSON summary,
+                                          exit 1 if an `expect:` check fails
+  ipcviz validate scenarios/*.yaml        check files without running them
+  ipcviz clean                            remove what crashed runs left behind
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ipcviz",
+        description="Watch real processes talk: signals, pipes, queues and shared memory, "
+                    "live in your terminal.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    launch = sub.add_parser(
+        "launch", help="open the live view of a scenario (no argument: a picker)",
+        description="Open the live view. SCENARIO is a file path or a bundled scenario's name; "
+                    "without it a picker lists the bundled scenarios.")
+    launch.add_argument("scenario", nargs="?", metavar="SCENARIO")
+
+    run = sub.add_parser(
+        "run", help="run a scenario (--headless: no UI, print a summary)",
+        description="Run a scenario. With --headless it runs without a UI until every worker "
+                    "has ended or the duration has passed, then prints a summary. "
+                    "Exit status: 0 ok, 1 a failed --check, 2 a scenario that does not load.")
+    run.add_argument("scenario", metavar="SCENARIO", help="file path or bundled name")
+    run.add_argument("--headless", action="store_true", help="no UI; print a summary at the end")
+    run.add_argument("--duration", type=float, metavar="S",
+                     help="seconds to run (default: the scenario's `duration`, else 10)")
+    run.add_argument("--json", action="store_true",
+                     help="print the summary as one JSON object on stdout")
+    run.add_argument("--check", action="store_true",
+                     help="verify the scenario's `expect:` block; exit 1 if any check fails")
+
+    validate = sub.add_parser(
+        "validate", help="check scenario files without running them",
+        description="Check scenario files; prints one line per problem (file:line:col). "
+                    "Exit status 2 if any file has a problem.")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+
+    sub.add_parser("list", help="list the bundled scenarios",
+                   description="List the bundled scenarios with their descriptions.")
+    sub.add_parser("clean", help="remove processes and IPC objects left by crashed runs",
+                   description="Remove what runs whose ipcviz process is gone left behind "
+                               "(runs still alive are never touched).")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "launch"
+    try:
+        if command == "launch":
+            return _launch(getattr(args, "scenario", None))
+        if command == "run":
+            if not args.headless:
+                return _launch(args.scenario)
+            return _run_headless(args)
+        if command == "validate":
+            return _validate(args.files)
+        if command == "list":
+            return _list()
+        if command == "clean":
+            return _clean()
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _fail(lines: list[str]) -> int:
+    for line in lines:
+        print(line, file=sys.stderr)
+    return 2
+
+
+def _load_runnable(name: str):
+    from ipcviz.runtime.supervisor import unsupported
+
+    scenario = load_scenario(name)
+    problems = unsupported(scenario)
+    if problems:
+        raise ScenarioError([f"{name}: {p}" for p in problems])
+    return scenario
+
+
+def _launch(name: str | None) -> int:
+    scenario = None
+    if name is not None:
+        try:
+            scenario = _load_runnable(name)
+        except ScenarioError as exc:
+            return _fail(exc.lines)
+    from ipcviz.tui.app import make_app
+    from ipcviz.tui.source import LiveSource
+
+    app = make_app(source=LiveSource(resolve_path(name)) if scenario else None)
+    app.run()
+    if app.error_lines:
+        return _fail(app.error_lines)
+    return 0
+
+
+def _run_headless(args: argparse.Namespace) -> int:
+    from ipcviz.runtime.headless import format_text, run_headless
+
+    try:
+        scenario = _load_runnable(args.scenario)
+    except ScenarioError as exc:
+        return _fail(exc.lines)
+    if args.duration is not None and args.duration <= 0:
+        return _fail([f"--duration: {args.duration} is not a positive number of seconds"])
+    result = run_headless(scenario, args.duration, progress=sys.stderr.isatty())
+    summary = result.summary
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        print(format_text(summary), file=sys.stderr)
+    else:
+        print(format_text(summary))
+    for detail in result.leak_details:
+        print(f"left behind: {detail}", file=sys.stderr)
+    if args.check and not all(r["ok"] for r in summary["expect"]):
+        return 1
+    return 0
+
+
+def _validate(files: list[str]) -> int:
+    status = 0
+    for name in files:
+        try:
+            load_scenario(name)
+        except ScenarioError as exc:
+            _fail(exc.lines)
+            status = 2
+        else:
+            print(f"{name}: ok")
+    return status
+
+
+def _list() -> int:
+    for path in bundled_scenarios():
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError:
+            print(f"{path.stem:<28} (does not load)")
+            continue
+        first = (scenario.model.description.strip().splitlines() or [""])[0]
+        print(f"{path.stem:<28} {scenario.name}: {first}")
+    return 0
+
+
+def _clean() -> int:
+    from ipcviz.runtime.registry import sweep_dead_runs
+
+    removed = sweep_dead_runs()
+    for item in removed:
+        print(f"removed {item}")
+    print(f"{len(removed)} item(s) removed" if removed else "nothing to clean")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The runtime as its own process, driven by the UI over stdin/stdout (JSON lines).
+
+UI -> runtime: {"cmd": "action", "action": ..., "arg": ...} | {"cmd": "quit"}
+runtime -> UI: {"type": "snapshot", "snapshot": {...}} | {"type": "error", "lines": [...]}
+               | {"type": "bye", "leaks": {...}}
+The runtime dies with the UI: stdin EOF ends it, and PR_SET_PDEATHSIG sends it SIGTERM.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import sys
+
+from ipcviz.runtime.supervisor import PR_SET_PDEATHSIG, Runtime, unsupported
+from ipcviz.scenario import schema
+from ipcviz.scenario.load import ScenarioError, load_scenario
+from ipcviz.telemetry.sampler import Sampler
+
+FRAME_INTERVAL = 0.1
+
+
+def decode_action(action: str, arg: object) -> object:
+    """Turn a JSON action argument back into what `Runtime.run_action` takes."""
+    if action == "signal":
+        return schema.SignalArgs.model_validate(arg)
+    if action == "lock":
+        return schema.LockArgs.model_validate(arg)
+    return arg
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    parent = int(os.environ.get("IPCVIZ_PARENT_PID", "0"))
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if parent and os.getppid() != parent:
+        return 1
+    out = sys.stdout
+
+    def send(message: dict) -> None:
+        out.write(json.dumps(message, separators=(",", ":")) + "\n")
+        out.flush()
+
+    try:
+        scenario = load_scenario(args[0])
+    except ScenarioError as exc:
+        send({"type": "error", "lines": exc.lines})
+        return 2
+    problems = unsupported(scenario)
+    if problems:
+        send({"type": "error", "lines": [f"{args[0]}: {p}" for p in problems]})
+        return 2
+    runtime = Runtime(scenario)
+    sampler = Sampler(runtime)
+    stdin = sys.stdin.fileno()
+    os.set_blocking(stdin, False)
+    buffer = b""
+    triggers = {t.key: t for t in scenario.model.triggers}
+    try:
+        runtime.start()
+        next_frame = 0.0
+        closed = False
+        while not runtime.stop_requested and not closed:
+            ready = runtime.poll(max(0.0, next_frame - runtime.elapsed), extra_fds=(stdin,))
+            if ready:
+                try:
+                    chunk = os.read(stdin, 65536)
+                except BlockingIOError:
+                    chunk = b""
+                if chunk == b"":
+                    closed = True
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    command = json.loads(line)
+                    if command.get("cmd") == "quit":
+                        closed = True
+                    elif command.get("cmd") == "trigger" and command.get("key") in triggers:
+                        trig = triggers[command["key"]]
+                        runtime.run_action(trig.action, getattr(trig, trig.action), "trigger")
+                    elif command.get("cmd") == "action":
+                        action = command["action"]
+                        runtime.run_action(action, decode_action(action, command.get("arg")))
+            if runtime.elapsed >= next_frame:
+                next_frame = runtime.elapsed + FRAME_INTERVAL
+                send({"type": "snapshot", "snapshot": sampler.sample().to_dict()})
+    except BrokenPipeError:
+        pass
+    finally:
+        runtime.shutdown()
+    leaks = runtime.leaks()
+    try:
+        send({"type": "bye", "leaks": leaks})
+    except (BrokenPipeError, ValueError):
+        pass
+    return 0

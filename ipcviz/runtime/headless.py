@@ -1,0 +1,72 @@
+"""`ipcviz run --headless`: the runtime with a reporter instead of the App."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from ipcviz.runtime.supervisor import Runtime
+from ipcviz.scenario.load import LoadedScenario
+from ipcviz.telemetry.sampler import Sampler
+from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.telemetry.summary import build_summary
+
+
+@dataclass
+class HeadlessResult:
+    summary: dict[str, Any]
+    final: Snapshot
+    leak_details: list[str]
+
+
+def run_headless(scenario: LoadedScenario, duration: float | None = None,
+                 progress: bool = False) -> HeadlessResult:
+    """Run until every worker has ended or `duration` has passed; summary, then cleanup."""
+    limit = scenario.model.duration if duration is None else duration
+    runtime = Runtime(scenario)
+    sampler = Sampler(runtime)
+    runtime.start()
+    try:
+        last_report = -1.0
+        while not runtime.stop_requested and runtime.elapsed < limit and not runtime.all_ended():
+            runtime.poll(min(0.05, max(0.0, limit - runtime.elapsed)))
+            if progress and runtime.elapsed - last_report >= 0.5:
+                last_report = runtime.elapsed
+                alive = sum(p.alive for p in runtime.procs)
+                sys.stderr.write(f"\r{scenario.name}: {runtime.elapsed:5.1f}/{limit:g} s, "
+                                 f"{alive} worker(s) alive ")
+                sys.stderr.flush()
+        runtime.poll(0.0)
+        elapsed = runtime.elapsed
+        final = sampler.sample()
+    finally:
+        runtime.shutdown()
+        if progress:
+            sys.stderr.write("\r" + " " * 60 + "\r")
+    leaks = runtime.leaks()
+    summary = build_summary(final, elapsed, leaks, scenario.model.expect)
+    return HeadlessResult(summary, final, list(leaks["details"]))  # type: ignore[arg-type]
+
+
+def format_text(summary: dict[str, Any]) -> str:
+    """A human-readable report of a summary."""
+    lines = [f"{summary['scenario']}  ({summary['duration_s']} s)"]
+    for name, w in summary["workers"].items():
+        status = w["state"] + (f" ({w['exit']})" if w["exit"] is not None else "")
+        lines.append(f"  worker {name:<14} pid {w['pid']}  {status}  restarts {w['restarts']}")
+        for key in ("signals_received", "signals_sent", "bytes_written", "bytes_read"):
+            if w.get(key):
+                shown = ", ".join(f"{k} {v}" for k, v in w[key].items())
+                lines.append(f"      {key.replace('_', ' ')}: {shown}")
+    for name, c in summary["channels"].items():
+        shown = ", ".join(f"{k} {v}" for k, v in c.items() if k != "kind")
+        lines.append(f"  {c['kind']} {name}: {shown}")
+    if summary.get("deadlock"):
+        lines.append("  DEADLOCK: " + " -> ".join(summary["deadlock"]))
+    for result in summary["expect"]:
+        mark = "ok  " if result["ok"] else "FAIL"
+        lines.append(f"  [{mark}] {result['check']} (actual {result['actual']})")
+    leaks = summary["leaks"]
+    lines.append(f"  left behind: {leaks['processes']} processes, {leaks['ipc_objects']} IPC objects")
+    return "\n".join(lines)

@@ -1,0 +1,62 @@
+"""Process identity by pid *and* start time, so a recycled pid is never signalled."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    """The parts of /proc/PID/stat the sampler needs."""
+
+    state: str  # R, S, D, T, t, Z, X
+    ppid: int
+    cpu_ticks: int  # utime + stime
+    start_ticks: int
+
+
+def read_stat(pid: int) -> ProcStat | None:
+    """Parse /proc/PID/stat, or None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    rest = raw[raw.rfind(b")") + 2:].split()
+    # fields after the command: state(3) ppid(4) ... utime(14) stime(15) ... starttime(22)
+    return ProcStat(rest[0].decode(), int(rest[1]), int(rest[11]) + int(rest[12]), int(rest[19]))
+
+
+def start_ticks(pid: int) -> int | None:
+    stat = read_stat(pid)
+    return stat.start_ticks if stat else None
+
+
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """A process we started: its pid and the kernel's start time for it."""
+
+    pid: int
+    start: int
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessIdentity | None:
+        ticks = start_ticks(pid)
+        return None if ticks is None else cls(pid, ticks)
+
+    def exists(self) -> bool:
+        """True while this very process exists (a zombie included)."""
+        return start_ticks(self.pid) == self.start
+
+    def send(self, sig: int) -> bool:
+        """Send `sig` only if the pid still belongs to this process; True if sent."""
+        if not self.exists():
+            return False
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True

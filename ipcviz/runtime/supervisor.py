@@ -1,0 +1,500 @@
+"""The runtime supervisor: creates channels, forks and reaps workers, runs the timeline,
+obeys commands, samples Snapshots and cleans everything up.
+
+It is single-threaded: forking workers from it is safe. It runs either inside
+`ipcviz run --headless` or as its own process (`python -m ipcviz.runtime`) that the
+TUI starts and talks to over a pipe.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import signal
+import sys
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ipcviz.channels import channel_class
+from ipcviz.channels.base import Channel
+from ipcviz.runtime.ident import ProcessIdentity
+from ipcviz.runtime.registry import Registry, sweep_dead_runs
+from ipcviz.scenario import schema
+from ipcviz.scenario.load import LoadedScenario, WorkerInstance
+from ipcviz.signals import SIGRTMAX, UNCATCHABLE, signal_name
+from ipcviz.telemetry import table as T
+from ipcviz.telemetry.snapshot import EventView, Snapshot
+from ipcviz.worker.interpreter import Interpreter, WorkerContext
+from ipcviz.worker.signals import reset_all_dispositions
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+RESTART_BACKOFF = 0.5
+_libc = ctypes.CDLL(None, use_errno=True)
+
+#: Steps this version can run; the others are validated but refused at start.
+SUPPORTED_STEPS = frozenset({"write", "read", "signal", "wait_signal", "sleep", "exit", "block",
+                             "unblock", "repeat"})
+STEP_ROLES = {"write": "write", "read": "read", "send": "send", "receive": "receive",
+              "increment": "array", "set": "array", "acquire": "sem", "release": "sem",
+              "echo": "server"}
+
+
+class RuntimeError_(Exception):
+    """A scenario that loads but cannot run here; the message is one line per reason."""
+
+
+def unsupported(scenario: LoadedScenario) -> list[str]:
+    """What in a valid scenario this version cannot run yet (empty when all is runnable)."""
+    problems = []
+    for name, ch in scenario.channels.items():
+        if channel_class(ch.kind) is None:
+            problems.append(f"channel '{name}': kind '{ch.kind}' is not supported yet")
+    kinds: set[str] = set()
+    for worker in scenario.model.workers.values():
+        _collect_step_kinds(worker.steps, kinds)
+        if any(a == "reap" for a in worker.handlers.values()):
+            kinds.add("reap handler")
+    for kind in sorted(kinds - SUPPORTED_STEPS):
+        problems.append(f"step '{kind}' is not supported yet")
+    for section in ("timeline", "triggers"):
+        for event in getattr(scenario.model, section):
+            if event.action == "lock":
+                problems.append(f"{section}: action 'lock' is not supported yet")
+    return sorted(set(problems))
+
+
+def _collect_step_kinds(steps: list[schema.Step], out: set[str]) -> None:
+    for step in steps:
+        out.add(step.kind)
+        if step.kind == "repeat":
+            _collect_step_kinds(step.args.steps, out)
+
+
+def step_roles(steps: list[schema.Step], out: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Channel -> roles ('write', 'read', ...) the steps need, nested steps included."""
+    for step in steps:
+        args = step.args
+        role = STEP_ROLES.get(step.kind)
+        if role is not None:
+            channel = args if isinstance(args, str) else getattr(
+                args, "to", None) or getattr(args, "from_", None) or getattr(
+                args, "array", None) or getattr(args, "on", None)
+            out.setdefault(channel, set()).add(role)
+            if step.kind == "increment" and args.lock:
+                out.setdefault(args.lock, set()).add("sem")
+        if step.kind == "repeat":
+            step_roles(args.steps, out)
+    return out
+
+
+@dataclass
+class Proc:
+    """The runtime's record of one worker process (across restarts)."""
+
+    instance: WorkerInstance
+    row: int
+    roles: dict[str, set[str]]
+    ident: ProcessIdentity | None = None
+    alive: bool = False  # forked and not yet reaped
+    exit: int | str | None = None
+    restarts: int = 0
+    last_signal_from_us: int | None = None
+    user_killed: bool = False
+    restart_pending: bool = False
+    restart_at: float | None = None
+    sent_to: Counter = field(default_factory=Counter)
+    started_once: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.instance.name
+
+    @property
+    def exit_text(self) -> str:
+        if self.exit is None:
+            return ""
+        if isinstance(self.exit, str):
+            return f"killed by {self.exit}"
+        return f"exited {self.exit}"
+
+
+class Runtime:
+    """One run of one scenario."""
+
+    def __init__(self, scenario: LoadedScenario, clock=time.monotonic):
+        self.scenario = scenario
+        self.clock = clock
+        self.model = scenario.model
+        self.procs: list[Proc] = []
+        self.channels: list[Channel] = []
+        self.channel_by_name: dict[str, Channel] = {}
+        self.t0 = 0.0
+        self.started = False
+        self.stop_requested = False
+        self.parent_received: Counter = Counter()
+        self.pending_events: list[EventView] = []
+        self._timeline = sorted(self.model.timeline, key=lambda e: e.at)
+        self._next_event = 0
+        self._wake_r = self._wake_w = -1
+        self._gate_r: int | None = None
+        self._by_pid: dict[int, Proc] = {}
+        self.registry: Registry | None = None
+        self.table: T.Table | None = None
+        self.swept: list[str] = []
+
+    # ---------------------------------------------------------------- start
+
+    def start(self) -> None:
+        """Create every object, fork every worker, open the start gate."""
+        self.swept = sweep_dead_runs()
+        self.registry = Registry.create()
+        try:
+            self._start()
+        except BaseException:
+            self.shutdown()
+            raise
+
+    def _start(self) -> None:
+        instances = self.scenario.instances
+        self.table = T.Table(T.Layout(channels=len(self.model.channels), rows=len(instances)))
+        for index, (name, spec) in enumerate(self.model.channels.items()):
+            cls = channel_class(spec.kind)
+            assert cls is not None, "unsupported() is checked before start"
+            channel = cls(name, index, spec, self.registry)
+            channel.create()
+            self.channels.append(channel)
+            self.channel_by_name[name] = channel
+        roles_by_group = {g: step_roles(w.steps, {}) for g, w in self.model.workers.items()}
+        for row, inst in enumerate(instances):
+            self.procs.append(Proc(inst, row, roles_by_group[inst.group]))
+        self.target_rows: dict[str, list[int]] = {}
+        for proc in self.procs:
+            self.target_rows.setdefault(proc.instance.group, []).append(proc.row)
+            self.target_rows.setdefault(proc.name, [proc.row])
+        self._install_signals()
+        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        self._gate_r, gate_w = os.pipe()
+        try:
+            for proc in self.procs:
+                self._fork(proc)
+        finally:
+            os.close(gate_w)
+        self.t0 = self.clock()
+        self.started = True
+        self._release_unneeded()
+
+    def _install_signals(self) -> None:
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        for num in range(1, SIGRTMAX + 1):
+            if num in UNCATCHABLE or num in (signal.SIGWINCH, signal.SIGTSTP, signal.SIGTTIN,
+                                             signal.SIGTTOU, signal.SIGCONT):
+                continue
+            try:
+                signal.signal(num, self._on_signal)
+            except (OSError, ValueError):
+                pass
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        pass  # counted from the wakeup pipe in `_drain_signals`
+
+    def _drain_signals(self) -> None:
+        while True:
+            try:
+                data = os.read(self._wake_r, 4096)
+            except BlockingIOError:
+                return
+            if not data:
+                return
+            for num in data:
+                if num in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+                    self.stop_requested = True
+                elif num != signal.SIGCHLD:
+                    self.parent_received[num] += 1
+
+    def _fork(self, proc: Proc) -> None:
+        assert self.table is not None and self.registry is not None
+        definition = proc.instance.definition
+        keep = set()
+        for channel_name, roles in proc.roles.items():
+            keep |= self.channel_by_name[channel_name].child_fds(roles)
+        gate = self._gate_r if not self.started else None
+        if gate is not None:
+            keep.add(gate)
+        runtime_ident = ProcessIdentity.of(os.getpid())
+        log_path = str(self.registry.directory / f"{proc.name}.log")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # ---- in the worker
+            code = 70
+            try:
+                _become_worker(keep, log_path)
+                endpoints = {name: self.channel_by_name[name].attach(roles)
+                             for name, roles in proc.roles.items()}
+                ctx = WorkerContext(
+                    name=proc.name, definition=definition, row=proc.row, table=self.table,
+                    endpoints=endpoints,
+                    channel_index={c.name: c.index for c in self.channels},
+                    target_rows=self.target_rows, runtime=runtime_ident, gate_fd=gate,
+                )
+                code = Interpreter(ctx).run()
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        # ---- in the runtime
+        ident = ProcessIdentity.of(pid) or ProcessIdentity(pid, 0)
+        proc.ident = ident
+        proc.alive = True
+        proc.exit = None
+        proc.user_killed = False
+        proc.last_signal_from_us = None
+        self._by_pid[pid] = proc
+        self.registry.add_process(ident)
+        base = self.table.row_base(proc.row)
+        self.table.cells[base + T.PID] = pid
+        self.table.cells[base + T.START] = ident.start
+        if proc.started_once:
+            proc.restarts += 1
+            self._log(proc.name, f"restarted (pid {pid})", "runtime")
+        proc.started_once = True
+
+    # ---------------------------------------------------------------- loop
+
+    @property
+    def elapsed(self) -> float:
+        return self.clock() - self.t0 if self.started else 0.0
+
+    def all_ended(self) -> bool:
+        return self.started and not any(
+            p.alive or p.restart_pending or p.restart_at is not None for p in self.procs)
+
+    def next_deadline(self) -> float | None:
+        """Seconds until the runtime has something scheduled (timeline, restart)."""
+        times = []
+        if self._next_event < len(self._timeline):
+            times.append(self._timeline[self._next_event].at - self.elapsed)
+        times += [p.restart_at - self.elapsed for p in self.procs if p.restart_at is not None]
+        return max(0.0, min(times)) if times else None
+
+    def poll(self, timeout: float, extra_fds: tuple[int, ...] = ()) -> list[int]:
+        """Wait up to `timeout` for children, signals or `extra_fds`; do what is due.
+
+        Returns the extra fds that are readable.
+        """
+        deadline = self.next_deadline()
+        if deadline is not None:
+            timeout = min(timeout, deadline)
+        try:
+            readable, _, _ = select.select([self._wake_r, *extra_fds], [], [], max(0.0, timeout))
+        except InterruptedError:
+            readable = []
+        self._drain_signals()
+        self.reap()
+        self._run_due()
+        return [fd for fd in readable if fd in extra_fds]
+
+    def _run_due(self) -> None:
+        now = self.elapsed
+        while self._next_event < len(self._timeline) and self._timeline[self._next_event].at <= now:
+            event = self._timeline[self._next_event]
+            self._next_event += 1
+            self.run_action(event.action, getattr(event, event.action), source="timeline")
+        for proc in self.procs:
+            if proc.restart_at is not None and proc.restart_at <= now and not proc.alive:
+                proc.restart_at = None
+                self._fork(proc)
+                self._release_unneeded()
+
+    def reap(self) -> None:
+        """Collect every child that ended (workers, and orphans adopted as subreaper)."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            proc = self._by_pid.pop(pid, None)
+            if proc is None:
+                continue
+            self._ended(proc, status)
+
+    def _ended(self, proc: Proc, status: int) -> None:
+        proc.alive = False
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            proc.exit = signal_name(sig)
+            proc.user_killed = sig == proc.last_signal_from_us
+        else:
+            proc.exit = os.WEXITSTATUS(status)
+        self._log(proc.name, proc.exit_text, "exit")
+        policy = proc.instance.definition.restart
+        failed = proc.exit != 0
+        if proc.restart_pending:
+            proc.restart_pending = False
+            self._fork(proc)
+        elif not proc.user_killed and not self.stop_requested and (
+                policy == "always" or (policy == "on-failure" and failed)):
+            proc.restart_at = self.elapsed + RESTART_BACKOFF
+        self._release_unneeded()
+
+    def _release_unneeded(self) -> None:
+        """Close channel ends no live (or coming back) worker needs: EOF and SIGPIPE are real."""
+        needed: dict[str, set[str]] = {}
+        for proc in self.procs:
+            if proc.alive or proc.restart_pending or proc.restart_at is not None:
+                for name, roles in proc.roles.items():
+                    needed.setdefault(name, set()).update(roles)
+        for channel in self.channels:
+            channel.release(needed.get(channel.name, set()))
+
+    # ---------------------------------------------------------------- actions
+
+    def run_action(self, action: str, arg: object, source: str = "key") -> None:
+        """A timeline, trigger or UI action (see SCENARIO_FORMAT.md)."""
+        if action == "signal":
+            assert isinstance(arg, schema.SignalArgs)
+            self.send_signal(arg.to, arg.sig, arg.count, source)
+        elif action in ("kill", "stop", "cont"):
+            sig = {"kill": signal.SIGKILL, "stop": signal.SIGSTOP, "cont": signal.SIGCONT}[action]
+            self.send_signal(str(arg), int(sig), 1, source)
+        elif action == "restart":
+            for proc in self._targets(str(arg)):
+                self.restart(proc)
+        elif action in ("pause_steps", "resume_steps"):
+            for proc in self._targets(str(arg)):
+                self._control(proc, T.CTRL_PAUSE, 1 if action == "pause_steps" else 0)
+                self._log(proc.name, "steps paused" if action == "pause_steps"
+                          else "steps resumed", "runtime")
+        elif action == "lock":
+            assert isinstance(arg, schema.LockArgs)
+            for proc in self._targets(arg.worker):
+                self._control(proc, T.CTRL_LOCK_OFF, 0 if arg.enabled else 1)
+                self._log(proc.name, f"lock use {'on' if arg.enabled else 'OFF'}", "runtime")
+
+    def _targets(self, name: str) -> list[Proc]:
+        return [p for p in self.procs if p.name == name or p.instance.group == name]
+
+    def _control(self, proc: Proc, cell: int, value: int) -> None:
+        assert self.table is not None
+        self.table.cells[self.table.row_base(proc.row) + cell] = value
+
+    def send_signal(self, to: str, sig: int, count: int = 1, source: str = "key") -> int:
+        """Signal every live worker `to` names, `count` times each; returns how many were sent."""
+        total = 0
+        for proc in self._targets(to):
+            if not proc.alive or proc.ident is None:
+                continue
+            sent = 0
+            for _ in range(count):
+                if proc.ident.send(sig):
+                    sent += 1
+            if sent:
+                proc.sent_to[sig] += sent
+                proc.last_signal_from_us = sig
+                times = f" ×{sent}" if sent > 1 else ""
+                self._log(proc.name, f"{source}: {signal_name(sig)}{times} sent", "signal")
+            total += sent
+        return total
+
+    def restart(self, proc: Proc) -> None:
+        proc.restart_at = None
+        if proc.alive and proc.ident is not None:
+            proc.restart_pending = True
+            proc.ident.send(signal.SIGKILL)
+        else:
+            for name, roles in proc.roles.items():
+                for role in roles:
+                    self.channel_by_name[name].reopen(role, self._holders(name))
+            self._fork(proc)
+            self._release_unneeded()
+
+    def _holders(self, channel: str) -> list[tuple[int, set[str]]]:
+        return [(p.ident.pid, p.roles[channel]) for p in self.procs
+                if p.alive and p.ident is not None and channel in p.roles]
+
+    def _log(self, worker: str, text: str, kind: str) -> None:
+        self.pending_events.append(EventView(round(self.elapsed, 3), worker, text, kind))
+
+    def take_events(self) -> list[EventView]:
+        events, self.pending_events = self.pending_events, []
+        return events
+
+    # ---------------------------------------------------------------- end
+
+    def shutdown(self) -> None:
+        """Kill and reap every worker, close and unlink every object. Safe to call twice."""
+        for proc in self.procs:
+            proc.restart_at = None
+            proc.restart_pending = False
+            if proc.alive and proc.ident is not None:
+                proc.ident.send(signal.SIGKILL)
+        deadline = time.monotonic() + 3.0
+        while any(p.alive for p in self.procs) and time.monotonic() < deadline:
+            self.reap()
+            if any(p.alive for p in self.procs):
+                time.sleep(0.005)
+        self.reap()
+        for channel in self.channels:
+            try:
+                channel.close()
+            except OSError:
+                pass
+        self.channels = []
+        if self.registry is not None:
+            self.registry.remove_all()
+        if self.table is not None:
+            self.table.close()
+            self.table = None
+        for fd in (self._gate_r, self._wake_r, self._wake_w):
+            if fd is not None and fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._gate_r = None
+        self._wake_r = self._wake_w = -1
+        try:
+            signal.set_wakeup_fd(-1)
+        except ValueError:
+            pass
+        self.started = False
+
+    def leaks(self) -> dict[str, object]:
+        """What of this run is still present (after `shutdown`): must all be zero."""
+        assert self.registry is not None
+        processes = [pid for pid, start in self.registry.processes
+                     if ProcessIdentity(pid, start).exists()]
+        objects = self.registry.leaked_objects()
+        return {"processes": len(processes), "ipc_objects": len(objects),
+                "details": [f"process {p}" for p in processes] + objects}
+
+
+def _become_worker(keep: set[int], log_path: str) -> None:
+    """In a fresh fork: default signals, die with the runtime, private stdio, no stray fds."""
+    reset_all_dispositions()
+    parent = os.getppid()
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the runtime died before prctl took effect
+        os._exit(1)
+    os.setpgid(0, 0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.dup2(log, 2)
+    keep = set(keep) | {0, 1, 2}
+    low = 3
+    for fd in sorted(keep):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, 65536)

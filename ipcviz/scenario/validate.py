@@ -1,0 +1,249 @@
+"""Checks that need the whole scenario: references between workers, channels and steps."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from ipcviz.scenario import schema as s
+from ipcviz.signals import UNCATCHABLE, signal_name
+
+Path = tuple
+
+#: Keys the TUI binds itself; a trigger may not take them.
+BUILTIN_KEYS = frozenset(
+    "t k i s c u R p ? q S l".split()
+    + ["up", "down", "left", "right", "enter", "escape", "tab", "ctrl+c", "question_mark"]
+)
+
+STEP_KINDS: dict[str, tuple[str, ...]] = {
+    "write": ("pipe", "fifo", "socket", "mmap"),
+    "read": ("pipe", "fifo", "socket", "mmap"),
+    "send": ("mqueue", "queue"),
+    "receive": ("mqueue", "queue"),
+    "increment": ("shared_array",),
+    "set": ("shared_array",),
+    "acquire": ("semaphore",),
+    "release": ("semaphore",),
+    "echo": ("socket",),
+}
+_KIND_HINT = {
+    "pipe": "write/read", "fifo": "write/read", "socket": "write/read/echo", "mmap": "write/read",
+    "mqueue": "send/receive", "queue": "send/receive", "shared_array": "increment/set",
+    "semaphore": "acquire/release",
+}
+CATCHING = frozenset({"count", "exit", "log", "reap"})
+
+WORKER_KEYS = frozenset({
+    "pid", "state", "blocked_on", "exit", "restarts", "zombies", "self_reads",
+    "signals_received", "signals_sent", "signals_sent_to", "bytes_written", "bytes_read",
+    "messages_sent", "messages_received", "epipe_errors", "increments", "duplicates",
+})
+CHANNEL_KEYS = frozenset({
+    "kind", "bytes_written", "bytes_read", "buffered", "capacity", "depth", "max_depth",
+    "messages_sent", "messages_received", "dtype", "shape", "values", "increments",
+    "lost_updates", "value", "holder", "waiters", "duplicates", "path", "connections",
+})
+_COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+def parse_comparison(value: object) -> tuple[str, object] | None:
+    """'>=1' -> ('>=', 1); 5 -> ('==', 5); 'SIGKILL' -> ('==', 'SIGKILL'); None if not a value."""
+    if isinstance(value, bool) or value is None:
+        return ("==", value)
+    if isinstance(value, (int, float)):
+        return ("==", value)
+    if isinstance(value, str):
+        m = _COMPARISON.match(value)
+        if m:
+            number = float(m.group(2))
+            return (m.group(1) or "==", int(number) if number.is_integer() else number)
+        return ("==", value)
+    return None
+
+
+def instance_names(name: str, worker: s.Worker) -> list[str]:
+    """The process names a worker definition starts: NAME, or NAME.0, NAME.1, ..."""
+    if worker.count == 1:
+        return [name]
+    return [f"{name}.{i}" for i in range(worker.count)]
+
+
+def check(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
+    """Yield (path, message) for every cross-reference problem."""
+    channels = scn.channels
+    groups = {name: instance_names(name, w) for name, w in scn.workers.items()}
+    targets = set(groups) | {n for names in groups.values() for n in names}
+    total = sum(w.count for w in scn.workers.values())
+    if total > s.MAX_WORKERS:
+        yield (("workers",), f"{total} worker processes in all; the limit is {s.MAX_WORKERS}")
+    if not scn.workers:
+        yield (("workers",), "needs at least one worker")
+
+    def channel_ref(path: Path, name: str, step: str) -> Iterator[tuple[Path, str]]:
+        if name not in channels:
+            known = ", ".join(channels) or "none defined"
+            yield (path, f"unknown channel '{name}' (channels: {known})")
+            return
+        kind = channels[name].kind
+        if kind not in STEP_KINDS[step]:
+            yield (path, f"'{step}' does not work on {kind} '{name}' "
+                         f"(use {_KIND_HINT[kind]}; '{step}' is for {', '.join(STEP_KINDS[step])})")
+
+    def target_ref(path: Path, name: str, allow_parent: bool) -> Iterator[tuple[Path, str]]:
+        if name in targets or (allow_parent and name == "parent"):
+            return
+        known = ", ".join(sorted(targets)) + (", parent" if allow_parent else "")
+        yield (path, f"unknown worker '{name}' (workers: {known})")
+
+    for cname, ch in channels.items():
+        if ch.kind == "socket" and ch.server not in scn.workers:
+            yield (("channels", cname, "server"), f"unknown worker '{ch.server}' "
+                                                   f"(workers: {', '.join(scn.workers)})")
+        if ch.kind == "shared_array":
+            shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
+            if len(shape) not in (1, 2):
+                yield (("channels", cname, "shape"), f"{len(shape)} dimensions; use 1 or 2")
+            size = 1
+            for n in shape:
+                size *= n
+            if size > s.MAX_ARRAY_ELEMENTS:
+                yield (("channels", cname, "shape"),
+                       f"{size:,} elements; the limit is {s.MAX_ARRAY_ELEMENTS:,}")
+            if isinstance(ch.init, list) and len(ch.init) != size:
+                yield (("channels", cname, "init"),
+                       f"{len(ch.init)} values for {size} elements")
+
+    for wname, w in scn.workers.items():
+        base = ("workers", wname)
+        caught = {sig for sig, action in w.handlers.items() if action in CATCHING}
+        for sig, action in w.handlers.items():
+            if sig in UNCATCHABLE:
+                yield (base + ("handlers", signal_name(sig)), f"{signal_name(sig)} cannot be caught, blocked "
+                                                  "or ignored (that is the lesson)")
+            if action == "reap" and signal_name(sig) != "SIGCHLD":
+                yield (base + ("handlers", signal_name(sig)), "'reap' is a SIGCHLD handler")
+        for i, sig in enumerate(w.block):
+            if sig in UNCATCHABLE:
+                yield (base + ("block", i), f"{signal_name(sig)} cannot be blocked")
+        yield from _check_steps(
+            w.steps, base + ("steps",), scn, caught, channel_ref, target_ref
+        )
+
+    for section in ("timeline", "triggers"):
+        for i, event in enumerate(getattr(scn, section)):
+            path = (section, i)
+            action = event.action
+            arg = getattr(event, action)
+            if action == "signal":
+                yield from target_ref(path + ("signal", "to"), arg.to, False)
+            elif action == "lock":
+                yield from target_ref(path + ("lock", "worker"), arg.worker, False)
+            else:
+                yield from target_ref(path + (action,), arg, False)
+
+    seen_keys: dict[str, int] = {}
+    for i, trig in enumerate(scn.triggers):
+        if trig.key in BUILTIN_KEYS:
+            yield (("triggers", i, "key"), f"key '{trig.key}' is built in "
+                                           f"(taken: {' '.join(sorted(BUILTIN_KEYS))})")
+        elif trig.key in seen_keys:
+            yield (("triggers", i, "key"), f"key '{trig.key}' is already used by "
+                                           f"triggers[{seen_keys[trig.key]}]")
+        seen_keys.setdefault(trig.key, i)
+
+    for i, exp in enumerate(scn.expect):
+        yield from _check_expect(scn, groups, (("expect", i)), exp)
+
+
+def _check_steps(steps, base, scn, caught, channel_ref, target_ref):
+    for j, step in enumerate(steps):
+        path = base + (j,)
+        kind = step.kind
+        arg = step.args
+        here = path + (kind,)
+        if kind in ("write", "send"):
+            yield from channel_ref(here + ("to",), arg.to, kind)
+        elif kind in ("read", "receive"):
+            yield from channel_ref(here + ("from",), arg.from_, kind)
+        elif kind in ("increment", "set"):
+            yield from channel_ref(here + ("array",), arg.array, kind)
+            if kind == "increment" and arg.lock is not None:
+                yield from channel_ref(here + ("lock",), arg.lock, "acquire")
+            yield from _check_index(scn, arg, here)
+        elif kind in ("acquire", "release"):
+            yield from channel_ref(here, arg, kind)
+        elif kind == "echo":
+            yield from channel_ref(here + ("on",), arg.on, "echo")
+        elif kind == "signal":
+            yield from target_ref(here + ("to",), arg.to, True)
+        elif kind == "wait_signal":
+            if arg not in caught:
+                yield (here, f"waits for {signal_name(arg)}, but the worker's handlers do not "
+                             f"catch it (add `{signal_name(arg)}: count` to handlers)")
+        elif kind in ("block", "unblock"):
+            for k, sig in enumerate(arg):
+                if sig in UNCATCHABLE:
+                    yield (here + (k,), f"{signal_name(sig)} cannot be blocked")
+        elif kind == "spawn":
+            if arg not in scn.workers:
+                yield (here, f"unknown worker '{arg}' (workers: {', '.join(scn.workers)})")
+            elif not scn.workers[arg].spawned:
+                yield (here, f"worker '{arg}' is started by the runtime; "
+                             f"give it `spawned: true` to spawn it")
+        elif kind == "repeat":
+            yield from _check_steps(arg.steps, here + ("steps",), scn, caught, channel_ref,
+                                    target_ref)
+
+
+def _check_index(scn, arg, here):
+    ch = scn.channels.get(arg.array)
+    if ch is None or ch.kind != "shared_array" or arg.index is None:
+        return
+    shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
+    index = arg.index if isinstance(arg.index, list) else [arg.index]
+    if len(index) != len(shape):
+        yield (here + ("index",), f"{len(index)} indices for a {len(shape)}-D array {shape}")
+        return
+    for k, (i, n) in enumerate(zip(index, shape)):
+        if not 0 <= i < n:
+            yield (here + ("index",), f"index {i} is out of range 0..{n - 1} (dimension {k})")
+
+
+def _check_expect(scn, groups, path, exp):
+    if not isinstance(exp, dict):
+        yield (path, "an expectation is a mapping like {worker: NAME, KEY: VALUE}")
+        return
+    subject = [k for k in ("worker", "channel") if k in exp]
+    if len(subject) != 1:
+        yield (path, "needs exactly one of 'worker' or 'channel'")
+        return
+    what = subject[0]
+    name = exp[what]
+    rest = {k: v for k, v in exp.items() if k != what}
+    if what == "worker":
+        base = str(name).split("#")[0]
+        known = set(groups) | {n for names in groups.values() for n in names}
+        if name not in known and base not in scn.workers:
+            yield (path + ("worker",), f"unknown worker '{name}' (workers: {', '.join(sorted(known))})")
+        keys = WORKER_KEYS
+    else:
+        if name not in scn.channels:
+            yield (path + ("channel",), f"unknown channel '{name}' "
+                                        f"(channels: {', '.join(scn.channels) or 'none'})")
+        keys = CHANNEL_KEYS | {"index", "equals"}
+        if ("index" in rest) != ("equals" in rest):
+            yield (path, "'index' and 'equals' go together")
+    if not rest:
+        yield (path, f"says nothing to check (add a KEY: VALUE, e.g. {sorted(keys)[0]}: 1)")
+    for key, value in rest.items():
+        if key not in keys:
+            yield (path + (key,), f"unknown key '{key}' (keys: {', '.join(sorted(keys))})")
+            continue
+        if key == "index":
+            continue
+        values = value.values() if isinstance(value, dict) else [value]
+        for v in values:
+            if parse_comparison(v) is None:
+                yield (path + (key,), f"cannot compare with {v!r} (use a number or a string "
+                                      "like '>=1')")

@@ -1,0 +1,216 @@
+"""Build Snapshots: the workers' own counters (telemetry table) plus the kernel's view
+(/proc/PID/stat and status, channel observations), side by side.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ipcviz.runtime.ident import CLOCK_TICKS, read_stat
+from ipcviz.signals import NSIG, mask_names, signal_name
+from ipcviz.telemetry import table as T
+from ipcviz.telemetry.snapshot import ChannelView, EventView, Snapshot, WorkerView
+
+if TYPE_CHECKING:
+    from ipcviz.runtime.supervisor import Proc, Runtime
+
+_MASK_FIELDS = {b"SigPnd": "pending", b"ShdPnd": "shared_pending", b"SigBlk": "blocked",
+                b"SigIgn": "ignored", b"SigCgt": "caught"}
+#: Counters per channel kind: (counter cell, summary key, role that owns it)
+_STREAM_COUNTERS = ((T.BYTES_WRITTEN, "bytes_written", "write"),
+                    (T.BYTES_READ, "bytes_read", "read"))
+
+
+def read_masks(pid: int) -> dict[str, list[str]] | None:
+    """Signal masks of a process from /proc/PID/status, decoded to names."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            lines = fh.read().split(b"\n")
+    except OSError:
+        return None
+    out = {}
+    for line in lines:
+        key, _, value = line.partition(b":")
+        name = _MASK_FIELDS.get(key)
+        if name is not None:
+            out[name] = mask_names(int(value.strip(), 16))
+    return out
+
+
+def describe_event(kind: int, a: int, b: int, channel_names: list[str],
+                   row_names: list[str]) -> tuple[str, str]:
+    """Text and category of one event from a worker's ring."""
+    def ch(i: int) -> str:
+        return channel_names[i] if 0 <= i < len(channel_names) else f"#{i}"
+
+    if kind == T.EV_STARTED:
+        return f"started (pid {a})", "start"
+    if kind == T.EV_SIGNAL:
+        how = {1: "handled (log)", 2: "handled: exiting"}.get(b, "handled")
+        return f"{signal_name(a)} {how}", "signal"
+    if kind == T.EV_EOF:
+        return f"end of file on {ch(a)}: every writer has gone", "io"
+    if kind == T.EV_EPIPE:
+        return f"write to {ch(a)} failed: EPIPE (no reader left)", "io"
+    if kind == T.EV_EXITING:
+        return f"steps done, exiting with status {a}", "exit"
+    if kind == T.EV_SENT:
+        row, count = b >> 20, b & 0xFFFFF
+        target = "parent (runtime)" if row == (1 << 44) - 1 or row < 0 else (
+            row_names[row] if row < len(row_names) else f"row {row}")
+        return f"sent {signal_name(a)} ×{count} to {target}", "signal"
+    if kind == T.EV_WAITED:
+        return f"woke: {signal_name(a)} arrived", "signal"
+    if kind == T.EV_BLOCK:
+        return f"blocked {signal_name(a)}" + (f" (+{b - 1} more)" if b > 1 else ""), "signal"
+    if kind == T.EV_UNBLOCK:
+        return f"unblocked {signal_name(a)}" + (f" (+{b - 1} more)" if b > 1 else ""), "signal"
+    return f"event {kind} ({a}, {b})", "info"
+
+
+class Sampler:
+    """Turns the runtime's state into Snapshots at the caller's pace."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.seq = 0
+        self._event_seen: dict[int, int] = {}
+        self._cpu_prev: dict[int, tuple[int, float]] = {}
+        self.dropped_events = 0
+        self._t0_ns = 0
+
+    def sample(self) -> Snapshot:
+        rt = self.runtime
+        model = rt.model
+        table = rt.table
+        now = rt.elapsed
+        channel_names = [c.name for c in rt.channels] or list(model.channels)
+        row_names = [p.name for p in rt.procs]
+        arr = table.array if table is not None else None
+        events: list[EventView] = []
+        workers = []
+        for proc in rt.procs:
+            row = arr[proc.row] if arr is not None else None
+            workers.append(self._worker_view(proc, row, channel_names, now))
+            if table is not None:
+                events += self._events(proc, channel_names, row_names)
+        events += rt.take_events()
+        events.sort(key=lambda e: e.t)
+        channels = tuple(self._channel_view(name, spec, arr) for name, spec in
+                         model.channels.items())
+        self.seq += 1
+        return Snapshot(
+            scenario=rt.scenario.name,
+            description=model.description,
+            elapsed=round(now, 3),
+            running=rt.started and not rt.all_ended(),
+            workers=tuple(workers),
+            channels=channels,
+            events=tuple(events),
+            dropped_events=self.dropped_events,
+            triggers=tuple((t.key, t.label or t.action) for t in model.triggers),
+            seq=self.seq,
+        )
+
+    def _events(self, proc: Proc, channel_names: list[str], row_names: list[str]) -> list[EventView]:
+        table = self.runtime.table
+        assert table is not None
+        seen = self._event_seen.get(proc.row, 0)
+        raw, seq, dropped = table.events_since(proc.row, seen)
+        self._event_seen[proc.row] = seq
+        self.dropped_events += dropped
+        out = []
+        t0_ns = int(self.runtime.t0 * 1e9)
+        for t_ns, kind, a, b in raw:
+            text, category = describe_event(kind, a, b, channel_names, row_names)
+            out.append(EventView(round((t_ns - t0_ns) / 1e9, 3), proc.name, text, category))
+        return out
+
+    def _worker_view(self, proc: Proc, row: np.ndarray | None, channel_names: list[str],
+                     now: float) -> WorkerView:
+        pid = proc.ident.pid if proc.ident else None
+        state, blocked_on, cpu, masks = "starting", None, 0.0, {}
+        op = int(row[T.OP]) if row is not None else T.OP_STARTING
+        if proc.alive and pid:
+            stat = read_stat(pid)
+            if stat is None:
+                state = "exited"
+            else:
+                state, blocked_on = self._state(stat.state, op, row, channel_names)
+                prev = self._cpu_prev.get(pid)
+                if prev is not None and now > prev[1]:
+                    cpu = 100.0 * (stat.cpu_ticks - prev[0]) / CLOCK_TICKS / (now - prev[1])
+                self._cpu_prev[pid] = (stat.cpu_ticks, now)
+                masks = read_masks(pid) or {}
+        elif proc.started_once:
+            state = "exited"
+        received = sent = {}
+        per_channel: dict[str, dict[str, int]] = {"bytes_written": {}, "bytes_read": {}}
+        if row is not None:
+            received = _signal_counts(row[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG])
+            sent = _signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG])
+            layout = self.runtime.table.layout  # type: ignore[union-attr]
+            for name, roles in proc.roles.items():
+                index = channel_names.index(name)
+                for counter, key, role in _STREAM_COUNTERS:
+                    if role in roles:
+                        per_channel[key][name] = int(row[layout.channel_cell(index, counter)])
+        steps = proc.instance.definition.steps
+        step = int(row[T.STEP]) if row is not None else 0
+        return WorkerView(
+            name=proc.name, group=proc.instance.group, pid=pid, state=state,
+            blocked_on=blocked_on, exit=proc.exit, exit_text=proc.exit_text,
+            restarts=proc.restarts, cpu=round(cpu, 1), step=step,
+            step_text=steps[step].kind if 0 <= step < len(steps) else "",
+            loops=int(row[T.LOOPS]) if row is not None else 0,
+            paused=bool(row[T.CTRL_PAUSE]) if row is not None else False,
+            lock_off=bool(row[T.CTRL_LOCK_OFF]) if row is not None else False,
+            signals_received=received, signals_sent=sent,
+            signals_sent_to={signal_name(s): n for s, n in sorted(proc.sent_to.items())},
+            bytes_written=per_channel["bytes_written"], bytes_read=per_channel["bytes_read"],
+            self_reads=int(row[T.SELF_READS]) if row is not None else 0,
+            epipe_errors=int(row[T.EPIPE]) if row is not None else 0,
+            masks=masks,
+        )
+
+    @staticmethod
+    def _state(kernel: str, op: int, row: np.ndarray, channel_names: list[str]
+               ) -> tuple[str, str | None]:
+        if kernel == "Z":
+            return "zombie", None
+        if kernel in "Tt":
+            return "stopped", None
+        if kernel == "R":
+            return "running", None
+        if op in T.BLOCKING_OPS:
+            what = T.OP_NAMES[op]
+            channel = int(row[T.OP_CHANNEL])
+            if op == T.OP_WAIT_SIGNAL:
+                return "blocked", f"{what} {signal_name(int(row[T.OP_ARG]))}"
+            if 0 <= channel < len(channel_names):
+                return "blocked", f"{what} {channel_names[channel]}"
+            return "blocked", what
+        return "sleeping", None
+
+    def _channel_view(self, name: str, spec: object, arr: np.ndarray | None) -> ChannelView:
+        rt = self.runtime
+        kind = spec.kind  # type: ignore[attr-defined]
+        writers = tuple(p.name for p in rt.procs if "write" in p.roles.get(name, ()))
+        readers = tuple(p.name for p in rt.procs if "read" in p.roles.get(name, ()))
+        data: dict[str, object] = {}
+        channel = rt.channel_by_name.get(name)
+        if arr is not None and channel is not None:
+            layout = rt.table.layout  # type: ignore[union-attr]
+            index = channel.index
+            if kind in ("pipe", "fifo", "socket", "mmap"):
+                data["bytes_written"] = int(arr[:, layout.channel_cell(index, T.BYTES_WRITTEN)].sum())
+                data["bytes_read"] = int(arr[:, layout.channel_cell(index, T.BYTES_READ)].sum())
+            data.update(channel.observe())
+        return ChannelView(name, kind, data, writers, readers)
+
+
+def _signal_counts(cells: np.ndarray) -> dict[str, int]:
+    nonzero = np.flatnonzero(cells)
+    return {signal_name(int(n)): int(cells[n]) for n in nonzero}

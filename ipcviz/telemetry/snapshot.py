@@ -1,0 +1,113 @@
+"""Snapshots: immutable values describing one moment of a run. Widgets render only these.
+
+A Snapshot round-trips through JSON (`to_dict`/`from_dict`), which is how the runtime
+streams them to the UI and how runs are recorded and replayed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    """One worker process as the sampler saw it."""
+
+    name: str
+    group: str
+    pid: int | None
+    state: str
+    """running | sleeping | blocked | stopped | zombie | exited | starting | paused"""
+    blocked_on: str | None = None
+    exit: int | str | None = None
+    exit_text: str = ""
+    restarts: int = 0
+    cpu: float = 0.0
+    step: int = 0
+    step_text: str = ""
+    loops: int = 0
+    paused: bool = False
+    lock_off: bool = False
+    parent: str | None = None
+    signals_received: dict[str, int] = field(default_factory=dict)
+    signals_sent: dict[str, int] = field(default_factory=dict)
+    signals_sent_to: dict[str, int] = field(default_factory=dict)
+    bytes_written: dict[str, int] = field(default_factory=dict)
+    bytes_read: dict[str, int] = field(default_factory=dict)
+    messages_sent: dict[str, int] = field(default_factory=dict)
+    messages_received: dict[str, int] = field(default_factory=dict)
+    increments: dict[str, int] = field(default_factory=dict)
+    self_reads: int = 0
+    epipe_errors: int = 0
+    duplicates: int = 0
+    zombies: int = 0
+    masks: dict[str, list[str]] = field(default_factory=dict)
+    """Kernel masks from /proc/PID/status: pending, shared_pending, blocked, ignored, caught."""
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    """One channel: its kind, the counters summed over workers, and the kernel's view."""
+
+    name: str
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    writers: tuple[str, ...] = ()
+    readers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One line of the event log."""
+
+    t: float
+    worker: str
+    text: str
+    kind: str = "info"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the UI shows at one moment."""
+
+    scenario: str
+    elapsed: float
+    running: bool
+    workers: tuple[WorkerView, ...] = ()
+    channels: tuple[ChannelView, ...] = ()
+    events: tuple[EventView, ...] = ()
+    """Events new since the previous Snapshot."""
+    dropped_events: int = 0
+    deadlock: tuple[str, ...] | None = None
+    triggers: tuple[tuple[str, str], ...] = ()
+    description: str = ""
+    seq: int = 0
+
+    def worker(self, name: str) -> WorkerView | None:
+        return next((w for w in self.workers if w.name == name), None)
+
+    def channel(self, name: str) -> ChannelView | None:
+        return next((c for c in self.channels if c.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+        def build(klass: type, raw: dict) -> Any:
+            names = {f.name for f in fields(klass)}
+            return klass(**{k: v for k, v in raw.items() if k in names})
+
+        raw = dict(data)
+        raw["workers"] = tuple(build(WorkerView, w) for w in raw.get("workers", ()))
+        raw["channels"] = tuple(
+            build(ChannelView, {**c, "writers": tuple(c.get("writers", ())),
+                                "readers": tuple(c.get("readers", ()))})
+            for c in raw.get("channels", ())
+        )
+        raw["events"] = tuple(build(EventView, e) for e in raw.get("events", ()))
+        raw["triggers"] = tuple(tuple(t) for t in raw.get("triggers", ()))
+        if raw.get("deadlock") is not None:
+            raw["deadlock"] = tuple(raw["deadlock"])
+        return build(cls, raw)

@@ -1,0 +1,124 @@
+"""The telemetry table: one int64 row per worker in shared memory, one writer per cell.
+
+The runtime maps it (MAP_SHARED, anonymous) before forking workers, so every worker
+sees the same pages without a name in /dev/shm that could leak. Each worker writes
+only its own row (counters are monotonic, so no locks are needed); the runtime writes
+only the control cells (pause, lock switch) and reads everything to build Snapshots.
+"""
+
+from __future__ import annotations
+
+import mmap
+from dataclasses import dataclass
+
+import numpy as np
+
+from ipcviz.signals import NSIG
+
+# Header cells of a row.
+PID = 0
+OP = 1  # what the worker is doing now (OP_* below)
+OP_CHANNEL = 2  # channel index the op is on, or -1
+STEP = 3  # index of the current step
+LOOPS = 4  # completed passes over the steps
+SELF_READS = 5
+EPIPE = 6
+EVENT_SEQ = 7  # events written so far (ring position = seq % EVENT_SLOTS)
+CTRL_PAUSE = 8  # written by the runtime: 1 = pause before the next step
+CTRL_LOCK_OFF = 9  # written by the runtime: 1 = ignore `lock:` on increments
+DUPLICATES = 10
+OP_ARG = 11  # extra detail for the op (e.g. the signal waited for)
+START = 12  # written by the runtime: the kernel start time of PID (identity check)
+HEADER = 16
+
+SIG_RECEIVED = HEADER
+SIG_SENT = SIG_RECEIVED + NSIG
+
+# Per-channel counters, CHANNEL_COLS cells per channel.
+BYTES_WRITTEN, BYTES_READ, MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS = range(5)
+CHANNEL_COLS = 5
+
+EVENT_SLOTS = 64
+EVENT_COLS = 4  # time_ns, kind, a, b
+
+# What a worker is doing (OP cell).
+(OP_STARTING, OP_RUNNING, OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP_RELEASE,
+ OP_SLEEP, OP_WAIT_SIGNAL, OP_PAUSED, OP_DONE, OP_INCREMENT, OP_SET, OP_SIGNAL, OP_ECHO,
+ OP_SPAWN) = range(17)
+OP_NAMES = {
+    OP_STARTING: "start", OP_RUNNING: "run", OP_WRITE: "write", OP_READ: "read",
+    OP_SEND: "send", OP_RECEIVE: "receive", OP_ACQUIRE: "acquire", OP_RELEASE: "release",
+    OP_SLEEP: "sleep", OP_WAIT_SIGNAL: "wait_signal", OP_PAUSED: "paused", OP_DONE: "done",
+    OP_INCREMENT: "increment", OP_SET: "set", OP_SIGNAL: "signal", OP_ECHO: "echo",
+    OP_SPAWN: "spawn",
+}
+#: Ops that, when the kernel says the process sleeps, mean it is blocked on something.
+BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP_WAIT_SIGNAL,
+                          OP_ECHO})
+
+# Event kinds (event ring).
+(EV_STARTED, EV_SIGNAL, EV_EOF, EV_EPIPE, EV_EXITING, EV_SENT, EV_WAITED, EV_BLOCK,
+ EV_UNBLOCK, EV_LOCK_HELD) = range(1, 11)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each cell of a row is, for a scenario with `channels` channels."""
+
+    channels: int
+    rows: int
+
+    @property
+    def channel_base(self) -> int:
+        return SIG_SENT + NSIG
+
+    @property
+    def event_base(self) -> int:
+        return self.channel_base + CHANNEL_COLS * self.channels
+
+    @property
+    def width(self) -> int:
+        return self.event_base + EVENT_SLOTS * EVENT_COLS
+
+    def channel_cell(self, channel: int, counter: int) -> int:
+        return self.channel_base + CHANNEL_COLS * channel + counter
+
+
+class Table:
+    """The shared table; `array` is a numpy view, `cells` a flat memoryview for hot paths."""
+
+    def __init__(self, layout: Layout):
+        self.layout = layout
+        self._map = mmap.mmap(-1, max(8, layout.rows * layout.width * 8),
+                              flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
+        self.array = np.frombuffer(self._map, dtype=np.int64).reshape(layout.rows, layout.width)
+        self.cells = memoryview(self._map).cast("q")
+
+    def row_base(self, row: int) -> int:
+        return row * self.layout.width
+
+    def reset_row(self, row: int) -> None:
+        self.array[row, :] = 0
+
+    def events_since(self, row: int, seen: int) -> tuple[list[tuple[int, int, int, int]], int, int]:
+        """Events of `row` after sequence `seen`: (events, new seq, how many were overwritten)."""
+        seq = int(self.array[row, EVENT_SEQ])
+        if seq <= seen:
+            return [], seq, 0
+        first = max(seen, seq - EVENT_SLOTS)
+        dropped = first - seen
+        base = self.layout.event_base
+        out = []
+        for n in range(first, seq):
+            slot = base + (n % EVENT_SLOTS) * EVENT_COLS
+            t, kind, a, b = (int(x) for x in self.array[row, slot:slot + EVENT_COLS])
+            out.append((t, kind, a, b))
+        return out, seq, dropped
+
+    def close(self) -> None:
+        del self.array
+        self.cells.release()
+        try:
+            self._map.close()
+        except BufferError:
+            pass

@@ -1,0 +1,273 @@
+"""The step interpreter that runs inside each worker process.
+
+It only sees channel endpoints (from `attach`) and its own telemetry row. Hot paths
+(write/read) touch the row with plain memoryview stores; the "blocked on" state is
+written only when the worker is really about to wait.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ipcviz.runtime.ident import ProcessIdentity
+from ipcviz.scenario import schema
+from ipcviz.telemetry import table as T
+from ipcviz.worker.signals import ExitRequested, SignalArrived, SignalCounter
+
+
+@dataclass
+class WorkerContext:
+    """Everything a freshly forked worker needs, handed over by the runtime."""
+
+    name: str
+    definition: schema.Worker
+    row: int
+    table: T.Table
+    endpoints: dict[str, Any]
+    channel_index: dict[str, int]
+    #: name -> rows it reaches (groups and single instances), for `signal` steps
+    target_rows: dict[str, list[int]]
+    runtime: ProcessIdentity
+    gate_fd: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Interpreter:
+    """Runs a worker's steps; returns the exit status."""
+
+    def __init__(self, ctx: WorkerContext):
+        self.ctx = ctx
+        self.cells = ctx.table.cells
+        self.layout = ctx.table.layout
+        self.base = ctx.table.row_base(ctx.row)
+        self.signals = SignalCounter(self.cells, self.base, dict(ctx.definition.handlers),
+                                     self.emit)
+        self.signals.reap = self._reap_children
+        self._emitting = False
+        self._pending: list[tuple[int, int, int]] = []
+        self._payloads: dict[int, memoryview] = {}
+        self._do = {
+            "write": self.do_write, "read": self.do_read, "signal": self.do_signal,
+            "wait_signal": self.do_wait_signal, "sleep": self.do_sleep, "exit": self.do_exit,
+            "block": self.do_block, "unblock": self.do_unblock, "repeat": self.do_repeat,
+        }
+
+    # -------------------------------------------------------------- telemetry
+
+    def emit(self, kind: int, a: int = 0, b: int = 0) -> None:
+        """Append an event to this worker's ring (signal handlers may call this too)."""
+        if self._emitting:
+            self._pending.append((kind, a, b))
+            return
+        self._emitting = True
+        try:
+            cells, base = self.cells, self.base
+            seq = cells[base + T.EVENT_SEQ]
+            slot = base + self.layout.event_base + (seq % T.EVENT_SLOTS) * T.EVENT_COLS
+            cells[slot] = time.monotonic_ns()
+            cells[slot + 1] = kind
+            cells[slot + 2] = a
+            cells[slot + 3] = b
+            cells[base + T.EVENT_SEQ] = seq + 1
+        finally:
+            self._emitting = False
+        if self._pending:
+            pending, self._pending = self._pending, []
+            for event in pending:
+                self.emit(*event)
+
+    def _set_op(self, op: int, channel: int = -1, arg: int = 0) -> None:
+        self.cells[self.base + T.OP] = op
+        self.cells[self.base + T.OP_CHANNEL] = channel
+        self.cells[self.base + T.OP_ARG] = arg
+
+    def _wait(self, fn: Any, *args: Any) -> None:
+        """Call a blocking function with handlers allowed to end the worker at once."""
+        self.signals.waiting = True
+        try:
+            fn(*args)
+        finally:
+            self.signals.waiting = False
+        self.signals.check_exit()
+
+    # -------------------------------------------------------------- main loop
+
+    def run(self) -> int:
+        self.signals.install(list(self.ctx.definition.block))
+        if self.ctx.gate_fd is not None:
+            self._set_op(T.OP_STARTING)
+            self._wait(self._read_gate)
+        self.emit(T.EV_STARTED, os.getpid())
+        try:
+            self._run_loops()
+            code = 0
+        except ExitRequested as exc:
+            code = exc.code
+        self.signals.drain()
+        self._set_op(T.OP_DONE)
+        self.emit(T.EV_EXITING, code)
+        return code
+
+    def _read_gate(self) -> None:
+        fd = self.ctx.gate_fd
+        assert fd is not None
+        while os.read(fd, 1):
+            pass
+        os.close(fd)
+        self.ctx.gate_fd = None
+
+    def _run_loops(self) -> None:
+        definition = self.ctx.definition
+        steps = definition.steps
+        if not steps:  # a worker with no steps just lives: handlers and keys act on it
+            while True:
+                self._pause_point()
+                self._set_op(T.OP_SLEEP)
+                self._wait(time.sleep, 0.5)
+        loop = definition.loop
+        passes = 0
+        while True:
+            self.run_steps(steps, top=True)
+            passes += 1
+            self.cells[self.base + T.LOOPS] = passes
+            if loop is True:
+                continue
+            if loop is False or passes >= loop:
+                return
+
+    def run_steps(self, steps: list[schema.Step], top: bool = False) -> None:
+        do = self._do
+        for i, step in enumerate(steps):
+            if top:
+                self.cells[self.base + T.STEP] = i
+            self._pause_point()
+            do[step.kind](step.args)
+            self.signals.check_exit()
+
+    def _pause_point(self) -> None:
+        if self.cells[self.base + T.CTRL_PAUSE]:
+            self._set_op(T.OP_PAUSED)
+            while self.cells[self.base + T.CTRL_PAUSE]:
+                self._wait(time.sleep, 0.02)
+        self.signals.check_exit()
+        self.cells[self.base + T.OP] = T.OP_RUNNING
+
+    def _reap_children(self) -> None:
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+
+    # -------------------------------------------------------------- steps
+
+    def _payload(self, args: Any) -> memoryview:
+        key = id(args)
+        view = self._payloads.get(key)
+        if view is None:
+            view = self._payloads[key] = memoryview(args.payload_bytes())
+        return view
+
+    def _counter(self, channel: str, which: int) -> int:
+        return self.base + self.layout.channel_cell(self.ctx.channel_index[channel], which)
+
+    def do_write(self, args: schema.WriteArgs) -> None:
+        endpoint = self.ctx.endpoints[args.to]
+        view = self._payload(args)
+        cell = self._counter(args.to, T.BYTES_WRITTEN)
+        cells = self.cells
+        while view:
+            try:
+                n = endpoint.write_some(view)
+            except BrokenPipeError:  # SIGPIPE is ignored or handled: the error is what remains
+                cells[self.base + T.EPIPE] += 1
+                self.emit(T.EV_EPIPE, self.ctx.channel_index[args.to])
+                self._wait(time.sleep, 0.05)
+                return
+            if n:
+                cells[cell] += n
+                view = view[n:]
+            else:
+                self._set_op(T.OP_WRITE, self.ctx.channel_index[args.to])
+                self._wait(endpoint.wait_writable)
+                cells[self.base + T.OP] = T.OP_RUNNING
+        if args.every:
+            self._set_op(T.OP_SLEEP)
+            self._wait(time.sleep, args.every)
+
+    def do_read(self, args: schema.ReadArgs) -> None:
+        endpoint = self.ctx.endpoints[args.from_]
+        while True:
+            data = endpoint.read_some(args.bytes)
+            if data is None:
+                if not args.block:
+                    return
+                self._set_op(T.OP_READ, self.ctx.channel_index[args.from_])
+                self._wait(endpoint.wait_readable)
+                self.cells[self.base + T.OP] = T.OP_RUNNING
+                continue
+            if not data:
+                self.emit(T.EV_EOF, self.ctx.channel_index[args.from_])
+                raise ExitRequested(0)
+            self.cells[self._counter(args.from_, T.BYTES_READ)] += len(data)
+            return
+
+    def do_signal(self, args: schema.SignalArgs) -> None:
+        if args.to == "parent":
+            idents = [self.ctx.runtime]
+            rows = [-1]
+        else:
+            rows = self.ctx.target_rows[args.to]
+            idents = []
+            for row in rows:
+                base = self.ctx.table.row_base(row)
+                idents.append(ProcessIdentity(self.cells[base + T.PID], self.cells[base + T.START]))
+        sent_cell = self.base + T.SIG_SENT + args.sig
+        for ident, row in zip(idents, rows):
+            sent = 0
+            for _ in range(args.count):
+                if ident.pid and ident.send(args.sig):
+                    sent += 1
+            self.cells[sent_cell] += sent
+            self.emit(T.EV_SENT, args.sig, (row << 20) | sent)
+
+    def do_wait_signal(self, sig: int) -> None:
+        baseline = self.signals.count(sig)
+        self._set_op(T.OP_WAIT_SIGNAL, -1, sig)
+        try:
+            self.signals.awaited = sig
+            while self.signals.count(sig) <= baseline:
+                self._wait(time.sleep, 0.05)
+        except SignalArrived:
+            pass
+        finally:
+            self.signals.awaited = None
+        self.emit(T.EV_WAITED, sig)
+
+    def do_sleep(self, seconds: float) -> None:
+        self._set_op(T.OP_SLEEP)
+        self._wait(time.sleep, seconds)
+
+    def do_exit(self, code: int) -> None:
+        raise ExitRequested(code)
+
+    def do_block(self, sigs: list[int]) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+        self.emit(T.EV_BLOCK, sigs[0] if sigs else 0, len(sigs))
+
+    def do_unblock(self, sigs: list[int]) -> None:
+        self.emit(T.EV_UNBLOCK, sigs[0] if sigs else 0, len(sigs))
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs)
+
+    def do_repeat(self, args: schema.RepeatArgs) -> None:
+        if args.times == "forever":
+            while True:
+                self.run_steps(args.steps)
+        for _ in range(args.times):
+            self.run_steps(args.steps)

@@ -1,0 +1,109 @@
+"""Signal handling inside a worker, counted exactly.
+
+CPython's C-level handler runs once per delivery but may run the Python handler
+only once for several deliveries of the same signal. The C handler also writes
+one byte (the signal number) to the wakeup fd per delivery, so the worker counts
+those bytes: one per delivery the kernel made, never more, never fewer.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+
+from ipcviz.signals import SIGRTMAX, UNCATCHABLE
+from ipcviz.telemetry import table as T
+
+
+class ExitRequested(BaseException):
+    """Raised (only at a safe point) when a handler with action `exit` ran."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
+class SignalArrived(BaseException):
+    """Raised inside `wait_signal` when the awaited signal has been counted."""
+
+
+def reset_all_dispositions() -> None:
+    """A forked worker starts with every signal at its default (Python sets SIGINT/SIGPIPE)."""
+    signal.set_wakeup_fd(-1)
+    for num in range(1, SIGRTMAX + 1):
+        if num in UNCATCHABLE:
+            continue
+        try:
+            signal.signal(num, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # 32 and 33 belong to the C library
+
+
+class SignalCounter:
+    """Installs a worker's handlers and counts every delivery in its telemetry row."""
+
+    def __init__(self, cells: memoryview, base: int, handlers: dict[int, str],
+                 emit: Callable[[int, int, int], None]):
+        self.cells = cells
+        self.base = base
+        self.handlers = handlers
+        self.emit = emit
+        self.waiting = False  # True while the worker sleeps/polls with nothing half-counted
+        self.awaited: int | None = None
+        self.exit_code: int | None = None
+        self.reap: Callable[[], None] = lambda: None
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._read_fd, False)
+        os.set_blocking(self._write_fd, False)
+
+    def install(self, blocked: list[int]) -> None:
+        signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
+        for num, action in self.handlers.items():
+            if action == "ignore":
+                signal.signal(num, signal.SIG_IGN)
+            elif action == "default":
+                signal.signal(num, signal.SIG_DFL)
+            else:
+                signal.signal(num, self._on_signal)
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.drain()
+        if self.exit_code is not None and self.waiting:
+            raise ExitRequested(self.exit_code)
+
+    def drain(self) -> None:
+        """Count every byte the C handler wrote; run each delivery's action."""
+        arrived = False
+        while True:
+            try:
+                data = os.read(self._read_fd, 4096)
+            except BlockingIOError:
+                break
+            if not data:
+                break
+            for num in data:
+                self.cells[self.base + T.SIG_RECEIVED + num] += 1
+                action = self.handlers.get(num, "count")
+                if action == "log":
+                    self.emit(T.EV_SIGNAL, num, 1)
+                elif action == "exit":
+                    self.emit(T.EV_SIGNAL, num, 2)
+                    self.exit_code = 0
+                elif action == "reap":
+                    self.reap()
+                if self.awaited == num:
+                    arrived = True
+        if arrived and self.waiting:
+            self.awaited = None
+            raise SignalArrived()
+
+    def check_exit(self) -> None:
+        """Called between steps: leave now if an `exit` handler ran."""
+        if self.exit_code is not None:
+            raise ExitRequested(self.exit_code)
+
+    def count(self, num: int) -> int:
+        return self.cells[self.base + T.SIG_RECEIVED + num]
