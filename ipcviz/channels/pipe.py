@@ -91,6 +91,7 @@ class PipeChannel(Channel):
         self.fds: dict[str, int | None] = {"read": read_fd, "write": write_fd}
         self.fd_numbers = dict(self.fds)  # the numbers workers inherited them as
         self.last_buffered = 0
+        self.max_buffered = 0
 
     def child_fds(self, roles: set[str]) -> set[int]:
         return {fd for role, fd in self.fds.items() if role in roles and fd is not None}
@@ -128,7 +129,9 @@ class PipeChannel(Channel):
                 self.last_buffered = fionread(fd)
             except OSError:
                 pass
-        return {"buffered": self.last_buffered, "capacity": self.capacity}
+            self.max_buffered = max(self.max_buffered, self.last_buffered)
+        return {"buffered": self.last_buffered, "max_buffered": self.max_buffered,
+                "capacity": self.capacity}
 
     def close(self) -> None:
         self.release(set())

@@ -12,6 +12,8 @@ from ipcviz.telemetry.sampler import Sampler
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.telemetry.summary import build_summary
 
+OBSERVE_INTERVAL = 0.05
+
 
 @dataclass
 class HeadlessResult:
@@ -30,7 +32,8 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
     try:
         last_report = -1.0
         while not runtime.stop_requested and runtime.elapsed < limit and not runtime.all_ended():
-            runtime.poll(min(0.05, max(0.0, limit - runtime.elapsed)))
+            runtime.poll(min(OBSERVE_INTERVAL, max(0.0, limit - runtime.elapsed)))
+            runtime.observe_channels()
             if progress and runtime.elapsed - last_report >= 0.5:
                 last_report = runtime.elapsed
                 alive = sum(p.alive for p in runtime.procs)

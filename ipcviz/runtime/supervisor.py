@@ -421,6 +421,11 @@ class Runtime:
         return [(p.ident.pid, p.roles[channel]) for p in self.procs
                 if p.alive and p.ident is not None and channel in p.roles]
 
+    def observe_channels(self) -> None:
+        """Read every channel's kernel state (keeps maxima such as max_buffered current)."""
+        for channel in self.channels:
+            channel.observe()
+
     def _log(self, worker: str, text: str, kind: str) -> None:
         self.pending_events.append(EventView(round(self.elapsed, 3), worker, text, kind))
 

@@ -40,7 +40,7 @@ WORKER_KEYS = frozenset({
     "messages_sent", "messages_received", "epipe_errors", "increments", "duplicates",
 })
 CHANNEL_KEYS = frozenset({
-    "kind", "bytes_written", "bytes_read", "buffered", "capacity", "depth", "max_depth",
+    "kind", "bytes_written", "bytes_read", "buffered", "max_buffered", "capacity", "depth", "max_depth",
     "messages_sent", "messages_received", "dtype", "shape", "values", "increments",
     "lost_updates", "value", "holder", "waiters", "duplicates", "path", "connections",
 })

@@ -1,0 +1,54 @@
+"""Formatting of numbers and states for display: pure functions, unit tested."""
+
+from __future__ import annotations
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def format_bytes(n: float) -> str:
+    """1536 -> '1.5 KiB'; 0 -> '0 B'."""
+    value = float(n)
+    for unit in _UNITS:
+        if abs(value) < 1024 or unit == _UNITS[-1]:
+            if unit == "B":
+                return f"{int(value)} B"
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def format_duration(seconds: float) -> str:
+    """7.25 -> '7.2 s'; 125 -> '2:05'."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}:{secs:02d}"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+def format_state(state: str, blocked_on: str | None = None, exit_text: str = "",
+                 paused: bool = False) -> str:
+    """A worker's state as one phrase: 'blocked on write ask', 'killed by SIGKILL'."""
+    if state == "exited" and exit_text:
+        return exit_text
+    if state == "blocked" and blocked_on:
+        return f"blocked on {blocked_on}"
+    if paused and state in ("sleeping", "running"):
+        return "paused (steps)"
+    return state
+
+
+def bar(fraction: float, width: int) -> str:
+    """A text bar of `width` cells filled to `fraction` (0..1), with eighth-cell precision."""
+    fraction = min(1.0, max(0.0, fraction))
+    eighths = round(fraction * width * 8)
+    full, rest = divmod(eighths, 8)
+    partial = " ▏▎▍▌▋▊▉"[rest] if rest else ""
+    return ("█" * full + partial).ljust(width)[:width]
+
+
+def format_counts(counts: dict[str, int]) -> str:
+    """{'SIGUSR1': 3, 'SIGTERM': 1} -> 'SIGUSR1 3, SIGTERM 1' ('-' when empty)."""
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "-"

@@ -1,0 +1,184 @@
+"""The ipcviz App: renders Snapshots from a Source, turns keys into commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Footer
+
+from ipcviz.scenario.load import ScenarioError, bundled_scenarios, load_scenario
+from ipcviz.signals import parse_signal
+from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.tui.screens import HelpScreen, PickerScreen
+from ipcviz.tui.source import LiveSource, Source
+from ipcviz.tui.widgets.events import EventLog
+from ipcviz.tui.widgets.pipes import PipesPanel
+from ipcviz.tui.widgets.status import LessonText, StatusBar
+from ipcviz.tui.widgets.workers import WorkersTable
+
+NARROW_WIDTH = 100
+
+
+class SnapshotArrived(Message):
+    """A new Snapshot from the source (posted from the source's reader thread)."""
+
+    def __init__(self, snapshot: Snapshot):
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class SourceFailed(Message):
+    """The source could not run the scenario; `lines` say why."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__()
+        self.lines = lines
+
+
+class IpcvizApp(App[None]):
+    """Live view of one scenario run (or the picker, when started without one)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "ipcviz"
+    BINDINGS = [
+        Binding("t", "signal('SIGTERM')", "TERM"),
+        Binding("k", "signal('SIGKILL')", "KILL"),
+        Binding("i", "signal('SIGINT')", "INT"),
+        Binding("s", "signal('SIGSTOP')", "STOP"),
+        Binding("c", "signal('SIGCONT')", "CONT"),
+        Binding("u", "signal('SIGUSR1')", "USR1"),
+        Binding("R", "restart", "restart"),
+        Binding("p", "pause", "pause steps"),
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True),
+    ]
+
+    def __init__(self, source: Source | None = None):
+        super().__init__()
+        self.source = source
+        self.latest: Snapshot | None = None
+        self.error_lines: list[str] = []
+        self._trigger_keys: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        yield LessonText()
+        with Vertical(id="main"):
+            yield WorkersTable()
+            yield PipesPanel()
+        yield EventLog()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._apply_width(self.size.width)
+        if self.source is not None:
+            self._start(self.source)
+        else:
+            self._open_picker()
+
+    def on_resize(self, event: object) -> None:
+        self._apply_width(self.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        self.set_class(width < NARROW_WIDTH, "narrow")
+
+    # ------------------------------------------------------------ sources
+
+    def _start(self, source: Source) -> None:
+        self.source = source
+        source.start(lambda snap: self.post_message(SnapshotArrived(snap)),
+                     lambda lines: self.post_message(SourceFailed(lines)))
+
+    def _open_picker(self) -> None:
+        entries = []
+        for path in bundled_scenarios():
+            try:
+                scenario = load_scenario(path)
+            except ScenarioError:
+                continue
+            entries.append((path, scenario.name, scenario.model.description))
+        self.push_screen(PickerScreen(entries), self._picked)
+
+    def _picked(self, path: Path | None) -> None:
+        if path is not None:
+            self._start(LiveSource(str(path)))
+
+    def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
+        snap = message.snapshot
+        first = self.latest is None
+        self.latest = snap
+        if first:
+            self._bind_triggers(snap)
+        with self.batch_update():
+            for widget_type in (StatusBar, LessonText, WorkersTable, PipesPanel):
+                self.query_one(widget_type).snapshot = snap  # type: ignore[attr-defined]
+            self.query_one(EventLog).add_events(snap.events)
+
+    def on_source_failed(self, message: SourceFailed) -> None:
+        self.error_lines = message.lines
+        self.exit()
+
+    def _bind_triggers(self, snap: Snapshot) -> None:
+        for key, label in snap.triggers:
+            if key not in self._trigger_keys:
+                self._trigger_keys.add(key)
+                self.bind(key, f"trigger({key!r})", description=label)
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------ actions
+
+    @property
+    def selected_worker(self) -> str | None:
+        return self.query_one(WorkersTable).selected_worker
+
+    def _send(self, command: dict) -> None:
+        if self.source is not None:
+            self.source.send(command)
+
+    def action_signal(self, name: str) -> None:
+        worker = self.selected_worker
+        if worker is None:
+            return
+        self._send({"cmd": "action", "action": "signal",
+                    "arg": {"to": worker, "sig": parse_signal(name), "count": 1}})
+        self.notify(f"{name} → {worker}", timeout=2)
+
+    def action_restart(self) -> None:
+        worker = self.selected_worker
+        if worker is not None:
+            self._send({"cmd": "action", "action": "restart", "arg": worker})
+
+    def action_pause(self) -> None:
+        worker = self.selected_worker
+        if worker is None or self.latest is None:
+            return
+        view = self.latest.worker(worker)
+        action = "resume_steps" if view is not None and view.paused else "pause_steps"
+        self._send({"cmd": "action", "action": action, "arg": worker})
+
+    def action_trigger(self, key: str) -> None:
+        self._send({"cmd": "trigger", "key": key})
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.latest.triggers if self.latest else ()))
+
+    async def action_quit(self) -> None:
+        self._stop_source()
+        self.exit()
+
+    def _stop_source(self) -> None:
+        if self.source is not None:
+            self.source.stop()
+
+    def on_unmount(self) -> None:
+        self._stop_source()
+
+
+def make_app(source: Source | None = None) -> IpcvizApp:
+    """The one factory the CLI and the tests use."""
+    return IpcvizApp(source)

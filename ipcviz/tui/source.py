@@ -1,0 +1,127 @@
+"""Where the App's Snapshots come from: a live runtime process, or a fixed list.
+
+Both have the same small interface, so the App (and its tests) never care which.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+
+from ipcviz.telemetry.snapshot import Snapshot
+
+OnSnapshot = Callable[[Snapshot], None]
+OnError = Callable[[list[str]], None]
+
+
+class Source:
+    """Interface: `start` with callbacks, `send` commands, `stop` (and clean up)."""
+
+    label = ""
+
+    def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
+        raise NotImplementedError
+
+    def send(self, command: dict) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class FixedSource(Source):
+    """Fixed Snapshots (recorded or made by hand), delivered at start; commands are kept."""
+
+    def __init__(self, snapshots: Sequence[Snapshot], label: str = "fixed"):
+        self.snapshots = list(snapshots)
+        self.commands: list[dict] = []
+        self.label = label
+
+    def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
+        for snap in self.snapshots:
+            on_snapshot(snap)
+
+    def send(self, command: dict) -> None:
+        self.commands.append(command)
+
+    def stop(self) -> None:
+        pass
+
+
+class LiveSource(Source):
+    """Runs `python -m ipcviz.runtime SCENARIO` (fork+exec, safe from a threaded app)."""
+
+    def __init__(self, scenario_path: str):
+        self.path = scenario_path
+        self.label = scenario_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._thread: threading.Thread | None = None
+        self.leaks: dict | None = None
+        self._lock = threading.Lock()
+
+    def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
+        env = dict(os.environ, IPCVIZ_PARENT_PID=str(os.getpid()))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ipcviz.runtime", self.path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, env=env, close_fds=True,
+        )
+        self._thread = threading.Thread(
+            target=self._read, args=(on_snapshot, on_error), name="ipcviz-runtime-reader",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _read(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            message = json.loads(line)
+            kind = message.get("type")
+            if kind == "snapshot":
+                on_snapshot(Snapshot.from_dict(message["snapshot"]))
+            elif kind == "error":
+                on_error(message["lines"])
+            elif kind == "bye":
+                self.leaks = message.get("leaks")
+        code = self.proc.wait()
+        if code not in (0, None) and self.leaks is None:
+            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+            tail = [ln for ln in err.strip().splitlines()][-3:]
+            on_error([f"the runtime stopped unexpectedly (status {code})", *tail])
+
+    def send(self, command: dict) -> None:
+        if self.proc is None or self.proc.stdin is None:
+            return
+        with self._lock:
+            try:
+                self.proc.stdin.write(json.dumps(command).encode() + b"\n")
+                self.proc.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                pass
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the runtime to quit and clean up; kill it if it does not."""
+        proc = self.proc
+        if proc is None:
+            return
+        self.send({"cmd": "quit"})
+        try:
+            if proc.stdin:
+                proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+        self.proc = None

@@ -1,0 +1,46 @@
+"""Top line: scenario, elapsed time, running/ended, and the lesson text."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from ipcviz.format import format_duration
+from ipcviz.telemetry.snapshot import Snapshot
+
+
+class StatusBar(Static):
+    """One line: `ipcviz │ Pipe two-way │ 12.3 s │ running`."""
+
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
+    """The latest Snapshot; the bar redraws when it changes."""
+
+    def watch_snapshot(self, snap: Snapshot | None) -> None:
+        text = Text(" ipcviz ", style="bold reverse")
+        if snap is None:
+            text.append("  starting…")
+        else:
+            alive = sum(w.state not in ("exited", "zombie") for w in snap.workers)
+            paused = sum(w.paused for w in snap.workers)
+            text.append(f"  {snap.scenario}  ", style="bold")
+            text.append(f"│ {format_duration(snap.elapsed)} │ ")
+            if snap.running:
+                text.append(f"running: {alive}/{len(snap.workers)} workers alive", style="green")
+            else:
+                text.append("ended: every worker has exited (q quits)", style="yellow")
+            if paused:
+                text.append(f" │ {paused} paused", style="magenta")
+            if snap.dropped_events:
+                text.append(f" │ {snap.dropped_events} events dropped", style="red")
+        self.update(text)
+
+
+class LessonText(Static):
+    """The scenario's description: what to watch for."""
+
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=True)
+    """The latest Snapshot (only its description is used)."""
+
+    def watch_snapshot(self, snap: Snapshot | None) -> None:
+        self.update(" ".join((snap.description if snap else "").split()))

@@ -1,0 +1,62 @@
+"""The workers table: name, pid, state (what it is blocked on), cpu, restarts, signals."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import DataTable
+
+from ipcviz.format import format_counts, format_state
+from ipcviz.telemetry.snapshot import Snapshot, WorkerView
+
+COLUMNS = ("worker", "pid", "state", "cpu %", "restarts", "step", "signals received")
+_STATE_STYLE = {"running": "green", "sleeping": "", "blocked": "bold yellow",
+                "stopped": "bold magenta", "zombie": "bold red", "exited": "dim",
+                "starting": "dim"}
+
+
+def state_cell(w: WorkerView) -> Text:
+    style = _STATE_STYLE.get(w.state, "")
+    if w.state == "exited" and isinstance(w.exit, str):
+        style = "bold red"
+    return Text(format_state(w.state, w.blocked_on, w.exit_text, w.paused), style=style)
+
+
+class WorkersTable(DataTable):
+    """One row per worker process; the cursor row is the selected worker."""
+
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
+    """The latest Snapshot; rows are updated in place so the cursor stays put."""
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for name in COLUMNS:
+            self.add_column(name, key=name)
+
+    def watch_snapshot(self, snap: Snapshot | None) -> None:
+        if snap is None or not self.columns:
+            return
+        for w in snap.workers:
+            cells = (
+                Text(w.name, style="bold"),
+                str(w.pid or "-"),
+                state_cell(w),
+                f"{w.cpu:5.1f}" if w.state not in ("exited", "zombie") else "",
+                str(w.restarts),
+                w.step_text if w.state not in ("exited",) else "",
+                format_counts(w.signals_received),
+            )
+            if w.name in self.rows:
+                for column, value in zip(COLUMNS, cells):
+                    self.update_cell(w.name, column, value)
+            else:
+                self.add_row(*cells, key=w.name)
+
+    @property
+    def selected_worker(self) -> str | None:
+        """Name of the worker under the cursor."""
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        return str(key.value)
