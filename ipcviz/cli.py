@@ -62,6 +62,20 @@ def _parser() -> argparse.ArgumentParser:
                     "Exit status 2 if any file has a problem.")
     validate.add_argument("files", nargs="+", metavar="FILE")
 
+    shot = sub.add_parser(
+        "screenshot", help="run a scenario live and save a picture of the app",
+        description="Run SCENARIO live, wait --at seconds, save the screen as SVG "
+                    "(and PNG when rsvg-convert or cairosvg is installed).")
+    shot.add_argument("scenario", metavar="SCENARIO")
+    shot.add_argument("--at", type=float, default=2.0, metavar="SECONDS",
+                      help="run time at which to take the picture (default 2)")
+    shot.add_argument("--size", default="120x40", metavar="WxH",
+                      help="terminal size in cells (default 120x40)")
+    shot.add_argument("-o", "--output", metavar="FILE.svg",
+                      help="where to save (default screenshots/NAME.svg)")
+    shot.add_argument("--press", action="append", default=[], metavar="KEY",
+                      help="keys to press before the picture (repeatable)")
+
     sub.add_parser("list", help="list the bundled scenarios",
                    description="List the bundled scenarios with their descriptions.")
     sub.add_parser("clean", help="remove processes and IPC objects left by crashed runs",
@@ -82,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_headless(args)
         if command == "validate":
             return _validate(args.files)
+        if command == "screenshot":
+            return _screenshot(args)
         if command == "list":
             return _list()
         if command == "clean":
@@ -144,6 +160,26 @@ def _run_headless(args: argparse.Namespace) -> int:
         print(f"left behind: {detail}", file=sys.stderr)
     if args.check and not all(r["ok"] for r in summary["expect"]):
         return 1
+    return 0
+
+
+def _screenshot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ipcviz.tui.screenshot import screenshot
+
+    try:
+        _load_runnable(args.scenario)
+        width, height = (int(x) for x in args.size.lower().split("x"))
+    except ScenarioError as exc:
+        return _fail(exc.lines)
+    except ValueError:
+        return _fail([f"--size: {args.size!r} is not WIDTHxHEIGHT, e.g. 120x40"])
+    stem = Path(resolve_path(args.scenario)).stem
+    output = Path(args.output or f"screenshots/{stem}.svg")
+    for path in screenshot(resolve_path(args.scenario), args.at, (width, height), output,
+                           tuple(args.press)):
+        print(f"saved {path}")
     return 0
 
 

@@ -9,6 +9,7 @@ TUI starts and talks to over a pipe.
 from __future__ import annotations
 
 import ctypes
+import heapq
 import os
 import select
 import signal
@@ -138,6 +139,7 @@ class Runtime:
         self.parent_received: Counter = Counter()
         self.pending_events: list[EventView] = []
         self._timeline = sorted(self.model.timeline, key=lambda e: e.at)
+        self._spaced: list[tuple[float, int, str, int, str]] = []  # (due, seq, to, sig, source)
         self._next_event = 0
         self._wake_r = self._wake_w = -1
         self._gate_r: int | None = None
@@ -282,6 +284,8 @@ class Runtime:
         if self._next_event < len(self._timeline):
             times.append(self._timeline[self._next_event].at - self.elapsed)
         times += [p.restart_at - self.elapsed for p in self.procs if p.restart_at is not None]
+        if self._spaced:
+            times.append(self._spaced[0][0] - self.elapsed)
         return max(0.0, min(times)) if times else None
 
     def poll(self, timeout: float, extra_fds: tuple[int, ...] = ()) -> list[int]:
@@ -307,6 +311,9 @@ class Runtime:
             event = self._timeline[self._next_event]
             self._next_event += 1
             self.run_action(event.action, getattr(event, event.action), source="timeline")
+        while self._spaced and self._spaced[0][0] <= now:
+            _, _, to, sig, source = heapq.heappop(self._spaced)
+            self.send_signal(to, sig, 1, source)
         for proc in self.procs:
             if proc.restart_at is not None and proc.restart_at <= now and not proc.alive:
                 proc.restart_at = None
@@ -362,7 +369,13 @@ class Runtime:
         """A timeline, trigger or UI action (see SCENARIO_FORMAT.md)."""
         if action == "signal":
             assert isinstance(arg, schema.SignalArgs)
-            self.send_signal(arg.to, arg.sig, arg.count, source)
+            if arg.interval and arg.count > 1:
+                self.send_signal(arg.to, arg.sig, 1, source)
+                for k in range(1, arg.count):
+                    heapq.heappush(self._spaced, (self.elapsed + k * arg.interval,
+                                                  len(self._spaced) + k, arg.to, arg.sig, source))
+            else:
+                self.send_signal(arg.to, arg.sig, arg.count, source)
         elif action in ("kill", "stop", "cont"):
             sig = {"kill": signal.SIGKILL, "stop": signal.SIGSTOP, "cont": signal.SIGCONT}[action]
             self.send_signal(str(arg), int(sig), 1, source)

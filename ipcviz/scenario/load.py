@@ -54,7 +54,8 @@ def _pydantic_problems(doc: Document, exc: ValidationError) -> list[Problem]:
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(
             ("function-", "list[", "int", "float", "str", "bool", "literal[", "dict["))))
-        loc = tuple(p for p in loc if p not in ("[key]",))
+        key_error = "[key]" in loc
+        loc = tuple(p for p in loc if p != "[key]")
         # pydantic names union members in the loc (e.g. 'pipe' for a tagged union); drop them
         loc = _strip_tags(loc, doc)
         message = err["msg"]
@@ -80,7 +81,7 @@ def _pydantic_problems(doc: Document, exc: ValidationError) -> list[Problem]:
             message = message[len("Value error, "):]
         elif kind.endswith("_type") or kind.endswith("_parsing"):
             message = f"{message} (got {err.get('input')!r})"
-        line, col = doc.position(loc)
+        line, col = doc.position(loc, key=kind == "unknown_field" or key_error)
         problems.append(Problem(line, col, loc, message))
     # one line per place: pydantic may report a union several times
     seen, unique = set(), []

@@ -197,6 +197,8 @@ class SignalArgs(Model):
     to: str
     sig: SignalNum
     count: int = Field(1, ge=1, le=MAX_SIGNAL_COUNT)
+    interval: float | None = Field(None, gt=0, le=3600)
+    """Extension: seconds between the `count` signals (default: all at once)."""
 
 
 class EchoArgs(Model):

@@ -50,10 +50,13 @@ class Document:
 
     data: object
     positions: dict = field(default_factory=dict)
+    key_positions: dict = field(default_factory=dict)
 
-    def position(self, path: Path) -> tuple[int, int]:
-        """Line and column of a path, or of its nearest ancestor that has one."""
+    def position(self, path: Path, key: bool = False) -> tuple[int, int]:
+        """Line and column of a path's value (or its key), else of its nearest ancestor."""
         path = tuple(path)
+        if key and path in self.key_positions:
+            return self.key_positions[path]
         while path:
             if path in self.positions:
                 return self.positions[path]
@@ -127,12 +130,13 @@ def load_document(raw: bytes) -> Document:
     data = builder.build(node, (), 0)
     if builder.problems:
         raise YamlError(builder.problems)
-    return Document(data, builder.positions)
+    return Document(data, builder.positions, builder.key_positions)
 
 
 class _Builder:
     def __init__(self) -> None:
         self.positions: dict[Path, tuple[int, int]] = {}
+        self.key_positions: dict[Path, tuple[int, int]] = {}
         self.problems: list[Problem] = []
         self.count = 0
         self.constructor = yaml.SafeLoader("")
@@ -173,8 +177,8 @@ class _Builder:
                     self._problem(key_node, path + (key,), "duplicate key (each key once)")
                     continue
                 sub = path + (key,)
-                self.positions[sub] = (key_node.start_mark.line + 1,
-                                       key_node.start_mark.column + 1)
+                self.key_positions[sub] = (key_node.start_mark.line + 1,
+                                           key_node.start_mark.column + 1)
                 result[key] = self.build(value_node, sub, depth + 1)
             return result
         if isinstance(node, yaml.SequenceNode):

@@ -76,6 +76,9 @@ class IpcvizApp(App[None]):
 
     def on_mount(self) -> None:
         self._apply_width(self.size.width)
+        self.query_one(WorkersTable).focus()
+        self.query_one(EventLog).border_title = "events"
+        self.query_one(PipesPanel).border_title = "pipes: bytes in the kernel buffer"
         if self.source is not None:
             self._start(self.source)
         else:

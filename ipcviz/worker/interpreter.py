@@ -231,7 +231,10 @@ class Interpreter:
         sent_cell = self.base + T.SIG_SENT + args.sig
         for ident, row in zip(idents, rows):
             sent = 0
-            for _ in range(args.count):
+            for k in range(args.count):
+                if k and args.interval:
+                    self._set_op(T.OP_SLEEP)
+                    self._wait(time.sleep, args.interval)
                 if ident.pid and ident.send(args.sig):
                     sent += 1
             self.cells[sent_cell] += sent

@@ -15,6 +15,8 @@ _KIND_STYLE = {"signal": "cyan", "exit": "yellow", "io": "magenta", "runtime": "
 class EventLog(RichLog):
     """Appends each Snapshot's new events; keeps the last MAX_LINES."""
 
+    can_focus = False  # arrows belong to the workers table; the wheel still scrolls
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(max_lines=MAX_LINES, wrap=False, markup=False, **kwargs)  # type: ignore[arg-type]
 

@@ -1,0 +1,76 @@
+"""Malformed scenarios: each is rejected with the right line, column and field, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ipcviz.scenario.load import ScenarioError, load_scenario
+
+from .conftest import run_cli
+
+BAD = Path(__file__).parent / "bad_scenarios"
+SPECIAL = {
+    "empty.yaml": "1:1: empty file",
+    "latin1.yaml": "3:11: not UTF-8 text",
+}
+
+
+def _expected(path: Path) -> str:
+    if path.name in SPECIAL:
+        return SPECIAL[path.name]
+    first = path.read_text(errors="replace").splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name} has no '# expect:' line"
+    return first[len("# expect: "):]
+
+
+BAD_FILES = sorted(BAD.glob("*.yaml"))
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(BAD_FILES) >= 15
+
+
+@pytest.mark.parametrize("path", BAD_FILES, ids=lambda p: p.stem)
+def test_bad_scenario_rejected_with_position(path: Path) -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    expected = f"{path}:{_expected(path)}"
+    assert any(line.startswith(expected) for line in info.value.lines), (
+        f"wanted a line starting {expected!r}, got {info.value.lines}")
+
+
+def test_cli_validate_exits_2_with_one_line_and_no_traceback() -> None:
+    result = run_cli("validate", str(BAD / "unknown_channel.yaml"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"{BAD / 'unknown_channel.yaml'}:7:21: workers.a.steps[0].write.to: "
+                     "unknown channel 'dwn' (channels: up)"]
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_run_bad_file_creates_nothing(nothing_left_behind: None) -> None:
+    result = run_cli("run", str(BAD / "wrong_kind_step.yaml"), "--headless", "--json")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "'send' does not work on pipe 'up'" in result.stderr
+
+
+def test_several_problems_one_line_each() -> None:
+    text = (b"channels:\n  up: {kind: pipe}\nworkers:\n  a:\n    steps:\n"
+            b"      - write: {to: nope, data: x}\n      - read: {from: nah}\n")
+    from ipcviz.scenario.load import load_text
+
+    with pytest.raises(ScenarioError) as info:
+        load_text(text, "f.yaml")
+    assert [line.split(": ")[0] for line in info.value.lines] == ["f.yaml:6:21", "f.yaml:7:22"]
+
+
+def test_unsupported_kind_is_a_clear_error_not_a_crash(scenario_file, nothing_left_behind) -> None:
+    path = scenario_file("channels:\n  q: {kind: mqueue}\nworkers:\n  a:\n    steps:\n"
+                         "      - send: {to: q, data: x}\n")
+    result = run_cli("run", str(path), "--headless")
+    assert result.returncode == 2
+    assert "kind 'mqueue' is not supported yet" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,91 @@
+"""The live app with real processes, driven by Pilot."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import psutil
+
+from ipcviz.tui.app import make_app
+from ipcviz.tui.source import LiveSource
+from ipcviz.tui.widgets.workers import WorkersTable
+
+SCENARIO = """
+duration: 60
+channels:
+  p: {kind: pipe}
+workers:
+  alpha:
+    handlers: {SIGTERM: log, SIGINT: log}
+    loop: true
+    steps:
+      - write: {to: p, data: "hello"}
+      - sleep: 0.05
+  beta:
+    loop: true
+    steps:
+      - read: {from: p, bytes: 5}
+triggers:
+  - {key: x, label: "USR1 to beta", signal: {to: beta, sig: SIGUSR1}}
+"""
+
+
+async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await pilot.pause(0.05)
+
+
+def test_select_worker_and_kill_it(scenario_file, nothing_left_behind) -> None:
+    path = scenario_file(SCENARIO)
+    source = LiveSource(str(path))
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.latest is not None and all(
+                w.pid and w.state != "starting" for w in app.latest.workers))
+            beta_pid = app.latest.worker("beta").pid
+            assert psutil.pid_exists(beta_pid)
+            await pilot.press("down")  # select beta (second row)
+            assert app.query_one(WorkersTable).selected_worker == "beta"
+            await pilot.press("k")
+            await wait_for(pilot, lambda: app.latest.worker("beta").exit is not None)
+            beta = app.latest.worker("beta")
+            assert beta.exit == "SIGKILL"
+            assert beta.exit_text == "killed by SIGKILL"
+            assert beta.signals_sent_to == {"SIGKILL": 1}
+            # alpha writes into a pipe nobody reads any more: SIGPIPE ends it, for real
+            await wait_for(pilot, lambda: app.latest.worker("alpha").exit is not None)
+            assert app.latest.worker("alpha").exit == "SIGPIPE"
+            await pilot.press("q")
+        assert source.proc is None
+        assert source.leaks is not None
+        assert source.leaks["processes"] == 0 and source.leaks["ipc_objects"] == 0
+
+    asyncio.run(scenario())
+
+
+def test_trigger_key_and_pause(scenario_file, nothing_left_behind) -> None:
+    path = scenario_file(SCENARIO.replace("    loop: true\n    steps:\n      - read",
+                                          "    handlers: {SIGUSR1: count}\n    loop: true\n"
+                                          "    steps:\n      - read"))
+    source = LiveSource(str(path))
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.latest is not None and all(
+                w.pid and w.state != "starting" for w in app.latest.workers))
+            await pilot.press("x")
+            await wait_for(pilot, lambda: app.latest.worker("beta").signals_received.get(
+                "SIGUSR1") == 1)
+            await pilot.press("p")  # pause alpha's steps (alpha is selected)
+            await wait_for(pilot, lambda: app.latest.worker("alpha").paused)
+            await wait_for(pilot, lambda: app.latest.worker("beta").state == "blocked")
+            assert app.latest.worker("beta").blocked_on == "read p"
+            await pilot.press("q")
+
+    asyncio.run(scenario())

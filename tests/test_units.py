@@ -1,0 +1,110 @@
+"""Pure functions: signal names, masks, formatting, comparisons, YAML positions."""
+
+from __future__ import annotations
+
+import pytest
+
+from ipcviz.format import bar, format_bytes, format_counts, format_duration, format_state
+from ipcviz.scenario.validate import parse_comparison
+from ipcviz.scenario.yamlpos import YamlError, format_path, load_document
+from ipcviz.signals import (
+    SIGRTMIN,
+    decode_mask,
+    default_action,
+    is_realtime,
+    mask_names,
+    parse_signal,
+    signal_name,
+)
+from ipcviz.telemetry.summary import check_expectations
+
+
+@pytest.mark.parametrize("text, number", [
+    ("SIGUSR1", 10), ("usr1", 10), ("SIGTERM", 15), (9, 9), ("9", 9), ("SIGCLD", 17),
+    ("SIGRTMIN", SIGRTMIN), ("SIGRTMIN+2", SIGRTMIN + 2), ("SIGRTMAX-1", 63), ("SIGRTMAX", 64),
+])
+def test_parse_signal(text, number) -> None:
+    assert parse_signal(text) == number
+
+
+@pytest.mark.parametrize("bad", ["SIGFOO", 0, 32, 99, "SIGRTMIN+31", True, 1.5, "SIGRTMIN+x"])
+def test_parse_signal_rejects(bad) -> None:
+    with pytest.raises(ValueError):
+        parse_signal(bad)
+
+
+def test_signal_names_round_trip() -> None:
+    for num in list(range(1, 32)) + list(range(SIGRTMIN, 65)):
+        assert parse_signal(signal_name(num)) == num
+    assert signal_name(SIGRTMIN + 3) == "SIGRTMIN+3"
+    assert signal_name(62) == "SIGRTMAX-2"
+
+
+def test_default_actions_and_realtime() -> None:
+    assert default_action(17) == "ignore"
+    assert default_action(19) == "stop"
+    assert default_action(11) == "core dump"
+    assert default_action(SIGRTMIN + 1) == "terminate"
+    assert is_realtime(SIGRTMIN) and not is_realtime(10)
+
+
+def test_decode_kernel_masks() -> None:
+    assert decode_mask("0000000000000200") == [10]
+    assert decode_mask(0) == []
+    assert mask_names("0000000400006a02") == ["SIGINT", "SIGUSR1", "SIGUSR2", "SIGALRM",
+                                              "SIGTERM", "SIGRTMIN+1"]
+
+
+def test_formatting() -> None:
+    assert format_bytes(0) == "0 B"
+    assert format_bytes(1536) == "1.5 KiB"
+    assert format_bytes(65536) == "64.0 KiB"
+    assert format_duration(7.25) == "7.2 s"
+    assert format_duration(125) == "2:05"
+    assert format_state("blocked", "write p") == "blocked on write p"
+    assert format_state("exited", None, "killed by SIGKILL") == "killed by SIGKILL"
+    assert format_state("sleeping", paused=True) == "paused (steps)"
+    assert bar(0.5, 4) == "██  "
+    assert bar(1.5, 3) == "███"
+    assert bar(1 / 16, 2) == "▏ "
+    assert format_counts({}) == "-"
+
+
+@pytest.mark.parametrize("value, parsed", [
+    (">=1", (">=", 1)), ("<100", ("<", 100)), ("!=0", ("!=", 0)), (5, ("==", 5)),
+    ("SIGKILL", ("==", "SIGKILL")), (" > 2.5", (">", 2.5)), (None, ("==", None)),
+])
+def test_parse_comparison(value, parsed) -> None:
+    assert parse_comparison(value) == parsed
+
+
+def test_expectations_compare_and_report() -> None:
+    summary = {"workers": {"a": {"exit": "SIGKILL", "signals_received": {"SIGUSR1": 3}},
+                           "g.0": {"bytes_written": {"p": 5}}, "g.1": {"bytes_written": {"p": 7}}},
+               "channels": {"p": {"buffered": 0}}}
+    results = check_expectations(summary, [
+        {"worker": "a", "exit": "SIGKILL", "signals_received": {"SIGUSR1": ">=3", "SIGINT": 0}},
+        {"worker": "g", "bytes_written": {"p": 12}},
+        {"channel": "p", "buffered": ">0"},
+    ])
+    assert [r["ok"] for r in results] == [True, True, True, True, False]
+    assert results[-1]["check"] == "p buffered >0"
+
+
+def test_yaml_positions_and_paths() -> None:
+    doc = load_document(b"workers:\n  a:\n    steps:\n      - sleep: 1\n")
+    assert doc.position(("workers", "a", "steps", 0, "sleep")) == (4, 16)
+    assert doc.position(("workers", "a", "steps", 0, "sleep"), key=True) == (4, 9)
+    assert doc.position(("workers", "zzz")) == doc.position(("workers",))
+    assert format_path(("workers", "a", "steps", 1, "write", "to")) == "workers.a.steps[1].write.to"
+
+
+def test_yaml_keeps_on_as_a_word() -> None:
+    doc = load_document(b"echo: {on: s, yes: 1}\n")
+    assert doc.data == {"echo": {"on": "s", "yes": 1}}
+
+
+def test_yaml_huge_file_refused_before_parsing() -> None:
+    with pytest.raises(YamlError) as info:
+        load_document(b"#" * 2_000_000)
+    assert "limited to 1,000,000 bytes" in info.value.problems[0].message
