@@ -40,6 +40,11 @@ class StreamEndpoint:
         self.write_fd = write_fd
         self._pollers: dict[int, select.poll] = {}
 
+    def for_roles(self, roles: set[str]) -> StreamEndpoint:
+        """The ends a spawned child with `roles` keeps (it inherits the spawner's)."""
+        return StreamEndpoint(self.read_fd if "read" in roles else None,
+                              self.write_fd if "write" in roles else None)
+
     def _poller(self, fd: int, mask: int) -> select.poll:
         poller = self._pollers.get(fd)
         if poller is None:

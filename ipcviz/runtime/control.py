@@ -8,13 +8,13 @@ The runtime dies with the UI: stdin EOF ends it, and PR_SET_PDEATHSIG sends it S
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
 import sys
 
-from ipcviz.runtime.supervisor import PR_SET_PDEATHSIG, Runtime, unsupported
+from ipcviz.runtime.ident import die_with_parent
+from ipcviz.runtime.supervisor import Runtime, unsupported
 from ipcviz.scenario import schema
 from ipcviz.scenario.load import ScenarioError, load_scenario
 from ipcviz.telemetry.sampler import Sampler
@@ -34,8 +34,7 @@ def decode_action(action: str, arg: object) -> object:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     parent = int(os.environ.get("IPCVIZ_PARENT_PID", "0"))
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    if parent and os.getppid() != parent:
+    if not die_with_parent(signal.SIGTERM) or (parent and os.getppid() != parent):
         return 1
     out = sys.stdout
 

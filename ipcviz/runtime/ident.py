@@ -60,3 +60,42 @@ class ProcessIdentity:
         except ProcessLookupError:
             return False
         return True
+
+
+_libc = None
+
+
+def _prctl(option: int, value: int) -> None:
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        _libc = ctypes.CDLL(None, use_errno=True)
+    _libc.prctl(option, value, 0, 0, 0)
+
+
+def die_with_parent(sig: int) -> bool:
+    """PR_SET_PDEATHSIG: get `sig` when the parent dies. False if it already has."""
+    parent = os.getppid()
+    _prctl(1, sig)
+    return os.getppid() == parent
+
+
+def become_subreaper() -> None:
+    """PR_SET_CHILD_SUBREAPER: orphaned descendants are re-parented to us (and reaped)."""
+    _prctl(36, 1)
+
+
+def zombie_children(pid: int) -> int:
+    """How many of `pid`'s children are zombies, read from the kernel."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            kids = fh.read().split()
+    except OSError:
+        return 0
+    count = 0
+    for kid in kids:
+        stat = read_stat(int(kid))
+        if stat is not None and stat.state == "Z":
+            count += 1
+    return count

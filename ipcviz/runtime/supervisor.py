@@ -8,7 +8,6 @@ TUI starts and talks to over a pipe.
 
 from __future__ import annotations
 
-import ctypes
 import heapq
 import os
 import select
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 
 from ipcviz.channels import channel_class
 from ipcviz.channels.base import Channel
-from ipcviz.runtime.ident import ProcessIdentity
+from ipcviz.runtime.ident import ProcessIdentity, become_subreaper, die_with_parent
 from ipcviz.runtime.registry import Registry, sweep_dead_runs
 from ipcviz.scenario import schema
 from ipcviz.scenario.load import LoadedScenario, WorkerInstance
@@ -31,14 +30,11 @@ from ipcviz.telemetry.snapshot import EventView, Snapshot
 from ipcviz.worker.interpreter import Interpreter, WorkerContext
 from ipcviz.worker.signals import reset_all_dispositions
 
-PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
 RESTART_BACKOFF = 0.5
-_libc = ctypes.CDLL(None, use_errno=True)
 
 #: Steps this version can run; the others are validated but refused at start.
 SUPPORTED_STEPS = frozenset({"write", "read", "signal", "wait_signal", "sleep", "exit", "block",
-                             "unblock", "repeat"})
+                             "unblock", "repeat", "spawn", "reap handler"})
 STEP_ROLES = {"write": "write", "read": "read", "send": "send", "receive": "receive",
               "increment": "array", "set": "array", "acquire": "sem", "release": "sem",
               "echo": "server"}
@@ -75,6 +71,17 @@ def _collect_step_kinds(steps: list[schema.Step], out: set[str]) -> None:
             _collect_step_kinds(step.args.steps, out)
 
 
+def spawns(steps: list[schema.Step]) -> set[str]:
+    """Names of the workers these steps spawn."""
+    out: set[str] = set()
+    for step in steps:
+        if step.kind == "spawn":
+            out.add(step.args)
+        elif step.kind == "repeat":
+            out |= spawns(step.args.steps)
+    return out
+
+
 def step_roles(steps: list[schema.Step], out: dict[str, set[str]]) -> dict[str, set[str]]:
     """Channel -> roles ('write', 'read', ...) the steps need, nested steps included."""
     for step in steps:
@@ -90,6 +97,18 @@ def step_roles(steps: list[schema.Step], out: dict[str, set[str]]) -> dict[str, 
         if step.kind == "repeat":
             step_roles(args.steps, out)
     return out
+
+
+@dataclass
+class SpawnedProc:
+    """A child a worker spawned (its row in the table says who and which pid)."""
+
+    row: int
+    name: str
+    group: str
+    parent: str
+    ident: ProcessIdentity
+    exit: int | str | None
 
 
 @dataclass
@@ -109,6 +128,7 @@ class Proc:
     restart_at: float | None = None
     sent_to: Counter = field(default_factory=Counter)
     started_once: bool = False
+    spawn_rows: list[int] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -147,6 +167,12 @@ class Runtime:
         self.registry: Registry | None = None
         self.table: T.Table | None = None
         self.swept: list[str] = []
+        self.kid_sent_to: dict[int, Counter] = {}
+        self.spawn_base = 0
+        self.spawn_exit: dict[int, int | str] = {}
+        self._kid_idents: list[ProcessIdentity] = []
+        self._kid_names: dict[int, str] = {}
+        self._kid_count: Counter = Counter()
 
     # ---------------------------------------------------------------- start
 
@@ -162,7 +188,12 @@ class Runtime:
 
     def _start(self) -> None:
         instances = self.scenario.instances
-        self.table = T.Table(T.Layout(channels=len(self.model.channels), rows=len(instances)))
+        workers = self.model.workers
+        kids_of = {g: spawns(w.steps) for g, w in workers.items()}
+        spawners = [i for i in instances if kids_of[i.group]]
+        self.spawn_base = len(instances)
+        rows = len(instances) + T.SPAWN_ROWS * len(spawners)
+        self.table = T.Table(T.Layout(channels=len(self.model.channels), rows=rows))
         for index, (name, spec) in enumerate(self.model.channels.items()):
             cls = channel_class(spec.kind)
             assert cls is not None, "unsupported() is checked before start"
@@ -170,15 +201,28 @@ class Runtime:
             channel.create()
             self.channels.append(channel)
             self.channel_by_name[name] = channel
-        roles_by_group = {g: step_roles(w.steps, {}) for g, w in self.model.workers.items()}
+        own_roles = {g: step_roles(w.steps, {}) for g, w in workers.items()}
+        self.roles_by_group = {}
+        for group in workers:
+            roles = {name: set(r) for name, r in own_roles[group].items()}
+            for kid in kids_of[group]:  # a spawner holds what its children will inherit
+                for name, r in own_roles[kid].items():
+                    roles.setdefault(name, set()).update(r)
+            self.roles_by_group[group] = roles
+        self.spawn_exit: dict[int, int | str] = {}
+        block = self.spawn_base
         for row, inst in enumerate(instances):
-            self.procs.append(Proc(inst, row, roles_by_group[inst.group]))
+            proc = Proc(inst, row, self.roles_by_group[inst.group])
+            if kids_of[inst.group]:
+                proc.spawn_rows = list(range(block, block + T.SPAWN_ROWS))
+                block += T.SPAWN_ROWS
+            self.procs.append(proc)
         self.target_rows: dict[str, list[int]] = {}
         for proc in self.procs:
             self.target_rows.setdefault(proc.instance.group, []).append(proc.row)
             self.target_rows.setdefault(proc.name, [proc.row])
         self._install_signals()
-        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        become_subreaper()
         self._gate_r, gate_w = os.pipe()
         try:
             for proc in self.procs:
@@ -245,6 +289,8 @@ class Runtime:
                     endpoints=endpoints,
                     channel_index={c.name: c.index for c in self.channels},
                     target_rows=self.target_rows, runtime=runtime_ident, gate_fd=gate,
+                    spawn_rows=proc.spawn_rows, definitions=dict(self.model.workers),
+                    roles_by_group=self.roles_by_group,
                 )
                 code = Interpreter(ctx).run()
             except BaseException:
@@ -330,18 +376,48 @@ class Runtime:
             if pid == 0:
                 return
             proc = self._by_pid.pop(pid, None)
-            if proc is None:
+            if proc is None:  # an orphaned spawned child, adopted by us as subreaper
+                self._orphan_reaped(pid, status)
                 continue
             self._ended(proc, status)
 
+    def _orphan_reaped(self, pid: int, status: int) -> None:
+        if self.table is None:
+            return
+        arr = self.table.array
+        for row in range(self.spawn_base, arr.shape[0]):
+            if arr[row, T.PID] == pid and row not in self.spawn_exit:
+                self.spawn_exit[row] = decode_status(status)
+                return
+
+    def spawned(self) -> list[SpawnedProc]:
+        """Every child a worker has spawned so far, from the table."""
+        if self.table is None:
+            return []
+        arr = self.table.array
+        names = list(self.model.workers)
+        owner = {row: p.name for p in self.procs for row in p.spawn_rows}
+        used = [row for row in range(self.spawn_base, arr.shape[0]) if arr[row, T.PID]]
+        fresh = sorted((int(arr[row, T.START]), row) for row in used if row not in self._kid_names)
+        for _, row in fresh:  # NAME#N, numbered per definition in the order they were spawned
+            group = names[int(arr[row, T.SPAWN_DEF]) - 1] if arr[row, T.SPAWN_DEF] else "?"
+            self._kid_names[row] = f"{group}#{self._kid_count[group]}"
+            self._kid_count[group] += 1
+        out = []
+        for row in used:
+            pid = int(arr[row, T.PID])
+            group = names[int(arr[row, T.SPAWN_DEF]) - 1] if arr[row, T.SPAWN_DEF] else "?"
+            status = int(arr[row, T.EXIT_STATUS])
+            exit = decode_status(status - 1) if status else self.spawn_exit.get(row)
+            out.append(SpawnedProc(row, self._kid_names[row], group,
+                                   owner.get(row, "?"), ProcessIdentity(pid, int(arr[row, T.START])),
+                                   exit))
+        return out
+
     def _ended(self, proc: Proc, status: int) -> None:
         proc.alive = False
-        if os.WIFSIGNALED(status):
-            sig = os.WTERMSIG(status)
-            proc.exit = signal_name(sig)
-            proc.user_killed = sig == proc.last_signal_from_us
-        else:
-            proc.exit = os.WEXITSTATUS(status)
+        proc.exit = decode_status(status)
+        proc.user_killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == proc.last_signal_from_us
         self._log(proc.name, proc.exit_text, "exit")
         policy = proc.instance.definition.restart
         failed = proc.exit != 0
@@ -403,6 +479,13 @@ class Runtime:
     def send_signal(self, to: str, sig: int, count: int = 1, source: str = "key") -> int:
         """Signal every live worker `to` names, `count` times each; returns how many were sent."""
         total = 0
+        for kid in self.spawned():
+            if to in (kid.name, kid.group) and kid.exit is None:
+                sent = sum(kid.ident.send(sig) for _ in range(count))
+                self.kid_sent_to.setdefault(kid.row, Counter())[sig] += sent
+                total += sent
+                if sent:
+                    self._log(kid.name, f"{source}: {signal_name(sig)} sent", "signal")
         for proc in self._targets(to):
             if not proc.alive or proc.ident is None:
                 continue
@@ -450,15 +533,23 @@ class Runtime:
 
     def shutdown(self) -> None:
         """Kill and reap every worker, close and unlink every object. Safe to call twice."""
+        kids = [k.ident for k in self.spawned()]
+        self._kid_idents += kids
         for proc in self.procs:
             proc.restart_at = None
             proc.restart_pending = False
             if proc.alive and proc.ident is not None:
                 proc.ident.send(signal.SIGKILL)
+        for kid in kids:  # they would die with their parent anyway (PDEATHSIG)
+            kid.send(signal.SIGKILL)
         deadline = time.monotonic() + 3.0
-        while any(p.alive for p in self.procs) and time.monotonic() < deadline:
+
+        def busy() -> bool:
+            return any(p.alive for p in self.procs) or any(k.exists() for k in kids)
+
+        while busy() and time.monotonic() < deadline:
             self.reap()
-            if any(p.alive for p in self.procs):
+            if busy():
                 time.sleep(0.005)
         self.reap()
         for channel in self.channels:
@@ -491,17 +582,23 @@ class Runtime:
         assert self.registry is not None
         processes = [pid for pid, start in self.registry.processes
                      if ProcessIdentity(pid, start).exists()]
+        processes += [k.pid for k in self._kid_idents if k.exists()]
         objects = self.registry.leaked_objects()
         return {"processes": len(processes), "ipc_objects": len(objects),
                 "details": [f"process {p}" for p in processes] + objects}
 
 
+def decode_status(status: int) -> int | str:
+    """A wait status as the summary shows it: an exit code, or the killing signal's name."""
+    if os.WIFSIGNALED(status):
+        return signal_name(os.WTERMSIG(status))
+    return os.WEXITSTATUS(status)
+
+
 def _become_worker(keep: set[int], log_path: str) -> None:
     """In a fresh fork: default signals, die with the runtime, private stdio, no stray fds."""
     reset_all_dispositions()
-    parent = os.getppid()
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # the runtime died before prctl took effect
+    if not die_with_parent(signal.SIGKILL):  # the runtime died before prctl took effect
         os._exit(1)
     os.setpgid(0, 0)
     devnull = os.open(os.devnull, os.O_RDWR)

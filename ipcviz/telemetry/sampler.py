@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ipcviz.runtime.ident import CLOCK_TICKS, read_stat
+from ipcviz.runtime.ident import CLOCK_TICKS, read_stat, zombie_children
 from ipcviz.signals import NSIG, mask_names, signal_name
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.snapshot import ChannelView, EventView, Snapshot, WorkerView
 
 if TYPE_CHECKING:
-    from ipcviz.runtime.supervisor import Proc, Runtime
+    from ipcviz.runtime.supervisor import Proc, Runtime, SpawnedProc
 
 _MASK_FIELDS = {b"SigPnd": "pending", b"ShdPnd": "shared_pending", b"SigBlk": "blocked",
                 b"SigIgn": "ignored", b"SigCgt": "caught"}
@@ -61,6 +61,12 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         target = "parent (runtime)" if row == (1 << 44) - 1 or row < 0 else (
             row_names[row] if row < len(row_names) else f"row {row}")
         return f"sent {signal_name(a)} ×{count} to {target}", "signal"
+    if kind == T.EV_SPAWNED:
+        return f"spawned {_row(a, row_names)} (pid {b})", "start"
+    if kind == T.EV_REAPED:
+        return f"reaped {_row(a, row_names)} (waitpid)", "exit"
+    if kind == T.EV_SPAWN_LIMIT:
+        return f"spawn refused: all {a} child rows used", "info"
     if kind == T.EV_WAITED:
         return f"woke: {signal_name(a)} arrived", "signal"
     if kind == T.EV_BLOCK:
@@ -68,6 +74,10 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
     if kind == T.EV_UNBLOCK:
         return f"unblocked {signal_name(a)}" + (f" (+{b - 1} more)" if b > 1 else ""), "signal"
     return f"event {kind} ({a}, {b})", "info"
+
+
+def _row(row: int, row_names: list[str]) -> str:
+    return row_names[row] if 0 <= row < len(row_names) and row_names[row] else f"row {row}"
 
 
 class Sampler:
@@ -87,7 +97,11 @@ class Sampler:
         table = rt.table
         now = rt.elapsed
         channel_names = [c.name for c in rt.channels] or list(model.channels)
-        row_names = [p.name for p in rt.procs]
+        kids = rt.spawned()
+        row_names = [p.name for p in rt.procs] + [""] * (
+            table.layout.rows - len(rt.procs) if table is not None else 0)
+        for kid in kids:
+            row_names[kid.row] = kid.name
         arr = table.array if table is not None else None
         events: list[EventView] = []
         workers = []
@@ -95,7 +109,10 @@ class Sampler:
             row = arr[proc.row] if arr is not None else None
             workers.append(self._worker_view(proc, row, channel_names, now))
             if table is not None:
-                events += self._events(proc, channel_names, row_names)
+                events += self._events(proc.row, proc.name, channel_names, row_names)
+        for kid in kids:
+            workers.append(self._kid_view(kid, arr[kid.row], channel_names, now))
+            events += self._events(kid.row, kid.name, channel_names, row_names)
         events += rt.take_events()
         events.sort(key=lambda e: e.t)
         channels = tuple(self._channel_view(name, spec, arr) for name, spec in
@@ -114,24 +131,51 @@ class Sampler:
             seq=self.seq,
         )
 
-    def _events(self, proc: Proc, channel_names: list[str], row_names: list[str]) -> list[EventView]:
+    def _events(self, row: int, name: str, channel_names: list[str], row_names: list[str]
+                ) -> list[EventView]:
         table = self.runtime.table
         assert table is not None
-        seen = self._event_seen.get(proc.row, 0)
-        raw, seq, dropped = table.events_since(proc.row, seen)
-        self._event_seen[proc.row] = seq
+        seen = self._event_seen.get(row, 0)
+        raw, seq, dropped = table.events_since(row, seen)
+        self._event_seen[row] = seq
         self.dropped_events += dropped
         out = []
         t0_ns = int(self.runtime.t0 * 1e9)
         for t_ns, kind, a, b in raw:
             text, category = describe_event(kind, a, b, channel_names, row_names)
-            out.append(EventView(round((t_ns - t0_ns) / 1e9, 3), proc.name, text, category))
+            out.append(EventView(round((t_ns - t0_ns) / 1e9, 3), name, text, category))
         return out
+
+    def _kid_view(self, kid: SpawnedProc, row: np.ndarray, channel_names: list[str],
+                  now: float) -> WorkerView:
+        stat = read_stat(kid.ident.pid) if kid.exit is None else None
+        masks: dict[str, list[str]] = {}
+        blocked_on = None
+        if stat is not None and stat.start_ticks == kid.ident.start:
+            state, blocked_on = self._state(stat.state, int(row[T.OP]), row, channel_names)
+            if state != "zombie":
+                masks = read_masks(kid.ident.pid) or {}
+        else:
+            state = "exited"
+        exit = kid.exit
+        exit_text = "" if exit is None else (f"killed by {exit}" if isinstance(exit, str)
+                                             else f"exited {exit}")
+        if state == "zombie":
+            exit_text = "zombie: exited, parent has not waited"
+        sent_to = self.runtime.kid_sent_to.get(kid.row, {})
+        return WorkerView(
+            name=kid.name, group=kid.group, pid=kid.ident.pid, state=state,
+            blocked_on=blocked_on, exit=exit, exit_text=exit_text, parent=kid.parent,
+            signals_received=_signal_counts(row[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG]),
+            signals_sent=_signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG]),
+            signals_sent_to={signal_name(s): n for s, n in sorted(sent_to.items())},
+            step_text=T.OP_NAMES.get(int(row[T.OP]), ""), masks=masks,
+        )
 
     def _worker_view(self, proc: Proc, row: np.ndarray | None, channel_names: list[str],
                      now: float) -> WorkerView:
         pid = proc.ident.pid if proc.ident else None
-        state, blocked_on, cpu, masks = "starting", None, 0.0, {}
+        state, blocked_on, cpu, masks, zombies = "starting", None, 0.0, {}, 0
         op = int(row[T.OP]) if row is not None else T.OP_STARTING
         if proc.alive and pid:
             stat = read_stat(pid)
@@ -144,6 +188,8 @@ class Sampler:
                     cpu = 100.0 * (stat.cpu_ticks - prev[0]) / CLOCK_TICKS / (now - prev[1])
                 self._cpu_prev[pid] = (stat.cpu_ticks, now)
                 masks = read_masks(pid) or {}
+                if proc.spawn_rows:
+                    zombies = zombie_children(pid)
         elif proc.started_once:
             state = "exited"
         received = sent = {}
@@ -172,7 +218,7 @@ class Sampler:
             bytes_written=per_channel["bytes_written"], bytes_read=per_channel["bytes_read"],
             self_reads=int(row[T.SELF_READS]) if row is not None else 0,
             epipe_errors=int(row[T.EPIPE]) if row is not None else 0,
-            masks=masks,
+            zombies=zombies, masks=masks,
         )
 
     @staticmethod

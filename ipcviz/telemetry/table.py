@@ -28,7 +28,10 @@ CTRL_PAUSE = 8  # written by the runtime: 1 = pause before the next step
 CTRL_LOCK_OFF = 9  # written by the runtime: 1 = ignore `lock:` on increments
 DUPLICATES = 10
 OP_ARG = 11  # extra detail for the op (e.g. the signal waited for)
-START = 12  # written by the runtime: the kernel start time of PID (identity check)
+START = 12  # the kernel start time of PID (identity check); written by whoever forked it
+SPAWN_DEF = 13  # spawned rows: 1 + index of the worker definition the kid runs
+PARENT_ROW = 14  # spawned rows: the spawner's row
+EXIT_STATUS = 15  # spawned rows: 1 + raw wait status, written by the spawner when it reaps
 HEADER = 16
 
 SIG_RECEIVED = HEADER
@@ -58,7 +61,10 @@ BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP
 
 # Event kinds (event ring).
 (EV_STARTED, EV_SIGNAL, EV_EOF, EV_EPIPE, EV_EXITING, EV_SENT, EV_WAITED, EV_BLOCK,
- EV_UNBLOCK, EV_LOCK_HELD) = range(1, 11)
+ EV_UNBLOCK, EV_LOCK_HELD, EV_SPAWNED, EV_REAPED, EV_SPAWN_LIMIT) = range(1, 14)
+
+#: Rows reserved for the children of each worker that has `spawn` steps.
+SPAWN_ROWS = 64
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,19 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+import traceback
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ipcviz.runtime.ident import ProcessIdentity
+from ipcviz.runtime.ident import ProcessIdentity, die_with_parent, start_ticks
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
-from ipcviz.worker.signals import ExitRequested, SignalArrived, SignalCounter
+from ipcviz.worker.signals import (
+    ExitRequested,
+    SignalArrived,
+    SignalCounter,
+    reset_all_dispositions,
+)
 
 
 @dataclass
@@ -33,7 +39,11 @@ class WorkerContext:
     target_rows: dict[str, list[int]]
     runtime: ProcessIdentity
     gate_fd: int | None = None
-    extra: dict = field(default_factory=dict)
+    #: rows this worker may give to the children it spawns
+    spawn_rows: list[int] = field(default_factory=list)
+    #: worker definitions by name, and the channel roles each needs (for `spawn`)
+    definitions: dict[str, schema.Worker] = field(default_factory=dict)
+    roles_by_group: dict[str, dict[str, set[str]]] = field(default_factory=dict)
 
 
 class Interpreter:
@@ -50,10 +60,13 @@ class Interpreter:
         self._emitting = False
         self._pending: list[tuple[int, int, int]] = []
         self._payloads: dict[int, memoryview] = {}
+        self._kids: dict[int, int] = {}  # pid -> row of children this worker spawned
+        self._spawned = 0
         self._do = {
             "write": self.do_write, "read": self.do_read, "signal": self.do_signal,
             "wait_signal": self.do_wait_signal, "sleep": self.do_sleep, "exit": self.do_exit,
             "block": self.do_block, "unblock": self.do_unblock, "repeat": self.do_repeat,
+            "spawn": self.do_spawn,
         }
 
     # -------------------------------------------------------------- telemetry
@@ -157,13 +170,18 @@ class Interpreter:
         self.cells[self.base + T.OP] = T.OP_RUNNING
 
     def _reap_children(self) -> None:
+        """The `reap` SIGCHLD action: waitpid(WNOHANG) until no child is left to collect."""
         while True:
             try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
+                pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            row = self._kids.pop(pid, None)
+            if row is not None:
+                self.cells[self.ctx.table.row_base(row) + T.EXIT_STATUS] = status + 1
+                self.emit(T.EV_REAPED, row, status)
 
     # -------------------------------------------------------------- steps
 
@@ -267,6 +285,41 @@ class Interpreter:
     def do_unblock(self, sigs: list[int]) -> None:
         self.emit(T.EV_UNBLOCK, sigs[0] if sigs else 0, len(sigs))
         signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs)
+
+    def do_spawn(self, kid: str) -> None:
+        """fork() a child running `kid`'s definition: this worker is its real parent."""
+        if self._spawned >= len(self.ctx.spawn_rows):
+            self.emit(T.EV_SPAWN_LIMIT, len(self.ctx.spawn_rows))
+            return
+        row = self.ctx.spawn_rows[self._spawned]
+        self._spawned += 1
+        roles = self.ctx.roles_by_group.get(kid, {})
+        pid = os.fork()
+        if pid == 0:
+            code = 70
+            try:
+                reset_all_dispositions()
+                signal.pthread_sigmask(signal.SIG_SETMASK, [])
+                if not die_with_parent(signal.SIGKILL):
+                    os._exit(1)
+                self.signals.close()
+                endpoints = {name: self.ctx.endpoints[name].for_roles(r)
+                             for name, r in roles.items()}
+                ctx = replace(self.ctx, name=f"{kid}#{row}", definition=self.ctx.definitions[kid],
+                              row=row, endpoints=endpoints, gate_fd=None, spawn_rows=[])
+                code = Interpreter(ctx).run()
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        base = self.ctx.table.row_base(row)
+        cells = self.cells
+        cells[base + T.START] = start_ticks(pid) or 0
+        cells[base + T.SPAWN_DEF] = list(self.ctx.definitions).index(kid) + 1
+        cells[base + T.PARENT_ROW] = self.ctx.row
+        cells[base + T.PID] = pid
+        self._kids[pid] = row
+        self.emit(T.EV_SPAWNED, row, pid)
 
     def do_repeat(self, args: schema.RepeatArgs) -> None:
         if args.times == "forever":

@@ -100,6 +100,12 @@ class SignalCounter:
             self.awaited = None
             raise SignalArrived()
 
+    def close(self) -> None:
+        """In a spawned child: drop the spawner's wakeup pipe before making its own."""
+        signal.set_wakeup_fd(-1)
+        for fd in (self._read_fd, self._write_fd):
+            os.close(fd)
+
     def check_exit(self) -> None:
         """Called between steps: leave now if an `exit` handler ran."""
         if self.exit_code is not None:
