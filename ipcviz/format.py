@@ -52,3 +52,24 @@ def bar(fraction: float, width: int) -> str:
 def format_counts(counts: dict[str, int]) -> str:
     """{'SIGUSR1': 3, 'SIGTERM': 1} -> 'SIGUSR1 3, SIGTERM 1' ('-' when empty)."""
     return ", ".join(f"{k} {v}" for k, v in counts.items()) or "-"
+
+
+def signal_gap_reason(sig: str, sent: int, received: int, masks: dict[str, list[str]],
+                      exit: int | str | None, realtime: bool) -> str:
+    """Why a worker received fewer (or more) of `sig` than were sent to it, in words."""
+    if received > sent:
+        return "also sent by other processes or the kernel"
+    if sent == received:
+        return ""
+    if exit == sig:
+        return "its default action killed the process"
+    if sig in masks.get("ignored", []):
+        return "ignored (SIG_IGN): the kernel discards it"
+    if sig in masks.get("blocked", []):
+        if sig in masks.get("pending", []) or sig in masks.get("shared_pending", []):
+            return "blocked: it waits in the pending set"
+        return "blocked"
+    if not realtime:
+        return (f"coalesced: {sent - received} arrived while one was already pending "
+                "(standard signals do not queue)")
+    return "not delivered yet"

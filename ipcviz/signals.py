@@ -124,6 +124,10 @@ def decode_mask(mask: int | str) -> list[int]:
     return out
 
 
+#: Signals the C library keeps for itself (NPTL); hidden from displayed masks.
+LIBC_INTERNAL = frozenset(range(32, SIGRTMIN))
+
+
 def mask_names(mask: int | str) -> list[str]:
-    """Names of the signals in a kernel mask, e.g. ['SIGUSR1', 'SIGRTMIN+1']."""
-    return [signal_name(n) for n in decode_mask(mask)]
+    """Names of the signals in a kernel mask, e.g. ['SIGUSR1', 'SIGRTMIN+1'] (libc's own hidden)."""
+    return [signal_name(n) for n in decode_mask(mask) if n not in LIBC_INTERNAL]

@@ -11,12 +11,13 @@ from textual.message import Message
 from textual.widgets import Footer
 
 from ipcviz.scenario.load import ScenarioError, bundled_scenarios, load_scenario
-from ipcviz.signals import parse_signal
+from ipcviz.signals import parse_signal, signal_name
 from ipcviz.telemetry.snapshot import Snapshot
-from ipcviz.tui.screens import HelpScreen, PickerScreen
+from ipcviz.tui.screens import HelpScreen, PickerScreen, SignalPicker
 from ipcviz.tui.source import LiveSource, Source
 from ipcviz.tui.widgets.events import EventLog
 from ipcviz.tui.widgets.pipes import PipesPanel
+from ipcviz.tui.widgets.signals import SignalsPanel
 from ipcviz.tui.widgets.status import LessonText, StatusBar
 from ipcviz.tui.widgets.workers import WorkersTable
 
@@ -51,6 +52,7 @@ class IpcvizApp(App[None]):
         Binding("s", "signal('SIGSTOP')", "STOP"),
         Binding("c", "signal('SIGCONT')", "CONT"),
         Binding("u", "signal('SIGUSR1')", "USR1"),
+        Binding("S", "signal_picker", "any signal"),
         Binding("R", "restart", "restart"),
         Binding("p", "pause", "pause steps"),
         Binding("question_mark", "help", "help"),
@@ -70,6 +72,7 @@ class IpcvizApp(App[None]):
         yield LessonText()
         with Vertical(id="main"):
             yield WorkersTable()
+            yield SignalsPanel()
             yield PipesPanel()
         yield EventLog()
         yield Footer()
@@ -79,6 +82,7 @@ class IpcvizApp(App[None]):
         self.query_one(WorkersTable).focus()
         self.query_one(EventLog).border_title = "events"
         self.query_one(PipesPanel).border_title = "pipes: bytes in the kernel buffer"
+        self.query_one(SignalsPanel).border_title = "signals: received / sent, kernel masks"
         if self.source is not None:
             self._start(self.source)
         else:
@@ -118,7 +122,7 @@ class IpcvizApp(App[None]):
         if first:
             self._bind_triggers(snap)
         with self.batch_update():
-            for widget_type in (StatusBar, LessonText, WorkersTable, PipesPanel):
+            for widget_type in (StatusBar, LessonText, WorkersTable, SignalsPanel, PipesPanel):
                 self.query_one(widget_type).snapshot = snap  # type: ignore[attr-defined]
             self.query_one(EventLog).add_events(snap.events)
 
@@ -150,6 +154,23 @@ class IpcvizApp(App[None]):
         self._send({"cmd": "action", "action": "signal",
                     "arg": {"to": worker, "sig": parse_signal(name), "count": 1}})
         self.notify(f"{name} → {worker}", timeout=2)
+
+    def action_signal_picker(self) -> None:
+        worker = self.selected_worker
+        if worker is None:
+            return
+        view = self.latest.worker(worker) if self.latest else None
+        group = view.group if view is not None else worker
+
+        def chosen(choice: tuple[int, bool] | None) -> None:
+            if choice is not None:
+                num, to_group = choice
+                target = group if to_group else worker
+                self._send({"cmd": "action", "action": "signal",
+                            "arg": {"to": target, "sig": num, "count": 1}})
+                self.notify(f"{signal_name(num)} → {target}", timeout=2)
+
+        self.push_screen(SignalPicker(worker, group), chosen)
 
     def action_restart(self) -> None:
         worker = self.selected_worker

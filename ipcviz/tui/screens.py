@@ -19,6 +19,7 @@ KEYS_HELP = (
     ("i", "send SIGINT"),
     ("s / c", "SIGSTOP (freeze) / SIGCONT (resume)"),
     ("u", "send SIGUSR1"),
+    ("S", "pick any signal (real-time ones too) for the worker or its group"),
     ("R", "restart the selected worker"),
     ("p", "pause / resume the worker's steps"),
     ("?", "this help"),
@@ -78,3 +79,46 @@ class PickerScreen(Screen[Path]):
         option_list = self.query_one(OptionList)
         if option_list.highlighted is not None:
             self.dismiss(Path(str(option_list.get_option_at_index(option_list.highlighted).id)))
+
+
+class SignalPicker(ModalScreen[tuple[int, bool] | None]):
+    """Every signal with its number and default action, like htop's "send signal" panel.
+
+    Enter sends to the selected worker; `g` sends to its whole replica group.
+    """
+
+    BINDINGS = [
+        Binding("escape,q", "dismiss(None)", "cancel"),
+        Binding("enter", "choose(False)", "send to worker", priority=True),
+        Binding("g", "choose(True)", "send to group"),
+    ]
+
+    def __init__(self, worker: str, group: str):
+        super().__init__()
+        self.worker = worker
+        self.group = group
+
+    def compose(self) -> ComposeResult:
+        from ipcviz.signals import default_action, signal_name, valid_numbers
+
+        options = []
+        for num in valid_numbers():
+            label = Text(f"{num:>3}  ", style="dim")
+            label.append(f"{signal_name(num):<14}", style="bold")
+            label.append(default_action(num), style="cyan")
+            options.append(Option(label, id=str(num)))
+        with Vertical(id="signal-picker"):
+            yield Static(Text(f"Send a signal to {self.worker} (Enter) or to every "
+                              f"{self.group} (g); Esc cancels", style="bold"))
+            yield OptionList(*options, id="signal-list")
+
+    def _chosen(self) -> int | None:
+        option_list = self.query_one(OptionList)
+        if option_list.highlighted is None:
+            return None
+        return int(str(option_list.get_option_at_index(option_list.highlighted).id))
+
+    def action_choose(self, group: bool) -> None:
+        num = self._chosen()
+        if num is not None:
+            self.dismiss((num, group))

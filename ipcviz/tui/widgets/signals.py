@@ -1,0 +1,83 @@
+"""Signal panel: per worker, each signal in play as received / sent, a flash on arrival,
+the kernel's masks decoded, and why sent and received differ.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from ipcviz.format import signal_gap_reason
+from ipcviz.signals import is_realtime, parse_signal
+from ipcviz.telemetry.snapshot import Snapshot, WorkerView
+
+MAX_SIGNAL_COLUMNS = 6
+
+
+def signals_in_play(snap: Snapshot) -> list[str]:
+    """Every signal any worker received or was sent, in signal-number order."""
+    names: set[str] = set()
+    for w in snap.workers:
+        names |= set(w.signals_received) | set(w.signals_sent_to)
+    return sorted(names, key=parse_signal)
+
+
+def worker_reason(w: WorkerView, signals: list[str]) -> str:
+    """The first non-empty reason among the worker's signals, prefixed by the signal."""
+    for sig in signals:
+        reason = signal_gap_reason(sig, w.signals_sent_to.get(sig, 0),
+                                   w.signals_received.get(sig, 0), w.masks, w.exit,
+                                   is_realtime(parse_signal(sig)))
+        if reason:
+            return f"{sig}: {reason}"
+    return ""
+
+
+def short_mask(names: list[str]) -> str:
+    shown = [n.removeprefix("SIG") for n in names]
+    return " ".join(shown) if shown else "-"
+
+
+class SignalsPanel(Static):
+    """Received / sent per worker and signal, with the kernel's masks beside them."""
+
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=True)
+    """The latest Snapshot; a cell flashes when its received count rose since the last one."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._previous: dict[tuple[str, str], int] = {}
+
+    def watch_snapshot(self, snap: Snapshot | None) -> None:
+        if snap is None:
+            return
+        signals = signals_in_play(snap)
+        caught_any = any(w.masks.get("caught") for w in snap.workers)
+        self.display = bool(signals) or caught_any
+        table = Table(box=None, expand=True, padding=(0, 1), header_style="bold")
+        table.add_column("worker", no_wrap=True)
+        shown = signals[:MAX_SIGNAL_COLUMNS]
+        for sig in shown:
+            table.add_column(f"{sig}\nrecv/sent", justify="right", no_wrap=True)
+        for column in ("pending", "blocked", "caught (handlers)", "why sent ≠ received"):
+            table.add_column(column, overflow="fold")
+        for w in snap.workers:
+            cells: list[Text | str] = [Text(w.name, style="bold")]
+            for sig in shown:
+                got = w.signals_received.get(sig, 0)
+                sent = w.signals_sent_to.get(sig, 0)
+                before = self._previous.get((w.name, sig), got)
+                style = "bold reverse green" if got > before else (
+                    "yellow" if sent > got else "")
+                cells.append(Text(f"{got}/{sent}", style=style))
+                self._previous[(w.name, sig)] = got
+            pending = sorted(set(w.masks.get("pending", [])) | set(w.masks.get("shared_pending", [])),
+                             key=parse_signal)
+            cells.append(Text(short_mask(pending), style="bold magenta" if pending else "dim"))
+            cells.append(Text(short_mask(w.masks.get("blocked", [])), style="yellow"))
+            cells.append(Text(short_mask(w.masks.get("caught", [])), style="cyan"))
+            cells.append(Text(worker_reason(w, signals), style="italic"))
+            table.add_row(*cells)
+        self.update(table)
