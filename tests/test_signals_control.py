@@ -89,3 +89,24 @@ def test_zombies_pile_up_without_reaping_and_not_with_it(nothing_left_behind) ->
     reaped = [n for n, w in kids.items() if w["state"] == "exited"]
     assert len(reaped) == 10 and all(kids[n]["exit"] == 0 for n in reaped)
     assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
+
+
+def test_a_signal_at_the_instant_of_start_waits_for_the_handler(scenario_file,
+                                                               nothing_left_behind) -> None:
+    """A signal arriving between fork and the worker's own handlers stays pending until the
+    handler is installed (regression: it used to run the runtime's handler in the child,
+    or the default action). The timeline at 0 fires right after the last fork."""
+    path = scenario_file("""
+duration: 1.2
+workers:
+  w:
+    count: 64
+    handlers: {SIGTERM: count}
+timeline:
+  - {at: 0, signal: {to: w, sig: SIGTERM}}
+""")
+    for _ in range(2):
+        summary = run_scenario(path)
+        assert {name: (w["signals_received"], w["exit"]) for name, w in summary["workers"].items()
+                } == {f"w.{i}": ({"SIGTERM": 1}, None) for i in range(64)}
+        assert summary["duration_s"] >= 1.2

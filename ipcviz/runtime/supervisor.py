@@ -277,8 +277,13 @@ class Runtime:
         log_path = str(self.registry.directory / f"{proc.name}.log")
         sys.stdout.flush()
         sys.stderr.flush()
+        # Block every signal across fork: until the worker has its own handlers (and its own
+        # wakeup fd), a signal must not run the runtime's handlers inside the child.
+        saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
         pid = os.fork()
-        if pid == 0:  # ---- in the worker
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
+        if pid == 0:  # ---- in the worker (its mask is set once its handlers are in place)
             code = 70
             try:
                 _become_worker(keep, log_path)

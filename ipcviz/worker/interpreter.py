@@ -294,12 +294,14 @@ class Interpreter:
         row = self.ctx.spawn_rows[self._spawned]
         self._spawned += 1
         roles = self.ctx.roles_by_group.get(kid, {})
+        saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
         pid = os.fork()
-        if pid == 0:
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
+        if pid == 0:  # the kid sets its own mask once its handlers are installed
             code = 70
             try:
                 reset_all_dispositions()
-                signal.pthread_sigmask(signal.SIG_SETMASK, [])
                 if not die_with_parent(signal.SIGKILL):
                     os._exit(1)
                 self.signals.close()

@@ -66,8 +66,8 @@ class SignalCounter:
                 signal.signal(num, signal.SIG_DFL)
             else:
                 signal.signal(num, self._on_signal)
-        if blocked:
-            signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+        # The process was forked with every signal blocked; from here on only `blocked` is.
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.drain()
