@@ -76,6 +76,21 @@ def _parser() -> argparse.ArgumentParser:
     shot.add_argument("--press", action="append", default=[], metavar="KEY",
                       help="keys to press before the picture (repeatable)")
 
+    record = sub.add_parser(
+        "record", help="run a scenario headless and record its Snapshots to a file",
+        description="Run SCENARIO headless and write every frame's Snapshot as one JSON line "
+                    "(replay it with `ipcviz replay`).")
+    record.add_argument("scenario", metavar="SCENARIO")
+    record.add_argument("-o", "--output", required=True, metavar="FILE.jsonl")
+    record.add_argument("--duration", type=float, metavar="S",
+                        help="seconds to run (default: the scenario's `duration`)")
+
+    replay = sub.add_parser(
+        "replay", help="play a recording back in the live view",
+        description="Show a recording made by `ipcviz record` in the app, at its own pace.")
+    replay.add_argument("recording", metavar="FILE.jsonl")
+    replay.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1)")
+
     sub.add_parser("list", help="list the bundled scenarios",
                    description="List the bundled scenarios with their descriptions.")
     sub.add_parser("clean", help="remove processes and IPC objects left by crashed runs",
@@ -96,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run_headless(args)
         if command == "validate":
             return _validate(args.files)
+        if command == "record":
+            return _record(args)
+        if command == "replay":
+            return _replay(args)
         if command == "screenshot":
             return _screenshot(args)
         if command == "list":
@@ -160,6 +179,37 @@ def _run_headless(args: argparse.Namespace) -> int:
         print(f"left behind: {detail}", file=sys.stderr)
     if args.check and not all(r["ok"] for r in summary["expect"]):
         return 1
+    return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    from ipcviz.runtime.headless import run_headless
+
+    try:
+        scenario = _load_runnable(args.scenario)
+    except ScenarioError as exc:
+        return _fail(exc.lines)
+    frames = 0
+    with open(args.output, "w") as out:
+        def write(snap) -> None:
+            nonlocal frames
+            frames += 1
+            out.write(json.dumps(snap.to_dict(), separators=(",", ":")) + "\n")
+
+        run_headless(scenario, args.duration, progress=sys.stderr.isatty(), on_snapshot=write)
+    print(f"recorded {frames} frames to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from ipcviz.tui.app import make_app
+    from ipcviz.tui.source import ReplaySource, read_recording
+
+    try:
+        snapshots = read_recording(args.recording)
+    except (OSError, ValueError, TypeError) as exc:
+        return _fail([f"{args.recording}: not a recording ({exc})"])
+    make_app(source=ReplaySource(snapshots, args.speed, label=args.recording)).run()
     return 0
 
 

@@ -89,3 +89,29 @@ def test_trigger_key_and_pause(scenario_file, nothing_left_behind) -> None:
             await pilot.press("q")
 
     asyncio.run(scenario())
+
+
+def test_signal_picker_sends_sigusr2(scenario_file, nothing_left_behind) -> None:
+    path = scenario_file("""
+duration: 60
+workers:
+  target:
+    handlers: {SIGUSR2: count}
+""")
+    source = LiveSource(str(path))
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.latest is not None and
+                           app.latest.worker("target").state == "sleeping")
+            assert app.latest.worker("target").signals_received == {}
+            await pilot.press("S")
+            await pilot.press(*["down"] * 11)  # 1 SIGHUP ... 12 SIGUSR2
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.latest.worker("target").signals_received.get(
+                "SIGUSR2") == 1)
+            assert app.latest.worker("target").signals_sent_to == {"SIGUSR2": 1}
+            await pilot.press("q")
+
+    asyncio.run(scenario())

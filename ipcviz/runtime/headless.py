@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,17 +24,26 @@ class HeadlessResult:
 
 
 def run_headless(scenario: LoadedScenario, duration: float | None = None,
-                 progress: bool = False) -> HeadlessResult:
-    """Run until every worker has ended or `duration` has passed; summary, then cleanup."""
+                 progress: bool = False,
+                 on_snapshot: Callable[[Snapshot], None] | None = None,
+                 frame_interval: float = 0.1) -> HeadlessResult:
+    """Run until every worker has ended or `duration` has passed; summary, then cleanup.
+
+    With `on_snapshot`, a Snapshot is also taken every `frame_interval` (recording).
+    """
     limit = scenario.model.duration if duration is None else duration
     runtime = Runtime(scenario)
     sampler = Sampler(runtime)
     runtime.start()
     try:
         last_report = -1.0
+        next_frame = 0.0
         while not runtime.stop_requested and runtime.elapsed < limit and not runtime.all_ended():
             runtime.poll(min(OBSERVE_INTERVAL, max(0.0, limit - runtime.elapsed)))
             runtime.observe_channels()
+            if on_snapshot is not None and runtime.elapsed >= next_frame:
+                next_frame = runtime.elapsed + frame_interval
+                on_snapshot(sampler.sample())
             if progress and runtime.elapsed - last_report >= 0.5:
                 last_report = runtime.elapsed
                 alive = sum(p.alive for p in runtime.procs)
@@ -43,6 +53,8 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
         runtime.poll(0.0)
         elapsed = runtime.elapsed
         final = sampler.sample()
+        if on_snapshot is not None:
+            on_snapshot(final)
     finally:
         runtime.shutdown()
         if progress:

@@ -139,6 +139,14 @@ class IpcvizApp(App[None]):
 
     # ------------------------------------------------------------ actions
 
+    LIVE_ACTIONS = frozenset({"signal", "signal_picker", "restart", "pause", "trigger", "help"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Worker keys only make sense in the live view, not over the picker."""
+        if action in self.LIVE_ACTIONS and isinstance(self.screen, PickerScreen):
+            return False
+        return True
+
     @property
     def selected_worker(self) -> str | None:
         return self.query_one(WorkersTable).selected_worker

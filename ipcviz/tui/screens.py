@@ -19,11 +19,11 @@ KEYS_HELP = (
     ("i", "send SIGINT"),
     ("s / c", "SIGSTOP (freeze) / SIGCONT (resume)"),
     ("u", "send SIGUSR1"),
-    ("S", "pick any signal (real-time ones too) for the worker or its group"),
+    ("S", "pick any signal, real-time ones too, for the worker or its group"),
     ("R", "restart the selected worker"),
     ("p", "pause / resume the worker's steps"),
     ("?", "this help"),
-    ("q", "quit: every process and IPC object of the run is removed"),
+    ("q", "quit: the run's processes and IPC objects are removed"),
 )
 
 
@@ -37,18 +37,31 @@ class HelpScreen(ModalScreen[None]):
         self.triggers = triggers
 
     def compose(self) -> ComposeResult:
-        text = Text("ipcviz keys\n\n", style="bold")
+        from rich.console import Group
+        from rich.table import Table
+
+        table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column(overflow="fold")
         for key, what in KEYS_HELP:
-            text.append(f"  {key:<14}", style="bold cyan")
-            text.append(f"{what}\n")
+            table.add_row(key, what)
         if self.triggers:
-            text.append("\nthis scenario's keys\n", style="bold")
+            table.add_row("", "")
+            table.add_row(Text("this scenario", style="bold"), "")
             for key, label in self.triggers:
-                text.append(f"  {key:<14}", style="bold cyan")
-                text.append(f"{label}\n")
-        text.append("\nSignals go only to processes this run started. Esc closes.", style="dim")
+                table.add_row(key, label)
         with Vertical(id="help"):
-            yield Static(text)
+            yield Static(Group(
+                Text("ipcviz keys\n", style="bold"), table,
+                Text("\nSignals go only to processes this run started. Esc closes.",
+                     style="dim")))
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut at a word boundary with an ellipsis when longer than `limit`."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 class PickerScreen(Screen[Path]):
@@ -65,9 +78,9 @@ class PickerScreen(Screen[Path]):
                      id="picker-title")
         options = []
         for path, name, description in self.entries:
-            prompt = Text(f"{path.stem}", style="bold")
-            prompt.append(f"  {name}\n", style="cyan")
-            prompt.append(" ".join(description.split())[:220] or "(no description)", style="")
+            prompt = Text(f"{path.stem}  ", style="bold")
+            prompt.append(f"{name}\n", style="cyan")
+            prompt.append(shorten(" ".join(description.split()), 230) or "(no description)")
             options.append(Option(prompt, id=str(path)))
         yield OptionList(*options, id="picker")
         yield Footer()

@@ -125,3 +125,45 @@ class LiveSource(Source):
             if stream:
                 stream.close()
         self.proc = None
+
+
+def read_recording(path: str) -> list[Snapshot]:
+    """The Snapshots of a recording made by `ipcviz record` (one JSON object per line)."""
+    with open(path) as fh:
+        return [Snapshot.from_dict(json.loads(line)) for line in fh if line.strip()]
+
+
+def snapshots_until(snapshots: Sequence[Snapshot], seconds: float) -> list[Snapshot]:
+    """The recorded Snapshots up to `seconds` into the run (for a picture of that moment)."""
+    return [s for s in snapshots if s.elapsed <= seconds]
+
+
+class ReplaySource(Source):
+    """Plays a recording back at its own pace (or `speed` times faster); commands are ignored."""
+
+    def __init__(self, snapshots: Sequence[Snapshot], speed: float = 1.0, label: str = "replay"):
+        self.snapshots = list(snapshots)
+        self.speed = speed
+        self.label = label
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
+        def play() -> None:
+            previous = 0.0
+            for snap in self.snapshots:
+                if self._stop.wait(max(0.0, snap.elapsed - previous) / self.speed):
+                    return
+                previous = snap.elapsed
+                on_snapshot(snap)
+
+        self._thread = threading.Thread(target=play, name="ipcviz-replay", daemon=True)
+        self._thread.start()
+
+    def send(self, command: dict) -> None:
+        pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)

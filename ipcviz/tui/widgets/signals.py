@@ -4,6 +4,7 @@ the kernel's masks decoded, and why sent and received differ.
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
@@ -56,13 +57,14 @@ class SignalsPanel(Static):
         signals = signals_in_play(snap)
         caught_any = any(w.masks.get("caught") for w in snap.workers)
         self.display = bool(signals) or caught_any
-        table = Table(box=None, expand=True, padding=(0, 1), header_style="bold")
-        table.add_column("worker", no_wrap=True)
+        table = Table(box=None, padding=(0, 1), header_style="bold")
+        table.add_column("received/sent", no_wrap=True)
         shown = signals[:MAX_SIGNAL_COLUMNS]
         for sig in shown:
-            table.add_column(f"{sig}\nrecv/sent", justify="right", no_wrap=True)
-        for column in ("pending", "blocked", "caught (handlers)", "why sent ≠ received"):
-            table.add_column(column, overflow="fold")
+            table.add_column(sig, justify="right", no_wrap=True)
+        for column in ("pending", "blocked", "caught (handlers)"):
+            table.add_column(column, no_wrap=True, overflow="ellipsis")
+        reasons = Text()
         for w in snap.workers:
             cells: list[Text | str] = [Text(w.name, style="bold")]
             for sig in shown:
@@ -78,6 +80,11 @@ class SignalsPanel(Static):
             cells.append(Text(short_mask(pending), style="bold magenta" if pending else "dim"))
             cells.append(Text(short_mask(w.masks.get("blocked", [])), style="yellow"))
             cells.append(Text(short_mask(w.masks.get("caught", [])), style="cyan"))
-            cells.append(Text(worker_reason(w, signals), style="italic"))
             table.add_row(*cells)
-        self.update(table)
+            reason = worker_reason(w, signals)
+            if reason:
+                reasons.append(f"\n {w.name}", style="bold")
+                reasons.append(f" {reason}", style="italic")
+        if reasons:
+            reasons = Text.assemble(("why sent ≠ received:", "bold underline"), reasons)
+        self.update(Group(table, reasons))

@@ -38,8 +38,11 @@ class WorkersTable(DataTable):
         if snap is None or not self.columns:
             return
         for w in snap.workers:
+            name = Text(w.name + (" " if w.parent else ""), style="bold")
+            if w.parent:
+                name.append(f"← {w.parent}", style="dim")
             cells = (
-                Text(w.name, style="bold"),
+                name,
                 str(w.pid or "-"),
                 state_cell(w),
                 f"{w.cpu:5.1f}" if w.state not in ("exited", "zombie") else "",

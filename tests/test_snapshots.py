@@ -1,0 +1,68 @@
+"""Pictures of the app from recorded real runs (fixed data: no processes, no clock)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ipcviz.tui.app import make_app
+from ipcviz.tui.source import FixedSource, read_recording, snapshots_until
+
+RECORDINGS = Path(__file__).parent / "recordings"
+SIZES = [pytest.param((120, 40), id="wide"), pytest.param((80, 24), id="narrow")]
+
+
+def recorded_app(name: str, at: float):
+    snaps = snapshots_until(read_recording(str(RECORDINGS / f"{name}.jsonl")), at)
+    assert snaps, f"no frames before {at} s in {name}"
+    return make_app(source=FixedSource(snaps, label=name))
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_signals_panel_blocked_and_pending(snap_compare, size) -> None:
+    """Standard signals pending while blocked: 0/50 received, the reason in words."""
+    assert snap_compare(recorded_app("signals_coalescing", 2.0), terminal_size=size,
+                        run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_signals_panel_after_unblock(snap_compare, size) -> None:
+    """After the unblock: 1/50 (coalesced) against 50/50 (queued real-time)."""
+    assert snap_compare(recorded_app("signals_coalescing", 4.0), terminal_size=size,
+                        run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_zombies_in_workers_table(snap_compare, size) -> None:
+    assert snap_compare(recorded_app("sigchld_zombies", 3.5), terminal_size=size,
+                        run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_pipes_panel_buffer(snap_compare, size) -> None:
+    assert snap_compare(recorded_app("pipe_oneway", 1.5), terminal_size=size, run_before=settle)
+
+
+def test_signal_handlers_after_sigkill(snap_compare) -> None:
+    assert snap_compare(recorded_app("signals_handlers", 4.3), terminal_size=(120, 40),
+                        run_before=settle)
+
+
+def test_help_screen(snap_compare) -> None:
+    assert snap_compare(recorded_app("signals_handlers", 1.0), press=["question_mark"],
+                        terminal_size=(120, 40), run_before=settle)
+
+
+def test_signal_picker(snap_compare) -> None:
+    assert snap_compare(recorded_app("signals_handlers", 1.0), press=["S", "down", "down"],
+                        terminal_size=(120, 40), run_before=settle)
+
+
+def test_scenario_picker(snap_compare) -> None:
+    assert snap_compare(make_app(source=None), terminal_size=(120, 40), run_before=settle)
