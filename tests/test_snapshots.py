@@ -66,3 +66,28 @@ def test_signal_picker(snap_compare) -> None:
 
 def test_scenario_picker(snap_compare) -> None:
     assert snap_compare(make_app(source=None), terminal_size=(120, 40), run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_shared_memory_lost_updates(snap_compare, size) -> None:
+    """The lock switched off at 0.5 s: lost updates climbing."""
+    assert snap_compare(recorded_app("race_lock_off", 1.5), terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_locks_deadlock_named(snap_compare, size) -> None:
+    assert snap_compare(recorded_app("deadlock", 2.0), terminal_size=size, run_before=settle)
+
+
+def test_locks_held_by_dead_worker(snap_compare) -> None:
+    assert snap_compare(recorded_app("deadlock", 4.0), terminal_size=(120, 40), run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_shared_array_grid(snap_compare, size) -> None:
+    assert snap_compare(recorded_app("shm_signal_notify", 1.5), terminal_size=size,
+                        run_before=settle)
+
+
+def test_mmap_bytes(snap_compare) -> None:
+    assert snap_compare(recorded_app("mmap_file", 1.5), terminal_size=(120, 40), run_before=settle)

@@ -108,3 +108,14 @@ def test_yaml_huge_file_refused_before_parsing() -> None:
     with pytest.raises(YamlError) as info:
         load_document(b"#" * 2_000_000)
     assert "limited to 1,000,000 bytes" in info.value.problems[0].message
+
+
+def test_find_cycle() -> None:
+    from ipcviz.telemetry.deadlock import find_cycle
+
+    assert find_cycle({"b": "lock_a", "a": "lock_b"}, {"lock_a": ["a"], "lock_b": ["b"]}) == (
+        "a", "lock_b", "b", "lock_a")
+    assert find_cycle({"a": "m"}, {"m": ["a"]}) is None  # waiting on itself is not a cycle
+    assert find_cycle({"a": "m"}, {"m": ["b"]}) is None  # b is running: it will release
+    three = find_cycle({"x": "s1", "y": "s2", "z": "s3"}, {"s1": ["y"], "s2": ["z"], "s3": ["x"]})
+    assert three == ("x", "s1", "y", "s2", "z", "s3")

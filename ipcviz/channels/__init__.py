@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from ipcviz.channels.base import Channel
+from ipcviz.channels.mmap_file import MmapChannel
 from ipcviz.channels.pipe import PipeChannel
+from ipcviz.channels.semaphore import SemaphoreChannel
+from ipcviz.channels.shared_array import SharedArrayChannel
 
 KINDS: dict[str, type[Channel]] = {
-    PipeChannel.kind: PipeChannel,
+    cls.kind: cls for cls in (PipeChannel, SharedArrayChannel, SemaphoreChannel, MmapChannel)
 }
 
 

@@ -41,9 +41,11 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
         while not runtime.stop_requested and runtime.elapsed < limit and not runtime.all_ended():
             runtime.poll(min(OBSERVE_INTERVAL, max(0.0, limit - runtime.elapsed)))
             runtime.observe_channels()
-            if on_snapshot is not None and runtime.elapsed >= next_frame:
+            if runtime.elapsed >= next_frame:  # every frame: deadlocks, maxima, zombies
                 next_frame = runtime.elapsed + frame_interval
-                on_snapshot(sampler.sample())
+                snap = sampler.sample()
+                if on_snapshot is not None:
+                    on_snapshot(snap)
             if progress and runtime.elapsed - last_report >= 0.5:
                 last_report = runtime.elapsed
                 alive = sum(p.alive for p in runtime.procs)

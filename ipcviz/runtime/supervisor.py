@@ -34,7 +34,8 @@ RESTART_BACKOFF = 0.5
 
 #: Steps this version can run; the others are validated but refused at start.
 SUPPORTED_STEPS = frozenset({"write", "read", "signal", "wait_signal", "sleep", "exit", "block",
-                             "unblock", "repeat", "spawn", "reap handler"})
+                             "unblock", "repeat", "spawn", "reap handler", "increment", "set",
+                             "acquire", "release"})
 STEP_ROLES = {"write": "write", "read": "read", "send": "send", "receive": "receive",
               "increment": "array", "set": "array", "acquire": "sem", "release": "sem",
               "echo": "server"}
@@ -57,10 +58,6 @@ def unsupported(scenario: LoadedScenario) -> list[str]:
             kinds.add("reap handler")
     for kind in sorted(kinds - SUPPORTED_STEPS):
         problems.append(f"step '{kind}' is not supported yet")
-    for section in ("timeline", "triggers"):
-        for event in getattr(scenario.model, section):
-            if event.action == "lock":
-                problems.append(f"{section}: action 'lock' is not supported yet")
     return sorted(set(problems))
 
 
@@ -69,6 +66,15 @@ def _collect_step_kinds(steps: list[schema.Step], out: set[str]) -> None:
         out.add(step.kind)
         if step.kind == "repeat":
             _collect_step_kinds(step.args.steps, out)
+
+
+def _all_steps(steps: list[schema.Step]) -> list[schema.Step]:
+    out = []
+    for step in steps:
+        out.append(step)
+        if step.kind == "repeat":
+            out += _all_steps(step.args.steps)
+    return out
 
 
 def spawns(steps: list[schema.Step]) -> set[str]:
@@ -194,11 +200,14 @@ class Runtime:
         self.spawn_base = len(instances)
         rows = len(instances) + T.SPAWN_ROWS * len(spawners)
         self.table = T.Table(T.Layout(channels=len(self.model.channels), rows=rows))
+        arrays_set = {s.args.array for w in workers.values() for s in _all_steps(w.steps)
+                      if s.kind == "set"}
         for index, (name, spec) in enumerate(self.model.channels.items()):
             cls = channel_class(spec.kind)
             assert cls is not None, "unsupported() is checked before start"
             channel = cls(name, index, spec, self.registry)
             channel.create()
+            channel.uses_set = name in arrays_set  # type: ignore[attr-defined]
             self.channels.append(channel)
             self.channel_by_name[name] = channel
         own_roles = {g: step_roles(w.steps, {}) for g, w in workers.items()}
@@ -296,6 +305,7 @@ class Runtime:
                     target_rows=self.target_rows, runtime=runtime_ident, gate_fd=gate,
                     spawn_rows=proc.spawn_rows, definitions=dict(self.model.workers),
                     roles_by_group=self.roles_by_group,
+                    channel_kinds={c.name: c.kind for c in self.channels},
                 )
                 code = Interpreter(ctx).run()
             except BaseException:

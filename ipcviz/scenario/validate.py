@@ -18,7 +18,7 @@ BUILTIN_KEYS = frozenset(
 
 STEP_KINDS: dict[str, tuple[str, ...]] = {
     "write": ("pipe", "fifo", "socket", "mmap"),
-    "read": ("pipe", "fifo", "socket", "mmap"),
+    "read": ("pipe", "fifo", "socket", "mmap", "shared_array"),
     "send": ("mqueue", "queue"),
     "receive": ("mqueue", "queue"),
     "increment": ("shared_array",),
@@ -49,7 +49,7 @@ _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d+)?)\s*$")
 
 def parse_comparison(value: object) -> tuple[str, object] | None:
     """'>=1' -> ('>=', 1); 5 -> ('==', 5); 'SIGKILL' -> ('==', 'SIGKILL'); None if not a value."""
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool) or value is None or isinstance(value, list):
         return ("==", value)
     if isinstance(value, (int, float)):
         return ("==", value)
@@ -114,6 +114,9 @@ def check(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
                 yield (("channels", cname, "init"),
                        f"{len(ch.init)} values for {size} elements")
 
+    if "parent" in scn.workers:
+        yield (("workers", "parent"), "the name 'parent' is reserved (`to: parent` means the "
+                                      "runtime); call this worker something else")
     for wname, w in scn.workers.items():
         base = ("workers", wname)
         caught = {sig for sig, action in w.handlers.items() if action in CATCHING}

@@ -11,6 +11,7 @@ import numpy as np
 from ipcviz.runtime.ident import CLOCK_TICKS, read_stat, zombie_children
 from ipcviz.signals import NSIG, mask_names, signal_name
 from ipcviz.telemetry import table as T
+from ipcviz.telemetry.deadlock import find_cycle
 from ipcviz.telemetry.snapshot import ChannelView, EventView, Snapshot, WorkerView
 
 if TYPE_CHECKING:
@@ -67,6 +68,11 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         return f"reaped {_row(a, row_names)} (waitpid)", "exit"
     if kind == T.EV_SPAWN_LIMIT:
         return f"spawn refused: all {a} child rows used", "info"
+    if kind == T.EV_SET:
+        where = "every element" if b < 0 else f"element {b}"
+        return f"wrote {ch(a)}: {where}", "io"
+    if kind == T.EV_READ_ARRAY:
+        return f"read {ch(a)} (sum {b})", "io"
     if kind == T.EV_WAITED:
         return f"woke: {signal_name(a)} arrived", "signal"
     if kind == T.EV_BLOCK:
@@ -90,6 +96,9 @@ class Sampler:
         self._cpu_prev: dict[int, tuple[int, float]] = {}
         self.dropped_events = 0
         self._t0_ns = 0
+        self.deadlock_seen: tuple[str, ...] | None = None
+        self._candidate: tuple[str, ...] | None = None
+        self.deadlock_at: float | None = None
 
     def sample(self) -> Snapshot:
         rt = self.runtime
@@ -115,8 +124,17 @@ class Sampler:
             events += self._events(kid.row, kid.name, channel_names, row_names)
         events += rt.take_events()
         events.sort(key=lambda e: e.t)
-        channels = tuple(self._channel_view(name, spec, arr) for name, spec in
+        channels = tuple(self._channel_view(name, spec, arr, workers) for name, spec in
                          model.channels.items())
+        candidate = self._deadlock(workers, channels)
+        # counters and kernel states are read at slightly different instants: only a cycle
+        # seen in two samples in a row is a deadlock (a real one never goes away by itself)
+        deadlock = candidate if candidate and candidate == self._candidate else None
+        self._candidate = candidate
+        if deadlock and self.deadlock_seen is None:
+            self.deadlock_seen, self.deadlock_at = deadlock, round(now, 3)
+            events.append(EventView(round(now, 3), "runtime",
+                                    "DEADLOCK: " + " → ".join(deadlock + deadlock[:1]), "exit"))
         self.seq += 1
         return Snapshot(
             scenario=rt.scenario.name,
@@ -127,6 +145,7 @@ class Sampler:
             channels=channels,
             events=tuple(events),
             dropped_events=self.dropped_events,
+            deadlock=deadlock, deadlock_seen=self.deadlock_seen, deadlock_at=self.deadlock_at,
             triggers=tuple((t.key, t.label or t.action) for t in model.triggers),
             seq=self.seq,
         )
@@ -193,13 +212,24 @@ class Sampler:
         elif proc.started_once:
             state = "exited"
         received = sent = {}
-        per_channel: dict[str, dict[str, int]] = {"bytes_written": {}, "bytes_read": {}}
+        per_channel: dict[str, dict[str, int]] = {"bytes_written": {}, "bytes_read": {},
+                                                  "increments": {}}
         if row is not None:
             received = _signal_counts(row[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG])
             sent = _signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG])
             layout = self.runtime.table.layout  # type: ignore[union-attr]
             for name, roles in proc.roles.items():
                 index = channel_names.index(name)
+                kind = self.runtime.model.channels[name].kind
+                if kind == "shared_array":
+                    per_channel["increments"][name] = int(
+                        row[layout.channel_cell(index, T.INCREMENTS)])
+                    if "read" in roles:
+                        per_channel["bytes_read"][name] = int(
+                            row[layout.channel_cell(index, T.BYTES_READ)])
+                    continue
+                if kind == "semaphore":
+                    continue
                 for counter, key, role in _STREAM_COUNTERS:
                     if role in roles:
                         per_channel[key][name] = int(row[layout.channel_cell(index, counter)])
@@ -216,6 +246,7 @@ class Sampler:
             signals_received=received, signals_sent=sent,
             signals_sent_to={signal_name(s): n for s, n in sorted(proc.sent_to.items())},
             bytes_written=per_channel["bytes_written"], bytes_read=per_channel["bytes_read"],
+            increments={k: v for k, v in per_channel["increments"].items() if v},
             self_reads=int(row[T.SELF_READS]) if row is not None else 0,
             epipe_errors=int(row[T.EPIPE]) if row is not None else 0,
             zombies=zombies, masks=masks,
@@ -240,21 +271,68 @@ class Sampler:
             return "blocked", what
         return "sleeping", None
 
-    def _channel_view(self, name: str, spec: object, arr: np.ndarray | None) -> ChannelView:
+    def _channel_view(self, name: str, spec: object, arr: np.ndarray | None,
+                      workers: list[WorkerView]) -> ChannelView:
         rt = self.runtime
         kind = spec.kind  # type: ignore[attr-defined]
-        writers = tuple(p.name for p in rt.procs if "write" in p.roles.get(name, ()))
+        writers = tuple(p.name for p in rt.procs if p.roles.get(name, set()) & {"write", "array"})
         readers = tuple(p.name for p in rt.procs if "read" in p.roles.get(name, ()))
         data: dict[str, object] = {}
         channel = rt.channel_by_name.get(name)
         if arr is not None and channel is not None:
             layout = rt.table.layout  # type: ignore[union-attr]
             index = channel.index
+
+            def column(counter: int) -> np.ndarray:
+                return arr[:, layout.channel_cell(index, counter)]
+
             if kind in ("pipe", "fifo", "socket", "mmap"):
-                data["bytes_written"] = int(arr[:, layout.channel_cell(index, T.BYTES_WRITTEN)].sum())
-                data["bytes_read"] = int(arr[:, layout.channel_cell(index, T.BYTES_READ)].sum())
+                data["bytes_written"] = int(column(T.BYTES_WRITTEN).sum())
+                data["bytes_read"] = int(column(T.BYTES_READ).sum())
+            # Counters before contents: a worker writes the cell, then counts the increment,
+            # so every increment counted here is already in (or lost from) the array.
+            increments = int(column(T.INCREMENTS).sum()) if kind == "shared_array" else 0
             data.update(channel.observe())
+            if kind == "shared_array":
+                data["increments"] = increments
+                gained = data["sum"] - data["initial_sum"]  # type: ignore[operator]
+                # while workers run, up to one increment each may be written but not yet
+                # counted: never report those as negative losses
+                data["lost_updates"] = None if channel.uses_set else max(0, int(increments - gained))
+            elif kind == "semaphore":
+                data.update(self._semaphore(name, column(T.ACQUIRED) - column(T.RELEASED),
+                                            workers))
         return ChannelView(name, kind, data, writers, readers)
+
+    def _semaphore(self, name: str, held: np.ndarray, workers: list[WorkerView]) -> dict:
+        by_row = {p.row: p.name for p in self.runtime.procs}
+        by_row.update({k.row: k.name for k in self.runtime.spawned()})
+        state = {w.name: w.state for w in workers}
+        holders = []
+        for row in np.flatnonzero(held > 0):
+            worker = by_row.get(int(row), f"row {row}")
+            dead = state.get(worker) in ("exited", "zombie")
+            holders.append(f"{worker} (dead)" if dead else worker)
+        waiters = [w.name for w in workers
+                   if w.state == "blocked" and w.blocked_on == f"acquire {name}"]
+        return {"holder": holders[0] if holders else None, "holders": holders,
+                "waiters": waiters}
+
+    @staticmethod
+    def _deadlock(workers: list[WorkerView], channels: tuple[ChannelView, ...]
+                  ) -> tuple[str, ...] | None:
+        sems = {c.name: c.data for c in channels if c.kind == "semaphore"}
+        if not sems:
+            return None
+        waiting = {}
+        for w in workers:
+            if w.state == "blocked" and w.blocked_on and w.blocked_on.startswith("acquire "):
+                sem = w.blocked_on.split(" ", 1)[1]
+                if sems.get(sem, {}).get("value") == 0:
+                    waiting[w.name] = sem
+        holders = {name: [h.removesuffix(" (dead)") for h in data.get("holders", [])]
+                   for name, data in sems.items()}
+        return find_cycle(waiting, holders)
 
 
 def _signal_counts(cells: np.ndarray) -> dict[str, int]:

@@ -80,6 +80,10 @@ class Snapshot:
     """Events new since the previous Snapshot."""
     dropped_events: int = 0
     deadlock: tuple[str, ...] | None = None
+    """The wait-for cycle present now, e.g. ('a', 'lock_b', 'b', 'lock_a')."""
+    deadlock_seen: tuple[str, ...] | None = None
+    """The first cycle seen during the run (it may have been broken since)."""
+    deadlock_at: float | None = None
     triggers: tuple[tuple[str, str], ...] = ()
     description: str = ""
     seq: int = 0
@@ -108,6 +112,7 @@ class Snapshot:
         )
         raw["events"] = tuple(build(EventView, e) for e in raw.get("events", ()))
         raw["triggers"] = tuple(tuple(t) for t in raw.get("triggers", ()))
-        if raw.get("deadlock") is not None:
-            raw["deadlock"] = tuple(raw["deadlock"])
+        for key in ("deadlock", "deadlock_seen"):
+            if raw.get(key) is not None:
+                raw[key] = tuple(raw[key])
         return build(cls, raw)

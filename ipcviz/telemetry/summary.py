@@ -27,8 +27,12 @@ def worker_entry(w: Any) -> dict[str, Any]:
     return entry
 
 
+_INTERNAL = ("initial_sum", "last_writer", "preview", "initial")
+
+
 def channel_entry(c: Any) -> dict[str, Any]:
-    return {"kind": c.kind, **c.data}
+    entry = {"kind": c.kind, **{k: v for k, v in c.data.items() if k not in _INTERNAL}}
+    return entry
 
 
 def build_summary(snap: Snapshot, duration: float, leaks: dict[str, Any],
@@ -39,7 +43,8 @@ def build_summary(snap: Snapshot, duration: float, leaks: dict[str, Any],
         "duration_s": round(duration, 2),
         "workers": {w.name: worker_entry(w) for w in snap.workers},
         "channels": {c.name: channel_entry(c) for c in snap.channels},
-        "deadlock": list(snap.deadlock) if snap.deadlock else None,
+        "deadlock": list(snap.deadlock or snap.deadlock_seen or []) or None,
+        "deadlock_at": snap.deadlock_at,
     }
     summary["expect"] = check_expectations(summary, expectations)
     summary["leaks"] = {"processes": leaks.get("processes", 0),

@@ -40,6 +40,7 @@ SIG_SENT = SIG_RECEIVED + NSIG
 # Per-channel counters, CHANNEL_COLS cells per channel.
 BYTES_WRITTEN, BYTES_READ, MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS = range(5)
 CHANNEL_COLS = 5
+ACQUIRED, RELEASED = BYTES_WRITTEN, BYTES_READ  # on a semaphore: held = acquired - released
 
 EVENT_SLOTS = 64
 EVENT_COLS = 4  # time_ns, kind, a, b
@@ -61,7 +62,8 @@ BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP
 
 # Event kinds (event ring).
 (EV_STARTED, EV_SIGNAL, EV_EOF, EV_EPIPE, EV_EXITING, EV_SENT, EV_WAITED, EV_BLOCK,
- EV_UNBLOCK, EV_LOCK_HELD, EV_SPAWNED, EV_REAPED, EV_SPAWN_LIMIT) = range(1, 14)
+ EV_UNBLOCK, EV_LOCK_HELD, EV_SPAWNED, EV_REAPED, EV_SPAWN_LIMIT, EV_SET,
+ EV_READ_ARRAY) = range(1, 16)
 
 #: Rows reserved for the children of each worker that has `spawn` steps.
 SPAWN_ROWS = 64

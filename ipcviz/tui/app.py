@@ -16,12 +16,16 @@ from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.tui.screens import HelpScreen, PickerScreen, SignalPicker
 from ipcviz.tui.source import LiveSource, Source
 from ipcviz.tui.widgets.events import EventLog
+from ipcviz.tui.widgets.locks import LocksPanel
 from ipcviz.tui.widgets.pipes import PipesPanel
+from ipcviz.tui.widgets.shm import SharedMemoryPanel
 from ipcviz.tui.widgets.signals import SignalsPanel
 from ipcviz.tui.widgets.status import LessonText, StatusBar
 from ipcviz.tui.widgets.workers import WorkersTable
 
 NARROW_WIDTH = 100
+PANELS = (StatusBar, LessonText, WorkersTable, SignalsPanel, PipesPanel, SharedMemoryPanel,
+          LocksPanel)
 
 
 class SnapshotArrived(Message):
@@ -55,6 +59,7 @@ class IpcvizApp(App[None]):
         Binding("S", "signal_picker", "any signal"),
         Binding("R", "restart", "restart"),
         Binding("p", "pause", "pause steps"),
+        Binding("l", "toggle_lock", "lock on/off"),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
@@ -74,6 +79,8 @@ class IpcvizApp(App[None]):
             yield WorkersTable()
             yield SignalsPanel()
             yield PipesPanel()
+            yield SharedMemoryPanel()
+            yield LocksPanel()
         yield EventLog()
         yield Footer()
 
@@ -83,6 +90,8 @@ class IpcvizApp(App[None]):
         self.query_one(EventLog).border_title = "events"
         self.query_one(PipesPanel).border_title = "pipes: bytes in the kernel buffer"
         self.query_one(SignalsPanel).border_title = "signals: received / sent, kernel masks"
+        self.query_one(SharedMemoryPanel).border_title = "shared memory: live contents"
+        self.query_one(LocksPanel).border_title = "locks: POSIX semaphores"
         if self.source is not None:
             self._start(self.source)
         else:
@@ -122,7 +131,7 @@ class IpcvizApp(App[None]):
         if first:
             self._bind_triggers(snap)
         with self.batch_update():
-            for widget_type in (StatusBar, LessonText, WorkersTable, SignalsPanel, PipesPanel):
+            for widget_type in PANELS:
                 self.query_one(widget_type).snapshot = snap  # type: ignore[attr-defined]
             self.query_one(EventLog).add_events(snap.events)
 
@@ -139,7 +148,8 @@ class IpcvizApp(App[None]):
 
     # ------------------------------------------------------------ actions
 
-    LIVE_ACTIONS = frozenset({"signal", "signal_picker", "restart", "pause", "trigger", "help"})
+    LIVE_ACTIONS = frozenset({"signal", "signal_picker", "restart", "pause", "trigger", "help",
+                              "toggle_lock"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Worker keys only make sense in the live view, not over the picker."""
@@ -192,6 +202,17 @@ class IpcvizApp(App[None]):
         view = self.latest.worker(worker)
         action = "resume_steps" if view is not None and view.paused else "pause_steps"
         self._send({"cmd": "action", "action": action, "arg": worker})
+
+    def action_toggle_lock(self) -> None:
+        """The race switch: the selected worker's `lock:` use off (or back on)."""
+        worker = self.selected_worker
+        if worker is None or self.latest is None:
+            return
+        view = self.latest.worker(worker)
+        enabled = bool(view and view.lock_off)
+        self._send({"cmd": "action", "action": "lock",
+                    "arg": {"worker": worker, "enabled": enabled}})
+        self.notify(f"{worker}: lock {'on' if enabled else 'OFF'}", timeout=2)
 
     def action_trigger(self, key: str) -> None:
         self._send({"cmd": "trigger", "key": key})

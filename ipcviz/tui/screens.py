@@ -22,6 +22,7 @@ KEYS_HELP = (
     ("S", "pick any signal, real-time ones too, for the worker or its group"),
     ("R", "restart the selected worker"),
     ("p", "pause / resume the worker's steps"),
+    ("l", "switch the worker's lock off / on (the race condition switch)"),
     ("?", "this help"),
     ("q", "quit: the run's processes and IPC objects are removed"),
 )

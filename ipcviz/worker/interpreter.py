@@ -44,6 +44,7 @@ class WorkerContext:
     #: worker definitions by name, and the channel roles each needs (for `spawn`)
     definitions: dict[str, schema.Worker] = field(default_factory=dict)
     roles_by_group: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    channel_kinds: dict[str, str] = field(default_factory=dict)
 
 
 class Interpreter:
@@ -66,12 +67,14 @@ class Interpreter:
             "write": self.do_write, "read": self.do_read, "signal": self.do_signal,
             "wait_signal": self.do_wait_signal, "sleep": self.do_sleep, "exit": self.do_exit,
             "block": self.do_block, "unblock": self.do_unblock, "repeat": self.do_repeat,
-            "spawn": self.do_spawn,
+            "spawn": self.do_spawn, "increment": self.do_increment, "set": self.do_set,
+            "acquire": self.do_acquire, "release": self.do_release,
         }
+        self._indices: dict[int, int | None] = {}
 
     # -------------------------------------------------------------- telemetry
 
-    def emit(self, kind: int, a: int = 0, b: int = 0) -> None:
+    def emit(self, kind: int, a: int = 0, b: int = 0, t_ns: int = 0) -> None:
         """Append an event to this worker's ring (signal handlers may call this too)."""
         if self._emitting:
             self._pending.append((kind, a, b))
@@ -81,7 +84,7 @@ class Interpreter:
             cells, base = self.cells, self.base
             seq = cells[base + T.EVENT_SEQ]
             slot = base + self.layout.event_base + (seq % T.EVENT_SLOTS) * T.EVENT_COLS
-            cells[slot] = time.monotonic_ns()
+            cells[slot] = t_ns or time.monotonic_ns()
             cells[slot + 1] = kind
             cells[slot + 2] = a
             cells[slot + 3] = b
@@ -197,6 +200,12 @@ class Interpreter:
 
     def do_write(self, args: schema.WriteArgs) -> None:
         endpoint = self.ctx.endpoints[args.to]
+        if self.ctx.channel_kinds.get(args.to) == "mmap":
+            n = endpoint.write(self._payload(args))
+            self.cells[self._counter(args.to, T.BYTES_WRITTEN)] += n
+            if args.every:
+                self.do_sleep(args.every)
+            return
         view = self._payload(args)
         cell = self._counter(args.to, T.BYTES_WRITTEN)
         cells = self.cells
@@ -221,6 +230,15 @@ class Interpreter:
 
     def do_read(self, args: schema.ReadArgs) -> None:
         endpoint = self.ctx.endpoints[args.from_]
+        kind = self.ctx.channel_kinds.get(args.from_)
+        if kind == "mmap":
+            self.cells[self._counter(args.from_, T.BYTES_READ)] += len(endpoint.read(args.bytes))
+            return
+        if kind == "shared_array":  # extension: take a copy of the whole array
+            copy = endpoint.values.copy()
+            self.cells[self._counter(args.from_, T.BYTES_READ)] += copy.nbytes
+            self.emit(T.EV_READ_ARRAY, self.ctx.channel_index[args.from_], int(copy.sum()))
+            return
         while True:
             data = endpoint.read_some(args.bytes)
             if data is None:
@@ -249,6 +267,7 @@ class Interpreter:
         sent_cell = self.base + T.SIG_SENT + args.sig
         for ident, row in zip(idents, rows):
             sent = 0
+            started = time.monotonic_ns()  # the event is dated when kill() was called
             for k in range(args.count):
                 if k and args.interval:
                     self._set_op(T.OP_SLEEP)
@@ -256,7 +275,7 @@ class Interpreter:
                 if ident.pid and ident.send(args.sig):
                     sent += 1
             self.cells[sent_cell] += sent
-            self.emit(T.EV_SENT, args.sig, (row << 20) | sent)
+            self.emit(T.EV_SENT, args.sig, (row << 20) | sent, started)
 
     def do_wait_signal(self, sig: int) -> None:
         baseline = self.signals.count(sig)
@@ -322,6 +341,84 @@ class Interpreter:
         cells[base + T.PID] = pid
         self._kids[pid] = row
         self.emit(T.EV_SPAWNED, row, pid)
+
+    # -------------------------------------------------------- shared memory
+
+    def _flat_index(self, args: Any, shape: tuple[int, ...]) -> int | None:
+        key = id(args)
+        if key not in self._indices:
+            index = args.index
+            if index is None:
+                self._indices[key] = None if args.__class__ is schema.SetArgs else 0
+            else:
+                parts = index if isinstance(index, list) else [index]
+                flat = 0
+                for i, n in zip(parts, shape):
+                    flat = flat * n + i
+                self._indices[key] = flat
+        return self._indices[key]
+
+    def do_increment(self, args: schema.IncrementArgs) -> None:
+        """`times` plain read-modify-writes; each one under the semaphore when `lock:` is on."""
+        array = self.ctx.endpoints[args.array]
+        flat, last_writer = array.flat, array.last_writer
+        index = self._flat_index(args, array.values.shape)
+        cells, row = self.cells, self.ctx.row
+        done_cell = self._counter(args.array, T.INCREMENTS)
+        lock_off = self.base + T.CTRL_LOCK_OFF
+        lock = self.ctx.endpoints[args.lock] if args.lock else None
+        self._set_op(T.OP_INCREMENT, self.ctx.channel_index[args.array])
+        for k in range(args.times):
+            locked = lock is not None and not cells[lock_off]
+            if locked:
+                self._acquire(lock, args.lock)
+            value = flat[index]          # read ...
+            flat[index] = value + 1      # ... modify, write: not atomic
+            last_writer[index] = row
+            cells[done_cell] += 1
+            if locked:
+                self._release(lock, args.lock)
+            if k & 1023 == 1023:
+                self.signals.check_exit()
+                if cells[self.base + T.CTRL_PAUSE]:
+                    self._pause_point()
+                    self._set_op(T.OP_INCREMENT, self.ctx.channel_index[args.array])
+
+    def do_set(self, args: schema.SetArgs) -> None:
+        array = self.ctx.endpoints[args.array]
+        index = self._flat_index(args, array.values.shape)
+        if index is None:
+            array.flat[:] = args.value
+            array.last_writer[:] = self.ctx.row
+        else:
+            array.flat[index] = args.value
+            array.last_writer[index] = self.ctx.row
+        self.emit(T.EV_SET, self.ctx.channel_index[args.array], -1 if index is None else index)
+
+    def _acquire(self, sem: Any, name: str) -> None:
+        if not sem.try_acquire():
+            self._set_op(T.OP_ACQUIRE, self.ctx.channel_index[name])
+            while True:
+                self.signals.waiting = True
+                try:
+                    got = sem.acquire_for(0.2)
+                finally:
+                    self.signals.waiting = False
+                self.signals.check_exit()
+                if got:
+                    break
+            self.cells[self.base + T.OP] = T.OP_RUNNING
+        self.cells[self._counter(name, T.ACQUIRED)] += 1
+
+    def _release(self, sem: Any, name: str) -> None:
+        sem.release()
+        self.cells[self._counter(name, T.RELEASED)] += 1
+
+    def do_acquire(self, name: str) -> None:
+        self._acquire(self.ctx.endpoints[name], name)
+
+    def do_release(self, name: str) -> None:
+        self._release(self.ctx.endpoints[name], name)
 
     def do_repeat(self, args: schema.RepeatArgs) -> None:
         if args.times == "forever":

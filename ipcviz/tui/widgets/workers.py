@@ -15,11 +15,20 @@ _STATE_STYLE = {"running": "green", "sleeping": "", "blocked": "bold yellow",
                 "starting": "dim"}
 
 
-def state_cell(w: WorkerView) -> Text:
+def state_cell(w: WorkerView, snap: Snapshot) -> Text:
     style = _STATE_STYLE.get(w.state, "")
     if w.state == "exited" and isinstance(w.exit, str):
         style = "bold red"
-    return Text(format_state(w.state, w.blocked_on, w.exit_text, w.paused), style=style)
+    text = format_state(w.state, w.blocked_on, w.exit_text, w.paused)
+    if w.state == "blocked" and w.blocked_on and w.blocked_on.startswith("acquire "):
+        sem = snap.channel(w.blocked_on.split(" ", 1)[1])
+        holders = sem.data.get("holders", []) if sem else []
+        names = [f"dead worker {h[:-7]}" if h.endswith(" (dead)") else h for h in holders]
+        text = f"waiting for {sem.name if sem else '?'}" + (
+            f" (held by {', '.join(names)})" if names else "")
+    if w.lock_off:
+        text += " [lock OFF]"
+    return Text(text, style=style)
 
 
 class WorkersTable(DataTable):
@@ -44,7 +53,7 @@ class WorkersTable(DataTable):
             cells = (
                 name,
                 str(w.pid or "-"),
-                state_cell(w),
+                state_cell(w, snap),
                 f"{w.cpu:5.1f}" if w.state not in ("exited", "zombie") else "",
                 str(w.restarts),
                 w.step_text if w.state not in ("exited",) else "",
@@ -52,7 +61,7 @@ class WorkersTable(DataTable):
             )
             if w.name in self.rows:
                 for column, value in zip(COLUMNS, cells):
-                    self.update_cell(w.name, column, value)
+                    self.update_cell(w.name, column, value, update_width=True)
             else:
                 self.add_row(*cells, key=w.name)
 

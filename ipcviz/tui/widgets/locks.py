@@ -1,0 +1,62 @@
+"""Locks panel: each semaphore's value, who holds it (a dead holder too), who waits,
+and a deadlock named when the wait-for graph has a cycle.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from ipcviz.telemetry.snapshot import Snapshot
+
+
+def cycle_text(cycle: tuple[str, ...]) -> str:
+    """('a', 'lock_b', 'b', 'lock_a') -> 'a waits for lock_b held by b, b waits for ...'."""
+    parts = []
+    for i in range(0, len(cycle), 2):
+        worker, sem = cycle[i], cycle[i + 1]
+        holder = cycle[(i + 2) % len(cycle)]
+        parts.append(f"{worker} waits for {sem} held by {holder}")
+    return "; ".join(parts)
+
+
+class LocksPanel(Static):
+    """Renders the semaphores of a Snapshot and any deadlock."""
+
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=True)
+    """The latest Snapshot."""
+
+    def watch_snapshot(self, snap: Snapshot | None) -> None:
+        if snap is None:
+            return
+        sems = [c for c in snap.channels if c.kind == "semaphore"]
+        self.display = bool(sems)
+        parts: list[object] = []
+        if snap.deadlock:
+            parts.append(Text(f" DEADLOCK: {cycle_text(snap.deadlock)} ",
+                              style="bold white on red"))
+        elif snap.deadlock_seen:
+            parts.append(Text(f" deadlock at {snap.deadlock_at:.1f} s (now broken): "
+                              f"{cycle_text(snap.deadlock_seen)} ", style="bold red"))
+        table = Table(box=None, padding=(0, 1), header_style="bold")
+        for column in ("semaphore", "value", "held by", "waiting"):
+            table.add_column(column, no_wrap=True)
+        for c in sems:
+            value = c.data.get("value")
+            holders = c.data.get("holders", [])
+            held = Text()
+            for i, holder in enumerate(holders):
+                if i:
+                    held.append(", ")
+                dead = holder.endswith("(dead)")
+                held.append(f"dead worker {holder[:-7]}" if dead else holder,
+                            style="bold red" if dead else "bold")
+            table.add_row(Text(c.name, style="bold"),
+                          Text(str(value), style="red" if value == 0 else "green"),
+                          held if holders else Text("-", style="dim"),
+                          Text(", ".join(c.data.get("waiters", [])) or "-", style="yellow"))
+        parts.append(table)
+        self.update(Group(*parts))

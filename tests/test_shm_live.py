@@ -1,0 +1,92 @@
+"""Shared memory and semaphores for real: races, locks, deadlock, dead holders."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ipcviz.tui.app import make_app
+from ipcviz.tui.source import LiveSource
+
+from .conftest import SCENARIOS, run_scenario
+from .live import LiveRun
+from .test_tui_live import wait_for
+
+HERE = Path(__file__).parent
+
+
+def test_counter_with_lock_loses_nothing(nothing_left_behind) -> None:
+    summary = run_scenario(SCENARIOS / "shm_counter_race.yaml", "--check")
+    counter = summary["channels"]["counter"]
+    assert counter["increments"] == 800_000
+    assert counter["values"] == [800_000]
+    assert counter["lost_updates"] == 0
+    assert summary["deadlock"] is None
+    assert all(r["ok"] for r in summary["expect"])
+
+
+def test_counter_without_lock_loses_updates_every_time(nothing_left_behind) -> None:
+    for _ in range(2):
+        summary = run_scenario(HERE / "scenarios" / "race_lock_off.yaml")
+        counter = summary["channels"]["counter"]
+        assert counter["increments"] == 800_000
+        assert counter["lost_updates"] > 0
+        assert counter["values"] == [800_000 - counter["lost_updates"]]
+
+
+def test_deadlock_named_fast_and_dead_holder_reported(nothing_left_behind) -> None:
+    summary = run_scenario(SCENARIOS / "deadlock.yaml", "--check")
+    assert summary["deadlock"] == ["a", "lock_b", "b", "lock_a"]
+    # the cycle forms at about 0.5 s (after each worker's first lock and 0.5 s sleep)
+    assert 0.5 <= summary["deadlock_at"] <= 1.5
+    assert summary["channels"]["lock_a"]["holder"] == "a (dead)"
+    assert summary["channels"]["lock_a"]["waiters"] == ["b"]
+    assert summary["workers"]["b"]["blocked_on"] == "acquire lock_a"
+    assert all(r["ok"] for r in summary["expect"])
+
+
+def test_shm_numpy_course_example(nothing_left_behind) -> None:
+    summary = run_scenario(SCENARIOS / "shm_numpy.yaml", "--check")
+    assert summary["channels"]["shared"]["values"] == [1, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert summary["channels"]["shared"]["dtype"] == "int32"
+    assert all(r["ok"] for r in summary["expect"])
+
+
+def test_mmap_file_bytes(nothing_left_behind) -> None:
+    summary = run_scenario(SCENARIOS / "mmap_file.yaml", "--check")
+    page = summary["channels"]["page"]
+    assert page["bytes_written"] == 8 * len("hello from scribe! ")
+    assert page["bytes_read"] == 12 * 64
+    assert all(r["ok"] for r in summary["expect"])
+
+
+def test_write_signal_read_in_order(nothing_left_behind) -> None:
+    with LiveRun(str(SCENARIOS / "shm_signal_notify.yaml")) as run:
+        run.wait_for(lambda s: s.worker("reader").exit is not None, timeout=15)
+        texts = [(e.worker, e.text) for e in run.events]
+    order = [texts.index(("writer", "wrote board: every element")),
+             texts.index(("writer", "wrote board: element 21")),
+             texts.index(("writer", "sent SIGUSR1 ×1 to reader")),
+             texts.index(("reader", "woke: SIGUSR1 arrived")),
+             texts.index(("reader", "read board (sum 259)"))]
+    assert order == sorted(order)
+
+
+def test_race_switch_from_the_keyboard(nothing_left_behind) -> None:
+    source = LiveSource(str(SCENARIOS / "shm_counter_race.yaml"))
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            def counter():
+                return app.latest.channel("counter").data
+
+            await wait_for(pilot, lambda: app.latest is not None and
+                           counter()["increments"] > 20_000)
+            assert counter()["lost_updates"] == 0
+            await pilot.press("l")  # adder.0 is selected: its lock goes off
+            await wait_for(pilot, lambda: app.latest.worker("adder.0").lock_off)
+            await wait_for(pilot, lambda: (counter()["lost_updates"] or 0) > 0)
+            await pilot.press("q")
+
+    asyncio.run(scenario())
