@@ -35,10 +35,10 @@ RESTART_BACKOFF = 0.5
 #: Steps this version can run; the others are validated but refused at start.
 SUPPORTED_STEPS = frozenset({"write", "read", "signal", "wait_signal", "sleep", "exit", "block",
                              "unblock", "repeat", "spawn", "reap handler", "increment", "set",
-                             "acquire", "release"})
+                             "acquire", "release", "send", "receive", "echo"})
 STEP_ROLES = {"write": "write", "read": "read", "send": "send", "receive": "receive",
               "increment": "array", "set": "array", "acquire": "sem", "release": "sem",
-              "echo": "server"}
+              "echo": "read"}
 
 
 class RuntimeError_(Exception):
@@ -100,6 +100,8 @@ def step_roles(steps: list[schema.Step], out: dict[str, set[str]]) -> dict[str, 
             out.setdefault(channel, set()).add(role)
             if step.kind == "increment" and args.lock:
                 out.setdefault(args.lock, set()).add("sem")
+            if step.kind in ("send", "receive") and args.ack:  # acks go the other way
+                out.setdefault(args.ack, set()).add("receive" if step.kind == "send" else "send")
         if step.kind == "repeat":
             step_roles(args.steps, out)
     return out
@@ -211,6 +213,11 @@ class Runtime:
             self.channels.append(channel)
             self.channel_by_name[name] = channel
         own_roles = {g: step_roles(w.steps, {}) for g, w in workers.items()}
+        for group, roles in own_roles.items():  # the `server:` worker of a socket accepts,
+            for name, spec in self.model.channels.items():  # and so do the kids it spawns
+                if spec.kind == "socket" and name in roles and (
+                        spec.server == group or group in kids_of.get(spec.server, ())):
+                    roles[name] = {"server"}
         self.roles_by_group = {}
         for group in workers:
             roles = {name: set(r) for name, r in own_roles[group].items()}

@@ -169,12 +169,18 @@ class SendArgs(_Payload):
     to: Name
     priority: int = Field(0, ge=0, le=31)
     block: bool = True
+    ack: Name | None = None
+    """Extension: wait for an acknowledgement on this queue; resend on timeout."""
+    ack_timeout: float = Field(0.1, gt=0, le=60)
+    retries: int = Field(3, ge=0, le=1000)
 
 
 class ReceiveArgs(Model):
     from_: Name = Field(alias="from")
     block: bool = True
     timeout: float | None = Field(None, gt=0, le=3600)
+    ack: Name | None = None
+    """Extension: after receiving, acknowledge on this queue (to a sender using `ack`)."""
 
 
 Index = int | list[int] | None

@@ -167,8 +167,12 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref):
         here = path + (kind,)
         if kind in ("write", "send"):
             yield from channel_ref(here + ("to",), arg.to, kind)
+            if kind == "send":
+                yield from _check_send(scn, arg, here)
         elif kind in ("read", "receive"):
             yield from channel_ref(here + ("from",), arg.from_, kind)
+            if kind == "receive" and arg.ack is not None:
+                yield from channel_ref(here + ("ack",), arg.ack, "send")
         elif kind in ("increment", "set"):
             yield from channel_ref(here + ("array",), arg.array, kind)
             if kind == "increment" and arg.lock is not None:
@@ -197,6 +201,24 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref):
         elif kind == "repeat":
             yield from _check_steps(arg.steps, here + ("steps",), scn, caught, channel_ref,
                                     target_ref)
+
+
+def _check_send(scn, arg, here):
+    from ipcviz.channels.message import HEADER_SIZE
+
+    ch = scn.channels.get(arg.to)
+    if arg.ack is not None:
+        if arg.ack not in scn.channels or scn.channels[arg.ack].kind not in ("mqueue", "queue"):
+            yield (here + ("ack",), f"ack needs an mqueue or queue channel, not '{arg.ack}'")
+    if ch is None:
+        return
+    size = len(arg.payload_bytes())
+    if ch.kind == "mqueue" and size + HEADER_SIZE > ch.message_size:
+        yield (here, f"a {size}-byte message (+{HEADER_SIZE} header) does not fit "
+                     f"message_size {ch.message_size} of '{arg.to}'")
+    if ch.kind == "queue" and ch.capacity == 0 and not arg.block:
+        yield (here + ("block",), "a rendezvous queue (capacity 0) always waits for the "
+                                  "receiver; block: false is not possible on it")
 
 
 def _check_index(scn, arg, here):

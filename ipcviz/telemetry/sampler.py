@@ -68,6 +68,14 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         return f"reaped {_row(a, row_names)} (waitpid)", "exit"
     if kind == T.EV_SPAWN_LIMIT:
         return f"spawn refused: all {a} child rows used", "info"
+    if kind == T.EV_SELF_READ:
+        return f"read its OWN message back from {ch(a)} ({b} bytes)", "io"
+    if kind == T.EV_SEND_FULL:
+        return f"send to {ch(a)} failed: queue full (non-blocking)", "io"
+    if kind == T.EV_RETRY:
+        return f"no ack in time: sent message #{b} to {ch(a)} AGAIN", "io"
+    if kind == T.EV_DUPLICATE:
+        return f"DUPLICATE: message #{b} from {ch(a)} arrived before", "io"
     if kind == T.EV_SET:
         where = "every element" if b < 0 else f"element {b}"
         return f"wrote {ch(a)}: {where}", "io"
@@ -212,8 +220,9 @@ class Sampler:
         elif proc.started_once:
             state = "exited"
         received = sent = {}
-        per_channel: dict[str, dict[str, int]] = {"bytes_written": {}, "bytes_read": {},
-                                                  "increments": {}}
+        per_channel: dict[str, dict[str, int]] = {
+            "bytes_written": {}, "bytes_read": {}, "increments": {}, "messages_sent": {},
+            "messages_received": {}}
         if row is not None:
             received = _signal_counts(row[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG])
             sent = _signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG])
@@ -230,6 +239,16 @@ class Sampler:
                     continue
                 if kind == "semaphore":
                     continue
+                if kind in ("mqueue", "queue"):
+                    if "send" in roles:
+                        per_channel["messages_sent"][name] = int(
+                            row[layout.channel_cell(index, T.MESSAGES_SENT)])
+                    if "receive" in roles:
+                        per_channel["messages_received"][name] = int(
+                            row[layout.channel_cell(index, T.MESSAGES_RECEIVED)])
+                    continue
+                if "server" in roles:
+                    roles = roles | {"read", "write"}
                 for counter, key, role in _STREAM_COUNTERS:
                     if role in roles:
                         per_channel[key][name] = int(row[layout.channel_cell(index, counter)])
@@ -247,6 +266,9 @@ class Sampler:
             signals_sent_to={signal_name(s): n for s, n in sorted(proc.sent_to.items())},
             bytes_written=per_channel["bytes_written"], bytes_read=per_channel["bytes_read"],
             increments={k: v for k, v in per_channel["increments"].items() if v},
+            messages_sent=per_channel["messages_sent"],
+            messages_received=per_channel["messages_received"],
+            duplicates=int(row[T.DUPLICATES]) if row is not None else 0,
             self_reads=int(row[T.SELF_READS]) if row is not None else 0,
             epipe_errors=int(row[T.EPIPE]) if row is not None else 0,
             zombies=zombies, masks=masks,
@@ -275,8 +297,10 @@ class Sampler:
                       workers: list[WorkerView]) -> ChannelView:
         rt = self.runtime
         kind = spec.kind  # type: ignore[attr-defined]
-        writers = tuple(p.name for p in rt.procs if p.roles.get(name, set()) & {"write", "array"})
-        readers = tuple(p.name for p in rt.procs if "read" in p.roles.get(name, ()))
+        writers = tuple(p.name for p in rt.procs
+                        if p.roles.get(name, set()) & {"write", "array", "send", "server"})
+        readers = tuple(p.name for p in rt.procs
+                        if p.roles.get(name, set()) & {"read", "receive", "server"})
         data: dict[str, object] = {}
         channel = rt.channel_by_name.get(name)
         if arr is not None and channel is not None:
@@ -289,6 +313,10 @@ class Sampler:
             if kind in ("pipe", "fifo", "socket", "mmap"):
                 data["bytes_written"] = int(column(T.BYTES_WRITTEN).sum())
                 data["bytes_read"] = int(column(T.BYTES_READ).sum())
+            if kind in ("mqueue", "queue"):
+                data["messages_sent"] = int(column(T.MESSAGES_SENT).sum())
+                data["messages_received"] = int(column(T.MESSAGES_RECEIVED).sum())
+                data["bytes_sent"] = int(column(T.BYTES_WRITTEN).sum())
             # Counters before contents: a worker writes the cell, then counts the increment,
             # so every increment counted here is already in (or lost from) the array.
             increments = int(column(T.INCREMENTS).sum()) if kind == "shared_array" else 0

@@ -14,6 +14,7 @@ import traceback
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ipcviz.channels import message
 from ipcviz.runtime.ident import ProcessIdentity, die_with_parent, start_ticks
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
@@ -69,7 +70,11 @@ class Interpreter:
             "block": self.do_block, "unblock": self.do_unblock, "repeat": self.do_repeat,
             "spawn": self.do_spawn, "increment": self.do_increment, "set": self.do_set,
             "acquire": self.do_acquire, "release": self.do_release,
+            "send": self.do_send, "receive": self.do_receive, "echo": self.do_echo,
         }
+        self._seq: dict[str, int] = {}
+        self._seen: dict[tuple[str, int], tuple[int, set[int]]] = {}
+        self._last_written: dict[str, bytes] = {}
         self._indices: dict[int, int | None] = {}
 
     # -------------------------------------------------------------- telemetry
@@ -224,6 +229,7 @@ class Interpreter:
                 self._set_op(T.OP_WRITE, self.ctx.channel_index[args.to])
                 self._wait(endpoint.wait_writable)
                 cells[self.base + T.OP] = T.OP_RUNNING
+        self._last_written[args.to] = bytes(self._payload(args))
         if args.every:
             self._set_op(T.OP_SLEEP)
             self._wait(time.sleep, args.every)
@@ -252,6 +258,9 @@ class Interpreter:
                 self.emit(T.EV_EOF, self.ctx.channel_index[args.from_])
                 raise ExitRequested(0)
             self.cells[self._counter(args.from_, T.BYTES_READ)] += len(data)
+            if data == self._last_written.get(args.from_):  # its own message came back
+                self.cells[self.base + T.SELF_READS] += 1
+                self.emit(T.EV_SELF_READ, self.ctx.channel_index[args.from_], len(data))
             return
 
     def do_signal(self, args: schema.SignalArgs) -> None:
@@ -341,6 +350,127 @@ class Interpreter:
         cells[base + T.PID] = pid
         self._kids[pid] = row
         self.emit(T.EV_SPAWNED, row, pid)
+
+    # -------------------------------------------------------- message passing
+
+    def _send_message(self, name: str, packed: bytes, priority: int, block: bool) -> bool:
+        endpoint = self.ctx.endpoints[name]
+        while not endpoint.send_now(packed, priority):
+            if not block:
+                return False
+            self._set_op(T.OP_SEND, self.ctx.channel_index[name])
+            self._wait(endpoint.wait_sendable, 200)
+        if getattr(endpoint, "rendezvous", False):  # capacity 0: wait for the receiver
+            self._set_op(T.OP_SEND, self.ctx.channel_index[name])
+            while True:
+                self.signals.waiting = True
+                try:
+                    taken = endpoint.wait_ack(0.2)
+                finally:
+                    self.signals.waiting = False
+                self.signals.check_exit()
+                if taken:
+                    break
+        self.cells[self.base + T.OP] = T.OP_RUNNING
+        return True
+
+    def _count_sent(self, name: str, size: int) -> None:
+        self.cells[self._counter(name, T.MESSAGES_SENT)] += 1
+        self.cells[self._counter(name, T.BYTES_WRITTEN)] += size
+
+    def do_send(self, args: schema.SendArgs) -> None:
+        payload = self._payload(args)
+        seq = self._seq[args.to] = self._seq.get(args.to, 0) + 1
+        packed = message.pack(self.ctx.row, seq, payload)
+        if not self._send_message(args.to, packed, args.priority, args.block):
+            self.emit(T.EV_SEND_FULL, self.ctx.channel_index[args.to])
+            return
+        self._count_sent(args.to, len(payload))
+        if args.ack is None:
+            return
+        for _ in range(args.retries):  # no acknowledgement in time: send it again
+            if self._await_ack(args.ack, seq, args.ack_timeout):
+                return
+            self._send_message(args.to, packed, args.priority, True)
+            self._count_sent(args.to, len(payload))
+            self.emit(T.EV_RETRY, self.ctx.channel_index[args.to], seq)
+        self._await_ack(args.ack, seq, args.ack_timeout)
+
+    def _await_ack(self, name: str, seq: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        endpoint = self.ctx.endpoints[name]
+        while True:
+            got = endpoint.receive_now()
+            if got is not None:
+                _, acked, _ = message.unpack(got[0])
+                if acked == seq:
+                    return True
+                continue  # a late acknowledgement of an earlier message
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._set_op(T.OP_RECEIVE, self.ctx.channel_index[name])
+            self._wait(endpoint.wait_receivable, max(1, int(left * 1000)))
+
+    def do_receive(self, args: schema.ReceiveArgs) -> None:
+        name = args.from_
+        endpoint = self.ctx.endpoints[name]
+        deadline = None if args.timeout is None else time.monotonic() + args.timeout
+        got = endpoint.receive_now()
+        while got is None:
+            if not args.block:
+                return
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return
+            self._set_op(T.OP_RECEIVE, self.ctx.channel_index[name])
+            self._wait(endpoint.wait_receivable, 200 if left is None else
+                       max(1, min(200, int(left * 1000))))
+            got = endpoint.receive_now()
+        self.cells[self.base + T.OP] = T.OP_RUNNING
+        sender, seq, payload = message.unpack(got[0])
+        cells = self.cells
+        cells[self._counter(name, T.MESSAGES_RECEIVED)] += 1
+        cells[self._counter(name, T.BYTES_READ)] += len(payload)
+        if sender == self.ctx.row:
+            cells[self.base + T.SELF_READS] += 1
+        if self._already_seen(name, sender, seq):
+            cells[self.base + T.DUPLICATES] += 1
+            self.emit(T.EV_DUPLICATE, self.ctx.channel_index[name], seq)
+        if args.ack is not None:
+            self._send_message(args.ack, message.pack(self.ctx.row, seq, b""), 0, True)
+            self._count_sent(args.ack, 0)
+
+    def _already_seen(self, name: str, sender: int, seq: int) -> bool:
+        """Has this (sender, sequence) arrived before? Remembers a window of 4096 per sender."""
+        top, recent = self._seen.get((name, sender), (0, set()))
+        if seq in recent:
+            return True
+        recent.add(seq)
+        top = max(top, seq)
+        if len(recent) > 8192:
+            recent = {s for s in recent if s > top - 4096}
+        self._seen[(name, sender)] = (top, recent)
+        return False
+
+    def do_echo(self, args: schema.EchoArgs) -> None:
+        """Server side: read from whichever client has data and write it back to it."""
+        endpoint = self.ctx.endpoints[args.on]
+        data = endpoint.read_some(args.bytes)
+        while data is None:
+            self._set_op(T.OP_ECHO, self.ctx.channel_index[args.on])
+            self._wait(endpoint.wait_readable, 200)
+            data = endpoint.read_some(args.bytes)
+        self.cells[self.base + T.OP] = T.OP_RUNNING
+        self.cells[self._counter(args.on, T.BYTES_READ)] += len(data)
+        view = memoryview(data)
+        while view:
+            n = endpoint.write_some(view)
+            if n:
+                self.cells[self._counter(args.on, T.BYTES_WRITTEN)] += n
+                view = view[n:]
+            else:
+                self._wait(endpoint.wait_writable, 200)
 
     # -------------------------------------------------------- shared memory
 

@@ -1,0 +1,135 @@
+"""`queue`: a message queue built the textbook way from kernel objects.
+
+Messages are appended to a spool file in the run directory; a counting semaphore
+`items` counts what is waiting, a semaphore `mutex` guards the read position, and:
+- capacity N: a semaphore `spaces` (initially N) makes a full queue block its senders;
+- capacity 0: a rendezvous: the sender waits on `ack` until a receiver took its message;
+- unbounded: no `spaces`; a sender never blocks (the spool file just grows).
+Depth is the value of `items`, read from the kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import posix_ipc
+
+from ipcviz.channels.base import Channel
+
+_LENGTH = struct.Struct("<I")
+_OFFSET = struct.Struct("<Q")
+_HEADER_BYTES = _OFFSET.size  # the spool starts with the read position
+
+
+class _Sem:
+    def __init__(self, name: str):
+        self.sem = posix_ipc.Semaphore(name)
+
+    def try_acquire(self, seconds: float = 0) -> bool:
+        try:
+            self.sem.acquire(seconds)
+            return True
+        except (posix_ipc.BusyError, posix_ipc.SignalError):
+            return False
+
+    def release(self) -> None:
+        self.sem.release()
+
+
+class QueueEndpoint:
+    """A worker's handle on the queue: its own descriptors and semaphore handles."""
+
+    def __init__(self, names: dict[str, str], path: str, capacity: int | str):
+        self.append_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        self.fd = os.open(path, os.O_RDWR)
+        self.sems = {role: _Sem(name) for role, name in names.items()}
+        self.rendezvous = capacity == 0
+        self.bounded = isinstance(capacity, int) and capacity > 0
+
+    def send_now(self, message: bytes, priority: int = 0) -> bool:
+        if self.bounded and not self.sems["spaces"].try_acquire():
+            return False
+        os.write(self.append_fd, _LENGTH.pack(len(message)) + message)
+        self.sems["items"].release()
+        return True
+
+    def wait_sendable(self, timeout_ms: int | None = None) -> None:
+        if self.bounded and self.sems["spaces"].try_acquire((timeout_ms or 200) / 1000):
+            self.sems["spaces"].release()  # only a wake-up: send_now takes it for real
+
+    def wait_ack(self, seconds: float) -> bool:
+        """Rendezvous: True once a receiver has taken the message."""
+        return self.sems["ack"].try_acquire(seconds)
+
+    def receive_now(self) -> tuple[bytes, int] | None:
+        if not self.sems["items"].try_acquire():
+            return None
+        mutex = self.sems["mutex"]
+        while not mutex.try_acquire(0.2):
+            pass
+        try:
+            (offset,) = _OFFSET.unpack(os.pread(self.fd, _OFFSET.size, 0))
+            offset = offset or _HEADER_BYTES
+            (length,) = _LENGTH.unpack(os.pread(self.fd, _LENGTH.size, offset))
+            message = os.pread(self.fd, length, offset + _LENGTH.size)
+            os.pwrite(self.fd, _OFFSET.pack(offset + _LENGTH.size + length), 0)
+        finally:
+            mutex.release()
+        if self.bounded:
+            self.sems["spaces"].release()
+        if self.rendezvous:
+            self.sems["ack"].release()
+        return message, 0
+
+    def wait_receivable(self, timeout_ms: int | None = None) -> None:
+        if self.sems["items"].try_acquire((timeout_ms or 200) / 1000):
+            self.sems["items"].release()
+
+    def for_roles(self, roles: set[str]) -> QueueEndpoint:
+        return self
+
+
+class QueueChannel(Channel):
+    kind = "queue"
+    roles = frozenset({"send", "receive"})
+
+    def create(self) -> None:
+        capacity = self.spec.capacity
+        self.path = str(self.registry.path(self.name)) + ".spool"
+        self.registry.add("file", self.path)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, _OFFSET.pack(_HEADER_BYTES))
+        os.close(fd)
+        initial = {"items": 0, "mutex": 1}
+        if capacity == 0:
+            initial["ack"] = 0
+        elif capacity != "unbounded":
+            initial["spaces"] = capacity
+        self.names = {}
+        for role, value in initial.items():
+            name = f"{self.registry.ipc_name(self.name)}.{role}"
+            self.registry.add("semaphore", name)
+            posix_ipc.Semaphore(name, posix_ipc.O_CREX, mode=0o600, initial_value=value).close()
+            self.names[role] = name
+        self.items = posix_ipc.Semaphore(self.names["items"])
+        self.max_depth = 0
+
+    def attach(self, roles: set[str]) -> QueueEndpoint:
+        return QueueEndpoint(self.names, self.path, self.spec.capacity)
+
+    def observe(self) -> dict:
+        try:
+            depth = self.items.value
+        except posix_ipc.ExistentialError:
+            depth = 0
+        self.max_depth = max(self.max_depth, depth)
+        capacity = self.spec.capacity
+        return {"depth": depth, "capacity": capacity, "max_depth": self.max_depth,
+                "spool_bytes": os.path.getsize(self.path) if os.path.exists(self.path) else 0}
+
+    def close(self) -> None:
+        try:
+            self.items.close()
+        except posix_ipc.ExistentialError:
+            pass

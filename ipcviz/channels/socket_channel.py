@@ -1,0 +1,186 @@
+"""Stream sockets: Unix-domain (a socket file in the run directory, mode 0600) or TCP on
+127.0.0.1 only. The runtime binds and listens before the workers start; the `server`
+worker accepts, every other worker connects on first use. Both directions work on one
+connection.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+
+from ipcviz.channels.base import Channel
+
+
+class ServerEndpoint:
+    """The server side: accepts clients, reads from whichever has data, answers it."""
+
+    def __init__(self, listener: socket.socket):
+        self.listener = listener
+        self.listener.setblocking(False)
+        self.clients: list[socket.socket] = []
+        self.last: socket.socket | None = None
+        self._pending = b""
+        self._pending_from: socket.socket | None = None
+
+    def _accept_all(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            conn.setblocking(False)
+            self.clients.append(conn)
+
+    def read_some(self, nbytes: int) -> bytes | None:
+        """Bytes from the first client that has some; None if none has (b'' never: a
+        client that closed is just dropped)."""
+        self._accept_all()
+        for conn in list(self.clients):
+            try:
+                data = conn.recv(nbytes)
+            except BlockingIOError:
+                continue
+            except ConnectionError:
+                data = b""
+            if not data:
+                self.clients.remove(conn)
+                conn.close()
+                continue
+            self.last = conn
+            return data
+        return None
+
+    def wait_readable(self, timeout_ms: int | None = None) -> None:
+        poller = select.poll()
+        poller.register(self.listener, select.POLLIN)
+        for conn in self.clients:
+            poller.register(conn, select.POLLIN)
+        poller.poll(timeout_ms)
+
+    def write_some(self, data: memoryview) -> int:
+        target = self.last or (self.clients[0] if self.clients else None)
+        if target is None:
+            self._accept_all()
+            return 0
+        try:
+            return target.send(data)
+        except BlockingIOError:
+            return 0
+
+    def wait_writable(self, timeout_ms: int | None = 200) -> None:
+        target = self.last or (self.clients[0] if self.clients else None)
+        poller = select.poll()
+        poller.register(target or self.listener, select.POLLOUT if target else select.POLLIN)
+        poller.poll(timeout_ms)
+
+    def for_roles(self, roles: set[str]) -> ServerEndpoint:
+        return self
+
+
+class ClientEndpoint:
+    """A client: connects on first use, then reads and writes on that one connection."""
+
+    def __init__(self, family: int, address: object):
+        self.family = family
+        self.address = address
+        self.conn: socket.socket | None = None
+
+    def _connected(self) -> socket.socket:
+        if self.conn is None:
+            conn = socket.socket(self.family, socket.SOCK_STREAM)
+            conn.connect(self.address)  # blocking: the listener's backlog accepts at once
+            conn.setblocking(False)
+            self.conn = conn
+        return self.conn
+
+    def write_some(self, data: memoryview) -> int:
+        try:
+            return self._connected().send(data)
+        except BlockingIOError:
+            return 0
+
+    def wait_writable(self, timeout_ms: int | None = None) -> None:
+        poller = select.poll()
+        poller.register(self._connected(), select.POLLOUT)
+        poller.poll(timeout_ms)
+
+    def read_some(self, nbytes: int) -> bytes | None:
+        try:
+            return self._connected().recv(nbytes)
+        except BlockingIOError:
+            return None
+        except ConnectionResetError:
+            return b""
+
+    def wait_readable(self, timeout_ms: int | None = None) -> None:
+        poller = select.poll()
+        poller.register(self._connected(), select.POLLIN)
+        poller.poll(timeout_ms)
+
+    def for_roles(self, roles: set[str]) -> ClientEndpoint:
+        return ClientEndpoint(self.family, self.address)
+
+
+class SocketChannel(Channel):
+    kind = "socket"
+    roles = frozenset({"read", "write", "server"})
+
+    def create(self) -> None:
+        if self.spec.family == "unix":
+            self.path = str(self.registry.path(self.name))
+            self.registry.add("socket", self.path)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            old = os.umask(0o177)
+            try:
+                listener.bind(self.path)
+            finally:
+                os.umask(old)
+            self.address: object = self.path
+            self.family = socket.AF_UNIX
+        else:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.bind(("127.0.0.1", 0))
+            self.address = listener.getsockname()
+            self.family = socket.AF_INET
+            self.path = f"127.0.0.1:{self.address[1]}"  # type: ignore[index]
+        listener.listen(128)
+        listener.set_inheritable(True)
+        self.listener = listener
+
+    def child_fds(self, roles: set[str]) -> set[int]:
+        return {self.listener.fileno()} if "server" in roles else set()
+
+    def attach(self, roles: set[str]) -> ServerEndpoint | ClientEndpoint:
+        if "server" in roles:
+            return ServerEndpoint(self.listener)
+        return ClientEndpoint(self.family, self.address)
+
+    def release(self, needed: set[str]) -> None:
+        """No live server: close the listener, so a client's connect() is refused for real."""
+        if "server" not in needed and self.listener.fileno() >= 0:
+            self.listener.close()
+
+    def observe(self) -> dict:
+        return {"address": self.path, "family": self.spec.family,
+                "connections": self._connections()}
+
+    def _connections(self) -> int:
+        """Connections open now, from the kernel's tables (/proc/net/tcp, /proc/net/unix)."""
+        if self.listener.fileno() < 0:
+            return 0
+        try:
+            if self.family == socket.AF_INET:
+                port = f"{self.address[1]:04X}"  # type: ignore[index]
+                with open("/proc/net/tcp") as fh:
+                    rows = [line.split() for line in fh.readlines()[1:]]
+                return sum(1 for r in rows if r[1].endswith(":" + port) and r[3] == "01")
+            with open("/proc/net/unix") as fh:
+                rows = [line.split() for line in fh.readlines()[1:]]
+            return max(0, sum(1 for r in rows if len(r) >= 8 and r[7] == self.path) - 1)
+        except OSError:
+            return 0
+
+    def close(self) -> None:
+        self.listener.close()
