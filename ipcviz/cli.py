@@ -133,13 +133,7 @@ def _fail(lines: list[str]) -> int:
 
 
 def _load_runnable(name: str):
-    from ipcviz.runtime.supervisor import unsupported
-
-    scenario = load_scenario(name)
-    problems = unsupported(scenario)
-    if problems:
-        raise ScenarioError([f"{name}: {p}" for p in problems])
-    return scenario
+    return load_scenario(name)
 
 
 def _launch(name: str | None) -> int:
@@ -168,7 +162,12 @@ def _run_headless(args: argparse.Namespace) -> int:
         return _fail(exc.lines)
     if args.duration is not None and args.duration <= 0:
         return _fail([f"--duration: {args.duration} is not a positive number of seconds"])
-    result = run_headless(scenario, args.duration, progress=sys.stderr.isatty())
+    from ipcviz.runtime.supervisor import StartError
+
+    try:
+        result = run_headless(scenario, args.duration, progress=sys.stderr.isatty())
+    except StartError as exc:
+        return _fail([f"{args.scenario}: {exc}"])
     summary = result.summary
     if args.json:
         print(json.dumps(summary, indent=2))

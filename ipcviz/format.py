@@ -73,3 +73,16 @@ def signal_gap_reason(sig: str, sent: int, received: int, masks: dict[str, list[
         return (f"coalesced: {sent - received} arrived while one was already pending "
                 "(standard signals do not queue)")
     return "not delivered yet"
+
+
+_SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], top: float | None = None) -> str:
+    """Values as one line of block characters, scaled to `top` (default: their maximum)."""
+    if not values:
+        return ""
+    high = top if top else max(values)
+    if high <= 0:
+        return _SPARKS[0] * len(values)
+    return "".join(_SPARKS[min(7, max(0, round(v / high * 7)))] for v in values)

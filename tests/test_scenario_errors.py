@@ -67,10 +67,22 @@ def test_several_problems_one_line_each() -> None:
     assert [line.split(": ")[0] for line in info.value.lines] == ["f.yaml:6:21", "f.yaml:7:22"]
 
 
-def test_unsupported_kind_is_a_clear_error_not_a_crash(scenario_file, nothing_left_behind) -> None:
-    path = scenario_file("channels:\n  q: {kind: mqueue}\nworkers:\n  a:\n    steps:\n"
-                         "      - send: {to: q, data: x}\n")
-    result = run_cli("run", str(path), "--headless")
+def test_kernel_refusal_at_start_is_one_line_and_leaves_nothing(scenario_file, tmp_path,
+                                                                   nothing_left_behind) -> None:
+    """A Unix socket path longer than the kernel's 108 bytes cannot be bound."""
+    import os
+
+    path = scenario_file("channels:\n  s: {kind: socket, server: srv}\nworkers:\n"
+                         "  srv:\n    steps:\n      - echo: {on: s}\n")
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    env_root = os.environ["IPCVIZ_RUN_ROOT"]
+    os.environ["IPCVIZ_RUN_ROOT"] = str(deep)
+    try:
+        result = run_cli("run", str(path), "--headless", "--json")
+    finally:
+        os.environ["IPCVIZ_RUN_ROOT"] = env_root
     assert result.returncode == 2
-    assert "kind 'mqueue' is not supported yet" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [f"{path}: cannot start: AF_UNIX path too long"]
+    assert list(deep.iterdir()) == []

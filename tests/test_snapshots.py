@@ -91,3 +91,30 @@ def test_shared_array_grid(snap_compare, size) -> None:
 
 def test_mmap_bytes(snap_compare) -> None:
     assert snap_compare(recorded_app("mmap_file", 1.5), terminal_size=(120, 40), run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_pipes_panel_writer_blocked(snap_compare, size) -> None:
+    assert snap_compare(recorded_app("pipe_backpressure", 2.0), terminal_size=size,
+                        run_before=settle)
+
+
+def test_pipes_panel_after_sigpipe(snap_compare) -> None:
+    assert snap_compare(recorded_app("pipe_backpressure", 4.0), terminal_size=(120, 40),
+                        run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_queues_panel_three_capacities(snap_compare, size) -> None:
+    assert snap_compare(recorded_app("queue_capacity", 1.5), terminal_size=size,
+                        run_before=settle)
+
+
+def test_queues_panel_sender_killed(snap_compare) -> None:
+    assert snap_compare(recorded_app("mqueue_bounded", 2.5), terminal_size=(120, 40),
+                        run_before=settle)
+
+
+def test_sockets(snap_compare) -> None:
+    assert snap_compare(recorded_app("socket_echo", 0.8), terminal_size=(120, 40),
+                        run_before=settle)

@@ -14,18 +14,23 @@ from ipcviz.channels.base import Channel
 
 
 class ServerEndpoint:
-    """The server side: accepts clients, reads from whichever has data, answers it."""
+    """The server side: accepts clients, reads from whichever has data, answers it.
 
-    def __init__(self, listener: socket.socket):
+    A spawned handler (`one_client`) owns one connection at a time: a server worker
+    per client, the classic pre-fork model.
+    """
+
+    def __init__(self, listener: socket.socket, one_client: bool = False):
         self.listener = listener
         self.listener.setblocking(False)
+        self.one_client = one_client
         self.clients: list[socket.socket] = []
         self.last: socket.socket | None = None
         self._pending = b""
         self._pending_from: socket.socket | None = None
 
     def _accept_all(self) -> None:
-        while True:
+        while not (self.one_client and self.clients):
             try:
                 conn, _ = self.listener.accept()
             except (BlockingIOError, InterruptedError):
@@ -54,7 +59,8 @@ class ServerEndpoint:
 
     def wait_readable(self, timeout_ms: int | None = None) -> None:
         poller = select.poll()
-        poller.register(self.listener, select.POLLIN)
+        if not (self.one_client and self.clients):
+            poller.register(self.listener, select.POLLIN)
         for conn in self.clients:
             poller.register(conn, select.POLLIN)
         poller.poll(timeout_ms)
@@ -76,7 +82,8 @@ class ServerEndpoint:
         poller.poll(timeout_ms)
 
     def for_roles(self, roles: set[str]) -> ServerEndpoint:
-        return self
+        """A spawned handler: the same listener, its own (single) connection."""
+        return ServerEndpoint(self.listener, one_client=True)
 
 
 class ClientEndpoint:
@@ -163,7 +170,7 @@ class SocketChannel(Channel):
             self.listener.close()
 
     def observe(self) -> dict:
-        return {"address": self.path, "family": self.spec.family,
+        return {"address": self.path, "family": self.spec.family, "server": self.spec.server,
                 "connections": self._connections()}
 
     def _connections(self) -> int:

@@ -14,7 +14,7 @@ import signal
 import sys
 
 from ipcviz.runtime.ident import die_with_parent
-from ipcviz.runtime.supervisor import Runtime, unsupported
+from ipcviz.runtime.supervisor import Runtime, StartError
 from ipcviz.scenario import schema
 from ipcviz.scenario.load import ScenarioError, load_scenario
 from ipcviz.telemetry.sampler import Sampler
@@ -47,10 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as exc:
         send({"type": "error", "lines": exc.lines})
         return 2
-    problems = unsupported(scenario)
-    if problems:
-        send({"type": "error", "lines": [f"{args[0]}: {p}" for p in problems]})
-        return 2
     runtime = Runtime(scenario)
     sampler = Sampler(runtime)
     stdin = sys.stdin.fileno()
@@ -58,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     buffer = b""
     triggers = {t.key: t for t in scenario.model.triggers}
     try:
-        runtime.start()
+        try:
+            runtime.start()
+        except StartError as exc:
+            send({"type": "error", "lines": [f"{args[0]}: {exc}"]})
+            return 2
         next_frame = 0.0
         closed = False
         while not runtime.stop_requested and not closed:

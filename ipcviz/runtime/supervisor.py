@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import heapq
 import os
+
+import posix_ipc
 import select
 import signal
 import sys
@@ -32,40 +34,13 @@ from ipcviz.worker.signals import reset_all_dispositions
 
 RESTART_BACKOFF = 0.5
 
-#: Steps this version can run; the others are validated but refused at start.
-SUPPORTED_STEPS = frozenset({"write", "read", "signal", "wait_signal", "sleep", "exit", "block",
-                             "unblock", "repeat", "spawn", "reap handler", "increment", "set",
-                             "acquire", "release", "send", "receive", "echo"})
 STEP_ROLES = {"write": "write", "read": "read", "send": "send", "receive": "receive",
               "increment": "array", "set": "array", "acquire": "sem", "release": "sem",
               "echo": "read"}
 
 
-class RuntimeError_(Exception):
-    """A scenario that loads but cannot run here; the message is one line per reason."""
-
-
-def unsupported(scenario: LoadedScenario) -> list[str]:
-    """What in a valid scenario this version cannot run yet (empty when all is runnable)."""
-    problems = []
-    for name, ch in scenario.channels.items():
-        if channel_class(ch.kind) is None:
-            problems.append(f"channel '{name}': kind '{ch.kind}' is not supported yet")
-    kinds: set[str] = set()
-    for worker in scenario.model.workers.values():
-        _collect_step_kinds(worker.steps, kinds)
-        if any(a == "reap" for a in worker.handlers.values()):
-            kinds.add("reap handler")
-    for kind in sorted(kinds - SUPPORTED_STEPS):
-        problems.append(f"step '{kind}' is not supported yet")
-    return sorted(set(problems))
-
-
-def _collect_step_kinds(steps: list[schema.Step], out: set[str]) -> None:
-    for step in steps:
-        out.add(step.kind)
-        if step.kind == "repeat":
-            _collect_step_kinds(step.args.steps, out)
+class StartError(Exception):
+    """The kernel refused something the scenario needs; the message says what, in one line."""
 
 
 def _all_steps(steps: list[schema.Step]) -> list[schema.Step]:
@@ -190,6 +165,9 @@ class Runtime:
         self.registry = Registry.create()
         try:
             self._start()
+        except (OSError, RuntimeError, ValueError, posix_ipc.Error) as exc:
+            self.shutdown()
+            raise StartError(f"cannot start: {exc}") from None
         except BaseException:
             self.shutdown()
             raise
@@ -206,7 +184,7 @@ class Runtime:
                       if s.kind == "set"}
         for index, (name, spec) in enumerate(self.model.channels.items()):
             cls = channel_class(spec.kind)
-            assert cls is not None, "unsupported() is checked before start"
+            assert cls is not None, f"no channel module for kind {spec.kind!r}"
             channel = cls(name, index, spec, self.registry)
             channel.create()
             channel.uses_set = name in arrays_set  # type: ignore[attr-defined]

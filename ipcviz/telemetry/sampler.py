@@ -54,7 +54,8 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
     if kind == T.EV_EOF:
         return f"end of file on {ch(a)}: every writer has gone", "io"
     if kind == T.EV_EPIPE:
-        return f"write to {ch(a)} failed: EPIPE (no reader left)", "io"
+        times = f" (failure #{b})" if b > 1 else ""
+        return f"write to {ch(a)} failed: EPIPE (no reader left){times}", "io"
     if kind == T.EV_EXITING:
         return f"steps done, exiting with status {a}", "exit"
     if kind == T.EV_SENT:

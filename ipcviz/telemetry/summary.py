@@ -20,10 +20,8 @@ def worker_entry(w: Any) -> dict[str, Any]:
     entry = {key: getattr(w, key) for key in _WORKER_KEYS}
     if w.blocked_on:
         entry["blocked_on"] = w.blocked_on
-    if w.increments:
-        entry["increments"] = w.increments
-    if w.duplicates:
-        entry["duplicates"] = w.duplicates
+    entry["increments"] = w.increments
+    entry["duplicates"] = w.duplicates
     return entry
 
 

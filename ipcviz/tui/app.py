@@ -18,14 +18,15 @@ from ipcviz.tui.source import LiveSource, Source
 from ipcviz.tui.widgets.events import EventLog
 from ipcviz.tui.widgets.locks import LocksPanel
 from ipcviz.tui.widgets.pipes import PipesPanel
+from ipcviz.tui.widgets.queues import QueuesPanel
 from ipcviz.tui.widgets.shm import SharedMemoryPanel
 from ipcviz.tui.widgets.signals import SignalsPanel
 from ipcviz.tui.widgets.status import LessonText, StatusBar
 from ipcviz.tui.widgets.workers import WorkersTable
 
 NARROW_WIDTH = 100
-PANELS = (StatusBar, LessonText, WorkersTable, SignalsPanel, PipesPanel, SharedMemoryPanel,
-          LocksPanel)
+PANELS = (StatusBar, LessonText, WorkersTable, SignalsPanel, PipesPanel, QueuesPanel,
+          SharedMemoryPanel, LocksPanel)
 
 
 class SnapshotArrived(Message):
@@ -79,6 +80,7 @@ class IpcvizApp(App[None]):
             yield WorkersTable()
             yield SignalsPanel()
             yield PipesPanel()
+            yield QueuesPanel()
             yield SharedMemoryPanel()
             yield LocksPanel()
         yield EventLog()
@@ -88,7 +90,8 @@ class IpcvizApp(App[None]):
         self._apply_width(self.size.width)
         self.query_one(WorkersTable).focus()
         self.query_one(EventLog).border_title = "events"
-        self.query_one(PipesPanel).border_title = "pipes: bytes in the kernel buffer"
+        self.query_one(PipesPanel).border_title = "pipes, FIFOs, sockets: bytes in the kernel"
+        self.query_one(QueuesPanel).border_title = "queues: messages waiting"
         self.query_one(SignalsPanel).border_title = "signals: received / sent, kernel masks"
         self.query_one(SharedMemoryPanel).border_title = "shared memory: live contents"
         self.query_one(LocksPanel).border_title = "locks: POSIX semaphores"

@@ -219,7 +219,9 @@ class Interpreter:
                 n = endpoint.write_some(view)
             except BrokenPipeError:  # SIGPIPE is ignored or handled: the error is what remains
                 cells[self.base + T.EPIPE] += 1
-                self.emit(T.EV_EPIPE, self.ctx.channel_index[args.to])
+                failures = cells[self.base + T.EPIPE]
+                if failures in (1, 10, 100, 1000, 10000):  # the counter has every one
+                    self.emit(T.EV_EPIPE, self.ctx.channel_index[args.to], failures)
                 self._wait(time.sleep, 0.05)
                 return
             if n:
@@ -258,7 +260,8 @@ class Interpreter:
                 self.emit(T.EV_EOF, self.ctx.channel_index[args.from_])
                 raise ExitRequested(0)
             self.cells[self._counter(args.from_, T.BYTES_READ)] += len(data)
-            if data == self._last_written.get(args.from_):  # its own message came back
+            if kind in ("pipe", "fifo") and data == self._last_written.get(args.from_):
+                # its own message came back out of a shared one-way buffer
                 self.cells[self.base + T.SELF_READS] += 1
                 self.emit(T.EV_SELF_READ, self.ctx.channel_index[args.from_], len(data))
             return
@@ -402,7 +405,9 @@ class Interpreter:
         while True:
             got = endpoint.receive_now()
             if got is not None:
-                _, acked, _ = message.unpack(got[0])
+                _, acked, payload = message.unpack(got[0])
+                self.cells[self._counter(name, T.MESSAGES_RECEIVED)] += 1
+                self.cells[self._counter(name, T.BYTES_READ)] += len(payload)
                 if acked == seq:
                     return True
                 continue  # a late acknowledgement of an earlier message

@@ -9,11 +9,12 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from ipcviz.format import bar, format_bytes
+from collections import deque
+
+from ipcviz.format import bar, format_bytes, sparkline
 from ipcviz.telemetry.snapshot import Snapshot
 
 STREAM_KINDS = ("pipe", "fifo", "socket")
-BAR_WIDTH = 24
 
 
 class PipesPanel(Static):
@@ -21,6 +22,20 @@ class PipesPanel(Static):
 
     snapshot: reactive[Snapshot | None] = reactive(None, layout=True)
     """The latest Snapshot."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._moved: dict[str, deque[int]] = {}
+        self._last: dict[str, tuple[float, int]] = {}
+
+    def _throughput(self, name: str, elapsed: float, total: int) -> list[int]:
+        """Bytes moved per Snapshot interval, the last 12 intervals."""
+        history = self._moved.setdefault(name, deque(maxlen=12))
+        before = self._last.get(name)
+        if before is not None and elapsed > before[0]:
+            history.append(max(0, total - before[1]))
+        self._last[name] = (elapsed, total)
+        return list(history)
 
     def on_resize(self) -> None:
         self.watch_snapshot(self.snapshot)
@@ -31,28 +46,41 @@ class PipesPanel(Static):
         channels = [c for c in snap.channels if c.kind in STREAM_KINDS]
         self.display = bool(channels)
         narrow = self.app.has_class("narrow")
-        width = 10 if narrow else BAR_WIDTH
-        table = Table(box=None, expand=not narrow, padding=(0, 1), header_style="bold")
-        columns = ["pipe", "written", "read", "in kernel buffer"]
+        width = 10 if narrow else 12
+        table = Table(box=None, padding=(0, 1), header_style="bold")
+        columns = ["channel", "written / read", "in the kernel", ""]
         if not narrow:
-            columns.insert(1, "writer → reader")
+            columns[1:1] = ["writer → reader"]
+            columns[-1:-1] = ["throughput"]
         for column in columns:
-            table.add_column(column, no_wrap=True)
+            table.add_column(column, no_wrap=True, overflow="ellipsis")
         blocked = {w.blocked_on for w in snap.workers if w.state == "blocked"}
         for c in channels:
-            buffered = int(c.data.get("buffered", 0))
-            capacity = int(c.data.get("capacity", 0)) or 1
-            fraction = buffered / capacity
-            style = "red" if fraction >= 1 else "yellow" if fraction > 0.5 else "green"
-            gauge = Text(bar(fraction, width), style=style)
-            gauge.append(f" {format_bytes(buffered)} / {format_bytes(capacity)}")
-            if f"write {c.name}" in blocked:
-                gauge.append("  FULL: writer blocked", style="bold red")
-            ends = f"{', '.join(c.writers) or '-'} → {', '.join(c.readers) or '-'}"
-            cells = [Text(f"{c.kind} {c.name}", style="bold"),
-                     format_bytes(int(c.data.get("bytes_written", 0))),
-                     format_bytes(int(c.data.get("bytes_read", 0))), gauge]
+            note = Text()
+            if c.kind == "socket":
+                gauge = Text(f"{c.data.get('connections', 0)} connection(s) on "
+                             f"{c.data.get('address')}", style="cyan")
+            else:
+                buffered = int(c.data.get("buffered", 0))
+                capacity = int(c.data.get("capacity", 0)) or 1
+                fraction = buffered / capacity
+                style = "red" if fraction >= 0.85 else "yellow" if fraction > 0.5 else "green"
+                gauge = Text(bar(fraction, width), style=style)
+                gauge.append(f" {format_bytes(buffered)} / {format_bytes(capacity)}")
+                if f"write {c.name}" in blocked:
+                    note = Text("writer blocked", style="bold red")
+            moved = Text(format_bytes(int(c.data.get("bytes_written", 0))) + " / " +
+                         format_bytes(int(c.data.get("bytes_read", 0))))
+            cells = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge, note]
             if not narrow:
-                cells.insert(1, ends)
+                if c.kind == "socket":
+                    server = str(c.data.get("server"))
+                    clients = [w for w in c.writers if w != server]
+                    ends = f"{server} ⇄ {', '.join(clients) or '-'}"
+                else:
+                    ends = f"{', '.join(c.writers) or '-'} → {', '.join(c.readers) or '-'}"
+                cells[1:1] = [ends]
+                history = self._throughput(c.name, snap.elapsed, int(c.data.get("bytes_read", 0)))
+                cells[-1:-1] = [Text(sparkline(history), style="cyan")]
             table.add_row(*cells)
         self.update(table)

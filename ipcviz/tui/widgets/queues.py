@@ -1,0 +1,71 @@
+"""Queues panel: per message queue, depth as a bar against capacity (from the kernel),
+max depth seen, messages in and out, depth over time, and who is blocked on it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from rich.table import Table
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from ipcviz.format import bar, sparkline
+from ipcviz.telemetry.snapshot import Snapshot
+
+QUEUE_KINDS = ("mqueue", "queue")
+HISTORY = 40
+
+
+class QueuesPanel(Static):
+    """Renders the mqueue and queue channels of a Snapshot."""
+
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=True)
+    """The latest Snapshot; each one adds a point to the depth history."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._history: dict[str, deque[int]] = {}
+
+    def watch_snapshot(self, snap: Snapshot | None) -> None:
+        if snap is None:
+            return
+        queues = [c for c in snap.channels if c.kind in QUEUE_KINDS]
+        self.display = bool(queues)
+        narrow = self.app.has_class("narrow")
+        table = Table(box=None, padding=(0, 1), header_style="bold")
+        columns = ["queue", "depth / capacity", "max", "sent", "received", "blocked"]
+        if not narrow:
+            columns.insert(3, "depth over time")
+        for column in columns:
+            table.add_column(column, no_wrap=True)
+        for c in queues:
+            depth = int(c.data.get("depth", 0))
+            capacity = c.data.get("capacity", 0)
+            history = self._history.setdefault(c.name, deque(maxlen=HISTORY))
+            history.append(depth)
+            top = capacity if isinstance(capacity, int) and capacity > 0 else max(history) or 1
+            full = isinstance(capacity, int) and depth >= capacity > 0
+            gauge = Text(bar(depth / top, 10 if narrow else 16),
+                         style="red" if full else "yellow" if depth else "green")
+            label = "rendezvous" if capacity == 0 else str(capacity)
+            gauge.append(f" {depth} / {label}")
+            senders = [w.name for w in snap.workers
+                       if w.state == "blocked" and w.blocked_on == f"send {c.name}"]
+            receivers = [w.name for w in snap.workers
+                         if w.state == "blocked" and w.blocked_on == f"receive {c.name}"]
+            blocked = Text()
+            if senders:
+                blocked.append(f"send: {', '.join(senders)}", style="bold red")
+            if receivers:
+                blocked.append(("  " if senders else "") + f"receive: {', '.join(receivers)}",
+                               style="yellow")
+            cells = [Text(f"{c.kind} {c.name}", style="bold"), gauge,
+                     str(c.data.get("max_depth", 0)),
+                     str(c.data.get("messages_sent", 0)), str(c.data.get("messages_received", 0)),
+                     blocked if blocked else Text("-", style="dim")]
+            if not narrow:
+                cells.insert(3, Text(sparkline(list(history), top), style="cyan"))
+            table.add_row(*cells)
+        self.update(table)
