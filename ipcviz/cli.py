@@ -66,7 +66,10 @@ def _parser() -> argparse.ArgumentParser:
         "screenshot", help="run a scenario live and save a picture of the app",
         description="Run SCENARIO live, wait --at seconds, save the screen as SVG "
                     "(and PNG when rsvg-convert or cairosvg is installed).")
-    shot.add_argument("scenario", metavar="SCENARIO")
+    shot.add_argument("scenario", metavar="SCENARIO", nargs="?",
+                      help="file path or bundled name (omit with --all)")
+    shot.add_argument("--all", action="store_true",
+                      help="every bundled scenario at its gallery moment, into screenshots/")
     shot.add_argument("--at", type=float, default=2.0, metavar="SECONDS",
                       help="run time at which to take the picture (default 2)")
     shot.add_argument("--size", default="120x40", metavar="WxH",
@@ -217,6 +220,10 @@ def _screenshot(args: argparse.Namespace) -> int:
 
     from ipcviz.tui.screenshot import screenshot
 
+    if args.all:
+        return _gallery(Path(args.output or "screenshots"), args.size)
+    if not args.scenario:
+        return _fail(["screenshot: give a SCENARIO, or --all"])
     try:
         _load_runnable(args.scenario)
         width, height = (int(x) for x in args.size.lower().split("x"))
@@ -229,6 +236,24 @@ def _screenshot(args: argparse.Namespace) -> int:
     for path in screenshot(resolve_path(args.scenario), args.at, (width, height), output,
                            tuple(args.press)):
         print(f"saved {path}")
+    return 0
+
+
+def _gallery(directory, size: str) -> int:
+    from ipcviz.tui.gallery import GALLERY
+    from ipcviz.tui.screenshot import screenshot
+
+    width, height = (int(x) for x in size.lower().split("x"))
+    names = [p.stem for p in bundled_scenarios()]
+    missing = sorted(set(names) - set(GALLERY))
+    if missing:
+        return _fail([f"gallery: no moment chosen for {', '.join(missing)} (ipcviz/tui/gallery.py)"])
+    for i, name in enumerate(names, 1):
+        moment = GALLERY[name]
+        print(f"[{i}/{len(names)}] {name} at {moment.at} s", file=sys.stderr)
+        for path in screenshot(resolve_path(name), moment.at, (width, height),
+                               directory / f"{name}.svg", moment.keys):
+            print(f"saved {path}")
     return 0
 
 

@@ -1,0 +1,55 @@
+"""The scenario gallery: for each bundled scenario, the moment that shows its lesson.
+
+`ipcviz screenshot --all` captures every entry into screenshots/ (SVG, and PNG when a
+converter is installed); README's gallery shows them with these sentences.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Moment(NamedTuple):
+    at: float
+    keys: tuple[str, ...]
+    caption: str
+
+
+GALLERY: dict[str, Moment] = {
+    "signals_handlers": Moment(2.2, (), "Handlers ran and the workers carried on: stubborn "
+                               "logged SIGINT and SIGTERM, counter has all 20 SIGUSR1."),
+    "signals_coalescing": Moment(2.0, (), "50 SIGUSR1 and 50 SIGRTMIN+1 sent while blocked: "
+                                 "the kernel's pending masks, and why received ≠ sent."),
+    "sigchld_zombies": Moment(3.0, (), "lazy never waits: its children stay zombies; careful "
+                              "reaps in its SIGCHLD handler: none left."),
+    "pipe_oneway": Moment(1.5, (), "Bytes wait in the pipe's kernel buffer until the slow "
+                          "consumer reads them."),
+    "pipe_two_way": Moment(1.0, (), "One pipe per direction: exact byte counts both ways, "
+                           "nobody reads their own message."),
+    "pipe_bidirectional_race": Moment(1.2, (), "One pipe used both ways: each worker reads "
+                                      "its OWN message back."),
+    "pipe_backpressure": Moment(2.2, (), "The buffer is full: both writers are blocked on "
+                                "write (back-pressure)."),
+    "fifo_unrelated": Moment(1.0, (), "A FIFO is a path: two workers that share nothing "
+                             "else talk through it."),
+    "mqueue_bounded": Moment(2.4, (), "The producer was killed, its 5 messages stay in the "
+                             "kernel's queue; urgent is blocked on send."),
+    "queue_capacity": Moment(1.5, (), "Rendezvous, bounded and unbounded queues under the "
+                             "same load."),
+    "socket_echo": Moment(0.8, (), "TCP and Unix-domain echo servers, connections counted "
+                          "from the kernel's tables."),
+    "message_duplication": Moment(2.0, (), "No ack in time: the sender sends again, and the "
+                                  "worker receives duplicates."),
+    "echo_store_server": Moment(1.2, (), "A handler per client, a pipe to the storer, a "
+                                "mapped file; SIGCHLD reaps the handlers."),
+    "shm_numpy": Moment(1.5, (), "The child added 1 to element 0 of a shared numpy array; "
+                        "the parent sees it."),
+    "shm_counter_race": Moment(1.2, ("l",), "One worker's lock switched off with l: lost "
+                               "updates climb at once."),
+    "shm_signal_notify": Moment(1.5, (), "Write, signal, read, in that order in the event "
+                                "log."),
+    "deadlock": Moment(3.5, (), "The deadlock was named when it formed; a was killed and its "
+                       "lock stays held by a dead worker."),
+    "mmap_file": Moment(1.5, (), "A file mapped by two workers: the bytes as hex and text, "
+                        "written by one, seen by the other."),
+}
