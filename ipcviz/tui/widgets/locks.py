@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widgets import Static
+from ipcviz.tui.widgets.base import Panel
 
 from ipcviz.telemetry.snapshot import Snapshot
 
@@ -23,16 +23,22 @@ def cycle_text(cycle: tuple[str, ...]) -> str:
     return "; ".join(parts)
 
 
-class LocksPanel(Static):
+class LocksPanel(Panel):
     """Renders the semaphores of a Snapshot and any deadlock."""
 
-    snapshot: reactive[Snapshot | None] = reactive(None, layout=True)
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
     """The latest Snapshot."""
 
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
         sems = [c for c in snap.channels if c.kind == "semaphore"]
+        key = (snap.deadlock, snap.deadlock_seen, tuple(
+            (c.name, c.data.get("value"), tuple(c.data.get("holders", [])),
+             tuple(c.data.get("waiters", []))) for c in sems))
+        if key == getattr(self, "_key", None):
+            return
+        self._key = key
         self.display = bool(sems)
         parts: list[object] = []
         if snap.deadlock:
@@ -59,4 +65,4 @@ class LocksPanel(Static):
                           held if holders else Text("-", style="dim"),
                           Text(", ".join(c.data.get("waiters", [])) or "-", style="yellow"))
         parts.append(table)
-        self.update(Group(*parts))
+        self.show(Group(*parts), (len(parts) - 1) + 1 + len(sems))

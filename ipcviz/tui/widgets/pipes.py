@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widgets import Static
+from ipcviz.tui.widgets.base import Panel
 
 from collections import deque
 
@@ -17,10 +17,10 @@ from ipcviz.telemetry.snapshot import Snapshot
 STREAM_KINDS = ("pipe", "fifo", "socket")
 
 
-class PipesPanel(Static):
+class PipesPanel(Panel):
     """Renders the stream channels of a Snapshot."""
 
-    snapshot: reactive[Snapshot | None] = reactive(None, layout=True)
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
     """The latest Snapshot."""
 
     def __init__(self, **kwargs: object) -> None:
@@ -83,4 +83,4 @@ class PipesPanel(Static):
                 history = self._throughput(c.name, snap.elapsed, int(c.data.get("bytes_read", 0)))
                 cells[-1:-1] = [Text(sparkline(history), style="cyan")]
             table.add_row(*cells)
-        self.update(table)
+        self.show(table, 1 + len(channels))

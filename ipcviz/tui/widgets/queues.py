@@ -9,7 +9,7 @@ from collections import deque
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widgets import Static
+from ipcviz.tui.widgets.base import Panel
 
 from ipcviz.format import bar, sparkline
 from ipcviz.telemetry.snapshot import Snapshot
@@ -18,10 +18,10 @@ QUEUE_KINDS = ("mqueue", "queue")
 HISTORY = 40
 
 
-class QueuesPanel(Static):
+class QueuesPanel(Panel):
     """Renders the mqueue and queue channels of a Snapshot."""
 
-    snapshot: reactive[Snapshot | None] = reactive(None, layout=True)
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
     """The latest Snapshot; each one adds a point to the depth history."""
 
     def __init__(self, **kwargs: object) -> None:
@@ -68,4 +68,4 @@ class QueuesPanel(Static):
             if not narrow:
                 cells.insert(3, Text(sparkline(list(history), top), style="cyan"))
             table.add_row(*cells)
-        self.update(table)
+        self.show(table, 1 + len(queues))

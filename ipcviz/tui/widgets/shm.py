@@ -8,7 +8,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widgets import Static
+from ipcviz.tui.widgets.base import Panel
 
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 
@@ -104,10 +104,10 @@ def mmap_lines(c: ChannelView, previous: str | None) -> list[Text]:
     return lines
 
 
-class SharedMemoryPanel(Static):
+class SharedMemoryPanel(Panel):
     """Renders the shared arrays and mmap files of a Snapshot."""
 
-    snapshot: reactive[Snapshot | None] = reactive(None, layout=True)
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
     """The latest Snapshot; cells that changed since the previous one are highlighted."""
 
     def __init__(self, **kwargs: object) -> None:
@@ -129,4 +129,4 @@ class SharedMemoryPanel(Static):
             else:
                 lines += mmap_lines(c, self._previous.get(c.name))  # type: ignore[arg-type]
                 self._previous[c.name] = c.data.get("preview")
-        self.update(Group(*lines))
+        self.show(Group(*lines), len(lines))

@@ -8,13 +8,21 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widgets import Static
+from ipcviz.tui.widgets.base import Panel
 
 from ipcviz.format import signal_gap_reason
 from ipcviz.signals import is_realtime, parse_signal
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 
 MAX_SIGNAL_COLUMNS = 6
+MAX_ROWS = 12
+
+
+def has_signal_activity(w: WorkerView) -> bool:
+    """Worth a row: it received or was sent a signal, or the kernel shows any mask."""
+    return bool(w.signals_received or w.signals_sent_to or w.masks.get("pending")
+                or w.masks.get("shared_pending") or w.masks.get("blocked")
+                or w.masks.get("caught") or w.masks.get("ignored"))
 
 
 def signals_in_play(snap: Snapshot) -> list[str]:
@@ -41,10 +49,10 @@ def short_mask(names: list[str]) -> str:
     return " ".join(shown) if shown else "-"
 
 
-class SignalsPanel(Static):
+class SignalsPanel(Panel):
     """Received / sent per worker and signal, with the kernel's masks beside them."""
 
-    snapshot: reactive[Snapshot | None] = reactive(None, layout=True)
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
     """The latest Snapshot; a cell flashes when its received count rose since the last one."""
 
     def __init__(self, **kwargs: object) -> None:
@@ -55,8 +63,15 @@ class SignalsPanel(Static):
         if snap is None:
             return
         signals = signals_in_play(snap)
-        caught_any = any(w.masks.get("caught") for w in snap.workers)
-        self.display = bool(signals) or caught_any
+        active = [w for w in snap.workers if has_signal_activity(w)]
+        key = (tuple(signals), tuple((w.name, tuple(w.signals_received.items()),
+                                      tuple(w.signals_sent_to.items()), w.exit,
+                                      tuple((k, tuple(v)) for k, v in w.masks.items()))
+                                     for w in active))
+        if key == getattr(self, "_key", None):
+            return  # nothing to redraw (no flash either: no count rose)
+        self._key = key
+        self.display = bool(active)
         table = Table(box=None, padding=(0, 1), header_style="bold")
         table.add_column("received/sent", no_wrap=True)
         shown = signals[:MAX_SIGNAL_COLUMNS]
@@ -65,7 +80,7 @@ class SignalsPanel(Static):
         for column in ("pending", "blocked", "caught (handlers)"):
             table.add_column(column, no_wrap=True, overflow="ellipsis")
         reasons = Text()
-        for w in snap.workers:
+        for w in active[:MAX_ROWS]:
             cells: list[Text | str] = [Text(w.name, style="bold")]
             for sig in shown:
                 got = w.signals_received.get(sig, 0)
@@ -85,6 +100,10 @@ class SignalsPanel(Static):
             if reason:
                 reasons.append(f"\n {w.name}", style="bold")
                 reasons.append(f" {reason}", style="italic")
+        if len(active) > MAX_ROWS:
+            table.add_row(Text(f"… {len(active) - MAX_ROWS} more", style="dim"))
         if reasons:
             reasons = Text.assemble(("why sent ≠ received:", "bold underline"), reasons)
-        self.update(Group(table, reasons))
+        shown = min(len(active), MAX_ROWS) + (1 if len(active) > MAX_ROWS else 0)
+        reason_lines = (reasons.plain.count("\n") + 1) if reasons else 0
+        self.show(Group(table, reasons), 1 + shown + reason_lines)

@@ -33,14 +33,17 @@ class StatusBar(Static):
                 text.append(f" │ {paused} paused", style="magenta")
             if snap.dropped_events:
                 text.append(f" │ {snap.dropped_events} events dropped", style="red")
-        self.update(text)
+        self.update(text, layout=False)
 
 
 class LessonText(Static):
     """The scenario's description: what to watch for."""
 
-    snapshot: reactive[Snapshot | None] = reactive(None, layout=True)
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
     """The latest Snapshot (only its description is used)."""
 
     def watch_snapshot(self, snap: Snapshot | None) -> None:
-        self.update(" ".join((snap.description if snap else "").split()))
+        text = " ".join((snap.description if snap else "").split())
+        if text != getattr(self, "_text", None):
+            self._text = text
+            self.update(text)

@@ -10,6 +10,18 @@ from ipcviz.format import format_counts, format_state
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 
 COLUMNS = ("worker", "pid", "state", "cpu %", "restarts", "step", "signals received")
+
+
+def column_widths(total: int) -> tuple[int, ...]:
+    """Fixed widths that fit `total` cells (recomputing widths on every update is what
+    makes a big table slow): the state column gets the most room."""
+    fixed = {"pid": 7, "cpu %": 5, "restarts": 8, "step": 9}
+    room = max(30, total - 2 * len(COLUMNS) - 2 - sum(fixed.values()))
+    worker = max(8, min(18, room // 4))
+    state = max(14, min(44, room - worker - 10))
+    signals = max(10, room - worker - state)
+    sizes = {**fixed, "worker": worker, "state": state, "signals received": signals}
+    return tuple(sizes[c] for c in COLUMNS)
 _STATE_STYLE = {"running": "green", "sleeping": "", "blocked": "bold yellow",
                 "stopped": "bold magenta", "zombie": "bold red", "exited": "dim",
                 "starting": "dim"}
@@ -40,8 +52,9 @@ class WorkersTable(DataTable):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        for name in COLUMNS:
-            self.add_column(name, key=name)
+        self._shown: dict[tuple[str, str], object] = {}
+        for name, width in zip(COLUMNS, column_widths(self.app.size.width)):
+            self.add_column(name, key=name, width=width)
 
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None or not self.columns:
@@ -61,9 +74,14 @@ class WorkersTable(DataTable):
             )
             if w.name in self.rows:
                 for column, value in zip(COLUMNS, cells):
-                    self.update_cell(w.name, column, value, update_width=True)
+                    key = (w.name, column)
+                    if self._shown.get(key) != value:  # only what changed
+                        self.update_cell(w.name, column, value)
+                        self._shown[key] = value
             else:
                 self.add_row(*cells, key=w.name)
+                for column, value in zip(COLUMNS, cells):
+                    self._shown[(w.name, column)] = value
 
     @property
     def selected_worker(self) -> str | None:
