@@ -14,6 +14,7 @@ BAD = Path(__file__).parent / "bad_scenarios"
 SPECIAL = {
     "empty.yaml": "1:1: empty file",
     "latin1.yaml": "3:11: not UTF-8 text",
+    "binary.yaml": "1:1: this is a binary file, not YAML text",
 }
 
 
@@ -29,7 +30,7 @@ BAD_FILES = sorted(BAD.glob("*.yaml"))
 
 
 def test_corpus_is_large_enough() -> None:
-    assert len(BAD_FILES) >= 15
+    assert len(BAD_FILES) >= 40
 
 
 @pytest.mark.parametrize("path", BAD_FILES, ids=lambda p: p.stem)
@@ -86,3 +87,19 @@ def test_kernel_refusal_at_start_is_one_line_and_leaves_nothing(scenario_file, t
     assert result.stdout == ""
     assert result.stderr.strip().splitlines() == [f"{path}: cannot start: AF_UNIX path too long"]
     assert list(deep.iterdir()) == []
+
+
+def test_whole_corpus_and_a_50_mb_file_through_the_cli(tmp_path, nothing_left_behind) -> None:
+    """Every bad file is rejected (exit 2, no traceback) in one bounded run, nothing created."""
+    big = tmp_path / "big.yaml"
+    with open(big, "wb") as fh:
+        fh.write(b"workers:\n  a: {}\n" + b"# padding\n" * 5_000_000)
+    files = [str(p) for p in BAD_FILES] + [str(big)]
+    result = run_cli("validate", *files, timeout=60)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{big}:1:1: file is 50,000,017 bytes; scenarios are limited to 1,000,000 bytes" \
+        in result.stderr
+    rejected = {line.split(":")[0] for line in result.stderr.splitlines()}
+    assert rejected == set(files)
+    assert result.stdout == ""

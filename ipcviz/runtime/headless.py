@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,16 +55,37 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
                 sys.stderr.flush()
         runtime.poll(0.0)
         elapsed = runtime.elapsed
-        final = sampler.sample()
+        if runtime.all_ended():
+            final = sampler.sample()
+        else:  # still running: states as they were, counters once everything stands still
+            live = sampler.sample()
+            runtime.quiesce()
+            final = with_states_of(sampler.sample(), live)
         if on_snapshot is not None:
             on_snapshot(final)
     finally:
+        cleanup_started = time.monotonic()
         runtime.shutdown()
+        cleanup = time.monotonic() - cleanup_started
         if progress:
             sys.stderr.write("\r" + " " * 60 + "\r")
     leaks = runtime.leaks()
     summary = build_summary(final, elapsed, leaks, scenario.model.expect)
+    summary["cleanup_s"] = round(cleanup, 3)
     return HeadlessResult(summary, final, list(leaks["details"]))  # type: ignore[arg-type]
+
+
+def with_states_of(frozen: Snapshot, live: Snapshot) -> Snapshot:
+    """The frozen counters with each worker's state, blocked_on and cpu from `live`."""
+    import dataclasses
+
+    states = {w.name: w for w in live.workers}
+    workers = tuple(
+        dataclasses.replace(w, state=states[w.name].state, blocked_on=states[w.name].blocked_on,
+                            cpu=states[w.name].cpu, paused=states[w.name].paused)
+        if w.name in states else w
+        for w in frozen.workers)
+    return dataclasses.replace(frozen, workers=workers, events=live.events + frozen.events)
 
 
 def format_text(summary: dict[str, Any]) -> str:

@@ -517,6 +517,30 @@ class Runtime:
         return [(p.ident.pid, p.roles[channel]) for p in self.procs
                 if p.alive and p.ident is not None and channel in p.roles]
 
+    def quiesce(self, timeout: float = 1.5) -> bool:
+        """Pause every worker at its next step boundary and wait until no counter moves.
+
+        A worker counts what it moved right after each system call, so once all are paused
+        (or blocked, with nothing in flight) the table and the kernel agree exactly.
+        """
+        if self.table is None:
+            return False
+        arr = self.table.array
+        arr[:, T.CTRL_PAUSE] = 1
+        counters = slice(T.SIG_RECEIVED, self.table.layout.event_base)
+        deadline = time.monotonic() + timeout
+        previous = arr[:, counters].copy()
+        still = 0
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            self.reap()
+            current = arr[:, counters].copy()
+            still = still + 1 if (current == previous).all() else 0
+            previous = current
+            if still >= 3:
+                return True
+        return False
+
     def observe_channels(self) -> None:
         """Read every channel's kernel state (keeps maxima such as max_buffered current)."""
         for channel in self.channels:

@@ -133,10 +133,16 @@ def load_text(raw: bytes, filename: str) -> LoadedScenario:
 
 def load_scenario(path: str | os.PathLike) -> LoadedScenario:
     """Load a scenario from a file path, or from a bundled name like `pipe_two_way`."""
+    from ipcviz.scenario.yamlpos import MAX_FILE_BYTES
+
     resolved = resolve_path(str(path))
     try:
+        size = os.path.getsize(resolved)
+        if size > MAX_FILE_BYTES:  # refuse before reading anything
+            raise ScenarioError([f"{path}:1:1: file is {size:,} bytes; scenarios are limited "
+                                 f"to {MAX_FILE_BYTES:,} bytes"])
         with open(resolved, "rb") as fh:
-            raw = fh.read(20_000_001)
+            raw = fh.read()
     except OSError as exc:
         raise ScenarioError([f"{path}: cannot read: {exc.strerror}"]) from None
     return load_text(raw, str(path))

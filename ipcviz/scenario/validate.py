@@ -96,6 +96,7 @@ def check(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
         known = ", ".join(sorted(targets)) + (", parent" if allow_parent else "")
         yield (path, f"unknown worker '{name}' (workers: {known})")
 
+    yield from _kernel_limits(channels)
     for cname, ch in channels.items():
         if ch.kind == "socket" and ch.server not in scn.workers:
             yield (("channels", cname, "server"), f"unknown worker '{ch.server}' "
@@ -157,6 +158,39 @@ def check(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
 
     for i, exp in enumerate(scn.expect):
         yield from _check_expect(scn, groups, (("expect", i)), exp)
+
+
+def _read_limit(name: str) -> int | None:
+    try:
+        with open(f"/proc/sys/fs/mqueue/{name}") as fh:
+            return int(fh.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _kernel_limits(channels) -> Iterator[tuple[Path, str]]:
+    """POSIX message queue limits, naming the /proc/sys setting to change."""
+    import os
+
+    queues = [name for name, ch in channels.items() if ch.kind == "mqueue"]
+    queues_max = _read_limit("queues_max")
+    if queues_max is not None and len(queues) > queues_max:
+        yield (("channels", queues[queues_max]),
+               f"{len(queues)} message queues; the kernel allows {queues_max} "
+               "(/proc/sys/fs/mqueue/queues_max)")
+    if os.geteuid() == 0:  # root (CAP_SYS_RESOURCE) is not held to msg_max/msgsize_max
+        return
+    msg_max, msgsize_max = _read_limit("msg_max"), _read_limit("msgsize_max")
+    for name in queues:
+        ch = channels[name]
+        if msg_max is not None and ch.capacity > msg_max:
+            yield (("channels", name, "capacity"),
+                   f"{ch.capacity} messages; the kernel allows {msg_max} "
+                   "(/proc/sys/fs/mqueue/msg_max)")
+        if msgsize_max is not None and ch.message_size > msgsize_max:
+            yield (("channels", name, "message_size"),
+                   f"{ch.message_size} bytes; the kernel allows {msgsize_max} "
+                   "(/proc/sys/fs/mqueue/msgsize_max)")
 
 
 def _check_steps(steps, base, scn, caught, channel_ref, target_ref):
