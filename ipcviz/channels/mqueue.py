@@ -40,6 +40,14 @@ class MqueueEndpoint:
         except posix_ipc.BusyError:
             return False
 
+    def send_blocking(self, message: bytes, priority: int = 0) -> None:
+        while True:
+            try:
+                self.mq.send(message, priority=priority)
+                return
+            except posix_ipc.SignalError:  # interrupted by a handled signal: go on
+                continue
+
     def wait_sendable(self, timeout_ms: int | None = None) -> None:
         self._out.poll(timeout_ms)
 

@@ -16,25 +16,18 @@ import struct
 import posix_ipc
 
 from ipcviz.channels.base import Channel
+from ipcviz.channels.semaphore import SemaphoreEndpoint
 
 _LENGTH = struct.Struct("<I")
 _OFFSET = struct.Struct("<Q")
 _HEADER_BYTES = _OFFSET.size  # the spool starts with the read position
 
 
-class _Sem:
-    def __init__(self, name: str):
-        self.sem = posix_ipc.Semaphore(name)
+class _Sem(SemaphoreEndpoint):
+    """A semaphore handle whose try_acquire may wait a little."""
 
-    def try_acquire(self, seconds: float = 0) -> bool:
-        try:
-            self.sem.acquire(seconds)
-            return True
-        except (posix_ipc.BusyError, posix_ipc.SignalError):
-            return False
-
-    def release(self) -> None:
-        self.sem.release()
+    def try_acquire(self, seconds: float = 0) -> bool:  # type: ignore[override]
+        return self.acquire_for(seconds)
 
 
 class QueueEndpoint:

@@ -99,3 +99,15 @@ def zombie_children(pid: int) -> int:
         if stat is not None and stat.state == "Z":
             count += 1
     return count
+
+
+def finished_children():
+    """Yield (pid, wait status) for every child that has ended, without blocking."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, status

@@ -22,7 +22,12 @@ from dataclasses import dataclass, field
 
 from ipcviz.channels import channel_class
 from ipcviz.channels.base import Channel
-from ipcviz.runtime.ident import ProcessIdentity, become_subreaper, die_with_parent
+from ipcviz.runtime.ident import (
+    ProcessIdentity,
+    become_subreaper,
+    die_with_parent,
+    finished_children,
+)
 from ipcviz.runtime.registry import Registry, sweep_dead_runs
 from ipcviz.scenario import schema
 from ipcviz.scenario.load import LoadedScenario, WorkerInstance
@@ -291,6 +296,7 @@ class Runtime:
                     spawn_rows=proc.spawn_rows, definitions=dict(self.model.workers),
                     roles_by_group=self.roles_by_group,
                     channel_kinds={c.name: c.kind for c in self.channels},
+                    definition_name=proc.instance.group,
                 )
                 code = Interpreter(ctx).run()
             except BaseException:
@@ -368,13 +374,7 @@ class Runtime:
 
     def reap(self) -> None:
         """Collect every child that ended (workers, and orphans adopted as subreaper)."""
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in finished_children():
             proc = self._by_pid.pop(pid, None)
             if proc is None:  # an orphaned spawned child, adopted by us as subreaper
                 self._orphan_reaped(pid, status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from textual.app import App, ComposeResult
@@ -72,6 +73,9 @@ class IpcvizApp(App[None]):
         self.latest: Snapshot | None = None
         self.error_lines: list[str] = []
         self._trigger_keys: set[str] = set()
+        self._pending_lock = threading.Lock()
+        self._pending: Snapshot | None = None
+        self._pending_events: list = []
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -110,8 +114,30 @@ class IpcvizApp(App[None]):
 
     def _start(self, source: Source) -> None:
         self.source = source
-        source.start(lambda snap: self.post_message(SnapshotArrived(snap)),
-                     lambda lines: self.post_message(SourceFailed(lines)))
+        source.start(self._arrived, lambda lines: self.post_message(SourceFailed(lines)))
+
+    def _arrived(self, snap: Snapshot) -> None:
+        """From the source's thread: keep only the newest Snapshot (and every event), so a
+        busy UI never falls behind the data; one message is in flight at a time."""
+        if not getattr(self.source, "coalesce", True):  # fixed data: every frame counts
+            self.post_message(SnapshotArrived(snap))
+            return
+        with self._pending_lock:
+            first = self._pending is None
+            self._pending = snap
+            self._pending_events.extend(snap.events)
+        if first:
+            self.post_message(SnapshotArrived(snap))
+
+    def _take_pending(self) -> Snapshot | None:
+        import dataclasses
+
+        with self._pending_lock:
+            snap, events = self._pending, self._pending_events
+            self._pending, self._pending_events = None, []
+        if snap is None:
+            return None
+        return dataclasses.replace(snap, events=tuple(events))
 
     def _open_picker(self) -> None:
         entries = []
@@ -128,7 +154,10 @@ class IpcvizApp(App[None]):
             self._start(LiveSource(str(path)))
 
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
-        snap = message.snapshot
+        coalesce = getattr(self.source, "coalesce", True)
+        snap = self._take_pending() if coalesce else message.snapshot
+        if snap is None:
+            return
         first = self.latest is None
         self.latest = snap
         if first:

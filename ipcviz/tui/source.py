@@ -22,6 +22,8 @@ class Source:
     """Interface: `start` with callbacks, `send` commands, `stop` (and clean up)."""
 
     label = ""
+    #: live data: when the UI is busy, skip to the newest Snapshot (keeping every event)
+    coalesce = True
 
     def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
         raise NotImplementedError
@@ -35,6 +37,8 @@ class Source:
 
 class FixedSource(Source):
     """Fixed Snapshots (recorded or made by hand), delivered at start; commands are kept."""
+
+    coalesce = False  # every frame is rendered, so pictures keep their history
 
     def __init__(self, snapshots: Sequence[Snapshot], label: str = "fixed"):
         self.snapshots = list(snapshots)

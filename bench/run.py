@@ -1,0 +1,211 @@
+"""Run every benchmark and write bench/README.md: each figure next to its target.
+
+    python bench/run.py            (about 3 minutes on 2 cores)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import overhead  # noqa: E402
+
+
+def ui_scenario(path: Path) -> None:
+    """64 workers, 16 pipes, 8 queues and a 64x64 shared array, all changing."""
+    lines = ["name: UI load", "duration: 600", "channels:"]
+    lines += [f"  p{i}: {{kind: pipe}}" for i in range(16)]
+    lines += [f"  q{i}: {{kind: mqueue, capacity: 10, message_size: 64}}" for i in range(8)]
+    lines += ["  grid: {kind: shared_array, dtype: int64, shape: [64, 64]}", "workers:"]
+    for i in range(16):
+        lines += [f"  w{i}: {{handlers: {{SIGUSR1: count}}, loop: true, steps: "
+                  f"[{{write: {{to: p{i}, size: 64}}}}, {{sleep: 0.01}}]}}",
+                  f"  r{i}: {{loop: true, steps: [{{read: {{from: p{i}, bytes: 64}}}}]}}"]
+    for i in range(8):
+        lines += [f"  s{i}: {{loop: true, steps: [{{send: {{to: q{i}, size: 8}}}}, {{sleep: 0.01}}]}}",
+                  f"  c{i}: {{loop: true, steps: [{{receive: {{from: q{i}}}}}]}}"]
+    for i in range(16):
+        lines += [f"  a{i}: {{loop: true, steps: [{{increment: {{array: grid, index: "
+                  f"[{i * 4}, {i}], times: 100}}}}, {{sleep: 0.01}}]}}"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+async def ui_measure(path: Path) -> dict:
+    from ipcviz.signals import parse_signal
+    from ipcviz.tui.app import make_app
+    from ipcviz.tui.source import LiveSource
+
+    app = make_app(source=LiveSource(str(path)))
+    out: dict = {}
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.latest is None or app.latest.elapsed < 2:
+            await pilot.pause(0.05)
+        r0, t0, f0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic(), app.latest.seq
+        await pilot.pause(10)
+        r1, t1, f1 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic(), app.latest.seq
+        out["workers"] = len(app.latest.workers)
+        out["ui_cpu"] = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / (t1 - t0) * 100
+        out["fps"] = (f1 - f0) / (t1 - t0)
+        latencies = []
+        for _ in range(20):
+            before = app.latest.worker("w0").signals_received.get("SIGUSR1", 0)
+            start = time.monotonic()
+            app.source.send({"cmd": "action", "action": "signal",
+                             "arg": {"to": "w0", "sig": parse_signal("SIGUSR1"), "count": 1}})
+            while app.latest.worker("w0").signals_received.get("SIGUSR1", 0) <= before:
+                await pilot.pause(0.005)
+            latencies.append(time.monotonic() - start)
+            await pilot.pause(0.05)
+        latencies.sort()
+        out["latency_p95_ms"] = latencies[int(0.95 * (len(latencies) - 1))] * 1000
+        import psutil
+
+        out["ui_rss_mb"] = psutil.Process().memory_info().rss / 2**20
+        await pilot.press("q")
+    return out
+
+
+STARTUP = """
+import sys, time
+from ipcviz.scenario.load import load_text
+from ipcviz.runtime.supervisor import Runtime
+from ipcviz.telemetry import table as T
+n = int(sys.argv[1])
+text = f"workers:\\n  w: {{count: {n}}}\\n".encode()
+scenario = load_text(text, "bench")
+rt = Runtime(scenario)
+t0 = time.monotonic()
+rt.start()
+while not all(rt.table.array[p.row, T.EVENT_SEQ] >= 1 for p in rt.procs):
+    time.sleep(0.001)
+t1 = time.monotonic()
+rt.shutdown()
+print(t1 - t0)
+"""
+
+SCALE = """
+import sys, time
+from ipcviz.scenario.load import load_text
+from ipcviz.runtime.supervisor import Runtime
+from ipcviz.telemetry.sampler import Sampler
+n = int(sys.argv[1])
+text = ("channels:\\n" + "".join(f"  p{i}: {{kind: pipe}}\\n" for i in range(n // 4)) +
+        f"workers:\\n  w: {{count: {n}, handlers: {{SIGUSR1: count}}}}\\n").encode()
+rt = Runtime(load_text(text, "bench"))
+rt.start()
+sampler = Sampler(rt)
+time.sleep(0.5)
+sampler.sample()
+t0 = time.monotonic()
+for _ in range(20):
+    sampler.sample()
+print((time.monotonic() - t0) / 20)
+rt.shutdown()
+"""
+
+
+def python(code: str, *args: str) -> float:
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                         check=True, env=env).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def first_frame() -> float:
+    """Seconds from running `ipcviz launch` (4 workers) to its first drawn frame."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    scenario = HERE / "four.yaml"
+    scenario.write_text("workers:\n  w: {count: 4, loop: true, steps: [{sleep: 0.1}]}\n")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    start = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "ipcviz", "launch", str(scenario)],
+                            stdin=slave, stdout=slave, stderr=slave, cwd=HERE.parent)
+    os.close(slave)
+    seen = b""
+    while b"workers alive" not in seen:
+        seen += os.read(master, 65536)
+    elapsed = time.monotonic() - start
+    os.write(master, b"q")
+    proc.wait(10)
+    os.close(master)
+    scenario.unlink()
+    return elapsed
+
+
+def main() -> None:
+    rows: list[tuple[str, str, str, bool | None]] = []
+
+    print("instrumentation overhead ...", file=sys.stderr)
+    for name, raw, ours in overhead.run():
+        ratio = ours / raw
+        rows.append((f"throughput ratio, {name}", ">= 0.90",
+                     f"{ratio:.2f} (ipcviz {ours:,.0f}/s, bare {raw:,.0f}/s)", ratio >= 0.9))
+
+    print("start-up ...", file=sys.stderr)
+    frame = first_frame()
+    rows.append(("`ipcviz launch` (4 workers) to first frame", "<= 1.0 s", f"{frame:.2f} s",
+                 frame <= 1.0))
+    fork64 = python(STARTUP, "64")
+    rows.append(("64 workers running after the runtime starts", "<= 1.0 s", f"{fork64:.3f} s",
+                 fork64 <= 1.0))
+
+    print("sampler scale ...", file=sys.stderr)
+    costs = {n: python(SCALE, str(n)) for n in (16, 64, 256)}
+    per_worker = [costs[n] / n * 1e6 for n in costs]
+    curve = ", ".join(f"{n}: {c * 1000:.1f} ms" for n, c in costs.items())
+    linear = max(per_worker) <= 2 * min(per_worker)
+    rows.append(("sampler cost per frame (16, 64, 256 workers)", "grows linearly",
+                 f"{curve} ({min(per_worker):.0f}-{max(per_worker):.0f} µs per worker)", linear))
+
+    print("UI cost (about 20 s) ...", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ui.yaml"
+        ui_scenario(path)
+        ui = asyncio.run(ui_measure(path))
+    rows.append((f"UI process CPU, {ui['workers']} workers, 16 pipes, 8 queues, 64x64 array",
+                 "<= 25 % of one core", f"{ui['ui_cpu']:.0f} %", ui["ui_cpu"] <= 25))
+    rows.append(("UI frames per second", ">= 10", f"{ui['fps']:.1f}", ui["fps"] >= 9.5))
+    rows.append(("signal received -> on screen, p95", "<= 100 ms",
+                 f"{ui['latency_p95_ms']:.0f} ms", ui["latency_p95_ms"] <= 100))
+    rows.append(("UI process RSS (after ~15 s of that load)", "< 200 MB",
+                 f"{ui['ui_rss_mb']:.0f} MB", ui["ui_rss_mb"] < 200))
+
+    width = max(len(r[0]) for r in rows)
+    for name, target, value, ok in rows:
+        mark = "met" if ok else "NOT met"
+        print(f"{name:<{width}}  target {target:<18} {value}  [{mark}]")
+    write_readme(rows)
+
+
+def write_readme(rows) -> None:
+    table = ["| measure | target | this machine | met |", "|---|---|---|---|"]
+    table += [f"| {n} | {t} | {v} | {'yes' if ok else '**no**'} |" for n, t, v, ok in rows]
+    readme = HERE / "README.md"
+    text = readme.read_text() if readme.exists() else ""
+    start, end = "<!-- results -->", "<!-- /results -->"
+    block = f"{start}\n" + "\n".join(table) + f"\n{end}"
+    if start in text:
+        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text += "\n" + block + "\n"
+    readme.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
