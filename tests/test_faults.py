@@ -214,3 +214,50 @@ timeline:
     assert workers["steady"]["restarts"] == 0  # exit 0 is not a failure
     assert workers["always"]["restarts"] == 0  # killed by the user: never auto-restarted
     assert workers["always"]["exit"] == "SIGKILL"
+
+
+def test_exception_inside_the_ui_still_cleans_up(nothing_left_behind) -> None:
+    import asyncio
+
+    from ipcviz.tui.app import make_app
+    from ipcviz.tui.source import LiveSource
+
+    source = LiveSource(str(EVERY_KIND))
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            while app.latest is None:
+                await pilot.pause(0.05)
+
+            def boom() -> None:
+                raise RuntimeError("a bug in a widget")
+
+            app.call_later(boom)
+            await pilot.pause(1)
+
+    with pytest.raises(RuntimeError, match="a bug in a widget"):
+        asyncio.run(scenario())
+    assert source.proc is None  # the app stopped its runtime on the way out
+    assert source.leaks is not None and source.leaks["ipc_objects"] == 0
+
+
+def test_a_crashing_worker_leaves_the_others_running(scenario_file, nothing_left_behind) -> None:
+    path = scenario_file("""
+duration: 1.5
+channels:
+  p: {kind: pipe}
+workers:
+  crasher:
+    steps:
+      - sleep: 0.2
+      - exit: 70
+  steady:
+    loop: true
+    steps: [{sleep: 0.05}]
+""")
+    summary = run_scenario(path)
+    assert summary["workers"]["crasher"]["exit"] == 70
+    assert summary["workers"]["steady"]["exit"] is None
+    assert summary["workers"]["steady"]["state"] in ("sleeping", "running")
+    assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
