@@ -156,3 +156,17 @@ def test_record_then_replay_gives_the_same_snapshots(tmp_path, nothing_left_behi
     assert replayed == recorded
     final = recorded[-1].worker("realtime")
     assert final.signals_sent_to == {"SIGRTMIN+1": 50}
+
+
+def test_heat_map_value_under_the_mouse(snap_compare) -> None:
+    """A 64x64 array as a heat map; the mouse on the hot cell shows its exact value."""
+    from ipcviz.tui.widgets.shm import SharedMemoryPanel
+
+    async def hover(pilot) -> None:
+        await settle(pilot)
+        # element [10, 40] is in map row 10 // 8 = 1, column 40; the map starts two lines
+        # below the panel's first content line (after the title border), two cells in
+        await pilot.hover(SharedMemoryPanel, offset=(2 + 40, 1 + 2 + 1))
+        await settle(pilot)
+
+    assert snap_compare(recorded_app("heat", 1.5), terminal_size=(120, 40), run_before=hover)

@@ -15,6 +15,20 @@ import posix_ipc
 from ipcviz.channels.base import Channel
 
 MAX_VALUES_IN_SNAPSHOT = 4096
+HEAT_ROWS, HEAT_COLUMNS = 8, 64
+
+
+def block_means(values: np.ndarray) -> np.ndarray:
+    """A 2-D view of at most HEAT_ROWS x HEAT_COLUMNS block means, for a heat map."""
+    grid = values.reshape(1, -1) if values.ndim == 1 else values
+    rows = -(-grid.shape[0] // HEAT_ROWS)
+    cols = -(-grid.shape[1] // HEAT_COLUMNS)
+    out_r, out_c = -(-grid.shape[0] // rows), -(-grid.shape[1] // cols)
+    out = np.zeros((out_r, out_c))
+    for i in range(out_r):
+        for j in range(out_c):
+            out[i, j] = grid[i * rows:(i + 1) * rows, j * cols:(j + 1) * cols].mean()
+    return out
 
 
 def shape_of(spec) -> tuple[int, ...]:
@@ -82,6 +96,7 @@ class SharedArrayChannel(Channel):
         else:
             data["values"] = {"min": values.min().item(), "max": values.max().item(),
                               "sum": data["sum"]}
+            data["heat"] = block_means(values).tolist()
         return data
 
     def close(self) -> None:

@@ -14,6 +14,43 @@ from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 
 MAX_COLUMNS = 16
 MAX_ROWS = 8
+HEAT_ROWS, HEAT_COLUMNS = 8, 64
+
+
+def heat_grid(c: ChannelView) -> tuple[list[list[float]], int, int] | None:
+    """(grid, rows per cell, columns per cell) when the array is too big for numbers."""
+    data = c.data
+    shape = data.get("shape", [])
+    if "heat" in data:  # too big to ship: the runtime sent block means
+        grid = data["heat"]
+        rows = -(-shape[0] // len(grid)) if len(shape) == 2 else 1
+        cols = -(-shape[-1] // len(grid[0]))
+        return grid, rows, cols
+    values = data.get("values")
+    if not isinstance(values, list) or len(shape) != 2 or (
+            shape[0] <= MAX_ROWS and shape[1] <= MAX_COLUMNS):
+        return None
+    rows, cols = -(-shape[0] // HEAT_ROWS), -(-shape[1] // HEAT_COLUMNS)
+    grid = []
+    for i in range(0, shape[0], rows):
+        line = []
+        for j in range(0, shape[1], cols):
+            block = [v for r in values[i:i + rows] for v in r[j:j + cols]]
+            line.append(sum(block) / len(block))
+        grid.append(line)
+    return grid, rows, cols
+
+
+def heat_lines(grid: list[list[float]]) -> list[Text]:
+    flat = [v for row in grid for v in row]
+    low, high = min(flat), max(flat)
+    lines = []
+    for row in grid:
+        line = Text("  ")
+        for value in row:
+            line.append("█", style=heat_style(value, low, high))
+        lines.append(line)
+    return lines
 _HEAT = ["grey37", "blue", "cyan", "green", "yellow", "dark_orange", "red"]
 
 
@@ -39,7 +76,8 @@ def format_value(value: float) -> str:
     return f"{int(value):,}"
 
 
-def array_lines(c: ChannelView, previous: list[float] | None, writers: list[str]) -> list[Text]:
+def array_lines(c: ChannelView, previous: list[float] | None, writers: list[str],
+                hover: str | None = None) -> list[Text]:
     """The header line and the grid of one shared array."""
     data = c.data
     shape = data.get("shape", [])
@@ -55,10 +93,23 @@ def array_lines(c: ChannelView, previous: list[float] | None, writers: list[str]
                         else "bold black on green")
     lines.append(head)
     values = data.get("values")
+    heat = heat_grid(c)
+    if heat is not None:
+        grid, rows, cols = heat
+        low = min(v for r in grid for v in r)
+        high = max(v for r in grid for v in r)
+        if hover:
+            lines.append(Text(f"  {hover}", style="bold cyan"))
+        else:
+            lines.append(Text(f"  heat map: one cell = {rows}x{cols} elements; "
+                              f"{format_value(low)} (grey) to {format_value(high)} (red); "
+                              "point with the mouse for a value", style="dim"))
+        lines += heat_lines(grid)
+        return lines
     if not isinstance(values, list):
         summary = values or {}
-        lines.append(Text(f"  {len(flatten([]))}min {summary.get('min')}  max "
-                          f"{summary.get('max')}  sum {summary.get('sum')}"))
+        lines.append(Text(f"  min {summary.get('min')}  max {summary.get('max')}  "
+                          f"sum {summary.get('sum')}"))
         return lines
     flat = flatten(values)
     last = flatten(data.get("last_writer", [])) if data.get("last_writer") else []
@@ -104,6 +155,21 @@ def mmap_lines(c: ChannelView, previous: str | None) -> list[Text]:
     return lines
 
 
+def cell_text(c: ChannelView, r: int, k: int, rows: int, cols: int, mean: float) -> str:
+    """What the heat-map cell (r, k) holds: the exact element, or its block's mean."""
+    values = c.data.get("values")
+    if rows == cols == 1 and isinstance(values, list):
+        return f"{c.name}[{r}, {k}] = {format_value(values[r][k])}"
+    r0, k0 = r * rows, k * cols
+    if isinstance(values, list):
+        cells = [(values[i][j], i, j) for i in range(r0, min(r0 + rows, len(values)))
+                 for j in range(k0, min(k0 + cols, len(values[0])))]
+        top, i, j = max(cells)
+        return (f"{c.name}[{i}, {j}] = {format_value(top)}, the largest of the block "
+                f"[{r0}..{r0 + rows - 1}, {k0}..{k0 + cols - 1}] (mean {mean:.4g})")
+    return f"{c.name}[{r0}..{r0 + rows - 1}, {k0}..{k0 + cols - 1}]: mean {mean:.4g}"
+
+
 class SharedMemoryPanel(Panel):
     """Renders the shared arrays and mmap files of a Snapshot."""
 
@@ -113,6 +179,22 @@ class SharedMemoryPanel(Panel):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._previous: dict[str, object] = {}
+        self._maps: list[tuple[int, ChannelView]] = []
+        self._hover: tuple[str, str] | None = None
+
+    def on_mouse_move(self, event: object) -> None:
+        """The exact value (or block mean) of the heat-map cell under the mouse."""
+        offset = event.get_content_offset(self)  # type: ignore[attr-defined]
+        if offset is None:
+            return
+        self._hover = None
+        for top, c in self._maps:
+            grid, rows, cols = heat_grid(c)  # type: ignore[misc]
+            r, k = offset.y - top, offset.x - 2
+            if 0 <= r < len(grid) and 0 <= k < len(grid[0]):
+                self._hover = (c.name, cell_text(c, r, k, rows, cols, grid[r][k]))
+        if self.snapshot is not None:
+            self.watch_snapshot(self.snapshot)
 
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
@@ -121,9 +203,14 @@ class SharedMemoryPanel(Panel):
         self.display = bool(channels)
         writers = [w.name for w in snap.workers]
         lines: list[Text] = []
+        self._maps: list[tuple[int, ChannelView]] = []
         for c in channels:
             if c.kind == "shared_array":
-                lines += array_lines(c, self._previous.get(c.name), writers)  # type: ignore[arg-type]
+                if heat_grid(c) is not None:  # the grid starts two lines down
+                    self._maps.append((len(lines) + 2, c))
+                hover = self._hover[1] if self._hover and self._hover[0] == c.name else None
+                lines += array_lines(c, self._previous.get(c.name), writers,  # type: ignore[arg-type]
+                                     hover)
                 values = c.data.get("values")
                 self._previous[c.name] = flatten(values) if isinstance(values, list) else None
             else:
