@@ -133,7 +133,7 @@ class Sampler:
             events += self._events(kid.row, kid.name, channel_names, row_names)
         events += rt.take_events()
         events.sort(key=lambda e: e.t)
-        channels = tuple(self._channel_view(name, spec, arr, workers) for name, spec in
+        channels = tuple(self._channel_view(name, spec, arr, workers, kids) for name, spec in
                          model.channels.items())
         candidate = self._deadlock(workers, channels)
         # counters and kernel states are read at slightly different instants: only a cycle
@@ -229,7 +229,7 @@ class Sampler:
             sent = _signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG])
             layout = self.runtime.table.layout  # type: ignore[union-attr]
             for name, roles in proc.roles.items():
-                index = channel_names.index(name)
+                index = self.runtime.channel_by_name[name].index
                 kind = self.runtime.model.channels[name].kind
                 if kind == "shared_array":
                     per_channel["increments"][name] = int(
@@ -295,7 +295,7 @@ class Sampler:
         return "sleeping", None
 
     def _channel_view(self, name: str, spec: object, arr: np.ndarray | None,
-                      workers: list[WorkerView]) -> ChannelView:
+                      workers: list[WorkerView], kids: list[SpawnedProc]) -> ChannelView:
         rt = self.runtime
         kind = spec.kind  # type: ignore[attr-defined]
         writers = tuple(p.name for p in rt.procs
@@ -330,12 +330,13 @@ class Sampler:
                 data["lost_updates"] = None if channel.uses_set else max(0, int(increments - gained))
             elif kind == "semaphore":
                 data.update(self._semaphore(name, column(T.ACQUIRED) - column(T.RELEASED),
-                                            workers))
+                                            workers, kids))
         return ChannelView(name, kind, data, writers, readers)
 
-    def _semaphore(self, name: str, held: np.ndarray, workers: list[WorkerView]) -> dict:
+    def _semaphore(self, name: str, held: np.ndarray, workers: list[WorkerView],
+                   kids: list[SpawnedProc]) -> dict:
         by_row = {p.row: p.name for p in self.runtime.procs}
-        by_row.update({k.row: k.name for k in self.runtime.spawned()})
+        by_row.update({k.row: k.name for k in kids})
         state = {w.name: w.state for w in workers}
         holders = []
         for row in np.flatnonzero(held > 0):
