@@ -138,14 +138,17 @@ def first_frame() -> float:
                             stdin=slave, stdout=slave, stderr=slave, cwd=HERE.parent)
     os.close(slave)
     seen = b""
+    painted = None
     while b"workers alive" not in seen:
         seen += os.read(master, 65536)
+        if painted is None and b"ipcviz" in seen:
+            painted = time.monotonic() - start
     elapsed = time.monotonic() - start
     os.write(master, b"q")
     proc.wait(10)
     os.close(master)
     scenario.unlink()
-    return elapsed
+    return painted or elapsed, elapsed
 
 
 def main() -> None:
@@ -158,9 +161,9 @@ def main() -> None:
                      f"{ratio:.2f} (ipcviz {ours:,.0f}/s, bare {raw:,.0f}/s)", ratio >= 0.9))
 
     print("start-up ...", file=sys.stderr)
-    frame = first_frame()
-    rows.append(("`ipcviz launch` (4 workers) to first frame", "<= 1.0 s", f"{frame:.2f} s",
-                 frame <= 1.0))
+    painted, frame = first_frame()
+    rows.append(("`ipcviz launch` (4 workers) to first frame with data", "<= 1.0 s",
+                 f"{frame:.2f} s (app drawn at {painted:.2f} s)", frame <= 1.0))
     fork64 = python(STARTUP, "64")
     rows.append(("64 workers running after the runtime starts", "<= 1.0 s", f"{fork64:.3f} s",
                  fork64 <= 1.0))

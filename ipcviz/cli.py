@@ -146,11 +146,19 @@ def _launch(name: str | None) -> int:
             scenario = _load_runnable(name)
         except ScenarioError as exc:
             return _fail(exc.lines)
-    from ipcviz.tui.app import make_app
     from ipcviz.tui.source import LiveSource
 
-    app = make_app(source=LiveSource(resolve_path(name)) if scenario else None)
-    app.run()
+    source = LiveSource(resolve_path(name)) if scenario else None
+    if source is not None:
+        source.spawn()  # the runtime starts while the UI is still importing Textual
+    try:
+        from ipcviz.tui.app import make_app
+
+        app = make_app(source=source)
+        app.run()
+    finally:
+        if source is not None:
+            source.stop()
     if app.error_lines:
         return _fail(app.error_lines)
     return 0

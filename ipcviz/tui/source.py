@@ -67,13 +67,20 @@ class LiveSource(Source):
         self.leaks: dict | None = None
         self._lock = threading.Lock()
 
-    def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
+    def spawn(self) -> None:
+        """Start the runtime process now (its output waits in the pipe until `start`):
+        the CLI calls this before importing the UI, so both start up side by side."""
+        if self.proc is not None:
+            return
         env = dict(os.environ, IPCVIZ_PARENT_PID=str(os.getpid()))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ipcviz.runtime", self.path],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, env=env, close_fds=True,
         )
+
+    def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
+        self.spawn()
         self._thread = threading.Thread(
             target=self._read, args=(on_snapshot, on_error), name="ipcviz-runtime-reader",
             daemon=True,
