@@ -60,7 +60,7 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         return f"steps done, exiting with status {a}", "exit"
     if kind == T.EV_SENT:
         row, count = b >> 20, b & 0xFFFFF
-        target = "parent (runtime)" if row == (1 << 44) - 1 or row < 0 else (
+        target = "parent (runtime)" if row < 0 else (
             row_names[row] if row < len(row_names) else f"row {row}")
         return f"sent {signal_name(a)} ×{count} to {target}", "signal"
     if kind == T.EV_SPAWNED:
