@@ -107,6 +107,10 @@ def load_document(raw: bytes) -> Document:
         not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
     ):
         raise YamlError([Problem(1, 1, (), "empty file (a scenario needs at least 'workers:')")])
+    deep = _too_deep(text)
+    if deep is not None:  # PyYAML is slow on thousands of nested brackets: refuse first
+        raise YamlError([Problem(deep[0], deep[1], (), f"nested too deeply (limit {MAX_DEPTH} "
+                                                        "levels)")])
     old_limit = sys.getrecursionlimit()
     try:
         sys.setrecursionlimit(max(old_limit, 3000))
@@ -131,6 +135,39 @@ def load_document(raw: bytes) -> Document:
     if builder.problems:
         raise YamlError(builder.problems)
     return Document(data, builder.positions, builder.key_positions)
+
+
+def _too_deep(text: str) -> tuple[int, int] | None:
+    """Line and column where flow brackets or indentation nest past the limit (linear scan,
+    quotes and comments skipped roughly: a cheap guard, the builder checks exactly)."""
+    depth, line, column, quote = 0, 1, 0, ""
+    indent_limit = 4 * MAX_DEPTH
+    at_line_start, indent = True, 0
+    for ch in text:
+        column += 1
+        if ch == "\n":
+            line, column, at_line_start, indent = line + 1, 0, True, 0
+            continue
+        if at_line_start:
+            if ch == " ":
+                indent += 1
+                if indent > indent_limit:
+                    return line, column
+                continue
+            at_line_start = False
+        if quote:
+            if ch == quote:
+                quote = ""
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, column
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return None
 
 
 class _Builder:
