@@ -103,3 +103,11 @@ def test_whole_corpus_and_a_50_mb_file_through_the_cli(tmp_path, nothing_left_be
     rejected = {line.split(":")[0] for line in result.stderr.splitlines()}
     assert rejected == set(files)
     assert result.stdout == ""
+
+
+def test_unknown_name_says_where_to_look(nothing_left_behind) -> None:
+    result = run_cli("run", "no_such_lesson", "--headless")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("no_such_lesson: cannot read: No such file or directory "
+                                     "(neither a file nor a bundled scenario; `ipcviz list` "
+                                     "shows those)")

@@ -144,7 +144,10 @@ def load_scenario(path: str | os.PathLike) -> LoadedScenario:
         with open(resolved, "rb") as fh:
             raw = fh.read()
     except OSError as exc:
-        raise ScenarioError([f"{path}: cannot read: {exc.strerror}"]) from None
+        hint = ""
+        if isinstance(exc, FileNotFoundError):
+            hint = " (neither a file nor a bundled scenario; `ipcviz list` shows those)"
+        raise ScenarioError([f"{path}: cannot read: {exc.strerror}{hint}"]) from None
     return load_text(raw, str(path))
 
 
