@@ -27,6 +27,14 @@ class QueuesPanel(Panel):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._history: dict[str, deque[int]] = {}
+        self._received: dict[str, deque[tuple[float, int]]] = {}
+
+    def _rate(self, name: str, elapsed: float, received: int) -> float | None:
+        """Messages received per second over about the last second of Snapshots."""
+        window = self._received.setdefault(name, deque(maxlen=11))
+        window.append((elapsed, received))
+        (t0, n0), (t1, n1) = window[0], window[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else None
 
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
@@ -35,7 +43,7 @@ class QueuesPanel(Panel):
         self.display = bool(queues)
         narrow = self.app.has_class("narrow")
         table = Table(box=None, padding=(0, 1), header_style="bold")
-        columns = ["queue", "depth / capacity", "max", "sent", "received", "blocked"]
+        columns = ["queue", "depth / capacity", "max", "sent", "received", "msg/s", "blocked"]
         if not narrow:
             columns.insert(3, "depth over time")
         for column in columns:
@@ -61,9 +69,12 @@ class QueuesPanel(Panel):
             if receivers:
                 blocked.append(("  " if senders else "") + f"receive: {', '.join(receivers)}",
                                style="yellow")
+            received = int(c.data.get("messages_received", 0))
+            rate = self._rate(c.name, snap.elapsed, received)
             cells = [Text(f"{c.kind} {c.name}", style="bold"), gauge,
                      str(c.data.get("max_depth", 0)),
-                     str(c.data.get("messages_sent", 0)), str(c.data.get("messages_received", 0)),
+                     str(c.data.get("messages_sent", 0)), str(received),
+                     f"{rate:,.0f}" if rate is not None else "-",
                      blocked if blocked else Text("-", style="dim")]
             if not narrow:
                 cells.insert(3, Text(sparkline(list(history), top), style="cyan"))
