@@ -38,6 +38,12 @@ async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
         await pilot.pause(0.05)
 
 
+async def wait_started(pilot, app) -> None:
+    """Until every worker has a pid and has passed the start gate."""
+    await wait_for(pilot, lambda: app.latest is not None and all(
+        w.pid and w.state != "starting" for w in app.latest.workers))
+
+
 def test_select_worker_and_kill_it(scenario_file, nothing_left_behind) -> None:
     path = scenario_file(SCENARIO)
     source = LiveSource(str(path))
@@ -45,8 +51,7 @@ def test_select_worker_and_kill_it(scenario_file, nothing_left_behind) -> None:
     async def scenario() -> None:
         app = make_app(source=source)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.latest is not None and all(
-                w.pid and w.state != "starting" for w in app.latest.workers))
+            await wait_started(pilot, app)
             beta_pid = app.latest.worker("beta").pid
             assert psutil.pid_exists(beta_pid)
             await pilot.press("down")  # select beta (second row)
@@ -77,8 +82,7 @@ def test_trigger_key_and_pause(scenario_file, nothing_left_behind) -> None:
     async def scenario() -> None:
         app = make_app(source=source)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.latest is not None and all(
-                w.pid and w.state != "starting" for w in app.latest.workers))
+            await wait_started(pilot, app)
             await pilot.press("x")
             await wait_for(pilot, lambda: app.latest.worker("beta").signals_received.get(
                 "SIGUSR1") == 1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import os
 
+import numpy as np
 import posix_ipc
 import select
 import signal
@@ -396,8 +397,10 @@ class Runtime:
             return []
         arr = self.table.array
         names = list(self.model.workers)
+        used = [int(r) + self.spawn_base for r in np.flatnonzero(arr[self.spawn_base:, T.PID])]
+        if not used:
+            return []
         owner = {row: p.name for p in self.procs for row in p.spawn_rows}
-        used = [row for row in range(self.spawn_base, arr.shape[0]) if arr[row, T.PID]]
         fresh = sorted((int(arr[row, T.START]), row) for row in used if row not in self._kid_names)
         for _, row in fresh:  # NAME#N, numbered per definition in the order they were spawned
             group = names[int(arr[row, T.SPAWN_DEF]) - 1] if arr[row, T.SPAWN_DEF] else "?"

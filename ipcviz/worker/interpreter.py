@@ -115,14 +115,16 @@ class Interpreter:
         self.cells[self.base + T.OP_CHANNEL] = channel
         self.cells[self.base + T.OP_ARG] = arg
 
-    def _wait(self, fn: Any, *args: Any) -> None:
-        """Call a blocking function with handlers allowed to end the worker at once."""
+    def _wait(self, fn: Any, *args: Any) -> Any:
+        """Call a blocking function with handlers allowed to end the worker at once;
+        returns what it returned."""
         self.signals.waiting = True
         try:
-            fn(*args)
+            result = fn(*args)
         finally:
             self.signals.waiting = False
         self.signals.check_exit()
+        return result
 
     # -------------------------------------------------------------- main loop
 
@@ -459,13 +461,8 @@ class Interpreter:
             cells, op = self.cells, self.base + T.OP
             cells[op] = T.OP_SEND
             cells[self.base + T.OP_CHANNEL] = self.ctx.channel_index[name]
-            self.signals.waiting = True
-            try:
-                send_blocking(packed, priority)
-            finally:
-                self.signals.waiting = False
+            self._wait(send_blocking, packed, priority)
             cells[op] = T.OP_RUNNING
-            self.signals.check_exit()
             return True
         while not endpoint.send_now(packed, priority):
             if not block:
@@ -474,15 +471,8 @@ class Interpreter:
             self._wait(endpoint.wait_sendable, 200)
         if getattr(endpoint, "rendezvous", False):  # capacity 0: wait for the receiver
             self._set_op(T.OP_SEND, self.ctx.channel_index[name])
-            while True:
-                self.signals.waiting = True
-                try:
-                    taken = endpoint.wait_ack(0.2)
-                finally:
-                    self.signals.waiting = False
-                self.signals.check_exit()
-                if taken:
-                    break
+            while not self._wait(endpoint.wait_ack, 0.2):
+                pass
         self.cells[self.base + T.OP] = T.OP_RUNNING
         return True
 
@@ -642,15 +632,8 @@ class Interpreter:
     def _acquire(self, sem: Any, name: str) -> None:
         if not sem.try_acquire():
             self._set_op(T.OP_ACQUIRE, self.ctx.channel_index[name])
-            while True:
-                self.signals.waiting = True
-                try:
-                    got = sem.acquire_for(0.2)
-                finally:
-                    self.signals.waiting = False
-                self.signals.check_exit()
-                if got:
-                    break
+            while not self._wait(sem.acquire_for, 0.2):
+                pass
             self.cells[self.base + T.OP] = T.OP_RUNNING
         self.cells[self._counter(name, T.ACQUIRED)] += 1
 
