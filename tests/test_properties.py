@@ -53,13 +53,27 @@ def test_invariants_hold_for_generated_scenarios(tmp_path_factory, workers, even
     path = tmp_path_factory.mktemp("gen") / "scenario.yaml"
     path.write_text(render(workers, events))
     summary = run_scenario(path, timeout=60)
+    # A process killed between a system call and the count right after it takes that
+    # one operation's count with it (no user-space counter can close that window). So:
+    # exact where no kill touched the channel, else off by at most one op per killed process.
+    slack = {"p0": 0, "p1": 0, "q": 0}
+    for _, target, what, _ in events:
+        steps, catches, count = workers[target % len(workers)]
+        if what != "kill" and catches:
+            continue  # a caught signal ends nothing; an uncaught one terminates like a kill
+        for channel in slack:
+            if any(f" {channel}," in step for step in steps):
+                slack[channel] += count
     for name, ch in summary["channels"].items():
         if ch["kind"] == "pipe":
-            assert ch["bytes_read"] <= ch["bytes_written"], name
-            assert ch["bytes_written"] == ch["bytes_read"] + ch["buffered"], name
+            gap = ch["bytes_written"] - (ch["bytes_read"] + ch["buffered"])
+            assert abs(gap) <= slack[name] * 5000, (name, gap)
+            if not slack[name]:
+                assert ch["bytes_read"] <= ch["bytes_written"], name
         if ch["kind"] == "mqueue":
             assert 0 <= ch["depth"] <= ch["capacity"], name
-            assert ch["messages_sent"] == ch["messages_received"] + ch["depth"], name
+            gap = ch["messages_sent"] - (ch["messages_received"] + ch["depth"])
+            assert abs(gap) <= slack[name], (name, gap)
     for name, w in summary["workers"].items():
         for sig, got in w["signals_received"].items():
             assert got <= w["signals_sent_to"].get(sig, 0), (name, sig)
