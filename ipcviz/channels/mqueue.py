@@ -48,6 +48,14 @@ class MqueueEndpoint:
             except posix_ipc.SignalError:  # interrupted by a handled signal: go on
                 continue
 
+    def receive_blocking(self) -> bytes:
+        """Wait in mq_receive for the next message (a handled signal does not end the wait)."""
+        while True:
+            try:
+                return self.mq.receive()[0]
+            except posix_ipc.SignalError:
+                continue
+
     def wait_sendable(self, timeout_ms: int | None = None) -> None:
         self._out.poll(timeout_ms)
 

@@ -49,15 +49,6 @@ class StartError(Exception):
     """The kernel refused something the scenario needs; the message says what, in one line."""
 
 
-def _all_steps(steps: list[schema.Step]) -> list[schema.Step]:
-    out = []
-    for step in steps:
-        out.append(step)
-        if step.kind == "repeat":
-            out += _all_steps(step.args.steps)
-    return out
-
-
 def spawns(steps: list[schema.Step]) -> set[str]:
     """Names of the workers these steps spawn."""
     out: set[str] = set()
@@ -186,7 +177,7 @@ class Runtime:
         self.spawn_base = len(instances)
         rows = len(instances) + T.SPAWN_ROWS * len(spawners)
         self.table = T.Table(T.Layout(channels=len(self.model.channels), rows=rows))
-        arrays_set = {s.args.array for w in workers.values() for s in _all_steps(w.steps)
+        arrays_set = {s.args.array for w in workers.values() for s in schema.all_steps(w.steps)
                       if s.kind == "set"}
         for index, (name, spec) in enumerate(self.model.channels.items()):
             cls = channel_class(spec.kind)

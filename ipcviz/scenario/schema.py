@@ -286,6 +286,16 @@ class Step(BaseModel):
 RepeatArgs.model_rebuild()
 
 
+def all_steps(steps: list[Step]) -> list[Step]:
+    """The steps and, depth first, the steps nested in their `repeat`s."""
+    out = []
+    for step in steps:
+        out.append(step)
+        if step.kind == "repeat":
+            out += all_steps(step.args.steps)
+    return out
+
+
 class Worker(Model):
     count: int = Field(1, ge=1, le=MAX_WORKERS)
     """Replicas; names become NAME.0, NAME.1, ... when count > 1."""

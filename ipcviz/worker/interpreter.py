@@ -23,6 +23,7 @@ from ipcviz.runtime.ident import (
 )
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
+from ipcviz.worker import bursts
 from ipcviz.worker.signals import (
     ExitRequested,
     SignalArrived,
@@ -85,6 +86,7 @@ class Interpreter:
         self._indices: dict[int, int | None] = {}
         self._cells_cache: dict[tuple[str, int], int] = {}
         self._compiled: dict[int, Any] = {}
+        self._retried = bursts.retried_queues(ctx.definitions)
 
     # -------------------------------------------------------------- telemetry
 
@@ -162,6 +164,11 @@ class Interpreter:
                 self._wait(time.sleep, 0.5)
         loop = definition.loop
         passes = 0
+        burst = self._burst(steps) if loop is not False else None
+        if burst is not None:  # one hot step, looped: run it in tight bursts
+            bursts.run_bursts(self, burst, None if loop is True else int(loop),
+                              self.base + T.LOOPS)
+            return
         while True:
             self.run_steps(steps, top=True)
             passes += 1
@@ -196,6 +203,32 @@ class Interpreter:
             return self._fast_read(args)
         do = self._do[kind]
         return lambda: do(args)
+
+    def _burst(self, steps: list[schema.Step]) -> bursts.Burst | None:
+        """A tight loop for a loop body that is one hot step, or None."""
+        if len(steps) != 1:
+            return None
+        step, one = steps[0], self.run_steps_once(steps)
+        kind, args = step.kind, step.args
+        channel_kind = self.ctx.channel_kinds.get(getattr(args, "to", None) or getattr(
+            args, "from_", None) or "")
+        if kind == "write" and channel_kind in ("pipe", "fifo"):
+            return bursts.pipe_write(self, args, one)
+        if kind == "read" and channel_kind in ("pipe", "fifo") and one is not None:
+            read_fd = getattr(one, "read_fd", None)
+            return None if read_fd is None else bursts.pipe_read(self, args, one, read_fd)
+        if kind == "send" and channel_kind == "mqueue":
+            return bursts.mqueue_send(self, args)
+        if kind == "receive" and channel_kind == "mqueue":
+            return bursts.mqueue_receive(self, args, self._retried)
+        return None
+
+    def run_steps_once(self, steps: list[schema.Step]) -> Any:
+        """The compiled callable of a one-step list (what a burst falls back to)."""
+        compiled = self._compiled.get(id(steps))
+        if compiled is None:
+            compiled = self._compiled[id(steps)] = [self._compile(step) for step in steps]
+        return compiled[0]
 
     def _fast_write(self, args: schema.WriteArgs) -> Any:
         endpoint, payload = self.ctx.endpoints[args.to], self._payload(args)
@@ -263,6 +296,7 @@ class Interpreter:
                 cells[cell] += len(data)
             else:
                 slow(args)  # end of file: the slow path says so and ends the worker
+        run.read_fd = read_fd  # type: ignore[attr-defined]  # a burst may read it directly
         return run
 
     def _pause_point(self) -> None:
@@ -601,22 +635,30 @@ class Interpreter:
         done_cell = self._counter(args.array, T.INCREMENTS)
         lock_off = self.base + T.CTRL_LOCK_OFF
         lock = self.ctx.endpoints[args.lock] if args.lock else None
-        self._set_op(T.OP_INCREMENT, self.ctx.channel_index[args.array])
-        for k in range(args.times):
-            locked = lock is not None and not cells[lock_off]
-            if locked:
-                self._acquire(lock, args.lock)
-            value = flat[index]          # read ...
-            flat[index] = value + 1      # ... modify, write: not atomic
-            last_writer[index] = row
-            cells[done_cell] += 1
-            if locked:
-                self._release(lock, args.lock)
-            if k & 1023 == 1023:
-                self.signals.check_exit()
+        channel = self.ctx.channel_index[args.array]
+        self._set_op(T.OP_INCREMENT, channel)
+        left = args.times
+        while left:
+            n = min(bursts.BURST, left)
+            left -= n
+            if lock is not None and not cells[lock_off]:
+                for _ in range(n):  # each one under the lock, counted as it is done
+                    self._acquire(lock, args.lock)
+                    value = flat[index]
+                    flat[index] = value + 1
+                    last_writer[index] = row
+                    cells[done_cell] += 1
+                    self._release(lock, args.lock)
+            else:  # a burst of plain read-modify-writes, counted at its end
+                bursts.unlocked_increments(flat, index, n)
+                last_writer[index] = row
+                cells[done_cell] += n
+            if left:
+                if self.signals.exit_code is not None:
+                    self.signals.check_exit()
                 if cells[self.base + T.CTRL_PAUSE]:
                     self._pause_point()
-                    self._set_op(T.OP_INCREMENT, self.ctx.channel_index[args.array])
+                    self._set_op(T.OP_INCREMENT, channel)
 
     def do_set(self, args: schema.SetArgs) -> None:
         array = self.ctx.endpoints[args.array]
@@ -648,6 +690,10 @@ class Interpreter:
         self._release(self.ctx.endpoints[name], name)
 
     def do_repeat(self, args: schema.RepeatArgs) -> None:
+        burst = self._burst(args.steps)
+        if burst is not None:
+            bursts.run_bursts(self, burst, None if args.times == "forever" else args.times)
+            return
         if args.times == "forever":
             while True:
                 self.run_steps(args.steps)

@@ -1,0 +1,213 @@
+"""Tight loops for a loop whose body is one hot step (issue 8: instrumentation overhead).
+
+A worker whose loop is a single 64-byte write, read, send, receive or increment would
+otherwise pay a Python step dispatch, a pause check and a shared-memory counter store per
+operation, which costs more than the system call itself. A *burst* runs up to `limit`
+operations as the same bare loop a person would write, keeping the count in the loop index
+or a local, and stores it in the telemetry row once at the end.
+
+Every burst flushes before anything that can wait: a full or empty channel ends the burst
+(non-blocking calls), the count is stored, and the step's ordinary path then waits and
+counts the next operation. So pause points (and the runtime's quiesce before a final
+reading) always see exact counts. The one thing a burst changes: a worker killed by an
+uncatchable or unhandled signal in the middle of a burst takes up to BURST - 1 uncounted
+operations with it (instead of at most one).
+
+Each factory returns `burst(limit) -> passes` (passes >= 1) or None where the step has no
+tight form (blocking reads on a channel the worker also writes, acknowledgements, partial
+writes of big blocks, locked increments go through the ordinary path op by op).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import struct
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import posix_ipc
+
+from ipcviz.channels import message
+from ipcviz.scenario import schema
+from ipcviz.telemetry import table as T
+
+if TYPE_CHECKING:
+    from ipcviz.worker.interpreter import Interpreter
+
+#: operations between two flushes and pause/exit checks: at about 1 microsecond each,
+#: a burst ends every few tens of microseconds, far below anything a person can see
+BURST = 64
+
+Burst = Callable[[int], int]
+
+
+def pipe_write(interp: Interpreter, args: schema.WriteArgs, one: Callable[[], None]) -> Burst | None:
+    """Writes of at most PIPE_BUF bytes are atomic: each one moves all its bytes or none."""
+    endpoint = interp.ctx.endpoints[args.to]
+    payload = interp._payload(args)
+    size = len(payload)
+    if endpoint.write_fd is None or args.every or size > select.PIPE_BUF:
+        return None
+    fd, cells, write = endpoint.write_fd, interp.cells, os.write
+    cell = interp._counter(args.to, T.BYTES_WRITTEN)
+    last_written, name, raw = interp._last_written, args.to, bytes(payload)
+
+    def burst(limit: int) -> int:
+        done = 0
+        try:
+            for done in range(limit):
+                write(fd, payload)
+            done = limit
+        except (BlockingIOError, BrokenPipeError):
+            pass  # `done` writes went through; the ordinary path waits or counts EPIPE
+        if done:
+            cells[cell] += done * size
+            last_written[name] = raw
+        if done < limit:
+            one()
+            done += 1
+        return done
+    return burst
+
+
+def pipe_read(interp: Interpreter, args: schema.ReadArgs, one: Callable[[], None],
+              read_fd: int) -> Burst:
+    cells, read, nbytes = interp.cells, os.read, args.bytes
+    cell = interp._counter(args.from_, T.BYTES_READ)
+
+    def burst(limit: int) -> int:
+        done = total = 0
+        try:
+            for done in range(limit):
+                data = read(read_fd, nbytes)
+                if not data:
+                    break  # end of file: the ordinary path says so and ends the worker
+                total += len(data)
+            else:
+                done = limit
+        except BlockingIOError:
+            pass
+        if total:
+            cells[cell] += total
+        if done < limit:
+            one()
+            done += 1
+        return done
+    return burst
+
+
+_SEQ = struct.Struct("<I")
+
+
+def mqueue_send(interp: Interpreter, args: schema.SendArgs) -> Burst | None:
+    endpoint = interp.ctx.endpoints[args.to]
+    if args.ack is not None or not args.block or not hasattr(endpoint, "send_blocking"):
+        return None
+    payload = bytes(interp._payload(args))
+    packed = bytearray(message.pack(interp.ctx.row, 0, payload))
+    cells, priority, name = interp.cells, args.priority, args.to
+    sent_cell = interp._counter(name, T.MESSAGES_SENT)
+    bytes_cell = interp._counter(name, T.BYTES_WRITTEN)
+    seqs, pack_seq, send, size = interp._seq, _SEQ.pack_into, endpoint.mq.send, len(payload)
+    busy = posix_ipc.BusyError
+
+    op, op_channel = interp.base + T.OP, interp.base + T.OP_CHANNEL
+    channel, wait, blocking = interp.ctx.channel_index[name], interp._wait, endpoint.send_blocking
+
+    def burst(limit: int) -> int:
+        seq = seqs.get(name, 0)
+        done = 0
+        try:
+            for done in range(limit):
+                pack_seq(packed, 4, (seq + done + 1) & 0xFFFFFFFF)
+                send(packed, 0, priority)
+            done = limit
+        except busy:
+            pass
+        if done:
+            seqs[name] = seq + done
+            cells[sent_cell] += done
+            cells[bytes_cell] += done * size
+        if done < limit:  # full: wait in the kernel (shown as blocked), then count it
+            cells[op], cells[op_channel] = T.OP_SEND, channel
+            wait(blocking, packed, priority)
+            cells[op] = T.OP_RUNNING
+            seqs[name] = seq + done + 1
+            cells[sent_cell] += 1
+            cells[bytes_cell] += size
+            done += 1
+        return done
+    return burst
+
+
+def mqueue_receive(interp: Interpreter, args: schema.ReceiveArgs, retried: set[str]
+                   ) -> Burst | None:
+    """Receives that need no per-message bookkeeping: nobody resends on this queue (so no
+    duplicates) and this worker does not also send on it (so no self-reads)."""
+    name = args.from_
+    endpoint = interp.ctx.endpoints[name]
+    own = interp.ctx.roles_by_group.get(interp.ctx.definition_name, {}).get(name, set())
+    if (args.ack is not None or not args.block or args.timeout is not None
+            or name in retried or "send" in own or not interp.ctx.definition_name
+            or not hasattr(endpoint, "send_blocking")):
+        return None
+    cells, receive, busy = interp.cells, endpoint.mq.receive, posix_ipc.BusyError
+    got_cell = interp._counter(name, T.MESSAGES_RECEIVED)
+    bytes_cell = interp._counter(name, T.BYTES_READ)
+    header = message.HEADER_SIZE
+    op, op_channel = interp.base + T.OP, interp.base + T.OP_CHANNEL
+    channel, wait, blocking = interp.ctx.channel_index[name], interp._wait, endpoint.receive_blocking
+
+    def burst(limit: int) -> int:
+        done = total = 0
+        try:
+            for done in range(limit):
+                total += len(receive(0)[0])
+            done = limit
+        except busy:
+            pass
+        if done < limit:  # empty: count what came, wait in the kernel, count that one
+            if done:
+                cells[got_cell] += done
+                cells[bytes_cell] += total - done * header
+            cells[op], cells[op_channel] = T.OP_RECEIVE, channel
+            total = len(wait(blocking))
+            cells[op] = T.OP_RUNNING
+            cells[got_cell] += 1
+            cells[bytes_cell] += total - header
+            return done + 1
+        cells[got_cell] += done
+        cells[bytes_cell] += total - done * header
+        return done
+    return burst
+
+
+def retried_queues(definitions: dict[str, schema.Worker]) -> set[str]:
+    """Queues some sender may send the same message to twice (acknowledged sends retry)."""
+    return {step.args.to for worker in definitions.values()
+            for step in schema.all_steps(worker.steps)
+            if step.kind == "send" and step.args.ack is not None and step.args.retries}
+
+
+def run_bursts(interp: Interpreter, burst: Burst, times: int | None,
+               loops_cell: int | None = None) -> None:
+    """Run a one-step loop `times` passes (None: forever) in bursts, checking for a pause
+    or an exit between bursts; `loops_cell` (the top-level loop) gets the passes made."""
+    cells, signals = interp.cells, interp.signals
+    pause_cell = interp.base + T.CTRL_PAUSE
+    passes = 0
+    while times is None or passes < times:
+        if cells[pause_cell]:
+            interp._pause_point()
+        passes += burst(BURST if times is None else min(BURST, times - passes))
+        if loops_cell is not None:
+            cells[loops_cell] = passes
+        if signals.exit_code is not None:
+            signals.check_exit()
+
+
+def unlocked_increments(flat: Any, index: int, n: int) -> None:
+    """n plain read-modify-writes of one cell: the race is in the gap between the two."""
+    for _ in range(n):
+        flat[index] = flat[index] + 1

@@ -1,0 +1,92 @@
+"""One-step loops run in tight bursts (issue 8); their counts stay exact.
+
+Pass counts that are not multiples of the burst size check that a counted loop stops at
+its count; `loop: true` runs ended by the run's duration check that every burst stored its
+count before its worker could wait or be paused.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ipcviz.worker.bursts import BURST
+
+from .conftest import run_scenario
+
+PASSES = 3 * BURST + 5
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_counted_pipe_loops_are_exact(tmp_path, nothing_left_behind) -> None:
+    summary = run_scenario(write(tmp_path, f"""
+duration: 10
+channels: {{p: {{kind: pipe}}}}
+workers:
+  w: {{loop: {PASSES}, steps: [{{write: {{to: p, size: 64}}}}]}}
+  r: {{loop: {PASSES}, steps: [{{read: {{from: p, bytes: 64}}}}]}}
+"""))
+    p = summary["channels"]["p"]
+    assert p["bytes_written"] == p["bytes_read"] == PASSES * 64
+    assert p["buffered"] == 0
+    assert summary["workers"]["w"]["exit"] == 0 and summary["workers"]["r"]["exit"] == 0
+
+
+def test_counted_queue_loops_through_a_full_queue_are_exact(tmp_path, nothing_left_behind) -> None:
+    # capacity 4: the sender fills the queue again and again and waits in the kernel
+    summary = run_scenario(write(tmp_path, f"""
+duration: 10
+channels: {{q: {{kind: mqueue, capacity: 4, message_size: 24}}}}
+workers:
+  s: {{steps: [{{repeat: {{times: {PASSES}, steps: [{{send: {{to: q, size: 16}}}}]}}}}]}}
+  r: {{loop: {PASSES}, steps: [{{receive: {{from: q}}}}]}}
+"""))
+    q = summary["channels"]["q"]
+    assert q["messages_sent"] == q["messages_received"] == PASSES
+    assert q["bytes_sent"] == PASSES * 16 and q["depth"] == 0
+    assert summary["workers"]["s"]["messages_sent"] == {"q": PASSES}
+    assert summary["workers"]["r"]["messages_received"] == {"q": PASSES}
+
+
+def test_single_worker_increments_are_exact(tmp_path, nothing_left_behind) -> None:
+    times = 1000 * BURST + 7
+    summary = run_scenario(write(tmp_path, f"""
+duration: 20
+channels: {{a: {{kind: shared_array, shape: [2]}}}}
+workers:
+  w: {{steps: [{{increment: {{array: a, index: 1, times: {times}}}}}]}}
+"""))
+    assert summary["workers"]["w"]["increments"] == {"a": times}
+    assert summary["channels"]["a"]["sum"] == times
+
+
+@pytest.mark.parametrize("kind", ["pipe", "mqueue"])
+def test_endless_loops_stopped_by_the_clock_balance_exactly(tmp_path, kind,
+                                                           nothing_left_behind) -> None:
+    """Stopped mid-stream: what was sent is exactly what was received plus what is queued."""
+    if kind == "pipe":
+        text = """
+channels: {c: {kind: pipe}}
+workers:
+  w: {count: 2, loop: true, steps: [{write: {to: c, size: 64}}]}
+  r: {loop: true, steps: [{read: {from: c, bytes: 64}}]}
+"""
+    else:
+        text = """
+channels: {c: {kind: mqueue, capacity: 10, message_size: 72}}
+workers:
+  w: {count: 2, loop: true, steps: [{send: {to: c, size: 64}}]}
+  r: {loop: true, steps: [{receive: {from: c}}]}
+"""
+    summary = run_scenario(write(tmp_path, "duration: 1\n" + text))
+    c = summary["channels"]["c"]
+    if kind == "pipe":
+        assert c["bytes_written"] > 100 * 64
+        assert c["bytes_written"] == c["bytes_read"] + c["buffered"]
+    else:
+        assert c["messages_sent"] > 100
+        assert c["messages_sent"] == c["messages_received"] + c["depth"]
