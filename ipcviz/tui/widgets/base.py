@@ -14,6 +14,11 @@ class Panel(Static):
 
     _lines = -1
 
+    @property
+    def text_width(self) -> int:
+        """Columns available for the panel's text (the screen's width before layout)."""
+        return self.content_region.width or self.app.size.width
+
     def show(self, renderable: object, lines: int) -> None:
         height = lines + BORDER_LINES
         if height != self._lines:

@@ -4,13 +4,12 @@ and a deadlock named when the wait-for graph has a cycle.
 
 from __future__ import annotations
 
-from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
-from ipcviz.tui.widgets.base import Panel
 
 from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.tui.widgets.base import Panel
+from ipcviz.tui.widgets.grid import grid_lines, join_lines
 
 
 def cycle_text(cycle: tuple[str, ...]) -> str:
@@ -26,7 +25,7 @@ def cycle_text(cycle: tuple[str, ...]) -> str:
 class LocksPanel(Panel):
     """Renders the semaphores of a Snapshot and any deadlock."""
 
-    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
     """The latest Snapshot."""
 
     def watch_snapshot(self, snap: Snapshot | None) -> None:
@@ -40,16 +39,14 @@ class LocksPanel(Panel):
             return
         self._key = key
         self.display = bool(sems)
-        parts: list[object] = []
+        parts: list[Text] = []
         if snap.deadlock:
             parts.append(Text(f" DEADLOCK: {cycle_text(snap.deadlock)} ",
                               style="bold white on red"))
         elif snap.deadlock_seen:
             parts.append(Text(f" deadlock at {snap.deadlock_at:.1f} s (now broken): "
                               f"{cycle_text(snap.deadlock_seen)} ", style="bold red"))
-        table = Table(box=None, padding=(0, 1), header_style="bold")
-        for column in ("semaphore", "value", "held by", "waiting"):
-            table.add_column(column, no_wrap=True)
+        rows: list[list[Text | str]] = []
         for c in sems:
             value = c.data.get("value")
             holders = c.data.get("holders", [])
@@ -60,9 +57,9 @@ class LocksPanel(Panel):
                 dead = holder.endswith("(dead)")
                 held.append(f"dead worker {holder[:-7]}" if dead else holder,
                             style="bold red" if dead else "bold")
-            table.add_row(Text(c.name, style="bold"),
+            rows.append([Text(c.name, style="bold"),
                           Text(str(value), style="red" if value == 0 else "green"),
                           held if holders else Text("-", style="dim"),
-                          Text(", ".join(c.data.get("waiters", [])) or "-", style="yellow"))
-        parts.append(table)
-        self.show(Group(*parts), (len(parts) - 1) + 1 + len(sems))
+                          Text(", ".join(c.data.get("waiters", [])) or "-", style="yellow")])
+        parts += grid_lines(("semaphore", "value", "held by", "waiting"), rows, self.text_width)
+        self.show(join_lines(parts), len(parts))

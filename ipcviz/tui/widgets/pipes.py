@@ -4,12 +4,13 @@ buffer as a bar against its capacity, with who writes and who reads.
 
 from __future__ import annotations
 
-from rich.table import Table
+from collections import deque
+
 from rich.text import Text
 from textual.reactive import reactive
-from ipcviz.tui.widgets.base import Panel
 
-from collections import deque
+from ipcviz.tui.widgets.base import Panel
+from ipcviz.tui.widgets.grid import grid_lines, join_lines
 
 from ipcviz.format import bar, format_bytes, sparkline
 from ipcviz.telemetry.snapshot import Snapshot
@@ -20,7 +21,7 @@ STREAM_KINDS = ("pipe", "fifo", "socket")
 class PipesPanel(Panel):
     """Renders the stream channels of a Snapshot."""
 
-    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
     """The latest Snapshot."""
 
     def __init__(self, **kwargs: object) -> None:
@@ -47,13 +48,11 @@ class PipesPanel(Panel):
         self.display = bool(channels)
         narrow = self.app.has_class("narrow")
         width = 10 if narrow else 12
-        table = Table(box=None, padding=(0, 1), header_style="bold")
         columns = ["channel", "written / read", "in the kernel", ""]
         if not narrow:
             columns[1:1] = ["writer → reader"]
             columns[-1:-1] = ["throughput"]
-        for column in columns:
-            table.add_column(column, no_wrap=True, overflow="ellipsis")
+        rows: list[list[Text | str]] = []
         blocked = {w.blocked_on for w in snap.workers if w.state == "blocked"}
         for c in channels:
             note = Text()
@@ -82,5 +81,5 @@ class PipesPanel(Panel):
                 cells[1:1] = [ends]
                 history = self._throughput(c.name, snap.elapsed, int(c.data.get("bytes_read", 0)))
                 cells[-1:-1] = [Text(sparkline(history), style="cyan")]
-            table.add_row(*cells)
-        self.show(table, 1 + len(channels))
+            rows.append(cells)
+        self.show(join_lines(grid_lines(columns, rows, self.text_width)), 1 + len(channels))

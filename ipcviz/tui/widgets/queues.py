@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections import deque
 
-from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
-from ipcviz.tui.widgets.base import Panel
 
 from ipcviz.format import bar, sparkline
 from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.tui.widgets.base import Panel
+from ipcviz.tui.widgets.grid import grid_lines, join_lines
 
 QUEUE_KINDS = ("mqueue", "queue")
 HISTORY = 40
@@ -21,7 +21,7 @@ HISTORY = 40
 class QueuesPanel(Panel):
     """Renders the mqueue and queue channels of a Snapshot."""
 
-    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
     """The latest Snapshot; each one adds a point to the depth history."""
 
     def __init__(self, **kwargs: object) -> None:
@@ -42,12 +42,10 @@ class QueuesPanel(Panel):
         queues = [c for c in snap.channels if c.kind in QUEUE_KINDS]
         self.display = bool(queues)
         narrow = self.app.has_class("narrow")
-        table = Table(box=None, padding=(0, 1), header_style="bold")
         columns = ["queue", "depth / capacity", "max", "sent", "received", "msg/s", "blocked"]
         if not narrow:
             columns.insert(3, "depth over time")
-        for column in columns:
-            table.add_column(column, no_wrap=True)
+        rows: list[list[Text | str]] = []
         for c in queues:
             depth = int(c.data.get("depth", 0))
             capacity = c.data.get("capacity", 0)
@@ -78,5 +76,5 @@ class QueuesPanel(Panel):
                      blocked if blocked else Text("-", style="dim")]
             if not narrow:
                 cells.insert(3, Text(sparkline(list(history), top), style="cyan"))
-            table.add_row(*cells)
-        self.show(table, 1 + len(queues))
+            rows.append(cells)
+        self.show(join_lines(grid_lines(columns, rows, self.text_width)), 1 + len(queues))

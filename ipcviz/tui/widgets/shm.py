@@ -5,10 +5,10 @@ files as hex and text with changed bytes highlighted.
 
 from __future__ import annotations
 
-from rich.console import Group
 from rich.text import Text
 from textual.reactive import reactive
 from ipcviz.tui.widgets.base import Panel
+from ipcviz.tui.widgets.grid import join_lines
 
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 
@@ -49,15 +49,22 @@ _HEAT_CACHE: dict[int, tuple[list[list[float]], int, int]] = {}
 
 
 def heat_lines(grid: list[list[float]]) -> list[Text]:
+    """One '█' per cell, coloured by value; a run of one colour is one span (cheap to draw)."""
     flat = [v for row in grid for v in row]
     low, high = min(flat), max(flat)
     lines = []
     for row in grid:
         line = Text("  ")
-        for value in row:
-            line.append("█", style=heat_style(value, low, high))
+        styles = [heat_style(value, low, high) for value in row]
+        start = 0
+        for k in range(1, len(styles) + 1):
+            if k == len(styles) or styles[k] != styles[start]:
+                line.append("█" * (k - start), style=styles[start])
+                start = k
         lines.append(line)
     return lines
+
+
 _HEAT = ["grey37", "blue", "cyan", "green", "yellow", "dark_orange", "red"]
 
 
@@ -180,7 +187,7 @@ def cell_text(c: ChannelView, r: int, k: int, rows: int, cols: int, mean: float)
 class SharedMemoryPanel(Panel):
     """Renders the shared arrays and mmap files of a Snapshot."""
 
-    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
     """The latest Snapshot; cells that changed since the previous one are highlighted."""
 
     def __init__(self, **kwargs: object) -> None:
@@ -213,14 +220,16 @@ class SharedMemoryPanel(Panel):
         self._maps: list[tuple[int, ChannelView]] = []
         for c in channels:
             if c.kind == "shared_array":
-                if heat_grid(c) is not None:  # the grid starts two lines down
+                heat = heat_grid(c) is not None
+                if heat:  # the grid starts two lines down
                     self._maps.append((len(lines) + 2, c))
                 hover = self._hover[1] if self._hover and self._hover[0] == c.name else None
                 lines += array_lines(c, self._previous.get(c.name), writers,  # type: ignore[arg-type]
                                      hover)
-                values = c.data.get("values")
-                self._previous[c.name] = flatten(values) if isinstance(values, list) else None
+                values = c.data.get("values")  # (a heat map highlights no changed cells)
+                self._previous[c.name] = (flatten(values) if isinstance(values, list)
+                                          and not heat else None)
             else:
                 lines += mmap_lines(c, self._previous.get(c.name))  # type: ignore[arg-type]
                 self._previous[c.name] = c.data.get("preview")
-        self.show(Group(*lines), len(lines))
+        self.show(join_lines(lines), len(lines))

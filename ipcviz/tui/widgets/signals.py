@@ -4,15 +4,14 @@ the kernel's masks decoded, and why sent and received differ.
 
 from __future__ import annotations
 
-from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
-from ipcviz.tui.widgets.base import Panel
 
 from ipcviz.format import signal_gap_reason
 from ipcviz.signals import is_realtime, parse_signal
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
+from ipcviz.tui.widgets.base import Panel
+from ipcviz.tui.widgets.grid import grid_lines, join_lines
 
 MAX_SIGNAL_COLUMNS = 6
 MAX_ROWS = 12
@@ -52,7 +51,7 @@ def short_mask(names: list[str]) -> str:
 class SignalsPanel(Panel):
     """Received / sent per worker and signal, with the kernel's masks beside them."""
 
-    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
     """The latest Snapshot; a cell flashes when its received count rose since the last one."""
 
     def __init__(self, **kwargs: object) -> None:
@@ -72,13 +71,9 @@ class SignalsPanel(Panel):
             return  # nothing to redraw (no flash either: no count rose)
         self._key = key
         self.display = bool(active)
-        table = Table(box=None, padding=(0, 1), header_style="bold")
-        table.add_column("received/sent", no_wrap=True)
         shown = signals[:MAX_SIGNAL_COLUMNS]
-        for sig in shown:
-            table.add_column(sig, justify="right", no_wrap=True)
-        for column in ("pending", "blocked", "caught (handlers)"):
-            table.add_column(column, no_wrap=True, overflow="ellipsis")
+        columns = ["received/sent", *shown, "pending", "blocked", "caught (handlers)"]
+        rows: list[list[Text | str]] = []
         reasons = Text()
         for w in active[:MAX_ROWS]:
             cells: list[Text | str] = [Text(w.name, style="bold")]
@@ -95,15 +90,14 @@ class SignalsPanel(Panel):
             cells.append(Text(short_mask(pending), style="bold magenta" if pending else "dim"))
             cells.append(Text(short_mask(w.masks.get("blocked", [])), style="yellow"))
             cells.append(Text(short_mask(w.masks.get("caught", [])), style="cyan"))
-            table.add_row(*cells)
+            rows.append(cells)
             reason = worker_reason(w, signals)
             if reason:
                 reasons.append(f"\n {w.name}", style="bold")
                 reasons.append(f" {reason}", style="italic")
         if len(active) > MAX_ROWS:
-            table.add_row(Text(f"… {len(active) - MAX_ROWS} more", style="dim"))
+            rows.append([Text(f"… {len(active) - MAX_ROWS} more", style="dim")])
+        lines = grid_lines(columns, rows, self.text_width, right=range(1, 1 + len(shown)))
         if reasons:
-            reasons = Text.assemble(("why sent ≠ received:", "bold underline"), reasons)
-        shown = min(len(active), MAX_ROWS) + (1 if len(active) > MAX_ROWS else 0)
-        reason_lines = (reasons.plain.count("\n") + 1) if reasons else 0
-        self.show(Group(table, reasons), 1 + shown + reason_lines)
+            lines += Text.assemble(("why sent ≠ received:", "bold underline"), reasons).split("\n")
+        self.show(join_lines(lines), len(lines))

@@ -13,7 +13,7 @@ from ipcviz.telemetry.snapshot import Snapshot
 class StatusBar(Static):
     """One line: `ipcviz │ Pipe two-way │ 12.3 s │ running`."""
 
-    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
     """The latest Snapshot; the bar redraws when it changes."""
 
     def watch_snapshot(self, snap: Snapshot | None) -> None:
@@ -39,7 +39,7 @@ class StatusBar(Static):
 class LessonText(Static):
     """The scenario's description: what to watch for."""
 
-    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
     """The latest Snapshot (only its description is used)."""
 
     def watch_snapshot(self, snap: Snapshot | None) -> None:

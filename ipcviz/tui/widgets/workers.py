@@ -46,7 +46,7 @@ def state_cell(w: WorkerView, snap: Snapshot) -> Text:
 class WorkersTable(DataTable):
     """One row per worker process; the cursor row is the selected worker."""
 
-    snapshot: reactive[Snapshot | None] = reactive(None, layout=False)
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
     """The latest Snapshot; rows are updated in place so the cursor stays put."""
 
     def on_mount(self) -> None:

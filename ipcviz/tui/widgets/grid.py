@@ -1,0 +1,78 @@
+"""Columns of styled text, laid out by hand.
+
+The panels used to hand Rich a `Table`; rendering one of 16 rows cost about 30 ms per
+frame (Rich measures and renders every cell through the console, twice), which at 10
+frames a second was most of the UI's CPU. A panel's table is simple (one line per row, no
+wrapping), so it is laid out here once per Snapshot into plain `Text` lines: the same
+look as `Table(box=None, padding=(0, 1))`, at a fraction of the cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+
+Cell = str | Text
+
+
+def _text(cell: Cell) -> Text:
+    return Text(cell) if isinstance(cell, str) else cell
+
+
+def grid_lines(headers: Sequence[str], rows: Sequence[Sequence[Cell]], width: int,
+               right: Sequence[int] = (), header_style: str = "bold",
+               full_rows: Sequence[int] = ()) -> list[Text]:
+    """One line for the header and one per row: each cell padded to its column's width
+    (right-aligned for the column indexes in `right`), one space at each edge and two
+    between columns. Too wide for `width`: the widest columns lose characters (with an
+    ellipsis) until it fits. A row listed in `full_rows` is one cell across the line."""
+    cells = [[_text(c) for c in row] for row in rows]
+    ncols = len(headers)
+    widths = [len(h) for h in headers]
+    for r, row in enumerate(cells):
+        if r in full_rows:
+            continue
+        for i, cell in enumerate(row[:ncols]):
+            widths[i] = max(widths[i], cell.cell_len)
+    room = max(ncols, width - 2 - 2 * (ncols - 1))
+    while sum(widths) > room and max(widths) > 3:
+        widest = widths.index(max(widths))
+        widths[widest] -= 1
+    lines = [_line([Text(h, style=header_style) for h in headers], widths, right)]
+    for r, row in enumerate(cells):
+        if r in full_rows:
+            line = Text(" ")
+            line.append_text(row[0])
+            lines.append(line)
+            continue
+        lines.append(_line(list(row) + [Text()] * (ncols - len(row)), widths, right))
+    return lines
+
+
+def _line(cells: list[Text], widths: list[int], right: Sequence[int]) -> Text:
+    line = Text(" ", no_wrap=True, overflow="ellipsis")
+    for i, (cell, width) in enumerate(zip(cells, widths)):
+        if i:
+            line.append("  ")
+        length = cell.cell_len
+        if length > width:
+            cell = cell.copy()
+            cell.truncate(width, overflow="ellipsis")
+            length = cell.cell_len
+        if i in right:
+            line.append(" " * (width - length))
+            line.append_text(cell)
+        else:
+            line.append_text(cell)
+            line.append(" " * (width - length))
+    line.append(" ")
+    return line
+
+
+def join_lines(lines: Sequence[Text]) -> Text:
+    """One Text of many lines: the cheapest thing to hand a Static."""
+    out = Text("\n", no_wrap=True, overflow="ellipsis").join(lines)
+    out.no_wrap = True
+    out.overflow = "ellipsis"
+    return out
