@@ -1,29 +1,87 @@
-"""Panel: a Static that knows how many lines it draws, so a new frame of the same height
-repaints without a layout pass of the whole screen (which is what makes big runs slow).
+"""Panel: a widget that draws a list of Text lines and redraws only the lines that changed.
+
+A Snapshot arrives ten times a second. Handing a Static a new renderable makes Textual
+convert and lay out all of it again; a Panel instead compares each new line with the one
+on screen, renders the changed ones straight to Strips (Textual's line API) and refreshes
+just those rows. A new frame of the same height needs no layout pass of the screen.
 """
 
 from __future__ import annotations
 
-from textual.widgets import Static
+from collections.abc import Sequence
+
+from rich.segment import Segment
+from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
 
 BORDER_LINES = 1  # panels have a top border with their title
 
 
-class Panel(Static):
-    """Base of the panels: `show(renderable, lines)` instead of `update`."""
+class Panel(Widget):
+    """Base of the panels: `show(lines)` with the panel's Text lines."""
 
-    _lines = -1
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._text_lines: list[Text] = []
+        self._strips: list[Strip | None] = []
+        self._height = -1
+        self._strip_width = -1
 
     @property
     def text_width(self) -> int:
         """Columns available for the panel's text (the screen's width before layout)."""
         return self.content_region.width or self.app.size.width
 
-    def show(self, renderable: object, lines: int) -> None:
-        height = lines + BORDER_LINES
-        if height != self._lines:
-            self._lines = height
+    @property
+    def shown_lines(self) -> list[Text]:
+        """The lines on screen (for tests and the screenshot gallery)."""
+        return list(self._text_lines)
+
+    def show(self, lines: Sequence[Text]) -> None:
+        """Put these lines on screen; a line too long for the panel wraps (as in a Static)
+        unless it is `no_wrap` (table rows), which is cut with an ellipsis instead."""
+        width = self.text_width
+        wrapped: list[Text] = []
+        for line in lines:
+            if line.no_wrap or line.cell_len <= width:
+                wrapped.append(line)
+            else:
+                wrapped += line.wrap(self.app.console, width)
+        lines = wrapped
+        height = len(lines) + BORDER_LINES
+        if height != self._height:  # a new height: lay the screen out again
+            self._height = height
             self.styles.height = height
-            self.update(renderable)  # type: ignore[arg-type]
-        else:
-            self.update(renderable, layout=False)  # type: ignore[arg-type]
+            self._text_lines, self._strips = lines, [None] * len(lines)
+            self.refresh(layout=True)
+            return
+        width = self.size.width
+        for y, line in enumerate(lines):
+            if line != self._text_lines[y]:
+                self._text_lines[y] = line
+                self._strips[y] = None
+                self.refresh(Region(0, y, width, 1))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if width != self._strip_width:
+            self._strip_width = width
+            self._strips = [None] * len(self._text_lines)
+        if y >= len(self._text_lines):
+            return Strip.blank(width, self.rich_style)
+        strip = self._strips[y]
+        if strip is None:
+            line = self._text_lines[y]
+            if line.cell_len > width:
+                line = line.copy()
+                line.truncate(width, overflow="ellipsis")
+            base = self.rich_style
+            segments = Segment.apply_style(line.render(self.app.console), base)
+            strip = self._strips[y] = Strip(segments).crop_extend(0, width, base)
+        return strip
+
+    def on_resize(self) -> None:
+        self._strip_width = -1
+        self.refresh()

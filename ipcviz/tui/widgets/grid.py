@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.text import Text
+from rich.text import Span, Text
 
 Cell = str | Text
 
@@ -51,28 +51,31 @@ def grid_lines(headers: Sequence[str], rows: Sequence[Sequence[Cell]], width: in
 
 
 def _line(cells: list[Text], widths: list[int], right: Sequence[int]) -> Text:
-    line = Text(" ", no_wrap=True, overflow="ellipsis")
+    """Plain text and spans put together directly (Text.append is the slow part)."""
+    parts = [" "]
+    spans: list[Span] = []
+    pos = 1
     for i, (cell, width) in enumerate(zip(cells, widths)):
         if i:
-            line.append("  ")
+            parts.append("  ")
+            pos += 2
         length = cell.cell_len
         if length > width:
             cell = cell.copy()
             cell.truncate(width, overflow="ellipsis")
             length = cell.cell_len
+        plain = cell.plain
+        pad = width - length
+        start = pos + pad if i in right else pos
         if i in right:
-            line.append(" " * (width - length))
-            line.append_text(cell)
-        else:
-            line.append_text(cell)
-            line.append(" " * (width - length))
-    line.append(" ")
-    return line
-
-
-def join_lines(lines: Sequence[Text]) -> Text:
-    """One Text of many lines: the cheapest thing to hand a Static."""
-    out = Text("\n", no_wrap=True, overflow="ellipsis").join(lines)
-    out.no_wrap = True
-    out.overflow = "ellipsis"
-    return out
+            parts.append(" " * pad)
+        parts.append(plain)
+        if i not in right:
+            parts.append(" " * pad)
+        if cell.style:
+            spans.append(Span(start, start + len(plain), cell.style))
+        for span in cell.spans:
+            spans.append(Span(start + span.start, start + span.end, span.style))
+        pos += len(plain) + pad
+    parts.append(" ")
+    return Text("".join(parts), spans=spans, no_wrap=True, overflow="ellipsis")

@@ -9,7 +9,7 @@ from textual.reactive import reactive
 
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.tui.widgets.base import Panel
-from ipcviz.tui.widgets.grid import grid_lines, join_lines
+from ipcviz.tui.widgets.grid import grid_lines
 
 
 def cycle_text(cycle: tuple[str, ...]) -> str:
@@ -62,4 +62,4 @@ class LocksPanel(Panel):
                           held if holders else Text("-", style="dim"),
                           Text(", ".join(c.data.get("waiters", [])) or "-", style="yellow")])
         parts += grid_lines(("semaphore", "value", "held by", "waiting"), rows, self.text_width)
-        self.show(join_lines(parts), len(parts))
+        self.show(parts)

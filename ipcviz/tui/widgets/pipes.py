@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.reactive import reactive
 
 from ipcviz.tui.widgets.base import Panel
-from ipcviz.tui.widgets.grid import grid_lines, join_lines
+from ipcviz.tui.widgets.grid import grid_lines
 
 from ipcviz.format import bar, format_bytes, sparkline
 from ipcviz.telemetry.snapshot import Snapshot
@@ -82,4 +82,4 @@ class PipesPanel(Panel):
                 history = self._throughput(c.name, snap.elapsed, int(c.data.get("bytes_read", 0)))
                 cells[-1:-1] = [Text(sparkline(history), style="cyan")]
             rows.append(cells)
-        self.show(join_lines(grid_lines(columns, rows, self.text_width)), 1 + len(channels))
+        self.show(grid_lines(columns, rows, self.text_width))

@@ -12,7 +12,7 @@ from textual.reactive import reactive
 from ipcviz.format import bar, sparkline
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.tui.widgets.base import Panel
-from ipcviz.tui.widgets.grid import grid_lines, join_lines
+from ipcviz.tui.widgets.grid import grid_lines
 
 QUEUE_KINDS = ("mqueue", "queue")
 HISTORY = 40
@@ -77,4 +77,4 @@ class QueuesPanel(Panel):
             if not narrow:
                 cells.insert(3, Text(sparkline(list(history), top), style="cyan"))
             rows.append(cells)
-        self.show(join_lines(grid_lines(columns, rows, self.text_width)), 1 + len(queues))
+        self.show(grid_lines(columns, rows, self.text_width))

@@ -8,7 +8,6 @@ from __future__ import annotations
 from rich.text import Text
 from textual.reactive import reactive
 from ipcviz.tui.widgets.base import Panel
-from ipcviz.tui.widgets.grid import join_lines
 
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 
@@ -232,4 +231,4 @@ class SharedMemoryPanel(Panel):
             else:
                 lines += mmap_lines(c, self._previous.get(c.name))  # type: ignore[arg-type]
                 self._previous[c.name] = c.data.get("preview")
-        self.show(join_lines(lines), len(lines))
+        self.show(lines)

@@ -11,7 +11,7 @@ from ipcviz.format import signal_gap_reason
 from ipcviz.signals import is_realtime, parse_signal
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 from ipcviz.tui.widgets.base import Panel
-from ipcviz.tui.widgets.grid import grid_lines, join_lines
+from ipcviz.tui.widgets.grid import grid_lines
 
 MAX_SIGNAL_COLUMNS = 6
 MAX_ROWS = 12
@@ -100,4 +100,4 @@ class SignalsPanel(Panel):
         lines = grid_lines(columns, rows, self.text_width, right=range(1, 1 + len(shown)))
         if reasons:
             lines += Text.assemble(("why sent ≠ received:", "bold underline"), reasons).split("\n")
-        self.show(join_lines(lines), len(lines))
+        self.show(lines)

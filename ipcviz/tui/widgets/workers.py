@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from rich.segment import Segment
+from rich.style import Style as RichStyle
 from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
 from textual.reactive import reactive
-from textual.widgets import DataTable
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from ipcviz.format import format_counts, format_state
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
@@ -43,50 +49,219 @@ def state_cell(w: WorkerView, snap: Snapshot) -> Text:
     return Text(text, style=style)
 
 
-class WorkersTable(DataTable):
-    """One row per worker process; the cursor row is the selected worker."""
+def row_key(w: WorkerView, snap: Snapshot) -> tuple:
+    """Everything a worker's row shows, as plain values: equal keys draw equal rows."""
+    holders: tuple = ()
+    if w.state == "blocked" and w.blocked_on and w.blocked_on.startswith("acquire "):
+        sem = snap.channel(w.blocked_on.split(" ", 1)[1])
+        holders = tuple(sem.data.get("holders", [])) if sem else ("?",)
+    return (w.name, w.parent, w.pid, w.state, w.blocked_on, w.exit_text, w.exit, w.paused,
+            w.lock_off, holders, f"{w.cpu:5.1f}", w.restarts, w.step_text,
+            tuple(w.signals_received.items()))
+
+
+def row_cells(w: WorkerView, snap: Snapshot) -> tuple[Text | str, ...]:
+    name = Text(w.name + (" " if w.parent else ""), style="bold")
+    if w.parent:
+        name.append(f"← {w.parent}", style="dim")
+    return (
+        name,
+        str(w.pid or "-"),
+        state_cell(w, snap),
+        f"{w.cpu:5.1f}" if w.state not in ("exited", "zombie") else "",
+        str(w.restarts),
+        w.step_text if w.state not in ("exited",) else "",
+        format_counts(w.signals_received),
+    )
+
+
+class WorkersTable(ScrollView, can_focus=True):
+    """One row per worker process; the cursor row is the selected worker.
+
+    Drawn line by line (Textual's line API): a Snapshot refreshes only the rows whose
+    content changed, and only rows on screen are ever rendered, so a frame costs the same
+    with 8 workers or 256 (a DataTable re-rendered every visible cell on any change).
+    """
+
+    COMPONENT_CLASSES = {"workers--header", "workers--cursor", "workers--even-row"}
+
+    DEFAULT_CSS = """
+    WorkersTable {
+        background: $surface;
+        color: $foreground;
+        & > .workers--header { text-style: bold; background: $panel; color: $foreground; }
+        & > .workers--even-row { background: $surface-lighten-1 50%; }
+        &:dark > .workers--even-row { background: $surface-darken-1 40%; }
+        & > .workers--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .workers--header { background-tint: $foreground 5%; }
+            & > .workers--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+        }
+    }
+    """
+
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "up", show=False),
+        Binding("down", "cursor(1)", "down", show=False),
+        Binding("pageup", "page(-1)", "page up", show=False),
+        Binding("pagedown", "page(1)", "page down", show=False),
+        Binding("home", "cursor(-1000000)", "first", show=False),
+        Binding("end", "cursor(1000000)", "last", show=False),
+    ]
 
     snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
-    """The latest Snapshot; rows are updated in place so the cursor stays put."""
+    """The latest Snapshot; only rows whose content changed are redrawn."""
+
+    cursor_row: reactive[int] = reactive(0, repaint=False)
+    """Index of the selected row."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._names: list[str] = []
+        self._index: dict[str, int] = {}
+        self._keys: dict[str, tuple] = {}
+        self._views: dict[str, WorkerView] = {}
+        self._snap: Snapshot | None = None
+        self._strips: dict[tuple, Strip] = {}
+        self._widths = column_widths(120)
 
     def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.zebra_stripes = True
-        self._shown: dict[tuple[str, str], object] = {}
-        for name, width in zip(COLUMNS, column_widths(self.app.size.width)):
-            self.add_column(name, key=name, width=width)
+        self._widths = column_widths(self.app.size.width)
 
-    def watch_snapshot(self, snap: Snapshot | None) -> None:
-        if snap is None or not self.columns:
-            return
-        for w in snap.workers:
-            name = Text(w.name + (" " if w.parent else ""), style="bold")
-            if w.parent:
-                name.append(f"← {w.parent}", style="dim")
-            cells = (
-                name,
-                str(w.pid or "-"),
-                state_cell(w, snap),
-                f"{w.cpu:5.1f}" if w.state not in ("exited", "zombie") else "",
-                str(w.restarts),
-                w.step_text if w.state not in ("exited",) else "",
-                format_counts(w.signals_received),
-            )
-            if w.name in self.rows:
-                for column, value in zip(COLUMNS, cells):
-                    key = (w.name, column)
-                    if self._shown.get(key) != value:  # only what changed
-                        self.update_cell(w.name, column, value)
-                        self._shown[key] = value
-            else:
-                self.add_row(*cells, key=w.name)
-                for column, value in zip(COLUMNS, cells):
-                    self._shown[(w.name, column)] = value
+    def on_resize(self) -> None:
+        self._widths = column_widths(self.app.size.width)
+        self._strips.clear()
+        self._update_virtual_size()
+        self.refresh()
+
+    @property
+    def row_count(self) -> int:
+        return len(self._names)
 
     @property
     def selected_worker(self) -> str | None:
         """Name of the worker under the cursor."""
-        if not self.row_count:
+        if not self._names:
             return None
-        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        return str(key.value)
+        return self._names[min(self.cursor_row, len(self._names) - 1)]
+
+    # ------------------------------------------------------------ data
+
+    def watch_snapshot(self, snap: Snapshot | None) -> None:
+        if snap is None:
+            return
+        self._snap = snap
+        added = False
+        changed: list[int] = []
+        for w in snap.workers:
+            key = row_key(w, snap)
+            self._views[w.name] = w
+            index = self._index.get(w.name)
+            if index is None:
+                self._index[w.name] = len(self._names)
+                self._names.append(w.name)
+                self._keys[w.name] = key
+                added = True
+            elif self._keys[w.name] != key:
+                self._keys[w.name] = key
+                changed.append(index)
+        if added:
+            self._update_virtual_size()
+            self.refresh()
+            return
+        top, rows = self.scroll_offset.y, max(0, self.size.height - 1)
+        for index in changed:
+            if top <= index < top + rows:
+                self.refresh_line(index + 1)
+
+    def _update_virtual_size(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self._names) + 1)
+
+    # ------------------------------------------------------------ drawing
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:
+            return self._line(None, width)
+        index = self.scroll_offset.y + y - 1
+        if index >= len(self._names):
+            return Strip.blank(width, self.rich_style)
+        return self._line(index, width)
+
+    def _line(self, index: int | None, width: int) -> Strip:
+        focused = self.has_focus
+        if index is None:
+            key: tuple = ("header", width, focused)
+        else:
+            name = self._names[index]
+            cursor = index == self.cursor_row
+            key = (self._keys[name], width, cursor and (1 + focused), index % 2)
+        strip = self._strips.get(key)
+        if strip is not None:
+            return strip
+        if len(self._strips) > 4096:
+            self._strips.clear()
+        base = self.rich_style
+        if index is None:
+            cells: tuple[Text | str, ...] = COLUMNS
+            style = self.get_component_rich_style("workers--header")
+            post = None
+        else:
+            assert self._snap is not None
+            cells = row_cells(self._views[name], self._snap)
+            style = (self.get_component_rich_style("workers--even-row") if index % 2
+                     else RichStyle())
+            post = self.get_component_rich_style("workers--cursor") if cursor else None
+        line = Text(no_wrap=True, overflow="ellipsis")
+        for cell, cell_width in zip(cells, self._widths):
+            text = Text(cell) if isinstance(cell, str) else cell.copy()
+            text.truncate(cell_width, overflow="ellipsis", pad=True)
+            line.append(" ")
+            line.append_text(text)
+            line.append(" ")
+        segments = list(line.render(self.app.console))
+        segments = list(Segment.apply_style(segments, base + style, post))
+        strip = Strip(segments).crop_extend(0, width, base + style + (post or RichStyle()))
+        self._strips[key] = strip
+        return strip
+
+    # ------------------------------------------------------------ cursor
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        self.refresh_line(old + 1)
+        self.refresh_line(new + 1)
+        self._scroll_to_cursor()
+
+    def _scroll_to_cursor(self) -> None:
+        top, rows = self.scroll_offset.y, max(1, self.size.height - 1)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= top + rows:
+            self.scroll_to(y=self.cursor_row - rows + 1, animate=False)
+
+    def action_cursor(self, delta: int) -> None:
+        if self._names:
+            self.cursor_row = max(0, min(len(self._names) - 1, self.cursor_row + delta))
+
+    def action_page(self, direction: int) -> None:
+        self.action_cursor(direction * max(1, self.size.height - 2))
+
+    def on_click(self, event: events.Click) -> None:
+        index = self.scroll_offset.y + event.y - 1
+        if event.y >= 1 and 0 <= index < len(self._names):
+            self.cursor_row = index
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
