@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -57,17 +58,42 @@ async def ui_measure(path: Path) -> dict:
         out["workers"] = len(app.latest.workers)
         out["ui_cpu"] = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / (t1 - t0) * 100
         out["fps"] = (f1 - f0) / (t1 - t0)
+        # When the panels got the count (the Snapshot handler ran) and when the screen was
+        # next painted: a hook on each, so the measuring loop's own polling adds nothing.
+        applied: list[tuple[float, int]] = []
+        painted: list[float] = []
+        app_class = type(app)
+        handler, display = app_class.on_snapshot_arrived, app_class._display
+
+        def on_snapshot(self, message):  # type: ignore[no-untyped-def]
+            handler(self, message)
+            if self.latest is not None:
+                applied.append((time.monotonic(),
+                                self.latest.worker("w0").signals_received.get("SIGUSR1", 0)))
+
+        def on_display(self, screen, renderable):  # type: ignore[no-untyped-def]
+            painted.append(time.monotonic())
+            return display(self, screen, renderable)
+
+        app_class.on_snapshot_arrived, app_class._display = on_snapshot, on_display
         latencies = []
-        for _ in range(20):
-            before = app.latest.worker("w0").signals_received.get("SIGUSR1", 0)
-            start = time.monotonic()
-            app.source.send({"cmd": "action", "action": "signal",
-                             "arg": {"to": "w0", "sig": parse_signal("SIGUSR1"), "count": 1}})
-            while app.latest.worker("w0").signals_received.get("SIGUSR1", 0) <= before:
-                await pilot.pause(0.005)
-            latencies.append(time.monotonic() - start)
-            await pilot.pause(0.05)
+        try:
+            for _ in range(40):
+                before = app.latest.worker("w0").signals_received.get("SIGUSR1", 0)
+                start = time.monotonic()
+                app.source.send({"cmd": "action", "action": "signal",
+                                 "arg": {"to": "w0", "sig": parse_signal("SIGUSR1"), "count": 1}})
+                while not any(t >= start and n > before for t, n in applied):
+                    await pilot.pause(0.01)
+                shown = min(t for t, n in applied if t >= start and n > before)
+                while not any(t >= shown for t in painted):
+                    await pilot.pause(0.01)
+                latencies.append(min(t for t in painted if t >= shown) - start)
+                await pilot.pause(0.05 + 0.1 * random.random())  # not in step with frames
+        finally:
+            app_class.on_snapshot_arrived, app_class._display = handler, display
         latencies.sort()
+        out["latency_p50_ms"] = latencies[len(latencies) // 2] * 1000
         out["latency_p95_ms"] = latencies[int(0.95 * (len(latencies) - 1))] * 1000
         import psutil
 
@@ -196,7 +222,8 @@ def main() -> None:
                  "<= 25 % of one core", f"{ui['ui_cpu']:.0f} %", ui["ui_cpu"] <= 25))
     rows.append(("UI frames per second", ">= 10", f"{ui['fps']:.1f}", ui["fps"] >= 9.5))
     rows.append(("signal received -> on screen, p95", "<= 100 ms",
-                 f"{ui['latency_p95_ms']:.0f} ms", ui["latency_p95_ms"] <= 100))
+                 f"{ui['latency_p95_ms']:.0f} ms (median {ui['latency_p50_ms']:.0f} ms, 40 signals)",
+                 ui["latency_p95_ms"] <= 100))
     rows.append(("UI process RSS (after ~15 s of that load)", "< 200 MB",
                  f"{ui['ui_rss_mb']:.0f} MB", ui["ui_rss_mb"] < 200))
 

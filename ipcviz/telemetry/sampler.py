@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,19 +24,34 @@ _STREAM_COUNTERS = ((T.BYTES_WRITTEN, "bytes_written", "write"),
                     (T.BYTES_READ, "bytes_read", "read"))
 
 
+_MASK_ORDER = (b"SigPnd", b"ShdPnd", b"SigBlk", b"SigIgn", b"SigCgt")
+_MASK_NAMES: dict[int, list[str]] = {}  # masks rarely change: decode each value once
+
+
+def _names(mask: int) -> list[str]:
+    names = _MASK_NAMES.get(mask)
+    if names is None:
+        if len(_MASK_NAMES) > 4096:
+            _MASK_NAMES.clear()
+        names = _MASK_NAMES[mask] = mask_names(mask)
+    return list(names)
+
+
 def read_masks(pid: int) -> dict[str, list[str]] | None:
     """Signal masks of a process from /proc/PID/status, decoded to names."""
     try:
         with open(f"/proc/{pid}/status", "rb") as fh:
-            lines = fh.read().split(b"\n")
+            blob = fh.read()
     except OSError:
         return None
     out = {}
+    start = blob.find(b"\nSigPnd:")  # the five mask lines come one after the other
+    lines = blob[start + 1:].split(b"\n", 5)[:5] if start >= 0 else blob.split(b"\n")
     for line in lines:
         key, _, value = line.partition(b":")
         name = _MASK_FIELDS.get(key)
         if name is not None:
-            out[name] = mask_names(int(value.strip(), 16))
+            out[name] = _names(int(value.strip(), 16))
     return out
 
 
@@ -103,13 +118,23 @@ class Sampler:
         self.seq = 0
         self._event_seen: dict[int, int] = {}
         self._cpu_prev: dict[int, tuple[int, float]] = {}
+        self._counters: dict[str, list[tuple[str, str, int]]] = {}
+        self._masks: dict[int, dict[str, list[str]]] = {}
+        self._ends: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._fresh = True
+        self._stats: dict[int, tuple[object, float]] = {}  # pid -> (ProcStat, cpu %)
         self.dropped_events = 0
         self._t0_ns = 0
         self.deadlock_seen: tuple[str, ...] | None = None
         self._candidate: tuple[str, ...] | None = None
         self.deadlock_at: float | None = None
 
-    def sample(self) -> Snapshot:
+    def sample(self, kernel: bool = True) -> Snapshot:
+        """Everything on screen, read now. `kernel=False` (an early frame between two ticks
+        of the clock, sent because a counter or an event changed) reads the telemetry
+        table and the channels but reuses what /proc said at the last tick (states, cpu,
+        signal masks): reading /proc for every process is most of a frame's cost."""
+        self._fresh = kernel
         rt = self.runtime
         model = rt.model
         table = rt.table
@@ -174,15 +199,73 @@ class Sampler:
             out.append(EventView(round((t_ns - t0_ns) / 1e9, 3), name, text, category))
         return out
 
+    def _read_stat(self, pid: int, now: float) -> tuple[Any, float]:
+        """(/proc/PID/stat, cpu % since the last reading), or the last tick's pair."""
+        if not self._fresh and pid in self._stats:
+            return self._stats[pid]  # type: ignore[return-value]
+        stat = read_stat(pid)
+        cpu = 0.0
+        if stat is not None:
+            prev = self._cpu_prev.get(pid)
+            if prev is not None and now > prev[1]:
+                cpu = 100.0 * (stat.cpu_ticks - prev[0]) / CLOCK_TICKS / (now - prev[1])
+            self._cpu_prev[pid] = (stat.cpu_ticks, now)
+        if len(self._stats) > 4096:
+            self._stats.clear()
+        self._stats[pid] = (stat, cpu)
+        return stat, cpu
+
+    def _read_masks(self, pid: int) -> dict[str, list[str]]:
+        if not self._fresh and pid in self._masks:
+            return self._masks[pid]
+        if len(self._masks) > 4096:
+            self._masks.clear()
+        masks = self._masks[pid] = read_masks(pid) or {}
+        return masks
+
+    def _counter_cells(self, proc: Proc) -> list[tuple[str, str, int]]:
+        """(summary key, channel, cell in the row) of every counter this worker shows;
+        worked out once per worker."""
+        cached = self._counters.get(proc.name)
+        if cached is not None:
+            return cached
+        out: list[tuple[str, str, int]] = []
+        layout = self.runtime.table.layout  # type: ignore[union-attr]
+        for name, roles in proc.roles.items():
+            index = self.runtime.channel_by_name[name].index
+            kind = self.runtime.model.channels[name].kind
+            if kind == "shared_array":
+                out.append(("increments", name, layout.channel_cell(index, T.INCREMENTS)))
+                if "read" in roles:
+                    out.append(("bytes_read", name, layout.channel_cell(index, T.BYTES_READ)))
+                continue
+            if kind == "semaphore":
+                continue
+            if kind in ("mqueue", "queue"):
+                if "send" in roles:
+                    out.append(("messages_sent", name,
+                                layout.channel_cell(index, T.MESSAGES_SENT)))
+                if "receive" in roles:
+                    out.append(("messages_received", name,
+                                layout.channel_cell(index, T.MESSAGES_RECEIVED)))
+                continue
+            if "server" in roles:
+                roles = roles | {"read", "write"}
+            for counter, key, role in _STREAM_COUNTERS:
+                if role in roles:
+                    out.append((key, name, layout.channel_cell(index, counter)))
+        self._counters[proc.name] = out
+        return out
+
     def _kid_view(self, kid: SpawnedProc, row: np.ndarray, channel_names: list[str],
                   now: float) -> WorkerView:
-        stat = read_stat(kid.ident.pid) if kid.exit is None else None
+        stat = self._read_stat(kid.ident.pid, now)[0] if kid.exit is None else None
         masks: dict[str, list[str]] = {}
         blocked_on = None
         if stat is not None and stat.start_ticks == kid.ident.start:
             state, blocked_on = self._state(stat.state, int(row[T.OP]), row, channel_names)
             if state != "zombie":
-                masks = read_masks(kid.ident.pid) or {}
+                masks = self._read_masks(kid.ident.pid)
         else:
             state = "exited"
         exit = kid.exit
@@ -206,16 +289,12 @@ class Sampler:
         state, blocked_on, cpu, masks, zombies = "starting", None, 0.0, {}, 0
         op = int(row[T.OP]) if row is not None else T.OP_STARTING
         if proc.alive and pid:
-            stat = read_stat(pid)
+            stat, cpu = self._read_stat(pid, now)
             if stat is None:
                 state = "exited"
             else:
                 state, blocked_on = self._state(stat.state, op, row, channel_names)
-                prev = self._cpu_prev.get(pid)
-                if prev is not None and now > prev[1]:
-                    cpu = 100.0 * (stat.cpu_ticks - prev[0]) / CLOCK_TICKS / (now - prev[1])
-                self._cpu_prev[pid] = (stat.cpu_ticks, now)
-                masks = read_masks(pid) or {}
+                masks = self._read_masks(pid)
                 if proc.spawn_rows:
                     zombies = zombie_children(pid)
         elif proc.started_once:
@@ -227,32 +306,8 @@ class Sampler:
         if row is not None:
             received = _signal_counts(row[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG])
             sent = _signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG])
-            layout = self.runtime.table.layout  # type: ignore[union-attr]
-            for name, roles in proc.roles.items():
-                index = self.runtime.channel_by_name[name].index
-                kind = self.runtime.model.channels[name].kind
-                if kind == "shared_array":
-                    per_channel["increments"][name] = int(
-                        row[layout.channel_cell(index, T.INCREMENTS)])
-                    if "read" in roles:
-                        per_channel["bytes_read"][name] = int(
-                            row[layout.channel_cell(index, T.BYTES_READ)])
-                    continue
-                if kind == "semaphore":
-                    continue
-                if kind in ("mqueue", "queue"):
-                    if "send" in roles:
-                        per_channel["messages_sent"][name] = int(
-                            row[layout.channel_cell(index, T.MESSAGES_SENT)])
-                    if "receive" in roles:
-                        per_channel["messages_received"][name] = int(
-                            row[layout.channel_cell(index, T.MESSAGES_RECEIVED)])
-                    continue
-                if "server" in roles:
-                    roles = roles | {"read", "write"}
-                for counter, key, role in _STREAM_COUNTERS:
-                    if role in roles:
-                        per_channel[key][name] = int(row[layout.channel_cell(index, counter)])
+            for key, name, cell in self._counter_cells(proc):
+                per_channel[key][name] = int(row[cell])
         steps = proc.instance.definition.steps
         step = int(row[T.STEP]) if row is not None else 0
         return WorkerView(
@@ -298,10 +353,14 @@ class Sampler:
                       workers: list[WorkerView], kids: list[SpawnedProc]) -> ChannelView:
         rt = self.runtime
         kind = spec.kind  # type: ignore[attr-defined]
-        writers = tuple(p.name for p in rt.procs
-                        if p.roles.get(name, set()) & {"write", "array", "send", "server"})
-        readers = tuple(p.name for p in rt.procs
-                        if p.roles.get(name, set()) & {"read", "receive", "server"})
+        ends = self._ends.get(name)
+        if ends is None:  # who writes and who reads never changes during a run
+            ends = self._ends[name] = (
+                tuple(p.name for p in rt.procs
+                      if p.roles.get(name, set()) & {"write", "array", "send", "server"}),
+                tuple(p.name for p in rt.procs
+                      if p.roles.get(name, set()) & {"read", "receive", "server"}))
+        writers, readers = ends
         data: dict[str, object] = {}
         channel = rt.channel_by_name.get(name)
         if arr is not None and channel is not None:
@@ -325,8 +384,8 @@ class Sampler:
             if kind == "shared_array":
                 data["increments"] = increments
                 gained = data["sum"] - data["initial_sum"]  # type: ignore[operator]
-                # while workers run, up to one increment each may be written but not yet
-                # counted: never report those as negative losses
+                # while workers run, up to one burst of increments each may be written but
+                # not yet counted: never report those as negative losses
                 data["lost_updates"] = None if channel.uses_set else max(0, int(increments - gained))
             elif kind == "semaphore":
                 data.update(self._semaphore(name, column(T.ACQUIRED) - column(T.RELEASED),

@@ -6,7 +6,7 @@ streams them to the UI and how runs are recorded and replayed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -95,7 +95,13 @@ class Snapshot:
         return next((c for c in self.channels if c.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain data for JSON (shallow: a Snapshot is never changed after it is made;
+        dataclasses.asdict deep-copied every array value and cost more than the sampling)."""
+        out = dict(self.__dict__)
+        out["workers"] = [dict(w.__dict__) for w in self.workers]
+        out["channels"] = [dict(c.__dict__) for c in self.channels]
+        out["events"] = [dict(e.__dict__) for e in self.events]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Snapshot:

@@ -39,6 +39,12 @@ class Panel(Widget):
         """The lines on screen (for tests and the screenshot gallery)."""
         return list(self._text_lines)
 
+    def set_shown(self, shown: bool) -> None:
+        """Show or hide the panel; setting `display` even to its current value costs a
+        layout pass of the whole screen, so only a change is passed on."""
+        if self.display != shown:
+            self.display = shown
+
     def show(self, lines: Sequence[Text]) -> None:
         """Put these lines on screen; a line too long for the panel wraps (as in a Static)
         unless it is `no_wrap` (table rows), which is cut with an ellipsis instead."""

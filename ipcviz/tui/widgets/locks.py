@@ -38,7 +38,7 @@ class LocksPanel(Panel):
         if key == getattr(self, "_key", None):
             return
         self._key = key
-        self.display = bool(sems)
+        self.set_shown(bool(sems))
         parts: list[Text] = []
         if snap.deadlock:
             parts.append(Text(f" DEADLOCK: {cycle_text(snap.deadlock)} ",

@@ -45,7 +45,7 @@ class PipesPanel(Panel):
         if snap is None:
             return
         channels = [c for c in snap.channels if c.kind in STREAM_KINDS]
-        self.display = bool(channels)
+        self.set_shown(bool(channels))
         narrow = self.app.has_class("narrow")
         width = 10 if narrow else 12
         columns = ["channel", "written / read", "in the kernel", ""]

@@ -40,7 +40,7 @@ class QueuesPanel(Panel):
         if snap is None:
             return
         queues = [c for c in snap.channels if c.kind in QUEUE_KINDS]
-        self.display = bool(queues)
+        self.set_shown(bool(queues))
         narrow = self.app.has_class("narrow")
         columns = ["queue", "depth / capacity", "max", "sent", "received", "msg/s", "blocked"]
         if not narrow:

@@ -213,7 +213,7 @@ class SharedMemoryPanel(Panel):
         if snap is None:
             return
         channels = [c for c in snap.channels if c.kind in ("shared_array", "mmap")]
-        self.display = bool(channels)
+        self.set_shown(bool(channels))
         writers = [w.name for w in snap.workers]
         lines: list[Text] = []
         self._maps: list[tuple[int, ChannelView]] = []

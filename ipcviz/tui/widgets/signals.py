@@ -70,7 +70,7 @@ class SignalsPanel(Panel):
         if key == getattr(self, "_key", None):
             return  # nothing to redraw (no flash either: no count rose)
         self._key = key
-        self.display = bool(active)
+        self.set_shown(bool(active))
         shown = signals[:MAX_SIGNAL_COLUMNS]
         columns = ["received/sent", *shown, "pending", "blocked", "caught (handlers)"]
         rows: list[list[Text | str]] = []
