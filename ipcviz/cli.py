@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
-from ipcviz.scenario.load import (
-    ScenarioError,
-    bundled_scenarios,
-    load_scenario,
-    resolve_path,
-)
+from ipcviz.scenario.paths import bundled_scenarios, resolve_path
+
+# The loader (pydantic), the runtime and Textual are imported where they are used:
+# `ipcviz launch` starts the runtime process first, and only then pays for its imports.
 
 EXAMPLES = """\
 examples:
@@ -126,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
             return _clean()
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `ipcviz list | head`: the reader has had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 2
 
 
@@ -136,24 +138,35 @@ def _fail(lines: list[str]) -> int:
 
 
 def _load_runnable(name: str):
+    from ipcviz.scenario.load import load_scenario
+
     return load_scenario(name)
 
 
 def _launch(name: str | None) -> int:
-    scenario = None
-    if name is not None:
-        try:
-            scenario = _load_runnable(name)
-        except ScenarioError as exc:
-            return _fail(exc.lines)
     from ipcviz.tui.source import LiveSource
 
-    source = LiveSource(resolve_path(name)) if scenario else None
-    if source is not None:
-        source.spawn()  # the runtime starts while the UI is still importing Textual
+    source = None
+    if name is not None:
+        path = resolve_path(name)
+        if not os.path.isfile(path):
+            from ipcviz.scenario.load import ScenarioError, load_scenario
+
+            try:  # says why, in the usual words
+                load_scenario(name)
+            except ScenarioError as exc:
+                return _fail(exc.lines)
+        # The runtime process checks the scenario and starts the workers while this one
+        # imports Textual; its first message is an error or the first frame.
+        source = LiveSource(path)
+        source.spawn()
     try:
         from ipcviz.tui.app import make_app
 
+        if source is not None:
+            problems = source.first_error()
+            if problems:
+                return _fail(problems)
         app = make_app(source=source)
         app.run()
     finally:
@@ -165,6 +178,8 @@ def _launch(name: str | None) -> int:
 
 
 def _run_headless(args: argparse.Namespace) -> int:
+    from ipcviz.scenario.load import ScenarioError
+
     from ipcviz.runtime.headless import format_text, run_headless
 
     try:
@@ -193,6 +208,8 @@ def _run_headless(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
+    from ipcviz.scenario.load import ScenarioError
+
     from ipcviz.runtime.headless import run_headless
 
     try:
@@ -224,6 +241,8 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _screenshot(args: argparse.Namespace) -> int:
+    from ipcviz.scenario.load import ScenarioError
+
     from pathlib import Path
 
     from ipcviz.tui.screenshot import screenshot
@@ -266,6 +285,8 @@ def _gallery(directory, size: str) -> int:
 
 
 def _validate(files: list[str]) -> int:
+    from ipcviz.scenario.load import ScenarioError, load_scenario
+
     status = 0
     for name in files:
         try:
@@ -279,6 +300,8 @@ def _validate(files: list[str]) -> int:
 
 
 def _list() -> int:
+    from ipcviz.scenario.load import ScenarioError, load_scenario
+
     for path in bundled_scenarios():
         try:
             scenario = load_scenario(path)

@@ -58,19 +58,25 @@ class Tui:
                                      stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env=env,
                                      start_new_session=True)
         os.close(slave)
+        self._seen = b""
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
 
     def _drain(self) -> None:
         while True:
             try:
-                if not os.read(self.master, 65536):
-                    return
+                data = os.read(self.master, 65536)
             except OSError:
                 return
+            if not data:
+                return
+            self._seen = (self._seen + data)[-65536:]
 
     def wait_running(self) -> None:
+        """The run has started and the app is on screen (keys typed before the app puts
+        the terminal in raw mode are the terminal's, not the app's)."""
         wait_until(run_started, what="the run to start")
+        wait_until(lambda: b"workers alive" in self._seen, what="the app to draw a frame")
 
     def type(self, data: bytes) -> None:
         os.write(self.master, data)

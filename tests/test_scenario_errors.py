@@ -58,6 +58,19 @@ def test_cli_run_bad_file_creates_nothing(nothing_left_behind: None) -> None:
     assert "'send' does not work on pipe 'up'" in result.stderr
 
 
+def test_cli_launch_bad_file_says_why_before_any_screen(nothing_left_behind: None) -> None:
+    """The runtime process checks the file while the UI imports; its error ends the launch
+    with the same one line, before the app takes the terminal."""
+    result = run_cli("launch", str(BAD / "unknown_channel.yaml"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"{BAD / 'unknown_channel.yaml'}:7:21: workers.a.steps[0].write.to: "
+        "unknown channel 'dwn' (channels: up)"]
+    missing = run_cli("launch", "no_such_scenario")
+    assert missing.returncode == 2
+    assert "neither a file nor a bundled scenario" in missing.stderr
+
+
 def test_several_problems_one_line_each() -> None:
     text = (b"channels:\n  up: {kind: pipe}\nworkers:\n  a:\n    steps:\n"
             b"      - write: {to: nope, data: x}\n      - read: {from: nah}\n")

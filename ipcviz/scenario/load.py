@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from ipcviz.scenario import schema, validate
+from ipcviz.scenario.paths import bundled_scenarios, resolve_path  # re-exported
 from ipcviz.scenario.yamlpos import Document, Problem, YamlError, load_document
+
+__all__ = ["LoadedScenario", "ScenarioError", "WorkerInstance", "bundled_scenarios",
+           "load_scenario", "load_text", "resolve_path"]
 
 
 class ScenarioError(Exception):
@@ -149,30 +152,3 @@ def load_scenario(path: str | os.PathLike) -> LoadedScenario:
             hint = " (neither a file nor a bundled scenario; `ipcviz list` shows those)"
         raise ScenarioError([f"{path}: cannot read: {exc.strerror}{hint}"]) from None
     return load_text(raw, str(path))
-
-
-def bundled_dir() -> Path:
-    """Where the bundled scenarios are: inside the installed package, or the source tree."""
-    packaged = resources.files("ipcviz") / "bundled_scenarios"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "scenarios"
-
-
-def bundled_scenarios() -> list[Path]:
-    """Every bundled scenario file, sorted by name."""
-    directory = bundled_dir()
-    return sorted(directory.glob("*.yaml")) if directory.is_dir() else []
-
-
-def resolve_path(name: str) -> str:
-    """A path as given if it exists, else a bundled scenario of that name (with or without .yaml)."""
-    if os.path.exists(name):
-        return name
-    stem = Path(name).name
-    if stem.endswith(".yaml"):
-        stem = stem[:-5]
-    candidate = bundled_dir() / f"{stem}.yaml"
-    if candidate.exists():
-        return str(candidate)
-    return name

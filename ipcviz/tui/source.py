@@ -5,8 +5,10 @@ Both have the same small interface, so the App (and its tests) never care which.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -66,6 +68,7 @@ class LiveSource(Source):
         self._thread: threading.Thread | None = None
         self.leaks: dict | None = None
         self._lock = threading.Lock()
+        self._first: bytes | None = None
 
     def spawn(self) -> None:
         """Start the runtime process now (its output waits in the pipe until `start`):
@@ -79,6 +82,23 @@ class LiveSource(Source):
             start_new_session=True, env=env, close_fds=True,
         )
 
+    def first_error(self, timeout: float = 30.0) -> list[str] | None:
+        """Wait for the runtime's first message: its error lines if it refused the scenario
+        (or died), else None. The message is kept for the reader, so nothing is lost."""
+        self.spawn()
+        assert self.proc is not None and self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            return None
+        self._first = self.proc.stdout.readline()
+        if not self._first:
+            code = self.proc.wait()
+            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+            tail = [ln for ln in err.strip().splitlines()][-3:]
+            return [f"the runtime stopped before its first frame (status {code})", *tail]
+        message = json.loads(self._first)
+        return message["lines"] if message.get("type") == "error" else None
+
     def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
         self.spawn()
         self._thread = threading.Thread(
@@ -89,7 +109,11 @@ class LiveSource(Source):
 
     def _read(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
         assert self.proc is not None and self.proc.stdout is not None
-        for line in self.proc.stdout:
+        first, self._first = self._first, None
+        lines = self.proc.stdout if first is None else itertools.chain([first], self.proc.stdout)
+        for line in lines:
+            if not line:
+                continue
             message = json.loads(line)
             kind = message.get("type")
             if kind == "snapshot":
