@@ -90,3 +90,43 @@ workers:
     else:
         assert c["messages_sent"] > 100
         assert c["messages_sent"] == c["messages_received"] + c["depth"]
+
+
+def test_writer_killed_by_sigpipe_mid_burst_leaves_exact_counts(tmp_path,
+                                                              nothing_left_behind) -> None:
+    """The reader leaves while the writer is in a tight loop of small writes: the kernel's
+    SIGPIPE ends the writer, and every byte it wrote is counted. (The reader ends by
+    itself: a reader SIGKILLed mid-burst would take its own reads uncounted.)"""
+    summary = run_scenario(write(tmp_path, """
+duration: 10
+channels: {p: {kind: pipe, capacity: 1048576}}
+workers:
+  w: {loop: true, steps: [{write: {to: p, size: 64}}]}
+  r: {loop: 3000, steps: [{read: {from: p, bytes: 65536}}]}
+"""))  # the reader takes all there is and the pipe is big: when the runtime closes the
+    # last read end, the writer is mid-burst, not waiting on a full pipe
+    assert summary["workers"]["r"]["exit"] == 0
+    assert summary["workers"]["w"]["exit"] == "SIGPIPE"
+    p = summary["channels"]["p"]
+    assert p["bytes_read"] > 3000 * 64
+    assert p["bytes_written"] == p["bytes_read"] + p["buffered"]
+
+
+def test_the_momentary_sigpipe_block_is_not_shown(tmp_path, nothing_left_behind) -> None:
+    from .live import LiveRun
+
+    path = write(tmp_path, """
+duration: 30
+channels: {p: {kind: pipe}, q: {kind: pipe}}
+workers:
+  w: {loop: true, steps: [{write: {to: p, size: 64}}]}
+  r: {loop: true, steps: [{read: {from: p, bytes: 64}}]}
+  own: {block: [SIGPIPE], loop: true, steps: [{write: {to: q, size: 64}}]}
+  r2: {loop: true, steps: [{read: {from: q, bytes: 64}}]}
+""")
+    with LiveRun(str(path)) as run:
+        for _ in range(10):  # ten frames while `w` spends nearly all its time in bursts
+            snap = run.wait_for(lambda s: s.worker("w").state in ("running", "sleeping"))
+            assert "SIGPIPE" not in snap.worker("w").masks.get("blocked", [])
+            assert "SIGPIPE" in snap.worker("own").masks.get("blocked", [])  # its own: shown
+            run.wait_for(lambda s, seq=snap.seq: s.seq > seq)

@@ -119,3 +119,35 @@ workers:
             await pilot.press("q")
 
     asyncio.run(scenario())
+
+
+def test_128_workers_in_the_app_the_last_one_selected_and_signalled(scenario_file,
+                                                                    nothing_left_behind) -> None:
+    """A big run in the app: every worker has its row, End scrolls to the last one, and a
+    key signals exactly that process (the table draws only the rows on screen)."""
+    path = scenario_file("""
+duration: 60
+workers:
+  w: {count: 128, handlers: {SIGUSR1: count}, loop: true, steps: [{sleep: 0.05}]}
+""")
+    source = LiveSource(str(path))
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_started(pilot, app)
+            table = app.query_one(WorkersTable)
+            assert table.row_count == 128
+            await pilot.press("end")
+            assert table.selected_worker == "w.127"
+            assert table.scroll_offset.y > 0  # scrolled to show it
+            await pilot.press("u")  # SIGUSR1 to the selected worker
+            await wait_for(pilot, lambda: app.latest.worker("w.127").signals_received.get(
+                "SIGUSR1") == 1)
+            assert sum(w.signals_received.get("SIGUSR1", 0) for w in app.latest.workers) == 1
+            await pilot.press("home")
+            assert table.selected_worker == "w.0" and table.scroll_offset.y == 0
+            await pilot.press("q")
+        assert source.leaks is not None and source.leaks["processes"] == 0
+
+    asyncio.run(scenario())

@@ -55,6 +55,12 @@ def read_masks(pid: int) -> dict[str, list[str]] | None:
     return out
 
 
+def without_hidden(masks: dict[str, list[str]], hidden: int) -> dict[str, list[str]]:
+    """The masks with ipcviz's own momentary blocks (T.HIDDEN_BLOCK) left out."""
+    names = set(mask_names(hidden))
+    return {**masks, "blocked": [n for n in masks.get("blocked", []) if n not in names]}
+
+
 def describe_event(kind: int, a: int, b: int, channel_names: list[str],
                    row_names: list[str]) -> tuple[str, str]:
     """Text and category of one event from a worker's ring."""
@@ -266,6 +272,8 @@ class Sampler:
             state, blocked_on = self._state(stat.state, int(row[T.OP]), row, channel_names)
             if state != "zombie":
                 masks = self._read_masks(kid.ident.pid)
+                if row[T.HIDDEN_BLOCK]:
+                    masks = without_hidden(masks, int(row[T.HIDDEN_BLOCK]))
         else:
             state = "exited"
         exit = kid.exit
@@ -295,6 +303,8 @@ class Sampler:
             else:
                 state, blocked_on = self._state(stat.state, op, row, channel_names)
                 masks = self._read_masks(pid)
+                if row is not None and row[T.HIDDEN_BLOCK]:
+                    masks = without_hidden(masks, int(row[T.HIDDEN_BLOCK]))
                 if proc.spawn_rows:
                     zombies = zombie_children(pid)
         elif proc.started_once:

@@ -32,7 +32,10 @@ START = 12  # the kernel start time of PID (identity check); written by whoever 
 SPAWN_DEF = 13  # spawned rows: 1 + index of the worker definition the kid runs
 PARENT_ROW = 14  # spawned rows: the spawner's row
 EXIT_STATUS = 15  # spawned rows: 1 + raw wait status, written by the spawner when it reaps
-HEADER = 16
+#: kernel-style mask of signals ipcviz itself may block for an instant (SIGPIPE around a
+#: burst of pipe writes) that the scenario has not blocked: not shown as "blocked"
+HIDDEN_BLOCK = 16
+HEADER = 17
 
 SIG_RECEIVED = HEADER
 SIG_SENT = SIG_RECEIVED + NSIG

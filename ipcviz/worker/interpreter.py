@@ -441,10 +441,23 @@ class Interpreter:
     def do_block(self, sigs: list[int]) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
         self.emit(T.EV_BLOCK, sigs[0] if sigs else 0, len(sigs))
+        self._mark_hidden_block()
 
     def do_unblock(self, sigs: list[int]) -> None:
         self.emit(T.EV_UNBLOCK, sigs[0] if sigs else 0, len(sigs))
         signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs)
+        self._mark_hidden_block()
+
+    def guard_sigpipe(self) -> None:
+        """A burst of pipe writes will block SIGPIPE for an instant (see bursts.py)."""
+        self._sigpipe_guard = True
+        self._mark_hidden_block()
+
+    def _mark_hidden_block(self) -> None:
+        """The sampler hides ipcviz's own SIGPIPE block unless the scenario blocked it too."""
+        if getattr(self, "_sigpipe_guard", False):
+            own = signal.SIGPIPE in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+            self.cells[self.base + T.HIDDEN_BLOCK] = 0 if own else bursts.PIPE_BIT
 
     def do_spawn(self, kid: str) -> None:
         """fork() a child running `kid`'s definition: this worker is its real parent."""
