@@ -229,4 +229,5 @@ def run_bursts(interp: Interpreter, burst: Burst, times: int | None,
 def unlocked_increments(flat: Any, index: int, n: int) -> None:
     """n plain read-modify-writes of one cell: the race is in the gap between the two."""
     for _ in range(n):
-        flat[index] = flat[index] + 1
+        value = flat[index]  # read ...
+        flat[index] = value + 1  # ... modify, write: another worker may have written between
