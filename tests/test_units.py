@@ -119,3 +119,14 @@ def test_find_cycle() -> None:
     assert find_cycle({"a": "m"}, {"m": ["b"]}) is None  # b is running: it will release
     three = find_cycle({"x": "s1", "y": "s2", "z": "s3"}, {"s1": ["y"], "s2": ["z"], "s3": ["x"]})
     assert three == ("x", "s1", "y", "s2", "z", "s3")
+
+
+def test_pictures_keep_leading_blanks_as_position() -> None:
+    """PNG converters drop the blanks that open a <text>; they become its x instead."""
+    from ipcviz.tui.screenshot import for_converters
+
+    svg = ('<text class="r1" x="12.2" y="20" textLength="61" clip-path="url(#c)">'
+           '&#160;&#160;0/0</text><text class="r2" x="80" y="20" textLength="24.4">ab</text>')
+    out = for_converters(svg)
+    assert 'x="36.6"' in out and 'textLength="36.6"' in out and ">0/0</text>" in out
+    assert '<text class="r2" x="80" y="20" textLength="24.4">ab</text>' in out  # untouched

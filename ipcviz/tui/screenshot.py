@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,17 +30,39 @@ async def _capture(path: str, at: float, size: tuple[int, int], svg: Path,
         raise RuntimeError("; ".join(app.error_lines))
 
 
+_TEXT = re.compile(r'(<text [^>]*?x=")([\d.]+)("[^>]*?textLength=")([\d.]+)("[^>]*>)'
+                   r'((?:&#160;)+)([^<]*</text>)')
+
+
+def for_converters(svg_text: str) -> str:
+    """Textual's SVG, with the blanks that start a run of text moved into its x position.
+
+    Converters (rsvg, cairo) drop the non-breaking spaces that open a <text> element and
+    then stretch the rest to its textLength, which shifts columns in the picture (never in
+    the terminal, nor in the SVG read as Textual meant it)."""
+    def move(m: re.Match[str]) -> str:
+        blanks = m.group(6).count("&#160;")
+        rest = html.unescape(m.group(7)[:-len("</text>")])
+        width = float(m.group(4)) / (blanks + len(rest)) if blanks + len(rest) else 0.0
+        x = float(m.group(2)) + blanks * width
+        return (f"{m.group(1)}{x:g}{m.group(3)}{float(m.group(4)) - blanks * width:g}"
+                f"{m.group(5)}{m.group(7)}")
+    return _TEXT.sub(move, svg_text)
+
+
 def to_png(svg: Path) -> Path | None:
     """Convert with rsvg-convert or cairosvg when one is installed; None otherwise."""
     png = svg.with_suffix(".png")
+    fixed = for_converters(svg.read_text())
     if shutil.which("rsvg-convert"):
-        subprocess.run(["rsvg-convert", "-b", "#0c0c0c", "-o", str(png), str(svg)], check=True)
+        subprocess.run(["rsvg-convert", "-b", "#0c0c0c", "-o", str(png)], input=fixed.encode(),
+                       check=True)
         return png
     try:
         import cairosvg  # type: ignore[import-not-found]
     except ImportError:
         return None
-    cairosvg.svg2png(url=str(svg), write_to=str(png))
+    cairosvg.svg2png(bytestring=fixed.encode(), write_to=str(png))
     return png
 
 
