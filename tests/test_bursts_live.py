@@ -130,3 +130,17 @@ workers:
             assert "SIGPIPE" not in snap.worker("w").masks.get("blocked", [])
             assert "SIGPIPE" in snap.worker("own").masks.get("blocked", [])  # its own: shown
             run.wait_for(lambda s, seq=snap.seq: s.seq > seq)
+
+
+def test_non_blocking_reads_in_a_tight_loop_never_wait(tmp_path, nothing_left_behind) -> None:
+    """`block: false` on an empty pipe is a pass that read nothing, burst or not."""
+    summary = run_scenario(write(tmp_path, """
+duration: 5
+channels: {p: {kind: pipe}}
+workers:
+  w: {steps: [{sleep: 1}, {write: {to: p, size: 64}}]}
+  r: {loop: 1000, steps: [{read: {from: p, bytes: 64, block: false}}]}
+"""))
+    assert summary["workers"]["r"]["exit"] == 0
+    assert summary["channels"]["p"]["bytes_read"] == 0  # done long before the write
+    assert summary["workers"]["w"]["exit"] == "SIGPIPE"  # its reader had long gone

@@ -7,8 +7,8 @@ operations as the same bare loop a person would write, keeping the count in the 
 or a local, and stores it in the telemetry row once at the end.
 
 Every burst flushes before anything that can wait: a full or empty channel ends the burst
-(non-blocking calls), the count is stored, and the step's ordinary path then waits and
-counts the next operation. So pause points (and the runtime's quiesce before a final
+(non-blocking calls), the count is stored, and only then does the worker wait (in poll()
+or the blocking call, shown as blocked on the channel). So pause points (and the runtime's quiesce before a final
 reading) always see exact counts. The one thing a burst changes: a worker killed by an
 uncatchable or unhandled signal in the middle of a burst takes up to BURST - 1 uncounted
 operations with it (instead of at most one).
@@ -67,36 +67,60 @@ def pipe_write(interp: Interpreter, args: schema.WriteArgs, one: Callable[[], No
     if guard:
         interp.guard_sigpipe()
     mask = signal.pthread_sigmask
+    wait_full = _waiter(interp, T.OP_WRITE, args.to, endpoint.wait_writable)
 
     def burst(limit: int) -> int:
         done = 0
+        full = False
         old = mask(signal.SIG_BLOCK, _PIPE) if guard else None
         try:
             for done in range(limit):
                 write(fd, payload)
             done = limit
-        except (BlockingIOError, BrokenPipeError):
-            pass  # `done` writes went through; the ordinary path waits or counts EPIPE
+        except BlockingIOError:
+            full = True  # `done` writes went through; the rest waits for room
+        except BrokenPipeError:
+            pass  # the ordinary path counts EPIPE (SIGPIPE ignored or handled)
         finally:
             if done:
                 cells[cell] += done * size
                 last_written[name] = raw
             if old is not None and signal.SIGPIPE not in old:
                 mask(signal.SIG_SETMASK, old)  # a pending SIGPIPE ends the worker here
-        if done < limit:
+        if full:
+            wait_full()
+        elif done < limit:
             one()
             done += 1
         return done
     return burst
 
 
+def _waiter(interp: Interpreter, op: int, channel: str, wait: Callable[[], Any]
+            ) -> Callable[[], None]:
+    """Wait in poll() for a full or empty pipe, shown as blocked on it; a handler may end
+    the worker during the wait. The burst has stored its count already."""
+    cells, base, index = interp.cells, interp.base, interp.ctx.channel_index[channel]
+
+    def waiter() -> None:
+        cells[base + T.OP_CHANNEL] = index
+        cells[base + T.OP] = op
+        interp._wait(wait)
+        cells[base + T.OP] = T.OP_RUNNING
+    return waiter
+
+
 def pipe_read(interp: Interpreter, args: schema.ReadArgs, one: Callable[[], None],
               read_fd: int) -> Burst:
     cells, read, nbytes = interp.cells, os.read, args.bytes
     cell = interp._counter(args.from_, T.BYTES_READ)
+    wait_empty = _waiter(interp, T.OP_READ, args.from_,
+                         interp.ctx.endpoints[args.from_].wait_readable)
+    block = args.block  # `block: false`: an empty pipe is a pass that read nothing
 
     def burst(limit: int) -> int:
         done = total = 0
+        empty = False
         try:
             for done in range(limit):
                 data = read(read_fd, nbytes)
@@ -106,10 +130,12 @@ def pipe_read(interp: Interpreter, args: schema.ReadArgs, one: Callable[[], None
             else:
                 done = limit
         except BlockingIOError:
-            pass
+            empty = True
         if total:
             cells[cell] += total
-        if done < limit:
+        if empty and block:
+            wait_empty()
+        elif done < limit:
             one()
             done += 1
         return done
