@@ -7,6 +7,7 @@ import signal
 import time
 
 from ipcviz.runtime.control import EventWatch
+from ipcviz.runtime.ident import become_subreaper
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text
 from ipcviz.telemetry import table as T
@@ -38,3 +39,6 @@ def test_a_counted_signal_is_news_and_a_quiet_table_is_not(nothing_left_behind) 
         assert not watch.happened()  # shown; nothing newer
     finally:
         runtime.shutdown()
+        # the runtime made this (pytest's) process a subreaper: give that up, or orphans of
+        # later tests' runtimes would be re-parented here and never reaped
+        become_subreaper(False)

@@ -81,9 +81,10 @@ def die_with_parent(sig: int) -> bool:
     return os.getppid() == parent
 
 
-def become_subreaper() -> None:
-    """PR_SET_CHILD_SUBREAPER: orphaned descendants are re-parented to us (and reaped)."""
-    _prctl(36, 1)
+def become_subreaper(on: bool = True) -> None:
+    """PR_SET_CHILD_SUBREAPER: orphaned descendants are re-parented to us (and reaped).
+    `on=False` gives the role up (a test that ran a Runtime inside its own process)."""
+    _prctl(36, 1 if on else 0)
 
 
 def zombie_children(pid: int) -> int:
