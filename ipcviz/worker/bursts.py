@@ -8,14 +8,16 @@ or a local, and stores it in the telemetry row once at the end.
 
 Every burst flushes before anything that can wait: a full or empty channel ends the burst
 (non-blocking calls), the count is stored, and only then does the worker wait (in poll()
-or the blocking call, shown as blocked on the channel). So pause points (and the runtime's quiesce before a final
-reading) always see exact counts. The one thing a burst changes: a worker killed by an
-uncatchable or unhandled signal in the middle of a burst takes up to BURST - 1 uncounted
-operations with it (instead of at most one).
+or the blocking call, shown as blocked on the channel). So pause points (and the
+runtime's quiesce before a final reading) always see exact counts. The one thing a burst
+changes: a worker killed by an uncatchable or unhandled signal (SIGPIPE excepted, see
+pipe_write) in the middle of a burst takes up to BURST - 1 uncounted operations with it
+(instead of at most one).
 
-Each factory returns `burst(limit) -> passes` (passes >= 1) or None where the step has no
-tight form (blocking reads on a channel the worker also writes, acknowledgements, partial
-writes of big blocks, locked increments go through the ordinary path op by op).
+Each factory returns `burst(limit) -> passes` (0 when it only waited) or None where the
+step has no tight form (blocking reads on a channel the worker also writes,
+acknowledgements, partial writes of big blocks, locked increments go through the ordinary
+path op by op).
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ _PIPE = {signal.SIGPIPE}
 PIPE_BIT = 1 << (signal.SIGPIPE - 1)  # as the kernel's masks count
 
 
-def pipe_write(interp: Interpreter, args: schema.WriteArgs, one: Callable[[], None]) -> Burst | None:
+def pipe_write(interp: Interpreter, args: schema.WriteArgs, one: Callable[[], None]
+               ) -> Burst | None:
     """Writes of at most PIPE_BUF bytes are atomic: each one moves all its bytes or none.
 
     A write to a pipe nobody reads raises SIGPIPE, whose default action ends the process at
@@ -96,17 +99,19 @@ def pipe_write(interp: Interpreter, args: schema.WriteArgs, one: Callable[[], No
     return burst
 
 
-def _waiter(interp: Interpreter, op: int, channel: str, wait: Callable[[], Any]
-            ) -> Callable[[], None]:
-    """Wait in poll() for a full or empty pipe, shown as blocked on it; a handler may end
-    the worker during the wait. The burst has stored its count already."""
+def _waiter(interp: Interpreter, op: int, channel: str, wait: Callable[..., Any]
+            ) -> Callable[..., Any]:
+    """`wait` (poll() on a full or empty pipe, or a blocking queue call) shown as blocked on
+    the channel, with handlers allowed to end the worker during it; returns its result.
+    A burst calls it only once its count is stored."""
     cells, base, index = interp.cells, interp.base, interp.ctx.channel_index[channel]
 
-    def waiter() -> None:
+    def waiter(*args: Any) -> Any:
         cells[base + T.OP_CHANNEL] = index
         cells[base + T.OP] = op
-        interp._wait(wait)
+        result = interp._wait(wait, *args)
         cells[base + T.OP] = T.OP_RUNNING
+        return result
     return waiter
 
 
@@ -156,9 +161,7 @@ def mqueue_send(interp: Interpreter, args: schema.SendArgs) -> Burst | None:
     bytes_cell = interp._counter(name, T.BYTES_WRITTEN)
     seqs, pack_seq, send, size = interp._seq, _SEQ.pack_into, endpoint.mq.send, len(payload)
     busy = posix_ipc.BusyError
-
-    op, op_channel = interp.base + T.OP, interp.base + T.OP_CHANNEL
-    channel, wait, blocking = interp.ctx.channel_index[name], interp._wait, endpoint.send_blocking
+    send_waiting = _waiter(interp, T.OP_SEND, name, endpoint.send_blocking)
 
     def burst(limit: int) -> int:
         seq = seqs.get(name, 0)
@@ -175,9 +178,7 @@ def mqueue_send(interp: Interpreter, args: schema.SendArgs) -> Burst | None:
             cells[sent_cell] += done
             cells[bytes_cell] += done * size
         if done < limit:  # full: wait in the kernel (shown as blocked), then count it
-            cells[op], cells[op_channel] = T.OP_SEND, channel
-            wait(blocking, packed, priority)
-            cells[op] = T.OP_RUNNING
+            send_waiting(packed, priority)  # (packed already holds this message's number)
             seqs[name] = seq + done + 1
             cells[sent_cell] += 1
             cells[bytes_cell] += size
@@ -201,8 +202,7 @@ def mqueue_receive(interp: Interpreter, args: schema.ReceiveArgs, retried: set[s
     got_cell = interp._counter(name, T.MESSAGES_RECEIVED)
     bytes_cell = interp._counter(name, T.BYTES_READ)
     header = message.HEADER_SIZE
-    op, op_channel = interp.base + T.OP, interp.base + T.OP_CHANNEL
-    channel, wait, blocking = interp.ctx.channel_index[name], interp._wait, endpoint.receive_blocking
+    receive_waiting = _waiter(interp, T.OP_RECEIVE, name, endpoint.receive_blocking)
 
     def burst(limit: int) -> int:
         done = total = 0
@@ -216,9 +216,7 @@ def mqueue_receive(interp: Interpreter, args: schema.ReceiveArgs, retried: set[s
             if done:
                 cells[got_cell] += done
                 cells[bytes_cell] += total - done * header
-            cells[op], cells[op_channel] = T.OP_RECEIVE, channel
-            total = len(wait(blocking))
-            cells[op] = T.OP_RUNNING
+            total = len(receive_waiting())
             cells[got_cell] += 1
             cells[bytes_cell] += total - header
             return done + 1

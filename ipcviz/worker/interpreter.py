@@ -178,10 +178,15 @@ class Interpreter:
             if loop is False or passes >= loop:
                 return
 
-    def run_steps(self, steps: list[schema.Step], top: bool = False) -> None:
+    def _compiled_steps(self, steps: list[schema.Step]) -> list[Any]:
+        """The steps as zero-argument callables, compiled once per list."""
         compiled = self._compiled.get(id(steps))
         if compiled is None:
             compiled = self._compiled[id(steps)] = [self._compile(step) for step in steps]
+        return compiled
+
+    def run_steps(self, steps: list[schema.Step], top: bool = False) -> None:
+        compiled = self._compiled_steps(steps)
         cells, signals = self.cells, self.signals
         pause_cell, step_cell = self.base + T.CTRL_PAUSE, self.base + T.STEP
         track = top and len(steps) > 1
@@ -208,7 +213,7 @@ class Interpreter:
         """A tight loop for a loop body that is one hot step, or None."""
         if len(steps) != 1:
             return None
-        step, one = steps[0], self.run_steps_once(steps)
+        step, one = steps[0], self._compiled_steps(steps)[0]
         kind, args = step.kind, step.args
         channel_kind = self.ctx.channel_kinds.get(getattr(args, "to", None) or getattr(
             args, "from_", None) or "")
@@ -222,13 +227,6 @@ class Interpreter:
         if kind == "receive" and channel_kind == "mqueue":
             return bursts.mqueue_receive(self, args, self._retried)
         return None
-
-    def run_steps_once(self, steps: list[schema.Step]) -> Any:
-        """The compiled callable of a one-step list (what a burst falls back to)."""
-        compiled = self._compiled.get(id(steps))
-        if compiled is None:
-            compiled = self._compiled[id(steps)] = [self._compile(step) for step in steps]
-        return compiled[0]
 
     def _fast_write(self, args: schema.WriteArgs) -> Any:
         endpoint, payload = self.ctx.endpoints[args.to], self._payload(args)
