@@ -131,3 +131,13 @@ LIBC_INTERNAL = frozenset(range(32, SIGRTMIN))
 def mask_names(mask: int | str) -> list[str]:
     """Names of the signals in a kernel mask, e.g. ['SIGUSR1', 'SIGRTMIN+1'] (libc's own hidden)."""
     return [signal_name(n) for n in decode_mask(mask) if n not in LIBC_INTERNAL]
+
+
+#: What `signal: {to: parent}` may send to the runtime: signals it counts and survives.
+#: Everything else (SIGKILL, SIGSTOP and the terminal stops, SIGTERM/SIGINT/SIGHUP, which
+#: end the run, and the core-dumping ones) is refused when the scenario is loaded.
+PARENT_SIGNALS = frozenset(
+    {int(_signal.SIGUSR1), int(_signal.SIGUSR2), int(_signal.SIGALRM), int(_signal.SIGCHLD),
+     int(_signal.SIGURG), int(_signal.SIGWINCH), int(_signal.SIGCONT)}
+    | set(range(SIGRTMIN, SIGRTMAX + 1))
+)
