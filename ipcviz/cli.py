@@ -314,7 +314,7 @@ def _list() -> int:
 
 
 def _clean() -> int:
-    from ipcviz.runtime.registry import sweep_dead_runs
+    from ipcviz.host.registry import sweep_dead_runs
 
     removed = sweep_dead_runs()
     for item in removed:

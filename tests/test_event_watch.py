@@ -7,7 +7,7 @@ import signal
 import time
 
 from ipcviz.runtime.control import EventWatch
-from ipcviz.runtime.ident import become_subreaper
+from ipcviz.host.process import become_subreaper
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text
 from ipcviz.telemetry import table as T

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ipcviz.runtime.ident import ProcessIdentity
+from ipcviz.host.process import ProcessIdentity
 
 from .conftest import ROOT, ipcviz_shm_entries, run_cli, run_scenario
 from .live import LiveRun

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ipcviz.runtime.registry import Registry
+from ipcviz.host.registry import Registry
 
 
 class Channel:

@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-from ipcviz.runtime.ident import die_with_parent
+from ipcviz.host.process import die_with_parent
 from ipcviz.runtime.supervisor import Runtime, StartError
 from ipcviz.scenario import schema
 from ipcviz.scenario.load import ScenarioError, load_scenario

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 
 from ipcviz.channels import channel_class
 from ipcviz.channels.base import Channel
-from ipcviz.runtime.ident import (
+from ipcviz.host.process import (
     ProcessIdentity,
     become_subreaper,
     die_with_parent,
     finished_children,
 )
-from ipcviz.runtime.registry import Registry, sweep_dead_runs
+from ipcviz.host.registry import Registry, sweep_dead_runs
 from ipcviz.scenario import schema
 from ipcviz.scenario.load import LoadedScenario, WorkerInstance
 from ipcviz.signals import SIGRTMAX, UNCATCHABLE, signal_name

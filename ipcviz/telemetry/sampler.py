@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ipcviz.runtime.ident import CLOCK_TICKS, read_stat, zombie_children
+from ipcviz.host.process import CLOCK_TICKS, read_stat, zombie_children
 from ipcviz.signals import NSIG, mask_names, signal_name
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.deadlock import find_cycle

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ipcviz.channels import message
-from ipcviz.runtime.ident import (
+from ipcviz.host.process import (
     ProcessIdentity,
     die_with_parent,
     finished_children,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import posix_ipc
 
-from ipcviz.runtime.ident import ProcessIdentity
+from ipcviz.host.process import ProcessIdentity
 
 PREFIX = "ipcviz"
 
