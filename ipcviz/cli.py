@@ -104,6 +104,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "launch"
+    if command in ("launch", "run", "record", "screenshot", "clean"):
+        from ipcviz.host.runroot import RunRootError, trusted_run_root
+
+        try:  # before anything is loaded, created or started
+            trusted_run_root()
+        except RunRootError as exc:
+            return _fail([str(exc)])
     try:
         if command == "launch":
             return _launch(getattr(args, "scenario", None))
@@ -314,11 +321,19 @@ def _list() -> int:
 
 
 def _clean() -> int:
+    """Sweep dead runs; what cannot be proven ours is listed as refused and left alone."""
     from ipcviz.host.registry import sweep_dead_runs
+    from ipcviz.host.runroot import RunRootError
 
-    removed = sweep_dead_runs()
-    for item in removed:
+    try:
+        report = sweep_dead_runs()
+    except RunRootError as exc:
+        return _fail([str(exc)])
+    for item in report.removed:
         print(f"removed {item}")
+    for item in report.refused:
+        print(f"refused: {item}", file=sys.stderr)
+    removed = report.removed
     print(f"{len(removed)} item(s) removed" if removed else "nothing to clean")
     return 0
 

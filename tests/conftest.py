@@ -17,13 +17,35 @@ SCENARIOS = ROOT / "scenarios"
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_run_root(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Runs made by the tests keep their private directories under a temporary root."""
-    root = tmp_path_factory.mktemp("runs")
+    """Runs made by the tests keep their private directories under a temporary root (0700,
+    as the run-root check demands), and every run they start appends its run id to a log
+    ($IPCVIZ_RUN_LOG), so the leftover check can tell the tests' own objects from those
+    of other ipcviz runs alive on the machine (another user's, another test session's)."""
+    base = tmp_path_factory.mktemp("ipcviz")
+    root = base / "runs"
+    root.mkdir(mode=0o700)
     os.environ["IPCVIZ_RUN_ROOT"] = str(root)
+    os.environ["IPCVIZ_RUN_LOG"] = str(base / "run-ids")
+
+
+def our_run_ids() -> set[str]:
+    """Run ids of every run started by this test session (so far)."""
+    try:
+        return set(Path(os.environ["IPCVIZ_RUN_LOG"]).read_text().split())
+    except FileNotFoundError:
+        return set()
 
 
 def ipcviz_shm_entries() -> set[str]:
-    return {name for name in os.listdir("/dev/shm") if "ipcviz" in name}
+    """/dev/shm entries of runs this test session started (`ipcviz.<run id>.<channel>`,
+    `sem.ipcviz.<run id>.<channel>`); other runs on the machine are not ours to check."""
+    ids = our_run_ids()
+    found = set()
+    for name in os.listdir("/dev/shm"):
+        parts = name.removeprefix("sem.").split(".")
+        if len(parts) >= 3 and parts[0] == "ipcviz" and parts[1] in ids:
+            found.add(name)
+    return found
 
 
 def leftovers() -> list[str]:
@@ -32,7 +54,7 @@ def leftovers() -> list[str]:
     me = psutil.Process()
     for child in me.children(recursive=True):
         try:
-            if child.status() != psutil.STATUS_ZOMBIE or True:
+            if child.status() != psutil.STATUS_ZOMBIE:
                 found.append(f"process {child.pid} {' '.join(child.cmdline()[:4])}")
         except psutil.NoSuchProcess:
             pass

@@ -166,9 +166,8 @@ def test_objects_are_private(nothing_left_behind) -> None:
         run.wait_for(lambda s: s.worker("writer").loops > 0)
         (directory,) = live_run_dirs()
         assert stat.S_IMODE(directory.stat().st_mode) == 0o700
-        for entry in directory.iterdir():
-            if entry.name.endswith(".log") or entry.name in ("processes", "registry.json"):
-                continue
+        assert stat.S_IMODE((directory / "ch").lstat().st_mode) == 0o700
+        for entry in (directory / "ch").iterdir():
             assert stat.S_IMODE(entry.lstat().st_mode) == 0o600, entry
         for name in ipcviz_shm_entries():
             assert stat.S_IMODE(os.stat(f"/dev/shm/{name}").st_mode) == 0o600, name

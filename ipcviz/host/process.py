@@ -1,4 +1,5 @@
-"""Process identity by pid *and* start time, so a recycled pid is never signalled."""
+"""Processes as the kernel shows them: identity by pid *and* start time (so a recycled pid is
+never signalled), /proc stat and owner reading, prctl, and non-blocking waitpid."""
 
 from __future__ import annotations
 
@@ -30,6 +31,18 @@ def read_stat(pid: int) -> ProcStat | None:
     return ProcStat(rest[0].decode(), int(rest[1]), int(rest[11]) + int(rest[12]), int(rest[19]))
 
 
+def owner_uids(pid: int) -> tuple[int, ...] | None:
+    """The real, effective, saved and file-system uids of `pid` (/proc/PID/status `Uid:`)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Uid:"):
+                    return tuple(int(x) for x in line.split()[1:])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def start_ticks(pid: int) -> int | None:
     stat = read_stat(pid)
     return stat.start_ticks if stat else None
@@ -50,6 +63,12 @@ class ProcessIdentity:
     def exists(self) -> bool:
         """True while this very process exists (a zombie included)."""
         return start_ticks(self.pid) == self.start
+
+    def is_ours(self) -> bool:
+        """True while this very process exists and every uid of it is ours."""
+        uids = owner_uids(self.pid)
+        return (uids is not None and len(uids) >= 3 and all(u == os.getuid() for u in uids)
+                and self.exists())
 
     def send(self, sig: int) -> bool:
         """Send `sig` only if the pid still belongs to this process; True if sent."""

@@ -30,6 +30,7 @@ from ipcviz.host.process import (
     finished_children,
 )
 from ipcviz.host.registry import Registry, sweep_dead_runs
+from ipcviz.host.runroot import RunRootError
 from ipcviz.scenario import schema
 from ipcviz.scenario.load import LoadedScenario, WorkerInstance
 from ipcviz.signals import SIGRTMAX, UNCATCHABLE, signal_name
@@ -158,8 +159,11 @@ class Runtime:
 
     def start(self) -> None:
         """Create every object, fork every worker, open the start gate."""
-        self.swept = sweep_dead_runs()
-        self.registry = Registry.create()
+        try:
+            self.swept = sweep_dead_runs().removed
+            self.registry = Registry.create()
+        except RunRootError as exc:
+            raise StartError(str(exc)) from None
         try:
             self._start()
         except (OSError, RuntimeError, ValueError, posix_ipc.Error) as exc:
@@ -620,7 +624,7 @@ def _become_worker(keep: set[int], log_path: str) -> None:
         os._exit(1)
     os.setpgid(0, 0)
     devnull = os.open(os.devnull, os.O_RDWR)
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     os.dup2(log, 2)

@@ -1,0 +1,133 @@
+"""The run root: the one directory under which each run keeps its private directory.
+
+It is shared ground when it lives in /tmp (any local user can create `/tmp/ipcviz-UID`
+first, or make it a symlink), so it is used only after `lstat` proves it is a real
+directory owned by us with mode 0700. Anything else is refused with one line naming
+the path and what is wrong, and nothing is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+PREFIX = "ipcviz"
+ENV_OVERRIDE = "IPCVIZ_RUN_ROOT"  # tests (and careful users) choose the root themselves
+RUN_ID = re.compile(r"^[1-9][0-9]{0,9}-[0-9a-f]{6}$")  # <pid>-<6 hex>, made by new_run_id
+
+
+class RunRootError(Exception):
+    """The run root cannot be trusted; str() is the one line to print."""
+
+
+def is_run_id(name: str) -> bool:
+    """True when `name` is exactly what this program names a run directory."""
+    return RUN_ID.match(name) is not None
+
+
+def _private_dir(path: str) -> bool:
+    """A real directory (not a symlink) of ours that nobody else may enter."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+            and info.st_mode & 0o077 == 0)
+
+
+def run_root_path() -> Path:
+    """Where the run root is: the override, `$XDG_RUNTIME_DIR/ipcviz` when that directory is
+    ours and private, else `/tmp/ipcviz-UID`. Only names the place; see `trusted_run_root`."""
+    override = os.environ.get(ENV_OVERRIDE)
+    if override:
+        return Path(override)
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime_dir and os.path.isabs(runtime_dir) and _private_dir(runtime_dir):
+        return Path(runtime_dir) / PREFIX
+    return Path("/tmp") / f"{PREFIX}-{os.getuid()}"
+
+
+def _describe(info: os.stat_result) -> str:
+    kind = ("a symbolic link" if stat.S_ISLNK(info.st_mode) else
+            "a regular file" if stat.S_ISREG(info.st_mode) else "not a directory")
+    return kind
+
+
+def check_run_root(path: Path, create: bool = True) -> Path:
+    """Return `path` once it is proven ours: real directory, our uid, mode 0700.
+
+    A missing root is created (mode 0700, its parent must exist) when `create`; our own
+    root with a looser mode is set to 0700. Raises RunRootError otherwise.
+    """
+    where = f"run root {path}"
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        if not create:
+            raise RunRootError(f"{where}: does not exist") from None
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass  # someone was quicker: judged below like any existing entry
+        except OSError as exc:
+            raise RunRootError(f"{where}: cannot create it: {exc.strerror}") from None
+        try:
+            info = os.lstat(path)
+        except OSError as exc:
+            raise RunRootError(f"{where}: {exc.strerror}") from None
+    except OSError as exc:
+        raise RunRootError(f"{where}: {exc.strerror}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise RunRootError(f"{where}: is {_describe(info)}, not a directory; "
+                           "refusing to use it (remove it if it is yours)")
+    if info.st_uid != os.getuid():
+        raise RunRootError(f"{where}: belongs to uid {info.st_uid}, not to you (uid "
+                           f"{os.getuid()}); refusing to use it")
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        try:
+            os.chmod(path, 0o700, follow_symlinks=False)
+        except OSError as exc:
+            raise RunRootError(f"{where}: mode {stat.S_IMODE(info.st_mode):04o} and it cannot "
+                               f"be set to 0700: {exc.strerror}") from None
+        after = os.lstat(path)
+        if (not stat.S_ISDIR(after.st_mode) or after.st_uid != os.getuid()
+                or (after.st_dev, after.st_ino) != (info.st_dev, info.st_ino)
+                or stat.S_IMODE(after.st_mode) != 0o700):
+            raise RunRootError(f"{where}: changed while being checked; refusing to use it")
+    return path
+
+
+def trusted_run_root(create: bool = True) -> Path:
+    """The run root, checked (see `check_run_root`)."""
+    return check_run_root(run_root_path(), create=create)
+
+
+def owned_private_file(path: Path | str) -> os.stat_result | None:
+    """lstat of a regular file of ours that others cannot write, else None."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if (stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid()
+            and info.st_mode & 0o022 == 0):
+        return info
+    return None
+
+
+def read_private_file(path: Path | str, limit: int = 4 << 20) -> bytes | None:
+    """Contents of a regular file of ours that others cannot write, opened without following
+    a link and without blocking on a FIFO; None for anything else."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid()
+                or info.st_mode & 0o022 or info.st_size > limit):
+            return None
+        return os.read(fd, limit + 1)[:limit]
+    finally:
+        os.close(fd)
