@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from ipcviz.host.process import ProcessIdentity
+from ipcviz.host.process import ProcessIdentity, read_stat
 
 from .conftest import ROOT, run_cli
 from .live import LiveRun
@@ -97,6 +97,12 @@ def bystander() -> Iterator[ProcessIdentity]:
         proc.wait()
 
 
+def running(ident: ProcessIdentity) -> bool:
+    """The very process is alive and not killed (a zombie of ours counts as killed)."""
+    stat_now = read_stat(ident.pid)
+    return ident.exists() and stat_now is not None and stat_now.state not in ("Z", "X")
+
+
 def plant_run(directory: Path, registry: dict, processes: str = "", mode: int = 0o700) -> None:
     directory.mkdir(mode=mode)
     os.chmod(directory, mode)
@@ -151,7 +157,7 @@ def test_a_run_root_of_another_user_is_refused_untouched(base: Path, tmp_path: P
     assert stat.S_IMODE(root.lstat().st_mode) == 0o777 and root.lstat().st_uid == NOBODY
     assert sorted(p.name for p in root.iterdir()) == [planted.name]
     assert victim_file.read_text() == "keep me"
-    assert bystander.exists()
+    assert running(bystander)
 
 
 def test_a_symlinked_run_root_is_refused_and_its_target_survives(base: Path, tmp_path: Path,
@@ -236,7 +242,7 @@ def test_our_root_left_open_is_made_private_and_foreign_runs_in_it_survive(
     assert result.stderr.strip().splitlines() == [
         f"refused: {planted}: belongs to uid {NOBODY}, not to you; left alone"]
     assert planted.is_dir() and victim_file.read_text() == "keep me"
-    assert bystander.exists()
+    assert running(bystander)
 
 
 @needs_root
@@ -269,7 +275,7 @@ def test_a_registry_entry_outside_its_run_is_refused(base: Path, bystander: Proc
         assert result.returncode == 0, result.stderr
         assert victim_file.read_text() == "keep me"
         assert other_shm.exists() and foreign_shm.exists() and not own_shm.exists()
-        assert bystander.exists(), "a process the run did not start was killed"
+        assert running(bystander), "a process the run did not start was killed"
         refused = result.stderr.strip().splitlines()
         assert all(line.startswith("refused: ") for line in refused), refused
         assert len(refused) == 5, refused
@@ -350,7 +356,7 @@ def test_channels_named_like_the_runs_own_files_do_not_collide(tmp_path: Path,
               - read: {from: processes, bytes: 3}
               - receive: {from: registry}
         expect:
-          - {channel: processes, bytes_read: 9}
+          - {channel: processes, bytes_written: 9, bytes_read: 9, buffered: 0}
         """)
     result = run_cli("run", str(path), "--headless", "--json", "--check", timeout=30)
     assert result.returncode == 0, result.stderr
@@ -387,4 +393,4 @@ def test_an_mmap_named_processes_cannot_make_clean_kill(tmp_path: Path,
     result = run_cli("clean")
     assert result.returncode == 0, result.stderr
     assert "removed run directory" in result.stdout
-    assert bystander.exists(), "clean killed a process named by a channel's bytes"
+    assert running(bystander), "clean killed a process named by a channel's bytes"
