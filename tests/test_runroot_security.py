@@ -394,3 +394,13 @@ def test_an_mmap_named_processes_cannot_make_clean_kill(tmp_path: Path,
     assert result.returncode == 0, result.stderr
     assert "removed run directory" in result.stdout
     assert running(bystander), "clean killed a process named by a channel's bytes"
+
+
+def test_host_imports_nothing_above_it() -> None:
+    """host/ is the bottom layer: importing it loads no other ipcviz package."""
+    code = ("import sys\nimport ipcviz.host.registry, ipcviz.host.runroot, ipcviz.host.process\n"
+            "print(sorted(m for m in sys.modules if m.startswith('ipcviz.')"
+            " and not m.startswith('ipcviz.host')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout.strip()
+    assert out == "[]"

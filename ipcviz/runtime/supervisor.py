@@ -164,6 +164,8 @@ class Runtime:
             self.registry = Registry.create()
         except RunRootError as exc:
             raise StartError(str(exc)) from None
+        except OSError as exc:
+            raise StartError(f"cannot start: cannot make the run directory: {exc}") from None
         try:
             self._start()
         except (OSError, RuntimeError, ValueError, posix_ipc.Error) as exc:
