@@ -404,3 +404,26 @@ def test_host_imports_nothing_above_it() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_the_leftover_check_counts_only_the_sessions_own_runs(tmp_path: Path,
+                                                              monkeypatch) -> None:
+    """Another ipcviz run alive on the machine (another user's, another test session's)
+    is not a leftover of ours; an object of a run we started is."""
+    from .conftest import leftovers
+
+    ours, theirs = f"{dead_pid()}-0a0b0c", f"{dead_pid()}-0d0e0f"
+    log = tmp_path / "run-ids"
+    log.write_text(f"{ours}\n")
+    monkeypatch.setenv("IPCVIZ_RUN_LOG", str(log))
+    mine = Path(f"/dev/shm/ipcviz.{ours}.c{os.getpid()}")
+    other = Path(f"/dev/shm/sem.ipcviz.{theirs}.c{os.getpid()}")
+    try:
+        mine.write_text("x")
+        other.write_text("x")
+        found = leftovers()
+        assert f"/dev/shm/{mine.name}" in found
+        assert not any(theirs in item for item in found), found
+    finally:
+        mine.unlink(missing_ok=True)
+        other.unlink(missing_ok=True)
