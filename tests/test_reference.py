@@ -195,3 +195,13 @@ def test_json_schema_and_loader_agree(path: Path) -> None:
 def test_corpus_covers_both_kinds_of_refusal() -> None:
     verdicts = [_loader_verdict(p.read_bytes()) for p in sorted(BAD.glob("*.yaml"))]
     assert verdicts.count("schema") >= 15 and verdicts.count("reference") >= 15
+
+
+def test_readme_links_only_to_files_in_the_repository() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in ("SCENARIO_FORMAT", "LESSONS.md", "DESIGN.md", "../shared"):
+        assert name not in readme
+    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme):
+        if "://" not in target:
+            assert (ROOT / target).exists(), target
+    assert "docs/scenario-format.md" in readme
