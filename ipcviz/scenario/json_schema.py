@@ -21,7 +21,6 @@ from pydantic_core import core_schema
 from ipcviz.scenario import schema as s
 from ipcviz.signals import SIGRTMAX, SIGRTMIN, parse_signal, signal_name, valid_numbers
 
-SCHEMA_ID = "https://ipcviz.invalid/scenario-format-1.json"
 #: Where the generated file ships: beside the bundled scenarios, so their
 #: `# yaml-language-server: $schema=scenario-schema.json` line works in a checkout and
 #: in an installed package alike.
@@ -240,7 +239,6 @@ def generate() -> dict[str, Any]:
         out["properties"][field]["additionalProperties"] = False
     out["properties"]["expect"]["items"] = _expect_item()
     out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    out["$id"] = SCHEMA_ID
     out["title"] = "ipcviz scenario"
     return out
 
