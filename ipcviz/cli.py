@@ -79,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     shot.add_argument("--size", default="120x40", metavar="WxH",
                       help="terminal size in cells (default 120x40)")
     shot.add_argument("-o", "--output", metavar="FILE.svg|DIR",
-                      help="where to save (default ./NAME.svg; with --all, required: a directory)")
+                      help="where to save (default ./NAME.svg; with --all: the directory, "
+                           "required)")
     shot.add_argument("--press", action="append", default=[], metavar="KEY",
                       help="keys to press before the picture (repeatable)")
 

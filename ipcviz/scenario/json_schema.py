@@ -185,8 +185,10 @@ def _attribute_docstrings() -> dict[tuple[str, str], str]:
 
 
 def _model_classes() -> dict[str, type]:
+    """The pydantic models defined in schema.py, by name (their names in `$defs`)."""
     return {name: obj for name, obj in vars(s).items()
-            if inspect.isclass(obj) and issubclass(obj, s.BaseModel) and obj.__module__ == s.__name__}
+            if inspect.isclass(obj) and issubclass(obj, s.BaseModel)
+            and obj.__module__ == s.__name__}
 
 
 def _not_null(prop: dict[str, Any]) -> dict[str, Any]:
