@@ -205,3 +205,14 @@ def test_readme_links_only_to_files_in_the_repository() -> None:
         if "://" not in target:
             assert (ROOT / target).exists(), target
     assert "docs/scenario-format.md" in readme
+
+
+def test_whole_file_examples_in_the_reference_load(tmp_path: Path) -> None:
+    """Every example that is a whole scenario (it has `workers:`) passes `ipcviz validate`."""
+    from ipcviz.scenario.load import load_text
+
+    blocks = re.findall(r"```yaml\n(.*?)```", REFERENCE.read_text(encoding="utf-8"), re.S)
+    whole = [b for b in blocks if re.search(r"^workers:", b, re.M)]
+    assert len(whole) >= 4
+    for block in whole:
+        load_text(block.encode(), "example.yaml")  # raises ScenarioError with the lines
