@@ -207,7 +207,7 @@ def test_readme_links_only_to_files_in_the_repository() -> None:
     assert "docs/scenario-format.md" in readme
 
 
-def test_whole_file_examples_in_the_reference_load(tmp_path: Path) -> None:
+def test_whole_file_examples_in_the_reference_load() -> None:
     """Every example that is a whole scenario (it has `workers:`) passes `ipcviz validate`."""
     from ipcviz.scenario.load import load_text
 
