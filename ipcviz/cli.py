@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from ipcviz import authoring
 from ipcviz.scenario.paths import bundled_scenarios, resolve_path
 
 # The loader (pydantic), the runtime and Textual are imported where they are used:
@@ -21,6 +22,9 @@ examples:
                                           run without a UI, print the JSON summary,
                                           exit 1 if an `expect:` check fails
   ipcviz validate scenarios/*.yaml        check files without running them
+  ipcviz new my_lesson.yaml --from pipe_two_way
+                                          start your own scenario from a bundled one
+  ipcviz docs                             the scenario format reference
   ipcviz clean                            remove what crashed runs left behind
 """
 
@@ -33,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action=authoring.VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     launch = sub.add_parser(
@@ -68,13 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     shot.add_argument("scenario", metavar="SCENARIO", nargs="?",
                       help="file path or bundled name (omit with --all)")
     shot.add_argument("--all", action="store_true",
-                      help="every bundled scenario at its gallery moment, into screenshots/")
+                      help="every bundled scenario at its gallery moment, into -o DIR")
     shot.add_argument("--at", type=float, default=2.0, metavar="SECONDS",
                       help="run time at which to take the picture (default 2)")
     shot.add_argument("--size", default="120x40", metavar="WxH",
                       help="terminal size in cells (default 120x40)")
-    shot.add_argument("-o", "--output", metavar="FILE.svg",
-                      help="where to save (default screenshots/NAME.svg)")
+    shot.add_argument("-o", "--output", metavar="FILE.svg|DIR",
+                      help="where to save (default ./NAME.svg; with --all: the directory, "
+                           "required)")
     shot.add_argument("--press", action="append", default=[], metavar="KEY",
                       help="keys to press before the picture (repeatable)")
 
@@ -93,8 +99,24 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("recording", metavar="FILE.jsonl")
     replay.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1)")
 
-    sub.add_parser("list", help="list the bundled scenarios",
-                   description="List the bundled scenarios with their descriptions.")
+    listing = sub.add_parser("list", help="list the bundled scenarios",
+                             description="List the bundled scenarios: name, title and the "
+                                         "first sentence of each description.")
+    listing.add_argument("--long", action="store_true", help="the whole description")
+    show = sub.add_parser("show", help="print a bundled scenario's YAML",
+                          description="Print a bundled scenario as shipped, to read or copy.")
+    show.add_argument("name", metavar="NAME")
+    new = sub.add_parser("new", help="write a starter scenario file to edit",
+                         description="Write a commented starter scenario (or, with --from, a "
+                                     "copy of a bundled one) to FILE. Never overwrites.")
+    new.add_argument("file", metavar="FILE")
+    new.add_argument("--from", dest="from_", metavar="NAME", help="copy this bundled scenario")
+    sub.add_parser("docs", help="the scenario format reference (opens in the pager)",
+                   description="Print the path of the scenario format reference; on a "
+                               "terminal, open it in $PAGER (default less).")
+    sub.add_parser("schema", help="print the JSON Schema of the scenario format",
+                   description="Print the JSON Schema of scenario files, for editors "
+                               "(yaml-language-server).")
     sub.add_parser("clean", help="remove processes and IPC objects left by crashed runs",
                    description="Remove what runs whose ipcviz process is gone left behind "
                                "(runs still alive are never touched).")
@@ -125,9 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         if command == "replay":
             return _replay(args)
         if command == "screenshot":
-            return _screenshot(args)
+            return authoring.screenshot_command(args)
         if command == "list":
-            return _list()
+            return authoring.list_command(args)
+        if command in ("show", "new", "docs", "schema"):
+            return getattr(authoring, f"{command}_command")(args)
         if command == "clean":
             return _clean()
     except KeyboardInterrupt:

@@ -442,7 +442,7 @@ class Runtime:
     # ---------------------------------------------------------------- actions
 
     def run_action(self, action: str, arg: object, source: str = "key") -> None:
-        """A timeline, trigger or UI action (see SCENARIO_FORMAT.md)."""
+        """A timeline, trigger or UI action (see docs/scenario-format.md)."""
         if action == "signal":
             assert isinstance(arg, schema.SignalArgs)
             if arg.interval and arg.count > 1:

@@ -1,4 +1,4 @@
-"""The headless summary (SCENARIO_FORMAT.md) from a final Snapshot, and `expect:` checks."""
+"""The headless summary (docs/scenario-format.md) from a final Snapshot, and `expect:` checks."""
 
 from __future__ import annotations
 

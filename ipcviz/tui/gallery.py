@@ -1,6 +1,6 @@
 """The scenario gallery: for each bundled scenario, the moment that shows its lesson.
 
-`ipcviz screenshot --all` captures every entry into screenshots/ (SVG, and PNG when a
+`ipcviz screenshot --all -o screenshots` captures every entry (SVG, and PNG when a
 converter is installed); README's gallery shows them with these sentences.
 """
 
