@@ -176,7 +176,14 @@ class Runtime:
         spawners = [i for i in instances if kids_of[i.group]]
         self.spawn_base = len(instances)
         rows = len(instances) + T.SPAWN_ROWS * len(spawners)
-        self.table = T.Table(T.Layout(channels=len(self.model.channels), rows=rows))
+        self.target_rows: dict[str, list[int]] = {}
+        for row, inst in enumerate(instances):  # a worker's row is its index in `instances`
+            self.target_rows.setdefault(inst.group, []).append(row)
+            self.target_rows.setdefault(inst.name, [row])
+        sent_slots = max((len(T.signal_slots(w.steps, self.target_rows))
+                          for w in workers.values()), default=0)
+        self.table = T.Table(T.Layout(channels=len(self.model.channels), rows=rows,
+                                      sent_slots=sent_slots))
         arrays_set = {s.args.array for w in workers.values() for s in schema.all_steps(w.steps)
                       if s.kind == "set"}
         for index, (name, spec) in enumerate(self.model.channels.items()):
@@ -208,10 +215,6 @@ class Runtime:
                 proc.spawn_rows = list(range(block, block + T.SPAWN_ROWS))
                 block += T.SPAWN_ROWS
             self.procs.append(proc)
-        self.target_rows: dict[str, list[int]] = {}
-        for proc in self.procs:
-            self.target_rows.setdefault(proc.instance.group, []).append(proc.row)
-            self.target_rows.setdefault(proc.name, [proc.row])
         self._install_signals()
         become_subreaper()
         self._gate_r, gate_w = os.pipe()
