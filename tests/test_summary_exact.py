@@ -65,6 +65,12 @@ def test_float32_rounding_past_2_24_is_not_a_lost_update(scenario_file,
     assert a["initial_sum"] == 16_777_000
     assert a["lost_updates"] is None
     assert a["lost_updates_note"] == "rounding"
+    from ipcviz.telemetry.snapshot import ChannelView
+    from ipcviz.tui.widgets.shm import array_lines
+
+    head = array_lines(ChannelView("a", "shared_array", a), None, ["adder"])[0].plain
+    assert "LOST UPDATES" not in head
+    assert "lost updates unknown: float32 rounds past its exact integers" in head
 
 
 def test_float32_below_2_24_counts_exactly(scenario_file, nothing_left_behind) -> None:
