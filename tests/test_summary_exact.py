@@ -224,12 +224,17 @@ def test_a_null_is_not_zero_and_a_group_state_is_not_added_up() -> None:
     summary = {"workers": {"w": {"exit": None, "signals_received": {}},
                            "g.0": {"exit": 1, "state": "exited"},
                            "g.1": {"exit": 1, "state": "exited"}},
-               "channels": {}}
+               "channels": {"p": {"kind": "pipe", "buffered": 0}}}
     results = check_expectations(summary, [
         {"worker": "w", "exit": 0},  # still running: no exit status yet
-        {"worker": "w", "signals_received": {"SIGUSR1": 0}},  # absent counter: 0
+        {"worker": "w", "signals_received": {"SIGUSR1": 0}},  # a counter never started: 0
+        {"worker": "w", "blocked_on": None},  # not blocked: no blocked_on
         {"worker": "g", "exit": 1, "state": "exited"},  # each replica exited 1
         {"worker": "g", "exit": 2},
+        {"channel": "p", "depth": 0},  # a pipe has no depth: nothing to pass
+        {"channel": "p", "duplicates": "<1"},
     ])
-    assert [r["ok"] for r in results] == [False, True, True, True, False]
-    assert results[2]["actual"] == [1, 1]
+    assert [r["ok"] for r in results] == [False, True, True, True, True, False, False, False]
+    assert results[3]["actual"] == [1, 1]
+    assert results[6]["actual"] is None
+
