@@ -238,3 +238,19 @@ def test_a_null_is_not_zero_and_a_group_state_is_not_added_up() -> None:
     assert results[3]["actual"] == [1, 1]
     assert results[6]["actual"] is None
 
+
+
+def test_spawned_workers_show_their_own_counters(nothing_left_behind) -> None:
+    """echo_store_server: the spawned handlers do the server's work; each worker's counters
+    add up to the channel's, spawned ones included."""
+    summary = run_scenario(SCENARIOS / "echo_store_server.yaml", "--check")
+    workers, channels = summary["workers"], summary["channels"]
+    handlers = [w for name, w in workers.items() if name.startswith("handler#")]
+    assert len(handlers) == 2
+    assert all(h["bytes_read"] == {"front": 25} and h["bytes_written"]["front"] == 25
+               for h in handlers)
+    for name in ("front", "store", "archive"):
+        for key in ("bytes_written", "bytes_read"):
+            total = sum(w[key].get(name, 0) for w in workers.values())
+            assert total == channels[name][key], (name, key)
+    assert all(r["ok"] for r in summary["expect"])

@@ -259,15 +259,16 @@ class Sampler:
         masks = self._masks[pid] = read_masks(pid) or {}
         return masks
 
-    def _counter_cells(self, proc: Proc) -> list[tuple[str, str, int]]:
-        """(summary key, channel, cell in the row) of every counter this worker shows;
-        worked out once per worker."""
-        cached = self._counters.get(proc.name)
+    def _counter_cells(self, key: str, channel_roles: dict[str, set[str]]
+                       ) -> list[tuple[str, str, int]]:
+        """(summary key, channel, cell in the row) of every counter a worker with these
+        channel roles shows; worked out once per worker (or spawned definition)."""
+        cached = self._counters.get(key)
         if cached is not None:
             return cached
         out: list[tuple[str, str, int]] = []
         layout = self.runtime.table.layout  # type: ignore[union-attr]
-        for name, roles in proc.roles.items():
+        for name, roles in channel_roles.items():
             index = self.runtime.channel_by_name[name].index
             kind = self.runtime.model.channels[name].kind
             if kind == "shared_array":
@@ -290,8 +291,19 @@ class Sampler:
             for counter, key, role in _STREAM_COUNTERS:
                 if role in roles:
                     out.append((key, name, layout.channel_cell(index, counter)))
-        self._counters[proc.name] = out
+        self._counters[key] = out
         return out
+
+    def _per_channel(self, key: str, channel_roles: dict[str, set[str]], row: np.ndarray | None
+                     ) -> dict[str, dict[str, int]]:
+        """The row's counters per summary key and channel."""
+        per_channel: dict[str, dict[str, int]] = {
+            "bytes_written": {}, "bytes_read": {}, "increments": {}, "messages_sent": {},
+            "messages_received": {}}
+        if row is not None:
+            for what, name, cell in self._counter_cells(key, channel_roles):
+                per_channel[what][name] = int(row[cell])
+        return per_channel
 
     def _kid_view(self, kid: SpawnedProc, row: np.ndarray, channel_names: list[str],
                   now: float) -> WorkerView:
@@ -312,6 +324,9 @@ class Sampler:
         if state == "zombie":
             exit_text = "zombie: exited, parent has not waited"
         sent_to = self.runtime.kid_sent_to.get(kid.row, {})
+        # a spawned worker moves bytes and messages too: its own counters, as for any worker
+        per_channel = self._per_channel("#" + kid.group,
+                                        self.runtime.roles_by_group.get(kid.group, {}), row)
         return WorkerView(
             name=kid.name, group=kid.group, pid=kid.ident.pid, state=state,
             blocked_on=blocked_on, exit=exit, exit_text=exit_text, parent=kid.parent,
@@ -319,6 +334,12 @@ class Sampler:
             signals_sent=_signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG]),
             signals_sent_to={signal_name(s): n for s, n in sorted(sent_to.items())},
             step_text=T.OP_NAMES.get(int(row[T.OP]), ""), masks=masks,
+            bytes_written=per_channel["bytes_written"], bytes_read=per_channel["bytes_read"],
+            increments={k: v for k, v in per_channel["increments"].items() if v},
+            messages_sent=per_channel["messages_sent"],
+            messages_received=per_channel["messages_received"],
+            duplicates=int(row[T.DUPLICATES]), self_reads=int(row[T.SELF_READS]),
+            epipe_errors=int(row[T.EPIPE]),
         )
 
     def _worker_view(self, proc: Proc, row: np.ndarray | None, channel_names: list[str],
@@ -340,14 +361,10 @@ class Sampler:
         elif proc.started_once:
             state = "exited"
         received = sent = {}
-        per_channel: dict[str, dict[str, int]] = {
-            "bytes_written": {}, "bytes_read": {}, "increments": {}, "messages_sent": {},
-            "messages_received": {}}
+        per_channel = self._per_channel(proc.name, proc.roles, row)
         if row is not None:
             received = _signal_counts(row[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG])
             sent = _signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG])
-            for key, name, cell in self._counter_cells(proc):
-                per_channel[key][name] = int(row[cell])
         steps = proc.instance.definition.steps
         step = int(row[T.STEP]) if row is not None else 0
         return WorkerView(
