@@ -81,6 +81,23 @@ def test_float32_below_2_24_counts_exactly(scenario_file, nothing_left_behind) -
     assert "lost_updates_note" not in a
 
 
+def test_sums_are_exact_not_the_dtypes_own(scenario_file, nothing_left_behind) -> None:
+    """float32 summed in float32 rounds (16,776,224 x 1000 came out 768 too high) and int64
+    summed by numpy wraps past 2^63: `sum` and the lost-update arithmetic use exact sums."""
+    floats = scenario_file(_one_adder("float32", 16_776_224, 10).replace("shape: [1]",
+                                                                          "shape: [1000]"))
+    a = run_scenario(floats)["channels"]["a"]
+    assert a["initial_sum"] == 16_776_224_000
+    assert a["sum"] == 16_776_224_010
+    assert a["lost_updates"] == 0
+    ints = scenario_file(_one_adder("int64", 2 ** 62, 3).replace("shape: [1]", "shape: [4]"),
+                         "ints.yaml")
+    b = run_scenario(ints)["channels"]["a"]
+    assert b["initial_sum"] == 2 ** 64
+    assert b["sum"] == 2 ** 64 + 3
+    assert b["lost_updates"] == 0
+
+
 def test_int64_race_reports_exactly_what_was_lost(nothing_left_behind) -> None:
     summary = run_scenario(HERE / "scenarios" / "race_lock_off.yaml")
     counter = summary["channels"]["counter"]
