@@ -30,7 +30,12 @@ def exact_sum(values: np.ndarray) -> int | float:
     if np.issubdtype(values.dtype, np.integer):
         if values.dtype.itemsize < 8:
             return int(values.sum(dtype=np.int64))  # room for 2^31 elements of any value
-        return int(values.sum(dtype=object))  # 64-bit: numpy's sum wraps at 2^63
+        if values.size == 0:
+            return 0
+        largest = max(abs(int(values.min())), abs(int(values.max())))
+        if largest * values.size < 2 ** 63:
+            return int(values.sum(dtype=np.int64))  # cannot wrap: numpy's fast sum is exact
+        return int(values.sum(dtype=object))  # near 2^63: numpy's own sum would wrap
     return float(values.sum(dtype=np.float64))
 
 
