@@ -223,6 +223,30 @@ def test_group_and_parent_targets_counted_per_target(scenario_file,
     assert sent == to + sum(summary["parent"]["signals_sent_to"].values())
 
 
+TO_PARENT = """version: 1
+name: to parent
+duration: 5
+channels: {}
+workers:
+  w:
+    steps:
+      - signal: {to: parent, sig: SIGWINCH}
+      - sleep: 0.1
+      - signal: {to: parent, sig: SIGCONT}
+      - sleep: 0.1
+      - signal: {to: parent, sig: SIGRTMIN, count: 5}
+      - sleep: 0.3
+"""
+
+
+def test_every_signal_a_worker_may_send_the_runtime_is_counted_received(
+        scenario_file, nothing_left_behind) -> None:
+    summary = run_scenario(scenario_file(TO_PARENT))
+    sent = {"SIGCONT": 1, "SIGWINCH": 1, "SIGRTMIN": 5}
+    assert summary["workers"]["w"]["signals_sent"] == sent
+    assert summary["parent"] == {"signals_received": sent, "signals_sent_to": sent}
+
+
 # ------------------------------------------------------------------ keys and checker
 
 

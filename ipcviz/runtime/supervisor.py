@@ -233,8 +233,9 @@ class Runtime:
         os.set_blocking(self._wake_w, False)
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         for num in range(1, SIGRTMAX + 1):
-            if num in UNCATCHABLE or num in (signal.SIGWINCH, signal.SIGTSTP, signal.SIGTTIN,
-                                             signal.SIGTTOU, signal.SIGCONT):
+            # SIGWINCH and SIGCONT are caught only to be counted (`to: parent` may send them;
+            # the kernel continues a stopped runtime whether or not SIGCONT is caught)
+            if num in UNCATCHABLE or num in (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
                 continue
             try:
                 signal.signal(num, self._on_signal)
