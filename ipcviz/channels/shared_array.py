@@ -16,6 +16,38 @@ from ipcviz.channels.base import Channel
 
 MAX_VALUES_IN_SNAPSHOT = 4096
 HEAT_ROWS, HEAT_COLUMNS = 8, 64
+#: why `lost_updates` is null (`lost_updates_note`): the sum cannot tell lost increments
+#: from something else
+NOTE_SET = "set_used"  # a worker stores values with `set`
+NOTE_WRAPAROUND = "wraparound"  # an integer that may have wrapped more than once, raced
+NOTE_ROUNDING = "rounding"  # floats past the exact integers (2^24 for float32)
+
+
+def exact_sum(values: np.ndarray) -> int | float:
+    """The sum of the elements as Python number, without the dtype's own overflow or
+    rounding: integers exactly, floats accumulated in float64 (exact for integer values
+    while the total stays below 2^53)."""
+    if np.issubdtype(values.dtype, np.integer):
+        if values.dtype.itemsize < 8:
+            return int(values.sum(dtype=np.int64))  # room for 2^31 elements of any value
+        if values.size == 0:
+            return 0
+        largest = max(abs(int(values.min())), abs(int(values.max())))
+        if largest * values.size < 2 ** 63:
+            return int(values.sum(dtype=np.int64))  # cannot wrap: numpy's fast sum is exact
+        return int(values.sum(dtype=object))  # near 2^63: numpy's own sum would wrap
+    return float(values.sum(dtype=np.float64))
+
+
+def element(values: np.ndarray, index: object) -> object:
+    """`values[index]` (an int or one int per dimension) as plain data, or None."""
+    try:
+        key = tuple(index) if isinstance(index, list) else (index,)
+        if any(isinstance(i, bool) or not isinstance(i, int) for i in key):
+            return None
+        return values[key].tolist()
+    except (IndexError, TypeError):
+        return None
 
 
 def block_means(values: np.ndarray) -> np.ndarray:
@@ -74,22 +106,51 @@ class SharedArrayChannel(Channel):
         elif init != "zeros":
             self.view.flat[:] = init
         self.view.last_writer[:] = -1
-        self.initial_sum = self._sum()
+        self.initial_sum = exact_sum(self.view.values)
+        start = self.view.flat.astype(np.float64)
+        self._initial_integral = bool(np.all(np.isfinite(start)) and np.all(start == np.round(start)))
+        self._initial_max_abs = float(np.abs(start).max()) if start.size else 0.0
         self.uses_set = False  # the runtime says so when a worker has `set` on it
+        #: indices `expect` checks (set by the sampler): arrays too big to travel whole
+        #: still carry these elements, read from the real array
+        self.checked: list[object] = []
 
-    def _sum(self) -> float | int:
-        total = self.view.values.sum()
-        return int(total) if np.issubdtype(self.view.values.dtype, np.integer) else float(total)
+    def lost_updates(self, increments: int, total: int | float, incrementing_rows: int
+                     ) -> tuple[int | None, str | None]:
+        """(increments attempted minus what the array gained, None) where that difference
+        can only be lost updates; else (None, why not: NOTE_*).
+
+        Integers wrap (uint8 255 + 1 is 0), so the difference is taken modulo 2^bits: exact
+        while fewer than 2^(bits-1) increments were made, or when only one worker row
+        increments (no race, so a multiple of 2^bits cannot hide in it). Floats: exact only
+        while every value stays an exactly representable integer (initial values integral,
+        |initial| + increments <= 2^mantissa bits, and the float64 sums exact)."""
+        if self.uses_set:
+            return None, NOTE_SET
+        gained = total - self.initial_sum
+        dtype = self.view.values.dtype
+        if np.issubdtype(dtype, np.integer):
+            modulus = 1 << (8 * dtype.itemsize)
+            diff = (increments - int(gained)) % modulus
+            if diff >= modulus // 2:  # a few written but not yet counted (live frames)
+                diff -= modulus
+            if increments < modulus // 2 or incrementing_rows <= 1:
+                return max(0, diff), None
+            return None, NOTE_WRAPAROUND
+        bound = self._initial_max_abs + increments
+        exact = (self._initial_integral and bound <= 2.0 ** (np.finfo(dtype).nmant + 1)
+                 and bound * self.view.values.size <= 2.0 ** 53)
+        if not exact:
+            return None, NOTE_ROUNDING
+        return max(0, int(increments - gained)), None
 
     def attach(self, roles: set[str]) -> ArrayEndpoint:
         return ArrayEndpoint(self.ipc_name, self.spec.dtype, self.shape)
 
     def observe(self) -> dict:
         values = self.view.values.copy()  # one moment: the sum and the values agree
-        total = values.sum()
-        total = int(total) if np.issubdtype(values.dtype, np.integer) else float(total)
         data: dict = {"dtype": self.spec.dtype, "shape": list(self.shape),
-                      "sum": total, "initial_sum": self.initial_sum}
+                      "sum": exact_sum(values), "initial_sum": self.initial_sum}
         if values.size <= MAX_VALUES_IN_SNAPSHOT:
             data["values"] = values.tolist()
             data["last_writer"] = self.view.last_writer.reshape(self.shape).tolist()
@@ -97,6 +158,8 @@ class SharedArrayChannel(Channel):
             data["values"] = {"min": values.min().item(), "max": values.max().item(),
                               "sum": data["sum"]}
             data["heat"] = block_means(values).tolist()
+            if self.checked:
+                data["elements"] = [[index, element(values, index)] for index in self.checked]
         return data
 
     def close(self) -> None:

@@ -182,7 +182,14 @@ class Runtime:
         spawners = [i for i in instances if kids_of[i.group]]
         self.spawn_base = len(instances)
         rows = len(instances) + T.SPAWN_ROWS * len(spawners)
-        self.table = T.Table(T.Layout(channels=len(self.model.channels), rows=rows))
+        self.target_rows: dict[str, list[int]] = {}
+        for row, inst in enumerate(instances):  # a worker's row is its index in `instances`
+            self.target_rows.setdefault(inst.group, []).append(row)
+            self.target_rows.setdefault(inst.name, [row])
+        sent_slots = max((len(T.signal_slots(w.steps, self.target_rows))
+                          for w in workers.values()), default=0)
+        self.table = T.Table(T.Layout(channels=len(self.model.channels), rows=rows,
+                                      sent_slots=sent_slots))
         arrays_set = {s.args.array for w in workers.values() for s in schema.all_steps(w.steps)
                       if s.kind == "set"}
         for index, (name, spec) in enumerate(self.model.channels.items()):
@@ -214,10 +221,6 @@ class Runtime:
                 proc.spawn_rows = list(range(block, block + T.SPAWN_ROWS))
                 block += T.SPAWN_ROWS
             self.procs.append(proc)
-        self.target_rows: dict[str, list[int]] = {}
-        for proc in self.procs:
-            self.target_rows.setdefault(proc.instance.group, []).append(proc.row)
-            self.target_rows.setdefault(proc.name, [proc.row])
         self._install_signals()
         become_subreaper()
         self._gate_r, gate_w = os.pipe()
@@ -236,8 +239,9 @@ class Runtime:
         os.set_blocking(self._wake_w, False)
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         for num in range(1, SIGRTMAX + 1):
-            if num in UNCATCHABLE or num in (signal.SIGWINCH, signal.SIGTSTP, signal.SIGTTIN,
-                                             signal.SIGTTOU, signal.SIGCONT):
+            # SIGWINCH and SIGCONT are caught only to be counted (`to: parent` may send them;
+            # the kernel continues a stopped runtime whether or not SIGCONT is caught)
+            if num in UNCATCHABLE or num in (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
                 continue
             try:
                 signal.signal(num, self._on_signal)

@@ -134,6 +134,8 @@ class Sampler:
         self.deadlock_seen: tuple[str, ...] | None = None
         self._candidate: tuple[str, ...] | None = None
         self.deadlock_at: float | None = None
+        self._slot_cells: dict[str, list[tuple[int, int, int]]] = {}
+        self._checked: set[str] = set()
 
     def sample(self, kernel: bool = True) -> Snapshot:
         """Everything on screen, read now. `kernel=False` (an early frame between two ticks
@@ -154,9 +156,11 @@ class Sampler:
         arr = table.array if table is not None else None
         events: list[EventView] = []
         workers = []
+        by_workers = self._sent_by_workers(arr, kids) if arr is not None else {}
         for proc in rt.procs:
             row = arr[proc.row] if arr is not None else None
-            workers.append(self._worker_view(proc, row, channel_names, now))
+            workers.append(self._worker_view(proc, row, channel_names, now,
+                                             by_workers.get(proc.row)))
             if table is not None:
                 events += self._events(proc.row, proc.name, channel_names, row_names)
         for kid in kids:
@@ -188,7 +192,33 @@ class Sampler:
             deadlock=deadlock, deadlock_seen=self.deadlock_seen, deadlock_at=self.deadlock_at,
             triggers=tuple((t.key, t.label or t.action) for t in model.triggers),
             seq=self.seq,
+            parent_signals={
+                "signals_received": {signal_name(s): n
+                                     for s, n in sorted(rt.parent_received.items())},
+                "signals_sent_to": _names_of(by_workers.get(T.PARENT_ROW_TARGET, {}))},
         )
+
+    def _sent_by_workers(self, arr: np.ndarray, kids: list[SpawnedProc]
+                         ) -> dict[int, dict[int, int]]:
+        """Signals the workers' own `signal` steps sent, per target row (-1: the runtime)
+        and signal number, added up from each sender's "sent to" cells."""
+        rt = self.runtime
+        out: dict[int, dict[int, int]] = {}
+        senders = [(p.row, p.instance.group) for p in rt.procs] + [(k.row, k.group) for k in kids]
+        for row, group in senders:
+            cells = self._slot_cells.get(group)
+            if cells is None:
+                definition = rt.model.workers.get(group)
+                slots = T.signal_slots(definition.steps, rt.target_rows) if definition else {}
+                base = rt.table.layout.sent_to_base  # type: ignore[union-attr]
+                cells = self._slot_cells[group] = [(base + slot, target, sig) for
+                                                   (target, sig), slot in slots.items()]
+            for cell, target, sig in cells:
+                sent = int(arr[row, cell])
+                if sent:
+                    counts = out.setdefault(target, {})
+                    counts[sig] = counts.get(sig, 0) + sent
+        return out
 
     def _events(self, row: int, name: str, channel_names: list[str], row_names: list[str]
                 ) -> list[EventView]:
@@ -229,15 +259,16 @@ class Sampler:
         masks = self._masks[pid] = read_masks(pid) or {}
         return masks
 
-    def _counter_cells(self, proc: Proc) -> list[tuple[str, str, int]]:
-        """(summary key, channel, cell in the row) of every counter this worker shows;
-        worked out once per worker."""
-        cached = self._counters.get(proc.name)
+    def _counter_cells(self, key: str, channel_roles: dict[str, set[str]]
+                       ) -> list[tuple[str, str, int]]:
+        """(summary key, channel, cell in the row) of every counter a worker with these
+        channel roles shows; worked out once per worker (or spawned definition)."""
+        cached = self._counters.get(key)
         if cached is not None:
             return cached
         out: list[tuple[str, str, int]] = []
         layout = self.runtime.table.layout  # type: ignore[union-attr]
-        for name, roles in proc.roles.items():
+        for name, roles in channel_roles.items():
             index = self.runtime.channel_by_name[name].index
             kind = self.runtime.model.channels[name].kind
             if kind == "shared_array":
@@ -260,8 +291,19 @@ class Sampler:
             for counter, key, role in _STREAM_COUNTERS:
                 if role in roles:
                     out.append((key, name, layout.channel_cell(index, counter)))
-        self._counters[proc.name] = out
+        self._counters[key] = out
         return out
+
+    def _per_channel(self, key: str, channel_roles: dict[str, set[str]], row: np.ndarray | None
+                     ) -> dict[str, dict[str, int]]:
+        """The row's counters per summary key and channel."""
+        per_channel: dict[str, dict[str, int]] = {
+            "bytes_written": {}, "bytes_read": {}, "increments": {}, "messages_sent": {},
+            "messages_received": {}}
+        if row is not None:
+            for what, name, cell in self._counter_cells(key, channel_roles):
+                per_channel[what][name] = int(row[cell])
+        return per_channel
 
     def _kid_view(self, kid: SpawnedProc, row: np.ndarray, channel_names: list[str],
                   now: float) -> WorkerView:
@@ -282,6 +324,9 @@ class Sampler:
         if state == "zombie":
             exit_text = "zombie: exited, parent has not waited"
         sent_to = self.runtime.kid_sent_to.get(kid.row, {})
+        # a spawned worker moves bytes and messages too: its own counters, as for any worker
+        per_channel = self._per_channel("#" + kid.group,
+                                        self.runtime.roles_by_group.get(kid.group, {}), row)
         return WorkerView(
             name=kid.name, group=kid.group, pid=kid.ident.pid, state=state,
             blocked_on=blocked_on, exit=exit, exit_text=exit_text, parent=kid.parent,
@@ -289,10 +334,16 @@ class Sampler:
             signals_sent=_signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG]),
             signals_sent_to={signal_name(s): n for s, n in sorted(sent_to.items())},
             step_text=T.OP_NAMES.get(int(row[T.OP]), ""), masks=masks,
+            bytes_written=per_channel["bytes_written"], bytes_read=per_channel["bytes_read"],
+            increments={k: v for k, v in per_channel["increments"].items() if v},
+            messages_sent=per_channel["messages_sent"],
+            messages_received=per_channel["messages_received"],
+            duplicates=int(row[T.DUPLICATES]), self_reads=int(row[T.SELF_READS]),
+            epipe_errors=int(row[T.EPIPE]),
         )
 
     def _worker_view(self, proc: Proc, row: np.ndarray | None, channel_names: list[str],
-                     now: float) -> WorkerView:
+                     now: float, by_workers: dict[int, int] | None = None) -> WorkerView:
         pid = proc.ident.pid if proc.ident else None
         state, blocked_on, cpu, masks, zombies = "starting", None, 0.0, {}, 0
         op = int(row[T.OP]) if row is not None else T.OP_STARTING
@@ -310,14 +361,10 @@ class Sampler:
         elif proc.started_once:
             state = "exited"
         received = sent = {}
-        per_channel: dict[str, dict[str, int]] = {
-            "bytes_written": {}, "bytes_read": {}, "increments": {}, "messages_sent": {},
-            "messages_received": {}}
+        per_channel = self._per_channel(proc.name, proc.roles, row)
         if row is not None:
             received = _signal_counts(row[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG])
             sent = _signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG])
-            for key, name, cell in self._counter_cells(proc):
-                per_channel[key][name] = int(row[cell])
         steps = proc.instance.definition.steps
         step = int(row[T.STEP]) if row is not None else 0
         return WorkerView(
@@ -329,7 +376,8 @@ class Sampler:
             paused=bool(row[T.CTRL_PAUSE]) if row is not None else False,
             lock_off=bool(row[T.CTRL_LOCK_OFF]) if row is not None else False,
             signals_received=received, signals_sent=sent,
-            signals_sent_to={signal_name(s): n for s, n in sorted(proc.sent_to.items())},
+            # sent to it by the runtime (timeline, triggers, keys) and by other workers
+            signals_sent_to=_names_of(proc.sent_to, by_workers or {}),
             bytes_written=per_channel["bytes_written"], bytes_read=per_channel["bytes_read"],
             increments={k: v for k, v in per_channel["increments"].items() if v},
             messages_sent=per_channel["messages_sent"],
@@ -389,14 +437,22 @@ class Sampler:
                 data["bytes_sent"] = int(column(T.BYTES_WRITTEN).sum())
             # Counters before contents: a worker writes the cell, then counts the increment,
             # so every increment counted here is already in (or lost from) the array.
-            increments = int(column(T.INCREMENTS).sum()) if kind == "shared_array" else 0
+            per_row = column(T.INCREMENTS) if kind == "shared_array" else None
+            increments = int(per_row.sum()) if per_row is not None else 0
+            if per_row is not None and name not in self._checked:
+                self._checked.add(name)  # the elements `expect` will look at, read for real
+                channel.checked = [e["index"] for e in rt.model.expect  # type: ignore[attr-defined]
+                                   if e.get("channel") == name and "index" in e]
             data.update(channel.observe())
-            if kind == "shared_array":
+            if per_row is not None:
                 data["increments"] = increments
-                gained = data["sum"] - data["initial_sum"]  # type: ignore[operator]
                 # while workers run, up to one burst of increments each may be written but
-                # not yet counted: never report those as negative losses
-                data["lost_updates"] = None if channel.uses_set else max(0, int(increments - gained))
+                # not yet counted: never reported as negative losses
+                lost, note = channel.lost_updates(  # type: ignore[attr-defined]
+                    increments, data["sum"], int(np.count_nonzero(per_row)))
+                data["lost_updates"] = lost
+                if note is not None:
+                    data["lost_updates_note"] = note
             elif kind == "semaphore":
                 data.update(self._semaphore(name, column(T.ACQUIRED) - column(T.RELEASED),
                                             workers, kids))
@@ -437,3 +493,12 @@ class Sampler:
 def _signal_counts(cells: np.ndarray) -> dict[str, int]:
     nonzero = np.flatnonzero(cells)
     return {signal_name(int(n)): int(cells[n]) for n in nonzero}
+
+
+def _names_of(*counts: dict[int, int]) -> dict[str, int]:
+    """Per-signal counts added up, by signal name, in signal-number order."""
+    total: dict[int, int] = {}
+    for part in counts:
+        for sig, n in part.items():
+            total[sig] = total.get(sig, 0) + n
+    return {signal_name(sig): n for sig, n in sorted(total.items())}

@@ -87,6 +87,9 @@ class Snapshot:
     triggers: tuple[tuple[str, str], ...] = ()
     description: str = ""
     seq: int = 0
+    parent_signals: dict[str, dict[str, int]] = field(default_factory=dict)
+    """The runtime as a signal target (`to: parent`): "signals_received" (counted by the
+    runtime) and "signals_sent_to" (by the workers' `signal` steps)."""
 
     def worker(self, name: str) -> WorkerView | None:
         return next((w for w in self.workers if w.name == name), None)

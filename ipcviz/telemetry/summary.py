@@ -25,7 +25,9 @@ def worker_entry(w: Any) -> dict[str, Any]:
     return entry
 
 
-_INTERNAL = ("initial_sum", "last_writer", "preview", "initial")
+#: channel data the UI needs that the summary leaves out (`elements`: the array elements
+#: `expect` checks, kept for the checker when the array is too big for `values`)
+_INTERNAL = ("last_writer", "preview", "initial", "elements")
 
 
 def channel_entry(c: Any) -> dict[str, Any]:
@@ -43,11 +45,21 @@ def build_summary(snap: Snapshot, duration: float, leaks: dict[str, Any],
         "channels": {c.name: channel_entry(c) for c in snap.channels},
         "deadlock": list(snap.deadlock or snap.deadlock_seen or []) or None,
         "deadlock_at": snap.deadlock_at,
+        "parent": {"signals_received": dict(snap.parent_signals.get("signals_received", {})),
+                   "signals_sent_to": dict(snap.parent_signals.get("signals_sent_to", {}))},
     }
-    summary["expect"] = check_expectations(summary, expectations)
+    elements = {c.name: c.data.get("elements", []) for c in snap.channels}
+    summary["expect"] = check_expectations(summary, expectations, elements)
     summary["leaks"] = {"processes": leaks.get("processes", 0),
                         "ipc_objects": leaks.get("ipc_objects", 0)}
     return summary
+
+
+#: worker keys that describe one process, not a count: a group matches when every member does
+_PER_PROCESS = frozenset({"pid", "state", "exit", "blocked_on"})
+#: a key the entry does not have (a depth on a pipe): no value, so every check of it fails
+#: (a counter inside a per-channel or per-signal mapping that never started is 0)
+_ABSENT = object()
 
 
 def _compare(actual: Any, wanted: Any) -> bool:
@@ -55,9 +67,11 @@ def _compare(actual: Any, wanted: Any) -> bool:
     if parsed is None:
         return False
     op, value = parsed
+    if actual is _ABSENT:
+        return False
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if actual is None:
-            actual = 0
+        # a null value (a worker still running has no `exit`; `lost_updates` that cannot
+        # be known) is not 0 and fails every numeric comparison
         if not isinstance(actual, (int, float)) or isinstance(actual, bool):
             return False
     elif op not in ("==", "!="):
@@ -74,9 +88,12 @@ def _describe(wanted: Any) -> str:
     return f"== {wanted}"
 
 
-def check_expectations(summary: dict[str, Any], expectations: list[dict[str, Any]]
-                       ) -> list[dict[str, Any]]:
-    """One result per checked value: {"check": text, "ok": bool, "actual": value}."""
+def check_expectations(summary: dict[str, Any], expectations: list[dict[str, Any]],
+                       elements: dict[str, list[Any]] | None = None) -> list[dict[str, Any]]:
+    """One result per checked value: {"check": text, "ok": bool, "actual": value}.
+
+    `elements` holds, per array too big for `values` in the summary, [index, value] pairs
+    read from the real array for the `index` checks."""
     results = []
     for exp in expectations:
         if "worker" in exp:
@@ -89,7 +106,11 @@ def check_expectations(summary: dict[str, Any], expectations: list[dict[str, Any
             entries = [summary["channels"].get(subject, {})]
         if "index" in exp:
             values = entries[0].get("values") if entries else None
-            actual = _element(values, exp["index"])
+            if isinstance(values, list):
+                actual = _element(values, exp["index"])
+            else:  # a big array: the element read from the array itself, if it was
+                actual = next((v for i, v in (elements or {}).get(subject, [])
+                               if i == exp["index"]), None)
             results.append({"check": f"{subject}[{exp['index']}] == {exp['equals']}",
                             "ok": _compare(actual, exp["equals"]), "actual": actual})
             continue
@@ -100,17 +121,22 @@ def check_expectations(summary: dict[str, Any], expectations: list[dict[str, Any
             for sub, want in checks:
                 actuals = []
                 for entry in entries or [{}]:
-                    value = entry.get(key)
+                    value = entry.get(key, None if key == "blocked_on" else _ABSENT)
                     if sub is not None:
-                        value = (value or {}).get(sub, 0)
+                        value = (value if isinstance(value, dict) else {}).get(sub, 0)
                     actuals.append(value)
-                if len(actuals) > 1 and all(isinstance(a, (int, float)) for a in actuals):
-                    actual: Any = sum(actuals)  # a replica group: its members added up
+                if len(actuals) > 1 and key in _PER_PROCESS:
+                    actual: Any = actuals  # a replica group: each member must match
+                    ok = all(_compare(a, want) for a in actuals)
+                elif len(actuals) > 1 and all(isinstance(a, (int, float)) for a in actuals):
+                    actual = sum(actuals)  # a replica group: its members' counters added up
+                    ok = _compare(actual, want)
                 else:
                     actual = actuals[0]
+                    ok = _compare(actual, want)
                 label = " ".join(x for x in (subject, key, sub) if x)
-                results.append({"check": f"{label} {_describe(want)}",
-                                "ok": _compare(actual, want), "actual": actual})
+                results.append({"check": f"{label} {_describe(want)}", "ok": ok,
+                                "actual": None if actual is _ABSENT else actual})
     return results
 
 

@@ -87,6 +87,9 @@ class Interpreter:
         self._cells_cache: dict[tuple[str, int], int] = {}
         self._compiled: dict[int, Any] = {}
         self._retried = bursts.retried_queues(ctx.definitions)
+        #: (target row, signal) -> its "sent to" cell in this worker's row
+        self._sent_to_cells = {key: self.base + self.layout.sent_to_base + slot for key, slot in
+                               T.signal_slots(ctx.definition.steps, ctx.target_rows).items()}
 
     # -------------------------------------------------------------- telemetry
 
@@ -414,6 +417,7 @@ class Interpreter:
                 if ident.pid and ident.send(args.sig):
                     sent += 1
             self.cells[sent_cell] += sent
+            self.cells[self._sent_to_cells[(row, args.sig)]] += sent
             self.emit(T.EV_SENT, args.sig, (row << 20) | sent, started)
 
     def do_wait_signal(self, sig: int) -> None:

@@ -89,6 +89,16 @@ def format_value(value: float) -> str:
     return f"{int(value):,}"
 
 
+#: why the panel shows no lost-update count (the summary's `lost_updates_note`)
+_LOST_UNKNOWN = {
+    "wraparound": "lost updates unknown: {dtype} wraps around, and racing workers may have "
+                  "lost a multiple of its range",
+    "rounding": "lost updates unknown: {dtype} rounds past its exact integers, so +1 can "
+                "vanish without a race",
+    "set_used": "lost updates unknown: a worker also sets values",
+}
+
+
 def array_lines(c: ChannelView, previous: list[float] | None, writers: list[str],
                 hover: str | None = None) -> list[Text]:
     """The header line and the grid of one shared array."""
@@ -104,6 +114,9 @@ def array_lines(c: ChannelView, previous: list[float] | None, writers: list[str]
         if lost is not None:
             head.append(f" LOST UPDATES {lost:,} ", style="bold white on red" if lost
                         else "bold black on green")
+        elif data.get("lost_updates_note") in _LOST_UNKNOWN:
+            head.append(_LOST_UNKNOWN[data["lost_updates_note"]].format(
+                dtype=data.get("dtype", "its dtype")), style="italic")
     lines.append(head)
     values = data.get("values")
     heat = heat_grid(c)
