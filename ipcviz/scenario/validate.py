@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 
@@ -42,7 +43,7 @@ WORKER_KEYS = frozenset({
 CHANNEL_KEYS = frozenset({
     "kind", "bytes_written", "bytes_read", "buffered", "max_buffered", "capacity", "depth", "max_depth",
     "messages_sent", "messages_received", "dtype", "shape", "values", "increments",
-    "lost_updates", "value", "holder", "waiters", "duplicates", "path", "connections",
+    "lost_updates", "sum", "initial_sum", "value", "holder", "waiters", "duplicates", "path", "connections",
 })
 _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d+)?)\s*$")
 
@@ -269,6 +270,26 @@ def _check_index(scn, arg, here):
             yield (here + ("index",), f"index {i} is out of range 0..{n - 1} (dimension {k})")
 
 
+def _is_number(value: object) -> bool:
+    """An int or a finite float, and not a bool (YAML `true` is not the number 1)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _comparable(value: object) -> bool:
+    """A value an expectation may compare with: a finite number, a comparison string, a
+    bool or null (e.g. `exit: null`), or a list of those (array `values`)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    if isinstance(value, list):
+        return all(_is_number(v) or isinstance(v, str) for v in value)
+    if isinstance(value, str):
+        m = _COMPARISON.match(value)
+        return m is None or math.isfinite(float(m.group(2)))
+    return parse_comparison(value) is not None
+
+
 def _check_expect(scn, groups, path, exp):
     if not isinstance(exp, dict):
         yield (path, "an expectation is a mapping like {worker: NAME, KEY: VALUE}")
@@ -280,8 +301,11 @@ def _check_expect(scn, groups, path, exp):
     what = subject[0]
     name = exp[what]
     rest = {k: v for k, v in exp.items() if k != what}
+    if not isinstance(name, str):
+        yield (path + (what,), f"expected a {what} name, got {_shown(name)}")
+        return
     if what == "worker":
-        base = str(name).split("#")[0]
+        base = name.split("#")[0]
         known = set(groups) | {n for names in groups.values() for n in names}
         if name not in known and base not in scn.workers:
             yield (path + ("worker",), f"unknown worker '{name}' (workers: {', '.join(sorted(known))})")
@@ -300,9 +324,44 @@ def _check_expect(scn, groups, path, exp):
             yield (path + (key,), f"unknown key '{key}' (keys: {', '.join(sorted(keys))})")
             continue
         if key == "index":
+            yield from _check_expect_index(scn.channels.get(name), path + (key,), value)
             continue
-        values = value.values() if isinstance(value, dict) else [value]
-        for v in values:
-            if parse_comparison(v) is None:
-                yield (path + (key,), f"cannot compare with {v!r} (use a number or a string "
-                                      "like '>=1')")
+        if key == "equals":
+            if not _is_number(value):
+                yield (path + (key,), f"expected a number, got {_shown(value)}")
+            continue
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                if not _comparable(v) or isinstance(v, (dict, list)):
+                    yield (path + (key, sub), f"cannot compare with {_shown(v)} (use a number "
+                                              "or a string like '>=1')")
+        elif not _comparable(value):
+            yield (path + (key,), f"cannot compare with {_shown(value)} (use a number or a "
+                                  "string like '>=1')")
+
+
+def _shown(value: object) -> str:
+    """A value as the file wrote it, shortened for one line of output."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_expect_index(ch, path, value):
+    """`index:` of an array expectation: an int or [row, col], inside the array's shape."""
+    if ch is None:
+        return
+    if ch.kind != "shared_array":
+        yield (path, f"'index' is for shared_array channels; this one is a {ch.kind}")
+        return
+    shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
+    index = value if isinstance(value, list) else [value]
+    if not index or not all(isinstance(i, int) and not isinstance(i, bool) for i in index):
+        yield (path, f"expected an integer or a list of integers, got {_shown(value)}")
+        return
+    if len(index) != len(shape):
+        yield (path, f"{len(index)} indices for a {len(shape)}-D array {shape}")
+        return
+    for k, (i, n) in enumerate(zip(index, shape)):
+        if not 0 <= i < n:
+            yield (path, f"index {i} is out of range 0..{n - 1} (dimension {k})")
+            return
