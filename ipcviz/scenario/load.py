@@ -57,8 +57,8 @@ _NOUNS = {
     "int_from_float": ("an integer", "integers"),
     "float_type": ("a number", "numbers"), "float_parsing": ("a number", "numbers"),
     "finite_number": ("a finite number", "finite numbers"),
-    "bool_type": ("true or false", "true/false values"),
-    "bool_parsing": ("true or false", "true/false values"),
+    "bool_type": ("true/false", "true/false values"),
+    "bool_parsing": ("true/false", "true/false values"),
     "string_type": ("a string", "strings"), "list_type": ("a list", "lists"),
     "dict_type": ("a mapping", "mappings"), "model_type": ("a mapping", "mappings"),
     "model_attributes_type": ("a mapping", "mappings"),
@@ -105,6 +105,15 @@ def _pydantic_problems(doc: Document, exc: ValidationError) -> list[Problem]:
             continue
         for loc, key_error, err in group:
             problems.append(_one_problem(doc, loc, key_error, err))
+    missing: dict[tuple, list[Problem]] = {}
+    for p in problems:
+        if p.message.startswith("required field '"):
+            missing.setdefault(p.path, []).append(p)
+    for path, group in missing.items():  # `signal: {}` is one problem: its fields are missing
+        if len(group) > 1:
+            names = ", ".join(p.message.split("'")[1] for p in group)
+            group[0].message = f"required fields {names} are missing"
+            problems = [p for p in problems if p not in group[1:]]
     seen, unique = set(), []
     for p in problems:
         key = (p.path, p.message)
@@ -188,7 +197,8 @@ def load_text(raw: bytes, filename: str) -> LoadedScenario:
     try:
         model = schema.Scenario.model_validate(doc.data)
     except ValidationError as exc:
-        raise ScenarioError([p.format(filename) for p in _pydantic_problems(doc, exc)]) from None
+        problems = sorted(_pydantic_problems(doc, exc), key=lambda p: (p.line, p.column))
+        raise ScenarioError([p.format(filename) for p in problems]) from None
     problems = []
     for path, message in validate.check(model):
         line, col = doc.position(path)

@@ -350,7 +350,7 @@ class Trigger(_Action):
 
 def _version(value: Any) -> Any:
     if isinstance(value, bool):  # Literal[1] would take `true` (True == 1)
-        raise PydanticCustomError("version", "got {value!r}; expected 1", {"value": value})
+        raise PydanticCustomError("version", "got {value}; expected 1", {"value": repr(value)})
     return value
 
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 from ipcviz.scenario import schema as s
-from ipcviz.signals import UNCATCHABLE, signal_name
+from ipcviz.signals import PARENT_SIGNALS, SIGRTMAX, SIGRTMIN, UNCATCHABLE, signal_name
 
 Path = tuple
 
@@ -33,6 +33,9 @@ _KIND_HINT = {
     "mqueue": "send/receive", "queue": "send/receive", "shared_array": "increment/set",
     "semaphore": "acquire/release",
 }
+PARENT_SIGNALS_TEXT = ", ".join(
+    signal_name(n) for n in sorted(PARENT_SIGNALS) if not SIGRTMIN <= n <= SIGRTMAX
+) + " and SIGRTMIN..SIGRTMAX"
 CATCHING = frozenset({"count", "exit", "log", "reap"})
 
 WORKER_KEYS = frozenset({
@@ -109,6 +112,8 @@ def check(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
             size = 1
             for n in shape:
                 size *= n
+            if len(shape) in (1, 2):
+                yield from _check_init(cname, ch, size)
             if size > s.MAX_ARRAY_ELEMENTS:
                 yield (("channels", cname, "shape"),
                        f"{size:,} elements; the limit is {s.MAX_ARRAY_ELEMENTS:,}")
@@ -212,13 +217,16 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref):
             yield from channel_ref(here + ("array",), arg.array, kind)
             if kind == "increment" and arg.lock is not None:
                 yield from channel_ref(here + ("lock",), arg.lock, "acquire")
-            yield from _check_index(scn, arg, here)
+            yield from _check_index(scn, arg, here, kind)
         elif kind in ("acquire", "release"):
             yield from channel_ref(here, arg, kind)
         elif kind == "echo":
             yield from channel_ref(here + ("on",), arg.on, "echo")
         elif kind == "signal":
             yield from target_ref(here + ("to",), arg.to, True)
+            if arg.to == "parent" and arg.sig not in PARENT_SIGNALS:
+                yield (here + ("sig",), f"{signal_name(arg.sig)} would stop or end the runtime; "
+                                        f"parent accepts {PARENT_SIGNALS_TEXT}")
         elif kind == "wait_signal":
             if arg not in caught:
                 yield (here, f"waits for {signal_name(arg)}, but the worker's handlers do not "
@@ -236,6 +244,44 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref):
         elif kind == "repeat":
             yield from _check_steps(arg.steps, here + ("steps",), scn, caught, channel_ref,
                                     target_ref)
+
+
+def dtype_problem(dtype: str, value: float) -> str | None:
+    """Why `value` cannot be stored in an array of `dtype` exactly, or None if it can."""
+    import numpy as np
+
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        value = int(value)  # say 300, not 300.0
+    if dtype.startswith(("int", "uint")):
+        if isinstance(value, float) and not value.is_integer():
+            return f"{value!r} has a fraction; {dtype} holds whole numbers"
+        info = np.iinfo(dtype)
+        if not info.min <= value <= info.max:
+            return f"{value!r} does not fit in {dtype} ({info.min}..{info.max})"
+        return None
+    limit = float(np.finfo(dtype).max)
+    if not -limit <= value <= limit:
+        return f"{value!r} does not fit in {dtype} (largest {limit:.6g})"
+    return None
+
+
+def _check_init(cname: str, ch, size: int) -> Iterator[tuple[Path, str]]:
+    """`init:` numbers (and arange's last one) must fit the array's dtype."""
+    path = ("channels", cname, "init")
+    if ch.init == "arange" and size > 1:
+        problem = dtype_problem(ch.dtype, size - 1)
+        if problem:
+            yield (path, f"arange counts to {size - 1}, which {problem.split(' ', 1)[1]}")
+    elif isinstance(ch.init, list):
+        for k, value in enumerate(ch.init):
+            problem = dtype_problem(ch.dtype, value)
+            if problem:
+                yield (path + (k,), problem)
+                return
+    elif not isinstance(ch.init, str):
+        problem = dtype_problem(ch.dtype, ch.init)
+        if problem:
+            yield (path, problem)
 
 
 def _check_send(scn, arg, here):
@@ -256,11 +302,17 @@ def _check_send(scn, arg, here):
                                   "receiver; block: false is not possible on it")
 
 
-def _check_index(scn, arg, here):
+def _check_index(scn, arg, here, kind):
     ch = scn.channels.get(arg.array)
-    if ch is None or ch.kind != "shared_array" or arg.index is None:
+    if ch is None or ch.kind != "shared_array":
         return
     shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
+    if kind == "set":
+        problem = dtype_problem(ch.dtype, arg.value)
+        if problem:
+            yield (here + ("value",), problem)
+    if arg.index is None or len(shape) not in (1, 2):
+        return
     index = arg.index if isinstance(arg.index, list) else [arg.index]
     if len(index) != len(shape):
         yield (here + ("index",), f"{len(index)} indices for a {len(shape)}-D array {shape}")
