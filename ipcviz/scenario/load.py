@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ipcviz.scenario import schema, validate
+from ipcviz.scenario import resources, schema, validate
 from ipcviz.scenario.paths import bundled_scenarios, resolve_path  # re-exported
 from ipcviz.scenario.yamlpos import Document, Problem, YamlError, load_document
 
@@ -200,7 +200,10 @@ def load_text(raw: bytes, filename: str) -> LoadedScenario:
         problems = sorted(_pydantic_problems(doc, exc), key=lambda p: (p.line, p.column))
         raise ScenarioError([p.format(filename) for p in problems]) from None
     problems = []
-    for path, message in validate.check(model):
+    found = list(validate.check(model))
+    if not found:  # budgets are worked out on a scenario that is otherwise right
+        found = list(resources.check_processes(model)) or list(resources.check_space(model))
+    for path, message in found:
         line, col = doc.position(path)
         problems.append(Problem(line, col, path, message))
     if problems:
