@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from ipcviz.format import escape_control
 from ipcviz.scenario.paths import bundled_scenarios, resolve_path
 
 # The loader (pydantic), the runtime and Textual are imported where they are used:
@@ -132,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(lines: list[str]) -> int:
-    for line in lines:
-        print(line, file=sys.stderr)
+    for line in lines:  # lines quote the file: its control characters are shown escaped
+        print(escape_control(line), file=sys.stderr)
     return 2
 
 
@@ -196,12 +197,12 @@ def _run_headless(args: argparse.Namespace) -> int:
         return _fail([f"{args.scenario}: {exc}"])
     summary = result.summary
     if args.json:
-        print(json.dumps(summary, indent=2))
-        print(format_text(summary), file=sys.stderr)
+        print(json.dumps(summary, indent=2))  # ensure_ascii: control characters escaped
+        print(escape_control(format_text(summary), keep_newlines=True), file=sys.stderr)
     else:
-        print(format_text(summary))
+        print(escape_control(format_text(summary), keep_newlines=True))
     for detail in result.leak_details:
-        print(f"left behind: {detail}", file=sys.stderr)
+        print(escape_control(f"left behind: {detail}"), file=sys.stderr)
     if args.check and not all(r["ok"] for r in summary["expect"]):
         return 1
     return 0
@@ -224,7 +225,7 @@ def _record(args: argparse.Namespace) -> int:
             out.write(json.dumps(snap.to_dict(), separators=(",", ":")) + "\n")
 
         run_headless(scenario, args.duration, progress=sys.stderr.isatty(), on_snapshot=write)
-    print(f"recorded {frames} frames to {args.output}", file=sys.stderr)
+    print(escape_control(f"recorded {frames} frames to {args.output}"), file=sys.stderr)
     return 0
 
 
@@ -295,7 +296,7 @@ def _validate(files: list[str]) -> int:
             _fail(exc.lines)
             status = 2
         else:
-            print(f"{name}: ok")
+            print(escape_control(f"{name}: ok"))
     return status
 
 
@@ -309,7 +310,7 @@ def _list() -> int:
             print(f"{path.stem:<28} (does not load)")
             continue
         first = (scenario.model.description.strip().splitlines() or [""])[0]
-        print(f"{path.stem:<28} {scenario.name}: {first}")
+        print(escape_control(f"{path.stem:<28} {scenario.name}: {first}"))
     return 0
 
 
