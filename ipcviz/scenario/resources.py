@@ -92,7 +92,9 @@ def check_processes(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
         else:
             parts.append(f"{worker.count} x {name}")
     if total > MAX_PROCESSES:
-        yield (("workers",), f"up to {_figure(total)} processes at once; the limit is "
+        amount = "no bound on the processes" if total == INF else \
+            f"up to {_figure(total)} processes at once"
+        yield (("workers",), f"{amount}; the limit is "
                              f"{MAX_PROCESSES} ({' + '.join(parts)}; a worker spawns at most "
                              f"{CHILD_CAP} children, counted in full when it loops or restarts)")
 
