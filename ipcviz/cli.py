@@ -187,8 +187,9 @@ def _run_headless(args: argparse.Namespace) -> int:
         scenario = _load_runnable(args.scenario)
     except ScenarioError as exc:
         return _fail(exc.lines)
-    if args.duration is not None and args.duration <= 0:
-        return _fail([f"--duration: {args.duration} is not a positive number of seconds"])
+    problem = _duration_problem(args.duration)
+    if problem:
+        return _fail([problem])
     from ipcviz.runtime.supervisor import StartError
 
     try:
@@ -208,6 +209,15 @@ def _run_headless(args: argparse.Namespace) -> int:
     return 0
 
 
+def _duration_problem(duration: float | None) -> str | None:
+    """--duration must be a finite number of seconds in (0, 24 h]; NaN or inf never ends."""
+    from ipcviz.scenario.schema import MAX_DURATION
+
+    if duration is None or 0 < duration <= MAX_DURATION:  # False for NaN
+        return None
+    return f"--duration: {duration} is not a number of seconds in (0, {MAX_DURATION}]"
+
+
 def _record(args: argparse.Namespace) -> int:
     from ipcviz.scenario.load import ScenarioError
 
@@ -217,6 +227,9 @@ def _record(args: argparse.Namespace) -> int:
         scenario = _load_runnable(args.scenario)
     except ScenarioError as exc:
         return _fail(exc.lines)
+    problem = _duration_problem(args.duration)
+    if problem:
+        return _fail([problem])
     frames = 0
     with open(args.output, "w") as out:
         def write(snap) -> None:

@@ -158,3 +158,12 @@ def test_run_prints_the_scenario_name_escaped(scenario_file, nothing_left_behind
     as_json = run_cli("run", str(path), "--headless", "--json")
     assert json.loads(as_json.stdout)["scenario"] == "evil\x1b[2J\u202eman\x00"
     assert not any(ch in as_json.stdout + as_json.stderr for ch in "\x1b\u202e\x00")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0", "1e9"])
+def test_cli_duration_must_be_finite_and_in_range(value: str, nothing_left_behind) -> None:
+    """`--duration nan` compared false with `<= 0` and ran forever."""
+    result = run_cli("run", "pipe_oneway", "--headless", "--duration", value)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(f"--duration: {float(value)} is not a number of "
+                                            "seconds in (0, 86400]")
