@@ -112,7 +112,7 @@ def check(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
             size = 1
             for n in shape:
                 size *= n
-            if len(shape) in (1, 2):
+            if not _bad_shape(ch):
                 yield from _check_init(cname, ch, size)
             if size > s.MAX_ARRAY_ELEMENTS:
                 yield (("channels", cname, "shape"),
@@ -246,6 +246,13 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref):
                                     target_ref)
 
 
+def _bad_shape(ch) -> bool:
+    """A shape already reported (0 or 3+ dimensions, too many elements): checks that
+    depend on it (indices, init) stay quiet rather than repeat the problem."""
+    shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
+    return len(shape) not in (1, 2) or math.prod(shape) > s.MAX_ARRAY_ELEMENTS
+
+
 def dtype_problem(dtype: str, value: float) -> str | None:
     """Why `value` cannot be stored in an array of `dtype` exactly, or None if it can."""
     import numpy as np
@@ -311,7 +318,7 @@ def _check_index(scn, arg, here, kind):
         problem = dtype_problem(ch.dtype, arg.value)
         if problem:
             yield (here + ("value",), problem)
-    if arg.index is None or len(shape) not in (1, 2):
+    if arg.index is None or _bad_shape(ch):
         return
     index = arg.index if isinstance(arg.index, list) else [arg.index]
     if len(index) != len(shape):
@@ -404,6 +411,8 @@ def _check_expect_index(ch, path, value):
         return
     if ch.kind != "shared_array":
         yield (path, f"'index' is for shared_array channels; this one is a {ch.kind}")
+        return
+    if _bad_shape(ch):
         return
     shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
     index = value if isinstance(value, list) else [value]
