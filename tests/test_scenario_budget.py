@@ -208,3 +208,14 @@ def test_every_field_of_a_scenario_mutated_gives_lines_not_tracebacks() -> None:
         except ScenarioError as exc:
             assert all(line.startswith("m.yaml:") for line in exc.lines), (path, exc.lines)
     assert count > 800
+
+
+def test_expect_sum_is_checked_against_the_real_array(scenario_file, nothing_left_behind) -> None:
+    text = ("channels:\n  arr: {kind: shared_array, shape: 4}\nworkers:\n  a:\n    steps:\n"
+            "      - increment: {array: arr, index: 1, times: 25}\n"
+            "expect:\n  - {channel: arr, sum: 25}\n")
+    good = run_cli("run", str(scenario_file(text)), "--headless", "--json", "--check")
+    assert good.returncode == 0, good.stderr
+    bad = run_cli("run", str(scenario_file(text.replace("sum: 25", "sum: 26"), "b.yaml")),
+                  "--headless", "--json", "--check")
+    assert bad.returncode == 1
