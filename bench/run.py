@@ -7,14 +7,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import resource
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 

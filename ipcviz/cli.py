@@ -8,7 +8,8 @@ import os
 import sys
 
 from ipcviz import authoring
-from ipcviz.scenario.paths import bundled_scenarios, resolve_path
+from ipcviz.format import escape_control
+from ipcviz.scenario.paths import resolve_path
 
 # The loader (pydantic), the runtime and Textual are imported where they are used:
 # `ipcviz launch` starts the runtime process first, and only then pays for its imports.
@@ -163,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(lines: list[str]) -> int:
-    for line in lines:
-        print(line, file=sys.stderr)
+    for line in lines:  # lines quote the file: its control characters are shown escaped
+        print(escape_control(line), file=sys.stderr)
     return 2
 
 
@@ -217,8 +218,9 @@ def _run_headless(args: argparse.Namespace) -> int:
         scenario = _load_runnable(args.scenario)
     except ScenarioError as exc:
         return _fail(exc.lines)
-    if args.duration is not None and args.duration <= 0:
-        return _fail([f"--duration: {args.duration} is not a positive number of seconds"])
+    problem = _duration_problem(args.duration)
+    if problem:
+        return _fail([problem])
     from ipcviz.runtime.supervisor import StartError
 
     try:
@@ -227,15 +229,24 @@ def _run_headless(args: argparse.Namespace) -> int:
         return _fail([f"{args.scenario}: {exc}"])
     summary = result.summary
     if args.json:
-        print(json.dumps(summary, indent=2))
-        print(format_text(summary), file=sys.stderr)
+        print(json.dumps(summary, indent=2))  # ensure_ascii: control characters escaped
+        print(escape_control(format_text(summary), keep_newlines=True), file=sys.stderr)
     else:
-        print(format_text(summary))
+        print(escape_control(format_text(summary), keep_newlines=True))
     for detail in result.leak_details:
-        print(f"left behind: {detail}", file=sys.stderr)
+        print(escape_control(f"left behind: {detail}"), file=sys.stderr)
     if args.check and not all(r["ok"] for r in summary["expect"]):
         return 1
     return 0
+
+
+def _duration_problem(duration: float | None) -> str | None:
+    """--duration must be a finite number of seconds in (0, 24 h]; NaN or inf never ends."""
+    from ipcviz.scenario.schema import MAX_DURATION
+
+    if duration is None or 0 < duration <= MAX_DURATION:  # False for NaN
+        return None
+    return f"--duration: {duration} is not a number of seconds in (0, {MAX_DURATION}]"
 
 
 def _record(args: argparse.Namespace) -> int:
@@ -247,6 +258,9 @@ def _record(args: argparse.Namespace) -> int:
         scenario = _load_runnable(args.scenario)
     except ScenarioError as exc:
         return _fail(exc.lines)
+    problem = _duration_problem(args.duration)
+    if problem:
+        return _fail([problem])
     frames = 0
     with open(args.output, "w") as out:
         def write(snap) -> None:
@@ -255,7 +269,7 @@ def _record(args: argparse.Namespace) -> int:
             out.write(json.dumps(snap.to_dict(), separators=(",", ":")) + "\n")
 
         run_headless(scenario, args.duration, progress=sys.stderr.isatty(), on_snapshot=write)
-    print(f"recorded {frames} frames to {args.output}", file=sys.stderr)
+    print(escape_control(f"recorded {frames} frames to {args.output}"), file=sys.stderr)
     return 0
 
 
@@ -271,50 +285,6 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _screenshot(args: argparse.Namespace) -> int:
-    from ipcviz.scenario.load import ScenarioError
-
-    from pathlib import Path
-
-    from ipcviz.tui.screenshot import screenshot
-
-    if args.all:
-        return _gallery(Path(args.output or "screenshots"), args.size)
-    if not args.scenario:
-        return _fail(["screenshot: give a SCENARIO, or --all"])
-    try:
-        _load_runnable(args.scenario)
-        width, height = (int(x) for x in args.size.lower().split("x"))
-    except ScenarioError as exc:
-        return _fail(exc.lines)
-    except ValueError:
-        return _fail([f"--size: {args.size!r} is not WIDTHxHEIGHT, e.g. 120x40"])
-    stem = Path(resolve_path(args.scenario)).stem
-    output = Path(args.output or f"screenshots/{stem}.svg")
-    for path in screenshot(resolve_path(args.scenario), args.at, (width, height), output,
-                           tuple(args.press)):
-        print(f"saved {path}")
-    return 0
-
-
-def _gallery(directory, size: str) -> int:
-    from ipcviz.tui.gallery import GALLERY
-    from ipcviz.tui.screenshot import screenshot
-
-    width, height = (int(x) for x in size.lower().split("x"))
-    names = [p.stem for p in bundled_scenarios()]
-    missing = sorted(set(names) - set(GALLERY))
-    if missing:
-        return _fail([f"gallery: no moment chosen for {', '.join(missing)} (ipcviz/tui/gallery.py)"])
-    for i, name in enumerate(names, 1):
-        moment = GALLERY[name]
-        print(f"[{i}/{len(names)}] {name} at {moment.at} s", file=sys.stderr)
-        for path in screenshot(resolve_path(name), moment.at, (width, height),
-                               directory / f"{name}.svg", moment.keys):
-            print(f"saved {path}")
-    return 0
-
-
 def _validate(files: list[str]) -> int:
     from ipcviz.scenario.load import ScenarioError, load_scenario
 
@@ -326,22 +296,8 @@ def _validate(files: list[str]) -> int:
             _fail(exc.lines)
             status = 2
         else:
-            print(f"{name}: ok")
+            print(escape_control(f"{name}: ok"))
     return status
-
-
-def _list() -> int:
-    from ipcviz.scenario.load import ScenarioError, load_scenario
-
-    for path in bundled_scenarios():
-        try:
-            scenario = load_scenario(path)
-        except ScenarioError:
-            print(f"{path.stem:<28} (does not load)")
-            continue
-        first = (scenario.model.description.strip().splitlines() or [""])[0]
-        print(f"{path.stem:<28} {scenario.name}: {first}")
-    return 0
 
 
 def _clean() -> int:

@@ -86,3 +86,30 @@ def sparkline(values: list[float], top: float | None = None) -> str:
     if high <= 0:
         return _SPARKS[0] * len(values)
     return "".join(_SPARKS[min(7, max(0, round(v / high * 7)))] for v in values)
+
+
+#: Unicode characters that are not printable text: controls (C0, DEL, C1), format
+#: characters (bidi overrides such as U+202E, zero-width joiners) and line separators.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def escape_control(text: str, keep_newlines: bool = False) -> str:
+    """User text made safe for a terminal: every control or invisible format character
+    (NUL, ESC of an ANSI sequence, an RTL override) is shown as \\xNN or \\uNNNN, so a
+    scenario file cannot move the cursor, recolour or reorder what the CLI prints.
+    With `keep_newlines`, line breaks stay (for multi-line reports)."""
+    import unicodedata
+
+    if text.isascii() and (text.isprintable() or keep_newlines and text.replace("\n", "").isprintable()):
+        return text  # the common case, cheap
+    out = []
+    for ch in text:
+        if ch == "\n" and keep_newlines:
+            out.append(ch)
+        elif ch.isprintable() and unicodedata.category(ch) not in _UNSAFE_CATEGORIES:
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else
+                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)

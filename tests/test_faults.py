@@ -134,7 +134,6 @@ def test_headless_interrupted_prints_summary_and_cleans_up(sig, nothing_left_beh
 
 
 def test_runtime_sigkilled_workers_die_and_clean_removes_the_rest(nothing_left_behind) -> None:
-    others = ipcviz_shm_entries()  # not this run's (another user's run, say): not ours to check
     with LiveRun(str(EVERY_KIND)) as run:
         snap = run.wait_for(lambda s: s.worker("reader").pid and s.worker("writer").loops > 0)
         workers = [ProcessIdentity.of(w.pid) for w in snap.workers if w.pid]

@@ -130,3 +130,29 @@ def test_pictures_keep_leading_blanks_as_position() -> None:
     out = for_converters(svg)
     assert 'x="36.6"' in out and 'textLength="36.6"' in out and ">0/0</text>" in out
     assert '<text class="r2" x="80" y="20" textLength="24.4">ab</text>' in out  # untouched
+
+
+@pytest.mark.parametrize("text,shown", [
+    ("plain name", "plain name"),
+    ("caf\u00e9 \u2713 \u4e2d", "caf\u00e9 \u2713 \u4e2d"),
+    ("a\x00b", "a\\x00b"),
+    ("\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m"),
+    ("\x1b]0;title\x07", "\\x1b]0;title\\x07"),
+    ("abc\u202edcba", "abc\\u202edcba"),
+    ("zero\u200bwidth", "zero\\u200bwidth"),
+    ("tab\there", "tab\\x09here"),
+    ("line\nbreak", "line\\x0abreak"),
+    ("del\x7f c1\x9b", "del\\x7f c1\\x9b"),
+    ("sep\u2028x", "sep\\u2028x"),
+])
+def test_escape_control(text: str, shown: str) -> None:
+    from ipcviz.format import escape_control
+
+    assert escape_control(text) == shown
+
+
+def test_escape_control_keeps_newlines_when_asked() -> None:
+    from ipcviz.format import escape_control
+
+    assert escape_control("a\nb\x1b", keep_newlines=True) == "a\nb\\x1b"
+    assert escape_control("a\nb", keep_newlines=True) == "a\nb"

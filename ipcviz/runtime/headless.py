@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ipcviz.format import escape_control
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import LoadedScenario
 from ipcviz.telemetry.sampler import Sampler
@@ -50,7 +51,7 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
             if progress and runtime.elapsed - last_report >= 0.5:
                 last_report = runtime.elapsed
                 alive = sum(p.alive for p in runtime.procs)
-                sys.stderr.write(f"\r{scenario.name}: {runtime.elapsed:5.1f}/{limit:g} s, "
+                sys.stderr.write(f"\r{escape_control(scenario.name)}: {runtime.elapsed:5.1f}/{limit:g} s, "
                                  f"{alive} worker(s) alive ")
                 sys.stderr.flush()
         runtime.poll(0.0)

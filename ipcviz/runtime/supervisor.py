@@ -35,7 +35,7 @@ from ipcviz.scenario import schema
 from ipcviz.scenario.load import LoadedScenario, WorkerInstance
 from ipcviz.signals import SIGRTMAX, UNCATCHABLE, signal_name
 from ipcviz.telemetry import table as T
-from ipcviz.telemetry.snapshot import EventView, Snapshot
+from ipcviz.telemetry.snapshot import EventView
 from ipcviz.worker.interpreter import Interpreter, WorkerContext
 from ipcviz.worker.signals import reset_all_dispositions
 

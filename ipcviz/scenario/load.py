@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ipcviz.scenario import schema, validate
+from ipcviz.scenario import resources, schema, validate
 from ipcviz.scenario.paths import bundled_scenarios, resolve_path  # re-exported
 from ipcviz.scenario.yamlpos import Document, Problem, YamlError, load_document
 
@@ -52,41 +52,68 @@ class LoadedScenario:
         return [w for w in self.instances if w.name == name or w.group == name]
 
 
+_NOUNS = {
+    "int_type": ("an integer", "integers"), "int_parsing": ("an integer", "integers"),
+    "int_from_float": ("an integer", "integers"),
+    "float_type": ("a number", "numbers"), "float_parsing": ("a number", "numbers"),
+    "finite_number": ("a finite number", "finite numbers"),
+    "bool_type": ("true/false", "true/false values"),
+    "bool_parsing": ("true/false", "true/false values"),
+    "string_type": ("a string", "strings"), "list_type": ("a list", "lists"),
+    "dict_type": ("a mapping", "mappings"), "model_type": ("a mapping", "mappings"),
+    "model_attributes_type": ("a mapping", "mappings"),
+}
+_INTERNAL_LOC = ("function-", "list[", "int", "float", "str", "bool", "literal[", "dict[",
+                 "constrained-", "union[", "tagged-union[", "nullable[", "lax-", "strict-")
+
+
+def _clean_loc(loc: tuple, doc: Document) -> tuple[tuple, bool]:
+    """Pydantic's error location as a path in the file (its type and union tags dropped)."""
+    loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith(_INTERNAL_LOC)))
+    key_error = "[key]" in loc
+    loc = tuple(p for p in loc if p != "[key]")
+    return _strip_tags(loc, doc), key_error
+
+
+def _noun(kind: str, ctx: dict) -> str | None:
+    if kind == "literal_error":
+        return str(ctx.get("expected"))
+    return _NOUNS.get(kind, (None,))[0]
+
+
 def _pydantic_problems(doc: Document, exc: ValidationError) -> list[Problem]:
-    problems = []
+    """One problem per place: the errors pydantic gives for each member of a union (and
+    for the items inside one) become one line saying what the place may hold."""
+    errors = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(
-            ("function-", "list[", "int", "float", "str", "bool", "literal[", "dict["))))
-        key_error = "[key]" in loc
-        loc = tuple(p for p in loc if p != "[key]")
-        # pydantic names union members in the loc (e.g. 'pipe' for a tagged union); drop them
-        loc = _strip_tags(loc, doc)
-        message = err["msg"]
-        kind = err["type"]
-        ctx = err.get("ctx") or {}
-        if kind == "unknown_field":
-            loc = loc + (ctx.get("field"),)
-        elif kind == "missing":
-            message = f"required field '{loc[-1]}' is missing"
-            loc = loc[:-1]
-        elif kind == "union_tag_not_found":
-            message = "needs 'kind' (one of: " + ", ".join(schema.CHANNEL_KINDS) + ")"
-        elif kind == "union_tag_invalid":
-            message = (f"unknown kind {ctx.get('tag')!r} (kinds: "
-                       + ", ".join(schema.CHANNEL_KINDS) + ")")
-            loc = loc + ("kind",)
-        elif kind == "string_pattern_mismatch":
-            message = ("names use letters, digits, '_' and '-', start with a letter or '_', "
-                       "at most 32 characters")
-        elif kind == "literal_error":
-            message = f"got {err.get('input')!r}; expected {ctx.get('expected')}"
-        elif message.startswith("Value error, "):
-            message = message[len("Value error, "):]
-        elif kind.endswith("_type") or kind.endswith("_parsing"):
-            message = f"{message} (got {err.get('input')!r})"
-        line, col = doc.position(loc, key=kind == "unknown_field" or key_error)
-        problems.append(Problem(line, col, loc, message))
-    # one line per place: pydantic may report a union several times
+        loc, key_error = _clean_loc(err["loc"], doc)
+        errors.append((loc, key_error, err))
+    # an error inside a value that is itself wrong (a union's list member) folds into it
+    by_place: dict[tuple, list] = {}
+    for loc, key_error, err in errors:
+        root = next((p for p in by_place if loc[:len(p)] == p), None)
+        if root is None:
+            for other in list(by_place):
+                if other[:len(loc)] == loc and other != loc:
+                    by_place.setdefault(loc, []).extend(by_place.pop(other))
+            root = loc
+        by_place.setdefault(root, []).append((loc, key_error, err))
+    problems = []
+    for root, group in by_place.items():
+        if len(group) > 1 and all(e["type"] not in ("unknown_field", "missing") for _, _, e in group):
+            problems.append(_union_problem(doc, root, group))
+            continue
+        for loc, key_error, err in group:
+            problems.append(_one_problem(doc, loc, key_error, err))
+    missing: dict[tuple, list[Problem]] = {}
+    for p in problems:
+        if p.message.startswith("required field '"):
+            missing.setdefault(p.path, []).append(p)
+    for path, group in missing.items():  # `signal: {}` is one problem: its fields are missing
+        if len(group) > 1:
+            names = ", ".join(p.message.split("'")[1] for p in group)
+            group[0].message = f"required fields {names} are missing"
+            problems = [p for p in problems if p not in group[1:]]
     seen, unique = set(), []
     for p in problems:
         key = (p.path, p.message)
@@ -94,6 +121,60 @@ def _pydantic_problems(doc: Document, exc: ValidationError) -> list[Problem]:
             seen.add(key)
             unique.append(p)
     return unique
+
+
+def _union_problem(doc: Document, root: tuple, group: list) -> Problem:
+    nouns: list[str] = []
+    got = None
+    for loc, _, err in group:
+        noun = _noun(err["type"], err.get("ctx") or {})
+        if noun is None:  # a range or pattern error: say it as it is
+            return _one_problem(doc, loc, False, err)
+        if loc != root:
+            plural = _NOUNS.get(err["type"], (None, noun))[1]
+            noun = f"a list of {plural}" if isinstance(loc[len(root)], int) else f"a mapping of {plural}"
+        else:
+            got = err.get("input")
+        if noun not in nouns:
+            nouns.append(noun)
+    text = nouns[0] if len(nouns) == 1 else ", ".join(nouns[:-1]) + " or " + nouns[-1]
+    line, col = doc.position(root)
+    return Problem(line, col, root, f"expected {text} (got {_shown(got)})")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _one_problem(doc: Document, loc: tuple, key_error: bool, err: dict) -> Problem:
+    message = err["msg"]
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "unknown_field":
+        loc = loc + (ctx.get("field"),)
+    elif kind == "missing":
+        message = f"required field '{loc[-1]}' is missing"
+        loc = loc[:-1]
+    elif kind == "union_tag_not_found":
+        message = "needs 'kind' (one of: " + ", ".join(schema.CHANNEL_KINDS) + ")"
+    elif kind == "union_tag_invalid":
+        message = (f"unknown kind {ctx.get('tag')!r} (kinds: "
+                   + ", ".join(schema.CHANNEL_KINDS) + ")")
+        loc = loc + ("kind",)
+    elif kind == "string_pattern_mismatch":
+        message = ("names use letters, digits, '_' and '-', start with a letter or '_', "
+                   "at most 32 characters")
+    elif kind == "literal_error":
+        message = f"got {_shown(err.get('input'))}; expected {ctx.get('expected')}"
+    elif kind == "finite_number":
+        message = f"not a number: {_shown(err.get('input'))} (give a finite number)"
+    elif message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    elif kind.endswith("_type") or kind.endswith("_parsing"):
+        message = f"{message} (got {_shown(err.get('input'))})"
+    line, col = doc.position(loc, key=kind == "unknown_field" or key_error)
+    return Problem(line, col, loc, message)
 
 
 def _strip_tags(loc: tuple, doc: Document) -> tuple:
@@ -116,9 +197,13 @@ def load_text(raw: bytes, filename: str) -> LoadedScenario:
     try:
         model = schema.Scenario.model_validate(doc.data)
     except ValidationError as exc:
-        raise ScenarioError([p.format(filename) for p in _pydantic_problems(doc, exc)]) from None
+        problems = sorted(_pydantic_problems(doc, exc), key=lambda p: (p.line, p.column))
+        raise ScenarioError([p.format(filename) for p in problems]) from None
     problems = []
-    for path, message in validate.check(model):
+    found = list(validate.check(model))
+    if not found:  # budgets are worked out on a scenario that is otherwise right
+        found = list(resources.check_processes(model)) or list(resources.check_space(model))
+    for path, message in found:
         line, col = doc.position(path)
         problems.append(Problem(line, col, path, message))
     if problems:

@@ -36,7 +36,9 @@ HandlerAction = Literal["count", "ignore", "default", "exit", "log", "reap"]
 class Model(BaseModel):
     """Base: frozen, and an unknown field is an error that lists the allowed ones."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=False)
+    # strict: a YAML `true` is not the number 1 and "3" is not 3; no NaN or infinity
+    model_config = ConfigDict(frozen=True, populate_by_name=False, strict=True,
+                              allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -226,7 +228,7 @@ STEP_NAMES = (
 class Step(BaseModel):
     """One step: a mapping with exactly one key naming what to do."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, strict=True, allow_inf_nan=False)
 
     write: WriteArgs | None = None
     read: ReadArgs | None = None
@@ -346,8 +348,14 @@ class Trigger(_Action):
     label: str | None = None
 
 
+def _version(value: Any) -> Any:
+    if isinstance(value, bool):  # Literal[1] would take `true` (True == 1)
+        raise PydanticCustomError("version", "got {value}; expected 1", {"value": repr(value)})
+    return value
+
+
 class Scenario(Model):
-    version: Literal[1] = 1
+    version: Annotated[Literal[1], BeforeValidator(_version)] = 1
     name: str | None = None
     description: str = ""
     duration: float = Field(10, gt=0, le=MAX_DURATION)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 
 from ipcviz.scenario import schema as s
-from ipcviz.signals import UNCATCHABLE, signal_name
+from ipcviz.signals import PARENT_SIGNALS, SIGRTMAX, SIGRTMIN, UNCATCHABLE, signal_name
 
 Path = tuple
 
@@ -32,6 +33,9 @@ _KIND_HINT = {
     "mqueue": "send/receive", "queue": "send/receive", "shared_array": "increment/set",
     "semaphore": "acquire/release",
 }
+PARENT_SIGNALS_TEXT = ", ".join(
+    signal_name(n) for n in sorted(PARENT_SIGNALS) if not SIGRTMIN <= n <= SIGRTMAX
+) + " and SIGRTMIN..SIGRTMAX"
 CATCHING = frozenset({"count", "exit", "log", "reap"})
 
 WORKER_KEYS = frozenset({
@@ -42,7 +46,7 @@ WORKER_KEYS = frozenset({
 CHANNEL_KEYS = frozenset({
     "kind", "bytes_written", "bytes_read", "buffered", "max_buffered", "capacity", "depth", "max_depth",
     "messages_sent", "messages_received", "dtype", "shape", "values", "increments",
-    "lost_updates", "value", "holder", "waiters", "duplicates", "path", "connections",
+    "lost_updates", "sum", "initial_sum", "value", "holder", "waiters", "duplicates", "path", "connections",
 })
 _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d+)?)\s*$")
 
@@ -108,6 +112,8 @@ def check(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
             size = 1
             for n in shape:
                 size *= n
+            if not _bad_shape(ch):
+                yield from _check_init(cname, ch, size)
             if size > s.MAX_ARRAY_ELEMENTS:
                 yield (("channels", cname, "shape"),
                        f"{size:,} elements; the limit is {s.MAX_ARRAY_ELEMENTS:,}")
@@ -211,13 +217,16 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref):
             yield from channel_ref(here + ("array",), arg.array, kind)
             if kind == "increment" and arg.lock is not None:
                 yield from channel_ref(here + ("lock",), arg.lock, "acquire")
-            yield from _check_index(scn, arg, here)
+            yield from _check_index(scn, arg, here, kind)
         elif kind in ("acquire", "release"):
             yield from channel_ref(here, arg, kind)
         elif kind == "echo":
             yield from channel_ref(here + ("on",), arg.on, "echo")
         elif kind == "signal":
             yield from target_ref(here + ("to",), arg.to, True)
+            if arg.to == "parent" and arg.sig not in PARENT_SIGNALS:
+                yield (here + ("sig",), f"{signal_name(arg.sig)} would stop or end the runtime; "
+                                        f"parent accepts {PARENT_SIGNALS_TEXT}")
         elif kind == "wait_signal":
             if arg not in caught:
                 yield (here, f"waits for {signal_name(arg)}, but the worker's handlers do not "
@@ -235,6 +244,51 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref):
         elif kind == "repeat":
             yield from _check_steps(arg.steps, here + ("steps",), scn, caught, channel_ref,
                                     target_ref)
+
+
+def _bad_shape(ch) -> bool:
+    """A shape already reported (0 or 3+ dimensions, too many elements): checks that
+    depend on it (indices, init) stay quiet rather than repeat the problem."""
+    shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
+    return len(shape) not in (1, 2) or math.prod(shape) > s.MAX_ARRAY_ELEMENTS
+
+
+def dtype_problem(dtype: str, value: float) -> str | None:
+    """Why `value` cannot be stored in an array of `dtype` exactly, or None if it can."""
+    import numpy as np
+
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        value = int(value)  # say 300, not 300.0
+    if dtype.startswith(("int", "uint")):
+        if isinstance(value, float) and not value.is_integer():
+            return f"{value!r} has a fraction; {dtype} holds whole numbers"
+        info = np.iinfo(dtype)
+        if not info.min <= value <= info.max:
+            return f"{value!r} does not fit in {dtype} ({info.min}..{info.max})"
+        return None
+    limit = float(np.finfo(dtype).max)
+    if not -limit <= value <= limit:
+        return f"{value!r} does not fit in {dtype} (largest {limit:.6g})"
+    return None
+
+
+def _check_init(cname: str, ch, size: int) -> Iterator[tuple[Path, str]]:
+    """`init:` numbers (and arange's last one) must fit the array's dtype."""
+    path = ("channels", cname, "init")
+    if ch.init == "arange" and size > 1:
+        problem = dtype_problem(ch.dtype, size - 1)
+        if problem:
+            yield (path, f"arange counts to {size - 1}, which {problem.split(' ', 1)[1]}")
+    elif isinstance(ch.init, list):
+        for k, value in enumerate(ch.init):
+            problem = dtype_problem(ch.dtype, value)
+            if problem:
+                yield (path + (k,), problem)
+                return
+    elif not isinstance(ch.init, str):
+        problem = dtype_problem(ch.dtype, ch.init)
+        if problem:
+            yield (path, problem)
 
 
 def _check_send(scn, arg, here):
@@ -255,11 +309,17 @@ def _check_send(scn, arg, here):
                                   "receiver; block: false is not possible on it")
 
 
-def _check_index(scn, arg, here):
+def _check_index(scn, arg, here, kind):
     ch = scn.channels.get(arg.array)
-    if ch is None or ch.kind != "shared_array" or arg.index is None:
+    if ch is None or ch.kind != "shared_array":
         return
     shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
+    if kind == "set":
+        problem = dtype_problem(ch.dtype, arg.value)
+        if problem:
+            yield (here + ("value",), problem)
+    if arg.index is None or _bad_shape(ch):
+        return
     index = arg.index if isinstance(arg.index, list) else [arg.index]
     if len(index) != len(shape):
         yield (here + ("index",), f"{len(index)} indices for a {len(shape)}-D array {shape}")
@@ -267,6 +327,26 @@ def _check_index(scn, arg, here):
     for k, (i, n) in enumerate(zip(index, shape)):
         if not 0 <= i < n:
             yield (here + ("index",), f"index {i} is out of range 0..{n - 1} (dimension {k})")
+
+
+def _is_number(value: object) -> bool:
+    """An int or a finite float, and not a bool (YAML `true` is not the number 1)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _comparable(value: object) -> bool:
+    """A value an expectation may compare with: a finite number, a comparison string, a
+    bool or null (e.g. `exit: null`), or a list of those (array `values`)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    if isinstance(value, list):
+        return all(_is_number(v) or isinstance(v, str) for v in value)
+    if isinstance(value, str):
+        m = _COMPARISON.match(value)
+        return m is None or math.isfinite(float(m.group(2)))
+    return parse_comparison(value) is not None
 
 
 def _check_expect(scn, groups, path, exp):
@@ -280,8 +360,11 @@ def _check_expect(scn, groups, path, exp):
     what = subject[0]
     name = exp[what]
     rest = {k: v for k, v in exp.items() if k != what}
+    if not isinstance(name, str):
+        yield (path + (what,), f"expected a {what} name, got {_shown(name)}")
+        return
     if what == "worker":
-        base = str(name).split("#")[0]
+        base = name.split("#")[0]
         known = set(groups) | {n for names in groups.values() for n in names}
         if name not in known and base not in scn.workers:
             yield (path + ("worker",), f"unknown worker '{name}' (workers: {', '.join(sorted(known))})")
@@ -300,9 +383,46 @@ def _check_expect(scn, groups, path, exp):
             yield (path + (key,), f"unknown key '{key}' (keys: {', '.join(sorted(keys))})")
             continue
         if key == "index":
+            yield from _check_expect_index(scn.channels.get(name), path + (key,), value)
             continue
-        values = value.values() if isinstance(value, dict) else [value]
-        for v in values:
-            if parse_comparison(v) is None:
-                yield (path + (key,), f"cannot compare with {v!r} (use a number or a string "
-                                      "like '>=1')")
+        if key == "equals":
+            if not _is_number(value):
+                yield (path + (key,), f"expected a number, got {_shown(value)}")
+            continue
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                if not _comparable(v) or isinstance(v, (dict, list)):
+                    yield (path + (key, sub), f"cannot compare with {_shown(v)} (use a number "
+                                              "or a string like '>=1')")
+        elif not _comparable(value):
+            yield (path + (key,), f"cannot compare with {_shown(value)} (use a number or a "
+                                  "string like '>=1')")
+
+
+def _shown(value: object) -> str:
+    """A value as the file wrote it, shortened for one line of output."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_expect_index(ch, path, value):
+    """`index:` of an array expectation: an int or [row, col], inside the array's shape."""
+    if ch is None:
+        return
+    if ch.kind != "shared_array":
+        yield (path, f"'index' is for shared_array channels; this one is a {ch.kind}")
+        return
+    if _bad_shape(ch):
+        return
+    shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
+    index = value if isinstance(value, list) else [value]
+    if not index or not all(isinstance(i, int) and not isinstance(i, bool) for i in index):
+        yield (path, f"expected an integer or a list of integers, got {_shown(value)}")
+        return
+    if len(index) != len(shape):
+        yield (path, f"{len(index)} indices for a {len(shape)}-D array {shape}")
+        return
+    for k, (i, n) in enumerate(zip(index, shape)):
+        if not 0 <= i < n:
+            yield (path, f"index {i} is out of range 0..{n - 1} (dimension {k})")
+            return

@@ -179,6 +179,8 @@ class _Builder:
         self.constructor = yaml.SafeLoader("")
 
     def _problem(self, node: yaml.Node, path: Path, message: str) -> None:
+        if self.count > MAX_NODES + 1:  # past an alias bomb, the rest is its echo
+            return
         self.problems.append(
             Problem(node.start_mark.line + 1, node.start_mark.column + 1, path, message)
         )
