@@ -9,20 +9,24 @@ from .model import Mapping, SysV
 
 def shared_maps(pid: int) -> list[tuple[str, int, int, bool]]:
     """(path, inode, mapped length, deleted) of each shared (MAP_SHARED) mapping of a process."""
-    out = []
     try:
-        with open(f"/proc/{pid}/maps") as f:
-            for line in f:
-                parts = line.split(None, 5)
-                if len(parts) < 6 or parts[1][3] != "s":
-                    continue
-                start, _, end = parts[0].partition("-")
-                path = parts[5].rstrip("\n")
-                deleted = path.endswith(" (deleted)")
-                out.append((path.removesuffix(" (deleted)"), int(parts[4]),
-                            int(end, 16) - int(start, 16), deleted))
-    except (OSError, ValueError, IndexError):
-        pass
+        with open(f"/proc/{pid}/maps", "rb") as f:
+            text = f.read()
+    except OSError:
+        return []
+    out = []
+    for line in text.split(b"\n"):
+        space = line.find(b" ")
+        if line[space + 4:space + 5] != b"s":  # perms "rw-s": shared; "rw-p": private
+            continue
+        parts = line.split(None, 5)
+        if len(parts) < 6:
+            continue
+        start, _, end = parts[0].partition(b"-")
+        path = parts[5].decode("utf-8", "replace")
+        deleted = path.endswith(" (deleted)")
+        out.append((path.removesuffix(" (deleted)"), int(parts[4]),
+                    int(end, 16) - int(start, 16), deleted))
     return out
 
 
