@@ -108,7 +108,8 @@ def test_pipe_with_1000_bytes_paired_by_inode(nothing_left_behind) -> None:
 def test_five_zombies_under_a_parent_that_never_waits(language: str, nothing_left_behind) -> None:
     argv = [c_program("fork_zombies")] if language == "c" else python_program("fork_zombies")
     with running(argv) as (proc, _):
-        seen = observe_until(proc.pid, lambda o: o.zombies_under(proc.pid) == 5)
+        seen = observe_until(proc.pid, lambda o: o.zombies_under(proc.pid) == 5
+                             and o.process(proc.pid).wait is not None)
         assert seen.zombies_under(proc.pid) == 5
         parent = seen.process(proc.pid)
         assert len(parent.children) == 5
@@ -274,3 +275,66 @@ def test_observation_is_plain_data_and_a_gone_pid_is_empty() -> None:
     gone = subprocess.Popen(["true"])
     gone.wait()
     assert observe(gone.pid).processes == ()
+
+
+SYSV = """
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+IPC_PRIVATE, IPC_CREAT, IPC_RMID = 0, 0o1000, 0
+shmid = libc.shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0o600)
+address = libc.shmat(shmid, None, 0)
+libc.shmctl(shmid, IPC_RMID, None)   # removed once both have detached (they die)
+msqid = libc.msgget(IPC_PRIVATE, IPC_CREAT | 0o600)
+class Msg(ctypes.Structure):
+    _fields_ = [("mtype", ctypes.c_long), ("text", ctypes.c_char * 16)]
+for i in range(2):
+    libc.msgsnd(msqid, ctypes.byref(Msg(1, b"hello")), 5, 0)
+child = os.fork()
+if child == 0:
+    time.sleep(60); os._exit(0)
+print("ready", shmid, msqid, child, flush=True); time.sleep(60)
+"""
+
+
+def _remove_message_queue(msqid: int) -> None:
+    import ctypes
+    ctypes.CDLL(None).msgctl(msqid, 0, None)   # IPC_RMID
+
+
+def test_system_v_shm_and_queue(nothing_left_behind) -> None:
+    msqid = None
+    try:
+        with running([sys.executable, "-c", SYSV]) as (proc, line):
+            shmid, msqid, child = (int(x) for x in line.split()[1:])
+            seen = observe_until(proc.pid, lambda o: o.process(child) is not None)
+            pids = tuple(sorted((proc.pid, child)))
+            [shm] = [s for s in seen.sysv if s.kind == "shm" and s.id == shmid]
+            assert (shm.size, shm.attached, shm.pids) == (4096, 2, pids)
+            [queue] = [s for s in seen.sysv if s.kind == "msg" and s.id == msqid]
+            assert (queue.messages, queue.queued_bytes, queue.pids) == (2, 10, (proc.pid,))
+            [mapped] = [m for m in seen.mappings if m.kind == "sysv_shm"]
+            assert (mapped.inode, mapped.mappers) == (shmid, pids)
+    finally:
+        if msqid is not None:
+            _remove_message_queue(msqid)
+    deadline = time.monotonic() + 5   # the killed child detaches as init reaps it
+    while shmid in sysv_ids("shm") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert shmid not in sysv_ids("shm") and msqid not in sysv_ids("msg")
+
+
+def sysv_ids(kind: str) -> set[int]:
+    rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+    return {int(row.split()[1]) for row in rows}
+
+
+def test_observe_package_stands_alone() -> None:
+    """No Textual, and nothing of ipcviz but the pure helpers (signals, format)."""
+    code = ("import sys, ipcviz.observe, ipcviz.observe.cc\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')"
+            " or (m.startswith('ipcviz.') and not m.startswith('ipcviz.observe')"
+            " and m not in ('ipcviz.signals', 'ipcviz.format'))))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout.strip()
+    assert out == "[]"

@@ -29,7 +29,7 @@ class Wait:
     words: str                   # e.g. "pipe read", "mq_timedsend", "futex", "sleep"
     syscall: str | None = None   # e.g. "read", from /proc/PID/syscall
     fd: int | None = None        # the descriptor the call is on, when it takes one
-    wchan: str | None = None     # e.g. "pipe_read", from /proc/PID/wchan
+    wchan: str | None = None     # e.g. "pipe_read": read only when the call says too little
 
 
 @dataclass(frozen=True)

@@ -142,25 +142,22 @@ def wait_of(pid: int, state: str, fd_kind: dict[int, str]) -> Wait | None:
     """
     if state not in ("S", "D"):
         return None
-    wchan = (read_text(f"/proc/{pid}/wchan") or "").strip() or None
-    if wchan == "0":
-        wchan = None
-    call = fd = None
+    call = fd = wchan = words = None
     text = read_text(f"/proc/{pid}/syscall")
     if text and text[0].isdigit():
         parts = text.split()
         call = SYSCALLS.get(int(parts[0]), f"syscall {parts[0]}")
         if call in _FD_CALLS and len(parts) > 1:
             fd = int(parts[1], 16)
-    words = None
     if call in ("read", "readv", "write", "writev", "recvfrom", "recvmsg", "sendto", "sendmsg"):
         kind = fd_kind.get(fd, "") if fd is not None else ""
         direction = "read" if call.startswith(("read", "recv")) else "write"
         words = f"{kind} {direction}".strip() if kind not in ("", "other") else call
     elif call in _CALL_WORDS:
         words = _CALL_WORDS[call]
-    elif wchan in _WCHAN_WORDS:
-        words = _WCHAN_WORDS[wchan]
     if words is None:
-        words = call or wchan or "sleeping"
+        # wchan costs a kernel symbol lookup (about 150 µs): read only when needed.
+        wchan = (read_text(f"/proc/{pid}/wchan") or "").strip() or None
+        wchan = None if wchan == "0" else wchan
+        words = _WCHAN_WORDS.get(wchan or "") or call or wchan or "sleeping"
     return Wait(words=words, syscall=call, fd=fd, wchan=wchan)
