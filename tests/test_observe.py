@@ -338,3 +338,14 @@ def test_observe_package_stands_alone() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_tree_without_children_files_matches(monkeypatch, nothing_left_behind) -> None:
+    """Kernels without CONFIG_PROC_CHILDREN: the tree from one pass over /proc/*/stat."""
+    from ipcviz.observe import procs
+    with running([c_program("fork_zombies")]) as (proc, _):
+        seen = observe_until(proc.pid, lambda o: o.zombies_under(proc.pid) == 5)
+        monkeypatch.setattr(procs, "CHILDREN_FILES", False)
+        again = observe(proc.pid)
+        assert again.process(proc.pid).children == seen.process(proc.pid).children
+        assert again.zombies_under(proc.pid) == 5
