@@ -349,3 +349,18 @@ def test_tree_without_children_files_matches(monkeypatch, nothing_left_behind) -
         again = observe(proc.pid)
         assert again.process(proc.pid).children == seen.process(proc.pid).children
         assert again.zombies_under(proc.pid) == 5
+
+
+@pytest.mark.parametrize("language", ["c", "python"])
+def test_signal_loop_handlers_seen_caught(language: str, nothing_left_behind) -> None:
+    argv = [c_program("signal_loop")] if language == "c" else python_program("signal_loop")
+    with running(argv) as (proc, _):
+        seen = observe_until(proc.pid, lambda o: o.process(proc.pid).wait is not None)
+        me = seen.process(proc.pid)
+        assert {"SIGINT", "SIGTERM"} <= set(me.signals.caught)
+        assert me.wait.words == "pause (any signal)"
+        os.kill(proc.pid, signal.SIGINT)
+        assert proc.stdout.readline() == "SIGINT 1\n"
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.stdout.readline() == "SIGTERM: ending after 1 SIGINT\n"
+        assert proc.wait() == 0

@@ -65,9 +65,20 @@ def _mount_ids(pid: int) -> set[int]:
         return set()
 
 
-def _reopen(pid: int, fd: int) -> int:
-    """A momentary read-only, non-blocking descriptor on what /proc/PID/fd/N points at."""
-    return os.open(f"/proc/{pid}/fd/{fd}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+def _reopen(pid: int, fd: int, inode: int) -> int:
+    """A momentary read-only, non-blocking descriptor on what /proc/PID/fd/N points at.
+
+    The program may have put another file on N since it was classified (dup2): the inode
+    is checked so a reading meant for a queue's file never reads from a pipe instead.
+    """
+    handle = os.open(f"/proc/{pid}/fd/{fd}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if os.fstat(handle).st_ino == inode:
+            return handle
+    except OSError:
+        pass
+    os.close(handle)
+    raise FileNotFoundError(f"/proc/{pid}/fd/{fd} changed")
 
 
 def _is_mqueue(pid: int, fd: int, st: os.stat_result, mnt_id: int, mounts: set[int]) -> bool:
@@ -76,16 +87,16 @@ def _is_mqueue(pid: int, fd: int, st: os.stat_result, mnt_id: int, mounts: set[i
         return True
     if mnt_id in mounts:
         return False
-    text = _read_small(pid, fd)
+    text = _read_small(pid, fd, st.st_ino)
     if text.startswith("QSIZE:"):
         _mqueue_devices.add(st.st_dev)
         return True
     return False
 
 
-def _read_small(pid: int, fd: int) -> str:
+def _read_small(pid: int, fd: int, inode: int) -> str:
     try:
-        handle = _reopen(pid, fd)
+        handle = _reopen(pid, fd, inode)
     except OSError:
         return ""
     try:
@@ -146,10 +157,10 @@ def descriptors_of(pid: int) -> list[Descriptor]:
     return out
 
 
-def pipe_levels(pid: int, fd: int) -> tuple[int | None, int | None]:
+def pipe_levels(pid: int, fd: int, inode: int) -> tuple[int | None, int | None]:
     """(bytes buffered, capacity) of a pipe or FIFO, through a momentary read-only reopen."""
     try:
-        handle = _reopen(pid, fd)
+        handle = _reopen(pid, fd, inode)
     except OSError:
         return None, None
     try:
@@ -178,7 +189,7 @@ def pipes(descriptors: list[Descriptor]) -> list[Pipe]:
         buffered = capacity = None
         for d in ends:
             if "r" in d.mode:
-                buffered, capacity = pipe_levels(d.pid, d.fd)
+                buffered, capacity = pipe_levels(d.pid, d.fd, d.inode)
                 if buffered is not None:
                     break
         first = ends[0]
@@ -189,10 +200,10 @@ def pipes(descriptors: list[Descriptor]) -> list[Pipe]:
     return out
 
 
-def queue_attributes(pid: int, fd: int) -> tuple[int | None, ...]:
+def queue_attributes(pid: int, fd: int, inode: int) -> tuple[int | None, ...]:
     """(depth, capacity, message size, queued bytes) of a message queue descriptor."""
     try:
-        handle = _reopen(pid, fd)
+        handle = _reopen(pid, fd, inode)
     except OSError:
         return None, None, None, None
     try:
@@ -216,7 +227,7 @@ def queues(descriptors: list[Descriptor]) -> list[MessageQueue]:
             groups.setdefault(d.inode, []).append(d)
     out = []
     for inode, held in sorted(groups.items()):
-        depth, capacity, size, qbytes = queue_attributes(held[0].pid, held[0].fd)
+        depth, capacity, size, qbytes = queue_attributes(held[0].pid, held[0].fd, inode)
         name = held[0].target.removesuffix(" (deleted)")
         out.append(MessageQueue(name=name, inode=inode,
                                 holders=tuple(End(d.pid, d.fd, d.mode) for d in held),
