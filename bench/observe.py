@@ -58,7 +58,7 @@ def build_tree(size: int, tag: str) -> tuple[int, int]:
     os._exit(0)
 
 
-def measure(size: int, repeat: int) -> list[float]:
+def measure(size: int, repeat: int, maps: bool = True) -> list[float]:
     root, ready = build_tree(size, f"{os.getpid()}_{size}")
     try:
         os.read(ready, 1)
@@ -67,7 +67,7 @@ def measure(size: int, repeat: int) -> list[float]:
         timings = []
         for _ in range(repeat):
             start = time.perf_counter()
-            seen = observe(root)
+            seen = observe(root, maps=maps)
             timings.append(time.perf_counter() - start)
         assert len(seen.processes) == size, len(seen.processes)
         return timings
@@ -86,18 +86,22 @@ def main() -> None:
     parser.add_argument("--sizes", default="16,64,256")
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    print("| processes | one observation, median [min-max] | per process |")
-    print("|---|---|---|")
-    per_64 = None
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores\n")
+    print("| processes | maps | one observation, median [min-max] | per process |")
+    print("|---|---|---|---|")
+    per_64: dict[bool, float] = {}
     for size in (int(s) for s in args.sizes.split(",")):
-        timings = measure(size, args.repeat)
-        median = statistics.median(timings)
-        if size == 64:
-            per_64 = median
-        print(f"| {size} | {median * 1e3:.1f} ms [{min(timings) * 1e3:.1f}-"
-              f"{max(timings) * 1e3:.1f}] | {median / size * 1e6:.0f} µs |")
-    if per_64 is not None:
-        print(f"\n64 processes at 10 frames per second: {per_64 * 10 * 100:.0f} % of one core")
+        for maps in (True, False):
+            timings = measure(size, args.repeat, maps)
+            median = statistics.median(timings)
+            if size == 64:
+                per_64[maps] = median
+            print(f"| {size} | {'yes' if maps else 'no'} | {median * 1e3:.1f} ms "
+                  f"[{min(timings) * 1e3:.1f}-{max(timings) * 1e3:.1f}] | "
+                  f"{median / size * 1e6:.0f} µs |")
+    for maps, median in per_64.items():
+        print(f"\n64 processes at 10 frames per second{'' if maps else ', without maps'}: "
+              f"{median * 10 * 100:.0f} % of one core")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from shutil import which as shutil_which
 import fcntl
 import os
 import signal
@@ -364,3 +365,22 @@ def test_signal_loop_handlers_seen_caught(language: str, nothing_left_behind) ->
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.stdout.readline() == "SIGTERM: ending after 1 SIGINT\n"
         assert proc.wait() == 0
+
+
+SLEEPER = "import time; print('ready', flush=True); time.sleep(60)"
+
+
+@pytest.mark.skipif(os.getuid() != 0 or not shutil_which("setpriv"),
+                    reason="needs root and setpriv to observe as another user")
+def test_another_users_process_is_named_not_read(nothing_left_behind) -> None:
+    """Observed as `nobody`, root's process is listed with one problem line, nothing guessed."""
+    with running([sys.executable, "-c", SLEEPER]) as (proc, _):
+        code = ("import json, sys; sys.path.insert(0, '.'); from ipcviz.observe import observe\n"
+                f"o = observe({proc.pid})\n"
+                "print(json.dumps([len(o.processes), o.descriptors == (), list(o.problems)]))")
+        out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                              sys.executable, "-c", code], capture_output=True, text=True,
+                             cwd=ROOT, check=True).stdout
+        import json
+        assert json.loads(out) == [1, True, [
+            f"pid {proc.pid}: descriptors not readable (another user's process)"]]
