@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from shutil import which as shutil_which
 import fcntl
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -268,7 +269,6 @@ def test_compile_cache_and_missing_compiler(tmp_path: Path, monkeypatch) -> None
 
 
 def test_observation_is_plain_data_and_a_gone_pid_is_empty() -> None:
-    import json
     seen = observe(os.getpid())
     json.dumps(seen.to_dict())
     with pytest.raises(AttributeError):
@@ -370,7 +370,7 @@ def test_signal_loop_handlers_seen_caught(language: str, nothing_left_behind) ->
 SLEEPER = "import time; print('ready', flush=True); time.sleep(60)"
 
 
-@pytest.mark.skipif(os.getuid() != 0 or not shutil_which("setpriv"),
+@pytest.mark.skipif(os.getuid() != 0 or not shutil.which("setpriv"),
                     reason="needs root and setpriv to observe as another user")
 def test_another_users_process_is_named_not_read(nothing_left_behind) -> None:
     """Observed as `nobody`, root's process is listed with one problem line, nothing guessed."""
@@ -381,6 +381,28 @@ def test_another_users_process_is_named_not_read(nothing_left_behind) -> None:
         out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                               sys.executable, "-c", code], capture_output=True, text=True,
                              cwd=ROOT, check=True).stdout
-        import json
         assert json.loads(out) == [1, True, [
             f"pid {proc.pid}: descriptors not readable (another user's process)"]]
+
+
+MAPPED_FILE = """
+import mmap, os, sys, time
+with open(sys.argv[1], "r+b") as f:
+    area = mmap.mmap(f.fileno(), 0)
+child = os.fork()
+if child == 0:
+    time.sleep(60); os._exit(0)
+print("ready", child, flush=True); time.sleep(60)
+"""
+
+
+def test_mapped_file_shared_by_parent_and_child(tmp_path: Path, nothing_left_behind) -> None:
+    data = tmp_path / "data.bin"
+    data.write_bytes(b"z" * 10000)
+    with running([sys.executable, "-c", MAPPED_FILE, str(data)]) as (proc, line):
+        child = int(line.split()[1])
+        seen = observe_until(proc.pid, lambda o: o.process(child) is not None)
+        mapped = seen.mapping(str(data))
+        assert (mapped.kind, mapped.size, mapped.inode) == ("file", 10000, data.stat().st_ino)
+        assert mapped.mappers == tuple(sorted((proc.pid, child)))
+        assert mapped.contents is None   # contents are copied for POSIX shm only
