@@ -1,4 +1,4 @@
-"""ipcviz.observe against real programs (examples/): exact pipe fill, zombies, masks, shm, queues."""
+"""ipcviz.observe against real programs (examples/): pipe fill, zombies, masks, shm, queues."""
 
 from __future__ import annotations
 
