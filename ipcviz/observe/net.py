@@ -83,6 +83,7 @@ def unix_diag() -> dict[int, tuple[int | None, int | None, int | None]]:
     except OSError:
         return out
     try:
+        sock.settimeout(1.0)   # the kernel answers at once; never hang a frame on it
         request = struct.pack("=BBHIIIII", socket.AF_UNIX, 0, 0, 0xFFFFFFFF, 0,
                               UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN, 0xFFFFFFFF, 0xFFFFFFFF)
         header = struct.pack("=IHHII", 16 + len(request), SOCK_DIAG_BY_FAMILY,
