@@ -53,7 +53,9 @@ class SignalCounter:
         self.awaited: int | None = None
         self.exit_code: int | None = None
         self.reap: Callable[[], None] = lambda: None
-        self._quiet_conts = 0  # SIGCONTs of the runtime's own passed over so far
+        # SIGCONTs of the runtime's own passed over so far (a restarted worker's row may
+        # hold those of the process before it)
+        self._quiet_conts = cells[base + T.CTRL_QUIET_CONT]
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
         os.set_blocking(self._write_fd, False)
