@@ -31,9 +31,14 @@ def run_on_small_tmpfs(scenario: Path, mountpoint: str, size: str = "1m",
     env = dict(os.environ)
     if run_root is not None:
         env["IPCVIZ_RUN_ROOT"] = str(run_root)
-    return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script,
-                           "sh", size, mountpoint, sys.executable, str(scenario)],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare(1) for a private mount namespace")
+    result = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script,
+                             "sh", size, mountpoint, sys.executable, str(scenario)],
+                            capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
+    if result.returncode == 99 or "unshare failed" in result.stderr:
+        pytest.skip(f"cannot mount a tmpfs in a private namespace here: {result.stderr}")
+    return result
 
 
 @ROOT_ONLY
@@ -156,6 +161,8 @@ timeline:
 def test_a_refused_fork_ends_the_spawner_with_the_reason(nothing_left_behind) -> None:
     """fork() fails for real: the run belongs to a user allowed 3 processes (the runtime,
     the spawner, one child). Before: exit 70, the traceback only in a deleted log."""
+    if shutil.which("prlimit") is None or shutil.which("setpriv") is None:
+        pytest.skip("needs prlimit(1) and setpriv(1) to run as a uid with RLIMIT_NPROC 3")
     uid = 60000 + os.getpid() % 5000  # a uid nobody else uses here
     place = Path(tempfile.mkdtemp(prefix="ipcviz-nproc-"))
     try:
@@ -189,6 +196,7 @@ workers:
                                  "--headless", "--json"], capture_output=True, text=True,
                                 timeout=60, cwd=ROOT, env=env)
         assert result.returncode == 0, result.stderr
+        assert "failure: spawn failed: fork() EAGAIN" in result.stderr  # the text summary
         summary = json.loads(result.stdout)
         spawner = summary["workers"]["spawner"]
         assert spawner["exit"] == 1
