@@ -12,6 +12,17 @@ from ipcviz.channels.base import Channel
 PREVIEW_BYTES = 256
 
 
+def allocate(fd: int, size: int, what: str) -> None:
+    """Give the file `size` bytes the file system really holds: a sparse file (ftruncate
+    alone) on a full tmpfs makes the first write through a mapping a SIGBUS; this way a
+    full file system is an error at creation instead."""
+    os.ftruncate(fd, size)
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{exc.strerror} ({size} bytes for {what})") from None
+
+
 class MmapEndpoint:
     def __init__(self, path: str, size: int):
         fd = os.open(path, os.O_RDWR)
@@ -48,7 +59,7 @@ class MmapChannel(Channel):
         self.registry.add("file", self.path)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.ftruncate(fd, self.spec.size)
+            allocate(fd, self.spec.size, self.path)
         finally:
             os.close(fd)
         self.view = MmapEndpoint(self.path, self.spec.size)

@@ -1,7 +1,8 @@
 """`queue`: a message queue built the textbook way from kernel objects.
 
 Messages are appended to a spool file in the run directory; a counting semaphore
-`items` counts what is waiting, a semaphore `mutex` guards the read position, and:
+`items` counts what is waiting, a semaphore `mutex` guards the read position and the
+end of the spool (a message is appended whole or not at all), and:
 - capacity N: a semaphore `spaces` (initially N) makes a full queue block its senders;
 - capacity 0: a rendezvous: the sender waits on `ack` until a receiver took its message;
 - unbounded: no `spaces`; a sender never blocks (the spool file just grows).
@@ -34,18 +35,44 @@ class QueueEndpoint:
     """A worker's handle on the queue: its own descriptors and semaphore handles."""
 
     def __init__(self, names: dict[str, str], path: str, capacity: int | str):
-        self.append_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         self.fd = os.open(path, os.O_RDWR)
         self.sems = {role: _Sem(name) for role, name in names.items()}
         self.rendezvous = capacity == 0
         self.bounded = isinstance(capacity, int) and capacity > 0
 
     def send_now(self, message: bytes, priority: int = 0) -> bool:
+        """Append the message; False when a bounded queue is full. An OSError (the spool's
+        file system is full: ENOSPC, EDQUOT, EFBIG) leaves the queue as it was."""
         if self.bounded and not self.sems["spaces"].try_acquire():
             return False
-        os.write(self.append_fd, _LENGTH.pack(len(message)) + message)
+        try:
+            self._append(_LENGTH.pack(len(message)) + message)
+        except OSError:
+            if self.bounded:
+                self.sems["spaces"].release()
+            raise
         self.sems["items"].release()
         return True
+
+    def _append(self, record: bytes) -> None:
+        """Append one record whole or not at all. Under `mutex`, so no other sender can
+        append behind a half-written record: a write cut short by a full file system is
+        cut off the file again before the error is raised, and readers never see it."""
+        mutex = self.sems["mutex"]
+        while not mutex.try_acquire(0.2):
+            pass
+        try:
+            end = os.fstat(self.fd).st_size
+            view = memoryview(record)
+            done = 0
+            try:
+                while done < len(view):
+                    done += os.pwrite(self.fd, view[done:], end + done)
+            except OSError:
+                os.ftruncate(self.fd, end)
+                raise
+        finally:
+            mutex.release()
 
     def wait_sendable(self, timeout_ms: int | None = None) -> None:
         if self.bounded and self.sems["spaces"].try_acquire((timeout_ms or 200) / 1000):

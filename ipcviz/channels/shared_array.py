@@ -13,6 +13,7 @@ import numpy as np
 import posix_ipc
 
 from ipcviz.channels.base import Channel
+from ipcviz.channels.mmap_file import allocate
 
 MAX_VALUES_IN_SNAPSHOT = 4096
 HEAT_ROWS, HEAT_COLUMNS = 8, 64
@@ -96,7 +97,10 @@ class SharedArrayChannel(Channel):
         nbytes = count * np.dtype(self.spec.dtype).itemsize
         shm = posix_ipc.SharedMemory(self.ipc_name, posix_ipc.O_CREX, mode=0o600,
                                      size=nbytes + 2 * count)
-        shm.close_fd()
+        try:  # the pages must really exist: a full /dev/shm is an error here, not a SIGBUS
+            allocate(shm.fd, nbytes + 2 * count, f"/dev/shm{self.ipc_name}")
+        finally:
+            shm.close_fd()
         self.view = ArrayEndpoint(self.ipc_name, self.spec.dtype, self.shape)
         init = self.spec.init
         if init == "arange":

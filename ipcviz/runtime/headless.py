@@ -95,6 +95,8 @@ def format_text(summary: dict[str, Any]) -> str:
     for name, w in summary["workers"].items():
         status = w["state"] + (f" ({w['exit']})" if w["exit"] is not None else "")
         lines.append(f"  worker {name:<14} pid {w['pid']}  {status}  restarts {w['restarts']}")
+        if w.get("failure"):
+            lines.append(f"      failure: {w['failure']}")
         for key in ("signals_received", "signals_sent", "bytes_written", "bytes_read"):
             if w.get(key):
                 shown = ", ".join(f"{k} {v}" for k, v in w[key].items())

@@ -28,6 +28,7 @@ from ipcviz.host.process import (
     become_subreaper,
     die_with_parent,
     finished_children,
+    read_stat,
 )
 from ipcviz.host.registry import Registry, sweep_dead_runs
 from ipcviz.host.runroot import RunRootError
@@ -525,25 +526,33 @@ class Runtime:
         """Pause every worker at its next step boundary and wait until no counter moves.
 
         A worker counts what it moved right after each system call, so once all are paused
-        (or blocked, with nothing in flight) the table and the kernel agree exactly.
+        (or blocked, with nothing in flight) the table and the kernel agree exactly. A
+        worker stopped by SIGSTOP may be stopped in the middle of a burst with its count
+        not yet stored, so stopped workers are woken (a SIGCONT they do not count, see
+        T.CTRL_QUIET_CONT), held at their boundary, and stopped again.
         """
         if self.table is None:
             return False
         arr = self.table.array
         arr[:, T.CTRL_PAUSE] = 1
+        woken = wake_stopped(self.table)
         counters = slice(T.SIG_RECEIVED, self.table.layout.event_base)
         deadline = time.monotonic() + timeout
         previous = arr[:, counters].copy()
         still = 0
-        while time.monotonic() < deadline:
-            time.sleep(0.02)
-            self.reap()
-            current = arr[:, counters].copy()
-            still = still + 1 if (current == previous).all() else 0
-            previous = current
-            if still >= 3:
-                return True
-        return False
+        try:
+            while time.monotonic() < deadline:
+                time.sleep(0.02)
+                self.reap()
+                current = arr[:, counters].copy()
+                still = still + 1 if (current == previous).all() else 0
+                previous = current
+                if still >= 3:
+                    return True
+            return False
+        finally:
+            for ident in woken:  # held at their boundary now: stopped again, as they were
+                ident.send(signal.SIGSTOP)
 
     def observe_channels(self) -> None:
         """Read every channel's kernel state (keeps maxima such as max_buffered current)."""
@@ -614,6 +623,22 @@ class Runtime:
         objects = self.registry.leaked_objects()
         return {"processes": len(processes), "ipc_objects": len(objects),
                 "details": [f"process {p}" for p in processes] + objects}
+
+
+def wake_stopped(table: T.Table) -> list[ProcessIdentity]:
+    """SIGCONT every worker of the table (spawned ones too) the kernel shows stopped;
+    returns those woken."""
+    arr = table.array
+    woken = []
+    for row in np.flatnonzero(arr[:, T.PID]):
+        ident = ProcessIdentity(int(arr[row, T.PID]), int(arr[row, T.START]))
+        stat = read_stat(ident.pid)
+        if stat is None or stat.start_ticks != ident.start or stat.state not in ("T", "t"):
+            continue
+        table.cells[table.row_base(int(row)) + T.CTRL_QUIET_CONT] += 1
+        if ident.send(signal.SIGCONT):
+            woken.append(ident)
+    return woken
 
 
 def decode_status(status: int) -> int | str:

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -107,9 +109,34 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         return f"woke: {signal_name(a)} arrived", "signal"
     if kind == T.EV_BLOCK:
         return f"blocked {signal_name(a)}" + (f" (+{b - 1} more)" if b > 1 else ""), "signal"
+    if kind == T.EV_FAILED:
+        op, channel = b >> 20, b & 0xFFFFF
+        name = ch(channel) if channel != 0xFFFFF else None
+        return failure_text(a, op, name) + "; worker ends", "exit"
     if kind == T.EV_UNBLOCK:
         return f"unblocked {signal_name(a)}" + (f" (+{b - 1} more)" if b > 1 else ""), "signal"
     return f"event {kind} ({a}, {b})", "info"
+
+
+def failure_text(error: int, op: int, channel: str | None) -> str:
+    """Why a step ended its worker (T.FAILURE): "send to jobs failed: ENOSPC (No space
+    left on device)", "spawn failed: fork() EAGAIN (Resource temporarily unavailable)"."""
+    what = T.OP_NAMES.get(op, "step")
+    if op == T.OP_SPAWN:
+        what += " failed: fork()"
+    elif channel is not None:
+        what += f" {'to' if op in (T.OP_WRITE, T.OP_SEND) else 'on'} {channel} failed:"
+    else:
+        what += " failed:"
+    return f"{what} {errno.errorcode.get(error, str(error))} ({os.strerror(error)})"
+
+
+def _failure(row: np.ndarray | None, channel_names: list[str]) -> str:
+    if row is None or not row[T.FAILURE]:
+        return ""
+    channel = int(row[T.FAILURE_CHANNEL])
+    return failure_text(int(row[T.FAILURE]), int(row[T.FAILURE_OP]),
+                        channel_names[channel] if 0 <= channel < len(channel_names) else None)
 
 
 def _row(row: int, row_names: list[str]) -> str:
@@ -340,6 +367,7 @@ class Sampler:
             messages_received=per_channel["messages_received"],
             duplicates=int(row[T.DUPLICATES]), self_reads=int(row[T.SELF_READS]),
             epipe_errors=int(row[T.EPIPE]),
+            failure=_failure(row, channel_names),
         )
 
     def _worker_view(self, proc: Proc, row: np.ndarray | None, channel_names: list[str],
@@ -385,7 +413,7 @@ class Sampler:
             duplicates=int(row[T.DUPLICATES]) if row is not None else 0,
             self_reads=int(row[T.SELF_READS]) if row is not None else 0,
             epipe_errors=int(row[T.EPIPE]) if row is not None else 0,
-            zombies=zombies, masks=masks,
+            zombies=zombies, masks=masks, failure=_failure(row, channel_names),
         )
 
     @staticmethod

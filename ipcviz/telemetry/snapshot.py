@@ -44,6 +44,8 @@ class WorkerView:
     zombies: int = 0
     masks: dict[str, list[str]] = field(default_factory=dict)
     """Kernel masks from /proc/PID/status: pending, shared_pending, blocked, ignored, caught."""
+    failure: str = ""
+    """Why a step ended the worker (a full file system, a refused fork), or empty."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ def worker_entry(w: Any) -> dict[str, Any]:
         entry["blocked_on"] = w.blocked_on
     entry["increments"] = w.increments
     entry["duplicates"] = w.duplicates
+    if w.failure:
+        entry["failure"] = w.failure
     return entry
 
 

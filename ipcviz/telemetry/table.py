@@ -39,7 +39,15 @@ EXIT_STATUS = 15  # spawned rows: 1 + raw wait status, written by the spawner wh
 #: kernel-style mask of signals ipcviz itself may block for an instant (SIGPIPE around a
 #: burst of pipe writes) that the scenario has not blocked: not shown as "blocked"
 HIDDEN_BLOCK = 16
-HEADER = 17
+#: a step met an error that ended the worker (ENOSPC, fork's EAGAIN, ...): its errno, the
+#: OP_* it was doing and the channel index (-1: none); 0 in FAILURE while nothing failed
+FAILURE = 17
+FAILURE_OP = 18
+FAILURE_CHANNEL = 19
+#: written by the runtime: 1 = the SIGCONT about to arrive is the runtime's own (it wakes a
+#: stopped worker so a final reading is exact), not one for the worker to count or act on
+CTRL_QUIET_CONT = 20
+HEADER = 21
 
 SIG_RECEIVED = HEADER
 SIG_SENT = SIG_RECEIVED + NSIG
@@ -70,7 +78,7 @@ BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP
 # Event kinds (event ring).
 (EV_STARTED, EV_SIGNAL, EV_EOF, EV_EPIPE, EV_EXITING, EV_SENT, EV_WAITED, EV_BLOCK,
  EV_UNBLOCK, EV_LOCK_HELD, EV_SPAWNED, EV_REAPED, EV_SPAWN_LIMIT, EV_SET,
- EV_READ_ARRAY, EV_SELF_READ, EV_SEND_FULL, EV_RETRY, EV_DUPLICATE) = range(1, 20)
+ EV_READ_ARRAY, EV_SELF_READ, EV_SEND_FULL, EV_RETRY, EV_DUPLICATE, EV_FAILED) = range(1, 21)
 
 #: Rows reserved for the children of each worker that has `spawn` steps.
 SPAWN_ROWS = 64

@@ -35,8 +35,14 @@ from ipcviz.channels import message
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
 
+from ipcviz.worker.boundary import hold
+from ipcviz.worker.row import PIPE_BIT
+
 if TYPE_CHECKING:
-    from ipcviz.worker.interpreter import Interpreter
+    from ipcviz.worker.row import WorkerRow
+
+__all__ = ["BURST", "PIPE_BIT", "Burst", "mqueue_receive", "mqueue_send", "pipe_read",
+           "pipe_write", "retried_queues", "run_bursts", "unlocked_increments"]
 
 #: operations between two flushes and pause/exit checks: at about 1 microsecond each,
 #: a burst ends every few tens of microseconds, far below anything a person can see
@@ -46,10 +52,9 @@ Burst = Callable[[int], int]
 
 
 _PIPE = {signal.SIGPIPE}
-PIPE_BIT = 1 << (signal.SIGPIPE - 1)  # as the kernel's masks count
 
 
-def pipe_write(interp: Interpreter, args: schema.WriteArgs, one: Callable[[], None]
+def pipe_write(row: WorkerRow, args: schema.WriteArgs, one: Callable[[], None]
                ) -> Burst | None:
     """Writes of at most PIPE_BUF bytes are atomic: each one moves all its bytes or none.
 
@@ -58,19 +63,19 @@ def pipe_write(interp: Interpreter, args: schema.WriteArgs, one: Callable[[], No
     action, the burst holds it blocked (two system calls per burst): the write fails with
     EPIPE instead, the count is stored, and unblocking then lets the kernel's SIGPIPE end
     the worker as it would have. The sampler does not show this block (T.HIDDEN_BLOCK)."""
-    endpoint = interp.ctx.endpoints[args.to]
-    payload = interp._payload(args)
+    endpoint = row.ctx.endpoints[args.to]
+    payload = row.payload(args)
     size = len(payload)
     if endpoint.write_fd is None or args.every or size > select.PIPE_BUF:
         return None
-    fd, cells, write = endpoint.write_fd, interp.cells, os.write
-    cell = interp._counter(args.to, T.BYTES_WRITTEN)
-    last_written, name, raw = interp._last_written, args.to, bytes(payload)
+    fd, cells, write = endpoint.write_fd, row.cells, os.write
+    cell = row.counter(args.to, T.BYTES_WRITTEN)
+    last_written, name, raw = row.last_written, args.to, bytes(payload)
     guard = signal.getsignal(signal.SIGPIPE) == signal.SIG_DFL
     if guard:
-        interp.guard_sigpipe()
+        row.guard_sigpipe()
     mask = signal.pthread_sigmask
-    wait_full = _waiter(interp, T.OP_WRITE, args.to, endpoint.wait_writable)
+    wait_full = _waiter(row, T.OP_WRITE, args.to, endpoint.wait_writable)
 
     def burst(limit: int) -> int:
         done = 0
@@ -99,28 +104,28 @@ def pipe_write(interp: Interpreter, args: schema.WriteArgs, one: Callable[[], No
     return burst
 
 
-def _waiter(interp: Interpreter, op: int, channel: str, wait: Callable[..., Any]
+def _waiter(row: WorkerRow, op: int, channel: str, wait: Callable[..., Any]
             ) -> Callable[..., Any]:
     """`wait` (poll() on a full or empty pipe, or a blocking queue call) shown as blocked on
     the channel, with handlers allowed to end the worker during it; returns its result.
     A burst calls it only once its count is stored."""
-    cells, base, index = interp.cells, interp.base, interp.ctx.channel_index[channel]
+    cells, base, index, row_wait = row.cells, row.base, row.index(channel), row.wait
 
     def waiter(*args: Any) -> Any:
         cells[base + T.OP_CHANNEL] = index
         cells[base + T.OP] = op
-        result = interp._wait(wait, *args)
+        result = row_wait(wait, *args)
         cells[base + T.OP] = T.OP_RUNNING
         return result
     return waiter
 
 
-def pipe_read(interp: Interpreter, args: schema.ReadArgs, one: Callable[[], None],
+def pipe_read(row: WorkerRow, args: schema.ReadArgs, one: Callable[[], None],
               read_fd: int) -> Burst:
-    cells, read, nbytes = interp.cells, os.read, args.bytes
-    cell = interp._counter(args.from_, T.BYTES_READ)
-    wait_empty = _waiter(interp, T.OP_READ, args.from_,
-                         interp.ctx.endpoints[args.from_].wait_readable)
+    cells, read, nbytes = row.cells, os.read, args.bytes
+    cell = row.counter(args.from_, T.BYTES_READ)
+    wait_empty = _waiter(row, T.OP_READ, args.from_,
+                         row.ctx.endpoints[args.from_].wait_readable)
     block = args.block  # `block: false`: an empty pipe is a pass that read nothing
 
     def burst(limit: int) -> int:
@@ -150,18 +155,18 @@ def pipe_read(interp: Interpreter, args: schema.ReadArgs, one: Callable[[], None
 _SEQ = struct.Struct("<I")
 
 
-def mqueue_send(interp: Interpreter, args: schema.SendArgs) -> Burst | None:
-    endpoint = interp.ctx.endpoints[args.to]
+def mqueue_send(row: WorkerRow, args: schema.SendArgs) -> Burst | None:
+    endpoint = row.ctx.endpoints[args.to]
     if args.ack is not None or not args.block or not hasattr(endpoint, "send_blocking"):
         return None
-    payload = bytes(interp._payload(args))
-    packed = bytearray(message.pack(interp.ctx.row, 0, payload))
-    cells, priority, name = interp.cells, args.priority, args.to
-    sent_cell = interp._counter(name, T.MESSAGES_SENT)
-    bytes_cell = interp._counter(name, T.BYTES_WRITTEN)
-    seqs, pack_seq, send, size = interp._seq, _SEQ.pack_into, endpoint.mq.send, len(payload)
+    payload = bytes(row.payload(args))
+    packed = bytearray(message.pack(row.ctx.row, 0, payload))
+    cells, priority, name = row.cells, args.priority, args.to
+    sent_cell = row.counter(name, T.MESSAGES_SENT)
+    bytes_cell = row.counter(name, T.BYTES_WRITTEN)
+    seqs, pack_seq, send, size = row.seq, _SEQ.pack_into, endpoint.mq.send, len(payload)
     busy = posix_ipc.BusyError
-    send_waiting = _waiter(interp, T.OP_SEND, name, endpoint.send_blocking)
+    send_waiting = _waiter(row, T.OP_SEND, name, endpoint.send_blocking)
 
     def burst(limit: int) -> int:
         seq = seqs.get(name, 0)
@@ -187,22 +192,22 @@ def mqueue_send(interp: Interpreter, args: schema.SendArgs) -> Burst | None:
     return burst
 
 
-def mqueue_receive(interp: Interpreter, args: schema.ReceiveArgs, retried: set[str]
+def mqueue_receive(row: WorkerRow, args: schema.ReceiveArgs, retried: set[str]
                    ) -> Burst | None:
     """Receives that need no per-message bookkeeping: nobody resends on this queue (so no
     duplicates) and this worker does not also send on it (so no self-reads)."""
     name = args.from_
-    endpoint = interp.ctx.endpoints[name]
-    own = interp.ctx.roles_by_group.get(interp.ctx.definition_name, {}).get(name, set())
+    endpoint = row.ctx.endpoints[name]
+    own = row.ctx.own_roles(name)
     if (args.ack is not None or not args.block or args.timeout is not None
-            or name in retried or "send" in own or not interp.ctx.definition_name
+            or name in retried or own is None or "send" in own
             or not hasattr(endpoint, "send_blocking")):
         return None
-    cells, receive, busy = interp.cells, endpoint.mq.receive, posix_ipc.BusyError
-    got_cell = interp._counter(name, T.MESSAGES_RECEIVED)
-    bytes_cell = interp._counter(name, T.BYTES_READ)
+    cells, receive, busy = row.cells, endpoint.mq.receive, posix_ipc.BusyError
+    got_cell = row.counter(name, T.MESSAGES_RECEIVED)
+    bytes_cell = row.counter(name, T.BYTES_READ)
     header = message.HEADER_SIZE
-    receive_waiting = _waiter(interp, T.OP_RECEIVE, name, endpoint.receive_blocking)
+    receive_waiting = _waiter(row, T.OP_RECEIVE, name, endpoint.receive_blocking)
 
     def burst(limit: int) -> int:
         done = total = 0
@@ -233,17 +238,20 @@ def retried_queues(definitions: dict[str, schema.Worker]) -> set[str]:
             if step.kind == "send" and step.args.ack is not None and step.args.retries}
 
 
-def run_bursts(interp: Interpreter, burst: Burst, times: int | None,
+def run_bursts(row: WorkerRow, burst: Burst, times: int | None,
                loops_cell: int | None = None) -> None:
-    """Run a one-step loop `times` passes (None: forever) in bursts, checking for a pause
-    or an exit between bursts; `loops_cell` (the top-level loop) gets the passes made."""
-    cells, signals = interp.cells, interp.signals
-    pause_cell = interp.base + T.CTRL_PAUSE
+    """Run a one-step loop `times` passes (None: forever) in bursts, passing the step
+    boundary and checking for an exit between bursts; `loops_cell` (the top-level loop)
+    gets the passes made."""
+    cells, signals, pause_cell = row.cells, row.signals, row.pause_cell
     passes = 0
     while times is None or passes < times:
+        limit = BURST if times is None else min(BURST, times - passes)
         if cells[pause_cell]:
-            interp._pause_point()
-        passes += burst(BURST if times is None else min(BURST, times - passes))
+            hold(row)
+            if cells[pause_cell]:  # still held: one operation per pass of the boundary
+                limit = 1
+        passes += burst(limit)
         if loops_cell is not None:
             cells[loops_cell] = passes
         if signals.exit_code is not None:

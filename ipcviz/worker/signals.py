@@ -53,6 +53,9 @@ class SignalCounter:
         self.awaited: int | None = None
         self.exit_code: int | None = None
         self.reap: Callable[[], None] = lambda: None
+        # SIGCONTs of the runtime's own passed over so far (a restarted worker's row may
+        # hold those of the process before it)
+        self._quiet_conts = cells[base + T.CTRL_QUIET_CONT]
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
         os.set_blocking(self._write_fd, False)
@@ -85,6 +88,8 @@ class SignalCounter:
             if not data:
                 break
             for num in data:
+                if num == signal.SIGCONT and self._quiet_cont():
+                    continue
                 self.cells[self.base + T.SIG_RECEIVED + num] += 1
                 action = self.handlers.get(num, "count")
                 if action == "log":
@@ -99,6 +104,14 @@ class SignalCounter:
         if arrived and self.waiting:
             self.awaited = None
             raise SignalArrived()
+
+    def _quiet_cont(self) -> bool:
+        """Is this SIGCONT one the runtime sent only to wake a stopped worker for a final
+        reading (T.CTRL_QUIET_CONT counts those)? Then it is not the scenario's to count."""
+        if self.cells[self.base + T.CTRL_QUIET_CONT] > self._quiet_conts:
+            self._quiet_conts += 1
+            return True
+        return False
 
     def close(self) -> None:
         """In a spawned child: drop the spawner's wakeup pipe before making its own."""

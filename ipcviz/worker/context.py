@@ -1,0 +1,41 @@
+"""What the runtime hands a freshly forked worker (and a spawner hands its children)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ipcviz.host.process import ProcessIdentity
+from ipcviz.scenario import schema
+from ipcviz.telemetry import table as T
+
+
+@dataclass
+class WorkerContext:
+    """Everything a freshly forked worker needs, handed over by the runtime."""
+
+    name: str
+    definition: schema.Worker
+    row: int
+    table: T.Table
+    endpoints: dict[str, Any]
+    channel_index: dict[str, int]
+    #: name -> rows it reaches (groups and single instances), for `signal` steps
+    target_rows: dict[str, list[int]]
+    runtime: ProcessIdentity
+    gate_fd: int | None = None
+    #: rows this worker may give to the children it spawns
+    spawn_rows: list[int] = field(default_factory=list)
+    #: worker definitions by name, and the channel roles each needs (for `spawn`)
+    definitions: dict[str, schema.Worker] = field(default_factory=dict)
+    roles_by_group: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    channel_kinds: dict[str, str] = field(default_factory=dict)
+    #: the worker definition's name (group), to know its own roles
+    definition_name: str = ""
+
+    def own_roles(self, channel: str) -> set[str] | None:
+        """The roles this worker's group has on `channel`, or None when the group is not
+        known (then assume it may do anything)."""
+        if not self.definition_name:
+            return None
+        return self.roles_by_group.get(self.definition_name, {}).get(channel, set())

@@ -1,0 +1,188 @@
+"""A worker's own row of the telemetry table, and what every step does with it.
+
+The row object is what step handlers and bursts work through: counter cells (worked
+out once per channel), the payload cache, the event ring, the "blocked on" state, waits
+that a handler may end, and the record of a failure. Hot paths take the cells and
+counter positions into locals once and store with plain memoryview writes.
+"""
+
+from __future__ import annotations
+
+import errno
+import signal
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ipcviz.telemetry import table as T
+from ipcviz.worker.signals import SignalCounter
+
+if TYPE_CHECKING:
+    from ipcviz.scenario import schema
+    from ipcviz.worker.context import WorkerContext
+
+#: errors a step may meet at run time that end the worker cleanly, with the reason
+#: recorded (the file system is full, a quota or file size limit was reached)
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+#: exit status of a worker a StepFailed ended (as a C program would after perror())
+FAILED_STATUS = 1
+
+PIPE_BIT = 1 << (signal.SIGPIPE - 1)  # as the kernel's masks count
+
+
+class StepFailed(Exception):
+    """A step met an error from the kernel that ends the worker: `error` (an errno value)
+    while doing `op` (T.OP_*) on channel index `channel` (-1: none). Raised only where
+    nothing is half counted; the interpreter records it and the worker exits."""
+
+    def __init__(self, error: int, op: int, channel: int = -1):
+        super().__init__(error, op, channel)
+        self.error = error
+        self.op = op
+        self.channel = channel
+
+
+class Runner(Protocol):
+    """What the control-flow steps need from the interpreter."""
+
+    def repeat(self, args: schema.RepeatArgs) -> None: ...
+
+    def spawn(self, kid: str) -> None: ...
+
+
+class WorkerRow:
+    """One worker's row and its per-run caches (one per worker process)."""
+
+    def __init__(self, ctx: WorkerContext):
+        self.ctx = ctx
+        self.cells = ctx.table.cells
+        self.layout = ctx.table.layout
+        self.base = ctx.table.row_base(ctx.row)
+        #: the control cell every step boundary looks at (see boundary.py)
+        self.pause_cell = self.base + T.CTRL_PAUSE
+        self.signals = SignalCounter(self.cells, self.base, dict(ctx.definition.handlers),
+                                     self.emit)
+        #: the interpreter, for `repeat` and `spawn`
+        self.runner: Runner | None = None
+        #: per pipe/FIFO: the bytes of the last complete write (to notice self-reads)
+        self.last_written: dict[str, bytes] = {}
+        #: per queue: sequence numbers given to messages sent so far
+        self.seq: dict[str, int] = {}
+        #: per (queue, sender row): highest sequence number and the recent ones received
+        self.seen: dict[tuple[str, int], tuple[int, set[int]]] = {}
+        self._sigpipe_guard = False
+        self._emitting = False
+        self._pending: list[tuple[int, int, int]] = []
+        self._payloads: dict[int, memoryview] = {}
+        self._counters: dict[tuple[str, int], int] = {}
+        #: (target row, signal) -> its "sent to" cell in this worker's row
+        self.sent_to_cells = {key: self.base + self.layout.sent_to_base + slot for key, slot in
+                              T.signal_slots(ctx.definition.steps, ctx.target_rows).items()}
+
+    # ------------------------------------------------------------ telemetry
+
+    def emit(self, kind: int, a: int = 0, b: int = 0, t_ns: int = 0) -> None:
+        """Append an event to this worker's ring (signal handlers may call this too)."""
+        if self._emitting:
+            self._pending.append((kind, a, b))
+            return
+        self._emitting = True
+        try:
+            cells, base = self.cells, self.base
+            seq = cells[base + T.EVENT_SEQ]
+            slot = base + self.layout.event_base + (seq % T.EVENT_SLOTS) * T.EVENT_COLS
+            cells[slot] = t_ns or time.monotonic_ns()
+            cells[slot + 1] = kind
+            cells[slot + 2] = a
+            cells[slot + 3] = b
+            cells[base + T.EVENT_SEQ] = seq + 1
+        finally:
+            self._emitting = False
+        if self._pending:
+            pending, self._pending = self._pending, []
+            for event in pending:
+                self.emit(*event)
+
+    def index(self, channel: str) -> int:
+        """The channel's index in the table (events and the OP_CHANNEL cell name it so)."""
+        return self.ctx.channel_index[channel]
+
+    def counter(self, channel: str, which: int) -> int:
+        """Position in `cells` of this worker's counter `which` (T.BYTES_WRITTEN, ...) on
+        `channel`; worked out once."""
+        key = (channel, which)
+        cell = self._counters.get(key)
+        if cell is None:
+            cell = self._counters[key] = self.base + self.layout.channel_cell(
+                self.ctx.channel_index[channel], which)
+        return cell
+
+    def payload(self, args: Any) -> memoryview:
+        """The bytes a write or send step moves, made once per step."""
+        key = id(args)
+        view = self._payloads.get(key)
+        if view is None:
+            view = self._payloads[key] = memoryview(args.payload_bytes())
+        return view
+
+    # ------------------------------------------------------------ state
+
+    def set_op(self, op: int, channel: int = -1, arg: int = 0) -> None:
+        self.cells[self.base + T.OP] = op
+        self.cells[self.base + T.OP_CHANNEL] = channel
+        self.cells[self.base + T.OP_ARG] = arg
+
+    def blocked(self, op: int, channel: str | None = None, arg: int = 0) -> WorkerRow:
+        """`with row.blocked(T.OP_READ, name): row.wait(...)`: shown as doing `op` on the
+        channel while the block runs, back to running after it."""
+        self.set_op(op, -1 if channel is None else self.ctx.channel_index[channel], arg)
+        return self
+
+    def __enter__(self) -> WorkerRow:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cells[self.base + T.OP] = T.OP_RUNNING
+
+    def wait(self, fn: Any, *args: Any) -> Any:
+        """Call a blocking function with handlers allowed to end the worker at once;
+        returns what it returned. Call it only with nothing half counted."""
+        signals = self.signals
+        signals.waiting = True
+        try:
+            result = fn(*args)
+        finally:
+            signals.waiting = False
+        signals.check_exit()
+        return result
+
+    def sleep(self, seconds: float) -> None:
+        self.set_op(T.OP_SLEEP)
+        self.wait(time.sleep, seconds)
+
+    # ------------------------------------------------------------ failures
+
+    def failed(self, exc: OSError, op: int, channel: str | None = None) -> StepFailed:
+        """The StepFailed to raise for `exc` met while doing `op` on `channel`."""
+        return StepFailed(exc.errno or errno.EIO, op,
+                          -1 if channel is None else self.ctx.channel_index[channel])
+
+    def record_failure(self, failure: StepFailed) -> None:
+        """Say in the row (and as an event) why the worker is about to end."""
+        cells, base = self.cells, self.base
+        cells[base + T.FAILURE_OP] = failure.op
+        cells[base + T.FAILURE_CHANNEL] = failure.channel
+        cells[base + T.FAILURE] = failure.error
+        self.emit(T.EV_FAILED, failure.error, (failure.op << 20) | (failure.channel & 0xFFFFF))
+
+    # ------------------------------------------------------------ signal masks
+
+    def guard_sigpipe(self) -> None:
+        """A burst of pipe writes will block SIGPIPE for an instant (see bursts.py)."""
+        self._sigpipe_guard = True
+        self.mark_hidden_block()
+
+    def mark_hidden_block(self) -> None:
+        """The sampler hides ipcviz's own SIGPIPE block unless the scenario blocked it too."""
+        if self._sigpipe_guard:
+            own = signal.SIGPIPE in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+            self.cells[self.base + T.HIDDEN_BLOCK] = 0 if own else PIPE_BIT

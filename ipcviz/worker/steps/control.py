@@ -1,0 +1,29 @@
+"""`sleep`, `exit`, `repeat` and `spawn`: the steps that steer the worker itself.
+
+`repeat` and `spawn` need the interpreter (nested steps, bursts, a new interpreter in
+the child); they reach it as `row.runner`.
+"""
+
+from __future__ import annotations
+
+from ipcviz.scenario import schema
+from ipcviz.worker.row import WorkerRow
+from ipcviz.worker.signals import ExitRequested
+
+
+def sleep(row: WorkerRow, seconds: float) -> None:
+    row.sleep(seconds)
+
+
+def exit_now(row: WorkerRow, code: int) -> None:
+    raise ExitRequested(code)
+
+
+def repeat(row: WorkerRow, args: schema.RepeatArgs) -> None:
+    assert row.runner is not None
+    row.runner.repeat(args)
+
+
+def spawn(row: WorkerRow, kid: str) -> None:
+    assert row.runner is not None
+    row.runner.spawn(kid)

@@ -1,0 +1,30 @@
+"""`acquire` and `release` on a semaphore (also used by `increment` with `lock:`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipcviz.telemetry import table as T
+from ipcviz.worker.row import WorkerRow
+
+
+def take(row: WorkerRow, sem: Any, name: str) -> None:
+    """Acquire `sem`, shown as blocked on it while it is taken; counted once held."""
+    if not sem.try_acquire():
+        with row.blocked(T.OP_ACQUIRE, name):
+            while not row.wait(sem.acquire_for, 0.2):
+                pass
+    row.cells[row.counter(name, T.ACQUIRED)] += 1
+
+
+def give(row: WorkerRow, sem: Any, name: str) -> None:
+    sem.release()
+    row.cells[row.counter(name, T.RELEASED)] += 1
+
+
+def acquire(row: WorkerRow, name: str) -> None:
+    take(row, row.ctx.endpoints[name], name)
+
+
+def release(row: WorkerRow, name: str) -> None:
+    give(row, row.ctx.endpoints[name], name)

@@ -1,0 +1,65 @@
+"""`signal`, `wait_signal`, `block` and `unblock`: signals sent, awaited and masked."""
+
+from __future__ import annotations
+
+import signal as os_signal
+import time
+
+from ipcviz.host.process import ProcessIdentity
+from ipcviz.scenario import schema
+from ipcviz.telemetry import table as T
+from ipcviz.worker.row import WorkerRow
+from ipcviz.worker.signals import SignalArrived
+
+
+def send_signal(row: WorkerRow, args: schema.SignalArgs) -> None:
+    """`count` signals to each target (the runtime for `parent`), `interval` apart."""
+    ctx, cells = row.ctx, row.cells
+    if args.to == "parent":
+        idents = [ctx.runtime]
+        rows = [-1]
+    else:
+        rows = ctx.target_rows[args.to]
+        idents = []
+        for target in rows:
+            base = ctx.table.row_base(target)
+            idents.append(ProcessIdentity(cells[base + T.PID], cells[base + T.START]))
+    sent_cell = row.base + T.SIG_SENT + args.sig
+    for ident, target in zip(idents, rows):
+        sent = 0
+        started = time.monotonic_ns()  # the event is dated when kill() was called
+        for k in range(args.count):
+            if k and args.interval:
+                row.sleep(args.interval)
+            if ident.pid and ident.send(args.sig):
+                sent += 1
+        cells[sent_cell] += sent
+        cells[row.sent_to_cells[(target, args.sig)]] += sent
+        row.emit(T.EV_SENT, args.sig, (target << 20) | sent, started)
+
+
+def wait_signal(row: WorkerRow, sig: int) -> None:
+    signals = row.signals
+    baseline = signals.count(sig)
+    row.set_op(T.OP_WAIT_SIGNAL, -1, sig)
+    try:
+        signals.awaited = sig
+        while signals.count(sig) <= baseline:
+            row.wait(time.sleep, 0.05)
+    except SignalArrived:
+        pass
+    finally:
+        signals.awaited = None
+    row.emit(T.EV_WAITED, sig)
+
+
+def block(row: WorkerRow, sigs: list[int]) -> None:
+    os_signal.pthread_sigmask(os_signal.SIG_BLOCK, sigs)
+    row.emit(T.EV_BLOCK, sigs[0] if sigs else 0, len(sigs))
+    row.mark_hidden_block()
+
+
+def unblock(row: WorkerRow, sigs: list[int]) -> None:
+    row.emit(T.EV_UNBLOCK, sigs[0] if sigs else 0, len(sigs))
+    os_signal.pthread_sigmask(os_signal.SIG_UNBLOCK, sigs)
+    row.mark_hidden_block()

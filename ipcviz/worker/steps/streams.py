@@ -1,0 +1,196 @@
+"""`write`, `read` and `echo`: byte streams (pipes, FIFOs, sockets) and mapped memory
+(mmap files; a `read` of a shared array takes a copy of it).
+
+Pipe and FIFO steps get a fast path: one system call and one counter store when the
+whole write fits or some bytes are there to read, the general loop otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from ipcviz.scenario import schema
+from ipcviz.telemetry import table as T
+from ipcviz.worker.row import WorkerRow
+from ipcviz.worker.signals import ExitRequested
+
+Step = Callable[[], None]
+STREAM_KINDS = ("pipe", "fifo")
+#: the EPIPE counts at which an event is logged too (the counter has every one)
+EPIPE_EVENTS = (1, 10, 100, 1000, 10000)
+#: pause after a write failed with EPIPE, so a looping writer does not spin
+EPIPE_BACKOFF = 0.05
+
+
+# ---------------------------------------------------------------- write
+
+def compile_write(row: WorkerRow, args: schema.WriteArgs) -> Step:
+    if row.ctx.channel_kinds.get(args.to) in STREAM_KINDS:
+        fast = _fast_write(row, args)
+        if fast is not None:
+            return fast
+    return lambda: write(row, args)
+
+
+def write(row: WorkerRow, args: schema.WriteArgs) -> None:
+    endpoint = row.ctx.endpoints[args.to]
+    view = row.payload(args)
+    if row.ctx.channel_kinds.get(args.to) == "mmap":
+        row.cells[row.counter(args.to, T.BYTES_WRITTEN)] += endpoint.write(view)
+    elif write_all(row, args.to, view):
+        row.last_written[args.to] = bytes(view)
+    else:
+        return
+    if args.every:
+        row.sleep(args.every)
+
+
+def write_all(row: WorkerRow, name: str, view: memoryview) -> bool:
+    """Write every byte of `view`, waiting for room (shown as blocked), counting as it
+    goes; False when the pipe has no reader left (counted, logged, after a pause)."""
+    endpoint = row.ctx.endpoints[name]
+    cells, cell = row.cells, row.counter(name, T.BYTES_WRITTEN)
+    while view:
+        try:
+            n = endpoint.write_some(view)
+        except BrokenPipeError:  # SIGPIPE is ignored or handled: the error is what remains
+            _broken_pipe(row, name)
+            return False
+        if n:
+            cells[cell] += n
+            view = view[n:]
+        else:
+            with row.blocked(T.OP_WRITE, name):
+                row.wait(endpoint.wait_writable)
+    return True
+
+
+def _broken_pipe(row: WorkerRow, name: str) -> None:
+    cells, cell = row.cells, row.base + T.EPIPE
+    cells[cell] += 1
+    failures = cells[cell]
+    if failures in EPIPE_EVENTS:
+        row.emit(T.EV_EPIPE, row.index(name), failures)
+    row.wait(time.sleep, EPIPE_BACKOFF)
+
+
+def _fast_write(row: WorkerRow, args: schema.WriteArgs) -> Step | None:
+    endpoint, payload = row.ctx.endpoints[args.to], row.payload(args)
+    write_fd = endpoint.write_fd
+    if write_fd is None or args.every:
+        return None
+    size, cells = len(payload), row.cells
+    cell = row.counter(args.to, T.BYTES_WRITTEN)
+    last_written = row.last_written
+    name, raw = args.to, bytes(payload)
+    os_write = os.write
+
+    def run() -> None:
+        try:
+            n = os_write(write_fd, payload)
+        except (BlockingIOError, BrokenPipeError):
+            n = 0
+        if n == size:  # all of it at once: the common case
+            cells[cell] += n
+            last_written[name] = raw
+        elif n:
+            cells[cell] += n
+            if write_all(row, name, payload[n:]):
+                last_written[name] = raw
+        else:
+            write(row, args)
+    return run
+
+
+# ---------------------------------------------------------------- read
+
+def fast_read_fd(row: WorkerRow, args: schema.ReadArgs) -> int | None:
+    """The descriptor a pipe or FIFO read may use directly, or None: another kind, or a
+    worker that also writes to the channel (its reads must look for its own bytes)."""
+    if row.ctx.channel_kinds.get(args.from_) not in STREAM_KINDS:
+        return None
+    own = row.ctx.own_roles(args.from_)
+    if own is None or "write" in own:
+        return None
+    return row.ctx.endpoints[args.from_].read_fd
+
+
+def compile_read(row: WorkerRow, args: schema.ReadArgs) -> Step:
+    read_fd = fast_read_fd(row, args)
+    if read_fd is None:
+        return lambda: read(row, args)
+    nbytes, cells = args.bytes, row.cells
+    cell = row.counter(args.from_, T.BYTES_READ)
+    os_read = os.read
+
+    def run() -> None:
+        try:
+            data = os_read(read_fd, nbytes)
+        except BlockingIOError:
+            read(row, args)
+            return
+        if data:
+            cells[cell] += len(data)
+        else:
+            read(row, args)  # end of file: the slow path says so and ends the worker
+    return run
+
+
+def read(row: WorkerRow, args: schema.ReadArgs) -> None:
+    name = args.from_
+    endpoint = row.ctx.endpoints[name]
+    kind = row.ctx.channel_kinds.get(name)
+    cells = row.cells
+    if kind == "mmap":
+        cells[row.counter(name, T.BYTES_READ)] += len(endpoint.read(args.bytes))
+        return
+    if kind == "shared_array":  # extension: take a copy of the whole array
+        copy = endpoint.values.copy()
+        cells[row.counter(name, T.BYTES_READ)] += copy.nbytes
+        row.emit(T.EV_READ_ARRAY, row.index(name), int(copy.sum()))
+        return
+    while True:
+        data = endpoint.read_some(args.bytes)
+        if data is None:
+            if not args.block:
+                return
+            with row.blocked(T.OP_READ, name):
+                row.wait(endpoint.wait_readable)
+            continue
+        if not data:
+            row.emit(T.EV_EOF, row.index(name))
+            raise ExitRequested(0)
+        cells[row.counter(name, T.BYTES_READ)] += len(data)
+        if kind in STREAM_KINDS and data == row.last_written.get(name):
+            # its own message came back out of a shared one-way buffer
+            cells[row.base + T.SELF_READS] += 1
+            row.emit(T.EV_SELF_READ, row.index(name), len(data))
+        return
+
+
+# ---------------------------------------------------------------- echo
+
+def echo(row: WorkerRow, args: schema.EchoArgs) -> None:
+    """Server side: read from whichever client has data and write it back to it."""
+    name = args.on
+    endpoint = row.ctx.endpoints[name]
+    cells = row.cells
+    data = endpoint.read_some(args.bytes)
+    while data is None:
+        with row.blocked(T.OP_ECHO, name):
+            row.wait(endpoint.wait_readable, 200)
+        data = endpoint.read_some(args.bytes)
+    cells[row.base + T.OP] = T.OP_RUNNING
+    cells[row.counter(name, T.BYTES_READ)] += len(data)
+    written = row.counter(name, T.BYTES_WRITTEN)
+    view = memoryview(data)
+    while view:
+        n = endpoint.write_some(view)
+        if n:
+            cells[written] += n
+            view = view[n:]
+        else:
+            row.wait(endpoint.wait_writable, 200)
+
