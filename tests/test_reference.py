@@ -186,10 +186,23 @@ def test_json_schema_and_loader_agree(path: Path) -> None:
         assert verdict == "ok"
     data = json.loads(json.dumps(load_document(path.read_bytes()).data))
     errors = [e.message for e in jsonschema.Draft202012Validator(generate()).iter_errors(data)]
-    if verdict == "schema":
+    if verdict == "schema" and not _non_finite(data):
         assert errors, "the loader refuses this file's shape, the JSON Schema accepts it"
-    else:
-        assert errors == [], "the JSON Schema refuses a file whose shape the loader accepts"
+    elif verdict == "ok":
+        assert errors == [], "the JSON Schema refuses a file the loader accepts"
+    # a file the whole-file checks refuse may or may not fit the JSON Schema (an `expect`
+    # entry naming a worker with a list, say): the loader refuses it either way
+
+
+def _non_finite(data: object) -> bool:
+    """NaN and infinity: YAML has them, JSON Schema cannot tell them from numbers."""
+    if isinstance(data, float):
+        return data != data or data in (float("inf"), float("-inf"))
+    if isinstance(data, dict):
+        return any(_non_finite(v) for v in data.values())
+    if isinstance(data, list):
+        return any(_non_finite(v) for v in data)
+    return False
 
 
 def test_corpus_covers_both_kinds_of_refusal() -> None:
