@@ -53,6 +53,7 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
                 sys.stderr.write(f"\r{scenario.name}: {runtime.elapsed:5.1f}/{limit:g} s, "
                                  f"{alive} worker(s) alive ")
                 sys.stderr.flush()
+        runtime.cut_bursts()  # a burst the end cut short counts what went out, and says so
         runtime.poll(0.0)
         elapsed = runtime.elapsed
         if runtime.all_ended():
@@ -72,7 +73,16 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
     leaks = runtime.leaks()
     summary = build_summary(final, elapsed, leaks, scenario.model.expect)
     summary["cleanup_s"] = round(cleanup, 3)
+    summary["runtime"] = runtime_entry(runtime)
     return HeadlessResult(summary, final, list(leaks["details"]))  # type: ignore[arg-type]
+
+
+def runtime_entry(runtime: Runtime) -> dict[str, Any]:
+    """What the runtime itself (`to: parent`) received, by signal name."""
+    from ipcviz.signals import signal_name
+
+    return {"signals_received": {signal_name(num): count for num, count
+                                 in sorted(runtime.parent_received.items())}}
 
 
 def with_states_of(frozen: Snapshot, live: Snapshot) -> Snapshot:

@@ -129,10 +129,11 @@ def _load(directory: Path) -> dict | None:
         return None
 
 
-def sweep_dead_runs() -> list[str]:
+def sweep_dead_runs(owner_pid: int | None = None) -> list[str]:
     """Remove what runs whose owner process is gone left behind; return what was removed.
 
-    A run whose owner is alive (same pid and start time) is never touched.
+    A run whose owner is alive (same pid and start time) is never touched. With
+    `owner_pid`, only the runs that process made (the UI sweeping its own runtime's run).
     """
     removed: list[str] = []
     root = runs_root()
@@ -140,6 +141,8 @@ def sweep_dead_runs() -> list[str]:
         return removed
     for directory in sorted(root.iterdir()):
         if not directory.is_dir():
+            continue
+        if owner_pid is not None and not directory.name.startswith(f"{owner_pid}-"):
             continue
         data = _load(directory)
         if data is not None:

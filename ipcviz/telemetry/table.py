@@ -67,6 +67,8 @@ BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP
 (EV_STARTED, EV_SIGNAL, EV_EOF, EV_EPIPE, EV_EXITING, EV_SENT, EV_WAITED, EV_BLOCK,
  EV_UNBLOCK, EV_LOCK_HELD, EV_SPAWNED, EV_REAPED, EV_SPAWN_LIMIT, EV_SET,
  EV_READ_ARRAY, EV_SELF_READ, EV_SEND_FULL, EV_RETRY, EV_DUPLICATE) = range(1, 20)
+#: a `spawn` refused because the run has MAX_PROCESSES processes (runtime/limits.py)
+EV_PROCESS_CAP = 20
 
 #: Rows reserved for the children of each worker that has `spawn` steps.
 SPAWN_ROWS = 64

@@ -9,12 +9,18 @@ import itertools
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
 
+from ipcviz.runtime.ident import ProcessIdentity
 from ipcviz.telemetry.snapshot import Snapshot
+
+#: How long the UI waits for the runtime to clean up after `quit` before it kills it
+#: (a normal quit takes a few tens of milliseconds; a stopped or flooded runtime never ends).
+QUIT_WAIT = 3.0
 
 OnSnapshot = Callable[[Snapshot], None]
 OnError = Callable[[list[str]], None]
@@ -69,6 +75,10 @@ class LiveSource(Source):
         self.leaks: dict | None = None
         self._lock = threading.Lock()
         self._first: bytes | None = None
+        self.ident: ProcessIdentity | None = None
+        self._stopping = False
+        #: what the UI's own sweep removed after the runtime had to be killed
+        self.swept: list[str] = []
 
     def spawn(self) -> None:
         """Start the runtime process now (its output waits in the pipe until `start`):
@@ -81,6 +91,117 @@ class LiveSource(Source):
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, env=env, close_fds=True,
         )
+        self.ident = ProcessIdentity.of(self.proc.pid)
+
+    def first_error(self, timeout: float = 30.0) -> list[str] | None:
+        """Wait for the runtime's first message: its error lines if it refused the scenario
+        (or died), else None. The message is kept for the reader, so nothing is lost."""
+        self.spawn()
+        assert self.proc is not None and self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            return None
+        self._first = self.proc.stdout.readline()
+        if not self._first:
+            code = self.proc.wait()
+            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+            tail = [ln for ln in err.strip().splitlines()][-3:]
+            return [f"the runtime stopped before its first frame (status {code})", *tail]
+        message = json.loads(self._first)
+        return message["lines"] if message.get("type") == "error" else None
+
+    def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
+        self.spawn()
+        self._thread = threading.Thread(
+            target=self._read, args=(on_snapshot, on_error), name="ipcviz-runtime-reader",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _read(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
+        proc = self.proc  # `stop` may drop self.proc while this thread still reads
+        assert proc is not None and proc.stdout is not None
+        first, self._first = self._first, None
+        lines = proc.stdout if first is None else itertools.chain([first], proc.stdout)
+        try:
+            for line in lines:
+                if not line:
+                    continue
+                message = json.loads(line)
+                kind = message.get("type")
+                if kind == "snapshot":
+                    on_snapshot(Snapshot.from_dict(message["snapshot"]))
+                elif kind == "error":
+                    on_error(message["lines"])
+                elif kind == "bye":
+                    self.leaks = message.get("leaks")
+        except (ValueError, OSError):  # the stream was closed under us by `stop`
+            return
+        code = proc.wait()
+        if code not in (0, None) and self.leaks is None and not self._stopping:
+            try:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            except (ValueError, OSError):
+                err = ""
+            tail = [ln for ln in err.strip().splitlines()][-3:]
+            on_error([f"the runtime stopped unexpectedly (status {code})", *tail])
+
+    def send(self, command: dict) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class FixedSource(Source):
+    """Fixed Snapshots (recorded or made by hand), delivered at start; commands are kept."""
+
+    coalesce = False  # every frame is rendered, so pictures keep their history
+
+    def __init__(self, snapshots: Sequence[Snapshot], label: str = "fixed"):
+        self.snapshots = list(snapshots)
+        self.commands: list[dict] = []
+        self.label = label
+
+    def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
+        for snap in self.snapshots:
+            on_snapshot(snap)
+
+    def send(self, command: dict) -> None:
+        self.commands.append(command)
+
+    def stop(self) -> None:
+        pass
+
+
+class LiveSource(Source):
+    """Runs `python -m ipcviz.runtime SCENARIO` (fork+exec, safe from a threaded app)."""
+
+    def __init__(self, scenario_path: str):
+        self.path = scenario_path
+        self.label = scenario_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._thread: threading.Thread | None = None
+        self.leaks: dict | None = None
+        self._lock = threading.Lock()
+        self._first: bytes | None = None
+        self.ident: ProcessIdentity | None = None
+        self._stopping = False
+        #: what the UI's own sweep removed after the runtime had to be killed
+        self.swept: list[str] = []
+
+    def spawn(self) -> None:
+        """Start the runtime process now (its output waits in the pipe until `start`):
+        the CLI calls this before importing the UI, so both start up side by side."""
+        if self.proc is not None:
+            return
+        env = dict(os.environ, IPCVIZ_PARENT_PID=str(os.getpid()))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ipcviz.runtime", self.path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, env=env, close_fds=True,
+        )
+        self.ident = ProcessIdentity.of(self.proc.pid)
 
     def first_error(self, timeout: float = 30.0) -> list[str] | None:
         """Wait for the runtime's first message: its error lines if it refused the scenario
@@ -123,7 +244,7 @@ class LiveSource(Source):
             elif kind == "bye":
                 self.leaks = message.get("leaks")
         code = self.proc.wait()
-        if code not in (0, None) and self.leaks is None:
+        if code not in (0, None) and self.leaks is None and not self._stopping:
             err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
             tail = [ln for ln in err.strip().splitlines()][-3:]
             on_error([f"the runtime stopped unexpectedly (status {code})", *tail])
@@ -138,11 +259,15 @@ class LiveSource(Source):
             except (BrokenPipeError, ValueError):
                 pass
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Ask the runtime to quit and clean up; kill it if it does not."""
+    def stop(self, timeout: float = QUIT_WAIT) -> None:
+        """Ask the runtime to quit and clean up; if it has not ended after `timeout` (stopped,
+        or too busy), SIGCONT and SIGKILL it (if pid and start time still match); then
+        sweep what its run left, from that run's registry. Every exit path of the UI ends
+        here, so nothing of the run outlives the UI."""
         proc = self.proc
         if proc is None:
             return
+        self._stopping = True
         self.send({"cmd": "quit"})
         try:
             if proc.stdin:
@@ -152,14 +277,26 @@ class LiveSource(Source):
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            if self.ident is not None and self.ident.exists():
+                self.ident.send(signal.SIGCONT)  # a stopped process dies only once continued
+                self.ident.send(signal.SIGKILL)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
         if self._thread is not None:
             self._thread.join(timeout)
         for stream in (proc.stdout, proc.stderr):
             if stream:
-                stream.close()
+                try:
+                    stream.close()
+                except OSError:
+                    pass
         self.proc = None
+        if proc.returncode is not None:  # gone: whatever it did not remove, remove now
+            from ipcviz.runtime.registry import sweep_dead_runs
+
+            self.swept = sweep_dead_runs(owner_pid=proc.pid)
 
 
 def read_recording(path: str) -> list[Snapshot]:

@@ -21,6 +21,8 @@ from ipcviz.runtime.ident import (
     finished_children,
     start_ticks,
 )
+from ipcviz.runtime import limits
+from ipcviz.runtime.limits import give_slot, take_slot
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
 from ipcviz.worker import bursts
@@ -54,6 +56,8 @@ class WorkerContext:
     channel_kinds: dict[str, str] = field(default_factory=dict)
     #: the worker definition's name (group), to know its own roles
     definition_name: str = ""
+    #: the run's process slots (runtime/limits.py): take one to spawn, give one per reap
+    process_slots: tuple[int, int] | None = None
 
 
 class Interpreter:
@@ -308,6 +312,8 @@ class Interpreter:
     def _reap_children(self) -> None:
         """The `reap` SIGCHLD action: waitpid(WNOHANG) until no child is left to collect."""
         for pid, status in finished_children():
+            if self.ctx.process_slots is not None:
+                give_slot(self.ctx.process_slots[1])
             row = self._kids.pop(pid, None)
             if row is not None:
                 self.cells[self.ctx.table.row_base(row) + T.EXIT_STATUS] = status + 1
@@ -462,11 +468,21 @@ class Interpreter:
         if self._spawned >= len(self.ctx.spawn_rows):
             self.emit(T.EV_SPAWN_LIMIT, len(self.ctx.spawn_rows))
             return
+        slots = self.ctx.process_slots
+        if slots is not None and not take_slot(slots[0]):
+            self.emit(T.EV_PROCESS_CAP, limits.MAX_PROCESSES, 0)
+            return
         row = self.ctx.spawn_rows[self._spawned]
         self._spawned += 1
         roles = self.ctx.roles_by_group.get(kid, {})
         saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            if slots is not None:
+                give_slot(slots[1])
+            signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
+            raise
         if pid != 0:
             signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
         if pid == 0:  # the kid sets its own mask once its handlers are installed

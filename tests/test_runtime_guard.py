@@ -1,0 +1,154 @@
+"""The runtime protects itself: every signal a scenario may send to `parent` is counted and
+survived, a live process cap holds (spawns and restarts beyond it fail cleanly), and a
+stopped headless run still ends. Real processes, exact counts."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ipcviz.runtime import limits
+from ipcviz.runtime.ident import become_subreaper
+from ipcviz.runtime.supervisor import Runtime
+from ipcviz.scenario.load import load_text
+from ipcviz.signals import PARENT_SIGNALS, is_realtime, signal_name
+from tests.conftest import ROOT, run_scenario
+
+#: how many of each signal the worker sends to `parent` (real-time ones queue, so all count)
+RT_COUNT = 40
+
+
+def parent_signals_scenario() -> str:
+    """A worker that sends every signal `parent` may receive, spaced so that none of the
+    standard ones coalesces with another of its kind."""
+    steps = []
+    for num in sorted(PARENT_SIGNALS):
+        count = RT_COUNT if is_realtime(num) else 1
+        steps.append(f"      - signal: {{to: parent, sig: {signal_name(num)}, count: {count}}}")
+        steps.append("      - sleep: 0.03")
+    return ("name: every parent signal\nduration: 30\nworkers:\n  sender:\n    steps:\n"
+            + "\n".join(steps) + "\n      - sleep: 0.3\n")
+
+
+def test_every_allowed_parent_signal_is_counted_and_survived(scenario_file,
+                                                             nothing_left_behind) -> None:
+    path = scenario_file(parent_signals_scenario())
+    summary = run_scenario(path, timeout=120)
+    expected = {signal_name(n): (RT_COUNT if is_realtime(n) else 1)
+                for n in sorted(PARENT_SIGNALS)}
+    assert summary["workers"]["sender"]["signals_sent"] == expected
+    assert summary["workers"]["sender"]["exit"] == 0
+    # the runtime received exactly what was sent: SIGCHLD from a worker's kill() counts,
+    # the kernel's SIGCHLD for the worker's own exit does not
+    assert summary["runtime"]["signals_received"] == expected
+    assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
+
+
+def test_a_stopped_headless_run_still_ends_with_its_summary(scenario_file,
+                                                            nothing_left_behind) -> None:
+    """SIGSTOP reaching the headless process from outside: once continued it finishes the
+    run it overslept (no hang), prints its JSON and leaves nothing."""
+    path = scenario_file("duration: 1\nworkers:\n  w: {loop: true, steps: [{sleep: 0.01}]}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "ipcviz", "run", str(path), "--headless",
+                             "--json"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGSTOP)
+        time.sleep(1.5)  # well past the scenario's duration
+        proc.send_signal(signal.SIGCONT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["workers"]["w"]["state"] != "exited" or summary["workers"]["w"]["exit"] == 0
+    assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
+
+
+CAP_SCENARIO = b"""
+workers:
+  spawner:
+    count: 2
+    steps:
+      - repeat: {times: 5, steps: [{spawn: kid}]}
+      - sleep: 60
+  kid:
+    spawned: true
+    steps:
+      - sleep: 60
+"""
+
+
+@pytest.fixture
+def runtime_in_process(monkeypatch):
+    """A Runtime inside the test, with a process cap small enough to reach for real."""
+    made: list[Runtime] = []
+
+    def make(text: bytes, cap: int) -> Runtime:
+        monkeypatch.setattr(limits, "MAX_PROCESSES", cap)
+        runtime = Runtime(load_text(text, "cap.yaml"))
+        made.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in made:
+        runtime.shutdown()
+    become_subreaper(False)  # orphans of later tests must not be re-parented to pytest
+
+
+def wait_until(runtime: Runtime, predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        runtime.poll(0.01)
+
+
+def live_descendants() -> int:
+    import psutil
+
+    return sum(1 for p in psutil.Process().children(recursive=True)
+               if p.status() != psutil.STATUS_ZOMBIE)
+
+
+def test_spawns_and_restarts_beyond_the_process_cap_are_refused_cleanly(
+        nothing_left_behind, runtime_in_process) -> None:
+    from ipcviz.telemetry.sampler import Sampler
+
+    cap = 6
+    refused = f"spawn refused: process cap {cap} reached"
+    runtime = runtime_in_process(CAP_SCENARIO, cap)
+    runtime.start()
+    sampler = Sampler(runtime)
+    events: list = []
+
+    def refusals() -> list:
+        events.extend(sampler.sample().events)
+        return [e for e in events if e.text == refused]
+
+    # 2 spawners try 5 spawns each: 12 processes wanted, 6 allowed at a time
+    wait_until(runtime, lambda: len(refusals()) == 10 - (cap - 2))
+    assert live_descendants() == cap
+    assert len(runtime.spawned()) == cap - 2
+    assert all(p.alive for p in runtime.procs)  # a refused spawn is not a crash
+    assert runtime.slots is not None and runtime.slots.free() == 0
+
+    # a restart with no slot left fails with the same event, and the worker stays down
+    second = runtime.procs[1]
+    second.ident.send(signal.SIGKILL)
+    wait_until(runtime, lambda: not second.alive and all(
+        k.exit is not None for k in runtime.spawned() if k.parent == second.name))
+    while runtime.slots.take():  # the slots its family gave back are taken elsewhere
+        pass
+    runtime.restart(second)
+    assert not second.alive
+    assert refused in [e.text for e in runtime.take_events() if e.worker == second.name]
+    assert live_descendants() <= cap
+    assert limits.cap_refused(512) == "spawn refused: process cap 512 reached"
