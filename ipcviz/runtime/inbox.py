@@ -54,10 +54,11 @@ class SignalInbox:
             raise OSError(err, f"signalfd: {os.strerror(err)}")
         self.fd = fd
 
-    def read(self) -> list[tuple[int, int, int]]:
-        """(signal, si_code, sender pid) of every delivery waiting, oldest first."""
+    def read(self, limit: int = 4096) -> list[tuple[int, int, int]]:
+        """(signal, si_code, sender pid) of the deliveries waiting, oldest first; at most
+        about `limit`, so a sender flooding the runtime cannot hold its loop here."""
         out: list[tuple[int, int, int]] = []
-        while self.fd >= 0:
+        while self.fd >= 0 and len(out) < limit:
             try:
                 data = os.read(self.fd, _RECORD * 256)
             except (BlockingIOError, InterruptedError):
