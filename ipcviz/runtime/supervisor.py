@@ -29,6 +29,7 @@ from ipcviz.runtime.ident import (
     become_subreaper,
     die_with_parent,
     finished_children,
+    read_stat,
 )
 from ipcviz.runtime.inbox import STOP_REQUESTS, SignalInbox, sent_by_a_process
 from ipcviz.runtime import limits
@@ -602,7 +603,19 @@ class Runtime:
             current = arr[:, counters].copy()
             still = still + 1 if (current == previous).all() else 0
             previous = current
-            if still >= 3:
+            if still >= 3 and not self._signals_in_flight():
+                return True
+        return False
+
+    def _signals_in_flight(self) -> bool:
+        """True while a live worker has a signal not yet in its count: pending in the kernel
+        (and not blocked), or delivered and still being counted (the worker is running: a
+        paused worker sleeps, and a delivery wakes it until its handler has counted)."""
+        for proc in self.procs:
+            if not proc.alive or proc.ident is None:
+                continue
+            stat = read_stat(proc.ident.pid)
+            if (stat is not None and stat.state == "R") or _deliverable(proc.ident.pid):
                 return True
         return False
 
@@ -682,6 +695,20 @@ class Runtime:
         objects = self.registry.leaked_objects()
         return {"processes": len(processes), "ipc_objects": len(objects),
                 "details": [f"process {p}" for p in processes] + objects}
+
+
+def _deliverable(pid: int) -> bool:
+    """Whether /proc/PID/status shows a pending signal the process has not blocked."""
+    masks = {}
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line[:6] in (b"SigPnd", b"ShdPnd", b"SigBlk"):
+                    masks[line[:6]] = int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        return False
+    pending = masks.get(b"SigPnd", 0) | masks.get(b"ShdPnd", 0)
+    return bool(pending & ~masks.get(b"SigBlk", 0))
 
 
 def decode_status(status: int) -> int | str:
