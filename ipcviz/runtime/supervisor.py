@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from ipcviz.channels import channel_class
 from ipcviz.channels.base import Channel
+from ipcviz.runtime import limits
 from ipcviz.runtime.bursts import SLICE_BUDGET, BurstTarget, SignalBurst
 from ipcviz.runtime.ident import (
     ProcessIdentity,
@@ -32,7 +33,6 @@ from ipcviz.runtime.ident import (
     read_stat,
 )
 from ipcviz.runtime.inbox import STOP_REQUESTS, SignalInbox, sent_by_a_process
-from ipcviz.runtime import limits
 from ipcviz.runtime.limits import ProcessSlots, cap_refused
 from ipcviz.runtime.registry import Registry, sweep_dead_runs
 from ipcviz.scenario import schema

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ipcviz.channels import message
+from ipcviz.runtime import limits
 from ipcviz.runtime.ident import (
     ProcessIdentity,
     die_with_parent,
     finished_children,
     start_ticks,
 )
-from ipcviz.runtime import limits
 from ipcviz.runtime.limits import give_slot, take_slot
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
