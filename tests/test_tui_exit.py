@@ -63,8 +63,9 @@ def run_dirs() -> list[Path]:
     return list(root.iterdir()) if root.is_dir() else []
 
 
-def test_q_with_the_runtime_stopped_kills_it_and_sweeps_its_run(scenario_file,
-                                                                 nothing_left_behind) -> None:
+@pytest.mark.parametrize("key", ["q", "ctrl+c"])
+def test_quit_with_the_runtime_stopped_kills_it_and_sweeps_its_run(
+        scenario_file, nothing_left_behind, key) -> None:
     source = LiveSource(str(scenario_file(OBJECTS)))
 
     async def scenario() -> None:
@@ -74,7 +75,7 @@ def test_q_with_the_runtime_stopped_kills_it_and_sweeps_its_run(scenario_file,
             runtime_pid = source.proc.pid
             run_dir = next(d for d in run_dirs() if d.name.startswith(f"{runtime_pid}-"))
             os.kill(runtime_pid, signal.SIGSTOP)
-            await pilot.press("q")
+            await pilot.press(key)
         assert source.proc is None
         assert not psutil.pid_exists(runtime_pid) or \
             psutil.Process(runtime_pid).status() == psutil.STATUS_ZOMBIE
