@@ -192,6 +192,7 @@ def _launch(name: str | None) -> int:
         # imports Textual; its first message is an error or the first frame.
         source = LiveSource(path)
         source.spawn()
+    app = None
     try:
         from ipcviz.tui.app import make_app
 
@@ -199,14 +200,21 @@ def _launch(name: str | None) -> int:
             problems = source.first_error()
             if problems:
                 return _fail(problems)
-        app = make_app(source=source)
+        app = make_app(source=source, handle_signals=True)
         app.run()
-    finally:
-        if source is not None:
-            source.stop()
+    finally:  # whatever ended the app (q, a crash, a signal): stop the runtime, sweep its run
+        for live in {id(s): s for s in (source, app and app.source) if s is not None}.values():
+            live.stop()
     if app.error_lines:
         return _fail(app.error_lines)
-    return 0
+    return app_status(app)
+
+
+def app_status(app) -> int:
+    """The exit status of a finished app: 0 after `q`, non-zero after a crash (Textual's 1)
+    or a signal (128 + its number)."""
+    code = app.return_code
+    return 1 if code is None else int(code)
 
 
 def _run_headless(args: argparse.Namespace) -> int:
@@ -281,8 +289,13 @@ def _replay(args: argparse.Namespace) -> int:
         snapshots = read_recording(args.recording)
     except (OSError, ValueError, TypeError) as exc:
         return _fail([f"{args.recording}: not a recording ({exc})"])
-    make_app(source=ReplaySource(snapshots, args.speed, label=args.recording)).run()
-    return 0
+    app = make_app(source=ReplaySource(snapshots, args.speed, label=args.recording),
+                   handle_signals=True)
+    try:
+        app.run()
+    finally:
+        app.source.stop()
+    return app_status(app)
 
 
 def _validate(files: list[str]) -> int:

@@ -126,7 +126,11 @@ workers:
 """)
     with LiveRun(str(path)) as run:
         for _ in range(10):  # ten frames while `w` spends nearly all its time in bursts
-            snap = run.wait_for(lambda s: s.worker("w").state in ("running", "sleeping"))
+            # past start-up (a worker is forked with every signal blocked until its handlers
+            # are in place: it has written, so that is over)
+            snap = run.wait_for(lambda s: s.worker("w").state in ("running", "sleeping")
+                                and s.worker("w").bytes_written.get("p", 0) > 0
+                                and s.worker("own").bytes_written.get("q", 0) > 0)
             assert "SIGPIPE" not in snap.worker("w").masks.get("blocked", [])
             assert "SIGPIPE" in snap.worker("own").masks.get("blocked", [])  # its own: shown
             run.wait_for(lambda s, seq=snap.seq: s.seq > seq)

@@ -142,7 +142,9 @@ def test_runtime_sigkilled_workers_die_and_clean_removes_the_rest(nothing_left_b
         wait_until(lambda: not any(w and w.exists() for w in workers), what="workers to die")
         left_shm = ipcviz_shm_entries()
         assert left_shm, "a SIGKILLed runtime cannot clean up: its objects remain"
-    result = run_cli("clean")
+        # `clean` while the UI side is still open (leaving it sweeps the run itself)
+        wait_until(lambda: run.source.proc.poll() is not None, what="the runtime reaped")
+        result = run_cli("clean")
     assert result.returncode == 0
     removed = result.stdout
     assert all(name.removeprefix("sem.") in removed for name in left_shm), removed

@@ -166,8 +166,9 @@ class SweepReport:
     refused: list[str] = field(default_factory=list)
 
 
-def sweep_dead_runs() -> SweepReport:
+def sweep_dead_runs(owner_pid: int | None = None) -> SweepReport:
     """Remove what runs whose owner process is gone left behind, proving each item ours.
+    With `owner_pid`, only the runs that process made (the UI sweeping its own runtime's).
 
     Raises RunRootError when the run root itself cannot be trusted. Inside it, only
     directories named exactly `<pid>-<6 hex>`, real directories owned by us with mode 0700,
@@ -181,6 +182,8 @@ def sweep_dead_runs() -> SweepReport:
     root = trusted_run_root()
     for name in sorted(os.listdir(root)):
         directory = root / name
+        if owner_pid is not None and not name.startswith(f"{owner_pid}-"):
+            continue
         if not is_run_id(name):
             report.refused.append(f"{shown(directory)}: not an ipcviz run directory name; "
                                   "left alone")

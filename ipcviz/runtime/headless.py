@@ -54,6 +54,7 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
                 sys.stderr.write(f"\r{escape_control(scenario.name)}: {runtime.elapsed:5.1f}/{limit:g} s, "
                                  f"{alive} worker(s) alive ")
                 sys.stderr.flush()
+        runtime.cut_bursts()  # a burst the end cut short counts what went out, and says so
         runtime.poll(0.0)
         elapsed = runtime.elapsed
         if runtime.all_ended():

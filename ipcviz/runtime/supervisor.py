@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 from ipcviz.channels import channel_class
 from ipcviz.channels.base import Channel
+from ipcviz.host import limits
+from ipcviz.host.limits import ProcessSlots, cap_refused
 from ipcviz.host.process import (
     ProcessIdentity,
     become_subreaper,
@@ -32,6 +34,8 @@ from ipcviz.host.process import (
 )
 from ipcviz.host.registry import Registry, sweep_dead_runs
 from ipcviz.host.runroot import RunRootError
+from ipcviz.runtime.bursts import SLICE_BUDGET, BurstTarget, SignalBurst
+from ipcviz.runtime.inbox import STOP_REQUESTS, SignalInbox, sent_by_a_process
 from ipcviz.scenario import schema
 from ipcviz.scenario.load import LoadedScenario, WorkerInstance
 from ipcviz.signals import SIGRTMAX, UNCATCHABLE, signal_name
@@ -41,6 +45,10 @@ from ipcviz.worker.interpreter import Interpreter, WorkerContext
 from ipcviz.worker.signals import reset_all_dispositions
 
 RESTART_BACKOFF = 0.5
+#: Workers (and what they spawn) run at this nice value, so that however many of them are
+#: busy the runtime keeps the CPU it needs to sample, reap and end the run on time (it
+#: cannot raise its own priority without CAP_SYS_NICE; lowering theirs needs nothing).
+WORKER_NICE = 10
 
 STEP_ROLES = {"write": "write", "read": "read", "send": "send", "receive": "receive",
               "increment": "array", "set": "array", "acquire": "sem", "release": "sem",
@@ -155,6 +163,9 @@ class Runtime:
         self._kid_idents: list[ProcessIdentity] = []
         self._kid_names: dict[int, str] = {}
         self._kid_count: Counter = Counter()
+        self._inbox: SignalInbox | None = None
+        self._bursts: list[SignalBurst] = []
+        self.slots: ProcessSlots | None = None
 
     # ---------------------------------------------------------------- start
 
@@ -224,10 +235,12 @@ class Runtime:
             self.procs.append(proc)
         self._install_signals()
         become_subreaper()
+        self.slots = ProcessSlots(limits.MAX_PROCESSES)
         self._gate_r, gate_w = os.pipe()
         try:
             for proc in self.procs:
-                self._fork(proc)
+                if not self._fork(proc):
+                    raise RuntimeError(cap_refused(self.slots.total))
         finally:
             os.close(gate_w)
         self.t0 = self.clock()
@@ -239,21 +252,31 @@ class Runtime:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        # Handlers stay for what the inbox does not take (and for a signal delivered to
+        # another thread of a process that embeds the runtime): they only count.
         for num in range(1, SIGRTMAX + 1):
-            # SIGWINCH and SIGCONT are caught only to be counted (`to: parent` may send them;
-            # the kernel continues a stopped runtime whether or not SIGCONT is caught)
             if num in UNCATCHABLE or num in (signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
                 continue
             try:
                 signal.signal(num, self._on_signal)
             except (OSError, ValueError):
                 pass
+        self._inbox = SignalInbox()
 
     def _on_signal(self, signum: int, frame: object) -> None:
         pass  # counted from the wakeup pipe in `_drain_signals`
 
     def _drain_signals(self) -> None:
-        while True:
+        """Count what was sent to the runtime; a stop request ends the run. A SIGCHLD counts
+        only when a process sent it (not the kernel's, for a child that changed state)."""
+        if self._inbox is not None:
+            me = os.getpid()
+            for num, code, sender in self._inbox.read():
+                if num in STOP_REQUESTS:
+                    self.stop_requested = True
+                elif sent_by_a_process(code) and sender != me:
+                    self.parent_received[num] += 1
+        for _ in range(16):  # bounded, like the inbox: a flood waits for the next turn
             try:
                 data = os.read(self._wake_r, 4096)
             except BlockingIOError:
@@ -266,8 +289,12 @@ class Runtime:
                 elif num != signal.SIGCHLD:
                     self.parent_received[num] += 1
 
-    def _fork(self, proc: Proc) -> None:
+    def _fork(self, proc: Proc) -> bool:
+        """Fork `proc`'s worker; False (and an event) when the process cap is reached."""
         assert self.table is not None and self.registry is not None
+        if self.slots is None or not self.slots.take():
+            self._log(proc.name, cap_refused(self.slots.total if self.slots else 0), "runtime")
+            return False
         definition = proc.instance.definition
         keep = set()
         for channel_name, roles in proc.roles.items():
@@ -275,6 +302,7 @@ class Runtime:
         gate = self._gate_r if not self.started else None
         if gate is not None:
             keep.add(gate)
+        keep.update(self.slots.fds)
         runtime_ident = ProcessIdentity.of(os.getpid())
         log_path = str(self.registry.directory / f"{proc.name}.log")
         sys.stdout.flush()
@@ -282,7 +310,12 @@ class Runtime:
         # Block every signal across fork: until the worker has its own handlers (and its own
         # wakeup fd), a signal must not run the runtime's handlers inside the child.
         saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
+            self.slots.give()
+            raise
         if pid != 0:
             signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
         if pid == 0:  # ---- in the worker (its mask is set once its handlers are in place)
@@ -300,6 +333,7 @@ class Runtime:
                     roles_by_group=self.roles_by_group,
                     channel_kinds={c.name: c.kind for c in self.channels},
                     definition_name=proc.instance.group,
+                    process_slots=self.slots.fds,
                 )
                 code = Interpreter(ctx).run()
             except BaseException:
@@ -322,6 +356,7 @@ class Runtime:
             proc.restarts += 1
             self._log(proc.name, f"restarted (pid {pid})", "runtime")
         proc.started_once = True
+        return True
 
     # ---------------------------------------------------------------- loop
 
@@ -341,6 +376,8 @@ class Runtime:
         times += [p.restart_at - self.elapsed for p in self.procs if p.restart_at is not None]
         if self._spaced:
             times.append(self._spaced[0][0] - self.elapsed)
+        if self._bursts:  # signals still to send: come straight back
+            times.append(0.0)
         return max(0.0, min(times)) if times else None
 
     def poll(self, timeout: float, extra_fds: tuple[int, ...] = ()) -> list[int]:
@@ -351,13 +388,16 @@ class Runtime:
         deadline = self.next_deadline()
         if deadline is not None:
             timeout = min(timeout, deadline)
+        inbox = [self._inbox.fd] if self._inbox is not None else []
         try:
-            readable, _, _ = select.select([self._wake_r, *extra_fds], [], [], max(0.0, timeout))
+            readable, _, _ = select.select([self._wake_r, *inbox, *extra_fds], [], [],
+                                           max(0.0, timeout))
         except InterruptedError:
             readable = []
         self._drain_signals()
         self.reap()
         self._run_due()
+        self.pump_bursts()
         return [fd for fd in readable if fd in extra_fds]
 
     def _run_due(self) -> None:
@@ -378,6 +418,8 @@ class Runtime:
     def reap(self) -> None:
         """Collect every child that ended (workers, and orphans adopted as subreaper)."""
         for pid, status in finished_children():
+            if self.slots is not None:  # whoever reaps a process hands its slot back
+                self.slots.give()
             proc = self._by_pid.pop(pid, None)
             if proc is None:  # an orphaned spawned child, adopted by us as subreaper
                 self._orphan_reaped(pid, status)
@@ -482,29 +524,57 @@ class Runtime:
         self.table.cells[self.table.row_base(proc.row) + cell] = value
 
     def send_signal(self, to: str, sig: int, count: int = 1, source: str = "key") -> int:
-        """Signal every live worker `to` names, `count` times each; returns how many were sent."""
-        total = 0
+        """Signal every live worker `to` names, `count` times each, as a burst sent a slice
+        per loop iteration (see bursts.py); returns how many went out at once."""
+        burst = SignalBurst(sig, count, source)
         for kid in self.spawned():
             if to in (kid.name, kid.group) and kid.exit is None:
-                sent = sum(kid.ident.send(sig) for _ in range(count))
-                self.kid_sent_to.setdefault(kid.row, Counter())[sig] += sent
-                total += sent
-                if sent:
-                    self._log(kid.name, f"{source}: {signal_name(sig)} sent", "signal")
+                counter = self.kid_sent_to.setdefault(kid.row, Counter())
+                burst.targets.append(BurstTarget(
+                    kid.name, kid.ident, False, count,
+                    lambda n, c=counter: c.__setitem__(sig, c[sig] + n)))
         for proc in self._targets(to):
             if not proc.alive or proc.ident is None:
                 continue
-            sent = 0
-            for _ in range(count):
-                if proc.ident.send(sig):
-                    sent += 1
-            if sent:
-                proc.sent_to[sig] += sent
-                proc.last_signal_from_us = sig
-                times = f" ×{sent}" if sent > 1 else ""
-                self._log(proc.name, f"{source}: {signal_name(sig)}{times} sent", "signal")
-            total += sent
-        return total
+            burst.targets.append(BurstTarget(proc.name, proc.ident, True, count,
+                                             lambda n, p=proc: self._sent_to_worker(p, sig, n)))
+        if not burst.targets:
+            return 0
+        self._bursts.append(burst)
+        self.pump_bursts()
+        return sum(t.sent for t in burst.targets)
+
+    def _sent_to_worker(self, proc: Proc, sig: int, count: int) -> None:
+        proc.sent_to[sig] += count
+        proc.last_signal_from_us = sig
+
+    def pump_bursts(self, budget: float = SLICE_BUDGET) -> None:
+        """Send from the pending bursts for at most `budget` seconds, oldest first."""
+        deadline = time.monotonic() + budget
+        while self._bursts and time.monotonic() < deadline:
+            burst = self._bursts[0]
+            if not burst.send_some(deadline):
+                return
+            self._bursts.pop(0)
+            self._burst_done(burst, cut=False)
+
+    def cut_bursts(self) -> None:
+        """The run is ending: what is still to send is not sent; say so truthfully."""
+        bursts, self._bursts = self._bursts, []
+        for burst in bursts:
+            self._burst_done(burst, cut=True)
+
+    def _burst_done(self, burst: SignalBurst, cut: bool) -> None:
+        burst.close()
+        for target in burst.targets:
+            if not target.sent:
+                continue
+            times = f" ×{target.sent}" if burst.count > 1 else ""
+            text = f"{burst.source}: {signal_name(burst.sig)}{times} sent"
+            if target.remaining:
+                why = "it ended" if target.gone else "the run ended"
+                text += f" ({target.remaining} of {burst.count} not sent: {why})"
+            self._log(target.name, text, "signal")
 
     def restart(self, proc: Proc) -> None:
         proc.restart_at = None
@@ -547,12 +617,24 @@ class Runtime:
                 current = arr[:, counters].copy()
                 still = still + 1 if (current == previous).all() else 0
                 previous = current
-                if still >= 3:
+                if still >= 3 and not self._signals_in_flight():
                     return True
             return False
         finally:
             for ident in woken:  # held at their boundary now: stopped again, as they were
                 ident.send(signal.SIGSTOP)
+
+    def _signals_in_flight(self) -> bool:
+        """True while a live worker has a signal not yet in its count: pending in the kernel
+        (and not blocked), or delivered and still being counted (the worker is running: a
+        paused worker sleeps, and a delivery wakes it until its handler has counted)."""
+        for proc in self.procs:
+            if not proc.alive or proc.ident is None:
+                continue
+            stat = read_stat(proc.ident.pid)
+            if (stat is not None and stat.state == "R") or _deliverable(proc.ident.pid):
+                return True
+        return False
 
     def observe_channels(self) -> None:
         """Read every channel's kernel state (keeps maxima such as max_buffered current)."""
@@ -570,6 +652,7 @@ class Runtime:
 
     def shutdown(self) -> None:
         """Kill and reap every worker, close and unlink every object. Safe to call twice."""
+        self.cut_bursts()
         kids = [k.ident for k in self.spawned()]
         self._kid_idents += kids
         for proc in self.procs:
@@ -600,6 +683,16 @@ class Runtime:
         if self.table is not None:
             self.table.close()
             self.table = None
+        try:  # first: no handler may write to the wakeup pipe once it is closed
+            signal.set_wakeup_fd(-1)
+        except ValueError:
+            pass
+        if self._inbox is not None:
+            self._inbox.close()
+            self._inbox = None
+        if self.slots is not None:
+            self.slots.close()
+            self.slots = None
         for fd in (self._gate_r, self._wake_r, self._wake_w):
             if fd is not None and fd >= 0:
                 try:
@@ -608,10 +701,6 @@ class Runtime:
                     pass
         self._gate_r = None
         self._wake_r = self._wake_w = -1
-        try:
-            signal.set_wakeup_fd(-1)
-        except ValueError:
-            pass
         self.started = False
 
     def leaks(self) -> dict[str, object]:
@@ -641,6 +730,20 @@ def wake_stopped(table: T.Table) -> list[ProcessIdentity]:
     return woken
 
 
+def _deliverable(pid: int) -> bool:
+    """Whether /proc/PID/status shows a pending signal the process has not blocked."""
+    masks = {}
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line[:6] in (b"SigPnd", b"ShdPnd", b"SigBlk"):
+                    masks[line[:6]] = int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        return False
+    pending = masks.get(b"SigPnd", 0) | masks.get(b"ShdPnd", 0)
+    return bool(pending & ~masks.get(b"SigBlk", 0))
+
+
 def decode_status(status: int) -> int | str:
     """A wait status as the summary shows it: an exit code, or the killing signal's name."""
     if os.WIFSIGNALED(status):
@@ -653,6 +756,10 @@ def _become_worker(keep: set[int], log_path: str) -> None:
     reset_all_dispositions()
     if not die_with_parent(signal.SIGKILL):  # the runtime died before prctl took effect
         os._exit(1)
+    try:  # below the runtime: it must keep its CPU however many of us are busy
+        os.nice(WORKER_NICE)
+    except OSError:
+        pass
     os.setpgid(0, 0)
     devnull = os.open(os.devnull, os.O_RDWR)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)

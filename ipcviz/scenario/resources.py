@@ -16,12 +16,14 @@ import resource
 from collections.abc import Iterator
 
 from ipcviz.format import format_bytes
+from ipcviz.host import limits
 from ipcviz.scenario import schema as s
 
 Path = tuple
 
-#: Every process of one run at once (workers, replicas and spawned children).
-MAX_PROCESSES = s.MAX_WORKERS
+#: Every process of one run at once (workers, replicas and spawned children): the figure
+#: the runtime enforces while the run lives.
+MAX_PROCESSES = limits.MAX_PROCESSES
 #: Children one worker may spawn (the runtime's telemetry rows per spawner, SPAWN_ROWS).
 CHILD_CAP = 64
 INF = math.inf

@@ -92,6 +92,8 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         return f"reaped {_row(a, row_names)} (waitpid)", "exit"
     if kind == T.EV_SPAWN_LIMIT:
         return f"spawn refused: all {a} child rows used", "info"
+    if kind == T.EV_PROCESS_CAP:
+        return f"spawn refused: process cap {a} reached", "info"
     if kind == T.EV_SELF_READ:
         return f"read its OWN message back from {ch(a)} ({b} bytes)", "io"
     if kind == T.EV_SEND_FULL:

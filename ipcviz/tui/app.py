@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import threading
 from pathlib import Path
 
@@ -67,9 +69,12 @@ class IpcvizApp(App[None]):
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
 
-    def __init__(self, source: Source | None = None):
+    def __init__(self, source: Source | None = None, handle_signals: bool = False):
         super().__init__()
         self.source = source
+        #: SIGTERM/SIGHUP end the app the way `q` does (the CLI; not a test's event loop)
+        self.handle_signals = handle_signals
+        self._signal_handlers: list[int] = []
         self.latest: Snapshot | None = None
         self.error_lines: list[str] = []
         self._trigger_keys: set[str] = set()
@@ -99,10 +104,24 @@ class IpcvizApp(App[None]):
         self.query_one(SignalsPanel).border_title = "signals: received / sent, kernel masks"
         self.query_one(SharedMemoryPanel).border_title = "shared memory: live contents"
         self.query_one(LocksPanel).border_title = "locks: POSIX semaphores"
+        if self.handle_signals:
+            self._install_signal_handlers()
         if self.source is not None:
             self._start(self.source)
         else:
             self._open_picker()
+
+    def _install_signal_handlers(self) -> None:
+        """A terminal closed (SIGHUP) or a `kill` (SIGTERM) quits like `q`: the runtime is
+        stopped and its run swept before the UI goes; the exit status says which signal."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, self._signalled, int(sig))
+            self._signal_handlers.append(int(sig))
+
+    def _signalled(self, sig: int) -> None:
+        self._stop_source()
+        self.exit(return_code=128 + sig)
 
     def on_resize(self, event: object) -> None:
         self._apply_width(self.size.width)
@@ -203,7 +222,7 @@ class IpcvizApp(App[None]):
             return
         self._send({"cmd": "action", "action": "signal",
                     "arg": {"to": worker, "sig": parse_signal(name), "count": 1}})
-        self.notify(f"{name} → {worker}", timeout=2)
+        self.notify(f"{name} → {worker}", timeout=2, markup=False)
 
     def action_signal_picker(self) -> None:
         worker = self.selected_worker
@@ -218,7 +237,7 @@ class IpcvizApp(App[None]):
                 target = group if to_group else worker
                 self._send({"cmd": "action", "action": "signal",
                             "arg": {"to": target, "sig": num, "count": 1}})
-                self.notify(f"{signal_name(num)} → {target}", timeout=2)
+                self.notify(f"{signal_name(num)} → {target}", timeout=2, markup=False)
 
         self.push_screen(SignalPicker(worker, group), chosen)
 
@@ -244,7 +263,7 @@ class IpcvizApp(App[None]):
         enabled = bool(view and view.lock_off)
         self._send({"cmd": "action", "action": "lock",
                     "arg": {"worker": worker, "enabled": enabled}})
-        self.notify(f"{worker}: lock {'on' if enabled else 'OFF'}", timeout=2)
+        self.notify(f"{worker}: lock {'on' if enabled else 'OFF'}", timeout=2, markup=False)
 
     def action_trigger(self, key: str) -> None:
         self._send({"cmd": "trigger", "key": key})
@@ -262,8 +281,13 @@ class IpcvizApp(App[None]):
 
     def on_unmount(self) -> None:
         self._stop_source()
+        if self._signal_handlers:
+            loop = asyncio.get_running_loop()
+            for sig in self._signal_handlers:
+                loop.remove_signal_handler(sig)
+            self._signal_handlers = []
 
 
-def make_app(source: Source | None = None) -> IpcvizApp:
+def make_app(source: Source | None = None, handle_signals: bool = False) -> IpcvizApp:
     """The one factory the CLI and the tests use."""
-    return IpcvizApp(source)
+    return IpcvizApp(source, handle_signals)

@@ -49,8 +49,8 @@ class HelpScreen(ModalScreen[None]):
         if self.triggers:
             table.add_row("", "")
             table.add_row(Text("this scenario", style="bold"), "")
-            for key, label in self.triggers:
-                table.add_row(key, label)
+            for key, label in self.triggers:  # the scenario's text: Text, never markup
+                table.add_row(Text(key), Text(label))
         with Vertical(id="help"):
             yield Static(Group(
                 Text("ipcviz keys\n", style="bold"), table,

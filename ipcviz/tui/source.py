@@ -9,12 +9,18 @@ import itertools
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
 
+from ipcviz.host.process import ProcessIdentity
 from ipcviz.telemetry.snapshot import Snapshot
+
+#: How long the UI waits for the runtime to clean up after `quit` before it kills it
+#: (a normal quit takes a few tens of milliseconds; a stopped or flooded runtime never ends).
+QUIT_WAIT = 3.0
 
 OnSnapshot = Callable[[Snapshot], None]
 OnError = Callable[[list[str]], None]
@@ -69,6 +75,10 @@ class LiveSource(Source):
         self.leaks: dict | None = None
         self._lock = threading.Lock()
         self._first: bytes | None = None
+        self.ident: ProcessIdentity | None = None
+        self._stopping = False
+        #: what the UI's own sweep removed after the runtime had to be killed
+        self.swept: list[str] = []
 
     def spawn(self) -> None:
         """Start the runtime process now (its output waits in the pipe until `start`):
@@ -81,6 +91,7 @@ class LiveSource(Source):
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, env=env, close_fds=True,
         )
+        self.ident = ProcessIdentity.of(self.proc.pid)
 
     def first_error(self, timeout: float = 30.0) -> list[str] | None:
         """Wait for the runtime's first message: its error lines if it refused the scenario
@@ -108,23 +119,30 @@ class LiveSource(Source):
         self._thread.start()
 
     def _read(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
+        proc = self.proc  # `stop` may drop self.proc while this thread still reads
+        assert proc is not None and proc.stdout is not None
         first, self._first = self._first, None
-        lines = self.proc.stdout if first is None else itertools.chain([first], self.proc.stdout)
-        for line in lines:
-            if not line:
-                continue
-            message = json.loads(line)
-            kind = message.get("type")
-            if kind == "snapshot":
-                on_snapshot(Snapshot.from_dict(message["snapshot"]))
-            elif kind == "error":
-                on_error(message["lines"])
-            elif kind == "bye":
-                self.leaks = message.get("leaks")
-        code = self.proc.wait()
-        if code not in (0, None) and self.leaks is None:
-            err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+        lines = proc.stdout if first is None else itertools.chain([first], proc.stdout)
+        try:
+            for line in lines:
+                if not line:
+                    continue
+                message = json.loads(line)
+                kind = message.get("type")
+                if kind == "snapshot":
+                    on_snapshot(Snapshot.from_dict(message["snapshot"]))
+                elif kind == "error":
+                    on_error(message["lines"])
+                elif kind == "bye":
+                    self.leaks = message.get("leaks")
+        except (ValueError, OSError):  # the stream was closed under us by `stop`
+            return
+        code = proc.wait()
+        if code not in (0, None) and self.leaks is None and not self._stopping:
+            try:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            except (ValueError, OSError):
+                err = ""
             tail = [ln for ln in err.strip().splitlines()][-3:]
             on_error([f"the runtime stopped unexpectedly (status {code})", *tail])
 
@@ -138,11 +156,15 @@ class LiveSource(Source):
             except (BrokenPipeError, ValueError):
                 pass
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Ask the runtime to quit and clean up; kill it if it does not."""
+    def stop(self, timeout: float = QUIT_WAIT) -> None:
+        """Ask the runtime to quit and clean up; if it has not ended after `timeout` (stopped,
+        or too busy), SIGCONT and SIGKILL it (if pid and start time still match); then
+        sweep what its run left, from that run's registry. Every exit path of the UI ends
+        here, so nothing of the run outlives the UI."""
         proc = self.proc
         if proc is None:
             return
+        self._stopping = True
         self.send({"cmd": "quit"})
         try:
             if proc.stdin:
@@ -152,14 +174,30 @@ class LiveSource(Source):
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            if self.ident is not None and self.ident.exists():
+                self.ident.send(signal.SIGCONT)  # a stopped process dies only once continued
+                self.ident.send(signal.SIGKILL)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
         if self._thread is not None:
             self._thread.join(timeout)
         for stream in (proc.stdout, proc.stderr):
             if stream:
-                stream.close()
+                try:
+                    stream.close()
+                except OSError:
+                    pass
         self.proc = None
+        if proc.returncode is not None:  # gone: whatever it did not remove, remove now
+            from ipcviz.host.registry import sweep_dead_runs
+            from ipcviz.host.runroot import RunRootError
+
+            try:
+                self.swept = sweep_dead_runs(owner_pid=proc.pid).removed
+            except RunRootError:  # the root went bad under us: touch nothing
+                self.swept = []
 
 
 def read_recording(path: str) -> list[Snapshot]:

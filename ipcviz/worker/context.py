@@ -32,6 +32,8 @@ class WorkerContext:
     channel_kinds: dict[str, str] = field(default_factory=dict)
     #: the worker definition's name (group), to know its own roles
     definition_name: str = ""
+    #: the run's process slots (host/limits.py): take one to spawn, give one per reap
+    process_slots: tuple[int, int] | None = None
 
     def own_roles(self, channel: str) -> set[str] | None:
         """The roles this worker's group has on `channel`, or None when the group is not

@@ -15,6 +15,7 @@ import traceback
 from dataclasses import replace
 from typing import Any
 
+from ipcviz.host import limits
 from ipcviz.host.process import die_with_parent, finished_children, start_ticks
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
@@ -163,6 +164,10 @@ class Interpreter:
         if self._spawned >= len(self.ctx.spawn_rows):
             self.row.emit(T.EV_SPAWN_LIMIT, len(self.ctx.spawn_rows))
             return
+        slots = self.ctx.process_slots
+        if slots is not None and not limits.take_slot(slots[0]):
+            self.row.emit(T.EV_PROCESS_CAP, limits.MAX_PROCESSES, 0)
+            return
         row = self.ctx.spawn_rows[self._spawned]
         roles = self.ctx.roles_by_group.get(kid, {})
         saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
@@ -170,6 +175,8 @@ class Interpreter:
             pid = os.fork()
         except OSError as exc:
             signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
+            if slots is not None:
+                limits.give_slot(slots[1])
             raise self.row.failed(exc, T.OP_SPAWN) from None
         self._spawned += 1
         if pid != 0:
@@ -203,6 +210,8 @@ class Interpreter:
     def _reap_children(self) -> None:
         """The `reap` SIGCHLD action: waitpid(WNOHANG) until no child is left to collect."""
         for pid, status in finished_children():
+            if self.ctx.process_slots is not None:
+                limits.give_slot(self.ctx.process_slots[1])
             row = self._kids.pop(pid, None)
             if row is not None:
                 self.cells[self.ctx.table.row_base(row) + T.EXIT_STATUS] = status + 1

@@ -8,12 +8,17 @@ those bytes: one per delivery the kernel made, never more, never fewer.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 from collections.abc import Callable
 
 from ipcviz.signals import SIGRTMAX, UNCATCHABLE
 from ipcviz.telemetry import table as T
+
+
+#: bytes of the wakeup pipe: above RLIMIT_SIGPENDING's usual values (one byte a delivery)
+WAKEUP_PIPE_SIZE = 1 << 20
 
 
 class ExitRequested(BaseException):
@@ -59,6 +64,11 @@ class SignalCounter:
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
         os.set_blocking(self._write_fd, False)
+        try:  # room for every queued real-time signal delivered back to back (the C handler
+            # runs per delivery before any Python does; a full pipe would drop counts)
+            fcntl.fcntl(self._write_fd, fcntl.F_SETPIPE_SZ, WAKEUP_PIPE_SIZE)
+        except OSError:
+            pass  # over the user's pipe allowance: the default 64 KiB
 
     def install(self, blocked: list[int]) -> None:
         signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)

@@ -46,4 +46,4 @@ class LessonText(Static):
         text = " ".join((snap.description if snap else "").split())
         if text != getattr(self, "_text", None):
             self._text = text
-            self.update(text)
+            self.update(Text(text))  # the scenario's own words: never read as markup

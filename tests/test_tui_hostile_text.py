@@ -1,0 +1,106 @@
+"""User text is drawn as text, never read as Rich markup: a scenario's name, description,
+trigger labels, worker and channel names, events and toasts. `[/] closing nothing [red`
+used to crash the app (and the crash exited 0)."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import re
+
+from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.tui.app import make_app
+from ipcviz.tui.source import FixedSource, LiveSource
+from tests.conftest import ROOT
+
+HOSTILE = "[/] closing nothing [red"
+HOSTILE_2 = "[bold]not bold[/bold] [link=x]y"
+
+
+def screen_text(app) -> str:
+    """Every character on screen, as the terminal would show it."""
+    svg = app.export_screenshot()
+    cells = re.findall(r"<text[^>]*>(.*?)</text>", svg, flags=re.S)
+    return html.unescape("".join(cells)).replace("\xa0", " ")
+
+
+def hostile_frames() -> list[Snapshot]:
+    """The recorded deadlock run with every user-supplied string made hostile (a recording
+    is a file from someone else too: its names are not checked like a scenario's)."""
+    lines = (ROOT / "tests" / "recordings" / "deadlock.jsonl").read_text().splitlines()[:6]
+    frames = []
+    for line in lines:
+        data = json.loads(line)
+        data["scenario"] = HOSTILE
+        data["description"] = HOSTILE_2
+        data["triggers"] = [["x", HOSTILE]]
+        renames = {"a": f"a{HOSTILE}", "lock_a": f"lock{HOSTILE_2}"}
+        for w in data["workers"]:
+            w["name"] = renames.get(w["name"], w["name"])
+            w["group"] = renames.get(w["group"], w["group"])
+        for c in data["channels"]:
+            c["name"] = renames.get(c["name"], c["name"])
+        data["events"] = [dict(e, worker=renames.get(e["worker"], e["worker"]),
+                               text=f"{e['text']} {HOSTILE}") for e in data["events"]]
+        frames.append(Snapshot.from_dict(data))
+    return frames
+
+
+def test_hostile_strings_in_every_panel_render_literally() -> None:
+    async def scenario() -> None:
+        source = FixedSource(hostile_frames())
+        app = make_app(source=source)
+        async with app.run_test(size=(140, 50)) as pilot:
+            await pilot.pause(0.3)
+            shown = screen_text(app)
+            assert HOSTILE in shown  # the status bar's scenario name, the events
+            assert HOSTILE_2 in shown  # the description, verbatim
+            assert f"a{HOSTILE}" in shown  # a worker name
+            await pilot.press("t")  # SIGTERM to the selected worker: a toast naming it
+            await pilot.pause(0.3)
+            from textual.widgets._toast import Toast
+
+            toasts = [Toast(n) for n in app._notifications]
+            assert [str(t.render()) for t in toasts] == [f"SIGTERM → a{HOSTILE}"]
+            await pilot.press("question_mark")  # help, with the trigger's label
+            await pilot.pause(0.3)
+            assert HOSTILE in screen_text(app)
+            await pilot.press("escape")
+            await pilot.press("q")
+        assert app.return_code == 0
+        assert source.commands[0]["arg"]["to"] == f"a{HOSTILE}"
+
+    asyncio.run(scenario())
+
+
+def test_a_hostile_scenario_runs_live_in_the_app(scenario_file, nothing_left_behind) -> None:
+    path = scenario_file(f"""
+name: '{HOSTILE}'
+description: '{HOSTILE_2} {HOSTILE}'
+duration: 60
+workers:
+  w: {{handlers: {{SIGUSR1: count}}}}
+triggers:
+  - {{key: x, label: '{HOSTILE}', signal: {{to: w, sig: SIGUSR1}}}}
+""")
+    source = LiveSource(str(path))
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(140, 40)) as pilot:
+            while app.latest is None or app.latest.worker("w").state != "sleeping":
+                await pilot.pause(0.05)
+            shown = screen_text(app)
+            assert HOSTILE in shown and f"{HOSTILE_2} {HOSTILE}" in shown
+            await pilot.press("x")  # the trigger with the hostile label
+            while app.latest.worker("w").signals_received.get("SIGUSR1") != 1:
+                await pilot.pause(0.05)
+            await pilot.press("question_mark")
+            await pilot.pause(0.2)
+            assert HOSTILE in screen_text(app)
+            await pilot.press("escape")
+            await pilot.press("q")
+        assert app.return_code == 0
+
+    asyncio.run(scenario())
