@@ -390,7 +390,12 @@ def test_an_mmap_named_processes_cannot_make_clean_kill(tmp_path: Path,
             if worker is None or not worker.exists():
                 break
             time.sleep(0.05)
-    result = run_cli("clean")
+        # `clean` while the UI side is still open (leaving it sweeps the run itself)
+        for _ in range(200):
+            if run.source.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        result = run_cli("clean")
     assert result.returncode == 0, result.stderr
     assert "removed run directory" in result.stdout
     assert running(bystander), "clean killed a process named by a channel's bytes"
