@@ -61,15 +61,13 @@ EVENT_SLOTS = 64
 EVENT_COLS = 4  # time_ns, kind, a, b
 
 # What a worker is doing (OP cell).
-(OP_STARTING, OP_RUNNING, OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP_RELEASE,
- OP_SLEEP, OP_WAIT_SIGNAL, OP_PAUSED, OP_DONE, OP_INCREMENT, OP_SET, OP_SIGNAL, OP_ECHO,
- OP_SPAWN) = range(17)
+(OP_STARTING, OP_RUNNING, OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE,
+ OP_SLEEP, OP_WAIT_SIGNAL, OP_PAUSED, OP_DONE, OP_INCREMENT, OP_ECHO, OP_SPAWN) = range(14)
 OP_NAMES = {
     OP_STARTING: "start", OP_RUNNING: "run", OP_WRITE: "write", OP_READ: "read",
-    OP_SEND: "send", OP_RECEIVE: "receive", OP_ACQUIRE: "acquire", OP_RELEASE: "release",
+    OP_SEND: "send", OP_RECEIVE: "receive", OP_ACQUIRE: "acquire",
     OP_SLEEP: "sleep", OP_WAIT_SIGNAL: "wait_signal", OP_PAUSED: "paused", OP_DONE: "done",
-    OP_INCREMENT: "increment", OP_SET: "set", OP_SIGNAL: "signal", OP_ECHO: "echo",
-    OP_SPAWN: "spawn",
+    OP_INCREMENT: "increment", OP_ECHO: "echo", OP_SPAWN: "spawn",
 }
 #: Ops that, when the kernel says the process sleeps, mean it is blocked on something.
 BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP_WAIT_SIGNAL,
@@ -77,8 +75,8 @@ BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP
 
 # Event kinds (event ring).
 (EV_STARTED, EV_SIGNAL, EV_EOF, EV_EPIPE, EV_EXITING, EV_SENT, EV_WAITED, EV_BLOCK,
- EV_UNBLOCK, EV_LOCK_HELD, EV_SPAWNED, EV_REAPED, EV_SPAWN_LIMIT, EV_SET,
- EV_READ_ARRAY, EV_SELF_READ, EV_SEND_FULL, EV_RETRY, EV_DUPLICATE, EV_FAILED) = range(1, 21)
+ EV_UNBLOCK, EV_SPAWNED, EV_REAPED, EV_SPAWN_LIMIT, EV_SET,
+ EV_READ_ARRAY, EV_SELF_READ, EV_SEND_FULL, EV_RETRY, EV_DUPLICATE, EV_FAILED) = range(1, 20)
 
 #: Rows reserved for the children of each worker that has `spawn` steps.
 SPAWN_ROWS = 64
@@ -147,9 +145,6 @@ class Table:
 
     def row_base(self, row: int) -> int:
         return row * self.layout.width
-
-    def reset_row(self, row: int) -> None:
-        self.array[row, :] = 0
 
     def events_since(self, row: int, seen: int) -> tuple[list[tuple[int, int, int, int]], int, int]:
         """Events of `row` after sequence `seen`: (events, new seq, how many were overwritten)."""
