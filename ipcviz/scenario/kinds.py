@@ -237,6 +237,11 @@ class StepKind:
         return out
 
 
+#: Roles that put data into a channel, and roles that take it out (the panels' writers
+#: and readers); a server does both.
+WRITING_ROLES = frozenset({"write", "array", "send", "server"})
+READING_ROLES = frozenset({"read", "receive", "server"})
+
 _STREAMS = ("pipe", "fifo", "socket", "mmap")
 _QUEUES = ("mqueue", "queue")
 

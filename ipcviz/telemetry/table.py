@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import mmap
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ipcviz.scenario.plan import PARENT_TARGET
 from ipcviz.signals import NSIG
-
-if TYPE_CHECKING:
-    from ipcviz.scenario.schema import Step
 
 # Header cells of a row.
 PID = 0
@@ -89,7 +86,7 @@ class Layout:
     channels: int
     rows: int
     #: cells per row counting the signals this row sent to each (target row, signal) its
-    #: `signal` steps can reach (see `signal_slots`); one writer per cell, so exact
+    #: `signal` steps can reach (the plan's `signal_slots`); one writer per cell, so exact
     sent_slots: int = 0
 
     @property
@@ -112,25 +109,8 @@ class Layout:
         return self.channel_base + CHANNEL_COLS * channel + counter
 
 
-PARENT_ROW_TARGET = -1  # the target "row" of `signal: {to: parent}`
-
-
-def signal_slots(steps: list[Step], target_rows: dict[str, list[int]]
-                 ) -> dict[tuple[int, int], int]:
-    """(target row, signal) -> slot, for every pair a worker definition's `signal` steps can
-    send; the sender counts in its own row's slot, the sampler adds them up per target.
-    Deterministic, so the worker and the sampler compute the same map independently."""
-    from ipcviz.scenario.schema import all_steps
-
-    slots: dict[tuple[int, int], int] = {}
-    for step in all_steps(steps):
-        if step.kind != "signal":
-            continue
-        to, sig = step.args.to, int(step.args.sig)
-        rows = [PARENT_ROW_TARGET] if to == "parent" else target_rows.get(to, [])
-        for row in rows:
-            slots.setdefault((row, sig), len(slots))
-    return slots
+#: the target "row" of `signal: {to: parent}` (slots: the plan's `signal_slots`)
+PARENT_ROW_TARGET = PARENT_TARGET
 
 
 class Table:

@@ -43,7 +43,7 @@ class Interpreter:
         self._kids: dict[int, int] = {}  # pid -> row of children this worker spawned
         self._spawned = 0
         self._compiled: dict[int, list[Any]] = {}
-        self._retried = bursts.retried_queues(ctx.definitions)
+        self._retried = ctx.plan.retried
 
     # -------------------------------------------------------------- run
 
@@ -164,7 +164,7 @@ class Interpreter:
             self.row.emit(T.EV_SPAWN_LIMIT, len(self.ctx.spawn_rows))
             return
         row = self.ctx.spawn_rows[self._spawned]
-        roles = self.ctx.roles_by_group.get(kid, {})
+        roles = self.ctx.plan.roles.get(kid, {})
         saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
         try:
             pid = os.fork()
