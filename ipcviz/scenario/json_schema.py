@@ -163,7 +163,8 @@ _MODEL_MODULES = (fields, kinds, s)
 def _attribute_docstrings() -> dict[tuple[str, str], str]:
     """The docstring under each field of the models: `capacity: int ...` then `\"\"\"...\"\"\"`."""
     found: dict[tuple[str, str], str] = {}
-    nodes = [node for module in _MODEL_MODULES for node in ast.parse(inspect.getsource(module)).body]
+    nodes = [node for module in _MODEL_MODULES
+             for node in ast.parse(inspect.getsource(module)).body]
     for node in nodes:
         if not isinstance(node, ast.ClassDef):
             continue

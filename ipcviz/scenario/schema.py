@@ -115,7 +115,8 @@ class _StepBase(BaseModel):
 Step = create_model(
     "Step", __base__=_StepBase, __module__=__name__,
     __doc__="One step: a mapping with exactly one key naming what to do.",
-    **{name: (Optional[kind.args], None) for name, kind in STEPS.items()},  # type: ignore[call-overload]
+    **{name: (Optional[kind.args], None)  # type: ignore[call-overload]
+       for name, kind in STEPS.items()},
 )
 RepeatArgs.model_rebuild(_types_namespace={"Step": Step})
 

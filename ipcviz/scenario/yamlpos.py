@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
-#: where in the file a value is: keys and list indices from the top, e.g. ("workers", "w", "steps", 0)
+#: where in the file a value is: keys and list indices from the top,
+#: e.g. ("workers", "w", "steps", 0)
 FieldPath = tuple  # tuple[str | int, ...]; not pathlib.Path
 
 MAX_FILE_BYTES = 1_000_000
