@@ -91,9 +91,11 @@ def check(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
 
     yield from resources.check_mqueue_limits(channels)
     for cname, ch in channels.items():
-        if ch.kind == "socket" and ch.server not in scn.workers:
-            yield (("channels", cname, "server"), f"unknown worker '{ch.server}' "
-                                                   f"(workers: {', '.join(scn.workers)})")
+        server_option = CHANNELS[ch.kind].server_option  # a socket's `server:`
+        if server_option and getattr(ch, server_option) not in scn.workers:
+            yield (("channels", cname, server_option),
+                   f"unknown worker '{getattr(ch, server_option)}' "
+                   f"(workers: {', '.join(scn.workers)})")
         if ch.kind == "shared_array":
             shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
             if len(shape) not in (1, 2):
