@@ -1,23 +1,18 @@
-"""Channel kinds, one module each; `KINDS` maps a scenario `kind:` to its class."""
+"""Channel kinds, one module each (all with the interface in `base.py`); the table of
+kinds (`ipcviz.scenario.kinds.CHANNELS`) names the module and class of each."""
 
 from __future__ import annotations
 
+import importlib
+
 from ipcviz.channels.base import Channel
-from ipcviz.channels.fifo import FifoChannel
-from ipcviz.channels.mmap_file import MmapChannel
-from ipcviz.channels.mqueue import MqueueChannel
-from ipcviz.channels.pipe import PipeChannel
-from ipcviz.channels.queue import QueueChannel
-from ipcviz.channels.semaphore import SemaphoreChannel
-from ipcviz.channels.shared_array import SharedArrayChannel
-from ipcviz.channels.socket_channel import SocketChannel
-
-KINDS: dict[str, type[Channel]] = {
-    cls.kind: cls for cls in (PipeChannel, FifoChannel, SocketChannel, MqueueChannel,
-                              QueueChannel, SharedArrayChannel, SemaphoreChannel, MmapChannel)
-}
+from ipcviz.scenario.kinds import channel_class_path
 
 
-def channel_class(kind: str) -> type[Channel] | None:
-    """The class running channels of `kind`, or None if this version cannot run it yet."""
-    return KINDS.get(kind)
+def channel_class(kind: str) -> type[Channel]:
+    """The class that runs channels of `kind` (a kind of the table; the loader accepts no
+    other), imported on first use."""
+    module, name = channel_class_path(kind)
+    cls = getattr(importlib.import_module(module), name)
+    assert issubclass(cls, Channel) and cls.kind == kind, f"{module}.{name} runs {cls.kind!r}"
+    return cls

@@ -17,9 +17,9 @@ from ipcviz.host.registry import Registry
 class Channel:
     """Base class: one instance per channel of a run, living in the runtime."""
 
+    #: the scenario `kind:` it runs; the roles its steps give workers on it ("write",
+    #: "read", "server", ...) are in the table of kinds (ipcviz.scenario.kinds)
     kind: ClassVar[str] = ""
-    #: roles a step can give a worker on this kind, e.g. {"write", "read"}
-    roles: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, name: str, index: int, spec: Any, registry: Registry):
         self.name = name

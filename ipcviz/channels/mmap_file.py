@@ -52,7 +52,6 @@ class MmapEndpoint:
 
 class MmapChannel(Channel):
     kind = "mmap"
-    roles = frozenset({"read", "write"})
 
     def create(self) -> None:
         self.path = str(self.registry.path(self.name))

@@ -24,7 +24,13 @@ def mqueue_limits() -> dict[str, int]:
 
 
 class MqueueEndpoint:
-    """send/receive that never block in the system call: they poll() the descriptor."""
+    """send/receive that never block in the system call: they poll() the descriptor.
+    A blocking send may also wait in mq_send itself (`send_blocking`)."""
+
+    #: a blocking send waits in the kernel's own call (`send_blocking`)
+    waits_in_kernel = True
+    #: never a rendezvous: a message is delivered once it is in the queue
+    rendezvous = False
 
     def __init__(self, name: str):
         self.mq = posix_ipc.MessageQueue(name)
@@ -74,7 +80,6 @@ class MqueueEndpoint:
 
 class MqueueChannel(Channel):
     kind = "mqueue"
-    roles = frozenset({"send", "receive"})
 
     def create(self) -> None:
         self.ipc_name = self.registry.ipc_name(self.name)

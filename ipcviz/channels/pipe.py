@@ -81,7 +81,6 @@ class PipeChannel(Channel):
     """An anonymous pipe created by the runtime before it forks the workers."""
 
     kind = "pipe"
-    roles = frozenset({"read", "write"})
 
     def create(self) -> None:
         read_fd, write_fd = os.pipe()

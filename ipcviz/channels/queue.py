@@ -34,6 +34,9 @@ class _Sem(SemaphoreEndpoint):
 class QueueEndpoint:
     """A worker's handle on the queue: its own descriptors and semaphore handles."""
 
+    #: no send call that waits: a full queue is waited out with `wait_sendable`
+    waits_in_kernel = False
+
     def __init__(self, names: dict[str, str], path: str, capacity: int | str):
         self.fd = os.open(path, os.O_RDWR)
         self.sems = {role: _Sem(name) for role, name in names.items()}
@@ -112,7 +115,6 @@ class QueueEndpoint:
 
 class QueueChannel(Channel):
     kind = "queue"
-    roles = frozenset({"send", "receive"})
 
     def create(self) -> None:
         capacity = self.spec.capacity

@@ -37,7 +37,6 @@ class SemaphoreEndpoint:
 
 class SemaphoreChannel(Channel):
     kind = "semaphore"
-    roles = frozenset({"sem"})
 
     def create(self) -> None:
         self.ipc_name = self.registry.ipc_name(self.name)

@@ -87,7 +87,6 @@ class ArrayEndpoint:
 
 class SharedArrayChannel(Channel):
     kind = "shared_array"
-    roles = frozenset({"array"})
 
     def create(self) -> None:
         self.shape = shape_of(self.spec)
@@ -105,22 +104,19 @@ class SharedArrayChannel(Channel):
         init = self.spec.init
         if init == "arange":
             self.view.flat[:] = np.arange(count)
-        elif isinstance(init, list):
-            self.view.flat[:] = init
-        elif init != "zeros":
+        elif init != "zeros":  # a number for every element, or a flat list of them
             self.view.flat[:] = init
         self.view.last_writer[:] = -1
         self.initial_sum = exact_sum(self.view.values)
         start = self.view.flat.astype(np.float64)
         self._initial_integral = bool(np.all(np.isfinite(start)) and np.all(start == np.round(start)))
         self._initial_max_abs = float(np.abs(start).max()) if start.size else 0.0
-        self.uses_set = False  # the runtime says so when a worker has `set` on it
         #: indices `expect` checks (set by the sampler): arrays too big to travel whole
         #: still carry these elements, read from the real array
         self.checked: list[object] = []
 
-    def lost_updates(self, increments: int, total: int | float, incrementing_rows: int
-                     ) -> tuple[int | None, str | None]:
+    def lost_updates(self, increments: int, total: int | float, incrementing_rows: int,
+                     set_used: bool = False) -> tuple[int | None, str | None]:
         """(increments attempted minus what the array gained, None) where that difference
         can only be lost updates; else (None, why not: NOTE_*).
 
@@ -128,8 +124,9 @@ class SharedArrayChannel(Channel):
         while fewer than 2^(bits-1) increments were made, or when only one worker row
         increments (no race, so a multiple of 2^bits cannot hide in it). Floats: exact only
         while every value stays an exactly representable integer (initial values integral,
-        |initial| + increments <= 2^mantissa bits, and the float64 sums exact)."""
-        if self.uses_set:
+        |initial| + increments <= 2^mantissa bits, and the float64 sums exact). `set_used`:
+        some worker stores into the array with `set` (the plan's `arrays_set`)."""
+        if set_used:
             return None, NOTE_SET
         gained = total - self.initial_sum
         dtype = self.view.values.dtype

@@ -132,7 +132,6 @@ class ClientEndpoint:
 
 class SocketChannel(Channel):
     kind = "socket"
-    roles = frozenset({"read", "write", "server"})
 
     def create(self) -> None:
         if self.spec.family == "unix":

@@ -50,43 +50,8 @@ RESTART_BACKOFF = 0.5
 #: cannot raise its own priority without CAP_SYS_NICE; lowering theirs needs nothing).
 WORKER_NICE = 10
 
-STEP_ROLES = {"write": "write", "read": "read", "send": "send", "receive": "receive",
-              "increment": "array", "set": "array", "acquire": "sem", "release": "sem",
-              "echo": "read"}
-
-
 class StartError(Exception):
     """The kernel refused something the scenario needs; the message says what, in one line."""
-
-
-def spawns(steps: list[schema.Step]) -> set[str]:
-    """Names of the workers these steps spawn."""
-    out: set[str] = set()
-    for step in steps:
-        if step.kind == "spawn":
-            out.add(step.args)
-        elif step.kind == "repeat":
-            out |= spawns(step.args.steps)
-    return out
-
-
-def step_roles(steps: list[schema.Step], out: dict[str, set[str]]) -> dict[str, set[str]]:
-    """Channel -> roles ('write', 'read', ...) the steps need, nested steps included."""
-    for step in steps:
-        args = step.args
-        role = STEP_ROLES.get(step.kind)
-        if role is not None:
-            channel = args if isinstance(args, str) else getattr(
-                args, "to", None) or getattr(args, "from_", None) or getattr(
-                args, "array", None) or getattr(args, "on", None)
-            out.setdefault(channel, set()).add(role)
-            if step.kind == "increment" and args.lock:
-                out.setdefault(args.lock, set()).add("sem")
-            if step.kind in ("send", "receive") and args.ack:  # acks go the other way
-                out.setdefault(args.ack, set()).add("receive" if step.kind == "send" else "send")
-        if step.kind == "repeat":
-            step_roles(args.steps, out)
-    return out
 
 
 @dataclass
@@ -107,7 +72,7 @@ class Proc:
 
     instance: WorkerInstance
     row: int
-    roles: dict[str, set[str]]
+    roles: dict[str, frozenset[str]]  # channel -> roles (the plan's, for its definition)
     ident: ProcessIdentity | None = None
     alive: bool = False  # forked and not yet reaped
     exit: int | str | None = None
@@ -189,47 +154,22 @@ class Runtime:
 
     def _start(self) -> None:
         instances = self.scenario.instances
-        workers = self.model.workers
-        kids_of = {g: spawns(w.steps) for g, w in workers.items()}
-        spawners = [i for i in instances if kids_of[i.group]]
+        plan = self.scenario.plan  # roles, spawns and signal targets, worked out at load
+        spawners = [i for i in instances if plan.spawns[i.group]]
         self.spawn_base = len(instances)
         rows = len(instances) + T.SPAWN_ROWS * len(spawners)
-        self.target_rows: dict[str, list[int]] = {}
-        for row, inst in enumerate(instances):  # a worker's row is its index in `instances`
-            self.target_rows.setdefault(inst.group, []).append(row)
-            self.target_rows.setdefault(inst.name, [row])
-        sent_slots = max((len(T.signal_slots(w.steps, self.target_rows))
-                          for w in workers.values()), default=0)
         self.table = T.Table(T.Layout(channels=len(self.model.channels), rows=rows,
-                                      sent_slots=sent_slots))
-        arrays_set = {s.args.array for w in workers.values() for s in schema.all_steps(w.steps)
-                      if s.kind == "set"}
+                                      sent_slots=plan.sent_slots))
         for index, (name, spec) in enumerate(self.model.channels.items()):
-            cls = channel_class(spec.kind)
-            assert cls is not None, f"no channel module for kind {spec.kind!r}"
-            channel = cls(name, index, spec, self.registry)
+            channel = channel_class(spec.kind)(name, index, spec, self.registry)
             channel.create()
-            channel.uses_set = name in arrays_set  # type: ignore[attr-defined]
             self.channels.append(channel)
             self.channel_by_name[name] = channel
-        own_roles = {g: step_roles(w.steps, {}) for g, w in workers.items()}
-        for group, roles in own_roles.items():  # the `server:` worker of a socket accepts,
-            for name, spec in self.model.channels.items():  # and so do the kids it spawns
-                if spec.kind == "socket" and name in roles and (
-                        spec.server == group or group in kids_of.get(spec.server, ())):
-                    roles[name] = {"server"}
-        self.roles_by_group = {}
-        for group in workers:
-            roles = {name: set(r) for name, r in own_roles[group].items()}
-            for kid in kids_of[group]:  # a spawner holds what its children will inherit
-                for name, r in own_roles[kid].items():
-                    roles.setdefault(name, set()).update(r)
-            self.roles_by_group[group] = roles
         self.spawn_exit: dict[int, int | str] = {}
         block = self.spawn_base
         for row, inst in enumerate(instances):
-            proc = Proc(inst, row, self.roles_by_group[inst.group])
-            if kids_of[inst.group]:
+            proc = Proc(inst, row, plan.roles[inst.group])
+            if plan.spawns[inst.group]:
                 proc.spawn_rows = list(range(block, block + T.SPAWN_ROWS))
                 block += T.SPAWN_ROWS
             self.procs.append(proc)
@@ -328,9 +268,9 @@ class Runtime:
                     name=proc.name, definition=definition, row=proc.row, table=self.table,
                     endpoints=endpoints,
                     channel_index={c.name: c.index for c in self.channels},
-                    target_rows=self.target_rows, runtime=runtime_ident, gate_fd=gate,
+                    runtime=runtime_ident, gate_fd=gate,
                     spawn_rows=proc.spawn_rows, definitions=dict(self.model.workers),
-                    roles_by_group=self.roles_by_group,
+                    plan=self.scenario.plan,
                     channel_kinds={c.name: c.kind for c in self.channels},
                     definition_name=proc.instance.group,
                     process_slots=self.slots.fds,

@@ -1,10 +1,12 @@
-"""A JSON Schema of the scenario format, generated from the pydantic models in `schema.py`.
+"""A JSON Schema of the scenario format, generated from the pydantic models
+(`schema.py`, and `kinds.py` for the channel and step kinds).
 
 Editors (VS Code, Neovim, Helix through yaml-language-server) use it to complete keys
 and flag mistakes while typing. It says what the models check on their own (shape,
 ranges, names, unknown fields, one key per step, one action per timeline entry); what
 needs the whole file (an unknown channel, a step on the wrong kind) is left to the loader.
-The descriptions live here rather than in `schema.py`, which stays about validation.
+The descriptions live here rather than in the models, which stay about validation
+(except each step kind's one line, which is in the table of kinds).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import core_schema
 
+from ipcviz.scenario import fields, kinds
 from ipcviz.scenario import schema as s
 from ipcviz.signals import SIGRTMAX, SIGRTMIN, parse_signal, signal_name, valid_numbers
 
@@ -52,7 +55,7 @@ def _signal_schema() -> dict[str, Any]:
     }
 
 
-#: Descriptions of fields that have no attribute docstring in schema.py.
+#: Descriptions of fields that have no attribute docstring in their model.
 DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("Scenario", "version"): "Format version; only 1 exists.",
     ("Scenario", "name"): "Title shown in the app and the picker (default: the file name).",
@@ -104,23 +107,6 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("EchoArgs", "bytes"): "Read at most this many bytes per echo.",
     ("RepeatArgs", "times"): "How many times, or `forever`.",
     ("RepeatArgs", "steps"): "The steps repeated.",
-    ("Step", "write"): "Write bytes to a pipe, fifo, socket or mmap channel.",
-    ("Step", "read"): "Read bytes from a pipe, fifo, socket or mmap (or copy a shared_array).",
-    ("Step", "send"): "Put one message on an mqueue or queue.",
-    ("Step", "receive"): "Take one message from an mqueue or queue.",
-    ("Step", "increment"): "Read-modify-write an element of a shared_array.",
-    ("Step", "set"): "Store a value in a shared_array.",
-    ("Step", "acquire"): "P: wait for a semaphore and take it.",
-    ("Step", "release"): "V: give a semaphore back.",
-    ("Step", "signal"): "Send a signal to a worker, a group, or `parent` (the runtime).",
-    ("Step", "wait_signal"): "Sleep until this signal arrives (the worker must catch it).",
-    ("Step", "block"): "Add signals to the worker's blocked mask (they stay pending).",
-    ("Step", "unblock"): "Remove signals from the blocked mask (pending ones arrive).",
-    ("Step", "spawn"): "Fork a child running a `spawned: true` worker's definition.",
-    ("Step", "echo"): "Socket server: read from whichever client has data, write it back.",
-    ("Step", "sleep"): "Pause this many seconds.",
-    ("Step", "repeat"): "Run nested steps several times (or forever).",
-    ("Step", "exit"): "End the worker with this exit status.",
     ("Worker", "handlers"): "Signal -> what the worker does on it: count, ignore, default, "
                             "exit, log, reap (SIGCHLD only).",
     ("Worker", "block"): "Signals blocked from the start (they show as pending).",
@@ -145,6 +131,8 @@ _ACTIONS = {
     "pause_steps": "Stop running steps (the worker stays alive and handles signals).",
     "resume_steps": "Run steps again after pause_steps.",
 }
+for _kind, _step in kinds.STEPS.items():
+    DESCRIPTIONS[("Step", _kind)] = _step.doc
 for _model in ("TimelineEvent", "Trigger"):
     for _action, _text in _ACTIONS.items():
         DESCRIPTIONS[(_model, _action)] = _text
@@ -168,11 +156,16 @@ class _Generator(GenerateJsonSchema):
         return super().function_before_schema(schema)
 
 
+#: the modules whose models make up the format
+_MODEL_MODULES = (fields, kinds, s)
+
+
 def _attribute_docstrings() -> dict[tuple[str, str], str]:
-    """The docstring under each field in schema.py: `capacity: int ...` then `\"\"\"...\"\"\"`."""
-    tree = ast.parse(inspect.getsource(s))
+    """The docstring under each field of the models: `capacity: int ...` then `\"\"\"...\"\"\"`."""
     found: dict[tuple[str, str], str] = {}
-    for node in tree.body:
+    nodes = [node for module in _MODEL_MODULES
+             for node in ast.parse(inspect.getsource(module)).body]
+    for node in nodes:
         if not isinstance(node, ast.ClassDef):
             continue
         body = node.body
@@ -185,10 +178,11 @@ def _attribute_docstrings() -> dict[tuple[str, str], str]:
 
 
 def _model_classes() -> dict[str, type]:
-    """The pydantic models defined in schema.py, by name (their names in `$defs`)."""
+    """The pydantic models of the format, by name (their names in `$defs`)."""
+    modules = {m.__name__ for m in _MODEL_MODULES}
     return {name: obj for name, obj in vars(s).items()
             if inspect.isclass(obj) and issubclass(obj, s.BaseModel)
-            and obj.__module__ == s.__name__}
+            and obj.__module__ in modules}
 
 
 def _not_null(prop: dict[str, Any]) -> dict[str, Any]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from ipcviz.scenario import resources, schema, validate
 from ipcviz.scenario.paths import bundled_scenarios, resolve_path  # re-exported
+from ipcviz.scenario.plan import Plan, make_plan
 from ipcviz.scenario.yamlpos import Document, Problem, YamlError, load_document
 
 __all__ = ["LoadedScenario", "ScenarioError", "WorkerInstance", "bundled_scenarios",
@@ -36,12 +37,14 @@ class WorkerInstance:
 
 @dataclass(frozen=True)
 class LoadedScenario:
-    """A validated scenario plus where it came from."""
+    """A validated scenario, where it came from, the processes the runtime starts (in
+    row order) and the plan worked out from its steps (read only from here on)."""
 
     model: schema.Scenario
     path: str
     name: str
-    instances: tuple[WorkerInstance, ...] = field(default=())
+    instances: tuple[WorkerInstance, ...]
+    plan: Plan
 
     @property
     def channels(self) -> dict:
@@ -216,7 +219,8 @@ def load_text(raw: bytes, filename: str) -> LoadedScenario:
         for i, name in enumerate(validate.instance_names(group, worker)):
             instances.append(WorkerInstance(name, group, i, worker))
     name = model.name or Path(filename).stem
-    return LoadedScenario(model, filename, name, tuple(instances))
+    plan = make_plan(model, [(i.name, i.group) for i in instances])
+    return LoadedScenario(model, filename, name, tuple(instances), plan)
 
 
 def load_scenario(path: str | os.PathLike) -> LoadedScenario:

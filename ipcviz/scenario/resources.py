@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from ipcviz.format import format_bytes
 from ipcviz.host import limits
 from ipcviz.scenario import schema as s
-
-Path = tuple
+from ipcviz.scenario.yamlpos import FieldPath
 
 #: Every process of one run at once (workers, replicas and spawned children): the figure
 #: the runtime enforces while the run lives.
@@ -81,7 +80,7 @@ def _processes_of(name: str, scn: s.Scenario, seen: tuple[str, ...]) -> float:
     return total
 
 
-def check_processes(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
+def check_processes(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
     """The worst case of processes alive at once against MAX_PROCESSES."""
     parts, total = [], 0.0
     for name, worker in scn.workers.items():
@@ -106,6 +105,39 @@ def _figure(n: float) -> str:
 
 
 # ---------------------------------------------------------------- memory and disk
+
+
+def _read_limit(name: str) -> int | None:
+    try:
+        with open(f"/proc/sys/fs/mqueue/{name}") as fh:
+            return int(fh.read())
+    except (OSError, ValueError):
+        return None
+
+
+def check_mqueue_limits(channels: dict) -> Iterator[tuple[FieldPath, str]]:
+    """POSIX message queue limits, naming the /proc/sys setting to change (checked with
+    the cross-references, before the budgets)."""
+    queues = [name for name, ch in channels.items() if ch.kind == "mqueue"]
+    queues_max = _read_limit("queues_max")
+    if queues_max is not None and len(queues) > queues_max:
+        yield (("channels", queues[queues_max]),
+               f"{len(queues)} message queues; the kernel allows {queues_max} "
+               "(/proc/sys/fs/mqueue/queues_max)")
+    if os.geteuid() == 0:  # root (CAP_SYS_RESOURCE) is not held to msg_max/msgsize_max
+        return
+    msg_max, msgsize_max = _read_limit("msg_max"), _read_limit("msgsize_max")
+    for name in queues:
+        ch = channels[name]
+        if msg_max is not None and ch.capacity > msg_max:
+            yield (("channels", name, "capacity"),
+                   f"{ch.capacity} messages; the kernel allows {msg_max} "
+                   "(/proc/sys/fs/mqueue/msg_max)")
+        if msgsize_max is not None and ch.message_size > msgsize_max:
+            yield (("channels", name, "message_size"),
+                   f"{ch.message_size} bytes; the kernel allows {msgsize_max} "
+                   "(/proc/sys/fs/mqueue/msgsize_max)")
+
 
 
 def run_root_candidates() -> list[str]:
@@ -194,7 +226,7 @@ def _spawn_totals(scn: s.Scenario) -> dict[str, float]:
 
 
 def needs(scn: s.Scenario) -> tuple[dict[str, float], dict[str, float], dict[str, float],
-                                     list[tuple[Path, str]]]:
+                                     list[tuple[FieldPath, str]]]:
     """Bytes per channel in /dev/shm, in the run directory and in kernel queue memory,
     plus problems (a queue that has no bound at all)."""
     import numpy as np
@@ -202,7 +234,7 @@ def needs(scn: s.Scenario) -> tuple[dict[str, float], dict[str, float], dict[str
     shm: dict[str, float] = {}
     disk: dict[str, float] = {}
     mq: dict[str, float] = {}
-    problems: list[tuple[Path, str]] = []
+    problems: list[tuple[FieldPath, str]] = []
     for name, ch in scn.channels.items():
         if ch.kind == "shared_array":
             shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
@@ -230,7 +262,7 @@ def needs(scn: s.Scenario) -> tuple[dict[str, float], dict[str, float], dict[str
     return shm, disk, mq, problems
 
 
-def check_space(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
+def check_space(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
     """What the scenario allocates against the free space where it will be allocated."""
     shm, disk, mq, problems = needs(scn)
     yield from problems

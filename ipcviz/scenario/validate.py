@@ -6,33 +6,21 @@ import math
 import re
 from collections.abc import Iterator
 
+from ipcviz.scenario import resources
 from ipcviz.scenario import schema as s
+from ipcviz.scenario.kinds import CHANNELS, STEPS
 from ipcviz.signals import PARENT_SIGNALS, SIGRTMAX, SIGRTMIN, UNCATCHABLE, signal_name
 
-Path = tuple
+from ipcviz.scenario.yamlpos import FieldPath
 
-#: Keys the TUI binds itself; a trigger may not take them.
+#: Keys the TUI binds itself; a trigger may not take them (the scrolling keys too: the
+#: panels scroll with them).
 BUILTIN_KEYS = frozenset(
     "t k i s c u R p ? q S l".split()
-    + ["up", "down", "left", "right", "enter", "escape", "tab", "ctrl+c", "question_mark"]
+    + ["up", "down", "left", "right", "enter", "escape", "tab", "ctrl+c", "question_mark",
+       "pageup", "pagedown", "home", "end"]
 )
 
-STEP_KINDS: dict[str, tuple[str, ...]] = {
-    "write": ("pipe", "fifo", "socket", "mmap"),
-    "read": ("pipe", "fifo", "socket", "mmap", "shared_array"),
-    "send": ("mqueue", "queue"),
-    "receive": ("mqueue", "queue"),
-    "increment": ("shared_array",),
-    "set": ("shared_array",),
-    "acquire": ("semaphore",),
-    "release": ("semaphore",),
-    "echo": ("socket",),
-}
-_KIND_HINT = {
-    "pipe": "write/read", "fifo": "write/read", "socket": "write/read/echo", "mmap": "write/read",
-    "mqueue": "send/receive", "queue": "send/receive", "shared_array": "increment/set",
-    "semaphore": "acquire/release",
-}
 PARENT_SIGNALS_TEXT = ", ".join(
     signal_name(n) for n in sorted(PARENT_SIGNALS) if not SIGRTMIN <= n <= SIGRTMAX
 ) + " and SIGRTMIN..SIGRTMAX"
@@ -73,7 +61,7 @@ def instance_names(name: str, worker: s.Worker) -> list[str]:
     return [f"{name}.{i}" for i in range(worker.count)]
 
 
-def check(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
+def check(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
     """Yield (path, message) for every cross-reference problem."""
     channels = scn.channels
     groups = {name: instance_names(name, w) for name, w in scn.workers.items()}
@@ -84,27 +72,30 @@ def check(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
     if not scn.workers:
         yield (("workers",), "needs at least one worker")
 
-    def channel_ref(path: Path, name: str, step: str) -> Iterator[tuple[Path, str]]:
+    def channel_ref(path: FieldPath, name: str, step: str) -> Iterator[tuple[FieldPath, str]]:
         if name not in channels:
             known = ", ".join(channels) or "none defined"
             yield (path, f"unknown channel '{name}' (channels: {known})")
             return
         kind = channels[name].kind
-        if kind not in STEP_KINDS[step]:
+        works_on = STEPS[step].channels
+        if kind not in works_on:
             yield (path, f"'{step}' does not work on {kind} '{name}' "
-                         f"(use {_KIND_HINT[kind]}; '{step}' is for {', '.join(STEP_KINDS[step])})")
+                         f"(use {CHANNELS[kind].hint}; '{step}' is for {', '.join(works_on)})")
 
-    def target_ref(path: Path, name: str, allow_parent: bool) -> Iterator[tuple[Path, str]]:
+    def target_ref(path: FieldPath, name: str, allow_parent: bool) -> Iterator[tuple[FieldPath, str]]:
         if name in targets or (allow_parent and name == "parent"):
             return
         known = ", ".join(sorted(targets)) + (", parent" if allow_parent else "")
         yield (path, f"unknown worker '{name}' (workers: {known})")
 
-    yield from _kernel_limits(channels)
+    yield from resources.check_mqueue_limits(channels)
     for cname, ch in channels.items():
-        if ch.kind == "socket" and ch.server not in scn.workers:
-            yield (("channels", cname, "server"), f"unknown worker '{ch.server}' "
-                                                   f"(workers: {', '.join(scn.workers)})")
+        server_option = CHANNELS[ch.kind].server_option  # a socket's `server:`
+        if server_option and getattr(ch, server_option) not in scn.workers:
+            yield (("channels", cname, server_option),
+                   f"unknown worker '{getattr(ch, server_option)}' "
+                   f"(workers: {', '.join(scn.workers)})")
         if ch.kind == "shared_array":
             shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
             if len(shape) not in (1, 2):
@@ -166,62 +157,20 @@ def check(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
         yield from _check_expect(scn, groups, (("expect", i)), exp)
 
 
-def _read_limit(name: str) -> int | None:
-    try:
-        with open(f"/proc/sys/fs/mqueue/{name}") as fh:
-            return int(fh.read())
-    except (OSError, ValueError):
-        return None
-
-
-def _kernel_limits(channels) -> Iterator[tuple[Path, str]]:
-    """POSIX message queue limits, naming the /proc/sys setting to change."""
-    import os
-
-    queues = [name for name, ch in channels.items() if ch.kind == "mqueue"]
-    queues_max = _read_limit("queues_max")
-    if queues_max is not None and len(queues) > queues_max:
-        yield (("channels", queues[queues_max]),
-               f"{len(queues)} message queues; the kernel allows {queues_max} "
-               "(/proc/sys/fs/mqueue/queues_max)")
-    if os.geteuid() == 0:  # root (CAP_SYS_RESOURCE) is not held to msg_max/msgsize_max
-        return
-    msg_max, msgsize_max = _read_limit("msg_max"), _read_limit("msgsize_max")
-    for name in queues:
-        ch = channels[name]
-        if msg_max is not None and ch.capacity > msg_max:
-            yield (("channels", name, "capacity"),
-                   f"{ch.capacity} messages; the kernel allows {msg_max} "
-                   "(/proc/sys/fs/mqueue/msg_max)")
-        if msgsize_max is not None and ch.message_size > msgsize_max:
-            yield (("channels", name, "message_size"),
-                   f"{ch.message_size} bytes; the kernel allows {msgsize_max} "
-                   "(/proc/sys/fs/mqueue/msgsize_max)")
-
-
 def _check_steps(steps, base, scn, caught, channel_ref, target_ref):
     for j, step in enumerate(steps):
         path = base + (j,)
         kind = step.kind
         arg = step.args
         here = path + (kind,)
-        if kind in ("write", "send"):
-            yield from channel_ref(here + ("to",), arg.to, kind)
-            if kind == "send":
-                yield from _check_send(scn, arg, here)
-        elif kind in ("read", "receive"):
-            yield from channel_ref(here + ("from",), arg.from_, kind)
-            if kind == "receive" and arg.ack is not None:
-                yield from channel_ref(here + ("ack",), arg.ack, "send")
+        for use, name in STEPS[kind].channel_names(arg):  # the channels it names
+            if use.checked_as is not None:
+                where = here if use.field is None else here + (use.field.rstrip("_"),)
+                yield from channel_ref(where, name, use.checked_as or kind)
+        if kind == "send":
+            yield from _check_send(scn, arg, here)
         elif kind in ("increment", "set"):
-            yield from channel_ref(here + ("array",), arg.array, kind)
-            if kind == "increment" and arg.lock is not None:
-                yield from channel_ref(here + ("lock",), arg.lock, "acquire")
             yield from _check_index(scn, arg, here, kind)
-        elif kind in ("acquire", "release"):
-            yield from channel_ref(here, arg, kind)
-        elif kind == "echo":
-            yield from channel_ref(here + ("on",), arg.on, "echo")
         elif kind == "signal":
             yield from target_ref(here + ("to",), arg.to, True)
             if arg.to == "parent" and arg.sig not in PARENT_SIGNALS:
@@ -272,7 +221,7 @@ def dtype_problem(dtype: str, value: float) -> str | None:
     return None
 
 
-def _check_init(cname: str, ch, size: int) -> Iterator[tuple[Path, str]]:
+def _check_init(cname: str, ch, size: int) -> Iterator[tuple[FieldPath, str]]:
     """`init:` numbers (and arange's last one) must fit the array's dtype."""
     path = ("channels", cname, "init")
     if ch.init == "arange" and size > 1:

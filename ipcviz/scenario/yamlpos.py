@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 import yaml
 
-Path = tuple  # tuple[str | int, ...]
+#: where in the file a value is: keys and list indices from the top,
+#: e.g. ("workers", "w", "steps", 0)
+FieldPath = tuple  # tuple[str | int, ...]; not pathlib.Path
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 200_000
@@ -35,7 +37,7 @@ class Problem:
 
     line: int
     column: int
-    path: Path
+    path: FieldPath
     message: str
 
     def format(self, filename: str) -> str:
@@ -52,7 +54,7 @@ class Document:
     positions: dict = field(default_factory=dict)
     key_positions: dict = field(default_factory=dict)
 
-    def position(self, path: Path, key: bool = False) -> tuple[int, int]:
+    def position(self, path: FieldPath, key: bool = False) -> tuple[int, int]:
         """Line and column of a path's value (or its key), else of its nearest ancestor."""
         path = tuple(path)
         if key and path in self.key_positions:
@@ -72,7 +74,7 @@ class YamlError(Exception):
         self.problems = problems
 
 
-def format_path(path: Path) -> str:
+def format_path(path: FieldPath) -> str:
     """('workers', 'child', 'steps', 1, 'write') -> 'workers.child.steps[1].write'."""
     out = ""
     for part in path:
@@ -172,20 +174,20 @@ def _too_deep(text: str) -> tuple[int, int] | None:
 
 class _Builder:
     def __init__(self) -> None:
-        self.positions: dict[Path, tuple[int, int]] = {}
-        self.key_positions: dict[Path, tuple[int, int]] = {}
+        self.positions: dict[FieldPath, tuple[int, int]] = {}
+        self.key_positions: dict[FieldPath, tuple[int, int]] = {}
         self.problems: list[Problem] = []
         self.count = 0
         self.constructor = yaml.SafeLoader("")
 
-    def _problem(self, node: yaml.Node, path: Path, message: str) -> None:
+    def _problem(self, node: yaml.Node, path: FieldPath, message: str) -> None:
         if self.count > MAX_NODES + 1:  # past an alias bomb, the rest is its echo
             return
         self.problems.append(
             Problem(node.start_mark.line + 1, node.start_mark.column + 1, path, message)
         )
 
-    def build(self, node: yaml.Node, path: Path, depth: int) -> object:
+    def build(self, node: yaml.Node, path: FieldPath, depth: int) -> object:
         self.count += 1
         if self.count > MAX_NODES:
             if self.count == MAX_NODES + 1:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ipcviz.host.process import CLOCK_TICKS, read_stat, zombie_children
+from ipcviz.scenario.kinds import CHANNELS, READING_ROLES, WRITING_ROLES
 from ipcviz.signals import NSIG, mask_names, signal_name
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.deadlock import find_cycle
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 _MASK_FIELDS = {b"SigPnd": "pending", b"ShdPnd": "shared_pending", b"SigBlk": "blocked",
                 b"SigIgn": "ignored", b"SigCgt": "caught"}
-#: Counters per channel kind: (counter cell, summary key, role that owns it)
+#: Counters of a "bytes" channel (kinds.CHANNELS): (counter cell, summary key, role that owns it)
 _STREAM_COUNTERS = ((T.BYTES_WRITTEN, "bytes_written", "write"),
                     (T.BYTES_READ, "bytes_read", "read"))
 
@@ -237,8 +238,7 @@ class Sampler:
         for row, group in senders:
             cells = self._slot_cells.get(group)
             if cells is None:
-                definition = rt.model.workers.get(group)
-                slots = T.signal_slots(definition.steps, rt.target_rows) if definition else {}
+                slots = rt.scenario.plan.signal_slots.get(group, {})
                 base = rt.table.layout.sent_to_base  # type: ignore[union-attr]
                 cells = self._slot_cells[group] = [(base + slot, target, sig) for
                                                    (target, sig), slot in slots.items()]
@@ -299,27 +299,24 @@ class Sampler:
         layout = self.runtime.table.layout  # type: ignore[union-attr]
         for name, roles in channel_roles.items():
             index = self.runtime.channel_by_name[name].index
-            kind = self.runtime.model.channels[name].kind
-            if kind == "shared_array":
+            counters = CHANNELS[self.runtime.model.channels[name].kind].counters
+            if counters == "array":
                 out.append(("increments", name, layout.channel_cell(index, T.INCREMENTS)))
                 if "read" in roles:
                     out.append(("bytes_read", name, layout.channel_cell(index, T.BYTES_READ)))
-                continue
-            if kind == "semaphore":
-                continue
-            if kind in ("mqueue", "queue"):
+            elif counters == "messages":
                 if "send" in roles:
                     out.append(("messages_sent", name,
                                 layout.channel_cell(index, T.MESSAGES_SENT)))
                 if "receive" in roles:
                     out.append(("messages_received", name,
                                 layout.channel_cell(index, T.MESSAGES_RECEIVED)))
-                continue
-            if "server" in roles:
-                roles = roles | {"read", "write"}
-            for counter, key, role in _STREAM_COUNTERS:
-                if role in roles:
-                    out.append((key, name, layout.channel_cell(index, counter)))
+            elif counters == "bytes":
+                if "server" in roles:
+                    roles = roles | {"read", "write"}
+                for counter, key, role in _STREAM_COUNTERS:
+                    if role in roles:
+                        out.append((key, name, layout.channel_cell(index, counter)))
         self._counters[key] = out
         return out
 
@@ -355,7 +352,7 @@ class Sampler:
         sent_to = self.runtime.kid_sent_to.get(kid.row, {})
         # a spawned worker moves bytes and messages too: its own counters, as for any worker
         per_channel = self._per_channel("#" + kid.group,
-                                        self.runtime.roles_by_group.get(kid.group, {}), row)
+                                        self.runtime.scenario.plan.roles.get(kid.group, {}), row)
         return WorkerView(
             name=kid.name, group=kid.group, pid=kid.ident.pid, state=state,
             blocked_on=blocked_on, exit=exit, exit_text=exit_text, parent=kid.parent,
@@ -441,13 +438,12 @@ class Sampler:
                       workers: list[WorkerView], kids: list[SpawnedProc]) -> ChannelView:
         rt = self.runtime
         kind = spec.kind  # type: ignore[attr-defined]
+        counters = CHANNELS[kind].counters
         ends = self._ends.get(name)
         if ends is None:  # who writes and who reads never changes during a run
             ends = self._ends[name] = (
-                tuple(p.name for p in rt.procs
-                      if p.roles.get(name, set()) & {"write", "array", "send", "server"}),
-                tuple(p.name for p in rt.procs
-                      if p.roles.get(name, set()) & {"read", "receive", "server"}))
+                tuple(p.name for p in rt.procs if p.roles.get(name, set()) & WRITING_ROLES),
+                tuple(p.name for p in rt.procs if p.roles.get(name, set()) & READING_ROLES))
         writers, readers = ends
         data: dict[str, object] = {}
         channel = rt.channel_by_name.get(name)
@@ -458,16 +454,16 @@ class Sampler:
             def column(counter: int) -> np.ndarray:
                 return arr[:, layout.channel_cell(index, counter)]
 
-            if kind in ("pipe", "fifo", "socket", "mmap"):
+            if counters == "bytes":
                 data["bytes_written"] = int(column(T.BYTES_WRITTEN).sum())
                 data["bytes_read"] = int(column(T.BYTES_READ).sum())
-            if kind in ("mqueue", "queue"):
+            if counters == "messages":
                 data["messages_sent"] = int(column(T.MESSAGES_SENT).sum())
                 data["messages_received"] = int(column(T.MESSAGES_RECEIVED).sum())
                 data["bytes_sent"] = int(column(T.BYTES_WRITTEN).sum())
             # Counters before contents: a worker writes the cell, then counts the increment,
             # so every increment counted here is already in (or lost from) the array.
-            per_row = column(T.INCREMENTS) if kind == "shared_array" else None
+            per_row = column(T.INCREMENTS) if counters == "array" else None
             increments = int(per_row.sum()) if per_row is not None else 0
             if per_row is not None and name not in self._checked:
                 self._checked.add(name)  # the elements `expect` will look at, read for real
@@ -479,11 +475,12 @@ class Sampler:
                 # while workers run, up to one burst of increments each may be written but
                 # not yet counted: never reported as negative losses
                 lost, note = channel.lost_updates(  # type: ignore[attr-defined]
-                    increments, data["sum"], int(np.count_nonzero(per_row)))
+                    increments, data["sum"], int(np.count_nonzero(per_row)),
+                    name in rt.scenario.plan.arrays_set)
                 data["lost_updates"] = lost
                 if note is not None:
                     data["lost_updates_note"] = note
-            elif kind == "semaphore":
+            elif counters == "lock":
                 data.update(self._semaphore(name, column(T.ACQUIRED) - column(T.RELEASED),
                                             workers, kids))
         return ChannelView(name, kind, data, writers, readers)

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import mmap
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ipcviz.scenario.plan import PARENT_TARGET
 from ipcviz.signals import NSIG
-
-if TYPE_CHECKING:
-    from ipcviz.scenario.schema import Step
 
 # Header cells of a row.
 PID = 0
@@ -61,15 +58,13 @@ EVENT_SLOTS = 64
 EVENT_COLS = 4  # time_ns, kind, a, b
 
 # What a worker is doing (OP cell).
-(OP_STARTING, OP_RUNNING, OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP_RELEASE,
- OP_SLEEP, OP_WAIT_SIGNAL, OP_PAUSED, OP_DONE, OP_INCREMENT, OP_SET, OP_SIGNAL, OP_ECHO,
- OP_SPAWN) = range(17)
+(OP_STARTING, OP_RUNNING, OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE,
+ OP_SLEEP, OP_WAIT_SIGNAL, OP_PAUSED, OP_DONE, OP_INCREMENT, OP_ECHO, OP_SPAWN) = range(14)
 OP_NAMES = {
     OP_STARTING: "start", OP_RUNNING: "run", OP_WRITE: "write", OP_READ: "read",
-    OP_SEND: "send", OP_RECEIVE: "receive", OP_ACQUIRE: "acquire", OP_RELEASE: "release",
+    OP_SEND: "send", OP_RECEIVE: "receive", OP_ACQUIRE: "acquire",
     OP_SLEEP: "sleep", OP_WAIT_SIGNAL: "wait_signal", OP_PAUSED: "paused", OP_DONE: "done",
-    OP_INCREMENT: "increment", OP_SET: "set", OP_SIGNAL: "signal", OP_ECHO: "echo",
-    OP_SPAWN: "spawn",
+    OP_INCREMENT: "increment", OP_ECHO: "echo", OP_SPAWN: "spawn",
 }
 #: Ops that, when the kernel says the process sleeps, mean it is blocked on something.
 BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP_WAIT_SIGNAL,
@@ -77,9 +72,9 @@ BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP
 
 # Event kinds (event ring).
 (EV_STARTED, EV_SIGNAL, EV_EOF, EV_EPIPE, EV_EXITING, EV_SENT, EV_WAITED, EV_BLOCK,
- EV_UNBLOCK, EV_LOCK_HELD, EV_SPAWNED, EV_REAPED, EV_SPAWN_LIMIT, EV_SET,
+ EV_UNBLOCK, EV_SPAWNED, EV_REAPED, EV_SPAWN_LIMIT, EV_SET,
  EV_READ_ARRAY, EV_SELF_READ, EV_SEND_FULL, EV_RETRY, EV_DUPLICATE, EV_FAILED,
- EV_PROCESS_CAP) = range(1, 22)
+ EV_PROCESS_CAP) = range(1, 21)
 
 #: Rows reserved for the children of each worker that has `spawn` steps.
 SPAWN_ROWS = 64
@@ -92,7 +87,7 @@ class Layout:
     channels: int
     rows: int
     #: cells per row counting the signals this row sent to each (target row, signal) its
-    #: `signal` steps can reach (see `signal_slots`); one writer per cell, so exact
+    #: `signal` steps can reach (the plan's `signal_slots`); one writer per cell, so exact
     sent_slots: int = 0
 
     @property
@@ -115,25 +110,8 @@ class Layout:
         return self.channel_base + CHANNEL_COLS * channel + counter
 
 
-PARENT_ROW_TARGET = -1  # the target "row" of `signal: {to: parent}`
-
-
-def signal_slots(steps: list[Step], target_rows: dict[str, list[int]]
-                 ) -> dict[tuple[int, int], int]:
-    """(target row, signal) -> slot, for every pair a worker definition's `signal` steps can
-    send; the sender counts in its own row's slot, the sampler adds them up per target.
-    Deterministic, so the worker and the sampler compute the same map independently."""
-    from ipcviz.scenario.schema import all_steps
-
-    slots: dict[tuple[int, int], int] = {}
-    for step in all_steps(steps):
-        if step.kind != "signal":
-            continue
-        to, sig = step.args.to, int(step.args.sig)
-        rows = [PARENT_ROW_TARGET] if to == "parent" else target_rows.get(to, [])
-        for row in rows:
-            slots.setdefault((row, sig), len(slots))
-    return slots
+#: the target "row" of `signal: {to: parent}` (slots: the plan's `signal_slots`)
+PARENT_ROW_TARGET = PARENT_TARGET
 
 
 class Table:
@@ -148,9 +126,6 @@ class Table:
 
     def row_base(self, row: int) -> int:
         return row * self.layout.width
-
-    def reset_row(self, row: int) -> None:
-        self.array[row, :] = 0
 
     def events_since(self, row: int, seen: int) -> tuple[list[tuple[int, int, int, int]], int, int]:
         """Events of `row` after sequence `seen`: (events, new seq, how many were overwritten)."""

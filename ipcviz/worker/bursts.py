@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ipcviz.worker.row import WorkerRow
 
 __all__ = ["BURST", "PIPE_BIT", "Burst", "mqueue_receive", "mqueue_send", "pipe_read",
-           "pipe_write", "retried_queues", "run_bursts", "unlocked_increments"]
+           "pipe_write", "run_bursts", "unlocked_increments"]
 
 #: operations between two flushes and pause/exit checks: at about 1 microsecond each,
 #: a burst ends every few tens of microseconds, far below anything a person can see
@@ -156,8 +156,9 @@ _SEQ = struct.Struct("<I")
 
 
 def mqueue_send(row: WorkerRow, args: schema.SendArgs) -> Burst | None:
+    """Blocking sends to a POSIX queue without acknowledgements."""
     endpoint = row.ctx.endpoints[args.to]
-    if args.ack is not None or not args.block or not hasattr(endpoint, "send_blocking"):
+    if args.ack is not None or not args.block:
         return None
     payload = bytes(row.payload(args))
     packed = bytearray(message.pack(row.ctx.row, 0, payload))
@@ -192,16 +193,16 @@ def mqueue_send(row: WorkerRow, args: schema.SendArgs) -> Burst | None:
     return burst
 
 
-def mqueue_receive(row: WorkerRow, args: schema.ReceiveArgs, retried: set[str]
+def mqueue_receive(row: WorkerRow, args: schema.ReceiveArgs, retried: frozenset[str]
                    ) -> Burst | None:
-    """Receives that need no per-message bookkeeping: nobody resends on this queue (so no
-    duplicates) and this worker does not also send on it (so no self-reads)."""
+    """Receives from a POSIX queue that need no per-message bookkeeping: nobody resends on
+    this queue (so no duplicates) and this worker does not also send on it (so no
+    self-reads)."""
     name = args.from_
     endpoint = row.ctx.endpoints[name]
     own = row.ctx.own_roles(name)
     if (args.ack is not None or not args.block or args.timeout is not None
-            or name in retried or own is None or "send" in own
-            or not hasattr(endpoint, "send_blocking")):
+            or name in retried or own is None or "send" in own):
         return None
     cells, receive, busy = row.cells, endpoint.mq.receive, posix_ipc.BusyError
     got_cell = row.counter(name, T.MESSAGES_RECEIVED)
@@ -229,13 +230,6 @@ def mqueue_receive(row: WorkerRow, args: schema.ReceiveArgs, retried: set[str]
         cells[bytes_cell] += total - done * header
         return done
     return burst
-
-
-def retried_queues(definitions: dict[str, schema.Worker]) -> set[str]:
-    """Queues some sender may send the same message to twice (acknowledged sends retry)."""
-    return {step.args.to for worker in definitions.values()
-            for step in schema.all_steps(worker.steps)
-            if step.kind == "send" and step.args.ack is not None and step.args.retries}
 
 
 def run_bursts(row: WorkerRow, burst: Burst, times: int | None,

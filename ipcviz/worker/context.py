@@ -7,6 +7,7 @@ from typing import Any
 
 from ipcviz.host.process import ProcessIdentity
 from ipcviz.scenario import schema
+from ipcviz.scenario.plan import Plan
 from ipcviz.telemetry import table as T
 
 
@@ -20,24 +21,24 @@ class WorkerContext:
     table: T.Table
     endpoints: dict[str, Any]
     channel_index: dict[str, int]
-    #: name -> rows it reaches (groups and single instances), for `signal` steps
-    target_rows: dict[str, list[int]]
     runtime: ProcessIdentity
+    #: the scenario's plan (roles per definition, signal targets and slots, retried
+    #: queues), worked out at load; only read
+    plan: Plan
     gate_fd: int | None = None
     #: rows this worker may give to the children it spawns
     spawn_rows: list[int] = field(default_factory=list)
-    #: worker definitions by name, and the channel roles each needs (for `spawn`)
+    #: worker definitions by name (for `spawn`)
     definitions: dict[str, schema.Worker] = field(default_factory=dict)
-    roles_by_group: dict[str, dict[str, set[str]]] = field(default_factory=dict)
     channel_kinds: dict[str, str] = field(default_factory=dict)
-    #: the worker definition's name (group), to know its own roles
+    #: the worker definition's name (group), to know its roles and signal slots
     definition_name: str = ""
     #: the run's process slots (host/limits.py): take one to spawn, give one per reap
     process_slots: tuple[int, int] | None = None
 
-    def own_roles(self, channel: str) -> set[str] | None:
+    def own_roles(self, channel: str) -> frozenset[str] | None:
         """The roles this worker's group has on `channel`, or None when the group is not
         known (then assume it may do anything)."""
         if not self.definition_name:
             return None
-        return self.roles_by_group.get(self.definition_name, {}).get(channel, set())
+        return self.plan.roles.get(self.definition_name, {}).get(channel, frozenset())

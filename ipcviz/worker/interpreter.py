@@ -44,7 +44,7 @@ class Interpreter:
         self._kids: dict[int, int] = {}  # pid -> row of children this worker spawned
         self._spawned = 0
         self._compiled: dict[int, list[Any]] = {}
-        self._retried = bursts.retried_queues(ctx.definitions)
+        self._retried = ctx.plan.retried
 
     # -------------------------------------------------------------- run
 
@@ -169,7 +169,7 @@ class Interpreter:
             self.row.emit(T.EV_PROCESS_CAP, limits.MAX_PROCESSES, 0)
             return
         row = self.ctx.spawn_rows[self._spawned]
-        roles = self.ctx.roles_by_group.get(kid, {})
+        roles = self.ctx.plan.roles.get(kid, {})
         saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
         try:
             pid = os.fork()

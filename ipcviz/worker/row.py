@@ -75,8 +75,9 @@ class WorkerRow:
         self._payloads: dict[int, memoryview] = {}
         self._counters: dict[tuple[str, int], int] = {}
         #: (target row, signal) -> its "sent to" cell in this worker's row
-        self.sent_to_cells = {key: self.base + self.layout.sent_to_base + slot for key, slot in
-                              T.signal_slots(ctx.definition.steps, ctx.target_rows).items()}
+        slots = ctx.plan.signal_slots.get(ctx.definition_name, {})
+        self.sent_to_cells = {key: self.base + self.layout.sent_to_base + slot
+                              for key, slot in slots.items()}
 
     # ------------------------------------------------------------ telemetry
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.reactive import reactive
 
+from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.widgets.grid import grid_lines
@@ -31,7 +32,7 @@ class LocksPanel(Panel):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
-        sems = [c for c in snap.channels if c.kind == "semaphore"]
+        sems = [c for c in snap.channels if CHANNELS[c.kind].panel == "locks"]
         key = (snap.deadlock, snap.deadlock_seen, tuple(
             (c.name, c.data.get("value"), tuple(c.data.get("holders", [])),
              tuple(c.data.get("waiters", []))) for c in sems))

@@ -13,9 +13,8 @@ from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.widgets.grid import grid_lines
 
 from ipcviz.format import bar, format_bytes, sparkline
+from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import Snapshot
-
-STREAM_KINDS = ("pipe", "fifo", "socket")
 
 
 class PipesPanel(Panel):
@@ -44,7 +43,7 @@ class PipesPanel(Panel):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
-        channels = [c for c in snap.channels if c.kind in STREAM_KINDS]
+        channels = [c for c in snap.channels if CHANNELS[c.kind].panel == "pipes"]
         self.set_shown(bool(channels))
         narrow = self.app.has_class("narrow")
         width = 10 if narrow else 12

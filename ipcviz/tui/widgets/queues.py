@@ -10,11 +10,11 @@ from rich.text import Text
 from textual.reactive import reactive
 
 from ipcviz.format import bar, sparkline
+from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.widgets.grid import grid_lines
 
-QUEUE_KINDS = ("mqueue", "queue")
 HISTORY = 40
 
 
@@ -39,7 +39,7 @@ class QueuesPanel(Panel):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
-        queues = [c for c in snap.channels if c.kind in QUEUE_KINDS]
+        queues = [c for c in snap.channels if CHANNELS[c.kind].panel == "queues"]
         self.set_shown(bool(queues))
         narrow = self.app.has_class("narrow")
         columns = ["queue", "depth / capacity", "max", "sent", "received", "msg/s", "blocked"]

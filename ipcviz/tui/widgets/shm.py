@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from ipcviz.tui.widgets.base import Panel
 
+from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 
 MAX_COLUMNS = 16
@@ -225,7 +226,7 @@ class SharedMemoryPanel(Panel):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
-        channels = [c for c in snap.channels if c.kind in ("shared_array", "mmap")]
+        channels = [c for c in snap.channels if CHANNELS[c.kind].panel == "memory"]
         self.set_shown(bool(channels))
         writers = [w.name for w in snap.workers]
         lines: list[Text] = []

@@ -1,53 +1,33 @@
-"""Step handlers by family, and the one table that maps each step kind to its handler.
+"""Step handlers by family (one module each), registered by step kind.
 
 A handler is `make(row, args) -> step`: called once per step when the worker compiles
 its steps, it returns the zero-argument callable the worker loop calls each time the
 step runs (hot kinds return a fast path; the others a plain call). Adding a step kind
-means one entry here plus its handler in the family module.
+means its entry in the table of kinds (ipcviz.scenario.kinds.STEPS) plus its handler,
+registered with `@handles` or `@compiles` (registry.py), in the family module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from ipcviz.scenario.kinds import STEPS
 from ipcviz.worker.row import WorkerRow
-from ipcviz.worker.steps import control, messages, semaphores, shm, signalling, streams
+from ipcviz.worker.steps import (  # noqa: F401 (importing a family registers its kinds)
+    control,
+    messages,
+    semaphores,
+    shm,
+    signalling,
+    streams,
+)
+from ipcviz.worker.steps.registry import HANDLERS, Handler, Step
 
-Step = Callable[[], None]
-Handler = Callable[[WorkerRow, Any], Step]
+__all__ = ["HANDLERS", "Handler", "Step", "compile_step"]
 
-
-def _plain(fn: Callable[[WorkerRow, Any], None]) -> Handler:
-    """A handler with no fast path: each run calls `fn(row, args)`."""
-    return lambda row, args: lambda: fn(row, args)
-
-
-HANDLERS: dict[str, Handler] = {
-    # byte streams and mapped memory
-    "write": streams.compile_write,
-    "read": streams.compile_read,
-    "echo": _plain(streams.echo),
-    # messages
-    "send": _plain(messages.send),
-    "receive": _plain(messages.receive),
-    # shared memory
-    "increment": shm.compile_increment,
-    "set": shm.compile_set,
-    # semaphores
-    "acquire": _plain(semaphores.acquire),
-    "release": _plain(semaphores.release),
-    # signals
-    "signal": _plain(signalling.send_signal),
-    "wait_signal": _plain(signalling.wait_signal),
-    "block": _plain(signalling.block),
-    "unblock": _plain(signalling.unblock),
-    # control flow and processes
-    "sleep": _plain(control.sleep),
-    "exit": _plain(control.exit_now),
-    "repeat": _plain(control.repeat),
-    "spawn": _plain(control.spawn),
-}
+if set(HANDLERS) != set(STEPS):  # a kind in the table with no handler, or the reverse
+    raise RuntimeError(f"step kinds without a handler: {sorted(set(STEPS) - set(HANDLERS))}; "
+                       f"handlers of no kind: {sorted(set(HANDLERS) - set(STEPS))}")
 
 
 def compile_step(row: WorkerRow, kind: str, args: Any) -> Step:

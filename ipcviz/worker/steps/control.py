@@ -9,21 +9,26 @@ from __future__ import annotations
 from ipcviz.scenario import schema
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import ExitRequested
+from ipcviz.worker.steps.registry import handles
 
 
+@handles("sleep")
 def sleep(row: WorkerRow, seconds: float) -> None:
     row.sleep(seconds)
 
 
+@handles("exit")
 def exit_now(row: WorkerRow, code: int) -> None:
     raise ExitRequested(code)
 
 
+@handles("repeat")
 def repeat(row: WorkerRow, args: schema.RepeatArgs) -> None:
     assert row.runner is not None
     row.runner.repeat(args)
 
 
+@handles("spawn")
 def spawn(row: WorkerRow, kid: str) -> None:
     assert row.runner is not None
     row.runner.spawn(kid)

@@ -13,6 +13,7 @@ from ipcviz.channels import message
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
 from ipcviz.worker.row import WorkerRow
+from ipcviz.worker.steps.registry import handles
 
 #: a receiver remembers this many sequence numbers per sender to notice duplicates
 SEEN_WINDOW = 4096
@@ -25,13 +26,12 @@ def send_message(row: WorkerRow, name: str, packed: bytes, priority: int, block:
     An error from the kernel (the spool's file system is full, ...) ends the worker as a
     StepFailed: the channel took nothing, so nothing is counted."""
     endpoint = row.ctx.endpoints[name]
-    send_blocking = getattr(endpoint, "send_blocking", None)
     try:
-        if block and send_blocking is not None:
+        if block and endpoint.waits_in_kernel:
             # a message is atomic: either in the queue or not, so a blocking send cannot
             # lose a count; "blocked" is what the kernel says while we sit in it
             with row.blocked(T.OP_SEND, name):
-                row.wait(send_blocking, packed, priority)
+                row.wait(endpoint.send_blocking, packed, priority)
             return True
         while not endpoint.send_now(packed, priority):
             if not block:
@@ -40,7 +40,7 @@ def send_message(row: WorkerRow, name: str, packed: bytes, priority: int, block:
             row.wait(endpoint.wait_sendable, 200)
     except OSError as exc:
         raise row.failed(exc, T.OP_SEND, name) from None
-    if getattr(endpoint, "rendezvous", False):  # capacity 0: wait for the receiver
+    if endpoint.rendezvous:  # a queue of capacity 0: wait for the receiver
         row.set_op(T.OP_SEND, row.index(name))
         while not row.wait(endpoint.wait_ack, 0.2):
             pass
@@ -53,6 +53,7 @@ def count_sent(row: WorkerRow, name: str, size: int) -> None:
     row.cells[row.counter(name, T.BYTES_WRITTEN)] += size
 
 
+@handles("send")
 def send(row: WorkerRow, args: schema.SendArgs) -> None:
     payload = row.payload(args)
     seq = row.seq[args.to] = row.seq.get(args.to, 0) + 1
@@ -92,6 +93,7 @@ def _await_ack(row: WorkerRow, name: str, seq: int, timeout: float) -> bool:
         row.wait(endpoint.wait_receivable, max(1, int(left * 1000)))
 
 
+@handles("receive")
 def receive(row: WorkerRow, args: schema.ReceiveArgs) -> None:
     name = args.from_
     endpoint = row.ctx.endpoints[name]

@@ -6,6 +6,7 @@ from typing import Any
 
 from ipcviz.telemetry import table as T
 from ipcviz.worker.row import WorkerRow
+from ipcviz.worker.steps.registry import handles
 
 
 def take(row: WorkerRow, sem: Any, name: str) -> None:
@@ -22,9 +23,11 @@ def give(row: WorkerRow, sem: Any, name: str) -> None:
     row.cells[row.counter(name, T.RELEASED)] += 1
 
 
+@handles("acquire")
 def acquire(row: WorkerRow, name: str) -> None:
     take(row, row.ctx.endpoints[name], name)
 
 
+@handles("release")
 def release(row: WorkerRow, name: str) -> None:
     give(row, row.ctx.endpoints[name], name)

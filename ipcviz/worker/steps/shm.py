@@ -9,6 +9,7 @@ from ipcviz.telemetry import table as T
 from ipcviz.worker.boundary import hold
 from ipcviz.worker.bursts import BURST, unlocked_increments
 from ipcviz.worker.row import WorkerRow
+from ipcviz.worker.steps.registry import compiles
 from ipcviz.worker.steps.semaphores import give, take
 
 Step = Callable[[], None]
@@ -24,6 +25,7 @@ def flat_index(index: int | list[int] | None, shape: tuple[int, ...]) -> int | N
     return flat
 
 
+@compiles("increment")
 def compile_increment(row: WorkerRow, args: schema.IncrementArgs) -> Step:
     index = flat_index(args.index, row.ctx.endpoints[args.array].values.shape) or 0
     return lambda: increment(row, args, index)
@@ -67,6 +69,7 @@ def increment(row: WorkerRow, args: schema.IncrementArgs, index: int) -> None:
                 row.set_op(T.OP_INCREMENT, channel)
 
 
+@compiles("set")
 def compile_set(row: WorkerRow, args: schema.SetArgs) -> Step:
     index = flat_index(args.index, row.ctx.endpoints[args.array].values.shape)
     return lambda: set_values(row, args, index)

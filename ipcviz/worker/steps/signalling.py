@@ -7,19 +7,22 @@ import time
 
 from ipcviz.host.process import ProcessIdentity
 from ipcviz.scenario import schema
+from ipcviz.scenario.plan import PARENT_TARGET
 from ipcviz.telemetry import table as T
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import SignalArrived
+from ipcviz.worker.steps.registry import handles
 
 
+@handles("signal")
 def send_signal(row: WorkerRow, args: schema.SignalArgs) -> None:
     """`count` signals to each target (the runtime for `parent`), `interval` apart."""
     ctx, cells = row.ctx, row.cells
     if args.to == "parent":
         idents = [ctx.runtime]
-        rows = [-1]
+        rows = [PARENT_TARGET]
     else:
-        rows = ctx.target_rows[args.to]
+        rows = list(ctx.plan.target_rows[args.to])
         idents = []
         for target in rows:
             base = ctx.table.row_base(target)
@@ -38,6 +41,7 @@ def send_signal(row: WorkerRow, args: schema.SignalArgs) -> None:
         row.emit(T.EV_SENT, args.sig, (target << 20) | sent, started)
 
 
+@handles("wait_signal")
 def wait_signal(row: WorkerRow, sig: int) -> None:
     signals = row.signals
     baseline = signals.count(sig)
@@ -53,12 +57,14 @@ def wait_signal(row: WorkerRow, sig: int) -> None:
     row.emit(T.EV_WAITED, sig)
 
 
+@handles("block")
 def block(row: WorkerRow, sigs: list[int]) -> None:
     os_signal.pthread_sigmask(os_signal.SIG_BLOCK, sigs)
     row.emit(T.EV_BLOCK, sigs[0] if sigs else 0, len(sigs))
     row.mark_hidden_block()
 
 
+@handles("unblock")
 def unblock(row: WorkerRow, sigs: list[int]) -> None:
     row.emit(T.EV_UNBLOCK, sigs[0] if sigs else 0, len(sigs))
     os_signal.pthread_sigmask(os_signal.SIG_UNBLOCK, sigs)

@@ -15,6 +15,7 @@ from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import ExitRequested
+from ipcviz.worker.steps.registry import compiles, handles
 
 Step = Callable[[], None]
 STREAM_KINDS = ("pipe", "fifo")
@@ -26,6 +27,7 @@ EPIPE_BACKOFF = 0.05
 
 # ---------------------------------------------------------------- write
 
+@compiles("write")
 def compile_write(row: WorkerRow, args: schema.WriteArgs) -> Step:
     if row.ctx.channel_kinds.get(args.to) in STREAM_KINDS:
         fast = _fast_write(row, args)
@@ -117,6 +119,7 @@ def fast_read_fd(row: WorkerRow, args: schema.ReadArgs) -> int | None:
     return row.ctx.endpoints[args.from_].read_fd
 
 
+@compiles("read")
 def compile_read(row: WorkerRow, args: schema.ReadArgs) -> Step:
     read_fd = fast_read_fd(row, args)
     if read_fd is None:
@@ -172,6 +175,7 @@ def read(row: WorkerRow, args: schema.ReadArgs) -> None:
 
 # ---------------------------------------------------------------- echo
 
+@handles("echo")
 def echo(row: WorkerRow, args: schema.EchoArgs) -> None:
     """Server side: read from whichever client has data and write it back to it."""
     name = args.on

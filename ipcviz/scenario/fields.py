@@ -1,0 +1,58 @@
+"""What every scenario model shares: the strict base model, names, signals and limits.
+
+Kept apart so that the table of kinds (`kinds.py`) and the file's top level
+(`schema.py`) can both build on it without importing each other.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from ipcviz.signals import parse_signal
+
+#: Documented limits; see README "Limits".
+MAX_WORKERS = 512
+MAX_BYTES_PER_OP = 16 * 1024 * 1024
+MAX_ARRAY_ELEMENTS = 1 << 22
+MAX_MMAP_BYTES = 64 * 1024 * 1024
+MAX_DURATION = 24 * 3600
+MAX_SIGNAL_COUNT = 100_000
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,31}$"
+
+SignalNum = Annotated[int, BeforeValidator(parse_signal)]
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+class Model(BaseModel):
+    """Base: frozen, and an unknown field is an error that lists the allowed ones."""
+
+    # strict: a YAML `true` is not the number 1 and "3" is not 3; no NaN or infinity
+    model_config = ConfigDict(frozen=True, populate_by_name=False, strict=True,
+                              allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            allowed = [f.alias or name for name, f in cls.model_fields.items()]
+            for key in data:
+                if key not in allowed:
+                    raise PydanticCustomError(
+                        "unknown_field",
+                        "unknown field '{field}' (allowed: {allowed})",
+                        {"field": str(key), "allowed": ", ".join(allowed)},
+                    )
+        return data
+
+
+def _exactly_one(model: BaseModel, names: list[str], what: str) -> str:
+    present = [n for n in names if getattr(model, n) is not None]
+    if len(present) != 1:
+        shown = ", ".join(names)
+        if not present:
+            raise PydanticCustomError("one_of", f"needs one {what} ({shown})")
+        raise PydanticCustomError("one_of", f"has {len(present)} {what}s; give exactly one")
+    return present[0]
