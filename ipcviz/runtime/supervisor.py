@@ -32,6 +32,7 @@ from ipcviz.host.process import (
 )
 from ipcviz.host.registry import Registry, sweep_dead_runs
 from ipcviz.host.runroot import RunRootError
+from ipcviz.runtime.scheduler import Scheduler, parse_schedule
 from ipcviz.scenario import schema
 from ipcviz.scenario.load import LoadedScenario, WorkerInstance
 from ipcviz.signals import SIGRTMAX, UNCATCHABLE, signal_name
@@ -128,7 +129,8 @@ class Proc:
 class Runtime:
     """One run of one scenario."""
 
-    def __init__(self, scenario: LoadedScenario, clock=time.monotonic):
+    def __init__(self, scenario: LoadedScenario, clock=time.monotonic,
+                 schedule: list[str] | None = None, speed: float | None = None):
         self.scenario = scenario
         self.clock = clock
         self.model = scenario.model
@@ -155,6 +157,11 @@ class Runtime:
         self._kid_idents: list[ProcessIdentity] = []
         self._kid_names: dict[int, str] = {}
         self._kid_count: Counter = Counter()
+        # run-wide time control (scheduler.py): the scenario's schedule/speed unless overridden
+        model = scenario.model
+        self.scheduler = Scheduler(
+            self, parse_schedule(model.schedule or []) if schedule is None else schedule,
+            model.after_schedule, model.speed if speed is None else speed, clock)
 
     # ---------------------------------------------------------------- start
 
@@ -222,6 +229,7 @@ class Runtime:
                 proc.spawn_rows = list(range(block, block + T.SPAWN_ROWS))
                 block += T.SPAWN_ROWS
             self.procs.append(proc)
+        self.scheduler.attach()
         self._install_signals()
         become_subreaper()
         self._gate_r, gate_w = os.pipe()
@@ -329,6 +337,11 @@ class Runtime:
     def elapsed(self) -> float:
         return self.clock() - self.t0 if self.started else 0.0
 
+    @property
+    def run_time(self) -> float:
+        """The run clock (timeline, restarts): slowed by the speed, stopped while held."""
+        return self.scheduler.run_time() if self.started else 0.0
+
     def all_ended(self) -> bool:
         return self.started and not any(
             p.alive or p.restart_pending or p.restart_at is not None for p in self.procs)
@@ -336,11 +349,14 @@ class Runtime:
     def next_deadline(self) -> float | None:
         """Seconds until the runtime has something scheduled (timeline, restart)."""
         times = []
+        now, speed = self.run_time, self.scheduler.speed
         if self._next_event < len(self._timeline):
-            times.append(self._timeline[self._next_event].at - self.elapsed)
-        times += [p.restart_at - self.elapsed for p in self.procs if p.restart_at is not None]
+            times.append((self._timeline[self._next_event].at - now) / speed)
+        times += [(p.restart_at - now) / speed for p in self.procs if p.restart_at is not None]
         if self._spaced:
-            times.append(self._spaced[0][0] - self.elapsed)
+            times.append((self._spaced[0][0] - now) / speed)
+        if self.scheduler.busy:  # a schedule under way: look at the workers again soon
+            times.append(0.001)
         return max(0.0, min(times)) if times else None
 
     def poll(self, timeout: float, extra_fds: tuple[int, ...] = ()) -> list[int]:
@@ -358,10 +374,11 @@ class Runtime:
         self._drain_signals()
         self.reap()
         self._run_due()
+        self.scheduler.tick()
         return [fd for fd in readable if fd in extra_fds]
 
     def _run_due(self) -> None:
-        now = self.elapsed
+        now = self.run_time
         while self._next_event < len(self._timeline) and self._timeline[self._next_event].at <= now:
             event = self._timeline[self._next_event]
             self._next_event += 1
@@ -431,7 +448,7 @@ class Runtime:
             self._fork(proc)
         elif not proc.user_killed and not self.stop_requested and (
                 policy == "always" or (policy == "on-failure" and failed)):
-            proc.restart_at = self.elapsed + RESTART_BACKOFF
+            proc.restart_at = self.run_time + RESTART_BACKOFF
         self._release_unneeded()
 
     def _release_unneeded(self) -> None:
@@ -453,7 +470,7 @@ class Runtime:
             if arg.interval and arg.count > 1:
                 self.send_signal(arg.to, arg.sig, 1, source)
                 for k in range(1, arg.count):
-                    heapq.heappush(self._spaced, (self.elapsed + k * arg.interval,
+                    heapq.heappush(self._spaced, (self.run_time + k * arg.interval,
                                                   len(self._spaced) + k, arg.to, arg.sig, source))
             else:
                 self.send_signal(arg.to, arg.sig, arg.count, source)
@@ -465,7 +482,7 @@ class Runtime:
                 self.restart(proc)
         elif action in ("pause_steps", "resume_steps"):
             for proc in self._targets(str(arg)):
-                self._control(proc, T.CTRL_PAUSE, 1 if action == "pause_steps" else 0)
+                self._control_bit(proc, T.CTRL_PAUSE, T.PAUSE_WORKER, action == "pause_steps")
                 self._log(proc.name, "steps paused" if action == "pause_steps"
                           else "steps resumed", "runtime")
         elif action == "lock":
@@ -480,6 +497,13 @@ class Runtime:
     def _control(self, proc: Proc, cell: int, value: int) -> None:
         assert self.table is not None
         self.table.cells[self.table.row_base(proc.row) + cell] = value
+
+    def _control_bit(self, proc: Proc, cell: int, bit: int, on: bool) -> None:
+        """Set or clear one bit of a control cell (the run-wide bits stay as they are)."""
+        assert self.table is not None
+        at = self.table.row_base(proc.row) + cell
+        cells = self.table.cells
+        cells[at] = cells[at] | bit if on else cells[at] & ~bit
 
     def send_signal(self, to: str, sig: int, count: int = 1, source: str = "key") -> int:
         """Signal every live worker `to` names, `count` times each; returns how many were sent."""
@@ -534,7 +558,7 @@ class Runtime:
         if self.table is None:
             return False
         arr = self.table.array
-        arr[:, T.CTRL_PAUSE] = 1
+        arr[:, T.CTRL_PAUSE] |= T.PAUSE_WORKER
         woken = wake_stopped(self.table)
         counters = slice(T.SIG_RECEIVED, self.table.layout.event_base)
         deadline = time.monotonic() + timeout

@@ -26,6 +26,7 @@ MAX_ARRAY_ELEMENTS = 1 << 22
 MAX_MMAP_BYTES = 64 * 1024 * 1024
 MAX_DURATION = 24 * 3600
 MAX_SIGNAL_COUNT = 100_000
+MAX_SCHEDULE = 100_000
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,31}$"
 
 SignalNum = Annotated[int, BeforeValidator(parse_signal)]
@@ -364,6 +365,14 @@ class Scenario(Model):
     timeline: list[TimelineEvent] = []
     triggers: list[Trigger] = []
     expect: list[dict[str, Any]] = []
+    schedule: list[Annotated[str, Field(max_length=40)]] | Annotated[
+        str, Field(max_length=MAX_SCHEDULE * 41)] | None = None
+    """Extension: worker names (a list, or one string "a b a b"), each letting that worker
+    perform its next operation; no other worker moves while it lasts."""
+    after_schedule: Literal["run", "pause"] = "run"
+    """Extension: what the run does once the schedule is done (default run)."""
+    speed: float = Field(1, gt=0, le=1)
+    """Extension: the speed factor the run starts at: 1, 0.5, 0.25, ... 0.015625 (1/64)."""
 
     @model_validator(mode="before")
     @classmethod
