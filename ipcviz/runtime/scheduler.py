@@ -8,7 +8,7 @@ grant) and CTRL_SPEED (the slow-motion divisor). A worker reads one cell per ste
 before; only a held or paced worker pays for more. What a held worker does next comes
 back in its NEXT_* cells (`next_ops`).
 
-A schedule lets one named worker perform its next operation per entry, and waits until
+A schedule (paced in slow motion: one entry per 1/(T.PACE_STEPS * f) s) lets one named worker perform its next operation per entry, and waits until
 every worker has settled (back at its boundary, blocked in the kernel, stopped or
 exited) before the next entry, so the same schedule always gives the same result. An
 entry naming a worker that cannot move is an error with the entry's index, not a hang.
@@ -98,6 +98,7 @@ class Scheduler:
         self._run_time = 0.0
         self._last = clock()
         self._blocked_since: dict[int, float] = {}
+        self._next_grant = 0.0
 
     # ---------------------------------------------------------------- cells
 
@@ -291,8 +292,13 @@ class Scheduler:
             if place != "held":
                 self._fail(name, why)
                 return
+            now = self.clock()
+            if now < self._next_grant:  # slow motion paces a schedule too
+                return
             self._grant(proc.row, name)
             self._position += 1
+            if self.speed < 1:
+                self._next_grant = now + 1 / (T.PACE_STEPS * self.speed)
 
     def _finish(self) -> None:
         if self.after_schedule == "pause":
