@@ -213,11 +213,16 @@ class Scheduler:
                                       else None, int(arr[row, T.NEXT_ARG]), self._shape(channel))
         return out
 
+    def settled(self) -> bool:
+        """No worker is between two boundaries: each is held, paused, blocked in the
+        kernel, stopped or gone (so what the table shows will not move by itself)."""
+        return all(self._where(p.row, p)[0] != "moving" for p in self.runtime.procs)
+
     def _shape(self, channel: int) -> tuple[int, ...]:
         if 0 <= channel < len(self.runtime.channels):
-            values = getattr(self.runtime.channels[channel], "values", None)
-            if values is not None:
-                return tuple(values.shape)
+            shape = getattr(self.runtime.channels[channel], "shape", None)
+            if shape is not None:
+                return tuple(shape)
         return ()
 
     def _rows(self) -> list[tuple[str, int, Proc | None]]:
@@ -277,8 +282,7 @@ class Scheduler:
             return
         by_name = {p.name: p for p in self.runtime.procs}
         while True:
-            places = {p.row: self._where(p.row, p)[0] for p in self.runtime.procs}
-            if "moving" in places.values():
+            if not self.settled():
                 return  # the last operation (or what it woke) has not settled yet
             if self._position >= len(self.schedule):
                 self._finish()
