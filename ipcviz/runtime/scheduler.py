@@ -189,6 +189,11 @@ class Scheduler:
         self._advance_clock()
         return self._run_time
 
+    def start_clock(self) -> None:
+        """The run starts now (every worker forked): run time 0."""
+        self._run_time = 0.0
+        self._last = self.clock()
+
     def _advance_clock(self) -> None:
         now = self.clock()
         if self.mode == "run":

@@ -239,6 +239,7 @@ class Runtime:
         finally:
             os.close(gate_w)
         self.t0 = self.clock()
+        self.scheduler.start_clock()
         self.started = True
         self._release_unneeded()
 
