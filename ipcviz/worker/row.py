@@ -164,10 +164,14 @@ class WorkerRow:
         return result
 
     def sleep(self, seconds: float) -> None:
-        """Sleep `seconds` of run time: stretched by 1/f in slow motion (the divisor is read
-        again every SLEEP_SLICE, so a change of speed applies to a sleep under way)."""
+        """Sleep `seconds` of run time: stretched by 1/f in slow motion (where the divisor is
+        read again every SLEEP_SLICE, so a change of speed applies to a sleep under way; a
+        sleep begun at full speed is one system call, as before, and ends at full speed)."""
         self.set_op(T.OP_SLEEP)
         cells, speed = self.cells, self.base + T.CTRL_SPEED
+        if cells[speed] <= 1:
+            self.wait(time.sleep, seconds)
+            return
         left = seconds
         while left > 0:
             divisor = max(1, cells[speed])
