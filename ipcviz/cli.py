@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
                      help="print the summary as one JSON object on stdout")
     run.add_argument("--check", action="store_true",
                      help="verify the scenario's `expect:` block; exit 1 if any check fails")
+    run.add_argument("--schedule", metavar="'A B A B'",
+                     help="worker names, each letting that worker take its next operation "
+                          "(overrides the scenario's `schedule:`; exit 1 if it cannot be "
+                          "followed); with --headless")
+    run.add_argument("--speed", type=float, metavar="F",
+                     help="start speed: 1, 0.5, 0.25, ... 0.015625 (overrides `speed:`); "
+                          "with --headless")
 
     validate = sub.add_parser(
         "validate", help="check scenario files without running them",
@@ -138,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         if command == "launch":
             return _launch(getattr(args, "scenario", None))
         if command == "run":
+            if not args.headless and (args.schedule is not None or args.speed is not None):
+                return _fail(["--schedule and --speed work with --headless for now (the "
+                              "live app reads the scenario's `schedule:` and `speed:`)"])
             if not args.headless:
                 return _launch(args.scenario)
             return _run_headless(args)
@@ -229,10 +239,14 @@ def _run_headless(args: argparse.Namespace) -> int:
     problem = _duration_problem(args.duration)
     if problem:
         return _fail([problem])
+    schedule, problems = _time_options(args, scenario)
+    if problems:
+        return _fail(problems)
     from ipcviz.runtime.supervisor import StartError
 
     try:
-        result = run_headless(scenario, args.duration, progress=sys.stderr.isatty())
+        result = run_headless(scenario, args.duration, progress=sys.stderr.isatty(),
+                              schedule=schedule, speed=args.speed)
     except StartError as exc:
         return _fail([f"{args.scenario}: {exc}"])
     summary = result.summary
@@ -243,9 +257,34 @@ def _run_headless(args: argparse.Namespace) -> int:
         print(escape_control(format_text(summary), keep_newlines=True))
     for detail in result.leak_details:
         print(escape_control(f"left behind: {detail}"), file=sys.stderr)
+    error = summary.get("schedule_error")
+    if error:
+        print(escape_control(f"{args.scenario}: schedule[{error['index']}]: worker "
+                             f"'{error['worker']}' cannot move: {error['reason']}"),
+              file=sys.stderr)
+        return 1
     if args.check and not all(r["ok"] for r in summary["expect"]):
         return 1
     return 0
+
+
+def _time_options(args: argparse.Namespace, scenario) -> tuple[list[str] | None, list[str]]:
+    """--schedule as a list of names (None: the scenario's), and the problems of it and
+    of --speed, one line each."""
+    from ipcviz.runtime.scheduler import parse_schedule, speed_problem
+    from ipcviz.scenario.validate import schedule_problems
+
+    problems = []
+    if args.speed is not None and speed_problem(args.speed):
+        problems.append(f"--speed: {speed_problem(args.speed)}")
+    if args.schedule is None:
+        return None, problems
+    schedule = parse_schedule(args.schedule)
+    if not schedule:
+        problems.append("--schedule: is empty; name at least one worker")
+    problems += [f"--schedule[{i}]: {text}"
+                 for i, text in schedule_problems(schedule, scenario.model.workers)]
+    return schedule, problems
 
 
 def _duration_problem(duration: float | None) -> str | None:

@@ -16,11 +16,14 @@ HERE = Path(__file__).parent
 
 
 def test_counter_with_lock_loses_nothing(nothing_left_behind) -> None:
+    """The lesson loops until stopped (playable live at any moment); headless, its run
+    ends by the clock with every increment in the counter."""
     summary = run_scenario(SCENARIOS / "shm_counter_race.yaml", "--check")
     counter = summary["channels"]["counter"]
-    assert counter["increments"] == 800_000
-    assert counter["values"] == [800_000]
+    assert counter["increments"] > 100_000
+    assert counter["values"] == [counter["increments"]]
     assert counter["lost_updates"] == 0
+    assert {w["state"] for w in summary["workers"].values()} != {"exited"}
     assert summary["deadlock"] is None
     assert all(r["ok"] for r in summary["expect"])
 

@@ -28,20 +28,28 @@ class HeadlessResult:
 def run_headless(scenario: LoadedScenario, duration: float | None = None,
                  progress: bool = False,
                  on_snapshot: Callable[[Snapshot], None] | None = None,
-                 frame_interval: float = 0.1) -> HeadlessResult:
-    """Run until every worker has ended or `duration` has passed; summary, then cleanup.
+                 frame_interval: float = 0.1, schedule: list[str] | None = None,
+                 speed: float | None = None) -> HeadlessResult:
+    """Run until every worker has ended or `duration` seconds of run time have passed
+    (slow motion stretches them, a schedule stops the clock while it lasts), or a
+    schedule failed or ended with `after_schedule: pause`; summary, then cleanup.
 
     With `on_snapshot`, a Snapshot is also taken every `frame_interval` (recording).
+    `schedule` and `speed` override the scenario's.
     """
     limit = scenario.model.duration if duration is None else duration
-    runtime = Runtime(scenario)
+    runtime = Runtime(scenario, schedule=schedule, speed=speed)
+    scheduler = runtime.scheduler
     sampler = Sampler(runtime)
     runtime.start()
     try:
         last_report = -1.0
         next_frame = 0.0
-        while not runtime.stop_requested and runtime.elapsed < limit and not runtime.all_ended():
-            runtime.poll(min(OBSERVE_INTERVAL, max(0.0, limit - runtime.elapsed)))
+        while (not runtime.stop_requested and runtime.run_time < limit
+               and not runtime.all_ended() and scheduler.error is None
+               and scheduler.mode != "pause"):
+            runtime.poll(min(OBSERVE_INTERVAL,
+                             max(0.0, (limit - runtime.run_time) / scheduler.speed)))
             runtime.observe_channels()
             if runtime.elapsed >= next_frame:  # every frame: deadlocks, maxima, zombies
                 next_frame = runtime.elapsed + frame_interval
@@ -74,6 +82,9 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
     leaks = runtime.leaks()
     summary = build_summary(final, elapsed, leaks, scenario.model.expect)
     summary["cleanup_s"] = round(cleanup, 3)
+    summary["speed"] = scheduler.speed
+    summary["schedule"] = list(scheduler.performed)
+    summary["schedule_error"] = None if scheduler.error is None else scheduler.error.to_dict()
     return HeadlessResult(summary, final, list(leaks["details"]))  # type: ignore[arg-type]
 
 
@@ -105,6 +116,12 @@ def format_text(summary: dict[str, Any]) -> str:
     for name, c in summary["channels"].items():
         shown = ", ".join(f"{k} {v}" for k, v in c.items() if k != "kind")
         lines.append(f"  {c['kind']} {name}: {shown}")
+    if summary.get("schedule"):
+        lines.append("  schedule performed: " + " ".join(summary["schedule"]))
+    if summary.get("schedule_error"):
+        error = summary["schedule_error"]
+        lines.append(f"  SCHEDULE ERROR: schedule[{error['index']}]: worker '{error['worker']}' "
+                     f"cannot move: {error['reason']}")
     if summary.get("deadlock"):
         lines.append("  DEADLOCK: " + " -> ".join(summary["deadlock"]))
     for result in summary["expect"]:

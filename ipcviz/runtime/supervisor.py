@@ -36,6 +36,7 @@ from ipcviz.host.registry import Registry, sweep_dead_runs
 from ipcviz.host.runroot import RunRootError
 from ipcviz.runtime.bursts import SLICE_BUDGET, BurstTarget, SignalBurst
 from ipcviz.runtime.inbox import STOP_REQUESTS, SignalInbox, sent_by_a_process
+from ipcviz.runtime.scheduler import Scheduler, parse_schedule
 from ipcviz.scenario import schema
 from ipcviz.scenario.load import LoadedScenario, WorkerInstance
 from ipcviz.signals import SIGRTMAX, UNCATCHABLE, signal_name
@@ -101,7 +102,8 @@ class Proc:
 class Runtime:
     """One run of one scenario."""
 
-    def __init__(self, scenario: LoadedScenario, clock=time.monotonic):
+    def __init__(self, scenario: LoadedScenario, clock=time.monotonic,
+                 schedule: list[str] | None = None, speed: float | None = None):
         self.scenario = scenario
         self.clock = clock
         self.model = scenario.model
@@ -131,6 +133,11 @@ class Runtime:
         self._inbox: SignalInbox | None = None
         self._bursts: list[SignalBurst] = []
         self.slots: ProcessSlots | None = None
+        # run-wide time control (scheduler.py): the scenario's schedule/speed unless overridden
+        model = scenario.model
+        self.scheduler = Scheduler(
+            self, parse_schedule(model.schedule or []) if schedule is None else schedule,
+            model.after_schedule, model.speed if speed is None else speed, clock)
 
     # ---------------------------------------------------------------- start
 
@@ -173,6 +180,7 @@ class Runtime:
                 proc.spawn_rows = list(range(block, block + T.SPAWN_ROWS))
                 block += T.SPAWN_ROWS
             self.procs.append(proc)
+        self.scheduler.attach()
         self._install_signals()
         become_subreaper()
         self.slots = ProcessSlots(limits.MAX_PROCESSES)
@@ -184,6 +192,7 @@ class Runtime:
         finally:
             os.close(gate_w)
         self.t0 = self.clock()
+        self.scheduler.start_clock()
         self.started = True
         self._release_unneeded()
 
@@ -304,6 +313,11 @@ class Runtime:
     def elapsed(self) -> float:
         return self.clock() - self.t0 if self.started else 0.0
 
+    @property
+    def run_time(self) -> float:
+        """The run clock (timeline, restarts): slowed by the speed, stopped while held."""
+        return self.scheduler.run_time() if self.started else 0.0
+
     def all_ended(self) -> bool:
         return self.started and not any(
             p.alive or p.restart_pending or p.restart_at is not None for p in self.procs)
@@ -311,13 +325,16 @@ class Runtime:
     def next_deadline(self) -> float | None:
         """Seconds until the runtime has something scheduled (timeline, restart)."""
         times = []
+        now, speed = self.run_time, self.scheduler.speed
         if self._next_event < len(self._timeline):
-            times.append(self._timeline[self._next_event].at - self.elapsed)
-        times += [p.restart_at - self.elapsed for p in self.procs if p.restart_at is not None]
+            times.append((self._timeline[self._next_event].at - now) / speed)
+        times += [(p.restart_at - now) / speed for p in self.procs if p.restart_at is not None]
         if self._spaced:
-            times.append(self._spaced[0][0] - self.elapsed)
+            times.append((self._spaced[0][0] - now) / speed)
         if self._bursts:  # signals still to send: come straight back
             times.append(0.0)
+        if self.scheduler.busy:  # a schedule under way: look at the workers again soon
+            times.append(0.001)
         return max(0.0, min(times)) if times else None
 
     def poll(self, timeout: float, extra_fds: tuple[int, ...] = ()) -> list[int]:
@@ -338,10 +355,11 @@ class Runtime:
         self.reap()
         self._run_due()
         self.pump_bursts()
+        self.scheduler.tick()
         return [fd for fd in readable if fd in extra_fds]
 
     def _run_due(self) -> None:
-        now = self.elapsed
+        now = self.run_time
         while self._next_event < len(self._timeline) and self._timeline[self._next_event].at <= now:
             event = self._timeline[self._next_event]
             self._next_event += 1
@@ -413,7 +431,7 @@ class Runtime:
             self._fork(proc)
         elif not proc.user_killed and not self.stop_requested and (
                 policy == "always" or (policy == "on-failure" and failed)):
-            proc.restart_at = self.elapsed + RESTART_BACKOFF
+            proc.restart_at = self.run_time + RESTART_BACKOFF
         self._release_unneeded()
 
     def _release_unneeded(self) -> None:
@@ -435,7 +453,7 @@ class Runtime:
             if arg.interval and arg.count > 1:
                 self.send_signal(arg.to, arg.sig, 1, source)
                 for k in range(1, arg.count):
-                    heapq.heappush(self._spaced, (self.elapsed + k * arg.interval,
+                    heapq.heappush(self._spaced, (self.run_time + k * arg.interval,
                                                   len(self._spaced) + k, arg.to, arg.sig, source))
             else:
                 self.send_signal(arg.to, arg.sig, arg.count, source)
@@ -447,7 +465,7 @@ class Runtime:
                 self.restart(proc)
         elif action in ("pause_steps", "resume_steps"):
             for proc in self._targets(str(arg)):
-                self._control(proc, T.CTRL_PAUSE, 1 if action == "pause_steps" else 0)
+                self._control_bit(proc, T.CTRL_PAUSE, T.PAUSE_WORKER, action == "pause_steps")
                 self._log(proc.name, "steps paused" if action == "pause_steps"
                           else "steps resumed", "runtime")
         elif action == "lock":
@@ -462,6 +480,13 @@ class Runtime:
     def _control(self, proc: Proc, cell: int, value: int) -> None:
         assert self.table is not None
         self.table.cells[self.table.row_base(proc.row) + cell] = value
+
+    def _control_bit(self, proc: Proc, cell: int, bit: int, on: bool) -> None:
+        """Set or clear one bit of a control cell (the run-wide bits stay as they are)."""
+        assert self.table is not None
+        at = self.table.row_base(proc.row) + cell
+        cells = self.table.cells
+        cells[at] = cells[at] | bit if on else cells[at] & ~bit
 
     def send_signal(self, to: str, sig: int, count: int = 1, source: str = "key") -> int:
         """Signal every live worker `to` names, `count` times each, as a burst sent a slice
@@ -544,7 +569,7 @@ class Runtime:
         if self.table is None:
             return False
         arr = self.table.array
-        arr[:, T.CTRL_PAUSE] = 1
+        arr[:, T.CTRL_PAUSE] |= T.PAUSE_WORKER
         woken = wake_stopped(self.table)
         counters = slice(T.SIG_RECEIVED, self.table.layout.event_base)
         deadline = time.monotonic() + timeout

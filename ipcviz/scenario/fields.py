@@ -20,6 +20,7 @@ MAX_ARRAY_ELEMENTS = 1 << 22
 MAX_MMAP_BYTES = 64 * 1024 * 1024
 MAX_DURATION = 24 * 3600
 MAX_SIGNAL_COUNT = 100_000
+MAX_SCHEDULE = 100_000
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,31}$"
 
 SignalNum = Annotated[int, BeforeValidator(parse_signal)]

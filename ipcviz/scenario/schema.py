@@ -25,6 +25,7 @@ from ipcviz.scenario.fields import (  # re-exported: the format's names, in one 
     MAX_BYTES_PER_OP,
     MAX_DURATION,
     MAX_MMAP_BYTES,
+    MAX_SCHEDULE,
     MAX_SIGNAL_COUNT,
     MAX_WORKERS,
     NAME_PATTERN,
@@ -197,6 +198,14 @@ class Scenario(Model):
     timeline: list[TimelineEvent] = []
     triggers: list[Trigger] = []
     expect: list[dict[str, Any]] = []
+    schedule: list[Annotated[str, Field(max_length=40)]] | Annotated[
+        str, Field(max_length=MAX_SCHEDULE * 41)] | None = None
+    """Extension: worker names (a list, or one string "a b a b"), each letting that worker
+    perform its next operation; no other worker moves while it lasts."""
+    after_schedule: Literal["run", "pause"] = "run"
+    """Extension: what the run does once the schedule is done (default run)."""
+    speed: float = Field(1, gt=0, le=1)
+    """Extension: the speed factor the run starts at: 1, 0.5, 0.25, ... 0.015625 (1/64)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -400,7 +400,7 @@ class Sampler:
             restarts=proc.restarts, cpu=round(cpu, 1), step=step,
             step_text=steps[step].kind if 0 <= step < len(steps) else "",
             loops=int(row[T.LOOPS]) if row is not None else 0,
-            paused=bool(row[T.CTRL_PAUSE]) if row is not None else False,
+            paused=bool(row[T.CTRL_PAUSE] & T.PAUSE_WORKER) if row is not None else False,
             lock_off=bool(row[T.CTRL_LOCK_OFF]) if row is not None else False,
             signals_received=received, signals_sent=sent,
             # sent to it by the runtime (timeline, triggers, keys) and by other workers

@@ -25,7 +25,10 @@ LOOPS = 4  # completed passes over the steps
 SELF_READS = 5
 EPIPE = 6
 EVENT_SEQ = 7  # events written so far (ring position = seq % EVENT_SLOTS)
-CTRL_PAUSE = 8  # written by the runtime: 1 = pause before the next step
+#: written by the runtime: nonzero = stop at the next step boundary (boundary.py); bits
+#: PAUSE_WORKER (this worker paused: `p`, a final reading), PAUSE_RUN (the run-wide hold:
+#: go on only with a grant, see CTRL_GRANTS), PAUSE_PACE (slow motion, see CTRL_SPEED)
+CTRL_PAUSE = 8
 CTRL_LOCK_OFF = 9  # written by the runtime: 1 = ignore `lock:` on increments
 DUPLICATES = 10
 OP_ARG = 11  # extra detail for the op (e.g. the signal waited for)
@@ -44,7 +47,33 @@ FAILURE_CHANNEL = 19
 #: written by the runtime: 1 = the SIGCONT about to arrive is the runtime's own (it wakes a
 #: stopped worker so a final reading is exact), not one for the worker to count or act on
 CTRL_QUIET_CONT = 20
-HEADER = 21
+#: written by the runtime (runtime/scheduler.py): operations granted so far to a worker
+#: held by PAUSE_RUN; each grant lets exactly one operation through the boundary
+CTRL_GRANTS = 21
+#: written by the runtime: the slow-motion divisor 1/f (1, 2, 4, ... 64; 0 means 1)
+CTRL_SPEED = 22
+#: written by the worker: grants used so far (TAKEN == CTRL_GRANTS: none outstanding)
+TAKEN = 23
+#: written by the worker: 1 while it waits at a boundary (for a grant, or a resume)
+HELD = 24
+#: written by the worker when it stops at a boundary: what it does next (NEXT_KINDS
+#: index), on which channel (-1: none) and a detail (bytes, array index, signal, ms)
+NEXT_OP = 25
+NEXT_CHANNEL = 26
+NEXT_ARG = 27
+HEADER = 28
+
+# Bits of CTRL_PAUSE.
+PAUSE_WORKER, PAUSE_RUN, PAUSE_PACE = 1, 2, 4
+#: steps per second each worker may take at speed 1 when paced; at speed f: PACE_STEPS * f
+#: (so 1/64 is one step a second)
+PACE_STEPS = 64
+
+#: what a held worker will do next (NEXT_OP cell): an increment is a load then a store
+NEXT_KINDS = ("?", "write", "read", "send", "receive", "load", "store", "set", "acquire",
+              "release", "signal", "wait_signal", "block", "unblock", "spawn", "echo",
+              "sleep", "exit")
+NEXT = {name: i for i, name in enumerate(NEXT_KINDS)}
 
 SIG_RECEIVED = HEADER
 SIG_SENT = SIG_RECEIVED + NSIG

@@ -46,6 +46,10 @@ GALLERY: dict[str, Moment] = {
                         "the parent sees it."),
     "shm_counter_race": Moment(1.2, ("l",), "One worker's lock switched off with l: lost "
                                "updates climb at once."),
+    "race_by_hand": Moment(1.2, (), "Scheduled by hand: a and b both loaded 0, both "
+                           "stored 1: one update lost, on real shared memory."),
+    "deadlock_by_hand": Moment(1.0, (), "Scheduled by hand: a holds x and waits for y, b "
+                               "holds y and waits for x: the cycle is named."),
     "shm_signal_notify": Moment(1.5, (), "Write, signal, read, in that order in the event "
                                 "log."),
     "deadlock": Moment(3.5, (), "The deadlock was named when it formed; a was killed and its "

@@ -35,7 +35,7 @@ from ipcviz.channels import message
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
 
-from ipcviz.worker.boundary import hold
+from ipcviz.worker.boundary import NOTHING, Next, hold
 from ipcviz.worker.row import PIPE_BIT
 
 if TYPE_CHECKING:
@@ -233,16 +233,16 @@ def mqueue_receive(row: WorkerRow, args: schema.ReceiveArgs, retried: frozenset[
 
 
 def run_bursts(row: WorkerRow, burst: Burst, times: int | None,
-               loops_cell: int | None = None) -> None:
+               loops_cell: int | None = None, next_op: Next = NOTHING) -> None:
     """Run a one-step loop `times` passes (None: forever) in bursts, passing the step
     boundary and checking for an exit between bursts; `loops_cell` (the top-level loop)
-    gets the passes made."""
+    gets the passes made; `next_op` describes the step to a held worker."""
     cells, signals, pause_cell = row.cells, row.signals, row.pause_cell
     passes = 0
     while times is None or passes < times:
         limit = BURST if times is None else min(BURST, times - passes)
         if cells[pause_cell]:
-            hold(row)
+            hold(row, next_op)
             if cells[pause_cell]:  # still held: one operation per pass of the boundary
                 limit = 1
         passes += burst(limit)

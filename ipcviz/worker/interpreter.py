@@ -24,7 +24,7 @@ from ipcviz.worker.boundary import hold
 from ipcviz.worker.context import WorkerContext
 from ipcviz.worker.row import FAILED_STATUS, StepFailed, WorkerRow
 from ipcviz.worker.signals import ExitRequested, reset_all_dispositions
-from ipcviz.worker.steps import compile_step
+from ipcviz.worker.steps import compile_step, describe_step
 from ipcviz.worker.steps.streams import STREAM_KINDS, fast_read_fd
 
 __all__ = ["Interpreter", "WorkerContext"]
@@ -44,6 +44,7 @@ class Interpreter:
         self._kids: dict[int, int] = {}  # pid -> row of children this worker spawned
         self._spawned = 0
         self._compiled: dict[int, list[Any]] = {}
+        self._described: dict[int, list[Any]] = {}
         self._retried = ctx.plan.retried
 
     # -------------------------------------------------------------- run
@@ -88,7 +89,7 @@ class Interpreter:
         burst = self._burst(steps) if loop is not False else None
         if burst is not None:  # one hot step, looped: run it in tight bursts
             bursts.run_bursts(self.row, burst, None if loop is True else int(loop),
-                              self.base + T.LOOPS)
+                              self.base + T.LOOPS, self._descriptions(steps)[0])
             return
         while True:
             self.run_steps(steps, top=True)
@@ -109,7 +110,9 @@ class Interpreter:
             if track:
                 cells[step_cell] = i
             if cells[pause_cell]:  # the step boundary (boundary.py)
-                hold(row)
+                next_op = self._descriptions(steps)[i]
+                if next_op is not None:  # (a `repeat` is no operation: its steps hold)
+                    hold(row, next_op)
             run()
             if signals.exit_code is not None:
                 signals.check_exit()
@@ -118,7 +121,8 @@ class Interpreter:
         """The `repeat` step: its steps `times` times (in bursts when it is one hot step)."""
         burst = self._burst(args.steps)
         if burst is not None:
-            bursts.run_bursts(self.row, burst, None if args.times == "forever" else args.times)
+            bursts.run_bursts(self.row, burst, None if args.times == "forever" else args.times,
+                              None, self._descriptions(args.steps)[0])
             return
         if args.times == "forever":
             while True:
@@ -135,6 +139,14 @@ class Interpreter:
             compiled = self._compiled[id(steps)] = [
                 compile_step(self.row, step.kind, step.args) for step in steps]
         return compiled
+
+    def _descriptions(self, steps: list[schema.Step]) -> list[Any]:
+        """What each step does, for a worker held before it (made when first needed)."""
+        described = self._described.get(id(steps))
+        if described is None:
+            described = self._described[id(steps)] = [
+                describe_step(self.row, step.kind, step.args) for step in steps]
+        return described
 
     def _burst(self, steps: list[schema.Step]) -> bursts.Burst | None:
         """A tight loop for a loop body that is one hot step, or None."""

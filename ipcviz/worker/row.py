@@ -26,6 +26,9 @@ NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 #: exit status of a worker a StepFailed ended (as a C program would after perror())
 FAILED_STATUS = 1
 
+#: longest piece of a `sleep` before the speed is looked at again
+SLEEP_SLICE = 0.1
+
 PIPE_BIT = 1 << (signal.SIGPIPE - 1)  # as the kernel's masks count
 
 
@@ -59,6 +62,11 @@ class WorkerRow:
         self.base = ctx.table.row_base(ctx.row)
         #: the control cell every step boundary looks at (see boundary.py)
         self.pause_cell = self.base + T.CTRL_PAUSE
+        #: grants of the run-wide hold used so far (a restarted worker's row keeps counting)
+        self.taken = self.cells[self.base + T.TAKEN]
+        self.cells[self.base + T.HELD] = 0
+        #: when the worker last passed a boundary (slow motion paces from there)
+        self.last_step = 0.0
         self.signals = SignalCounter(self.cells, self.base, dict(ctx.definition.handlers),
                                      self.emit)
         #: the interpreter, for `repeat` and `spawn`
@@ -157,8 +165,20 @@ class WorkerRow:
         return result
 
     def sleep(self, seconds: float) -> None:
+        """Sleep `seconds` of run time: stretched by 1/f in slow motion (where the divisor is
+        read again every SLEEP_SLICE, so a change of speed applies to a sleep under way; a
+        sleep begun at full speed is one system call, as before, and ends at full speed)."""
         self.set_op(T.OP_SLEEP)
-        self.wait(time.sleep, seconds)
+        cells, speed = self.cells, self.base + T.CTRL_SPEED
+        if cells[speed] <= 1:
+            self.wait(time.sleep, seconds)
+            return
+        left = seconds
+        while left > 0:
+            divisor = max(1, cells[speed])
+            wall = min(left * divisor, SLEEP_SLICE)
+            self.wait(time.sleep, wall)
+            left -= wall / divisor
 
     # ------------------------------------------------------------ failures
 

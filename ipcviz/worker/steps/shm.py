@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
-from ipcviz.worker.boundary import hold
+from ipcviz.worker.boundary import Next, hold
 from ipcviz.worker.bursts import BURST, unlocked_increments
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.steps.registry import compiles
@@ -31,11 +31,25 @@ def compile_increment(row: WorkerRow, args: schema.IncrementArgs) -> Step:
     return lambda: increment(row, args, index)
 
 
+def first_operation(row: WorkerRow, args: schema.IncrementArgs) -> Next:
+    """What an increment does first when held before it: acquire its lock (while the lock
+    is on), else load the element (looked at again while the worker waits)."""
+    index = flat_index(args.index, row.ctx.endpoints[args.array].values.shape) or 0
+    load = (T.NEXT["load"], row.index(args.array), index)
+    if not args.lock:
+        return load
+    acquire = (T.NEXT["acquire"], row.index(args.lock), 0)
+    cells, lock_off = row.cells, row.base + T.CTRL_LOCK_OFF
+    return lambda: load if cells[lock_off] else acquire
+
+
 def increment(row: WorkerRow, args: schema.IncrementArgs, index: int) -> None:
     """`times` plain read-modify-writes; each one under the semaphore when `lock:` is on.
 
-    Unlocked ones run in bursts counted at their end; the step boundary is passed between
-    bursts (one increment per pass while the worker is held there)."""
+    Unlocked ones run in bursts counted at their end. While the worker is held at the
+    step boundary (paused, stepped, scheduled, slowed), each increment is two operations,
+    a load and a store, with the boundary between them (and, locked, an acquire before
+    and a release after): a person stepping two workers sees the real race."""
     array = row.ctx.endpoints[args.array]
     flat, last_writer = array.flat, array.last_writer
     cells, me, signals = row.cells, row.ctx.row, row.signals
@@ -44,9 +58,17 @@ def increment(row: WorkerRow, args: schema.IncrementArgs, index: int) -> None:
     lock = row.ctx.endpoints[args.lock] if args.lock else None
     channel = row.index(args.array)
     row.set_op(T.OP_INCREMENT, channel)
-    left, limit = args.times, BURST
+    left = args.times
+    passed = True  # the boundary before the step was just passed
     while left:
-        n = min(limit, left)
+        if cells[pause_cell]:  # one operation per pass of the boundary
+            _stepped_increment(row, args, index, passed)
+            left -= 1
+            passed = False
+            row.set_op(T.OP_INCREMENT, channel)
+            continue
+        passed = False
+        n = min(BURST, left)
         left -= n
         if lock is not None and not cells[lock_off]:
             for _ in range(n):  # each one under the lock, counted as it is done
@@ -60,13 +82,41 @@ def increment(row: WorkerRow, args: schema.IncrementArgs, index: int) -> None:
             unlocked_increments(flat, index, n)
             last_writer[index] = me
             cells[done_cell] += n
-        if left:
-            if signals.exit_code is not None:
-                signals.check_exit()
-            if cells[pause_cell]:
-                hold(row)
-                limit = 1 if cells[pause_cell] else BURST
-                row.set_op(T.OP_INCREMENT, channel)
+        if left and signals.exit_code is not None:
+            signals.check_exit()
+
+
+def _stepped_increment(row: WorkerRow, args: schema.IncrementArgs, index: int,
+                       passed: bool) -> None:
+    """One increment as separate operations, each after a pass of the boundary (the
+    first one's pass may already be done: `passed`)."""
+    array = row.ctx.endpoints[args.array]
+    cells, pause_cell = row.cells, row.pause_cell
+    channel = row.index(args.array)
+    locked = args.lock is not None and not cells[row.base + T.CTRL_LOCK_OFF]
+
+    def boundary(kind: str, where: int, arg: int = 0) -> None:
+        if cells[pause_cell]:
+            hold(row, (T.NEXT[kind], where, arg))
+
+    if locked:
+        lock = row.ctx.endpoints[args.lock]
+        if not passed:
+            boundary("acquire", row.index(args.lock))
+        take(row, lock, args.lock)
+        boundary("load", channel, index)
+    elif not passed:
+        boundary("load", channel, index)
+    row.set_op(T.OP_INCREMENT, channel)
+    value = array.flat[index]  # load ...
+    boundary("store", channel, index)  # ... the window another worker may write in ...
+    row.set_op(T.OP_INCREMENT, channel)
+    array.flat[index] = value + 1  # ... store
+    array.last_writer[index] = row.ctx.row
+    cells[row.counter(args.array, T.INCREMENTS)] += 1
+    if locked:
+        boundary("release", row.index(args.lock))
+        give(row, row.ctx.endpoints[args.lock], args.lock)
 
 
 @compiles("set")

@@ -1,0 +1,361 @@
+"""Run-wide time control: run, pause, step, slow motion, and a schedule ("you are the
+scheduler"), on the real worker processes.
+
+The runtime side of the step boundary (worker/boundary.py). Everything goes through
+control cells of the telemetry table: the CTRL_PAUSE bits of every row (PAUSE_RUN holds
+a worker at its next boundary, PAUSE_PACE paces it), CTRL_GRANTS (one operation per
+grant) and CTRL_SPEED (the slow-motion divisor). A worker reads one cell per step, as
+before; only a held or paced worker pays for more. What a held worker does next comes
+back in its NEXT_* cells (`next_ops`).
+
+A schedule (paced in slow motion: one entry per 1/(T.PACE_STEPS * f) s) lets one named worker perform its next operation per entry, and waits until
+every worker has settled (back at its boundary, blocked in the kernel, stopped or
+exited) before the next entry, so the same schedule always gives the same result. An
+entry naming a worker that cannot move is an error with the entry's index, not a hang.
+
+The run clock (`run_time`: timeline, restarts, the headless duration) runs at speed f
+in run mode and stands still while the run is paused, stepped or scheduled.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from ipcviz.host.process import read_stat
+from ipcviz.signals import signal_name
+from ipcviz.telemetry import table as T
+
+if TYPE_CHECKING:
+    from ipcviz.runtime.supervisor import Proc, Runtime
+
+#: speed factors, fastest first (`-` and `+` in the app walk this list)
+SPEEDS = tuple(1 / 2 ** k for k in range(7))
+#: a worker in a blocking call, asleep in the kernel this long, counts as blocked
+BLOCK_CONFIRM = 0.005
+
+Mode = Literal["run", "pause", "step", "schedule"]
+
+
+def parse_schedule(text: str | list[str]) -> list[str]:
+    """A schedule as its list of worker names ("a b a b", "a,b" or a list)."""
+    if isinstance(text, list):
+        return list(text)
+    return text.replace(",", " ").split()
+
+
+def speed_problem(speed: float) -> str | None:
+    """Why `speed` is not one of SPEEDS, or None."""
+    if speed in SPEEDS:
+        return None
+    return f"{speed} is not a speed (use 1, 0.5, 0.25, 0.125, 0.0625, 0.03125 or 0.015625)"
+
+
+@dataclass(frozen=True)
+class NextOp:
+    """What a held worker does next, for a "next:" column: `kind` is a T.NEXT_KINDS name
+    (an increment is a `load` then a `store`), `detail` the words ("load counter[0]")."""
+
+    kind: str
+    channel: str | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class ScheduleError:
+    """The schedule could not go on: entry `index` names `worker`, which cannot move."""
+
+    index: int
+    worker: str
+    reason: str
+
+    @property
+    def text(self) -> str:
+        return f"schedule[{self.index}]: worker '{self.worker}' cannot move: {self.reason}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"index": self.index, "worker": self.worker, "reason": self.reason}
+
+
+class Scheduler:
+    """The run-wide mode of one Runtime. The runtime calls `attach` once its table exists
+    (before the forks) and `tick` from every poll; the app calls the rest."""
+
+    def __init__(self, runtime: Runtime, schedule: list[str] | None = None,
+                 after_schedule: str = "run", speed: float = 1.0,
+                 clock=time.monotonic):
+        self.runtime = runtime
+        self.clock = clock
+        self.schedule = list(schedule or [])
+        self.after_schedule = after_schedule
+        self.mode: Mode = "schedule" if self.schedule else "run"
+        self.speed = speed
+        #: every grant made so far, by worker name, in order: the schedule performed
+        self.performed: list[str] = []
+        self.error: ScheduleError | None = None
+        self._position = 0
+        self._run_time = 0.0
+        self._last = clock()
+        self._blocked_since: dict[int, float] = {}
+        self._next_grant = 0.0
+
+    # ---------------------------------------------------------------- cells
+
+    def attach(self) -> None:
+        """Write the starting mode and speed into every row (workers read them from their
+        first boundary on)."""
+        self._last = self.clock()
+        self._write_speed()
+        if self.mode != "run":
+            self._set_bit(T.PAUSE_RUN, True)
+
+    def _cells(self):
+        table = self.runtime.table
+        assert table is not None
+        return table.array
+
+    def _set_bit(self, bit: int, on: bool) -> None:
+        if self.runtime.table is None:
+            return
+        arr = self._cells()
+        if on:
+            arr[:, T.CTRL_PAUSE] |= bit
+        else:
+            arr[:, T.CTRL_PAUSE] &= ~bit
+
+    def _write_speed(self) -> None:
+        if self.runtime.table is None:
+            return
+        self._cells()[:, T.CTRL_SPEED] = round(1 / self.speed)
+        self._set_bit(T.PAUSE_PACE, self.speed < 1)
+
+    # ---------------------------------------------------------------- controls
+
+    def pause(self) -> None:
+        """Every worker holds at its next step boundary (a schedule under way ends)."""
+        self._advance_clock()
+        self.mode = "pause"
+        self._set_bit(T.PAUSE_RUN, True)
+
+    def resume(self) -> None:
+        """Back to running (at the current speed)."""
+        self._advance_clock()
+        self.mode = "run"
+        self._set_bit(T.PAUSE_RUN, False)
+
+    def set_speed(self, speed: float) -> None:
+        """Slow motion: f in SPEEDS (1 is full speed)."""
+        problem = speed_problem(speed)
+        if problem:
+            raise ValueError(problem)
+        self._advance_clock()
+        self.speed = speed
+        self._write_speed()
+
+    def step(self, worker: str) -> bool:
+        """Let `worker` (a name, or a spawned child's NAME#N) take exactly one operation;
+        pauses the run first if it was running. False when it cannot move now."""
+        if self.mode in ("run", "schedule"):
+            self.pause()
+        self.mode = "step"
+        for name, row, proc in self._rows():
+            if name == worker and self._where(row, proc)[0] == "held":
+                self._grant(row, name)
+                return True
+        return False
+
+    def step_all(self) -> list[str]:
+        """Every worker held at a boundary takes one operation; returns their names."""
+        if self.mode in ("run", "schedule"):
+            self.pause()
+        self.mode = "step"
+        moved = []
+        for name, row, proc in self._rows():
+            if self._where(row, proc)[0] == "held":
+                self._grant(row, name)
+                moved.append(name)
+        return moved
+
+    # ---------------------------------------------------------------- state
+
+    @property
+    def busy(self) -> bool:
+        """A schedule is under way (the runtime polls often meanwhile)."""
+        return self.mode == "schedule"
+
+    def run_time(self) -> float:
+        """The run clock: seconds of run time so far."""
+        self._advance_clock()
+        return self._run_time
+
+    def start_clock(self) -> None:
+        """The run starts now (every worker forked): run time 0."""
+        self._run_time = 0.0
+        self._last = self.clock()
+
+    def _advance_clock(self) -> None:
+        now = self.clock()
+        if self.mode == "run":
+            self._run_time += (now - self._last) * self.speed
+        self._last = now
+
+    def next_ops(self) -> dict[str, NextOp | None]:
+        """Each worker's next operation while it is held at a boundary, else None."""
+        table = self.runtime.table
+        if table is None:
+            return {}
+        arr = table.array
+        names = [c.name for c in self.runtime.channels]
+        out: dict[str, NextOp | None] = {}
+        for name, row, proc in self._rows():
+            if self._where(row, proc)[0] not in ("held", "paused"):
+                out[name] = None
+                continue
+            kind = int(arr[row, T.NEXT_OP])
+            channel = int(arr[row, T.NEXT_CHANNEL])
+            out[name] = describe_next(kind, names[channel] if 0 <= channel < len(names)
+                                      else None, int(arr[row, T.NEXT_ARG]), self._shape(channel))
+        return out
+
+    def settled(self) -> bool:
+        """No worker is between two boundaries: each is held, paused, blocked in the
+        kernel, stopped or gone (so what the table shows will not move by itself)."""
+        return all(self._where(p.row, p)[0] != "moving" for p in self.runtime.procs)
+
+    def _shape(self, channel: int) -> tuple[int, ...]:
+        if 0 <= channel < len(self.runtime.channels):
+            shape = getattr(self.runtime.channels[channel], "shape", None)
+            if shape is not None:
+                return tuple(shape)
+        return ()
+
+    def _rows(self) -> list[tuple[str, int, Proc | None]]:
+        """(name, row, Proc or None for a spawned child) of every worker of the run."""
+        rows: list[tuple[str, int, Proc | None]] = [(p.name, p.row, p)
+                                                    for p in self.runtime.procs]
+        rows += [(k.name, k.row, None) for k in self.runtime.spawned() if k.exit is None]
+        return rows
+
+    def _grant(self, row: int, name: str) -> None:
+        arr = self._cells()
+        arr[row, T.CTRL_GRANTS] = max(int(arr[row, T.CTRL_GRANTS]), int(arr[row, T.TAKEN])) + 1
+        self.performed.append(name)
+
+    def _where(self, row: int, proc: Proc | None) -> tuple[str, str]:
+        """Where a worker is: held, paused (its own `p`), moving, blocked, stopped or exited;
+        with the words of why it cannot move."""
+        if proc is not None and (not proc.alive or proc.ident is None):
+            return "exited", "it has exited"
+        arr = self._cells()
+        cells = arr[row]
+        if cells[T.HELD] and cells[T.TAKEN] >= cells[T.CTRL_GRANTS]:
+            if cells[T.CTRL_PAUSE] & T.PAUSE_WORKER:
+                return "paused", "its steps are paused (p)"
+            return "held", ""
+        pid = int(cells[T.PID])
+        stat = read_stat(pid) if pid else None
+        if stat is None or stat.start_ticks != int(cells[T.START]) or stat.state in ("Z", "X"):
+            return "exited", "it has exited"
+        if stat.state in ("T", "t"):
+            return "stopped", "it is stopped (SIGSTOP)"
+        op = int(cells[T.OP])
+        if op == T.OP_DONE:
+            return "exited", "it has exited"
+        if op in T.BLOCKING_OPS and stat.state in ("S", "D"):
+            now = self.clock()
+            since = self._blocked_since.setdefault(row, now)
+            if now - since >= BLOCK_CONFIRM:
+                channel = int(cells[T.OP_CHANNEL])
+                names = [c.name for c in self.runtime.channels]
+                on = names[channel] if 0 <= channel < len(names) else ""
+                what = T.OP_NAMES.get(op, "?")
+                if op == T.OP_WAIT_SIGNAL:
+                    on = signal_name(int(cells[T.OP_ARG]))
+                return "blocked", f"it is blocked ({what} {on})".replace(" )", ")")
+            return "moving", ""
+        self._blocked_since.pop(row, None)
+        return "moving", ""
+
+    # ---------------------------------------------------------------- schedule
+
+    def tick(self) -> None:
+        """Called from every poll of the runtime: follow the schedule as far as it can go
+        without waiting."""
+        self._advance_clock()
+        if self.mode != "schedule" or self.runtime.table is None:
+            return
+        by_name = {p.name: p for p in self.runtime.procs}
+        while True:
+            if not self.settled():
+                return  # the last operation (or what it woke) has not settled yet
+            if self._position >= len(self.schedule):
+                self._finish()
+                return
+            name = self.schedule[self._position]
+            proc = by_name.get(name)
+            if proc is None:  # validated before the run; a defect if it happens
+                self._fail(name, "no such worker")
+                return
+            place, why = self._where(proc.row, proc)
+            if place != "held":
+                self._fail(name, why)
+                return
+            now = self.clock()
+            if now < self._next_grant:  # slow motion paces a schedule too
+                return
+            self._grant(proc.row, name)
+            self._position += 1
+            if self.speed < 1:
+                self._next_grant = now + 1 / (T.PACE_STEPS * self.speed)
+
+    def _finish(self) -> None:
+        if self.after_schedule == "pause":
+            self.mode = "pause"
+        else:
+            self.resume()
+            self.runtime._log("runtime", "schedule done: running", "runtime")
+
+    def _fail(self, name: str, why: str) -> None:
+        self.error = ScheduleError(self._position, name, why)
+        self.runtime._log("runtime", self.error.text, "runtime")
+        self.mode = "pause"
+
+
+def describe_next(kind: int, channel: str | None, arg: int, shape: tuple[int, ...]) -> NextOp:
+    """The words for a worker's next operation."""
+    name = T.NEXT_KINDS[kind] if 0 <= kind < len(T.NEXT_KINDS) else "?"
+    on = channel or ""
+    if name in ("load", "store", "set"):
+        where = "" if arg < 0 else _index_text(arg, shape)
+        text = f"{name} {on}{where}"
+    elif name in ("write", "send"):
+        text = f"{name} {arg} B to {on}"
+    elif name == "read":
+        text = f"read up to {arg} B from {on}"
+    elif name == "receive":
+        text = f"receive from {on}"
+    elif name in ("acquire", "release"):
+        text = f"{name} {on}"
+    elif name in ("signal", "wait_signal"):
+        text = f"{'send' if name == 'signal' else 'wait for'} {signal_name(arg)}"
+    elif name in ("block", "unblock"):
+        text = f"{name} {signal_name(arg)}" if arg else name
+    elif name == "sleep":
+        text = f"sleep {arg / 1000:g} s"
+    elif name == "exit":
+        text = f"exit {arg}"
+    elif name == "echo":
+        text = f"echo on {on}"
+    elif name == "spawn":
+        text = "spawn a child"
+    else:
+        text = "wait"
+    return NextOp(name, channel, text)
+
+
+def _index_text(flat: int, shape: tuple[int, ...]) -> str:
+    """[i] or [r, c] for a flat index into an array of `shape`."""
+    if len(shape) == 2:
+        return f"[{flat // shape[1]}, {flat % shape[1]}]"
+    return f"[{flat}]"
