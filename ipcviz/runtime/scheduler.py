@@ -21,14 +21,34 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol
 
-from ipcviz.host.process import read_stat
+from ipcviz.host.process import ProcessIdentity, read_stat
 from ipcviz.signals import signal_name
 from ipcviz.telemetry import table as T
 
-if TYPE_CHECKING:
-    from ipcviz.runtime.supervisor import Proc, Runtime
+
+class Proc(Protocol):
+    """What the scheduler reads of one of the runtime's worker processes."""
+
+    name: str
+    row: int
+    alive: bool
+    ident: ProcessIdentity | None
+
+
+class Runtime(Protocol):
+    """What the scheduler reads of the runtime that owns it (typed here so that the
+    runtime's module and this one do not import each other)."""
+
+    table: T.Table | None
+    channels: Sequence[Any]
+    procs: Sequence[Any]
+
+    def spawned(self) -> Sequence[Any]: ...
+
+    def _log(self, worker: str, text: str, kind: str) -> None: ...
 
 #: speed factors, fastest first (`-` and `+` in the app walk this list)
 SPEEDS = tuple(1 / 2 ** k for k in range(7))
