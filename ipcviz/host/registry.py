@@ -19,8 +19,10 @@ import secrets
 import shutil
 import signal
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import posix_ipc
 
@@ -38,6 +40,8 @@ PROCESSES_FILE = "processes"
 RUN_LOG_ENV = "IPCVIZ_RUN_LOG"  # when set, each new run id is appended to this file (tests)
 IPC_KINDS = ("shm", "mqueue", "semaphore")
 FILE_KINDS = ("fifo", "socket", "file")
+SQUAT_RETRIES = 8  # names tried per IPC object when others already hold them
+T = TypeVar("T")
 _OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -74,6 +78,27 @@ class Registry:
         """A file path (FIFO, socket, mmap file) in the run's channel directory."""
         return self.directory / CHANNEL_DIR / channel
 
+    def create_ipc(self, kind: str, channel: str, make: Callable[[str], T]) -> tuple[str, T]:
+        """Create a POSIX IPC object (`make(name)`, which must use O_CREAT|O_EXCL) under a
+        name of this run, and return (name, what `make` returned).
+
+        The name is `/ipcviz.<run>.<channel>` when it is free. Another local user sees the
+        run id in /dev/shm as soon as the run's first object exists and may create the
+        next names first (squatting: a denial of service); a name that is taken is
+        dropped from the registry (the object is not ours: never unlinked) and a name
+        with a random suffix nobody can guess is used instead."""
+        name = self.ipc_name(channel)
+        for _ in range(SQUAT_RETRIES):
+            self.add(kind, name)
+            try:
+                return name, make(name)
+            except posix_ipc.ExistentialError:
+                self.objects.pop()
+                self._save()
+                name = f"{self.ipc_name(channel)}.{secrets.token_hex(4)}"
+        raise posix_ipc.ExistentialError(
+            f"{kind} names of channel '{channel}' are all taken by other processes")
+
     def add(self, kind: str, name: str) -> None:
         """Record an object before creating it."""
         self.objects.append({"kind": kind, "name": name})
@@ -99,8 +124,11 @@ class Registry:
         os.replace(tmp, self.directory / REGISTRY_FILE)
 
     def remove_all(self) -> None:
-        """Unlink every registered object and the run directory."""
+        """Unlink every registered object that is ours, and the run directory."""
         for obj in self.objects:
+            if obj["kind"] in IPC_KINDS and _ipc_owner(obj["kind"], obj["name"]) not in (
+                    None, os.getuid()):
+                continue  # another user's object under a name we meant to use: not ours
             unlink_object(obj["kind"], obj["name"])
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -108,7 +136,8 @@ class Registry:
         """Registered objects (and the run dir) still present."""
         left = [f"{o['kind']} {o['name']}" for o in self.objects if object_exists(o["kind"], o["name"])]
         left += [f"/dev/shm/{n}" for n in os.listdir("/dev/shm") if self.run_id in n
-                 and not any(o["name"].lstrip("/") in n for o in self.objects)]
+                 and not any(o["name"].lstrip("/") in n for o in self.objects)
+                 and _lstat_uid(f"/dev/shm/{n}") == os.getuid()]  # others' names: not ours
         if self.directory.exists():
             left.append(f"run directory {self.directory}")
         return left
@@ -139,6 +168,8 @@ def unlink_object(kind: str, name: str) -> None:
             os.unlink(name)
     except (posix_ipc.ExistentialError, FileNotFoundError):
         pass
+    except (posix_ipc.PermissionsError, PermissionError):
+        pass  # not ours to remove (another user's object in sticky /dev/shm)
 
 
 def object_exists(kind: str, name: str) -> bool:
@@ -311,6 +342,28 @@ def _ipc_owner(kind: str, name: str) -> int | None:
     """The uid owning a POSIX IPC object, read where the kernel shows it as a file."""
     path = {"shm": f"/dev/shm/{name[1:]}", "semaphore": f"/dev/shm/sem.{name[1:]}",
             "mqueue": f"/dev/mqueue/{name[1:]}"}[kind]
+    try:
+        return os.lstat(path).st_uid
+    except OSError:
+        pass
+    if kind != "mqueue" or os.path.isdir("/dev/mqueue"):
+        return None
+    # no mqueue file system mounted: a queue descriptor is a file descriptor on Linux
+    try:
+        queue = posix_ipc.MessageQueue(name, write=False)
+    except posix_ipc.ExistentialError:
+        return None
+    except posix_ipc.Error:
+        return -1  # we may not even open it: not ours
+    try:
+        return os.fstat(queue.mqd).st_uid
+    except OSError:
+        return None
+    finally:
+        queue.close()
+
+
+def _lstat_uid(path: str) -> int | None:
     try:
         return os.lstat(path).st_uid
     except OSError:
