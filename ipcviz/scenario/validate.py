@@ -100,6 +100,7 @@ def check(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
         known = ", ".join(sorted(targets)) + (", parent" if allow_parent else "")
         yield (path, f"unknown worker '{name}' (workers: {known})")
 
+    yield from _descriptor_budget(channels)
     yield from _kernel_limits(channels)
     for cname, ch in channels.items():
         if ch.kind == "socket" and ch.server not in scn.workers:
@@ -172,6 +173,22 @@ def _read_limit(name: str) -> int | None:
             return int(fh.read())
     except (OSError, ValueError):
         return None
+
+
+def _descriptor_budget(channels) -> Iterator[tuple[Path, str]]:
+    """The descriptors the runtime holds for the channels must stay below select()'s limit."""
+    held = [(name, s.CHANNEL_DESCRIPTORS.get(ch.kind, 0)) for name, ch in channels.items()]
+    total = sum(n for _, n in held)
+    if total <= s.MAX_CHANNEL_DESCRIPTORS:
+        return
+    running = 0
+    for name, n in held:
+        running += n
+        if running > s.MAX_CHANNEL_DESCRIPTORS:
+            yield (("channels", name),
+                   f"the channels hold {total} descriptors in the runtime (2 per pipe or "
+                   f"FIFO, 1 per socket or mqueue); the limit is {s.MAX_CHANNEL_DESCRIPTORS}")
+            return
 
 
 def _kernel_limits(channels) -> Iterator[tuple[Path, str]]:
