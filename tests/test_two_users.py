@@ -191,3 +191,53 @@ def test_cleanup_never_removes_another_users_object_named_in_our_registry(
     assert not reg.directory.exists()
     sweep_dead_runs()
     assert sorted(planted_intact(known_run_id)) == sorted(planted_names(known_run_id))
+
+
+# ------------------------------------------------------------------ where the root lives
+
+
+def _cli(root: str, *args: str):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    env = dict(os.environ, IPCVIZ_RUN_ROOT=root)
+    return subprocess.run([sys.executable, "-m", "ipcviz", *args], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
+
+
+@needs_root
+def test_a_root_whose_directory_others_can_swap_it_in_is_refused(nothing_left_behind) -> None:
+    """IPCVIZ_RUN_ROOT inside a directory every user may write (no sticky bit), or inside
+    another user's directory: that user can rename our root away and put a link or a
+    directory of theirs in its place between our lstat and our use (before: accepted, and
+    the run made its directory, registry and channel files there)."""
+    import shutil
+    import tempfile
+
+    scenario = os.path.join(os.path.dirname(__file__), "..", "scenarios", "pipe_oneway.yaml")
+    shared = tempfile.mkdtemp(prefix="ipcviz-open-", dir="/tmp")
+    try:
+        os.chmod(shared, 0o777)  # like a class directory everyone may write
+        root = os.path.join(shared, "root")
+        result = _cli(root, "run", scenario, "--headless", "--duration", "0.3")
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.splitlines() == [
+            f"run root {root}: its directory {shared} (mode 0777) is writable by others "
+            "and not sticky: anyone could swap the root; refusing to use it"]
+        assert os.listdir(shared) == []
+        os.chmod(shared, 0o755)
+        os.chown(shared, NOBODY, NOBODY)  # another user's directory
+        result = _cli(root, "clean")
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.splitlines() == [
+            f"run root {root}: its directory {shared} belongs to uid {NOBODY}, who could "
+            "swap the root; refusing to use it"]
+        assert os.listdir(shared) == []
+        os.chmod(shared, 0o1777)  # sticky, like /tmp: only the owner of the entry (and of
+        os.chown(shared, 0, 0)  # the directory) may rename it
+        result = _cli(root, "run", scenario, "--headless", "--duration", "0.3")
+        assert result.returncode == 0, result.stderr
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
