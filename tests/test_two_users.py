@@ -241,3 +241,29 @@ def test_a_root_whose_directory_others_can_swap_it_in_is_refused(nothing_left_be
         assert result.returncode == 0, result.stderr
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ pid reuse
+
+
+@needs_root
+def test_a_pid_reused_between_the_check_and_the_kill_is_not_signalled() -> None:
+    """ProcessIdentity.send checked the start time, then called kill(pid): a process that
+    ended in between and whose pid went to a newcomer got the newcomer killed (the sweep
+    and every shutdown send SIGKILL this way). The probe forces the reuse inside that
+    window in a private pid namespace (ns_last_pid); send now pins the process with a pidfd
+    before checking it."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare(1) is not installed")
+    here = os.path.dirname(os.path.abspath(__file__))
+    result = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable,
+                             os.path.join(here, "pid_reuse_probe.py"), os.path.dirname(here)],
+                            capture_output=True, text=True, timeout=60)
+    if result.returncode != 0 and "unshare failed" in result.stderr:
+        pytest.skip(f"no pid namespace here: {result.stderr.strip()}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "newcomer alive"
