@@ -93,16 +93,28 @@ class Registry:
             try:
                 return name, make(name)
             except posix_ipc.ExistentialError:
-                self.objects.pop()
-                self._save()
+                self._forget(kind, name)
                 name = f"{self.ipc_name(channel)}.{secrets.token_hex(4)}"
         raise posix_ipc.ExistentialError(
             f"{kind} names of channel '{channel}' are all taken by other processes")
 
     def add(self, kind: str, name: str) -> None:
-        """Record an object before creating it."""
+        """Record an object before creating it: one line appended to the registry (a
+        rewrite per object made 8,000 semaphores take two minutes to start)."""
         self.objects.append({"kind": kind, "name": name})
-        self._save()
+        self._append({"kind": kind, "name": name})
+
+    def _forget(self, kind: str, name: str) -> None:
+        """The last object recorded turned out not to be ours (its name was taken)."""
+        self.objects.pop()
+        self._append({"kind": kind, "name": name, "dropped": True})
+
+    def _append(self, entry: dict) -> None:
+        fd = os.open(self.directory / REGISTRY_FILE, _OPEN_NEW | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, (json.dumps(entry) + "\n").encode())
+        finally:
+            os.close(fd)
 
     def add_process(self, ident: ProcessIdentity) -> None:
         self.processes.append([ident.pid, ident.start])
@@ -113,9 +125,11 @@ class Registry:
             os.close(fd)
 
     def _save(self) -> None:
+        """Write the registry's first line (the run and its owner); objects follow, one
+        JSON line each, appended by `add`."""
         tmp = self.directory / f"{REGISTRY_FILE}.tmp"
         text = json.dumps({"run_id": self.run_id, "owner": [self.owner.pid, self.owner.start],
-                           "objects": self.objects})
+                           "objects": self.objects}) + "\n"
         fd = os.open(tmp, _OPEN_NEW | os.O_TRUNC, 0o600)
         try:
             os.write(fd, text.encode())
@@ -135,8 +149,9 @@ class Registry:
     def leaked_objects(self) -> list[str]:
         """Registered objects (and the run dir) still present."""
         left = [f"{o['kind']} {o['name']}" for o in self.objects if object_exists(o["kind"], o["name"])]
+        registered = {o["name"].lstrip("/") for o in self.objects}
         left += [f"/dev/shm/{n}" for n in os.listdir("/dev/shm") if self.run_id in n
-                 and not any(o["name"].lstrip("/") in n for o in self.objects)
+                 and n not in registered and n.removeprefix("sem.") not in registered
                  and _lstat_uid(f"/dev/shm/{n}") == os.getuid()]  # others' names: not ours
         if self.directory.exists():
             left.append(f"run directory {self.directory}")
@@ -296,9 +311,15 @@ def _sweep_run(directory: Path, run_id: str, report: SweepReport) -> None:
 
 
 def _parse_registry(raw: bytes, run_id: str) -> dict | None:
-    """The registry's data when it is well formed and names this run, else None."""
+    """The registry's data when it is well formed and names this run, else None.
+
+    The first line is the run (`run_id`, `owner`, `objects`); each further complete line
+    is one object (a line without its newline was being written when the run died: that
+    object was not created yet). A line `{..., "dropped": true}` takes back the entry
+    before it with that name (a name another user held)."""
+    lines = raw.split(b"\n")
     try:
-        data = json.loads(raw)
+        data = json.loads(lines[0])
     except ValueError:
         return None
     if not isinstance(data, dict) or data.get("run_id") != run_id:
@@ -309,6 +330,16 @@ def _parse_registry(raw: bytes, run_id: str) -> dict | None:
         return None
     if not isinstance(objects, list):
         return None
+    for line in lines[1:-1]:  # the last piece is "" or a torn line
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = line.decode("utf-8", "replace")[:200]  # refused as not an entry
+        if isinstance(entry, dict) and entry.pop("dropped", False) is True:
+            if entry in objects:
+                objects.remove(entry)
+            continue
+        objects.append(entry)
     return data
 
 
