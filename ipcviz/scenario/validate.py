@@ -155,7 +155,11 @@ def check(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
 
     seen_keys: dict[str, int] = {}
     for i, trig in enumerate(scn.triggers):
-        if trig.key in BUILTIN_KEYS:
+        if _unpressable(trig.key):
+            yield (("triggers", i, "key"), f"key {trig.key!a} has control, format or space "
+                                           "characters: no key press makes it, and the help "
+                                           "screen would send them to the terminal")
+        elif trig.key in BUILTIN_KEYS:
             yield (("triggers", i, "key"), f"key '{trig.key}' is built in "
                                            f"(taken: {' '.join(sorted(BUILTIN_KEYS))})")
         elif trig.key in seen_keys:
@@ -165,6 +169,15 @@ def check(scn: s.Scenario) -> Iterator[tuple[Path, str]]:
 
     for i, exp in enumerate(scn.expect):
         yield from _check_expect(scn, groups, (("expect", i)), exp)
+
+
+def _unpressable(key: str) -> bool:
+    """A trigger key with characters no key press gives (ESC, NUL, a right-to-left
+    override, spaces): it can only be there to write to the terminal."""
+    import unicodedata
+
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp")
+               for c in key)
 
 
 def _read_limit(name: str) -> int | None:
