@@ -219,3 +219,28 @@ def test_expect_sum_is_checked_against_the_real_array(scenario_file, nothing_lef
     bad = run_cli("run", str(scenario_file(text.replace("sum: 25", "sum: 26"), "b.yaml")),
                   "--headless", "--json", "--check")
     assert bad.returncode == 1
+
+
+def _pipes(count: int) -> str:
+    channels = "".join(f"  p{i}: {{kind: pipe}}\n" for i in range(count))
+    steps = "".join(f"      - write: {{to: p{i}, data: x}}\n" for i in range(count))
+    return f"duration: 1\nchannels:\n{channels}workers:\n  w:\n    steps:\n{steps}"
+
+
+def test_a_thousand_pipes_are_refused_at_load_not_a_traceback(tmp_path: Path,
+                                                              nothing_left_behind) -> None:
+    """1,000 pipes hold 2,000 descriptors in the runtime, past select()'s 1,024: before the
+    descriptor budget `run --headless` died with "ValueError: filedescriptor out of range
+    in select()" (exit 1, a traceback). Now one line naming the first channel over it."""
+    path = tmp_path / "pipes.yaml"
+    path.write_text(_pipes(1000))
+    result = run_cli("run", str(path), "--headless")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.splitlines() == [
+        f"{path}:387:9: channels.p384: the channels hold 2000 descriptors in the runtime "
+        "(2 per pipe or FIFO, 1 per socket or mqueue); the limit is 768"]
+    assert result.stdout == ""
+
+
+def test_the_descriptor_budget_itself_loads() -> None:
+    load_text(_pipes(384).encode(), "s.yaml")

@@ -167,3 +167,22 @@ def test_cli_duration_must_be_finite_and_in_range(value: str, nothing_left_behin
     assert result.returncode == 2
     assert result.stderr.strip().startswith(f"--duration: {float(value)} is not a number of "
                                             "seconds in (0, 86400]")
+
+
+def test_a_trigger_key_no_key_press_can_make_is_refused(scenario_file) -> None:
+    """The help screen draws each trigger's key; a key holding ESC sequences (or NUL, a
+    right-to-left override, spaces) can never be pressed and reached the terminal raw
+    through it (Rich text keeps ESC). One line, escaped, exit 2."""
+    path = scenario_file('workers:\n  w: {handlers: {SIGUSR1: count}}\ntriggers:\n'
+                         '  - {key: "\\e]0;pwned\\a\\e[2J", signal: {to: w, sig: SIGUSR1}}\n'
+                         '  - {key: "x\\u202e", signal: {to: w, sig: SIGUSR1}}\n')
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{path}:4:11: triggers[0].key: key '\\x1b]0;pwned\\x07\\x1b[2J' has control, format "
+        "or space characters: no key press makes it, and the help screen would send them "
+        "to the terminal",
+        f"{path}:5:11: triggers[1].key: key 'x\\u202e' has control, format or space "
+        "characters: no key press makes it, and the help screen would send them to the "
+        "terminal"]
+    assert not any(ch in result.stderr for ch in "\x1b\x07\u202e")

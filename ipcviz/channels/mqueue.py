@@ -82,12 +82,11 @@ class MqueueChannel(Channel):
     kind = "mqueue"
 
     def create(self) -> None:
-        self.ipc_name = self.registry.ipc_name(self.name)
-        self.registry.add("mqueue", self.ipc_name)
         try:
-            self.mq = posix_ipc.MessageQueue(
-                self.ipc_name, posix_ipc.O_CREX, mode=0o600,
-                max_messages=self.spec.capacity, max_message_size=self.spec.message_size)
+            self.ipc_name, self.mq = self.registry.create_ipc("mqueue", self.name, lambda name: (
+                posix_ipc.MessageQueue(name, posix_ipc.O_CREX, mode=0o600,
+                                       max_messages=self.spec.capacity,
+                                       max_message_size=self.spec.message_size)))
         except (ValueError, OSError, posix_ipc.Error) as exc:
             limits = mqueue_limits()
             raise RuntimeError(

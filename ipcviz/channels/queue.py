@@ -130,9 +130,9 @@ class QueueChannel(Channel):
             initial["spaces"] = capacity
         self.names = {}
         for role, value in initial.items():
-            name = f"{self.registry.ipc_name(self.name)}.{role}"
-            self.registry.add("semaphore", name)
-            posix_ipc.Semaphore(name, posix_ipc.O_CREX, mode=0o600, initial_value=value).close()
+            name, sem = self.registry.create_ipc("semaphore", f"{self.name}.{role}", lambda n, v=value: (
+                posix_ipc.Semaphore(n, posix_ipc.O_CREX, mode=0o600, initial_value=v)))
+            sem.close()
             self.names[role] = name
         self.items = posix_ipc.Semaphore(self.names["items"])
         self.max_depth = 0

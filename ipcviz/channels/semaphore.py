@@ -39,10 +39,9 @@ class SemaphoreChannel(Channel):
     kind = "semaphore"
 
     def create(self) -> None:
-        self.ipc_name = self.registry.ipc_name(self.name)
-        self.registry.add("semaphore", self.ipc_name)
-        self.sem = posix_ipc.Semaphore(self.ipc_name, posix_ipc.O_CREX, mode=0o600,
-                                       initial_value=self.spec.value)
+        self.ipc_name, self.sem = self.registry.create_ipc("semaphore", self.name, lambda name: (
+            posix_ipc.Semaphore(name, posix_ipc.O_CREX, mode=0o600,
+                                initial_value=self.spec.value)))
 
     def attach(self, roles: set[str]) -> SemaphoreEndpoint:
         return SemaphoreEndpoint(self.ipc_name)

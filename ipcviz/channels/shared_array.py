@@ -90,12 +90,10 @@ class SharedArrayChannel(Channel):
 
     def create(self) -> None:
         self.shape = shape_of(self.spec)
-        self.ipc_name = self.registry.ipc_name(self.name)
-        self.registry.add("shm", self.ipc_name)
         count = int(np.prod(self.shape))
         nbytes = count * np.dtype(self.spec.dtype).itemsize
-        shm = posix_ipc.SharedMemory(self.ipc_name, posix_ipc.O_CREX, mode=0o600,
-                                     size=nbytes + 2 * count)
+        self.ipc_name, shm = self.registry.create_ipc("shm", self.name, lambda name: (
+            posix_ipc.SharedMemory(name, posix_ipc.O_CREX, mode=0o600, size=nbytes + 2 * count)))
         try:  # the pages must really exist: a full /dev/shm is an error here, not a SIGBUS
             allocate(shm.fd, nbytes + 2 * count, f"/dev/shm{self.ipc_name}")
         finally:

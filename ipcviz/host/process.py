@@ -4,6 +4,7 @@ never signalled), /proc stat and owner reading, prctl, and non-blocking waitpid.
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -71,13 +72,32 @@ class ProcessIdentity:
                 and self.exists())
 
     def send(self, sig: int) -> bool:
-        """Send `sig` only if the pid still belongs to this process; True if sent."""
-        if not self.exists():
-            return False
+        """Send `sig` only if the pid still belongs to this process; True if sent.
+
+        The process is pinned first (pidfd_open), then its start time checked, then the
+        signal goes through the pidfd: a process that ends and whose pid is reused between
+        the check and the kill cannot receive it (a plain kill(pid) after the check could
+        reach the newcomer)."""
         try:
-            os.kill(self.pid, sig)
+            pidfd = os.pidfd_open(self.pid)
         except ProcessLookupError:
             return False
+        except (AttributeError, OSError):  # no pidfd (kernel < 5.3): check, then kill
+            if not self.exists():
+                return False
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                return False
+            return True
+        try:
+            if not self.exists():
+                return False
+            signal.pidfd_send_signal(pidfd, sig)
+        except ProcessLookupError:
+            return False
+        finally:
+            os.close(pidfd)
         return True
 
 

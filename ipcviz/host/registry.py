@@ -19,8 +19,10 @@ import secrets
 import shutil
 import signal
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import posix_ipc
 
@@ -38,6 +40,8 @@ PROCESSES_FILE = "processes"
 RUN_LOG_ENV = "IPCVIZ_RUN_LOG"  # when set, each new run id is appended to this file (tests)
 IPC_KINDS = ("shm", "mqueue", "semaphore")
 FILE_KINDS = ("fifo", "socket", "file")
+SQUAT_RETRIES = 8  # names tried per IPC object when others already hold them
+T = TypeVar("T")
 _OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -74,10 +78,43 @@ class Registry:
         """A file path (FIFO, socket, mmap file) in the run's channel directory."""
         return self.directory / CHANNEL_DIR / channel
 
+    def create_ipc(self, kind: str, channel: str, make: Callable[[str], T]) -> tuple[str, T]:
+        """Create a POSIX IPC object (`make(name)`, which must use O_CREAT|O_EXCL) under a
+        name of this run, and return (name, what `make` returned).
+
+        The name is `/ipcviz.<run>.<channel>` when it is free. Another local user sees the
+        run id in /dev/shm as soon as the run's first object exists and may create the
+        next names first (squatting: a denial of service); a name that is taken is
+        dropped from the registry (the object is not ours: never unlinked) and a name
+        with a random suffix nobody can guess is used instead."""
+        name = self.ipc_name(channel)
+        for _ in range(SQUAT_RETRIES):
+            self.add(kind, name)
+            try:
+                return name, make(name)
+            except posix_ipc.ExistentialError:
+                self._forget(kind, name)
+                name = f"{self.ipc_name(channel)}.{secrets.token_hex(4)}"
+        raise posix_ipc.ExistentialError(
+            f"{kind} names of channel '{channel}' are all taken by other processes")
+
     def add(self, kind: str, name: str) -> None:
-        """Record an object before creating it."""
+        """Record an object before creating it: one line appended to the registry (a
+        rewrite per object made 8,000 semaphores take two minutes to start)."""
         self.objects.append({"kind": kind, "name": name})
-        self._save()
+        self._append({"kind": kind, "name": name})
+
+    def _forget(self, kind: str, name: str) -> None:
+        """The last object recorded turned out not to be ours (its name was taken)."""
+        self.objects.pop()
+        self._append({"kind": kind, "name": name, "dropped": True})
+
+    def _append(self, entry: dict) -> None:
+        fd = os.open(self.directory / REGISTRY_FILE, _OPEN_NEW | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, (json.dumps(entry) + "\n").encode())
+        finally:
+            os.close(fd)
 
     def add_process(self, ident: ProcessIdentity) -> None:
         self.processes.append([ident.pid, ident.start])
@@ -88,9 +125,11 @@ class Registry:
             os.close(fd)
 
     def _save(self) -> None:
+        """Write the registry's first line (the run and its owner); objects follow, one
+        JSON line each, appended by `add`."""
         tmp = self.directory / f"{REGISTRY_FILE}.tmp"
         text = json.dumps({"run_id": self.run_id, "owner": [self.owner.pid, self.owner.start],
-                           "objects": self.objects})
+                           "objects": self.objects}) + "\n"
         fd = os.open(tmp, _OPEN_NEW | os.O_TRUNC, 0o600)
         try:
             os.write(fd, text.encode())
@@ -99,16 +138,21 @@ class Registry:
         os.replace(tmp, self.directory / REGISTRY_FILE)
 
     def remove_all(self) -> None:
-        """Unlink every registered object and the run directory."""
+        """Unlink every registered object that is ours, and the run directory."""
         for obj in self.objects:
+            if obj["kind"] in IPC_KINDS and _ipc_owner(obj["kind"], obj["name"]) not in (
+                    None, os.getuid()):
+                continue  # another user's object under a name we meant to use: not ours
             unlink_object(obj["kind"], obj["name"])
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def leaked_objects(self) -> list[str]:
         """Registered objects (and the run dir) still present."""
         left = [f"{o['kind']} {o['name']}" for o in self.objects if object_exists(o["kind"], o["name"])]
+        registered = {o["name"].lstrip("/") for o in self.objects}
         left += [f"/dev/shm/{n}" for n in os.listdir("/dev/shm") if self.run_id in n
-                 and not any(o["name"].lstrip("/") in n for o in self.objects)]
+                 and n not in registered and n.removeprefix("sem.") not in registered
+                 and _lstat_uid(f"/dev/shm/{n}") == os.getuid()]  # others' names: not ours
         if self.directory.exists():
             left.append(f"run directory {self.directory}")
         return left
@@ -139,6 +183,8 @@ def unlink_object(kind: str, name: str) -> None:
             os.unlink(name)
     except (posix_ipc.ExistentialError, FileNotFoundError):
         pass
+    except (posix_ipc.PermissionsError, PermissionError):
+        pass  # not ours to remove (another user's object in sticky /dev/shm)
 
 
 def object_exists(kind: str, name: str) -> bool:
@@ -265,9 +311,15 @@ def _sweep_run(directory: Path, run_id: str, report: SweepReport) -> None:
 
 
 def _parse_registry(raw: bytes, run_id: str) -> dict | None:
-    """The registry's data when it is well formed and names this run, else None."""
+    """The registry's data when it is well formed and names this run, else None.
+
+    The first line is the run (`run_id`, `owner`, `objects`); each further complete line
+    is one object (a line without its newline was being written when the run died: that
+    object was not created yet). A line `{..., "dropped": true}` takes back the entry
+    before it with that name (a name another user held)."""
+    lines = raw.split(b"\n")
     try:
-        data = json.loads(raw)
+        data = json.loads(lines[0])
     except ValueError:
         return None
     if not isinstance(data, dict) or data.get("run_id") != run_id:
@@ -278,6 +330,16 @@ def _parse_registry(raw: bytes, run_id: str) -> dict | None:
         return None
     if not isinstance(objects, list):
         return None
+    for line in lines[1:-1]:  # the last piece is "" or a torn line
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            entry = line.decode("utf-8", "replace")[:200]  # refused as not an entry
+        if isinstance(entry, dict) and entry.pop("dropped", False) is True:
+            if entry in objects:
+                objects.remove(entry)
+            continue
+        objects.append(entry)
     return data
 
 
@@ -311,6 +373,28 @@ def _ipc_owner(kind: str, name: str) -> int | None:
     """The uid owning a POSIX IPC object, read where the kernel shows it as a file."""
     path = {"shm": f"/dev/shm/{name[1:]}", "semaphore": f"/dev/shm/sem.{name[1:]}",
             "mqueue": f"/dev/mqueue/{name[1:]}"}[kind]
+    try:
+        return os.lstat(path).st_uid
+    except OSError:
+        pass
+    if kind != "mqueue" or os.path.isdir("/dev/mqueue"):
+        return None
+    # no mqueue file system mounted: a queue descriptor is a file descriptor on Linux
+    try:
+        queue = posix_ipc.MessageQueue(name, write=False)
+    except posix_ipc.ExistentialError:
+        return None
+    except posix_ipc.Error:
+        return -1  # we may not even open it: not ours
+    try:
+        return os.fstat(queue.mqd).st_uid
+    except OSError:
+        return None
+    finally:
+        queue.close()
+
+
+def _lstat_uid(path: str) -> int | None:
     try:
         return os.lstat(path).st_uid
     except OSError:

@@ -55,6 +55,25 @@ def _describe(info: os.stat_result) -> str:
     return kind
 
 
+def _parent_problem(path: Path) -> str | None:
+    """Why the directory holding the root would let another user swap the root, or None.
+
+    In a directory others may write without the sticky bit (/tmp has it), anyone can rename
+    our root away and put a symbolic link or a directory of theirs in its place between
+    our check and our use."""
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        info = os.stat(parent)
+    except OSError:
+        return None  # judged when the root itself is created or read
+    if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
+        return (f"its directory {parent} (mode {stat.S_IMODE(info.st_mode):04o}) is writable "
+                "by others and not sticky: anyone could swap the root")
+    if info.st_uid not in (0, os.getuid()):
+        return f"its directory {parent} belongs to uid {info.st_uid}, who could swap the root"
+    return None
+
+
 def check_run_root(path: Path, create: bool = True) -> Path:
     """Return `path` once it is proven ours: real directory, our uid, mode 0700.
 
@@ -62,6 +81,9 @@ def check_run_root(path: Path, create: bool = True) -> Path:
     root with a looser mode is set to 0700. Raises RunRootError otherwise.
     """
     where = f"run root {path}"
+    problem = _parent_problem(path)
+    if problem:
+        raise RunRootError(f"{where}: {problem}; refusing to use it")
     try:
         info = os.lstat(path)
     except FileNotFoundError:

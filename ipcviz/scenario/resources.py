@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from ipcviz.format import format_bytes
 from ipcviz.host import limits
 from ipcviz.scenario import schema as s
+from ipcviz.scenario.fields import CHANNEL_DESCRIPTORS, MAX_CHANNEL_DESCRIPTORS
 from ipcviz.scenario.yamlpos import FieldPath
 
 #: Every process of one run at once (workers, replicas and spawned children): the figure
@@ -301,3 +302,19 @@ def _same_fs(a: str, b: str) -> bool:
         return os.stat(a).st_dev == os.stat(b).st_dev
     except OSError:
         return False
+
+
+def descriptor_budget(channels) -> Iterator[tuple[FieldPath, str]]:
+    """The descriptors the runtime holds for the channels must stay below select()'s limit."""
+    held = [(name, CHANNEL_DESCRIPTORS.get(ch.kind, 0)) for name, ch in channels.items()]
+    total = sum(n for _, n in held)
+    if total <= MAX_CHANNEL_DESCRIPTORS:
+        return
+    running = 0
+    for name, n in held:
+        running += n
+        if running > MAX_CHANNEL_DESCRIPTORS:
+            yield (("channels", name),
+                   f"the channels hold {total} descriptors in the runtime (2 per pipe or "
+                   f"FIFO, 1 per socket or mqueue); the limit is {MAX_CHANNEL_DESCRIPTORS}")
+            return

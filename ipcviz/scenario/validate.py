@@ -90,6 +90,7 @@ def check(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
         yield (path, f"unknown worker '{name}' (workers: {known})")
 
     yield from resources.check_mqueue_limits(channels)
+    yield from resources.descriptor_budget(channels)
     for cname, ch in channels.items():
         server_option = CHANNELS[ch.kind].server_option  # a socket's `server:`
         if server_option and getattr(ch, server_option) not in scn.workers:
@@ -145,7 +146,11 @@ def check(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
 
     seen_keys: dict[str, int] = {}
     for i, trig in enumerate(scn.triggers):
-        if trig.key in BUILTIN_KEYS:
+        if _unpressable(trig.key):
+            yield (("triggers", i, "key"), f"key {trig.key!a} has control, format or space "
+                                           "characters: no key press makes it, and the help "
+                                           "screen would send them to the terminal")
+        elif trig.key in BUILTIN_KEYS:
             yield (("triggers", i, "key"), f"key '{trig.key}' is built in "
                                            f"(taken: {' '.join(sorted(BUILTIN_KEYS))})")
         elif trig.key in seen_keys:
@@ -157,6 +162,15 @@ def check(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
         yield from _check_expect(scn, groups, (("expect", i)), exp)
 
     yield from _check_time(scn, groups)
+
+
+def _unpressable(key: str) -> bool:
+    """A trigger key with characters no key press gives (ESC, NUL, a right-to-left
+    override, spaces): it can only be there to write to the terminal."""
+    import unicodedata
+
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp")
+               for c in key)
 
 
 SPEED_TEXT = "1, 0.5, 0.25, 0.125, 0.0625, 0.03125 or 0.015625"
