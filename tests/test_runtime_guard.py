@@ -120,7 +120,7 @@ def live_descendants() -> int:
 
 def test_spawns_and_restarts_beyond_the_process_cap_are_refused_cleanly(
         nothing_left_behind, runtime_in_process) -> None:
-    from ipcviz.telemetry.sampler import Sampler
+    from ipcviz.runtime.sampler import Sampler
 
     cap = 6
     refused = f"spawn refused: process cap {cap} reached"

@@ -19,7 +19,7 @@ from ipcviz.scenario import schema
 from ipcviz.scenario.load import ScenarioError, load_scenario
 from ipcviz.signals import NSIG
 from ipcviz.telemetry import table as T
-from ipcviz.telemetry.sampler import Sampler
+from ipcviz.runtime.sampler import Sampler
 
 FRAME_INTERVAL = 0.1
 #: between frames, how often the table is glanced at for something worth showing at once

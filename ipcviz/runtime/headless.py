@@ -11,7 +11,7 @@ from typing import Any
 from ipcviz.format import escape_control
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import LoadedScenario
-from ipcviz.telemetry.sampler import Sampler
+from ipcviz.runtime.sampler import Sampler
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.telemetry.summary import build_summary
 
