@@ -12,7 +12,7 @@ from ipcviz.telemetry.deadlock import find_cycle
 from ipcviz.telemetry.snapshot import ChannelView, WorkerView
 
 if TYPE_CHECKING:
-    from ipcviz.runtime.supervisor import SpawnedProc
+    from ipcviz.runtime.procs import SpawnedProc
 
 
 class ChannelViews:

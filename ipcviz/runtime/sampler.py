@@ -18,7 +18,8 @@ from ipcviz.telemetry.events import describe_event
 from ipcviz.telemetry.snapshot import EventView, Snapshot
 
 if TYPE_CHECKING:
-    from ipcviz.runtime.supervisor import Runtime, SpawnedProc
+    from ipcviz.runtime.procs import SpawnedProc
+    from ipcviz.runtime.supervisor import Runtime
 
 
 class Sampler(WorkerViews, ChannelViews):

@@ -15,7 +15,7 @@ from ipcviz.telemetry.events import row_failure
 from ipcviz.telemetry.snapshot import WorkerView
 
 if TYPE_CHECKING:
-    from ipcviz.runtime.supervisor import Proc, SpawnedProc
+    from ipcviz.runtime.procs import Proc, SpawnedProc
 
 #: Counters per channel kind: (counter cell, summary key, role that owns it)
 _STREAM_COUNTERS = ((T.BYTES_WRITTEN, "bytes_written", "write"),
