@@ -217,10 +217,11 @@ def app_status(app) -> int:
     return 1 if code is None else int(code)
 
 
-def _run_headless(args: argparse.Namespace) -> int:
+def _headless(args: argparse.Namespace, on_snapshot=None):
+    """The prologue every headless command shares: load the scenario, check --duration,
+    run it (a kernel refusal is one line, not a traceback). Returns the HeadlessResult,
+    or the exit status when the run could not happen."""
     from ipcviz.scenario.load import ScenarioError
-
-    from ipcviz.runtime.headless import format_text, run_headless
 
     try:
         scenario = _load_runnable(args.scenario)
@@ -229,12 +230,22 @@ def _run_headless(args: argparse.Namespace) -> int:
     problem = _duration_problem(args.duration)
     if problem:
         return _fail([problem])
+    from ipcviz.runtime.headless import run_headless
     from ipcviz.runtime.supervisor import StartError
 
     try:
-        result = run_headless(scenario, args.duration, progress=sys.stderr.isatty())
+        return run_headless(scenario, args.duration, progress=sys.stderr.isatty(),
+                            on_snapshot=on_snapshot)
     except StartError as exc:
         return _fail([f"{args.scenario}: {exc}"])
+
+
+def _run_headless(args: argparse.Namespace) -> int:
+    from ipcviz.runtime.headless import format_text
+
+    result = _headless(args)
+    if isinstance(result, int):
+        return result
     summary = result.summary
     if args.json:
         print(json.dumps(summary, indent=2))  # ensure_ascii: control characters escaped
@@ -258,25 +269,27 @@ def _duration_problem(duration: float | None) -> str | None:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from ipcviz.scenario.load import ScenarioError
+    """Every frame of a headless run as one JSON line; the file is written only once the
+    run has started (nothing is created for a scenario or a --duration that is refused)."""
+    frames = 0
+    out = None
 
-    from ipcviz.runtime.headless import run_headless
+    def write(snap) -> None:
+        nonlocal frames, out
+        if out is None:
+            out = open(args.output, "w")
+        frames += 1
+        out.write(json.dumps(snap.to_dict(), separators=(",", ":")) + "\n")
 
     try:
-        scenario = _load_runnable(args.scenario)
-    except ScenarioError as exc:
-        return _fail(exc.lines)
-    problem = _duration_problem(args.duration)
-    if problem:
-        return _fail([problem])
-    frames = 0
-    with open(args.output, "w") as out:
-        def write(snap) -> None:
-            nonlocal frames
-            frames += 1
-            out.write(json.dumps(snap.to_dict(), separators=(",", ":")) + "\n")
-
-        run_headless(scenario, args.duration, progress=sys.stderr.isatty(), on_snapshot=write)
+        result = _headless(args, on_snapshot=write)
+    except OSError as exc:  # the output file could not be made or written
+        return _fail([f"{args.output}: cannot write the recording: {exc.strerror or exc}"])
+    finally:
+        if out is not None:
+            out.close()
+    if isinstance(result, int):
+        return result
     print(escape_control(f"recorded {frames} frames to {args.output}"), file=sys.stderr)
     return 0
 
