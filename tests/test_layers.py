@@ -13,7 +13,7 @@ from .conftest import ROOT
 LAYERS = (
     {"host", "signals", "format"},          # the OS and pure helpers
     {"channels", "scenario", "observe"},
-    {"telemetry"},                           # pure data: table, snapshot, summary
+    {"telemetry", "protocol"},               # pure data: table, snapshot, summary, commands
     {"worker"},
     {"runtime"},                             # the supervisor, the sampler, the session loop
     {"tui", "cli", "authoring", "__main__"},

@@ -8,9 +8,21 @@ import signal
 import time
 from collections import Counter
 
+from ipcviz.protocol import (
+    Command,
+    Cont,
+    FireTrigger,
+    Kill,
+    PauseSteps,
+    Restart,
+    ResumeSteps,
+    SendSignal,
+    SetLock,
+    Stop,
+    from_scenario,
+)
 from ipcviz.runtime.bursts import SLICE_BUDGET, BurstTarget, SignalBurst
 from ipcviz.runtime.procs import Proc
-from ipcviz.scenario import schema
 from ipcviz.signals import signal_name
 from ipcviz.telemetry import table as T
 
@@ -23,7 +35,7 @@ class Actions:
         while self._next_event < len(self._timeline) and self._timeline[self._next_event].at <= now:
             event = self._timeline[self._next_event]
             self._next_event += 1
-            self.run_action(event.action, getattr(event, event.action), source="timeline")
+            self.execute(from_scenario(event), source="timeline")
         while self._spaced and self._spaced[0][0] <= now:
             _, _, to, sig, source = heapq.heappop(self._spaced)
             self.send_signal(to, sig, 1, source)
@@ -33,33 +45,45 @@ class Actions:
                 self._fork(proc)
                 self._release_unneeded()
 
-    def run_action(self, action: str, arg: object, source: str = "key") -> None:
-        """A timeline, trigger or UI action (see docs/scenario-format.md)."""
-        if action == "signal":
-            assert isinstance(arg, schema.SignalArgs)
-            if arg.interval and arg.count > 1:
-                self.send_signal(arg.to, arg.sig, 1, source)
-                for k in range(1, arg.count):
-                    heapq.heappush(self._spaced, (self.elapsed + k * arg.interval,
-                                                  len(self._spaced) + k, arg.to, arg.sig, source))
-            else:
-                self.send_signal(arg.to, arg.sig, arg.count, source)
-        elif action in ("kill", "stop", "cont"):
-            sig = {"kill": signal.SIGKILL, "stop": signal.SIGSTOP, "cont": signal.SIGCONT}[action]
-            self.send_signal(str(arg), int(sig), 1, source)
-        elif action == "restart":
-            for proc in self._targets(str(arg)):
-                self.restart(proc)
-        elif action in ("pause_steps", "resume_steps"):
-            for proc in self._targets(str(arg)):
-                self._control(proc, T.CTRL_PAUSE, 1 if action == "pause_steps" else 0)
-                self._log(proc.name, "steps paused" if action == "pause_steps"
-                          else "steps resumed", "runtime")
-        elif action == "lock":
-            assert isinstance(arg, schema.LockArgs)
-            for proc in self._targets(arg.worker):
-                self._control(proc, T.CTRL_LOCK_OFF, 0 if arg.enabled else 1)
-                self._log(proc.name, f"lock use {'on' if arg.enabled else 'OFF'}", "runtime")
+    def execute(self, command: Command, source: str = "key") -> None:
+        """A UI command, a trigger or a timeline entry (protocol.py), by its type."""
+        handler = _HANDLERS.get(type(command))
+        if handler is not None:
+            handler(self, command, source)
+
+    def _send_command(self, command: SendSignal, source: str) -> None:
+        if command.interval and command.count > 1:
+            self.send_signal(command.to, command.sig, 1, source)
+            for k in range(1, command.count):
+                heapq.heappush(self._spaced, (self.elapsed + k * command.interval,
+                                              len(self._spaced) + k, command.to, command.sig,
+                                              source))
+        else:
+            self.send_signal(command.to, command.sig, command.count, source)
+
+    def _kill_stop_cont(self, command: Kill | Stop | Cont, source: str) -> None:
+        sig = {Kill: signal.SIGKILL, Stop: signal.SIGSTOP, Cont: signal.SIGCONT}[type(command)]
+        self.send_signal(command.to, int(sig), 1, source)
+
+    def _restart_command(self, command: Restart, source: str) -> None:
+        for proc in self._targets(command.worker):
+            self.restart(proc)
+
+    def _pause_command(self, command: PauseSteps | ResumeSteps, source: str) -> None:
+        pause = isinstance(command, PauseSteps)
+        for proc in self._targets(command.worker):
+            self._control(proc, T.CTRL_PAUSE, 1 if pause else 0)
+            self._log(proc.name, "steps paused" if pause else "steps resumed", "runtime")
+
+    def _lock_command(self, command: SetLock, source: str) -> None:
+        for proc in self._targets(command.worker):
+            self._control(proc, T.CTRL_LOCK_OFF, 0 if command.enabled else 1)
+            self._log(proc.name, f"lock use {'on' if command.enabled else 'OFF'}", "runtime")
+
+    def _trigger_command(self, command: FireTrigger, source: str) -> None:
+        trigger = self._triggers.get(command.key)
+        if trigger is not None:
+            self.execute(trigger, "trigger")
 
     def _targets(self, name: str) -> list[Proc]:
         return [p for p in self.procs if p.name == name or p.instance.group == name]
@@ -120,3 +144,13 @@ class Actions:
                 why = "it ended" if target.gone else "the run ended"
                 text += f" ({target.remaining} of {burst.count} not sent: {why})"
             self._log(target.name, text, "signal")
+
+
+#: command type -> what the runtime does (Quit is the session's: the input ends)
+_HANDLERS = {
+    SendSignal: Actions._send_command, Kill: Actions._kill_stop_cont,
+    Stop: Actions._kill_stop_cont, Cont: Actions._kill_stop_cont,
+    Restart: Actions._restart_command, PauseSteps: Actions._pause_command,
+    ResumeSteps: Actions._pause_command, SetLock: Actions._lock_command,
+    FireTrigger: Actions._trigger_command,
+}

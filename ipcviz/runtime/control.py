@@ -1,6 +1,6 @@
 """The runtime as its own process, driven by the UI over stdin/stdout (JSON lines).
 
-UI -> runtime: {"cmd": "action", "action": ..., "arg": ...} | {"cmd": "quit"}
+UI -> runtime: the commands of ipcviz/protocol.py (actions, triggers, quit), one per line.
 runtime -> UI: {"type": "snapshot", "snapshot": {...}} | {"type": "error", "lines": [...]}
                | {"type": "bye", "leaks": {...}}
 The runtime dies with the UI: stdin EOF ends it, and PR_SET_PDEATHSIG sends it SIGTERM.
@@ -14,19 +14,10 @@ import signal
 import sys
 
 from ipcviz.host.process import die_with_parent
+from ipcviz.protocol import Quit, decode
 from ipcviz.runtime.session import Session
 from ipcviz.runtime.supervisor import Runtime, StartError
-from ipcviz.scenario import schema
 from ipcviz.scenario.load import ScenarioError, load_scenario
-
-
-def decode_action(action: str, arg: object) -> object:
-    """Turn a JSON action argument back into what `Runtime.run_action` takes."""
-    if action == "signal":
-        return schema.SignalArgs.model_validate(arg)
-    if action == "lock":
-        return schema.LockArgs.model_validate(arg)
-    return arg
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +40,6 @@ def main(argv: list[str] | None = None) -> int:
     stdin = sys.stdin.fileno()
     os.set_blocking(stdin, False)
     buffer = b""
-    triggers = {t.key: t for t in scenario.model.triggers}
 
     def read_commands() -> bool:
         """Run every whole command line waiting on stdin; False once the UI has gone."""
@@ -62,15 +52,15 @@ def main(argv: list[str] | None = None) -> int:
         buffer += chunk
         while b"\n" in buffer:
             line, buffer = buffer.split(b"\n", 1)
-            command = json.loads(line)
-            if command.get("cmd") == "quit":
+            try:
+                command = decode(json.loads(line))
+            except ValueError as exc:  # ProtocolError, or not JSON: said, then ignored
+                sys.stderr.write(f"ipcviz runtime: bad command ignored: {exc}\n")
+                continue
+            if isinstance(command, Quit):
                 open_ = False
-            elif command.get("cmd") == "trigger" and command.get("key") in triggers:
-                trig = triggers[command["key"]]
-                runtime.run_action(trig.action, getattr(trig, trig.action), "trigger")
-            elif command.get("cmd") == "action":
-                action = command["action"]
-                runtime.run_action(action, decode_action(action, command.get("arg")))
+            else:
+                runtime.execute(command)
         return open_
 
     try:

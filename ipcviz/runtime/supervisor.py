@@ -23,6 +23,7 @@ from ipcviz.host.limits import ProcessSlots, cap_refused
 from ipcviz.host.process import ProcessIdentity, become_subreaper
 from ipcviz.host.registry import Registry, sweep_dead_runs
 from ipcviz.host.runroot import RunRootError
+from ipcviz.protocol import from_scenario
 from ipcviz.runtime.actions import Actions
 from ipcviz.runtime.cleanup import Cleanup
 from ipcviz.runtime.bursts import SignalBurst
@@ -91,6 +92,7 @@ class Runtime(Forking, Actions, Cleanup):
         self.parent_received: Counter = Counter()
         self.pending_events: list[EventView] = []
         self._timeline = sorted(self.model.timeline, key=lambda e: e.at)
+        self._triggers = {t.key: from_scenario(t) for t in self.model.triggers}
         self._spaced: list[tuple[float, int, str, int, str]] = []  # (due, seq, to, sig, source)
         self._next_event = 0
         self._wake_r = self._wake_w = -1

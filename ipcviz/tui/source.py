@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from ipcviz.host.process import ProcessIdentity
+from ipcviz.protocol import Command, Quit, encode
 from ipcviz.telemetry.snapshot import Snapshot
 
 #: How long the UI waits for the runtime to clean up after `quit` before it kills it
@@ -36,7 +37,7 @@ class Source:
     def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
         raise NotImplementedError
 
-    def send(self, command: dict) -> None:
+    def send(self, command: Command) -> None:
         raise NotImplementedError
 
     def stop(self) -> None:
@@ -50,15 +51,15 @@ class FixedSource(Source):
 
     def __init__(self, snapshots: Sequence[Snapshot], label: str = "fixed"):
         self.snapshots = list(snapshots)
-        self.commands: list[dict] = []
+        self.commands: list[dict] = []  # as they would go over the wire
         self.label = label
 
     def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
         for snap in self.snapshots:
             on_snapshot(snap)
 
-    def send(self, command: dict) -> None:
-        self.commands.append(command)
+    def send(self, command: Command) -> None:
+        self.commands.append(encode(command))
 
     def stop(self) -> None:
         pass
@@ -146,12 +147,12 @@ class LiveSource(Source):
             tail = [ln for ln in err.strip().splitlines()][-3:]
             on_error([f"the runtime stopped unexpectedly (status {code})", *tail])
 
-    def send(self, command: dict) -> None:
+    def send(self, command: Command) -> None:
         if self.proc is None or self.proc.stdin is None:
             return
         with self._lock:
             try:
-                self.proc.stdin.write(json.dumps(command).encode() + b"\n")
+                self.proc.stdin.write(json.dumps(encode(command)).encode() + b"\n")
                 self.proc.stdin.flush()
             except (BrokenPipeError, ValueError):
                 pass
@@ -165,7 +166,7 @@ class LiveSource(Source):
         if proc is None:
             return
         self._stopping = True
-        self.send({"cmd": "quit"})
+        self.send(Quit())
         try:
             if proc.stdin:
                 proc.stdin.close()
@@ -233,7 +234,7 @@ class ReplaySource(Source):
         self._thread = threading.Thread(target=play, name="ipcviz-replay", daemon=True)
         self._thread.start()
 
-    def send(self, command: dict) -> None:
+    def send(self, command: Command) -> None:
         pass
 
     def stop(self) -> None:
