@@ -122,3 +122,30 @@ def test_the_runtime_ignores_a_bad_command_and_obeys_the_next(tmp_path,
     assert rest[-1] == {"type": "bye", "leaks": {"processes": 0, "ipc_objects": 0,
                                                   "details": []}}
     assert proc.stderr.read().decode().count("bad command ignored") == 2
+
+
+def test_snapshot_waiting_and_holders_are_data_and_old_recordings_still_read() -> None:
+    from ipcviz.telemetry.snapshot import ChannelView, Holder, Snapshot, Waiting, WorkerView
+    from ipcviz.telemetry.summary import channel_entry
+
+    snap = Snapshot("s", 1.0, True,
+                    workers=(WorkerView("a", "a", 1, "blocked", Waiting("acquire", "lock_b")),),
+                    channels=(ChannelView("lock_b", "semaphore", {
+                        "value": 0, "holders": [Holder("b", False), Holder("c")],
+                        "waiters": ["a"]}),))
+    again = Snapshot.from_dict(json.loads(json.dumps(snap.to_dict())))
+    assert again == snap
+    assert again.workers[0].waiting == ("acquire", "lock_b")
+    assert again.workers[0].blocked_on == "acquire lock_b"  # the summary's words
+    assert channel_entry(again.channels[0]) == {
+        "kind": "semaphore", "value": 0, "holder": "b (dead)", "holders": ["b (dead)", "c"],
+        "waiters": ["a"]}
+    old = {"scenario": "s", "elapsed": 1.0, "running": True,
+           "workers": [{"name": "a", "group": "a", "pid": 1, "state": "blocked",
+                        "blocked_on": "acquire lock_b"}],
+           "channels": [{"name": "lock_b", "kind": "semaphore", "data": {
+               "value": 0, "holder": "b (dead)", "holders": ["b (dead)", "c"],
+               "waiters": ["a"]}}]}
+    before = Snapshot.from_dict(old)
+    assert before.workers == snap.workers
+    assert before.channels[0].data["holders"] == [Holder("b", False), Holder("c", True)]

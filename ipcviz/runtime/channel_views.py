@@ -9,7 +9,7 @@ import numpy as np
 
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.deadlock import find_cycle
-from ipcviz.telemetry.snapshot import ChannelView, WorkerView
+from ipcviz.telemetry.snapshot import ChannelView, Holder, WorkerView
 
 if TYPE_CHECKING:
     from ipcviz.runtime.procs import SpawnedProc
@@ -78,11 +78,10 @@ class ChannelViews:
         for row in np.flatnonzero(held > 0):
             worker = by_row.get(int(row), f"row {row}")
             dead = state.get(worker) in ("exited", "zombie")
-            holders.append(f"{worker} (dead)" if dead else worker)
+            holders.append(Holder(worker, not dead))
         waiters = [w.name for w in workers
-                   if w.state == "blocked" and w.blocked_on == f"acquire {name}"]
-        return {"holder": holders[0] if holders else None, "holders": holders,
-                "waiters": waiters}
+                   if w.state == "blocked" and w.waiting == ("acquire", name)]
+        return {"holders": holders, "waiters": waiters}
 
     @staticmethod
     def _deadlock(workers: list[WorkerView], channels: tuple[ChannelView, ...]
@@ -92,10 +91,10 @@ class ChannelViews:
             return None
         waiting = {}
         for w in workers:
-            if w.state == "blocked" and w.blocked_on and w.blocked_on.startswith("acquire "):
-                sem = w.blocked_on.split(" ", 1)[1]
+            if w.state == "blocked" and w.waiting and w.waiting.op == "acquire":
+                sem = w.waiting.on
                 if sems.get(sem, {}).get("value") == 0:
                     waiting[w.name] = sem
-        holders = {name: [h.removesuffix(" (dead)") for h in data.get("holders", [])]
+        holders = {name: [h.name for h in data.get("holders", [])]
                    for name, data in sems.items()}
         return find_cycle(waiting, holders)

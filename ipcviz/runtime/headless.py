@@ -76,12 +76,12 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
 
 
 def with_states_of(frozen: Snapshot, live: Snapshot) -> Snapshot:
-    """The frozen counters with each worker's state, blocked_on and cpu from `live`."""
+    """The frozen counters with each worker's state, waiting and cpu from `live`."""
     import dataclasses
 
     states = {w.name: w for w in live.workers}
     workers = tuple(
-        dataclasses.replace(w, state=states[w.name].state, blocked_on=states[w.name].blocked_on,
+        dataclasses.replace(w, state=states[w.name].state, waiting=states[w.name].waiting,
                             cpu=states[w.name].cpu, paused=states[w.name].paused)
         if w.name in states else w
         for w in frozen.workers)

@@ -12,7 +12,7 @@ from ipcviz.runtime.procmasks import without_hidden
 from ipcviz.signals import NSIG, signal_name
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.events import row_failure
-from ipcviz.telemetry.snapshot import WorkerView
+from ipcviz.telemetry.snapshot import Waiting, WorkerView
 
 if TYPE_CHECKING:
     from ipcviz.runtime.procs import Proc, SpawnedProc
@@ -75,9 +75,9 @@ class WorkerViews:
                   now: float) -> WorkerView:
         stat = self._read_stat(kid.ident.pid, now)[0] if kid.exit is None else None
         masks: dict[str, list[str]] = {}
-        blocked_on = None
+        waiting = None
         if stat is not None and stat.start_ticks == kid.ident.start:
-            state, blocked_on = self._state(stat.state, int(row[T.OP]), row, channel_names)
+            state, waiting = self._state(stat.state, int(row[T.OP]), row, channel_names)
             if state != "zombie":
                 masks = self._read_masks(kid.ident.pid)
                 if row[T.HIDDEN_BLOCK]:
@@ -95,7 +95,7 @@ class WorkerViews:
                                         self.runtime.roles_by_group.get(kid.group, {}), row)
         return WorkerView(
             name=kid.name, group=kid.group, pid=kid.ident.pid, state=state,
-            blocked_on=blocked_on, exit=exit, exit_text=exit_text, parent=kid.parent,
+            waiting=waiting, exit=exit, exit_text=exit_text, parent=kid.parent,
             signals_received=signal_counts(row[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG]),
             signals_sent=signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG]),
             signals_sent_to={signal_name(s): n for s, n in sorted(sent_to.items())},
@@ -112,14 +112,14 @@ class WorkerViews:
     def _worker_view(self, proc: Proc, row: np.ndarray | None, channel_names: list[str],
                      now: float, by_workers: dict[int, int] | None = None) -> WorkerView:
         pid = proc.ident.pid if proc.ident else None
-        state, blocked_on, cpu, masks, zombies = "starting", None, 0.0, {}, 0
+        state, waiting, cpu, masks, zombies = "starting", None, 0.0, {}, 0
         op = int(row[T.OP]) if row is not None else T.OP_STARTING
         if proc.alive and pid:
             stat, cpu = self._read_stat(pid, now)
             if stat is None:
                 state = "exited"
             else:
-                state, blocked_on = self._state(stat.state, op, row, channel_names)
+                state, waiting = self._state(stat.state, op, row, channel_names)
                 masks = self._read_masks(pid)
                 if row is not None and row[T.HIDDEN_BLOCK]:
                     masks = without_hidden(masks, int(row[T.HIDDEN_BLOCK]))
@@ -136,7 +136,7 @@ class WorkerViews:
         step = int(row[T.STEP]) if row is not None else 0
         return WorkerView(
             name=proc.name, group=proc.instance.group, pid=pid, state=state,
-            blocked_on=blocked_on, exit=proc.exit, exit_text=proc.exit_text,
+            waiting=waiting, exit=proc.exit, exit_text=proc.exit_text,
             restarts=proc.restarts, cpu=round(cpu, 1), step=step,
             step_text=steps[step].kind if 0 <= step < len(steps) else "",
             loops=int(row[T.LOOPS]) if row is not None else 0,
@@ -157,7 +157,7 @@ class WorkerViews:
 
     @staticmethod
     def _state(kernel: str, op: int, row: np.ndarray, channel_names: list[str]
-               ) -> tuple[str, str | None]:
+               ) -> tuple[str, Waiting | None]:
         if kernel == "Z":
             return "zombie", None
         if kernel in "Tt":
@@ -168,10 +168,10 @@ class WorkerViews:
             what = T.OP_NAMES[op]
             channel = int(row[T.OP_CHANNEL])
             if op == T.OP_WAIT_SIGNAL:
-                return "blocked", f"{what} {signal_name(int(row[T.OP_ARG]))}"
+                return "blocked", Waiting(what, signal_name(int(row[T.OP_ARG])))
             if 0 <= channel < len(channel_names):
-                return "blocked", f"{what} {channel_names[channel]}"
-            return "blocked", what
+                return "blocked", Waiting(what, channel_names[channel])
+            return "blocked", Waiting(what)
         return "sleeping", None
 
 

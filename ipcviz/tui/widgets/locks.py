@@ -54,9 +54,8 @@ class LocksPanel(Panel):
             for i, holder in enumerate(holders):
                 if i:
                     held.append(", ")
-                dead = holder.endswith("(dead)")
-                held.append(f"dead worker {holder[:-7]}" if dead else holder,
-                            style="bold red" if dead else "bold")
+                held.append(holder.name if holder.alive else f"dead worker {holder.name}",
+                            style="bold" if holder.alive else "bold red")
             rows.append([Text(c.name, style="bold"),
                           Text(str(value), style="red" if value == 0 else "green"),
                           held if holders else Text("-", style="dim"),

@@ -53,7 +53,7 @@ class PipesPanel(Panel):
             columns[1:1] = ["writer → reader"]
             columns[-1:-1] = ["throughput"]
         rows: list[list[Text | str]] = []
-        blocked = {w.blocked_on for w in snap.workers if w.state == "blocked"}
+        blocked = {w.waiting for w in snap.workers if w.state == "blocked"}
         for c in channels:
             note = Text()
             if c.kind == "socket":
@@ -66,7 +66,7 @@ class PipesPanel(Panel):
                 style = "red" if fraction >= 0.85 else "yellow" if fraction > 0.5 else "green"
                 gauge = Text(bar(fraction, width), style=style)
                 gauge.append(f" {format_bytes(buffered)} / {format_bytes(capacity)}")
-                if f"write {c.name}" in blocked:
+                if ("write", c.name) in blocked:
                     note = Text("writer blocked", style="bold red")
             moved = Text(format_bytes(int(c.data.get("bytes_written", 0))) + " / " +
                          format_bytes(int(c.data.get("bytes_read", 0))))

@@ -58,9 +58,9 @@ class QueuesPanel(Panel):
             label = "rendezvous" if capacity == 0 else str(capacity)
             gauge.append(f" {depth} / {label}")
             senders = [w.name for w in snap.workers
-                       if w.state == "blocked" and w.blocked_on == f"send {c.name}"]
+                       if w.state == "blocked" and w.waiting == ("send", c.name)]
             receivers = [w.name for w in snap.workers
-                         if w.state == "blocked" and w.blocked_on == f"receive {c.name}"]
+                         if w.state == "blocked" and w.waiting == ("receive", c.name)]
             blocked = Text()
             if senders:
                 blocked.append(f"send: {', '.join(senders)}", style="bold red")
