@@ -1,4 +1,5 @@
-"""Command line: launch | run | validate | list | clean. Each subcommand stays thin."""
+"""Command line: launch | run | record | replay | screenshot | validate | list | show |
+new | docs | schema | clean. Each subcommand stays thin."""
 
 from __future__ import annotations
 
@@ -302,7 +303,7 @@ def _replay(args: argparse.Namespace) -> int:
         snapshots = read_recording(args.recording)
     except (OSError, ValueError, TypeError) as exc:
         return _fail([f"{args.recording}: not a recording ({exc})"])
-    app = make_app(source=ReplaySource(snapshots, args.speed, label=args.recording),
+    app = make_app(source=ReplaySource(snapshots, args.speed),
                    handle_signals=True)
     try:
         app.run()

@@ -46,7 +46,7 @@ class Cleanup:
             return False
         finally:
             for ident in woken:  # held at their boundary now: stopped again, as they were
-                ident.send(signal.SIGSTOP)
+                ident.signal(signal.SIGSTOP)
 
     def _signals_in_flight(self) -> bool:
         """True while a live worker has a signal not yet in its count: pending in the kernel
@@ -63,15 +63,16 @@ class Cleanup:
     def shutdown(self) -> None:
         """Kill and reap every worker, close and unlink every object. Safe to call twice."""
         self.cut_bursts()
+        self.name_new_children()
         kids = [k.ident for k in self.spawned()]
         self._kid_idents += kids
         for proc in self.procs:
             proc.restart_at = None
             proc.restart_pending = False
             if proc.alive and proc.ident is not None:
-                proc.ident.send(signal.SIGKILL)
+                proc.ident.signal(signal.SIGKILL)
         for kid in kids:  # they would die with their parent anyway (PDEATHSIG)
-            kid.send(signal.SIGKILL)
+            kid.signal(signal.SIGKILL)
         deadline = time.monotonic() + 3.0
 
         def busy() -> bool:
@@ -136,7 +137,7 @@ def wake_stopped(table: T.Table) -> list[ProcessIdentity]:
         if stat is None or stat.start_ticks != ident.start or stat.state not in ("T", "t"):
             continue
         table.cells[table.row_base(int(row)) + T.CTRL_QUIET_CONT] += 1
-        if ident.send(signal.SIGCONT):
+        if ident.signal(signal.SIGCONT):
             woken.append(ident)
     return woken
 

@@ -116,21 +116,32 @@ class Forking:
                 self.spawn_exit[row] = decode_status(status)
                 return
 
+    def name_new_children(self) -> None:
+        """Name every child spawned since the last call NAME#N, numbered per definition in
+        the order they were spawned (once per loop turn, and before a frame is sampled)."""
+        if self.table is None:
+            return
+        arr = self.table.array
+        names = list(self.model.workers)
+        used = [int(r) + self.spawn_base for r in np.flatnonzero(arr[self.spawn_base:, T.PID])]
+        fresh = sorted((int(arr[row, T.START]), row) for row in used if row not in self._kid_names)
+        for _, row in fresh:
+            group = names[int(arr[row, T.SPAWN_DEF]) - 1] if arr[row, T.SPAWN_DEF] else "?"
+            self._kid_names[row] = f"{group}#{self._kid_count[group]}"
+            self._kid_count[group] += 1
+
     def spawned(self) -> list[SpawnedProc]:
-        """Every child a worker has spawned so far, from the table."""
+        """Every child a worker has spawned and `name_new_children` has named, from the
+        table (one spawned since then shows up after the next call)."""
         if self.table is None:
             return []
         arr = self.table.array
         names = list(self.model.workers)
-        used = [int(r) + self.spawn_base for r in np.flatnonzero(arr[self.spawn_base:, T.PID])]
+        used = [int(r) + self.spawn_base for r in np.flatnonzero(arr[self.spawn_base:, T.PID])
+                if int(r) + self.spawn_base in self._kid_names]
         if not used:
             return []
         owner = {row: p.name for p in self.procs for row in p.spawn_rows}
-        fresh = sorted((int(arr[row, T.START]), row) for row in used if row not in self._kid_names)
-        for _, row in fresh:  # NAME#N, numbered per definition in the order they were spawned
-            group = names[int(arr[row, T.SPAWN_DEF]) - 1] if arr[row, T.SPAWN_DEF] else "?"
-            self._kid_names[row] = f"{group}#{self._kid_count[group]}"
-            self._kid_count[group] += 1
         out = []
         for row in used:
             pid = int(arr[row, T.PID])
@@ -171,7 +182,7 @@ class Forking:
         proc.restart_at = None
         if proc.alive and proc.ident is not None:
             proc.restart_pending = True
-            proc.ident.send(signal.SIGKILL)
+            proc.ident.signal(signal.SIGKILL)
         else:
             for name, roles in proc.roles.items():
                 for role in roles:

@@ -54,6 +54,7 @@ class Sampler(WorkerViews, ChannelViews):
         table = rt.table
         now = rt.elapsed
         channel_names = [c.name for c in rt.channels] or list(model.channels)
+        rt.name_new_children()
         kids = rt.spawned()
         row_names = [p.name for p in rt.procs] + [""] * (
             table.layout.rows - len(rt.procs) if table is not None else 0)

@@ -110,6 +110,9 @@ class Runtime(Forking, Actions, Cleanup):
         self._inbox: SignalInbox | None = None
         self._bursts: list[SignalBurst] = []
         self.slots: ProcessSlots | None = None
+        #: worker or group name -> table rows, and group -> channel -> roles (set at start)
+        self.target_rows: dict[str, list[int]] = {}
+        self.roles_by_group: dict[str, dict[str, set[str]]] = {}
 
     # ---------------------------------------------------------------- start
 
@@ -138,7 +141,7 @@ class Runtime(Forking, Actions, Cleanup):
         spawners = [i for i in instances if kids_of[i.group]]
         self.spawn_base = len(instances)
         rows = len(instances) + T.SPAWN_ROWS * len(spawners)
-        self.target_rows: dict[str, list[int]] = {}
+        self.target_rows = {}
         for row, inst in enumerate(instances):  # a worker's row is its index in `instances`
             self.target_rows.setdefault(inst.group, []).append(row)
             self.target_rows.setdefault(inst.name, [row])
@@ -169,7 +172,6 @@ class Runtime(Forking, Actions, Cleanup):
                 for name, r in own_roles[kid].items():
                     roles.setdefault(name, set()).update(r)
             self.roles_by_group[group] = roles
-        self.spawn_exit: dict[int, int | str] = {}
         block = self.spawn_base
         for row, inst in enumerate(instances):
             proc = Proc(inst, row, self.roles_by_group[inst.group])
@@ -271,6 +273,7 @@ class Runtime(Forking, Actions, Cleanup):
             readable = []
         self._drain_signals()
         self.reap()
+        self.name_new_children()
         self._run_due()
         self.pump_bursts()
         return [fd for fd in readable if fd in extra_fds]

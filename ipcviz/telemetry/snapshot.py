@@ -51,7 +51,7 @@ class WorkerView:
     pid: int | None
     state: str
     """running | sleeping | blocked | stopped | zombie | exited | starting (a worker held
-    at its step boundary keeps its kernel state and shows `paused`)"""
+    at its step boundary keeps its kernel state; the `paused` field says it is held)"""
     waiting: Waiting | None = None
     """While blocked: the operation and the channel (or signal) it waits in."""
     exit: int | str | None = None

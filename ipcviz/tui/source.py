@@ -1,6 +1,7 @@
-"""Where the App's Snapshots come from: a live runtime process, or a fixed list.
+"""Where the App's Snapshots come from: a live runtime process, a recording being
+replayed, or a fixed list (tests).
 
-Both have the same small interface, so the App (and its tests) never care which.
+All three have the same small interface, so the App (and its tests) never care which.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ OnError = Callable[[list[str]], None]
 class Source:
     """Interface: `start` with callbacks, `send` commands, `stop` (and clean up)."""
 
-    label = ""
     #: live data: when the UI is busy, skip to the newest Snapshot (keeping every event)
     coalesce = True
 
@@ -49,10 +49,9 @@ class FixedSource(Source):
 
     coalesce = False  # every frame is rendered, so pictures keep their history
 
-    def __init__(self, snapshots: Sequence[Snapshot], label: str = "fixed"):
+    def __init__(self, snapshots: Sequence[Snapshot]):
         self.snapshots = list(snapshots)
         self.commands: list[dict] = []  # as they would go over the wire
-        self.label = label
 
     def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
         for snap in self.snapshots:
@@ -70,7 +69,6 @@ class LiveSource(Source):
 
     def __init__(self, scenario_path: str):
         self.path = scenario_path
-        self.label = scenario_path
         self.proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
         self.leaks: dict | None = None
@@ -176,8 +174,8 @@ class LiveSource(Source):
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
             if self.ident is not None and self.ident.exists():
-                self.ident.send(signal.SIGCONT)  # a stopped process dies only once continued
-                self.ident.send(signal.SIGKILL)
+                self.ident.signal(signal.SIGCONT)  # a stopped process dies only once continued
+                self.ident.signal(signal.SIGKILL)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -215,10 +213,9 @@ def snapshots_until(snapshots: Sequence[Snapshot], seconds: float) -> list[Snaps
 class ReplaySource(Source):
     """Plays a recording back at its own pace (or `speed` times faster); commands are ignored."""
 
-    def __init__(self, snapshots: Sequence[Snapshot], speed: float = 1.0, label: str = "replay"):
+    def __init__(self, snapshots: Sequence[Snapshot], speed: float = 1.0):
         self.snapshots = list(snapshots)
         self.speed = speed
-        self.label = label
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

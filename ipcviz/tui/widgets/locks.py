@@ -35,7 +35,7 @@ class LocksPanel(Panel):
         key = (snap.deadlock, snap.deadlock_seen, tuple(
             (c.name, c.data.get("value"), tuple(c.data.get("holders", [])),
              tuple(c.data.get("waiters", []))) for c in sems))
-        if key == getattr(self, "_key", None):
+        if key == self._key:
             return
         self._key = key
         self.set_shown(bool(sems))
