@@ -149,3 +149,20 @@ def test_snapshot_waiting_and_holders_are_data_and_old_recordings_still_read() -
     before = Snapshot.from_dict(old)
     assert before.workers == snap.workers
     assert before.channels[0].data["holders"] == [Holder("b", False), Holder("c", True)]
+
+
+def test_typed_channel_views_read_the_data_the_sampler_makes() -> None:
+    from ipcviz.telemetry.snapshot import ChannelView, Holder
+    from ipcviz.telemetry.views import QueueView, SemaphoreView, StreamView
+
+    sem = SemaphoreView.of(ChannelView("l", "semaphore", {
+        "value": 0, "holders": [Holder("b", False)], "waiters": ["a"]}))
+    assert sem == SemaphoreView(0, (Holder("b", False),), ("a",))
+    queue = QueueView.of(ChannelView("q", "mqueue", {"depth": 3, "capacity": 0,
+                                                      "messages_received": 7}))
+    assert (queue.depth, queue.capacity, queue.messages_received, queue.messages_sent) == (
+        3, 0, 7, 0)
+    pipe = StreamView.of(ChannelView("p", "pipe", {"bytes_written": 10, "buffered": 4,
+                                                   "capacity": 65536}))
+    assert (pipe.bytes_written, pipe.bytes_read, pipe.buffered, pipe.capacity) == (
+        10, 0, 4, 65536)

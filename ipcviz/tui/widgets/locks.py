@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 
 from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.telemetry.views import SemaphoreView
 from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.widgets.grid import grid_lines
 
@@ -33,8 +34,8 @@ class LocksPanel(Panel):
             return
         sems = [c for c in snap.channels if c.kind == "semaphore"]
         key = (snap.deadlock, snap.deadlock_seen, tuple(
-            (c.name, c.data.get("value"), tuple(c.data.get("holders", [])),
-             tuple(c.data.get("waiters", []))) for c in sems))
+            (c.name, view.value, view.holders, view.waiters)
+            for c, view in ((c, SemaphoreView.of(c)) for c in sems)))
         if key == self._key:
             return
         self._key = key
@@ -48,8 +49,8 @@ class LocksPanel(Panel):
                               f"{cycle_text(snap.deadlock_seen)} ", style="bold red"))
         rows: list[list[Text | str]] = []
         for c in sems:
-            value = c.data.get("value")
-            holders = c.data.get("holders", [])
+            sem = SemaphoreView.of(c)
+            value, holders = sem.value, sem.holders
             held = Text()
             for i, holder in enumerate(holders):
                 if i:
@@ -59,6 +60,6 @@ class LocksPanel(Panel):
             rows.append([Text(c.name, style="bold"),
                           Text(str(value), style="red" if value == 0 else "green"),
                           held if holders else Text("-", style="dim"),
-                          Text(", ".join(c.data.get("waiters", [])) or "-", style="yellow")])
+                          Text(", ".join(sem.waiters) or "-", style="yellow")])
         parts += grid_lines(("semaphore", "value", "held by", "waiting"), rows, self.text_width)
         self.show(parts)

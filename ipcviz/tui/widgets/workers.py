@@ -14,6 +14,7 @@ from textual.strip import Strip
 
 from ipcviz.format import format_counts, format_state, waiting_text
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
+from ipcviz.telemetry.views import SemaphoreView
 
 COLUMNS = ("worker", "pid", "state", "cpu %", "restarts", "step", "signals received")
 
@@ -41,7 +42,7 @@ def state_cell(w: WorkerView, snap: Snapshot) -> Text:
     text = format_state(w.state, waiting, w.exit_text, w.paused)
     if w.state == "blocked" and w.waiting and w.waiting.op == "acquire":
         sem = snap.channel(w.waiting.on or "")
-        holders = sem.data.get("holders", []) if sem else []
+        holders = SemaphoreView.of(sem).holders if sem else ()
         names = [h.name if h.alive else f"dead worker {h.name}" for h in holders]
         text = f"waiting for {sem.name if sem else '?'}" + (
             f" (held by {', '.join(names)})" if names else "")
@@ -55,7 +56,7 @@ def row_key(w: WorkerView, snap: Snapshot) -> tuple:
     holders: tuple = ()
     if w.state == "blocked" and w.waiting and w.waiting.op == "acquire":
         sem = snap.channel(w.waiting.on or "")
-        holders = tuple(sem.data.get("holders", [])) if sem else ("?",)
+        holders = SemaphoreView.of(sem).holders if sem else ("?",)
     return (w.name, w.parent, w.pid, w.state, w.waiting, w.exit_text, w.exit, w.paused,
             w.lock_off, holders, f"{w.cpu:5.1f}", w.restarts, w.step_text,
             tuple(w.signals_received.items()))
