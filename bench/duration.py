@@ -40,9 +40,9 @@ timeline:
   - {at: 1.0, signal: {to: w, sig: SIGRTMIN, count: 100000}}
 """
 
-#: runs the CLI with the workers' nice value set (the constant lives in the supervisor)
-RUNNER = ("import sys; from ipcviz.runtime import supervisor; "
-          "supervisor.WORKER_NICE = int(sys.argv[1]); from ipcviz.cli import main; "
+#: runs the CLI with the workers' nice value set (the constant lives in runtime/forking.py)
+RUNNER = ("import sys; from ipcviz.runtime import forking; "
+          "forking.WORKER_NICE = int(sys.argv[1]); from ipcviz.cli import main; "
           "sys.exit(main(sys.argv[2:]))")
 
 

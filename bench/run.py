@@ -153,7 +153,7 @@ SCALE = """
 import sys, time
 from ipcviz.scenario.load import load_text
 from ipcviz.runtime.supervisor import Runtime
-from ipcviz.telemetry.sampler import Sampler
+from ipcviz.runtime.sampler import Sampler
 n = int(sys.argv[1])
 text = ("channels:\\n" + "".join(f"  p{i}: {{kind: pipe}}\\n" for i in range(n // 4)) +
         f"workers:\\n  w: {{count: {n}, handlers: {{SIGUSR1: count}}}}\\n").encode()

@@ -1,4 +1,5 @@
-"""Command line: launch | run | validate | list | clean. Each subcommand stays thin."""
+"""Command line: launch | run | record | replay | screenshot | validate | list | show |
+new | docs | schema | clean. Each subcommand stays thin."""
 
 from __future__ import annotations
 
@@ -227,10 +228,11 @@ def app_status(app) -> int:
     return 1 if code is None else int(code)
 
 
-def _run_headless(args: argparse.Namespace) -> int:
+def _headless(args: argparse.Namespace, on_snapshot=None):
+    """The prologue every headless command shares: load the scenario, check --duration,
+    run it (a kernel refusal is one line, not a traceback). Returns the HeadlessResult,
+    or the exit status when the run could not happen."""
     from ipcviz.scenario.load import ScenarioError
-
-    from ipcviz.runtime.headless import format_text, run_headless
 
     try:
         scenario = _load_runnable(args.scenario)
@@ -242,13 +244,23 @@ def _run_headless(args: argparse.Namespace) -> int:
     schedule, problems = _time_options(args, scenario)
     if problems:
         return _fail(problems)
+    from ipcviz.runtime.headless import run_headless
     from ipcviz.runtime.supervisor import StartError
 
     try:
-        result = run_headless(scenario, args.duration, progress=sys.stderr.isatty(),
-                              schedule=schedule, speed=args.speed)
+        return run_headless(scenario, args.duration, progress=sys.stderr.isatty(),
+                            on_snapshot=on_snapshot, schedule=schedule,
+                            speed=getattr(args, "speed", None))
     except StartError as exc:
         return _fail([f"{args.scenario}: {exc}"])
+
+
+def _run_headless(args: argparse.Namespace) -> int:
+    from ipcviz.runtime.headless import format_text
+
+    result = _headless(args)
+    if isinstance(result, int):
+        return result
     summary = result.summary
     if args.json:
         print(json.dumps(summary, indent=2))  # ensure_ascii: control characters escaped
@@ -275,9 +287,10 @@ def _time_options(args: argparse.Namespace, scenario) -> tuple[list[str] | None,
     from ipcviz.scenario.validate import schedule_problems
 
     problems = []
-    if args.speed is not None and speed_problem(args.speed):
-        problems.append(f"--speed: {speed_problem(args.speed)}")
-    if args.schedule is None:
+    speed = getattr(args, "speed", None)  # `record` has neither option
+    if speed is not None and speed_problem(speed):
+        problems.append(f"--speed: {speed_problem(speed)}")
+    if getattr(args, "schedule", None) is None:
         return None, problems
     schedule = parse_schedule(args.schedule)
     if not schedule:
@@ -297,25 +310,27 @@ def _duration_problem(duration: float | None) -> str | None:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from ipcviz.scenario.load import ScenarioError
+    """Every frame of a headless run as one JSON line; the file is written only once the
+    run has started (nothing is created for a scenario or a --duration that is refused)."""
+    frames = 0
+    out = None
 
-    from ipcviz.runtime.headless import run_headless
+    def write(snap) -> None:
+        nonlocal frames, out
+        if out is None:
+            out = open(args.output, "w")
+        frames += 1
+        out.write(json.dumps(snap.to_dict(), separators=(",", ":")) + "\n")
 
     try:
-        scenario = _load_runnable(args.scenario)
-    except ScenarioError as exc:
-        return _fail(exc.lines)
-    problem = _duration_problem(args.duration)
-    if problem:
-        return _fail([problem])
-    frames = 0
-    with open(args.output, "w") as out:
-        def write(snap) -> None:
-            nonlocal frames
-            frames += 1
-            out.write(json.dumps(snap.to_dict(), separators=(",", ":")) + "\n")
-
-        run_headless(scenario, args.duration, progress=sys.stderr.isatty(), on_snapshot=write)
+        result = _headless(args, on_snapshot=write)
+    except OSError as exc:  # the output file could not be made or written
+        return _fail([f"{args.output}: cannot write the recording: {exc.strerror or exc}"])
+    finally:
+        if out is not None:
+            out.close()
+    if isinstance(result, int):
+        return result
     print(escape_control(f"recorded {frames} frames to {args.output}"), file=sys.stderr)
     return 0
 
@@ -328,7 +343,7 @@ def _replay(args: argparse.Namespace) -> int:
         snapshots = read_recording(args.recording)
     except (OSError, ValueError, TypeError) as exc:
         return _fail([f"{args.recording}: not a recording ({exc})"])
-    app = make_app(source=ReplaySource(snapshots, args.speed, label=args.recording),
+    app = make_app(source=ReplaySource(snapshots, args.speed),
                    handle_signals=True)
     try:
         app.run()

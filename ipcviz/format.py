@@ -28,6 +28,11 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
+def waiting_text(op: str, on: str | None = None) -> str:
+    """What a blocked worker waits in, in words: "write p", "acquire lock_b"."""
+    return f"{op} {on}" if on else op
+
+
 def format_state(state: str, blocked_on: str | None = None, exit_text: str = "",
                  paused: bool = False) -> str:
     """A worker's state as one phrase: 'blocked on write ask', 'killed by SIGKILL'."""

@@ -44,7 +44,9 @@ class LiveRun:
             return self.latest
 
     def action(self, action: str, arg: object) -> None:
-        self.source.send({"cmd": "action", "action": action, "arg": arg})
+        from ipcviz.protocol import decode
+
+        self.source.send(decode({"cmd": "action", "action": action, "arg": arg}))
 
     def signal(self, to: str, sig: int | str, count: int = 1) -> None:
         from ipcviz.signals import parse_signal

@@ -1,10 +1,9 @@
 """Run inside a fresh pid namespace (unshare --pid --fork --mount-proc), as root: a process
-ends and its pid is given to a newcomer in the instant between ProcessIdentity.send's
+ends and its pid is given to a newcomer in the instant between ProcessIdentity.signal's
 start-time check and its kill. Prints "newcomer killed" or "newcomer alive"."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -35,7 +34,7 @@ def exists_then_reuse(self: ProcessIdentity) -> bool:
 
 
 ProcessIdentity.exists = exists_then_reuse  # type: ignore[method-assign]
-ident.send(signal.SIGKILL)
+ident.signal(signal.SIGKILL)
 time.sleep(0.1)
 print("newcomer killed" if newcomer[0].poll() is not None else "newcomer alive")
 newcomer[0].kill()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import time
 
-from ipcviz.runtime.control import EventWatch
+from ipcviz.runtime.session import EventWatch
 from ipcviz.host.process import become_subreaper
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text

@@ -183,10 +183,10 @@ def test_a_recycled_pid_is_never_signalled() -> None:
         assert real is not None and real.exists()
         impostor = ProcessIdentity(victim.pid, real.start + 1)  # same pid, another process
         assert not impostor.exists()
-        assert impostor.send(signal.SIGKILL) is False
+        assert impostor.signal(signal.SIGKILL) is False
         time.sleep(0.1)
         assert victim.poll() is None, "the process behind a reused pid was signalled"
-        assert real.send(signal.SIGKILL) is True
+        assert real.signal(signal.SIGKILL) is True
         assert victim.wait(5) == -signal.SIGKILL
     finally:
         if victim.poll() is None:

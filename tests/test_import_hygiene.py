@@ -9,7 +9,7 @@ from .conftest import ROOT
 
 CORE = ["ipcviz.scenario.load", "ipcviz.channels", "ipcviz.worker.interpreter",
         "ipcviz.runtime.supervisor", "ipcviz.runtime.headless", "ipcviz.runtime.control",
-        "ipcviz.telemetry.sampler", "ipcviz.telemetry.summary", "ipcviz.cli"]
+        "ipcviz.runtime.sampler", "ipcviz.telemetry.summary", "ipcviz.cli"]
 
 
 def test_core_modules_do_not_import_textual() -> None:

@@ -120,7 +120,7 @@ def live_descendants() -> int:
 
 def test_spawns_and_restarts_beyond_the_process_cap_are_refused_cleanly(
         nothing_left_behind, runtime_in_process) -> None:
-    from ipcviz.telemetry.sampler import Sampler
+    from ipcviz.runtime.sampler import Sampler
 
     cap = 6
     refused = f"spawn refused: process cap {cap} reached"
@@ -142,7 +142,7 @@ def test_spawns_and_restarts_beyond_the_process_cap_are_refused_cleanly(
 
     # a restart with no slot left fails with the same event, and the worker stays down
     second = runtime.procs[1]
-    second.ident.send(signal.SIGKILL)
+    second.ident.signal(signal.SIGKILL)
     wait_until(runtime, lambda: not second.alive and all(
         k.exit is not None for k in runtime.spawned() if k.parent == second.name))
     while runtime.slots.take():  # the slots its family gave back are taken elsewhere

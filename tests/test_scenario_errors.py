@@ -186,3 +186,31 @@ def test_a_trigger_key_no_key_press_can_make_is_refused(scenario_file) -> None:
         "characters: no key press makes it, and the help screen would send them to the "
         "terminal"]
     assert not any(ch in result.stderr for ch in "\x1b\x07\u202e")
+
+
+def test_record_shares_the_headless_prologue(scenario_file, tmp_path,
+                                             nothing_left_behind) -> None:
+    """`ipcviz record` refuses a bad --duration and a kernel refusal at start exactly as
+    `run --headless` does: one line, status 2, no recording file, nothing left behind."""
+    import os
+
+    path = scenario_file("channels:\n  s: {kind: socket, server: srv}\nworkers:\n"
+                         "  srv:\n    steps:\n      - echo: {on: s}\n")
+    out = tmp_path / "rec.jsonl"
+    result = run_cli("record", str(path), "-o", str(out), "--duration", "nan")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "--duration: nan is not a number of seconds in (0, 86400]"]
+    assert not out.exists()
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    env_root = os.environ["IPCVIZ_RUN_ROOT"]
+    os.environ["IPCVIZ_RUN_ROOT"] = str(deep)
+    try:
+        result = run_cli("record", str(path), "-o", str(out))
+    finally:
+        os.environ["IPCVIZ_RUN_ROOT"] = env_root
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"{path}: cannot start: AF_UNIX path too long"]
+    assert not out.exists()
+    assert list(deep.iterdir()) == []

@@ -16,7 +16,7 @@ SIZES = [pytest.param((120, 40), id="wide"), pytest.param((80, 24), id="narrow")
 def recorded_app(name: str, at: float):
     snaps = snapshots_until(read_recording(str(RECORDINGS / f"{name}.jsonl")), at)
     assert snaps, f"no frames before {at} s in {name}"
-    return make_app(source=FixedSource(snaps, label=name))
+    return make_app(source=FixedSource(snaps))
 
 
 async def settle(pilot) -> None:

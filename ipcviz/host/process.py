@@ -71,7 +71,7 @@ class ProcessIdentity:
         return (uids is not None and len(uids) >= 3 and all(u == os.getuid() for u in uids)
                 and self.exists())
 
-    def send(self, sig: int) -> bool:
+    def signal(self, sig: int) -> bool:
         """Send `sig` only if the pid still belongs to this process; True if sent.
 
         The process is pinned first (pidfd_open), then its start time checked, then the

@@ -429,5 +429,5 @@ def _kill_recorded(directory: Path, owner_start: int | None, report: SweepReport
             report.refused.append(f"process {ident.pid}: not yours; not signalled")
         elif owner_start is not None and ident.start < owner_start:
             report.refused.append(f"process {ident.pid}: started before the run; not signalled")
-        elif ident.send(signal.SIGKILL):
+        elif ident.signal(signal.SIGKILL):
             report.removed.append(f"process {ident.pid}")

@@ -1,4 +1,5 @@
-"""`ipcviz run --headless`: the runtime with a reporter instead of the App."""
+"""`ipcviz run --headless` and `ipcviz record`: the session loop with a summary (and a
+recording) instead of the App."""
 
 from __future__ import annotations
 
@@ -9,13 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ipcviz.format import escape_control
+from ipcviz.runtime.session import Session
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import LoadedScenario
-from ipcviz.telemetry.sampler import Sampler
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.telemetry.summary import build_summary
-
-OBSERVE_INTERVAL = 0.05
 
 
 @dataclass
@@ -40,28 +39,24 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
     limit = scenario.model.duration if duration is None else duration
     runtime = Runtime(scenario, schedule=schedule, speed=speed)
     scheduler = runtime.scheduler
-    sampler = Sampler(runtime)
+    last_report = -1.0
+
+    def report_progress() -> None:
+        nonlocal last_report
+        if runtime.elapsed - last_report >= 0.5:
+            last_report = runtime.elapsed
+            alive = sum(p.alive for p in runtime.procs)
+            sys.stderr.write(f"\r{escape_control(scenario.name)}: {runtime.elapsed:5.1f}/{limit:g} s, "
+                             f"{alive} worker(s) alive ")
+            sys.stderr.flush()
+
+    session = Session(runtime, on_snapshot or (lambda snap: None), limit=limit,
+                      frame_interval=frame_interval,
+                      on_turn=report_progress if progress else None)
+    sampler = session.sampler
     runtime.start()
     try:
-        last_report = -1.0
-        next_frame = 0.0
-        while (not runtime.stop_requested and runtime.run_time < limit
-               and not runtime.all_ended() and scheduler.error is None
-               and scheduler.mode != "pause"):
-            runtime.poll(min(OBSERVE_INTERVAL,
-                             max(0.0, (limit - runtime.run_time) / scheduler.speed)))
-            runtime.observe_channels()
-            if runtime.elapsed >= next_frame:  # every frame: deadlocks, maxima, zombies
-                next_frame = runtime.elapsed + frame_interval
-                snap = sampler.sample()
-                if on_snapshot is not None:
-                    on_snapshot(snap)
-            if progress and runtime.elapsed - last_report >= 0.5:
-                last_report = runtime.elapsed
-                alive = sum(p.alive for p in runtime.procs)
-                sys.stderr.write(f"\r{escape_control(scenario.name)}: {runtime.elapsed:5.1f}/{limit:g} s, "
-                                 f"{alive} worker(s) alive ")
-                sys.stderr.flush()
+        session.run()
         runtime.cut_bursts()  # a burst the end cut short counts what went out, and says so
         runtime.poll(0.0)
         elapsed = runtime.elapsed
@@ -89,12 +84,12 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
 
 
 def with_states_of(frozen: Snapshot, live: Snapshot) -> Snapshot:
-    """The frozen counters with each worker's state, blocked_on and cpu from `live`."""
+    """The frozen counters with each worker's state, waiting and cpu from `live`."""
     import dataclasses
 
     states = {w.name: w for w in live.workers}
     workers = tuple(
-        dataclasses.replace(w, state=states[w.name].state, blocked_on=states[w.name].blocked_on,
+        dataclasses.replace(w, state=states[w.name].state, waiting=states[w.name].waiting,
                             cpu=states[w.name].cpu, paused=states[w.name].paused)
         if w.name in states else w
         for w in frozen.workers)

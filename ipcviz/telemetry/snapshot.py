@@ -7,7 +7,39 @@ streams them to the UI and how runs are recorded and replayed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NamedTuple
+
+from ipcviz.format import waiting_text
+
+
+class Waiting(NamedTuple):
+    """What a blocked worker waits in: the operation ("write", "acquire", "wait_signal")
+    and its object (a channel, or the signal awaited), None when it is not known."""
+
+    op: str
+    on: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Waiting:
+        """From the old text form ("acquire lock_a"), as recordings made before hold it."""
+        op, _, on = text.partition(" ")
+        return cls(op, on or None)
+
+
+class Holder(NamedTuple):
+    """A worker holding a semaphore (acquired more than released); `alive` False once it
+    has ended or is a zombie: a dead holder never gives the semaphore back."""
+
+    name: str
+    alive: bool = True
+
+    @classmethod
+    def parse(cls, value: Any) -> Holder:
+        """From JSON: [name, alive], or the old text form ("b (dead)")."""
+        if isinstance(value, str):
+            dead = value.endswith(" (dead)")
+            return cls(value.removesuffix(" (dead)"), not dead)
+        return cls(str(value[0]), bool(value[1]))
 
 
 @dataclass(frozen=True)
@@ -18,8 +50,10 @@ class WorkerView:
     group: str
     pid: int | None
     state: str
-    """running | sleeping | blocked | stopped | zombie | exited | starting | paused"""
-    blocked_on: str | None = None
+    """running | sleeping | blocked | stopped | zombie | exited | starting (a worker held
+    at its step boundary keeps its kernel state; the `paused` field says it is held)"""
+    waiting: Waiting | None = None
+    """While blocked: the operation and the channel (or signal) it waits in."""
     exit: int | str | None = None
     exit_text: str = ""
     restarts: int = 0
@@ -47,10 +81,17 @@ class WorkerView:
     failure: str = ""
     """Why a step ended the worker (a full file system, a refused fork), or empty."""
 
+    @property
+    def blocked_on(self) -> str | None:
+        """`waiting` as the JSON summary words it: "write p", "acquire lock_b"."""
+        return waiting_text(*self.waiting) if self.waiting else None
+
 
 @dataclass(frozen=True)
 class ChannelView:
-    """One channel: its kind, the counters summed over workers, and the kernel's view."""
+    """One channel: its kind, the counters summed over workers, and the kernel's view.
+
+    A semaphore's `data["holders"]` is a list of Holder, `data["waiters"]` worker names."""
 
     name: str
     kind: str
@@ -115,9 +156,11 @@ class Snapshot:
             return klass(**{k: v for k, v in raw.items() if k in names})
 
         raw = dict(data)
-        raw["workers"] = tuple(build(WorkerView, w) for w in raw.get("workers", ()))
+        raw["workers"] = tuple(build(WorkerView, _worker_fields(w))
+                               for w in raw.get("workers", ()))
         raw["channels"] = tuple(
-            build(ChannelView, {**c, "writers": tuple(c.get("writers", ())),
+            build(ChannelView, {**c, "data": _channel_data(c.get("data", {})),
+                                "writers": tuple(c.get("writers", ())),
                                 "readers": tuple(c.get("readers", ()))})
             for c in raw.get("channels", ())
         )
@@ -127,3 +170,22 @@ class Snapshot:
             if raw.get(key) is not None:
                 raw[key] = tuple(raw[key])
         return build(cls, raw)
+
+
+def _worker_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    """A worker's JSON fields with `waiting` typed (recordings made before it was data
+    carry the text form `blocked_on`)."""
+    out = dict(raw)
+    text = out.pop("blocked_on", None)
+    waiting = out.get("waiting")
+    if waiting is not None:
+        out["waiting"] = Waiting(*waiting)
+    elif text:
+        out["waiting"] = Waiting.parse(text)
+    return out
+
+
+def _channel_data(data: dict[str, Any]) -> dict[str, Any]:
+    if "holders" not in data:
+        return data
+    return {**data, "holders": [Holder.parse(h) for h in data["holders"]]}

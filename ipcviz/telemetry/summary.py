@@ -33,7 +33,14 @@ _INTERNAL = ("last_writer", "preview", "initial", "elements")
 
 
 def channel_entry(c: Any) -> dict[str, Any]:
-    entry = {"kind": c.kind, **{k: v for k, v in c.data.items() if k not in _INTERNAL}}
+    entry: dict[str, Any] = {"kind": c.kind}
+    for key, value in c.data.items():
+        if key == "holders":  # as the summary has always said: "holder", "b (dead)"
+            names = [h.name if h.alive else f"{h.name} (dead)" for h in value]
+            entry["holder"] = names[0] if names else None
+            entry["holders"] = names
+        elif key not in _INTERNAL:
+            entry[key] = value
     return entry
 
 

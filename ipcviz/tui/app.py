@@ -13,6 +13,15 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Footer
 
+from ipcviz.protocol import (
+    Command,
+    FireTrigger,
+    PauseSteps,
+    Restart,
+    ResumeSteps,
+    SendSignal,
+    SetLock,
+)
 from ipcviz.scenario.load import ScenarioError, bundled_scenarios, load_scenario
 from ipcviz.signals import parse_signal, signal_name
 from ipcviz.telemetry.snapshot import Snapshot
@@ -212,7 +221,7 @@ class IpcvizApp(App[None]):
     def selected_worker(self) -> str | None:
         return self.query_one(WorkersTable).selected_worker
 
-    def _send(self, command: dict) -> None:
+    def _send(self, command: Command) -> None:
         if self.source is not None:
             self.source.send(command)
 
@@ -220,8 +229,7 @@ class IpcvizApp(App[None]):
         worker = self.selected_worker
         if worker is None:
             return
-        self._send({"cmd": "action", "action": "signal",
-                    "arg": {"to": worker, "sig": parse_signal(name), "count": 1}})
+        self._send(SendSignal(worker, parse_signal(name)))
         self.notify(f"{name} → {worker}", timeout=2, markup=False)
 
     def action_signal_picker(self) -> None:
@@ -235,8 +243,7 @@ class IpcvizApp(App[None]):
             if choice is not None:
                 num, to_group = choice
                 target = group if to_group else worker
-                self._send({"cmd": "action", "action": "signal",
-                            "arg": {"to": target, "sig": num, "count": 1}})
+                self._send(SendSignal(target, num))
                 self.notify(f"{signal_name(num)} → {target}", timeout=2, markup=False)
 
         self.push_screen(SignalPicker(worker, group), chosen)
@@ -244,15 +251,15 @@ class IpcvizApp(App[None]):
     def action_restart(self) -> None:
         worker = self.selected_worker
         if worker is not None:
-            self._send({"cmd": "action", "action": "restart", "arg": worker})
+            self._send(Restart(worker))
 
     def action_pause(self) -> None:
         worker = self.selected_worker
         if worker is None or self.latest is None:
             return
         view = self.latest.worker(worker)
-        action = "resume_steps" if view is not None and view.paused else "pause_steps"
-        self._send({"cmd": "action", "action": action, "arg": worker})
+        paused = view is not None and view.paused
+        self._send(ResumeSteps(worker) if paused else PauseSteps(worker))
 
     def action_toggle_lock(self) -> None:
         """The race switch: the selected worker's `lock:` use off (or back on)."""
@@ -261,12 +268,11 @@ class IpcvizApp(App[None]):
             return
         view = self.latest.worker(worker)
         enabled = bool(view and view.lock_off)
-        self._send({"cmd": "action", "action": "lock",
-                    "arg": {"worker": worker, "enabled": enabled}})
+        self._send(SetLock(worker, enabled))
         self.notify(f"{worker}: lock {'on' if enabled else 'OFF'}", timeout=2, markup=False)
 
     def action_trigger(self, key: str) -> None:
-        self._send({"cmd": "trigger", "key": key})
+        self._send(FireTrigger(key))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.latest.triggers if self.latest else ()))

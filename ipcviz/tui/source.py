@@ -1,6 +1,7 @@
-"""Where the App's Snapshots come from: a live runtime process, or a fixed list.
+"""Where the App's Snapshots come from: a live runtime process, a recording being
+replayed, or a fixed list (tests).
 
-Both have the same small interface, so the App (and its tests) never care which.
+All three have the same small interface, so the App (and its tests) never care which.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from ipcviz.host.process import ProcessIdentity
+from ipcviz.protocol import Command, Quit, encode
 from ipcviz.telemetry.snapshot import Snapshot
 
 #: How long the UI waits for the runtime to clean up after `quit` before it kills it
@@ -29,14 +31,13 @@ OnError = Callable[[list[str]], None]
 class Source:
     """Interface: `start` with callbacks, `send` commands, `stop` (and clean up)."""
 
-    label = ""
     #: live data: when the UI is busy, skip to the newest Snapshot (keeping every event)
     coalesce = True
 
     def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
         raise NotImplementedError
 
-    def send(self, command: dict) -> None:
+    def send(self, command: Command) -> None:
         raise NotImplementedError
 
     def stop(self) -> None:
@@ -48,17 +49,16 @@ class FixedSource(Source):
 
     coalesce = False  # every frame is rendered, so pictures keep their history
 
-    def __init__(self, snapshots: Sequence[Snapshot], label: str = "fixed"):
+    def __init__(self, snapshots: Sequence[Snapshot]):
         self.snapshots = list(snapshots)
-        self.commands: list[dict] = []
-        self.label = label
+        self.commands: list[dict] = []  # as they would go over the wire
 
     def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
         for snap in self.snapshots:
             on_snapshot(snap)
 
-    def send(self, command: dict) -> None:
-        self.commands.append(command)
+    def send(self, command: Command) -> None:
+        self.commands.append(encode(command))
 
     def stop(self) -> None:
         pass
@@ -69,7 +69,6 @@ class LiveSource(Source):
 
     def __init__(self, scenario_path: str):
         self.path = scenario_path
-        self.label = scenario_path
         self.proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
         self.leaks: dict | None = None
@@ -146,12 +145,12 @@ class LiveSource(Source):
             tail = [ln for ln in err.strip().splitlines()][-3:]
             on_error([f"the runtime stopped unexpectedly (status {code})", *tail])
 
-    def send(self, command: dict) -> None:
+    def send(self, command: Command) -> None:
         if self.proc is None or self.proc.stdin is None:
             return
         with self._lock:
             try:
-                self.proc.stdin.write(json.dumps(command).encode() + b"\n")
+                self.proc.stdin.write(json.dumps(encode(command)).encode() + b"\n")
                 self.proc.stdin.flush()
             except (BrokenPipeError, ValueError):
                 pass
@@ -165,7 +164,7 @@ class LiveSource(Source):
         if proc is None:
             return
         self._stopping = True
-        self.send({"cmd": "quit"})
+        self.send(Quit())
         try:
             if proc.stdin:
                 proc.stdin.close()
@@ -175,8 +174,8 @@ class LiveSource(Source):
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
             if self.ident is not None and self.ident.exists():
-                self.ident.send(signal.SIGCONT)  # a stopped process dies only once continued
-                self.ident.send(signal.SIGKILL)
+                self.ident.signal(signal.SIGCONT)  # a stopped process dies only once continued
+                self.ident.signal(signal.SIGKILL)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -214,10 +213,9 @@ def snapshots_until(snapshots: Sequence[Snapshot], seconds: float) -> list[Snaps
 class ReplaySource(Source):
     """Plays a recording back at its own pace (or `speed` times faster); commands are ignored."""
 
-    def __init__(self, snapshots: Sequence[Snapshot], speed: float = 1.0, label: str = "replay"):
+    def __init__(self, snapshots: Sequence[Snapshot], speed: float = 1.0):
         self.snapshots = list(snapshots)
         self.speed = speed
-        self.label = label
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -233,7 +231,7 @@ class ReplaySource(Source):
         self._thread = threading.Thread(target=play, name="ipcviz-replay", daemon=True)
         self._thread.start()
 
-    def send(self, command: dict) -> None:
+    def send(self, command: Command) -> None:
         pass
 
     def stop(self) -> None:

@@ -28,16 +28,13 @@ class Panel(Widget):
         self._strips: list[Strip | None] = []
         self._height = -1
         self._strip_width = -1
+        #: what the panel drew last, as plain values: an equal key skips the redraw
+        self._key: object = None
 
     @property
     def text_width(self) -> int:
         """Columns available for the panel's text (the screen's width before layout)."""
         return self.content_region.width or self.app.size.width
-
-    @property
-    def shown_lines(self) -> list[Text]:
-        """The lines on screen (for tests and the screenshot gallery)."""
-        return list(self._text_lines)
 
     def set_shown(self, shown: bool) -> None:
         """Show or hide the panel; setting `display` even to its current value costs a

@@ -9,6 +9,7 @@ from textual.reactive import reactive
 
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.telemetry.views import SemaphoreView
 from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.widgets.grid import grid_lines
 
@@ -34,9 +35,9 @@ class LocksPanel(Panel):
             return
         sems = [c for c in snap.channels if CHANNELS[c.kind].panel == "locks"]
         key = (snap.deadlock, snap.deadlock_seen, tuple(
-            (c.name, c.data.get("value"), tuple(c.data.get("holders", [])),
-             tuple(c.data.get("waiters", []))) for c in sems))
-        if key == getattr(self, "_key", None):
+            (c.name, view.value, view.holders, view.waiters)
+            for c, view in ((c, SemaphoreView.of(c)) for c in sems)))
+        if key == self._key:
             return
         self._key = key
         self.set_shown(bool(sems))
@@ -49,18 +50,17 @@ class LocksPanel(Panel):
                               f"{cycle_text(snap.deadlock_seen)} ", style="bold red"))
         rows: list[list[Text | str]] = []
         for c in sems:
-            value = c.data.get("value")
-            holders = c.data.get("holders", [])
+            sem = SemaphoreView.of(c)
+            value, holders = sem.value, sem.holders
             held = Text()
             for i, holder in enumerate(holders):
                 if i:
                     held.append(", ")
-                dead = holder.endswith("(dead)")
-                held.append(f"dead worker {holder[:-7]}" if dead else holder,
-                            style="bold red" if dead else "bold")
+                held.append(holder.name if holder.alive else f"dead worker {holder.name}",
+                            style="bold" if holder.alive else "bold red")
             rows.append([Text(c.name, style="bold"),
                           Text(str(value), style="red" if value == 0 else "green"),
                           held if holders else Text("-", style="dim"),
-                          Text(", ".join(c.data.get("waiters", [])) or "-", style="yellow")])
+                          Text(", ".join(sem.waiters) or "-", style="yellow")])
         parts += grid_lines(("semaphore", "value", "held by", "waiting"), rows, self.text_width)
         self.show(parts)

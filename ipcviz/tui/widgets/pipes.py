@@ -15,6 +15,7 @@ from ipcviz.tui.widgets.grid import grid_lines
 from ipcviz.format import bar, format_bytes, sparkline
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.telemetry.views import StreamView
 
 
 class PipesPanel(Panel):
@@ -52,33 +53,34 @@ class PipesPanel(Panel):
             columns[1:1] = ["writer → reader"]
             columns[-1:-1] = ["throughput"]
         rows: list[list[Text | str]] = []
-        blocked = {w.blocked_on for w in snap.workers if w.state == "blocked"}
+        blocked = {w.waiting for w in snap.workers if w.state == "blocked"}
         for c in channels:
             note = Text()
+            stream = StreamView.of(c)
             if c.kind == "socket":
-                gauge = Text(f"{c.data.get('connections', 0)} connection(s) on "
-                             f"{c.data.get('address')}", style="cyan")
+                gauge = Text(f"{stream.connections} connection(s) on {stream.address}",
+                             style="cyan")
             else:
-                buffered = int(c.data.get("buffered", 0))
-                capacity = int(c.data.get("capacity", 0)) or 1
+                buffered = stream.buffered
+                capacity = stream.capacity or 1
                 fraction = buffered / capacity
                 style = "red" if fraction >= 0.85 else "yellow" if fraction > 0.5 else "green"
                 gauge = Text(bar(fraction, width), style=style)
                 gauge.append(f" {format_bytes(buffered)} / {format_bytes(capacity)}")
-                if f"write {c.name}" in blocked:
+                if ("write", c.name) in blocked:
                     note = Text("writer blocked", style="bold red")
-            moved = Text(format_bytes(int(c.data.get("bytes_written", 0))) + " / " +
-                         format_bytes(int(c.data.get("bytes_read", 0))))
+            moved = Text(format_bytes(stream.bytes_written) + " / " +
+                         format_bytes(stream.bytes_read))
             cells = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge, note]
             if not narrow:
                 if c.kind == "socket":
-                    server = str(c.data.get("server"))
+                    server = str(stream.server)
                     clients = [w for w in c.writers if w != server]
                     ends = f"{server} ⇄ {', '.join(clients) or '-'}"
                 else:
                     ends = f"{', '.join(c.writers) or '-'} → {', '.join(c.readers) or '-'}"
                 cells[1:1] = [ends]
-                history = self._throughput(c.name, snap.elapsed, int(c.data.get("bytes_read", 0)))
+                history = self._throughput(c.name, snap.elapsed, stream.bytes_read)
                 cells[-1:-1] = [Text(sparkline(history), style="cyan")]
             rows.append(cells)
         self.show(grid_lines(columns, rows, self.text_width))

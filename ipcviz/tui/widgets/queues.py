@@ -12,6 +12,7 @@ from textual.reactive import reactive
 from ipcviz.format import bar, sparkline
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.telemetry.views import QueueView
 from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.widgets.grid import grid_lines
 
@@ -47,8 +48,8 @@ class QueuesPanel(Panel):
             columns.insert(3, "depth over time")
         rows: list[list[Text | str]] = []
         for c in queues:
-            depth = int(c.data.get("depth", 0))
-            capacity = c.data.get("capacity", 0)
+            queue = QueueView.of(c)
+            depth, capacity = queue.depth, queue.capacity
             history = self._history.setdefault(c.name, deque(maxlen=HISTORY))
             history.append(depth)
             top = capacity if isinstance(capacity, int) and capacity > 0 else max(history) or 1
@@ -58,20 +59,20 @@ class QueuesPanel(Panel):
             label = "rendezvous" if capacity == 0 else str(capacity)
             gauge.append(f" {depth} / {label}")
             senders = [w.name for w in snap.workers
-                       if w.state == "blocked" and w.blocked_on == f"send {c.name}"]
+                       if w.state == "blocked" and w.waiting == ("send", c.name)]
             receivers = [w.name for w in snap.workers
-                         if w.state == "blocked" and w.blocked_on == f"receive {c.name}"]
+                         if w.state == "blocked" and w.waiting == ("receive", c.name)]
             blocked = Text()
             if senders:
                 blocked.append(f"send: {', '.join(senders)}", style="bold red")
             if receivers:
                 blocked.append(("  " if senders else "") + f"receive: {', '.join(receivers)}",
                                style="yellow")
-            received = int(c.data.get("messages_received", 0))
+            received = queue.messages_received
             rate = self._rate(c.name, snap.elapsed, received)
             cells = [Text(f"{c.kind} {c.name}", style="bold"), gauge,
-                     str(c.data.get("max_depth", 0)),
-                     str(c.data.get("messages_sent", 0)), str(received),
+                     str(queue.max_depth),
+                     str(queue.messages_sent), str(received),
                      f"{rate:,.0f}" if rate is not None else "-",
                      blocked if blocked else Text("-", style="dim")]
             if not narrow:

@@ -67,7 +67,7 @@ class SignalsPanel(Panel):
                                       tuple(w.signals_sent_to.items()), w.exit,
                                       tuple((k, tuple(v)) for k, v in w.masks.items()))
                                      for w in active))
-        if key == getattr(self, "_key", None):
+        if key == self._key:
             return  # nothing to redraw (no flash either: no count rose)
         self._key = key
         self.set_shown(bool(active))

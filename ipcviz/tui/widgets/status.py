@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
@@ -42,8 +44,12 @@ class LessonText(Static):
     snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
     """The latest Snapshot (only its description is used)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._text: str | None = None
+
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         text = " ".join((snap.description if snap else "").split())
-        if text != getattr(self, "_text", None):
+        if text != self._text:
             self._text = text
             self.update(Text(text))  # the scenario's own words: never read as markup

@@ -12,8 +12,9 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ipcviz.format import format_counts, format_state
+from ipcviz.format import format_counts, format_state, waiting_text
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
+from ipcviz.telemetry.views import SemaphoreView
 
 COLUMNS = ("worker", "pid", "state", "cpu %", "restarts", "step", "signals received")
 
@@ -37,11 +38,12 @@ def state_cell(w: WorkerView, snap: Snapshot) -> Text:
     style = _STATE_STYLE.get(w.state, "")
     if w.state == "exited" and isinstance(w.exit, str):
         style = "bold red"
-    text = format_state(w.state, w.blocked_on, w.exit_text, w.paused)
-    if w.state == "blocked" and w.blocked_on and w.blocked_on.startswith("acquire "):
-        sem = snap.channel(w.blocked_on.split(" ", 1)[1])
-        holders = sem.data.get("holders", []) if sem else []
-        names = [f"dead worker {h[:-7]}" if h.endswith(" (dead)") else h for h in holders]
+    waiting = waiting_text(*w.waiting) if w.waiting else None
+    text = format_state(w.state, waiting, w.exit_text, w.paused)
+    if w.state == "blocked" and w.waiting and w.waiting.op == "acquire":
+        sem = snap.channel(w.waiting.on or "")
+        holders = SemaphoreView.of(sem).holders if sem else ()
+        names = [h.name if h.alive else f"dead worker {h.name}" for h in holders]
         text = f"waiting for {sem.name if sem else '?'}" + (
             f" (held by {', '.join(names)})" if names else "")
     if w.lock_off:
@@ -52,10 +54,10 @@ def state_cell(w: WorkerView, snap: Snapshot) -> Text:
 def row_key(w: WorkerView, snap: Snapshot) -> tuple:
     """Everything a worker's row shows, as plain values: equal keys draw equal rows."""
     holders: tuple = ()
-    if w.state == "blocked" and w.blocked_on and w.blocked_on.startswith("acquire "):
-        sem = snap.channel(w.blocked_on.split(" ", 1)[1])
-        holders = tuple(sem.data.get("holders", [])) if sem else ("?",)
-    return (w.name, w.parent, w.pid, w.state, w.blocked_on, w.exit_text, w.exit, w.paused,
+    if w.state == "blocked" and w.waiting and w.waiting.op == "acquire":
+        sem = snap.channel(w.waiting.on or "")
+        holders = SemaphoreView.of(sem).holders if sem else ("?",)
+    return (w.name, w.parent, w.pid, w.state, w.waiting, w.exit_text, w.exit, w.paused,
             w.lock_off, holders, f"{w.cpu:5.1f}", w.restarts, w.step_text,
             tuple(w.signals_received.items()))
 

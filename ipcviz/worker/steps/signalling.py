@@ -34,7 +34,7 @@ def send_signal(row: WorkerRow, args: schema.SignalArgs) -> None:
         for k in range(args.count):
             if k and args.interval:
                 row.sleep(args.interval)
-            if ident.pid and ident.send(args.sig):
+            if ident.pid and ident.signal(args.sig):
                 sent += 1
         cells[sent_cell] += sent
         cells[row.sent_to_cells[(target, args.sig)]] += sent

@@ -1,0 +1,182 @@
+"""The commands the UI sends the runtime, as typed values, and their one wire form.
+
+The UI builds command objects and `encode`s them into one JSON line each; the runtime
+`decode`s every line back into the same objects and executes them by type
+(`Runtime.execute`). The scenario's timeline and triggers become the same objects
+(`from_scenario`), so a key, a trigger and a timeline entry are one code path.
+
+Wire form (JSON lines on the runtime's stdin), kept as it always was:
+  {"cmd": "action", "action": "signal", "arg": {"to": ..., "sig": N, "count": N}}
+  {"cmd": "action", "action": "kill" | "stop" | "cont" | "restart" | "pause_steps"
+                             | "resume_steps", "arg": WORKER}
+  {"cmd": "action", "action": "lock", "arg": {"worker": ..., "enabled": true}}
+  {"cmd": "trigger", "key": KEY}
+  {"cmd": "quit"}
+Runtime -> UI: {"type": "snapshot", "snapshot": {...}} | {"type": "error", "lines": [...]}
+               | {"type": "bye", "leaks": {...}}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Union
+
+from ipcviz.signals import parse_signal
+
+#: as the scenario format's `signal: {count:}` allows (scenario/schema.py MAX_SIGNAL_COUNT)
+MAX_SIGNAL_COUNT = 100_000
+
+
+class ProtocolError(ValueError):
+    """A command line that is not one of the commands below."""
+
+
+@dataclass(frozen=True)
+class SendSignal:
+    """Send `sig` to every live worker `to` names (a worker or a group), `count` times
+    each; with `interval`, one every `interval` seconds."""
+
+    to: str
+    sig: int
+    count: int = 1
+    interval: float | None = None
+    action: ClassVar[str] = "signal"
+
+
+@dataclass(frozen=True)
+class Kill:
+    to: str
+    action: ClassVar[str] = "kill"
+
+
+@dataclass(frozen=True)
+class Stop:
+    to: str
+    action: ClassVar[str] = "stop"
+
+
+@dataclass(frozen=True)
+class Cont:
+    to: str
+    action: ClassVar[str] = "cont"
+
+
+@dataclass(frozen=True)
+class Restart:
+    worker: str
+    action: ClassVar[str] = "restart"
+
+
+@dataclass(frozen=True)
+class PauseSteps:
+    """Hold the worker at its next step boundary."""
+
+    worker: str
+    action: ClassVar[str] = "pause_steps"
+
+
+@dataclass(frozen=True)
+class ResumeSteps:
+    worker: str
+    action: ClassVar[str] = "resume_steps"
+
+
+@dataclass(frozen=True)
+class SetLock:
+    """The race switch: the worker's `lock:` use on or off."""
+
+    worker: str
+    enabled: bool
+    action: ClassVar[str] = "lock"
+
+
+@dataclass(frozen=True)
+class FireTrigger:
+    """Run the scenario's trigger bound to `key`."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class Quit:
+    """The UI is done: the runtime cleans up and says bye."""
+
+
+Action = Union[SendSignal, Kill, Stop, Cont, Restart, PauseSteps, ResumeSteps, SetLock]
+Command = Union[Action, FireTrigger, Quit]
+
+#: actions whose argument on the wire is one worker (or group) name
+_BY_NAME: dict[str, type] = {c.action: c for c in (Kill, Stop, Cont, Restart, PauseSteps,
+                                                    ResumeSteps)}
+
+
+def encode(command: Command) -> dict[str, Any]:
+    """The wire form of a command (one JSON object)."""
+    if isinstance(command, Quit):
+        return {"cmd": "quit"}
+    if isinstance(command, FireTrigger):
+        return {"cmd": "trigger", "key": command.key}
+    if isinstance(command, SendSignal):
+        arg: Any = {"to": command.to, "sig": command.sig, "count": command.count}
+        if command.interval is not None:
+            arg["interval"] = command.interval
+    elif isinstance(command, SetLock):
+        arg = {"worker": command.worker, "enabled": command.enabled}
+    else:
+        arg = command.to if isinstance(command, (Kill, Stop, Cont)) else command.worker
+    return {"cmd": "action", "action": command.action, "arg": arg}
+
+
+def decode(message: object) -> Command:
+    """The command a wire object stands for; ProtocolError if it is none."""
+    if not isinstance(message, dict):
+        raise ProtocolError("a command is a JSON object")
+    cmd = message.get("cmd")
+    if cmd == "quit":
+        return Quit()
+    if cmd == "trigger":
+        return FireTrigger(_text(message.get("key"), "key"))
+    if cmd != "action":
+        raise ProtocolError(f"unknown command {cmd!r}")
+    action, arg = message.get("action"), message.get("arg")
+    if action in _BY_NAME:
+        return _BY_NAME[action](_text(arg, action))
+    if not isinstance(arg, dict):
+        raise ProtocolError(f"{action!r}: the argument is not an object")
+    if action == "signal":
+        count, interval = arg.get("count", 1), arg.get("interval")
+        if type(count) is not int or not 1 <= count <= MAX_SIGNAL_COUNT:
+            raise ProtocolError(f"signal: count {count!r} is not in 1..{MAX_SIGNAL_COUNT}")
+        if interval is not None and (not isinstance(interval, (int, float))
+                                     or isinstance(interval, bool)
+                                     or not 0 < interval <= 3600):
+            raise ProtocolError(f"signal: interval {interval!r} is not in (0, 3600]")
+        try:
+            sig = parse_signal(arg.get("sig"))
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(f"signal: {exc}") from None
+        return SendSignal(_text(arg.get("to"), "signal.to"), sig, count, interval)
+    if action == "lock":
+        enabled = arg.get("enabled")
+        if not isinstance(enabled, bool):
+            raise ProtocolError("lock: enabled is not true or false")
+        return SetLock(_text(arg.get("worker"), "lock.worker"), enabled)
+    raise ProtocolError(f"unknown action {action!r}")
+
+
+def from_scenario(entry: Any) -> Action:
+    """The command a scenario's timeline entry or trigger stands for (already validated
+    by the loader: `entry.action` names the one field that is set)."""
+    name = entry.action
+    arg = getattr(entry, name)
+    if name == "signal":
+        return SendSignal(arg.to, arg.sig, arg.count, arg.interval)
+    if name == "lock":
+        return SetLock(arg.worker, arg.enabled)
+    return _BY_NAME[name](arg)
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(f"{what}: not a name")
+    return value

@@ -1,0 +1,163 @@
+"""What the runtime does on command: signals (sent in bursts), kill/stop/cont, restart,
+pause, lock use; and the scenario's timeline (a mixin of Runtime)."""
+
+from __future__ import annotations
+
+import heapq
+import signal
+import time
+from collections import Counter
+
+from ipcviz.protocol import (
+    Command,
+    Cont,
+    FireTrigger,
+    Kill,
+    PauseSteps,
+    Restart,
+    ResumeSteps,
+    SendSignal,
+    SetLock,
+    Stop,
+    from_scenario,
+)
+from ipcviz.runtime.bursts import SLICE_BUDGET, BurstTarget, SignalBurst
+from ipcviz.runtime.procs import Proc
+from ipcviz.signals import signal_name
+from ipcviz.telemetry import table as T
+
+
+class Actions:
+    """Mixin of `Runtime`: commands, the timeline, signal bursts."""
+
+    def _run_due(self) -> None:
+        now = self.run_time
+        while self._next_event < len(self._timeline) and self._timeline[self._next_event].at <= now:
+            event = self._timeline[self._next_event]
+            self._next_event += 1
+            self.execute(from_scenario(event), source="timeline")
+        while self._spaced and self._spaced[0][0] <= now:
+            _, _, to, sig, source = heapq.heappop(self._spaced)
+            self.send_signal(to, sig, 1, source)
+        for proc in self.procs:
+            if proc.restart_at is not None and proc.restart_at <= now and not proc.alive:
+                proc.restart_at = None
+                self._fork(proc)
+                self._release_unneeded()
+
+    def execute(self, command: Command, source: str = "key") -> None:
+        """A UI command, a trigger or a timeline entry (protocol.py), by its type."""
+        handler = _HANDLERS.get(type(command))
+        if handler is not None:
+            handler(self, command, source)
+
+    def _send_command(self, command: SendSignal, source: str) -> None:
+        if command.interval and command.count > 1:
+            self.send_signal(command.to, command.sig, 1, source)
+            for k in range(1, command.count):
+                heapq.heappush(self._spaced, (self.run_time + k * command.interval,
+                                              len(self._spaced) + k, command.to, command.sig,
+                                              source))
+        else:
+            self.send_signal(command.to, command.sig, command.count, source)
+
+    def _kill_stop_cont(self, command: Kill | Stop | Cont, source: str) -> None:
+        sig = {Kill: signal.SIGKILL, Stop: signal.SIGSTOP, Cont: signal.SIGCONT}[type(command)]
+        self.send_signal(command.to, int(sig), 1, source)
+
+    def _restart_command(self, command: Restart, source: str) -> None:
+        for proc in self._targets(command.worker):
+            self.restart(proc)
+
+    def _pause_command(self, command: PauseSteps | ResumeSteps, source: str) -> None:
+        pause = isinstance(command, PauseSteps)
+        for proc in self._targets(command.worker):
+            self._control_bit(proc, T.CTRL_PAUSE, T.PAUSE_WORKER, pause)
+            self._log(proc.name, "steps paused" if pause else "steps resumed", "runtime")
+
+    def _lock_command(self, command: SetLock, source: str) -> None:
+        for proc in self._targets(command.worker):
+            self._control(proc, T.CTRL_LOCK_OFF, 0 if command.enabled else 1)
+            self._log(proc.name, f"lock use {'on' if command.enabled else 'OFF'}", "runtime")
+
+    def _trigger_command(self, command: FireTrigger, source: str) -> None:
+        trigger = self._triggers.get(command.key)
+        if trigger is not None:
+            self.execute(trigger, "trigger")
+
+    def _targets(self, name: str) -> list[Proc]:
+        return [p for p in self.procs if p.name == name or p.instance.group == name]
+
+    def _control(self, proc: Proc, cell: int, value: int) -> None:
+        assert self.table is not None
+        self.table.cells[self.table.row_base(proc.row) + cell] = value
+
+    def _control_bit(self, proc: Proc, cell: int, bit: int, on: bool) -> None:
+        """Set or clear one bit of a control cell (the run-wide bits stay as they are)."""
+        assert self.table is not None
+        at = self.table.row_base(proc.row) + cell
+        cells = self.table.cells
+        cells[at] = cells[at] | bit if on else cells[at] & ~bit
+
+    def send_signal(self, to: str, sig: int, count: int = 1, source: str = "key") -> int:
+        """Signal every live worker `to` names, `count` times each, as a burst sent a slice
+        per loop iteration (see bursts.py); returns how many went out at once."""
+        burst = SignalBurst(sig, count, source)
+        for kid in self.spawned():
+            if to in (kid.name, kid.group) and kid.exit is None:
+                counter = self.kid_sent_to.setdefault(kid.row, Counter())
+                burst.targets.append(BurstTarget(
+                    kid.name, kid.ident, False, count,
+                    lambda n, c=counter: c.__setitem__(sig, c[sig] + n)))
+        for proc in self._targets(to):
+            if not proc.alive or proc.ident is None:
+                continue
+            burst.targets.append(BurstTarget(proc.name, proc.ident, True, count,
+                                             lambda n, p=proc: self._sent_to_worker(p, sig, n)))
+        if not burst.targets:
+            return 0
+        self._bursts.append(burst)
+        self.pump_bursts()
+        return sum(t.sent for t in burst.targets)
+
+    def _sent_to_worker(self, proc: Proc, sig: int, count: int) -> None:
+        proc.sent_to[sig] += count
+        proc.last_signal_from_us = sig
+
+    def pump_bursts(self, budget: float = SLICE_BUDGET) -> None:
+        """Send from the pending bursts for at most `budget` seconds, oldest first."""
+        deadline = time.monotonic() + budget
+        while self._bursts and time.monotonic() < deadline:
+            burst = self._bursts[0]
+            if not burst.send_some(deadline):
+                return
+            self._bursts.pop(0)
+            self._burst_done(burst, cut=False)
+
+    def cut_bursts(self) -> None:
+        """The run is ending: what is still to send is not sent; say so truthfully."""
+        bursts, self._bursts = self._bursts, []
+        for burst in bursts:
+            self._burst_done(burst, cut=True)
+
+    def _burst_done(self, burst: SignalBurst, cut: bool) -> None:
+        burst.close()
+        for target in burst.targets:
+            if not target.sent:
+                continue
+            times = f" ×{target.sent}" if burst.count > 1 else ""
+            text = f"{burst.source}: {signal_name(burst.sig)}{times} sent"
+            if target.remaining:
+                why = "it ended" if target.gone else "the run ended"
+                text += f" ({target.remaining} of {burst.count} not sent: {why})"
+            self._log(target.name, text, "signal")
+
+
+#: command type -> what the runtime does (Quit is the session's: the input ends)
+_HANDLERS = {
+    SendSignal: Actions._send_command, Kill: Actions._kill_stop_cont,
+    Stop: Actions._kill_stop_cont, Cont: Actions._kill_stop_cont,
+    Restart: Actions._restart_command, PauseSteps: Actions._pause_command,
+    ResumeSteps: Actions._pause_command, SetLock: Actions._lock_command,
+    FireTrigger: Actions._trigger_command,
+}

@@ -1,0 +1,157 @@
+"""The end of a run (a mixin of Runtime): quiesce for exact final counters, kill and
+reap everything, close and unlink every object, and report what is left."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+
+from ipcviz.host.process import ProcessIdentity, read_stat
+from ipcviz.telemetry import table as T
+
+
+class Cleanup:
+    """Mixin of `Runtime`: quiesce, shutdown, leaks."""
+
+    def quiesce(self, timeout: float = 1.5) -> bool:
+        """Pause every worker at its next step boundary and wait until no counter moves.
+
+        A worker counts what it moved right after each system call, so once all are paused
+        (or blocked, with nothing in flight) the table and the kernel agree exactly. A
+        worker stopped by SIGSTOP may be stopped in the middle of a burst with its count
+        not yet stored, so stopped workers are woken (a SIGCONT they do not count, see
+        T.CTRL_QUIET_CONT), held at their boundary, and stopped again.
+        """
+        if self.table is None:
+            return False
+        arr = self.table.array
+        arr[:, T.CTRL_PAUSE] |= T.PAUSE_WORKER
+        woken = wake_stopped(self.table)
+        counters = slice(T.SIG_RECEIVED, self.table.layout.event_base)
+        deadline = time.monotonic() + timeout
+        previous = arr[:, counters].copy()
+        still = 0
+        try:
+            while time.monotonic() < deadline:
+                time.sleep(0.02)
+                self.reap()
+                current = arr[:, counters].copy()
+                still = still + 1 if (current == previous).all() else 0
+                previous = current
+                if still >= 3 and not self._signals_in_flight():
+                    return True
+            return False
+        finally:
+            for ident in woken:  # held at their boundary now: stopped again, as they were
+                ident.signal(signal.SIGSTOP)
+
+    def _signals_in_flight(self) -> bool:
+        """True while a live worker has a signal not yet in its count: pending in the kernel
+        (and not blocked), or delivered and still being counted (the worker is running: a
+        paused worker sleeps, and a delivery wakes it until its handler has counted)."""
+        for proc in self.procs:
+            if not proc.alive or proc.ident is None:
+                continue
+            stat = read_stat(proc.ident.pid)
+            if (stat is not None and stat.state == "R") or _deliverable(proc.ident.pid):
+                return True
+        return False
+
+    def shutdown(self) -> None:
+        """Kill and reap every worker, close and unlink every object. Safe to call twice."""
+        self.cut_bursts()
+        self.name_new_children()
+        kids = [k.ident for k in self.spawned()]
+        self._kid_idents += kids
+        for proc in self.procs:
+            proc.restart_at = None
+            proc.restart_pending = False
+            if proc.alive and proc.ident is not None:
+                proc.ident.signal(signal.SIGKILL)
+        for kid in kids:  # they would die with their parent anyway (PDEATHSIG)
+            kid.signal(signal.SIGKILL)
+        deadline = time.monotonic() + 3.0
+
+        def busy() -> bool:
+            return any(p.alive for p in self.procs) or any(k.exists() for k in kids)
+
+        while busy() and time.monotonic() < deadline:
+            self.reap()
+            if busy():
+                time.sleep(0.005)
+        self.reap()
+        for channel in self.channels:
+            try:
+                channel.close()
+            except OSError:
+                pass
+        self.channels = []
+        if self.registry is not None:
+            self.registry.remove_all()
+        if self.table is not None:
+            self.table.close()
+            self.table = None
+        try:  # first: no handler may write to the wakeup pipe once it is closed
+            signal.set_wakeup_fd(-1)
+        except ValueError:
+            pass
+        if self._inbox is not None:
+            self._inbox.close()
+            self._inbox = None
+        if self.slots is not None:
+            self.slots.close()
+            self.slots = None
+        for fd in (self._gate_r, self._wake_r, self._wake_w):
+            if fd is not None and fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._gate_r = None
+        self._wake_r = self._wake_w = -1
+        self.started = False
+
+    def leaks(self) -> dict[str, object]:
+        """What of this run is still present (after `shutdown`): must all be zero."""
+        assert self.registry is not None
+        processes = [pid for pid, start in self.registry.processes
+                     if ProcessIdentity(pid, start).exists()]
+        processes += [k.pid for k in self._kid_idents if k.exists()]
+        objects = self.registry.leaked_objects()
+        return {"processes": len(processes), "ipc_objects": len(objects),
+                "details": [f"process {p}" for p in processes] + objects}
+
+
+
+def wake_stopped(table: T.Table) -> list[ProcessIdentity]:
+    """SIGCONT every worker of the table (spawned ones too) the kernel shows stopped;
+    returns those woken."""
+    arr = table.array
+    woken = []
+    for row in np.flatnonzero(arr[:, T.PID]):
+        ident = ProcessIdentity(int(arr[row, T.PID]), int(arr[row, T.START]))
+        stat = read_stat(ident.pid)
+        if stat is None or stat.start_ticks != ident.start or stat.state not in ("T", "t"):
+            continue
+        table.cells[table.row_base(int(row)) + T.CTRL_QUIET_CONT] += 1
+        if ident.signal(signal.SIGCONT):
+            woken.append(ident)
+    return woken
+
+
+def _deliverable(pid: int) -> bool:
+    """Whether /proc/PID/status shows a pending signal the process has not blocked."""
+    masks = {}
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line[:6] in (b"SigPnd", b"ShdPnd", b"SigBlk"):
+                    masks[line[:6]] = int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        return False
+    pending = masks.get(b"SigPnd", 0) | masks.get(b"ShdPnd", 0)
+    return bool(pending & ~masks.get(b"SigBlk", 0))
+

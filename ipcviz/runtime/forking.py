@@ -1,0 +1,220 @@
+"""Forking, reaping and restarting workers (a mixin of Runtime), and what a fresh fork
+does before it becomes a worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+
+import numpy as np
+
+from ipcviz.host.limits import cap_refused
+from ipcviz.host.process import ProcessIdentity, die_with_parent, finished_children
+from ipcviz.runtime.procs import Proc, SpawnedProc, decode_status
+from ipcviz.telemetry import table as T
+from ipcviz.worker.interpreter import Interpreter, WorkerContext
+from ipcviz.worker.signals import reset_all_dispositions
+
+RESTART_BACKOFF = 0.5
+#: Workers (and what they spawn) run at this nice value, so that however many of them are
+#: busy the runtime keeps the CPU it needs to sample, reap and end the run on time (it
+#: cannot raise its own priority without CAP_SYS_NICE; lowering theirs needs nothing).
+WORKER_NICE = 10
+
+
+class Forking:
+    """Mixin of `Runtime`: fork a worker, reap it, restart it, name spawned children."""
+
+    def _fork(self, proc: Proc) -> bool:
+        """Fork `proc`'s worker; False (and an event) when the process cap is reached."""
+        assert self.table is not None and self.registry is not None
+        if self.slots is None or not self.slots.take():
+            self._log(proc.name, cap_refused(self.slots.total if self.slots else 0), "runtime")
+            return False
+        definition = proc.instance.definition
+        keep = set()
+        for channel_name, roles in proc.roles.items():
+            keep |= self.channel_by_name[channel_name].child_fds(roles)
+        gate = self._gate_r if not self.started else None
+        if gate is not None:
+            keep.add(gate)
+        keep.update(self.slots.fds)
+        runtime_ident = ProcessIdentity.of(os.getpid())
+        log_path = str(self.registry.directory / f"{proc.name}.log")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Block every signal across fork: until the worker has its own handlers (and its own
+        # wakeup fd), a signal must not run the runtime's handlers inside the child.
+        saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        try:
+            pid = os.fork()
+        except OSError:
+            signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
+            self.slots.give()
+            raise
+        if pid != 0:
+            signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
+        if pid == 0:  # ---- in the worker (its mask is set once its handlers are in place)
+            code = 70
+            try:
+                _become_worker(keep, log_path)
+                endpoints = {name: self.channel_by_name[name].attach(roles)
+                             for name, roles in proc.roles.items()}
+                ctx = WorkerContext(
+                    name=proc.name, definition=definition, row=proc.row, table=self.table,
+                    endpoints=endpoints,
+                    channel_index={c.name: c.index for c in self.channels},
+                    runtime=runtime_ident, gate_fd=gate,
+                    spawn_rows=proc.spawn_rows, definitions=dict(self.model.workers),
+                    plan=self.scenario.plan,
+                    channel_kinds={c.name: c.kind for c in self.channels},
+                    definition_name=proc.instance.group,
+                    process_slots=self.slots.fds,
+                )
+                code = Interpreter(ctx).run()
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        # ---- in the runtime
+        ident = ProcessIdentity.of(pid) or ProcessIdentity(pid, 0)
+        proc.ident = ident
+        proc.alive = True
+        proc.exit = None
+        proc.user_killed = False
+        proc.last_signal_from_us = None
+        self._by_pid[pid] = proc
+        self.registry.add_process(ident)
+        base = self.table.row_base(proc.row)
+        self.table.cells[base + T.PID] = pid
+        self.table.cells[base + T.START] = ident.start
+        if proc.started_once:
+            proc.restarts += 1
+            self._log(proc.name, f"restarted (pid {pid})", "runtime")
+        proc.started_once = True
+        return True
+
+    def reap(self) -> None:
+        """Collect every child that ended (workers, and orphans adopted as subreaper)."""
+        for pid, status in finished_children():
+            if self.slots is not None:  # whoever reaps a process hands its slot back
+                self.slots.give()
+            proc = self._by_pid.pop(pid, None)
+            if proc is None:  # an orphaned spawned child, adopted by us as subreaper
+                self._orphan_reaped(pid, status)
+                continue
+            self._ended(proc, status)
+
+    def _orphan_reaped(self, pid: int, status: int) -> None:
+        if self.table is None:
+            return
+        arr = self.table.array
+        for row in range(self.spawn_base, arr.shape[0]):
+            if arr[row, T.PID] == pid and row not in self.spawn_exit:
+                self.spawn_exit[row] = decode_status(status)
+                return
+
+    def name_new_children(self) -> None:
+        """Name every child spawned since the last call NAME#N, numbered per definition in
+        the order they were spawned (once per loop turn, and before a frame is sampled)."""
+        if self.table is None:
+            return
+        arr = self.table.array
+        names = list(self.model.workers)
+        used = [int(r) + self.spawn_base for r in np.flatnonzero(arr[self.spawn_base:, T.PID])]
+        fresh = sorted((int(arr[row, T.START]), row) for row in used if row not in self._kid_names)
+        for _, row in fresh:
+            group = names[int(arr[row, T.SPAWN_DEF]) - 1] if arr[row, T.SPAWN_DEF] else "?"
+            self._kid_names[row] = f"{group}#{self._kid_count[group]}"
+            self._kid_count[group] += 1
+
+    def spawned(self) -> list[SpawnedProc]:
+        """Every child a worker has spawned and `name_new_children` has named, from the
+        table (one spawned since then shows up after the next call)."""
+        if self.table is None:
+            return []
+        arr = self.table.array
+        names = list(self.model.workers)
+        used = [int(r) + self.spawn_base for r in np.flatnonzero(arr[self.spawn_base:, T.PID])
+                if int(r) + self.spawn_base in self._kid_names]
+        if not used:
+            return []
+        owner = {row: p.name for p in self.procs for row in p.spawn_rows}
+        out = []
+        for row in used:
+            pid = int(arr[row, T.PID])
+            group = names[int(arr[row, T.SPAWN_DEF]) - 1] if arr[row, T.SPAWN_DEF] else "?"
+            status = int(arr[row, T.EXIT_STATUS])
+            exit = decode_status(status - 1) if status else self.spawn_exit.get(row)
+            out.append(SpawnedProc(row, self._kid_names[row], group,
+                                   owner.get(row, "?"), ProcessIdentity(pid, int(arr[row, T.START])),
+                                   exit))
+        return out
+
+    def _ended(self, proc: Proc, status: int) -> None:
+        proc.alive = False
+        proc.exit = decode_status(status)
+        proc.user_killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == proc.last_signal_from_us
+        self._log(proc.name, proc.exit_text, "exit")
+        policy = proc.instance.definition.restart
+        failed = proc.exit != 0
+        if proc.restart_pending:
+            proc.restart_pending = False
+            self._fork(proc)
+        elif not proc.user_killed and not self.stop_requested and (
+                policy == "always" or (policy == "on-failure" and failed)):
+            proc.restart_at = self.run_time + RESTART_BACKOFF
+        self._release_unneeded()
+
+    def _release_unneeded(self) -> None:
+        """Close channel ends no live (or coming back) worker needs: EOF and SIGPIPE are real."""
+        needed: dict[str, set[str]] = {}
+        for proc in self.procs:
+            if proc.alive or proc.restart_pending or proc.restart_at is not None:
+                for name, roles in proc.roles.items():
+                    needed.setdefault(name, set()).update(roles)
+        for channel in self.channels:
+            channel.release(needed.get(channel.name, set()))
+
+    def restart(self, proc: Proc) -> None:
+        proc.restart_at = None
+        if proc.alive and proc.ident is not None:
+            proc.restart_pending = True
+            proc.ident.signal(signal.SIGKILL)
+        else:
+            for name, roles in proc.roles.items():
+                for role in roles:
+                    self.channel_by_name[name].reopen(role, self._holders(name))
+            self._fork(proc)
+            self._release_unneeded()
+
+    def _holders(self, channel: str) -> list[tuple[int, set[str]]]:
+        return [(p.ident.pid, p.roles[channel]) for p in self.procs
+                if p.alive and p.ident is not None and channel in p.roles]
+
+
+def _become_worker(keep: set[int], log_path: str) -> None:
+    """In a fresh fork: default signals, die with the runtime, private stdio, no stray fds."""
+    reset_all_dispositions()
+    if not die_with_parent(signal.SIGKILL):  # the runtime died before prctl took effect
+        os._exit(1)
+    try:  # below the runtime: it must keep its CPU however many of us are busy
+        os.nice(WORKER_NICE)
+    except OSError:
+        pass
+    os.setpgid(0, 0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.dup2(log, 2)
+    keep = set(keep) | {0, 1, 2}
+    low = 3
+    for fd in sorted(keep):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, 65536)
+

@@ -1,0 +1,65 @@
+"""The runtime's records of its processes: workers (across restarts) and the children
+they spawn."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ipcviz.host.process import ProcessIdentity
+from ipcviz.scenario.load import WorkerInstance
+from ipcviz.signals import signal_name
+
+
+@dataclass
+class SpawnedProc:
+    """A child a worker spawned (its row in the table says who and which pid)."""
+
+    row: int
+    name: str
+    group: str
+    parent: str
+    ident: ProcessIdentity
+    exit: int | str | None
+
+
+@dataclass
+class Proc:
+    """The runtime's record of one worker process (across restarts)."""
+
+    instance: WorkerInstance
+    row: int
+    roles: dict[str, frozenset[str]]  # channel -> roles (the plan's, for its definition)
+    ident: ProcessIdentity | None = None
+    alive: bool = False  # forked and not yet reaped
+    exit: int | str | None = None
+    restarts: int = 0
+    last_signal_from_us: int | None = None
+    user_killed: bool = False
+    restart_pending: bool = False
+    restart_at: float | None = None
+    sent_to: Counter = field(default_factory=Counter)
+    started_once: bool = False
+    spawn_rows: list[int] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.instance.name
+
+    @property
+    def exit_text(self) -> str:
+        if self.exit is None:
+            return ""
+        if isinstance(self.exit, str):
+            return f"killed by {self.exit}"
+        return f"exited {self.exit}"
+
+
+
+def decode_status(status: int) -> int | str:
+    """A wait status as the summary shows it: an exit code, or the killing signal's name."""
+    if os.WIFSIGNALED(status):
+        return signal_name(os.WTERMSIG(status))
+    return os.WEXITSTATUS(status)
+

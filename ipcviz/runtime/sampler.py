@@ -1,0 +1,166 @@
+"""Build Snapshots: the workers' own counters (telemetry table) plus the kernel's view
+(/proc/PID/stat and status, channel observations), side by side.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ipcviz.host.process import CLOCK_TICKS, read_stat
+from ipcviz.runtime.channel_views import ChannelViews
+from ipcviz.runtime.procmasks import read_masks
+from ipcviz.runtime.worker_views import WorkerViews, names_of
+from ipcviz.signals import signal_name
+from ipcviz.telemetry import table as T
+from ipcviz.telemetry.events import describe_event
+from ipcviz.telemetry.snapshot import EventView, Snapshot
+
+if TYPE_CHECKING:
+    from ipcviz.runtime.procs import SpawnedProc
+    from ipcviz.runtime.supervisor import Runtime
+
+
+class Sampler(WorkerViews, ChannelViews):
+    """Turns the runtime's state into Snapshots at the caller's pace."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.seq = 0
+        self._event_seen: dict[int, int] = {}
+        self._cpu_prev: dict[int, tuple[int, float]] = {}
+        self._counters: dict[str, list[tuple[str, str, int]]] = {}
+        self._masks: dict[int, dict[str, list[str]]] = {}
+        self._ends: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._fresh = True
+        self._stats: dict[int, tuple[object, float]] = {}  # pid -> (ProcStat, cpu %)
+        self.dropped_events = 0
+        self._t0_ns = 0
+        self.deadlock_seen: tuple[str, ...] | None = None
+        self._candidate: tuple[str, ...] | None = None
+        self.deadlock_at: float | None = None
+        self._slot_cells: dict[str, list[tuple[int, int, int]]] = {}
+        self._checked: set[str] = set()
+
+    def sample(self, kernel: bool = True) -> Snapshot:
+        """Everything on screen, read now. `kernel=False` (an early frame between two ticks
+        of the clock, sent because a counter or an event changed) reads the telemetry
+        table and the channels but reuses what /proc said at the last tick (states, cpu,
+        signal masks): reading /proc for every process is most of a frame's cost."""
+        self._fresh = kernel
+        rt = self.runtime
+        model = rt.model
+        table = rt.table
+        now = rt.elapsed
+        channel_names = [c.name for c in rt.channels] or list(model.channels)
+        rt.name_new_children()
+        kids = rt.spawned()
+        row_names = [p.name for p in rt.procs] + [""] * (
+            table.layout.rows - len(rt.procs) if table is not None else 0)
+        for kid in kids:
+            row_names[kid.row] = kid.name
+        arr = table.array if table is not None else None
+        events: list[EventView] = []
+        workers = []
+        by_workers = self._sent_by_workers(arr, kids) if arr is not None else {}
+        for proc in rt.procs:
+            row = arr[proc.row] if arr is not None else None
+            workers.append(self._worker_view(proc, row, channel_names, now,
+                                             by_workers.get(proc.row)))
+            if table is not None:
+                events += self._events(proc.row, proc.name, channel_names, row_names)
+        for kid in kids:
+            workers.append(self._kid_view(kid, arr[kid.row], channel_names, now))
+            events += self._events(kid.row, kid.name, channel_names, row_names)
+        events += rt.take_events()
+        events.sort(key=lambda e: e.t)
+        channels = tuple(self._channel_view(name, spec, arr, workers, kids) for name, spec in
+                         model.channels.items())
+        candidate = self._deadlock(workers, channels)
+        # counters and kernel states are read at slightly different instants: only a cycle
+        # seen in two samples in a row is a deadlock (a real one never goes away by itself)
+        deadlock = candidate if candidate and candidate == self._candidate else None
+        self._candidate = candidate
+        if deadlock and self.deadlock_seen is None:
+            self.deadlock_seen, self.deadlock_at = deadlock, round(now, 3)
+            events.append(EventView(round(now, 3), "runtime",
+                                    "DEADLOCK: " + " → ".join(deadlock + deadlock[:1]), "exit"))
+        self.seq += 1
+        return Snapshot(
+            scenario=rt.scenario.name,
+            description=model.description,
+            elapsed=round(now, 3),
+            running=rt.started and not rt.all_ended(),
+            workers=tuple(workers),
+            channels=channels,
+            events=tuple(events),
+            dropped_events=self.dropped_events,
+            deadlock=deadlock, deadlock_seen=self.deadlock_seen, deadlock_at=self.deadlock_at,
+            triggers=tuple((t.key, t.label or t.action) for t in model.triggers),
+            seq=self.seq,
+            parent_signals={
+                "signals_received": {signal_name(s): n
+                                     for s, n in sorted(rt.parent_received.items())},
+                "signals_sent_to": names_of(by_workers.get(T.PARENT_ROW_TARGET, {}))},
+        )
+
+    def _sent_by_workers(self, arr: np.ndarray, kids: list[SpawnedProc]
+                         ) -> dict[int, dict[int, int]]:
+        """Signals the workers' own `signal` steps sent, per target row (-1: the runtime)
+        and signal number, added up from each sender's "sent to" cells."""
+        rt = self.runtime
+        out: dict[int, dict[int, int]] = {}
+        senders = [(p.row, p.instance.group) for p in rt.procs] + [(k.row, k.group) for k in kids]
+        for row, group in senders:
+            cells = self._slot_cells.get(group)
+            if cells is None:
+                slots = rt.scenario.plan.signal_slots.get(group, {})
+                base = rt.table.layout.sent_to_base  # type: ignore[union-attr]
+                cells = self._slot_cells[group] = [(base + slot, target, sig) for
+                                                   (target, sig), slot in slots.items()]
+            for cell, target, sig in cells:
+                sent = int(arr[row, cell])
+                if sent:
+                    counts = out.setdefault(target, {})
+                    counts[sig] = counts.get(sig, 0) + sent
+        return out
+
+    def _events(self, row: int, name: str, channel_names: list[str], row_names: list[str]
+                ) -> list[EventView]:
+        table = self.runtime.table
+        assert table is not None
+        seen = self._event_seen.get(row, 0)
+        raw, seq, dropped = table.events_since(row, seen)
+        self._event_seen[row] = seq
+        self.dropped_events += dropped
+        out = []
+        t0_ns = int(self.runtime.t0 * 1e9)
+        for t_ns, kind, a, b in raw:
+            text, category = describe_event(kind, a, b, channel_names, row_names)
+            out.append(EventView(round((t_ns - t0_ns) / 1e9, 3), name, text, category))
+        return out
+
+    def _read_stat(self, pid: int, now: float) -> tuple[Any, float]:
+        """(/proc/PID/stat, cpu % since the last reading), or the last tick's pair."""
+        if not self._fresh and pid in self._stats:
+            return self._stats[pid]  # type: ignore[return-value]
+        stat = read_stat(pid)
+        cpu = 0.0
+        if stat is not None:
+            prev = self._cpu_prev.get(pid)
+            if prev is not None and now > prev[1]:
+                cpu = 100.0 * (stat.cpu_ticks - prev[0]) / CLOCK_TICKS / (now - prev[1])
+            self._cpu_prev[pid] = (stat.cpu_ticks, now)
+        if len(self._stats) > 4096:
+            self._stats.clear()
+        self._stats[pid] = (stat, cpu)
+        return stat, cpu
+
+    def _read_masks(self, pid: int) -> dict[str, list[str]]:
+        if not self._fresh and pid in self._masks:
+            return self._masks[pid]
+        if len(self._masks) > 4096:
+            self._masks.clear()
+        masks = self._masks[pid] = read_masks(pid) or {}
+        return masks

@@ -1,0 +1,135 @@
+"""One session loop for every front end: the live UI (frames over a pipe), the headless
+summary and a recording all run a `Runtime` through `Session.run`, which paces the work
+the same way for each of them and hands every Snapshot to a frame sink.
+
+Pace: channels are observed every OBSERVE_INTERVAL (keeps maxima such as max_buffered
+current), a frame is sampled every FRAME_INTERVAL (deadlocks need two in a row), and with
+`early_frames` a frame also goes out as soon as the table shows news (EventWatch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ipcviz.runtime.sampler import Sampler
+from ipcviz.runtime.supervisor import Runtime
+from ipcviz.signals import NSIG
+from ipcviz.telemetry import table as T
+from ipcviz.telemetry.snapshot import Snapshot
+
+FRAME_INTERVAL = 0.1
+#: how often every channel's kernel state is read between frames
+OBSERVE_INTERVAL = 0.05
+#: between frames, how often the table is glanced at for something worth showing at once
+WATCH_INTERVAL = 0.005
+#: at most one early frame between two ticks of the clock (so a storm of events costs at
+#: most 20 frames/s), and never closer than this to the frame before it
+MIN_FRAME_GAP = 0.02
+#: after a command, what a person waits for is the workers' reaction, a few ms later: an
+#: early frame at once would only show the command, then hold the next one back
+COMMAND_HOLD = 0.004
+
+#: Where frames go: the UI pipe, a recording, a list (tests), the headless summary's run.
+FrameSink = Callable[[Snapshot], None]
+
+
+class EventWatch:
+    """Notices, cheaply, that something happened that a person is waiting to see: a signal
+    counted, an event in a worker's ring, a runtime event (exit, timeline action). A frame
+    then goes out at once instead of at the next tick of the 10 Hz clock."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.mark = self._signature()
+
+    def _signature(self) -> tuple[int, int]:
+        table = self.runtime.table
+        if table is None:
+            return (0, 0)
+        arr = table.array
+        return (int(arr[:, T.EVENT_SEQ].sum()),
+                int(arr[:, T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG].sum()))
+
+    def happened(self) -> bool:
+        if self.runtime.pending_events:
+            return True
+        return self._signature() != self.mark
+
+    def framed(self) -> None:
+        """A frame was just sampled: what it shows is no longer news."""
+        self.mark = self._signature()
+
+
+class Session:
+    """Runs a started `Runtime` until it is over, sampling frames into `sink`.
+
+    `limit`: seconds after which the run is over, and it is also over once every worker
+    has ended (headless, recording); None: only a stop request or the input ends it (live).
+    `input_fd` and `on_input`: a descriptor to wait on with the runtime's own (the UI's
+    commands); `on_input` reads it and returns False once the input is closed.
+    `on_turn`: called once per loop turn (progress on a terminal).
+    """
+
+    def __init__(self, runtime: Runtime, sink: FrameSink, *, limit: float | None = None,
+                 early_frames: bool = False, frame_interval: float = FRAME_INTERVAL,
+                 input_fd: int | None = None, on_input: Callable[[], bool] | None = None,
+                 on_turn: Callable[[], None] | None = None):
+        self.runtime = runtime
+        self.sampler = Sampler(runtime)
+        self.sink = sink
+        self.limit = limit
+        self.early_frames = early_frames
+        self.frame_interval = frame_interval
+        self.input_fds = (input_fd,) if input_fd is not None else ()
+        self.on_input = on_input
+        self.on_turn = on_turn
+        self.input_open = True
+        self._watch: EventWatch | None = None
+
+    def over(self) -> bool:
+        """A stop request or closed input ends any run; a run with a `limit` (headless,
+        recording) also ends after `limit` seconds of run time (slow motion stretches
+        them, a schedule stops the clock while it lasts), once every worker has ended, or
+        when its schedule failed or ended with `after_schedule: pause`."""
+        rt = self.runtime
+        if rt.stop_requested or not self.input_open:
+            return True
+        if self.limit is None:
+            return False
+        scheduler = rt.scheduler
+        return (rt.run_time >= self.limit or rt.all_ended() or scheduler.error is not None
+                or scheduler.mode == "pause")
+
+    def run(self) -> None:
+        """The loop: wait for the runtime's work or the input, observe, sample, send."""
+        rt = self.runtime
+        next_frame = next_observe = last_frame = hold_until = 0.0
+        early_sent = False
+        watch = self._watch = EventWatch(rt) if self.early_frames else None
+        while not self.over():
+            now = rt.elapsed
+            wait = min(next_frame, next_observe) - now
+            if watch is not None:
+                wait = min(wait, WATCH_INTERVAL)
+            if self.limit is not None:
+                wait = min(wait, (self.limit - rt.run_time) / rt.scheduler.speed)
+            if rt.poll(max(0.0, wait), extra_fds=self.input_fds) and self.on_input:
+                self.input_open = self.on_input()
+                hold_until = rt.elapsed + COMMAND_HOLD
+            if self.on_turn is not None:
+                self.on_turn()
+            now = rt.elapsed
+            if now >= next_observe:
+                next_observe = now + OBSERVE_INTERVAL
+                rt.observe_channels()
+            if now >= next_frame:  # the clock's tick
+                last_frame, next_frame, early_sent = now, now + self.frame_interval, False
+                tick = True
+            elif (watch is not None and not early_sent and now - last_frame >= MIN_FRAME_GAP
+                  and now >= hold_until and watch.happened()):  # news: show it now
+                last_frame, early_sent, tick = now, True, False
+            else:
+                continue
+            if watch is not None:
+                watch.framed()
+            self.sink(self.sampler.sample(kernel=tick))

@@ -1,0 +1,187 @@
+"""The sampler's part that makes one WorkerView: counters of the worker's row beside the
+kernel's view of its process (state, cpu, signal masks)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ipcviz.host.process import zombie_children
+from ipcviz.runtime.procmasks import without_hidden
+from ipcviz.scenario.kinds import CHANNELS
+from ipcviz.signals import NSIG, signal_name
+from ipcviz.telemetry import table as T
+from ipcviz.telemetry.events import row_failure
+from ipcviz.telemetry.snapshot import Waiting, WorkerView
+
+if TYPE_CHECKING:
+    from ipcviz.runtime.procs import Proc, SpawnedProc
+
+#: Counters per channel kind: (counter cell, summary key, role that owns it)
+_STREAM_COUNTERS = ((T.BYTES_WRITTEN, "bytes_written", "write"),
+                    (T.BYTES_READ, "bytes_read", "read"))
+
+
+class WorkerViews:
+    """Mixin of `Sampler`: worker rows to WorkerViews."""
+
+    def _counter_cells(self, key: str, channel_roles: dict[str, set[str]]
+                       ) -> list[tuple[str, str, int]]:
+        """(summary key, channel, cell in the row) of every counter a worker with these
+        channel roles shows; worked out once per worker (or spawned definition)."""
+        cached = self._counters.get(key)
+        if cached is not None:
+            return cached
+        out: list[tuple[str, str, int]] = []
+        layout = self.runtime.table.layout  # type: ignore[union-attr]
+        for name, roles in channel_roles.items():
+            index = self.runtime.channel_by_name[name].index
+            counters = CHANNELS[self.runtime.model.channels[name].kind].counters
+            if counters == "array":
+                out.append(("increments", name, layout.channel_cell(index, T.INCREMENTS)))
+                if "read" in roles:
+                    out.append(("bytes_read", name, layout.channel_cell(index, T.BYTES_READ)))
+            elif counters == "messages":
+                if "send" in roles:
+                    out.append(("messages_sent", name,
+                                layout.channel_cell(index, T.MESSAGES_SENT)))
+                if "receive" in roles:
+                    out.append(("messages_received", name,
+                                layout.channel_cell(index, T.MESSAGES_RECEIVED)))
+            elif counters == "bytes":
+                if "server" in roles:
+                    roles = roles | {"read", "write"}
+                for counter, key, role in _STREAM_COUNTERS:
+                    if role in roles:
+                        out.append((key, name, layout.channel_cell(index, counter)))
+        self._counters[key] = out
+        return out
+
+    def _per_channel(self, key: str, channel_roles: dict[str, set[str]], row: np.ndarray | None
+                     ) -> dict[str, dict[str, int]]:
+        """The row's counters per summary key and channel."""
+        per_channel: dict[str, dict[str, int]] = {
+            "bytes_written": {}, "bytes_read": {}, "increments": {}, "messages_sent": {},
+            "messages_received": {}}
+        if row is not None:
+            for what, name, cell in self._counter_cells(key, channel_roles):
+                per_channel[what][name] = int(row[cell])
+        return per_channel
+
+    def _kid_view(self, kid: SpawnedProc, row: np.ndarray, channel_names: list[str],
+                  now: float) -> WorkerView:
+        stat = self._read_stat(kid.ident.pid, now)[0] if kid.exit is None else None
+        masks: dict[str, list[str]] = {}
+        waiting = None
+        if stat is not None and stat.start_ticks == kid.ident.start:
+            state, waiting = self._state(stat.state, int(row[T.OP]), row, channel_names)
+            if state != "zombie":
+                masks = self._read_masks(kid.ident.pid)
+                if row[T.HIDDEN_BLOCK]:
+                    masks = without_hidden(masks, int(row[T.HIDDEN_BLOCK]))
+        else:
+            state = "exited"
+        exit = kid.exit
+        exit_text = "" if exit is None else (f"killed by {exit}" if isinstance(exit, str)
+                                             else f"exited {exit}")
+        if state == "zombie":
+            exit_text = "zombie: exited, parent has not waited"
+        sent_to = self.runtime.kid_sent_to.get(kid.row, {})
+        # a spawned worker moves bytes and messages too: its own counters, as for any worker
+        per_channel = self._per_channel("#" + kid.group,
+                                        self.runtime.scenario.plan.roles.get(kid.group, {}), row)
+        return WorkerView(
+            name=kid.name, group=kid.group, pid=kid.ident.pid, state=state,
+            waiting=waiting, exit=exit, exit_text=exit_text, parent=kid.parent,
+            signals_received=signal_counts(row[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG]),
+            signals_sent=signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG]),
+            signals_sent_to={signal_name(s): n for s, n in sorted(sent_to.items())},
+            step_text=T.OP_NAMES.get(int(row[T.OP]), ""), masks=masks,
+            bytes_written=per_channel["bytes_written"], bytes_read=per_channel["bytes_read"],
+            increments={k: v for k, v in per_channel["increments"].items() if v},
+            messages_sent=per_channel["messages_sent"],
+            messages_received=per_channel["messages_received"],
+            duplicates=int(row[T.DUPLICATES]), self_reads=int(row[T.SELF_READS]),
+            epipe_errors=int(row[T.EPIPE]),
+            failure=row_failure(row, channel_names),
+        )
+
+    def _worker_view(self, proc: Proc, row: np.ndarray | None, channel_names: list[str],
+                     now: float, by_workers: dict[int, int] | None = None) -> WorkerView:
+        pid = proc.ident.pid if proc.ident else None
+        state, waiting, cpu, masks, zombies = "starting", None, 0.0, {}, 0
+        op = int(row[T.OP]) if row is not None else T.OP_STARTING
+        if proc.alive and pid:
+            stat, cpu = self._read_stat(pid, now)
+            if stat is None:
+                state = "exited"
+            else:
+                state, waiting = self._state(stat.state, op, row, channel_names)
+                masks = self._read_masks(pid)
+                if row is not None and row[T.HIDDEN_BLOCK]:
+                    masks = without_hidden(masks, int(row[T.HIDDEN_BLOCK]))
+                if proc.spawn_rows:
+                    zombies = zombie_children(pid)
+        elif proc.started_once:
+            state = "exited"
+        received = sent = {}
+        per_channel = self._per_channel(proc.name, proc.roles, row)
+        if row is not None:
+            received = signal_counts(row[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG])
+            sent = signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG])
+        steps = proc.instance.definition.steps
+        step = int(row[T.STEP]) if row is not None else 0
+        return WorkerView(
+            name=proc.name, group=proc.instance.group, pid=pid, state=state,
+            waiting=waiting, exit=proc.exit, exit_text=proc.exit_text,
+            restarts=proc.restarts, cpu=round(cpu, 1), step=step,
+            step_text=steps[step].kind if 0 <= step < len(steps) else "",
+            loops=int(row[T.LOOPS]) if row is not None else 0,
+            paused=bool(row[T.CTRL_PAUSE] & T.PAUSE_WORKER) if row is not None else False,
+            lock_off=bool(row[T.CTRL_LOCK_OFF]) if row is not None else False,
+            signals_received=received, signals_sent=sent,
+            # sent to it by the runtime (timeline, triggers, keys) and by other workers
+            signals_sent_to=names_of(proc.sent_to, by_workers or {}),
+            bytes_written=per_channel["bytes_written"], bytes_read=per_channel["bytes_read"],
+            increments={k: v for k, v in per_channel["increments"].items() if v},
+            messages_sent=per_channel["messages_sent"],
+            messages_received=per_channel["messages_received"],
+            duplicates=int(row[T.DUPLICATES]) if row is not None else 0,
+            self_reads=int(row[T.SELF_READS]) if row is not None else 0,
+            epipe_errors=int(row[T.EPIPE]) if row is not None else 0,
+            zombies=zombies, masks=masks, failure=row_failure(row, channel_names),
+        )
+
+    @staticmethod
+    def _state(kernel: str, op: int, row: np.ndarray, channel_names: list[str]
+               ) -> tuple[str, Waiting | None]:
+        if kernel == "Z":
+            return "zombie", None
+        if kernel in "Tt":
+            return "stopped", None
+        if kernel == "R":
+            return "running", None
+        if op in T.BLOCKING_OPS:
+            what = T.OP_NAMES[op]
+            channel = int(row[T.OP_CHANNEL])
+            if op == T.OP_WAIT_SIGNAL:
+                return "blocked", Waiting(what, signal_name(int(row[T.OP_ARG])))
+            if 0 <= channel < len(channel_names):
+                return "blocked", Waiting(what, channel_names[channel])
+            return "blocked", Waiting(what)
+        return "sleeping", None
+
+
+def signal_counts(cells: np.ndarray) -> dict[str, int]:
+    nonzero = np.flatnonzero(cells)
+    return {signal_name(int(n)): int(cells[n]) for n in nonzero}
+
+
+def names_of(*counts: dict[int, int]) -> dict[str, int]:
+    """Per-signal counts added up, by signal name, in signal-number order."""
+    total: dict[int, int] = {}
+    for part in counts:
+        for sig, n in part.items():
+            total[sig] = total.get(sig, 0) + n
+    return {signal_name(sig): n for sig, n in sorted(total.items())}

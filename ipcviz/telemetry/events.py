@@ -1,0 +1,93 @@
+"""Event and failure text: what a worker's event ring and failure cells say, in words."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import numpy as np
+
+from ipcviz.signals import signal_name
+from ipcviz.telemetry import table as T
+
+
+def describe_event(kind: int, a: int, b: int, channel_names: list[str],
+                   row_names: list[str]) -> tuple[str, str]:
+    """Text and category of one event from a worker's ring."""
+    def ch(i: int) -> str:
+        return channel_names[i] if 0 <= i < len(channel_names) else f"#{i}"
+
+    if kind == T.EV_STARTED:
+        return f"started (pid {a})", "start"
+    if kind == T.EV_SIGNAL:
+        how = {1: "handled (log)", 2: "handled: exiting"}.get(b, "handled")
+        return f"{signal_name(a)} {how}", "signal"
+    if kind == T.EV_EOF:
+        return f"end of file on {ch(a)}: every writer has gone", "io"
+    if kind == T.EV_EPIPE:
+        times = f" (failure #{b})" if b > 1 else ""
+        return f"write to {ch(a)} failed: EPIPE (no reader left){times}", "io"
+    if kind == T.EV_EXITING:
+        return f"steps done, exiting with status {a}", "exit"
+    if kind == T.EV_SENT:
+        row, count = b >> 20, b & 0xFFFFF
+        target = "parent (runtime)" if row < 0 else (
+            row_names[row] if row < len(row_names) else f"row {row}")
+        return f"sent {signal_name(a)} ×{count} to {target}", "signal"
+    if kind == T.EV_SPAWNED:
+        return f"spawned {_row(a, row_names)} (pid {b})", "start"
+    if kind == T.EV_REAPED:
+        return f"reaped {_row(a, row_names)} (waitpid)", "exit"
+    if kind == T.EV_SPAWN_LIMIT:
+        return f"spawn refused: all {a} child rows used", "info"
+    if kind == T.EV_PROCESS_CAP:
+        return f"spawn refused: process cap {a} reached", "info"
+    if kind == T.EV_SELF_READ:
+        return f"read its OWN message back from {ch(a)} ({b} bytes)", "io"
+    if kind == T.EV_SEND_FULL:
+        return f"send to {ch(a)} failed: queue full (non-blocking)", "io"
+    if kind == T.EV_RETRY:
+        return f"no ack in time: sent message #{b} to {ch(a)} AGAIN", "io"
+    if kind == T.EV_DUPLICATE:
+        return f"DUPLICATE: message #{b} from {ch(a)} arrived before", "io"
+    if kind == T.EV_SET:
+        where = "every element" if b < 0 else f"element {b}"
+        return f"wrote {ch(a)}: {where}", "io"
+    if kind == T.EV_READ_ARRAY:
+        return f"read {ch(a)} (sum {b})", "io"
+    if kind == T.EV_WAITED:
+        return f"woke: {signal_name(a)} arrived", "signal"
+    if kind == T.EV_BLOCK:
+        return f"blocked {signal_name(a)}" + (f" (+{b - 1} more)" if b > 1 else ""), "signal"
+    if kind == T.EV_FAILED:
+        op, channel = b >> 20, b & 0xFFFFF
+        name = ch(channel) if channel != 0xFFFFF else None
+        return failure_text(a, op, name) + "; worker ends", "exit"
+    if kind == T.EV_UNBLOCK:
+        return f"unblocked {signal_name(a)}" + (f" (+{b - 1} more)" if b > 1 else ""), "signal"
+    return f"event {kind} ({a}, {b})", "info"
+
+
+def failure_text(error: int, op: int, channel: str | None) -> str:
+    """Why a step ended its worker (T.FAILURE): "send to jobs failed: ENOSPC (No space
+    left on device)", "spawn failed: fork() EAGAIN (Resource temporarily unavailable)"."""
+    what = T.OP_NAMES.get(op, "step")
+    if op == T.OP_SPAWN:
+        what += " failed: fork()"
+    elif channel is not None:
+        what += f" {'to' if op in (T.OP_WRITE, T.OP_SEND) else 'on'} {channel} failed:"
+    else:
+        what += " failed:"
+    return f"{what} {errno.errorcode.get(error, str(error))} ({os.strerror(error)})"
+
+
+def row_failure(row: np.ndarray | None, channel_names: list[str]) -> str:
+    if row is None or not row[T.FAILURE]:
+        return ""
+    channel = int(row[T.FAILURE_CHANNEL])
+    return failure_text(int(row[T.FAILURE]), int(row[T.FAILURE_OP]),
+                        channel_names[channel] if 0 <= channel < len(channel_names) else None)
+
+
+def _row(row: int, row_names: list[str]) -> str:
+    return row_names[row] if 0 <= row < len(row_names) and row_names[row] else f"row {row}"

@@ -1,0 +1,65 @@
+"""Typed views of a ChannelView's data, one per family of channel kinds, so widgets read
+fields instead of dict keys. `ChannelView.data` stays the plain mapping the JSON summary
+prints; a view is read from it, a missing key giving the value a kind starts at."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ipcviz.telemetry.snapshot import ChannelView, Holder
+
+
+@dataclass(frozen=True)
+class SemaphoreView:
+    """A semaphore: its value, who holds it (dead holders too), who waits for it."""
+
+    value: int | None
+    holders: tuple[Holder, ...]
+    waiters: tuple[str, ...]
+
+    @classmethod
+    def of(cls, channel: ChannelView) -> SemaphoreView:
+        data = channel.data
+        return cls(data.get("value"), tuple(data.get("holders", ())),
+                   tuple(data.get("waiters", ())))
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """A message queue (mqueue, queue): depth against capacity (0: a rendezvous; not an int
+    when the kernel's limit is unknown) and the messages counted through it."""
+
+    depth: int
+    capacity: Any
+    max_depth: int
+    messages_sent: int
+    messages_received: int
+
+    @classmethod
+    def of(cls, channel: ChannelView) -> QueueView:
+        data = channel.data
+        return cls(int(data.get("depth", 0)), data.get("capacity", 0),
+                   data.get("max_depth", 0), data.get("messages_sent", 0),
+                   int(data.get("messages_received", 0)))
+
+
+@dataclass(frozen=True)
+class StreamView:
+    """A byte stream (pipe, fifo, socket): bytes moved, and what the kernel holds (a pipe's
+    buffer against its capacity; a socket's connections, address and server)."""
+
+    bytes_written: int
+    bytes_read: int
+    buffered: int
+    capacity: int
+    connections: int
+    address: Any
+    server: Any
+
+    @classmethod
+    def of(cls, channel: ChannelView) -> StreamView:
+        data = channel.data
+        return cls(int(data.get("bytes_written") or 0), int(data.get("bytes_read") or 0),
+                   int(data.get("buffered") or 0), int(data.get("capacity") or 0),
+                   data.get("connections", 0), data.get("address"), data.get("server"))

@@ -1,0 +1,168 @@
+"""The UI <-> runtime commands: one typed value per command, one wire form both sides use,
+and the scenario's timeline and triggers read as the same values."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import pytest
+
+from ipcviz.protocol import (
+    Cont,
+    FireTrigger,
+    Kill,
+    PauseSteps,
+    ProtocolError,
+    Quit,
+    Restart,
+    ResumeSteps,
+    SendSignal,
+    SetLock,
+    Stop,
+    decode,
+    encode,
+    from_scenario,
+)
+from ipcviz.scenario.load import load_text
+
+COMMANDS = [SendSignal("a", signal.SIGUSR1), SendSignal("g", 34, 50, 0.25), Kill("a"),
+            Stop("a"), Cont("a"), Restart("a"), PauseSteps("a"), ResumeSteps("a"),
+            SetLock("a", False), SetLock("a", True), FireTrigger("x"), Quit()]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: type(c).__name__)
+def test_every_command_survives_the_wire(command) -> None:
+    assert decode(json.loads(json.dumps(encode(command)))) == command
+
+
+def test_the_wire_form_is_the_one_the_runtime_always_read() -> None:
+    assert encode(SendSignal("a", 10)) == {
+        "cmd": "action", "action": "signal", "arg": {"to": "a", "sig": 10, "count": 1}}
+    assert encode(PauseSteps("w")) == {"cmd": "action", "action": "pause_steps", "arg": "w"}
+    assert encode(SetLock("w", True)) == {
+        "cmd": "action", "action": "lock", "arg": {"worker": "w", "enabled": True}}
+    assert encode(FireTrigger("k")) == {"cmd": "trigger", "key": "k"}
+    assert encode(Quit()) == {"cmd": "quit"}
+
+
+@pytest.mark.parametrize("message", [
+    [], {"cmd": "dance"}, {"cmd": "action", "action": "explode", "arg": "a"},
+    {"cmd": "action", "action": "kill", "arg": ""}, {"cmd": "action", "action": "kill"},
+    {"cmd": "action", "action": "signal", "arg": {"to": "a", "sig": 99}},
+    {"cmd": "action", "action": "signal", "arg": {"to": "a", "sig": 10, "count": 0}},
+    {"cmd": "action", "action": "signal", "arg": {"to": "a", "sig": 10, "count": True}},
+    {"cmd": "action", "action": "signal", "arg": {"to": "a", "sig": 10, "interval": -1}},
+    {"cmd": "action", "action": "signal", "arg": "a"},
+    {"cmd": "action", "action": "lock", "arg": {"worker": "a", "enabled": "yes"}},
+    {"cmd": "trigger", "key": 3},
+])
+def test_what_is_not_a_command_is_refused(message) -> None:
+    with pytest.raises(ProtocolError):
+        decode(message)
+
+
+def test_timeline_and_triggers_become_the_same_commands() -> None:
+    model = load_text(b"""
+workers:
+  w: {handlers: {SIGUSR1: count}}
+timeline:
+  - {at: 0.1, signal: {to: w, sig: SIGUSR1, count: 3, interval: 0.5}}
+  - {at: 0.2, stop: w}
+  - {at: 0.3, lock: {worker: w, enabled: false}}
+  - {at: 0.4, resume_steps: w}
+triggers:
+  - {key: r, restart: w}
+""", "t.yaml").model
+    assert [from_scenario(e) for e in model.timeline] == [
+        SendSignal("w", signal.SIGUSR1, 3, 0.5), Stop("w"), SetLock("w", False),
+        ResumeSteps("w")]
+    assert [from_scenario(t) for t in model.triggers] == [Restart("w")]
+
+
+def test_the_runtime_ignores_a_bad_command_and_obeys_the_next(tmp_path,
+                                                             nothing_left_behind) -> None:
+    """A line that is not a command is reported on stderr and skipped; the runtime keeps
+    running, executes the next command and ends cleanly on quit."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    path = tmp_path / "s.yaml"
+    path.write_text("workers:\n  w: {handlers: {SIGUSR1: count}, steps: [{sleep: 30}]}\n")
+    bad = {"cmd": "action", "action": "signal", "arg": {"to": "w", "sig": 999}}
+    good = encode(SendSignal("w", signal.SIGUSR1))
+    env = {k: v for k, v in os.environ.items() if k != "IPCVIZ_PARENT_PID"}
+    proc = subprocess.Popen([sys.executable, "-m", "ipcviz.runtime", str(path)], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    received = 0
+    try:
+        proc.stdin.write(b"not json\n" + json.dumps(bad).encode() + b"\n"
+                         + json.dumps(good).encode() + b"\n")
+        proc.stdin.flush()
+        for line in proc.stdout:
+            message = json.loads(line)
+            if message["type"] == "snapshot":
+                received = message["snapshot"]["workers"][0]["signals_received"].get(
+                    "SIGUSR1", 0)
+                if received:
+                    break
+        proc.stdin.write(json.dumps(encode(Quit())).encode() + b"\n")
+        proc.stdin.flush()
+        rest = [json.loads(line) for line in proc.stdout]
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert received == 1
+    assert rest[-1] == {"type": "bye", "leaks": {"processes": 0, "ipc_objects": 0,
+                                                  "details": []}}
+    assert proc.stderr.read().decode().count("bad command ignored") == 2
+
+
+def test_snapshot_waiting_and_holders_are_data_and_old_recordings_still_read() -> None:
+    from ipcviz.telemetry.snapshot import ChannelView, Holder, Snapshot, Waiting, WorkerView
+    from ipcviz.telemetry.summary import channel_entry
+
+    snap = Snapshot("s", 1.0, True,
+                    workers=(WorkerView("a", "a", 1, "blocked", Waiting("acquire", "lock_b")),),
+                    channels=(ChannelView("lock_b", "semaphore", {
+                        "value": 0, "holders": [Holder("b", False), Holder("c")],
+                        "waiters": ["a"]}),))
+    again = Snapshot.from_dict(json.loads(json.dumps(snap.to_dict())))
+    assert again == snap
+    assert again.workers[0].waiting == ("acquire", "lock_b")
+    assert again.workers[0].blocked_on == "acquire lock_b"  # the summary's words
+    assert channel_entry(again.channels[0]) == {
+        "kind": "semaphore", "value": 0, "holder": "b (dead)", "holders": ["b (dead)", "c"],
+        "waiters": ["a"]}
+    old = {"scenario": "s", "elapsed": 1.0, "running": True,
+           "workers": [{"name": "a", "group": "a", "pid": 1, "state": "blocked",
+                        "blocked_on": "acquire lock_b"}],
+           "channels": [{"name": "lock_b", "kind": "semaphore", "data": {
+               "value": 0, "holder": "b (dead)", "holders": ["b (dead)", "c"],
+               "waiters": ["a"]}}]}
+    before = Snapshot.from_dict(old)
+    assert before.workers == snap.workers
+    assert before.channels[0].data["holders"] == [Holder("b", False), Holder("c", True)]
+
+
+def test_typed_channel_views_read_the_data_the_sampler_makes() -> None:
+    from ipcviz.telemetry.snapshot import ChannelView, Holder
+    from ipcviz.telemetry.views import QueueView, SemaphoreView, StreamView
+
+    sem = SemaphoreView.of(ChannelView("l", "semaphore", {
+        "value": 0, "holders": [Holder("b", False)], "waiters": ["a"]}))
+    assert sem == SemaphoreView(0, (Holder("b", False),), ("a",))
+    queue = QueueView.of(ChannelView("q", "mqueue", {"depth": 3, "capacity": 0,
+                                                      "messages_received": 7}))
+    assert (queue.depth, queue.capacity, queue.messages_received, queue.messages_sent) == (
+        3, 0, 7, 0)
+    pipe = StreamView.of(ChannelView("p", "pipe", {"bytes_written": 10, "buffered": 4,
+                                                   "capacity": 65536}))
+    assert (pipe.bytes_written, pipe.bytes_read, pipe.buffered, pipe.capacity) == (
+        10, 0, 4, 65536)
