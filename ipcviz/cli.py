@@ -369,7 +369,7 @@ def _validate(files: list[str]) -> int:
 
 def _clean() -> int:
     """Sweep dead runs; what cannot be proven ours is listed as refused and left alone."""
-    from ipcviz.host.registry import sweep_dead_runs
+    from ipcviz.host.sweep import sweep_dead_runs
     from ipcviz.host.runroot import RunRootError
 
     try:

@@ -20,8 +20,10 @@ import posix_ipc
 import pytest
 
 from ipcviz.host import registry as registry_module
+from ipcviz.host import sweep as sweep_module
 from ipcviz.host.process import become_subreaper
-from ipcviz.host.registry import Registry, sweep_dead_runs
+from ipcviz.host.registry import Registry
+from ipcviz.host.sweep import sweep_dead_runs
 from ipcviz.scenario.load import load_text
 
 NOBODY = 65534
@@ -295,7 +297,7 @@ def test_the_registry_grows_by_one_line_per_object(monkeypatch: pytest.MonkeyPat
         monkeypatch.undo()
         assert sum(written) < 2001 * 100, sum(written)  # about 60 bytes an object, not N^2
         raw = (reg.directory / registry_module.REGISTRY_FILE).read_bytes()
-        data = registry_module._parse_registry(raw + b'{"kind": "semaphore", "na', reg.run_id)
+        data = sweep_module._parse_registry(raw + b'{"kind": "semaphore", "na', reg.run_id)
         assert data is not None
         assert data["objects"] == reg.objects and len(reg.objects) == 1999
     finally:

@@ -21,7 +21,8 @@ from ipcviz.channels.base import Channel
 from ipcviz.host import limits
 from ipcviz.host.limits import ProcessSlots, cap_refused
 from ipcviz.host.process import ProcessIdentity, become_subreaper
-from ipcviz.host.registry import Registry, sweep_dead_runs
+from ipcviz.host.registry import Registry
+from ipcviz.host.sweep import sweep_dead_runs
 from ipcviz.host.runroot import RunRootError
 from ipcviz.protocol import from_scenario
 from ipcviz.runtime.actions import Actions

@@ -190,7 +190,7 @@ class LiveSource(Source):
                     pass
         self.proc = None
         if proc.returncode is not None:  # gone: whatever it did not remove, remove now
-            from ipcviz.host.registry import sweep_dead_runs
+            from ipcviz.host.sweep import sweep_dead_runs
             from ipcviz.host.runroot import RunRootError
 
             try:
