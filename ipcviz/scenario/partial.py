@@ -54,7 +54,7 @@ def validate_partially(data: object, clean_loc) -> Partial:
 
     `clean_loc(loc)` turns pydantic's location into the path in the file."""
     out = Partial()
-    data = copy.deepcopy(data)
+    copied = False
     keys_taken: list[FieldPath] = []  # mappings an unknown key was taken out of
     errors: list[dict] = []
     for _ in range(_MAX_ROUNDS):
@@ -63,6 +63,8 @@ def validate_partially(data: object, clean_loc) -> Partial:
             return out
         except ValidationError as exc:
             errors = exc.errors()
+        if not copied:  # a file that validates is never copied; one that does not is cut
+            data, copied = copy.deepcopy(data), True
         progress = False
         for err in errors:
             path = clean_loc(err["loc"])
@@ -149,13 +151,12 @@ def _set_aside(data: dict, path: FieldPath, out: Partial) -> bool:
             return changed
         workers = data.get("workers")
         name = path[1]
+        step = _innermost_step(path)
+        if step is not None:  # a broken step leaves its worker whole
+            return _replace(data, step, dict(_STEP), out)
         unsure.workers.add(str(name))
         if not isinstance(workers, dict) or name not in workers:
             return False
-        step = _innermost_step(path)
-        if step is not None:
-            unsure.workers.discard(str(name))  # a broken step leaves its worker whole
-            return _replace(data, step, dict(_STEP), out)
         worker = workers[name]
         if len(path) == 2 or not isinstance(worker, dict) or not isinstance(name, str):
             del workers[name]  # the definition (or its name) itself is wrong

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ipcviz.scenario import resources
@@ -69,6 +69,12 @@ class Unsure:
     def channel(self, name: str) -> bool:
         return self.all_channels or name in self.channels
 
+    def declared(self, known: Iterable[str], workers: bool) -> list[str]:
+        """`known` names and then the declared ones whose definitions are broken, for the
+        list an "unknown ..." line shows."""
+        names = list(known)
+        return names + sorted((self.workers if workers else self.channels) - set(names))
+
     def worker(self, name: str) -> bool:
         """A group, or one of its instances (NAME.0) or spawned children (NAME#1)."""
         return self.all_workers or name in self.workers or \
@@ -99,7 +105,7 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
         if name not in channels:
             if unsure.channel(name):
                 return
-            known = ", ".join(channels) or "none defined"
+            known = ", ".join(unsure.declared(channels, False)) or "none defined"
             yield (path, f"unknown channel '{name}' (channels: {known})")
             return
         kind = channels[name].kind
@@ -111,7 +117,7 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
     def target_ref(path: FieldPath, name: str, allow_parent: bool) -> Iterator[tuple[FieldPath, str]]:
         if name in targets or (allow_parent and name == "parent") or unsure.worker(name):
             return
-        known = ", ".join(sorted(targets)) + (", parent" if allow_parent else "")
+        known = ", ".join(unsure.declared(sorted(targets), True)) + (", parent" if allow_parent else "")
         yield (path, f"unknown worker '{name}' (workers: {known})")
 
     yield from resources.check_mqueue_limits(channels)
@@ -121,7 +127,7 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
                 not unsure.worker(getattr(ch, server_option)):
             yield (("channels", cname, server_option),
                    f"unknown worker '{getattr(ch, server_option)}' "
-                   f"(workers: {', '.join(scn.workers)})")
+                   f"(workers: {', '.join(unsure.declared(scn.workers, True))})")
         if ch.kind == "shared_array":
             shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
             if len(shape) not in (1, 2):
@@ -208,7 +214,8 @@ def schedule_problems(entries: list[str], workers: dict[str, s.Worker],
             yield (i, f"'{entry}' has {worker.count} replicas; name one "
                       f"({', '.join(instance_names(entry, worker)[:3])}, ...)")
         else:
-            yield (i, f"unknown worker '{entry}' (workers: {', '.join(names)})")
+            known = unsure.declared(names, True) if unsure is not None else names
+            yield (i, f"unknown worker '{entry}' (workers: {', '.join(known)})")
 
 
 def _check_time(scn: s.Scenario, groups: dict[str, list[str]], unsure: Unsure
@@ -258,7 +265,8 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref, unsure, hand
             if unsure.worker(arg):
                 pass  # its definition did not validate: whether it is spawned is unknown
             elif arg not in scn.workers:
-                yield (here, f"unknown worker '{arg}' (workers: {', '.join(scn.workers)})")
+                yield (here, f"unknown worker '{arg}' "
+                             f"(workers: {', '.join(unsure.declared(scn.workers, True))})")
             elif not scn.workers[arg].spawned:
                 yield (here, f"worker '{arg}' is started by the runtime; "
                              f"give it `spawned: true` to spawn it")
@@ -388,12 +396,13 @@ def _check_expect(scn, groups, path, exp, unsure):
         base = name.split("#")[0]
         known = set(groups) | {n for names in groups.values() for n in names}
         if name not in known and base not in scn.workers and not unsure.worker(name):
-            yield (path + ("worker",), f"unknown worker '{name}' (workers: {', '.join(sorted(known))})")
+            yield (path + ("worker",), f"unknown worker '{name}' "
+                                       f"(workers: {', '.join(unsure.declared(sorted(known), True))})")
         keys = WORKER_KEYS
     else:
         if name not in scn.channels and not unsure.channel(name):
             yield (path + ("channel",), f"unknown channel '{name}' "
-                                        f"(channels: {', '.join(scn.channels) or 'none'})")
+                                        f"(channels: {', '.join(unsure.declared(scn.channels, False)) or 'none'})")
         keys = CHANNEL_KEYS | {"index", "equals"}
         if ("index" in rest) != ("equals" in rest):
             yield (path, "'index' and 'equals' go together")
