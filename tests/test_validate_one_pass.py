@@ -188,3 +188,18 @@ def test_cli_validate_gives_every_line_in_one_run(tmp_path: Path) -> None:
     assert [line.split(": ")[1] for line in lines] == [
         "channels.lock.value", "workers.w.count", "workers.r.steps[0].read.from", "workers.r.steps[2].acquire", "expect[1].channel"]
     assert all(line.startswith(f"{path}:") for line in lines)
+
+
+def test_a_broken_timeline_entry_or_trigger_gives_only_its_own_line() -> None:
+    """An entry with a wrong shape says that, not also that its worker is unknown; the
+    entries after it keep their own indices and lines."""
+    text = ("workers:\n  a: {}\n"
+            "timeline:\n  - {at: soon, kill: zz}\n  - {at: 1, stop: yy}\n"
+            "triggers:\n  - {key: x, kill: zz, labl: 3}\n  - {key: y, cont: xx}\n")
+    assert _lines(text) == [
+        "f.yaml:4:10: timeline[0].at: Input should be a valid number (got 'soon')",
+        "f.yaml:5:19: timeline[1].stop: unknown worker 'yy' (workers: a)",
+        "f.yaml:7:24: triggers[0].labl: unknown field 'labl' (allowed: signal, kill, stop, "
+        "cont, restart, lock, pause_steps, resume_steps, key, label)",
+        "f.yaml:8:20: triggers[1].cont: unknown worker 'xx' (workers: a)",
+    ]
