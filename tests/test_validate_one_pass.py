@@ -203,3 +203,16 @@ def test_a_broken_timeline_entry_or_trigger_gives_only_its_own_line() -> None:
         "cont, restart, lock, pause_steps, resume_steps, key, label)",
         "f.yaml:8:20: triggers[1].cont: unknown worker 'xx' (workers: a)",
     ]
+
+
+def test_every_unknown_key_of_a_mapping_has_its_line() -> None:
+    """pydantic stops at a mapping's first unknown key; the others are found in the same
+    run, and the worker's steps are still checked."""
+    text = ("workers:\n  a:\n    cnt: 2\n    spwned: true\n    steps:\n"
+            "      - write: {to: q, data: x}\n")
+    allowed = "(allowed: count, handlers, block, loop, restart, spawned, steps)"
+    assert _lines(text) == [
+        f"f.yaml:3:5: workers.a.cnt: unknown field 'cnt' {allowed}",
+        f"f.yaml:4:5: workers.a.spwned: unknown field 'spwned' {allowed}",
+        "f.yaml:6:21: workers.a.steps[0].write.to: unknown channel 'q' (channels: none defined)",
+    ]

@@ -70,8 +70,11 @@ def validate_partially(data: object, clean_loc) -> Partial:
             path = clean_loc(err["loc"])
             if not _follows_from_taken_key(path, err, keys_taken):
                 out.errors.append(err)
-            if err["type"] == "unknown_field" and _take_key(data, path, err, keys_taken):
-                progress = True
+            if err["type"] == "unknown_field":
+                more = _take_keys(data, path, err, keys_taken)
+                if more is not None:
+                    out.errors += more  # the mapping's other unknown keys, one line each
+                    progress = True
             if not isinstance(data, dict) or path == ():
                 if err["type"] != "unknown_field":
                     return out  # not a mapping at the top: nothing more to check
@@ -105,18 +108,27 @@ def _at(data: object, path: FieldPath) -> object:
     return data
 
 
-def _take_key(data: object, path: FieldPath, err: dict, keys_taken: list[FieldPath]) -> bool:
-    """Take the unknown key out of the mapping at `path`."""
+def _take_keys(data: object, path: FieldPath, err: dict, keys_taken: list[FieldPath]
+               ) -> list[dict] | None:
+    """Take the unknown key, and every other key the error's list does not allow, out of
+    the mapping at `path`; an error like `err` for each other key taken (None: nothing
+    was taken)."""
     mapping = _at(data, path)
-    key = (err.get("ctx") or {}).get("field")
-    if not isinstance(mapping, dict):
-        return False
+    ctx = err.get("ctx") or {}
+    key = ctx.get("field")
+    if not isinstance(mapping, dict) or key not in map(str, mapping):
+        return None
+    allowed = set(str(ctx.get("allowed", "")).split(", "))
+    more = []
     for candidate in list(mapping):
         if str(candidate) == key:
             del mapping[candidate]
-            keys_taken.append(tuple(path))
-            return True
-    return False
+        elif str(candidate) not in allowed:
+            del mapping[candidate]
+            more.append(dict(err, ctx=dict(ctx, field=str(candidate)),
+                             msg=err["msg"].replace(f"'{key}'", f"'{candidate}'", 1)))
+    keys_taken.append(tuple(path))
+    return more
 
 
 def _innermost_step(path: FieldPath) -> FieldPath | None:
