@@ -92,12 +92,15 @@ def _pydantic_problems(doc: Document, raw_errors: list[dict]) -> list[Problem]:
         errors.append((loc, key_error, err))
     # an error inside a value that is itself wrong (a union's list member) folds into it
     by_place: dict[tuple, list] = {}
-    for loc, key_error, err in errors:
-        root = next((p for p in by_place if loc[:len(p)] == p), None)
+    above_a_place: set[tuple] = set()  # proper prefixes of places (a hostile file has
+    for loc, key_error, err in errors:  # thousands of errors: no scan per error)
+        root = next((loc[:n] for n in range(len(loc) + 1) if loc[:n] in by_place), None)
         if root is None:
-            for other in list(by_place):
-                if other[:len(loc)] == loc and other != loc:
-                    by_place.setdefault(loc, []).extend(by_place.pop(other))
+            if loc in above_a_place:
+                for other in list(by_place):
+                    if other[:len(loc)] == loc and other != loc:
+                        by_place.setdefault(loc, []).extend(by_place.pop(other))
+            above_a_place.update(loc[:n] for n in range(len(loc)))
             root = loc
         by_place.setdefault(root, []).append((loc, key_error, err))
     problems = []

@@ -43,10 +43,10 @@ class Partial:
     model: schema.Scenario | None = None
     unsure: Unsure = field(default_factory=Unsure)
     #: parts set aside: no cross-reference problem inside them is reported
-    set_aside: list[FieldPath] = field(default_factory=list)
+    set_aside: set[FieldPath] = field(default_factory=set)
 
     def inside_set_aside(self, path: FieldPath) -> bool:
-        return any(tuple(path[:len(p)]) == p for p in self.set_aside)
+        return any(tuple(path[:n]) in self.set_aside for n in range(1, len(path) + 1))
 
 
 def validate_partially(data: object, clean_loc) -> Partial:
@@ -193,8 +193,7 @@ def _replace(data: dict, path: FieldPath, stand_in: dict, out: Partial) -> bool:
     parent = _at(data, path[:-1])
     if not isinstance(parent, list) or not 0 <= path[-1] < len(parent):
         return False
-    if path not in out.set_aside:
-        out.set_aside.append(tuple(path))
+    out.set_aside.add(tuple(path))
     if parent[path[-1]] == stand_in:
         return False
     parent[path[-1]] = stand_in
