@@ -55,8 +55,9 @@ def validate_partially(data: object, clean_loc) -> Partial:
     `clean_loc(loc)` turns pydantic's location into the path in the file."""
     out = Partial()
     copied = False
-    keys_taken: list[FieldPath] = []  # mappings an unknown key was taken out of
+    keys_taken: set[FieldPath] = set()  # mappings an unknown key was taken out of
     errors: list[dict] = []
+    reported: set[tuple] = set()  # a problem left in place is met again next round
     for _ in range(_MAX_ROUNDS):
         try:
             out.model = schema.Scenario.model_validate(data)
@@ -68,7 +69,9 @@ def validate_partially(data: object, clean_loc) -> Partial:
         progress = False
         for err in errors:
             path = clean_loc(err["loc"])
-            if not _follows_from_taken_key(path, err, keys_taken):
+            seen = (tuple(err["loc"]), err["type"], err["msg"])
+            if not _follows_from_taken_key(path, err, keys_taken) and seen not in reported:
+                reported.add(seen)
                 out.errors.append(err)
             if err["type"] == "unknown_field":
                 more = _take_keys(data, path, err, keys_taken)
@@ -90,13 +93,10 @@ def validate_partially(data: object, clean_loc) -> Partial:
     return out
 
 
-def _follows_from_taken_key(path: FieldPath, err: dict, keys_taken: list[FieldPath]) -> bool:
+def _follows_from_taken_key(path: FieldPath, err: dict, keys_taken: set[FieldPath]) -> bool:
     """True for what a mapping says once an unknown key is out of it: its own problems
     (a field missing, one of two fields needed), not problems of its fields' values."""
-    for taken in keys_taken:
-        if path == taken or (err["type"] == "missing" and path[:-1] == taken):
-            return True
-    return False
+    return path in keys_taken or (err["type"] == "missing" and path[:-1] in keys_taken)
 
 
 def _at(data: object, path: FieldPath) -> object:
@@ -108,7 +108,7 @@ def _at(data: object, path: FieldPath) -> object:
     return data
 
 
-def _take_keys(data: object, path: FieldPath, err: dict, keys_taken: list[FieldPath]
+def _take_keys(data: object, path: FieldPath, err: dict, keys_taken: set[FieldPath]
                ) -> list[dict] | None:
     """Take the unknown key, and every other key the error's list does not allow, out of
     the mapping at `path`; an error like `err` for each other key taken (None: nothing
@@ -127,7 +127,7 @@ def _take_keys(data: object, path: FieldPath, err: dict, keys_taken: list[FieldP
             del mapping[candidate]
             more.append(dict(err, ctx=dict(ctx, field=str(candidate)),
                              msg=err["msg"].replace(f"'{key}'", f"'{candidate}'", 1)))
-    keys_taken.append(tuple(path))
+    keys_taken.add(tuple(path))
     return more
 
 
