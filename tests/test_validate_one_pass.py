@@ -186,7 +186,8 @@ def test_cli_validate_gives_every_line_in_one_run(tmp_path: Path) -> None:
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert [line.split(": ")[1] for line in lines] == [
-        "channels.lock.value", "workers.w.count", "workers.r.steps[0].read.from", "workers.r.steps[2].acquire", "expect[1].channel"]
+        "channels.lock.value", "workers.w.count", "workers.r.steps[0].read.from",
+        "workers.r.steps[2].acquire", "expect[1].channel"]
     assert all(line.startswith(f"{path}:") for line in lines)
 
 

@@ -206,7 +206,8 @@ def load_text(raw: bytes, filename: str) -> LoadedScenario:
     if partial.model is not None:
         found = [(path, message) for path, message in validate.check(partial.model, partial.unsure)
                  if not partial.inside_set_aside(path)]
-    if not found and not problems and partial.model is not None:  # budgets are worked out on a scenario that is otherwise right
+    if not found and not problems and partial.model is not None:
+        # budgets are worked out on a scenario that is otherwise right
         found = list(resources.check_processes(partial.model)) or \
             list(resources.check_space(partial.model))
     for path, message in found:

@@ -117,7 +117,8 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
     def target_ref(path: FieldPath, name: str, allow_parent: bool) -> Iterator[tuple[FieldPath, str]]:
         if name in targets or (allow_parent and name == "parent") or unsure.worker(name):
             return
-        known = ", ".join(unsure.declared(sorted(targets), True)) + (", parent" if allow_parent else "")
+        known = ", ".join(unsure.declared(sorted(targets), True))
+        known += ", parent" if allow_parent else ""
         yield (path, f"unknown worker '{name}' (workers: {known})")
 
     yield from resources.check_mqueue_limits(channels)
@@ -396,13 +397,13 @@ def _check_expect(scn, groups, path, exp, unsure):
         base = name.split("#")[0]
         known = set(groups) | {n for names in groups.values() for n in names}
         if name not in known and base not in scn.workers and not unsure.worker(name):
-            yield (path + ("worker",), f"unknown worker '{name}' "
-                                       f"(workers: {', '.join(unsure.declared(sorted(known), True))})")
+            listed = ", ".join(unsure.declared(sorted(known), True))
+            yield (path + ("worker",), f"unknown worker '{name}' (workers: {listed})")
         keys = WORKER_KEYS
     else:
         if name not in scn.channels and not unsure.channel(name):
-            yield (path + ("channel",), f"unknown channel '{name}' "
-                                        f"(channels: {', '.join(unsure.declared(scn.channels, False)) or 'none'})")
+            listed = ", ".join(unsure.declared(scn.channels, False)) or "none"
+            yield (path + ("channel",), f"unknown channel '{name}' (channels: {listed})")
         keys = CHANNEL_KEYS | {"index", "equals"}
         if ("index" in rest) != ("equals" in rest):
             yield (path, "'index' and 'equals' go together")
