@@ -7,7 +7,8 @@ entry, trigger or expectation replaced by a harmless stand-in at the same index,
 worker option left at its default) and the rest validated again, until what is left
 validates. The cross-reference checks then run on that model and know what was set
 aside (`validate.Unsure`): a name declared by a broken channel or worker still counts as
-declared, and nothing inside a set-aside part is reported twice.
+declared, and a part set aside gives only its own line (a step whose shape is wrong is
+not also checked for the channel it names).
 
 An unknown key hides the rest of its mapping from pydantic (the check runs before the
 fields), so it is taken out and the mapping validated again; what that shows is
