@@ -6,9 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from ipcviz.scenario import resources, schema, validate
+from ipcviz.scenario.partial import validate_partially
 from ipcviz.scenario.paths import bundled_scenarios, resolve_path  # re-exported
 from ipcviz.scenario.plan import Plan, make_plan
 from ipcviz.scenario.yamlpos import Document, Problem, YamlError, load_document
@@ -84,21 +83,24 @@ def _noun(kind: str, ctx: dict) -> str | None:
     return _NOUNS.get(kind, (None,))[0]
 
 
-def _pydantic_problems(doc: Document, exc: ValidationError) -> list[Problem]:
+def _pydantic_problems(doc: Document, raw_errors: list[dict]) -> list[Problem]:
     """One problem per place: the errors pydantic gives for each member of a union (and
     for the items inside one) become one line saying what the place may hold."""
     errors = []
-    for err in exc.errors():
+    for err in raw_errors:
         loc, key_error = _clean_loc(err["loc"], doc)
         errors.append((loc, key_error, err))
     # an error inside a value that is itself wrong (a union's list member) folds into it
     by_place: dict[tuple, list] = {}
-    for loc, key_error, err in errors:
-        root = next((p for p in by_place if loc[:len(p)] == p), None)
+    above_a_place: set[tuple] = set()  # proper prefixes of places (a hostile file has
+    for loc, key_error, err in errors:  # thousands of errors: no scan per error)
+        root = next((loc[:n] for n in range(len(loc) + 1) if loc[:n] in by_place), None)
         if root is None:
-            for other in list(by_place):
-                if other[:len(loc)] == loc and other != loc:
-                    by_place.setdefault(loc, []).extend(by_place.pop(other))
+            if loc in above_a_place:
+                for other in list(by_place):
+                    if other[:len(loc)] == loc and other != loc:
+                        by_place.setdefault(loc, []).extend(by_place.pop(other))
+            above_a_place.update(loc[:n] for n in range(len(loc)))
             root = loc
         by_place.setdefault(root, []).append((loc, key_error, err))
     problems = []
@@ -197,21 +199,25 @@ def load_text(raw: bytes, filename: str) -> LoadedScenario:
         doc = load_document(raw)
     except YamlError as exc:
         raise ScenarioError([p.format(filename) for p in exc.problems]) from None
-    try:
-        model = schema.Scenario.model_validate(doc.data)
-    except ValidationError as exc:
-        problems = sorted(_pydantic_problems(doc, exc), key=lambda p: (p.line, p.column))
-        raise ScenarioError([p.format(filename) for p in problems]) from None
-    problems = []
-    found = list(validate.check(model))
-    if not found:  # budgets are worked out on a scenario that is otherwise right
-        found = list(resources.check_processes(model)) or list(resources.check_space(model))
+    # schema and cross-references in one pass: the checks run on what validated
+    partial = validate_partially(doc.data, lambda loc: _clean_loc(loc, doc)[0])
+    problems = _pydantic_problems(doc, partial.errors)
+    found: list = []
+    if partial.model is not None:
+        found = [(path, message) for path, message in validate.check(partial.model, partial.unsure)
+                 if not partial.inside_set_aside(path)]
+    if not found and not problems and partial.model is not None:
+        # budgets are worked out on a scenario that is otherwise right
+        found = list(resources.check_processes(partial.model)) or \
+            list(resources.check_space(partial.model))
     for path, message in found:
         line, col = doc.position(path)
         problems.append(Problem(line, col, path, message))
     if problems:
         problems.sort(key=lambda p: (p.line, p.column))
         raise ScenarioError([p.format(filename) for p in problems])
+    model = partial.model
+    assert model is not None  # no problem at all: the whole file validated
     instances = []
     for group, worker in model.workers.items():
         if worker.spawned:

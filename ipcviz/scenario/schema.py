@@ -3,7 +3,8 @@
 The models of each channel kind's options and each step kind's arguments are in the
 table of kinds (`kinds.py`); the `Step` model and the channel union are built from it
 here. Cross-references (a step naming an unknown channel, a lock that is not a
-semaphore, ...) are checked afterwards in `validate.py`, where the whole file is known.
+semaphore, ...) are checked afterwards in `validate.py`, where the whole file is known
+(in the same pass: `partial.py` sets aside the parts that do not validate here).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
 from ipcviz.scenario import resources
 from ipcviz.scenario import schema as s
@@ -54,6 +55,32 @@ def parse_comparison(value: object) -> tuple[str, object] | None:
     return None
 
 
+@dataclass
+class Unsure:
+    """Names the file declares whose definitions did not validate (partial.py): a
+    reference to one of them is neither known to be wrong nor checkable further."""
+
+    channels: set[str] = field(default_factory=set)
+    workers: set[str] = field(default_factory=set)
+    #: the whole `channels:` (or `workers:`) section is broken: no name is known
+    all_channels: bool = False
+    all_workers: bool = False
+
+    def channel(self, name: str) -> bool:
+        return self.all_channels or name in self.channels
+
+    def declared(self, known: Iterable[str], workers: bool) -> list[str]:
+        """`known` names and then the declared ones whose definitions are broken, for the
+        list an "unknown ..." line shows."""
+        names = list(known)
+        return names + sorted((self.workers if workers else self.channels) - set(names))
+
+    def worker(self, name: str) -> bool:
+        """A group, or one of its instances (NAME.0) or spawned children (NAME#1)."""
+        return self.all_workers or name in self.workers or \
+            re.split(r"[.#]", name)[0] in self.workers
+
+
 def instance_names(name: str, worker: s.Worker) -> list[str]:
     """The process names a worker definition starts: NAME, or NAME.0, NAME.1, ..."""
     if worker.count == 1:
@@ -61,20 +88,24 @@ def instance_names(name: str, worker: s.Worker) -> list[str]:
     return [f"{name}.{i}" for i in range(worker.count)]
 
 
-def check(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
-    """Yield (path, message) for every cross-reference problem."""
+def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[FieldPath, str]]:
+    """Yield (path, message) for every cross-reference problem; names in `unsure` are
+    declared but their definitions did not validate, so references to them pass."""
+    unsure = unsure or Unsure()
     channels = scn.channels
     groups = {name: instance_names(name, w) for name, w in scn.workers.items()}
     targets = set(groups) | {n for names in groups.values() for n in names}
     total = sum(w.count for w in scn.workers.values())
     if total > s.MAX_WORKERS:
         yield (("workers",), f"{total} worker processes in all; the limit is {s.MAX_WORKERS}")
-    if not scn.workers:
+    if not scn.workers and not (unsure.workers or unsure.all_workers):
         yield (("workers",), "needs at least one worker")
 
     def channel_ref(path: FieldPath, name: str, step: str) -> Iterator[tuple[FieldPath, str]]:
         if name not in channels:
-            known = ", ".join(channels) or "none defined"
+            if unsure.channel(name):
+                return
+            known = ", ".join(unsure.declared(channels, False)) or "none defined"
             yield (path, f"unknown channel '{name}' (channels: {known})")
             return
         kind = channels[name].kind
@@ -84,19 +115,21 @@ def check(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
                          f"(use {CHANNELS[kind].hint}; '{step}' is for {', '.join(works_on)})")
 
     def target_ref(path: FieldPath, name: str, allow_parent: bool) -> Iterator[tuple[FieldPath, str]]:
-        if name in targets or (allow_parent and name == "parent"):
+        if name in targets or (allow_parent and name == "parent") or unsure.worker(name):
             return
-        known = ", ".join(sorted(targets)) + (", parent" if allow_parent else "")
+        known = ", ".join(unsure.declared(sorted(targets), True))
+        known += ", parent" if allow_parent else ""
         yield (path, f"unknown worker '{name}' (workers: {known})")
 
     yield from resources.check_mqueue_limits(channels)
     yield from resources.descriptor_budget(channels)
     for cname, ch in channels.items():
         server_option = CHANNELS[ch.kind].server_option  # a socket's `server:`
-        if server_option and getattr(ch, server_option) not in scn.workers:
+        if server_option and getattr(ch, server_option) not in scn.workers and \
+                not unsure.worker(getattr(ch, server_option)):
             yield (("channels", cname, server_option),
                    f"unknown worker '{getattr(ch, server_option)}' "
-                   f"(workers: {', '.join(scn.workers)})")
+                   f"(workers: {', '.join(unsure.declared(scn.workers, True))})")
         if ch.kind == "shared_array":
             shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
             if len(shape) not in (1, 2):
@@ -129,7 +162,8 @@ def check(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
             if sig in UNCATCHABLE:
                 yield (base + ("block", i), f"{signal_name(sig)} cannot be blocked")
         yield from _check_steps(
-            w.steps, base + ("steps",), scn, caught, channel_ref, target_ref
+            w.steps, base + ("steps",), scn, caught, channel_ref, target_ref, unsure,
+            handlers_known=wname not in unsure.workers,
         )
 
     for section in ("timeline", "triggers"):
@@ -159,9 +193,9 @@ def check(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
         seen_keys.setdefault(trig.key, i)
 
     for i, exp in enumerate(scn.expect):
-        yield from _check_expect(scn, groups, (("expect", i)), exp)
+        yield from _check_expect(scn, groups, (("expect", i)), exp, unsure)
 
-    yield from _check_time(scn, groups)
+    yield from _check_time(scn, groups, unsure)
 
 
 def _unpressable(key: str) -> bool:
@@ -176,8 +210,8 @@ def _unpressable(key: str) -> bool:
 SPEED_TEXT = "1, 0.5, 0.25, 0.125, 0.0625, 0.03125 or 0.015625"
 
 
-def schedule_problems(entries: list[str], workers: dict[str, s.Worker]
-                      ) -> Iterator[tuple[int, str]]:
+def schedule_problems(entries: list[str], workers: dict[str, s.Worker],
+                      unsure: Unsure | None = None) -> Iterator[tuple[int, str]]:
     """(entry index, what is wrong) for each entry of a schedule that does not name one
     worker process the runtime starts (the CLI's --schedule is checked with this too)."""
     names = [n for g, w in workers.items() if not w.spawned for n in instance_names(g, w)]
@@ -185,7 +219,7 @@ def schedule_problems(entries: list[str], workers: dict[str, s.Worker]
         yield (s.MAX_SCHEDULE, f"{len(entries)} entries; the limit is {s.MAX_SCHEDULE:,}")
         return
     for i, entry in enumerate(entries):
-        if entry in names:
+        if entry in names or (unsure is not None and unsure.worker(entry)):
             continue
         worker = workers.get(entry)
         if worker is not None and worker.spawned:
@@ -195,10 +229,12 @@ def schedule_problems(entries: list[str], workers: dict[str, s.Worker]
             yield (i, f"'{entry}' has {worker.count} replicas; name one "
                       f"({', '.join(instance_names(entry, worker)[:3])}, ...)")
         else:
-            yield (i, f"unknown worker '{entry}' (workers: {', '.join(names)})")
+            known = unsure.declared(names, True) if unsure is not None else names
+            yield (i, f"unknown worker '{entry}' (workers: {', '.join(known)})")
 
 
-def _check_time(scn: s.Scenario, groups: dict[str, list[str]]) -> Iterator[tuple[FieldPath, str]]:
+def _check_time(scn: s.Scenario, groups: dict[str, list[str]], unsure: Unsure
+                ) -> Iterator[tuple[FieldPath, str]]:
     """`schedule` names real worker processes; `speed` is one of the speeds."""
     if scn.speed not in {1 / 2 ** k for k in range(7)}:
         yield (("speed",), f"{scn.speed} is not a speed (use {SPEED_TEXT})")
@@ -208,12 +244,12 @@ def _check_time(scn: s.Scenario, groups: dict[str, list[str]]) -> Iterator[tuple
     entries = scn.schedule if as_list else scn.schedule.replace(",", " ").split()
     if not entries:
         yield (("schedule",), "is empty; name at least one worker (or leave it out)")
-    for i, problem in schedule_problems(entries, scn.workers):
+    for i, problem in schedule_problems(entries, scn.workers, unsure):
         yield (("schedule", i) if as_list else ("schedule",),
                problem if as_list else f"entry {i}: {problem}")
 
 
-def _check_steps(steps, base, scn, caught, channel_ref, target_ref):
+def _check_steps(steps, base, scn, caught, channel_ref, target_ref, unsure, handlers_known):
     for j, step in enumerate(steps):
         path = base + (j,)
         kind = step.kind
@@ -224,7 +260,7 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref):
                 where = here if use.field is None else here + (use.field.rstrip("_"),)
                 yield from channel_ref(where, name, use.checked_as or kind)
         if kind == "send":
-            yield from _check_send(scn, arg, here)
+            yield from _check_send(scn, arg, here, unsure)
         elif kind in ("increment", "set"):
             yield from _check_index(scn, arg, here, kind)
         elif kind == "signal":
@@ -233,7 +269,7 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref):
                 yield (here + ("sig",), f"{signal_name(arg.sig)} would stop or end the runtime; "
                                         f"parent accepts {PARENT_SIGNALS_TEXT}")
         elif kind == "wait_signal":
-            if arg not in caught:
+            if arg not in caught and handlers_known:
                 yield (here, f"waits for {signal_name(arg)}, but the worker's handlers do not "
                              f"catch it (add `{signal_name(arg)}: count` to handlers)")
         elif kind in ("block", "unblock"):
@@ -241,14 +277,17 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref):
                 if sig in UNCATCHABLE:
                     yield (here + (k,), f"{signal_name(sig)} cannot be blocked")
         elif kind == "spawn":
-            if arg not in scn.workers:
-                yield (here, f"unknown worker '{arg}' (workers: {', '.join(scn.workers)})")
+            if unsure.worker(arg):
+                pass  # its definition did not validate: whether it is spawned is unknown
+            elif arg not in scn.workers:
+                yield (here, f"unknown worker '{arg}' "
+                             f"(workers: {', '.join(unsure.declared(scn.workers, True))})")
             elif not scn.workers[arg].spawned:
                 yield (here, f"worker '{arg}' is started by the runtime; "
                              f"give it `spawned: true` to spawn it")
         elif kind == "repeat":
             yield from _check_steps(arg.steps, here + ("steps",), scn, caught, channel_ref,
-                                    target_ref)
+                                    target_ref, unsure, handlers_known)
 
 
 def _bad_shape(ch) -> bool:
@@ -296,11 +335,11 @@ def _check_init(cname: str, ch, size: int) -> Iterator[tuple[FieldPath, str]]:
             yield (path, problem)
 
 
-def _check_send(scn, arg, here):
+def _check_send(scn, arg, here, unsure):
     from ipcviz.channels.message import HEADER_SIZE
 
     ch = scn.channels.get(arg.to)
-    if arg.ack is not None:
+    if arg.ack is not None and not unsure.channel(arg.ack):
         if arg.ack not in scn.channels or scn.channels[arg.ack].kind not in ("mqueue", "queue"):
             yield (here + ("ack",), f"ack needs an mqueue or queue channel, not '{arg.ack}'")
     if ch is None:
@@ -354,7 +393,7 @@ def _comparable(value: object) -> bool:
     return parse_comparison(value) is not None
 
 
-def _check_expect(scn, groups, path, exp):
+def _check_expect(scn, groups, path, exp, unsure):
     if not isinstance(exp, dict):
         yield (path, "an expectation is a mapping like {worker: NAME, KEY: VALUE}")
         return
@@ -371,13 +410,14 @@ def _check_expect(scn, groups, path, exp):
     if what == "worker":
         base = name.split("#")[0]
         known = set(groups) | {n for names in groups.values() for n in names}
-        if name not in known and base not in scn.workers:
-            yield (path + ("worker",), f"unknown worker '{name}' (workers: {', '.join(sorted(known))})")
+        if name not in known and base not in scn.workers and not unsure.worker(name):
+            listed = ", ".join(unsure.declared(sorted(known), True))
+            yield (path + ("worker",), f"unknown worker '{name}' (workers: {listed})")
         keys = WORKER_KEYS
     else:
-        if name not in scn.channels:
-            yield (path + ("channel",), f"unknown channel '{name}' "
-                                        f"(channels: {', '.join(scn.channels) or 'none'})")
+        if name not in scn.channels and not unsure.channel(name):
+            listed = ", ".join(unsure.declared(scn.channels, False)) or "none"
+            yield (path + ("channel",), f"unknown channel '{name}' (channels: {listed})")
         keys = CHANNEL_KEYS | {"index", "equals"}
         if ("index" in rest) != ("equals" in rest):
             yield (path, "'index' and 'equals' go together")
