@@ -22,7 +22,7 @@ GALLERY: dict[str, Moment] = {
                                  "the kernel's pending masks, and why received ≠ sent."),
     "sigchld_zombies": Moment(3.0, (), "lazy never waits: its children stay zombies; careful "
                               "reaps in its SIGCHLD handler: none left."),
-    "pipe_oneway": Moment(1.5, (), "Bytes wait in the pipe's kernel buffer until the slow "
+    "pipe_oneway": Moment(4.5, (), "Bytes wait in the pipe's kernel buffer until the slow "
                           "consumer reads them."),
     "pipe_two_way": Moment(1.0, (), "One pipe per direction: exact byte counts both ways, "
                            "nobody reads their own message."),
