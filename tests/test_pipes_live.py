@@ -36,8 +36,8 @@ def test_pipe_oneway_bytes_wait_in_the_buffer(nothing_left_behind) -> None:
     summary = run_scenario(SCENARIOS / "pipe_oneway.yaml")
     _assert_pipe_invariants(summary)
     p = summary["channels"]["p"]
-    assert p["bytes_written"] == 200 * 100
-    assert p["max_buffered"] > 0
+    assert p["bytes_written"] == 100 * 1024
+    assert p["max_buffered"] > 16384  # the buffer visibly fills
     assert summary["workers"]["consumer"]["exit"] == 0  # ended at EOF, after reading all
 
 

@@ -16,13 +16,13 @@ class Moment(NamedTuple):
 
 
 GALLERY: dict[str, Moment] = {
-    "signals_handlers": Moment(2.2, (), "Handlers ran and the workers carried on: stubborn "
+    "signals_handlers": Moment(3.2, (), "Handlers ran and the workers carried on: stubborn "
                                "logged SIGINT and SIGTERM, counter has all 20 SIGUSR1."),
     "signals_coalescing": Moment(2.0, (), "50 SIGUSR1 and 50 SIGRTMIN+1 sent while blocked: "
                                  "the kernel's pending masks, and why received ≠ sent."),
     "sigchld_zombies": Moment(3.0, (), "lazy never waits: its children stay zombies; careful "
                               "reaps in its SIGCHLD handler: none left."),
-    "pipe_oneway": Moment(1.5, (), "Bytes wait in the pipe's kernel buffer until the slow "
+    "pipe_oneway": Moment(4.5, (), "Bytes wait in the pipe's kernel buffer until the slow "
                           "consumer reads them."),
     "pipe_two_way": Moment(1.0, (), "One pipe per direction: exact byte counts both ways, "
                            "nobody reads their own message."),
@@ -42,7 +42,7 @@ GALLERY: dict[str, Moment] = {
                                   "worker receives duplicates."),
     "echo_store_server": Moment(1.2, (), "A handler per client, a pipe to the storer, a "
                                 "mapped file; SIGCHLD reaps the handlers."),
-    "shm_numpy": Moment(1.5, (), "The child added 1 to element 0 of a shared numpy array; "
+    "shm_numpy": Moment(2.5, (), "The child added 1 to element 0 of a shared numpy array; "
                         "the parent sees it."),
     "shm_counter_race": Moment(1.2, ("l",), "One worker's lock switched off with l: lost "
                                "updates climb at once."),
@@ -50,7 +50,7 @@ GALLERY: dict[str, Moment] = {
                            "stored 1: one update lost, on real shared memory."),
     "deadlock_by_hand": Moment(1.0, (), "Scheduled by hand: a holds x and waits for y, b "
                                "holds y and waits for x: the cycle is named."),
-    "shm_signal_notify": Moment(1.5, (), "Write, signal, read, in that order in the event "
+    "shm_signal_notify": Moment(2.5, (), "Write, signal, read, in that order in the event "
                                 "log."),
     "deadlock": Moment(3.5, (), "The deadlock was named when it formed; a was killed and its "
                        "lock stays held by a dead worker."),
