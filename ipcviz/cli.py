@@ -284,7 +284,7 @@ def _time_options(args: argparse.Namespace, scenario) -> tuple[list[str] | None,
     """--schedule as a list of names (None: the scenario's), and the problems of it and
     of --speed, one line each."""
     from ipcviz.runtime.scheduler import parse_schedule, speed_problem
-    from ipcviz.scenario.validate import schedule_problems
+    from ipcviz.scenario.timing import schedule_problems
 
     problems = []
     speed = getattr(args, "speed", None)  # `record` has neither option

@@ -18,7 +18,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from ipcviz.scenario import schema as s
-from ipcviz.scenario import validate
+from ipcviz.scenario import refs, validate
 from ipcviz.scenario.json_schema import MODELINE_PREFIX, SCHEMA_FILENAME, generate, schema_text
 from ipcviz.scenario.yamlpos import YamlError, load_document
 
@@ -75,7 +75,7 @@ def schema_names() -> dict[str, set[str]]:
         "channel kind": set(s.CHANNEL_KINDS),
         "handler action": set(typing.get_args(s.HandlerAction)),
         "timeline action": set(s.ACTION_NAMES),
-        "expect key": set(validate.WORKER_KEYS | validate.CHANNEL_KEYS),
+        "expect key": set(refs.WORKER_KEYS | refs.CHANNEL_KEYS),
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ipcviz.format import bar, format_bytes, format_counts, format_duration, format_state
-from ipcviz.scenario.validate import parse_comparison
+from ipcviz.scenario.refs import parse_comparison
 from ipcviz.scenario.yamlpos import YamlError, format_path, load_document
 from ipcviz.signals import (
     SIGRTMIN,

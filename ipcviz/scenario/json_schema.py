@@ -252,7 +252,7 @@ def _one_of_keys(definition: dict[str, Any], names: tuple[str, ...],
 
 
 def _expect_item() -> dict[str, Any]:
-    from ipcviz.scenario.validate import CHANNEL_KEYS, WORKER_KEYS
+    from ipcviz.scenario.refs import CHANNEL_KEYS, WORKER_KEYS
 
     props: dict[str, Any] = {
         "worker": {"type": "string", "description": "The worker (or group, or NAME#N) checked."},

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ipcviz.scenario import resources, schema, validate
 from ipcviz.scenario.partial import validate_partially
+from ipcviz.scenario.refs import instance_names
 from ipcviz.scenario.paths import bundled_scenarios, resolve_path  # re-exported
 from ipcviz.scenario.plan import Plan, make_plan
 from ipcviz.scenario.yamlpos import Document, Problem, YamlError, load_document
@@ -222,7 +223,7 @@ def load_text(raw: bytes, filename: str) -> LoadedScenario:
     for group, worker in model.workers.items():
         if worker.spawned:
             continue
-        for i, name in enumerate(validate.instance_names(group, worker)):
+        for i, name in enumerate(instance_names(group, worker)):
             instances.append(WorkerInstance(name, group, i, worker))
     name = model.name or Path(filename).stem
     plan = make_plan(model, [(i.name, i.group) for i in instances])

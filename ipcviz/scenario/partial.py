@@ -6,7 +6,7 @@ any remains. Here each broken part is set aside (a channel dropped, a step, time
 entry, trigger or expectation replaced by a harmless stand-in at the same index, a bad
 worker option left at its default) and the rest validated again, until what is left
 validates. The cross-reference checks then run on that model and know what was set
-aside (`validate.Unsure`): a name declared by a broken channel or worker still counts as
+aside (`refs.Unsure`): a name declared by a broken channel or worker still counts as
 declared, and a part set aside gives only its own line (a step whose shape is wrong is
 not also checked for the channel it names).
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from ipcviz.scenario import schema
-from ipcviz.scenario.validate import Unsure
+from ipcviz.scenario.refs import Unsure
 from ipcviz.scenario.yamlpos import FieldPath
 
 #: Stand-ins that validate and name nothing real; their index keeps every path right.

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
 from ipcviz.scenario import resources
 from ipcviz.scenario import schema as s
 from ipcviz.scenario.kinds import CHANNELS, STEPS
 from ipcviz.signals import PARENT_SIGNALS, SIGRTMAX, SIGRTMIN, UNCATCHABLE, signal_name
 
+from ipcviz.scenario.expectations import check_expect
+from ipcviz.scenario.refs import Unsure, _bad_shape, instance_names
+from ipcviz.scenario.timing import check_time
 from ipcviz.scenario.yamlpos import FieldPath
 
 #: Keys the TUI binds itself; a trigger may not take them (the scrolling keys too: the
@@ -26,67 +26,6 @@ PARENT_SIGNALS_TEXT = ", ".join(
     signal_name(n) for n in sorted(PARENT_SIGNALS) if not SIGRTMIN <= n <= SIGRTMAX
 ) + " and SIGRTMIN..SIGRTMAX"
 CATCHING = frozenset({"count", "exit", "log", "reap"})
-
-WORKER_KEYS = frozenset({
-    "pid", "state", "blocked_on", "exit", "restarts", "zombies", "self_reads",
-    "signals_received", "signals_sent", "signals_sent_to", "bytes_written", "bytes_read",
-    "messages_sent", "messages_received", "epipe_errors", "increments", "duplicates",
-})
-CHANNEL_KEYS = frozenset({
-    "kind", "bytes_written", "bytes_read", "buffered", "max_buffered", "capacity", "depth", "max_depth",
-    "messages_sent", "messages_received", "dtype", "shape", "values", "increments",
-    "lost_updates", "sum", "initial_sum", "value", "holder", "waiters", "duplicates", "path", "connections",
-})
-_COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d+)?)\s*$")
-
-
-def parse_comparison(value: object) -> tuple[str, object] | None:
-    """'>=1' -> ('>=', 1); 5 -> ('==', 5); 'SIGKILL' -> ('==', 'SIGKILL'); None if not a value."""
-    if isinstance(value, bool) or value is None or isinstance(value, list):
-        return ("==", value)
-    if isinstance(value, (int, float)):
-        return ("==", value)
-    if isinstance(value, str):
-        m = _COMPARISON.match(value)
-        if m:
-            number = float(m.group(2))
-            return (m.group(1) or "==", int(number) if number.is_integer() else number)
-        return ("==", value)
-    return None
-
-
-@dataclass
-class Unsure:
-    """Names the file declares whose definitions did not validate (partial.py): a
-    reference to one of them is neither known to be wrong nor checkable further."""
-
-    channels: set[str] = field(default_factory=set)
-    workers: set[str] = field(default_factory=set)
-    #: the whole `channels:` (or `workers:`) section is broken: no name is known
-    all_channels: bool = False
-    all_workers: bool = False
-
-    def channel(self, name: str) -> bool:
-        return self.all_channels or name in self.channels
-
-    def declared(self, known: Iterable[str], workers: bool) -> list[str]:
-        """`known` names and then the declared ones whose definitions are broken, for the
-        list an "unknown ..." line shows."""
-        names = list(known)
-        return names + sorted((self.workers if workers else self.channels) - set(names))
-
-    def worker(self, name: str) -> bool:
-        """A group, or one of its instances (NAME.0) or spawned children (NAME#1)."""
-        return self.all_workers or name in self.workers or \
-            re.split(r"[.#]", name)[0] in self.workers
-
-
-def instance_names(name: str, worker: s.Worker) -> list[str]:
-    """The process names a worker definition starts: NAME, or NAME.0, NAME.1, ..."""
-    if worker.count == 1:
-        return [name]
-    return [f"{name}.{i}" for i in range(worker.count)]
-
 
 def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[FieldPath, str]]:
     """Yield (path, message) for every cross-reference problem; names in `unsure` are
@@ -193,60 +132,9 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
         seen_keys.setdefault(trig.key, i)
 
     for i, exp in enumerate(scn.expect):
-        yield from _check_expect(scn, groups, (("expect", i)), exp, unsure)
+        yield from check_expect(scn, groups, (("expect", i)), exp, unsure)
 
-    yield from _check_time(scn, groups, unsure)
-
-
-def _unpressable(key: str) -> bool:
-    """A trigger key with characters no key press gives (ESC, NUL, a right-to-left
-    override, spaces): it can only be there to write to the terminal."""
-    import unicodedata
-
-    return any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp")
-               for c in key)
-
-
-SPEED_TEXT = "1, 0.5, 0.25, 0.125, 0.0625, 0.03125 or 0.015625"
-
-
-def schedule_problems(entries: list[str], workers: dict[str, s.Worker],
-                      unsure: Unsure | None = None) -> Iterator[tuple[int, str]]:
-    """(entry index, what is wrong) for each entry of a schedule that does not name one
-    worker process the runtime starts (the CLI's --schedule is checked with this too)."""
-    names = [n for g, w in workers.items() if not w.spawned for n in instance_names(g, w)]
-    if len(entries) > s.MAX_SCHEDULE:
-        yield (s.MAX_SCHEDULE, f"{len(entries)} entries; the limit is {s.MAX_SCHEDULE:,}")
-        return
-    for i, entry in enumerate(entries):
-        if entry in names or (unsure is not None and unsure.worker(entry)):
-            continue
-        worker = workers.get(entry)
-        if worker is not None and worker.spawned:
-            yield (i, f"'{entry}' is only started by `spawn`; a schedule names workers the "
-                      "runtime starts")
-        elif worker is not None:
-            yield (i, f"'{entry}' has {worker.count} replicas; name one "
-                      f"({', '.join(instance_names(entry, worker)[:3])}, ...)")
-        else:
-            known = unsure.declared(names, True) if unsure is not None else names
-            yield (i, f"unknown worker '{entry}' (workers: {', '.join(known)})")
-
-
-def _check_time(scn: s.Scenario, groups: dict[str, list[str]], unsure: Unsure
-                ) -> Iterator[tuple[FieldPath, str]]:
-    """`schedule` names real worker processes; `speed` is one of the speeds."""
-    if scn.speed not in {1 / 2 ** k for k in range(7)}:
-        yield (("speed",), f"{scn.speed} is not a speed (use {SPEED_TEXT})")
-    if scn.schedule is None:
-        return
-    as_list = isinstance(scn.schedule, list)
-    entries = scn.schedule if as_list else scn.schedule.replace(",", " ").split()
-    if not entries:
-        yield (("schedule",), "is empty; name at least one worker (or leave it out)")
-    for i, problem in schedule_problems(entries, scn.workers, unsure):
-        yield (("schedule", i) if as_list else ("schedule",),
-               problem if as_list else f"entry {i}: {problem}")
+    yield from check_time(scn, groups, unsure)
 
 
 def _check_steps(steps, base, scn, caught, channel_ref, target_ref, unsure, handlers_known):
@@ -288,13 +176,6 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref, unsure, hand
         elif kind == "repeat":
             yield from _check_steps(arg.steps, here + ("steps",), scn, caught, channel_ref,
                                     target_ref, unsure, handlers_known)
-
-
-def _bad_shape(ch) -> bool:
-    """A shape already reported (0 or 3+ dimensions, too many elements): checks that
-    depend on it (indices, init) stay quiet rather than repeat the problem."""
-    shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
-    return len(shape) not in (1, 2) or math.prod(shape) > s.MAX_ARRAY_ELEMENTS
 
 
 def dtype_problem(dtype: str, value: float) -> str | None:
@@ -373,101 +254,10 @@ def _check_index(scn, arg, here, kind):
             yield (here + ("index",), f"index {i} is out of range 0..{n - 1} (dimension {k})")
 
 
-def _is_number(value: object) -> bool:
-    """An int or a finite float, and not a bool (YAML `true` is not the number 1)."""
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+def _unpressable(key: str) -> bool:
+    """A trigger key with characters no key press gives (ESC, NUL, a right-to-left
+    override, spaces): it can only be there to write to the terminal."""
+    import unicodedata
 
-
-def _comparable(value: object) -> bool:
-    """A value an expectation may compare with: a finite number, a comparison string, a
-    bool or null (e.g. `exit: null`), or a list of those (array `values`)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return False
-    if isinstance(value, list):
-        return all(_is_number(v) or isinstance(v, str) for v in value)
-    if isinstance(value, str):
-        m = _COMPARISON.match(value)
-        return m is None or math.isfinite(float(m.group(2)))
-    return parse_comparison(value) is not None
-
-
-def _check_expect(scn, groups, path, exp, unsure):
-    if not isinstance(exp, dict):
-        yield (path, "an expectation is a mapping like {worker: NAME, KEY: VALUE}")
-        return
-    subject = [k for k in ("worker", "channel") if k in exp]
-    if len(subject) != 1:
-        yield (path, "needs exactly one of 'worker' or 'channel'")
-        return
-    what = subject[0]
-    name = exp[what]
-    rest = {k: v for k, v in exp.items() if k != what}
-    if not isinstance(name, str):
-        yield (path + (what,), f"expected a {what} name, got {_shown(name)}")
-        return
-    if what == "worker":
-        base = name.split("#")[0]
-        known = set(groups) | {n for names in groups.values() for n in names}
-        if name not in known and base not in scn.workers and not unsure.worker(name):
-            listed = ", ".join(unsure.declared(sorted(known), True))
-            yield (path + ("worker",), f"unknown worker '{name}' (workers: {listed})")
-        keys = WORKER_KEYS
-    else:
-        if name not in scn.channels and not unsure.channel(name):
-            listed = ", ".join(unsure.declared(scn.channels, False)) or "none"
-            yield (path + ("channel",), f"unknown channel '{name}' (channels: {listed})")
-        keys = CHANNEL_KEYS | {"index", "equals"}
-        if ("index" in rest) != ("equals" in rest):
-            yield (path, "'index' and 'equals' go together")
-    if not rest:
-        yield (path, f"says nothing to check (add a KEY: VALUE, e.g. {sorted(keys)[0]}: 1)")
-    for key, value in rest.items():
-        if key not in keys:
-            yield (path + (key,), f"unknown key '{key}' (keys: {', '.join(sorted(keys))})")
-            continue
-        if key == "index":
-            yield from _check_expect_index(scn.channels.get(name), path + (key,), value)
-            continue
-        if key == "equals":
-            if not _is_number(value):
-                yield (path + (key,), f"expected a number, got {_shown(value)}")
-            continue
-        if isinstance(value, dict):
-            for sub, v in value.items():
-                if not _comparable(v) or isinstance(v, (dict, list)):
-                    yield (path + (key, sub), f"cannot compare with {_shown(v)} (use a number "
-                                              "or a string like '>=1')")
-        elif not _comparable(value):
-            yield (path + (key,), f"cannot compare with {_shown(value)} (use a number or a "
-                                  "string like '>=1')")
-
-
-def _shown(value: object) -> str:
-    """A value as the file wrote it, shortened for one line of output."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _check_expect_index(ch, path, value):
-    """`index:` of an array expectation: an int or [row, col], inside the array's shape."""
-    if ch is None:
-        return
-    if ch.kind != "shared_array":
-        yield (path, f"'index' is for shared_array channels; this one is a {ch.kind}")
-        return
-    if _bad_shape(ch):
-        return
-    shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
-    index = value if isinstance(value, list) else [value]
-    if not index or not all(isinstance(i, int) and not isinstance(i, bool) for i in index):
-        yield (path, f"expected an integer or a list of integers, got {_shown(value)}")
-        return
-    if len(index) != len(shape):
-        yield (path, f"{len(index)} indices for a {len(shape)}-D array {shape}")
-        return
-    for k, (i, n) in enumerate(zip(index, shape)):
-        if not 0 <= i < n:
-            yield (path, f"index {i} is out of range 0..{n - 1} (dimension {k})")
-            return
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp")
+               for c in key)

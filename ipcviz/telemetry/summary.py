@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from ipcviz.scenario.validate import parse_comparison
+from ipcviz.scenario.refs import parse_comparison
 from ipcviz.telemetry.snapshot import Snapshot
 
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,

@@ -1,0 +1,114 @@
+"""Checks of the `expect:` block: each names a worker or channel of the file, keys its
+summary entry has, values that can be compared, indices inside the array."""
+
+from __future__ import annotations
+
+import math
+
+from ipcviz.scenario.refs import (
+    CHANNEL_KEYS,
+    WORKER_KEYS,
+    _COMPARISON,
+    _bad_shape,
+    parse_comparison,
+)
+
+
+def _is_number(value: object) -> bool:
+    """An int or a finite float, and not a bool (YAML `true` is not the number 1)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _comparable(value: object) -> bool:
+    """A value an expectation may compare with: a finite number, a comparison string, a
+    bool or null (e.g. `exit: null`), or a list of those (array `values`)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    if isinstance(value, list):
+        return all(_is_number(v) or isinstance(v, str) for v in value)
+    if isinstance(value, str):
+        m = _COMPARISON.match(value)
+        return m is None or math.isfinite(float(m.group(2)))
+    return parse_comparison(value) is not None
+
+
+def check_expect(scn, groups, path, exp, unsure):
+    if not isinstance(exp, dict):
+        yield (path, "an expectation is a mapping like {worker: NAME, KEY: VALUE}")
+        return
+    subject = [k for k in ("worker", "channel") if k in exp]
+    if len(subject) != 1:
+        yield (path, "needs exactly one of 'worker' or 'channel'")
+        return
+    what = subject[0]
+    name = exp[what]
+    rest = {k: v for k, v in exp.items() if k != what}
+    if not isinstance(name, str):
+        yield (path + (what,), f"expected a {what} name, got {_shown(name)}")
+        return
+    if what == "worker":
+        base = name.split("#")[0]
+        known = set(groups) | {n for names in groups.values() for n in names}
+        if name not in known and base not in scn.workers and not unsure.worker(name):
+            listed = ", ".join(unsure.declared(sorted(known), True))
+            yield (path + ("worker",), f"unknown worker '{name}' (workers: {listed})")
+        keys = WORKER_KEYS
+    else:
+        if name not in scn.channels and not unsure.channel(name):
+            listed = ", ".join(unsure.declared(scn.channels, False)) or "none"
+            yield (path + ("channel",), f"unknown channel '{name}' (channels: {listed})")
+        keys = CHANNEL_KEYS | {"index", "equals"}
+        if ("index" in rest) != ("equals" in rest):
+            yield (path, "'index' and 'equals' go together")
+    if not rest:
+        yield (path, f"says nothing to check (add a KEY: VALUE, e.g. {sorted(keys)[0]}: 1)")
+    for key, value in rest.items():
+        if key not in keys:
+            yield (path + (key,), f"unknown key '{key}' (keys: {', '.join(sorted(keys))})")
+            continue
+        if key == "index":
+            yield from _check_expect_index(scn.channels.get(name), path + (key,), value)
+            continue
+        if key == "equals":
+            if not _is_number(value):
+                yield (path + (key,), f"expected a number, got {_shown(value)}")
+            continue
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                if not _comparable(v) or isinstance(v, (dict, list)):
+                    yield (path + (key, sub), f"cannot compare with {_shown(v)} (use a number "
+                                              "or a string like '>=1')")
+        elif not _comparable(value):
+            yield (path + (key,), f"cannot compare with {_shown(value)} (use a number or a "
+                                  "string like '>=1')")
+
+
+def _shown(value: object) -> str:
+    """A value as the file wrote it, shortened for one line of output."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_expect_index(ch, path, value):
+    """`index:` of an array expectation: an int or [row, col], inside the array's shape."""
+    if ch is None:
+        return
+    if ch.kind != "shared_array":
+        yield (path, f"'index' is for shared_array channels; this one is a {ch.kind}")
+        return
+    if _bad_shape(ch):
+        return
+    shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
+    index = value if isinstance(value, list) else [value]
+    if not index or not all(isinstance(i, int) and not isinstance(i, bool) for i in index):
+        yield (path, f"expected an integer or a list of integers, got {_shown(value)}")
+        return
+    if len(index) != len(shape):
+        yield (path, f"{len(index)} indices for a {len(shape)}-D array {shape}")
+        return
+    for k, (i, n) in enumerate(zip(index, shape)):
+        if not 0 <= i < n:
+            yield (path, f"index {i} is out of range 0..{n - 1} (dimension {k})")
+            return

@@ -1,0 +1,79 @@
+"""What the scenario checks share: summary keys an `expect:` may name, comparisons, the
+names a broken part still declares (`Unsure`) and replica names."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ipcviz.scenario import schema as s
+
+WORKER_KEYS = frozenset({
+    "pid", "state", "blocked_on", "exit", "restarts", "zombies", "self_reads",
+    "signals_received", "signals_sent", "signals_sent_to", "bytes_written", "bytes_read",
+    "messages_sent", "messages_received", "epipe_errors", "increments", "duplicates",
+})
+CHANNEL_KEYS = frozenset({
+    "kind", "bytes_written", "bytes_read", "buffered", "max_buffered", "capacity", "depth", "max_depth",
+    "messages_sent", "messages_received", "dtype", "shape", "values", "increments",
+    "lost_updates", "sum", "initial_sum", "value", "holder", "waiters", "duplicates", "path", "connections",
+})
+_COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+def parse_comparison(value: object) -> tuple[str, object] | None:
+    """'>=1' -> ('>=', 1); 5 -> ('==', 5); 'SIGKILL' -> ('==', 'SIGKILL'); None if not a value."""
+    if isinstance(value, bool) or value is None or isinstance(value, list):
+        return ("==", value)
+    if isinstance(value, (int, float)):
+        return ("==", value)
+    if isinstance(value, str):
+        m = _COMPARISON.match(value)
+        if m:
+            number = float(m.group(2))
+            return (m.group(1) or "==", int(number) if number.is_integer() else number)
+        return ("==", value)
+    return None
+
+
+@dataclass
+class Unsure:
+    """Names the file declares whose definitions did not validate (partial.py): a
+    reference to one of them is neither known to be wrong nor checkable further."""
+
+    channels: set[str] = field(default_factory=set)
+    workers: set[str] = field(default_factory=set)
+    #: the whole `channels:` (or `workers:`) section is broken: no name is known
+    all_channels: bool = False
+    all_workers: bool = False
+
+    def channel(self, name: str) -> bool:
+        return self.all_channels or name in self.channels
+
+    def declared(self, known: Iterable[str], workers: bool) -> list[str]:
+        """`known` names and then the declared ones whose definitions are broken, for the
+        list an "unknown ..." line shows."""
+        names = list(known)
+        return names + sorted((self.workers if workers else self.channels) - set(names))
+
+    def worker(self, name: str) -> bool:
+        """A group, or one of its instances (NAME.0) or spawned children (NAME#1)."""
+        return self.all_workers or name in self.workers or \
+            re.split(r"[.#]", name)[0] in self.workers
+
+
+def instance_names(name: str, worker: s.Worker) -> list[str]:
+    """The process names a worker definition starts: NAME, or NAME.0, NAME.1, ..."""
+    if worker.count == 1:
+        return [name]
+    return [f"{name}.{i}" for i in range(worker.count)]
+
+
+
+def _bad_shape(ch) -> bool:
+    """A shape already reported (0 or 3+ dimensions, too many elements): checks that
+    depend on it (indices, init) stay quiet rather than repeat the problem."""
+    shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
+    return len(shape) not in (1, 2) or math.prod(shape) > s.MAX_ARRAY_ELEMENTS
