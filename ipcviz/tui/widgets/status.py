@@ -8,8 +8,13 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from ipcviz.format import format_duration
+from ipcviz.format import format_duration, speed_text
 from ipcviz.telemetry.snapshot import Snapshot
+
+
+#: the header's words for a held run (the run clock stands still meanwhile)
+HELD_WORDS = {"pause": "PAUSED (space resumes)", "step": "PAUSED: STEPPING (n / N)",
+              "schedule": "SCHEDULE"}
 
 
 class StatusBar(Static):
@@ -26,7 +31,16 @@ class StatusBar(Static):
             alive = sum(w.state not in ("exited", "zombie") for w in snap.workers)
             paused = sum(w.paused for w in snap.workers)
             text.append(f"  {snap.scenario}  ", style="bold")
-            text.append(f"│ {format_duration(snap.elapsed)} │ ")
+            held = snap.mode != "run" and snap.running
+            clock = snap.elapsed if snap.run_time is None else snap.run_time
+            text.append(f"│ {format_duration(clock)} │ ")
+            if held:
+                text.append(f" {HELD_WORDS.get(snap.mode, snap.mode.upper())} ",
+                            style="bold reverse yellow")
+                text.append(" ")
+            if speed_text(snap.speed):
+                text.append(f" {speed_text(snap.speed)} ", style="bold reverse cyan")
+                text.append(" ")
             if snap.running:
                 text.append(f"running: {alive}/{len(snap.workers)} workers alive", style="green")
             else:

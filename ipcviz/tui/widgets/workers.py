@@ -17,6 +17,14 @@ from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 from ipcviz.telemetry.views import SemaphoreView
 
 COLUMNS = ("worker", "pid", "state", "cpu %", "restarts", "step", "signals received")
+#: while the run is held (paused, stepped, scheduled) the last column says what each
+#: worker does next instead (the signals panel still counts the signals received)
+HELD_COLUMNS = COLUMNS[:-1] + ("next",)
+
+
+def held(snap: Snapshot | None) -> bool:
+    """The run is not simply running: show each worker's next operation."""
+    return snap is not None and snap.mode != "run"
 
 
 def column_widths(total: int) -> tuple[int, ...]:
@@ -59,7 +67,7 @@ def row_key(w: WorkerView, snap: Snapshot) -> tuple:
         holders = SemaphoreView.of(sem).holders if sem else ("?",)
     return (w.name, w.parent, w.pid, w.state, w.waiting, w.exit_text, w.exit, w.paused,
             w.lock_off, holders, f"{w.cpu:5.1f}", w.restarts, w.step_text,
-            tuple(w.signals_received.items()))
+            tuple(w.signals_received.items()), held(snap) and w.next_op)
 
 
 def row_cells(w: WorkerView, snap: Snapshot) -> tuple[Text | str, ...]:
@@ -73,8 +81,15 @@ def row_cells(w: WorkerView, snap: Snapshot) -> tuple[Text | str, ...]:
         f"{w.cpu:5.1f}" if w.state not in ("exited", "zombie") else "",
         str(w.restarts),
         w.step_text if w.state not in ("exited",) else "",
-        format_counts(w.signals_received),
+        next_cell(w) if held(snap) else format_counts(w.signals_received),
     )
+
+
+def next_cell(w: WorkerView) -> Text:
+    """"next: load counter[0]" for a held worker; empty for one that is not held."""
+    if w.next_op is None:
+        return Text("")
+    return Text(f"next: {w.next_op.detail}", style="bold cyan")
 
 
 class WorkersTable(ScrollView, can_focus=True):
@@ -161,6 +176,8 @@ class WorkersTable(ScrollView, can_focus=True):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
+        if held(snap) != held(self._snap):
+            self.refresh_line(0)  # the last column's title changes
         self._snap = snap
         added = False
         changed: list[int] = []
@@ -202,7 +219,7 @@ class WorkersTable(ScrollView, can_focus=True):
     def _line(self, index: int | None, width: int) -> Strip:
         focused = self.has_focus
         if index is None:
-            key: tuple = ("header", width, focused)
+            key: tuple = ("header", width, focused, held(self._snap))
         else:
             name = self._names[index]
             cursor = index == self.cursor_row
@@ -214,7 +231,7 @@ class WorkersTable(ScrollView, can_focus=True):
             self._strips.clear()
         base = self.rich_style
         if index is None:
-            cells: tuple[Text | str, ...] = COLUMNS
+            cells: tuple[Text | str, ...] = HELD_COLUMNS if held(self._snap) else COLUMNS
             style = self.get_component_rich_style("workers--header")
             post = None
         else:
