@@ -78,8 +78,8 @@ def test_space_pauses_and_resumes_the_whole_run(scenario_file, nothing_left_behi
         assert app.latest.run_time == clock  # the run clock stands still
         table = app.query_one(WorkersTable)
         assert table.render_line(0).text.split()[-1] == "next"
-        assert "next: load c" in table.render_line(1).text or \
-            "next: store c" in table.render_line(1).text
+        assert "load c" in table.render_line(1).text or \
+            "store c" in table.render_line(1).text
         await pilot.press("space")
         await wait_for(pilot, lambda: all(counts(app)[n] > frozen[n] for n in NAMES))
         assert app.latest.mode == "run" and "PAUSED" not in header(app)

@@ -27,13 +27,14 @@ def held(snap: Snapshot | None) -> bool:
     return snap is not None and snap.mode != "run"
 
 
-def column_widths(total: int) -> tuple[int, ...]:
+def column_widths(total: int, held: bool = False) -> tuple[int, ...]:
     """Fixed widths that fit `total` cells (recomputing widths on every update is what
-    makes a big table slow): the state column gets the most room."""
+    makes a big table slow): the state column gets the most room, except while the run
+    is held, when the next operation's words need it."""
     fixed = {"pid": 7, "cpu %": 5, "restarts": 8, "step": 9}
     room = max(30, total - 2 * len(COLUMNS) - 2 - sum(fixed.values()))
     worker = max(8, min(18, room // 4))
-    state = max(14, min(44, room - worker - 10))
+    state = max(14, min(44, room - worker - (26 if held else 10)))
     signals = max(10, room - worker - state)
     sizes = {**fixed, "worker": worker, "state": state, "signals received": signals}
     return tuple(sizes[c] for c in COLUMNS)
@@ -89,7 +90,7 @@ def next_cell(w: WorkerView) -> Text:
     """"next: load counter[0]" for a held worker; empty for one that is not held."""
     if w.next_op is None:
         return Text("")
-    return Text(f"next: {w.next_op.detail}", style="bold cyan")
+    return Text(w.next_op.detail, style="bold cyan")
 
 
 class WorkersTable(ScrollView, can_focus=True):
@@ -152,10 +153,10 @@ class WorkersTable(ScrollView, can_focus=True):
         self._widths = column_widths(120)
 
     def on_mount(self) -> None:
-        self._widths = column_widths(self.app.size.width)
+        self._widths = column_widths(self.app.size.width, held(self._snap))
 
     def on_resize(self) -> None:
-        self._widths = column_widths(self.app.size.width)
+        self._widths = column_widths(self.app.size.width, held(self._snap))
         self._strips.clear()
         self._update_virtual_size()
         self.refresh()
@@ -176,8 +177,10 @@ class WorkersTable(ScrollView, can_focus=True):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
-        if held(snap) != held(self._snap):
-            self.refresh_line(0)  # the last column's title changes
+        if held(snap) != held(self._snap):  # the last column changes: title and widths
+            self._widths = column_widths(self.app.size.width, held(snap))
+            self._strips.clear()
+            self.refresh()
         self._snap = snap
         added = False
         changed: list[int] = []
