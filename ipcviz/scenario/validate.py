@@ -17,7 +17,7 @@ from ipcviz.scenario.yamlpos import FieldPath
 #: panels scroll with them).
 BUILTIN_KEYS = frozenset(
     "t k i s c u R p ? q S l n N - +".split()
-    + ["space", " ", "minus", "plus", "ctrl+r", "up", "down", "left", "right", "enter", "escape", "tab", "ctrl+c", "question_mark",
+    + ["space", "minus", "plus", "ctrl+r", "up", "down", "left", "right", "enter", "escape", "tab", "ctrl+c", "question_mark",
        "pageup", "pagedown", "home", "end"]
 )
 
