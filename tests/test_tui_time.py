@@ -142,3 +142,28 @@ def test_minus_and_plus_set_the_speed(scenario_file, nothing_left_behind) -> Non
         assert "×" not in header(app)
 
     run(scenario_file, body)
+
+
+def test_launch_speed_starts_the_live_run_in_slow_motion(scenario_file,
+                                                         nothing_left_behind) -> None:
+    """`ipcviz launch --speed 0.25`: the runtime process starts at that speed."""
+    source = LiveSource(str(scenario_file(SCENARIO)), speed=0.25)
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_started(pilot, app)
+            assert app.latest.speed == 0.25 and "×1/4" in header(app)
+            await pilot.press("plus")
+            await wait_for(pilot, lambda: app.latest.speed == 0.5)
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+
+
+def test_launch_refuses_a_speed_that_is_not_one(capsys) -> None:
+    from ipcviz.cli import main
+
+    assert main(["launch", "pipe_two_way", "--speed", "0.3"]) == 2
+    err = capsys.readouterr().err
+    assert "--speed: 0.3 is not a speed" in err and "Traceback" not in err
