@@ -153,11 +153,15 @@ def main(argv: list[str] | None = None) -> int:
                 return _fail([f"--speed: {speed_problem(speed)}"])
             return _launch(getattr(args, "scenario", None), speed)
         if command == "run":
-            if not args.headless and (args.schedule is not None or args.speed is not None):
-                return _fail(["--schedule and --speed work with --headless for now (the "
-                              "live app reads the scenario's `schedule:` and `speed:`)"])
+            if not args.headless and args.schedule is not None:
+                return _fail(["--schedule works with --headless for now (the live app "
+                              "reads the scenario's `schedule:`)"])
             if not args.headless:
-                return _launch(args.scenario)
+                from ipcviz.runtime.scheduler import speed_problem
+
+                if args.speed is not None and speed_problem(args.speed):
+                    return _fail([f"--speed: {speed_problem(args.speed)}"])
+                return _launch(args.scenario, args.speed)
             return _run_headless(args)
         if command == "validate":
             return _validate(args.files)
