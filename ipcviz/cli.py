@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Open the live view. SCENARIO is a file path or a bundled scenario's name; "
                     "without it a picker lists the bundled scenarios.")
     launch.add_argument("scenario", nargs="?", metavar="SCENARIO")
+    launch.add_argument("--speed", type=float, metavar="F",
+                        help="start speed: 1, 0.5, 0.25, ... 0.015625 (overrides `speed:`)")
 
     run = sub.add_parser(
         "run", help="run a scenario (--headless: no UI, print a summary)",
@@ -144,13 +146,22 @@ def main(argv: list[str] | None = None) -> int:
             return _fail([str(exc)])
     try:
         if command == "launch":
-            return _launch(getattr(args, "scenario", None))
+            from ipcviz.runtime.scheduler import speed_problem
+
+            speed = getattr(args, "speed", None)
+            if speed is not None and speed_problem(speed):
+                return _fail([f"--speed: {speed_problem(speed)}"])
+            return _launch(getattr(args, "scenario", None), speed)
         if command == "run":
-            if not args.headless and (args.schedule is not None or args.speed is not None):
-                return _fail(["--schedule and --speed work with --headless for now (the "
-                              "live app reads the scenario's `schedule:` and `speed:`)"])
+            if not args.headless and args.schedule is not None:
+                return _fail(["--schedule works with --headless for now (the live app "
+                              "reads the scenario's `schedule:`)"])
             if not args.headless:
-                return _launch(args.scenario)
+                from ipcviz.runtime.scheduler import speed_problem
+
+                if args.speed is not None and speed_problem(args.speed):
+                    return _fail([f"--speed: {speed_problem(args.speed)}"])
+                return _launch(args.scenario, args.speed)
             return _run_headless(args)
         if command == "validate":
             return _validate(args.files)
@@ -186,7 +197,7 @@ def _load_runnable(name: str):
     return load_scenario(name)
 
 
-def _launch(name: str | None) -> int:
+def _launch(name: str | None, speed: float | None = None) -> int:
     from ipcviz.tui.source import LiveSource
 
     source = None
@@ -201,7 +212,7 @@ def _launch(name: str | None) -> int:
                 return _fail(exc.lines)
         # The runtime process checks the scenario and starts the workers while this one
         # imports Textual; its first message is an error or the first frame.
-        source = LiveSource(path)
+        source = LiveSource(path, speed)
         source.spawn()
     app = None
     try:

@@ -118,3 +118,10 @@ def escape_control(text: str, keep_newlines: bool = False) -> str:
             out.append(f"\\x{code:02x}" if code < 0x100 else
                        f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
     return "".join(out)
+
+
+def speed_text(speed: float) -> str:
+    """A slow-motion factor as the header shows it: "×1/4"; empty at full speed."""
+    if speed >= 1 or speed <= 0:
+        return ""
+    return f"×1/{round(1 / speed)}"

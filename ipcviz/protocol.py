@@ -11,6 +11,9 @@ Wire form (JSON lines on the runtime's stdin), kept as it always was:
                              | "resume_steps", "arg": WORKER}
   {"cmd": "action", "action": "lock", "arg": {"worker": ..., "enabled": true}}
   {"cmd": "trigger", "key": KEY}
+  {"cmd": "time", "op": "pause" | "resume" | "step_all"}
+  {"cmd": "time", "op": "step", "worker": WORKER}
+  {"cmd": "time", "op": "speed", "factor": F}     (F one of 1, 1/2, ... 1/64)
   {"cmd": "quit"}
 Runtime -> UI: {"type": "snapshot", "snapshot": {...}} | {"type": "error", "lines": [...]}
                | {"type": "bye", "leaks": {...}}
@@ -98,12 +101,53 @@ class FireTrigger:
 
 
 @dataclass(frozen=True)
+class PauseRun:
+    """Hold every worker at its next step boundary (run-wide; scheduler.py)."""
+
+    op: ClassVar[str] = "pause"
+
+
+@dataclass(frozen=True)
+class ResumeRun:
+    """Let the whole run go on at its speed."""
+
+    op: ClassVar[str] = "resume"
+
+
+@dataclass(frozen=True)
+class StepAll:
+    """Every held worker performs exactly one operation, then holds again."""
+
+    op: ClassVar[str] = "step_all"
+
+
+@dataclass(frozen=True)
+class StepWorker:
+    """Only `worker` performs exactly one operation."""
+
+    worker: str
+    op: ClassVar[str] = "step"
+
+
+@dataclass(frozen=True)
+class SetSpeed:
+    """Slow motion: `factor` is 1, 1/2, ... 1/64."""
+
+    factor: float
+    op: ClassVar[str] = "speed"
+
+
+@dataclass(frozen=True)
 class Quit:
     """The UI is done: the runtime cleans up and says bye."""
 
 
 Action = Union[SendSignal, Kill, Stop, Cont, Restart, PauseSteps, ResumeSteps, SetLock]
-Command = Union[Action, FireTrigger, Quit]
+TimeCommand = Union[PauseRun, ResumeRun, StepAll, StepWorker, SetSpeed]
+Command = Union[Action, TimeCommand, FireTrigger, Quit]
+#: the speed factors SetSpeed accepts (as runtime/scheduler.py SPEEDS)
+SPEED_FACTORS = tuple(1 / 2 ** k for k in range(7))
+_TIME_PLAIN: dict[str, type] = {c.op: c for c in (PauseRun, ResumeRun, StepAll)}
 
 #: actions whose argument on the wire is one worker (or group) name
 _BY_NAME: dict[str, type] = {c.action: c for c in (Kill, Stop, Cont, Restart, PauseSteps,
@@ -116,6 +160,12 @@ def encode(command: Command) -> dict[str, Any]:
         return {"cmd": "quit"}
     if isinstance(command, FireTrigger):
         return {"cmd": "trigger", "key": command.key}
+    if isinstance(command, StepWorker):
+        return {"cmd": "time", "op": "step", "worker": command.worker}
+    if isinstance(command, SetSpeed):
+        return {"cmd": "time", "op": "speed", "factor": command.factor}
+    if isinstance(command, (PauseRun, ResumeRun, StepAll)):
+        return {"cmd": "time", "op": command.op}
     if isinstance(command, SendSignal):
         arg: Any = {"to": command.to, "sig": command.sig, "count": command.count}
         if command.interval is not None:
@@ -136,6 +186,8 @@ def decode(message: object) -> Command:
         return Quit()
     if cmd == "trigger":
         return FireTrigger(_text(message.get("key"), "key"))
+    if cmd == "time":
+        return _decode_time(message)
     if cmd != "action":
         raise ProtocolError(f"unknown command {cmd!r}")
     action, arg = message.get("action"), message.get("arg")
@@ -174,6 +226,20 @@ def from_scenario(entry: Any) -> Action:
     if name == "lock":
         return SetLock(arg.worker, arg.enabled)
     return _BY_NAME[name](arg)
+
+
+def _decode_time(message: dict[str, Any]) -> TimeCommand:
+    op = message.get("op")
+    if op in _TIME_PLAIN:
+        return _TIME_PLAIN[op]()
+    if op == "step":
+        return StepWorker(_text(message.get("worker"), "step.worker"))
+    if op == "speed":
+        factor = message.get("factor")
+        if isinstance(factor, bool) or factor not in SPEED_FACTORS:
+            raise ProtocolError(f"speed: {factor!r} is not one of 1, 1/2, ... 1/64")
+        return SetSpeed(float(factor))
+    raise ProtocolError(f"unknown time command {op!r}")
 
 
 def _text(value: object, what: str) -> str:

@@ -166,3 +166,38 @@ def test_typed_channel_views_read_the_data_the_sampler_makes() -> None:
                                                    "capacity": 65536}))
     assert (pipe.bytes_written, pipe.bytes_read, pipe.buffered, pipe.capacity) == (
         10, 0, 4, 65536)
+
+
+def test_time_commands_round_trip_and_bad_speeds_are_refused() -> None:
+    import pytest
+
+    from ipcviz.protocol import (
+        PauseRun, ProtocolError, ResumeRun, SetSpeed, StepAll, StepWorker, decode, encode)
+
+    for command in (PauseRun(), ResumeRun(), StepAll(), StepWorker("a"), SetSpeed(1 / 64)):
+        assert decode(encode(command)) == command
+    assert encode(SetSpeed(0.25)) == {"cmd": "time", "op": "speed", "factor": 0.25}
+    for bad in (0.3, 0, 2, True, "0.5", None):
+        with pytest.raises(ProtocolError):
+            decode({"cmd": "time", "op": "speed", "factor": bad})
+    for bad in ({"cmd": "time", "op": "rewind"}, {"cmd": "time", "op": "step"}):
+        with pytest.raises(ProtocolError):
+            decode(bad)
+
+
+def test_snapshot_carries_mode_speed_and_next_op_and_old_frames_still_load() -> None:
+    import json
+
+    from ipcviz.telemetry.snapshot import NextOp, Snapshot, WorkerView
+
+    snap = Snapshot("s", 1.0, True, mode="step", speed=0.25, run_time=0.4, workers=(
+        WorkerView("a", "a", 1, "running", next_op=NextOp("load", "c", "load c[0]")),
+        WorkerView("b", "b", 2, "running")))
+    again = Snapshot.from_dict(json.loads(json.dumps(snap.to_dict())))
+    assert again == snap
+    assert again.workers[0].next_op == NextOp("load", "c", "load c[0]")
+    old = Snapshot.from_dict({"scenario": "s", "elapsed": 1.0, "running": True,
+                              "workers": [{"name": "a", "group": "a", "pid": 1,
+                                           "state": "running"}]})
+    assert (old.mode, old.speed, old.run_time, old.workers[0].next_op) == ("run", 1.0, None,
+                                                                          None)

@@ -170,3 +170,35 @@ def test_heat_map_value_under_the_mouse(snap_compare) -> None:
         await settle(pilot)
 
     assert snap_compare(recorded_app("heat", 1.5), terminal_size=(120, 40), run_before=hover)
+
+
+def held_app(name: str, at: float, mode: str, speed: float, next_ops: dict):
+    """A recorded running frame as a held run shows it: the mode, the speed, the run clock
+    and each worker's next operation (fixed data, as the sampler fills them in)."""
+    import dataclasses
+
+    from ipcviz.telemetry.snapshot import NextOp
+
+    snaps = snapshots_until(read_recording(str(RECORDINGS / f"{name}.jsonl")), at)
+    last = snaps[-1]
+    workers = tuple(dataclasses.replace(w, next_op=NextOp(*next_ops[w.name]))
+                    if w.name in next_ops else w for w in last.workers)
+    held = dataclasses.replace(last, mode=mode, speed=speed, run_time=0.2, workers=workers)
+    return make_app(source=FixedSource(snaps[:-1] + [held]))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_paused_header_and_next_column(snap_compare, size) -> None:
+    """space: PAUSED in reverse video, the run clock, and each worker's next operation."""
+    app = held_app("race_lock_off", 0.3, "pause", 1.0, {
+        "adder.0": ("load", "counter", "load counter[0]"),
+        "adder.1": ("store", "counter", "store counter[0]")})
+    assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+def test_stepping_in_slow_motion(snap_compare) -> None:
+    """n at speed 1/4: the header says so; the next column words a write."""
+    app = held_app("pipe_oneway", 1.5, "step", 0.25, {
+        "producer": ("write", "p", "write 12 B to p"),
+        "consumer": ("read", "p", "read up to 64 B from p")})
+    assert snap_compare(app, terminal_size=(120, 40), run_before=settle)

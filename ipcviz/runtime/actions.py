@@ -13,16 +13,22 @@ from ipcviz.protocol import (
     Cont,
     FireTrigger,
     Kill,
+    PauseRun,
     PauseSteps,
     Restart,
+    ResumeRun,
     ResumeSteps,
     SendSignal,
     SetLock,
+    SetSpeed,
+    StepAll,
+    StepWorker,
     Stop,
     from_scenario,
 )
 from ipcviz.runtime.bursts import SLICE_BUDGET, BurstTarget, SignalBurst
 from ipcviz.runtime.procs import Proc
+from ipcviz.format import speed_text
 from ipcviz.signals import signal_name
 from ipcviz.telemetry import table as T
 
@@ -79,6 +85,25 @@ class Actions:
         for proc in self._targets(command.worker):
             self._control(proc, T.CTRL_LOCK_OFF, 0 if command.enabled else 1)
             self._log(proc.name, f"lock use {'on' if command.enabled else 'OFF'}", "runtime")
+
+    def _time_command(self, command: PauseRun | ResumeRun | StepAll | StepWorker | SetSpeed,
+                      source: str) -> None:
+        """Run-wide time control, through the scheduler (scheduler.py)."""
+        sched = self.scheduler
+        if isinstance(command, PauseRun):
+            sched.pause()
+            self._log("runtime", "run paused", "runtime")
+        elif isinstance(command, ResumeRun):
+            sched.resume()
+            self._log("runtime", "run resumed", "runtime")
+        elif isinstance(command, StepAll):
+            sched.step_all()
+        elif isinstance(command, StepWorker):
+            if not sched.step(command.worker):
+                self._log(command.worker, "cannot take a step now", "runtime")
+        else:
+            sched.set_speed(command.factor)
+            self._log("runtime", f"speed {speed_text(command.factor) or '×1'}", "runtime")
 
     def _trigger_command(self, command: FireTrigger, source: str) -> None:
         trigger = self._triggers.get(command.key)
@@ -160,4 +185,7 @@ _HANDLERS = {
     Restart: Actions._restart_command, PauseSteps: Actions._pause_command,
     ResumeSteps: Actions._pause_command, SetLock: Actions._lock_command,
     FireTrigger: Actions._trigger_command,
+    PauseRun: Actions._time_command, ResumeRun: Actions._time_command,
+    StepAll: Actions._time_command, StepWorker: Actions._time_command,
+    SetSpeed: Actions._time_command,
 }

@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as exc:
         send({"type": "error", "lines": exc.lines})
         return 2
-    runtime = Runtime(scenario)
+    speed = float(args[2]) if len(args) > 2 and args[1] == "--speed" else None  # from the UI
+    runtime = Runtime(scenario, speed=speed)
     stdin = sys.stdin.fileno()
     os.set_blocking(stdin, False)
     buffer = b""

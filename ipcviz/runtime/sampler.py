@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from ipcviz.runtime.worker_views import WorkerViews, names_of
 from ipcviz.signals import signal_name
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.events import describe_event
-from ipcviz.telemetry.snapshot import EventView, Snapshot
+from ipcviz.telemetry.snapshot import EventView, NextOp, Snapshot
 
 if TYPE_CHECKING:
     from ipcviz.runtime.procs import SpawnedProc
@@ -73,6 +74,7 @@ class Sampler(WorkerViews, ChannelViews):
         for kid in kids:
             workers.append(self._kid_view(kid, arr[kid.row], channel_names, now))
             events += self._events(kid.row, kid.name, channel_names, row_names)
+        workers = self._with_next_ops(workers)
         events += rt.take_events()
         events.sort(key=lambda e: e.t)
         channels = tuple(self._channel_view(name, spec, arr, workers, kids) for name, spec in
@@ -103,7 +105,23 @@ class Sampler(WorkerViews, ChannelViews):
                 "signals_received": {signal_name(s): n
                                      for s, n in sorted(rt.parent_received.items())},
                 "signals_sent_to": names_of(by_workers.get(T.PARENT_ROW_TARGET, {}))},
+            mode=rt.scheduler.mode, speed=rt.scheduler.speed,
+            run_time=round(rt.run_time, 3),
         )
+
+    def _with_next_ops(self, workers: list) -> list:
+        """Each held worker's next operation, while the run is not simply running (the
+        scheduler reads the kernel state of every worker for it: not on the hot path)."""
+        sched = self.runtime.scheduler
+        if sched.mode == "run" or self.runtime.table is None:
+            return workers
+        ops = sched.next_ops()
+        out = []
+        for view in workers:
+            op = ops.get(view.name)
+            out.append(view if op is None else
+                       replace(view, next_op=NextOp(op.kind, op.channel, op.detail)))
+        return out
 
     def _sent_by_workers(self, arr: np.ndarray, kids: list[SpawnedProc]
                          ) -> dict[int, dict[int, int]]:

@@ -17,8 +17,8 @@ from ipcviz.scenario.yamlpos import FieldPath
 #: Keys the TUI binds itself; a trigger may not take them (the scrolling keys too: the
 #: panels scroll with them).
 BUILTIN_KEYS = frozenset(
-    "t k i s c u R p ? q S l".split()
-    + ["up", "down", "left", "right", "enter", "escape", "tab", "ctrl+c", "question_mark",
+    "t k i s c u R p ? q S l n N - +".split()
+    + ["space", "minus", "plus", "ctrl+r", "up", "down", "left", "right", "enter", "escape", "tab", "ctrl+c", "question_mark",
        "pageup", "pagedown", "home", "end"]
 )
 

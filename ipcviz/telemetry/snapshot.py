@@ -26,6 +26,15 @@ class Waiting(NamedTuple):
         return cls(op, on or None)
 
 
+class NextOp(NamedTuple):
+    """What a held worker does next (runtime/scheduler.py): `kind` ("load", "write",
+    "acquire"), its channel if any, and the words ("load counter[0]")."""
+
+    kind: str
+    channel: str | None
+    detail: str
+
+
 class Holder(NamedTuple):
     """A worker holding a semaphore (acquired more than released); `alive` False once it
     has ended or is a zombie: a dead holder never gives the semaphore back."""
@@ -80,6 +89,8 @@ class WorkerView:
     """Kernel masks from /proc/PID/status: pending, shared_pending, blocked, ignored, caught."""
     failure: str = ""
     """Why a step ended the worker (a full file system, a refused fork), or empty."""
+    next_op: NextOp | None = None
+    """While the run is paused or stepped and the worker is held: its next operation."""
 
     @property
     def blocked_on(self) -> str | None:
@@ -133,6 +144,12 @@ class Snapshot:
     parent_signals: dict[str, dict[str, int]] = field(default_factory=dict)
     """The runtime as a signal target (`to: parent`): "signals_received" (counted by the
     runtime) and "signals_sent_to" (by the workers' `signal` steps)."""
+    mode: str = "run"
+    """The run-wide time mode (runtime/scheduler.py): run | pause | step | schedule."""
+    speed: float = 1.0
+    """The slow-motion factor: 1, 1/2, ... 1/64."""
+    run_time: float | None = None
+    """The run clock (stands still while paused); None in recordings made before it."""
 
     def worker(self, name: str) -> WorkerView | None:
         return next((w for w in self.workers if w.name == name), None)
@@ -182,6 +199,8 @@ def _worker_fields(raw: dict[str, Any]) -> dict[str, Any]:
         out["waiting"] = Waiting(*waiting)
     elif text:
         out["waiting"] = Waiting.parse(text)
+    if out.get("next_op") is not None:
+        out["next_op"] = NextOp(*out["next_op"])
     return out
 
 

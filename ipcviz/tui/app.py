@@ -16,12 +16,19 @@ from textual.widgets import Footer
 from ipcviz.protocol import (
     Command,
     FireTrigger,
+    PauseRun,
     PauseSteps,
     Restart,
+    ResumeRun,
     ResumeSteps,
     SendSignal,
     SetLock,
+    SPEED_FACTORS,
+    SetSpeed,
+    StepAll,
+    StepWorker,
 )
+from ipcviz.format import speed_text
 from ipcviz.scenario.load import ScenarioError, bundled_scenarios, load_scenario
 from ipcviz.signals import parse_signal, signal_name
 from ipcviz.telemetry.snapshot import Snapshot
@@ -75,6 +82,12 @@ class IpcvizApp(App[None]):
         Binding("l", "toggle_lock", "lock on/off"),
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
+        # time control last: the footer fills from the left, and `?` and `q` stay in view
+        Binding("space", "toggle_run", "pause run"),
+        Binding("n", "step_all", "step all"),
+        Binding("N", "step_worker", "step one"),
+        Binding("minus", "speed(-1)", "slower"),
+        Binding("plus", "speed(1)", "faster"),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
 
@@ -209,7 +222,8 @@ class IpcvizApp(App[None]):
     # ------------------------------------------------------------ actions
 
     LIVE_ACTIONS = frozenset({"signal", "signal_picker", "restart", "pause", "trigger", "help",
-                              "toggle_lock"})
+                              "toggle_lock", "toggle_run", "step_all", "step_worker",
+                              "speed"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Worker keys only make sense in the live view, not over the picker."""
@@ -270,6 +284,35 @@ class IpcvizApp(App[None]):
         enabled = bool(view and view.lock_off)
         self._send(SetLock(worker, enabled))
         self.notify(f"{worker}: lock {'on' if enabled else 'OFF'}", timeout=2, markup=False)
+
+    # ------------------------------------------------------------ time control
+
+    def action_toggle_run(self) -> None:
+        """`space`: hold every worker at its next step boundary, or let the run go on."""
+        if self.latest is None:
+            return
+        self._send(PauseRun() if self.latest.mode == "run" else ResumeRun())
+
+    def action_step_all(self) -> None:
+        """`n`: every held worker performs exactly one operation."""
+        self._send(StepAll())
+
+    def action_step_worker(self) -> None:
+        """`N`: only the selected worker performs exactly one operation."""
+        worker = self.selected_worker
+        if worker is not None:
+            self._send(StepWorker(worker))
+
+    def action_speed(self, direction: int) -> None:
+        """`-` halves the speed (down to 1/64), `+` doubles it (up to 1)."""
+        if self.latest is None:
+            return
+        current = min(SPEED_FACTORS, key=lambda f: abs(f - self.latest.speed))
+        index = SPEED_FACTORS.index(current) - direction
+        factor = SPEED_FACTORS[max(0, min(len(SPEED_FACTORS) - 1, index))]
+        if factor != self.latest.speed:
+            self._send(SetSpeed(factor))
+        self.notify(f"speed {speed_text(factor) or '×1'}", timeout=2, markup=False)
 
     def action_trigger(self, key: str) -> None:
         self._send(FireTrigger(key))

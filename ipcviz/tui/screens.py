@@ -23,6 +23,10 @@ KEYS_HELP = (
     ("R", "restart the selected worker"),
     ("p", "pause / resume the worker's steps"),
     ("l", "switch the worker's lock off / on (the race condition switch)"),
+    ("space", "pause / resume the whole run (the run clock stops)"),
+    ("n", "every worker takes exactly one step (operation), then holds"),
+    ("N", "only the selected worker takes one step"),
+    ("- / +", "slower / faster: speed 1, 1/2, ... 1/64"),
     ("?", "this help"),
     ("q", "quit: the run's processes and IPC objects are removed"),
 )

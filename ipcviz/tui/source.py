@@ -67,8 +67,10 @@ class FixedSource(Source):
 class LiveSource(Source):
     """Runs `python -m ipcviz.runtime SCENARIO` (fork+exec, safe from a threaded app)."""
 
-    def __init__(self, scenario_path: str):
+    def __init__(self, scenario_path: str, speed: float | None = None):
         self.path = scenario_path
+        #: the start speed (`launch --speed`), over the scenario's `speed:`
+        self.speed = speed
         self.proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
         self.leaks: dict | None = None
@@ -86,7 +88,8 @@ class LiveSource(Source):
             return
         env = dict(os.environ, IPCVIZ_PARENT_PID=str(os.getpid()))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ipcviz.runtime", self.path],
+            [sys.executable, "-m", "ipcviz.runtime", self.path]
+            + ([] if self.speed is None else ["--speed", repr(self.speed)]),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, env=env, close_fds=True,
         )

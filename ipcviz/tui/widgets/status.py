@@ -8,8 +8,13 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from ipcviz.format import format_duration
+from ipcviz.format import format_duration, speed_text
 from ipcviz.telemetry.snapshot import Snapshot
+
+
+#: the header's words for a held run (the run clock stands still meanwhile)
+HELD_WORDS = {"pause": "PAUSED", "step": "PAUSED: STEPPING",
+              "schedule": "SCHEDULE"}
 
 
 class StatusBar(Static):
@@ -25,8 +30,17 @@ class StatusBar(Static):
         else:
             alive = sum(w.state not in ("exited", "zombie") for w in snap.workers)
             paused = sum(w.paused for w in snap.workers)
+            # a held run and slow motion first, where no width of terminal cuts them off
+            if snap.mode != "run" and snap.running:
+                text.append(" ")
+                text.append(f" {HELD_WORDS.get(snap.mode, snap.mode.upper())} ",
+                            style="bold reverse yellow")
+            if speed_text(snap.speed):
+                text.append(" ")
+                text.append(f" {speed_text(snap.speed)} ", style="bold reverse cyan")
             text.append(f"  {snap.scenario}  ", style="bold")
-            text.append(f"│ {format_duration(snap.elapsed)} │ ")
+            clock = snap.elapsed if snap.run_time is None else snap.run_time
+            text.append(f"│ {format_duration(clock)} │ ")
             if snap.running:
                 text.append(f"running: {alive}/{len(snap.workers)} workers alive", style="green")
             else:

@@ -17,15 +17,24 @@ from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 from ipcviz.telemetry.views import SemaphoreView
 
 COLUMNS = ("worker", "pid", "state", "cpu %", "restarts", "step", "signals received")
+#: while the run is held (paused, stepped, scheduled) the last column says what each
+#: worker does next instead (the signals panel still counts the signals received)
+HELD_COLUMNS = COLUMNS[:-1] + ("next",)
 
 
-def column_widths(total: int) -> tuple[int, ...]:
+def held(snap: Snapshot | None) -> bool:
+    """The run is not simply running: show each worker's next operation."""
+    return snap is not None and snap.mode != "run"
+
+
+def column_widths(total: int, held: bool = False) -> tuple[int, ...]:
     """Fixed widths that fit `total` cells (recomputing widths on every update is what
-    makes a big table slow): the state column gets the most room."""
+    makes a big table slow): the state column gets the most room, except while the run
+    is held, when the next operation's words need it."""
     fixed = {"pid": 7, "cpu %": 5, "restarts": 8, "step": 9}
     room = max(30, total - 2 * len(COLUMNS) - 2 - sum(fixed.values()))
     worker = max(8, min(18, room // 4))
-    state = max(14, min(44, room - worker - 10))
+    state = max(14, min(44, room - worker - (26 if held else 10)))
     signals = max(10, room - worker - state)
     sizes = {**fixed, "worker": worker, "state": state, "signals received": signals}
     return tuple(sizes[c] for c in COLUMNS)
@@ -59,7 +68,7 @@ def row_key(w: WorkerView, snap: Snapshot) -> tuple:
         holders = SemaphoreView.of(sem).holders if sem else ("?",)
     return (w.name, w.parent, w.pid, w.state, w.waiting, w.exit_text, w.exit, w.paused,
             w.lock_off, holders, f"{w.cpu:5.1f}", w.restarts, w.step_text,
-            tuple(w.signals_received.items()))
+            tuple(w.signals_received.items()), held(snap) and w.next_op)
 
 
 def row_cells(w: WorkerView, snap: Snapshot) -> tuple[Text | str, ...]:
@@ -73,8 +82,15 @@ def row_cells(w: WorkerView, snap: Snapshot) -> tuple[Text | str, ...]:
         f"{w.cpu:5.1f}" if w.state not in ("exited", "zombie") else "",
         str(w.restarts),
         w.step_text if w.state not in ("exited",) else "",
-        format_counts(w.signals_received),
+        next_cell(w) if held(snap) else format_counts(w.signals_received),
     )
+
+
+def next_cell(w: WorkerView) -> Text:
+    """"next: load counter[0]" for a held worker; empty for one that is not held."""
+    if w.next_op is None:
+        return Text("")
+    return Text(w.next_op.detail, style="bold cyan")
 
 
 class WorkersTable(ScrollView, can_focus=True):
@@ -137,10 +153,10 @@ class WorkersTable(ScrollView, can_focus=True):
         self._widths = column_widths(120)
 
     def on_mount(self) -> None:
-        self._widths = column_widths(self.app.size.width)
+        self._widths = column_widths(self.app.size.width, held(self._snap))
 
     def on_resize(self) -> None:
-        self._widths = column_widths(self.app.size.width)
+        self._widths = column_widths(self.app.size.width, held(self._snap))
         self._strips.clear()
         self._update_virtual_size()
         self.refresh()
@@ -161,6 +177,10 @@ class WorkersTable(ScrollView, can_focus=True):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
+        if held(snap) != held(self._snap):  # the last column changes: title and widths
+            self._widths = column_widths(self.app.size.width, held(snap))
+            self._strips.clear()
+            self.refresh()
         self._snap = snap
         added = False
         changed: list[int] = []
@@ -202,7 +222,7 @@ class WorkersTable(ScrollView, can_focus=True):
     def _line(self, index: int | None, width: int) -> Strip:
         focused = self.has_focus
         if index is None:
-            key: tuple = ("header", width, focused)
+            key: tuple = ("header", width, focused, held(self._snap))
         else:
             name = self._names[index]
             cursor = index == self.cursor_row
@@ -214,7 +234,7 @@ class WorkersTable(ScrollView, can_focus=True):
             self._strips.clear()
         base = self.rich_style
         if index is None:
-            cells: tuple[Text | str, ...] = COLUMNS
+            cells: tuple[Text | str, ...] = HELD_COLUMNS if held(self._snap) else COLUMNS
             style = self.get_component_rich_style("workers--header")
             post = None
         else:
