@@ -62,7 +62,10 @@ class Sampler(WorkerViews, ChannelViews):
         for kid in kids:
             row_names[kid.row] = kid.name
         arr = table.array if table is not None else None
-        events: list[EventView] = []
+        # (when, who, event): exact times order the workers' events (effect after cause
+        # even within one millisecond); at equal shown times the runtime's (a timeline
+        # signal, a key) come first: they are the cause
+        keyed: list[tuple[float, int, float, EventView]] = []
         workers = []
         by_workers = self._sent_by_workers(arr, kids) if arr is not None else {}
         for proc in rt.procs:
@@ -70,13 +73,14 @@ class Sampler(WorkerViews, ChannelViews):
             workers.append(self._worker_view(proc, row, channel_names, now,
                                              by_workers.get(proc.row)))
             if table is not None:
-                events += self._events(proc.row, proc.name, channel_names, row_names)
+                keyed += self._events(proc.row, proc.name, channel_names, row_names)
         for kid in kids:
             workers.append(self._kid_view(kid, arr[kid.row], channel_names, now))
-            events += self._events(kid.row, kid.name, channel_names, row_names)
+            keyed += self._events(kid.row, kid.name, channel_names, row_names)
         workers = self._with_next_ops(workers)
-        events += rt.take_events()
-        events.sort(key=lambda e: e.t)
+        keyed += [(e.t, 0, e.t, e) for e in rt.take_events()]
+        keyed.sort(key=lambda k: k[:3])
+        events = [k[3] for k in keyed]
         channels = tuple(self._channel_view(name, spec, arr, workers, kids) for name, spec in
                          model.channels.items())
         candidate = self._deadlock(workers, channels)
@@ -145,7 +149,7 @@ class Sampler(WorkerViews, ChannelViews):
         return out
 
     def _events(self, row: int, name: str, channel_names: list[str], row_names: list[str]
-                ) -> list[EventView]:
+                ) -> list[tuple[float, int, float, EventView]]:
         table = self.runtime.table
         assert table is not None
         seen = self._event_seen.get(row, 0)
@@ -156,7 +160,9 @@ class Sampler(WorkerViews, ChannelViews):
         t0_ns = int(self.runtime.t0 * 1e9)
         for t_ns, kind, a, b in raw:
             text, category = describe_event(kind, a, b, channel_names, row_names)
-            out.append(EventView(round((t_ns - t0_ns) / 1e9, 3), name, text, category))
+            exact = (t_ns - t0_ns) / 1e9
+            shown = round(exact, 3)
+            out.append((shown, 1, exact, EventView(shown, name, text, category)))
         return out
 
     def _read_stat(self, pid: int, now: float) -> tuple[Any, float]:
