@@ -18,7 +18,6 @@ import sys
 import tempfile
 import textwrap
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,30 +27,16 @@ from ipcviz.host.process import ProcessIdentity, read_stat
 
 from .conftest import ROOT, run_cli
 from .live import LiveRun
+from .users import NOBODY
+from .users import as_nobody as as_user
 
-NOBODY = 65534
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="making files owned by another uid "
                                 "(setuid in a forked child) needs root")
 
 
 def as_nobody(action: Callable[[], None]) -> None:
-    """Run `action` in a forked child that has become uid/gid 65534."""
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.umask(0)
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            action()
-            code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, "the child acting as nobody failed"
+    """Run `action` as uid/gid 65534 with umask 0 (planted files as loose as they come)."""
+    as_user(action, umask=0)
 
 
 def cli(root: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

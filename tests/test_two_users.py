@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import secrets
 import stat
-import traceback
-from collections.abc import Callable
 
 import posix_ipc
 import pytest
@@ -26,7 +24,8 @@ from ipcviz.host.registry import Registry
 from ipcviz.host.sweep import sweep_dead_runs
 from ipcviz.scenario.load import load_text
 
-NOBODY = 65534
+from .users import NOBODY, as_nobody
+
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="creating objects owned by another "
                                 "uid (setuid in a forked child) needs root")
 
@@ -54,23 +53,6 @@ expect:
 """
 
 
-def as_nobody(action: Callable[[], None]) -> None:
-    """Run `action` in a forked child that has become uid/gid 65534."""
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            action()
-            code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, "the child acting as nobody failed"
 
 
 def planted_names(run_id: str) -> dict[str, str]:
