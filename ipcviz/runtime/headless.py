@@ -61,11 +61,11 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
         runtime.poll(0.0)
         elapsed = runtime.elapsed
         if runtime.all_ended():
-            final = sampler.sample()
+            final = sampler.sample(flush=True)
         else:  # still running: states as they were, counters once everything stands still
             live = sampler.sample()
             runtime.quiesce()
-            final = with_states_of(sampler.sample(), live)
+            final = with_states_of(sampler.sample(flush=True), live)
         if on_snapshot is not None:
             on_snapshot(final)
     finally:

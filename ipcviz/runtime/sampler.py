@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from ipcviz.runtime.supervisor import Runtime
 
 
+#: how long a worker's event waits before it is shown, so that events reach the screen
+#: in the order they happened even when their writers log them a moment late
+EVENT_HOLD = 0.05
+
 class Sampler(WorkerViews, ChannelViews):
     """Turns the runtime's state into Snapshots at the caller's pace."""
 
@@ -37,6 +41,8 @@ class Sampler(WorkerViews, ChannelViews):
         self._fresh = True
         self._stats: dict[int, tuple[object, float]] = {}  # pid -> (ProcStat, cpu %)
         self.dropped_events = 0
+        #: workers' events kept back for the next frame (see `sample`)
+        self._held: list[tuple[float, int, float, EventView]] = []
         self._t0_ns = 0
         self.deadlock_seen: tuple[str, ...] | None = None
         self._candidate: tuple[str, ...] | None = None
@@ -44,11 +50,14 @@ class Sampler(WorkerViews, ChannelViews):
         self._slot_cells: dict[str, list[tuple[int, int, int]]] = {}
         self._checked: set[str] = set()
 
-    def sample(self, kernel: bool = True) -> Snapshot:
+    def sample(self, kernel: bool = True, flush: bool = False) -> Snapshot:
         """Everything on screen, read now. `kernel=False` (an early frame between two ticks
         of the clock, sent because a counter or an event changed) reads the telemetry
         table and the channels but reuses what /proc said at the last tick (states, cpu,
-        signal masks): reading /proc for every process is most of a frame's cost."""
+        signal masks): reading /proc for every process is most of a frame's cost.
+        Workers' events younger than EVENT_HOLD wait for the next frame (one that is dated
+        earlier may still be on its way: a sender logs "sent" after kill() returns, and the
+        receiver can log "woke" first); `flush` (the end of a run) gives them all."""
         self._fresh = kernel
         rt = self.runtime
         model = rt.model
@@ -79,7 +88,14 @@ class Sampler(WorkerViews, ChannelViews):
             keyed += self._events(kid.row, kid.name, channel_names, row_names)
         workers = self._with_next_ops(workers)
         keyed += [(e.t, 0, e.t, e) for e in rt.take_events()]
+        keyed += self._held
         keyed.sort(key=lambda k: k[:3])
+        if flush:
+            self._held = []
+        else:
+            cut = now - EVENT_HOLD
+            self._held = [k for k in keyed if k[1] and k[2] > cut]
+            keyed = [k for k in keyed if not (k[1] and k[2] > cut)]
         events = [k[3] for k in keyed]
         channels = tuple(self._channel_view(name, spec, arr, workers, kids) for name, spec in
                          model.channels.items())
