@@ -48,36 +48,49 @@ def ipcviz_shm_entries() -> set[str]:
     return found
 
 
-def leftovers() -> list[str]:
-    """Processes, /dev/shm entries and run directories of ours that still exist."""
-    found = []
+def _leftovers_by_key() -> dict[str, str]:
+    """What leftovers() lists, keyed so that the same object compares equal over time: a
+    process by pid and start time (its command line is empty while it is being exec'd,
+    and a vfork'd child is returned to its parent in that window)."""
+    found = {}
     me = psutil.Process()
     for child in me.children(recursive=True):
         try:
             if child.status() != psutil.STATUS_ZOMBIE:
-                found.append(f"process {child.pid} {' '.join(child.cmdline()[:4])}")
+                key = f"process {child.pid} {child.create_time()}"
+                found[key] = f"process {child.pid} {' '.join(child.cmdline()[:4])}"
         except psutil.NoSuchProcess:
             pass
-    found += [f"/dev/shm/{n}" for n in ipcviz_shm_entries()]
+    for name in ipcviz_shm_entries():
+        found[f"/dev/shm/{name}"] = f"/dev/shm/{name}"
     root = Path(os.environ["IPCVIZ_RUN_ROOT"])
     if root.is_dir():
-        found += [f"run dir {p}" for p in root.iterdir()]
+        for path in root.iterdir():
+            found[f"run dir {path}"] = f"run dir {path}"
     return found
+
+
+def leftovers() -> list[str]:
+    """Processes, /dev/shm entries and run directories of ours that still exist."""
+    return list(_leftovers_by_key().values())
 
 
 @pytest.fixture
 def nothing_left_behind():
     """Asserts after the test that no process, shm entry or run dir of ours remains."""
-    before = set(leftovers())
+    before = set(_leftovers_by_key())
     yield
     import time
 
+    def remaining() -> list[str]:
+        return [text for key, text in _leftovers_by_key().items() if key not in before]
+
     deadline = time.monotonic() + 5
-    remaining = [x for x in leftovers() if x not in before]
-    while remaining and time.monotonic() < deadline:
+    left = remaining()
+    while left and time.monotonic() < deadline:
         time.sleep(0.05)
-        remaining = [x for x in leftovers() if x not in before]
-    assert remaining == [], f"left behind: {remaining}"
+        left = remaining()
+    assert left == [], f"left behind: {left}"
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
