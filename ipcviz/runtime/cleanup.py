@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from ipcviz.host.process import ProcessIdentity, read_stat
+from ipcviz.runtime.programs import kill_program_trees
 from ipcviz.telemetry import table as T
 
 
@@ -53,8 +54,8 @@ class Cleanup:
         (and not blocked), or delivered and still being counted (the worker is running: a
         paused worker sleeps, and a delivery wakes it until its handler has counted)."""
         for proc in self.procs:
-            if not proc.alive or proc.ident is None:
-                continue
+            if not proc.alive or proc.ident is None or proc.instance.definition.exec:
+                continue  # (a program counts nothing: nothing of it is in flight)
             stat = read_stat(proc.ident.pid)
             if (stat is not None and stat.state == "R") or _deliverable(proc.ident.pid):
                 return True
@@ -66,6 +67,16 @@ class Cleanup:
         self.name_new_children()
         kids = [k.ident for k in self.spawned()]
         self._kid_idents += kids
+        programs = [p.ident.pid for p in self.procs
+                    if p.instance.definition.exec is not None and p.alive and p.ident]
+        groups = {p.ident.pid for p in self.procs
+                  if p.instance.definition.exec is not None and p.ident}
+        if groups:  # a program's own children are not in the table: the kernel's tree
+            extra = [i for i in kill_program_trees(programs, groups) if i.pid not in programs]
+            kids += extra
+            self._kid_idents += extra
+        self.programs.drain()
+        self.programs.close()
         for proc in self.procs:
             proc.restart_at = None
             proc.restart_pending = False

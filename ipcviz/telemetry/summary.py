@@ -16,7 +16,17 @@ _WORKER_KEYS = ("pid", "state", "exit", "restarts", "zombies", "self_reads",
                 "bytes_read", "messages_sent", "messages_received", "epipe_errors")
 
 
+#: what is known of a worker that runs a program: the kernel's view, not step counters
+_PROGRAM_KEYS = ("pid", "state", "exit", "restarts", "zombies", "signals_sent_to")
+
+
 def worker_entry(w: Any) -> dict[str, Any]:
+    if getattr(w, "program", None) is not None:
+        entry = {key: getattr(w, key) for key in _PROGRAM_KEYS}
+        if w.blocked_on:
+            entry["blocked_on"] = w.blocked_on
+        entry["program"] = dict(w.program)
+        return entry
     entry = {key: getattr(w, key) for key in _WORKER_KEYS}
     if w.blocked_on:
         entry["blocked_on"] = w.blocked_on
