@@ -133,9 +133,12 @@ def _parser() -> argparse.ArgumentParser:
                    description="Print the JSON Schema of scenario files, for editors "
                                "(yaml-language-server).")
     add_watch_parser(sub)
-    sub.add_parser("clean", help="remove processes and IPC objects left by crashed runs",
+    clean = sub.add_parser("clean", help="remove processes and IPC objects left by crashed runs",
                    description="Remove what runs whose ipcviz process is gone left behind "
                                "(runs still alive are never touched).")
+    clean.add_argument("--program-leaks", action="store_true",
+                       help="also remove /dev/shm and message-queue objects that watched "
+                            "programs (exec:) left behind, as runs reported them")
     return parser
 
 
@@ -182,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         if command in ("show", "new", "docs", "schema"):
             return getattr(authoring, f"{command}_command")(args)
         if command == "clean":
-            return _clean()
+            return _clean(args.program_leaks)
         if command == "watch":
             return watch_command(args, _launch, _run_headless, _fail)
     except KeyboardInterrupt:
@@ -387,7 +390,7 @@ def _validate(files: list[str]) -> int:
     return status
 
 
-def _clean() -> int:
+def _clean(program_objects: bool = False) -> int:
     """Sweep dead runs; what cannot be proven ours is listed as refused and left alone."""
     from ipcviz.host.sweep import sweep_dead_runs
     from ipcviz.host.runroot import RunRootError
@@ -396,11 +399,17 @@ def _clean() -> int:
         report = sweep_dead_runs()
     except RunRootError as exc:
         return _fail([str(exc)])
-    for item in report.removed:
+    removed, refused = list(report.removed), list(report.refused)
+    if program_objects:
+        from ipcviz.host import program_leaks
+
+        theirs, not_removed = program_leaks.remove()
+        removed += theirs
+        refused += not_removed
+    for item in removed:
         print(f"removed {item}")
-    for item in report.refused:
+    for item in refused:
         print(f"refused: {item}", file=sys.stderr)
-    removed = report.removed
     print(f"{len(removed)} item(s) removed" if removed else "nothing to clean")
     return 0
 

@@ -51,7 +51,8 @@ INTERPRETERS = ("python", "sh", "bash", "dash", "zsh", "perl", "ruby", "node")
 def _program_name(argv: list[str]) -> str:
     """`./a.out` -> a.out; `python3 examples/signal_loop.py` -> signal_loop."""
     base = os.path.basename(argv[0])
-    if base.startswith(INTERPRETERS) and len(argv) > 1 and not argv[1].startswith("-"):
+    interpreter = re.fullmatch(r"(%s)[0-9.]*" % "|".join(INTERPRETERS), base)
+    if interpreter and len(argv) > 1 and not argv[1].startswith("-"):
         return os.path.splitext(os.path.basename(argv[1]))[0]
     return base
 

@@ -9,7 +9,9 @@ import time
 
 import numpy as np
 
+from ipcviz.host import program_leaks
 from ipcviz.host.process import ProcessIdentity, read_stat
+from ipcviz.host.runroot import RunRootError
 from ipcviz.runtime.programs import kill_program_trees
 from ipcviz.telemetry import table as T
 
@@ -132,7 +134,16 @@ class Cleanup:
                      if ProcessIdentity(pid, start).exists()]
         processes += [k.pid for k in self._kid_idents if k.exists()]
         objects = self.registry.leaked_objects()
+        watch = self.program_watch
+        theirs = sorted({path for name in watch.objects for path in watch.leaks(name)})
+        if theirs and not self._leaks_recorded:  # for `ipcviz clean --program-leaks`
+            self._leaks_recorded = True
+            try:
+                program_leaks.record(theirs)
+            except (OSError, RunRootError):
+                pass
         return {"processes": len(processes), "ipc_objects": len(objects),
+                "program_objects": theirs,
                 "details": [f"process {p}" for p in processes] + objects}
 
 

@@ -133,4 +133,7 @@ def format_text(summary: dict[str, Any]) -> str:
         lines.append(f"  [{mark}] {result['check']} (actual {result['actual']})")
     leaks = summary["leaks"]
     lines.append(f"  left behind: {leaks['processes']} processes, {leaks['ipc_objects']} IPC objects")
+    for path in leaks.get("program_objects", []):
+        lines.append(f"  left behind by a program (its own, not removed): {path}; "
+                     "`ipcviz clean --program-leaks` removes it")
     return "\n".join(lines)

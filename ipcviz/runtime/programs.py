@@ -132,6 +132,8 @@ class ProgramOutput:
     partial: dict[int, bytes] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)
     last: dict[str, list[str]] = field(default_factory=dict)
+    #: the pipes' inodes (ipcviz's own plumbing, left out of what is observed)
+    inodes: set[int] = field(default_factory=set)
 
     def open(self, worker: str) -> tuple[int, int]:
         """A fresh pair of pipes for a program about to be forked: the write ends (for
@@ -139,6 +141,7 @@ class ProgramOutput:
         ends = []
         for stream in ("stdout", "stderr"):
             read_fd, write_fd = os.pipe()
+            self.inodes.add(os.fstat(read_fd).st_ino)
             os.set_blocking(read_fd, False)
             os.set_inheritable(read_fd, False)
             self.streams[read_fd] = (worker, stream)
@@ -260,3 +263,103 @@ def kill_program_trees(leaders: list[int], groups: set[int]) -> list[ProcessIden
             ident.signal(signal.SIGKILL)
             killed[ident] = None
     return list(killed)
+
+
+#: bytes of each shared-memory segment shown; how often (in frames) mappings are read
+SHOWN_BYTES = 64
+MAPS_EVERY = 5
+
+
+@dataclass
+class ProgramWatch:
+    """What the kernel shows of each program's process tree, read at the clock's ticks,
+    as plain data for the Snapshot, and the peaks the summary reports."""
+
+    last: dict[str, dict] = field(default_factory=dict)
+    peaks: dict[str, dict] = field(default_factory=dict)
+    #: POSIX objects seen in a program's tree, by worker: leaks if they outlive the run
+    objects: dict[str, set[str]] = field(default_factory=dict)
+    ticks: int = 0
+
+    def read(self, name: str, pid: int, fresh: bool, plumbing: set[int]) -> dict:
+        """The tree under `pid` (`plumbing`: inodes of ipcviz's own pipes, left out)."""
+        if not fresh and name in self.last:
+            return self.last[name]
+        from ipcviz.observe import observe
+
+        self.ticks += 1
+        maps = self.ticks % MAPS_EVERY == 1 or name not in self.last
+        seen = observe(pid, contents_limit=SHOWN_BYTES, maps=maps)
+        view = {
+            "processes": [[p.pid, p.ppid, p.name, p.state_words,
+                           p.wait.words if p.wait else "", p.zombies]
+                          for p in seen.processes],
+            "pipes": [{"kind": p.kind, "path": p.path, "inode": p.inode,
+                       "buffered": p.buffered, "capacity": p.capacity,
+                       "writers": list(p.writers), "readers": list(p.readers)}
+                      for p in seen.pipes if p.inode not in plumbing],
+            "queues": [{"name": q.name, "depth": q.depth, "capacity": q.capacity,
+                        "holders": sorted({e.pid for e in q.holders})} for q in seen.queues],
+            "sockets": [{"family": s.family, "type": s.type, "state": s.state,
+                         "local": s.local, "remote": s.remote, "rx_queue": s.rx_queue,
+                         "holders": sorted({e.pid for e in s.holders})} for s in seen.sockets],
+        }
+        if maps:
+            view["shared_memory"] = [
+                {"name": m.name, "kind": m.kind, "size": m.size, "mappers": list(m.mappers),
+                 "contents": m.contents.hex() if m.contents is not None else None}
+                for m in seen.mappings if m.kind in ("posix_shm", "sysv_shm")]
+        else:
+            view["shared_memory"] = self.last.get(name, {}).get("shared_memory", [])
+        self.last[name] = view
+        self._peak(name, view)
+        return view
+
+    def _peak(self, name: str, view: dict) -> None:
+        peak = self.peaks.setdefault(name, {"processes": 0, "zombies": 0, "pipes": {},
+                                            "queues": {}, "shared_memory": {}})
+        peak["processes"] = max(peak["processes"], len(view["processes"]))
+        peak["zombies"] = max(peak["zombies"], sum(p[5] for p in view["processes"]))
+        for pipe in view["pipes"]:
+            key = pipe["path"] or f"pipe:[{pipe['inode']}]"
+            known = peak["pipes"].setdefault(key, {"peak_buffered": 0, "writers": [],
+                                                   "readers": []})
+            known["peak_buffered"] = max(known["peak_buffered"], pipe["buffered"] or 0)
+            known["writers"] = sorted(set(known["writers"]) | set(pipe["writers"]))
+            known["readers"] = sorted(set(known["readers"]) | set(pipe["readers"]))
+        for queue in view["queues"]:
+            known = peak["queues"].setdefault(queue["name"], {"peak_depth": 0})
+            known["peak_depth"] = max(known["peak_depth"], queue["depth"] or 0)
+            self.objects.setdefault(name, set()).add("mqueue:" + queue["name"])
+        for segment in view["shared_memory"]:
+            known = peak["shared_memory"].setdefault(segment["name"], {"size": 0,
+                                                                        "mappers": []})
+            known["size"] = max(known["size"], segment["size"])
+            known["mappers"] = sorted(set(known["mappers"]) | set(segment["mappers"]))
+            if segment["kind"] == "posix_shm":
+                self.objects.setdefault(name, set()).add("shm:" + segment["name"])
+
+    def leaks(self, name: str) -> list[str]:
+        """POSIX objects this program's tree used that still exist: /dev/shm/NAME and
+        /dev/mqueue/NAME (the program's, not ipcviz's: reported, never removed here)."""
+        out = []
+        for item in sorted(self.objects.get(name, ())):
+            kind, _, obj = item.partition(":")
+            if kind == "shm" and os.path.exists("/dev/shm" + obj):
+                out.append("/dev/shm" + obj)
+            elif kind == "mqueue" and queue_exists(obj):
+                out.append("/dev/mqueue" + obj)
+        return out
+
+
+def queue_exists(name: str) -> bool:
+    """Whether the POSIX message queue `name` exists (/dev/mqueue need not be mounted)."""
+    import posix_ipc
+
+    try:
+        posix_ipc.MessageQueue(name).close()
+    except posix_ipc.ExistentialError:
+        return False
+    except posix_ipc.Error:
+        return True  # there, but not ours to open
+    return True

@@ -31,7 +31,7 @@ from ipcviz.runtime.bursts import SignalBurst
 from ipcviz.runtime.forking import Forking
 from ipcviz.runtime.inbox import STOP_REQUESTS, SignalInbox, sent_by_a_process
 from ipcviz.runtime.procs import Proc
-from ipcviz.runtime.programs import ProgramOutput, program_problems
+from ipcviz.runtime.programs import ProgramOutput, ProgramWatch, program_problems
 from ipcviz.runtime.scheduler import Scheduler, parse_schedule
 from ipcviz.scenario.load import LoadedScenario
 from ipcviz.scenario.programs import exec_refusal
@@ -54,6 +54,8 @@ class Runtime(Forking, Actions, Cleanup):
         #: a scenario file of the user's may run its `exec:` programs (bundled ones may)
         self.allow_exec = allow_exec
         self.programs = ProgramOutput(self._log)
+        self.program_watch = ProgramWatch()
+        self._leaks_recorded = False
         self.clock = clock
         self.model = scenario.model
         self.procs: list[Proc] = []

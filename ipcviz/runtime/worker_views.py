@@ -195,13 +195,23 @@ class WorkerViews:
             self_reads=int(row[T.SELF_READS]) if row is not None else 0,
             epipe_errors=int(row[T.EPIPE]) if row is not None else 0,
             zombies=zombies, masks=masks, failure=row_failure(row, channel_names),
-            program=None if program is None else self._program_facts(proc.name, program),
+            program=None if program is None else self._program_facts(
+                proc.name, program, pid, proc.alive),
         )
 
-    def _program_facts(self, name: str, argv: list[str]) -> dict:
+    def _program_facts(self, name: str, argv: list[str], pid: int | None, alive: bool
+                       ) -> dict:
+        """Its command line and output, and the kernel's view of its process tree (read
+        at the clock's ticks: see ProgramWatch)."""
         output = self.runtime.programs
-        return {"argv": list(argv), "output_lines": output.lines.get(name, 0),
-                "last_output": list(output.last.get(name, ()))}
+        watch = self.runtime.program_watch
+        facts = {"argv": list(argv), "output_lines": output.lines.get(name, 0),
+                 "last_output": list(output.last.get(name, ()))}
+        if alive and pid:
+            facts["observed"] = watch.read(name, pid, self._fresh, output.inodes)
+        facts["peak"] = watch.peaks.get(name, {})
+        facts["leaks"] = watch.leaks(name) if not alive else []
+        return facts
 
     @staticmethod
     def _state(kernel: str, op: int, row: np.ndarray, channel_names: list[str]

@@ -71,6 +71,8 @@ def build_summary(snap: Snapshot, duration: float, leaks: dict[str, Any],
     summary["expect"] = check_expectations(summary, expectations, elements)
     summary["leaks"] = {"processes": leaks.get("processes", 0),
                         "ipc_objects": leaks.get("ipc_objects", 0)}
+    if leaks.get("program_objects"):  # a watched program's own, not ipcviz's
+        summary["leaks"]["program_objects"] = list(leaks["program_objects"])
     return summary
 
 
