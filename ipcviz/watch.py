@@ -87,7 +87,9 @@ def watch_command(args: argparse.Namespace, launch: Callable[..., int],
     if args.json and not args.headless:
         return fail(["watch: --json goes with --headless"])
     program = argv[0]
-    if ("/" in program and not os.access(program, os.X_OK)) or (
+    if program.endswith(".c") and os.path.isfile(program):
+        pass  # compiled on first use by the runtime (a missing compiler is one line too)
+    elif ("/" in program and not os.access(program, os.X_OK)) or (
             "/" not in program and shutil.which(program) is None):
         return fail([f"watch: program '{program}' not found"
                       + ("" if "/" in program else " on PATH") + " (or not executable)"])

@@ -196,3 +196,79 @@ triggers:
         "f.yaml:14:27: triggers[0].pause_steps: 'pause_steps' acts on steps; 'p' runs a "
         "program",
     ]
+
+
+def _needs_cc() -> None:
+    from ipcviz.observe.cc import NoCompiler, compiler
+
+    try:
+        compiler()
+    except NoCompiler as exc:
+        pytest.skip(str(exc))
+
+
+def test_a_c_program_pipe_seen_with_its_bytes_and_both_holders(scenario_file,
+                                                               nothing_left_behind) -> None:
+    """pipe_hold.c (compiled on first use) writes 1,000 bytes into a pipe its child never
+    reads: 1,000 buffered, the parent at the write end, the child at the read end."""
+    _needs_cc()
+    path = scenario_file(f"""\
+duration: 1.5
+workers:
+  hold: {{exec: [{EXAMPLES / 'pipe_hold.c'}]}}
+""")
+    worker = _summary(run_cli("run", str(path), "--headless", "--json", "--allow-exec",
+                              timeout=180))["workers"]["hold"]
+    seen = worker["program"]["observed"]
+    parent = worker["pid"]
+    (child,) = [p[0] for p in seen["processes"] if p[1] == parent]
+    (pipe,) = [p for p in seen["pipes"] if p["buffered"]]
+    assert pipe["buffered"] == 1000 and pipe["capacity"] == 65536
+    assert pipe["writers"] == [parent] and pipe["readers"] == [child]
+    assert worker["program"]["peak"]["processes"] == 2
+
+
+def test_the_shared_numpy_segment_is_mapped_by_both_and_changes(nothing_left_behind
+                                                                 ) -> None:
+    name = f"/ipcviz_test_np{os.getpid()}"
+    result = run_cli("watch", "--headless", "--json", "--duration", "1.5", "--",
+                     PY, str(EXAMPLES / "shm_numpy.py"), name, "1000")
+    summary = _summary(result)
+    program = summary["workers"]["shm_numpy"]["program"]
+    (segment,) = program["observed"]["shared_memory"]
+    assert segment["name"] == name and segment["size"] == 40
+    assert len(segment["mappers"]) == 2
+    printed = [line for line in program["last_output"] if not line.startswith("ready")]
+    assert len(set(printed)) >= 2, printed  # the child keeps adding: the array changes
+    # killed at the end, it could not unlink the segment: its leak, removed when asked
+    assert summary["leaks"]["program_objects"] == [f"/dev/shm{name}"]
+    assert os.path.exists(f"/dev/shm{name}")
+    assert f"removed /dev/shm{name}" in run_cli("clean", "--program-leaks").stdout
+    assert not os.path.exists(f"/dev/shm{name}")
+
+
+def test_a_programs_leak_is_reported_and_removed_only_when_asked(nothing_left_behind
+                                                                  ) -> None:
+    """mq_hold.c creates a queue and would unlink it after 60 s; killed at the end of a
+    1 s run, it leaves it: reported by name, not removed, until clean --program-leaks."""
+    _needs_cc()
+    import posix_ipc
+
+    name = f"/ipcviz_test_mq{os.getpid()}"
+    result = run_cli("watch", "--headless", "--json", "--duration", "1", "--",
+                     str(EXAMPLES / "mq_hold.c"), name, "4", timeout=180)
+    try:
+        summary = _summary(result)
+        assert summary["leaks"]["program_objects"] == [f"/dev/mqueue{name}"]
+        queue = posix_ipc.MessageQueue(name)
+        assert queue.current_messages == 4
+        queue.close()
+        cleaned = run_cli("clean", "--program-leaks")
+        assert f"removed /dev/mqueue{name}" in cleaned.stdout.splitlines()
+        with pytest.raises(posix_ipc.ExistentialError):
+            posix_ipc.MessageQueue(name)
+    finally:
+        try:
+            posix_ipc.unlink_message_queue(name)
+        except posix_ipc.ExistentialError:
+            pass

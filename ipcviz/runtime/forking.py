@@ -121,7 +121,8 @@ class Forking:
             else:
                 ends[role] = (fds.get(role), None)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
-        become_program(definition, working_directory(definition, self.scenario.path), env,
+        become_program(self.program_argv[proc.instance.group],
+                       working_directory(definition, self.scenario.path), env,
                        *ends["read"], *ends["write"], outputs[0], outputs[1], gate)
 
     def reap(self) -> None:

@@ -59,9 +59,14 @@ def working_directory(definition: schema.Worker, scenario_path: str) -> str:
     return str(base / definition.cwd)
 
 
-def program_problems(model: schema.Scenario, scenario_path: str) -> list[str]:
-    """Why a program of the scenario cannot start (not found, not executable, no such
-    working directory): checked before anything is created."""
+def prepare_programs(model: schema.Scenario, scenario_path: str
+                     ) -> tuple[dict[str, list[str]], list[str]]:
+    """Each program's command line ready to exec (a C source `prog.c` compiled once into
+    the cache, see observe/cc.py), and why one cannot start (not found, not executable,
+    no such working directory, no compiler): checked before anything is created."""
+    from ipcviz.observe.cc import CompileError, compile_c
+
+    argvs: dict[str, list[str]] = {}
     problems = []
     for name, worker in model.workers.items():
         if worker.exec is None:
@@ -70,7 +75,14 @@ def program_problems(model: schema.Scenario, scenario_path: str) -> list[str]:
         if not os.path.isdir(cwd):
             problems.append(f"worker '{name}': working directory {cwd} does not exist")
             continue
-        program = worker.exec[0]
+        argv = list(worker.exec)
+        program = argv[0]
+        if program.endswith(".c"):
+            try:
+                argv[0] = program = str(compile_c(os.path.join(cwd, program)))
+            except (CompileError, OSError) as exc:
+                problems.append(f"worker '{name}': {exc}")
+                continue
         path_var = worker.env.get("PATH", os.environ.get("PATH", os.defpath))
         if "/" in program:
             found = os.path.join(cwd, program)
@@ -81,10 +93,11 @@ def program_problems(model: schema.Scenario, scenario_path: str) -> list[str]:
             problems.append(f"worker '{name}': program '{program}' not found"
                             + ("" if "/" in program else " on PATH")
                             + " (or not executable)")
-    return problems
+        argvs[name] = argv
+    return argvs, problems
 
 
-def become_program(definition: schema.Worker, cwd: str, env: dict[str, str],
+def become_program(argv: list[str], cwd: str, env: dict[str, str],
                    stdin_fd: int | None, stdin_path: str | None,
                    stdout_fd: int | None, stdout_path: str | None,
                    out_w: int, err_w: int, gate_fd: int | None) -> None:
@@ -103,9 +116,9 @@ def become_program(definition: schema.Worker, cwd: str, env: dict[str, str],
                 pass
         os.closerange(3, 65536)
         os.chdir(cwd)
-        os.execvpe(definition.exec[0], list(definition.exec), env)  # type: ignore[index]
+        os.execvpe(argv[0], argv, env)
     except OSError as exc:
-        os.write(2, f"cannot run {definition.exec[0]!r}: {exc.strerror}\n".encode())  # type: ignore[index]
+        os.write(2, f"cannot run {argv[0]!r}: {exc.strerror}\n".encode())
     os._exit(127)
 
 
@@ -281,8 +294,10 @@ class ProgramWatch:
     objects: dict[str, set[str]] = field(default_factory=dict)
     ticks: int = 0
 
-    def read(self, name: str, pid: int, fresh: bool, plumbing: set[int]) -> dict:
-        """The tree under `pid` (`plumbing`: inodes of ipcviz's own pipes, left out)."""
+    def read(self, name: str, pid: int, fresh: bool, plumbing: set[int],
+             channels: dict[int, str]) -> dict:
+        """The tree under `pid` (`plumbing`: inodes of ipcviz's own pipes, left out;
+        `channels`: inodes of the scenario's pipes and FIFOs, by channel name)."""
         if not fresh and name in self.last:
             return self.last[name]
         from ipcviz.observe import observe
@@ -296,7 +311,8 @@ class ProgramWatch:
                           for p in seen.processes],
             "pipes": [{"kind": p.kind, "path": p.path, "inode": p.inode,
                        "buffered": p.buffered, "capacity": p.capacity,
-                       "writers": list(p.writers), "readers": list(p.readers)}
+                       "writers": list(p.writers), "readers": list(p.readers),
+                       "channel": channels.get(p.inode)}
                       for p in seen.pipes if p.inode not in plumbing],
             "queues": [{"name": q.name, "depth": q.depth, "capacity": q.capacity,
                         "holders": sorted({e.pid for e in q.holders})} for q in seen.queues],
@@ -321,7 +337,7 @@ class ProgramWatch:
         peak["processes"] = max(peak["processes"], len(view["processes"]))
         peak["zombies"] = max(peak["zombies"], sum(p[5] for p in view["processes"]))
         for pipe in view["pipes"]:
-            key = pipe["path"] or f"pipe:[{pipe['inode']}]"
+            key = pipe["channel"] or pipe["path"] or f"pipe:[{pipe['inode']}]"
             known = peak["pipes"].setdefault(key, {"peak_buffered": 0, "writers": [],
                                                    "readers": []})
             known["peak_buffered"] = max(known["peak_buffered"], pipe["buffered"] or 0)

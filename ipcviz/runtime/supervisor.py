@@ -31,7 +31,7 @@ from ipcviz.runtime.bursts import SignalBurst
 from ipcviz.runtime.forking import Forking
 from ipcviz.runtime.inbox import STOP_REQUESTS, SignalInbox, sent_by_a_process
 from ipcviz.runtime.procs import Proc
-from ipcviz.runtime.programs import ProgramOutput, ProgramWatch, program_problems
+from ipcviz.runtime.programs import ProgramOutput, ProgramWatch, prepare_programs
 from ipcviz.runtime.scheduler import Scheduler, parse_schedule
 from ipcviz.scenario.load import LoadedScenario
 from ipcviz.scenario.programs import exec_refusal
@@ -55,6 +55,7 @@ class Runtime(Forking, Actions, Cleanup):
         self.allow_exec = allow_exec
         self.programs = ProgramOutput(self._log)
         self.program_watch = ProgramWatch()
+        self.program_argv: dict[str, list[str]] = {}
         self._leaks_recorded = False
         self.clock = clock
         self.model = scenario.model
@@ -96,8 +97,10 @@ class Runtime(Forking, Actions, Cleanup):
     def start(self) -> None:
         """Create every object, fork every worker, open the start gate."""
         refusal = exec_refusal(self.model, self.scenario.path, self.allow_exec)
-        problems = [refusal] if refusal else program_problems(self.model, self.scenario.path)
-        if problems:  # before anything is created
+        if refusal:  # before anything is created, compiled or started
+            raise StartError(refusal)
+        self.program_argv, problems = prepare_programs(self.model, self.scenario.path)
+        if problems:
             raise StartError(problems[0])
         try:
             self.swept = sweep_dead_runs().removed

@@ -199,6 +199,20 @@ class WorkerViews:
                 proc.name, program, pid, proc.alive),
         )
 
+    def _channel_inodes(self) -> dict[int, str]:
+        """The inodes of the scenario's pipes and FIFOs, by channel name (read once)."""
+        found = getattr(self, "_inodes", None)
+        if found is None:
+            found = self._inodes = {}
+            for channel in self.runtime.channels:
+                for fd in getattr(channel, "fds", {}).values():
+                    if fd is not None:
+                        try:
+                            found[os.fstat(fd).st_ino] = channel.name
+                        except OSError:
+                            pass
+        return found
+
     def _program_facts(self, name: str, argv: list[str], pid: int | None, alive: bool
                        ) -> dict:
         """Its command line and output, and the kernel's view of its process tree (read
@@ -208,7 +222,8 @@ class WorkerViews:
         facts = {"argv": list(argv), "output_lines": output.lines.get(name, 0),
                  "last_output": list(output.last.get(name, ()))}
         if alive and pid:
-            facts["observed"] = watch.read(name, pid, self._fresh, output.inodes)
+            facts["observed"] = watch.read(name, pid, self._fresh, output.inodes,
+                                           self._channel_inodes())
         facts["peak"] = watch.peaks.get(name, {})
         facts["leaks"] = watch.leaks(name) if not alive else []
         return facts

@@ -27,8 +27,9 @@ def program_lines(w: WorkerView) -> list[Text]:
     """The lines of one program (plain data of `w.program`, see runtime/programs.py)."""
     facts = w.program or {}
     seen = facts.get("observed")
-    head = Text.assemble((w.name, "bold"), " runs ",
-                         (escape_control(" ".join(facts.get("argv", []))), "cyan"))
+    head = Text(w.name, style="bold")
+    head.append(" runs ")
+    head.append(escape_control(" ".join(facts.get("argv", []))), style="cyan")
     if seen is None:
         state = w.exit_text or w.state
         return [head + Text(f"  ({state})", style="dim")]
@@ -49,13 +50,19 @@ def program_lines(w: WorkerView) -> list[Text]:
     if len(procs) > MAX_LISTED:
         lines.append(Text(f"    … {len(procs) - MAX_LISTED} more processes", style="dim"))
 
-    def who(pids: list[int]) -> str:
-        return ", ".join(names.get(p, str(p)) for p in pids) or "nobody in the tree"
+    def who(pids: list[int], channel: str | None = None) -> str:
+        held = ", ".join(names.get(p, str(p)) for p in pids)
+        if channel:  # a channel of the scenario: its other end is with scripted workers
+            return held or "scripted workers (pipes panel)"
+        return held or "nobody in the tree"
 
     for pipe in seen["pipes"][:MAX_LISTED]:
-        label = f"FIFO {pipe['path']}" if pipe["path"] else f"pipe {pipe['inode']}"
+        channel = pipe.get("channel")
+        label = (f"channel {channel} ({pipe['kind']})" if channel else
+                 f"FIFO {pipe['path']}" if pipe["path"] else f"pipe {pipe['inode']}")
         text = Text(f"  {label}: ", style="magenta")
-        text.append(f"write end: {who(pipe['writers'])}; read end: {who(pipe['readers'])}")
+        text.append(f"write end: {who(pipe['writers'], channel)}; "
+                    f"read end: {who(pipe['readers'], channel)}")
         if pipe["buffered"] is not None:
             text.append(f"  {_kib(pipe['buffered'])} / {_kib(pipe['capacity'])} in the kernel",
                         style="bold")
