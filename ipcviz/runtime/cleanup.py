@@ -142,9 +142,11 @@ class Cleanup:
                 program_leaks.record(theirs)
             except (OSError, RunRootError):
                 pass
-        return {"processes": len(processes), "ipc_objects": len(objects),
-                "program_objects": theirs,
-                "details": [f"process {p}" for p in processes] + objects}
+        found: dict[str, object] = {"processes": len(processes), "ipc_objects": len(objects),
+                                    "details": [f"process {p}" for p in processes] + objects}
+        if theirs:  # a watched program's own objects, not ipcviz's
+            found["program_objects"] = theirs
+        return found
 
 
 
