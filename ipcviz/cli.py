@@ -9,6 +9,7 @@ import os
 import sys
 
 from ipcviz import authoring
+from ipcviz.watch import add_allow_exec, add_watch_parser, watch_command
 from ipcviz.format import escape_control
 from ipcviz.scenario.paths import resolve_path
 
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("scenario", nargs="?", metavar="SCENARIO")
     launch.add_argument("--speed", type=float, metavar="F",
                         help="start speed: 1, 0.5, 0.25, ... 0.015625 (overrides `speed:`)")
+    add_allow_exec(launch)
 
     run = sub.add_parser(
         "run", help="run a scenario (--headless: no UI, print a summary)",
@@ -70,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--speed", type=float, metavar="F",
                      help="start speed: 1, 0.5, 0.25, ... 0.015625 (overrides `speed:`); "
                           "with --headless")
+    add_allow_exec(run)
 
     validate = sub.add_parser(
         "validate", help="check scenario files without running them",
@@ -101,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
                     "(replay it with `ipcviz replay`).")
     record.add_argument("scenario", metavar="SCENARIO")
     record.add_argument("-o", "--output", required=True, metavar="FILE.jsonl")
+    add_allow_exec(record)
     record.add_argument("--duration", type=float, metavar="S",
                         help="seconds to run (default: the scenario's `duration`)")
 
@@ -128,16 +132,20 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the JSON Schema of the scenario format",
                    description="Print the JSON Schema of scenario files, for editors "
                                "(yaml-language-server).")
-    sub.add_parser("clean", help="remove processes and IPC objects left by crashed runs",
+    add_watch_parser(sub)
+    clean = sub.add_parser("clean", help="remove processes and IPC objects left by crashed runs",
                    description="Remove what runs whose ipcviz process is gone left behind "
                                "(runs still alive are never touched).")
+    clean.add_argument("--program-leaks", action="store_true",
+                       help="also remove /dev/shm and message-queue objects that watched "
+                            "programs (exec:) left behind, as runs reported them")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "launch"
-    if command in ("launch", "run", "record", "screenshot", "clean"):
+    if command in ("launch", "run", "record", "screenshot", "clean", "watch"):
         from ipcviz.host.runroot import RunRootError, trusted_run_root
 
         try:  # before anything is loaded, created or started
@@ -151,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             speed = getattr(args, "speed", None)
             if speed is not None and speed_problem(speed):
                 return _fail([f"--speed: {speed_problem(speed)}"])
-            return _launch(getattr(args, "scenario", None), speed)
+            return _launch(getattr(args, "scenario", None), speed,
+                           getattr(args, "allow_exec", False))
         if command == "run":
             if not args.headless and args.schedule is not None:
                 return _fail(["--schedule works with --headless for now (the live app "
@@ -161,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 if args.speed is not None and speed_problem(args.speed):
                     return _fail([f"--speed: {speed_problem(args.speed)}"])
-                return _launch(args.scenario, args.speed)
+                return _launch(args.scenario, args.speed, args.allow_exec)
             return _run_headless(args)
         if command == "validate":
             return _validate(args.files)
@@ -176,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         if command in ("show", "new", "docs", "schema"):
             return getattr(authoring, f"{command}_command")(args)
         if command == "clean":
-            return _clean()
+            return _clean(args.program_leaks)
+        if command == "watch":
+            return watch_command(args, _launch, _run_headless, _fail)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `ipcviz list | head`: the reader has had enough
@@ -197,7 +208,7 @@ def _load_runnable(name: str):
     return load_scenario(name)
 
 
-def _launch(name: str | None, speed: float | None = None) -> int:
+def _launch(name: str | None, speed: float | None = None, allow_exec: bool = False) -> int:
     from ipcviz.tui.source import LiveSource
 
     source = None
@@ -212,7 +223,7 @@ def _launch(name: str | None, speed: float | None = None) -> int:
                 return _fail(exc.lines)
         # The runtime process checks the scenario and starts the workers while this one
         # imports Textual; its first message is an error or the first frame.
-        source = LiveSource(path, speed)
+        source = LiveSource(path, speed, allow_exec)
         source.spawn()
     app = None
     try:
@@ -261,7 +272,8 @@ def _headless(args: argparse.Namespace, on_snapshot=None):
     try:
         return run_headless(scenario, args.duration, progress=sys.stderr.isatty(),
                             on_snapshot=on_snapshot, schedule=schedule,
-                            speed=getattr(args, "speed", None))
+                            speed=getattr(args, "speed", None),
+                            allow_exec=getattr(args, "allow_exec", False))
     except StartError as exc:
         return _fail([f"{args.scenario}: {exc}"])
 
@@ -378,7 +390,7 @@ def _validate(files: list[str]) -> int:
     return status
 
 
-def _clean() -> int:
+def _clean(program_objects: bool = False) -> int:
     """Sweep dead runs; what cannot be proven ours is listed as refused and left alone."""
     from ipcviz.host.sweep import sweep_dead_runs
     from ipcviz.host.runroot import RunRootError
@@ -387,11 +399,17 @@ def _clean() -> int:
         report = sweep_dead_runs()
     except RunRootError as exc:
         return _fail([str(exc)])
-    for item in report.removed:
+    removed, refused = list(report.removed), list(report.refused)
+    if program_objects:
+        from ipcviz.host import program_leaks
+
+        theirs, not_removed = program_leaks.remove()
+        removed += theirs
+        refused += not_removed
+    for item in removed:
         print(f"removed {item}")
-    for item in report.refused:
+    for item in refused:
         print(f"refused: {item}", file=sys.stderr)
-    removed = report.removed
     print(f"{len(removed)} item(s) removed" if removed else "nothing to clean")
     return 0
 

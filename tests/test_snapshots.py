@@ -202,3 +202,11 @@ def test_stepping_in_slow_motion(snap_compare) -> None:
         "producer": ("write", "p", "write 12 B to p"),
         "consumer": ("read", "p", "read up to 64 B from p")})
     assert snap_compare(app, terminal_size=(120, 40), run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_programs_panel(snap_compare, size) -> None:
+    """A C program (exec:) as the kernel shows it: its child, the pipe between them with
+    1,000 bytes buffered and who holds which end; `?` for what it received."""
+    assert snap_compare(recorded_app("program_watch", 1.5), terminal_size=size,
+                        run_before=settle)

@@ -23,6 +23,7 @@ from ipcviz.host.registry import (
     object_exists,
     unlink_object,
 )
+from ipcviz.host import program_leaks
 from ipcviz.host.runroot import PREFIX, is_run_id, read_private_file, trusted_run_root
 
 
@@ -51,6 +52,8 @@ def sweep_dead_runs(owner_pid: int | None = None) -> SweepReport:
     for name in sorted(os.listdir(root)):
         directory = root / name
         if owner_pid is not None and not name.startswith(f"{owner_pid}-"):
+            continue
+        if name == program_leaks.FILENAME:  # the list `clean --program-leaks` reads
             continue
         if not is_run_id(name):
             report.refused.append(f"{shown(directory)}: not an ipcviz run directory name; "

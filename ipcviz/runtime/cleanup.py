@@ -9,7 +9,10 @@ import time
 
 import numpy as np
 
+from ipcviz.host import program_leaks
 from ipcviz.host.process import ProcessIdentity, read_stat
+from ipcviz.host.runroot import RunRootError
+from ipcviz.runtime.programs import kill_program_trees
 from ipcviz.telemetry import table as T
 
 
@@ -53,8 +56,8 @@ class Cleanup:
         (and not blocked), or delivered and still being counted (the worker is running: a
         paused worker sleeps, and a delivery wakes it until its handler has counted)."""
         for proc in self.procs:
-            if not proc.alive or proc.ident is None:
-                continue
+            if not proc.alive or proc.ident is None or proc.instance.definition.exec:
+                continue  # (a program counts nothing: nothing of it is in flight)
             stat = read_stat(proc.ident.pid)
             if (stat is not None and stat.state == "R") or _deliverable(proc.ident.pid):
                 return True
@@ -66,6 +69,16 @@ class Cleanup:
         self.name_new_children()
         kids = [k.ident for k in self.spawned()]
         self._kid_idents += kids
+        programs = [p.ident.pid for p in self.procs
+                    if p.instance.definition.exec is not None and p.alive and p.ident]
+        groups = {p.ident.pid for p in self.procs
+                  if p.instance.definition.exec is not None and p.ident}
+        if groups:  # a program's own children are not in the table: the kernel's tree
+            extra = [i for i in kill_program_trees(programs, groups) if i.pid not in programs]
+            kids += extra
+            self._kid_idents += extra
+        self.programs.drain()
+        self.programs.close()
         for proc in self.procs:
             proc.restart_at = None
             proc.restart_pending = False
@@ -121,8 +134,19 @@ class Cleanup:
                      if ProcessIdentity(pid, start).exists()]
         processes += [k.pid for k in self._kid_idents if k.exists()]
         objects = self.registry.leaked_objects()
-        return {"processes": len(processes), "ipc_objects": len(objects),
-                "details": [f"process {p}" for p in processes] + objects}
+        watch = self.program_watch
+        theirs = sorted({path for name in watch.objects for path in watch.leaks(name)})
+        if theirs and not self._leaks_recorded:  # for `ipcviz clean --program-leaks`
+            self._leaks_recorded = True
+            try:
+                program_leaks.record(theirs)
+            except (OSError, RunRootError):
+                pass
+        found: dict[str, object] = {"processes": len(processes), "ipc_objects": len(objects),
+                                    "details": [f"process {p}" for p in processes] + objects}
+        if theirs:  # a watched program's own objects, not ipcviz's
+            found["program_objects"] = theirs
+        return found
 
 
 

@@ -36,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as exc:
         send({"type": "error", "lines": exc.lines})
         return 2
-    speed = float(args[2]) if len(args) > 2 and args[1] == "--speed" else None  # from the UI
-    runtime = Runtime(scenario, speed=speed)
+    # from the UI: SCENARIO [--speed F] [--allow-exec]
+    speed = float(args[args.index("--speed") + 1]) if "--speed" in args[1:] else None
+    runtime = Runtime(scenario, speed=speed, allow_exec="--allow-exec" in args[1:])
     stdin = sys.stdin.fileno()
     os.set_blocking(stdin, False)
     buffer = b""

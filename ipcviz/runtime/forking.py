@@ -13,6 +13,7 @@ import numpy as np
 from ipcviz.host.limits import cap_refused
 from ipcviz.host.process import ProcessIdentity, die_with_parent, finished_children
 from ipcviz.runtime.procs import Proc, SpawnedProc, decode_status
+from ipcviz.runtime.programs import become_program, channel_environment, working_directory
 from ipcviz.telemetry import table as T
 from ipcviz.worker.interpreter import Interpreter, WorkerContext
 from ipcviz.worker.signals import reset_all_dispositions
@@ -43,6 +44,8 @@ class Forking:
         keep.update(self.slots.fds)
         runtime_ident = ProcessIdentity.of(os.getpid())
         log_path = str(self.registry.directory / f"{proc.name}.log")
+        outputs = self.programs.open(proc.name) if definition.exec is not None else ()
+        keep.update(outputs)
         sys.stdout.flush()
         sys.stderr.flush()
         # Block every signal across fork: until the worker has its own handlers (and its own
@@ -56,10 +59,14 @@ class Forking:
             raise
         if pid != 0:
             signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
+            for fd in outputs:
+                os.close(fd)
         if pid == 0:  # ---- in the worker (its mask is set once its handlers are in place)
             code = 70
             try:
                 _become_worker(keep, log_path)
+                if definition.exec is not None:  # a real program: exec it (never returns)
+                    self._become_program(proc, outputs, gate)
                 endpoints = {name: self.channel_by_name[name].attach(roles)
                              for name, roles in proc.roles.items()}
                 ctx = WorkerContext(
@@ -95,6 +102,28 @@ class Forking:
             self._log(proc.name, f"restarted (pid {pid})", "runtime")
         proc.started_once = True
         return True
+
+    def _become_program(self, proc: Proc, outputs: tuple[int, ...], gate: int | None) -> None:
+        """In the fork: become the worker's program, its stdin/stdout wired to channels."""
+        definition = proc.instance.definition
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IPCVIZ_")}
+        env.update(channel_environment(self.channels))
+        env.update(definition.env)
+        ends = {}
+        for link, role in ((definition.stdin, "read"), (definition.stdout, "write")):
+            if link is None:
+                ends[role] = (None, None)
+                continue
+            channel = self.channel_by_name[getattr(link, "from_", None) or link.to]
+            fds = getattr(channel, "fds", {})
+            if channel.kind == "fifo":
+                ends[role] = (None, channel.path)
+            else:
+                ends[role] = (fds.get(role), None)
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        become_program(self.program_argv[proc.instance.group],
+                       working_directory(definition, self.scenario.path), env,
+                       *ends["read"], *ends["write"], outputs[0], outputs[1], gate)
 
     def reap(self) -> None:
         """Collect every child that ended (workers, and orphans adopted as subreaper)."""

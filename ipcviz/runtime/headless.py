@@ -28,7 +28,7 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
                  progress: bool = False,
                  on_snapshot: Callable[[Snapshot], None] | None = None,
                  frame_interval: float = 0.1, schedule: list[str] | None = None,
-                 speed: float | None = None) -> HeadlessResult:
+                 speed: float | None = None, allow_exec: bool = False) -> HeadlessResult:
     """Run until every worker has ended or `duration` seconds of run time have passed
     (slow motion stretches them, a schedule stops the clock while it lasts), or a
     schedule failed or ended with `after_schedule: pause`; summary, then cleanup.
@@ -37,7 +37,7 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
     `schedule` and `speed` override the scenario's.
     """
     limit = scenario.model.duration if duration is None else duration
-    runtime = Runtime(scenario, schedule=schedule, speed=speed)
+    runtime = Runtime(scenario, schedule=schedule, speed=speed, allow_exec=allow_exec)
     scheduler = runtime.scheduler
     last_report = -1.0
 
@@ -104,6 +104,15 @@ def format_text(summary: dict[str, Any]) -> str:
         lines.append(f"  worker {name:<14} pid {w['pid']}  {status}  restarts {w['restarts']}")
         if w.get("failure"):
             lines.append(f"      failure: {w['failure']}")
+        if w.get("blocked_on"):
+            lines.append(f"      waits in: {w['blocked_on']}")
+        if w.get("zombies"):
+            lines.append(f"      zombie children: {w['zombies']}")
+        program = w.get("program")
+        if program:
+            lines.append(f"      program: {' '.join(program['argv'])}  "
+                         f"({program['output_lines']} output lines)")
+            lines += [f"      | {line}" for line in program["last_output"]]
         for key in ("signals_received", "signals_sent", "bytes_written", "bytes_read"):
             if w.get(key):
                 shown = ", ".join(f"{k} {v}" for k, v in w[key].items())
@@ -124,4 +133,7 @@ def format_text(summary: dict[str, Any]) -> str:
         lines.append(f"  [{mark}] {result['check']} (actual {result['actual']})")
     leaks = summary["leaks"]
     lines.append(f"  left behind: {leaks['processes']} processes, {leaks['ipc_objects']} IPC objects")
+    for path in leaks.get("program_objects", []):
+        lines.append(f"  left behind by a program (its own, not removed): {path}; "
+                     "`ipcviz clean --program-leaks` removes it")
     return "\n".join(lines)

@@ -49,6 +49,7 @@ class Sampler(WorkerViews, ChannelViews):
         self.deadlock_at: float | None = None
         self._slot_cells: dict[str, list[tuple[int, int, int]]] = {}
         self._checked: set[str] = set()
+        self._waits: dict[int, object] = {}  # a program's pid -> what it waits in
 
     def sample(self, kernel: bool = True, flush: bool = False) -> Snapshot:
         """Everything on screen, read now. `kernel=False` (an early frame between two ticks

@@ -31,8 +31,10 @@ from ipcviz.runtime.bursts import SignalBurst
 from ipcviz.runtime.forking import Forking
 from ipcviz.runtime.inbox import STOP_REQUESTS, SignalInbox, sent_by_a_process
 from ipcviz.runtime.procs import Proc
+from ipcviz.runtime.programs import ProgramOutput, ProgramWatch, prepare_programs
 from ipcviz.runtime.scheduler import Scheduler, parse_schedule
 from ipcviz.scenario.load import LoadedScenario
+from ipcviz.scenario.programs import exec_refusal
 from ipcviz.signals import SIGRTMAX, UNCATCHABLE
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.snapshot import EventView
@@ -46,8 +48,15 @@ class Runtime(Forking, Actions, Cleanup):
     commands and the timeline (actions.py) and the end of the run (cleanup.py) are mixins."""
 
     def __init__(self, scenario: LoadedScenario, clock=time.monotonic,
-                 schedule: list[str] | None = None, speed: float | None = None):
+                 schedule: list[str] | None = None, speed: float | None = None,
+                 allow_exec: bool = False):
         self.scenario = scenario
+        #: a scenario file of the user's may run its `exec:` programs (bundled ones may)
+        self.allow_exec = allow_exec
+        self.programs = ProgramOutput(self._log)
+        self.program_watch = ProgramWatch()
+        self.program_argv: dict[str, list[str]] = {}
+        self._leaks_recorded = False
         self.clock = clock
         self.model = scenario.model
         self.procs: list[Proc] = []
@@ -87,6 +96,12 @@ class Runtime(Forking, Actions, Cleanup):
 
     def start(self) -> None:
         """Create every object, fork every worker, open the start gate."""
+        refusal = exec_refusal(self.model, self.scenario.path, self.allow_exec)
+        if refusal:  # before anything is created, compiled or started
+            raise StartError(refusal)
+        self.program_argv, problems = prepare_programs(self.model, self.scenario.path)
+        if problems:
+            raise StartError(problems[0])
         try:
             self.swept = sweep_dead_runs().removed
             self.registry = Registry.create()
@@ -221,10 +236,13 @@ class Runtime(Forking, Actions, Cleanup):
             timeout = min(timeout, deadline)
         inbox = [self._inbox.fd] if self._inbox is not None else []
         try:
-            readable, _, _ = select.select([self._wake_r, *inbox, *extra_fds], [], [],
-                                           max(0.0, timeout))
+            readable, _, _ = select.select([self._wake_r, *inbox, *extra_fds,
+                                            *self.programs.fds], [], [], max(0.0, timeout))
         except InterruptedError:
             readable = []
+        for fd in readable:
+            if fd in self.programs.streams:
+                self.programs.read(fd)
         self._drain_signals()
         self.reap()
         self.name_new_children()

@@ -3,6 +3,7 @@ kernel's view of its process (state, cpu, signal masks)."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,6 +22,43 @@ if TYPE_CHECKING:
 #: Counters per channel kind: (counter cell, summary key, role that owns it)
 _STREAM_COUNTERS = ((T.BYTES_WRITTEN, "bytes_written", "write"),
                     (T.BYTES_READ, "bytes_read", "read"))
+
+
+def program_state(pid: int, kernel: str, fresh: bool, cache: dict
+                  ) -> tuple[str, Waiting | None]:
+    """A program's state and, when it sleeps, what it waits in, in words the kernel's
+    /proc/PID/syscall and wchan give ("pipe read", "mq_timedsend", "sleep"); read at
+    the clock's ticks only (a wchan lookup costs about 150 µs)."""
+    from ipcviz.observe.procs import wait_of
+
+    if kernel == "Z":
+        return "zombie", None
+    if kernel in "Tt":
+        return "stopped", None
+    if kernel == "R":
+        return "running", None
+    if fresh or pid not in cache:
+        wait = wait_of(pid, kernel, {})
+        if wait is not None and wait.fd is not None:  # which kind of descriptor it is on
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{wait.fd}")
+            except OSError:
+                link = ""
+            kind = link.split(":", 1)[0] if link.startswith(("pipe:", "socket:")) else (
+                "fifo" if link.startswith("/") and _is_fifo(link) else "")
+            if kind:
+                wait = wait_of(pid, kernel, {wait.fd: kind})
+        cache[pid] = Waiting(wait.words) if wait is not None else None
+    return ("blocked" if cache[pid] is not None else "sleeping"), cache[pid]
+
+
+def _is_fifo(path: str) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 class WorkerViews:
@@ -111,11 +149,16 @@ class WorkerViews:
                      now: float, by_workers: dict[int, int] | None = None) -> WorkerView:
         pid = proc.ident.pid if proc.ident else None
         state, waiting, cpu, masks, zombies = "starting", None, 0.0, {}, 0
+        program = proc.instance.definition.exec
         op = int(row[T.OP]) if row is not None else T.OP_STARTING
         if proc.alive and pid:
             stat, cpu = self._read_stat(pid, now)
             if stat is None:
                 state = "exited"
+            elif program is not None:  # no interpreter: only the kernel tells
+                state, waiting = program_state(pid, stat.state, self._fresh, self._waits)
+                masks = self._read_masks(pid)
+                zombies = zombie_children(pid)
             else:
                 state, waiting = self._state(stat.state, op, row, channel_names)
                 masks = self._read_masks(pid)
@@ -136,7 +179,8 @@ class WorkerViews:
             name=proc.name, group=proc.instance.group, pid=pid, state=state,
             waiting=waiting, exit=proc.exit, exit_text=proc.exit_text,
             restarts=proc.restarts, cpu=round(cpu, 1), step=step,
-            step_text=steps[step].kind if 0 <= step < len(steps) else "",
+            step_text=(steps[step].kind if 0 <= step < len(steps) else
+                       f"exec {os.path.basename(program[0])}" if program else ""),
             loops=int(row[T.LOOPS]) if row is not None else 0,
             paused=bool(row[T.CTRL_PAUSE] & T.PAUSE_WORKER) if row is not None else False,
             lock_off=bool(row[T.CTRL_LOCK_OFF]) if row is not None else False,
@@ -151,7 +195,38 @@ class WorkerViews:
             self_reads=int(row[T.SELF_READS]) if row is not None else 0,
             epipe_errors=int(row[T.EPIPE]) if row is not None else 0,
             zombies=zombies, masks=masks, failure=row_failure(row, channel_names),
+            program=None if program is None else self._program_facts(
+                proc.name, program, pid, proc.alive),
         )
+
+    def _channel_inodes(self) -> dict[int, str]:
+        """The inodes of the scenario's pipes and FIFOs, by channel name (read once)."""
+        found = getattr(self, "_inodes", None)
+        if found is None:
+            found = self._inodes = {}
+            for channel in self.runtime.channels:
+                for fd in getattr(channel, "fds", {}).values():
+                    if fd is not None:
+                        try:
+                            found[os.fstat(fd).st_ino] = channel.name
+                        except OSError:
+                            pass
+        return found
+
+    def _program_facts(self, name: str, argv: list[str], pid: int | None, alive: bool
+                       ) -> dict:
+        """Its command line and output, and the kernel's view of its process tree (read
+        at the clock's ticks: see ProgramWatch)."""
+        output = self.runtime.programs
+        watch = self.runtime.program_watch
+        facts = {"argv": list(argv), "output_lines": output.lines.get(name, 0),
+                 "last_output": list(output.last.get(name, ()))}
+        if alive and pid:
+            facts["observed"] = watch.read(name, pid, self._fresh, output.inodes,
+                                           self._channel_inodes())
+        facts["peak"] = watch.peaks.get(name, {})
+        facts["leaks"] = watch.leaks(name) if not alive else []
+        return facts
 
     @staticmethod
     def _state(kernel: str, op: int, row: np.ndarray, channel_names: list[str]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ipcviz.scenario import schema
 from ipcviz.scenario.kinds import CHANNELS, STEPS
+from ipcviz.scenario.programs import exec_roles
 
 #: The target "row" of `signal: {to: parent}` (the runtime has no row of its own).
 PARENT_TARGET = -1
@@ -63,7 +64,8 @@ def make_plan(model: schema.Scenario, instances: list[tuple[str, str]]) -> Plan:
     """The plan of `model`, whose runtime starts `instances` ((name, group) in row order)."""
     workers = model.workers
     spawns = {group: spawned_by(w.steps) for group, w in workers.items()}
-    own = {group: channel_roles(w.steps) for group, w in workers.items()}
+    own = {group: exec_roles(w) if w.exec is not None else channel_roles(w.steps)
+           for group, w in workers.items()}
     for group, roles in own.items():  # a channel's server (and the kids it spawns) serves
         for name in roles:
             kind = CHANNELS[model.channels[name].kind]

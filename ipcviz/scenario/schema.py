@@ -135,6 +135,21 @@ def all_steps(steps: list[Step]) -> list[Step]:
     return out
 
 
+class StdinFrom(Model):
+    from_: Name = Field(alias="from")
+    """Extension: the pipe or FIFO whose read end becomes the program's standard input."""
+
+
+class StdoutTo(Model):
+    to: Name
+    """Extension: the pipe or FIFO whose write end becomes the program's standard output."""
+
+
+#: most arguments, and bytes in all, a program's command line may have
+MAX_EXEC_ARGS = 256
+MAX_EXEC_TEXT = 1024
+
+
 class Worker(Model):
     count: int = Field(1, ge=1, le=MAX_WORKERS)
     """Replicas; names become NAME.0, NAME.1, ... when count > 1."""
@@ -144,6 +159,18 @@ class Worker(Model):
     restart: Literal["never", "on-failure", "always"] = "never"
     spawned: bool = False
     steps: list[Step] = []
+    exec: list[Annotated[str, Field(min_length=1, max_length=MAX_EXEC_TEXT)]] | None = Field(
+        None, min_length=1, max_length=MAX_EXEC_ARGS)
+    """Extension: run this program (argv, no shell) instead of `steps:`."""
+    cwd: str | None = Field(None, min_length=1, max_length=MAX_EXEC_TEXT)
+    """Extension: the program's working directory (default: where ipcviz was started)."""
+    env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)],
+              Annotated[str, Field(max_length=MAX_EXEC_TEXT)]] = Field({}, max_length=100)
+    """Extension: environment variables added for the program."""
+    stdin: StdinFrom | None = None
+    """Extension: the program's standard input is this channel's read end."""
+    stdout: StdoutTo | None = None
+    """Extension: the program's standard output is this channel's write end."""
 
 
 # ---------------------------------------------------------------- actions

@@ -10,6 +10,7 @@ from ipcviz.scenario.kinds import CHANNELS, STEPS
 from ipcviz.signals import PARENT_SIGNALS, SIGRTMAX, SIGRTMIN, UNCATCHABLE, signal_name
 
 from ipcviz.scenario.expectations import check_expect
+from ipcviz.scenario.programs import check_programs
 from ipcviz.scenario.refs import Unsure, _bad_shape, instance_names
 from ipcviz.scenario.timing import check_time
 from ipcviz.scenario.yamlpos import FieldPath
@@ -104,6 +105,8 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
             w.steps, base + ("steps",), scn, caught, channel_ref, target_ref, unsure,
             handlers_known=wname not in unsure.workers,
         )
+
+    yield from check_programs(scn)
 
     for section in ("timeline", "triggers"):
         for i, event in enumerate(getattr(scn, section)):

@@ -16,7 +16,17 @@ _WORKER_KEYS = ("pid", "state", "exit", "restarts", "zombies", "self_reads",
                 "bytes_read", "messages_sent", "messages_received", "epipe_errors")
 
 
+#: what is known of a worker that runs a program: the kernel's view, not step counters
+_PROGRAM_KEYS = ("pid", "state", "exit", "restarts", "zombies", "signals_sent_to")
+
+
 def worker_entry(w: Any) -> dict[str, Any]:
+    if getattr(w, "program", None) is not None:
+        entry = {key: getattr(w, key) for key in _PROGRAM_KEYS}
+        if w.blocked_on:
+            entry["blocked_on"] = w.blocked_on
+        entry["program"] = dict(w.program)
+        return entry
     entry = {key: getattr(w, key) for key in _WORKER_KEYS}
     if w.blocked_on:
         entry["blocked_on"] = w.blocked_on
@@ -61,6 +71,8 @@ def build_summary(snap: Snapshot, duration: float, leaks: dict[str, Any],
     summary["expect"] = check_expectations(summary, expectations, elements)
     summary["leaks"] = {"processes": leaks.get("processes", 0),
                         "ipc_objects": leaks.get("ipc_objects", 0)}
+    if leaks.get("program_objects"):  # a watched program's own, not ipcviz's
+        summary["leaks"]["program_objects"] = list(leaks["program_objects"])
     return summary
 
 

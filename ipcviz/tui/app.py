@@ -37,6 +37,7 @@ from ipcviz.tui.source import LiveSource, Source
 from ipcviz.tui.widgets.events import EventLog
 from ipcviz.tui.widgets.locks import LocksPanel
 from ipcviz.tui.widgets.pipes import PipesPanel
+from ipcviz.tui.widgets.programs import ProgramsPanel
 from ipcviz.tui.widgets.queues import QueuesPanel
 from ipcviz.tui.widgets.shm import SharedMemoryPanel
 from ipcviz.tui.widgets.signals import SignalsPanel
@@ -44,8 +45,8 @@ from ipcviz.tui.widgets.status import LessonText, StatusBar
 from ipcviz.tui.widgets.workers import WorkersTable
 
 NARROW_WIDTH = 100
-PANELS = (StatusBar, LessonText, WorkersTable, SignalsPanel, PipesPanel, QueuesPanel,
-          SharedMemoryPanel, LocksPanel)
+PANELS = (StatusBar, LessonText, WorkersTable, ProgramsPanel, SignalsPanel, PipesPanel,
+          QueuesPanel, SharedMemoryPanel, LocksPanel)
 
 
 class SnapshotArrived(Message):
@@ -109,6 +110,7 @@ class IpcvizApp(App[None]):
         yield LessonText()
         with Vertical(id="main"):
             yield WorkersTable()
+            yield ProgramsPanel()
             yield SignalsPanel()
             yield PipesPanel()
             yield QueuesPanel()
@@ -126,6 +128,7 @@ class IpcvizApp(App[None]):
         self.query_one(SignalsPanel).border_title = "signals: received / sent, kernel masks"
         self.query_one(SharedMemoryPanel).border_title = "shared memory: live contents"
         self.query_one(LocksPanel).border_title = "locks: POSIX semaphores"
+        self.query_one(ProgramsPanel).border_title = "programs: what the kernel shows"
         if self.handle_signals:
             self._install_signal_handlers()
         if self.source is not None:

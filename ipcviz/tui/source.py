@@ -67,8 +67,10 @@ class FixedSource(Source):
 class LiveSource(Source):
     """Runs `python -m ipcviz.runtime SCENARIO` (fork+exec, safe from a threaded app)."""
 
-    def __init__(self, scenario_path: str, speed: float | None = None):
+    def __init__(self, scenario_path: str, speed: float | None = None,
+                 allow_exec: bool = False):
         self.path = scenario_path
+        self.allow_exec = allow_exec
         #: the start speed (`launch --speed`), over the scenario's `speed:`
         self.speed = speed
         self.proc: subprocess.Popen[bytes] | None = None
@@ -89,7 +91,8 @@ class LiveSource(Source):
         env = dict(os.environ, IPCVIZ_PARENT_PID=str(os.getpid()))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ipcviz.runtime", self.path]
-            + ([] if self.speed is None else ["--speed", repr(self.speed)]),
+            + ([] if self.speed is None else ["--speed", repr(self.speed)])
+            + (["--allow-exec"] if self.allow_exec else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, env=env, close_fds=True,
         )

@@ -8,7 +8,7 @@ from textual.widgets import RichLog
 from ipcviz.telemetry.snapshot import EventView
 
 MAX_LINES = 500
-_KIND_STYLE = {"signal": "cyan", "exit": "yellow", "io": "magenta", "runtime": "green",
+_KIND_STYLE = {"signal": "cyan", "exit": "yellow", "io": "magenta", "runtime": "green", "output": "white",
                "start": "dim"}
 
 

@@ -34,6 +34,9 @@ def signals_in_play(snap: Snapshot) -> list[str]:
 
 def worker_reason(w: WorkerView, signals: list[str]) -> str:
     """The first non-empty reason among the worker's signals, prefixed by the signal."""
+    if w.program is not None:
+        return ("a program: what it received is not counted (no step interpreter counts "
+                "it; its masks are the kernel's); sent = by ipcviz")
     for sig in signals:
         reason = signal_gap_reason(sig, w.signals_sent_to.get(sig, 0),
                                    w.signals_received.get(sig, 0), w.masks, w.exit,
@@ -83,8 +86,10 @@ class SignalsPanel(Panel):
                 before = self._previous.get((w.name, sig), got)
                 style = "bold reverse green" if got > before else (
                     "yellow" if sent > got else "")
+                if w.program is not None:  # nobody counts what a program received
+                    style, got = "dim", "?"
                 cells.append(Text(f"{got}/{sent}", style=style))
-                self._previous[(w.name, sig)] = got
+                self._previous[(w.name, sig)] = got if isinstance(got, int) else 0
             pending = sorted(set(w.masks.get("pending", [])) | set(w.masks.get("shared_pending", [])),
                              key=parse_signal)
             cells.append(Text(short_mask(pending), style="bold magenta" if pending else "dim"))

@@ -1,0 +1,99 @@
+"""Workers that run real programs (`exec:`): what the file may say about them, the channel
+ends they hold, and the rule that a scenario file of the user's runs programs only when
+asked to (`--allow-exec`): a scenario from someone else must not run commands unasked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from ipcviz.scenario import schema as s
+from ipcviz.scenario.paths import bundled_dir
+from ipcviz.scenario.yamlpos import FieldPath
+
+#: channel kinds a program's standard input or output can be
+STREAM_KINDS = ("pipe", "fifo")
+#: worker options that belong to the step interpreter, not to a program
+STEP_ONLY = ("handlers", "block", "loop", "spawned")
+
+
+def programs(model: s.Scenario) -> list[str]:
+    """The worker definitions that run a program."""
+    return [name for name, w in model.workers.items() if w.exec is not None]
+
+
+def is_bundled(path: str) -> bool:
+    try:
+        return Path(path).resolve().parent == bundled_dir().resolve()
+    except OSError:
+        return False
+
+
+def exec_refusal(model: s.Scenario, path: str, allow_exec: bool) -> str | None:
+    """One line when the scenario (loaded from `path`) runs programs and may not: a
+    user's file without `--allow-exec` (bundled scenarios may)."""
+    names = programs(model)
+    if not names or allow_exec or is_bundled(path):
+        return None
+    return (f"worker '{names[0]}' runs a program (exec:), which can do anything you can; "
+            f"read the file, then run it with --allow-exec")
+
+
+def exec_roles(worker: s.Worker) -> dict[str, set[str]]:
+    """Channel -> roles a program's standard input and output give it."""
+    roles: dict[str, set[str]] = {}
+    if worker.stdin is not None:
+        roles.setdefault(worker.stdin.from_, set()).add("read")
+    if worker.stdout is not None:
+        roles.setdefault(worker.stdout.to, set()).add("write")
+    return roles
+
+
+def check_programs(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
+    """Cross-reference problems of `exec:` workers and of what aims at them."""
+    spawned_defs = {step.args for w in scn.workers.values() for step in s.all_steps(w.steps)
+                    if step.kind == "spawn"}
+    runs = set(programs(scn))
+    for name, w in scn.workers.items():
+        base = ("workers", name)
+        if w.exec is None:
+            for option in ("cwd", "env", "stdin", "stdout"):
+                if option in w.model_fields_set:
+                    yield (base + (option,), f"'{option}' is for a worker that runs a "
+                                             "program (exec:)")
+            continue
+        if w.steps:
+            yield (base + ("exec",), "a worker runs a program (exec:) or steps (steps:), "
+                                     "not both")
+        if w.count != 1:
+            yield (base + ("count",), "a program runs once per worker; write one worker "
+                                      "per copy")
+        if w.restart != "never":
+            yield (base + ("restart",), "'restart' applies to steps; a program is not "
+                                        "restarted by itself")
+        for option in STEP_ONLY:
+            if option in w.model_fields_set:
+                yield (base + (option,), f"'{option}' applies to steps; a program sets "
+                                         "up its own signals and loops")
+        if name in spawned_defs:
+            yield (base + ("exec",), "a program cannot be spawned by a step; it runs as "
+                                     "a worker of its own")
+        for link, option, field in ((w.stdin, "stdin", "from"), (w.stdout, "stdout", "to")):
+            if link is None:
+                continue
+            channel = link.from_ if option == "stdin" else link.to
+            spec = scn.channels.get(channel)
+            if spec is None:
+                yield (base + (option, field), f"unknown channel '{channel}' (channels: "
+                       f"{', '.join(scn.channels) or 'none defined'})")
+            elif spec.kind not in STREAM_KINDS:
+                yield (base + (option, field), f"{option} can be a pipe or a fifo, "
+                                               f"not {spec.kind} '{channel}'")
+    for section in ("timeline", "triggers"):
+        for i, event in enumerate(getattr(scn, section)):
+            action = event.action
+            target = getattr(event, action)
+            target = target.worker if action == "lock" else target
+            if action in ("lock", "pause_steps", "resume_steps") and target in runs:
+                yield ((section, i, action), f"'{action}' acts on steps; '{target}' runs "
+                                             "a program")

@@ -1,0 +1,105 @@
+"""Programs panel: for each worker that runs a real program (`exec:`), its process tree
+as the kernel shows it (state, what each process waits in, zombies), the pipes and FIFOs
+its processes hold with who holds which end and the bytes in them, its message queues,
+sockets and shared memory with live contents.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+
+from ipcviz.format import escape_control
+from ipcviz.telemetry.snapshot import Snapshot, WorkerView
+from ipcviz.tui.widgets.base import Panel
+
+#: most processes and objects listed per program (the rest are counted)
+MAX_LISTED = 8
+
+
+def _kib(n: int | None) -> str:
+    if n is None:
+        return "?"
+    return f"{n:,} B" if n < 4096 else f"{n / 1024:.1f} KiB"
+
+
+def program_lines(w: WorkerView) -> list[Text]:
+    """The lines of one program (plain data of `w.program`, see runtime/programs.py)."""
+    facts = w.program or {}
+    seen = facts.get("observed")
+    head = Text(w.name, style="bold")
+    head.append(" runs ")
+    head.append(escape_control(" ".join(facts.get("argv", []))), style="cyan")
+    if seen is None:
+        state = w.exit_text or w.state
+        return [head + Text(f"  ({state})", style="dim")]
+    procs = seen["processes"]
+    names = {pid: (w.name if pid == w.pid else f"{name} {pid}")
+             for pid, _ppid, name, *_ in procs}
+    lines = [head]
+    for pid, ppid, name, state, waits, zombies in procs[:MAX_LISTED]:
+        depth = "  " if pid == w.pid else "    └ "
+        text = Text(f"{depth}{names[pid]}", style="bold" if pid == w.pid else "")
+        text.append(f"  {state}", style="red" if state == "zombie" else "green")
+        if waits and state not in ("zombie", "running"):
+            text.append(f" in {waits}", style="yellow")
+        if zombies:
+            text.append(f"  {zombies} zombie child{'ren' if zombies > 1 else ''} "
+                        "(not waited for)", style="bold red")
+        lines.append(text)
+    if len(procs) > MAX_LISTED:
+        lines.append(Text(f"    … {len(procs) - MAX_LISTED} more processes", style="dim"))
+
+    def who(pids: list[int], channel: str | None = None) -> str:
+        held = ", ".join(names.get(p, str(p)) for p in pids)
+        if channel:  # a channel of the scenario: its other end is with scripted workers
+            return held or "scripted workers (pipes panel)"
+        return held or "nobody in the tree"
+
+    for pipe in seen["pipes"][:MAX_LISTED]:
+        channel = pipe.get("channel")
+        label = (f"channel {channel} ({pipe['kind']})" if channel else
+                 f"FIFO {pipe['path']}" if pipe["path"] else f"pipe {pipe['inode']}")
+        text = Text(f"  {label}: ", style="magenta")
+        text.append(f"write end: {who(pipe['writers'], channel)}; "
+                    f"read end: {who(pipe['readers'], channel)}")
+        if pipe["buffered"] is not None:
+            text.append(f"  {_kib(pipe['buffered'])} / {_kib(pipe['capacity'])} in the kernel",
+                        style="bold")
+        lines.append(text)
+    for queue in seen["queues"][:MAX_LISTED]:
+        lines.append(Text(f"  queue {queue['name']}: {queue['depth']} / {queue['capacity']} "
+                          f"messages; held by {who(queue['holders'])}", style="blue"))
+    for sock in seen["sockets"][:MAX_LISTED]:
+        lines.append(Text(f"  {sock['family']} {sock['type']} {sock['state']} "
+                          f"{escape_control(sock['local'])} → {escape_control(sock['remote'])}"
+                          f"  queued {sock['rx_queue'] or 0} B; {who(sock['holders'])}"))
+    for seg in seen["shared_memory"][:MAX_LISTED]:
+        text = Text(f"  shared memory {escape_control(seg['name'])} ({seg['size']:,} B), "
+                    f"mapped by {who(seg['mappers'])}", style="cyan")
+        lines.append(text)
+        if seg.get("contents"):
+            raw = bytes.fromhex(seg["contents"])
+            lines.append(Text("    " + " ".join(f"{b:02x}" for b in raw[:32]), style="dim"))
+    return lines
+
+
+class ProgramsPanel(Panel):
+    """Renders the programs of a Snapshot (hidden when the scenario runs none)."""
+
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
+    """The latest Snapshot."""
+
+    def watch_snapshot(self, snap: Snapshot | None) -> None:
+        if snap is None:
+            return
+        programs = [w for w in snap.workers if w.program is not None]
+        key = tuple((w.name, w.state, repr(w.program.get("observed"))) for w in programs)
+        if key == self._key:
+            return
+        self._key = key
+        self.set_shown(bool(programs))
+        lines: list[Text] = []
+        for w in programs:
+            lines += program_lines(w)
+        self.show(lines)

@@ -1,0 +1,106 @@
+"""`ipcviz watch -- CMD ARGS...`: a real program as the one worker of a scenario made on
+the spot, in the live view or (`--headless`) with a summary; and the `--allow-exec`
+option of the commands that run scenario files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+
+import yaml
+
+#: a headless watch ends after this many seconds unless the program ends first
+DEFAULT_WATCH_SECONDS = 10.0
+
+
+def add_allow_exec(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--allow-exec", action="store_true",
+                        help="let the scenario's `exec:` workers run their programs (a "
+                             "file of yours or someone else's: read it first; bundled "
+                             "scenarios need no permission)")
+
+
+def add_watch_parser(sub: argparse._SubParsersAction) -> None:
+    watch = sub.add_parser(
+        "watch", help="run a program of yours and watch its processes and IPC",
+        description="Run CMD (no shell) as the one worker of a scenario and watch it: its "
+                    "processes, what each waits in, zombies, signal masks, and its output "
+                    "lines in the event log. Put `--` before the command.",
+        epilog="examples:\n  ipcviz watch -- python3 examples/signal_loop.py\n"
+               "  ipcviz watch --headless --json --duration 3 -- ./a.out 5",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    watch.add_argument("--headless", action="store_true",
+                       help="no UI; print a summary when the program ends or --duration passes")
+    watch.add_argument("--json", action="store_true", help="the summary as JSON (--headless)")
+    watch.add_argument("--duration", type=float, metavar="S",
+                       help=f"seconds to run headless (default {DEFAULT_WATCH_SECONDS:g})")
+    watch.add_argument("--name", metavar="NAME", help="the worker's name (default: CMD's)")
+    watch.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS",
+                       help="the program and its arguments")
+
+
+#: programs that run a script: the script's name says more
+INTERPRETERS = ("python", "sh", "bash", "dash", "zsh", "perl", "ruby", "node")
+
+
+def _program_name(argv: list[str]) -> str:
+    """`./a.out` -> a.out; `python3 examples/signal_loop.py` -> signal_loop."""
+    base = os.path.basename(argv[0])
+    interpreter = re.fullmatch(r"(%s)[0-9.]*" % "|".join(INTERPRETERS), base)
+    if interpreter and len(argv) > 1 and not argv[1].startswith("-"):
+        return os.path.splitext(os.path.basename(argv[1]))[0]
+    return base
+
+
+def watch_scenario(argv: list[str], name: str | None, duration: float | None,
+                   cwd: str) -> str:
+    """The YAML text of a scenario whose one worker runs `argv` in `cwd`."""
+    worker = name or re.sub(r"[^A-Za-z0-9_-]", "_", _program_name(argv))[:32] or "program"
+    if not re.match(r"^[A-Za-z_]", worker):
+        worker = "p_" + worker[:30]
+    shown = " ".join(argv)
+    data = {
+        "name": f"watch: {shown[:60]}",
+        "description": f"The program `{shown[:200]}` and every process it starts, as the "
+                       "kernel shows them: state, what each waits in, zombies, signal "
+                       "masks; its output lines are in the event log.",
+        "duration": duration or DEFAULT_WATCH_SECONDS,
+        "workers": {worker: {"exec": list(argv), "cwd": cwd}},
+    }
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def watch_command(args: argparse.Namespace, launch: Callable[..., int],
+                  run_headless: Callable[[argparse.Namespace], int],
+                  fail: Callable[[list[str]], int]) -> int:
+    """`launch`, `run_headless` and `fail` are the CLI's (this module sits beside it)."""
+    argv = list(args.argv)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if not argv:
+        return fail(["watch: name a program after `--`, e.g. ipcviz watch -- python3 prog.py"])
+    if args.json and not args.headless:
+        return fail(["watch: --json goes with --headless"])
+    program = argv[0]
+    if program.endswith(".c") and os.path.isfile(program):
+        pass  # compiled on first use by the runtime (a missing compiler is one line too)
+    elif ("/" in program and not os.access(program, os.X_OK)) or (
+            "/" not in program and shutil.which(program) is None):
+        return fail([f"watch: program '{program}' not found"
+                      + ("" if "/" in program else " on PATH") + " (or not executable)"])
+    with tempfile.TemporaryDirectory(prefix="ipcviz-watch-") as tmp:  # private (0700)
+        path = os.path.join(tmp, "watch.yaml")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(watch_scenario(argv, args.name, args.duration, os.getcwd()))
+        if not args.headless:
+            return launch(path, None, allow_exec=True)
+        run_args = argparse.Namespace(scenario=path, duration=args.duration, json=args.json,
+                                      check=False, schedule=None, speed=None,
+                                      allow_exec=True)
+        return run_headless(run_args)
+
