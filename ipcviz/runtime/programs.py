@@ -293,6 +293,11 @@ class ProgramWatch:
     #: POSIX objects seen in a program's tree, by worker: leaks if they outlive the run
     objects: dict[str, set[str]] = field(default_factory=dict)
     ticks: int = 0
+    #: /dev/shm as it was before the run: an object that was already there is not the
+    #: program's leak (it only used it); ipcviz's own objects are the registry's
+    existing: frozenset[str] = field(
+        default_factory=lambda: frozenset(os.listdir("/dev/shm")) if os.path.isdir(
+            "/dev/shm") else frozenset())
 
     def read(self, name: str, pid: int, fresh: bool, plumbing: set[int],
              channels: dict[int, str]) -> dict:
@@ -346,14 +351,20 @@ class ProgramWatch:
         for queue in view["queues"]:
             known = peak["queues"].setdefault(queue["name"], {"peak_depth": 0})
             known["peak_depth"] = max(known["peak_depth"], queue["depth"] or 0)
-            self.objects.setdefault(name, set()).add("mqueue:" + queue["name"])
+            if not self._not_its_own(queue["name"]):
+                self.objects.setdefault(name, set()).add("mqueue:" + queue["name"])
         for segment in view["shared_memory"]:
             known = peak["shared_memory"].setdefault(segment["name"], {"size": 0,
                                                                         "mappers": []})
             known["size"] = max(known["size"], segment["size"])
             known["mappers"] = sorted(set(known["mappers"]) | set(segment["mappers"]))
-            if segment["kind"] == "posix_shm":
+            if segment["kind"] == "posix_shm" and not self._not_its_own(segment["name"]):
                 self.objects.setdefault(name, set()).add("shm:" + segment["name"])
+
+    def _not_its_own(self, posix_name: str) -> bool:
+        """An object the program did not create: there before the run, or ipcviz's."""
+        bare = posix_name.lstrip("/")
+        return bare in self.existing or bare.startswith(("ipcviz.", "sem.ipcviz."))
 
     def leaks(self, name: str) -> list[str]:
         """POSIX objects this program's tree used that still exist: /dev/shm/NAME and
