@@ -240,6 +240,12 @@ def _launch(name: str | None, speed: float | None = None, allow_exec: bool = Fal
             live.stop()
     if app.error_lines:
         return _fail(app.error_lines)
+    performed = getattr(app.source, "schedule", None)
+    if performed:  # what `n`/`N` (and the scenario's schedule) did: replayable, gradable
+        shown = " ".join(performed)
+        print(escape_control(f"schedule performed: {shown}"))
+        print(escape_control(f"  run it again: ipcviz run {name or app.source.path} "
+                             f"--headless --schedule \"{shown}\""))
     return app_status(app)
 
 
@@ -360,7 +366,8 @@ def _record(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     from ipcviz.tui.app import make_app
-    from ipcviz.tui.source import ReplaySource, read_recording
+    from ipcviz.tui.replay import ReplaySource
+    from ipcviz.tui.source import read_recording
 
     try:
         snapshots = read_recording(args.recording)

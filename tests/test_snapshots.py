@@ -127,7 +127,7 @@ def test_record_then_replay_gives_the_same_snapshots(tmp_path, nothing_left_behi
     import threading
 
     from ipcviz.telemetry.snapshot import Snapshot
-    from ipcviz.tui.source import ReplaySource
+    from ipcviz.tui.replay import ReplaySource
 
     from .conftest import SCENARIOS, run_cli
 
@@ -153,7 +153,11 @@ def test_record_then_replay_gives_the_same_snapshots(tmp_path, nothing_left_behi
     source.start(collect, lambda lines: None)
     assert done.wait(10)
     source.stop()
-    assert replayed == recorded
+    import dataclasses
+
+    assert [dataclasses.replace(s, replay=None) for s in replayed] == recorded
+    assert [s.replay["frame"] for s in replayed] == list(range(1, len(recorded) + 1))
+    assert replayed[-1].replay["ended"] and not replayed[-2].replay["ended"]
     final = recorded[-1].worker("realtime")
     assert final.signals_sent_to == {"SIGRTMIN+1": 50}
 
@@ -210,3 +214,20 @@ def test_programs_panel(snap_compare, size) -> None:
     1,000 bytes buffered and who holds which end; `?` for what it received."""
     assert snap_compare(recorded_app("program_watch", 1.5), terminal_size=size,
                         run_before=settle)
+
+
+def test_replay_header_paused_and_at_the_end(snap_compare) -> None:
+    """The header of a replay: REPLAY, PAUSED, the pace and where in the recording; the
+    last frame says "end of recording" (fixed data: the frames of a recording)."""
+    import dataclasses
+
+    snaps = snapshots_until(read_recording(str(RECORDINGS / "signals_coalescing.jsonl")), 2.0)
+    info = {"position": snaps[-1].elapsed, "length": 4.1, "frame": len(snaps), "frames": 41,
+            "speed": 2.0, "paused": True, "ended": False, "rebuild": False}
+    paused = dataclasses.replace(snaps[-1], replay=info)
+    ended = dataclasses.replace(snaps[-1], replay=dict(info, paused=False, ended=True,
+                                                       speed=1.0))
+    app_paused = make_app(source=FixedSource(snaps[:-1] + [paused]))
+    assert snap_compare(app_paused, terminal_size=(120, 40), run_before=settle)
+    app_ended = make_app(source=FixedSource(snaps[:-1] + [ended]))
+    assert snap_compare(app_ended, terminal_size=(80, 24), run_before=settle)

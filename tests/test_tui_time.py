@@ -167,3 +167,116 @@ def test_launch_refuses_a_speed_that_is_not_one(capsys) -> None:
     assert main(["launch", "pipe_two_way", "--speed", "0.3"]) == 2
     err = capsys.readouterr().err
     assert "--speed: 0.3 is not a speed" in err and "Traceback" not in err
+
+
+def test_ctrl_r_restarts_the_whole_run_with_fresh_processes(scenario_file,
+                                                             nothing_left_behind) -> None:
+    """ctrl+r: the old run's processes and objects are gone (its runtime says nothing is
+    left), a new run starts from zero with new processes."""
+    first = LiveSource(str(scenario_file(SCENARIO)))
+
+    async def scenario() -> None:
+        app = make_app(source=first)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_started(pilot, app)
+            await wait_for(pilot, lambda: all(v > 1000 for v in counts(app).values()))
+            old_pids = {w.pid for w in app.latest.workers}
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: app.latest is not None and app.source is not first)
+            await wait_started(pilot, app)
+            assert first.proc is None and first.leaks == {
+                "processes": 0, "ipc_objects": 0, "details": []}
+            assert not {w.pid for w in app.latest.workers} & old_pids
+            assert app.latest.run_time < 5
+            await pilot.press("q")
+        assert app.source.leaks is not None and app.source.leaks["processes"] == 0
+
+    asyncio.run(scenario())
+
+
+def test_the_schedule_stepped_by_hand_is_kept_and_replays(scenario_file,
+                                                          nothing_left_behind) -> None:
+    """n, n, N on b: the run reports the schedule performed ('a b a b b'), which
+    `run --schedule` follows on new processes to the same counts."""
+    import json
+
+    from .conftest import run_cli
+
+    path = scenario_file(SCENARIO + "after_schedule: pause\n")
+    source = LiveSource(str(path))
+    stepped: dict[str, int] = {}
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_started(pilot, app)
+            await pilot.press("space")  # at once: held before their first operation
+            await wait_for(pilot, lambda: held(app))
+            start = counts(app)
+            for key in ("n", "n"):
+                ops = kinds(app)
+                await pilot.press(key)
+                await wait_for(pilot, lambda: held(app) and all(
+                    kinds(app)[n] != ops[n] for n in NAMES))
+            await pilot.press("down")
+            ops = kinds(app)
+            await pilot.press("N")
+            await wait_for(pilot, lambda: held(app) and kinds(app)["b"] != ops["b"])
+            stepped.update({n: counts(app)[n] - start[n] for n in NAMES})
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+    assert len(source.schedule) == 5
+    assert sorted(source.schedule) == ["a", "a", "b", "b", "b"]
+    result = run_cli("run", str(path), "--headless", "--json", "--schedule",
+                     " ".join(source.schedule), "--duration", "3")
+    summary = json.loads(result.stdout)
+    assert summary["schedule"] == source.schedule
+    assert summary["schedule_error"] is None
+    for n in NAMES:  # the same operations on new processes: the same counts
+        assert summary["workers"][n]["increments"].get(f"c{n}", 0) == stepped[n]
+
+
+def test_replay_keys_pause_seek_and_end(nothing_left_behind) -> None:
+    """A replay: space pauses (PAUSED in the header), right/left move one frame,
+    shift+right one second, keys that act on processes are off, the end says so."""
+    from pathlib import Path
+
+    from ipcviz.tui.replay import ReplaySource
+    from ipcviz.tui.source import read_recording
+
+    frames = read_recording(str(Path(__file__).parent / "recordings" /
+                                "signals_coalescing.jsonl"))
+    source = ReplaySource(frames, speed=1.0)
+
+    def frame(app) -> int:
+        return app.latest.replay["frame"]
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.latest is not None and frame(app) >= 3)
+            await pilot.press("space")
+            await wait_for(pilot, lambda: app.latest.replay["paused"])
+            assert "REPLAY" in header(app) and "PAUSED" in header(app)
+            here = frame(app)
+            await pilot.pause(0.5)
+            assert frame(app) == here  # paused: no frame goes by
+            await pilot.press("right")
+            await wait_for(pilot, lambda: frame(app) == here + 1)
+            await pilot.press("left")
+            await pilot.press("left")
+            await wait_for(pilot, lambda: frame(app) == here - 1)
+            at = app.latest.elapsed
+            await pilot.press("shift+right")
+            await wait_for(pilot, lambda: abs(app.latest.elapsed - (at + 1)) < 0.11)
+            assert app.check_action("signal", ("SIGUSR1",)) is False
+            assert app.check_action("restart_all", ()) is False
+            await pilot.press("plus", "plus", "plus", "plus")  # x16
+            await pilot.press("space")
+            await wait_for(pilot, lambda: app.latest.replay["ended"], timeout=15)
+            assert "end of recording" in header(app)
+            assert frame(app) == len(frames)
+            await pilot.press("q")
+
+    asyncio.run(scenario())

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         runtime.shutdown()
     leaks = runtime.leaks()
     try:
-        send({"type": "bye", "leaks": leaks})
+        send({"type": "bye", "leaks": leaks, "schedule": list(runtime.scheduler.performed)})
     except (BrokenPipeError, ValueError):
         pass
     return 0

@@ -153,6 +153,9 @@ class Snapshot:
     """The slow-motion factor: 1, 1/2, ... 1/64."""
     run_time: float | None = None
     """The run clock (stands still while paused); None in recordings made before it."""
+    replay: dict[str, Any] | None = None
+    """Set by a replay only: position, length, frame, frames, speed, paused, ended, and
+    rebuild (the events are every event up to this frame: the log starts again)."""
 
     def worker(self, name: str) -> WorkerView | None:
         return next((w for w in self.workers if w.name == name), None)

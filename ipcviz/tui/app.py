@@ -16,24 +16,18 @@ from textual.widgets import Footer
 from ipcviz.protocol import (
     Command,
     FireTrigger,
-    PauseRun,
     PauseSteps,
     Restart,
-    ResumeRun,
     ResumeSteps,
     SendSignal,
     SetLock,
-    SPEED_FACTORS,
-    SetSpeed,
-    StepAll,
-    StepWorker,
 )
-from ipcviz.format import speed_text
 from ipcviz.scenario.load import ScenarioError, bundled_scenarios, load_scenario
 from ipcviz.signals import parse_signal, signal_name
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.tui.screens import HelpScreen, PickerScreen, SignalPicker
 from ipcviz.tui.source import LiveSource, Source
+from ipcviz.tui.time_keys import TimeKeys
 from ipcviz.tui.widgets.events import EventLog
 from ipcviz.tui.widgets.locks import LocksPanel
 from ipcviz.tui.widgets.pipes import PipesPanel
@@ -65,7 +59,7 @@ class SourceFailed(Message):
         self.lines = lines
 
 
-class IpcvizApp(App[None]):
+class IpcvizApp(TimeKeys, App[None]):
     """Live view of one scenario run (or the picker, when started without one)."""
 
     CSS_PATH = "app.tcss"
@@ -89,6 +83,11 @@ class IpcvizApp(App[None]):
         Binding("N", "step_worker", "step one"),
         Binding("minus", "speed(-1)", "slower"),
         Binding("plus", "speed(1)", "faster"),
+        Binding("ctrl+r", "restart_all", "restart run", show=False),
+        Binding("left", "seek(-1, 0)", "frame back", show=False, priority=True),
+        Binding("right", "seek(1, 0)", "frame on", show=False, priority=True),
+        Binding("shift+left", "seek(0, -1)", "1 s back", show=False, priority=True),
+        Binding("shift+right", "seek(0, 1)", "1 s on", show=False, priority=True),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
 
@@ -209,7 +208,10 @@ class IpcvizApp(App[None]):
         with self.batch_update():
             for widget_type in PANELS:
                 self.query_one(widget_type).snapshot = snap  # type: ignore[attr-defined]
-            self.query_one(EventLog).add_events(snap.events)
+            log = self.query_one(EventLog)
+            if snap.replay is not None and snap.replay.get("rebuild"):
+                log.clear()  # a seek: the log as it was at that moment
+            log.add_events(snap.events)
 
     def on_source_failed(self, message: SourceFailed) -> None:
         self.error_lines = message.lines
@@ -226,11 +228,19 @@ class IpcvizApp(App[None]):
 
     LIVE_ACTIONS = frozenset({"signal", "signal_picker", "restart", "pause", "trigger", "help",
                               "toggle_lock", "toggle_run", "step_all", "step_worker",
-                              "speed"})
+                              "speed", "restart_all", "seek"})
+    #: keys that act on processes: a replay has none (its keys are space, -/+ and seeking)
+    PROCESS_ACTIONS = frozenset({"signal", "signal_picker", "restart", "pause", "trigger",
+                                 "toggle_lock", "step_all", "step_worker", "restart_all"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Worker keys only make sense in the live view, not over the picker."""
+        """Worker keys only make sense in the live view, not over the picker; a replay
+        has no processes to act on, and only a replay seeks."""
         if action in self.LIVE_ACTIONS and isinstance(self.screen, PickerScreen):
+            return False
+        if action in self.PROCESS_ACTIONS and self.is_replay:
+            return False
+        if action == "seek" and not self.is_replay:
             return False
         return True
 
@@ -287,35 +297,6 @@ class IpcvizApp(App[None]):
         enabled = bool(view and view.lock_off)
         self._send(SetLock(worker, enabled))
         self.notify(f"{worker}: lock {'on' if enabled else 'OFF'}", timeout=2, markup=False)
-
-    # ------------------------------------------------------------ time control
-
-    def action_toggle_run(self) -> None:
-        """`space`: hold every worker at its next step boundary, or let the run go on."""
-        if self.latest is None:
-            return
-        self._send(PauseRun() if self.latest.mode == "run" else ResumeRun())
-
-    def action_step_all(self) -> None:
-        """`n`: every held worker performs exactly one operation."""
-        self._send(StepAll())
-
-    def action_step_worker(self) -> None:
-        """`N`: only the selected worker performs exactly one operation."""
-        worker = self.selected_worker
-        if worker is not None:
-            self._send(StepWorker(worker))
-
-    def action_speed(self, direction: int) -> None:
-        """`-` halves the speed (down to 1/64), `+` doubles it (up to 1)."""
-        if self.latest is None:
-            return
-        current = min(SPEED_FACTORS, key=lambda f: abs(f - self.latest.speed))
-        index = SPEED_FACTORS.index(current) - direction
-        factor = SPEED_FACTORS[max(0, min(len(SPEED_FACTORS) - 1, index))]
-        if factor != self.latest.speed:
-            self._send(SetSpeed(factor))
-        self.notify(f"speed {speed_text(factor) or '×1'}", timeout=2, markup=False)
 
     def action_trigger(self, key: str) -> None:
         self._send(FireTrigger(key))

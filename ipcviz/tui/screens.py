@@ -27,6 +27,8 @@ KEYS_HELP = (
     ("n", "every worker takes exactly one step (operation), then holds"),
     ("N", "only the selected worker takes one step"),
     ("- / +", "slower / faster: speed 1, 1/2, ... 1/64"),
+    ("ctrl+r", "restart the whole scenario from the beginning, every object fresh"),
+    ("replay", "space pause/play, - / + pace, ← / → one frame, shift+← / → one second"),
     ("?", "this help"),
     ("q", "quit: the run's processes and IPC objects are removed"),
 )

@@ -76,6 +76,8 @@ class LiveSource(Source):
         self.proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
         self.leaks: dict | None = None
+        #: the grants the run performed (a scenario's schedule, then the user's `n`/`N`)
+        self.schedule: list[str] = []
         self._lock = threading.Lock()
         self._first: bytes | None = None
         self.ident: ProcessIdentity | None = None
@@ -140,6 +142,7 @@ class LiveSource(Source):
                     on_error(message["lines"])
                 elif kind == "bye":
                     self.leaks = message.get("leaks")
+                    self.schedule = list(message.get("schedule") or [])
         except (ValueError, OSError):  # the stream was closed under us by `stop`
             return
         code = proc.wait()
@@ -214,33 +217,3 @@ def read_recording(path: str) -> list[Snapshot]:
 def snapshots_until(snapshots: Sequence[Snapshot], seconds: float) -> list[Snapshot]:
     """The recorded Snapshots up to `seconds` into the run (for a picture of that moment)."""
     return [s for s in snapshots if s.elapsed <= seconds]
-
-
-class ReplaySource(Source):
-    """Plays a recording back at its own pace (or `speed` times faster); commands are ignored."""
-
-    def __init__(self, snapshots: Sequence[Snapshot], speed: float = 1.0):
-        self.snapshots = list(snapshots)
-        self.speed = speed
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
-        def play() -> None:
-            previous = 0.0
-            for snap in self.snapshots:
-                if self._stop.wait(max(0.0, snap.elapsed - previous) / self.speed):
-                    return
-                previous = snap.elapsed
-                on_snapshot(snap)
-
-        self._thread = threading.Thread(target=play, name="ipcviz-replay", daemon=True)
-        self._thread.start()
-
-    def send(self, command: Command) -> None:
-        pass
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2)
