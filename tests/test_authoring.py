@@ -14,10 +14,11 @@ from pathlib import Path
 import yaml
 
 from ipcviz.scenario.json_schema import MODELINE_PREFIX
+from ipcviz.scenario.paths import bundled_scenarios
 
 from .conftest import ROOT, SCENARIOS, run_cli
 
-BUNDLED = sorted(SCENARIOS.glob("*.yaml"))
+BUNDLED = bundled_scenarios()  # in the course's order
 
 
 def cli_in(cwd: Path, *args: str, env: dict[str, str] | None = None,

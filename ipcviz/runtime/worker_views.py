@@ -24,6 +24,30 @@ _STREAM_COUNTERS = ((T.BYTES_WRITTEN, "bytes_written", "write"),
                     (T.BYTES_READ, "bytes_read", "read"))
 
 
+def step_words(kind: str, op: int) -> str:
+    """The step column: the step's kind; inside a `repeat`, what it is doing now."""
+    if kind == "repeat":
+        inner = T.OP_NAMES.get(op, "")
+        vague = ("", "start", "run", "done", "paused")
+        return "repeat" if inner in vague else f"repeat: {inner}"
+    return kind
+
+
+_USES_LOCK: dict[int, tuple[object, bool]] = {}
+
+
+def uses_lock(definition) -> bool:
+    """Whether some step (nested ones too) takes a `lock:` (the `l` key's switch); worked
+    out once per definition."""
+    known = _USES_LOCK.get(id(definition))
+    if known is None or known[0] is not definition:
+        from ipcviz.scenario.schema import all_steps
+
+        found = any(getattr(step.args, "lock", None) for step in all_steps(definition.steps))
+        known = _USES_LOCK[id(definition)] = (definition, found)
+    return known[1]
+
+
 def program_state(pid: int, kernel: str, fresh: bool, cache: dict
                   ) -> tuple[str, Waiting | None]:
     """A program's state and, when it sleeps, what it waits in, in words the kernel's
@@ -179,7 +203,7 @@ class WorkerViews:
             name=proc.name, group=proc.instance.group, pid=pid, state=state,
             waiting=waiting, exit=proc.exit, exit_text=proc.exit_text,
             restarts=proc.restarts, cpu=round(cpu, 1), step=step,
-            step_text=(steps[step].kind if 0 <= step < len(steps) else
+            step_text=(step_words(steps[step].kind, op) if 0 <= step < len(steps) else
                        f"exec {os.path.basename(program[0])}" if program else ""),
             loops=int(row[T.LOOPS]) if row is not None else 0,
             paused=bool(row[T.CTRL_PAUSE] & T.PAUSE_WORKER) if row is not None else False,
@@ -195,6 +219,7 @@ class WorkerViews:
             self_reads=int(row[T.SELF_READS]) if row is not None else 0,
             epipe_errors=int(row[T.EPIPE]) if row is not None else 0,
             zombies=zombies, masks=masks, failure=row_failure(row, channel_names),
+            uses_lock=uses_lock(proc.instance.definition),
             program=None if program is None else self._program_facts(
                 proc.name, program, pid, proc.alive),
         )

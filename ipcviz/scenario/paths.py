@@ -21,10 +21,29 @@ def bundled_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "scenarios"
 
 
+#: the course's order: signals, pipes, FIFOs, queues, sockets, shared memory, locks (and
+#: the by-hand lessons beside what they play with); others follow by name
+COURSE_ORDER = (
+    "signals_handlers", "signals_coalescing", "sigchld_zombies",
+    "pipe_oneway", "pipe_two_way", "pipe_bidirectional_race", "pipe_backpressure",
+    "fifo_unrelated",
+    "mqueue_bounded", "queue_capacity", "message_duplication",
+    "socket_echo", "udp_vs_tcp", "rpc_call", "echo_store_server",
+    "shm_numpy", "shm_counter_race", "race_by_hand", "shm_signal_notify", "mmap_file",
+    "file_handoff", "speed_race",
+    "deadlock", "deadlock_by_hand",
+)
+
+
+def _course_key(path: Path) -> tuple[int, str]:
+    stem = path.stem
+    return (COURSE_ORDER.index(stem) if stem in COURSE_ORDER else len(COURSE_ORDER), stem)
+
+
 def bundled_scenarios() -> list[Path]:
-    """Every bundled scenario file, sorted by name."""
+    """Every bundled scenario file, in the course's order (COURSE_ORDER)."""
     directory = bundled_dir()
-    return sorted(directory.glob("*.yaml")) if directory.is_dir() else []
+    return sorted(directory.glob("*.yaml"), key=_course_key) if directory.is_dir() else []
 
 
 def resolve_path(name: str) -> str:

@@ -91,6 +91,8 @@ class WorkerView:
     """Why a step ended the worker (a full file system, a refused fork), or empty."""
     next_op: NextOp | None = None
     """While the run is paused or stepped and the worker is held: its next operation."""
+    uses_lock: bool = False
+    """Some step of it takes a `lock:` (so `l` has something to switch off)."""
     program: dict[str, Any] | None = None
     """A worker that runs a program (`exec:`): {"argv", "output_lines", "last_output"};
     its counters are not known (no step interpreter counts them)."""

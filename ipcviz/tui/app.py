@@ -64,7 +64,13 @@ class IpcvizApp(TimeKeys, App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "ipcviz"
+    #: the footer's room goes to ipcviz's own keys (the palette listed nothing of ours)
+    ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
+        # `?` and `q` first: the footer fills from the left and a narrow terminal cuts
+        # its right end, so these two are always in view
+        Binding("question_mark", "help", "help"),
+        Binding("q", "quit", "quit"),
         Binding("t", "signal('SIGTERM')", "TERM"),
         Binding("k", "signal('SIGKILL')", "KILL"),
         Binding("i", "signal('SIGINT')", "INT"),
@@ -75,9 +81,6 @@ class IpcvizApp(TimeKeys, App[None]):
         Binding("R", "restart", "restart"),
         Binding("p", "pause", "pause steps"),
         Binding("l", "toggle_lock", "lock on/off"),
-        Binding("question_mark", "help", "help"),
-        Binding("q", "quit", "quit"),
-        # time control last: the footer fills from the left, and `?` and `q` stay in view
         Binding("space", "toggle_run", "pause run"),
         Binding("n", "step_all", "step all"),
         Binding("N", "step_worker", "step one"),
@@ -103,6 +106,8 @@ class IpcvizApp(TimeKeys, App[None]):
         self._pending_lock = threading.Lock()
         self._pending: Snapshot | None = None
         self._pending_events: list = []
+        #: the run was opened from the picker: `q` returns there
+        self.from_picker = False
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -194,6 +199,7 @@ class IpcvizApp(TimeKeys, App[None]):
 
     def _picked(self, path: Path | None) -> None:
         if path is not None:
+            self.from_picker = True
             self._start(LiveSource(str(path)))
 
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
@@ -252,9 +258,24 @@ class IpcvizApp(TimeKeys, App[None]):
         if self.source is not None:
             self.source.send(command)
 
+    def notify(self, message: str, **kwargs: object) -> None:  # type: ignore[override]
+        """One toast at a time: a new one replaces the last (thirty presses of a key
+        must not cover the panels)."""
+        self.clear_notifications()
+        super().notify(message, **kwargs)  # type: ignore[arg-type]
+
+    def _gone(self, worker: str) -> bool:
+        """True (and said) when the worker has exited: nothing can be sent to it."""
+        view = self.latest.worker(worker) if self.latest else None
+        if view is not None and view.state == "exited":
+            self.notify(f"{worker} has exited ({view.exit_text or 'ended'}): nothing sent",
+                        timeout=3, markup=False)
+            return True
+        return False
+
     def action_signal(self, name: str) -> None:
         worker = self.selected_worker
-        if worker is None:
+        if worker is None or self._gone(worker):
             return
         self._send(SendSignal(worker, parse_signal(name)))
         self.notify(f"{name} → {worker}", timeout=2, markup=False)
@@ -270,6 +291,8 @@ class IpcvizApp(TimeKeys, App[None]):
             if choice is not None:
                 num, to_group = choice
                 target = group if to_group else worker
+                if not to_group and self._gone(worker):
+                    return
                 self._send(SendSignal(target, num))
                 self.notify(f"{signal_name(num)} → {target}", timeout=2, markup=False)
 
@@ -294,6 +317,12 @@ class IpcvizApp(TimeKeys, App[None]):
         if worker is None or self.latest is None:
             return
         view = self.latest.worker(worker)
+        if view is not None and not view.uses_lock:
+            self.notify(f"{worker} takes no lock: nothing to switch", timeout=3,
+                        markup=False)
+            return
+        if self._gone(worker):
+            return
         enabled = bool(view and view.lock_off)
         self._send(SetLock(worker, enabled))
         self.notify(f"{worker}: lock {'on' if enabled else 'OFF'}", timeout=2, markup=False)
@@ -305,7 +334,16 @@ class IpcvizApp(TimeKeys, App[None]):
         self.push_screen(HelpScreen(self.latest.triggers if self.latest else ()))
 
     async def action_quit(self) -> None:
+        """`q`: the run is stopped and swept; a scenario opened from the picker goes back
+        to the picker, anything else ends the app."""
         self._stop_source()
+        if self.from_picker and not isinstance(self.screen, PickerScreen):
+            from ipcviz.tui.widgets.events import EventLog
+
+            self.source, self.latest, self.from_picker = None, None, False
+            self.query_one(EventLog).clear()
+            self._open_picker()
+            return
         self.exit()
 
     def _stop_source(self) -> None:

@@ -57,7 +57,14 @@ def state_cell(w: WorkerView, snap: Snapshot) -> Text:
             f" (held by {', '.join(names)})" if names else "")
     if w.lock_off:
         text += " [lock OFF]"
+    if w.zombies or w.name in parents(snap):  # a parent: how many children it left unreaped
+        text += f" · {w.zombies} zombie{'' if w.zombies == 1 else 's'}"
     return Text(text, style=style)
+
+
+def parents(snap: Snapshot) -> frozenset[str]:
+    """Workers with spawned children in view."""
+    return frozenset(w.parent for w in snap.workers if w.parent)
 
 
 def row_key(w: WorkerView, snap: Snapshot) -> tuple:
@@ -67,7 +74,7 @@ def row_key(w: WorkerView, snap: Snapshot) -> tuple:
         sem = snap.channel(w.waiting.on or "")
         holders = SemaphoreView.of(sem).holders if sem else ("?",)
     return (w.name, w.parent, w.pid, w.state, w.waiting, w.exit_text, w.exit, w.paused,
-            w.lock_off, holders, f"{w.cpu:5.1f}", w.restarts, w.step_text,
+            w.lock_off, holders, w.zombies, w.name in parents(snap), f"{w.cpu:5.1f}", w.restarts, w.step_text,
             tuple(w.signals_received.items()), held(snap) and w.next_op)
 
 

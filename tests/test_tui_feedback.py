@@ -1,0 +1,79 @@
+"""What the app says after a key is true (real processes, Pilot): nothing is claimed sent
+to a worker that has exited, `l` on a worker without a lock says so, one toast at a
+time, `q` from a scenario picked in the picker returns to the picker."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ipcviz.tui.app import make_app
+from ipcviz.tui.screens import PickerScreen
+from ipcviz.tui.source import LiveSource
+from tests.test_tui_live import wait_for, wait_started
+
+SCENARIO = """
+duration: 30
+workers:
+  quick:
+    steps:
+      - exit: 0
+  stays:
+    handlers: {SIGUSR1: count}
+    steps:
+      - repeat: {times: 1000, steps: [{sleep: 0.05}]}
+"""
+
+
+def toasts(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+def test_keys_on_an_exited_worker_or_without_a_lock_say_what_happened(
+        scenario_file, nothing_left_behind) -> None:
+    source = LiveSource(str(scenario_file(SCENARIO)))
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.latest is not None and
+                           app.latest.worker("quick").state == "exited")
+            sent_before = dict(app.latest.worker("quick").signals_sent_to)
+            await pilot.press("k")  # `quick` is selected: first row
+            await pilot.pause(0.3)
+            assert toasts(app) == ["quick has exited (exited 0): nothing sent"]
+            assert app.latest.worker("quick").signals_sent_to == sent_before
+            await pilot.press("down")
+            await pilot.press("l")
+            await pilot.pause(0.1)
+            assert toasts(app) == ["stays takes no lock: nothing to switch"]
+            for _ in range(10):  # many presses: one toast, the last
+                await pilot.press("u")
+            await pilot.pause(0.1)
+            assert toasts(app) == ["SIGUSR1 → stays"]
+            await wait_for(pilot, lambda: app.latest.worker("stays").signals_received.get(
+                "SIGUSR1", 0) >= 1)
+            await wait_for(pilot, lambda: app.latest.worker("stays").step_text
+                           == "repeat: sleep")
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+
+
+def test_q_from_a_picked_scenario_returns_to_the_picker(nothing_left_behind) -> None:
+    async def scenario() -> None:
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, PickerScreen)
+            await pilot.press("enter")  # the first: signals_handlers
+            await wait_started(pilot, app)
+            first = app.source
+            await pilot.press("q")
+            await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen))
+            assert first.proc is None and first.leaks["processes"] == 0
+            assert app.is_running
+            await pilot.press("q")  # in the picker: quits
+            await pilot.pause(0.2)
+        assert not app.is_running
+
+    asyncio.run(scenario())
