@@ -9,6 +9,7 @@ import os
 import sys
 
 from ipcviz import authoring
+from ipcviz.quiz import add_quiz_parser, quiz_command
 from ipcviz.watch import add_allow_exec, add_watch_parser, watch_command
 from ipcviz.format import escape_control
 from ipcviz.scenario.paths import resolve_path
@@ -133,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
                    description="Print the JSON Schema of scenario files, for editors "
                                "(yaml-language-server).")
     add_watch_parser(sub)
+    add_quiz_parser(sub)
     clean = sub.add_parser("clean", help="remove processes and IPC objects left by crashed runs",
                    description="Remove what runs whose ipcviz process is gone left behind "
                                "(runs still alive are never touched).")
@@ -145,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "launch"
-    if command in ("launch", "run", "record", "screenshot", "clean", "watch"):
+    if command in ("launch", "run", "record", "screenshot", "clean", "watch", "quiz"):
         from ipcviz.host.runroot import RunRootError, trusted_run_root
 
         try:  # before anything is loaded, created or started
@@ -188,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             return _clean(args.program_leaks)
         if command == "watch":
             return watch_command(args, _launch, _run_headless, _fail)
+        if command == "quiz":
+            return quiz_command(args, _run_app, _fail)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `ipcviz list | head`: the reader has had enough
@@ -209,6 +213,21 @@ def _load_runnable(name: str):
 
 
 def _launch(name: str | None, speed: float | None = None, allow_exec: bool = False) -> int:
+    app = _run_app(name, speed, allow_exec)
+    if isinstance(app, int):
+        return app
+    performed = getattr(app.source, "schedule", None)
+    if performed:  # what `n`/`N` (and the scenario's schedule) did: replayable, gradable
+        shown = " ".join(performed)
+        print(escape_control(f"schedule performed: {shown}"))
+        print(escape_control(f"  run it again: ipcviz run {name or app.source.path} "
+                             f"--headless --schedule \"{shown}\""))
+    return app_status(app)
+
+
+def _run_app(name: str | None, speed: float | None = None, allow_exec: bool = False):
+    """The live app on `name` (None: the picker), run until it ends; the finished app, or
+    an exit status when the scenario could not start (its lines printed)."""
     from ipcviz.tui.source import LiveSource
 
     source = None
@@ -240,13 +259,7 @@ def _launch(name: str | None, speed: float | None = None, allow_exec: bool = Fal
             live.stop()
     if app.error_lines:
         return _fail(app.error_lines)
-    performed = getattr(app.source, "schedule", None)
-    if performed:  # what `n`/`N` (and the scenario's schedule) did: replayable, gradable
-        shown = " ".join(performed)
-        print(escape_control(f"schedule performed: {shown}"))
-        print(escape_control(f"  run it again: ipcviz run {name or app.source.path} "
-                             f"--headless --schedule \"{shown}\""))
-    return app_status(app)
+    return app
 
 
 def app_status(app) -> int:

@@ -112,3 +112,43 @@ def _check_expect_index(ch, path, value):
         if not 0 <= i < n:
             yield (path, f"index {i} is out of range 0..{n - 1} (dimension {k})")
             return
+
+
+def check_question(scn, groups, path, question, unsure):
+    """A question's `answer:` names something a summary holds: one worker or channel and
+    one of its keys (the keys `expect:` may name)."""
+    answer = question.answer
+    subject = [k for k in ("worker", "channel") if k in answer]
+    if len(subject) != 1:
+        yield (path + ("answer",), "needs exactly one of 'worker' or 'channel'")
+        return
+    what = subject[0]
+    name = answer[what]
+    rest = {k: v for k, v in answer.items() if k != what}
+    if not isinstance(name, str):
+        yield (path + ("answer", what), f"expected a {what} name, got {_shown(name)}")
+        return
+    if what == "worker":
+        known = {n for names in groups.values() for n in names} | {
+            g for g, names in groups.items() if names == [g]}
+        if name not in known and not unsure.worker(name):
+            listed = ", ".join(unsure.declared(sorted(known), True))
+            yield (path + ("answer", "worker"), f"unknown worker '{name}' (one process: "
+                                                f"{listed})")
+        keys = WORKER_KEYS
+    else:
+        if name not in scn.channels and not unsure.channel(name):
+            listed = ", ".join(unsure.declared(scn.channels, False)) or "none"
+            yield (path + ("answer", "channel"), f"unknown channel '{name}' (channels: "
+                                                 f"{listed})")
+        keys = CHANNEL_KEYS
+    if len(rest) != 1:
+        yield (path + ("answer",), f"needs exactly one key of the {what} (keys: "
+                                   f"{', '.join(sorted(keys))})")
+        return
+    (key, item), = rest.items()
+    if key not in keys:
+        yield (path + ("answer", key), f"unknown key '{key}' (keys: {', '.join(sorted(keys))})")
+    elif item is not None and item is not True and not isinstance(item, str):
+        yield (path + ("answer", key), "expected an entry name (a signal, a channel) or "
+                                       "null for the value itself")

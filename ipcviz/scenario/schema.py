@@ -212,6 +212,22 @@ class Trigger(_Action):
     label: str | None = None
 
 
+class Question(Model):
+    ask: str = Field(min_length=1, max_length=500)
+    """Extension: the question, asked before the run (`ipcviz quiz`)."""
+    answer: dict[str, str | bool | None]
+    """Extension: where the true answer is in the headless summary: `{worker: NAME, KEY:
+    ITEM}` or `{channel: NAME, KEY: ITEM}`; ITEM names an entry of a per-signal or
+    per-channel count, or is null for the value itself."""
+    choices: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        None, min_length=2, max_length=10)
+    """Extension: the possible answers; the true one is the choice equal to the value."""
+    tolerance: float = Field(0, ge=0)
+    """Extension: a number answer is right within this distance of the true value."""
+    explain: str = Field("", max_length=2000)
+    """Extension: shown after the run, beside the true value."""
+
+
 def _version(value: Any) -> Any:
     if isinstance(value, bool):  # Literal[1] would take `true` (True == 1)
         raise PydanticCustomError("version", "got {value}; expected 1", {"value": repr(value)})
@@ -228,6 +244,8 @@ class Scenario(Model):
     timeline: list[TimelineEvent] = []
     triggers: list[Trigger] = []
     expect: list[dict[str, Any]] = []
+    questions: list[Question] = Field([], max_length=20)
+    """Extension: predict-then-run questions (`ipcviz quiz`)."""
     schedule: list[Annotated[str, Field(max_length=40)]] | Annotated[
         str, Field(max_length=MAX_SCHEDULE * 41)] | None = None
     """Extension: worker names (a list, or one string "a b a b"), each letting that worker

@@ -9,7 +9,7 @@ from ipcviz.scenario import schema as s
 from ipcviz.scenario.kinds import CHANNELS, STEPS
 from ipcviz.signals import PARENT_SIGNALS, SIGRTMAX, SIGRTMIN, UNCATCHABLE, signal_name
 
-from ipcviz.scenario.expectations import check_expect
+from ipcviz.scenario.expectations import check_expect, check_question
 from ipcviz.scenario.programs import check_programs
 from ipcviz.scenario.refs import Unsure, _bad_shape, instance_names
 from ipcviz.scenario.timing import check_time
@@ -136,6 +136,8 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
 
     for i, exp in enumerate(scn.expect):
         yield from check_expect(scn, groups, (("expect", i)), exp, unsure)
+    for i, question in enumerate(scn.questions):
+        yield from check_question(scn, groups, ("questions", i), question, unsure)
 
     yield from check_time(scn, groups, unsure)
 
