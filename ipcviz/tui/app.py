@@ -27,6 +27,7 @@ from ipcviz.signals import parse_signal, signal_name
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.tui.screens import HelpScreen, PickerScreen, SignalPicker
 from ipcviz.tui.source import LiveSource, Source
+from ipcviz.tui.layout_keys import SOFT_KEYS, LayoutKeys
 from ipcviz.tui.time_keys import TimeKeys
 from ipcviz.tui.widgets.events import EventLog
 from ipcviz.tui.widgets.locks import LocksPanel
@@ -59,7 +60,7 @@ class SourceFailed(Message):
         self.lines = lines
 
 
-class IpcvizApp(TimeKeys, App[None]):
+class IpcvizApp(TimeKeys, LayoutKeys, App[None]):
     """Live view of one scenario run (or the picker, when started without one)."""
 
     CSS_PATH = "app.tcss"
@@ -87,6 +88,9 @@ class IpcvizApp(TimeKeys, App[None]):
         Binding("minus", "speed(-1)", "slower"),
         Binding("plus", "speed(1)", "faster"),
         Binding("ctrl+r", "restart_all", "restart run", show=False),
+        Binding("z", "maximize_toggle", "maximize", show=False),
+        Binding("f", "filter_worker", "events of worker", show=False),
+        Binding("F", "filter_kind", "events by kind", show=False),
         Binding("left", "seek(-1, 0)", "frame back", show=False, priority=True),
         Binding("right", "seek(1, 0)", "frame on", show=False, priority=True),
         Binding("shift+left", "seek(0, -1)", "1 s back", show=False, priority=True),
@@ -227,7 +231,8 @@ class IpcvizApp(TimeKeys, App[None]):
         for key, label in snap.triggers:
             if key not in self._trigger_keys:
                 self._trigger_keys.add(key)
-                self.bind(key, f"trigger({key!r})", description=label)
+                if key not in SOFT_KEYS:  # (a soft key's own action fires the trigger)
+                    self.bind(key, f"trigger({key!r})", description=label)
         self.refresh_bindings()
 
     # ------------------------------------------------------------ actions

@@ -29,6 +29,9 @@ KEYS_HELP = (
     ("- / +", "slower / faster: speed 1, 1/2, ... 1/64"),
     ("ctrl+r", "restart the whole scenario from the beginning, every object fresh"),
     ("replay", "space pause/play, - / + pace, ← / → one frame, shift+← / → one second"),
+    ("tab", "move the focus: workers table, event log (arrows then scroll it)"),
+    ("z", "maximize the focused part / back to the layout"),
+    ("f / F", "event log: only the selected worker's lines / one kind of event"),
     ("?", "this help"),
     ("q", "quit: the run's processes and IPC objects are removed"),
 )

@@ -1,6 +1,12 @@
-"""The event log: what happened, when, to whom (bounded)."""
+"""The event log: what happened, when, to whom (bounded). Repeats of one line are grouped
+("timeline: SIGUSR1 sent ×20"), so a burst cannot push the interesting lines out; the
+log can be focused (tab) and scrolled from the keyboard, and filtered by worker (`f`)
+and by kind (`F`)."""
 
 from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.widgets import RichLog
@@ -8,21 +14,96 @@ from textual.widgets import RichLog
 from ipcviz.telemetry.snapshot import EventView
 
 MAX_LINES = 500
-_KIND_STYLE = {"signal": "cyan", "exit": "yellow", "io": "magenta", "runtime": "green", "output": "white",
-               "start": "dim"}
+_KIND_STYLE = {"signal": "cyan", "exit": "yellow", "io": "magenta", "runtime": "green",
+               "output": "white", "start": "dim"}
+#: what `F` cycles through: None (every kind), then each family of events
+KIND_FILTERS: tuple[tuple[str, frozenset[str]] | None, ...] = (
+    None,
+    ("signals", frozenset({"signal"})),
+    ("I/O", frozenset({"io"})),
+    ("exits and the runtime", frozenset({"exit", "runtime", "start"})),
+    ("program output", frozenset({"output"})),
+)
+
+
+@dataclass
+class Entry:
+    """One line of the log: an event and how many times in a row it happened."""
+
+    event: EventView
+    count: int = 1
+
+    def same(self, event: EventView) -> bool:
+        return (event.worker, event.text, event.kind) == (
+            self.event.worker, self.event.text, self.event.kind)
 
 
 class EventLog(RichLog):
-    """Appends each Snapshot's new events; keeps the last MAX_LINES."""
+    """Appends each Snapshot's new events; keeps the last MAX_LINES (grouped)."""
 
-    can_focus = False  # arrows belong to the workers table; the wheel still scrolls
+    can_focus = True  # tab moves here; then arrows, page keys and home/end scroll it
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(max_lines=MAX_LINES, wrap=False, markup=False, **kwargs)  # type: ignore[arg-type]
+        self.entries: deque[Entry] = deque(maxlen=MAX_LINES)
+        #: only this worker's lines (None: every worker's)
+        self.worker_filter: str | None = None
+        self.kind_filter = 0  # an index of KIND_FILTERS
+
+    def shown(self, event: EventView) -> bool:
+        kinds = KIND_FILTERS[self.kind_filter]
+        return ((self.worker_filter is None or event.worker == self.worker_filter)
+                and (kinds is None or event.kind in kinds[1]))
 
     def add_events(self, events: tuple[EventView, ...]) -> None:
+        fresh: list[Entry] = []
+        rewrite = False
         for event in events:
-            line = Text(f"{event.t:7.2f}  ", style="dim")
-            line.append(f"{event.worker:<12} ", style="bold")
-            line.append(event.text, style=_KIND_STYLE.get(event.kind, ""))
-            self.write(line)
+            last = self.entries[-1] if self.entries else None
+            if last is not None and last.same(event):
+                last.count += 1
+                last.event = event  # the time of the latest
+                rewrite |= not any(e is last for e in fresh)  # a line already on screen
+                continue
+            entry = Entry(event)
+            self.entries.append(entry)
+            fresh.append(entry)
+        if rewrite:  # a line on screen changed its count: draw the log again
+            self.redraw()
+            return
+        for entry in fresh:
+            if self.shown(entry.event):
+                self.write(self._line(entry))
+
+    def redraw(self) -> None:
+        """Draw the kept entries again (after a filter change or a grouped repeat)."""
+        at_end = self.scroll_offset.y >= self.max_scroll_y
+        super().clear()
+        for entry in self.entries:
+            if self.shown(entry.event):
+                self.write(self._line(entry), scroll_end=at_end)
+
+    def clear(self) -> EventLog:  # type: ignore[override]
+        """Forget every entry (a new run)."""
+        self.entries.clear()
+        super().clear()
+        return self
+
+    def filter_text(self) -> str:
+        parts = []
+        if self.worker_filter is not None:
+            parts.append(f"only {self.worker_filter}")
+        kinds = KIND_FILTERS[self.kind_filter]
+        if kinds is not None:
+            parts.append(f"only {kinds[0]}")
+        return ", ".join(parts)
+
+    @staticmethod
+    def _line(entry: Entry) -> Text:
+        event = entry.event
+        line = Text(f"{event.t:7.2f}  ", style="dim")
+        line.append(f"{event.worker:<12} ", style="bold")
+        line.append(event.text, style=_KIND_STYLE.get(event.kind, ""))
+        if entry.count > 1:
+            line.append(f" ×{entry.count}", style="bold reverse")
+        return line
