@@ -27,6 +27,7 @@ from ipcviz.signals import parse_signal, signal_name
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.tui.screens import HelpScreen, PickerScreen, SignalPicker
 from ipcviz.tui.source import LiveSource, Source
+from ipcviz.tui.authoring_keys import WATCH_INTERVAL, AuthoringKeys
 from ipcviz.tui.layout_keys import SOFT_KEYS, LayoutKeys
 from ipcviz.tui.time_keys import TimeKeys
 from ipcviz.tui.widgets.events import EventLog
@@ -36,12 +37,13 @@ from ipcviz.tui.widgets.programs import ProgramsPanel
 from ipcviz.tui.widgets.queues import QueuesPanel
 from ipcviz.tui.widgets.shm import SharedMemoryPanel
 from ipcviz.tui.widgets.signals import SignalsPanel
+from ipcviz.tui.widgets.source_view import SourceView
 from ipcviz.tui.widgets.status import LessonText, StatusBar
 from ipcviz.tui.widgets.workers import WorkersTable
 
 NARROW_WIDTH = 100
 PANELS = (StatusBar, LessonText, WorkersTable, ProgramsPanel, SignalsPanel, PipesPanel,
-          QueuesPanel, SharedMemoryPanel, LocksPanel)
+          QueuesPanel, SharedMemoryPanel, LocksPanel, SourceView)
 
 
 class SnapshotArrived(Message):
@@ -60,7 +62,7 @@ class SourceFailed(Message):
         self.lines = lines
 
 
-class IpcvizApp(TimeKeys, LayoutKeys, App[None]):
+class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
     """Live view of one scenario run (or the picker, when started without one)."""
 
     CSS_PATH = "app.tcss"
@@ -91,6 +93,8 @@ class IpcvizApp(TimeKeys, LayoutKeys, App[None]):
         Binding("z", "maximize_toggle", "maximize", show=False),
         Binding("f", "filter_worker", "events of worker", show=False),
         Binding("F", "filter_kind", "events by kind", show=False),
+        Binding("v", "view_source", "YAML", show=False),
+        Binding("e", "edit_source", "edit", show=False),
         Binding("left", "seek(-1, 0)", "frame back", show=False, priority=True),
         Binding("right", "seek(1, 0)", "frame on", show=False, priority=True),
         Binding("shift+left", "seek(0, -1)", "1 s back", show=False, priority=True),
@@ -124,6 +128,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, App[None]):
             yield QueuesPanel()
             yield SharedMemoryPanel()
             yield LocksPanel()
+        yield SourceView()
         yield EventLog()
         yield Footer()
 
@@ -137,6 +142,8 @@ class IpcvizApp(TimeKeys, LayoutKeys, App[None]):
         self.query_one(SharedMemoryPanel).border_title = "shared memory: live contents"
         self.query_one(LocksPanel).border_title = "locks: POSIX semaphores"
         self.query_one(ProgramsPanel).border_title = "programs: what the kernel shows"
+        self.query_one(SourceView).display = False
+        self.set_interval(WATCH_INTERVAL, self._watch_file)
         if self.handle_signals:
             self._install_signal_handlers()
         if self.source is not None:
@@ -239,10 +246,12 @@ class IpcvizApp(TimeKeys, LayoutKeys, App[None]):
 
     LIVE_ACTIONS = frozenset({"signal", "signal_picker", "restart", "pause", "trigger", "help",
                               "toggle_lock", "toggle_run", "step_all", "step_worker",
-                              "speed", "restart_all", "seek"})
+                              "speed", "restart_all", "seek", "view_source", "edit_source",
+                              "maximize_toggle", "filter_worker", "filter_kind"})
     #: keys that act on processes: a replay has none (its keys are space, -/+ and seeking)
     PROCESS_ACTIONS = frozenset({"signal", "signal_picker", "restart", "pause", "trigger",
-                                 "toggle_lock", "step_all", "step_worker", "restart_all"})
+                                 "toggle_lock", "step_all", "step_worker", "restart_all",
+                                 "edit_source"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Worker keys only make sense in the live view, not over the picker; a replay

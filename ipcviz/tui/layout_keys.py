@@ -8,7 +8,8 @@ from ipcviz.tui.widgets.events import KIND_FILTERS, EventLog
 
 #: keys added after scenario files could already use them for triggers: a scenario's
 #: trigger on one of them keeps it (its file stays valid), the app's own use gives way
-SOFT_KEYS = {"z": "maximize_toggle", "f": "filter_worker", "F": "filter_kind"}
+SOFT_KEYS = {"z": "maximize_toggle", "f": "filter_worker", "F": "filter_kind",
+             "v": "view_source", "e": "edit_source"}
 
 
 class LayoutKeys:

@@ -32,9 +32,32 @@ KEYS_HELP = (
     ("tab", "move the focus: workers table, event log (arrows then scroll it)"),
     ("z", "maximize the focused part / back to the layout"),
     ("f / F", "event log: only the selected worker's lines / one kind of event"),
+    ("v", "the scenario's YAML beside the panels: each worker's step marked"),
+    ("e", "edit the scenario file in $EDITOR; saved, it is checked and the run restarts"),
     ("?", "this help"),
     ("q", "quit: the run's processes and IPC objects are removed"),
 )
+
+
+class ProblemsScreen(ModalScreen[None]):
+    """The problems of an edited scenario file, one line each, with their positions; the
+    old run goes on underneath."""
+
+    BINDINGS = [Binding("escape,q,enter", "dismiss", "close")]
+
+    def __init__(self, path: str, lines: list[str]):
+        super().__init__()
+        self.path = path
+        self.lines = lines
+
+    def compose(self) -> ComposeResult:
+        body = Text(f"{self.path} does not load; the run goes on with the old version.\n\n",
+                    style="bold")
+        for line in self.lines[:30]:
+            body.append(line + "\n", style="red")  # plain text: never markup
+        body.append("\nFix it and save: it is checked again. Esc closes.", style="dim")
+        with Vertical(id="help"):
+            yield Static(body)
 
 
 class HelpScreen(ModalScreen[None]):
