@@ -61,18 +61,31 @@ def format_counts(counts: dict[str, int]) -> str:
 
 def signal_gap_reason(sig: str, sent: int, received: int, masks: dict[str, list[str]],
                       exit: int | str | None, realtime: bool) -> str:
-    """Why a worker received fewer (or more) of `sig` than were sent to it, in words."""
+    """Why a worker received fewer (or more) of `sig` than were sent to it, in words (for
+    the current process life: the caller counts what was sent since the last start)."""
     if received > sent:
         return "also sent by other processes or the kernel"
     if sent == received:
         return ""
     if exit == sig:
         return "its default action killed the process"
+    if sig == "SIGKILL":
+        return "kills at once: never counted (it cannot be caught)"
+    if sig == "SIGSTOP":
+        return "stops the process (it cannot be caught, so nothing counts it)"
+    if sig in ("SIGCONT", "SIGTSTP", "SIGTTIN", "SIGTTOU") and sig not in masks.get(
+            "caught", []):
+        return ("continues a stopped process; counted only with a handler" if sig ==
+                "SIGCONT" else "stops the process by default; counted only with a handler")
+    if exit is not None:
+        return "not received before the process ended"
     if sig in masks.get("ignored", []):
         return "ignored (SIG_IGN): the kernel discards it"
     if sig in masks.get("blocked", []):
         if sig in masks.get("pending", []) or sig in masks.get("shared_pending", []):
-            return "blocked: it waits in the pending set"
+            if realtime:
+                return f"blocked: {sent - received} queued, waiting in the pending set"
+            return "blocked: one pending bit, however many arrive"
         return "blocked"
     if not realtime:
         return (f"coalesced: {sent - received} arrived while one was already pending "

@@ -77,3 +77,44 @@ def test_q_from_a_picked_scenario_returns_to_the_picker(nothing_left_behind) -> 
         assert not app.is_running
 
     asyncio.run(scenario())
+
+
+def test_why_lines_belong_to_the_current_process_life(scenario_file,
+                                                      nothing_left_behind) -> None:
+    """k, then R, then u: the new life was sent one SIGUSR1 and counted it, so nothing
+    needs explaining (before, the old life's SIGKILL read as 'coalesced'); SIGSTOP gets
+    its own words."""
+    from ipcviz.tui.widgets.signals import signals_in_play, worker_reason
+
+    source = LiveSource(str(scenario_file("""
+duration: 30
+workers:
+  w:
+    handlers: {SIGUSR1: count}
+    steps: [{sleep: 30}]
+""")))
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_started(pilot, app)
+            first = app.latest.worker("w").pid
+            await pilot.press("k")
+            await wait_for(pilot, lambda: app.latest.worker("w").state == "exited")
+            await pilot.press("R")
+            await wait_for(pilot, lambda: app.latest.worker("w").pid not in (None, first)
+                           and app.latest.worker("w").state != "exited")
+            await pilot.press("u")
+            await wait_for(pilot, lambda: app.latest.worker("w").signals_received.get(
+                "SIGUSR1") == 1)
+            w = app.latest.worker("w")
+            assert w.signals_sent_to == {"SIGUSR1": 1, "SIGKILL": 1}  # the whole run
+            assert worker_reason(w, signals_in_play(app.latest)) == ""
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.latest.worker("w").state == "stopped")
+            assert worker_reason(app.latest.worker("w"), signals_in_play(app.latest)) == (
+                "SIGSTOP: stops the process (it cannot be caught, so nothing counts it)")
+            await pilot.press("c")
+            await pilot.press("q")
+
+    asyncio.run(scenario())

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import traceback
+from collections import Counter
 
 import numpy as np
 
@@ -92,6 +93,7 @@ class Forking:
         proc.exit = None
         proc.user_killed = False
         proc.last_signal_from_us = None
+        proc.sent_before_life = Counter(proc.sent_to)
         self._by_pid[pid] = proc
         self.registry.add_process(ident)
         base = self.table.row_base(proc.row)

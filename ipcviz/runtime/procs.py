@@ -40,6 +40,9 @@ class Proc:
     restart_pending: bool = False
     restart_at: float | None = None
     sent_to: Counter = field(default_factory=Counter)
+    #: `sent_to` when the current process life began (a restart starts a new count of
+    #: what this life was sent, for the "why sent != received" words)
+    sent_before_life: Counter = field(default_factory=Counter)
     started_once: bool = False
     spawn_rows: list[int] = field(default_factory=list)
 

@@ -219,6 +219,8 @@ class WorkerViews:
             self_reads=int(row[T.SELF_READS]) if row is not None else 0,
             epipe_errors=int(row[T.EPIPE]) if row is not None else 0,
             zombies=zombies, masks=masks, failure=row_failure(row, channel_names),
+            sent_this_life=(names_of(proc.sent_to - proc.sent_before_life, by_workers or {})
+                            if proc.restarts else None),
             uses_lock=uses_lock(proc.instance.definition),
             program=None if program is None else self._program_facts(
                 proc.name, program, pid, proc.alive),

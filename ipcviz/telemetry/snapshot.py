@@ -91,6 +91,9 @@ class WorkerView:
     """Why a step ended the worker (a full file system, a refused fork), or empty."""
     next_op: NextOp | None = None
     """While the run is paused or stepped and the worker is held: its next operation."""
+    sent_this_life: dict[str, int] | None = None
+    """What the runtime sent to the current process life (after a restart the count
+    starts again), for the reasons sent and received differ; None: as signals_sent_to."""
     uses_lock: bool = False
     """Some step of it takes a `lock:` (so `l` has something to switch off)."""
     program: dict[str, Any] | None = None

@@ -37,13 +37,31 @@ def worker_reason(w: WorkerView, signals: list[str]) -> str:
     if w.program is not None:
         return ("a program: what it received is not counted (no step interpreter counts "
                 "it; its masks are the kernel's); sent = by ipcviz")
+    sent_to = w.sent_this_life if w.sent_this_life is not None else w.signals_sent_to
     for sig in signals:
-        reason = signal_gap_reason(sig, w.signals_sent_to.get(sig, 0),
+        reason = signal_gap_reason(sig, sent_to.get(sig, 0),
                                    w.signals_received.get(sig, 0), w.masks, w.exit,
                                    is_realtime(parse_signal(sig)))
         if reason:
             return f"{sig}: {reason}"
     return ""
+
+
+def pending_text(w: WorkerView, pending: list[str]) -> str:
+    """Pending signals; a real-time one with how many are queued (sent to this life and
+    not yet received: they do not merge), a standard one as the single bit it is."""
+    if not pending:
+        return "-"
+    sent_to = w.sent_this_life if w.sent_this_life is not None else w.signals_sent_to
+    parts = []
+    for sig in pending:
+        short = sig.removeprefix("SIG")
+        if is_realtime(parse_signal(sig)):
+            queued = sent_to.get(sig, 0) - w.signals_received.get(sig, 0)
+            parts.append(f"{short} ×{queued} queued" if queued > 1 else short)
+        else:
+            parts.append(f"{short} (1 bit)")
+    return " ".join(parts)
 
 
 def short_mask(names: list[str]) -> str:
@@ -68,6 +86,7 @@ class SignalsPanel(Panel):
         active = [w for w in snap.workers if has_signal_activity(w)]
         key = (tuple(signals), tuple((w.name, tuple(w.signals_received.items()),
                                       tuple(w.signals_sent_to.items()), w.exit,
+                                      tuple((w.sent_this_life or {}).items()),
                                       tuple((k, tuple(v)) for k, v in w.masks.items()))
                                      for w in active))
         if key == self._key:
@@ -75,7 +94,8 @@ class SignalsPanel(Panel):
         self._key = key
         self.set_shown(bool(active))
         shown = signals[:MAX_SIGNAL_COLUMNS]
-        columns = ["received/sent", *shown, "pending", "blocked", "caught (handlers)"]
+        columns = ["received/sent", *shown, "pending", "blocked", "ignored",
+                   "caught (handlers)"]
         rows: list[list[Text | str]] = []
         reasons = Text()
         for w in active[:MAX_ROWS]:
@@ -92,8 +112,9 @@ class SignalsPanel(Panel):
                 self._previous[(w.name, sig)] = got if isinstance(got, int) else 0
             pending = sorted(set(w.masks.get("pending", [])) | set(w.masks.get("shared_pending", [])),
                              key=parse_signal)
-            cells.append(Text(short_mask(pending), style="bold magenta" if pending else "dim"))
+            cells.append(Text(pending_text(w, pending), style="bold magenta" if pending else "dim"))
             cells.append(Text(short_mask(w.masks.get("blocked", [])), style="yellow"))
+            cells.append(Text(short_mask(w.masks.get("ignored", [])), style="dim red"))
             cells.append(Text(short_mask(w.masks.get("caught", [])), style="cyan"))
             rows.append(cells)
             reason = worker_reason(w, signals)
