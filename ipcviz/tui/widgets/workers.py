@@ -100,6 +100,11 @@ def next_cell(w: WorkerView) -> Text:
     return Text(w.next_op.detail, style="bold cyan")
 
 
+#: the table's height: at least this many lines, at most this share of the screen
+MIN_ROWS = 4
+MAX_SHARE = 0.4
+
+
 class WorkersTable(ScrollView, can_focus=True):
     """One row per worker process; the cursor row is the selected worker.
 
@@ -214,6 +219,16 @@ class WorkersTable(ScrollView, can_focus=True):
 
     def _update_virtual_size(self) -> None:
         self.virtual_size = Size(self.size.width, len(self._names) + 1)
+        self.fit_height()
+
+    def fit_height(self) -> None:
+        """The rows it has (a header and a line per worker), at least MIN_ROWS and at most
+        MAX_SHARE of the screen: a few workers leave the room to the event log, 64 of
+        them scroll instead of pushing the panels away (or being squeezed by them)."""
+        screen = self.app.size.height or 24
+        height = max(MIN_ROWS, min(len(self._names) + 1, int(screen * MAX_SHARE)))
+        if self.styles.height is None or self.styles.height.value != height:
+            self.styles.height = height
 
     # ------------------------------------------------------------ drawing
 
