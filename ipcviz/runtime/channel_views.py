@@ -46,6 +46,7 @@ class ChannelViews:
                 data["messages_sent"] = int(column(T.MESSAGES_SENT).sum())
                 data["messages_received"] = int(column(T.MESSAGES_RECEIVED).sum())
                 data["bytes_sent"] = int(column(T.BYTES_WRITTEN).sum())
+                data["refused"] = int(column(T.REFUSED).sum())
             # Counters before contents: a worker writes the cell, then counts the increment,
             # so every increment counted here is already in (or lost from) the array.
             per_row = column(T.INCREMENTS) if counters == "array" else None
@@ -54,7 +55,10 @@ class ChannelViews:
                 self._checked.add(name)  # the elements `expect` will look at, read for real
                 channel.checked = [e["index"] for e in rt.model.expect  # type: ignore[attr-defined]
                                    if e.get("channel") == name and "index" in e]
-            data.update(channel.observe())
+            if counters == "lock":
+                held = self._consistent_lock(channel, column, data)
+            else:
+                data.update(channel.observe())
             if per_row is not None:
                 data["increments"] = increments
                 # while workers run, up to one burst of increments each may be written but
@@ -66,9 +70,25 @@ class ChannelViews:
                 if note is not None:
                     data["lost_updates_note"] = note
             elif counters == "lock":
-                data.update(self._semaphore(name, column(T.ACQUIRED) - column(T.RELEASED),
-                                            workers, kids))
+                data.update(self._semaphore(name, held, workers, kids))
         return ChannelView(name, kind, data, writers, readers)
+
+    @staticmethod
+    def _consistent_lock(channel: object, column: object, data: dict) -> np.ndarray:
+        """The semaphore's value and its holders from one moment: a worker changes the
+        value, then counts the change, so a reading between the two shows a value and
+        holders that disagree (value 0, held by nobody). Read the counters, the value, the
+        counters again, until nothing moved and value = initial - held (a few tries)."""
+        for _ in range(4):
+            before = column(T.ACQUIRED) - column(T.RELEASED)  # type: ignore[operator]
+            seen = channel.observe()  # type: ignore[attr-defined]
+            held = column(T.ACQUIRED) - column(T.RELEASED)  # type: ignore[operator]
+            value, initial = seen.get("value"), seen.get("initial")
+            if np.array_equal(before, held) and (
+                    value is None or initial is None or value == initial - int(held.sum())):
+                break
+        data.update(seen)
+        return held
 
     def _semaphore(self, name: str, held: np.ndarray, workers: list[WorkerView],
                    kids: list[SpawnedProc]) -> dict:

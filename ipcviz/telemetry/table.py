@@ -82,6 +82,9 @@ SIG_SENT = SIG_RECEIVED + NSIG
 BYTES_WRITTEN, BYTES_READ, MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS = range(5)
 CHANNEL_COLS = 5
 ACQUIRED, RELEASED = BYTES_WRITTEN, BYTES_READ  # on a semaphore: held = acquired - released
+#: on a message queue: non-blocking sends the queue refused because it was full (the
+#: INCREMENTS cell, which only shared arrays use)
+REFUSED = INCREMENTS
 
 EVENT_SLOTS = 64
 EVENT_COLS = 4  # time_ns, kind, a, b
@@ -103,7 +106,7 @@ BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP
 (EV_STARTED, EV_SIGNAL, EV_EOF, EV_EPIPE, EV_EXITING, EV_SENT, EV_WAITED, EV_BLOCK,
  EV_UNBLOCK, EV_SPAWNED, EV_REAPED, EV_SPAWN_LIMIT, EV_SET,
  EV_READ_ARRAY, EV_SELF_READ, EV_SEND_FULL, EV_RETRY, EV_DUPLICATE, EV_FAILED,
- EV_PROCESS_CAP) = range(1, 21)
+ EV_PROCESS_CAP, EV_PRIORITY) = range(1, 22)
 
 #: Rows reserved for the children of each worker that has `spawn` steps.
 SPAWN_ROWS = 64
