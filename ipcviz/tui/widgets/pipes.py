@@ -4,6 +4,7 @@ buffer as a bar against its capacity, with who writes and who reads.
 
 from __future__ import annotations
 
+import mmap
 from collections import deque
 
 from rich.text import Text
@@ -14,8 +15,11 @@ from ipcviz.tui.widgets.grid import grid_lines
 
 from ipcviz.format import bar, format_bytes, sparkline
 from ipcviz.scenario.kinds import CHANNELS
-from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 from ipcviz.telemetry.views import StreamView
+
+#: the unit the kernel counts a pipe's buffer in
+PAGE = mmap.PAGESIZE
 
 
 class PipesPanel(Panel):
@@ -53,13 +57,18 @@ class PipesPanel(Panel):
             columns[1:1] = ["writer → reader"]
             columns[-1:-1] = ["throughput"]
         rows: list[list[Text | str]] = []
+        notes: list[int] = []  # rows that are one line of words across the panel
         blocked = {w.waiting for w in snap.workers if w.state == "blocked"}
         for c in channels:
             note = Text()
             stream = StreamView.of(c)
+            extra: list[Text] = []
             if c.kind == "socket":
-                gauge = Text(f"{stream.connections} connection(s) on {stream.address}",
-                             style="cyan")
+                gauge = Text(f"{stream.connections} connection(s)", style="cyan")
+                extra = socket_notes(c, snap, stream)
+            elif c.data.get("closed"):
+                gauge = Text("pipe gone", style="dim")
+                extra = [gone_note(c, stream)]
             else:
                 buffered = stream.buffered
                 capacity = stream.capacity or 1
@@ -67,20 +76,98 @@ class PipesPanel(Panel):
                 style = "red" if fraction >= 0.85 else "yellow" if fraction > 0.5 else "green"
                 gauge = Text(bar(fraction, width), style=style)
                 gauge.append(f" {format_bytes(buffered)} / {format_bytes(capacity)}")
+                peak = int(c.data.get("max_buffered") or 0)
+                if peak > buffered:
+                    gauge.append(f" peak {format_bytes(peak)}", style="dim")
                 if ("write", c.name) in blocked:
                     note = Text("writer blocked", style="bold red")
+                    if buffered < capacity:
+                        extra.append(page_note(c.name, buffered, capacity))
+                if c.kind == "fifo":
+                    extra.append(fifo_note(c))
             moved = Text(format_bytes(stream.bytes_written) + " / " +
                          format_bytes(stream.bytes_read))
             cells = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge, note]
             if not narrow:
-                if c.kind == "socket":
-                    server = str(stream.server)
-                    clients = [w for w in c.writers if w != server]
-                    ends = f"{server} ⇄ {', '.join(clients) or '-'}"
-                else:
-                    ends = f"{', '.join(c.writers) or '-'} → {', '.join(c.readers) or '-'}"
-                cells[1:1] = [ends]
+                cells[1:1] = [ends_text(c, stream)]
                 history = self._throughput(c.name, snap.elapsed, stream.bytes_read)
                 cells[-1:-1] = [Text(sparkline(history), style="cyan")]
             rows.append(cells)
-        self.show(grid_lines(columns, rows, self.text_width))
+            for line in extra:
+                notes.append(len(rows))
+                rows.append([line])
+        self.show(grid_lines(columns, rows, self.text_width, full_rows=notes))
+
+
+def ends_text(c: ChannelView, stream: StreamView) -> str:
+    """"writer → reader", or for a socket "server ⇄ clients" (the server side being the
+    spawned handlers when the server only forks them)."""
+    if c.kind != "socket":
+        return f"{', '.join(c.writers) or '-'} → {', '.join(c.readers) or '-'}"
+    server = str(stream.server)
+    serving = [w for w in c.writers if w == server or w.endswith(f" ← {server}")]
+    clients = [w for w in c.writers if w not in serving]
+    return f"{', '.join(serving) or server} ⇄ {', '.join(clients) or '-'}"
+
+
+def page_note(name: str, buffered: int, capacity: int) -> Text:
+    """Why a writer is blocked although the buffer is not full: the kernel gives a pipe's
+    space out in whole pages, and a partly used page takes no new write of a page."""
+    pages = max(1, capacity // PAGE)
+    line = Text("  ")
+    line.append(f"{name}: ", style="bold")
+    line.append(f"blocked at {format_bytes(buffered)} / {format_bytes(capacity)}: the kernel "
+                f"counts pipe space in {format_bytes(PAGE)} pages, and all {pages} are in use "
+                "(a partly read or partly filled page counts as used)")
+    return line
+
+
+def gone_note(c: ChannelView, stream: StreamView) -> Text:
+    """A pipe whose both ends are closed no longer exists: what it held went with it."""
+    line = Text("  ")
+    line.append(f"{c.name}: ", style="bold")
+    unread = int(c.data.get("unread_at_close") or 0)
+    if unread:
+        line.append(f"every end is closed, so the kernel freed the pipe: the "
+                    f"{format_bytes(unread)} never read went with it", style="yellow")
+    else:
+        line.append("every end is closed, so the kernel freed the pipe (nothing was left "
+                    "unread)")
+    return line
+
+
+def fifo_note(c: ChannelView) -> Text:
+    """A FIFO is a path: show it, and which processes hold it open, for reading and for
+    writing (from their descriptors in /proc)."""
+    line = Text("  ")
+    line.append(f"{c.name}: ", style="bold")
+    line.append("path ")
+    line.append(str(c.data.get("path", "?")), style="cyan")
+    opened = c.data.get("open_by") or {}
+    for role in ("write", "read"):
+        holders = opened.get(role) or []
+        line.append(f"  open for {role}: ")
+        line.append(", ".join(holders) or "nobody", style="bold" if holders else "dim")
+    return line
+
+
+def socket_notes(c: ChannelView, snap: Snapshot, stream: StreamView) -> list[Text]:
+    """A socket's full address, and each client's connection: bytes it sent and got back."""
+    line = Text("  ")
+    line.append(f"{c.name}: ", style="bold")
+    line.append("address ")
+    line.append(str(stream.address), style="cyan")
+    lines = [line]
+    server = str(stream.server)
+    per = Text("  ")
+    for w in snap.workers:
+        if w.name == server or w.parent == server or c.name not in w.bytes_written:
+            continue
+        if per.cell_len > 2:
+            per.append("  ·  ")
+        per.append(w.name, style="bold")
+        per.append(f" sent {format_bytes(w.bytes_written.get(c.name, 0))}, "
+                   f"got {format_bytes(w.bytes_read.get(c.name, 0))}")
+    if per.cell_len > 2:
+        lines.append(per)
+    return lines
