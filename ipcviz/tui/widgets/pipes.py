@@ -52,10 +52,10 @@ class PipesPanel(Panel):
         self.set_shown(bool(channels))
         narrow = self.app.has_class("narrow")
         width = 10 if narrow else 12
-        columns = ["channel", "written / read", "in the kernel", ""]
+        columns = ["channel", "written / read", "in the kernel", "writer"]
         if not narrow:
             columns[1:1] = ["writer → reader"]
-            columns[-1:-1] = ["throughput"]
+            columns[-1:-1] = ["peak", "throughput"]
         rows: list[list[Text | str]] = []
         notes: list[int] = []  # rows that are one line of words across the panel
         blocked = {w.waiting for w in snap.workers if w.state == "blocked"}
@@ -76,22 +76,21 @@ class PipesPanel(Panel):
                 style = "red" if fraction >= 0.85 else "yellow" if fraction > 0.5 else "green"
                 gauge = Text(bar(fraction, width), style=style)
                 gauge.append(f" {format_bytes(buffered)} / {format_bytes(capacity)}")
-                peak = int(c.data.get("max_buffered") or 0)
-                if peak > buffered:
-                    gauge.append(f" peak {format_bytes(peak)}", style="dim")
                 if ("write", c.name) in blocked:
-                    note = Text("writer blocked", style="bold red")
+                    note = Text("blocked", style="bold red")
                     if buffered < capacity:
                         extra.append(page_note(c.name, buffered, capacity))
-                if c.kind == "fifo":
-                    extra.append(fifo_note(c))
+            if c.kind == "fifo":
+                extra.append(fifo_note(c))
             moved = Text(format_bytes(stream.bytes_written) + " / " +
                          format_bytes(stream.bytes_read))
             cells = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge, note]
             if not narrow:
                 cells[1:1] = [ends_text(c, stream)]
                 history = self._throughput(c.name, snap.elapsed, stream.bytes_read)
-                cells[-1:-1] = [Text(sparkline(history), style="cyan")]
+                peak = c.data.get("max_buffered")  # the fullest the buffer has been
+                cells[-1:-1] = [format_bytes(int(peak)) if peak is not None else "-",
+                                Text(sparkline(history), style="cyan")]
             rows.append(cells)
             for line in extra:
                 notes.append(len(rows))
@@ -127,12 +126,13 @@ def gone_note(c: ChannelView, stream: StreamView) -> Text:
     line = Text("  ")
     line.append(f"{c.name}: ", style="bold")
     unread = int(c.data.get("unread_at_close") or 0)
+    what = "FIFO's buffer (the path stays)" if c.kind == "fifo" else "pipe"
     if unread:
-        line.append(f"every end is closed, so the kernel freed the pipe: the "
+        line.append(f"every end is closed, so the kernel freed the {what}: the "
                     f"{format_bytes(unread)} never read went with it", style="yellow")
     else:
-        line.append("every end is closed, so the kernel freed the pipe (nothing was left "
-                    "unread)")
+        line.append(f"every end is closed, so the kernel freed the {what} (nothing was "
+                    "left unread)")
     return line
 
 
