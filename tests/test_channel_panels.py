@@ -14,6 +14,7 @@ from ipcviz.tui.source import LiveSource
 from ipcviz.tui.widgets.locks import LocksPanel
 from ipcviz.tui.widgets.pipes import PipesPanel
 from ipcviz.tui.widgets.queues import QueuesPanel
+from ipcviz.tui.widgets.shm import SharedMemoryPanel
 
 from .conftest import SCENARIOS, run_scenario
 from .live import LiveRun
@@ -232,3 +233,31 @@ def test_lock_value_and_holders_from_one_moment() -> None:
     out = ChannelViews._consistent_lock(sem, lambda counter: held if counter == 0 else
                                         np.zeros(1, dtype=np.int64), data)
     assert data["value"] == 0 and int(out.sum()) == 1
+
+
+def test_mmap_view_follows_the_writer(nothing_left_behind) -> None:
+    """scribe writes 8 x 19 bytes: the hex view moves past the first 64 bytes with it,
+    says where it writes next, and what the watcher (reading from offset 0) finds."""
+    async def check(pilot, app) -> None:
+        await wait_for(pilot, lambda: app.latest.worker("scribe").exit is not None, timeout=15)
+        await pilot.pause(0.3)
+        text = panel_text(app, SharedMemoryPanel)
+        assert "scribe writes next at offset 152 (0x98)" in text
+        assert "watcher reads from offset 0: hello from scribe!" in text
+        assert "  0080  69 62 65 21" in text  # bytes 128.. ("ibe!"): the view moved on
+        assert "  0000  " not in text
+        assert app.latest.channel("page").data["write_offset"] == 152
+
+    run_app(str(SCENARIOS / "mmap_file.yaml"), check)
+
+
+def test_shared_array_shows_its_dev_shm_name(nothing_left_behind) -> None:
+    async def check(pilot, app) -> None:
+        await wait_for(pilot, lambda: "/dev/shm/" in panel_text(app, SharedMemoryPanel))
+        path = app.latest.channel("shared").data["shm_path"]
+        assert path.startswith("/dev/shm/ipcviz.") and path.endswith(".shared")
+        import os
+        assert os.path.exists(path)  # the real object, by the name shown
+        assert path in panel_text(app, SharedMemoryPanel)
+
+    run_app(str(SCENARIOS / "shm_numpy.yaml"), check)

@@ -59,6 +59,9 @@ class ChannelViews:
             if counters == "lock":
                 held = self._consistent_lock(channel, column, data)
             else:
+                if kind == "mmap":
+                    written = column(T.BYTES_WRITTEN)
+                    channel.write_offset = int(written.max()) % spec.size if len(written) else 0  # type: ignore[attr-defined]
                 data.update(channel.observe())
             if kind == "fifo":
                 data["open_by"] = self._fifo_open_by(name, data.get("path"), workers)
