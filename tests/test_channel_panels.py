@@ -22,8 +22,9 @@ from .test_tui_live import wait_for, wait_started
 
 
 def panel_text(app, panel_class) -> str:
-    """What a panel shows now, its lines joined (a wrapped line joined back whole)."""
-    return "".join(line.plain for line in app.query_one(panel_class)._text_lines)
+    """What a panel shows now, its lines joined by a space (a line wrapped at a space
+    reads whole again)."""
+    return " ".join(line.plain for line in app.query_one(panel_class)._text_lines)
 
 
 def run_app(path: str, check, size: tuple[int, int] = (120, 40)) -> None:
@@ -261,3 +262,63 @@ def test_shared_array_shows_its_dev_shm_name(nothing_left_behind) -> None:
         assert path in panel_text(app, SharedMemoryPanel)
 
     run_app(str(SCENARIOS / "shm_numpy.yaml"), check)
+
+
+def test_what_was_read_and_self_reads_on_screen(nothing_left_behind) -> None:
+    """pipe_two_way: each reader's last read is the other's message, none read back its
+    own; on one pipe used both ways, the count of own messages read back shows."""
+    async def two_way(pilot, app) -> None:
+        await wait_for(pilot, lambda: app.latest.channel("answer").data.get("bytes_read", 0)
+                       >= 52)
+        await pilot.pause(0.2)
+        text = panel_text(app, PipesPanel)
+        assert 'answerer last read "Who are you?" (12 B), own message read back 0×' in text
+        assert 'asker last read "Thank you for yo…" (26 B), own message read back 0×' in text
+        assert app.latest.channel("ask").data["last_read"] == {"answerer": ["Who are you?", 12]}
+
+    async def one_pipe(pilot, app) -> None:
+        await wait_for(pilot, lambda: app.latest.worker("alice").exit is not None
+                       and app.latest.worker("bob").exit is not None, timeout=15)
+        await pilot.pause(0.2)
+        text = panel_text(app, PipesPanel)
+        for name in ("alice", "bob"):
+            own = app.latest.worker(name).self_reads
+            assert f", own message read back {own}×" in text.split(f"{name} last read")[1]
+
+    run_app(str(SCENARIOS / "pipe_two_way.yaml"), two_way)
+    run_app(str(SCENARIOS / "pipe_bidirectional_race.yaml"), one_pipe)
+
+
+def test_echo_store_archive_holds_what_clients_sent(nothing_left_behind) -> None:
+    """The handlers store what they received (`write: {from_read: front}`) and the storer
+    copies it on: the mapped file holds the clients' 10 x "hello", nothing made up."""
+    with LiveRun(str(SCENARIOS / "echo_store_server.yaml")) as run:
+        snap = run.wait_for(lambda s: s.channel("archive").data.get("bytes_written") == 50,
+                            timeout=15)
+    archive = bytes.fromhex(snap.channel("archive").data["preview"])
+    assert archive[:50] == b"hello" * 10
+    assert archive[50:].strip(b"\0") == b""
+
+
+RELAY = """
+duration: 3
+channels:
+  p: {kind: pipe}
+  q: {kind: pipe}
+workers:
+  src:
+    steps: [{write: {to: p, data: "abc"}}, {sleep: 0.3}, {write: {to: p, data: "defgh"}}]
+  relay:
+    loop: 2
+    steps: [{read: {from: p, bytes: 64}}, {write: {to: q, from_read: p}}]
+  sink:
+    loop: 2
+    steps: [{read: {from: q, bytes: 64}}]
+"""
+
+
+def test_write_from_read_copies_the_bytes_read(scenario_file, nothing_left_behind) -> None:
+    summary = run_scenario(scenario_file(RELAY))
+    assert summary["channels"]["q"]["bytes_written"] == 8
+    assert summary["channels"]["q"]["last_read"] == {"sink": ["defgh", 5]}
+    assert summary["channels"]["p"]["last_read"] == {"relay": ["defgh", 5]}

@@ -111,7 +111,7 @@ def test_a_step_with_a_wrong_shape_gives_no_reference_line() -> None:
     assert _lines(text) == [
         "f.yaml:6:32: workers.a.steps[0].write.data: Input should be a valid string (got 5)",
         "f.yaml:7:17: workers.a.steps[1].write.too: unknown field 'too' "
-        "(allowed: data, size, to, every)",
+        "(allowed: data, size, to, every, from_read)",
         "f.yaml:8:62: workers.a.steps[2].repeat.steps[0].read.block: Input should be a "
         "valid boolean (got 1)",
     ]

@@ -43,6 +43,8 @@ class ChannelViews:
             if counters == "bytes":
                 data["bytes_written"] = int(column(T.BYTES_WRITTEN).sum())
                 data["bytes_read"] = int(column(T.BYTES_READ).sum())
+                if kind in ("pipe", "fifo", "socket"):
+                    data["last_read"] = self._last_reads(column, workers, kids)
             if counters == "messages":
                 data["messages_sent"] = int(column(T.MESSAGES_SENT).sum())
                 data["messages_received"] = int(column(T.MESSAGES_RECEIVED).sum())
@@ -78,6 +80,25 @@ class ChannelViews:
             elif counters == "lock":
                 data.update(self._semaphore(name, held, workers, kids))
         return ChannelView(name, kind, data, writers, readers)
+
+    def _last_reads(self, column: object, workers: list[WorkerView],
+                    kids: list[SpawnedProc]) -> dict[str, list]:
+        """Per worker that has read the stream: [its last read's first bytes as text
+        (undecodable bytes escaped), that read's length] (table.note_read)."""
+        lengths = column(T.LAST_READ_LEN)  # type: ignore[operator]
+        rows = np.flatnonzero(lengths)
+        if not len(rows):
+            return {}
+        first, second = column(T.LAST_READ), column(T.LAST_READ + 1)  # type: ignore[operator]
+        by_row = {p.row: p.name for p in self.runtime.procs}
+        by_row.update({k.row: k.name for k in kids})
+        out = {}
+        for row in rows:
+            name = by_row.get(int(row))
+            if name is not None:
+                raw = T.last_read(int(first[row]), int(second[row]), int(lengths[row]))
+                out[name] = [raw.decode("utf-8", "backslashreplace"), int(lengths[row])]
+        return out
 
     def _fifo_open_by(self, name: str, path: object, workers: list[WorkerView]
                       ) -> dict[str, list[str]]:

@@ -85,6 +85,27 @@ ACQUIRED, RELEASED = BYTES_WRITTEN, BYTES_READ  # on a semaphore: held = acquire
 #: on a message queue: non-blocking sends the queue refused because it was full (the
 #: INCREMENTS cell, which only shared arrays use)
 REFUSED = INCREMENTS
+#: on a byte stream (pipe, FIFO, socket): the first LAST_READ_BYTES bytes of the worker's
+#: last read (two cells from MESSAGES_SENT) and its length (the INCREMENTS cell), so the
+#: panel can show what was really read; streams count only bytes in the other cells
+LAST_READ, LAST_READ_LEN, LAST_READ_BYTES = MESSAGES_SENT, INCREMENTS, 16
+
+
+
+def note_read(cells: memoryview, cell: int, data: bytes) -> None:
+    """Keep what a read returned where the sampler finds it (`cell`: the channel's
+    LAST_READ cell in the reader's row): its first LAST_READ_BYTES bytes and its length."""
+    head = data[:LAST_READ_BYTES].ljust(LAST_READ_BYTES, b"\0")
+    cells[cell] = int.from_bytes(head[:8], "little", signed=True)
+    cells[cell + 1] = int.from_bytes(head[8:], "little", signed=True)
+    cells[cell + LAST_READ_LEN - LAST_READ] = len(data)
+
+
+def last_read(first: int, second: int, length: int) -> bytes:
+    """The bytes `note_read` kept (at most LAST_READ_BYTES of a read of `length`)."""
+    head = first.to_bytes(8, "little", signed=True) + second.to_bytes(8, "little", signed=True)
+    return head[:min(length, LAST_READ_BYTES)]
+
 
 EVENT_SLOTS = 64
 EVENT_COLS = 4  # time_ns, kind, a, b

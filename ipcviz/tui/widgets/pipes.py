@@ -82,6 +82,8 @@ class PipesPanel(Panel):
                         extra.append(page_note(c.name, buffered, capacity))
             if c.kind == "fifo":
                 extra.append(fifo_note(c))
+            if c.data.get("last_read"):
+                extra.append(read_note(c, snap))
             moved = Text(format_bytes(stream.bytes_written) + " / " +
                          format_bytes(stream.bytes_read))
             cells = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge, note]
@@ -148,6 +150,28 @@ def fifo_note(c: ChannelView) -> Text:
         holders = opened.get(role) or []
         line.append(f"  open for {role}: ")
         line.append(", ".join(holders) or "nobody", style="bold" if holders else "dim")
+    return line
+
+
+def read_note(c: ChannelView, snap: Snapshot) -> Text:
+    """What each reader last read from the stream (its first 16 bytes, from the reader's
+    own row), and how often it read its own message back (`self_reads`)."""
+    line = Text("  ")
+    line.append(f"{c.name}: ", style="bold")
+    for i, (name, (text, length)) in enumerate(sorted(c.data["last_read"].items())):
+        if i:
+            line.append("  ·  ")
+        line.append(f"{name} last read ")
+        shown = text.replace("\n", "\\n")
+        line.append(f'"{shown}{"…" if length > len(text.encode(errors="replace")) else ""}"',
+                    style="cyan")
+        line.append(f" ({format_bytes(length)})")
+        worker = snap.worker(name)
+        writes = any(name in other.writers for other in snap.channels
+                     if other.kind in ("pipe", "fifo"))
+        if worker is not None and writes:  # it could meet its own bytes: did it?
+            own = worker.self_reads
+            line.append(f", own message read back {own}×", style="bold red" if own else "green")
     return line
 
 
