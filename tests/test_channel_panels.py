@@ -67,7 +67,8 @@ def test_writer_blocked_below_capacity_is_explained(scenario_file, nothing_left_
         await wait_for(pilot, lambda: "blocked at 14.0 KiB / 16.0 KiB" in panel_text(
             app, PipesPanel))
         text = panel_text(app, PipesPanel)
-        assert "the kernel counts pipe space in 4.0 KiB pages, and all 4 are in use" in text
+        assert ("blocked at 14.0 KiB / 16.0 KiB: space is counted in 4.0 KiB pages and "
+                "all 4 are in use (partly filled)") in text
         assert app.latest.channel("p").data["buffered"] == 14336
         assert "14.0 KiB / 16.0 KiB  16.0 KiB" in text  # peak: full before the read
         assert "blocked" in text.split("p (pipe)")[1]

@@ -51,11 +51,11 @@ class PipesPanel(Panel):
         channels = [c for c in snap.channels if CHANNELS[c.kind].panel == "pipes"]
         self.set_shown(bool(channels))
         narrow = self.app.has_class("narrow")
-        width = 10 if narrow else 12
-        columns = ["channel", "written / read", "in the kernel", "writer"]
+        width = 6 if narrow else 12
+        columns = ["channel", "written / read", "in the kernel", "peak", "writer"]
         if not narrow:
             columns[1:1] = ["writer → reader"]
-            columns[-1:-1] = ["peak", "throughput"]
+            columns[-1:-1] = ["throughput"]
         rows: list[list[Text | str]] = []
         notes: list[int] = []  # rows that are one line of words across the panel
         blocked = {w.waiting for w in snap.workers if w.state == "blocked"}
@@ -66,7 +66,8 @@ class PipesPanel(Panel):
             if c.kind == "socket":
                 gauge = Text(f"{stream.connections} connection(s)", style="cyan")
                 extra = socket_notes(c, snap, stream)
-            elif c.data.get("closed"):
+            elif c.data.get("closed") or (all_ended(snap, c.readers)
+                                          and all_ended(snap, c.writers)):
                 gauge = Text("pipe gone", style="dim")
                 extra = [gone_note(c, stream)]
             else:
@@ -76,6 +77,8 @@ class PipesPanel(Panel):
                 style = "red" if fraction >= 0.85 else "yellow" if fraction > 0.5 else "green"
                 gauge = Text(bar(fraction, width), style=style)
                 gauge.append(f" {format_bytes(buffered)} / {format_bytes(capacity)}")
+                if buffered and all_ended(snap, c.readers):
+                    extra.append(orphan_note(c.name, buffered))
                 if ("write", c.name) in blocked:
                     note = Text("blocked", style="bold red")
                     if buffered < capacity:
@@ -86,13 +89,13 @@ class PipesPanel(Panel):
                 extra.append(read_note(c, snap))
             moved = Text(format_bytes(stream.bytes_written) + " / " +
                          format_bytes(stream.bytes_read))
-            cells = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge, note]
+            peak = c.data.get("max_buffered")  # the fullest the buffer has been
+            cells = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge,
+                     format_bytes(int(peak)) if peak is not None else "-", note]
             if not narrow:
                 cells[1:1] = [ends_text(c, stream)]
                 history = self._throughput(c.name, snap.elapsed, stream.bytes_read)
-                peak = c.data.get("max_buffered")  # the fullest the buffer has been
-                cells[-1:-1] = [format_bytes(int(peak)) if peak is not None else "-",
-                                Text(sparkline(history), style="cyan")]
+                cells[-1:-1] = [Text(sparkline(history), style="cyan")]
             rows.append(cells)
             for line in extra:
                 notes.append(len(rows))
@@ -117,9 +120,24 @@ def page_note(name: str, buffered: int, capacity: int) -> Text:
     pages = max(1, capacity // PAGE)
     line = Text("  ")
     line.append(f"{name}: ", style="bold")
-    line.append(f"blocked at {format_bytes(buffered)} / {format_bytes(capacity)}: the kernel "
-                f"counts pipe space in {format_bytes(PAGE)} pages, and all {pages} are in use "
-                "(a partly read or partly filled page counts as used)")
+    line.append(f"blocked at {format_bytes(buffered)} / {format_bytes(capacity)}: space is "
+                f"counted in {format_bytes(PAGE)} pages and all {pages} are in use (partly "
+                "filled)")
+    return line
+
+
+def all_ended(snap: Snapshot, names: tuple[str, ...]) -> bool:
+    """Every one of these workers has ended (False if one is unknown, e.g. "kid ← x")."""
+    workers = [snap.worker(name) for name in names]
+    return bool(workers) and all(w is not None and w.exit is not None for w in workers)
+
+
+def orphan_note(name: str, buffered: int) -> Text:
+    """Bytes still in a pipe whose every reader has ended: a writer keeps it alive."""
+    line = Text("  ")
+    line.append(f"{name}: ", style="bold")
+    line.append(f"every reader has ended: these {format_bytes(buffered)} wait with nobody "
+                "to read them (the pipe lives on while a writer holds it)", style="yellow")
     return line
 
 
@@ -127,7 +145,7 @@ def gone_note(c: ChannelView, stream: StreamView) -> Text:
     """A pipe whose both ends are closed no longer exists: what it held went with it."""
     line = Text("  ")
     line.append(f"{c.name}: ", style="bold")
-    unread = int(c.data.get("unread_at_close") or 0)
+    unread = int(c.data.get("unread_at_close", stream.buffered) or 0)
     what = "FIFO's buffer (the path stays)" if c.kind == "fifo" else "pipe"
     if unread:
         line.append(f"every end is closed, so the kernel freed the {what}: the "

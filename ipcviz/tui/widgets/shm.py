@@ -178,8 +178,8 @@ def mmap_lines(c: ChannelView, previous: tuple[int, str] | None) -> list[Text]:
     lines = [Text.assemble((f"{c.name} ", "bold"), (f"mmap {data.get('path')} ", "dim"),
                            f"({data.get('size')} bytes; written {data.get('bytes_written', 0)}, "
                            f"read {data.get('bytes_read', 0)})")]
-    offset_next = int(data.get("write_offset") or 0)
-    if c.writers:
+    offset_next = data.get("write_offset")  # (recordings made before it lack it)
+    if c.writers and offset_next is not None:
         where = Text("  ")
         where.append(", ".join(c.writers), style="bold")
         where.append(f" writes next at offset {offset_next} (0x{offset_next:x})")
@@ -196,7 +196,7 @@ def mmap_lines(c: ChannelView, previous: tuple[int, str] | None) -> list[Text]:
         for i, byte in enumerate(chunk):
             changed = old is not None and row + i < len(old) and old[row + i] != byte
             style = "bold reverse" if changed else ("" if byte else "grey37")
-            if at + row + i == offset_next and c.writers:
+            if at + row + i == offset_next:
                 style += " underline"
             line.append(f"{byte:02x} ", style=style)
         line.append(" " + "".join(chr(b) if 32 <= b < 127 else "·" for b in chunk))
