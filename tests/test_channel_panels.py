@@ -171,7 +171,8 @@ def test_refusals_and_duplicates_on_screen(nothing_left_behind) -> None:
         await wait_for(pilot, lambda: app.latest.channel("box").data.get("refused", 0) > 0)
         await pilot.pause(0.2)
         refused = app.latest.channel("box").data["refused"]
-        assert f"+{refused} refused" in panel_text(app, QueuesPanel)
+        assert f"box refused {refused} non-blocking send(s): queue full (EAGAIN)" in panel_text(
+            app, QueuesPanel)
 
     async def duplicates(pilot, app) -> None:
         await wait_for(pilot, lambda: app.latest.worker("worker").duplicates > 0)

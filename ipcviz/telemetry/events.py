@@ -50,8 +50,8 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         return f"send to {ch(a)} failed: queue full (non-blocking)", "io"
     if kind == T.EV_PRIORITY:
         priority, left = b >> 20, b & 0xFFFFF
-        return (f"took a PRIORITY {priority} message from {ch(a)} first "
-                f"(the kernel hands out the highest priority first; {left} left queued)"), "io"
+        return (f"took a PRIORITY {priority} message from {ch(a)} first, ahead of {left} "
+                "still queued (highest priority first)"), "io"
     if kind == T.EV_RETRY:
         return f"no ack in time: sent message #{b} to {ch(a)} AGAIN", "io"
     if kind == T.EV_DUPLICATE:

@@ -18,6 +18,8 @@ from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 from ipcviz.telemetry.views import StreamView
 
+#: reads up to this size are shown as text (messages); bigger ones are bulk transfer
+MESSAGE_BYTES = 256
 #: the unit the kernel counts a pipe's buffer in
 PAGE = mmap.PAGESIZE
 
@@ -85,7 +87,9 @@ class PipesPanel(Panel):
                         extra.append(page_note(c.name, buffered, capacity))
             if c.kind == "fifo":
                 extra.append(fifo_note(c))
-            if c.data.get("last_read"):
+            # messages, not bulk: what a reader got in its last read (a socket: per client)
+            if c.kind != "socket" and any(length <= MESSAGE_BYTES for _, length in
+                                          (c.data.get("last_read") or {}).values()):
                 extra.append(read_note(c, snap))
             moved = Text(format_bytes(stream.bytes_written) + " / " +
                          format_bytes(stream.bytes_read))

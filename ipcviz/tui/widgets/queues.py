@@ -71,8 +71,6 @@ class QueuesPanel(Panel):
             received = queue.messages_received
             rate = self._rate(c.name, snap.elapsed, received)
             sent = Text(str(queue.messages_sent))
-            if queue.refused:  # non-blocking sends that found it full: counted, not lost
-                sent.append(f" +{queue.refused} refused", style="bold red")
             cells = [Text(f"{c.kind} {c.name}", style="bold"), gauge,
                      str(queue.max_depth),
                      sent, str(received),
@@ -82,8 +80,23 @@ class QueuesPanel(Panel):
                 cells.insert(3, Text(sparkline(list(history), top), style="cyan"))
             rows.append(cells)
         lines = grid_lines(columns, rows, self.text_width)
+        lines += refused_lines(queues)
         lines += duplicate_lines(snap)
         self.show(lines)
+
+
+def refused_lines(queues: list) -> list[Text]:
+    """One line per queue that turned non-blocking sends away (full: EAGAIN): counted by
+    their senders, so they stay on screen instead of scrolling out of the event log."""
+    lines = []
+    for c in queues:
+        refused = QueueView.of(c).refused
+        if refused:
+            line = Text(" ")
+            line.append(f"{c.name} refused {refused} non-blocking send(s)", style="bold red")
+            line.append(": queue full (EAGAIN), never sent")
+            lines.append(line)
+    return lines
 
 
 def duplicate_lines(snap: Snapshot) -> list[Text]:
@@ -94,7 +107,6 @@ def duplicate_lines(snap: Snapshot) -> list[Text]:
         if w.duplicates:
             line = Text(" ")
             line.append(f"{w.name} received {w.duplicates} DUPLICATE(s)", style="bold red")
-            line.append(": the same message (sender and sequence number) again, "
-                        "sent once more after no ack came in time")
+            line.append(": resent after no ack came in time")
             lines.append(line)
     return lines
