@@ -324,3 +324,33 @@ def test_write_from_read_copies_the_bytes_read(scenario_file, nothing_left_behin
     assert summary["channels"]["q"]["bytes_written"] == 8
     assert summary["channels"]["q"]["last_read"] == {"sink": ["defgh", 5]}
     assert summary["channels"]["p"]["last_read"] == {"relay": ["defgh", 5]}
+
+
+PRIORITY_BURST = """
+duration: 5
+channels:
+  q: {kind: mqueue, capacity: 10, message_size: 64}
+workers:
+  s:
+    steps:
+      - send: {to: q, data: "a"}
+      - send: {to: q, data: "b"}
+      - send: {to: q, data: "URGENT", priority: 5}
+  r:
+    steps:
+      - sleep: 0.5
+      - repeat: {times: 3, steps: [{receive: {from: q}}]}
+"""
+
+
+def test_priority_event_from_a_receive_burst_too(scenario_file, nothing_left_behind) -> None:
+    """A repeat of one receive runs as a burst; with priority senders it still says which
+    message the kernel handed out first, and how many older ones it passed."""
+    with LiveRun(str(scenario_file(PRIORITY_BURST))) as run:
+        run.wait_for(lambda s: s.worker("r").exit is not None)
+        run.wait_for(lambda s: s.channel("q").data.get("messages_received") == 3)
+        run.wait_for(lambda s: any("steps done" in e.text for e in run.events
+                                   if e.worker == "r"))  # its own events come after a hold
+    texts = [e.text for e in run.events if "PRIORITY" in e.text]
+    assert texts == ["took a PRIORITY 5 message from q first, ahead of 2 still queued "
+                     "(highest priority first)"]

@@ -210,6 +210,10 @@ def mqueue_receive(row: WorkerRow, args: schema.ReceiveArgs, retried: frozenset[
     if (args.ack is not None or not args.block or args.timeout is not None
             or name in retried or own is None or "send" in own):
         return None
+    if any(step.kind == "send" and step.args.to == name and step.args.priority
+           for definition in row.ctx.definitions.values()
+           for step in schema.all_steps(definition.steps)):
+        return None  # a priority message taken first is an event: the ordinary path
     cells, receive, busy = row.cells, endpoint.mq.receive, posix_ipc.BusyError
     got_cell = row.counter(name, T.MESSAGES_RECEIVED)
     bytes_cell = row.counter(name, T.BYTES_READ)
