@@ -249,7 +249,7 @@ def test_mmap_view_follows_the_writer(nothing_left_behind) -> None:
         await pilot.pause(0.3)
         text = panel_text(app, SharedMemoryPanel)
         assert "scribe writes next at offset 152 (0x98)" in text
-        assert "watcher reads from offset 0: hello from scribe!" in text
+        assert "watcher reads from offset 0: hello from scribe! hello from scribe!" in text
         assert "  0080  69 62 65 21" in text  # bytes 128.. ("ibe!"): the view moved on
         assert "  0000  " not in text
         assert app.latest.channel("page").data["write_offset"] == 152

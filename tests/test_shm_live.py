@@ -59,7 +59,7 @@ def test_mmap_file_bytes(nothing_left_behind) -> None:
     summary = run_scenario(SCENARIOS / "mmap_file.yaml", "--check")
     page = summary["channels"]["page"]
     assert page["bytes_written"] == 8 * len("hello from scribe! ")
-    assert page["bytes_read"] == 12 * 64
+    assert page["bytes_read"] == 12 * 256
     assert all(r["ok"] for r in summary["expect"])
 
 
