@@ -44,7 +44,7 @@ class ChannelViews:
                 data["bytes_written"] = int(column(T.BYTES_WRITTEN).sum())
                 data["bytes_read"] = int(column(T.BYTES_READ).sum())
                 if kind in ("pipe", "fifo", "socket"):
-                    data["last_read"] = self._last_reads(column, workers, kids)
+                    data["last_read"] = self._last_reads(column, kids)
             if counters == "messages":
                 data["messages_sent"] = int(column(T.MESSAGES_SENT).sum())
                 data["messages_received"] = int(column(T.MESSAGES_RECEIVED).sum())
@@ -61,9 +61,9 @@ class ChannelViews:
             if counters == "lock":
                 held = self._consistent_lock(channel, column, data)
             else:
-                if kind == "mmap":
-                    written = column(T.BYTES_WRITTEN)
-                    channel.write_offset = int(written.max()) % spec.size if len(written) else 0  # type: ignore[attr-defined]
+                if kind == "mmap":  # the busiest writer's position (each starts at 0)
+                    written = int(column(T.BYTES_WRITTEN).max())
+                    channel.write_offset = written % spec.size  # type: ignore[attr-defined]
                 data.update(channel.observe())
             if kind == "fifo":
                 data["open_by"] = self._fifo_open_by(name, data.get("path"), workers)
@@ -81,8 +81,7 @@ class ChannelViews:
                 data.update(self._semaphore(name, held, workers, kids))
         return ChannelView(name, kind, data, writers, readers)
 
-    def _last_reads(self, column: object, workers: list[WorkerView],
-                    kids: list[SpawnedProc]) -> dict[str, list]:
+    def _last_reads(self, column: object, kids: list[SpawnedProc]) -> dict[str, list]:
         """Per worker that has read the stream: [its last read's first bytes as text
         (undecodable bytes escaped), that read's length] (table.note_read)."""
         lengths = column(T.LAST_READ_LEN)  # type: ignore[operator]
@@ -105,7 +104,7 @@ class ChannelViews:
         """Which workers hold the FIFO open for "read" and for "write", from their
         descriptors in /proc (readlink, and the access mode in fdinfo). Read on the
         frames that read /proc anyway, and only for the workers that use the FIFO."""
-        cache = self.__dict__.setdefault("_fifo_cache", {})
+        cache = self._fifo_cache  # type: ignore[attr-defined]
         if not self._fresh and name in cache:
             return cache[name]
         users = set(self._ends.get(name, ((), ()))[0]) | set(self._ends.get(name, ((), ()))[1])

@@ -49,6 +49,9 @@ class Sampler(WorkerViews, ChannelViews):
         self.deadlock_at: float | None = None
         self._slot_cells: dict[str, list[tuple[int, int, int]]] = {}
         self._checked: set[str] = set()
+        #: FIFO -> who holds it open ("read"/"write" -> workers), read from /proc on ticks
+        self._fifo_cache: dict[str, dict[str, list[str]]] = {}
+        self._array_shapes: dict[int, tuple[int, ...]] | None = None
 
     def sample(self, kernel: bool = True, flush: bool = False) -> Snapshot:
         """Everything on screen, read now. `kernel=False` (an early frame between two ticks
@@ -184,7 +187,7 @@ class Sampler(WorkerViews, ChannelViews):
 
     def _shapes(self) -> dict[int, tuple[int, ...]]:
         """Each shared array's shape by channel index (events name an element [row, col])."""
-        shapes = self.__dict__.get("_array_shapes")
+        shapes = self._array_shapes
         if shapes is None:
             shapes = self._array_shapes = {c.index: tuple(c.shape) for c in self.runtime.channels
                                            if getattr(c, "shape", None) is not None}
