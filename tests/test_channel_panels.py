@@ -70,7 +70,7 @@ def test_writer_blocked_below_capacity_is_explained(scenario_file, nothing_left_
         assert ("blocked at 14.0 KiB / 16.0 KiB: space is counted in 4.0 KiB pages and "
                 "all 4 are in use (partly filled)") in text
         assert app.latest.channel("p").data["buffered"] == 14336
-        assert "14.0 KiB / 16.0 KiB  16.0 KiB" in text  # peak: full before the read
+        assert "14.0 KiB / 16.0 KiB  16.0 KiB" in text  # max seen: full before the read
         assert "blocked" in text.split("p (pipe)")[1]
 
     run_app(str(path), check)

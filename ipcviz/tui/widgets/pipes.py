@@ -54,7 +54,7 @@ class PipesPanel(Panel):
         self.set_shown(bool(channels))
         narrow = self.app.has_class("narrow")
         width = 6 if narrow else 12
-        columns = ["channel", "written / read", "in the kernel", "peak", "writer"]
+        columns = ["channel", "written / read", "in the kernel", "max seen", "writer"]
         if not narrow:
             columns[1:1] = ["writer → reader"]
             columns[-1:-1] = ["throughput"]
@@ -93,7 +93,7 @@ class PipesPanel(Panel):
                 extra.append(read_note(c, snap))
             moved = Text(format_bytes(stream.bytes_written) + " / " +
                          format_bytes(stream.bytes_read))
-            peak = c.data.get("max_buffered")  # the fullest the buffer has been
+            peak = c.data.get("max_buffered")  # the fullest the sampler has seen it
             cells = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge,
                      format_bytes(int(peak)) if peak is not None else "-", note]
             if not narrow:
