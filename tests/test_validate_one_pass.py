@@ -111,7 +111,7 @@ def test_a_step_with_a_wrong_shape_gives_no_reference_line() -> None:
     assert _lines(text) == [
         "f.yaml:6:32: workers.a.steps[0].write.data: Input should be a valid string (got 5)",
         "f.yaml:7:17: workers.a.steps[1].write.too: unknown field 'too' "
-        "(allowed: data, size, to, every)",
+        "(allowed: data, size, to, every, from_read)",
         "f.yaml:8:62: workers.a.steps[2].repeat.steps[0].read.block: Input should be a "
         "valid boolean (got 1)",
     ]
@@ -147,7 +147,7 @@ def test_an_unknown_top_level_key_hides_nothing_else() -> None:
             "      - sleep: x\n      - write: {to: dwn, data: hi}\n")
     assert _lines(text) == [
         "f.yaml:1:1: timelin: unknown field 'timelin' (allowed: version, name, description, "
-        "duration, channels, workers, timeline, triggers, expect, schedule, after_schedule, "
+        "duration, channels, workers, timeline, triggers, expect, questions, schedule, after_schedule, "
         "speed)",
         "f.yaml:7:16: workers.a.steps[0].sleep: Input should be a valid number (got 'x')",
         "f.yaml:8:21: workers.a.steps[1].write.to: unknown channel 'dwn' (channels: up)",

@@ -10,6 +10,8 @@ import os
 from ipcviz.channels.base import Channel
 
 PREVIEW_BYTES = 256
+#: bytes of the view that follows the writer
+WINDOW_BYTES = 64
 
 
 def allocate(fd: int, size: int, what: str) -> None:
@@ -66,9 +68,21 @@ class MmapChannel(Channel):
     def attach(self, roles: set[str]) -> MmapEndpoint:
         return MmapEndpoint(self.path, self.spec.size)
 
+    #: set by the sampler before `observe`: where the busiest writer writes next (from
+    #: its byte counter: each worker writes from offset 0 on, wrapping at the size)
+    write_offset = 0
+
     def observe(self) -> dict:
-        return {"path": self.path, "size": self.spec.size,
+        """The file's first bytes (what a `read` step reads), and the bytes around the
+        writer's position: the rows of 16 before `write_offset`, so the view follows it."""
+        size = self.spec.size
+        at = max(0, min(size, (self.write_offset + 15) // 16 * 16) - WINDOW_BYTES)
+        data = {"path": self.path, "size": size, "write_offset": self.write_offset,
                 "preview": bytes(self.view.map[:PREVIEW_BYTES]).hex()}
+        if at:
+            data["window_at"] = at
+            data["window"] = bytes(self.view.map[at:at + WINDOW_BYTES]).hex()
+        return data
 
     def close(self) -> None:
         self.view.map.close()

@@ -65,6 +65,10 @@ class MqueueEndpoint:
     def wait_sendable(self, timeout_ms: int | None = None) -> None:
         self._out.poll(timeout_ms)
 
+    def depth(self) -> int:
+        """Messages in the queue now (mq_getattr)."""
+        return int(self.mq.current_messages)
+
     def receive_now(self) -> tuple[bytes, int] | None:
         try:
             return self.mq.receive(timeout=0)

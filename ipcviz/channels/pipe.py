@@ -134,8 +134,13 @@ class PipeChannel(Channel):
             except OSError:
                 pass
             self.max_buffered = max(self.max_buffered, self.last_buffered)
-        return {"buffered": self.last_buffered, "max_buffered": self.max_buffered,
+        data = {"buffered": self.last_buffered, "max_buffered": self.max_buffered,
                 "capacity": self.capacity}
+        if fd is None:  # no live worker needs either end: every end is closed, the pipe is
+            # gone, and the bytes last seen in it went with it (`buffered` keeps that reading)
+            data["closed"] = True
+            data["unread_at_close"] = self.last_buffered
+        return data
 
     def close(self) -> None:
         self.release(set())

@@ -149,6 +149,7 @@ class SharedArrayChannel(Channel):
     def observe(self) -> dict:
         values = self.view.values.copy()  # one moment: the sum and the values agree
         data: dict = {"dtype": self.spec.dtype, "shape": list(self.shape),
+                      "shm_path": f"/dev/shm{self.ipc_name}",
                       "sum": exact_sum(values), "initial_sum": self.initial_sum}
         if values.size <= MAX_VALUES_IN_SNAPSHOT:
             data["values"] = values.tolist()

@@ -3,11 +3,13 @@ the kernel's view of the object, semaphore holders and waiters, the deadlock che
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ipcviz.scenario.kinds import CHANNELS, READING_ROLES, WRITING_ROLES
+from ipcviz.scenario.plan import channel_roles
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.deadlock import find_cycle
 from ipcviz.telemetry.snapshot import ChannelView, Holder, WorkerView
@@ -26,9 +28,8 @@ class ChannelViews:
         counters = CHANNELS[kind].counters
         ends = self._ends.get(name)
         if ends is None:  # who writes and who reads never changes during a run
-            ends = self._ends[name] = (
-                tuple(p.name for p in rt.procs if p.roles.get(name, set()) & WRITING_ROLES),
-                tuple(p.name for p in rt.procs if p.roles.get(name, set()) & READING_ROLES))
+            ends = self._ends[name] = (self._end_names(name, WRITING_ROLES),
+                                       self._end_names(name, READING_ROLES))
         writers, readers = ends
         data: dict[str, object] = {}
         channel = rt.channel_by_name.get(name)
@@ -42,10 +43,13 @@ class ChannelViews:
             if counters == "bytes":
                 data["bytes_written"] = int(column(T.BYTES_WRITTEN).sum())
                 data["bytes_read"] = int(column(T.BYTES_READ).sum())
+                if kind in ("pipe", "fifo", "socket"):
+                    data["last_read"] = self._last_reads(column, kids)
             if counters == "messages":
                 data["messages_sent"] = int(column(T.MESSAGES_SENT).sum())
                 data["messages_received"] = int(column(T.MESSAGES_RECEIVED).sum())
                 data["bytes_sent"] = int(column(T.BYTES_WRITTEN).sum())
+                data["refused"] = int(column(T.REFUSED).sum())
             # Counters before contents: a worker writes the cell, then counts the increment,
             # so every increment counted here is already in (or lost from) the array.
             per_row = column(T.INCREMENTS) if counters == "array" else None
@@ -54,7 +58,15 @@ class ChannelViews:
                 self._checked.add(name)  # the elements `expect` will look at, read for real
                 channel.checked = [e["index"] for e in rt.model.expect  # type: ignore[attr-defined]
                                    if e.get("channel") == name and "index" in e]
-            data.update(channel.observe())
+            if counters == "lock":
+                held = self._consistent_lock(channel, column, data)
+            else:
+                if kind == "mmap":  # the busiest writer's position (each starts at 0)
+                    written = int(column(T.BYTES_WRITTEN).max())
+                    channel.write_offset = written % spec.size  # type: ignore[attr-defined]
+                data.update(channel.observe())
+            if kind == "fifo":
+                data["open_by"] = self._fifo_open_by(name, data.get("path"), workers)
             if per_row is not None:
                 data["increments"] = increments
                 # while workers run, up to one burst of increments each may be written but
@@ -66,9 +78,86 @@ class ChannelViews:
                 if note is not None:
                     data["lost_updates_note"] = note
             elif counters == "lock":
-                data.update(self._semaphore(name, column(T.ACQUIRED) - column(T.RELEASED),
-                                            workers, kids))
+                data.update(self._semaphore(name, held, workers, kids))
         return ChannelView(name, kind, data, writers, readers)
+
+    def _last_reads(self, column: object, kids: list[SpawnedProc]) -> dict[str, list]:
+        """Per worker that has read the stream: [its last read's first bytes as text
+        (undecodable bytes escaped), that read's length] (table.note_read)."""
+        lengths = column(T.LAST_READ_LEN)  # type: ignore[operator]
+        rows = np.flatnonzero(lengths)
+        if not len(rows):
+            return {}
+        first, second = column(T.LAST_READ), column(T.LAST_READ + 1)  # type: ignore[operator]
+        by_row = {p.row: p.name for p in self.runtime.procs}
+        by_row.update({k.row: k.name for k in kids})
+        out = {}
+        for row in rows:
+            name = by_row.get(int(row))
+            if name is not None:
+                raw = T.last_read(int(first[row]), int(second[row]), int(lengths[row]))
+                out[name] = [raw.decode("utf-8", "backslashreplace"), int(lengths[row])]
+        return out
+
+    def _fifo_open_by(self, name: str, path: object, workers: list[WorkerView]
+                      ) -> dict[str, list[str]]:
+        """Which workers hold the FIFO open for "read" and for "write", from their
+        descriptors in /proc (readlink, and the access mode in fdinfo). Read on the
+        frames that read /proc anyway, and only for the workers that use the FIFO."""
+        cache = self._fifo_cache  # type: ignore[attr-defined]
+        if not self._fresh and name in cache:
+            return cache[name]
+        users = set(self._ends.get(name, ((), ()))[0]) | set(self._ends.get(name, ((), ()))[1])
+        out: dict[str, list[str]] = {"write": [], "read": []}
+        for w in workers:
+            if w.name not in users or not w.pid or w.state in ("exited", "zombie"):
+                continue
+            for role in fifo_modes(w.pid, str(path)):
+                out[role].append(w.name)
+        cache[name] = out
+        return out
+
+    def _end_names(self, channel: str, wanted: frozenset[str]) -> tuple[str, ...]:
+        """Who uses `channel` in these roles: a worker whose own steps do, or, for a
+        worker that only spawns the children that do, "handler ← server":
+        the spawner holds the descriptors for them but never reads or writes itself."""
+        rt = self.runtime
+        workers = rt.model.workers  # type: ignore[attr-defined]
+        out: list[str] = []
+        for p in rt.procs:
+            if not p.roles.get(channel, set()) & wanted:
+                continue
+            group = p.instance.group
+            serving = "server" in p.roles.get(channel, set())  # any use of it serves
+
+            def uses(definition: str) -> bool:
+                roles = channel_roles(workers[definition].steps).get(channel, set())
+                return bool(roles) if serving else bool(roles & wanted)
+
+            if uses(group):
+                out.append(p.name)
+                continue
+            for kid in sorted(rt.scenario.plan.spawns.get(group, ())):
+                if uses(kid):
+                    out.append(f"{kid} ← {p.name}")
+        return tuple(dict.fromkeys(out))
+
+    @staticmethod
+    def _consistent_lock(channel: object, column: object, data: dict) -> np.ndarray:
+        """The semaphore's value and its holders from one moment: a worker changes the
+        value, then counts the change, so a reading between the two shows a value and
+        holders that disagree (value 0, held by nobody). Read the counters, the value, the
+        counters again, until nothing moved and value = initial - held (a few tries)."""
+        for _ in range(4):
+            before = column(T.ACQUIRED) - column(T.RELEASED)  # type: ignore[operator]
+            seen = channel.observe()  # type: ignore[attr-defined]
+            held = column(T.ACQUIRED) - column(T.RELEASED)  # type: ignore[operator]
+            value, initial = seen.get("value"), seen.get("initial")
+            if np.array_equal(before, held) and (
+                    value is None or initial is None or value == initial - int(held.sum())):
+                break
+        data.update(seen)
+        return held
 
     def _semaphore(self, name: str, held: np.ndarray, workers: list[WorkerView],
                    kids: list[SpawnedProc]) -> dict:
@@ -99,3 +188,28 @@ class ChannelViews:
         holders = {name: [h.name for h in data.get("holders", [])]
                    for name, data in sems.items()}
         return find_cycle(waiting, holders)
+
+
+def fifo_modes(pid: int, path: str) -> set[str]:
+    """"read" and/or "write": how process `pid` has `path` open now (empty if not, or gone)."""
+    modes: set[str] = set()
+    fd_dir = f"/proc/{pid}/fd"
+    try:
+        fds = os.listdir(fd_dir)
+    except OSError:
+        return modes
+    for fd in fds:
+        try:
+            if os.readlink(f"{fd_dir}/{fd}") != path:
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                flags = next((int(line.split()[1], 8) for line in info
+                              if line.startswith("flags:")), 0)
+        except (OSError, StopIteration, ValueError):
+            continue
+        access = flags & os.O_ACCMODE
+        if access in (os.O_RDONLY, os.O_RDWR):
+            modes.add("read")
+        if access in (os.O_WRONLY, os.O_RDWR):
+            modes.add("write")
+    return modes

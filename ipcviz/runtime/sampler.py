@@ -50,6 +50,9 @@ class Sampler(WorkerViews, ChannelViews):
         self._slot_cells: dict[str, list[tuple[int, int, int]]] = {}
         self._checked: set[str] = set()
         self._waits: dict[int, object] = {}  # a program's pid -> what it waits in
+        #: FIFO -> who holds it open ("read"/"write" -> workers), read from /proc on ticks
+        self._fifo_cache: dict[str, dict[str, list[str]]] = {}
+        self._array_shapes: dict[int, tuple[int, ...]] | None = None
 
     def sample(self, kernel: bool = True, flush: bool = False) -> Snapshot:
         """Everything on screen, read now. `kernel=False` (an early frame between two ticks
@@ -176,11 +179,20 @@ class Sampler(WorkerViews, ChannelViews):
         out = []
         t0_ns = int(self.runtime.t0 * 1e9)
         for t_ns, kind, a, b in raw:
-            text, category = describe_event(kind, a, b, channel_names, row_names)
+            text, category = describe_event(kind, a, b, channel_names, row_names,
+                                            self._shapes())
             exact = (t_ns - t0_ns) / 1e9
             shown = round(exact, 3)
             out.append((shown, 1, exact, EventView(shown, name, text, category)))
         return out
+
+    def _shapes(self) -> dict[int, tuple[int, ...]]:
+        """Each shared array's shape by channel index (events name an element [row, col])."""
+        shapes = self._array_shapes
+        if shapes is None:
+            shapes = self._array_shapes = {c.index: tuple(c.shape) for c in self.runtime.channels
+                                           if getattr(c, "shape", None) is not None}
+        return shapes
 
     def _read_stat(self, pid: int, now: float) -> tuple[Any, float]:
         """(/proc/PID/stat, cpu % since the last reading), or the last tick's pair."""

@@ -349,6 +349,8 @@ def describe_next(kind: int, channel: str | None, arg: int, shape: tuple[int, ..
     if name in ("load", "store", "set"):
         where = "" if arg < 0 else _index_text(arg, shape)
         text = f"{name} {on}{where}"
+    elif name == "write" and arg < 0:  # `from_read`: the bytes of its last read
+        text = f"write what it last read to {on}"
     elif name in ("write", "send"):
         text = f"{name} {arg} B to {on}"
     elif name == "read":

@@ -79,6 +79,8 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("WriteArgs", "to"): "The channel to write to (pipe, fifo, socket, mmap).",
     ("WriteArgs", "data"): "Text to write (UTF-8); give `data` or `size`.",
     ("WriteArgs", "size"): "Bytes of filler to write; give `data` or `size`.",
+    ("WriteArgs", "from_read"): "Write what this worker's last read (or echo) on this pipe, "
+                                "fifo or socket returned, instead of `data` or `size`.",
     ("ReadArgs", "from"): "The channel to read from (pipe, fifo, socket, mmap, shared_array).",
     ("ReadArgs", "bytes"): "Read at most this many bytes.",
     ("ReadArgs", "block"): "false: return at once when nothing is there.",
@@ -226,6 +228,9 @@ def generate() -> dict[str, Any]:
         for field in ("data", "size"):
             defs[name]["properties"][field] = _not_null(defs[name]["properties"][field])
         defs[name]["oneOf"] = [{"required": ["data"]}, {"required": ["size"]}]
+    write = defs["WriteArgs"]
+    write["properties"]["from_read"] = _not_null(write["properties"]["from_read"])
+    write["oneOf"].append({"required": ["from_read"]})
     handlers = defs["Worker"]["properties"]["handlers"]
     handlers["propertyNames"] = {"$ref": "#/$defs/SignalName"}
     defs["SignalName"] = {

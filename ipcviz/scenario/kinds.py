@@ -119,6 +119,18 @@ class WriteArgs(_Payload):
     to: Name
     every: float | None = Field(None, gt=0, le=3600)
     """Extension: pause this many seconds after the write (a paced writer)."""
+    from_read: Name | None = None
+    """Extension: write the bytes this worker's last `read` (or `echo`) on that pipe,
+    FIFO or socket returned, instead of `data` or `size` (nothing before its first read)."""
+
+    @model_validator(mode="after")
+    def _data_or_size(self) -> WriteArgs:
+        if self.from_read is None:
+            _Payload._data_or_size(self)
+        elif self.data is not None or self.size is not None:
+            raise PydanticCustomError("one_of", "give 'from_read' alone, without 'data' or "
+                                                "'size'")
+        return self
 
 
 class ReadArgs(Model):

@@ -154,6 +154,8 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref, unsure, hand
                 yield from channel_ref(where, name, use.checked_as or kind)
         if kind == "send":
             yield from _check_send(scn, arg, here, unsure)
+        elif kind == "write" and arg.from_read is not None:
+            yield from _check_from_read(scn, base, arg.from_read, here + ("from_read",), unsure)
         elif kind in ("increment", "set"):
             yield from _check_index(scn, arg, here, kind)
         elif kind == "signal":
@@ -219,6 +221,27 @@ def _check_init(cname: str, ch, size: int) -> Iterator[tuple[FieldPath, str]]:
         problem = dtype_problem(ch.dtype, ch.init)
         if problem:
             yield (path, problem)
+
+
+def _check_from_read(scn, base, channel, here, unsure):
+    """`write: {from_read: C}`: C is a pipe, FIFO or socket this worker reads (or echoes)."""
+    if unsure.channel(channel):
+        return
+    ch = scn.channels.get(channel)
+    if ch is None:
+        yield (here, f"unknown channel '{channel}' "
+                     f"(channels: {', '.join(unsure.declared(scn.channels, False))})")
+        return
+    if ch.kind not in ("pipe", "fifo", "socket"):
+        yield (here, f"from_read needs a pipe, fifo or socket, not the {ch.kind} '{channel}'")
+        return
+    worker = scn.workers.get(base[1]) if len(base) > 1 else None
+    if worker is None:
+        return
+    reads = {st.args.from_ if st.kind == "read" else st.args.on
+             for st in s.all_steps(worker.steps) if st.kind in ("read", "echo")}
+    if channel not in reads:
+        yield (here, f"this worker never reads '{channel}' (add a read or echo step on it)")
 
 
 def _check_send(scn, arg, here, unsure):

@@ -12,8 +12,10 @@ from ipcviz.telemetry import table as T
 
 
 def describe_event(kind: int, a: int, b: int, channel_names: list[str],
-                   row_names: list[str]) -> tuple[str, str]:
-    """Text and category of one event from a worker's ring."""
+                   row_names: list[str], shapes: dict[int, tuple[int, ...]] | None = None
+                   ) -> tuple[str, str]:
+    """Text and category of one event from a worker's ring (`shapes`: each shared
+    array's shape by channel index, so an element of a 2-D array reads [row, col])."""
     def ch(i: int) -> str:
         return channel_names[i] if 0 <= i < len(channel_names) else f"#{i}"
 
@@ -46,12 +48,22 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         return f"read its OWN message back from {ch(a)} ({b} bytes)", "io"
     if kind == T.EV_SEND_FULL:
         return f"send to {ch(a)} failed: queue full (non-blocking)", "io"
+    if kind == T.EV_PRIORITY:
+        priority, left = b >> 20, b & 0xFFFFF
+        return (f"took a PRIORITY {priority} message from {ch(a)} first, ahead of {left} "
+                "still queued (highest priority first)"), "io"
     if kind == T.EV_RETRY:
         return f"no ack in time: sent message #{b} to {ch(a)} AGAIN", "io"
     if kind == T.EV_DUPLICATE:
         return f"DUPLICATE: message #{b} from {ch(a)} arrived before", "io"
     if kind == T.EV_SET:
-        where = "every element" if b < 0 else f"element {b}"
+        shape = (shapes or {}).get(a, ())
+        if b < 0:
+            where = "every element"
+        elif len(shape) == 2 and shape[1]:
+            where = f"element [{b // shape[1]}, {b % shape[1]}]"
+        else:
+            where = f"element {b}"
         return f"wrote {ch(a)}: {where}", "io"
     if kind == T.EV_READ_ARRAY:
         return f"read {ch(a)} (sum {b})", "io"

@@ -39,7 +39,7 @@ def worker_entry(w: Any) -> dict[str, Any]:
 
 #: channel data the UI needs that the summary leaves out (`elements`: the array elements
 #: `expect` checks, kept for the checker when the array is too big for `values`)
-_INTERNAL = ("last_writer", "preview", "initial", "elements")
+_INTERNAL = ("last_writer", "preview", "initial", "elements", "window", "window_at")
 
 
 def channel_entry(c: Any) -> dict[str, Any]:

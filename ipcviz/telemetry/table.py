@@ -82,6 +82,30 @@ SIG_SENT = SIG_RECEIVED + NSIG
 BYTES_WRITTEN, BYTES_READ, MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS = range(5)
 CHANNEL_COLS = 5
 ACQUIRED, RELEASED = BYTES_WRITTEN, BYTES_READ  # on a semaphore: held = acquired - released
+#: on a message queue: non-blocking sends the queue refused because it was full (the
+#: INCREMENTS cell, which only shared arrays use)
+REFUSED = INCREMENTS
+#: on a byte stream (pipe, FIFO, socket): the first LAST_READ_BYTES bytes of the worker's
+#: last read (two cells from MESSAGES_SENT) and its length (the INCREMENTS cell), so the
+#: panel can show what was really read; streams count only bytes in the other cells
+LAST_READ, LAST_READ_LEN, LAST_READ_BYTES = MESSAGES_SENT, INCREMENTS, 16
+
+
+
+def note_read(cells: memoryview, cell: int, data: bytes) -> None:
+    """Keep what a read returned where the sampler finds it (`cell`: the channel's
+    LAST_READ cell in the reader's row): its first LAST_READ_BYTES bytes and its length."""
+    head = data[:LAST_READ_BYTES].ljust(LAST_READ_BYTES, b"\0")
+    cells[cell] = int.from_bytes(head[:8], "little", signed=True)
+    cells[cell + 1] = int.from_bytes(head[8:], "little", signed=True)
+    cells[cell + LAST_READ_LEN - LAST_READ] = len(data)
+
+
+def last_read(first: int, second: int, length: int) -> bytes:
+    """The bytes `note_read` kept (at most LAST_READ_BYTES of a read of `length`)."""
+    head = first.to_bytes(8, "little", signed=True) + second.to_bytes(8, "little", signed=True)
+    return head[:min(length, LAST_READ_BYTES)]
+
 
 EVENT_SLOTS = 64
 EVENT_COLS = 4  # time_ns, kind, a, b
@@ -103,7 +127,7 @@ BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP
 (EV_STARTED, EV_SIGNAL, EV_EOF, EV_EPIPE, EV_EXITING, EV_SENT, EV_WAITED, EV_BLOCK,
  EV_UNBLOCK, EV_SPAWNED, EV_REAPED, EV_SPAWN_LIMIT, EV_SET,
  EV_READ_ARRAY, EV_SELF_READ, EV_SEND_FULL, EV_RETRY, EV_DUPLICATE, EV_FAILED,
- EV_PROCESS_CAP) = range(1, 21)
+ EV_PROCESS_CAP, EV_PRIORITY) = range(1, 22)
 
 #: Rows reserved for the children of each worker that has `spawn` steps.
 SPAWN_ROWS = 64

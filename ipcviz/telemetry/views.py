@@ -35,13 +35,15 @@ class QueueView:
     max_depth: int
     messages_sent: int
     messages_received: int
+    refused: int = 0
+    """Non-blocking sends the queue turned away because it was full (EAGAIN)."""
 
     @classmethod
     def of(cls, channel: ChannelView) -> QueueView:
         data = channel.data
         return cls(int(data.get("depth", 0)), data.get("capacity", 0),
                    data.get("max_depth", 0), data.get("messages_sent", 0),
-                   int(data.get("messages_received", 0)))
+                   int(data.get("messages_received", 0)), int(data.get("refused", 0)))
 
 
 @dataclass(frozen=True)

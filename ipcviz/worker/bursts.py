@@ -63,6 +63,8 @@ def pipe_write(row: WorkerRow, args: schema.WriteArgs, one: Callable[[], None]
     action, the burst holds it blocked (two system calls per burst): the write fails with
     EPIPE instead, the count is stored, and unblocking then lets the kernel's SIGPIPE end
     the worker as it would have. The sampler does not show this block (T.HIDDEN_BLOCK)."""
+    if args.from_read is not None:  # its bytes change with each read: the ordinary path
+        return None
     endpoint = row.ctx.endpoints[args.to]
     payload = row.payload(args)
     size = len(payload)
@@ -124,6 +126,7 @@ def pipe_read(row: WorkerRow, args: schema.ReadArgs, one: Callable[[], None],
               read_fd: int) -> Burst:
     cells, read, nbytes = row.cells, os.read, args.bytes
     cell = row.counter(args.from_, T.BYTES_READ)
+    seen_cell = row.counter(args.from_, T.LAST_READ)
     wait_empty = _waiter(row, T.OP_READ, args.from_,
                          row.ctx.endpoints[args.from_].wait_readable)
     block = args.block  # `block: false`: an empty pipe is a pass that read nothing
@@ -131,18 +134,21 @@ def pipe_read(row: WorkerRow, args: schema.ReadArgs, one: Callable[[], None],
     def burst(limit: int) -> int:
         done = total = 0
         empty = False
+        last = b""
         try:
             for done in range(limit):
                 data = read(read_fd, nbytes)
                 if not data:
                     break  # end of file: the ordinary path says so and ends the worker
                 total += len(data)
+                last = data
             else:
                 done = limit
         except BlockingIOError:
             empty = True
         if total:
             cells[cell] += total
+            T.note_read(cells, seen_cell, last)
         if empty and block:
             wait_empty()
         elif done < limit:
@@ -204,6 +210,10 @@ def mqueue_receive(row: WorkerRow, args: schema.ReceiveArgs, retried: frozenset[
     if (args.ack is not None or not args.block or args.timeout is not None
             or name in retried or own is None or "send" in own):
         return None
+    if any(step.kind == "send" and step.args.to == name and step.args.priority
+           for definition in row.ctx.definitions.values()
+           for step in schema.all_steps(definition.steps)):
+        return None  # a priority message taken first is an event: the ordinary path
     cells, receive, busy = row.cells, endpoint.mq.receive, posix_ipc.BusyError
     got_cell = row.counter(name, T.MESSAGES_RECEIVED)
     bytes_cell = row.counter(name, T.BYTES_READ)

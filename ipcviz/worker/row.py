@@ -13,6 +13,7 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ipcviz.scenario.schema import all_steps
 from ipcviz.telemetry import table as T
 from ipcviz.worker.signals import SignalCounter
 
@@ -73,6 +74,12 @@ class WorkerRow:
         self.runner: Runner | None = None
         #: per pipe/FIFO: the bytes of the last complete write (to notice self-reads)
         self.last_written: dict[str, bytes] = {}
+        #: per stream this worker's `write: {from_read: ...}` steps copy from: the bytes
+        #: of its last read or echo there (reads of these take the ordinary path)
+        self.last_read: dict[str, bytes] = {}
+        self.keep_reads: frozenset[str] = frozenset(
+            st.args.from_read for st in all_steps(ctx.definition.steps)
+            if st.kind == "write" and st.args.from_read is not None)
         #: per queue: sequence numbers given to messages sent so far
         self.seq: dict[str, int] = {}
         #: per (queue, sender row): highest sequence number and the recent ones received

@@ -24,6 +24,21 @@ def cycle_text(cycle: tuple[str, ...]) -> str:
     return "; ".join(parts)
 
 
+def stuck_text(sems: list) -> str:
+    """Workers waiting on a semaphore (value 0) whose every holder is dead: nobody alive
+    can release it (POSIX semaphores are not released when their holder dies), so they
+    wait forever. '' when there are none."""
+    parts = []
+    for c in sems:
+        sem = SemaphoreView.of(c)
+        if sem.value == 0 and sem.waiters and sem.holders and not any(
+                h.alive for h in sem.holders):
+            dead = ", ".join(h.name for h in sem.holders)
+            parts.append(f"{', '.join(sem.waiters)} still waits for {c.name}, held by dead "
+                         f"worker {dead}: nobody alive can release it, so it waits forever")
+    return "; ".join(parts)
+
+
 class LocksPanel(Panel):
     """Renders the semaphores of a Snapshot and any deadlock."""
 
@@ -46,8 +61,13 @@ class LocksPanel(Panel):
             parts.append(Text(f" DEADLOCK: {cycle_text(snap.deadlock)} ",
                               style="bold white on red"))
         elif snap.deadlock_seen:
-            parts.append(Text(f" deadlock at {snap.deadlock_at:.1f} s (now broken): "
-                              f"{cycle_text(snap.deadlock_seen)} ", style="bold red"))
+            stuck = stuck_text(sems)
+            if stuck:  # the cycle lost a member, yet its waiter can never go on
+                parts.append(Text(f" deadlock at {snap.deadlock_at:.1f} s; the cycle is gone "
+                                  f"but {stuck} ", style="bold white on red"))
+            else:
+                parts.append(Text(f" deadlock at {snap.deadlock_at:.1f} s (now broken): "
+                                  f"{cycle_text(snap.deadlock_seen)} ", style="bold red"))
         rows: list[list[Text | str]] = []
         for c in sems:
             sem = SemaphoreView.of(c)

@@ -4,6 +4,7 @@ buffer as a bar against its capacity, with who writes and who reads.
 
 from __future__ import annotations
 
+import mmap
 from collections import deque
 
 from rich.text import Text
@@ -14,8 +15,13 @@ from ipcviz.tui.widgets.grid import grid_lines
 
 from ipcviz.format import bar, format_bytes, sparkline
 from ipcviz.scenario.kinds import CHANNELS
-from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 from ipcviz.telemetry.views import StreamView
+
+#: reads up to this size are shown as text (messages); bigger ones are bulk transfer
+MESSAGE_BYTES = 256
+#: the unit the kernel counts a pipe's buffer in
+PAGE = mmap.PAGESIZE
 
 
 class PipesPanel(Panel):
@@ -47,19 +53,25 @@ class PipesPanel(Panel):
         channels = [c for c in snap.channels if CHANNELS[c.kind].panel == "pipes"]
         self.set_shown(bool(channels))
         narrow = self.app.has_class("narrow")
-        width = 10 if narrow else 12
-        columns = ["channel", "written / read", "in the kernel", ""]
+        width = 6 if narrow else 12
+        columns = ["channel", "written / read", "in the kernel", "max seen", "writer"]
         if not narrow:
             columns[1:1] = ["writer → reader"]
             columns[-1:-1] = ["throughput"]
         rows: list[list[Text | str]] = []
+        notes: list[int] = []  # rows that are one line of words across the panel
         blocked = {w.waiting for w in snap.workers if w.state == "blocked"}
         for c in channels:
             note = Text()
             stream = StreamView.of(c)
+            extra: list[Text] = []
             if c.kind == "socket":
-                gauge = Text(f"{stream.connections} connection(s) on {stream.address}",
-                             style="cyan")
+                gauge = Text(f"{stream.connections} connection(s)", style="cyan")
+                extra = socket_notes(c, snap, stream)
+            elif c.data.get("closed") or (all_ended(snap, c.readers)
+                                          and all_ended(snap, c.writers)):
+                gauge = Text("pipe gone", style="dim")
+                extra = [gone_note(c, stream)]
             else:
                 buffered = stream.buffered
                 capacity = stream.capacity or 1
@@ -67,20 +79,141 @@ class PipesPanel(Panel):
                 style = "red" if fraction >= 0.85 else "yellow" if fraction > 0.5 else "green"
                 gauge = Text(bar(fraction, width), style=style)
                 gauge.append(f" {format_bytes(buffered)} / {format_bytes(capacity)}")
+                if buffered and all_ended(snap, c.readers):
+                    extra.append(orphan_note(c.name, buffered))
                 if ("write", c.name) in blocked:
-                    note = Text("writer blocked", style="bold red")
+                    note = Text("blocked", style="bold red")
+                    if buffered < capacity:
+                        extra.append(page_note(c.name, buffered, capacity))
+            if c.kind == "fifo":
+                extra.append(fifo_note(c))
+            # messages, not bulk: what a reader got in its last read (a socket: per client)
+            if c.kind != "socket" and any(length <= MESSAGE_BYTES for _, length in
+                                          (c.data.get("last_read") or {}).values()):
+                extra.append(read_note(c, snap))
             moved = Text(format_bytes(stream.bytes_written) + " / " +
                          format_bytes(stream.bytes_read))
-            cells = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge, note]
+            peak = c.data.get("max_buffered")  # the fullest the sampler has seen it
+            cells = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge,
+                     format_bytes(int(peak)) if peak is not None else "-", note]
             if not narrow:
-                if c.kind == "socket":
-                    server = str(stream.server)
-                    clients = [w for w in c.writers if w != server]
-                    ends = f"{server} ⇄ {', '.join(clients) or '-'}"
-                else:
-                    ends = f"{', '.join(c.writers) or '-'} → {', '.join(c.readers) or '-'}"
-                cells[1:1] = [ends]
+                cells[1:1] = [ends_text(c, stream)]
                 history = self._throughput(c.name, snap.elapsed, stream.bytes_read)
                 cells[-1:-1] = [Text(sparkline(history), style="cyan")]
             rows.append(cells)
-        self.show(grid_lines(columns, rows, self.text_width))
+            for line in extra:
+                notes.append(len(rows))
+                rows.append([line])
+        self.show(grid_lines(columns, rows, self.text_width, full_rows=notes))
+
+
+def ends_text(c: ChannelView, stream: StreamView) -> str:
+    """"writer → reader", or for a socket "server ⇄ clients" (the server side being the
+    spawned handlers when the server only forks them)."""
+    if c.kind != "socket":
+        return f"{', '.join(c.writers) or '-'} → {', '.join(c.readers) or '-'}"
+    server = str(stream.server)
+    serving = [w for w in c.writers if w == server or w.endswith(f" ← {server}")]
+    clients = [w for w in c.writers if w not in serving]
+    return f"{', '.join(serving) or server} ⇄ {', '.join(clients) or '-'}"
+
+
+def page_note(name: str, buffered: int, capacity: int) -> Text:
+    """Why a writer is blocked although the buffer is not full: the kernel gives a pipe's
+    space out in whole pages, and a partly used page takes no new write of a page."""
+    pages = max(1, capacity // PAGE)
+    line = Text("  ")
+    line.append(f"{name}: ", style="bold")
+    line.append(f"blocked at {format_bytes(buffered)} / {format_bytes(capacity)}: space is "
+                f"counted in {format_bytes(PAGE)} pages and all {pages} are in use (partly "
+                "filled)")
+    return line
+
+
+def all_ended(snap: Snapshot, names: tuple[str, ...]) -> bool:
+    """Every one of these workers has ended (False if one is unknown, e.g. "kid ← x")."""
+    workers = [snap.worker(name) for name in names]
+    return bool(workers) and all(w is not None and w.exit is not None for w in workers)
+
+
+def orphan_note(name: str, buffered: int) -> Text:
+    """Bytes still in a pipe whose every reader has ended: a writer keeps it alive."""
+    line = Text("  ")
+    line.append(f"{name}: ", style="bold")
+    line.append(f"every reader has ended: these {format_bytes(buffered)} wait with nobody "
+                "to read them (the pipe lives on while a writer holds it)", style="yellow")
+    return line
+
+
+def gone_note(c: ChannelView, stream: StreamView) -> Text:
+    """A pipe whose both ends are closed no longer exists: what it held went with it."""
+    line = Text("  ")
+    line.append(f"{c.name}: ", style="bold")
+    unread = int(c.data.get("unread_at_close", stream.buffered) or 0)
+    what = "FIFO's buffer (the path stays)" if c.kind == "fifo" else "pipe"
+    if unread:
+        line.append(f"every end is closed, so the kernel freed the {what}: the "
+                    f"{format_bytes(unread)} never read went with it", style="yellow")
+    else:
+        line.append(f"every end is closed, so the kernel freed the {what} (nothing was "
+                    "left unread)")
+    return line
+
+
+def fifo_note(c: ChannelView) -> Text:
+    """A FIFO is a path: show it, and which processes hold it open, for reading and for
+    writing (from their descriptors in /proc)."""
+    line = Text("  ")
+    line.append(f"{c.name}: ", style="bold")
+    line.append("path ")
+    line.append(str(c.data.get("path", "?")), style="cyan")
+    opened = c.data.get("open_by") or {}
+    for role in ("write", "read"):
+        holders = opened.get(role) or []
+        line.append(f"  open for {role}: ")
+        line.append(", ".join(holders) or "nobody", style="bold" if holders else "dim")
+    return line
+
+
+def read_note(c: ChannelView, snap: Snapshot) -> Text:
+    """What each reader last read from the stream (its first 16 bytes, from the reader's
+    own row), and how often it read its own message back (`self_reads`)."""
+    line = Text("  ")
+    line.append(f"{c.name}: ", style="bold")
+    for i, (name, (text, length)) in enumerate(sorted(c.data["last_read"].items())):
+        if i:
+            line.append("  ·  ")
+        line.append(f"{name} last read ")
+        shown = text.replace("\n", "\\n")
+        line.append(f'"{shown}{"…" if length > len(text.encode(errors="replace")) else ""}"',
+                    style="cyan")
+        line.append(f" ({format_bytes(length)})")
+        worker = snap.worker(name)
+        writes = any(name in other.writers for other in snap.channels
+                     if other.kind in ("pipe", "fifo"))
+        if worker is not None and writes:  # it could meet its own bytes: did it?
+            own = worker.self_reads
+            line.append(f", own message read back {own}×", style="bold red" if own else "green")
+    return line
+
+
+def socket_notes(c: ChannelView, snap: Snapshot, stream: StreamView) -> list[Text]:
+    """A socket's full address, and each client's connection: bytes it sent and got back."""
+    line = Text("  ")
+    line.append(f"{c.name}: ", style="bold")
+    line.append("address ")
+    line.append(str(stream.address), style="cyan")
+    lines = [line]
+    server = str(stream.server)
+    per = Text("  ")
+    for w in snap.workers:
+        if w.name == server or w.parent == server or c.name not in w.bytes_written:
+            continue
+        if per.cell_len > 2:
+            per.append("  ·  ")
+        per.append(w.name, style="bold")
+        per.append(f" sent {format_bytes(w.bytes_written.get(c.name, 0))}, "
+                   f"got {format_bytes(w.bytes_read.get(c.name, 0))}")
+    if per.cell_len > 2:
+        lines.append(per)
+    return lines

@@ -70,12 +70,43 @@ class QueuesPanel(Panel):
                                style="yellow")
             received = queue.messages_received
             rate = self._rate(c.name, snap.elapsed, received)
+            sent = Text(str(queue.messages_sent))
             cells = [Text(f"{c.kind} {c.name}", style="bold"), gauge,
                      str(queue.max_depth),
-                     str(queue.messages_sent), str(received),
+                     sent, str(received),
                      f"{rate:,.0f}" if rate is not None else "-",
                      blocked if blocked else Text("-", style="dim")]
             if not narrow:
                 cells.insert(3, Text(sparkline(list(history), top), style="cyan"))
             rows.append(cells)
-        self.show(grid_lines(columns, rows, self.text_width))
+        lines = grid_lines(columns, rows, self.text_width)
+        lines += refused_lines(queues)
+        lines += duplicate_lines(snap)
+        self.show(lines)
+
+
+def refused_lines(queues: list) -> list[Text]:
+    """One line per queue that turned non-blocking sends away (full: EAGAIN): counted by
+    their senders, so they stay on screen instead of scrolling out of the event log."""
+    lines = []
+    for c in queues:
+        refused = QueueView.of(c).refused
+        if refused:
+            line = Text(" ")
+            line.append(f"{c.name} refused {refused} non-blocking send(s)", style="bold red")
+            line.append(": queue full (EAGAIN), never sent")
+            lines.append(line)
+    return lines
+
+
+def duplicate_lines(snap: Snapshot) -> list[Text]:
+    """One line per worker that received duplicates: messages whose sender and sequence
+    number it had seen before (a retry after a lost or late acknowledgement)."""
+    lines = []
+    for w in snap.workers:
+        if w.duplicates:
+            line = Text(" ")
+            line.append(f"{w.name} received {w.duplicates} DUPLICATE(s)", style="bold red")
+            line.append(": resent after no ack came in time")
+            lines.append(line)
+    return lines

@@ -108,6 +108,8 @@ def array_lines(c: ChannelView, previous: list[float] | None, writers: list[str]
     lines = []
     head = Text(f"{c.name} ", style="bold")
     head.append(f"{data.get('dtype')} {shape}  ", style="dim")
+    if data.get("shm_path"):  # the POSIX shared memory object behind it, by name
+        head.append(f"{data['shm_path']}  ", style="cyan")
     lost = data.get("lost_updates")
     if data.get("increments"):
         gained = data["sum"] - data["initial_sum"]
@@ -163,20 +165,40 @@ def array_lines(c: ChannelView, previous: list[float] | None, writers: list[str]
     return lines
 
 
-def mmap_lines(c: ChannelView, previous: str | None) -> list[Text]:
+def mmap_lines(c: ChannelView, previous: tuple[int, str] | None) -> list[Text]:
+    """A mapped file: 64 bytes as hex and text, following the writer (the rows before the
+    offset it writes next), changed bytes highlighted; and the first bytes, which a
+    `read` step reads, as text."""
     data = c.data
-    raw = bytes.fromhex(data.get("preview", ""))[:64]
-    old = bytes.fromhex(previous)[:64] if previous else None
+    at = int(data.get("window_at") or 0)
+    raw = bytes.fromhex(data.get("window") if at else data.get("preview", ""))[:64]
+    old = None
+    if previous is not None and previous[0] == at:
+        old = bytes.fromhex(previous[1])[:64]
     lines = [Text.assemble((f"{c.name} ", "bold"), (f"mmap {data.get('path')} ", "dim"),
                            f"({data.get('size')} bytes; written {data.get('bytes_written', 0)}, "
                            f"read {data.get('bytes_read', 0)})")]
-    for offset in range(0, len(raw), 16):
-        chunk = raw[offset:offset + 16]
-        line = Text(f"  {offset:04x}  ", style="dim")
+    offset_next = data.get("write_offset")  # (recordings made before it lack it)
+    if c.writers and offset_next is not None:
+        where = Text("  ")
+        where.append(", ".join(c.writers), style="bold")
+        where.append(f" writes next at offset {offset_next} (0x{offset_next:x})")
+        if c.readers:
+            head = bytes.fromhex(data.get("preview", ""))[:48]
+            where.append(";  ")
+            where.append(", ".join(c.readers), style="bold")
+            where.append(" reads from offset 0: ")
+            where.append("".join(chr(b) if 32 <= b < 127 else "·" for b in head), style="cyan")
+        lines.append(where)
+    for row in range(0, len(raw), 16):
+        chunk = raw[row:row + 16]
+        line = Text(f"  {at + row:04x}  ", style="dim")
         for i, byte in enumerate(chunk):
-            changed = old is not None and offset + i < len(old) and old[offset + i] != byte
-            line.append(f"{byte:02x} ", style="bold reverse" if changed else
-                        ("" if byte else "grey37"))
+            changed = old is not None and row + i < len(old) and old[row + i] != byte
+            style = "bold reverse" if changed else ("" if byte else "grey37")
+            if at + row + i == offset_next:
+                style += " underline"
+            line.append(f"{byte:02x} ", style=style)
         line.append(" " + "".join(chr(b) if 32 <= b < 127 else "·" for b in chunk))
         lines.append(line)
     return lines
@@ -244,5 +266,7 @@ class SharedMemoryPanel(Panel):
                                           and not heat else None)
             else:
                 lines += mmap_lines(c, self._previous.get(c.name))  # type: ignore[arg-type]
-                self._previous[c.name] = c.data.get("preview")
+                at = int(c.data.get("window_at") or 0)
+                self._previous[c.name] = (at, c.data.get("window") if at
+                                          else c.data.get("preview"))
         self.show(lines)

@@ -44,6 +44,8 @@ def describe_step(row: WorkerRow, kind: str, args: Any) -> Next | None:
     nx = T.NEXT
     if kind == "repeat":
         return None
+    if kind == "write" and args.from_read is not None:  # size known only when it runs
+        return (nx[kind], row.index(args.to), -1)
     if kind in ("write", "send"):
         return (nx[kind], row.index(args.to), len(row.payload(args)))
     if kind in ("read", "receive"):

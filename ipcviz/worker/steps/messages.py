@@ -59,6 +59,7 @@ def send(row: WorkerRow, args: schema.SendArgs) -> None:
     seq = row.seq[args.to] = row.seq.get(args.to, 0) + 1
     packed = message.pack(row.ctx.row, seq, payload)
     if not send_message(row, args.to, packed, args.priority, args.block):
+        row.cells[row.counter(args.to, T.REFUSED)] += 1
         row.emit(T.EV_SEND_FULL, row.index(args.to))
         return
     count_sent(row, args.to, len(payload))
@@ -112,6 +113,8 @@ def receive(row: WorkerRow, args: schema.ReceiveArgs) -> None:
     cells = row.cells
     cells[row.base + T.OP] = T.OP_RUNNING
     sender, seq, payload = message.unpack(got[0])
+    if got[1] > 0:  # a priority message (mqueue): the kernel gave it ahead of lower ones
+        row.emit(T.EV_PRIORITY, row.index(name), (got[1] << 20) | min(endpoint.depth(), 0xFFFFF))
     cells[row.counter(name, T.MESSAGES_RECEIVED)] += 1
     cells[row.counter(name, T.BYTES_READ)] += len(payload)
     if sender == row.ctx.row:

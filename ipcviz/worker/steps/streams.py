@@ -29,7 +29,7 @@ EPIPE_BACKOFF = 0.05
 
 @compiles("write")
 def compile_write(row: WorkerRow, args: schema.WriteArgs) -> Step:
-    if row.ctx.channel_kinds.get(args.to) in STREAM_KINDS:
+    if row.ctx.channel_kinds.get(args.to) in STREAM_KINDS and args.from_read is None:
         fast = _fast_write(row, args)
         if fast is not None:
             return fast
@@ -38,7 +38,12 @@ def compile_write(row: WorkerRow, args: schema.WriteArgs) -> Step:
 
 def write(row: WorkerRow, args: schema.WriteArgs) -> None:
     endpoint = row.ctx.endpoints[args.to]
-    view = row.payload(args)
+    if args.from_read is not None:  # what it really received, not a fixed text
+        view = memoryview(row.last_read.get(args.from_read, b""))
+        if not view:
+            return
+    else:
+        view = row.payload(args)
     if row.ctx.channel_kinds.get(args.to) == "mmap":
         row.cells[row.counter(args.to, T.BYTES_WRITTEN)] += endpoint.write(view)
     elif write_all(row, args.to, view):
@@ -114,7 +119,7 @@ def fast_read_fd(row: WorkerRow, args: schema.ReadArgs) -> int | None:
     if row.ctx.channel_kinds.get(args.from_) not in STREAM_KINDS:
         return None
     own = row.ctx.own_roles(args.from_)
-    if own is None or "write" in own:
+    if own is None or "write" in own or args.from_ in row.keep_reads:
         return None
     return row.ctx.endpoints[args.from_].read_fd
 
@@ -126,6 +131,7 @@ def compile_read(row: WorkerRow, args: schema.ReadArgs) -> Step:
         return lambda: read(row, args)
     nbytes, cells = args.bytes, row.cells
     cell = row.counter(args.from_, T.BYTES_READ)
+    seen_cell = row.counter(args.from_, T.LAST_READ)
     os_read = os.read
 
     def run() -> None:
@@ -136,6 +142,7 @@ def compile_read(row: WorkerRow, args: schema.ReadArgs) -> Step:
             return
         if data:
             cells[cell] += len(data)
+            T.note_read(cells, seen_cell, data)
         else:
             read(row, args)  # end of file: the slow path says so and ends the worker
     return run
@@ -166,6 +173,9 @@ def read(row: WorkerRow, args: schema.ReadArgs) -> None:
             row.emit(T.EV_EOF, row.index(name))
             raise ExitRequested(0)
         cells[row.counter(name, T.BYTES_READ)] += len(data)
+        T.note_read(cells, row.counter(name, T.LAST_READ), data)
+        if name in row.keep_reads:
+            row.last_read[name] = data
         if kind in STREAM_KINDS and data == row.last_written.get(name):
             # its own message came back out of a shared one-way buffer
             cells[row.base + T.SELF_READS] += 1
@@ -188,6 +198,9 @@ def echo(row: WorkerRow, args: schema.EchoArgs) -> None:
         data = endpoint.read_some(args.bytes)
     cells[row.base + T.OP] = T.OP_RUNNING
     cells[row.counter(name, T.BYTES_READ)] += len(data)
+    T.note_read(cells, row.counter(name, T.LAST_READ), data)
+    if name in row.keep_reads:
+        row.last_read[name] = data
     written = row.counter(name, T.BYTES_WRITTEN)
     view = memoryview(data)
     while view:
