@@ -156,7 +156,7 @@ def test_an_unknown_top_level_key_hides_nothing_else() -> None:
                       "timeline:\n  - {at: 1, kill: zz}\n")
     assert misspelt == ["f.yaml:3:1: worker: unknown field 'worker' (allowed: version, name, "
                         "description, duration, channels, workers, timeline, triggers, expect, "
-                        "schedule, after_schedule, speed)"]
+                        "questions, schedule, after_schedule, speed)"]
 
 
 def test_a_broken_section_makes_no_name_unknown() -> None:
