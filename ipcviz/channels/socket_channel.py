@@ -130,10 +130,103 @@ class ClientEndpoint:
         return ClientEndpoint(self.family, self.address)
 
 
+class DatagramServer:
+    """The receiving side of a datagram socket: one datagram per read (its boundary kept),
+    replies go to whoever sent the last one."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.sock.setblocking(False)
+        self.peer: object = None
+
+    def read_some(self, nbytes: int) -> bytes | None:
+        try:
+            data, self.peer = self.sock.recvfrom(max(nbytes, 65536))
+        except (BlockingIOError, InterruptedError):
+            return None
+        return data[:nbytes]
+
+    def wait_readable(self, timeout_ms: int | None = None) -> None:
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        poller.poll(timeout_ms)
+
+    def write_some(self, data: memoryview) -> int:
+        if self.peer is None:  # nobody has sent anything yet: nobody to answer
+            return 0
+        try:
+            return self.sock.sendto(data, self.peer)
+        except (BlockingIOError, ConnectionRefusedError, FileNotFoundError):
+            return 0
+
+    def wait_writable(self, timeout_ms: int | None = 200) -> None:
+        poller = select.poll()
+        poller.register(self.sock, select.POLLOUT)
+        poller.poll(timeout_ms)
+
+    def for_roles(self, roles: set[str]) -> DatagramServer:
+        return DatagramServer(self.sock)
+
+
+class DatagramClient:
+    """A sender of datagrams: its own socket, connected to the server's address (so it
+    can also read the answers sent back to it)."""
+
+    def __init__(self, family: int, address: object):
+        self.family = family
+        self.address = address
+        self.sock: socket.socket | None = None
+
+    def _socket(self) -> socket.socket:
+        if self.sock is None:
+            sock = socket.socket(self.family, socket.SOCK_DGRAM)
+            if self.family == socket.AF_UNIX:
+                sock.bind("")  # an autobound (abstract) address: answers can come back
+            sock.connect(self.address)
+            sock.setblocking(False)
+            self.sock = sock
+        return self.sock
+
+    def write_some(self, data: memoryview) -> int:
+        """One datagram: all of it or, when the kernel has no room now, nothing."""
+        try:
+            return self._socket().send(data)
+        except BlockingIOError:
+            return 0
+        except ConnectionRefusedError:  # (UDP) an earlier datagram found no receiver
+            return len(data)  # this one went out (and is lost): datagrams are not checked
+
+    def wait_writable(self, timeout_ms: int | None = 200) -> None:
+        poller = select.poll()
+        poller.register(self._socket(), select.POLLOUT)
+        poller.poll(timeout_ms)
+
+    def read_some(self, nbytes: int) -> bytes | None:
+        try:
+            return self._socket().recv(max(nbytes, 65536))[:nbytes]
+        except (BlockingIOError, ConnectionRefusedError):
+            return None
+
+    def wait_readable(self, timeout_ms: int | None = None) -> None:
+        poller = select.poll()
+        poller.register(self._socket(), select.POLLIN)
+        poller.poll(timeout_ms)
+
+    def for_roles(self, roles: set[str]) -> DatagramClient:
+        return DatagramClient(self.family, self.address)
+
+
 class SocketChannel(Channel):
     kind = "socket"
 
+    @property
+    def datagrams(self) -> bool:
+        return self.spec.family == "udp" or self.spec.type == "dgram"
+
     def create(self) -> None:
+        if self.datagrams:
+            self._create_datagram()
+            return
         if self.spec.family == "unix":
             self.path = str(self.registry.path(self.name))
             self.registry.add("socket", self.path)
@@ -155,10 +248,41 @@ class SocketChannel(Channel):
         listener.set_inheritable(True)
         self.listener = listener
 
+    def _create_datagram(self) -> None:
+        """The server's socket, bound before the workers start: a path in the run's
+        private directory (unix) or 127.0.0.1 and a port the kernel picks (udp)."""
+        if self.spec.family == "unix":
+            self.path = str(self.registry.path(self.name))
+            self.registry.add("socket", self.path)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            old = os.umask(0o177)
+            try:
+                sock.bind(self.path)
+            finally:
+                os.umask(old)
+            self.address = self.path
+            self.family = socket.AF_UNIX
+        else:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", 0))
+            self.address = sock.getsockname()
+            self.family = socket.AF_INET
+            self.path = f"127.0.0.1:{self.address[1]}"  # type: ignore[index]
+        if self.spec.receive_buffer:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.spec.receive_buffer)
+        sock.set_inheritable(True)
+        self.listener = sock
+        self.inode = os.fstat(sock.fileno()).st_ino
+        self.drops = 0
+
     def child_fds(self, roles: set[str]) -> set[int]:
         return {self.listener.fileno()} if "server" in roles else set()
 
-    def attach(self, roles: set[str]) -> ServerEndpoint | ClientEndpoint:
+    def attach(self, roles: set[str]):
+        if self.datagrams:
+            if "server" in roles:
+                return DatagramServer(self.listener)
+            return DatagramClient(self.family, self.address)
         if "server" in roles:
             return ServerEndpoint(self.listener)
         return ClientEndpoint(self.family, self.address)
@@ -169,8 +293,33 @@ class SocketChannel(Channel):
             self.listener.close()
 
     def observe(self) -> dict:
+        if self.datagrams:
+            return {"address": self.path, "family": self.spec.family, "type": "dgram",
+                    "server": self.spec.server, "dropped": self._drops()}
         return {"address": self.path, "family": self.spec.family, "server": self.spec.server,
                 "connections": self._connections()}
+
+    def _udp_row(self) -> list[str] | None:
+        """The server socket's line of /proc/net/udp (found by its inode)."""
+        try:
+            with open("/proc/net/udp") as fh:
+                for line in fh.readlines()[1:]:
+                    fields = line.split()
+                    if len(fields) >= 13 and fields[9] == str(self.inode):
+                        return fields
+        except OSError:
+            pass
+        return None
+
+    def _drops(self) -> int:
+        """Datagrams the kernel dropped because the receive buffer was full (UDP's drops
+        counter; a Unix datagram sender blocks instead, so none are dropped). Kept after
+        the socket is gone."""
+        if self.spec.family == "udp" and self.listener.fileno() >= 0:
+            row = self._udp_row()
+            if row is not None:
+                self.drops = int(row[12])
+        return self.drops
 
     def _connections(self) -> int:
         """Connections open now, from the kernel's tables (/proc/net/tcp, /proc/net/unix)."""

@@ -45,6 +45,9 @@ class ChannelViews:
                 data["bytes_read"] = int(column(T.BYTES_READ).sum())
                 if kind in ("pipe", "fifo", "socket"):
                     data["last_read"] = self._last_reads(column, kids)
+                if kind == "socket":  # message boundaries: one write, one read?
+                    data["writes"] = int(column(T.WRITES).sum())
+                    data["reads"] = int(column(T.READS).sum())
             if counters == "messages":
                 data["messages_sent"] = int(column(T.MESSAGES_SENT).sum())
                 data["messages_received"] = int(column(T.MESSAGES_RECEIVED).sum())

@@ -51,10 +51,18 @@ class FifoChannel(Model):
 
 class SocketChannel(Model):
     kind: Literal["socket"]
-    family: Literal["unix", "tcp"] = "unix"
-    """unix: a socket file in the run directory; tcp: 127.0.0.1 only, a free port."""
+    family: Literal["unix", "tcp", "udp"] = "unix"
+    """unix: a socket file in the run directory; tcp: 127.0.0.1 only, a free port;
+    udp (extension): datagrams on 127.0.0.1, a free port."""
+    type: Literal["stream", "dgram"] | None = None
+    """Extension: stream (connections; tcp's and unix's default) or dgram (datagrams:
+    udp's only type, and unix's when given)."""
     server: Name
-    """The worker that accepts; every other worker using the channel connects on first use."""
+    """The worker that accepts (stream) or receives at the bound address (dgram); every
+    other worker using the channel connects on first use."""
+    receive_buffer: int | None = Field(None, ge=1024, le=16 * 1024 * 1024)
+    """Extension: the server socket's receive buffer in bytes (SO_RCVBUF): a small one
+    makes a slow UDP reader drop datagrams."""
 
 
 class MqueueChannel(Model):

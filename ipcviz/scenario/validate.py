@@ -70,6 +70,11 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
             yield (("channels", cname, server_option),
                    f"unknown worker '{getattr(ch, server_option)}' "
                    f"(workers: {', '.join(unsure.declared(scn.workers, True))})")
+        if ch.kind == "socket" and (ch.family, ch.type) in (("tcp", "dgram"), ("udp", "stream")):
+            yield (("channels", cname, "type"),
+                   f"{ch.family} sockets are {'streams' if ch.family == 'tcp' else 'datagrams'}"
+                   f"; use family: {'udp' if ch.family == 'tcp' else 'tcp'} for "
+                   f"{'datagrams' if ch.family == 'tcp' else 'a stream'}")
         if ch.kind == "shared_array":
             shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
             if len(shape) not in (1, 2):

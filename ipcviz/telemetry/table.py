@@ -80,7 +80,11 @@ SIG_SENT = SIG_RECEIVED + NSIG
 
 # Per-channel counters, CHANNEL_COLS cells per channel.
 BYTES_WRITTEN, BYTES_READ, MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS = range(5)
-CHANNEL_COLS = 5
+#: on a socket: write operations that sent something (a datagram each, on a datagram
+#: socket) and reads that returned something (message boundaries: reads < writes on a
+#: stream means writes were merged)
+WRITES, READS = 5, 6
+CHANNEL_COLS = 7
 ACQUIRED, RELEASED = BYTES_WRITTEN, BYTES_READ  # on a semaphore: held = acquired - released
 #: on a message queue: non-blocking sends the queue refused because it was full (the
 #: INCREMENTS cell, which only shared arrays use)

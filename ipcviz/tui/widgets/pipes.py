@@ -65,7 +65,14 @@ class PipesPanel(Panel):
             note = Text()
             stream = StreamView.of(c)
             extra: list[Text] = []
-            if c.kind == "socket":
+            if c.kind == "socket" and c.data.get("type") == "dgram":
+                dropped = int(c.data.get("dropped", 0) or 0)
+                gauge = Text(f"{c.data.get('writes', 0)} sent, "
+                             f"{c.data.get('reads', 0)} received", style="cyan")
+                if dropped:
+                    gauge.append(f", {dropped} DROPPED", style="bold red")
+                extra = socket_notes(c, snap, stream)
+            elif c.kind == "socket":
                 gauge = Text(f"{stream.connections} connection(s)", style="cyan")
                 extra = socket_notes(c, snap, stream)
             elif c.data.get("closed") or (all_ended(snap, c.readers)
@@ -216,4 +223,16 @@ def socket_notes(c: ChannelView, snap: Snapshot, stream: StreamView) -> list[Tex
                    f"got {format_bytes(w.bytes_read.get(c.name, 0))}")
     if per.cell_len > 2:
         lines.append(per)
+    writes, reads = int(c.data.get("writes", 0) or 0), int(c.data.get("reads", 0) or 0)
+    if c.data.get("type") == "dgram":
+        if c.data.get("family") == "udp" and c.data.get("dropped"):
+            lines.append(Text(f"  the receive buffer was full: the kernel dropped "
+                              f"{c.data['dropped']} datagrams (UDP does not slow the "
+                              "sender down)", style="bold red"))
+        elif writes:
+            lines.append(Text("  one read, one datagram: message boundaries kept",
+                              style="green"))
+    elif writes and reads and reads != writes:
+        lines.append(Text(f"  {writes} writes arrived in {reads} read{'s' * (reads != 1)}: "
+                          "a stream keeps bytes, not message boundaries", style="bold yellow"))
     return lines

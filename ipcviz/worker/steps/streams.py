@@ -44,10 +44,13 @@ def write(row: WorkerRow, args: schema.WriteArgs) -> None:
             return
     else:
         view = row.payload(args)
-    if row.ctx.channel_kinds.get(args.to) == "mmap":
+    kind = row.ctx.channel_kinds.get(args.to)
+    if kind == "mmap":
         row.cells[row.counter(args.to, T.BYTES_WRITTEN)] += endpoint.write(view)
     elif write_all(row, args.to, view):
         row.last_written[args.to] = bytes(view)
+        if kind == "socket":  # one write (one datagram, on a datagram socket)
+            row.cells[row.counter(args.to, T.WRITES)] += 1
     else:
         return
     if args.every:
@@ -174,6 +177,8 @@ def read(row: WorkerRow, args: schema.ReadArgs) -> None:
             raise ExitRequested(0)
         cells[row.counter(name, T.BYTES_READ)] += len(data)
         T.note_read(cells, row.counter(name, T.LAST_READ), data)
+        if kind == "socket":
+            cells[row.counter(name, T.READS)] += 1
         if name in row.keep_reads:
             row.last_read[name] = data
         if kind in STREAM_KINDS and data == row.last_written.get(name):
