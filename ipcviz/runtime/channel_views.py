@@ -42,6 +42,10 @@ class ChannelViews:
             if counters == "bytes":
                 data["bytes_written"] = int(column(T.BYTES_WRITTEN).sum())
                 data["bytes_read"] = int(column(T.BYTES_READ).sum())
+            if kind == "file":
+                data["records_written"] = int(column(T.RECORDS_WRITTEN).sum())
+                data["records_read"] = int(column(T.RECORDS_READ).sum())
+                data["torn_reads"] = int(column(T.TORN_READS).sum())
             if counters == "messages":
                 data["messages_sent"] = int(column(T.MESSAGES_SENT).sum())
                 data["messages_received"] = int(column(T.MESSAGES_RECEIVED).sum())

@@ -82,6 +82,8 @@ SIG_SENT = SIG_RECEIVED + NSIG
 BYTES_WRITTEN, BYTES_READ, MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS = range(5)
 CHANNEL_COLS = 5
 ACQUIRED, RELEASED = BYTES_WRITTEN, BYTES_READ  # on a semaphore: held = acquired - released
+#: on a file: whole records appended / taken, and reads that found half a record
+RECORDS_WRITTEN, RECORDS_READ, TORN_READS = MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS
 
 EVENT_SLOTS = 64
 EVENT_COLS = 4  # time_ns, kind, a, b
@@ -104,6 +106,7 @@ BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP
  EV_UNBLOCK, EV_SPAWNED, EV_REAPED, EV_SPAWN_LIMIT, EV_SET,
  EV_READ_ARRAY, EV_SELF_READ, EV_SEND_FULL, EV_RETRY, EV_DUPLICATE, EV_FAILED,
  EV_PROCESS_CAP) = range(1, 21)
+EV_TORN_READ = 21  # a file read found half a record: (channel, bytes of it seen)
 
 #: Rows reserved for the children of each worker that has `spawn` steps.
 SPAWN_ROWS = 64

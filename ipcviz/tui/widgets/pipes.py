@@ -14,7 +14,7 @@ from ipcviz.tui.widgets.grid import grid_lines
 
 from ipcviz.format import bar, format_bytes, sparkline
 from ipcviz.scenario.kinds import CHANNELS
-from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 from ipcviz.telemetry.views import StreamView
 
 
@@ -60,6 +60,8 @@ class PipesPanel(Panel):
             if c.kind == "socket":
                 gauge = Text(f"{stream.connections} connection(s) on {stream.address}",
                              style="cyan")
+            elif c.kind == "file":
+                gauge = file_gauge(c)
             else:
                 buffered = stream.buffered
                 capacity = stream.capacity or 1
@@ -73,7 +75,9 @@ class PipesPanel(Panel):
                          format_bytes(stream.bytes_read))
             cells = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge, note]
             if not narrow:
-                if c.kind == "socket":
+                if c.kind == "file":
+                    ends = f"{', '.join(c.writers) or '-'} → {', '.join(c.readers) or '-'}"
+                elif c.kind == "socket":
                     server = str(stream.server)
                     clients = [w for w in c.writers if w != server]
                     ends = f"{server} ⇄ {', '.join(clients) or '-'}"
@@ -84,3 +88,14 @@ class PipesPanel(Panel):
                 cells[-1:-1] = [Text(sparkline(history), style="cyan")]
             rows.append(cells)
         self.show(grid_lines(columns, rows, self.text_width))
+
+
+def file_gauge(c: ChannelView) -> Text:
+    """A file channel: records written and read, torn reads, and whether flock is used."""
+    data = c.data
+    torn = int(data.get("torn_reads") or 0)
+    text = Text(f"{data.get('records_written', 0)} records written, "
+                f"{data.get('records_read', 0)} read, ", style="cyan")
+    text.append(f"{torn} torn read(s)", style="bold red" if torn else "green")
+    text.append(" (flock)" if data.get("lock") else " (no lock)")
+    return text
