@@ -19,6 +19,7 @@ CHANNEL_KEYS = frozenset({
     "kind", "bytes_written", "bytes_read", "buffered", "max_buffered", "capacity", "depth", "max_depth",
     "messages_sent", "messages_received", "dtype", "shape", "values", "increments",
     "lost_updates", "sum", "initial_sum", "value", "holder", "waiters", "duplicates", "path", "connections",
+    "records_written", "records_read", "torn_reads",
 })
 _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d+)?)\s*$")
 
