@@ -51,7 +51,7 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
     if kind == T.EV_DUPLICATE:
         return f"DUPLICATE: message #{b} from {ch(a)} arrived before", "io"
     if kind == T.EV_TORN_READ:
-        return f"TORN READ on {ch(a)}: {b} B of a record still being written", "io"
+        return f"TORN READ on {ch(a)}: saw {b} B of a record still being written", "io"
     if kind == T.EV_SET:
         where = "every element" if b < 0 else f"element {b}"
         return f"wrote {ch(a)}: {where}", "io"

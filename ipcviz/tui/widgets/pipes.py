@@ -94,8 +94,8 @@ def file_gauge(c: ChannelView) -> Text:
     """A file channel: records written and read, torn reads, and whether flock is used."""
     data = c.data
     torn = int(data.get("torn_reads") or 0)
-    text = Text(f"{data.get('records_written', 0)} records written, "
-                f"{data.get('records_read', 0)} read, ", style="cyan")
-    text.append(f"{torn} torn read(s)", style="bold red" if torn else "green")
-    text.append(" (flock)" if data.get("lock") else " (no lock)")
+    text = Text(f"records {data.get('records_written', 0)} in, "
+                f"{data.get('records_read', 0)} out, ", style="cyan")
+    text.append(f"{torn} torn", style="bold red" if torn else "green")
+    text.append(", flock" if data.get("lock") else ", no lock")
     return text
