@@ -48,6 +48,10 @@ class ChannelViews:
                 if kind == "socket":  # message boundaries: one write, one read?
                     data["writes"] = int(column(T.WRITES).sum())
                     data["reads"] = int(column(T.READS).sum())
+            if kind == "file":
+                data["records_written"] = int(column(T.RECORDS_WRITTEN).sum())
+                data["records_read"] = int(column(T.RECORDS_READ).sum())
+                data["torn_reads"] = int(column(T.TORN_READS).sum())
             if counters == "messages":
                 data["messages_sent"] = int(column(T.MESSAGES_SENT).sum())
                 data["messages_received"] = int(column(T.MESSAGES_RECEIVED).sum())

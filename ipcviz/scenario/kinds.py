@@ -103,6 +103,14 @@ class MmapChannel(Model):
     """Bytes of the file in the run directory, mapped MAP_SHARED by every worker using it."""
 
 
+class FileChannel(Model):
+    kind: Literal["file"]
+    lock: bool = False
+    """true: flock(LOCK_EX) around each write and flock(LOCK_SH) around each read."""
+    pause: float = Field(0.0, ge=0, le=60)
+    """Seconds between the two pieces of each write (a slow write a reader can catch)."""
+
+
 
 # ---------------------------------------------------------------- step arguments
 
@@ -264,6 +272,7 @@ READING_ROLES = frozenset({"read", "receive", "server"})
 
 _STREAMS = ("pipe", "fifo", "socket", "mmap")
 _QUEUES = ("mqueue", "queue")
+_FILES = ("file",)
 
 CHANNELS: dict[str, ChannelKind] = {
     "pipe": ChannelKind(PipeChannel, "ipcviz.channels.pipe:PipeChannel", "bytes", "pipes",
@@ -283,14 +292,17 @@ CHANNELS: dict[str, ChannelKind] = {
                              "lock", "locks", "acquire/release"),
     "mmap": ChannelKind(MmapChannel, "ipcviz.channels.mmap_file:MmapChannel", "bytes",
                         "memory", "write/read"),
+    "file": ChannelKind(FileChannel, "ipcviz.channels.file_channel:FileChannel", "bytes",
+                        "pipes", "write/read"),
 }
 
 STEPS: dict[str, StepKind] = {
-    "write": StepKind(WriteArgs, "Write bytes to a pipe, fifo, socket or mmap channel.",
-                      _STREAMS, (ChannelUse("to", "write"),)),
+    "write": StepKind(WriteArgs, "Write bytes to a pipe, fifo, socket or mmap channel (or "
+                                 "append a record to a file).",
+                      _STREAMS + _FILES, (ChannelUse("to", "write"),)),
     "read": StepKind(ReadArgs, "Read bytes from a pipe, fifo, socket or mmap (or copy a "
-                               "shared_array).",
-                     _STREAMS + ("shared_array",), (ChannelUse("from_", "read"),)),
+                               "shared_array, or take a file's new records).",
+                     _STREAMS + ("shared_array",) + _FILES, (ChannelUse("from_", "read"),)),
     "send": StepKind(SendArgs, "Put one message on an mqueue or queue.", _QUEUES,
                      (ChannelUse("to", "send"),  # acknowledgements come back the other way
                       ChannelUse("ack", "receive", checked_as=None))),

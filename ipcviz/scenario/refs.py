@@ -20,6 +20,7 @@ CHANNEL_KEYS = frozenset({
     "messages_sent", "messages_received", "dtype", "shape", "values", "increments",
     "lost_updates", "sum", "initial_sum", "value", "holder", "waiters", "duplicates", "path", "connections",
     "writes", "reads", "dropped",
+    "records_written", "records_read", "torn_reads",
 })
 _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d+)?)\s*$")
 

@@ -56,6 +56,8 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         return f"no ack in time: sent message #{b} to {ch(a)} AGAIN", "io"
     if kind == T.EV_DUPLICATE:
         return f"DUPLICATE: message #{b} from {ch(a)} arrived before", "io"
+    if kind == T.EV_TORN_READ:
+        return f"TORN READ on {ch(a)}: saw {b} B of a record still being written", "io"
     if kind == T.EV_SET:
         shape = (shapes or {}).get(a, ())
         if b < 0:

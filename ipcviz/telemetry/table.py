@@ -110,6 +110,8 @@ def last_read(first: int, second: int, length: int) -> bytes:
     head = first.to_bytes(8, "little", signed=True) + second.to_bytes(8, "little", signed=True)
     return head[:min(length, LAST_READ_BYTES)]
 
+#: on a file: whole records appended / taken, and reads that found half a record
+RECORDS_WRITTEN, RECORDS_READ, TORN_READS = MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS
 
 EVENT_SLOTS = 64
 EVENT_COLS = 4  # time_ns, kind, a, b
@@ -132,6 +134,7 @@ BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP
  EV_UNBLOCK, EV_SPAWNED, EV_REAPED, EV_SPAWN_LIMIT, EV_SET,
  EV_READ_ARRAY, EV_SELF_READ, EV_SEND_FULL, EV_RETRY, EV_DUPLICATE, EV_FAILED,
  EV_PROCESS_CAP, EV_PRIORITY) = range(1, 22)
+EV_TORN_READ = 22  # a file read found half a record: (channel, bytes of it seen)
 
 #: Rows reserved for the children of each worker that has `spawn` steps.
 SPAWN_ROWS = 64

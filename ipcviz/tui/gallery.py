@@ -56,4 +56,6 @@ GALLERY: dict[str, Moment] = {
                        "lock stays held by a dead worker."),
     "mmap_file": Moment(1.5, (), "A file mapped by two workers: the bytes as hex and text, "
                         "written by one, seen by the other."),
+    "file_handoff": Moment(0.9, (), "Without flock the reader caught records half written "
+                           "(torn reads); with flock it waits for the writer and never tears."),
 }

@@ -75,6 +75,8 @@ class PipesPanel(Panel):
             elif c.kind == "socket":
                 gauge = Text(f"{stream.connections} connection(s)", style="cyan")
                 extra = socket_notes(c, snap, stream)
+            elif c.kind == "file":
+                gauge = file_gauge(c)
             elif c.data.get("closed") or (all_ended(snap, c.readers)
                                           and all_ended(snap, c.writers)):
                 gauge = Text("pipe gone", style="dim")
@@ -236,3 +238,14 @@ def socket_notes(c: ChannelView, snap: Snapshot, stream: StreamView) -> list[Tex
         lines.append(Text(f"  {writes} writes arrived in {reads} read{'s' * (reads != 1)}: "
                           "a stream keeps bytes, not message boundaries", style="bold yellow"))
     return lines
+
+
+def file_gauge(c: ChannelView) -> Text:
+    """A file channel: records written and read, torn reads, and whether flock is used."""
+    data = c.data
+    torn = int(data.get("torn_reads") or 0)
+    text = Text(f"records {data.get('records_written', 0)} in, "
+                f"{data.get('records_read', 0)} out, ", style="cyan")
+    text.append(f"{torn} torn", style="bold red" if torn else "green")
+    text.append(", flock" if data.get("lock") else ", no lock")
+    return text

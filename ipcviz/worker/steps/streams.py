@@ -15,6 +15,7 @@ from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import ExitRequested
+from ipcviz.worker.steps import files
 from ipcviz.worker.steps.registry import compiles, handles
 
 Step = Callable[[], None]
@@ -47,6 +48,8 @@ def write(row: WorkerRow, args: schema.WriteArgs) -> None:
     kind = row.ctx.channel_kinds.get(args.to)
     if kind == "mmap":
         row.cells[row.counter(args.to, T.BYTES_WRITTEN)] += endpoint.write(view)
+    elif kind == "file":
+        files.write_record(row, args.to, bytes(view))
     elif write_all(row, args.to, view):
         row.last_written[args.to] = bytes(view)
         if kind == "socket":  # one write (one datagram, on a datagram socket)
@@ -158,6 +161,9 @@ def read(row: WorkerRow, args: schema.ReadArgs) -> None:
     cells = row.cells
     if kind == "mmap":
         cells[row.counter(name, T.BYTES_READ)] += len(endpoint.read(args.bytes))
+        return
+    if kind == "file":
+        files.read_records(row, args)
         return
     if kind == "shared_array":  # extension: take a copy of the whole array
         copy = endpoint.values.copy()

@@ -1,0 +1,118 @@
+"""A plain regular file in the run directory that workers take turns through: `write`
+appends one record, `read` takes the records after the reader's own offset.
+
+Each record is a 12-byte header (magic, payload length, CRC-32 of the payload) and the
+payload, so a reader can tell a whole record from a half-written one (a torn read). A
+write is made in two pieces (header plus the first half, then the rest) with `pause`
+seconds between them, the way a large write really reaches a file in parts; with
+`lock: true` each write holds `flock(LOCK_EX)` and each read `flock(LOCK_SH)` around the
+operation, so a reader never sees the middle of a write.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+import zlib
+from collections.abc import Callable
+
+from ipcviz.channels.base import Channel
+
+MAGIC = 0x49504346  # "IPCF"
+HEADER = struct.Struct("<III")  # magic, payload length, crc32(payload)
+_OPEN_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def pack(payload: bytes) -> bytes:
+    return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+
+
+def parse(data: bytes) -> tuple[list[int], int, bool]:
+    """(payload sizes of the whole records at the start of `data`, bytes they take,
+    whether a part of a record follows them: a torn read)."""
+    sizes, used = [], 0
+    while len(data) - used >= HEADER.size:
+        magic, length, crc = HEADER.unpack_from(data, used)
+        end = used + HEADER.size + length
+        if magic != MAGIC or end > len(data):
+            break
+        if zlib.crc32(data[used + HEADER.size:end]) != crc:
+            break
+        sizes.append(length)
+        used = end
+    return sizes, used, used < len(data)
+
+
+class FileEndpoint:
+    """One worker's handle on the file: its own descriptor and its own read offset."""
+
+    def __init__(self, path: str, lock: bool, pause: float):
+        # O_NOFOLLOW: the run directory is private, and a link in it is never followed
+        self.fd = os.open(path, os.O_RDWR | os.O_APPEND | _OPEN_FLAGS)
+        self.lock = lock
+        self.pause = pause
+        self.offset = 0  # where this reader's next record starts
+
+    def write_record(self, payload: bytes, wait: Callable[[float], None],
+                     lock_wait: Callable[[Callable[[], None]], None]) -> int:
+        """Append one record in two pieces; returns the payload bytes written."""
+        record = pack(payload)
+        half = HEADER.size + len(payload) // 2
+        if self.lock:
+            lock_wait(lambda: fcntl.flock(self.fd, fcntl.LOCK_EX))
+        try:
+            _write_all(self.fd, record[:half])
+            if self.pause:
+                wait(self.pause)
+            _write_all(self.fd, record[half:])
+        finally:
+            if self.lock:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+        return len(payload)
+
+    def read_records(self, nbytes: int, lock_wait: Callable[[Callable[[], None]], None]
+                     ) -> tuple[list[int], bool, int]:
+        """Read up to `nbytes` after this reader's offset: (payload sizes of the whole
+        records found, torn: a part of a record followed, bytes seen)."""
+        if self.lock:
+            lock_wait(lambda: fcntl.flock(self.fd, fcntl.LOCK_SH))
+        try:
+            data = os.pread(self.fd, nbytes, self.offset)
+        finally:
+            if self.lock:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+        sizes, used, torn = parse(data)
+        if len(data) == nbytes:
+            torn = False  # the rest may just not fit in `bytes`: read on at the next read
+        self.offset += used
+        return sizes, torn, len(data)
+
+    def for_roles(self, roles: set[str]) -> FileEndpoint:
+        return self
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class FileChannel(Channel):
+    kind = "file"
+
+    def create(self) -> None:
+        self.path = str(self.registry.path(self.name))
+        self.registry.add("file", self.path)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, 0o600)
+        os.close(fd)
+
+    def attach(self, roles: set[str]) -> FileEndpoint:
+        return FileEndpoint(self.path, self.spec.lock, self.spec.pause)
+
+    def observe(self) -> dict:
+        try:
+            size = os.stat(self.path, follow_symlinks=False).st_size
+        except OSError:
+            size = 0
+        return {"path": self.path, "lock": self.spec.lock, "file_bytes": size}
