@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import threading
 from pathlib import Path
@@ -42,6 +43,8 @@ from ipcviz.tui.widgets.status import LessonText, StatusBar
 from ipcviz.tui.widgets.workers import WorkersTable
 
 NARROW_WIDTH = 100
+#: after SIGTERM/SIGHUP, seconds the app's shutdown may take before the process just ends
+EXIT_GRACE = 5.0
 PANELS = (StatusBar, LessonText, WorkersTable, ProgramsPanel, SignalsPanel, PipesPanel,
           QueuesPanel, SharedMemoryPanel, LocksPanel, SourceView)
 
@@ -161,6 +164,12 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
 
     def _signalled(self, sig: int) -> None:
         self._stop_source()
+        # The terminal may be gone (SIGHUP): Textual's own shutdown then writes to a
+        # hung-up tty and, rarely, never returns (seen under load: every thread waiting
+        # on a lock). The run is already stopped and swept; the process ends anyway.
+        watchdog = threading.Timer(EXIT_GRACE, os._exit, args=(128 + sig,))
+        watchdog.daemon = True
+        watchdog.start()
         self.exit(return_code=128 + sig)
 
     def on_resize(self, event: object) -> None:
