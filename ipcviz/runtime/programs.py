@@ -224,18 +224,9 @@ def _line_text(line: bytes) -> str:
 
 
 def _children(pid: int) -> list[int]:
-    kids: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return kids
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children") as fh:
-                kids += [int(k) for k in fh.read().split()]
-        except OSError:
-            pass
-    return kids
+    from ipcviz.observe.procs import children_of
+
+    return children_of(pid, None)
 
 
 def _pgrp(pid: int) -> int | None:

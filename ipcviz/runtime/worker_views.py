@@ -48,6 +48,18 @@ def uses_lock(definition) -> bool:
     return known[1]
 
 
+def plain_state(kernel: str) -> str | None:
+    """The state a kernel letter says by itself (zombie, stopped, running), or None for a
+    sleeping process, whose words depend on what it waits in."""
+    if kernel == "Z":
+        return "zombie"
+    if kernel in "Tt":
+        return "stopped"
+    if kernel == "R":
+        return "running"
+    return None
+
+
 def program_state(pid: int, kernel: str, fresh: bool, cache: dict
                   ) -> tuple[str, Waiting | None]:
     """A program's state and, when it sleeps, what it waits in, in words the kernel's
@@ -55,12 +67,9 @@ def program_state(pid: int, kernel: str, fresh: bool, cache: dict
     the clock's ticks only (a wchan lookup costs about 150 µs)."""
     from ipcviz.observe.procs import wait_of
 
-    if kernel == "Z":
-        return "zombie", None
-    if kernel in "Tt":
-        return "stopped", None
-    if kernel == "R":
-        return "running", None
+    plain = plain_state(kernel)
+    if plain is not None:
+        return plain, None
     if fresh or pid not in cache:
         wait = wait_of(pid, kernel, {})
         if wait is not None and wait.fd is not None:  # which kind of descriptor it is on
@@ -258,12 +267,9 @@ class WorkerViews:
     @staticmethod
     def _state(kernel: str, op: int, row: np.ndarray, channel_names: list[str]
                ) -> tuple[str, Waiting | None]:
-        if kernel == "Z":
-            return "zombie", None
-        if kernel in "Tt":
-            return "stopped", None
-        if kernel == "R":
-            return "running", None
+        plain = plain_state(kernel)
+        if plain is not None:
+            return plain, None
         if op in T.BLOCKING_OPS:
             what = T.OP_NAMES[op]
             channel = int(row[T.OP_CHANNEL])
