@@ -238,10 +238,13 @@ print("ready", flush=True); time.sleep(60)
 def test_fifo_level_and_ends(tmp_path: Path, nothing_left_behind) -> None:
     fifo = tmp_path / "f"
     os.mkfifo(fifo)
-    with running([sys.executable, "-c", FIFO_HOLD, str(fifo)]) as (proc, _):
-        [pipe] = [p for p in observe(proc.pid).pipes if p.kind == "fifo"]
-        assert (pipe.kind, pipe.path, pipe.buffered) == ("fifo", str(fifo), 321)
-        assert pipe.readers == pipe.writers == (proc.pid,)
+    try:
+        with running([sys.executable, "-c", FIFO_HOLD, str(fifo)]) as (proc, _):
+            [pipe] = [p for p in observe(proc.pid).pipes if p.kind == "fifo"]
+            assert (pipe.kind, pipe.path, pipe.buffered) == ("fifo", str(fifo), 321)
+            assert pipe.readers == pipe.writers == (proc.pid,)
+    finally:
+        fifo.unlink()  # no FIFO of the tests stays behind (pytest keeps tmp dirs)
 
 
 def test_compile_cache_and_missing_compiler(tmp_path: Path, monkeypatch) -> None:
