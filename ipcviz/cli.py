@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-from ipcviz import authoring
+from ipcviz import authoring, recording
 from ipcviz.quiz import add_quiz_parser, quiz_command
 from ipcviz.watch import add_allow_exec, add_watch_parser, watch_command
 from ipcviz.format import escape_control
@@ -177,9 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         if command == "validate":
             return _validate(args.files)
         if command == "record":
-            return _record(args)
+            return recording.record_command(args, _headless, _fail)
         if command == "replay":
-            return _replay(args)
+            return recording.replay_command(args, _fail)
         if command == "screenshot":
             return authoring.screenshot_command(args)
         if command == "list":
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         if command in ("show", "new", "docs", "schema"):
             return getattr(authoring, f"{command}_command")(args)
         if command == "clean":
-            return _clean(args.program_leaks)
+            return recording.clean_command(args.program_leaks, _fail)
         if command == "watch":
             return watch_command(args, _launch, _run_headless, _fail)
         if command == "quiz":
@@ -351,50 +351,6 @@ def _duration_problem(duration: float | None) -> str | None:
     return f"--duration: {duration} is not a number of seconds in (0, {MAX_DURATION}]"
 
 
-def _record(args: argparse.Namespace) -> int:
-    """Every frame of a headless run as one JSON line; the file is written only once the
-    run has started (nothing is created for a scenario or a --duration that is refused)."""
-    frames = 0
-    out = None
-
-    def write(snap) -> None:
-        nonlocal frames, out
-        if out is None:
-            out = open(args.output, "w")
-        frames += 1
-        out.write(json.dumps(snap.to_dict(), separators=(",", ":")) + "\n")
-
-    try:
-        result = _headless(args, on_snapshot=write)
-    except OSError as exc:  # the output file could not be made or written
-        return _fail([f"{args.output}: cannot write the recording: {exc.strerror or exc}"])
-    finally:
-        if out is not None:
-            out.close()
-    if isinstance(result, int):
-        return result
-    print(escape_control(f"recorded {frames} frames to {args.output}"), file=sys.stderr)
-    return 0
-
-
-def _replay(args: argparse.Namespace) -> int:
-    from ipcviz.tui.app import make_app
-    from ipcviz.tui.replay import ReplaySource
-    from ipcviz.tui.source import read_recording
-
-    try:
-        snapshots = read_recording(args.recording)
-    except (OSError, ValueError, TypeError) as exc:
-        return _fail([f"{args.recording}: not a recording ({exc})"])
-    app = make_app(source=ReplaySource(snapshots, args.speed),
-                   handle_signals=True)
-    try:
-        app.run()
-    finally:
-        app.source.stop()
-    return app_status(app)
-
-
 def _validate(files: list[str]) -> int:
     from ipcviz.scenario.load import ScenarioError, load_scenario
 
@@ -408,30 +364,6 @@ def _validate(files: list[str]) -> int:
         else:
             print(escape_control(f"{name}: ok"))
     return status
-
-
-def _clean(program_objects: bool = False) -> int:
-    """Sweep dead runs; what cannot be proven ours is listed as refused and left alone."""
-    from ipcviz.host.sweep import sweep_dead_runs
-    from ipcviz.host.runroot import RunRootError
-
-    try:
-        report = sweep_dead_runs()
-    except RunRootError as exc:
-        return _fail([str(exc)])
-    removed, refused = list(report.removed), list(report.refused)
-    if program_objects:
-        from ipcviz.host import program_leaks
-
-        theirs, not_removed = program_leaks.remove()
-        removed += theirs
-        refused += not_removed
-    for item in removed:
-        print(f"removed {item}")
-    for item in refused:
-        print(f"refused: {item}", file=sys.stderr)
-    print(f"{len(removed)} item(s) removed" if removed else "nothing to clean")
-    return 0
 
 
 if __name__ == "__main__":
