@@ -29,8 +29,14 @@ def format_duration(seconds: float) -> str:
 
 
 def waiting_text(op: str, on: str | None = None) -> str:
-    """What a blocked worker waits in, in words: "write p", "acquire lock_b"."""
+    """What a blocked worker waits in, in words: "write p", "acquire lock_b"; an RPC
+    caller or server "waiting for the answer on rpc" / "waiting for a call on rpc"."""
+    if op in _RPC_WAITS and on:
+        return f"{_RPC_WAITS[op]} on {on}"
     return f"{op} {on}" if on else op
+
+
+_RPC_WAITS = {"call": "waiting for the answer", "serve": "waiting for a call"}
 
 
 def format_state(state: str, blocked_on: str | None = None, exit_text: str = "",
@@ -39,7 +45,7 @@ def format_state(state: str, blocked_on: str | None = None, exit_text: str = "",
     if state == "exited" and exit_text:
         return exit_text
     if state == "blocked" and blocked_on:
-        return f"blocked on {blocked_on}"
+        return blocked_on if blocked_on.startswith("waiting") else f"blocked on {blocked_on}"
     if paused and state in ("sleeping", "running"):
         return "paused (steps)"
     return state

@@ -52,6 +52,10 @@ class ChannelViews:
                 data["records_written"] = int(column(T.RECORDS_WRITTEN).sum())
                 data["records_read"] = int(column(T.RECORDS_READ).sum())
                 data["torn_reads"] = int(column(T.TORN_READS).sum())
+            if counters == "rpc":
+                data.update(self._rpc(name, column, kids))
+                data["bytes_written"] = int(column(T.BYTES_WRITTEN).sum())
+                data["bytes_read"] = int(column(T.BYTES_READ).sum())
             if counters == "messages":
                 data["messages_sent"] = int(column(T.MESSAGES_SENT).sum())
                 data["messages_received"] = int(column(T.MESSAGES_RECEIVED).sum())
@@ -104,6 +108,50 @@ class ChannelViews:
             if name is not None:
                 raw = T.last_read(int(first[row]), int(second[row]), int(lengths[row]))
                 out[name] = [raw.decode("utf-8", "backslashreplace"), int(lengths[row])]
+        return out
+
+    def _rpc(self, name: str, column: object, kids: list[SpawnedProc]) -> dict:
+        """Calls counted by the callers' rows, executions by the servers' rows (the same
+        cells mean different things on the two sides), and per caller its own figures."""
+        rt = self.runtime
+        plan_roles = rt.scenario.plan.roles
+        rows = {p.row: (p.name, "server" in p.roles.get(name, ())) for p in rt.procs}
+        rows.update({k.row: (k.name, "server" in plan_roles.get(k.group, {}).get(name, ()))
+                     for k in kids})
+        cells = {c: column(c) for c in (T.CALLS, T.ANSWERED, T.TIMEOUTS,  # type: ignore[operator]
+                                        T.RETRIES, T.GAVE_UP, T.LATENCY_SUM_US,
+                                        T.LATENCY_MAX_US)}
+        out = dict.fromkeys(("calls", "answered", "in_flight", "timeouts", "retries",
+                             "gave_up", "executed", "executed_twice", "errors"), 0)
+        callers: dict[str, dict[str, object]] = {}
+        latency_sum, latency_max = 0, 0
+        for row, (worker, serving) in sorted(rows.items()):
+            if serving:
+                for key, cell in (("executed", T.EXECUTED), ("executed_twice",
+                                  T.EXECUTED_TWICE), ("errors", T.RPC_ERRORS)):
+                    out[key] += int(column(cell)[row])  # type: ignore[operator]
+                continue
+            calls = int(cells[T.CALLS][row])
+            if not calls:
+                continue
+            answered, gave_up = int(cells[T.ANSWERED][row]), int(cells[T.GAVE_UP][row])
+            mine = {"calls": calls, "answered": answered,
+                    "in_flight": calls - answered - gave_up,
+                    "timeouts": int(cells[T.TIMEOUTS][row]),
+                    "retries": int(cells[T.RETRIES][row]), "gave_up": gave_up,
+                    "latency_ms_mean": round(int(cells[T.LATENCY_SUM_US][row]) / answered
+                                             / 1000, 3) if answered else None,
+                    "latency_ms_max": round(int(cells[T.LATENCY_MAX_US][row]) / 1000, 3)
+                    if answered else None}
+            callers[worker] = mine
+            for key in ("calls", "answered", "in_flight", "timeouts", "retries", "gave_up"):
+                out[key] += mine[key]  # type: ignore[operator]
+            latency_sum += int(cells[T.LATENCY_SUM_US][row])
+            latency_max = max(latency_max, int(cells[T.LATENCY_MAX_US][row]))
+        answered = out["answered"]
+        out["latency_ms_mean"] = round(latency_sum / answered / 1000, 3) if answered else None
+        out["latency_ms_max"] = round(latency_max / 1000, 3) if answered else None
+        out["callers"] = callers
         return out
 
     def _fifo_open_by(self, name: str, path: object, workers: list[WorkerView]

@@ -118,8 +118,14 @@ def format_text(summary: dict[str, Any]) -> str:
                 shown = ", ".join(f"{k} {v}" for k, v in w[key].items())
                 lines.append(f"      {key.replace('_', ' ')}: {shown}")
     for name, c in summary["channels"].items():
-        shown = ", ".join(f"{k} {v}" for k, v in c.items() if k != "kind")
+        nested = {k: v for k, v in c.items() if isinstance(v, dict) and v
+                  and all(isinstance(x, dict) for x in v.values())}  # per worker figures
+        shown = ", ".join(f"{k} {v}" for k, v in c.items() if k != "kind" and k not in nested)
         lines.append(f"  {c['kind']} {name}: {shown}")
+        for key, per in nested.items():
+            for who, figures in per.items():
+                shown = ", ".join(f"{k} {v}" for k, v in figures.items())
+                lines.append(f"      {key} {who}: {shown}")
     if summary.get("schedule"):
         lines.append("  schedule performed: " + " ".join(summary["schedule"]))
     if summary.get("schedule_error"):

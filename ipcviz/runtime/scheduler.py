@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from ipcviz.host.process import ProcessIdentity, read_stat
+from ipcviz.scenario.kinds import RPC_METHODS
 from ipcviz.signals import signal_name
 from ipcviz.telemetry import table as T
 
@@ -369,6 +370,11 @@ def describe_next(kind: int, channel: str | None, arg: int, shape: tuple[int, ..
         text = f"exit {arg}"
     elif name == "echo":
         text = f"echo on {on}"
+    elif name == "call":
+        method = RPC_METHODS[arg] if 0 <= arg < len(RPC_METHODS) else "?"
+        text = f"call {method}() on {on}"
+    elif name == "serve":
+        text = f"answer a call on {on}"
     elif name == "spawn":
         text = "spawn a child"
     else:

@@ -111,6 +111,15 @@ class FileChannel(Model):
     """Seconds between the two pieces of each write (a slow write a reader can catch)."""
 
 
+class RpcChannel(Model):
+    kind: Literal["rpc"]
+    family: Literal["unix", "tcp"] = "unix"
+    """Extension: the stream socket the calls travel on: a socket file in the run
+    directory (unix) or 127.0.0.1 and a free port (tcp)."""
+    server: Name
+    """The worker whose `serve` steps answer; every other worker using the channel
+    connects on its first `call`."""
+
 
 # ---------------------------------------------------------------- step arguments
 
@@ -173,6 +182,37 @@ class ReceiveArgs(Model):
     """Extension: after receiving, acknowledge on this queue (to a sender using `ack`)."""
 
 
+#: the methods a `serve` step knows (JSON-RPC 2.0 method names)
+RPC_METHODS = ("add", "echo", "sleep")
+#: longest `sleep` a call may ask a server for
+MAX_RPC_SLEEP = 60
+
+
+class CallArgs(Model):
+    on: Name
+    method: Literal["add", "echo", "sleep"]
+    """add: the sum of the numbers in `params`; echo: `params` back; sleep: wait
+    params[0] seconds, then answer (a slow server)."""
+    params: list[Annotated[float, Field(ge=-1e15, le=1e15)] | Annotated[str, Field(
+        max_length=200)]] = Field([], max_length=16)
+    timeout: float = Field(1.0, gt=0, le=60)
+    """Seconds to wait for the answer before sending the call again (or giving up)."""
+    retries: int = Field(0, ge=0, le=100)
+    """How many times to send the same call again (same id) after a timeout or a lost
+    connection: at-least-once delivery, so a server may do the work twice."""
+
+    @model_validator(mode="after")
+    def _params_fit(self) -> CallArgs:
+        numbers = [p for p in self.params if not isinstance(p, str)]
+        if self.method == "add" and len(numbers) != len(self.params):
+            raise PydanticCustomError("rpc_params", "add takes numbers only, e.g. [2, 3]")
+        if self.method == "sleep" and (len(numbers) != 1 or len(self.params) != 1
+                                       or not 0 <= numbers[0] <= MAX_RPC_SLEEP):
+            raise PydanticCustomError("rpc_params", "sleep takes one number of seconds "
+                                      "(0 to {most}), e.g. [1.5]", {"most": MAX_RPC_SLEEP})
+        return self
+
+
 Index = int | list[int] | None
 
 
@@ -218,9 +258,10 @@ class ChannelKind:
     #: "module:Class" of the class that runs it (ipcviz/channels/), imported when needed
     module: str
     #: which per-worker counters it has: "bytes" (written/read), "messages" (sent/received),
-    #: "array" (increments), "lock" (acquired/released)
+    #: "array" (increments), "lock" (acquired/released), "rpc" (calls and answers)
     counters: str
-    #: the panel of the live view that shows it: "pipes", "queues", "memory", "locks"
+    #: the panel of the live view that shows it: "pipes", "queues", "memory", "locks",
+    #: "rpc"
     panel: str
     #: the steps the loader suggests for it when a step does not work on it
     hint: str
@@ -267,7 +308,7 @@ class StepKind:
 
 #: Roles that put data into a channel, and roles that take it out (the panels' writers
 #: and readers); a server does both.
-WRITING_ROLES = frozenset({"write", "array", "send", "server"})
+WRITING_ROLES = frozenset({"write", "array", "send", "server", "call"})
 READING_ROLES = frozenset({"read", "receive", "server"})
 
 _STREAMS = ("pipe", "fifo", "socket", "mmap")
@@ -294,6 +335,8 @@ CHANNELS: dict[str, ChannelKind] = {
                         "memory", "write/read"),
     "file": ChannelKind(FileChannel, "ipcviz.channels.file_channel:FileChannel", "bytes",
                         "pipes", "write/read"),
+    "rpc": ChannelKind(RpcChannel, "ipcviz.channels.rpc:RpcChannel", "rpc", "rpc",
+                       "call/serve", server_option="server"),
 }
 
 STEPS: dict[str, StepKind] = {
@@ -330,6 +373,11 @@ STEPS: dict[str, StepKind] = {
     "spawn": StepKind(Name, "Fork a child running a `spawned: true` worker's definition."),
     "echo": StepKind(EchoArgs, "Socket server: read from whichever client has data, write "
                                "it back.", ("socket",), (ChannelUse("on", "read"),)),
+    "call": StepKind(CallArgs, "RPC client: send a JSON-RPC 2.0 call and wait for its answer "
+                               "(resent on timeout up to `retries` times).", ("rpc",),
+                     (ChannelUse("on", "call"),)),
+    "serve": StepKind(Name, "RPC server: answer one call from whichever client sent one.",
+                      ("rpc",), (ChannelUse(None, "serve"),)),
     "sleep": StepKind(Annotated[float, Field(ge=0, le=MAX_DURATION)], "Pause this many seconds."),
     "repeat": StepKind(RepeatArgs, "Run nested steps several times (or forever)."),
     "exit": StepKind(Annotated[int, Field(ge=0, le=255)], "End the worker with this exit "

@@ -21,6 +21,8 @@ CHANNEL_KEYS = frozenset({
     "lost_updates", "sum", "initial_sum", "value", "holder", "waiters", "duplicates", "path", "connections",
     "writes", "reads", "dropped",
     "records_written", "records_read", "torn_reads",
+    "calls", "answered", "in_flight", "timeouts", "retries", "gave_up", "executed",
+    "executed_twice", "errors", "latency_ms_mean", "latency_ms_max",
 })
 _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d+)?)\s*$")
 

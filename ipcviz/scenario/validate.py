@@ -112,6 +112,7 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
         )
 
     yield from check_programs(scn)
+    yield from _check_rpc_sides(scn)
 
     for section in ("timeline", "triggers"):
         for i, event in enumerate(getattr(scn, section)):
@@ -294,3 +295,24 @@ def _unpressable(key: str) -> bool:
 
     return any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp")
                for c in key)
+
+
+def _check_rpc_sides(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
+    """On an rpc channel only its server `serve`s, and its server does not `call` it."""
+    servers = {name: ch.server for name, ch in scn.channels.items() if ch.kind == "rpc"}
+    if not servers:
+        return
+
+    def walk(steps: list, path: FieldPath, wname: str) -> Iterator[tuple[FieldPath, str]]:
+        for i, st in enumerate(steps):
+            if st.kind == "repeat":
+                yield from walk(st.args.steps, path + (i, "repeat", "steps"), wname)
+            elif st.kind == "serve" and st.args in servers and servers[st.args] != wname:
+                yield (path + (i, "serve"), f"only '{servers[st.args]}', the server of "
+                                            f"'{st.args}', serves it")
+            elif st.kind == "call" and servers.get(st.args.on) == wname:
+                yield (path + (i, "call", "on"), f"'{wname}' is the server of "
+                                                 f"'{st.args.on}': it cannot call itself")
+
+    for wname, w in scn.workers.items():
+        yield from walk(w.steps, ("workers", wname, "steps"), wname)

@@ -58,6 +58,8 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         return f"DUPLICATE: message #{b} from {ch(a)} arrived before", "io"
     if kind == T.EV_TORN_READ:
         return f"TORN READ on {ch(a)}: saw {b} B of a record still being written", "io"
+    if T.EV_CALL_ANSWERED <= kind <= T.EV_STALE_ANSWER:
+        return _rpc_event(kind, ch(a), b >> 24, b & 0xFFFFFF), "io"
     if kind == T.EV_SET:
         shape = (shapes or {}).get(a, ())
         if b < 0:
@@ -80,6 +82,26 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
     if kind == T.EV_UNBLOCK:
         return f"unblocked {signal_name(a)}" + (f" (+{b - 1} more)" if b > 1 else ""), "signal"
     return f"event {kind} ({a}, {b})", "info"
+
+
+def _rpc_event(kind: int, channel: str, number: int, detail: int) -> str:
+    if kind == T.EV_CALL_ANSWERED:
+        return f"call #{number} on {channel} answered in {_ms(detail)}"
+    if kind == T.EV_CALL_TIMEOUT:
+        again = ": sending the same call AGAIN" if detail & (1 << 20) else ""
+        return f"call #{number} on {channel}: NO ANSWER in time (attempt {detail & 0xFFFFF}){again}"
+    if kind == T.EV_CALL_RECONNECT:
+        return f"call #{number} on {channel}: connection LOST (attempt {detail})"
+    if kind == T.EV_CALL_GAVE_UP:
+        return f"call #{number} on {channel}: GAVE UP after {detail} attempts"
+    if kind == T.EV_EXECUTED_TWICE:
+        return (f"EXECUTED TWICE: call #{number} on {channel} was done before "
+                "(a retry of work already done)")
+    return f"late answer to call #{number} on {channel} dropped (it was retried)"
+
+
+def _ms(micros: int) -> str:
+    return f"{micros / 1000:.1f} ms" if micros < 1_000_000 else f"{micros / 1e6:.2f} s"
 
 
 def failure_text(error: int, op: int, channel: str | None) -> str:

@@ -72,7 +72,7 @@ PACE_STEPS = 64
 #: what a held worker will do next (NEXT_OP cell): an increment is a load then a store
 NEXT_KINDS = ("?", "write", "read", "send", "receive", "load", "store", "set", "acquire",
               "release", "signal", "wait_signal", "block", "unblock", "spawn", "echo",
-              "sleep", "exit")
+              "sleep", "exit", "call", "serve")
 NEXT = {name: i for i, name in enumerate(NEXT_KINDS)}
 
 SIG_RECEIVED = HEADER
@@ -84,7 +84,7 @@ BYTES_WRITTEN, BYTES_READ, MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS = range(
 #: socket) and reads that returned something (message boundaries: reads < writes on a
 #: stream means writes were merged)
 WRITES, READS = 5, 6
-CHANNEL_COLS = 7
+CHANNEL_COLS = 9
 ACQUIRED, RELEASED = BYTES_WRITTEN, BYTES_READ  # on a semaphore: held = acquired - released
 #: on a message queue: non-blocking sends the queue refused because it was full (the
 #: INCREMENTS cell, which only shared arrays use)
@@ -113,21 +113,32 @@ def last_read(first: int, second: int, length: int) -> bytes:
 #: on a file: whole records appended / taken, and reads that found half a record
 RECORDS_WRITTEN, RECORDS_READ, TORN_READS = MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS
 
+#: on an rpc channel, a client's row (bytes in the first two cells, as on a socket):
+#: calls begun, calls answered, waits that timed out, calls sent again, calls given up,
+#: and the answered calls' latency (sum and largest, in microseconds); in flight =
+#: CALLS - ANSWERED - GAVE_UP
+CALLS, ANSWERED, TIMEOUTS, RETRIES, GAVE_UP, LATENCY_SUM_US, LATENCY_MAX_US = range(2, 9)
+#: on an rpc channel, the server's row: calls executed, calls executed although their id
+#: had been executed before (a retry of work already done), requests refused as invalid
+EXECUTED, EXECUTED_TWICE, RPC_ERRORS = 2, 3, 4
+
 EVENT_SLOTS = 64
 EVENT_COLS = 4  # time_ns, kind, a, b
 
 # What a worker is doing (OP cell).
 (OP_STARTING, OP_RUNNING, OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE,
- OP_SLEEP, OP_WAIT_SIGNAL, OP_PAUSED, OP_DONE, OP_INCREMENT, OP_ECHO, OP_SPAWN) = range(14)
+ OP_SLEEP, OP_WAIT_SIGNAL, OP_PAUSED, OP_DONE, OP_INCREMENT, OP_ECHO, OP_SPAWN,
+ OP_CALL, OP_SERVE) = range(16)
 OP_NAMES = {
     OP_STARTING: "start", OP_RUNNING: "run", OP_WRITE: "write", OP_READ: "read",
     OP_SEND: "send", OP_RECEIVE: "receive", OP_ACQUIRE: "acquire",
     OP_SLEEP: "sleep", OP_WAIT_SIGNAL: "wait_signal", OP_PAUSED: "paused", OP_DONE: "done",
-    OP_INCREMENT: "increment", OP_ECHO: "echo", OP_SPAWN: "spawn",
+    OP_INCREMENT: "increment", OP_ECHO: "echo", OP_SPAWN: "spawn", OP_CALL: "call",
+    OP_SERVE: "serve",
 }
 #: Ops that, when the kernel says the process sleeps, mean it is blocked on something.
 BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP_WAIT_SIGNAL,
-                          OP_ECHO})
+                          OP_ECHO, OP_CALL, OP_SERVE})
 
 # Event kinds (event ring).
 (EV_STARTED, EV_SIGNAL, EV_EOF, EV_EPIPE, EV_EXITING, EV_SENT, EV_WAITED, EV_BLOCK,
@@ -135,6 +146,13 @@ BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP
  EV_READ_ARRAY, EV_SELF_READ, EV_SEND_FULL, EV_RETRY, EV_DUPLICATE, EV_FAILED,
  EV_PROCESS_CAP, EV_PRIORITY) = range(1, 22)
 EV_TORN_READ = 22  # a file read found half a record: (channel, bytes of it seen)
+# RPC (channels/rpc.py): (channel, call number << 24 | detail)
+EV_CALL_ANSWERED = 23  # detail: latency in microseconds (capped)
+EV_CALL_TIMEOUT = 24  # detail: the attempt that timed out (1 = the first send)
+EV_CALL_GAVE_UP = 25  # detail: attempts made
+EV_CALL_RECONNECT = 26  # detail: the attempt the lost connection ended
+EV_EXECUTED_TWICE = 27  # detail: the caller's row
+EV_STALE_ANSWER = 28  # detail: 0 (an answer to an earlier call, come late)
 
 #: Rows reserved for the children of each worker that has `spawn` steps.
 SPAWN_ROWS = 64

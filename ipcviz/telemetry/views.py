@@ -65,3 +65,37 @@ class StreamView:
         return cls(int(data.get("bytes_written") or 0), int(data.get("bytes_read") or 0),
                    int(data.get("buffered") or 0), int(data.get("capacity") or 0),
                    data.get("connections", 0), data.get("address"), data.get("server"))
+
+
+@dataclass(frozen=True)
+class RpcView:
+    """An rpc channel: the callers' calls (per caller too) and the servers' executions."""
+
+    calls: int
+    answered: int
+    in_flight: int
+    timeouts: int
+    retries: int
+    gave_up: int
+    executed: int
+    executed_twice: int
+    errors: int
+    latency_ms_mean: float | None
+    latency_ms_max: float | None
+    callers: dict[str, dict[str, Any]]
+    address: Any
+    server: Any
+    connections: int
+
+    @classmethod
+    def of(cls, channel: ChannelView) -> RpcView:
+        data = channel.data
+
+        def count(key: str) -> int:
+            return int(data.get(key, 0) or 0)
+
+        return cls(count("calls"), count("answered"), count("in_flight"), count("timeouts"),
+                   count("retries"), count("gave_up"), count("executed"),
+                   count("executed_twice"), count("errors"), data.get("latency_ms_mean"),
+                   data.get("latency_ms_max"), dict(data.get("callers", {})),
+                   data.get("address"), data.get("server"), count("connections"))

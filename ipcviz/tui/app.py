@@ -36,6 +36,7 @@ from ipcviz.tui.widgets.locks import LocksPanel
 from ipcviz.tui.widgets.pipes import PipesPanel
 from ipcviz.tui.widgets.programs import ProgramsPanel
 from ipcviz.tui.widgets.queues import QueuesPanel
+from ipcviz.tui.widgets.rpc import RpcPanel
 from ipcviz.tui.widgets.shm import SharedMemoryPanel
 from ipcviz.tui.widgets.signals import SignalsPanel
 from ipcviz.tui.widgets.source_view import SourceView
@@ -46,7 +47,7 @@ NARROW_WIDTH = 100
 #: after SIGTERM/SIGHUP, seconds the app's shutdown may take before the process just ends
 EXIT_GRACE = 5.0
 PANELS = (StatusBar, LessonText, WorkersTable, ProgramsPanel, SignalsPanel, PipesPanel,
-          QueuesPanel, SharedMemoryPanel, LocksPanel, SourceView)
+          QueuesPanel, RpcPanel, SharedMemoryPanel, LocksPanel, SourceView)
 
 
 class SnapshotArrived(Message):
@@ -129,6 +130,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
             yield SignalsPanel()
             yield PipesPanel()
             yield QueuesPanel()
+            yield RpcPanel()
             yield SharedMemoryPanel()
             yield LocksPanel()
         yield SourceView()
@@ -141,6 +143,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
         self.query_one(EventLog).border_title = "events"
         self.query_one(PipesPanel).border_title = "pipes, FIFOs, sockets: bytes in the kernel"
         self.query_one(QueuesPanel).border_title = "queues: messages waiting"
+        self.query_one(RpcPanel).border_title = "RPC: calling a function in another process"
         self.query_one(SignalsPanel).border_title = "signals: received / sent, kernel masks"
         self.query_one(SharedMemoryPanel).border_title = "shared memory: live contents"
         self.query_one(LocksPanel).border_title = "locks: POSIX semaphores"

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ipcviz.scenario.kinds import STEPS
+from ipcviz.scenario.kinds import RPC_METHODS, STEPS
 from ipcviz.telemetry import table as T
 from ipcviz.worker.boundary import Next
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.steps import (  # noqa: F401 (importing a family registers its kinds)
     control,
     messages,
+    rpc,
     semaphores,
     shm,
     signalling,
@@ -67,6 +68,10 @@ def describe_step(row: WorkerRow, kind: str, args: Any) -> Next | None:
         return (nx["spawn"], -1, list(row.ctx.definitions).index(args))
     if kind == "echo":
         return (nx["echo"], row.index(args.on), args.bytes)
+    if kind == "call":
+        return (nx["call"], row.index(args.on), RPC_METHODS.index(args.method))
+    if kind == "serve":
+        return (nx["serve"], row.index(args), 0)
     if kind == "sleep":
         return (nx["sleep"], -1, round(args * 1000))
     if kind == "exit":
