@@ -231,3 +231,9 @@ def test_replay_header_paused_and_at_the_end(snap_compare) -> None:
     assert snap_compare(app_paused, terminal_size=(120, 40), run_before=settle)
     app_ended = make_app(source=FixedSource(snaps[:-1] + [ended]))
     assert snap_compare(app_ended, terminal_size=(80, 24), run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_speed_race_panel(snap_compare, size) -> None:
+    """Five mechanisms at once, ranked by bytes delivered: shared memory first."""
+    assert snap_compare(recorded_app("speed_race", 2.5), terminal_size=size, run_before=settle)

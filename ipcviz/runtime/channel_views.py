@@ -60,6 +60,7 @@ class ChannelViews:
                 data["messages_sent"] = int(column(T.MESSAGES_SENT).sum())
                 data["messages_received"] = int(column(T.MESSAGES_RECEIVED).sum())
                 data["bytes_sent"] = int(column(T.BYTES_WRITTEN).sum())
+                data["bytes_received"] = int(column(T.BYTES_READ).sum())
                 data["refused"] = int(column(T.REFUSED).sum())
             # Counters before contents: a worker writes the cell, then counts the increment,
             # so every increment counted here is already in (or lost from) the array.
@@ -220,13 +221,21 @@ class ChannelViews:
         by_row.update({k.row: k.name for k in kids})
         state = {w.name: w.state for w in workers}
         holders = []
+        if (held < 0).any():
+            # released by a worker that did not take it: a turn handed between processes
+            # (a producer/consumer handshake), not a lock anyone holds
+            return {"holders": holders, "waiters": self._waiters(name, workers),
+                    "handoff": True}
         for row in np.flatnonzero(held > 0):
             worker = by_row.get(int(row), f"row {row}")
             dead = state.get(worker) in ("exited", "zombie")
             holders.append(Holder(worker, not dead))
-        waiters = [w.name for w in workers
-                   if w.state == "blocked" and w.waiting == ("acquire", name)]
-        return {"holders": holders, "waiters": waiters}
+        return {"holders": holders, "waiters": self._waiters(name, workers)}
+
+    @staticmethod
+    def _waiters(name: str, workers: list[WorkerView]) -> list[str]:
+        return [w.name for w in workers
+                if w.state == "blocked" and w.waiting == ("acquire", name)]
 
     @staticmethod
     def _deadlock(workers: list[WorkerView], channels: tuple[ChannelView, ...]
@@ -268,3 +277,19 @@ def fifo_modes(pid: int, path: str) -> set[str]:
         if access in (os.O_WRONLY, os.O_RDWR):
             modes.add("write")
     return modes
+
+
+def rank_compared(channels: tuple[ChannelView, ...], names: list[str], elapsed: float) -> None:
+    """The speed race (`compare:`): each compared channel's bytes that arrived (`moved`: read
+    from a stream, mapping or file, received from a queue), their average rate over the
+    run so far and their place (1 = the most bytes moved; ties share a place)."""
+    if not names:
+        return
+    views = [c for c in channels if c.name in names]
+    for c in views:
+        moved = c.data.get("bytes_received", c.data.get("bytes_read", 0)) or 0
+        c.data["moved"] = int(moved)
+        c.data["mb_per_s"] = round(moved / elapsed / 1e6, 2) if elapsed > 0 else 0.0
+    order = sorted((c.data["moved"] for c in views), reverse=True)
+    for c in views:
+        c.data["rank"] = order.index(c.data["moved"]) + 1

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ipcviz.host.process import CLOCK_TICKS, read_stat
-from ipcviz.runtime.channel_views import ChannelViews
+from ipcviz.runtime.channel_views import ChannelViews, rank_compared
 from ipcviz.runtime.procmasks import read_masks
 from ipcviz.runtime.worker_views import WorkerViews, names_of
 from ipcviz.signals import signal_name
@@ -103,6 +103,7 @@ class Sampler(WorkerViews, ChannelViews):
         events = [k[3] for k in keyed]
         channels = tuple(self._channel_view(name, spec, arr, workers, kids) for name, spec in
                          model.channels.items())
+        rank_compared(channels, model.compare, now)
         candidate = self._deadlock(workers, channels)
         # counters and kernel states are read at slightly different instants: only a cycle
         # seen in two samples in a row is a deadlock (a real one never goes away by itself)

@@ -254,6 +254,9 @@ class Scenario(Model):
     """Extension: what the run does once the schedule is done (default run)."""
     speed: float = Field(1, gt=0, le=1)
     """Extension: the speed factor the run starts at: 1, 0.5, 0.25, ... 0.015625 (1/64)."""
+    compare: list[Name] = Field([], max_length=8)
+    """Extension: channels whose throughput is compared side by side while they all run
+    (the live speed panel, and `moved`, `mb_per_s` and `rank` in their summary entries)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -146,6 +146,25 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
         yield from check_question(scn, groups, ("questions", i), question, unsure)
 
     yield from check_time(scn, groups, unsure)
+    yield from _check_compare(scn, unsure)
+
+
+def _check_compare(scn: s.Scenario, unsure: Unsure) -> Iterator[tuple[FieldPath, str]]:
+    """`compare` names channels that carry bytes or messages, each once."""
+    seen: set[str] = set()
+    for i, name in enumerate(scn.compare):
+        if name in seen:
+            yield (("compare", i), f"'{name}' is already compared")
+            continue
+        seen.add(name)
+        if name not in scn.channels:
+            if not unsure.channel(name):
+                known = ", ".join(unsure.declared(scn.channels, False)) or "none defined"
+                yield (("compare", i), f"unknown channel '{name}' (channels: {known})")
+        elif CHANNELS[scn.channels[name].kind].counters not in ("bytes", "messages"):
+            yield (("compare", i), f"{scn.channels[name].kind} '{name}' moves no bytes to "
+                                   "compare (compare pipes, FIFOs, sockets, queues, "
+                                   "mappings, files)")
 
 
 def _check_steps(steps, base, scn, caught, channel_ref, target_ref, unsure, handlers_known):

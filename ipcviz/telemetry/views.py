@@ -17,12 +17,15 @@ class SemaphoreView:
     value: int | None
     holders: tuple[Holder, ...]
     waiters: tuple[str, ...]
+    handoff: bool = False
+    """Released by workers that did not take it: a turn passed between processes (a
+    producer/consumer handshake), so nobody holds it."""
 
     @classmethod
     def of(cls, channel: ChannelView) -> SemaphoreView:
         data = channel.data
         return cls(data.get("value"), tuple(data.get("holders", ())),
-                   tuple(data.get("waiters", ())))
+                   tuple(data.get("waiters", ())), bool(data.get("handoff", False)))
 
 
 @dataclass(frozen=True)

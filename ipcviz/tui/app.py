@@ -39,6 +39,7 @@ from ipcviz.tui.widgets.queues import QueuesPanel
 from ipcviz.tui.widgets.rpc import RpcPanel
 from ipcviz.tui.widgets.shm import SharedMemoryPanel
 from ipcviz.tui.widgets.signals import SignalsPanel
+from ipcviz.tui.widgets.speed import SpeedPanel
 from ipcviz.tui.widgets.source_view import SourceView
 from ipcviz.tui.widgets.status import LessonText, StatusBar
 from ipcviz.tui.widgets.workers import WorkersTable
@@ -46,7 +47,8 @@ from ipcviz.tui.widgets.workers import WorkersTable
 NARROW_WIDTH = 100
 #: after SIGTERM/SIGHUP, seconds the app's shutdown may take before the process just ends
 EXIT_GRACE = 5.0
-PANELS = (StatusBar, LessonText, WorkersTable, ProgramsPanel, SignalsPanel, PipesPanel,
+PANELS = (StatusBar, LessonText, WorkersTable, SpeedPanel, ProgramsPanel, SignalsPanel,
+          PipesPanel,
           QueuesPanel, RpcPanel, SharedMemoryPanel, LocksPanel, SourceView)
 
 
@@ -126,6 +128,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
         yield LessonText()
         with Vertical(id="main"):
             yield WorkersTable()
+            yield SpeedPanel()
             yield ProgramsPanel()
             yield SignalsPanel()
             yield PipesPanel()
@@ -148,6 +151,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
         self.query_one(SharedMemoryPanel).border_title = "shared memory: live contents"
         self.query_one(LocksPanel).border_title = "locks: POSIX semaphores"
         self.query_one(ProgramsPanel).border_title = "programs: what the kernel shows"
+        self.query_one(SpeedPanel).border_title = "speed race: bytes delivered per second"
         self.query_one(SourceView).display = False
         self.set_interval(WATCH_INTERVAL, self._watch_file)
         if self.handle_signals:

@@ -60,4 +60,8 @@ GALLERY: dict[str, Moment] = {
                         "written by one, seen by the other."),
     "file_handoff": Moment(0.9, (), "Without flock the reader caught records half written "
                            "(torn reads); with flock it waits for the writer and never tears."),
+    "rpc_call": Moment(5.5, (), "A call timed out and was sent again: the server had "
+                       "already done it, so it did the work twice (at-least-once)."),
+    "speed_race": Moment(3.0, (), "Five mechanisms at once: shared memory delivers several "
+                         "times more bytes than a pipe, a socket or a message queue."),
 }

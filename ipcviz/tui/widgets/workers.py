@@ -51,10 +51,13 @@ def state_cell(w: WorkerView, snap: Snapshot) -> Text:
     text = format_state(w.state, waiting, w.exit_text, w.paused)
     if w.state == "blocked" and w.waiting and w.waiting.op == "acquire":
         sem = snap.channel(w.waiting.on or "")
-        holders = SemaphoreView.of(sem).holders if sem else ()
+        view = SemaphoreView.of(sem) if sem else None
+        holders = view.holders if view else ()
         names = [h.name if h.alive else f"dead worker {h.name}" for h in holders]
         text = f"waiting for {sem.name if sem else '?'}" + (
             f" (held by {', '.join(names)})" if names else "")
+        if view and view.handoff and not names:  # nobody holds it: a turn passed along
+            text = f"waiting for its turn on {sem.name if sem else '?'}"
     if w.lock_off:
         text += " [lock OFF]"
     if w.zombies or w.name in parents(snap):  # a parent: how many children it left unreaped

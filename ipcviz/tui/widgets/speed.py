@@ -1,0 +1,99 @@
+"""Speed panel: the channels a scenario compares (`compare:`), ranked by the bytes each
+one delivered, with the rate now (over about the last second), the average since the
+start and messages per second. All of them run at once on this machine: the figures are
+real, and they are this machine's."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from rich.text import Text
+from textual.reactive import reactive
+
+from ipcviz.format import bar
+from ipcviz.telemetry.snapshot import ChannelView, Snapshot
+from ipcviz.tui.widgets.base import Panel
+from ipcviz.tui.widgets.grid import grid_lines
+
+WINDOW = 11  # Snapshots in the "now" rate: about one second at 10 frames a second
+
+
+def mechanism(c: ChannelView) -> str:
+    """What the data goes through, in the words of the lesson."""
+    kind = c.kind
+    if kind == "socket":
+        family = c.data.get("family", "unix")
+        return {"unix": "Unix socket", "tcp": "TCP socket (loopback)",
+                "udp": "UDP socket (loopback)"}.get(str(family), "socket")
+    return {"pipe": "pipe", "fifo": "FIFO", "mqueue": "POSIX message queue",
+            "queue": "queue", "mmap": "shared memory (mmap)", "file": "plain file"}.get(
+                kind, kind)
+
+
+def rate_text(bytes_per_s: float | None) -> str:
+    """Bytes per second as MB/s (10^6 bytes, as the summary's `mb_per_s`)."""
+    if bytes_per_s is None:
+        return "-"
+    return f"{bytes_per_s / 1e6:,.1f} MB/s"
+
+
+class SpeedPanel(Panel):
+    """Renders the compared channels of a Snapshot as a race."""
+
+    snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
+    """The latest Snapshot; each one adds a point to every channel's rate window."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._windows: dict[str, deque[tuple[float, int, int]]] = {}
+
+    def _now(self, c: ChannelView, elapsed: float) -> tuple[float | None, float | None]:
+        """(bytes/s, messages/s) over the Snapshots of about the last second."""
+        messages = int(c.data.get("messages_received", 0) or 0)
+        window = self._windows.setdefault(c.name, deque(maxlen=WINDOW))
+        if window and elapsed < window[-1][0]:  # a restarted run starts again
+            window.clear()
+        window.append((elapsed, int(c.data.get("moved", 0)), messages))
+        (t0, b0, m0), (t1, b1, m1) = window[0], window[-1]
+        if t1 <= t0:
+            return None, None
+        return (b1 - b0) / (t1 - t0), (m1 - m0) / (t1 - t0)
+
+    def watch_snapshot(self, snap: Snapshot | None) -> None:
+        if snap is None:
+            return
+        raced = sorted((c for c in snap.channels if "rank" in c.data),
+                       key=lambda c: (c.data["rank"], c.name))
+        self.set_shown(bool(raced))
+        if not raced:
+            return
+        narrow = self.app.has_class("narrow")
+        rates = {c.name: self._now(c, snap.elapsed) for c in raced}
+        top = max((r[0] or 0.0 for r in rates.values()), default=0.0) or 1.0
+        columns = ["#", "channel", "through", "now", "average", "moved", "msg/s"]
+        if narrow:
+            columns = ["#", "channel", "now", "average", "moved"]
+        rows: list[list[Text | str]] = []
+        for c in raced:
+            now, per_s = rates[c.name]
+            first = c.data["rank"] == 1
+            gauge = Text(bar((now or 0.0) / top, 8 if narrow else 14),
+                         style="bold green" if first else "cyan")
+            gauge.append(f" {rate_text(now)}")
+            name = Text(c.name, style="bold")
+            cells: list[Text | str] = [
+                Text(str(c.data["rank"]), style="bold green" if first else ""), name,
+                mechanism(c), gauge,
+                f"{c.data.get('mb_per_s', 0):,.1f} MB/s", f"{int(c.data['moved']) / 1e6:,.1f} MB",
+                f"{per_s:,.0f}" if per_s is not None and "messages_received" in c.data
+                else "-"]
+            if narrow:
+                name.append(f" {mechanism(c)}", style="dim")
+                cells = [cells[0], name, gauge, cells[4], cells[5]]
+            rows.append(cells)
+        lines = grid_lines(columns, rows, self.text_width,
+                           right=range(4, 7) if not narrow else range(3, 5))
+        state = "final ranking" if not snap.running else "all at once"
+        lines.append(Text(f" {state} on this machine's CPUs: real figures, this machine's",
+                          style="dim"))
+        self.show(lines)
