@@ -222,6 +222,9 @@ def _launch(name: str | None, speed: float | None = None, allow_exec: bool = Fal
         print(escape_control(f"schedule performed: {shown}"))
         print(escape_control(f"  run it again: ipcviz run {name or app.source.path} "
                              f"--headless --schedule \"{shown}\""))
+        if getattr(app.source, "ran_freely", False):
+            print("  note: workers also ran freely before or between these steps (the run "
+                  "was not paused), so this replays only the stepped part")
     return app_status(app)
 
 

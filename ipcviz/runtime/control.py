@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         runtime.shutdown()
     leaks = runtime.leaks()
     try:
-        send({"type": "bye", "leaks": leaks, "schedule": list(runtime.scheduler.performed)})
+        send({"type": "bye", "leaks": leaks, "schedule": list(runtime.scheduler.performed),
+              "ran_freely": runtime.scheduler.ran_freely})
     except (BrokenPipeError, ValueError):
         pass
     return 0

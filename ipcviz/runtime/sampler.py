@@ -59,9 +59,10 @@ class Sampler(WorkerViews, ChannelViews):
         of the clock, sent because a counter or an event changed) reads the telemetry
         table and the channels but reuses what /proc said at the last tick (states, cpu,
         signal masks): reading /proc for every process is most of a frame's cost.
-        Workers' events younger than EVENT_HOLD wait for the next frame (one that is dated
-        earlier may still be on its way: a sender logs "sent" after kill() returns, and the
-        receiver can log "woke" first); `flush` (the end of a run) gives them all."""
+        Events younger than EVENT_HOLD, the workers' and the runtime's, wait for the next
+        frame (one that is dated earlier may still be on its way: a sender logs "sent"
+        after kill() returns, and the receiver can log "woke" first; a worker's last event
+        can land after the runtime reaped it); `flush` (the end of a run) gives them all."""
         self._fresh = kernel
         rt = self.runtime
         model = rt.model
@@ -98,8 +99,10 @@ class Sampler(WorkerViews, ChannelViews):
             self._held = []
         else:
             cut = now - EVENT_HOLD
-            self._held = [k for k in keyed if k[1] and k[2] > cut]
-            keyed = [k for k in keyed if not (k[1] and k[2] > cut)]
+            # the runtime's events wait too: its "exited" must not pass the worker's last
+            # words, which can reach the table after the runtime has reaped it
+            self._held = [k for k in keyed if k[2] > cut]
+            keyed = [k for k in keyed if not k[2] > cut]
         events = [k[3] for k in keyed]
         channels = tuple(self._channel_view(name, spec, arr, workers, kids) for name, spec in
                          model.channels.items())

@@ -114,6 +114,10 @@ class Scheduler:
         self.speed = speed
         #: every grant made so far, by worker name, in order: the schedule performed
         self.performed: list[str] = []
+        #: workers also ran freely before or between grants, so `performed` alone does not
+        #: replay the run (what `q` prints says so)
+        self.ran_freely = False
+        self._free_since_grant = self.mode == "run"
         self.error: ScheduleError | None = None
         self._position = 0
         self._run_time = 0.0
@@ -163,6 +167,7 @@ class Scheduler:
         """Back to running (at the current speed)."""
         self._advance_clock()
         self.mode = "run"
+        self._free_since_grant = True
         self._set_bit(T.PAUSE_RUN, False)
 
     def set_speed(self, speed: float) -> None:
@@ -262,6 +267,9 @@ class Scheduler:
         arr = self._cells()
         arr[row, T.CTRL_GRANTS] = max(int(arr[row, T.CTRL_GRANTS]), int(arr[row, T.TAKEN])) + 1
         self.performed.append(name)
+        if self._free_since_grant:
+            self.ran_freely = True
+            self._free_since_grant = False
 
     def _where(self, row: int, proc: Proc | None) -> tuple[str, str]:
         """Where a worker is: held, paused (its own `p`), moving, blocked, stopped or exited;

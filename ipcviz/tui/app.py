@@ -80,6 +80,12 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
         # its right end, so these two are always in view
         Binding("question_mark", "help", "help"),
         Binding("q", "quit", "quit"),
+        # then time (every lesson), then the signals and the race switch (some lessons)
+        Binding("space", "toggle_run", "pause run"),
+        Binding("n", "step_all", "step all"),
+        Binding("N", "step_worker", "step one"),
+        Binding("minus", "speed(-1)", "slower"),
+        Binding("plus", "speed(1)", "faster"),
         Binding("t", "signal('SIGTERM')", "TERM"),
         Binding("k", "signal('SIGKILL')", "KILL"),
         Binding("i", "signal('SIGINT')", "INT"),
@@ -90,11 +96,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
         Binding("R", "restart", "restart"),
         Binding("p", "pause", "pause steps"),
         Binding("l", "toggle_lock", "lock on/off"),
-        Binding("space", "toggle_run", "pause run"),
-        Binding("n", "step_all", "step all"),
-        Binding("N", "step_worker", "step one"),
-        Binding("minus", "speed(-1)", "slower"),
-        Binding("plus", "speed(1)", "faster"),
+        Binding("enter", "step_worker", "step one", show=False),
         Binding("ctrl+r", "restart_all", "restart run", show=False),
         Binding("z", "maximize_toggle", "maximize", show=False),
         Binding("f", "filter_worker", "events of worker", show=False),
@@ -188,12 +190,17 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
     # ------------------------------------------------------------ sources
 
     def _start(self, source: Source) -> None:
+        with self._pending_lock:  # frames of a run left behind (ctrl+r) are not shown
+            self._pending, self._pending_events = None, []
         self.source = source
-        source.start(self._arrived, lambda lines: self.post_message(SourceFailed(lines)))
+        source.start(lambda snap: self._arrived(snap, source),
+                     lambda lines: self.post_message(SourceFailed(lines)))
 
-    def _arrived(self, snap: Snapshot) -> None:
+    def _arrived(self, snap: Snapshot, source: Source | None = None) -> None:
         """From the source's thread: keep only the newest Snapshot (and every event), so a
         busy UI never falls behind the data; one message is in flight at a time."""
+        if source is not None and source is not self.source:
+            return  # a frame of a run that has been replaced
         if not getattr(self.source, "coalesce", True):  # fixed data: every frame counts
             self.post_message(SnapshotArrived(snap))
             return

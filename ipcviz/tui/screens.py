@@ -25,7 +25,7 @@ KEYS_HELP = (
     ("l", "switch the worker's lock off / on (the race condition switch)"),
     ("space", "pause / resume the whole run (the run clock stops)"),
     ("n", "every worker takes exactly one step (operation), then holds"),
-    ("N", "only the selected worker takes one step"),
+    ("N, Enter", "only the selected worker takes one step"),
     ("- / +", "slower / faster: speed 1, 1/2, ... 1/64"),
     ("ctrl+r", "restart the whole scenario from the beginning, every object fresh"),
     ("replay", "space pause/play, - / + pace, ← / → one frame, shift+← / → one second"),

@@ -78,6 +78,8 @@ class LiveSource(Source):
         self.leaks: dict | None = None
         #: the grants the run performed (a scenario's schedule, then the user's `n`/`N`)
         self.schedule: list[str] = []
+        #: workers also moved freely before or between the grants
+        self.ran_freely = False
         self._lock = threading.Lock()
         self._first: bytes | None = None
         self.ident: ProcessIdentity | None = None
@@ -143,6 +145,7 @@ class LiveSource(Source):
                 elif kind == "bye":
                     self.leaks = message.get("leaks")
                     self.schedule = list(message.get("schedule") or [])
+                    self.ran_freely = bool(message.get("ran_freely"))
         except (ValueError, OSError):  # the stream was closed under us by `stop`
             return
         code = proc.wait()

@@ -53,11 +53,16 @@ class TimeKeys:
             return
         if self.latest is None:
             return
-        current = min(SPEED_FACTORS, key=lambda f: abs(f - self.latest.speed))
+        # from the speed last asked of this run, not the last frame's: presses quicker
+        # than frames each take one step
+        source, asked = getattr(self, "_speed_asked", (None, None))
+        base = asked if source is self.source and asked is not None else self.latest.speed  # type: ignore[attr-defined]
+        current = min(SPEED_FACTORS, key=lambda f: abs(f - base))
         index = SPEED_FACTORS.index(current) - direction
         factor = SPEED_FACTORS[max(0, min(len(SPEED_FACTORS) - 1, index))]
-        if factor != self.latest.speed:
+        if factor != base:
             self._send(SetSpeed(factor))  # type: ignore[attr-defined]
+        self._speed_asked = (self.source, factor)  # type: ignore[attr-defined]
         self.notify(f"speed {speed_text(factor) or '×1'}", timeout=2, markup=False)  # type: ignore[attr-defined]
 
     def action_seek(self, frames: int, seconds: int) -> None:
@@ -71,10 +76,21 @@ class TimeKeys:
         """`ctrl+r`: the whole scenario again from the beginning: the old run is stopped
         and every process and object of it removed first, then a new run starts."""
         from ipcviz.tui.source import LiveSource
-        from ipcviz.tui.widgets.events import EventLog
 
         old = getattr(self, "source", None)
         if not isinstance(old, LiveSource):
+            return
+        # stopping the old run can take seconds on a busy machine: say so first
+        self.notify("restarting: stopping the run and removing its objects…", timeout=3,  # type: ignore[attr-defined]
+                    markup=False)
+        self.set_timer(0.1, lambda: self._restart_from(old))  # type: ignore[attr-defined]
+
+    def _restart_from(self, old: object) -> None:
+        from ipcviz.tui.source import LiveSource
+        from ipcviz.tui.widgets.events import EventLog
+
+        assert isinstance(old, LiveSource)
+        if getattr(self, "source", None) is not old:  # pressed twice: one restart
             return
         old.stop()
         fresh = LiveSource(old.path, old.speed, old.allow_exec)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from rich.text import Text
@@ -94,10 +95,52 @@ class LessonText(Static):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._text: str | None = None
+        self._key: tuple | None = None
 
     def watch_snapshot(self, snap: Snapshot | None) -> None:
+        self._draw(snap)
+
+    def on_resize(self) -> None:
+        self._draw(self.snapshot)
+
+    def _draw(self, snap: Snapshot | None) -> None:
         text = " ".join((snap.description if snap else "").split())
-        if text != self._text:
-            self._text = text
-            self.update(Text(text))  # the scenario's own words: never read as markup
+        keys = tuple(snap.triggers) if snap else ()
+        narrow = self.app.has_class("narrow")
+        width = max(20, (self.size.width or self.app.size.width) - 2)
+        key = (text, keys, narrow, width)
+        if key == self._key:
+            return
+        self._key = key
+        self.update(lesson_lines(text, keys, width, 2 if narrow else 4))
+
+
+def lesson_lines(text: str, keys: tuple[tuple[str, str], ...], width: int,
+                 room: int) -> Text:
+    """The scenario's keys (its triggers: the lesson's own actions, which the footer may
+    have no room for) on a line of their own, then the description in what is left of
+    `room` lines, cut at a word with "… (v: all of it)" when it does not fit. The
+    scenario's own words, never read as markup."""
+    out = Text()
+    if keys:
+        out.append("keys of this lesson: ", style="bold")
+        for i, (key, label) in enumerate(keys):
+            if i:
+                out.append("  ·  ")
+            out.append(key, style="bold reverse")
+            out.append(f" {label}")
+        out.truncate(width, overflow="ellipsis")
+        room -= 1
+    if text and room > 0:
+        lines = textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+        if len(lines) > room:
+            tail = " … (v: all of it)"
+            lines = lines[:room]
+            last = lines[-1]
+            while last and len(last) + len(tail) > width:
+                last = last[:last.rfind(" ")] if " " in last else last[:-1]
+            lines[-1] = last + tail
+        if keys:
+            out.append("\n")
+        out.append("\n".join(lines))
+    return out

@@ -1,0 +1,33 @@
+"""The event log puts causes before effects across frames: a worker's last events come
+before the runtime's "exited" for it, even when the runtime reaped the worker before the
+worker's events had been read from the table."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import SCENARIOS, run_cli
+
+
+def test_a_workers_last_words_come_before_its_exit(tmp_path, nothing_left_behind) -> None:
+    """shm_signal_notify's writer writes, signals and exits within a millisecond or two:
+    the runtime's "exited 0" was shown a frame before the writer's own "wrote board"
+    (2 of 2 live runs, and in recordings). Every worker's events, in the order the frames
+    gave them, end with its exit, and the write comes before the read it caused."""
+    out = tmp_path / "run.jsonl"
+    result = run_cli("record", str(SCENARIOS / "shm_signal_notify.yaml"), "-o", str(out),
+                     "--duration", "3")
+    assert result.returncode == 0, result.stderr
+    events = [e for line in out.read_text().splitlines()
+              for e in json.loads(line)["events"]]
+    texts = [(e["worker"], e["text"]) for e in events]
+    writer = [t for w, t in texts if w == "writer"]
+    assert writer[-1].startswith("exited"), writer
+    assert any(t.startswith("wrote board") for t in writer)
+    first_write = texts.index(next(x for x in texts if x[0] == "writer"
+                                   and x[1].startswith("wrote board")))
+    woke = texts.index(next(x for x in texts if x[0] == "reader"
+                            and x[1].startswith("woke")))
+    assert first_write < woke
+    times = [e["t"] for e in events]
+    assert times == sorted(times)  # across frames too: nothing shown out of its time
