@@ -139,6 +139,19 @@ def escape_control(text: str, keep_newlines: bool = False) -> str:
     return "".join(out)
 
 
+def escape_tree(value: object) -> object:
+    """`escape_control` on every string of a decoded JSON value (keys too), newlines kept:
+    what a Snapshot or a recording says reaches the terminal only as visible text (a
+    scenario's description, a pipe's last bytes, a recording from someone else)."""
+    if isinstance(value, str):
+        return escape_control(value, keep_newlines=True)
+    if isinstance(value, list):
+        return [escape_tree(v) for v in value]
+    if isinstance(value, dict):
+        return {escape_tree(k): escape_tree(v) for k, v in value.items()}
+    return value
+
+
 def speed_text(speed: float) -> str:
     """A slow-motion factor as the header shows it: "×1/4"; empty at full speed."""
     if speed >= 1 or speed <= 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,18 @@ def test_record_shares_the_headless_prologue(scenario_file, tmp_path,
     assert result.stderr.strip().splitlines() == [f"{path}: cannot start: AF_UNIX path too long"]
     assert not out.exists()
     assert list(deep.iterdir()) == []
+
+
+def test_a_device_or_a_fifo_is_refused_without_reading_it(tmp_path) -> None:
+    """`validate /dev/zero` grew to gigabytes (its size is 0, its end never comes) and a
+    FIFO as a scenario waited forever for a writer: only a regular file is read."""
+    fifo = tmp_path / "lesson.yaml"
+    os.mkfifo(fifo)
+    try:
+        for path in ("/dev/zero", str(fifo)):
+            result = run_cli("validate", path, timeout=20)
+            assert result.returncode == 2
+            assert result.stderr.splitlines() == [f"{path}: not a regular file; a scenario "
+                                                  "is a YAML file"]
+    finally:
+        fifo.unlink()

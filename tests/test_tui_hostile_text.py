@@ -104,3 +104,64 @@ triggers:
         assert app.return_code == 0
 
     asyncio.run(scenario())
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def test_control_characters_never_reach_the_terminal(scenario_file, tmp_path,
+                                                     nothing_left_behind) -> None:
+    """An OSC sequence in a description set the terminal's title; ANSI escapes in the bytes
+    a pipe carried went out raw with its last read. Every string of a Snapshot (live, or
+    read from a recording, someone else's file too) and the `v` view of the file show
+    control characters as \\x1b, \\x07, \\u202e."""
+    path = scenario_file(r"""
+name: "t \e]2;PWNED\a"
+description: "x \e]2;PWNED\a y \u202e"
+duration: 60
+channels:
+  p: {kind: pipe}
+workers:
+  w:
+    steps:
+      - write: {to: p, data: "\e[31mred\e[0m"}
+      - sleep: 60
+  r:
+    steps:
+      - read: {from: p, bytes: 64}
+      - sleep: 60
+""")
+    source = LiveSource(str(path))
+    frames: list[Snapshot] = []
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(140, 40)) as pilot:
+            while app.latest is None or not app.latest.channel("p").data.get("last_read"):
+                await pilot.pause(0.05)
+            frames.append(app.latest)
+            shown = screen_text(app)
+            assert "x \\x1b]2;PWNED\\x07 y \\u202e" in shown
+            assert not CONTROL.search(shown)
+            await pilot.press("v")  # the file itself, beside the panels
+            await pilot.pause(0.3)
+            shown = screen_text(app)
+            assert "\\x1b]2;PWNED" in shown and not CONTROL.search(shown)
+            await pilot.press("q")
+        assert app.return_code == 0
+
+    asyncio.run(scenario())
+    snap = frames[0]
+    assert snap.channel("p").data["last_read"]["r"][0].startswith("\\x1b[31mred")
+    assert not CONTROL.search(json.dumps(snap.to_dict(), ensure_ascii=False))
+    # a recording from someone else: the same escaping when it is read
+    raw = snap.to_dict()
+    raw["description"] = "\x1b]2;OWNED\x07"
+    raw["workers"][0]["name"] = "w\x1b[2J"
+    recording = tmp_path / "hostile.jsonl"
+    recording.write_text(json.dumps(raw) + "\n")
+    from ipcviz.tui.source import read_recording
+
+    (read,) = read_recording(str(recording))
+    assert read.description == "\\x1b]2;OWNED\\x07"
+    assert read.workers[0].name == "w\\x1b[2J"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,12 +237,21 @@ def load_scenario(path: str | os.PathLike) -> LoadedScenario:
 
     resolved = resolve_path(str(path))
     try:
-        size = os.path.getsize(resolved)
-        if size > MAX_FILE_BYTES:  # refuse before reading anything
-            raise ScenarioError([f"{path}:1:1: file is {size:,} bytes; scenarios are limited "
-                                 f"to {MAX_FILE_BYTES:,} bytes"])
-        with open(resolved, "rb") as fh:
-            raw = fh.read()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; only a regular file is
+        # read, and never more than the limit (/dev/zero has size 0 and no end)
+        fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ScenarioError([f"{path}: not a regular file; a scenario is a YAML "
+                                     "file"])
+            if info.st_size > MAX_FILE_BYTES:  # refuse before reading anything
+                raise ScenarioError([f"{path}:1:1: file is {info.st_size:,} bytes; scenarios "
+                                     f"are limited to {MAX_FILE_BYTES:,} bytes"])
+            raw = fh.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:  # it grew while being read
+            raise ScenarioError([f"{path}:1:1: file is over {MAX_FILE_BYTES:,} bytes; "
+                                 f"scenarios are limited to {MAX_FILE_BYTES:,} bytes"])
     except OSError as exc:
         hint = ""
         if isinstance(exc, FileNotFoundError):

@@ -12,6 +12,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ipcviz.format import escape_control
+
 KEYS_HELP = (
     ("↑ ↓ / mouse", "select a worker"),
     ("t", "send SIGTERM to the selected worker"),
@@ -54,7 +56,7 @@ class ProblemsScreen(ModalScreen[None]):
         body = Text(f"{self.path} does not load; the run goes on with the old version.\n\n",
                     style="bold")
         for line in self.lines[:30]:
-            body.append(line + "\n", style="red")  # plain text: never markup
+            body.append(escape_control(line) + "\n", style="red")  # plain text: never markup
         body.append("\nFix it and save: it is checked again. Esc closes.", style="dim")
         with Vertical(id="help"):
             yield Static(body)

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from ipcviz.host.process import ProcessIdentity
+from ipcviz.format import escape_control, escape_tree
 from ipcviz.protocol import Command, Quit, encode
 from ipcviz.telemetry.snapshot import Snapshot
 
@@ -117,7 +118,9 @@ class LiveSource(Source):
             tail = [ln for ln in err.strip().splitlines()][-3:]
             return [f"the runtime stopped before its first frame (status {code})", *tail]
         message = json.loads(self._first)
-        return message["lines"] if message.get("type") == "error" else None
+        if message.get("type") == "error":
+            return [escape_control(line) for line in message["lines"]]
+        return None
 
     def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
         self.spawn()
@@ -139,9 +142,9 @@ class LiveSource(Source):
                 message = json.loads(line)
                 kind = message.get("type")
                 if kind == "snapshot":
-                    on_snapshot(Snapshot.from_dict(message["snapshot"]))
+                    on_snapshot(Snapshot.from_dict(escape_tree(message["snapshot"])))
                 elif kind == "error":
-                    on_error(message["lines"])
+                    on_error([escape_control(line) for line in message["lines"]])
                 elif kind == "bye":
                     self.leaks = message.get("leaks")
                     self.schedule = list(message.get("schedule") or [])
@@ -214,7 +217,8 @@ class LiveSource(Source):
 def read_recording(path: str) -> list[Snapshot]:
     """The Snapshots of a recording made by `ipcviz record` (one JSON object per line)."""
     with open(path) as fh:
-        return [Snapshot.from_dict(json.loads(line)) for line in fh if line.strip()]
+        return [Snapshot.from_dict(escape_tree(json.loads(line))) for line in fh
+                if line.strip()]
 
 
 def snapshots_until(snapshots: Sequence[Snapshot], seconds: float) -> list[Snapshot]:

@@ -25,7 +25,8 @@ class ScenarioSource:
         with open(path, "rb") as fh:
             raw = fh.read(1 << 20)
         self.path = path
-        self.text = raw.decode("utf-8", errors="replace")
+        # the file's own characters, control ones shown as \x1b (never sent to the terminal)
+        self.text = escape_control(raw.decode("utf-8", errors="replace"), keep_newlines=True)
         try:
             self.document = load_document(raw)
         except YamlError:
