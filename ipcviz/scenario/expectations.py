@@ -10,8 +10,12 @@ from ipcviz.scenario.refs import (
     WORKER_KEYS,
     _COMPARISON,
     _bad_shape,
+    dtype_problem,
     parse_comparison,
 )
+
+#: summary keys whose values are true or false
+BOOL_KEYS = frozenset({"handoff"})
 
 
 def _is_number(value: object) -> bool:
@@ -74,12 +78,21 @@ def check_expect(scn, groups, path, exp, unsure):
         if key == "equals":
             if not _is_number(value):
                 yield (path + (key,), f"expected a number, got {_shown(value)}")
+            else:
+                ch = scn.channels.get(name)
+                problem = (dtype_problem(ch.dtype, value)
+                           if ch is not None and ch.kind == "shared_array" else None)
+                if problem:
+                    yield (path + (key,), f"can never be equal: {problem}")
             continue
         if isinstance(value, dict):
             for sub, v in value.items():
-                if not _comparable(v) or isinstance(v, (dict, list)):
+                if not _comparable(v) or isinstance(v, (dict, list)) or isinstance(v, bool):
                     yield (path + (key, sub), f"cannot compare with {_shown(v)} (use a number "
                                               "or a string like '>=1')")
+        elif isinstance(value, bool) and key not in BOOL_KEYS:
+            yield (path + (key,), f"cannot compare with {_shown(value)}: '{key}' is not "
+                                  "true or false (use a number or a string like '>=1')")
         elif not _comparable(value):
             yield (path + (key,), f"cannot compare with {_shown(value)} (use a number or a "
                                   "string like '>=1')")
@@ -87,6 +100,8 @@ def check_expect(scn, groups, path, exp, unsure):
 
 def _shown(value: object) -> str:
     """A value as the file wrote it, shortened for one line of output."""
+    if isinstance(value, bool):  # as the file wrote it
+        return "true" if value else "false"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 

@@ -11,7 +11,7 @@ from ipcviz.signals import PARENT_SIGNALS, SIGRTMAX, SIGRTMIN, UNCATCHABLE, sign
 
 from ipcviz.scenario.expectations import check_expect, check_question
 from ipcviz.scenario.programs import check_programs
-from ipcviz.scenario.refs import Unsure, _bad_shape, instance_names
+from ipcviz.scenario.refs import Unsure, _bad_shape, dtype_problem, instance_names
 from ipcviz.scenario.timing import check_time
 from ipcviz.scenario.yamlpos import FieldPath
 
@@ -208,25 +208,6 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref, unsure, hand
         elif kind == "repeat":
             yield from _check_steps(arg.steps, here + ("steps",), scn, caught, channel_ref,
                                     target_ref, unsure, handlers_known)
-
-
-def dtype_problem(dtype: str, value: float) -> str | None:
-    """Why `value` cannot be stored in an array of `dtype` exactly, or None if it can."""
-    import numpy as np
-
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
-        value = int(value)  # say 300, not 300.0
-    if dtype.startswith(("int", "uint")):
-        if isinstance(value, float) and not value.is_integer():
-            return f"{value!r} has a fraction; {dtype} holds whole numbers"
-        info = np.iinfo(dtype)
-        if not info.min <= value <= info.max:
-            return f"{value!r} does not fit in {dtype} ({info.min}..{info.max})"
-        return None
-    limit = float(np.finfo(dtype).max)
-    if not -limit <= value <= limit:
-        return f"{value!r} does not fit in {dtype} (largest {limit:.6g})"
-    return None
 
 
 def _check_init(cname: str, ch, size: int) -> Iterator[tuple[FieldPath, str]]:

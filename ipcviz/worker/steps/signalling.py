@@ -30,14 +30,17 @@ def send_signal(row: WorkerRow, args: schema.SignalArgs) -> None:
     sent_cell = row.base + T.SIG_SENT + args.sig
     for ident, target in zip(idents, rows):
         sent = 0
+        to_cell = row.sent_to_cells[(target, args.sig)]
         started = time.monotonic_ns()  # the event is dated when kill() was called
         for k in range(args.count):
             if k and args.interval:
                 row.sleep(args.interval)
             if ident.pid and ident.signal(args.sig):
                 sent += 1
-        cells[sent_cell] += sent
-        cells[row.sent_to_cells[(target, args.sig)]] += sent
+                # counted at once: a long burst cut by the end of the run (or a kill)
+                # has every signal it sent counted, not none of them
+                cells[sent_cell] += 1
+                cells[to_cell] += 1
         row.emit(T.EV_SENT, args.sig, (target << 20) | sent, started)
 
 
