@@ -65,6 +65,16 @@ def check_programs(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
         if w.steps:
             yield (base + ("exec",), "a worker runs a program (exec:) or steps (steps:), "
                                      "not both")
+        # the kernel takes C strings: a NUL ends them (execve would refuse at run time)
+        for i, arg in enumerate(w.exec):
+            if "\0" in arg:
+                yield (base + ("exec", i), "a NUL character cannot be passed to a program")
+        if w.cwd is not None and "\0" in w.cwd:
+            yield (base + ("cwd",), "a NUL character cannot be in a path")
+        for key, value in (w.env or {}).items():
+            if "\0" in str(value):
+                yield (base + ("env", key), "a NUL character cannot be in an environment "
+                                            "variable")
         if w.count != 1:
             yield (base + ("count",), "a program runs once per worker; write one worker "
                                       "per copy")
