@@ -180,3 +180,33 @@ def test_bad_rpc_steps_are_one_line_each(server: str, client: str, message: str)
         load_text(text.encode(), "f.yaml")
     assert message in str(err.value), str(err.value)
     assert len(str(err.value).splitlines()) == 1, str(err.value)
+
+
+@pytest.mark.parametrize("family", ["unix", "tcp"])
+def test_a_server_killed_then_restarted_listens_again(scenario_file, family,
+                                                      nothing_left_behind) -> None:
+    """`k` on the server, then a restart (the lesson's timeline at 7 s): the runtime had
+    closed the dead server's listener, so the new server found none and exited 70. It
+    listens again at the same address, and the calls after it are answered."""
+    path = scenario_file(f"""
+duration: 3
+channels:
+  rpc: {{kind: rpc, family: {family}, server: server}}
+workers:
+  server:
+    steps:
+      - repeat: {{times: forever, steps: [{{serve: rpc}}]}}
+  client:
+    steps:
+      - call: {{on: rpc, method: add, params: [1, 1], timeout: 0.3}}
+      - sleep: 1.2
+      - call: {{on: rpc, method: add, params: [2, 2], timeout: 1, retries: 2}}
+timeline:
+  - {{at: 0.4, kill: server}}
+  - {{at: 0.8, restart: server}}
+""")
+    summary = run_scenario(path)
+    rpc = summary["channels"]["rpc"]
+    assert (rpc["calls"], rpc["answered"], rpc["gave_up"]) == (2, 2, 0)
+    assert summary["workers"]["server"]["exit"] is None  # alive, serving
+    assert summary["workers"]["server"]["restarts"] == 1

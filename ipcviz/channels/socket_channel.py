@@ -6,6 +6,7 @@ connection.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import socket
@@ -240,6 +241,9 @@ class SocketChannel(Channel):
             self.family = socket.AF_UNIX
         else:
             listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # a restarted server binds this port again while the dead one's connections
+            # linger (FIN_WAIT, TIME_WAIT): those must carry the option too
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind(("127.0.0.1", 0))
             self.address = listener.getsockname()
             self.family = socket.AF_INET
@@ -291,6 +295,38 @@ class SocketChannel(Channel):
         """No live server: close the listener, so a client's connect() is refused for real."""
         if "server" not in needed and self.listener.fileno() >= 0:
             self.listener.close()
+
+    def reopen(self, role: str, holders: list[tuple[int, set[str]]]) -> None:
+        """A server coming back after its listener was closed (it had died, then `restart`):
+        listen again at the same address, which the clients already know (the socket
+        file in the run's private directory, or the same 127.0.0.1 port)."""
+        if role != "server" or self.listener.fileno() >= 0:
+            return
+        kind = socket.SOCK_DGRAM if self.datagrams else socket.SOCK_STREAM
+        sock = socket.socket(self.family, kind)
+        try:
+            if self.family == socket.AF_UNIX:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)  # the dead listener's file, in our own run dir
+                old = os.umask(0o177)
+                try:
+                    sock.bind(self.path)
+                finally:
+                    os.umask(old)
+            else:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(self.address)
+            if not self.datagrams:
+                sock.listen(128)
+            elif self.spec.receive_buffer:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.spec.receive_buffer)
+        except OSError:
+            sock.close()  # the port was taken meanwhile: the server will find no listener
+            return
+        sock.set_inheritable(True)
+        self.listener = sock
+        if self.datagrams:
+            self.inode = os.fstat(sock.fileno()).st_ino
 
     def observe(self) -> dict:
         if self.datagrams:
