@@ -93,3 +93,33 @@ def test_race_switch_from_the_keyboard(nothing_left_behind) -> None:
             await pilot.press("q")
 
     asyncio.run(scenario())
+
+
+def test_a_restarted_worker_does_not_hold_what_its_dead_life_took(scenario_file,
+                                                                   nothing_left_behind) -> None:
+    """deadlock, then R on the killed worker: the screen said "a waiting for lock_a (held
+    by a)" and "(now broken)". The semaphore stays taken by the life that died; the new
+    life waits for it like b does, and nothing alive can release it."""
+    path = scenario_file("""
+duration: 3
+channels:
+  lock_a: {kind: semaphore}
+  lock_b: {kind: semaphore}
+workers:
+  a:
+    steps: [{acquire: lock_a}, {sleep: 0.3}, {acquire: lock_b}]
+  b:
+    steps: [{acquire: lock_b}, {sleep: 0.3}, {acquire: lock_a}]
+timeline:
+  - {at: 1.0, kill: a}
+  - {at: 1.5, restart: a}
+""")
+    summary = run_scenario(path)
+    lock_a = summary["channels"]["lock_a"]
+    assert lock_a["value"] == 0
+    assert lock_a["holders"] == ["a (before its restart) (dead)"]
+    assert sorted(lock_a["waiters"]) == ["a", "b"]
+    assert summary["channels"]["lock_b"]["holders"] == ["b"]
+    assert summary["workers"]["a"]["restarts"] == 1
+    assert summary["workers"]["a"]["blocked_on"] == "acquire lock_a"
+    assert summary["deadlock"] == ["a", "lock_b", "b", "lock_a"]  # the one seen at 0.3 s

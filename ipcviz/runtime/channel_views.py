@@ -226,10 +226,15 @@ class ChannelViews:
             # (a producer/consumer handshake), not a lock anyone holds
             return {"holders": holders, "waiters": self._waiters(name, workers),
                     "handoff": True}
+        earlier = {p.row: p.held_before_life.get(name, 0) for p in self.runtime.procs}
         for row in np.flatnonzero(held > 0):
             worker = by_row.get(int(row), f"row {row}")
             dead = state.get(worker) in ("exited", "zombie")
-            holders.append(Holder(worker, not dead))
+            before = min(earlier.get(int(row), 0), int(held[row]))
+            if before:  # taken by a life of this worker that has ended (then a restart)
+                holders.append(Holder(f"{worker} (before its restart)", False))
+            if held[row] > before:
+                holders.append(Holder(worker, not dead))
         return {"holders": holders, "waiters": self._waiters(name, workers)}
 
     @staticmethod

@@ -94,6 +94,8 @@ class Forking:
         proc.user_killed = False
         proc.last_signal_from_us = None
         proc.sent_before_life = Counter(proc.sent_to)
+        if proc.started_once:
+            proc.held_before_life = self._held_by_row(proc.row)
         self._by_pid[pid] = proc
         self.registry.add_process(ident)
         base = self.table.row_base(proc.row)
@@ -104,6 +106,19 @@ class Forking:
             self._log(proc.name, f"restarted (pid {pid})", "runtime")
         proc.started_once = True
         return True
+
+    def _held_by_row(self, row: int) -> dict[str, int]:
+        """Per semaphore, what `row` has acquired and not released so far."""
+        assert self.table is not None
+        cells, layout = self.table.array[row], self.table.layout
+        out = {}
+        for c in self.channels:
+            if c.kind == "semaphore":
+                held = int(cells[layout.channel_cell(c.index, T.ACQUIRED)]
+                           - cells[layout.channel_cell(c.index, T.RELEASED)])
+                if held > 0:
+                    out[c.name] = held
+        return out
 
     def _become_program(self, proc: Proc, outputs: tuple[int, ...], gate: int | None) -> None:
         """In the fork: become the worker's program, its stdin/stdout wired to channels."""

@@ -45,6 +45,9 @@ class Proc:
     sent_before_life: Counter = field(default_factory=Counter)
     started_once: bool = False
     spawn_rows: list[int] = field(default_factory=list)
+    #: per semaphore, what earlier lives of this worker took and never gave back (read
+    #: as a new life is forked): a restarted worker does not hold what its dead one held
+    held_before_life: dict[str, int] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
