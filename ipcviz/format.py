@@ -70,6 +70,8 @@ def signal_gap_reason(sig: str, sent: int, received: int, masks: dict[str, list[
     """Why a worker received fewer (or more) of `sig` than were sent to it, in words (for
     the current process life: the caller counts what was sent since the last start)."""
     if received > sent:
+        if sig == "SIGCHLD":
+            return "sent by the kernel each time a child ended (or stopped)"
         return "also sent by other processes or the kernel"
     if sent == received:
         return ""

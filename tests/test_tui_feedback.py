@@ -118,3 +118,42 @@ workers:
             await pilot.press("q")
 
     asyncio.run(scenario())
+
+
+def test_what_an_earlier_life_received_is_not_this_lifes(scenario_file,
+                                                         nothing_left_behind) -> None:
+    """u, u, k, R: the first life counted two SIGUSR1; the new life was sent none and
+    received none, yet the why line said 'SIGUSR1: also sent by other processes or the
+    kernel' (received counted over the whole run, sent over this life)."""
+    from ipcviz.tui.widgets.signals import signals_in_play, worker_reason
+
+    source = LiveSource(str(scenario_file("""
+duration: 30
+workers:
+  w:
+    handlers: {SIGUSR1: count}
+    steps: [{sleep: 30}]
+""")))
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_started(pilot, app)
+            first = app.latest.worker("w").pid
+            await pilot.press("u")
+            await wait_for(pilot, lambda: app.latest.worker("w").signals_received.get(
+                "SIGUSR1") == 1)
+            await pilot.press("u")
+            await wait_for(pilot, lambda: app.latest.worker("w").signals_received.get(
+                "SIGUSR1") == 2)
+            await pilot.press("k")
+            await wait_for(pilot, lambda: app.latest.worker("w").state == "exited")
+            await pilot.press("R")
+            await wait_for(pilot, lambda: app.latest.worker("w").pid not in (None, first)
+                           and app.latest.worker("w").state != "exited")
+            w = app.latest.worker("w")
+            assert w.received_this_life == {}
+            assert worker_reason(w, signals_in_play(app.latest)) == ""
+            await pilot.press("q")
+
+    asyncio.run(scenario())

@@ -15,6 +15,7 @@ from ipcviz.host.limits import cap_refused
 from ipcviz.host.process import ProcessIdentity, die_with_parent, finished_children
 from ipcviz.runtime.procs import Proc, SpawnedProc, decode_status
 from ipcviz.runtime.programs import become_program, channel_environment, working_directory
+from ipcviz.signals import NSIG
 from ipcviz.telemetry import table as T
 from ipcviz.worker.interpreter import Interpreter, WorkerContext
 from ipcviz.worker.signals import reset_all_dispositions
@@ -96,6 +97,8 @@ class Forking:
         proc.sent_before_life = Counter(proc.sent_to)
         if proc.started_once:
             proc.held_before_life = self._held_by_row(proc.row)
+            cells = self.table.array[proc.row]
+            proc.received_before_life = cells[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG].copy()
         self._by_pid[pid] = proc
         self.registry.add_process(ident)
         base = self.table.row_base(proc.row)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from ipcviz.host.process import ProcessIdentity
 from ipcviz.scenario.load import WorkerInstance
@@ -48,6 +49,8 @@ class Proc:
     #: per semaphore, what earlier lives of this worker took and never gave back (read
     #: as a new life is forked): a restarted worker does not hold what its dead one held
     held_before_life: dict[str, int] = field(default_factory=dict)
+    #: the row's received-signal counters when the current life began (None: first life)
+    received_before_life: Any = None
 
     @property
     def name(self) -> str:

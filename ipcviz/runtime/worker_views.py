@@ -230,6 +230,10 @@ class WorkerViews:
             zombies=zombies, masks=masks, failure=row_failure(row, channel_names),
             sent_this_life=(names_of(proc.sent_to - proc.sent_before_life, by_workers or {})
                             if proc.restarts else None),
+            received_this_life=(signal_counts(row[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG]
+                                              - proc.received_before_life)
+                                if proc.restarts and row is not None
+                                and proc.received_before_life is not None else None),
             uses_lock=uses_lock(proc.instance.definition),
             program=None if program is None else self._program_facts(
                 proc.name, program, pid, proc.alive),

@@ -94,6 +94,9 @@ class WorkerView:
     sent_this_life: dict[str, int] | None = None
     """What the runtime sent to the current process life (after a restart the count
     starts again), for the reasons sent and received differ; None: as signals_sent_to."""
+    received_this_life: dict[str, int] | None = None
+    """What the current process life received (after a restart); None: as
+    signals_received."""
     uses_lock: bool = False
     """Some step of it takes a `lock:` (so `l` has something to switch off)."""
     program: dict[str, Any] | None = None

@@ -38,10 +38,11 @@ def worker_reason(w: WorkerView, signals: list[str]) -> str:
         return ("a program: what it received is not counted (no step interpreter counts "
                 "it; its masks are the kernel's); sent = by ipcviz")
     sent_to = w.sent_this_life if w.sent_this_life is not None else w.signals_sent_to
+    received = (w.received_this_life if w.received_this_life is not None
+                else w.signals_received)
     for sig in signals:
-        reason = signal_gap_reason(sig, sent_to.get(sig, 0),
-                                   w.signals_received.get(sig, 0), w.masks, w.exit,
-                                   is_realtime(parse_signal(sig)))
+        reason = signal_gap_reason(sig, sent_to.get(sig, 0), received.get(sig, 0),
+                                   w.masks, w.exit, is_realtime(parse_signal(sig)))
         if reason:
             return f"{sig}: {reason}"
     return ""
@@ -57,7 +58,9 @@ def pending_text(w: WorkerView, pending: list[str]) -> str:
     for sig in pending:
         short = sig.removeprefix("SIG")
         if is_realtime(parse_signal(sig)):
-            queued = sent_to.get(sig, 0) - w.signals_received.get(sig, 0)
+            received = (w.received_this_life if w.received_this_life is not None
+                        else w.signals_received)
+            queued = sent_to.get(sig, 0) - received.get(sig, 0)
             parts.append(f"{short} ×{queued} queued" if queued > 1 else short)
         else:
             parts.append(f"{short} (1 bit)")
