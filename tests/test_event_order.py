@@ -31,3 +31,19 @@ def test_a_workers_last_words_come_before_its_exit(tmp_path, nothing_left_behind
     assert first_write < woke
     times = [e["t"] for e in events]
     assert times == sorted(times)  # across frames too: nothing shown out of its time
+
+
+def test_a_spawn_comes_before_the_childs_start(tmp_path, nothing_left_behind) -> None:
+    """sigchld_zombies: "kid#2 started" was listed above "careful spawned kid#2" (the
+    parent dated its event after fork() returned, the child its own as it began)."""
+    out = tmp_path / "run.jsonl"
+    result = run_cli("record", str(SCENARIOS / "sigchld_zombies.yaml"), "-o", str(out),
+                     "--duration", "2")
+    assert result.returncode == 0, result.stderr
+    texts = [(e["worker"], e["text"]) for line in out.read_text().splitlines()
+             for e in json.loads(line)["events"]]
+    kids = [(i, w) for i, (w, t) in enumerate(texts) if "#" in w and t.startswith("started")]
+    assert len(kids) >= 4
+    for i, kid in kids:
+        spawned = [j for j, (_, t) in enumerate(texts) if t.startswith(f"spawned {kid} ")]
+        assert spawned and spawned[0] < i, (kid, texts[max(0, i - 3):i + 1])

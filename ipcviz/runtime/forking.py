@@ -53,6 +53,7 @@ class Forking:
         # Block every signal across fork: until the worker has its own handlers (and its own
         # wakeup fd), a signal must not run the runtime's handlers inside the child.
         saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        forked_at = self.elapsed  # "restarted" is dated before the new life's "started"
         try:
             pid = os.fork()
         except OSError:
@@ -106,7 +107,7 @@ class Forking:
         self.table.cells[base + T.START] = ident.start
         if proc.started_once:
             proc.restarts += 1
-            self._log(proc.name, f"restarted (pid {pid})", "runtime")
+            self._log(proc.name, f"restarted (pid {pid})", "runtime", at=forked_at)
         proc.started_once = True
         return True
 

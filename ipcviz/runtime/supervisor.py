@@ -256,8 +256,10 @@ class Runtime(Forking, Actions, Cleanup):
         for channel in self.channels:
             channel.observe()
 
-    def _log(self, worker: str, text: str, kind: str) -> None:
-        self.pending_events.append(EventView(round(self.elapsed, 3), worker, text, kind))
+    def _log(self, worker: str, text: str, kind: str, at: float | None = None) -> None:
+        """An event of the runtime's, dated now or at `at` (seconds of elapsed time)."""
+        when = self.elapsed if at is None else at
+        self.pending_events.append(EventView(round(when, 3), worker, text, kind))
 
     def take_events(self) -> list[EventView]:
         events, self.pending_events = self.pending_events, []

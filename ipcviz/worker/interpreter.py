@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import traceback
 from dataclasses import replace
 from typing import Any
@@ -183,6 +184,7 @@ class Interpreter:
         row = self.ctx.spawn_rows[self._spawned]
         roles = self.ctx.plan.roles.get(kid, {})
         saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        forked_ns = time.monotonic_ns()  # "spawned" is dated before the kid's "started"
         try:
             pid = os.fork()
         except OSError as exc:
@@ -217,7 +219,7 @@ class Interpreter:
         cells[base + T.PARENT_ROW] = self.ctx.row
         cells[base + T.PID] = pid
         self._kids[pid] = row
-        self.row.emit(T.EV_SPAWNED, row, pid)
+        self.row.emit(T.EV_SPAWNED, row, pid, forked_ns)
 
     def _reap_children(self) -> None:
         """The `reap` SIGCHLD action: waitpid(WNOHANG) until no child is left to collect."""
