@@ -357,3 +357,21 @@ def test_priority_event_from_a_receive_burst_too(scenario_file, nothing_left_beh
     texts = [e.text for e in run.events if "PRIORITY" in e.text]
     assert texts == ["took a PRIORITY 5 message from q first, ahead of 2 still queued "
                      "(highest priority first)"]
+
+
+def test_pipes_panel_counts_the_writes_that_failed_with_epipe(nothing_left_behind) -> None:
+    """pipe_backpressure: stubborn ignores SIGPIPE, so once the reader is killed each of its
+    writes fails with EPIPE; the count was only in the summary (and one event per ten
+    failures). The panel says how many, beside the pipe, and why it lives on."""
+    async def check(pilot, app) -> None:
+        await wait_for(pilot, lambda: app.latest.worker("stubborn").epipe_errors >= 3,
+                       timeout=20)
+        await pilot.pause(0.3)
+        text = panel_text(app, PipesPanel)
+        count = app.latest.worker("stubborn").epipe_errors
+        assert "stubborn: " in text and "write(s) failed with EPIPE" in text, text
+        assert "(it ignores SIGPIPE)" in text
+        shown = int(text.split(" write(s) failed with EPIPE")[0].rsplit(" ", 1)[1])
+        assert count - 2 <= shown <= count  # one frame behind at most
+
+    run_app(str(SCENARIOS / "pipe_backpressure.yaml"), check)

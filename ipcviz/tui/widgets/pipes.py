@@ -96,6 +96,8 @@ class PipesPanel(Panel):
                         extra.append(page_note(c.name, buffered, capacity))
             if c.kind == "fifo":
                 extra.append(fifo_note(c))
+            if c.kind in ("pipe", "fifo"):
+                extra += epipe_notes(c, snap)
             # messages, not bulk: what a reader got in its last read (a socket: per client)
             if c.kind != "socket" and any(length <= MESSAGE_BYTES for _, length in
                                           (c.data.get("last_read") or {}).values()):
@@ -167,6 +169,24 @@ def gone_note(c: ChannelView, stream: StreamView) -> Text:
         line.append(f"every end is closed, so the kernel freed the {what} (nothing was "
                     "left unread)")
     return line
+
+
+def epipe_notes(c: ChannelView, snap: Snapshot) -> list[Text]:
+    """A writer of this pipe whose writes failed with EPIPE (no reader left, and SIGPIPE
+    ignored or caught, so it lives on): how many, from its own count."""
+    lines = []
+    for name in c.writers:
+        w = snap.worker(name)
+        if w is not None and w.epipe_errors:
+            line = Text("  ")
+            line.append(f"{name}: ", style="bold")
+            line.append(f"{w.epipe_errors} write(s) failed with EPIPE", style="bold red")
+            how = ("it ignores SIGPIPE" if "SIGPIPE" in w.masks.get("ignored", []) else
+                   "it catches SIGPIPE" if "SIGPIPE" in w.masks.get("caught", []) else
+                   "SIGPIPE did not end it")
+            line.append(f": no reader is left ({how})")
+            lines.append(line)
+    return lines
 
 
 def fifo_note(c: ChannelView) -> Text:
