@@ -97,8 +97,12 @@ class SignalsPanel(Panel):
         self._key = key
         self.set_shown(bool(active))
         shown = signals[:MAX_SIGNAL_COLUMNS]
-        columns = ["received/sent", *shown, "pending", "blocked", "ignored",
-                   "caught (handlers)"]
+        if self.app.has_class("narrow"):  # the pending column (the lesson) keeps its words
+            columns = ["got/sent", *(sig.removeprefix("SIG") for sig in shown), "pending",
+                       "blocked", "ignored", "caught"]
+        else:
+            columns = ["received/sent", *shown, "pending", "blocked", "ignored",
+                       "caught (handlers)"]
         rows: list[list[Text | str]] = []
         reasons = Text()
         for w in active[:MAX_ROWS]:
