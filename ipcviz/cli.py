@@ -1,5 +1,5 @@
 """Command line: launch | run | record | replay | screenshot | validate | list | show |
-new | docs | schema | clean. Each subcommand stays thin."""
+new | docs | schema | clean | watch | quiz. Each subcommand stays thin."""
 
 from __future__ import annotations
 

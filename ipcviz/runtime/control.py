@@ -1,8 +1,9 @@
 """The runtime as its own process, driven by the UI over stdin/stdout (JSON lines).
 
-UI -> runtime: the commands of ipcviz/protocol.py (actions, triggers, quit), one per line.
+UI -> runtime: the commands of ipcviz/protocol.py (actions, triggers, time: pause,
+               resume, step, speed; quit), one per line.
 runtime -> UI: {"type": "snapshot", "snapshot": {...}} | {"type": "error", "lines": [...]}
-               | {"type": "bye", "leaks": {...}}
+               | {"type": "bye", "leaks": {...}, "schedule": [...], "ran_freely": bool}
 The runtime dies with the UI: stdin EOF ends it, and PR_SET_PDEATHSIG sends it SIGTERM.
 """
 

@@ -53,6 +53,8 @@ class Sampler(WorkerViews, ChannelViews):
         #: FIFO -> who holds it open ("read"/"write" -> workers), read from /proc on ticks
         self._fifo_cache: dict[str, dict[str, list[str]]] = {}
         self._array_shapes: dict[int, tuple[int, ...]] | None = None
+        #: the inodes of the scenario's pipes and FIFOs (WorkerViews, read once)
+        self._inodes: dict[int, str] | None = None
 
     def sample(self, kernel: bool = True, flush: bool = False) -> Snapshot:
         """Everything on screen, read now. `kernel=False` (an early frame between two ticks

@@ -241,7 +241,7 @@ class WorkerViews:
 
     def _channel_inodes(self) -> dict[int, str]:
         """The inodes of the scenario's pipes and FIFOs, by channel name (read once)."""
-        found = getattr(self, "_inodes", None)
+        found = self._inodes  # type: ignore[has-type]
         if found is None:
             found = self._inodes = {}
             for channel in self.runtime.channels:

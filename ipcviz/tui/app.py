@@ -201,7 +201,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
         busy UI never falls behind the data; one message is in flight at a time."""
         if source is not None and source is not self.source:
             return  # a frame of a run that has been replaced
-        if not getattr(self.source, "coalesce", True):  # fixed data: every frame counts
+        if self.source is not None and not self.source.coalesce:  # fixed data: every frame counts
             self.post_message(SnapshotArrived(snap))
             return
         with self._pending_lock:
@@ -237,7 +237,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
             self._start(LiveSource(str(path)))
 
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
-        coalesce = getattr(self.source, "coalesce", True)
+        coalesce = self.source is None or self.source.coalesce
         snap = self._take_pending() if coalesce else message.snapshot
         if snap is None:
             return
