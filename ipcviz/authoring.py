@@ -102,12 +102,24 @@ def _unknown(name: str) -> int:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    """Print a bundled scenario's YAML as shipped."""
+    """Print a bundled scenario's YAML as shipped, its schema line made absolute: a copy
+    saved elsewhere (`ipcviz show NAME > mine.yaml`) keeps the editor's completion."""
     path = _bundled(args.name)
     if path is None:
         return _unknown(args.name)
-    sys.stdout.write(path.read_text(encoding="utf-8"))
+    sys.stdout.write(with_absolute_modeline(path.read_text(encoding="utf-8")))
     return 0
+
+
+def with_absolute_modeline(text: str) -> str:
+    """The file's `# yaml-language-server: $schema=...` first line pointing at the shipped
+    schema by absolute path (added when the file has none)."""
+    from ipcviz.scenario.json_schema import MODELINE_PREFIX
+
+    lines = text.splitlines(keepends=True)
+    if lines and lines[0].startswith(MODELINE_PREFIX):
+        lines = lines[1:]
+    return modeline() + "\n" + "".join(lines)
 
 
 def modeline() -> str:
@@ -131,7 +143,7 @@ duration: 5                       # seconds a headless run lasts at most
 
 channels:                         # name -> {{kind: ..., options}}
   data: {{kind: pipe}}              # pipe | fifo | socket | mqueue | queue |
-                                  # shared_array | semaphore | mmap
+                                  # shared_array | semaphore | mmap | file | rpc
 
 workers:                          # name -> definition; started in file order
   producer:
@@ -164,12 +176,7 @@ def new_command(args: argparse.Namespace) -> int:
         source = _bundled(args.from_)
         if source is None:
             return _unknown(args.from_)
-        lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
-        from ipcviz.scenario.json_schema import MODELINE_PREFIX
-
-        if lines and lines[0].startswith(MODELINE_PREFIX):
-            lines = lines[1:]
-        text = modeline() + "\n" + "".join(lines)
+        text = with_absolute_modeline(source.read_text(encoding="utf-8"))
     else:
         text = STARTER.format(modeline=modeline(), filename=shlex.quote(str(target)))
     try:

@@ -70,9 +70,16 @@ def test_list_long_shows_whole_descriptions() -> None:
 
 
 def test_show_prints_the_bundled_file() -> None:
+    """As shipped, but for its first line: the schema by absolute path, so a copy saved
+    anywhere (`ipcviz show NAME > mine.yaml`) still gets the editor's completion."""
+    from ipcviz.authoring import modeline
+
     result = run_cli("show", "pipe_two_way")
     assert result.returncode == 0
-    assert result.stdout == (SCENARIOS / "pipe_two_way.yaml").read_text()
+    shipped = (SCENARIOS / "pipe_two_way.yaml").read_text().splitlines(keepends=True)
+    assert result.stdout == modeline() + "\n" + "".join(shipped[1:])
+    schema = Path(modeline().split("$schema=", 1)[1])
+    assert schema.is_absolute() and schema.is_file()
     assert run_cli("show", "pipe_two_way.yaml").stdout == result.stdout
 
 

@@ -78,7 +78,11 @@ class HelpScreen(ModalScreen[None]):
         table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column(overflow="fold")
+        taken = {key for key, _ in self.triggers}
         for key, what in KEYS_HELP:
+            parts = {k.strip() for k in key.replace("/", ",").split(",")}
+            if parts & taken:  # a soft key the scenario's trigger has (listed below)
+                what += " — in this scenario the key does its trigger instead"
             table.add_row(key, what)
         if self.triggers:
             table.add_row("", "")
