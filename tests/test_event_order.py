@@ -47,3 +47,20 @@ def test_a_spawn_comes_before_the_childs_start(tmp_path, nothing_left_behind) ->
     for i, kid in kids:
         spawned = [j for j, (_, t) in enumerate(texts) if t.startswith(f"spawned {kid} ")]
         assert spawned and spawned[0] < i, (kid, texts[max(0, i - 3):i + 1])
+
+
+def test_race_by_hand_logs_each_load_and_store_in_the_order_they_ran(
+        tmp_path, nothing_left_behind) -> None:
+    """The interleaving that loses an update was on screen only as a counter of 3: each
+    load and store of a stepped increment is now an event with the value it moved, in
+    the schedule's order (a b a b a a b b)."""
+    out = tmp_path / "run.jsonl"
+    result = run_cli("record", str(SCENARIOS / "race_by_hand.yaml"), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    ops = [(e["worker"], e["text"].split(" (")[0]) for line in out.read_text().splitlines()
+           for e in json.loads(line)["events"]
+           if e["text"].startswith(("load ", "store "))]
+    assert ops == [("a", "load counter[0] → 0"), ("b", "load counter[0] → 0"),
+                   ("a", "store counter[0] ← 1"), ("b", "store counter[0] ← 1"),
+                   ("a", "load counter[0] → 1"), ("a", "store counter[0] ← 2"),
+                   ("b", "load counter[0] → 2"), ("b", "store counter[0] ← 3")]

@@ -69,6 +69,12 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         else:
             where = f"element {b}"
         return f"wrote {ch(a)}: {where}", "io"
+    if kind in (T.EV_LOADED, T.EV_STORED):
+        channel, index = a & 0xFFFF, a >> 16
+        where = f"{ch(channel)}{_element(index, (shapes or {}).get(channel, ()))}"
+        if kind == T.EV_LOADED:
+            return f"load {where} → {b} (a copy in this worker)", "io"
+        return f"store {where} ← {b} (its copy + 1)", "io"
     if kind == T.EV_READ_ARRAY:
         return f"read {ch(a)} (sum {b})", "io"
     if kind == T.EV_WAITED:
@@ -82,6 +88,13 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
     if kind == T.EV_UNBLOCK:
         return f"unblocked {signal_name(a)}" + (f" (+{b - 1} more)" if b > 1 else ""), "signal"
     return f"event {kind} ({a}, {b})", "info"
+
+
+def _element(index: int, shape: tuple[int, ...]) -> str:
+    """[i], or [row, col] in a 2-D array."""
+    if len(shape) == 2 and shape[1]:
+        return f"[{index // shape[1]}, {index % shape[1]}]"
+    return f"[{index}]"
 
 
 def _rpc_event(kind: int, channel: str, number: int, detail: int) -> str:

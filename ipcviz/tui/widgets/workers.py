@@ -49,6 +49,8 @@ def state_cell(w: WorkerView, snap: Snapshot) -> Text:
         style = "bold red"
     waiting = waiting_text(*w.waiting) if w.waiting else None
     text = format_state(w.state, waiting, w.exit_text, w.paused)
+    if w.next_op is not None and w.state in ("sleeping", "running") and not w.paused:
+        text = "held: waits for its step"  # at its step boundary (space, n, a schedule)
     if w.state == "blocked" and w.waiting and w.waiting.op == "acquire":
         sem = snap.channel(w.waiting.on or "")
         view = SemaphoreView.of(sem) if sem else None

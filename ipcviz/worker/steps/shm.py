@@ -109,9 +109,12 @@ def _stepped_increment(row: WorkerRow, args: schema.IncrementArgs, index: int,
         boundary("load", channel, index)
     row.set_op(T.OP_INCREMENT, channel)
     value = array.flat[index]  # load ...
+    where = channel | index << 16
+    row.emit(T.EV_LOADED, where, int(value))  # one event per operation: the interleaving
     boundary("store", channel, index)  # ... the window another worker may write in ...
     row.set_op(T.OP_INCREMENT, channel)
     array.flat[index] = value + 1  # ... store
+    row.emit(T.EV_STORED, where, int(value + 1))
     array.last_writer[index] = row.ctx.row
     cells[row.counter(args.array, T.INCREMENTS)] += 1
     if locked:
