@@ -91,6 +91,14 @@ class ChannelViews:
                     data["lost_updates_note"] = note
             elif counters == "lock":
                 data.update(self._semaphore(name, held, workers, kids))
+                value, initial = data.get("value"), data.get("initial")
+                if (not data.get("handoff") and value is not None and initial is not None
+                        and value != initial - int(held.sum())):
+                    # counters a burst behind the kernel's value (taken and given back
+                    # thousands of times a second): the value is the truth; who holds
+                    # it cannot be read at this instant
+                    data["holders"] = [] if value == initial else data["holders"]
+                    data["busy"] = True
         return ChannelView(name, kind, data, writers, readers)
 
     def _last_reads(self, column: object, kids: list[SpawnedProc]) -> dict[str, list]:

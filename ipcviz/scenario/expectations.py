@@ -15,7 +15,7 @@ from ipcviz.scenario.refs import (
 )
 
 #: summary keys whose values are true or false
-BOOL_KEYS = frozenset({"handoff"})
+BOOL_KEYS = frozenset({"handoff", "busy"})
 
 
 def _is_number(value: object) -> bool:

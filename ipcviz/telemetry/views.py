@@ -20,12 +20,16 @@ class SemaphoreView:
     handoff: bool = False
     """Released by workers that did not take it: a turn passed between processes (a
     producer/consumer handshake), so nobody holds it."""
+    busy: bool = False
+    """Taken and given back faster than it can be read: the holders shown may be a burst
+    behind the value."""
 
     @classmethod
     def of(cls, channel: ChannelView) -> SemaphoreView:
         data = channel.data
         return cls(data.get("value"), tuple(data.get("holders", ())),
-                   tuple(data.get("waiters", ())), bool(data.get("handoff", False)))
+                   tuple(data.get("waiters", ())), bool(data.get("handoff", False)),
+                   bool(data.get("busy", False)))
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ class LocksPanel(Panel):
             return
         sems = [c for c in snap.channels if CHANNELS[c.kind].panel == "locks"]
         key = (snap.deadlock, snap.deadlock_seen, tuple(
-            (c.name, view.value, view.holders, view.waiters, view.handoff)
+            (c.name, view.value, view.holders, view.waiters, view.handoff, view.busy)
             for c, view in ((c, SemaphoreView.of(c)) for c in sems)))
         if key == self._key:
             return
@@ -80,9 +80,12 @@ class LocksPanel(Panel):
                             style="bold" if holder.alive else "bold red")
             if sem.handoff and not holders:
                 held = Text("nobody: a turn passed between workers", style="dim")
+            elif sem.busy:
+                held = Text("changing hands too fast to read", style="dim")
             rows.append([Text(c.name, style="bold"),
                           Text(str(value), style="red" if value == 0 else "green"),
-                          held if holders or sem.handoff else Text("-", style="dim"),
+                          held if holders or sem.handoff or sem.busy
+                          else Text("-", style="dim"),
                           Text(", ".join(sem.waiters) or "-", style="yellow")])
         parts += grid_lines(("semaphore", "value", "held by", "waiting"), rows, self.text_width)
         self.show(parts)

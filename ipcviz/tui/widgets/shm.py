@@ -108,8 +108,6 @@ def array_lines(c: ChannelView, previous: list[float] | None, writers: list[str]
     lines = []
     head = Text(f"{c.name} ", style="bold")
     head.append(f"{data.get('dtype')} {shape}  ", style="dim")
-    if data.get("shm_path"):  # the POSIX shared memory object behind it, by name
-        head.append(f"{data['shm_path']}  ", style="cyan")
     lost = data.get("lost_updates")
     if data.get("increments"):
         gained = data["sum"] - data["initial_sum"]
@@ -120,6 +118,8 @@ def array_lines(c: ChannelView, previous: list[float] | None, writers: list[str]
         elif data.get("lost_updates_note") in _LOST_UNKNOWN:
             head.append(_LOST_UNKNOWN[data["lost_updates_note"]].format(
                 dtype=data.get("dtype", "its dtype")), style="italic")
+    if data.get("shm_path"):  # the POSIX shared memory object behind it, by name (last:
+        head.append(f"  {data['shm_path']}", style="cyan")  # on a narrow screen it wraps)
     lines.append(head)
     values = data.get("values")
     heat = heat_grid(c)

@@ -54,7 +54,13 @@ class StatusBar(Static):
             elif self._ended_at is None or clock < self._ended_at:
                 self._ended_at = clock
             shown = clock if snap.running else self._ended_at
-            text.append(f"│ {format_duration(shown)} │ ")
+            text.append(f"│ {format_duration(shown)} ")
+            if snap.running and snap.run_time is not None and abs(
+                    snap.elapsed - snap.run_time) >= 0.5:
+                # the run clock stood still (paused, a schedule) or ran slow: the event
+                # log's times are the wall clock's, said here so the two agree
+                text.append(f"(events: {format_duration(snap.elapsed)} wall) ", style="dim")
+            text.append("│ ")
             if snap.running:
                 text.append(f"running: {alive}/{len(snap.workers)} workers alive", style="green")
             else:
