@@ -272,3 +272,49 @@ def test_a_programs_leak_is_reported_and_removed_only_when_asked(nothing_left_be
             posix_ipc.unlink_message_queue(name)
         except posix_ipc.ExistentialError:
             pass
+
+
+def test_what_a_program_started_is_swept_after_the_runtime_is_killed(
+        scenario_file, nothing_left_behind) -> None:
+    """A program's children are no worker of ours (PDEATHSIG does not reach them): with
+    the runtime SIGKILLed they lived on and `ipcviz clean` left them. The runtime puts
+    each process a program starts into the run's registry, so clean ends them."""
+    import signal as os_signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    path = scenario_file("""
+duration: 30
+workers:
+  p:
+    exec: [sh, -c, "sleep 301 & sleep 302 & wait"]
+""")
+    run = subprocess.Popen([sys.executable, "-m", "ipcviz", "run", str(path), "--headless",
+                            "--allow-exec"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        sleeps: list[psutil.Process] = []
+        while len(sleeps) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            sleeps = [c for c in psutil.Process(run.pid).children(recursive=True)
+                      if c.name() == "sleep"]
+        assert len(sleeps) == 2
+        time.sleep(0.6)  # the registry is written a few times a second
+        run.send_signal(os_signal.SIGKILL)
+        run.wait(10)
+        assert all(s.is_running() for s in sleeps)  # orphans now, nobody's children
+        result = run_cli("clean")
+        assert result.returncode == 0, result.stderr
+        time.sleep(0.3)
+        assert not any(s.is_running() and s.status() != psutil.STATUS_ZOMBIE
+                       for s in sleeps)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        for s in sleeps:
+            if s.is_running():
+                s.kill()

@@ -12,8 +12,12 @@ import numpy as np
 from ipcviz.host import program_leaks
 from ipcviz.host.process import ProcessIdentity, read_stat
 from ipcviz.host.runroot import RunRootError
-from ipcviz.runtime.programs import kill_program_trees
+from ipcviz.runtime.programs import kill_program_trees, program_trees
 from ipcviz.telemetry import table as T
+
+
+#: how often the processes programs start are put into the registry (seconds)
+PROGRAM_TREE_EVERY = 0.2
 
 
 class Cleanup:
@@ -62,6 +66,24 @@ class Cleanup:
             if (stat is not None and stat.state == "R") or _deliverable(proc.ident.pid):
                 return True
         return False
+
+    def record_program_trees(self) -> None:
+        """Put every process a program has started into the run's registry (pid + start
+        time), a few times a second: if the runtime itself is killed outright, `ipcviz
+        clean` (or the next start's sweep) finds and ends them, by identity."""
+        now = time.monotonic()
+        if now < self._trees_due:
+            return
+        self._trees_due = now + PROGRAM_TREE_EVERY
+        leaders = [p.ident.pid for p in self.procs
+                   if p.instance.definition.exec is not None and p.alive and p.ident]
+        if not leaders or self.registry is None:
+            return
+        recorded = self._recorded_descendants
+        for ident in program_trees(leaders, set(leaders)):
+            if ident not in recorded and ident.pid not in leaders:
+                recorded.add(ident)
+                self.registry.add_process(ident)
 
     def shutdown(self) -> None:
         """Kill and reap every worker, close and unlink every object. Safe to call twice."""

@@ -81,6 +81,9 @@ class Runtime(Forking, Actions, Cleanup):
         self.spawn_base = 0
         self.spawn_exit: dict[int, int | str] = {}
         self._kid_idents: list[ProcessIdentity] = []
+        #: processes the programs started, already put into the registry
+        self._recorded_descendants: set[ProcessIdentity] = set()
+        self._trees_due = 0.0
         self._kid_names: dict[int, str] = {}
         self._kid_count: Counter = Counter()
         self._inbox: SignalInbox | None = None
@@ -246,6 +249,8 @@ class Runtime(Forking, Actions, Cleanup):
         self._drain_signals()
         self.reap()
         self.name_new_children()
+        if self.programs.fds:  # programs run: their descendants go into the registry
+            self.record_program_trees()
         self._run_due()
         self.pump_bursts()
         self.scheduler.tick()
