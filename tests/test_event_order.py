@@ -64,3 +64,16 @@ def test_race_by_hand_logs_each_load_and_store_in_the_order_they_ran(
                    ("a", "store counter[0] ← 1"), ("b", "store counter[0] ← 1"),
                    ("a", "load counter[0] → 1"), ("a", "store counter[0] ← 2"),
                    ("b", "load counter[0] → 2"), ("b", "store counter[0] ← 3")]
+
+
+def test_an_exit_by_handler_is_not_called_steps_done(tmp_path, nothing_left_behind) -> None:
+    """signals_handlers' polite loops forever and ends from its SIGTERM handler; the log
+    said "steps done, exiting with status 0"."""
+    out = tmp_path / "run.jsonl"
+    result = run_cli("record", str(SCENARIOS / "signals_handlers.yaml"), "-o", str(out),
+                     "--duration", "3")
+    assert result.returncode == 0, result.stderr
+    polite = [e["text"] for line in out.read_text().splitlines()
+              for e in json.loads(line)["events"] if e["worker"] == "polite"]
+    assert polite[-3:] == ["SIGTERM handled: exiting",
+                           "its exit handler ran: exiting with status 0", "exited 0"]

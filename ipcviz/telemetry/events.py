@@ -30,7 +30,10 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         times = f" (failure #{b})" if b > 1 else ""
         return f"write to {ch(a)} failed: EPIPE (no reader left){times}", "io"
     if kind == T.EV_EXITING:
-        return f"steps done, exiting with status {a}", "exit"
+        why = {T.EXIT_BY_HANDLER: "its exit handler ran: exiting",
+               T.EXIT_BY_STEP: "exit step: exiting",
+               T.EXIT_FAILED: "a step failed: exiting"}.get(b, "steps done, exiting")
+        return f"{why} with status {a}", "exit"
     if kind == T.EV_SENT:
         row, count = b >> 20, b & 0xFFFFF
         target = "parent (runtime)" if row < 0 else (

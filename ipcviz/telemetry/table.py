@@ -153,6 +153,8 @@ EV_CALL_GAVE_UP = 25  # detail: attempts made
 EV_CALL_RECONNECT = 26  # detail: the attempt the lost connection ended
 EV_EXECUTED_TWICE = 27  # detail: the caller's row
 EV_STALE_ANSWER = 28  # detail: 0 (an answer to an earlier call, come late)
+# EV_EXITING's detail: why the worker ends
+EXIT_STEPS_DONE, EXIT_BY_HANDLER, EXIT_BY_STEP, EXIT_FAILED = range(4)
 # An increment taken one operation at a time (paused, stepped, scheduled, slow motion):
 # (channel | element index << 16, the value loaded / stored)
 EV_LOADED = 29

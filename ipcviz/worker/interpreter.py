@@ -57,17 +57,20 @@ class Interpreter:
             row.set_op(T.OP_STARTING)
             row.wait(self._read_gate)
         row.emit(T.EV_STARTED, os.getpid())
+        why = T.EXIT_STEPS_DONE
         try:
             self._run_loops()
             code = 0
         except ExitRequested as exc:
             code = exc.code
+            why = T.EXIT_BY_HANDLER if self.signals.exit_code is not None else T.EXIT_BY_STEP
         except StepFailed as failure:  # the reason goes in the row; nothing half counted
             row.record_failure(failure)
             code = FAILED_STATUS
+            why = T.EXIT_FAILED
         self.signals.drain()
         row.set_op(T.OP_DONE)
-        row.emit(T.EV_EXITING, code)
+        row.emit(T.EV_EXITING, code, why)
         return code
 
     def _read_gate(self) -> None:
