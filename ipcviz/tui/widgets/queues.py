@@ -54,10 +54,16 @@ class QueuesPanel(Panel):
             history.append(depth)
             top = capacity if isinstance(capacity, int) and capacity > 0 else max(history) or 1
             full = isinstance(capacity, int) and depth >= capacity > 0
-            gauge = Text(bar(depth / top, 10 if narrow else 16),
-                         style="red" if full else "yellow" if depth else "green")
-            label = "rendezvous" if capacity == 0 else str(capacity)
-            gauge.append(f" {depth} / {label}")
+            width = 10 if narrow else 16
+            if isinstance(capacity, int) and capacity > 0:
+                gauge = Text(bar(depth / top, width),
+                             style="red" if full else "yellow" if depth else "green")
+                gauge.append(f" {depth} / {capacity}")
+            else:  # no capacity to fill: a bar against the most seen would look like one
+                gauge = Text(" " * width)
+                gauge.append(f" {depth} " + ("(rendezvous)" if capacity == 0
+                                             else "(no limit)"),
+                             style="yellow" if depth else "")
             senders = [w.name for w in snap.workers
                        if w.state == "blocked" and w.waiting == ("send", c.name)]
             receivers = [w.name for w in snap.workers

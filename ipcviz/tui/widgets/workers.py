@@ -31,10 +31,11 @@ def column_widths(total: int, held: bool = False) -> tuple[int, ...]:
     """Fixed widths that fit `total` cells (recomputing widths on every update is what
     makes a big table slow): the state column gets the most room, except while the run
     is held, when the next operation's words need it."""
-    fixed = {"pid": 7, "cpu %": 5, "restarts": 8, "step": 9}
+    # a wide screen gives the step column room for "repeat: write" (the step inside it)
+    fixed = {"pid": 7, "cpu %": 5, "restarts": 8, "step": 13 if total >= 100 else 9}
     room = max(30, total - 2 * len(COLUMNS) - 2 - sum(fixed.values()))
-    worker = max(8, min(18, room // 4))
-    state = max(14, min(44, room - worker - (26 if held else 10)))
+    worker = max(8, min(16, room // 5 if total >= 100 else room // 4))
+    state = max(14, min(40, room - worker - (26 if held else 10)))
     signals = max(10, room - worker - state)
     sizes = {**fixed, "worker": worker, "state": state, "signals received": signals}
     return tuple(sizes[c] for c in COLUMNS)
