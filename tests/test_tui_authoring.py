@@ -5,8 +5,10 @@ its problems with their lines and the old run goes on."""
 from __future__ import annotations
 
 import asyncio
+import os
 import stat
 import sys
+import time
 
 from ipcviz.tui.app import make_app
 from ipcviz.tui.screens import ProblemsScreen
@@ -128,6 +130,33 @@ def test_e_on_a_bundled_scenario_says_how_to_copy_it(nothing_left_behind) -> Non
             assert [str(n.message) for n in app._notifications] == [
                 "bundled scenario: copy it with `ipcviz new my_pipe_two_way.yaml --from "
                 "pipe_two_way` and edit the copy"]
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+
+
+def test_a_fixed_file_closes_the_problems_and_restarts(scenario_file, tmp_path, monkeypatch,
+                                                       nothing_left_behind) -> None:
+    """The problems of a broken version stayed on screen after the file was fixed and the
+    run had restarted with it: a version that loads closes them."""
+    path = scenario_file(SCENARIO)
+    monkeypatch.setenv("EDITOR", editor(tmp_path, "sleep: 30\n  second", "sleep: x\n  second"))
+    monkeypatch.delenv("VISUAL", raising=False)
+    source = LiveSource(str(path))
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_started(pilot, app)
+            await pilot.press("e")
+            await wait_for(pilot, lambda: isinstance(app.screen, ProblemsScreen))
+            path.write_text(SCENARIO.replace("      - sleep: 30\n  second",
+                                             "      - exit: 4\n  second"))
+            os.utime(path, (time.time() + 5, time.time() + 5))  # a new mtime for sure
+            await wait_for(pilot, lambda: app.source is not source and app.latest
+                           is not None and app.latest.worker("first").exit == 4,
+                           timeout=15)
+            assert not isinstance(app.screen, ProblemsScreen)
             await pilot.press("q")
 
     asyncio.run(scenario())

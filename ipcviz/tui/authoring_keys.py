@@ -102,6 +102,8 @@ class AuthoringKeys:
             self._watched = (path, os.stat(path).st_mtime)
         except OSError:
             pass
+        while isinstance(self.screen, ProblemsScreen):  # type: ignore[attr-defined]
+            self.pop_screen()  # type: ignore[attr-defined]  # the last version's problems
         try:
             load_scenario(path)
         except ScenarioError as exc:
