@@ -14,6 +14,7 @@ from ipcviz.tui.app import make_app
 from ipcviz.tui.screens import ProblemsScreen
 from ipcviz.tui.source import LiveSource
 from ipcviz.tui.widgets.source_view import SourceView
+from tests.conftest import ROOT
 from tests.test_tui_live import wait_for, wait_started
 
 SCENARIO = """\
@@ -160,3 +161,19 @@ def test_a_fixed_file_closes_the_problems_and_restarts(scenario_file, tmp_path, 
             await pilot.press("q")
 
     asyncio.run(scenario())
+
+
+def test_the_yaml_view_starts_with_the_timeline_to_come() -> None:
+    """`v` on a file longer than the screen (signals_handlers at 120x40): the timeline
+    entries, listed after the file, were never on screen."""
+    from ipcviz.scenario.paths import bundled_dir
+    from ipcviz.tui.source import read_recording
+    from ipcviz.tui.widgets.source_view import ScenarioSource, source_lines
+
+    snaps = read_recording(str(ROOT / "tests" / "recordings" / "signals_handlers.jsonl"))
+    snap = next(s for s in snaps if s.elapsed >= 1.0)
+    source = ScenarioSource(str(bundled_dir() / "signals_handlers.yaml"))
+    lines = [line.plain for line in source_lines(source, snap)]
+    assert lines[0] == "timeline to come:"
+    assert lines[1].startswith(" in ") and "(line " in lines[1]
+    assert len(source.text.splitlines()) > 36  # longer than the view at 120x40

@@ -50,8 +50,8 @@ class ScenarioSource:
 
 
 def source_lines(source: ScenarioSource, snap: Snapshot | None) -> list[Text]:
-    """The file's lines, numbered; a marker and the workers' names on the line of each
-    worker's current step; then what the timeline does next."""
+    """What the timeline does next, then the file's lines, numbered, with a marker and
+    the workers' names on the line of each worker's current step."""
     marks: dict[int, list[str]] = {}
     if snap is not None:
         for w in snap.workers:
@@ -73,8 +73,8 @@ def source_lines(source: ScenarioSource, snap: Snapshot | None) -> list[Text]:
         row = gutter + line
         row.no_wrap, row.overflow = True, "ellipsis"  # a long line is cut, never wrapped
         out.append(row)
-    out += upcoming(source, snap)
-    return out
+    coming = upcoming(source, snap)  # first: a long file would push it off the screen
+    return coming[1:] + [Text("")] + out if coming else out
 
 
 def upcoming(source: ScenarioSource, snap: Snapshot | None) -> list[Text]:
