@@ -58,9 +58,12 @@ timeline:
 
 def test_three_problems_channel_option_step_kind_and_timeline_worker() -> None:
     """The broken channel `up` is still declared: the `receive` naming it is not called
-    unknown (nor wrong-kind: its kind is not known); a good channel's wrong kind is."""
+    unknown; its kind (pipe) is fine, so the wrong step kind on it is reported in the same
+    pass, as a good channel's is."""
     assert _lines(THREE) == [
         "f.yaml:2:30: channels.up.capacity: Input should be a valid integer (got True)",
+        "f.yaml:7:25: workers.a.steps[0].receive.from: 'receive' does not work on pipe 'up' "
+        "(use write/read; 'receive' is for mqueue, queue)",
         "f.yaml:8:18: workers.a.steps[1].release: 'release' does not work on queue 'q' "
         "(use send/receive; 'release' is for semaphore)",
         "f.yaml:13:19: timeline[0].kill: unknown worker 'c' (workers: a, b)",
@@ -217,3 +220,15 @@ def test_every_unknown_key_of_a_mapping_has_its_line() -> None:
         f"f.yaml:4:5: workers.a.spwned: unknown field 'spwned' {allowed}",
         "f.yaml:6:21: workers.a.steps[0].write.to: unknown channel 'q' (channels: none defined)",
     ]
+
+
+def test_a_channel_with_a_bad_option_still_checks_the_steps_on_its_kind() -> None:
+    """`data: {kind: pipe, capcity: 10}` and a `send` to it: the misspelt option hid the
+    wrong step kind until it was fixed (two rounds). Its kind is fine, so both now."""
+    lines = _lines('channels:\n  data: {kind: pipe, capcity: 10}\n'
+                   'workers:\n  a: {steps: [{send: {to: data, data: "x"}}]}\n')
+    assert lines == [
+        "f.yaml:2:22: channels.data.capcity: unknown field 'capcity' (allowed: kind, "
+        "capacity)",
+        "f.yaml:4:27: workers.a.steps[0].send.to: 'send' does not work on pipe 'data' "
+        "(use write/read; 'send' is for mqueue, queue)"]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from ipcviz.scenario import schema
+from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.scenario.refs import Unsure
 from ipcviz.scenario.yamlpos import FieldPath
 
@@ -153,6 +154,12 @@ def _set_aside(data: dict, path: FieldPath, out: Partial) -> bool:
         if isinstance(channels, dict):
             for name in list(channels):
                 if str(name) == str(path[1]):
+                    spec = channels[name]
+                    kind = spec.get("kind") if isinstance(spec, dict) else None
+                    if isinstance(kind, str) and kind in CHANNELS and path[2:3] != ("kind",):
+                        # its kind is fine (another option is not): steps on it can
+                        # still be checked against the kind, in this same pass
+                        unsure.channel_kinds[str(name)] = kind
                     del channels[name]
                     return True
         return False

@@ -53,6 +53,8 @@ class Unsure:
     #: the whole `channels:` (or `workers:`) section is broken: no name is known
     all_channels: bool = False
     all_workers: bool = False
+    #: broken channels whose `kind` itself is valid: steps can be checked against it
+    channel_kinds: dict[str, str] = field(default_factory=dict)
 
     def channel(self, name: str) -> bool:
         return self.all_channels or name in self.channels

@@ -43,12 +43,15 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
 
     def channel_ref(path: FieldPath, name: str, step: str) -> Iterator[tuple[FieldPath, str]]:
         if name not in channels:
-            if unsure.channel(name):
+            kind = unsure.channel_kinds.get(name)
+            if kind is None:
+                if unsure.channel(name):
+                    return
+                known = ", ".join(unsure.declared(channels, False)) or "none defined"
+                yield (path, f"unknown channel '{name}' (channels: {known})")
                 return
-            known = ", ".join(unsure.declared(channels, False)) or "none defined"
-            yield (path, f"unknown channel '{name}' (channels: {known})")
-            return
-        kind = channels[name].kind
+        else:
+            kind = channels[name].kind
         works_on = STEPS[step].channels
         if kind not in works_on:
             yield (path, f"'{step}' does not work on {kind} '{name}' "
