@@ -119,14 +119,15 @@ class PipesPanel(Panel):
 
 
 def ends_text(c: ChannelView, stream: StreamView) -> str:
-    """"writer → reader", or for a socket "server ⇄ clients" (the server side being the
-    spawned handlers when the server only forks them)."""
+    """"writer → reader", or for a socket "clients ⇄ server" (the server side being the
+    spawned handlers when the server only forks them): under the column's
+    "writer → reader", the side that connects and usually writes first comes first."""
     if c.kind != "socket":
         return f"{', '.join(c.writers) or '-'} → {', '.join(c.readers) or '-'}"
     server = str(stream.server)
     serving = [w for w in c.writers if w == server or w.endswith(f" ← {server}")]
     clients = [w for w in c.writers if w not in serving]
-    return f"{', '.join(serving) or server} ⇄ {', '.join(clients) or '-'}"
+    return f"{', '.join(clients) or '-'} ⇄ {', '.join(serving) or server}"
 
 
 def page_note(name: str, buffered: int, capacity: int) -> Text:
