@@ -120,7 +120,8 @@ def test_the_runtime_ignores_a_bad_command_and_obeys_the_next(tmp_path,
             proc.wait()
     assert received == 1
     assert rest[-1] == {"type": "bye", "leaks": {"processes": 0, "ipc_objects": 0,
-                                                  "details": []}, "schedule": []}
+                                                  "details": []}, "schedule": [],
+                        "ran_freely": False}
     assert proc.stderr.read().decode().count("bad command ignored") == 2
 
 

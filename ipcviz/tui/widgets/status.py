@@ -113,7 +113,7 @@ class LessonText(Static):
         text = " ".join((snap.description if snap else "").split())
         keys = tuple(snap.triggers) if snap else ()
         narrow = self.app.has_class("narrow")
-        width = max(20, (self.size.width or self.app.size.width) - 2)
+        width = max(20, self.content_region.width or self.app.size.width - 2)
         key = (text, keys, narrow, width)
         if key == self._key:
             return

@@ -16,7 +16,7 @@ from ipcviz.format import format_counts, format_state, waiting_text
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 from ipcviz.telemetry.views import SemaphoreView
 
-COLUMNS = ("worker", "pid", "state", "cpu %", "restarts", "step", "signals received")
+COLUMNS = ("worker", "pid", "state", "cpu %", "restarts", "step", "signals got")
 #: while the run is held (paused, stepped, scheduled) the last column says what each
 #: worker does next instead (the signals panel still counts the signals received)
 HELD_COLUMNS = COLUMNS[:-1] + ("next",)
@@ -34,10 +34,10 @@ def column_widths(total: int, held: bool = False) -> tuple[int, ...]:
     # a wide screen gives the step column room for "repeat: write" (the step inside it)
     fixed = {"pid": 7, "cpu %": 5, "restarts": 8, "step": 13 if total >= 100 else 9}
     room = max(30, total - 2 * len(COLUMNS) - 2 - sum(fixed.values()))
-    worker = max(8, min(16, room // 5 if total >= 100 else room // 4))
+    worker = max(8, min(16, room // 4))
     state = max(14, min(40, room - worker - (26 if held else 10)))
     signals = max(10, room - worker - state)
-    sizes = {**fixed, "worker": worker, "state": state, "signals received": signals}
+    sizes = {**fixed, "worker": worker, "state": state, "signals got": signals}
     return tuple(sizes[c] for c in COLUMNS)
 _STATE_STYLE = {"running": "green", "sleeping": "", "blocked": "bold yellow",
                 "stopped": "bold magenta", "zombie": "bold red", "exited": "dim",
@@ -56,7 +56,7 @@ def state_cell(w: WorkerView, snap: Snapshot) -> Text:
         sem = snap.channel(w.waiting.on or "")
         view = SemaphoreView.of(sem) if sem else None
         holders = view.holders if view else ()
-        names = [h.name if h.alive else f"dead worker {h.name}" for h in holders]
+        names = [h.name if h.alive else f"dead {h.name}" for h in holders]
         text = f"waiting for {sem.name if sem else '?'}" + (
             f" (held by {', '.join(names)})" if names else "")
         if view and view.handoff and not names:  # nobody holds it: a turn passed along
