@@ -375,3 +375,20 @@ def test_pipes_panel_counts_the_writes_that_failed_with_epipe(nothing_left_behin
         assert count - 2 <= shown <= count  # one frame behind at most
 
     run_app(str(SCENARIOS / "pipe_backpressure.yaml"), check)
+
+
+def test_file_panel_keeps_the_torn_count_and_the_lock_in_view(nothing_left_behind) -> None:
+    """file_handoff at 120x40: the cell "records 12 in, 9 out, 3 torn, no lock" was cut
+    to "3 tor…" and the lock word lost. The count and the lock stay in the cell, the
+    records and what the lock means go on a line of their own."""
+    async def check(pilot, app) -> None:
+        await wait_for(pilot, lambda: (app.latest.channel("plain").data.get("torn_reads")
+                                       or 0) >= 1, timeout=20)
+        await pilot.pause(0.3)
+        text = panel_text(app, PipesPanel)
+        assert "TORN · no lock" in text, text
+        assert "0 torn · flock" in text, text
+        assert "no lock: a reader can find a record half written" in text
+        assert "flock around each write and read: a reader waits, never tears" in text
+
+    run_app(str(SCENARIOS / "file_handoff.yaml"), check)

@@ -77,6 +77,7 @@ class PipesPanel(Panel):
                 extra = socket_notes(c, snap, stream)
             elif c.kind == "file":
                 gauge = file_gauge(c)
+                extra.append(file_note(c))
             elif c.data.get("closed") or (all_ended(snap, c.readers)
                                           and all_ended(snap, c.writers)):
                 gauge = Text("pipe gone", style="dim")
@@ -262,11 +263,24 @@ def socket_notes(c: ChannelView, snap: Snapshot, stream: StreamView) -> list[Tex
 
 
 def file_gauge(c: ChannelView) -> Text:
-    """A file channel: records written and read, torn reads, and whether flock is used."""
+    """A file channel's number, short enough for its cell: the torn reads, and the lock."""
     data = c.data
     torn = int(data.get("torn_reads") or 0)
-    text = Text(f"records {data.get('records_written', 0)} in, "
-                f"{data.get('records_read', 0)} out, ", style="cyan")
-    text.append(f"{torn} torn", style="bold red" if torn else "green")
-    text.append(", flock" if data.get("lock") else ", no lock")
+    text = Text(f"{torn} TORN" if torn else "0 torn", style="bold red" if torn else "green")
+    text.append(" · flock" if data.get("lock") else " · no lock",
+                style="green" if data.get("lock") else "yellow")
     return text
+
+
+def file_note(c: ChannelView) -> Text:
+    """A file channel's records, and what its lock (or none) means, across the panel."""
+    data = c.data
+    line = Text("  ")
+    line.append(f"{c.name}: ", style="bold")
+    line.append(f"{data.get('records_written', 0)} records appended, "
+                f"{data.get('records_read', 0)} read whole; ", style="cyan")
+    if data.get("lock"):
+        line.append("flock around each write and read: a reader waits, never tears")
+    else:
+        line.append("no lock: a reader can find a record half written (a torn read)")
+    return line
