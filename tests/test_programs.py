@@ -231,7 +231,9 @@ workers:
 def test_the_shared_numpy_segment_is_mapped_by_both_and_changes(nothing_left_behind
                                                                  ) -> None:
     name = f"/ipcviz_test_np{os.getpid()}"
-    result = run_cli("watch", "--headless", "--json", "--duration", "1.5", "--",
+    # 4 s: a Python program importing numpy takes a second or more to start on a loaded
+    # machine (three test processes on two cores), and mappings are read every 5th frame
+    result = run_cli("watch", "--headless", "--json", "--duration", "4", "--",
                      PY, str(EXAMPLES / "shm_numpy.py"), name, "1000")
     summary = _summary(result)
     program = summary["workers"]["shm_numpy"]["program"]
