@@ -75,7 +75,7 @@ def test_a_program_between_two_pipes_moves_every_byte(scenario_file, nothing_lef
 
 
 def test_five_zombies_under_a_program_that_never_waits(nothing_left_behind) -> None:
-    result = run_cli("watch", "--headless", "--json", "--duration", "1.5", "--",
+    result = run_cli("watch", "--headless", "--json", "--duration", "3", "--",
                      PY, str(EXAMPLES / "fork_zombies.py"))
     worker = _summary(result)["workers"]["fork_zombies"]
     assert worker["zombies"] == 5
