@@ -277,7 +277,8 @@ def file_note(c: ChannelView) -> Text:
     data = c.data
     line = Text("  ")
     line.append(f"{c.name}: ", style="bold")
-    line.append(f"{data.get('records_written', 0)} records appended, "
+    written = int(data.get("records_written", 0) or 0)
+    line.append(f"{written} record{'' if written == 1 else 's'} appended, "
                 f"{data.get('records_read', 0)} read whole; ", style="cyan")
     if data.get("lock"):
         line.append("flock around each write and read: a reader waits, never tears")
