@@ -392,3 +392,35 @@ def test_file_panel_keeps_the_torn_count_and_the_lock_in_view(nothing_left_behin
         assert "flock around each write and read: a reader waits, never tears" in text
 
     run_app(str(SCENARIOS / "file_handoff.yaml"), check)
+
+
+def test_the_udp_drop_count_comes_first_in_its_cell(nothing_left_behind) -> None:
+    """udp_vs_tcp at 80x24 cut "200 sent, 9 received, 191 …": the lesson's number was the
+    part lost. It leads the cell now."""
+    async def check(pilot, app) -> None:
+        await wait_for(pilot, lambda: (app.latest.channel("udp").data.get("reads") or 0)
+                       > 0 and app.latest.worker("udp_reader").exit is not None,
+                       timeout=20)
+        await pilot.pause(0.3)
+        udp = app.latest.channel("udp").data
+        text = panel_text(app, PipesPanel)
+        assert udp["dropped"] > 0
+        # at 80 columns the cell's end may be cut; its start, the drops, never is
+        assert f"{udp['dropped']} DROPPED · {udp['reads']} of 200 rec" in text, text
+
+    run_app(str(SCENARIOS / "udp_vs_tcp.yaml"), check, size=(80, 24))
+
+
+def test_a_parents_zombie_count_leads_its_state() -> None:
+    """sigchld_zombies at 80x24 showed "sleeping · 7 zom…"."""
+    from ipcviz.tui.source import read_recording
+    from ipcviz.tui.widgets.workers import state_cell
+
+    from .conftest import ROOT
+
+    snaps = read_recording(str(ROOT / "tests" / "recordings" / "sigchld_zombies.jsonl"))
+    snap = next(s for s in snaps if s.elapsed >= 3.0)
+    lazy, careful = snap.worker("lazy"), snap.worker("careful")
+    assert lazy.zombies > 0
+    assert state_cell(lazy, snap).plain.startswith(f"{lazy.zombies} zombies · ")
+    assert state_cell(careful, snap).plain.startswith("0 zombies · ")

@@ -67,10 +67,12 @@ class PipesPanel(Panel):
             extra: list[Text] = []
             if c.kind == "socket" and c.data.get("type") == "dgram":
                 dropped = int(c.data.get("dropped", 0) or 0)
-                gauge = Text(f"{c.data.get('writes', 0)} sent, "
-                             f"{c.data.get('reads', 0)} received", style="cyan")
+                gauge = Text()  # the drops first: a narrow cell must not cut them off
                 if dropped:
-                    gauge.append(f", {dropped} DROPPED", style="bold red")
+                    gauge.append(f"{dropped} DROPPED", style="bold red")
+                    gauge.append(" · ")
+                gauge.append(f"{c.data.get('reads', 0)} of {c.data.get('writes', 0)} "
+                             "received", style="cyan")
                 extra = socket_notes(c, snap, stream)
             elif c.kind == "socket":
                 gauge = Text(f"{stream.connections} connection(s)", style="cyan")

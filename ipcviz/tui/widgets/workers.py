@@ -64,7 +64,8 @@ def state_cell(w: WorkerView, snap: Snapshot) -> Text:
     if w.lock_off:
         text += " [lock OFF]"
     if w.zombies or w.name in parents(snap):  # a parent: how many children it left unreaped
-        text += f" · {w.zombies} zombie{'' if w.zombies == 1 else 's'}"
+        # first: the count is the lesson, and a narrow state column cuts the end
+        text = f"{w.zombies} zombie{'' if w.zombies == 1 else 's'} · {text}"
     return Text(text, style=style)
 
 
