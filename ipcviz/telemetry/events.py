@@ -39,8 +39,9 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         target = "parent (runtime)" if row < 0 else (
             row_names[row] if row < len(row_names) else f"row {row}")
         return f"sent {signal_name(a)} ×{count} to {target}", "signal"
-    if kind == T.EV_SPAWNED:
-        return f"spawned {_row(a, row_names)} (pid {b})", "start"
+    if kind == T.EV_SPAWNED:  # a child spawned this very moment may not be named yet
+        named = 0 <= a < len(row_names) and row_names[a]
+        return f"spawned {row_names[a] if named else 'a child'} (pid {b})", "start"
     if kind == T.EV_REAPED:
         return f"reaped {_row(a, row_names)} (waitpid)", "exit"
     if kind == T.EV_SPAWN_LIMIT:
