@@ -214,6 +214,28 @@ def _sends(scn: s.Scenario, queue: str) -> float:
     return total
 
 
+#: a `file` channel record's header (channels/file_channel.py: magic, length, crc32)
+FILE_RECORD_HEADER = 12
+
+
+def _file_bytes(scn: s.Scenario, channel: str) -> float:
+    """How many bytes can be appended to a `file` channel in one run at most (INF: no
+    bound); a `from_read` write counts as the most its worker's reads can return."""
+    spawns = _spawn_totals(scn)
+    total = 0.0
+    for name, worker in scn.workers.items():
+        instances = spawns.get(name, 0) if worker.spawned else worker.count
+        reads = [st.args.bytes for st in s.all_steps(worker.steps) if st.kind == "read"]
+        for step, times in step_counts(worker.steps, _passes(worker)):
+            if not times or not instances or step.kind != "write" or step.args.to != channel:
+                continue
+            args = step.args
+            size = (len(args.data.encode()) if args.data is not None else args.size
+                    if args.size is not None else max(reads, default=65536))
+            total += instances * times * (FILE_RECORD_HEADER + size)
+    return total
+
+
 def _spawn_totals(scn: s.Scenario) -> dict[str, float]:
     """Instances of each spawned definition at most, over the whole run."""
     out: dict[str, float] = {}
@@ -244,6 +266,14 @@ def needs(scn: s.Scenario) -> tuple[dict[str, float], dict[str, float], dict[str
             shm[name] = PAGE
         elif ch.kind == "mmap":
             disk[name] = _pages(ch.size)
+        elif ch.kind == "file":
+            appended = _file_bytes(scn, name)
+            if appended == INF:
+                problems.append((("channels", name), "a writer appends to it forever (loop, "
+                                 "restart or repeat forever): the file has no size limit; "
+                                 "bound the writer (repeat N times, loop N)"))
+            else:
+                disk[name] = _pages(appended)
         elif ch.kind == "mqueue":
             mq[name] = (ch.capacity * (ch.message_size + MQ_OVERHEAD)
                         + min(ch.capacity, MQ_PRIO_MAX) * MQ_OVERHEAD)
