@@ -31,25 +31,15 @@ from ipcviz.tui.source import LiveSource, Source
 from ipcviz.tui.authoring_keys import WATCH_INTERVAL, AuthoringKeys
 from ipcviz.tui.layout_keys import SOFT_KEYS, LayoutKeys
 from ipcviz.tui.time_keys import TimeKeys
-from ipcviz.tui.widgets.events import EventLog
-from ipcviz.tui.widgets.locks import LocksPanel
-from ipcviz.tui.widgets.pipes import PipesPanel
-from ipcviz.tui.widgets.programs import ProgramsPanel
-from ipcviz.tui.widgets.queues import QueuesPanel
-from ipcviz.tui.widgets.rpc import RpcPanel
-from ipcviz.tui.widgets.shm import SharedMemoryPanel
-from ipcviz.tui.widgets.signals import SignalsPanel
-from ipcviz.tui.widgets.speed import SpeedPanel
-from ipcviz.tui.widgets.source_view import SourceView
-from ipcviz.tui.widgets.status import LessonText, StatusBar
-from ipcviz.tui.widgets.workers import WorkersTable
+from ipcviz.tui.panels import (
+    BORDER_TITLES, PANELS, EventLog, LessonText, LocksPanel, PipesPanel, ProgramsPanel,
+    QueuesPanel, RpcPanel, SharedMemoryPanel, SignalsPanel, SourceView, SpeedPanel, StatusBar,
+    WorkersTable,
+)
 
 NARROW_WIDTH = 100
 #: after SIGTERM/SIGHUP, seconds the app's shutdown may take before the process just ends
 EXIT_GRACE = 5.0
-PANELS = (StatusBar, LessonText, WorkersTable, SpeedPanel, ProgramsPanel, SignalsPanel,
-          PipesPanel,
-          QueuesPanel, RpcPanel, SharedMemoryPanel, LocksPanel, SourceView)
 
 
 class SnapshotArrived(Message):
@@ -145,15 +135,8 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
     def on_mount(self) -> None:
         self._apply_width(self.size.width)
         self.query_one(WorkersTable).focus()
-        self.query_one(EventLog).border_title = "events"
-        self.query_one(PipesPanel).border_title = "pipes, FIFOs, sockets: bytes in the kernel"
-        self.query_one(QueuesPanel).border_title = "queues: messages waiting"
-        self.query_one(RpcPanel).border_title = "RPC: calling a function in another process"
-        self.query_one(SignalsPanel).border_title = "signals: received / sent, kernel masks"
-        self.query_one(SharedMemoryPanel).border_title = "shared memory: live contents"
-        self.query_one(LocksPanel).border_title = "locks: POSIX semaphores"
-        self.query_one(ProgramsPanel).border_title = "programs: what the kernel shows"
-        self.query_one(SpeedPanel).border_title = "speed race: bytes delivered per second"
+        for widget_type, title in BORDER_TITLES.items():
+            self.query_one(widget_type).border_title = title
         self.query_one(SourceView).display = False
         self.set_interval(WATCH_INTERVAL, self._watch_file)
         if self.handle_signals:

@@ -1,0 +1,35 @@
+"""The live view's parts: every widget the App lays out, the ones that get each Snapshot
+(in drawing order) and the panels' titles."""
+
+from __future__ import annotations
+
+from ipcviz.tui.widgets.events import EventLog
+from ipcviz.tui.widgets.locks import LocksPanel
+from ipcviz.tui.widgets.pipes import PipesPanel
+from ipcviz.tui.widgets.programs import ProgramsPanel
+from ipcviz.tui.widgets.queues import QueuesPanel
+from ipcviz.tui.widgets.rpc import RpcPanel
+from ipcviz.tui.widgets.shm import SharedMemoryPanel
+from ipcviz.tui.widgets.signals import SignalsPanel
+from ipcviz.tui.widgets.source_view import SourceView
+from ipcviz.tui.widgets.speed import SpeedPanel
+from ipcviz.tui.widgets.status import LessonText, StatusBar
+from ipcviz.tui.widgets.workers import WorkersTable
+
+__all__ = ["BORDER_TITLES", "PANELS", "EventLog", "LessonText", "LocksPanel", "PipesPanel",
+           "ProgramsPanel", "QueuesPanel", "RpcPanel", "SharedMemoryPanel", "SignalsPanel",
+           "SourceView", "SpeedPanel", "StatusBar", "WorkersTable"]
+
+#: the widgets that render each Snapshot
+PANELS = (StatusBar, LessonText, WorkersTable, SpeedPanel, ProgramsPanel, SignalsPanel,
+          PipesPanel, QueuesPanel, RpcPanel, SharedMemoryPanel, LocksPanel, SourceView)
+
+BORDER_TITLES = {
+    EventLog: "events", PipesPanel: "pipes, FIFOs, sockets: bytes in the kernel",
+    QueuesPanel: "queues: messages waiting",
+    RpcPanel: "RPC: calling a function in another process",
+    SignalsPanel: "signals: received / sent, kernel masks",
+    SharedMemoryPanel: "shared memory: live contents", LocksPanel: "locks: POSIX semaphores",
+    ProgramsPanel: "programs: what the kernel shows",
+    SpeedPanel: "speed race: bytes delivered per second",
+}
