@@ -165,3 +165,19 @@ workers:
     (read,) = read_recording(str(recording))
     assert read.description == "\\x1b]2;OWNED\\x07"
     assert read.workers[0].name == "w\\x1b[2J"
+
+
+def test_the_fast_path_never_skips_a_character_that_needs_escaping() -> None:
+    """A frame whose JSON line cannot hold a control character is not walked string by
+    string (a 64x64 array is 4,096 numbers a frame): for every character the escaping
+    would change, its JSON (escaped or raw) takes the slow path."""
+    from ipcviz.format import escape_control
+    from ipcviz.tui.source import may_hold_control
+
+    codes = list(range(0x3000)) + [0xFEFF, 0xFFF9, 0xFFFB, 0xE0001, 0x10FFFD]
+    for code in codes:
+        ch = chr(code)
+        if escape_control(ch) != ch and ch != "\n":
+            for text in (json.dumps({"t": ch}), json.dumps({"t": ch}, ensure_ascii=False)):
+                assert may_hold_control(text), hex(code)
+    assert not may_hold_control(json.dumps({"values": [[1, 2], [3, 4]], "d": "a\nb"}))

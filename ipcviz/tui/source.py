@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -142,7 +143,9 @@ class LiveSource(Source):
                 message = json.loads(line)
                 kind = message.get("type")
                 if kind == "snapshot":
-                    on_snapshot(Snapshot.from_dict(escape_tree(message["snapshot"])))
+                    data = message["snapshot"]
+                    on_snapshot(Snapshot.from_dict(escape_tree(data) if may_hold_control(line)
+                                                   else data))
                 elif kind == "error":
                     on_error([escape_control(line) for line in message["lines"]])
                 elif kind == "bye":
@@ -212,6 +215,18 @@ class LiveSource(Source):
                 self.swept = sweep_dead_runs(owner_pid=proc.pid).removed
             except RunRootError:  # the root went bad under us: touch nothing
                 self.swept = []
+
+
+#: what a control or format character can look like in a JSON line: a \u, \b, \f, \r
+#: or \t escape, or any character outside printable ASCII (DEL, raw non-ASCII)
+_MAYBE_CONTROL = re.compile(rb"[^\x20-\x7e\n]|\\[ubfrt]")
+
+
+def may_hold_control(line: str | bytes) -> bool:
+    """False when a JSON line certainly decodes to no control character, so the Snapshot
+    need not be walked string by string (a 64x64 array is 4,096 numbers a frame)."""
+    raw = line.encode("utf-8") if isinstance(line, str) else line
+    return _MAYBE_CONTROL.search(raw) is not None
 
 
 def read_recording(path: str) -> list[Snapshot]:
