@@ -320,3 +320,13 @@ workers:
         for s in sleeps:
             if s.is_running():
                 s.kill()
+
+
+def test_ipcvizs_own_pipes_are_never_the_programs(nothing_left_behind) -> None:
+    """`watch -- sleep 30`: sleep holds no pipe, yet the summary's peak listed one to five
+    (the fork was read before it had exec'd the program, with the runtime's descriptors)."""
+    result = run_cli("watch", "--headless", "--json", "--duration", "1.5", "--",
+                     "/bin/sleep", "30")
+    program = _summary(result)["workers"]["sleep"]["program"]
+    assert program["peak"]["pipes"] == {}
+    assert program["observed"]["pipes"] == []

@@ -238,6 +238,15 @@ def _pgrp(pid: int) -> int | None:
         return None
 
 
+def _not_exec_yet(pid: int) -> bool:
+    """Still the runtime's fork (the same command line): its descriptors are ipcviz's."""
+    try:
+        with open("/proc/self/cmdline", "rb") as me, open(f"/proc/{pid}/cmdline", "rb") as it:
+            return me.read() == it.read()
+    except OSError:
+        return False
+
+
 def program_trees(leaders: list[int], groups: set[int]) -> list[ProcessIdentity]:
     """Every process under the `leaders` (programs), and the runtime's children in the
     programs' process `groups` (their orphans: the runtime is the subreaper)."""
@@ -296,6 +305,9 @@ class ProgramWatch:
         `channels`: inodes of the scenario's pipes and FIFOs, by channel name)."""
         if not fresh and name in self.last:
             return self.last[name]
+        if _not_exec_yet(pid):  # still the runtime's fork: its descriptors are ipcviz's
+            return self.last.get(name, {"processes": [], "pipes": [], "queues": [],
+                                        "sockets": [], "shared_memory": []})
         from ipcviz.observe import observe
 
         self.ticks += 1
