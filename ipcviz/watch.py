@@ -88,7 +88,14 @@ def watch_command(args: argparse.Namespace, launch: Callable[..., int],
         return fail(["watch: --json goes with --headless"])
     program = argv[0]
     if program.endswith(".c") and os.path.isfile(program):
-        pass  # compiled on first use by the runtime (a missing compiler is one line too)
+        from ipcviz.observe.cc import CompileError, compile_c
+
+        try:  # compiled here, into the cache the runtime uses: an error names the source
+            compile_c(program)
+        except (CompileError, OSError) as exc:
+            return fail([f"watch: {exc}"])
+    elif os.path.isdir(program):
+        return fail([f"watch: '{program}' is a directory, not a program"])
     elif ("/" in program and not os.access(program, os.X_OK)) or (
             "/" not in program and shutil.which(program) is None):
         return fail([f"watch: program '{program}' not found"

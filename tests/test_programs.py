@@ -330,3 +330,18 @@ def test_ipcvizs_own_pipes_are_never_the_programs(nothing_left_behind) -> None:
     program = _summary(result)["workers"]["sleep"]["program"]
     assert program["peak"]["pipes"] == {}
     assert program["observed"]["pipes"] == []
+
+
+def test_a_c_program_that_does_not_build_is_one_line_naming_its_error(tmp_path) -> None:
+    """The line named a deleted temporary scenario and gcc's first line ("In function
+    'main':"), not the error. Also a directory given as the program."""
+    _needs_cc()
+    source = tmp_path / "broken.c"
+    source.write_text("int main(void) {\n  return undefined_thing;\n}\n")
+    result = run_cli("watch", "--headless", "--", str(source), timeout=120)
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"watch: cc failed: {source}:2:") and "error:" in line, line
+    result = run_cli("watch", "--headless", "--", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"watch: '{tmp_path}' is a directory, not a program"]

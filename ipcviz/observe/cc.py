@@ -62,8 +62,10 @@ def compile_c(source: Path | str) -> Path:
         result = subprocess.run([cc, *FLAGS, "-o", temp, str(source), *LIBS],
                                 capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
-            first = (result.stderr.strip().splitlines() or ["(no message)"])[0]
-            raise CompileError(f"{source}: cc failed: {first}")
+            lines = result.stderr.strip().splitlines() or ["(no message)"]
+            # the compiler's first error ("f.c:3:5: error: ..."), not its "In function" line
+            first = next((ln for ln in lines if "error:" in ln), lines[0])
+            raise CompileError(f"cc failed: {first.strip()}")
         os.chmod(temp, 0o700)
         os.replace(temp, target)
     finally:
