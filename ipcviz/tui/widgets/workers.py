@@ -101,8 +101,11 @@ def row_cells(w: WorkerView, snap: Snapshot) -> tuple[Text | str, ...]:
 
 
 def next_cell(w: WorkerView) -> Text:
-    """"next: load counter[0]" for a held worker; empty for one that is not held."""
+    """"load counter[0]" for a held worker; for one blocked in the kernel, that it cannot
+    take a step until the call returns; empty otherwise."""
     if w.next_op is None:
+        if w.state == "blocked":
+            return Text("- (blocked: no step until it returns)", style="dim")
         return Text("")
     return Text(w.next_op.detail, style="bold cyan")
 
