@@ -29,6 +29,7 @@ from ipcviz.protocol import (
 from ipcviz.runtime.bursts import SLICE_BUDGET, BurstTarget, SignalBurst
 from ipcviz.runtime.procs import Proc
 from ipcviz.format import speed_text
+from ipcviz.runtime.procmasks import read_masks
 from ipcviz.signals import signal_name
 from ipcviz.telemetry import table as T
 
@@ -42,9 +43,24 @@ class Actions:
             event = self._timeline[self._next_event]
             self._next_event += 1
             self.execute(from_scenario(event), source="timeline")
+        late: list[tuple[float, int, str, int, str, float, float]] = []
         while self._spaced and self._spaced[0][0] <= now:
-            _, _, to, sig, source = heapq.heappop(self._spaced)
+            due, seq, to, sig, source, interval, first = heapq.heappop(self._spaced)
+            # Sent together (a busy runtime finding several due at once), or while the
+            # last one still waits for a target not yet scheduled, a standard signal
+            # merges with it, which "interval" promises it does not: keep the gap (for a
+            # second at most: a stopped target keeps its signals pending).
+            last = self._spaced_sent.get((to, sig))
+            if last is not None and now - last < interval / 2:
+                late.append((last + interval, seq, to, sig, source, interval, first))
+                continue
+            if now - first < 1.0 and self._undelivered(to, sig):
+                late.append((now + interval / 4, seq, to, sig, source, interval, first))
+                continue
+            self._spaced_sent[(to, sig)] = now
             self.send_signal(to, sig, 1, source)
+        for entry in late:
+            heapq.heappush(self._spaced, entry)
         for proc in self.procs:
             if proc.restart_at is not None and proc.restart_at <= now and not proc.alive:
                 proc.restart_at = None
@@ -59,11 +75,12 @@ class Actions:
 
     def _send_command(self, command: SendSignal, source: str) -> None:
         if command.interval and command.count > 1:
+            self._spaced_sent[(command.to, command.sig)] = self.run_time
             self.send_signal(command.to, command.sig, 1, source)
             for k in range(1, command.count):
-                heapq.heappush(self._spaced, (self.run_time + k * command.interval,
-                                              len(self._spaced) + k, command.to, command.sig,
-                                              source))
+                due = self.run_time + k * command.interval
+                heapq.heappush(self._spaced, (due, len(self._spaced) + k, command.to,
+                                              command.sig, source, command.interval, due))
         else:
             self.send_signal(command.to, command.sig, command.count, source)
 
@@ -123,6 +140,20 @@ class Actions:
         at = self.table.row_base(proc.row) + cell
         cells = self.table.cells
         cells[at] = cells[at] | bit if on else cells[at] & ~bit
+
+    def _undelivered(self, to: str, sig: int) -> bool:
+        """A standard signal still pending (and not blocked) at one of the targets: the
+        last one sent has not reached its handler yet."""
+        if sig >= signal.SIGRTMIN:
+            return False
+        name = signal_name(sig)
+        for proc in self._targets(to):
+            if proc.alive and proc.ident is not None:
+                masks = read_masks(proc.ident.pid) or {}
+                pending = masks.get("pending", []) + masks.get("shared_pending", [])
+                if name in pending and name not in masks.get("blocked", []):
+                    return True
+        return False
 
     def send_signal(self, to: str, sig: int, count: int = 1, source: str = "key") -> int:
         """Signal every live worker `to` names, `count` times each, as a burst sent a slice

@@ -69,7 +69,10 @@ class Runtime(Forking, Actions, Cleanup):
         self.pending_events: list[EventView] = []
         self._timeline = sorted(self.model.timeline, key=lambda e: e.at)
         self._triggers = {t.key: from_scenario(t) for t in self.model.triggers}
-        self._spaced: list[tuple[float, int, str, int, str]] = []  # (due, seq, to, sig, source)
+        #: signals sent `interval` apart: (due, seq, to, sig, source, interval, first due)
+        self._spaced: list[tuple[float, int, str, int, str, float, float]] = []
+        #: when the last of them went to each (target, signal), in run time
+        self._spaced_sent: dict[tuple[str, int], float] = {}
         self._next_event = 0
         self._wake_r = self._wake_w = -1
         self._gate_r: int | None = None
