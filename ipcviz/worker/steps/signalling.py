@@ -35,12 +35,16 @@ def send_signal(row: WorkerRow, args: schema.SignalArgs) -> None:
         for k in range(args.count):
             if k and args.interval:
                 row.sleep(args.interval)
+            # counted one by one, and before kill(): a long burst cut by the end of the
+            # run has every signal it sent counted, and a reading never finds one
+            # received that is not yet counted sent (taken back if kill() fails)
+            cells[sent_cell] += 1
+            cells[to_cell] += 1
             if ident.pid and ident.signal(args.sig):
                 sent += 1
-                # counted at once: a long burst cut by the end of the run (or a kill)
-                # has every signal it sent counted, not none of them
-                cells[sent_cell] += 1
-                cells[to_cell] += 1
+            else:
+                cells[sent_cell] -= 1
+                cells[to_cell] -= 1
         row.emit(T.EV_SENT, args.sig, (target << 20) | sent, started)
 
 
