@@ -293,6 +293,8 @@ class ProgramWatch:
     #: POSIX objects seen in a program's tree, by worker: leaks if they outlive the run
     objects: dict[str, set[str]] = field(default_factory=dict)
     ticks: int = 0
+    #: program pids seen after their exec (an exec happens once: not checked again)
+    execd: set[int] = field(default_factory=set)
     #: /dev/shm as it was before the run: an object that was already there is not the
     #: program's leak (it only used it); ipcviz's own objects are the registry's
     existing: frozenset[str] = field(
@@ -305,9 +307,10 @@ class ProgramWatch:
         `channels`: inodes of the scenario's pipes and FIFOs, by channel name)."""
         if not fresh and name in self.last:
             return self.last[name]
-        if _not_exec_yet(pid):  # still the runtime's fork: its descriptors are ipcviz's
+        if pid not in self.execd and _not_exec_yet(pid):  # still the runtime's fork
             return self.last.get(name, {"processes": [], "pipes": [], "queues": [],
                                         "sockets": [], "shared_memory": []})
+        self.execd.add(pid)
         from ipcviz.observe import observe
 
         self.ticks += 1
