@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from ipcviz.host.process import ProcessIdentity, read_stat
-from ipcviz.scenario.kinds import RPC_METHODS
 from ipcviz.signals import signal_name
 from ipcviz.telemetry import table as T
 
@@ -75,7 +74,7 @@ def speed_problem(speed: float) -> str | None:
 
 @dataclass(frozen=True)
 class NextOp:
-    """What a held worker does next, for a "next:" column: `kind` is a T.NEXT_KINDS name
+    """What a held worker does next, for a "next:" column: `kind` is an operation's name
     (an increment is a `load` then a `store`), `detail` the words ("load counter[0]")."""
 
     kind: str
@@ -352,46 +351,9 @@ class Scheduler:
 
 
 def describe_next(kind: int, channel: str | None, arg: int, shape: tuple[int, ...]) -> NextOp:
-    """The words for a worker's next operation."""
-    name = T.NEXT_KINDS[kind] if 0 <= kind < len(T.NEXT_KINDS) else "?"
-    on = channel or ""
-    if name in ("load", "store", "set"):
-        where = "" if arg < 0 else _index_text(arg, shape)
-        text = f"{name} {on}{where}"
-    elif name == "write" and arg < 0:  # `from_read`: the bytes of its last read
-        text = f"write what it last read to {on}"
-    elif name in ("write", "send"):
-        text = f"{name} {arg} B to {on}"
-    elif name == "read":
-        text = f"read up to {arg} B from {on}"
-    elif name == "receive":
-        text = f"receive from {on}"
-    elif name in ("acquire", "release"):
-        text = f"{name} {on}"
-    elif name in ("signal", "wait_signal"):
-        text = f"{'send' if name == 'signal' else 'wait for'} {signal_name(arg)}"
-    elif name in ("block", "unblock"):
-        text = f"{name} {signal_name(arg)}" if arg else name
-    elif name == "sleep":
-        text = f"sleep {arg / 1000:g} s"
-    elif name == "exit":
-        text = f"exit {arg}"
-    elif name == "echo":
-        text = f"echo on {on}"
-    elif name == "call":
-        method = RPC_METHODS[arg] if 0 <= arg < len(RPC_METHODS) else "?"
-        text = f"call {method}() on {on}"
-    elif name == "serve":
-        text = f"answer a call on {on}"
-    elif name == "spawn":
-        text = "spawn a child"
-    else:
-        text = "wait"
-    return NextOp(name, channel, text)
-
-
-def _index_text(flat: int, shape: tuple[int, ...]) -> str:
-    """[i] or [r, c] for a flat index into an array of `shape`."""
-    if len(shape) == 2:
-        return f"[{flat // shape[1]}, {flat % shape[1]}]"
-    return f"[{flat}]"
+    """The words for a worker's next operation (an OP code: the table of kinds gives each
+    operation its words)."""
+    op = T.OP_OF.get(kind)
+    if op is None:
+        return NextOp("?", channel, "wait")
+    return NextOp(op.name, channel, op.words(channel or "", arg, shape))

@@ -1,5 +1,5 @@
 """A JSON Schema of the scenario format, generated from the pydantic models
-(`schema.py`, and `kinds.py` for the channel and step kinds).
+(`schema.py`, and `kinds.py` and `models.py` for the channel and step kinds).
 
 Editors (VS Code, Neovim, Helix through yaml-language-server) use it to complete keys
 and flag mistakes while typing. It says what the models check on their own (shape,
@@ -20,7 +20,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import core_schema
 
-from ipcviz.scenario import fields, kinds
+from ipcviz.scenario import fields, kinds, models
 from ipcviz.scenario import schema as s
 from ipcviz.signals import SIGRTMAX, SIGRTMIN, parse_signal, signal_name, valid_numbers
 
@@ -159,7 +159,7 @@ class _Generator(GenerateJsonSchema):
 
 
 #: the modules whose models make up the format
-_MODEL_MODULES = (fields, kinds, s)
+_MODEL_MODULES = (fields, models, s)
 
 
 def _attribute_docstrings() -> dict[tuple[str, str], str]:

@@ -37,9 +37,8 @@ from ipcviz.scenario.fields import (  # re-exported: the format's names, in one 
     SignalNum,
     _exactly_one,
 )
-from ipcviz.scenario.kinds import (  # re-exported
-    CHANNELS,
-    STEPS,
+from ipcviz.scenario.kinds import CHANNELS, STEPS
+from ipcviz.scenario.models import (  # re-exported
     EchoArgs,
     FifoChannel,
     IncrementArgs,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ipcviz.scenario.kinds import Op, operations
 from ipcviz.scenario.plan import PARENT_TARGET
 from ipcviz.signals import NSIG
 
@@ -56,7 +57,7 @@ CTRL_SPEED = 22
 TAKEN = 23
 #: written by the worker: 1 while it waits at a boundary (for a grant, or a resume)
 HELD = 24
-#: written by the worker when it stops at a boundary: what it does next (NEXT_KINDS
+#: written by the worker when it stops at a boundary: what it does next (an OP_CODE,
 #: index), on which channel (-1: none) and a detail (bytes, array index, signal, ms)
 NEXT_OP = 25
 NEXT_CHANNEL = 26
@@ -68,12 +69,6 @@ PAUSE_WORKER, PAUSE_RUN, PAUSE_PACE = 1, 2, 4
 #: steps per second each worker may take at speed 1 when paced; at speed f: PACE_STEPS * f
 #: (so 1/64 is one step a second)
 PACE_STEPS = 64
-
-#: what a held worker will do next (NEXT_OP cell): an increment is a load then a store
-NEXT_KINDS = ("?", "write", "read", "send", "receive", "load", "store", "set", "acquire",
-              "release", "signal", "wait_signal", "block", "unblock", "spawn", "echo",
-              "sleep", "exit", "call", "serve")
-NEXT = {name: i for i, name in enumerate(NEXT_KINDS)}
 
 SIG_RECEIVED = HEADER
 SIG_SENT = SIG_RECEIVED + NSIG
@@ -125,20 +120,26 @@ EXECUTED, EXECUTED_TWICE, RPC_ERRORS = 2, 3, 4
 EVENT_SLOTS = 64
 EVENT_COLS = 4  # time_ns, kind, a, b
 
-# What a worker is doing (OP cell).
-(OP_STARTING, OP_RUNNING, OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE,
- OP_SLEEP, OP_WAIT_SIGNAL, OP_PAUSED, OP_DONE, OP_INCREMENT, OP_ECHO, OP_SPAWN,
- OP_CALL, OP_SERVE) = range(16)
-OP_NAMES = {
-    OP_STARTING: "start", OP_RUNNING: "run", OP_WRITE: "write", OP_READ: "read",
-    OP_SEND: "send", OP_RECEIVE: "receive", OP_ACQUIRE: "acquire",
-    OP_SLEEP: "sleep", OP_WAIT_SIGNAL: "wait_signal", OP_PAUSED: "paused", OP_DONE: "done",
-    OP_INCREMENT: "increment", OP_ECHO: "echo", OP_SPAWN: "spawn", OP_CALL: "call",
-    OP_SERVE: "serve",
-}
+# What a worker is doing (OP cell), and what a held worker does next (NEXT_OP cell): one
+# numbering of the table's own states followed by every step kind's operations, taken
+# from the table of kinds (ipcviz.scenario.kinds: a step kind's `ops`), so a new kind
+# needs no code here. An increment runs as OP "increment"; held before it, a worker
+# says it will "load" and then "store".
+STATES = ("start", "run", "paused", "done")
+OP_STARTING, OP_RUNNING, OP_PAUSED, OP_DONE = range(len(STATES))
+OPS: tuple[Op, ...] = operations()
+OP_NAMES: dict[int, str] = dict(enumerate(STATES + tuple(op.name for op in OPS)))
+OP_CODE: dict[str, int] = {name: code for code, name in OP_NAMES.items()}
+if len(OP_CODE) != len(OP_NAMES):  # two kinds naming one operation the same
+    raise RuntimeError("the table of kinds names an operation twice")
+#: the operation of each code (None for the table's own states)
+OP_OF: dict[int, Op] = {OP_CODE[op.name]: op for op in OPS}
 #: Ops that, when the kernel says the process sleeps, mean it is blocked on something.
-BLOCKING_OPS = frozenset({OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP_WAIT_SIGNAL,
-                          OP_ECHO, OP_CALL, OP_SERVE})
+BLOCKING_OPS = frozenset(code for code, op in OP_OF.items() if op.blocks)
+(OP_WRITE, OP_READ, OP_SEND, OP_RECEIVE, OP_ACQUIRE, OP_SLEEP, OP_WAIT_SIGNAL,
+ OP_INCREMENT, OP_ECHO, OP_SPAWN, OP_CALL, OP_SERVE) = (
+    OP_CODE[name] for name in ("write", "read", "send", "receive", "acquire", "sleep",
+                               "wait_signal", "increment", "echo", "spawn", "call", "serve"))
 
 # Event kinds (event ring).
 (EV_STARTED, EV_SIGNAL, EV_EOF, EV_EPIPE, EV_EXITING, EV_SENT, EV_WAITED, EV_BLOCK,

@@ -38,7 +38,7 @@ POLL_SECONDS = 0.02
 POLL_FAST = 0.0005
 FAST_POLLS = 200
 
-#: what the worker does next: (T.NEXT_KINDS index, channel index or -1, detail), or a
+#: what the worker does next: (an OP code (T.OP_CODE), channel index or -1, detail), or a
 #: function giving it when it depends on the moment (an increment's lock switch)
 Next = Union[tuple[int, int, int], Callable[[], tuple[int, int, int]]]
 NOTHING: tuple[int, int, int] = (0, -1, 0)

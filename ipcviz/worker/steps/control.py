@@ -7,9 +7,11 @@ the child); they reach it as `row.runner`.
 from __future__ import annotations
 
 from ipcviz.scenario import schema
+from ipcviz.telemetry import table as T
+from ipcviz.worker.boundary import Next
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import ExitRequested
-from ipcviz.worker.steps.registry import handles
+from ipcviz.worker.steps.registry import describes, handles
 
 
 @handles("sleep")
@@ -32,3 +34,18 @@ def repeat(row: WorkerRow, args: schema.RepeatArgs) -> None:
 def spawn(row: WorkerRow, kid: str) -> None:
     assert row.runner is not None
     row.runner.spawn(kid)
+
+
+@describes("sleep")
+def describe_sleep(row: WorkerRow, seconds: float) -> Next:
+    return (T.OP_SLEEP, -1, round(seconds * 1000))
+
+
+@describes("exit")
+def describe_exit(row: WorkerRow, code: int) -> Next:
+    return (T.OP_CODE["exit"], -1, code)
+
+
+@describes("spawn")
+def describe_spawn(row: WorkerRow, kid: str) -> Next:
+    return (T.OP_SPAWN, -1, list(row.ctx.definitions).index(kid))

@@ -12,8 +12,9 @@ import time
 from ipcviz.channels import message
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
+from ipcviz.worker.boundary import Next
 from ipcviz.worker.row import WorkerRow
-from ipcviz.worker.steps.registry import handles
+from ipcviz.worker.steps.registry import describes, handles
 
 #: a receiver remembers this many sequence numbers per sender to notice duplicates
 SEEN_WINDOW = 4096
@@ -139,3 +140,13 @@ def _already_seen(row: WorkerRow, name: str, sender: int, seq: int) -> bool:
         recent = {s for s in recent if s > top - SEEN_WINDOW}
     seen[(name, sender)] = (top, recent)
     return False
+
+
+@describes("send")
+def describe_send(row: WorkerRow, args: schema.SendArgs) -> Next:
+    return (T.OP_SEND, row.index(args.to), len(row.payload(args)))
+
+
+@describes("receive")
+def describe_receive(row: WorkerRow, args: schema.ReceiveArgs) -> Next:
+    return (T.OP_RECEIVE, row.index(args.from_), 0)

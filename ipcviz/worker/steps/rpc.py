@@ -24,10 +24,11 @@ from ipcviz.channels.rpc import (
     request,
 )
 from ipcviz.scenario import schema
-from ipcviz.scenario.kinds import MAX_RPC_SLEEP, RPC_METHODS
+from ipcviz.scenario.models import MAX_RPC_SLEEP, RPC_METHODS
 from ipcviz.telemetry import table as T
+from ipcviz.worker.boundary import Next
 from ipcviz.worker.row import WorkerRow
-from ipcviz.worker.steps.registry import handles
+from ipcviz.worker.steps.registry import describes, handles
 
 #: events carry the call number in the high bits of their second value
 CALL_SHIFT = 24
@@ -172,3 +173,13 @@ def _execute(row: WorkerRow, method: str, params: list) -> Any:
         row.sleep(float(params[0]))
         return params[0]
     return params  # echo
+
+
+@describes("call")
+def describe_call(row: WorkerRow, args: schema.CallArgs) -> Next:
+    return (T.OP_CALL, row.index(args.on), RPC_METHODS.index(args.method))
+
+
+@describes("serve")
+def describe_serve(row: WorkerRow, name: str) -> Next:
+    return (T.OP_SERVE, row.index(name), 0)

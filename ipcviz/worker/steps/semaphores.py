@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ipcviz.telemetry import table as T
+from ipcviz.worker.boundary import Next
 from ipcviz.worker.row import WorkerRow
-from ipcviz.worker.steps.registry import handles
+from ipcviz.worker.steps.registry import describes, handles
 
 
 def take(row: WorkerRow, sem: Any, name: str) -> None:
@@ -31,3 +32,13 @@ def acquire(row: WorkerRow, name: str) -> None:
 @handles("release")
 def release(row: WorkerRow, name: str) -> None:
     give(row, row.ctx.endpoints[name], name)
+
+
+@describes("acquire")
+def describe_acquire(row: WorkerRow, name: str) -> Next:
+    return (T.OP_ACQUIRE, row.index(name), 0)
+
+
+@describes("release")
+def describe_release(row: WorkerRow, name: str) -> Next:
+    return (T.OP_CODE["release"], row.index(name), 0)

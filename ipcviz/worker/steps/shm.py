@@ -9,7 +9,7 @@ from ipcviz.telemetry import table as T
 from ipcviz.worker.boundary import Next, hold
 from ipcviz.worker.bursts import BURST, unlocked_increments
 from ipcviz.worker.row import WorkerRow
-from ipcviz.worker.steps.registry import compiles
+from ipcviz.worker.steps.registry import compiles, describes
 from ipcviz.worker.steps.semaphores import give, take
 
 Step = Callable[[], None]
@@ -31,14 +31,15 @@ def compile_increment(row: WorkerRow, args: schema.IncrementArgs) -> Step:
     return lambda: increment(row, args, index)
 
 
+@describes("increment")
 def first_operation(row: WorkerRow, args: schema.IncrementArgs) -> Next:
     """What an increment does first when held before it: acquire its lock (while the lock
     is on), else load the element (looked at again while the worker waits)."""
     index = flat_index(args.index, row.ctx.endpoints[args.array].values.shape) or 0
-    load = (T.NEXT["load"], row.index(args.array), index)
+    load = (T.OP_CODE["load"], row.index(args.array), index)
     if not args.lock:
         return load
-    acquire = (T.NEXT["acquire"], row.index(args.lock), 0)
+    acquire = (T.OP_ACQUIRE, row.index(args.lock), 0)
     cells, lock_off = row.cells, row.base + T.CTRL_LOCK_OFF
     return lambda: load if cells[lock_off] else acquire
 
@@ -97,7 +98,7 @@ def _stepped_increment(row: WorkerRow, args: schema.IncrementArgs, index: int,
 
     def boundary(kind: str, where: int, arg: int = 0) -> None:
         if cells[pause_cell]:
-            hold(row, (T.NEXT[kind], where, arg))
+            hold(row, (T.OP_CODE[kind], where, arg))
 
     if locked:
         lock = row.ctx.endpoints[args.lock]
@@ -138,3 +139,9 @@ def set_values(row: WorkerRow, args: schema.SetArgs, index: int | None) -> None:
         array.flat[index] = args.value
         array.last_writer[index] = row.ctx.row
     row.emit(T.EV_SET, row.index(args.array), -1 if index is None else index)
+
+
+@describes("set")
+def describe_set(row: WorkerRow, args: schema.SetArgs) -> Next:
+    index = flat_index(args.index, row.ctx.endpoints[args.array].values.shape)
+    return (T.OP_CODE["set"], row.index(args.array), -1 if index is None else index)

@@ -9,9 +9,10 @@ from ipcviz.host.process import ProcessIdentity
 from ipcviz.scenario import schema
 from ipcviz.scenario.plan import PARENT_TARGET
 from ipcviz.telemetry import table as T
+from ipcviz.worker.boundary import Next
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import SignalArrived
-from ipcviz.worker.steps.registry import handles
+from ipcviz.worker.steps.registry import describes, handles
 
 
 @handles("signal")
@@ -76,3 +77,23 @@ def unblock(row: WorkerRow, sigs: list[int]) -> None:
     row.emit(T.EV_UNBLOCK, sigs[0] if sigs else 0, len(sigs))
     os_signal.pthread_sigmask(os_signal.SIG_UNBLOCK, sigs)
     row.mark_hidden_block()
+
+
+@describes("signal")
+def describe_signal(row: WorkerRow, args: schema.SignalArgs) -> Next:
+    return (T.OP_CODE["signal"], -1, args.sig)
+
+
+@describes("wait_signal")
+def describe_wait_signal(row: WorkerRow, sig: int) -> Next:
+    return (T.OP_WAIT_SIGNAL, -1, sig)
+
+
+@describes("block")
+def describe_block(row: WorkerRow, sigs: list[int]) -> Next:
+    return (T.OP_CODE["block"], -1, sigs[0] if sigs else 0)
+
+
+@describes("unblock")
+def describe_unblock(row: WorkerRow, sigs: list[int]) -> Next:
+    return (T.OP_CODE["unblock"], -1, sigs[0] if sigs else 0)

@@ -13,10 +13,11 @@ from collections.abc import Callable
 
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
+from ipcviz.worker.boundary import Next
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import ExitRequested
 from ipcviz.worker.steps import files
-from ipcviz.worker.steps.registry import compiles, handles
+from ipcviz.worker.steps.registry import compiles, describes, handles
 
 Step = Callable[[], None]
 STREAM_KINDS = ("pipe", "fifo")
@@ -222,3 +223,20 @@ def echo(row: WorkerRow, args: schema.EchoArgs) -> None:
         else:
             row.wait(endpoint.wait_writable, 200)
 
+
+
+@describes("write")
+def describe_write(row: WorkerRow, args: schema.WriteArgs) -> Next:
+    if args.from_read is not None:  # size known only when it runs
+        return (T.OP_WRITE, row.index(args.to), -1)
+    return (T.OP_WRITE, row.index(args.to), len(row.payload(args)))
+
+
+@describes("read")
+def describe_read(row: WorkerRow, args: schema.ReadArgs) -> Next:
+    return (T.OP_READ, row.index(args.from_), getattr(args, "bytes", 0))
+
+
+@describes("echo")
+def describe_echo(row: WorkerRow, args: schema.EchoArgs) -> Next:
+    return (T.OP_ECHO, row.index(args.on), args.bytes)

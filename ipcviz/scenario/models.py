@@ -1,0 +1,232 @@
+"""The models of the scenario file's kinds: per channel kind the options of its entry
+under `channels:`, per step kind the arguments of its value. The table of kinds
+(`kinds.py`) says what each kind is to the rest of ipcviz."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from ipcviz.scenario.fields import (
+    MAX_BYTES_PER_OP,
+    MAX_MMAP_BYTES,
+    MAX_SIGNAL_COUNT,
+    Model,
+    Name,
+    SignalNum,
+)
+
+# ---------------------------------------------------------------- channel options
+
+
+
+class PipeChannel(Model):
+    kind: Literal["pipe"]
+    capacity: int | None = Field(None, ge=4096, le=1 << 20)
+    """Kernel buffer size in bytes (F_SETPIPE_SZ); the kernel rounds up to a page power of two."""
+
+
+class FifoChannel(Model):
+    kind: Literal["fifo"]
+    capacity: int | None = Field(None, ge=4096, le=1 << 20)
+    """As for pipes; the FIFO's path lives in the run's private directory."""
+
+
+class SocketChannel(Model):
+    kind: Literal["socket"]
+    family: Literal["unix", "tcp", "udp"] = "unix"
+    """unix: a socket file in the run directory; tcp: 127.0.0.1 only, a free port;
+    udp (extension): datagrams on 127.0.0.1, a free port."""
+    type: Literal["stream", "dgram"] | None = None
+    """Extension: stream (connections; tcp's and unix's default) or dgram (datagrams:
+    udp's only type, and unix's when given)."""
+    server: Name
+    """The worker that accepts (stream) or receives at the bound address (dgram); every
+    other worker using the channel connects on first use."""
+    receive_buffer: int | None = Field(None, ge=1024, le=16 * 1024 * 1024)
+    """Extension: the server socket's receive buffer in bytes (SO_RCVBUF): a small one
+    makes a slow UDP reader drop datagrams."""
+
+
+class MqueueChannel(Model):
+    kind: Literal["mqueue"]
+    capacity: int = Field(10, ge=1, le=65536)
+    """Maximum messages (mq_maxmsg); above /proc/sys/fs/mqueue/msg_max needs root."""
+    message_size: int = Field(1024, ge=1, le=16 * 1024 * 1024)
+    """Maximum bytes per message (mq_msgsize)."""
+
+
+class QueueChannel(Model):
+    kind: Literal["queue"]
+    capacity: int | Literal["unbounded"] = "unbounded"
+    """0 is a rendezvous, N bounds the queue, 'unbounded' never blocks a sender."""
+
+
+class SharedArrayChannel(Model):
+    kind: Literal["shared_array"]
+    dtype: Literal[
+        "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+        "float32", "float64",
+    ] = "int64"
+    shape: list[Annotated[int, Field(ge=1)]] | Annotated[int, Field(ge=1)] = [1]
+    """1-D (`[n]` or `n`) or 2-D (`[rows, cols]`)."""
+    init: Literal["zeros", "arange"] | float | list[float] = "zeros"
+    """Extension: initial contents: zeros, arange (0, 1, 2, ...), one number, or a flat list."""
+
+
+class SemaphoreChannel(Model):
+    kind: Literal["semaphore"]
+    value: int = Field(1, ge=0, le=32767)
+    """Initial value: 1 makes a mutex."""
+
+
+class MmapChannel(Model):
+    kind: Literal["mmap"]
+    size: int = Field(4096, ge=1, le=MAX_MMAP_BYTES)
+    """Bytes of the file in the run directory, mapped MAP_SHARED by every worker using it."""
+
+
+class FileChannel(Model):
+    kind: Literal["file"]
+    lock: bool = False
+    """true: flock(LOCK_EX) around each write and flock(LOCK_SH) around each read."""
+    pause: float = Field(0.0, ge=0, le=60)
+    """Seconds between the two pieces of each write (a slow write a reader can catch)."""
+
+
+class RpcChannel(Model):
+    kind: Literal["rpc"]
+    family: Literal["unix", "tcp"] = "unix"
+    """Extension: the stream socket the calls travel on: a socket file in the run
+    directory (unix) or 127.0.0.1 and a free port (tcp)."""
+    server: Name
+    """The worker whose `serve` steps answer; every other worker using the channel
+    connects on its first `call`."""
+
+
+# ---------------------------------------------------------------- step arguments
+
+
+class _Payload(Model):
+    data: str | None = None
+    size: int | None = Field(None, ge=1, le=MAX_BYTES_PER_OP)
+
+    def payload_bytes(self) -> bytes:
+        if self.data is not None:
+            return self.data.encode("utf-8")
+        return b"x" * int(self.size or 0)
+
+    @model_validator(mode="after")
+    def _data_or_size(self) -> _Payload:
+        if (self.data is None) == (self.size is None):
+            raise PydanticCustomError("one_of", "give either 'data' (text) or 'size' (bytes)")
+        return self
+
+
+class WriteArgs(_Payload):
+    to: Name
+    every: float | None = Field(None, gt=0, le=3600)
+    """Extension: pause this many seconds after the write (a paced writer)."""
+    from_read: Name | None = None
+    """Extension: write the bytes this worker's last `read` (or `echo`) on that pipe,
+    FIFO or socket returned, instead of `data` or `size` (nothing before its first read)."""
+
+    @model_validator(mode="after")
+    def _data_or_size(self) -> WriteArgs:
+        if self.from_read is None:
+            _Payload._data_or_size(self)
+        elif self.data is not None or self.size is not None:
+            raise PydanticCustomError("one_of", "give 'from_read' alone, without 'data' or "
+                                                "'size'")
+        return self
+
+
+class ReadArgs(Model):
+    from_: Name = Field(alias="from")
+    bytes: int = Field(65536, ge=1, le=MAX_BYTES_PER_OP)
+    block: bool = True
+
+
+class SendArgs(_Payload):
+    to: Name
+    priority: int = Field(0, ge=0, le=31)
+    block: bool = True
+    ack: Name | None = None
+    """Extension: wait for an acknowledgement on this queue; resend on timeout."""
+    ack_timeout: float = Field(0.1, gt=0, le=60)
+    retries: int = Field(3, ge=0, le=1000)
+
+
+class ReceiveArgs(Model):
+    from_: Name = Field(alias="from")
+    block: bool = True
+    timeout: float | None = Field(None, gt=0, le=3600)
+    ack: Name | None = None
+    """Extension: after receiving, acknowledge on this queue (to a sender using `ack`)."""
+
+
+#: the methods a `serve` step knows (JSON-RPC 2.0 method names)
+RPC_METHODS = ("add", "echo", "sleep")
+#: longest `sleep` a call may ask a server for
+MAX_RPC_SLEEP = 60
+
+
+class CallArgs(Model):
+    on: Name
+    method: Literal["add", "echo", "sleep"]
+    """add: the sum of the numbers in `params`; echo: `params` back; sleep: wait
+    params[0] seconds, then answer (a slow server)."""
+    params: list[Annotated[float, Field(ge=-1e15, le=1e15)] | Annotated[str, Field(
+        max_length=200)]] = Field([], max_length=16)
+    timeout: float = Field(1.0, gt=0, le=60)
+    """Seconds to wait for the answer before sending the call again (or giving up)."""
+    retries: int = Field(0, ge=0, le=100)
+    """How many times to send the same call again (same id) after a timeout or a lost
+    connection: at-least-once delivery, so a server may do the work twice."""
+
+    @model_validator(mode="after")
+    def _params_fit(self) -> CallArgs:
+        numbers = [p for p in self.params if not isinstance(p, str)]
+        if self.method == "add" and len(numbers) != len(self.params):
+            raise PydanticCustomError("rpc_params", "add takes numbers only, e.g. [2, 3]")
+        if self.method == "sleep" and (len(numbers) != 1 or len(self.params) != 1
+                                       or not 0 <= numbers[0] <= MAX_RPC_SLEEP):
+            raise PydanticCustomError("rpc_params", "sleep takes one number of seconds "
+                                      "(0 to {most}), e.g. [1.5]", {"most": MAX_RPC_SLEEP})
+        return self
+
+
+Index = int | list[int] | None
+
+
+class IncrementArgs(Model):
+    array: Name
+    index: Index = None
+    times: int = Field(1, ge=1, le=1_000_000_000)
+    lock: Name | None = None
+
+
+class SetArgs(Model):
+    array: Name
+    index: Index = None
+    value: float
+
+
+class SignalArgs(Model):
+    to: str
+    sig: SignalNum
+    count: int = Field(1, ge=1, le=MAX_SIGNAL_COUNT)
+    interval: float | None = Field(None, gt=0, le=3600)
+    """Extension: seconds between the `count` signals (default: all at once)."""
+
+
+class EchoArgs(Model):
+    on: Name
+    bytes: int = Field(4096, ge=1, le=MAX_BYTES_PER_OP)
+
+
+class RepeatArgs(Model):
+    times: Annotated[int, Field(ge=0)] | Literal["forever"]
+    steps: list["Step"]  # noqa: F821 (schema.py builds Step and rebuilds this)
