@@ -9,6 +9,7 @@ import numpy as np
 
 from ipcviz.format import format_bytes
 from ipcviz.runtime.channel_views import ChannelViews
+from ipcviz.telemetry.snapshot import End
 from ipcviz.tui.app import make_app
 from ipcviz.tui.source import LiveSource
 from ipcviz.tui.widgets.locks import LocksPanel
@@ -198,10 +199,10 @@ def test_priority_message_taken_first_is_an_event(nothing_left_behind) -> None:
 def test_spawned_handlers_named_as_the_real_ends(nothing_left_behind) -> None:
     with LiveRun(str(SCENARIOS / "echo_store_server.yaml")) as run:
         snap = run.wait_for(lambda s: s.channel("store").data.get("bytes_read", 0) > 0)
-    assert snap.channel("store").writers == ("handler ← server",)
-    assert snap.channel("store").readers == ("storer",)
-    assert "handler ← server" in snap.channel("front").writers
-    assert "server" not in snap.channel("front").writers
+    assert snap.channel("store").writers == (End("handler", "server"),)
+    assert snap.channel("store").readers == (End("storer"),)
+    assert End("handler", "server") in snap.channel("front").writers
+    assert End("server") not in snap.channel("front").writers
 
 
 def test_deadlock_says_the_waiter_waits_forever_on_a_dead_holder(nothing_left_behind) -> None:

@@ -12,7 +12,7 @@ from ipcviz.scenario.kinds import CHANNELS, READING_ROLES, WRITING_ROLES
 from ipcviz.scenario.plan import channel_roles
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.deadlock import find_cycle
-from ipcviz.telemetry.snapshot import ChannelView, Holder, WorkerView
+from ipcviz.telemetry.snapshot import ChannelView, End, Holder, WorkerView
 
 if TYPE_CHECKING:
     from ipcviz.runtime.procs import SpawnedProc
@@ -171,7 +171,8 @@ class ChannelViews:
         cache = self._fifo_cache  # type: ignore[attr-defined]
         if not self._fresh and name in cache:
             return cache[name]
-        users = set(self._ends.get(name, ((), ()))[0]) | set(self._ends.get(name, ((), ()))[1])
+        writers, readers = self._ends.get(name, ((), ()))
+        users = {e.worker for e in writers + readers if e.spawner is None}
         out: dict[str, list[str]] = {"write": [], "read": []}
         for w in workers:
             if w.name not in users or not w.pid or w.state in ("exited", "zombie"):
@@ -181,13 +182,13 @@ class ChannelViews:
         cache[name] = out
         return out
 
-    def _end_names(self, channel: str, wanted: frozenset[str]) -> tuple[str, ...]:
+    def _end_names(self, channel: str, wanted: frozenset[str]) -> tuple[End, ...]:
         """Who uses `channel` in these roles: a worker whose own steps do, or, for a
-        worker that only spawns the children that do, "handler ← server":
-        the spawner holds the descriptors for them but never reads or writes itself."""
+        worker that only spawns the children that do, End(children's definition,
+        spawner): the spawner holds the descriptors for them but never reads or writes."""
         rt = self.runtime
         workers = rt.model.workers  # type: ignore[attr-defined]
-        out: list[str] = []
+        out: list[End] = []
         for p in rt.procs:
             if not p.roles.get(channel, set()) & wanted:
                 continue
@@ -199,11 +200,11 @@ class ChannelViews:
                 return bool(roles) if serving else bool(roles & wanted)
 
             if uses(group):
-                out.append(p.name)
+                out.append(End(p.name))
                 continue
             for kid in sorted(rt.scenario.plan.spawns.get(group, ())):
                 if uses(kid):
-                    out.append(f"{kid} ← {p.name}")
+                    out.append(End(kid, p.name))
         return tuple(dict.fromkeys(out))
 
     @staticmethod

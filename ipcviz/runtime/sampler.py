@@ -16,7 +16,7 @@ from ipcviz.runtime.worker_views import WorkerViews, names_of
 from ipcviz.signals import signal_name
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.events import describe_event
-from ipcviz.telemetry.snapshot import EventView, NextOp, Snapshot
+from ipcviz.telemetry.snapshot import End, EventView, NextOp, Snapshot
 
 if TYPE_CHECKING:
     from ipcviz.runtime.procs import SpawnedProc
@@ -37,7 +37,7 @@ class Sampler(WorkerViews, ChannelViews):
         self._cpu_prev: dict[int, tuple[int, float]] = {}
         self._counters: dict[str, list[tuple[str, str, int]]] = {}
         self._masks: dict[int, dict[str, list[str]]] = {}
-        self._ends: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._ends: dict[str, tuple[tuple[End, ...], tuple[End, ...]]] = {}
         self._fresh = True
         self._stats: dict[int, tuple[object, float]] = {}  # pid -> (ProcStat, cpu %)
         self.dropped_events = 0

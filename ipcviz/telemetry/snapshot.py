@@ -51,6 +51,23 @@ class Holder(NamedTuple):
         return cls(str(value[0]), bool(value[1]))
 
 
+class End(NamedTuple):
+    """A worker at one end of a channel (a writer or a reader): `worker` a worker's name,
+    or, with `spawner`, the definition of the children that worker spawns to use the
+    channel (the spawner holds the descriptors for them but never reads or writes)."""
+
+    worker: str
+    spawner: str | None = None
+
+    @classmethod
+    def parse(cls, value: Any) -> End:
+        """From JSON: [worker, spawner], or the old text form ("handler ← server")."""
+        if isinstance(value, str):
+            kid, sep, spawner = value.partition(" ← ")
+            return cls(kid, spawner if sep else None)
+        return cls(str(value[0]), None if value[1] is None else str(value[1]))
+
+
 @dataclass(frozen=True)
 class WorkerView:
     """One worker process as the sampler saw it."""
@@ -118,8 +135,8 @@ class ChannelView:
     name: str
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
-    writers: tuple[str, ...] = ()
-    readers: tuple[str, ...] = ()
+    writers: tuple[End, ...] = ()
+    readers: tuple[End, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -191,8 +208,8 @@ class Snapshot:
                                for w in raw.get("workers", ()))
         raw["channels"] = tuple(
             build(ChannelView, {**c, "data": _channel_data(c.get("data", {})),
-                                "writers": tuple(c.get("writers", ())),
-                                "readers": tuple(c.get("readers", ()))})
+                                "writers": tuple(map(End.parse, c.get("writers", ()))),
+                                "readers": tuple(map(End.parse, c.get("readers", ())))})
             for c in raw.get("channels", ())
         )
         raw["events"] = tuple(build(EventView, e) for e in raw.get("events", ()))

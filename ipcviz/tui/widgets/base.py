@@ -88,3 +88,9 @@ class Panel(Widget):
     def on_resize(self) -> None:
         self._strip_width = -1
         self.refresh()
+
+
+def ends_text(ends: Sequence[tuple[str, str | None]]) -> str:
+    """A channel's writers or readers in words: "a, handler ← server" (children of
+    `server` running the `handler` definition), "-" for none."""
+    return ", ".join(w if spawner is None else f"{w} ← {spawner}" for w, spawner in ends) or "-"

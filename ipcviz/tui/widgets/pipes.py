@@ -10,12 +10,12 @@ from collections import deque
 from rich.text import Text
 from textual.reactive import reactive
 
-from ipcviz.tui.widgets.base import Panel
+from ipcviz.tui.widgets.base import Panel, ends_text
 from ipcviz.tui.widgets.grid import grid_lines
 
 from ipcviz.format import bar, format_bytes, sparkline
 from ipcviz.scenario.kinds import CHANNELS
-from ipcviz.telemetry.snapshot import ChannelView, Snapshot
+from ipcviz.telemetry.snapshot import ChannelView, End, Snapshot
 from ipcviz.telemetry.views import StreamView
 
 #: reads up to this size are shown as text (messages); bigger ones are bulk transfer
@@ -111,7 +111,7 @@ class PipesPanel(Panel):
             cells = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge,
                      format_bytes(int(peak)) if peak is not None else "-", note]
             if not narrow:
-                cells[1:1] = [ends_text(c, stream)]
+                cells[1:1] = [ends_line(c, stream)]
                 history = self._throughput(c.name, snap.elapsed, stream.bytes_read)
                 cells[-1:-1] = [Text(sparkline(history), style="cyan")]
             rows.append(cells)
@@ -121,16 +121,16 @@ class PipesPanel(Panel):
         self.show(grid_lines(columns, rows, self.text_width, full_rows=notes))
 
 
-def ends_text(c: ChannelView, stream: StreamView) -> str:
+def ends_line(c: ChannelView, stream: StreamView) -> str:
     """"writer → reader", or for a socket "clients ⇄ server" (the server side being the
     spawned handlers when the server only forks them): under the column's
     "writer → reader", the side that connects and usually writes first comes first."""
     if c.kind != "socket":
-        return f"{', '.join(c.writers) or '-'} → {', '.join(c.readers) or '-'}"
+        return f"{ends_text(c.writers)} → {ends_text(c.readers)}"
     server = str(stream.server)
-    serving = [w for w in c.writers if w == server or w.endswith(f" ← {server}")]
-    clients = [w for w in c.writers if w not in serving]
-    return f"{', '.join(clients) or '-'} ⇄ {', '.join(serving) or server}"
+    serving = [e for e in c.writers if e == End(server) or e.spawner == server]
+    clients = [e for e in c.writers if e not in serving]
+    return f"{ends_text(clients)} ⇄ {ends_text(serving) if serving else server}"
 
 
 def page_note(name: str, buffered: int, capacity: int) -> Text:
@@ -145,9 +145,12 @@ def page_note(name: str, buffered: int, capacity: int) -> Text:
     return line
 
 
-def all_ended(snap: Snapshot, names: tuple[str, ...]) -> bool:
-    """Every one of these workers has ended (False if one is unknown, e.g. "kid ← x")."""
-    workers = [snap.worker(name) for name in names]
+def all_ended(snap: Snapshot, ends: tuple[End, ...]) -> bool:
+    """Every one of these workers has ended (False for spawned children: which of them
+    are alive is not one worker's state)."""
+    if any(e.spawner is not None for e in ends):
+        return False
+    workers = [snap.worker(e.worker) for e in ends]
     return bool(workers) and all(w is not None and w.exit is not None for w in workers)
 
 
@@ -179,8 +182,8 @@ def epipe_notes(c: ChannelView, snap: Snapshot) -> list[Text]:
     """A writer of this pipe whose writes failed with EPIPE (no reader left, and SIGPIPE
     ignored or caught, so it lives on): how many, from its own count."""
     lines = []
-    for name in c.writers:
-        w = snap.worker(name)
+    for name, spawner in c.writers:
+        w = snap.worker(name) if spawner is None else None
         if w is not None and w.epipe_errors:
             line = Text("  ")
             line.append(f"{name}: ", style="bold")
@@ -222,7 +225,7 @@ def read_note(c: ChannelView, snap: Snapshot) -> Text:
                     style="cyan")
         line.append(f" ({format_bytes(length)})")
         worker = snap.worker(name)
-        writes = any(name in other.writers for other in snap.channels
+        writes = any(End(name) in other.writers for other in snap.channels
                      if other.kind in ("pipe", "fifo"))
         if worker is not None and writes:  # it could meet its own bytes: did it?
             own = worker.self_reads

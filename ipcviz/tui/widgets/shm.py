@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.reactive import reactive
-from ipcviz.tui.widgets.base import Panel
+from ipcviz.tui.widgets.base import Panel, ends_text
 
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
@@ -181,12 +181,12 @@ def mmap_lines(c: ChannelView, previous: tuple[int, str] | None) -> list[Text]:
     offset_next = data.get("write_offset")  # (recordings made before it lack it)
     if c.writers and offset_next is not None:
         where = Text("  ")
-        where.append(", ".join(c.writers), style="bold")
+        where.append(ends_text(c.writers), style="bold")
         where.append(f" writes next at offset {offset_next} (0x{offset_next:x})")
         if c.readers:
             head = bytes.fromhex(data.get("preview", ""))[:48]
             where.append(";  ")
-            where.append(", ".join(c.readers), style="bold")
+            where.append(ends_text(c.readers), style="bold")
             where.append(" reads from offset 0: ")
             where.append("".join(chr(b) if 32 <= b < 127 else "·" for b in head), style="cyan")
         lines.append(where)

@@ -9,7 +9,7 @@ from ipcviz.host.process import ProcessIdentity
 from ipcviz.scenario import schema
 from ipcviz.scenario.plan import PARENT_TARGET
 from ipcviz.telemetry import table as T
-from ipcviz.worker.boundary import Next
+from ipcviz.worker.boundary import Next, hold
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import SignalArrived
 from ipcviz.worker.steps.registry import describes, handles
@@ -29,6 +29,7 @@ def send_signal(row: WorkerRow, args: schema.SignalArgs) -> None:
             base = ctx.table.row_base(target)
             idents.append(ProcessIdentity(cells[base + T.PID], cells[base + T.START]))
     sent_cell = row.base + T.SIG_SENT + args.sig
+    pause_cell = row.pause_cell
     for ident, target in zip(idents, rows):
         sent = 0
         to_cell = row.sent_to_cells[(target, args.sig)]
@@ -36,6 +37,9 @@ def send_signal(row: WorkerRow, args: schema.SignalArgs) -> None:
         for k in range(args.count):
             if k and args.interval:
                 row.sleep(args.interval)
+            if cells[pause_cell] & T.PAUSE_WORKER:  # paused (`p`, or the final reading)
+                hold(row, (T.OP_CODE["signal"], -1, args.sig))  # mid-burst: what it sent
+                # so far is counted, and the reading sees no more arrive
             # counted one by one, and before kill(): a long burst cut by the end of the
             # run has every signal it sent counted, and a reading never finds one
             # received that is not yet counted sent (taken back if kill() fails)
