@@ -4,6 +4,8 @@ the kernel's view of the object, semaphore holders and waiters, the deadlock che
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +20,26 @@ if TYPE_CHECKING:
     from ipcviz.runtime.procs import SpawnedProc
 
 
+@dataclass(frozen=True)
+class Reading:
+    """One channel being read: its name and kind, its scenario entry, the object that
+    runs it, its counter `column(cell)` over every row, and the view's data being made."""
+
+    name: str
+    kind: str
+    spec: object
+    channel: object
+    column: Callable[[int], np.ndarray]
+    data: dict[str, object]
+
+
+#: counter family (kinds.ChannelKind.counters) -> the ChannelViews method reading it
+FAMILY_READERS = {"bytes": "_read_bytes", "messages": "_read_messages", "rpc": "_read_rpc",
+                  "array": "_read_array", "lock": "_read_lock"}
+if {k.counters for k in CHANNELS.values()} - set(FAMILY_READERS):
+    raise RuntimeError("a channel kind's counter family has no reader in channel_views.py")
+
+
 class ChannelViews:
     """Mixin of `Sampler`: channel counters and kernel state to ChannelViews."""
 
@@ -25,7 +47,6 @@ class ChannelViews:
                       workers: list[WorkerView], kids: list[SpawnedProc]) -> ChannelView:
         rt = self.runtime
         kind = spec.kind  # type: ignore[attr-defined]
-        counters = CHANNELS[kind].counters
         ends = self._ends.get(name)
         if ends is None:  # who writes and who reads never changes during a run
             ends = self._ends[name] = (self._end_names(name, WRITING_ROLES),
@@ -40,66 +61,82 @@ class ChannelViews:
             def column(counter: int) -> np.ndarray:
                 return arr[:, layout.channel_cell(index, counter)]
 
-            if counters == "bytes":
-                data["bytes_written"] = int(column(T.BYTES_WRITTEN).sum())
-                data["bytes_read"] = int(column(T.BYTES_READ).sum())
-                if kind in ("pipe", "fifo", "socket"):
-                    data["last_read"] = self._last_reads(column, kids)
-                if kind == "socket":  # message boundaries: one write, one read?
-                    data["writes"] = int(column(T.WRITES).sum())
-                    data["reads"] = int(column(T.READS).sum())
-            if kind == "file":
-                data["records_written"] = int(column(T.RECORDS_WRITTEN).sum())
-                data["records_read"] = int(column(T.RECORDS_READ).sum())
-                data["torn_reads"] = int(column(T.TORN_READS).sum())
-            if counters == "rpc":
-                data.update(self._rpc(name, column, kids))
-                data["bytes_written"] = int(column(T.BYTES_WRITTEN).sum())
-                data["bytes_read"] = int(column(T.BYTES_READ).sum())
-            if counters == "messages":
-                data["messages_sent"] = int(column(T.MESSAGES_SENT).sum())
-                data["messages_received"] = int(column(T.MESSAGES_RECEIVED).sum())
-                data["bytes_sent"] = int(column(T.BYTES_WRITTEN).sum())
-                data["bytes_received"] = int(column(T.BYTES_READ).sum())
-                data["refused"] = int(column(T.REFUSED).sum())
-            # Counters before contents: a worker writes the cell, then counts the increment,
-            # so every increment counted here is already in (or lost from) the array.
-            per_row = column(T.INCREMENTS) if counters == "array" else None
-            increments = int(per_row.sum()) if per_row is not None else 0
-            if per_row is not None and name not in self._checked:
-                self._checked.add(name)  # the elements `expect` will look at, read for real
-                channel.checked = [e["index"] for e in rt.model.expect  # type: ignore[attr-defined]
-                                   if e.get("channel") == name and "index" in e]
-            if counters == "lock":
-                held = self._consistent_lock(channel, column, data)
-            else:
-                if kind == "mmap":  # the busiest writer's position (each starts at 0)
-                    written = int(column(T.BYTES_WRITTEN).max())
-                    channel.write_offset = written % spec.size  # type: ignore[attr-defined]
-                data.update(channel.observe())
-            if kind == "fifo":
-                data["open_by"] = self._fifo_open_by(name, data.get("path"), workers)
-            if per_row is not None:
-                data["increments"] = increments
-                # while workers run, up to one burst of increments each may be written but
-                # not yet counted: never reported as negative losses
-                lost, note = channel.lost_updates(  # type: ignore[attr-defined]
-                    increments, data["sum"], int(np.count_nonzero(per_row)),
-                    name in rt.scenario.plan.arrays_set)
-                data["lost_updates"] = lost
-                if note is not None:
-                    data["lost_updates_note"] = note
-            elif counters == "lock":
-                data.update(self._semaphore(name, held, workers, kids))
-                value, initial = data.get("value"), data.get("initial")
-                if (not data.get("handoff") and value is not None and initial is not None
-                        and value != initial - int(held.sum())):
-                    # counters a burst behind the kernel's value (taken and given back
-                    # thousands of times a second): the value is the truth; who holds
-                    # it cannot be read at this instant
-                    data["holders"] = [] if value == initial else data["holders"]
-                    data["busy"] = True
+            read = getattr(self, FAMILY_READERS[CHANNELS[kind].counters])
+            read(Reading(name, kind, spec, channel, column, data), workers, kids)
         return ChannelView(name, kind, data, writers, readers)
+
+    # One reader per counter family (kinds.ChannelKind.counters): the family's counters
+    # summed over the workers' rows, beside the kernel's view (channel.observe()).
+
+    def _read_bytes(self, r: Reading, workers: list[WorkerView],
+                    kids: list[SpawnedProc]) -> None:
+        data, column, kind = r.data, r.column, CHANNELS[r.kind]
+        data["bytes_written"] = int(column(T.BYTES_WRITTEN).sum())
+        data["bytes_read"] = int(column(T.BYTES_READ).sum())
+        if kind.last_read:
+            data["last_read"] = self._last_reads(column, kids)
+        for counter in kind.sums:  # e.g. a socket's message boundaries, a file's records
+            data[counter] = int(column(T.COUNTER_CELLS[counter]).sum())
+        if r.kind == "mmap":  # the busiest writer's position (each starts at 0)
+            written = int(column(T.BYTES_WRITTEN).max())
+            r.channel.write_offset = written % r.spec.size  # type: ignore[attr-defined]
+        data.update(r.channel.observe())  # type: ignore[attr-defined]
+        if r.kind == "fifo":
+            data["open_by"] = self._fifo_open_by(r.name, data.get("path"), workers)
+
+    def _read_messages(self, r: Reading, workers: list[WorkerView],
+                       kids: list[SpawnedProc]) -> None:
+        data, column = r.data, r.column
+        data["messages_sent"] = int(column(T.MESSAGES_SENT).sum())
+        data["messages_received"] = int(column(T.MESSAGES_RECEIVED).sum())
+        data["bytes_sent"] = int(column(T.BYTES_WRITTEN).sum())
+        data["bytes_received"] = int(column(T.BYTES_READ).sum())
+        data["refused"] = int(column(T.REFUSED).sum())
+        data.update(r.channel.observe())  # type: ignore[attr-defined]
+
+    def _read_rpc(self, r: Reading, workers: list[WorkerView],
+                  kids: list[SpawnedProc]) -> None:
+        data, column = r.data, r.column
+        data.update(self._rpc(r.name, column, kids))
+        data["bytes_written"] = int(column(T.BYTES_WRITTEN).sum())
+        data["bytes_read"] = int(column(T.BYTES_READ).sum())
+        data.update(r.channel.observe())  # type: ignore[attr-defined]
+
+    def _read_array(self, r: Reading, workers: list[WorkerView],
+                    kids: list[SpawnedProc]) -> None:
+        rt, data, channel = self.runtime, r.data, r.channel
+        # Counters before contents: a worker writes the cell, then counts the increment,
+        # so every increment counted here is already in (or lost from) the array.
+        per_row = r.column(T.INCREMENTS)
+        increments = int(per_row.sum())
+        if r.name not in self._checked:
+            self._checked.add(r.name)  # the elements `expect` will look at, read for real
+            channel.checked = [e["index"] for e in rt.model.expect  # type: ignore[attr-defined]
+                               if e.get("channel") == r.name and "index" in e]
+        data.update(channel.observe())  # type: ignore[attr-defined]
+        data["increments"] = increments
+        # while workers run, up to one burst of increments each may be written but not
+        # yet counted: never reported as negative losses
+        lost, note = channel.lost_updates(  # type: ignore[attr-defined]
+            increments, data["sum"], int(np.count_nonzero(per_row)),
+            r.name in rt.scenario.plan.arrays_set)
+        data["lost_updates"] = lost
+        if note is not None:
+            data["lost_updates_note"] = note
+
+    def _read_lock(self, r: Reading, workers: list[WorkerView],
+                   kids: list[SpawnedProc]) -> None:
+        data = r.data
+        held = self._consistent_lock(r.channel, r.column, data)
+        data.update(self._semaphore(r.name, held, workers, kids))
+        value, initial = data.get("value"), data.get("initial")
+        if (not data.get("handoff") and value is not None and initial is not None
+                and value != initial - int(held.sum())):
+            # counters a burst behind the kernel's value (taken and given back thousands
+            # of times a second): the value is the truth; who holds it cannot be read at
+            # this instant
+            data["holders"] = [] if value == initial else data["holders"]
+            data["busy"] = True
 
     def _last_reads(self, column: object, kids: list[SpawnedProc]) -> dict[str, list]:
         """Per worker that has read the stream: [its last read's first bytes as text

@@ -23,8 +23,12 @@ PROGRAM_TREE_EVERY = 0.2
 class Cleanup:
     """Mixin of `Runtime`: quiesce, shutdown, leaks."""
 
-    def quiesce(self, timeout: float = 1.5) -> bool:
+    def quiesce(self, timeout: float = 1.5, limit: float = 10.0) -> bool:
         """Pause every worker at its next step boundary and wait until no counter moves.
+
+        Gives up after `timeout` seconds in which nothing was counted, or `limit` in all:
+        a receiver still counting a queue of real-time signals on a loaded machine keeps
+        its counter moving, and is waited for (up to `limit`), so the reading is exact.
 
         A worker counts what it moved right after each system call, so once all are paused
         (or blocked, with nothing in flight) the table and the kernel agree exactly. A
@@ -38,15 +42,19 @@ class Cleanup:
         arr[:, T.CTRL_PAUSE] |= T.PAUSE_WORKER
         woken = wake_stopped(self.table)
         counters = slice(T.SIG_RECEIVED, self.table.layout.event_base)
-        deadline = time.monotonic() + timeout
+        now = time.monotonic()
+        deadline, last_call = now + timeout, now + limit
         previous = arr[:, counters].copy()
         still = 0
         try:
-            while time.monotonic() < deadline:
+            while time.monotonic() < min(deadline, last_call):
                 time.sleep(0.02)
                 self.reap()
                 current = arr[:, counters].copy()
-                still = still + 1 if (current == previous).all() else 0
+                moved = not (current == previous).all()
+                still = 0 if moved else still + 1
+                if moved:  # progress: the next `timeout` starts now
+                    deadline = time.monotonic() + timeout
                 previous = current
                 if still >= 3 and not self._signals_in_flight():
                     return True

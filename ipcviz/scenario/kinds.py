@@ -76,6 +76,12 @@ class ChannelKind:
     #: the option naming the worker that serves it: that worker (and the children it
     #: spawns) get the role "server" on it instead of their steps' roles
     server_option: str | None = None
+    #: extra per-worker counters summed into the channel's view beyond its family's,
+    #: by their name in the telemetry table (`table.COUNTER_CELLS`): a socket's write and
+    #: read calls (message boundaries), a file's records and torn reads
+    sums: tuple[str, ...] = ()
+    #: each reader's last read is kept (its first bytes) and shown beside the stream
+    last_read: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,11 +175,12 @@ _FILES = ("file",)
 
 CHANNELS: dict[str, ChannelKind] = {
     "pipe": ChannelKind(PipeChannel, "ipcviz.channels.pipe:PipeChannel", "bytes", "pipes",
-                        "write/read"),
+                        "write/read", last_read=True),
     "fifo": ChannelKind(FifoChannel, "ipcviz.channels.fifo:FifoChannel", "bytes", "pipes",
-                        "write/read"),
+                        "write/read", last_read=True),
     "socket": ChannelKind(SocketChannel, "ipcviz.channels.socket_channel:SocketChannel",
-                          "bytes", "pipes", "write/read/echo", server_option="server"),
+                          "bytes", "pipes", "write/read/echo", server_option="server",
+                          sums=("writes", "reads"), last_read=True),
     "mqueue": ChannelKind(MqueueChannel, "ipcviz.channels.mqueue:MqueueChannel",
                           "messages", "queues", "send/receive"),
     "queue": ChannelKind(QueueChannel, "ipcviz.channels.queue:QueueChannel", "messages",
@@ -186,7 +193,8 @@ CHANNELS: dict[str, ChannelKind] = {
     "mmap": ChannelKind(MmapChannel, "ipcviz.channels.mmap_file:MmapChannel", "bytes",
                         "memory", "write/read"),
     "file": ChannelKind(FileChannel, "ipcviz.channels.file_channel:FileChannel", "bytes",
-                        "pipes", "write/read"),
+                        "pipes", "write/read",
+                        sums=("records_written", "records_read", "torn_reads")),
     "rpc": ChannelKind(RpcChannel, "ipcviz.channels.rpc:RpcChannel", "rpc", "rpc",
                        "call/serve", server_option="server"),
 }

@@ -108,6 +108,10 @@ def last_read(first: int, second: int, length: int) -> bytes:
 #: on a file: whole records appended / taken, and reads that found half a record
 RECORDS_WRITTEN, RECORDS_READ, TORN_READS = MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS
 
+#: the counters a channel kind may add to its family's by name (kinds.ChannelKind.sums)
+COUNTER_CELLS = {"writes": WRITES, "reads": READS, "records_written": RECORDS_WRITTEN,
+                 "records_read": RECORDS_READ, "torn_reads": TORN_READS}
+
 #: on an rpc channel, a client's row (bytes in the first two cells, as on a socket):
 #: calls begun, calls answered, waits that timed out, calls sent again, calls given up,
 #: and the answered calls' latency (sum and largest, in microseconds); in flight =
