@@ -1,4 +1,5 @@
-"""The commands the UI sends the runtime, as typed values, and their one wire form.
+"""The commands the UI sends the runtime and the messages it answers with, as typed
+values, and their one wire form.
 
 The UI builds command objects and `encode`s them into one JSON line each; the runtime
 `decode`s every line back into the same objects and executes them by type
@@ -15,8 +16,11 @@ Wire form (JSON lines on the runtime's stdin), kept as it always was:
   {"cmd": "time", "op": "step", "worker": WORKER}
   {"cmd": "time", "op": "speed", "factor": F}     (F one of 1, 1/2, ... 1/64)
   {"cmd": "quit"}
-Runtime -> UI: {"type": "snapshot", "snapshot": {...}} | {"type": "error", "lines": [...]}
-               | {"type": "bye", "leaks": {...}}
+Runtime -> UI (JSON lines on its stdout; `encode_message` / `decode_message`):
+  {"type": "snapshot", "snapshot": {...}}            Frame: a Snapshot's wire form
+  {"type": "error", "lines": [...]}                  Refused: the scenario or start failed
+  {"type": "bye", "leaks": {...}, "schedule": [...], "ran_freely": bool}
+                                                     Bye: the run is over and cleaned up
 """
 
 from __future__ import annotations
@@ -246,3 +250,59 @@ def _text(value: object, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise ProtocolError(f"{what}: not a name")
     return value
+
+
+# ---------------------------------------------------------------- runtime -> UI
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One Snapshot, in its wire form (`Snapshot.to_dict`; the UI escapes and builds it)."""
+
+    snapshot: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The runtime could not run the scenario: these lines say why (then it exits 2)."""
+
+    lines: list[str]
+
+
+@dataclass(frozen=True)
+class Bye:
+    """The runtime has cleaned up: what it left behind (`Runtime.leaks`), the order of
+    operations it performed while stepping (the schedule), and whether it also ran freely."""
+
+    leaks: dict[str, Any] | None
+    schedule: list[str]
+    ran_freely: bool = False
+
+
+Message = Union[Frame, Refused, Bye]
+
+
+def encode_message(message: Message) -> dict[str, Any]:
+    """The wire form of a runtime message (one JSON object)."""
+    if isinstance(message, Frame):
+        return {"type": "snapshot", "snapshot": message.snapshot}
+    if isinstance(message, Refused):
+        return {"type": "error", "lines": list(message.lines)}
+    return {"type": "bye", "leaks": message.leaks, "schedule": list(message.schedule),
+            "ran_freely": message.ran_freely}
+
+
+def decode_message(data: object) -> Message:
+    """The runtime message a wire object stands for; ProtocolError if it is none."""
+    if not isinstance(data, dict):
+        raise ProtocolError("a runtime message is a JSON object")
+    kind = data.get("type")
+    if kind == "snapshot" and isinstance(data.get("snapshot"), dict):
+        return Frame(data["snapshot"])
+    if kind == "error" and isinstance(data.get("lines"), list):
+        return Refused([str(line) for line in data["lines"]])
+    if kind == "bye":
+        leaks = data.get("leaks")
+        return Bye(leaks if isinstance(leaks, dict) else None,
+                   [str(s) for s in data.get("schedule") or []], bool(data.get("ran_freely")))
+    raise ProtocolError(f"unknown runtime message {kind!r}")

@@ -202,3 +202,24 @@ def test_snapshot_carries_mode_speed_and_next_op_and_old_frames_still_load() -> 
                                            "state": "running"}]})
     assert (old.mode, old.speed, old.run_time, old.workers[0].next_op) == ("run", 1.0, None,
                                                                           None)
+
+
+def test_runtime_messages_round_trip_in_their_wire_form() -> None:
+    from ipcviz.protocol import Bye, Frame, Refused, decode_message, encode_message
+    messages = [Frame({"scenario": "s", "elapsed": 1.0, "running": True}),
+                Refused(["s.yaml:3: bad"]),
+                Bye({"processes": 0}, ["a: load c[0]"], True)]
+    wire = [encode_message(m) for m in messages]
+    assert wire[0] == {"type": "snapshot", "snapshot": messages[0].snapshot}
+    assert wire[1] == {"type": "error", "lines": ["s.yaml:3: bad"]}
+    assert wire[2] == {"type": "bye", "leaks": {"processes": 0}, "schedule": ["a: load c[0]"],
+                       "ran_freely": True}
+    assert [decode_message(json.loads(json.dumps(w))) for w in wire] == messages
+
+
+def test_a_runtime_message_that_is_none_is_refused() -> None:
+    from ipcviz.protocol import decode_message
+    for bad in ([], {"type": "nope"}, {"type": "snapshot", "snapshot": 3},
+                {"type": "error", "lines": "x"}):
+        with pytest.raises(ProtocolError):
+            decode_message(bad)

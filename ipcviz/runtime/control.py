@@ -2,8 +2,7 @@
 
 UI -> runtime: the commands of ipcviz/protocol.py (actions, triggers, time: pause,
                resume, step, speed; quit), one per line.
-runtime -> UI: {"type": "snapshot", "snapshot": {...}} | {"type": "error", "lines": [...]}
-               | {"type": "bye", "leaks": {...}, "schedule": [...], "ran_freely": bool}
+runtime -> UI: the messages of the same module (Frame, Refused, Bye), one per line.
 The runtime dies with the UI: stdin EOF ends it, and PR_SET_PDEATHSIG sends it SIGTERM.
 """
 
@@ -15,7 +14,7 @@ import signal
 import sys
 
 from ipcviz.host.process import die_with_parent
-from ipcviz.protocol import Quit, decode
+from ipcviz.protocol import Bye, Frame, Message, Quit, Refused, decode, encode_message
 from ipcviz.runtime.session import Session
 from ipcviz.runtime.supervisor import Runtime, StartError
 from ipcviz.scenario.load import ScenarioError, load_scenario
@@ -28,14 +27,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out = sys.stdout
 
-    def send(message: dict) -> None:
-        out.write(json.dumps(message, separators=(",", ":")) + "\n")
+    def send(message: Message) -> None:
+        out.write(json.dumps(encode_message(message), separators=(",", ":")) + "\n")
         out.flush()
 
     try:
         scenario = load_scenario(args[0])
     except ScenarioError as exc:
-        send({"type": "error", "lines": exc.lines})
+        send(Refused(exc.lines))
         return 2
     # from the UI: SCENARIO [--speed F] [--allow-exec]
     speed = float(args[args.index("--speed") + 1]) if "--speed" in args[1:] else None
@@ -70,10 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             runtime.start()
         except StartError as exc:
-            send({"type": "error", "lines": [f"{args[0]}: {exc}"]})
+            send(Refused([f"{args[0]}: {exc}"]))
             return 2
-        session = Session(runtime, lambda snap: send({"type": "snapshot",
-                                                      "snapshot": snap.to_dict()}),
+        session = Session(runtime, lambda snap: send(Frame(snap.to_dict())),
                           early_frames=True, input_fd=stdin, on_input=read_commands)
         session.run()
     except BrokenPipeError:
@@ -82,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         runtime.shutdown()
     leaks = runtime.leaks()
     try:
-        send({"type": "bye", "leaks": leaks, "schedule": list(runtime.scheduler.performed),
-              "ran_freely": runtime.scheduler.ran_freely})
+        send(Bye(leaks, list(runtime.scheduler.performed), runtime.scheduler.ran_freely))
     except (BrokenPipeError, ValueError):
         pass
     return 0

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 from ipcviz.host.process import ProcessIdentity
 from ipcviz.format import escape_control, escape_tree
-from ipcviz.protocol import Command, Quit, encode
+from ipcviz.protocol import Command, Frame, ProtocolError, Quit, Refused, decode_message, encode
 from ipcviz.telemetry.snapshot import Snapshot
 
 #: How long the UI waits for the runtime to clean up after `quit` before it kills it
@@ -118,9 +118,12 @@ class LiveSource(Source):
             err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
             tail = [ln for ln in err.strip().splitlines()][-3:]
             return [f"the runtime stopped before its first frame (status {code})", *tail]
-        message = json.loads(self._first)
-        if message.get("type") == "error":
-            return [escape_control(line) for line in message["lines"]]
+        try:
+            message = decode_message(json.loads(self._first))
+        except ValueError:
+            return None  # not a message: the reader thread says so
+        if isinstance(message, Refused):
+            return [escape_control(line) for line in message.lines]
         return None
 
     def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
@@ -140,18 +143,20 @@ class LiveSource(Source):
             for line in lines:
                 if not line:
                     continue
-                message = json.loads(line)
-                kind = message.get("type")
-                if kind == "snapshot":
-                    data = message["snapshot"]
+                try:
+                    message = decode_message(json.loads(line))
+                except ProtocolError:  # a message of a newer runtime: not for this UI
+                    continue
+                if isinstance(message, Frame):
+                    data = message.snapshot
                     on_snapshot(Snapshot.from_dict(escape_tree(data) if may_hold_control(line)
                                                    else data))
-                elif kind == "error":
-                    on_error([escape_control(line) for line in message["lines"]])
-                elif kind == "bye":
-                    self.leaks = message.get("leaks")
-                    self.schedule = list(message.get("schedule") or [])
-                    self.ran_freely = bool(message.get("ran_freely"))
+                elif isinstance(message, Refused):
+                    on_error([escape_control(line) for line in message.lines])
+                else:
+                    self.leaks = message.leaks
+                    self.schedule = message.schedule
+                    self.ran_freely = message.ran_freely
         except (ValueError, OSError):  # the stream was closed under us by `stop`
             return
         code = proc.wait()
