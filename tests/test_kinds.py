@@ -7,11 +7,10 @@ import signal
 
 import pytest
 
-from ipcviz.channels import channel_class
 from ipcviz.channels.base import Channel
 from ipcviz.scenario import schema
 from ipcviz.scenario.json_schema import generate
-from ipcviz.scenario.kinds import CHANNELS, STEPS
+from ipcviz.scenario.kinds import CHANNELS, STEPS, channel_class
 from ipcviz.scenario.load import ScenarioError, load_text
 from ipcviz.scenario.plan import PARENT_TARGET
 from ipcviz.worker.steps import HANDLERS

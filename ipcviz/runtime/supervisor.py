@@ -16,7 +16,6 @@ from collections import Counter
 
 import posix_ipc
 
-from ipcviz.channels import channel_class
 from ipcviz.channels.base import Channel
 from ipcviz.host import limits
 from ipcviz.host.limits import ProcessSlots, cap_refused
@@ -33,6 +32,7 @@ from ipcviz.runtime.inbox import STOP_REQUESTS, SignalInbox, sent_by_a_process
 from ipcviz.runtime.procs import Proc
 from ipcviz.runtime.programs import ProgramOutput, ProgramWatch, prepare_programs
 from ipcviz.runtime.scheduler import Scheduler, parse_schedule
+from ipcviz.scenario.kinds import channel_class
 from ipcviz.scenario.load import LoadedScenario
 from ipcviz.scenario.programs import exec_refusal
 from ipcviz.signals import SIGRTMAX, UNCATCHABLE

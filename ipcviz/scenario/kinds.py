@@ -21,12 +21,14 @@ panel, if none of the existing ones shows it).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import Field
 
+from ipcviz.channels.base import Channel
 from ipcviz.scenario.fields import MAX_DURATION, Model, Name, SignalNum
 from ipcviz.scenario.models import (
     RPC_METHODS,
@@ -54,7 +56,7 @@ from ipcviz.scenario.models import (
 from ipcviz.signals import signal_name
 
 __all__ = ["CHANNELS", "RPC_METHODS", "STEPS", "ChannelKind", "ChannelUse", "Op", "StepKind",
-           "channel_class_path", "operations"]
+           "channel_class", "channel_class_path", "operations"]
 
 
 
@@ -269,6 +271,15 @@ def channel_class_path(kind: str) -> tuple[str, str]:
     """(module, class name) running channels of `kind`."""
     module, _, cls = CHANNELS[kind].module.partition(":")
     return module, cls
+
+
+def channel_class(kind: str) -> type[Channel]:
+    """The class that runs channels of `kind` (a kind of the table; the loader accepts no
+    other), imported on first use."""
+    module, name = channel_class_path(kind)
+    cls = getattr(importlib.import_module(module), name)
+    assert issubclass(cls, Channel) and cls.kind == kind, f"{module}.{name} runs {cls.kind!r}"
+    return cls
 
 
 def operations() -> tuple[Op, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ipcviz.channels.message import HEADER_SIZE
 from ipcviz.scenario import resources
 from ipcviz.scenario import schema as s
 from ipcviz.scenario.kinds import CHANNELS, STEPS
@@ -254,8 +255,6 @@ def _check_from_read(scn, base, channel, here, unsure):
 
 
 def _check_send(scn, arg, here, unsure):
-    from ipcviz.channels.message import HEADER_SIZE
-
     ch = scn.channels.get(arg.to)
     if arg.ack is not None and not unsure.channel(arg.ack):
         if arg.ack not in scn.channels or scn.channels[arg.ack].kind not in ("mqueue", "queue"):
