@@ -40,6 +40,10 @@ def add_watch_parser(sub: argparse._SubParsersAction) -> None:
     watch.add_argument("--duration", type=float, metavar="S",
                        help=f"seconds to run headless (default {DEFAULT_WATCH_SECONDS:g})")
     watch.add_argument("--name", metavar="NAME", help="the worker's name (default: CMD's)")
+    watch.add_argument("--trace", action="store_true",
+                       help="follow the program's tree with strace: exact counts of the "
+                            "signals delivered and of the bytes read and written per "
+                            "descriptor (slows the program's system calls; needs strace)")
     watch.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD ARGS",
                        help="the program and its arguments")
 
@@ -58,7 +62,7 @@ def _program_name(argv: list[str]) -> str:
 
 
 def watch_scenario(argv: list[str], name: str | None, duration: float | None,
-                   cwd: str) -> str:
+                   cwd: str, trace: bool = False) -> str:
     """The YAML text of a scenario whose one worker runs `argv` in `cwd`."""
     worker = name or re.sub(r"[^A-Za-z0-9_-]", "_", _program_name(argv))[:32] or "program"
     if not re.match(r"^[A-Za-z_]", worker):
@@ -72,6 +76,8 @@ def watch_scenario(argv: list[str], name: str | None, duration: float | None,
         "duration": duration or DEFAULT_WATCH_SECONDS,
         "workers": {worker: {"exec": list(argv), "cwd": cwd}},
     }
+    if trace:
+        data["workers"][worker]["trace"] = True
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
@@ -86,6 +92,12 @@ def watch_command(args: argparse.Namespace, launch: Callable[..., int],
         return fail(["watch: name a program after `--`, e.g. ipcviz watch -- python3 prog.py"])
     if args.json and not args.headless:
         return fail(["watch: --json goes with --headless"])
+    if args.trace:
+        from ipcviz.runtime.tracing import strace_missing
+
+        missing = strace_missing()
+        if missing:
+            return fail([f"watch: {missing}"])
     program = argv[0]
     if program.endswith(".c") and os.path.isfile(program):
         from ipcviz.observe.cc import CompileError, compile_c
@@ -103,7 +115,7 @@ def watch_command(args: argparse.Namespace, launch: Callable[..., int],
     with tempfile.TemporaryDirectory(prefix="ipcviz-watch-") as tmp:  # private (0700)
         path = os.path.join(tmp, "watch.yaml")
         with open(path, "w", encoding="utf-8") as fh:
-            fh.write(watch_scenario(argv, args.name, args.duration, os.getcwd()))
+            fh.write(watch_scenario(argv, args.name, args.duration, os.getcwd(), args.trace))
         if not args.headless:
             return launch(path, None, allow_exec=True)
         run_args = argparse.Namespace(scenario=path, duration=args.duration, json=args.json,

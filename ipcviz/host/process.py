@@ -120,6 +120,12 @@ def die_with_parent(sig: int) -> bool:
     return os.getppid() == parent
 
 
+def allow_tracer(pid: int) -> None:
+    """Let process `pid` and its descendants ptrace this one (PR_SET_PTRACER: needed where
+    Yama restricts ptrace to ancestors; without Yama the call fails and nothing is needed)."""
+    _prctl(0x59616D61, pid)
+
+
 def become_subreaper(on: bool = True) -> None:
     """PR_SET_CHILD_SUBREAPER: orphaned descendants are re-parented to us (and reaped).
     `on=False` gives the role up (a test that ran a Runtime inside its own process)."""

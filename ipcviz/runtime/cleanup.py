@@ -109,6 +109,7 @@ class Cleanup:
             self._kid_idents += extra
         self.programs.drain()
         self.programs.close()
+        self.tracing.stop()
         for proc in self.procs:
             proc.restart_at = None
             proc.restart_pending = False

@@ -12,7 +12,12 @@ from collections import Counter
 import numpy as np
 
 from ipcviz.host.limits import cap_refused
-from ipcviz.host.process import ProcessIdentity, die_with_parent, finished_children
+from ipcviz.host.process import (
+    ProcessIdentity,
+    allow_tracer,
+    die_with_parent,
+    finished_children,
+)
 from ipcviz.runtime.procs import Proc, SpawnedProc, decode_status
 from ipcviz.runtime.programs import become_program, channel_environment, working_directory
 from ipcviz.signals import NSIG
@@ -64,6 +69,11 @@ class Forking:
             signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
             for fd in outputs:
                 os.close(fd)
+            if definition.exec is not None and definition.trace:  # before it may exec
+                tracer = self.tracing.attach(proc.name, pid, str(
+                    self.registry.directory / f"{proc.name}.strace.log"))
+                if tracer is not None:
+                    self.registry.add_process(tracer)
         if pid == 0:  # ---- in the worker (its mask is set once its handlers are in place)
             code = 70
             try:
@@ -142,6 +152,11 @@ class Forking:
             else:
                 ends[role] = (fds.get(role), None)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        if definition.trace:
+            try:
+                allow_tracer(os.getppid())  # strace is the runtime's child
+            except OSError:
+                pass
         become_program(self.program_argv[proc.instance.group],
                        working_directory(definition, self.scenario.path), env,
                        *ends["read"], *ends["write"], outputs[0], outputs[1], gate)
@@ -149,6 +164,9 @@ class Forking:
     def reap(self) -> None:
         """Collect every child that ended (workers, and orphans adopted as subreaper)."""
         for pid, status in finished_children():
+            if pid in self.tracing.pids:  # a program's strace (took no process slot)
+                self.tracing.pids.discard(pid)
+                continue
             if self.slots is not None:  # whoever reaps a process hands its slot back
                 self.slots.give()
             proc = self._by_pid.pop(pid, None)

@@ -31,6 +31,7 @@ from ipcviz.runtime.forking import Forking
 from ipcviz.runtime.inbox import STOP_REQUESTS, SignalInbox, sent_by_a_process
 from ipcviz.runtime.procs import Proc
 from ipcviz.runtime.programs import ProgramOutput, ProgramWatch, prepare_programs
+from ipcviz.runtime.tracing import Tracing, strace_missing
 from ipcviz.runtime.scheduler import Scheduler, parse_schedule
 from ipcviz.scenario.kinds import channel_class
 from ipcviz.scenario.load import LoadedScenario
@@ -55,6 +56,7 @@ class Runtime(Forking, Actions, Cleanup):
         self.allow_exec = allow_exec
         self.programs = ProgramOutput(self._log)
         self.program_watch = ProgramWatch()
+        self.tracing = Tracing(self._log)
         self.program_argv: dict[str, list[str]] = {}
         self._leaks_recorded = False
         self.clock = clock
@@ -108,6 +110,10 @@ class Runtime(Forking, Actions, Cleanup):
         self.program_argv, problems = prepare_programs(self.model, self.scenario.path)
         if problems:
             raise StartError(problems[0])
+        if any(w.exec is not None and w.trace for w in self.model.workers.values()):
+            missing = strace_missing()
+            if missing:
+                raise StartError(missing)
         try:
             self.swept = sweep_dead_runs().removed
             self.registry = Registry.create()
@@ -243,12 +249,15 @@ class Runtime(Forking, Actions, Cleanup):
         inbox = [self._inbox.fd] if self._inbox is not None else []
         try:
             readable, _, _ = select.select([self._wake_r, *inbox, *extra_fds,
-                                            *self.programs.fds], [], [], max(0.0, timeout))
+                                            *self.programs.fds, *self.tracing.fds], [], [],
+                                           max(0.0, timeout))
         except InterruptedError:
             readable = []
         for fd in readable:
             if fd in self.programs.streams:
                 self.programs.read(fd)
+            elif fd in self.tracing.fds:
+                self.tracing.read(fd)
         self._drain_signals()
         self.reap()
         self.name_new_children()

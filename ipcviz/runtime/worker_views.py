@@ -208,6 +208,11 @@ class WorkerViews:
             sent = signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG])
         steps = proc.instance.definition.steps
         step = int(row[T.STEP]) if row is not None else 0
+        facts = None if program is None else self._program_facts(proc.name, program, pid,
+                                                                   proc.alive)
+        if facts is not None and facts.get("trace") and proc.ident is not None:
+            # strace counted every delivery: the program's own process, as a worker's
+            received = dict(facts["trace"]["signals_by_process"].get(str(proc.ident.pid), {}))
         return WorkerView(
             name=proc.name, group=proc.instance.group, pid=pid, state=state,
             waiting=waiting, exit=proc.exit, exit_text=proc.exit_text,
@@ -235,8 +240,7 @@ class WorkerViews:
                                 if proc.restarts and row is not None
                                 and proc.received_before_life is not None else None),
             uses_lock=uses_lock(proc.instance.definition),
-            program=None if program is None else self._program_facts(
-                proc.name, program, pid, proc.alive),
+            program=facts,
         )
 
     def _channel_inodes(self) -> dict[int, str]:
@@ -265,6 +269,10 @@ class WorkerViews:
             facts["observed"] = watch.read(name, pid, self._fresh, output.inodes,
                                            self._channel_inodes())
         facts["peak"] = watch.peaks.get(name, {})
+        traced = self.runtime.tracing.view(name)
+        if traced is not None:  # exact counts from strace (`trace: true`, watch --trace)
+            self.runtime.tracing.drain()
+            facts["trace"] = self.runtime.tracing.view(name)
         facts["leaks"] = watch.leaks(name) if not alive else []
         return facts
 

@@ -57,7 +57,7 @@ def check_programs(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
     for name, w in scn.workers.items():
         base = ("workers", name)
         if w.exec is None:
-            for option in ("cwd", "env", "stdin", "stdout"):
+            for option in ("cwd", "env", "stdin", "stdout", "trace"):
                 if option in w.model_fields_set:
                     yield (base + (option,), f"'{option}' is for a worker that runs a "
                                              "program (exec:)")

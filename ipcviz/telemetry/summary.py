@@ -26,6 +26,9 @@ def worker_entry(w: Any) -> dict[str, Any]:
         if w.blocked_on:
             entry["blocked_on"] = w.blocked_on
         entry["program"] = dict(w.program)
+        if w.program.get("trace"):  # only strace knows what a program received (its own
+            entry["signals_received"] = dict(w.signals_received)  # process; the tree's
+            # deliveries are in program.trace)
         return entry
     entry = {key: getattr(w, key) for key in _WORKER_KEYS}
     if w.blocked_on:

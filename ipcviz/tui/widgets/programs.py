@@ -23,6 +23,23 @@ def _kib(n: int | None) -> str:
     return f"{n:,} B" if n < 4096 else f"{n / 1024:.1f} KiB"
 
 
+def trace_line(trace: dict | None) -> Text:
+    """What strace counted (`trace: true`), or that only strace can count it."""
+    if trace is None:
+        return Text("  signals delivered, bytes moved: counted only with --trace (strace)",
+                    style="dim")
+    if not trace.get("attached"):
+        return Text("  strace could not attach: nothing counted", style="yellow")
+    got = trace.get("signals_received", {})
+    text = Text("  strace: ", style="bold")
+    if got:
+        text.append("delivered " + ", ".join(f"{name} ×{n}" for name, n in got.items()),
+                    style="bold green")
+    else:
+        text.append("no signal delivered yet", style="dim")
+    return text
+
+
 def program_lines(w: WorkerView) -> list[Text]:
     """The lines of one program (plain data of `w.program`, see runtime/programs.py)."""
     facts = w.program or {}
@@ -56,6 +73,8 @@ def program_lines(w: WorkerView) -> list[Text]:
             return held or "scripted workers (pipes panel)"
         return held or "nobody in the tree"
 
+    trace = facts.get("trace")
+    traffic = (trace or {}).get("descriptors", {})
     for pipe in seen["pipes"][:MAX_LISTED]:
         channel = pipe.get("channel")
         label = (f"channel {channel} ({pipe['kind']})" if channel else
@@ -66,6 +85,10 @@ def program_lines(w: WorkerView) -> list[Text]:
         if pipe["buffered"] is not None:
             text.append(f"  {_kib(pipe['buffered'])} / {_kib(pipe['capacity'])} in the kernel",
                         style="bold")
+        moved = traffic.get(f"pipe:[{pipe['inode']}]") or traffic.get(pipe["path"] or "")
+        if moved:
+            text.append(f"  written {_kib(moved['bytes_written'])}, read "
+                        f"{_kib(moved['bytes_read'])}", style="cyan")
         lines.append(text)
     for queue in seen["queues"][:MAX_LISTED]:
         lines.append(Text(f"  queue {queue['name']}: {queue['depth']} / {queue['capacity']} "
@@ -81,6 +104,7 @@ def program_lines(w: WorkerView) -> list[Text]:
         if seg.get("contents"):
             raw = bytes.fromhex(seg["contents"])
             lines.append(Text("    " + " ".join(f"{b:02x}" for b in raw[:32]), style="dim"))
+    lines.append(trace_line(trace))  # last: the kernel's objects are the lesson
     return lines
 
 
@@ -94,7 +118,8 @@ class ProgramsPanel(Panel):
         if snap is None:
             return
         programs = [w for w in snap.workers if w.program is not None]
-        key = tuple((w.name, w.state, repr(w.program.get("observed"))) for w in programs)
+        key = tuple((w.name, w.state, repr(w.program.get("observed")), repr(w.program.get("trace")))
+                    for w in programs)
         if key == self._key:
             return
         self._key = key

@@ -34,9 +34,9 @@ def signals_in_play(snap: Snapshot) -> list[str]:
 
 def worker_reason(w: WorkerView, signals: list[str]) -> str:
     """The first non-empty reason among the worker's signals, prefixed by the signal."""
-    if w.program is not None:
-        return ("a program: what it received is not counted (no step interpreter counts "
-                "it; its masks are the kernel's); sent = by ipcviz")
+    if w.program is not None and not w.program.get("trace"):
+        return ("a program: what it received is counted only with --trace (strace); its "
+                "masks are the kernel's; sent = by ipcviz")
     sent_to = w.sent_this_life if w.sent_this_life is not None else w.signals_sent_to
     received = (w.received_this_life if w.received_this_life is not None
                 else w.signals_received)
@@ -113,7 +113,7 @@ class SignalsPanel(Panel):
                 before = self._previous.get((w.name, sig), got)
                 style = "bold reverse green" if got > before else (
                     "yellow" if sent > got else "")
-                if w.program is not None:  # nobody counts what a program received
+                if w.program is not None and not w.program.get("trace"):  # uncounted
                     style, got = "dim", "?"
                 cells.append(Text(f"{got}/{sent}", style=style))
                 self._previous[(w.name, sig)] = got if isinstance(got, int) else 0
