@@ -168,6 +168,12 @@ class Actions:
         for proc in self._targets(to):
             if not proc.alive or proc.ident is None:
                 continue
+            attach = proc.instance.definition.attach
+            if attach is not None and not attach.signals:  # watch --pid: observed only
+                self._log(proc.name, f"{signal_name(sig)} not sent: this process is only "
+                                     "observed (watch --allow-signals lets ipcviz signal it)",
+                          "runtime")
+                continue
             burst.targets.append(BurstTarget(proc.name, proc.ident, True, count,
                                              lambda n, p=proc: self._sent_to_worker(p, sig, n)))
         if not burst.targets:

@@ -68,7 +68,7 @@ class Cleanup:
         (and not blocked), or delivered and still being counted (the worker is running: a
         paused worker sleeps, and a delivery wakes it until its handler has counted)."""
         for proc in self.procs:
-            if not proc.alive or proc.ident is None or proc.instance.definition.exec:
+            if not proc.alive or proc.ident is None or proc.instance.definition.runs_program:
                 continue  # (a program counts nothing: nothing of it is in flight)
             stat = read_stat(proc.ident.pid)
             if (stat is not None and stat.state == "R") or _deliverable(proc.ident.pid):
@@ -110,6 +110,9 @@ class Cleanup:
         self.programs.drain()
         self.programs.close()
         self.tracing.stop()
+        for proc in self.procs:
+            if proc.attached_argv is not None:  # not ours to end: only stop watching it
+                proc.alive = False
         for proc in self.procs:
             proc.restart_at = None
             proc.restart_pending = False

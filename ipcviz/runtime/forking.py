@@ -18,7 +18,7 @@ from ipcviz.host.process import (
     die_with_parent,
     finished_children,
 )
-from ipcviz.runtime.procs import Proc, SpawnedProc, decode_status
+from ipcviz.runtime.procs import ENDED, Proc, SpawnedProc, decode_status
 from ipcviz.runtime.programs import become_program, channel_environment, working_directory
 from ipcviz.signals import NSIG
 from ipcviz.telemetry import table as T
@@ -38,6 +38,8 @@ class Forking:
     def _fork(self, proc: Proc) -> bool:
         """Fork `proc`'s worker; False (and an event) when the process cap is reached."""
         assert self.table is not None and self.registry is not None
+        if proc.instance.definition.attach is not None:
+            return self._attach(proc)
         if self.slots is None or not self.slots.take():
             self._log(proc.name, cap_refused(self.slots.total if self.slots else 0), "runtime")
             return False
@@ -120,6 +122,30 @@ class Forking:
             self._log(proc.name, f"restarted (pid {pid})", "runtime", at=forked_at)
         proc.started_once = True
         return True
+
+    def _attach(self, proc: Proc) -> bool:
+        """A running process of the user's (`attach:`): observed, never forked, reaped,
+        recorded for the sweep or ended by ipcviz. Its row keeps pid 0, so no worker's
+        signal step and no final reading's SIGCONT ever reaches it."""
+        attach = proc.instance.definition.attach
+        assert attach is not None
+        ident = ProcessIdentity.of(attach.pid)
+        if ident is None or proc.started_once:
+            return False
+        proc.ident, proc.alive, proc.exit, proc.started_once = ident, True, None, True
+        proc.attached_argv = _cmdline(attach.pid)
+        self.program_watch.not_ours.add(proc.name)
+        how = "signals allowed" if attach.signals else "observed only"
+        self._log(proc.name, f"watching process {attach.pid} ({how})", "runtime")
+        return True
+
+    def check_attached(self) -> None:
+        """An attached process that has gone (not our child: nobody tells us)."""
+        for proc in self.procs:
+            if proc.alive and proc.attached_argv is not None and proc.ident is not None \
+                    and not proc.ident.exists():
+                proc.alive, proc.exit = False, ENDED
+                self._log(proc.name, proc.exit_text, "exit")
 
     def _held_by_row(self, row: int) -> dict[str, int]:
         """Per semaphore, what `row` has acquired and not released so far."""
@@ -247,6 +273,10 @@ class Forking:
             channel.release(needed.get(channel.name, set()))
 
     def restart(self, proc: Proc) -> None:
+        if proc.attached_argv is not None:
+            self._log(proc.name, "cannot restart: ipcviz did not start this process",
+                      "runtime")
+            return
         proc.restart_at = None
         if proc.alive and proc.ident is not None:
             proc.restart_pending = True
@@ -286,3 +316,12 @@ def _become_worker(keep: set[int], log_path: str) -> None:
             low = fd + 1
     os.closerange(low, 65536)
 
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return []
+    return [part.decode("utf-8", "replace") for part in raw.split(b"\0") if part]

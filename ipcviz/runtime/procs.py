@@ -13,6 +13,10 @@ from ipcviz.scenario.load import WorkerInstance
 from ipcviz.signals import signal_name
 
 
+#: the exit of an attached process that has gone (its parent, not ipcviz, gets its status)
+ENDED = "ended"
+
+
 @dataclass
 class SpawnedProc:
     """A child a worker spawned (its row in the table says who and which pid)."""
@@ -51,6 +55,8 @@ class Proc:
     held_before_life: dict[str, int] = field(default_factory=dict)
     #: the row's received-signal counters when the current life began (None: first life)
     received_before_life: Any = None
+    #: an attached process (`attach:`, watch --pid): its command line when the run began
+    attached_argv: list[str] | None = None
 
     @property
     def name(self) -> str:
@@ -60,6 +66,8 @@ class Proc:
     def exit_text(self) -> str:
         if self.exit is None:
             return ""
+        if self.exit == ENDED:
+            return "ended (not ipcviz's child: its status went to its own parent)"
         if isinstance(self.exit, str):
             return f"killed by {self.exit}"
         return f"exited {self.exit}"

@@ -97,6 +97,21 @@ def prepare_programs(model: schema.Scenario, scenario_path: str
     return argvs, problems
 
 
+def attach_problem(pid: int) -> str | None:
+    """Why process `pid` cannot be watched (`attach:`), in one line, or None: it must run,
+    be the user's own (the same real uid) and be none of this run's own processes."""
+    from ipcviz.host.process import owner_uids
+
+    uids = owner_uids(pid)
+    if uids is None:
+        return f"no process {pid} is running"
+    if os.getuid() != 0 and set(uids) != {os.getuid()}:
+        return f"process {pid} is not yours"
+    if pid in (os.getpid(), os.getppid(), 1):
+        return f"process {pid} is ipcviz itself (or init): pick the program's pid"
+    return None
+
+
 def become_program(argv: list[str], cwd: str, env: dict[str, str],
                    stdin_fd: int | None, stdin_path: str | None,
                    stdout_fd: int | None, stdout_path: str | None,
@@ -295,6 +310,9 @@ class ProgramWatch:
     ticks: int = 0
     #: program pids seen after their exec (an exec happens once: not checked again)
     execd: set[int] = field(default_factory=set)
+    #: workers watching a process ipcviz did not start (attach:): what their trees use
+    #: is never called their leak
+    not_ours: set[str] = field(default_factory=set)
     #: /dev/shm as it was before the run: an object that was already there is not the
     #: program's leak (it only used it); ipcviz's own objects are the registry's
     existing: frozenset[str] = field(
@@ -354,17 +372,19 @@ class ProgramWatch:
             known["peak_buffered"] = max(known["peak_buffered"], pipe["buffered"] or 0)
             known["writers"] = sorted(set(known["writers"]) | set(pipe["writers"]))
             known["readers"] = sorted(set(known["readers"]) | set(pipe["readers"]))
+        theirs = name not in self.not_ours
         for queue in view["queues"]:
             known = peak["queues"].setdefault(queue["name"], {"peak_depth": 0})
             known["peak_depth"] = max(known["peak_depth"], queue["depth"] or 0)
-            if not self._not_its_own(queue["name"]):
+            if theirs and not self._not_its_own(queue["name"]):
                 self.objects.setdefault(name, set()).add("mqueue:" + queue["name"])
         for segment in view["shared_memory"]:
             known = peak["shared_memory"].setdefault(segment["name"], {"size": 0,
                                                                         "mappers": []})
             known["size"] = max(known["size"], segment["size"])
             known["mappers"] = sorted(set(known["mappers"]) | set(segment["mappers"]))
-            if segment["kind"] == "posix_shm" and not self._not_its_own(segment["name"]):
+            if theirs and segment["kind"] == "posix_shm" and \
+                    not self._not_its_own(segment["name"]):
                 self.objects.setdefault(name, set()).add("shm:" + segment["name"])
 
     def _not_its_own(self, posix_name: str) -> bool:

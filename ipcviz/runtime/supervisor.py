@@ -30,7 +30,12 @@ from ipcviz.runtime.bursts import SignalBurst
 from ipcviz.runtime.forking import Forking
 from ipcviz.runtime.inbox import STOP_REQUESTS, SignalInbox, sent_by_a_process
 from ipcviz.runtime.procs import Proc
-from ipcviz.runtime.programs import ProgramOutput, ProgramWatch, prepare_programs
+from ipcviz.runtime.programs import (
+    ProgramOutput,
+    ProgramWatch,
+    attach_problem,
+    prepare_programs,
+)
 from ipcviz.runtime.tracing import Tracing, strace_missing
 from ipcviz.runtime.scheduler import Scheduler, parse_schedule
 from ipcviz.scenario.kinds import channel_class
@@ -110,6 +115,11 @@ class Runtime(Forking, Actions, Cleanup):
         self.program_argv, problems = prepare_programs(self.model, self.scenario.path)
         if problems:
             raise StartError(problems[0])
+        for name, w in self.model.workers.items():
+            if w.attach is not None:  # a process of the user's, there now
+                problem = attach_problem(w.attach.pid)
+                if problem:
+                    raise StartError(f"worker '{name}': {problem}")
         if any(w.exec is not None and w.trace for w in self.model.workers.values()):
             missing = strace_missing()
             if missing:
@@ -260,6 +270,7 @@ class Runtime(Forking, Actions, Cleanup):
                 self.tracing.read(fd)
         self._drain_signals()
         self.reap()
+        self.check_attached()
         self.name_new_children()
         if self.programs.fds:  # programs run: their descendants go into the registry
             self.record_program_trees()

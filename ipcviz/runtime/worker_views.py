@@ -183,6 +183,8 @@ class WorkerViews:
         pid = proc.ident.pid if proc.ident else None
         state, waiting, cpu, masks, zombies = "starting", None, 0.0, {}, 0
         program = proc.instance.definition.exec
+        if proc.attached_argv is not None:  # a running process of the user's (attach:)
+            program = proc.attached_argv or [f"process {pid}"]
         op = int(row[T.OP]) if row is not None else T.OP_STARTING
         if proc.alive and pid:
             stat, cpu = self._read_stat(pid, now)
@@ -218,7 +220,8 @@ class WorkerViews:
             waiting=waiting, exit=proc.exit, exit_text=proc.exit_text,
             restarts=proc.restarts, cpu=round(cpu, 1), step=step,
             step_text=(step_words(steps[step].kind, op) if 0 <= step < len(steps) else
-                       f"exec {os.path.basename(program[0])}" if program else ""),
+                       f"{'watch' if proc.attached_argv is not None else 'exec'} "
+                       f"{os.path.basename(program[0])}" if program else ""),
             loops=int(row[T.LOOPS]) if row is not None else 0,
             paused=bool(row[T.CTRL_PAUSE] & T.PAUSE_WORKER) if row is not None else False,
             lock_off=bool(row[T.CTRL_LOCK_OFF]) if row is not None else False,
@@ -265,6 +268,8 @@ class WorkerViews:
         watch = self.runtime.program_watch
         facts = {"argv": list(argv), "output_lines": output.lines.get(name, 0),
                  "last_output": list(output.last.get(name, ()))}
+        if name in watch.not_ours:  # a running process ipcviz did not start (attach:)
+            facts["attached"] = True
         if alive and pid:
             facts["observed"] = watch.read(name, pid, self._fresh, output.inodes,
                                            self._channel_inodes())

@@ -19,7 +19,7 @@ STEP_ONLY = ("handlers", "block", "loop", "spawned")
 
 def programs(model: s.Scenario) -> list[str]:
     """The worker definitions that run a program."""
-    return [name for name, w in model.workers.items() if w.exec is not None]
+    return [name for name, w in model.workers.items() if w.runs_program]
 
 
 def is_bundled(path: str) -> bool:
@@ -35,6 +35,10 @@ def exec_refusal(model: s.Scenario, path: str, allow_exec: bool) -> str | None:
     names = programs(model)
     if not names or allow_exec or is_bundled(path):
         return None
+    attached = model.workers[names[0]].attach
+    if attached is not None:
+        return (f"worker '{names[0]}' watches process {attached.pid} (attach:), one of "
+                f"yours; use `ipcviz watch --pid {attached.pid}` (or --allow-exec)")
     return (f"worker '{names[0]}' runs a program (exec:), which can do anything you can; "
             f"read the file, then run it with --allow-exec")
 
@@ -56,6 +60,9 @@ def check_programs(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
     runs = set(programs(scn))
     for name, w in scn.workers.items():
         base = ("workers", name)
+        if w.attach is not None:
+            yield from _check_attached(base, w)
+            continue
         if w.exec is None:
             for option in ("cwd", "env", "stdin", "stdout", "trace"):
                 if option in w.model_fields_set:
@@ -107,3 +114,43 @@ def check_programs(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
             if action in ("lock", "pause_steps", "resume_steps") and target in runs:
                 yield ((section, i, action), f"'{action}' acts on steps; '{target}' runs "
                                              "a program")
+            if action == "signal":
+                target = target.to
+            attached = scn.workers[target].attach if target in scn.workers else None
+            if attached is not None and action == "restart":
+                yield ((section, i, action), f"'{target}' is a process ipcviz did not "
+                                             "start: it cannot restart it")
+            elif attached is not None and not attached.signals and action != "lock":
+                yield ((section, i, action), f"'{target}' is observed only: signalling "
+                                             "it needs `signals: true` (watch "
+                                             "--allow-signals)")
+
+
+def check_signal_steps(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
+    """A scripted worker's `signal` step may not aim at a process that is only observed."""
+    quiet = {name for name, w in scn.workers.items()
+             if w.attach is not None and not w.attach.signals}
+    if not quiet:
+        return
+    for name, w in scn.workers.items():
+        for step in s.all_steps(w.steps):  # (repeat's too: the path names the worker)
+            if step.kind == "signal" and step.args.to in quiet:
+                yield (("workers", name, "steps"),
+                       f"'{step.args.to}' is observed only: signalling it needs "
+                       "`signals: true` (watch --allow-signals)")
+
+
+def _check_attached(base: FieldPath, w: s.Worker) -> Iterator[tuple[FieldPath, str]]:
+    """An attached process (`attach:`) is observed as it is: nothing to start or set up."""
+    for option in ("exec", "steps", "cwd", "env", "stdin", "stdout", "trace"):
+        if option in w.model_fields_set:
+            yield (base + (option,), f"'{option}' is for a worker ipcviz starts; this one "
+                                     "watches a running process (attach:)")
+    if w.count != 1:
+        yield (base + ("count",), "one worker watches one process")
+    if w.restart != "never":
+        yield (base + ("restart",), "ipcviz cannot restart a process it did not start")
+    for option in STEP_ONLY:
+        if option in w.model_fields_set:
+            yield (base + (option,), f"'{option}' applies to steps; a running process "
+                                     "has its own")

@@ -139,6 +139,15 @@ class StdinFrom(Model):
     """Extension: the pipe or FIFO whose read end becomes the program's standard input."""
 
 
+class AttachTo(Model):
+    pid: int = Field(ge=1, le=1 << 22)
+    """Extension (what `ipcviz watch --pid` writes): a running process of yours, observed
+    with everything under it; ipcviz did not start it and never ends it."""
+    signals: bool = False
+    """Extension: let keys and the timeline signal it (`watch --allow-signals`); without
+    it the process is observed only."""
+
+
 class StdoutTo(Model):
     to: Name
     """Extension: the pipe or FIFO whose write end becomes the program's standard output."""
@@ -166,6 +175,8 @@ class Worker(Model):
     env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)],
               Annotated[str, Field(max_length=MAX_EXEC_TEXT)]] = Field({}, max_length=100)
     """Extension: environment variables added for the program."""
+    attach: AttachTo | None = None
+    """Extension: observe this running process instead of starting one (`watch --pid`)."""
     trace: bool = False
     """Extension: follow the program and every process it starts with strace: exact counts
     of the signals delivered to them and the bytes of each read and write by descriptor."""
@@ -173,6 +184,11 @@ class Worker(Model):
     """Extension: the program's standard input is this channel's read end."""
     stdout: StdoutTo | None = None
     """Extension: the program's standard output is this channel's write end."""
+
+    @property
+    def runs_program(self) -> bool:
+        """A real program (started with `exec:`, or an attached process): no steps."""
+        return self.exec is not None or self.attach is not None
 
 
 # ---------------------------------------------------------------- actions

@@ -11,7 +11,7 @@ from ipcviz.scenario.kinds import CHANNELS, STEPS
 from ipcviz.signals import PARENT_SIGNALS, SIGRTMAX, SIGRTMIN, UNCATCHABLE, signal_name
 
 from ipcviz.scenario.expectations import check_expect, check_question
-from ipcviz.scenario.programs import check_programs
+from ipcviz.scenario.programs import check_programs, check_signal_steps
 from ipcviz.scenario.refs import Unsure, _bad_shape, dtype_problem, instance_names
 from ipcviz.scenario.timing import check_time
 from ipcviz.scenario.yamlpos import FieldPath
@@ -116,6 +116,7 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
         )
 
     yield from check_programs(scn)
+    yield from check_signal_steps(scn)
     yield from _check_rpc_sides(scn)
 
     for section in ("timeline", "triggers"):

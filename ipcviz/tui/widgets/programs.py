@@ -23,8 +23,11 @@ def _kib(n: int | None) -> str:
     return f"{n:,} B" if n < 4096 else f"{n / 1024:.1f} KiB"
 
 
-def trace_line(trace: dict | None) -> Text:
+def trace_line(trace: dict | None, attached: bool = False) -> Text:
     """What strace counted (`trace: true`), or that only strace can count it."""
+    if trace is None and attached:
+        return Text("  signals delivered, bytes moved: not counted (a running process is "
+                    "observed, not traced)", style="dim")
     if trace is None:
         return Text("  signals delivered, bytes moved: counted only with --trace (strace)",
                     style="dim")
@@ -104,7 +107,7 @@ def program_lines(w: WorkerView) -> list[Text]:
         if seg.get("contents"):
             raw = bytes.fromhex(seg["contents"])
             lines.append(Text("    " + " ".join(f"{b:02x}" for b in raw[:32]), style="dim"))
-    lines.append(trace_line(trace))  # last: the kernel's objects are the lesson
+    lines.append(trace_line(trace, bool(facts.get("attached"))))  # last: the objects matter
     return lines
 
 

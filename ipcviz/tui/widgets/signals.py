@@ -34,6 +34,9 @@ def signals_in_play(snap: Snapshot) -> list[str]:
 
 def worker_reason(w: WorkerView, signals: list[str]) -> str:
     """The first non-empty reason among the worker's signals, prefixed by the signal."""
+    if w.program is not None and w.program.get("attached"):
+        return ("a process ipcviz did not start: what it received is not counted; its "
+                "masks are the kernel's; sent = by ipcviz")
     if w.program is not None and not w.program.get("trace"):
         return ("a program: what it received is counted only with --trace (strace); its "
                 "masks are the kernel's; sent = by ipcviz")
