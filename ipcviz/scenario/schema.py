@@ -175,15 +175,15 @@ class Worker(Model):
     env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)],
               Annotated[str, Field(max_length=MAX_EXEC_TEXT)]] = Field({}, max_length=100)
     """Extension: environment variables added for the program."""
+    stdin: StdinFrom | None = None
+    """Extension: the program's standard input is this channel's read end."""
+    stdout: StdoutTo | None = None
+    """Extension: the program's standard output is this channel's write end."""
     attach: AttachTo | None = None
     """Extension: observe this running process instead of starting one (`watch --pid`)."""
     trace: bool = False
     """Extension: follow the program and every process it starts with strace: exact counts
     of the signals delivered to them and the bytes of each read and write by descriptor."""
-    stdin: StdinFrom | None = None
-    """Extension: the program's standard input is this channel's read end."""
-    stdout: StdoutTo | None = None
-    """Extension: the program's standard output is this channel's write end."""
 
     @property
     def runs_program(self) -> bool:
