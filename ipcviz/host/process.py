@@ -20,12 +20,26 @@ class ProcStat:
     start_ticks: int
 
 
+def read_proc(pid: int, name: str, size: int = 4096) -> bytes | None:
+    """The bytes of /proc/PID/NAME (its first `size`), or None when the process is gone.
+    A bare open/read/close: half the cost of a buffered file object, which the sampler
+    pays for every worker at every tick; no descriptor outlives the call."""
+    try:
+        fd = os.open(f"/proc/{pid}/{name}", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, size)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def read_stat(pid: int) -> ProcStat | None:
     """Parse /proc/PID/stat, or None when the process is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            raw = fh.read()
-    except OSError:
+    raw = read_proc(pid, "stat", 1024)
+    if not raw:
         return None
     rest = raw[raw.rfind(b")") + 2:].split()
     # fields after the command: state(3) ppid(4) ... utime(14) stime(15) ... starttime(22)

@@ -3,6 +3,7 @@ masks rarely change)."""
 
 from __future__ import annotations
 
+from ipcviz.host.process import read_proc
 from ipcviz.signals import mask_names
 
 _MASK_FIELDS = {b"SigPnd": "pending", b"ShdPnd": "shared_pending", b"SigBlk": "blocked",
@@ -21,10 +22,8 @@ def _names(mask: int) -> list[str]:
 
 def read_masks(pid: int) -> dict[str, list[str]] | None:
     """Signal masks of a process from /proc/PID/status, decoded to names."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as fh:
-            blob = fh.read()
-    except OSError:
+    blob = read_proc(pid, "status", 8192)
+    if blob is None:
         return None
     out = {}
     start = blob.find(b"\nSigPnd:")  # the five mask lines come one after the other

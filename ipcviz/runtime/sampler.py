@@ -13,7 +13,7 @@ from ipcviz.host.process import CLOCK_TICKS, read_stat
 from ipcviz.runtime.channel_views import ChannelViews, rank_compared
 from ipcviz.runtime.procmasks import read_masks
 from ipcviz.runtime.worker_views import WorkerViews, names_of
-from ipcviz.signals import signal_name
+from ipcviz.signals import NSIG, signal_name
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.events import describe_event
 from ipcviz.telemetry.snapshot import End, EventView, NextOp, Snapshot
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 #: how long a worker's event waits before it is shown, so that events reach the screen
 #: in the order they happened even when their writers log them a moment late
 EVENT_HOLD = 0.05
+#: a process's signal masks are read again at least every this many ticks of the clock
+#: (sooner when its row or what was sent to it says they may have changed)
+MASKS_EVERY = 5
 
 class Sampler(WorkerViews, ChannelViews):
     """Turns the runtime's state into Snapshots at the caller's pace."""
@@ -37,6 +40,11 @@ class Sampler(WorkerViews, ChannelViews):
         self._cpu_prev: dict[int, tuple[int, float]] = {}
         self._counters: dict[str, list[tuple[str, str, int]]] = {}
         self._masks: dict[int, dict[str, list[str]]] = {}
+        self._mask_keys: dict[int, tuple] = {}
+        self._mask_ticks: dict[int, int] = {}
+        self._ticks = 0  # frames that read the kernel (`kernel=True`)
+        self._signals_of: dict[int, tuple[dict[str, int], dict[str, int]]] = {}
+        self._received_totals: np.ndarray | None = None
         self._ends: dict[str, tuple[tuple[End, ...], tuple[End, ...]]] = {}
         self._fresh = True
         self._stats: dict[int, tuple[object, float]] = {}  # pid -> (ProcStat, cpu %)
@@ -66,6 +74,9 @@ class Sampler(WorkerViews, ChannelViews):
         after kill() returns, and the receiver can log "woke" first; a worker's last event
         can land after the runtime reaped it); `flush` (the end of a run) gives them all."""
         self._fresh = kernel
+        self._ticks += kernel
+        if flush:  # the last frame: every mask read now
+            self._mask_keys.clear()
         rt = self.runtime
         model = rt.model
         table = rt.table
@@ -84,6 +95,7 @@ class Sampler(WorkerViews, ChannelViews):
         keyed: list[tuple[float, int, float, EventView]] = []
         workers = []
         by_workers = self._sent_by_workers(arr, kids) if arr is not None else {}
+        self._count_signals(arr)
         for proc in rt.procs:
             row = arr[proc.row] if arr is not None else None
             workers.append(self._worker_view(proc, row, channel_names, now,
@@ -216,10 +228,49 @@ class Sampler(WorkerViews, ChannelViews):
         self._stats[pid] = (stat, cpu)
         return stat, cpu
 
-    def _read_masks(self, pid: int) -> dict[str, list[str]]:
-        if not self._fresh and pid in self._masks:
-            return self._masks[pid]
+    def _read_masks(self, pid: int, key: tuple = ()) -> dict[str, list[str]]:
+        """The process's signal masks: read at a tick when `key` (what could have changed
+        them: its events, deliveries, signals sent to it) moved since the last reading,
+        else every MASKS_EVERY ticks (a signal of the kernel's own, SIGCHLD, can turn
+        pending with nothing in the table)."""
+        known = self._masks.get(pid)
+        if known is not None and (not self._fresh or (
+                self._mask_keys.get(pid) == key
+                and self._ticks - self._mask_ticks.get(pid, 0) < MASKS_EVERY)):
+            return known
         if len(self._masks) > 4096:
             self._masks.clear()
+            self._mask_keys.clear()
+            self._mask_ticks.clear()
         masks = self._masks[pid] = read_masks(pid) or {}
+        self._mask_keys[pid], self._mask_ticks[pid] = key, self._ticks
         return masks
+
+    def _count_signals(self, arr: np.ndarray | None) -> None:
+        """Every row's received and sent signals by name, from one pass over the table's
+        signal columns (received, then sent: SIG_SENT follows SIG_RECEIVED)."""
+        self._signals_of = {}
+        self._received_totals = None
+        if arr is None:
+            return
+        block = arr[:, T.SIG_RECEIVED:T.SIG_SENT + NSIG]
+        rows, cols = np.nonzero(block)
+        out = self._signals_of
+        for row, col, n in zip(rows.tolist(), cols.tolist(), block[rows, cols].tolist()):
+            pair = out.get(row)
+            if pair is None:
+                pair = out[row] = ({}, {})
+            if col < NSIG:
+                pair[0][signal_name(col)] = n
+            else:
+                pair[1][signal_name(col - NSIG)] = n
+        self._received_totals = block[:, :NSIG].sum(axis=1)
+
+    def _signal_counts(self, row: int, which: int) -> dict[str, int]:
+        """Row `row`'s received (`which` 0) or sent (1) signals, by name (_count_signals)."""
+        pair = self._signals_of.get(row)
+        return dict(pair[which]) if pair is not None else {}
+
+    def _received_total(self, row: int) -> int:
+        totals = self._received_totals
+        return int(totals[row]) if totals is not None else 0

@@ -148,7 +148,8 @@ class WorkerViews:
         if stat is not None and stat.start_ticks == kid.ident.start:
             state, waiting = self._state(stat.state, int(row[T.OP]), row, channel_names)
             if state != "zombie":
-                masks = self._read_masks(kid.ident.pid)
+                masks = self._read_masks(kid.ident.pid, (
+                    int(row[T.EVENT_SEQ]), sum(self.runtime.kid_sent_to.get(kid.row, {}).values())))
                 if row[T.HIDDEN_BLOCK]:
                     masks = without_hidden(masks, int(row[T.HIDDEN_BLOCK]))
         else:
@@ -165,8 +166,8 @@ class WorkerViews:
         return WorkerView(
             name=kid.name, group=kid.group, pid=kid.ident.pid, state=state,
             waiting=waiting, exit=exit, exit_text=exit_text, parent=kid.parent,
-            signals_received=signal_counts(row[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG]),
-            signals_sent=signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG]),
+            signals_received=self._signal_counts(kid.row, 0),
+            signals_sent=self._signal_counts(kid.row, 1),
             signals_sent_to={signal_name(s): n for s, n in sorted(sent_to.items())},
             step_text=T.OP_NAMES.get(int(row[T.OP]), ""), masks=masks,
             bytes_written=per_channel["bytes_written"], bytes_read=per_channel["bytes_read"],
@@ -192,11 +193,15 @@ class WorkerViews:
                 state = "exited"
             elif program is not None:  # no interpreter: only the kernel tells
                 state, waiting = program_state(pid, stat.state, self._fresh, self._waits)
-                masks = self._read_masks(pid)
+                masks = self._read_masks(pid, (sum(proc.sent_to.values()),))
                 zombies = zombie_children(pid)
             else:
                 state, waiting = self._state(stat.state, op, row, channel_names)
-                masks = self._read_masks(pid)
+                # what can change its masks shows in its row (an event: handlers, block,
+                # unblock; a delivery) or in what was sent to it (pending)
+                masks = self._read_masks(pid, (
+                    int(row[T.EVENT_SEQ]), self._received_total(proc.row),
+                    sum(proc.sent_to.values()), sum((by_workers or {}).values())))
                 if row is not None and row[T.HIDDEN_BLOCK]:
                     masks = without_hidden(masks, int(row[T.HIDDEN_BLOCK]))
                 if proc.spawn_rows:
@@ -206,8 +211,8 @@ class WorkerViews:
         received = sent = {}
         per_channel = self._per_channel(proc.name, proc.roles, row)
         if row is not None:
-            received = signal_counts(row[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG])
-            sent = signal_counts(row[T.SIG_SENT:T.SIG_SENT + NSIG])
+            received = self._signal_counts(proc.row, 0)
+            sent = self._signal_counts(proc.row, 1)
         steps = proc.instance.definition.steps
         step = int(row[T.STEP]) if row is not None else 0
         facts = None if program is None else self._program_facts(proc.name, program, pid,
