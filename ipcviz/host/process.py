@@ -36,6 +36,72 @@ def read_proc(pid: int, name: str, size: int = 4096) -> bytes | None:
         os.close(fd)
 
 
+def parse_stat(raw: bytes) -> ProcStat:
+    rest = raw[raw.rfind(b")") + 2:].split()
+    # fields after the command: state(3) ppid(4) ... utime(14) stime(15) ... starttime(22)
+    return ProcStat(rest[0].decode(), int(rest[1]), int(rest[11]) + int(rest[12]), int(rest[19]))
+
+
+class StatFiles:
+    """/proc/PID/stat of the processes read at every tick, each kept open and read again
+    with pread (a quarter of the cost of opening it each time). A kept descriptor stays
+    with the process it was opened for: once that one is reaped, the read fails (ESRCH)
+    and the file is opened again by path. At most `limit` are kept (the rest are opened
+    for each reading); `close` gives them all back, and so does the garbage collector."""
+
+    def __init__(self, limit: int = 512):
+        import resource
+        import weakref
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        self.limit = min(limit, max(0, (soft if soft > 0 else 1024) // 4))
+        self._fds: dict[int, int] = {}
+        self._finalizer = weakref.finalize(self, _close_all, self._fds)
+
+    def read(self, pid: int) -> ProcStat | None:
+        fd = self._fds.get(pid)
+        if fd is not None:
+            try:
+                raw = os.pread(fd, 1024, 0)
+                if raw:
+                    return parse_stat(raw)
+            except OSError:
+                pass
+            os.close(self._fds.pop(pid))
+        if len(self._fds) >= self.limit:
+            return read_stat(pid)
+        try:
+            fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            raw = os.pread(fd, 1024, 0)
+        except OSError:
+            raw = b""
+        if not raw:
+            os.close(fd)
+            return None
+        self._fds[pid] = fd
+        return parse_stat(raw)
+
+    def forget(self, keep: set[int]) -> None:
+        """Close the files of every pid not in `keep`."""
+        for pid in [p for p in self._fds if p not in keep]:
+            os.close(self._fds.pop(pid))
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _close_all(fds: dict[int, int]) -> None:
+    for fd in fds.values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    fds.clear()
+
+
 def read_stat(pid: int) -> ProcStat | None:
     """Parse /proc/PID/stat, or None when the process is gone."""
     raw = read_proc(pid, "stat", 1024)

@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         session = Session(runtime, lambda snap: send(Frame(snap.to_dict())),
                           early_frames=True, input_fd=stdin, on_input=read_commands)
         session.run()
+        session.sampler.close()
     except BrokenPipeError:
         pass
     finally:

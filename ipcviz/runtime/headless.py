@@ -69,6 +69,7 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
         if on_snapshot is not None:
             on_snapshot(final)
     finally:
+        sampler.close()
         cleanup_started = time.monotonic()
         runtime.shutdown()
         cleanup = time.monotonic() - cleanup_started

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ipcviz.host.process import CLOCK_TICKS, read_stat
+from ipcviz.host.process import CLOCK_TICKS, StatFiles
 from ipcviz.runtime.channel_views import ChannelViews, rank_compared
 from ipcviz.runtime.procmasks import read_masks
 from ipcviz.runtime.worker_views import WorkerViews, names_of
@@ -41,6 +41,9 @@ class Sampler(WorkerViews, ChannelViews):
         self._counters: dict[str, list[tuple[str, str, int]]] = {}
         self._masks: dict[int, dict[str, list[str]]] = {}
         self._mask_keys: dict[int, tuple] = {}
+        self._stat_files = StatFiles()
+        #: worker -> (what its last view was made of, that view): see _worker_view
+        self._views: dict[str, tuple[tuple, object]] = {}
         self._mask_ticks: dict[int, int] = {}
         self._ticks = 0  # frames that read the kernel (`kernel=True`)
         self._signals_of: dict[int, tuple[dict[str, int], dict[str, int]]] = {}
@@ -212,11 +215,15 @@ class Sampler(WorkerViews, ChannelViews):
                                            if getattr(c, "shape", None) is not None}
         return shapes
 
+    def close(self) -> None:
+        """Give back the /proc files kept open (the garbage collector does it too)."""
+        self._stat_files.close()
+
     def _read_stat(self, pid: int, now: float) -> tuple[Any, float]:
         """(/proc/PID/stat, cpu % since the last reading), or the last tick's pair."""
         if not self._fresh and pid in self._stats:
             return self._stats[pid]  # type: ignore[return-value]
-        stat = read_stat(pid)
+        stat = self._stat_files.read(pid)
         cpu = 0.0
         if stat is not None:
             prev = self._cpu_prev.get(pid)
@@ -225,6 +232,7 @@ class Sampler(WorkerViews, ChannelViews):
             self._cpu_prev[pid] = (stat.cpu_ticks, now)
         if len(self._stats) > 4096:
             self._stats.clear()
+            self._stat_files.forget(set())
         self._stats[pid] = (stat, cpu)
         return stat, cpu
 

@@ -208,6 +208,15 @@ class WorkerViews:
                     zombies = zombie_children(pid)
         elif proc.started_once:
             state = "exited"
+        key = None
+        if program is None:  # everything the view is made of (a program's facts change
+            # by themselves): an idle worker's view is the one made last time
+            key = (row.tobytes() if row is not None else None, pid, proc.alive, proc.exit,
+                   proc.restarts, state, waiting, round(cpu, 1), zombies,
+                   tuple(proc.sent_to.items()), tuple((by_workers or {}).items()))
+            known = self._views.get(proc.name)
+            if known is not None and known[0] == key and known[1].masks == masks:
+                return known[1]
         received = sent = {}
         per_channel = self._per_channel(proc.name, proc.roles, row)
         if row is not None:
@@ -220,7 +229,7 @@ class WorkerViews:
         if facts is not None and facts.get("trace") and proc.ident is not None:
             # strace counted every delivery: the program's own process, as a worker's
             received = dict(facts["trace"]["signals_by_process"].get(str(proc.ident.pid), {}))
-        return WorkerView(
+        view = WorkerView(
             name=proc.name, group=proc.instance.group, pid=pid, state=state,
             waiting=waiting, exit=proc.exit, exit_text=proc.exit_text,
             restarts=proc.restarts, cpu=round(cpu, 1), step=step,
@@ -250,6 +259,9 @@ class WorkerViews:
             uses_lock=uses_lock(proc.instance.definition),
             program=facts,
         )
+        if key is not None:
+            self._views[proc.name] = (key, view)
+        return view
 
     def _channel_inodes(self) -> dict[int, str]:
         """The inodes of the scenario's pipes and FIFOs, by channel name (read once)."""
