@@ -71,10 +71,15 @@ def find(root: int, needle: str) -> int | None:
 
 def share(pids: list[int], seconds: float) -> float:
     """Percent of one core these processes used over `seconds`."""
-    before = sum(cpu_ticks(p) for p in pids)
+    return sum(shares(pids, seconds))
+
+
+def shares(pids: list[int], seconds: float) -> list[float]:
+    """Percent of one core each of these processes used over the same `seconds`."""
+    before = [cpu_ticks(p) for p in pids]
     time.sleep(seconds)
-    after = sum(cpu_ticks(p) for p in pids)
-    return 100.0 * (after - before) / TICKS / seconds
+    after = [cpu_ticks(p) for p in pids]
+    return [100.0 * (a - b) / TICKS / seconds for a, b in zip(after, before)]
 
 
 def main() -> int:
@@ -106,15 +111,16 @@ def main() -> int:
                 return 1
             ours, theirs = [], []
             for r in range(args.rounds):
-                ours.append(share([ui, runtime], args.seconds))
+                split = shares([ui, runtime], args.seconds)
+                ours.append(sum(split))
                 subprocess.run(["tmux", "new", "-d", "-s", "bench-htop", "-x", "120", "-y",
                                 "40", "htop -d 1"], check=True)
                 time.sleep(2)
                 htop = find(pane_pid("bench-htop"), "htop")
                 theirs.append(share([htop], args.seconds) if htop else float("nan"))
                 subprocess.run(["tmux", "kill-session", "-t", "bench-htop"], check=False)
-                print(f"round {r + 1}: ipcviz (UI + runtime) {ours[-1]:5.1f} %   "
-                      f"htop -d 1 {theirs[-1]:5.1f} %")
+                print(f"round {r + 1}: ipcviz (UI + runtime) {ours[-1]:5.1f} % (UI "
+                      f"{split[0]:.1f}, runtime {split[1]:.1f})   htop -d 1 {theirs[-1]:5.1f} %")
         finally:
             subprocess.run(["tmux", "send-keys", "-t", "bench-ipcviz", "q"], check=False)
             time.sleep(3)
