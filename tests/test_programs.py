@@ -345,3 +345,29 @@ def test_a_c_program_that_does_not_build_is_one_line_naming_its_error(tmp_path) 
     result = run_cli("watch", "--headless", "--", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.splitlines() == [f"watch: '{tmp_path}' is a directory, not a program"]
+
+
+def test_the_timeline_waits_for_a_programs_ready_line(scenario_file, nothing_left_behind
+                                                      ) -> None:
+    """A program that takes a second to set up its handler: a signal at 0.2 s would kill
+    it; with `ready:` the timeline's 0.2 s count from its "ready" line, so it catches it."""
+    program = ("import signal, time\\ntime.sleep(1.0)\\n"
+               "signal.signal(signal.SIGUSR1, lambda *a: print('caught', flush=True))\\n"
+               "print('set up: ready', flush=True)\\ntime.sleep(30)")
+    text = f"""\
+duration: 3
+workers:
+  p:
+    exec: [{PY}, -c, "{program}"]
+    ready: "set up: ready"
+timeline:
+  - at: 0.2
+    signal: {{to: p, sig: SIGUSR1}}
+"""
+    worker = _summary(run_cli("run", str(scenario_file(text)), "--headless", "--json",
+                              "--allow-exec"))["workers"]["p"]
+    assert worker["exit"] is None
+    assert worker["program"]["last_output"] == ["set up: ready", "caught"]
+    assert worker["signals_sent_to"] == {"SIGUSR1": 1}
+    assert "'ready' is for a worker that runs a program" in "\n".join(
+        _lines("workers:\n  a: {ready: go, steps: [{sleep: 1}]}\n"))

@@ -37,9 +37,33 @@ from ipcviz.telemetry import table as T
 class Actions:
     """Mixin of `Runtime`: commands, the timeline, signal bursts."""
 
+    def _timeline_ready(self, now: float) -> bool:
+        """Whether the timeline runs: every program with `ready:` has printed its line (or
+        ended without it: then there is nothing to wait for)."""
+        waits = self._timeline_waits
+        if not waits:
+            return True
+        alive = {p.name for p in self.procs if p.alive}
+        for name in sorted(waits):
+            if name in self.programs.ready:
+                waits.discard(name)
+            elif name not in alive and any(p.name == name and p.started_once
+                                           for p in self.procs):
+                waits.discard(name)
+                self._log(name, f"ended before printing {self.programs.ready_text[name]!r}",
+                          "runtime")
+        if not waits:
+            self._timeline_base = now
+            if self._timeline:
+                self._log("runtime", f"ready: the timeline starts (its times count from "
+                                     f"{now:.2f} s)", "runtime")
+        return not waits
+
     def _run_due(self) -> None:
         now = self.run_time
-        while self._next_event < len(self._timeline) and self._timeline[self._next_event].at <= now:
+        ready = self._timeline_ready(now)
+        while ready and self._next_event < len(self._timeline) and \
+                self._timeline[self._next_event].at + self._timeline_base <= now:
             event = self._timeline[self._next_event]
             self._next_event += 1
             self.execute(from_scenario(event), source="timeline")

@@ -162,6 +162,9 @@ class ProgramOutput:
     last: dict[str, list[str]] = field(default_factory=dict)
     #: the pipes' inodes (ipcviz's own plumbing, left out of what is observed)
     inodes: set[int] = field(default_factory=set)
+    #: worker -> the text of its `ready:` line, and the workers that have printed theirs
+    ready_text: dict[str, str] = field(default_factory=dict)
+    ready: set[str] = field(default_factory=set)
 
     def open(self, worker: str) -> tuple[int, int]:
         """A fresh pair of pipes for a program about to be forked: the write ends (for
@@ -210,6 +213,9 @@ class ProgramOutput:
             return
         self.lines[worker] = self.lines.get(worker, 0) + len(raw)
         texts = [_line_text(line) for line in raw]
+        wanted = self.ready_text.get(worker)
+        if wanted is not None and worker not in self.ready and any(wanted in t for t in texts):
+            self.ready.add(worker)
         last = self.last.setdefault(worker, [])
         last.extend(texts)
         del last[:-KEEP_LINES]

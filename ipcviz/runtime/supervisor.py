@@ -75,6 +75,10 @@ class Runtime(Forking, Actions, Cleanup):
         self.parent_received: Counter = Counter()
         self.pending_events: list[EventView] = []
         self._timeline = sorted(self.model.timeline, key=lambda e: e.at)
+        #: run time the timeline's `at:` count from: 0, or the moment every program with
+        #: `ready:` printed its line (until then `_timeline_waits` names them)
+        self._timeline_base = 0.0
+        self._timeline_waits: set[str] = set()
         self._triggers = {t.key: from_scenario(t) for t in self.model.triggers}
         #: signals sent `interval` apart: (due, seq, to, sig, source, interval, first due)
         self._spaced: list[tuple[float, int, str, int, str, float, float]] = []
@@ -164,6 +168,11 @@ class Runtime(Forking, Actions, Cleanup):
         self._install_signals()
         become_subreaper()
         self.slots = ProcessSlots(limits.MAX_PROCESSES)
+        for proc in self.procs:  # the timeline waits for these programs' `ready:` lines
+            text = proc.instance.definition.ready
+            if text is not None and proc.instance.definition.exec is not None:
+                self.programs.ready_text[proc.name] = text
+                self._timeline_waits.add(proc.name)
         self._gate_r, gate_w = os.pipe()
         try:
             for proc in self.procs:
@@ -237,8 +246,9 @@ class Runtime(Forking, Actions, Cleanup):
         """Seconds until the runtime has something scheduled (timeline, restart)."""
         times = []
         now, speed = self.run_time, self.scheduler.speed
-        if self._next_event < len(self._timeline):
-            times.append((self._timeline[self._next_event].at - now) / speed)
+        if self._next_event < len(self._timeline) and not self._timeline_waits:
+            times.append((self._timeline[self._next_event].at + self._timeline_base - now)
+                         / speed)
         times += [(p.restart_at - now) / speed for p in self.procs if p.restart_at is not None]
         if self._spaced:
             times.append((self._spaced[0][0] - now) / speed)

@@ -64,7 +64,7 @@ def check_programs(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
             yield from _check_attached(base, w)
             continue
         if w.exec is None:
-            for option in ("cwd", "env", "stdin", "stdout", "trace"):
+            for option in ("cwd", "env", "stdin", "stdout", "trace", "ready"):
                 if option in w.model_fields_set:
                     yield (base + (option,), f"'{option}' is for a worker that runs a "
                                              "program (exec:)")
@@ -142,7 +142,7 @@ def check_signal_steps(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
 
 def _check_attached(base: FieldPath, w: s.Worker) -> Iterator[tuple[FieldPath, str]]:
     """An attached process (`attach:`) is observed as it is: nothing to start or set up."""
-    for option in ("exec", "steps", "cwd", "env", "stdin", "stdout", "trace"):
+    for option in ("exec", "steps", "cwd", "env", "stdin", "stdout", "trace", "ready"):
         if option in w.model_fields_set:
             yield (base + (option,), f"'{option}' is for a worker ipcviz starts; this one "
                                      "watches a running process (attach:)")

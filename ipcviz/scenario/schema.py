@@ -181,6 +181,9 @@ class Worker(Model):
     """Extension: the program's standard output is this channel's write end."""
     attach: AttachTo | None = None
     """Extension: observe this running process instead of starting one (`watch --pid`)."""
+    ready: str | None = Field(None, min_length=1, max_length=200)
+    """Extension: the timeline waits until the program has printed a line holding this
+    text (on its standard output or error); its `at:` times count from that moment."""
     trace: bool = False
     """Extension: follow the program and every process it starts with strace: exact counts
     of the signals delivered to them and the bytes of each read and write by descriptor."""
