@@ -54,12 +54,25 @@ _WCHAN_WORDS = {"pipe_read": "pipe read", "pipe_write": "pipe write", "wait_for_
 
 
 def read_text(path: str) -> str | None:
-    """A /proc file's text, or None when the process has gone or it cannot be read."""
+    """A /proc file's text, or None when the process has gone or it cannot be read (a
+    bare open/read/close: a buffered file object costs twice as much, per file, per
+    process, per frame)."""
     try:
-        with open(path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        parts = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            parts.append(chunk)
+        return b"".join(parts).decode("utf-8", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _children_files_work() -> bool:
