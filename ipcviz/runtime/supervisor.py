@@ -30,14 +30,10 @@ from ipcviz.runtime.bursts import SignalBurst
 from ipcviz.runtime.forking import Forking
 from ipcviz.runtime.inbox import STOP_REQUESTS, SignalInbox, sent_by_a_process
 from ipcviz.runtime.procs import Proc
-from ipcviz.runtime.programs import (
-    ProgramOutput,
-    ProgramWatch,
-    attach_problem,
-    prepare_programs,
-)
-from ipcviz.runtime.tracing import Tracing, strace_missing
+from ipcviz.runtime.program_watch import ProgramWatch
+from ipcviz.runtime.programs import ProgramOutput, attach_problem, prepare_programs
 from ipcviz.runtime.scheduler import Scheduler, parse_schedule
+from ipcviz.runtime.tracing import Tracing, strace_missing
 from ipcviz.scenario.kinds import channel_class
 from ipcviz.scenario.load import LoadedScenario
 from ipcviz.scenario.programs import exec_refusal

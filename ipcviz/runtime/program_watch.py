@@ -1,0 +1,135 @@
+"""What the kernel shows of each program's process tree (`exec:` and attached workers),
+read at the clock's ticks as plain data for the Snapshot, with the peaks the summary
+reports and the POSIX objects a program leaves behind."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ipcviz.runtime.programs import not_exec_yet
+
+
+#: bytes of each shared-memory segment shown; how often (in frames) mappings are read
+SHOWN_BYTES = 64
+MAPS_EVERY = 5
+
+
+@dataclass
+class ProgramWatch:
+    """What the kernel shows of each program's process tree, read at the clock's ticks,
+    as plain data for the Snapshot, and the peaks the summary reports."""
+
+    last: dict[str, dict] = field(default_factory=dict)
+    peaks: dict[str, dict] = field(default_factory=dict)
+    #: POSIX objects seen in a program's tree, by worker: leaks if they outlive the run
+    objects: dict[str, set[str]] = field(default_factory=dict)
+    ticks: int = 0
+    #: program pids seen after their exec (an exec happens once: not checked again)
+    execd: set[int] = field(default_factory=set)
+    #: workers watching a process ipcviz did not start (attach:): what their trees use
+    #: is never called their leak
+    not_ours: set[str] = field(default_factory=set)
+    #: /dev/shm as it was before the run: an object that was already there is not the
+    #: program's leak (it only used it); ipcviz's own objects are the registry's
+    existing: frozenset[str] = field(
+        default_factory=lambda: frozenset(os.listdir("/dev/shm")) if os.path.isdir(
+            "/dev/shm") else frozenset())
+
+    def read(self, name: str, pid: int, fresh: bool, plumbing: set[int],
+             channels: dict[int, str]) -> dict:
+        """The tree under `pid` (`plumbing`: inodes of ipcviz's own pipes, left out;
+        `channels`: inodes of the scenario's pipes and FIFOs, by channel name)."""
+        if not fresh and name in self.last:
+            return self.last[name]
+        if pid not in self.execd and not_exec_yet(pid):  # still the runtime's fork
+            return self.last.get(name, {"processes": [], "pipes": [], "queues": [],
+                                        "sockets": [], "shared_memory": []})
+        self.execd.add(pid)
+        from ipcviz.observe import observe
+
+        self.ticks += 1
+        maps = self.ticks % MAPS_EVERY == 1 or name not in self.last
+        seen = observe(pid, contents_limit=SHOWN_BYTES, maps=maps)
+        view = {
+            "processes": [[p.pid, p.ppid, p.name, p.state_words,
+                           p.wait.words if p.wait else "", p.zombies]
+                          for p in seen.processes],
+            "pipes": [{"kind": p.kind, "path": p.path, "inode": p.inode,
+                       "buffered": p.buffered, "capacity": p.capacity,
+                       "writers": list(p.writers), "readers": list(p.readers),
+                       "channel": channels.get(p.inode)}
+                      for p in seen.pipes if p.inode not in plumbing],
+            "queues": [{"name": q.name, "depth": q.depth, "capacity": q.capacity,
+                        "holders": sorted({e.pid for e in q.holders})} for q in seen.queues],
+            "sockets": [{"family": s.family, "type": s.type, "state": s.state,
+                         "local": s.local, "remote": s.remote, "rx_queue": s.rx_queue,
+                         "holders": sorted({e.pid for e in s.holders})} for s in seen.sockets],
+        }
+        if maps:
+            view["shared_memory"] = [
+                {"name": m.name, "kind": m.kind, "size": m.size, "mappers": list(m.mappers),
+                 "contents": m.contents.hex() if m.contents is not None else None}
+                for m in seen.mappings if m.kind in ("posix_shm", "sysv_shm")]
+        else:
+            view["shared_memory"] = self.last.get(name, {}).get("shared_memory", [])
+        self.last[name] = view
+        self._peak(name, view)
+        return view
+
+    def _peak(self, name: str, view: dict) -> None:
+        peak = self.peaks.setdefault(name, {"processes": 0, "zombies": 0, "pipes": {},
+                                            "queues": {}, "shared_memory": {}})
+        peak["processes"] = max(peak["processes"], len(view["processes"]))
+        peak["zombies"] = max(peak["zombies"], sum(p[5] for p in view["processes"]))
+        for pipe in view["pipes"]:
+            key = pipe["channel"] or pipe["path"] or f"pipe:[{pipe['inode']}]"
+            known = peak["pipes"].setdefault(key, {"peak_buffered": 0, "writers": [],
+                                                   "readers": []})
+            known["peak_buffered"] = max(known["peak_buffered"], pipe["buffered"] or 0)
+            known["writers"] = sorted(set(known["writers"]) | set(pipe["writers"]))
+            known["readers"] = sorted(set(known["readers"]) | set(pipe["readers"]))
+        theirs = name not in self.not_ours
+        for queue in view["queues"]:
+            known = peak["queues"].setdefault(queue["name"], {"peak_depth": 0})
+            known["peak_depth"] = max(known["peak_depth"], queue["depth"] or 0)
+            if theirs and not self._not_its_own(queue["name"]):
+                self.objects.setdefault(name, set()).add("mqueue:" + queue["name"])
+        for segment in view["shared_memory"]:
+            known = peak["shared_memory"].setdefault(segment["name"], {"size": 0,
+                                                                        "mappers": []})
+            known["size"] = max(known["size"], segment["size"])
+            known["mappers"] = sorted(set(known["mappers"]) | set(segment["mappers"]))
+            if theirs and segment["kind"] == "posix_shm" and \
+                    not self._not_its_own(segment["name"]):
+                self.objects.setdefault(name, set()).add("shm:" + segment["name"])
+
+    def _not_its_own(self, posix_name: str) -> bool:
+        """An object the program did not create: there before the run, or ipcviz's."""
+        bare = posix_name.lstrip("/")
+        return bare in self.existing or bare.startswith(("ipcviz.", "sem.ipcviz."))
+
+    def leaks(self, name: str) -> list[str]:
+        """POSIX objects this program's tree used that still exist: /dev/shm/NAME and
+        /dev/mqueue/NAME (the program's, not ipcviz's: reported, never removed here)."""
+        out = []
+        for item in sorted(self.objects.get(name, ())):
+            kind, _, obj = item.partition(":")
+            if kind == "shm" and os.path.exists("/dev/shm" + obj):
+                out.append("/dev/shm" + obj)
+            elif kind == "mqueue" and queue_exists(obj):
+                out.append("/dev/mqueue" + obj)
+        return out
+
+
+def queue_exists(name: str) -> bool:
+    """Whether the POSIX message queue `name` exists (/dev/mqueue need not be mounted)."""
+    import posix_ipc
+
+    try:
+        posix_ipc.MessageQueue(name).close()
+    except posix_ipc.ExistentialError:
+        return False
+    except posix_ipc.Error:
+        return True  # there, but not ours to open
+    return True
