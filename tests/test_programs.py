@@ -371,3 +371,27 @@ timeline:
     assert worker["signals_sent_to"] == {"SIGUSR1": 1}
     assert "'ready' is for a worker that runs a program" in "\n".join(
         _lines("workers:\n  a: {ready: go, steps: [{sleep: 1}]}\n"))
+
+
+def test_a_childs_own_masks_are_shown_beside_it(scenario_file, nothing_left_behind) -> None:
+    """The child blocks SIGUSR1 and its parent sends it one: pending in the child (only
+    there: the parent neither blocks nor has one pending)."""
+    program = ("import os, signal, time\\n"
+               "r, w = os.pipe()\\n"
+               "pid = os.fork()\\n"
+               "if pid == 0:\\n"
+               "    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})\\n"
+               "    os.write(w, b'x'); time.sleep(30); os._exit(0)\\n"
+               "os.read(r, 1); os.kill(pid, signal.SIGUSR1)\\n"
+               "print('sent', flush=True); time.sleep(30)")
+    text = f"""\
+duration: 2
+workers:
+  p: {{exec: [{PY}, -c, "{program}"]}}
+"""
+    worker = _summary(run_cli("run", str(scenario_file(text)), "--headless", "--json",
+                              "--allow-exec"))["workers"]["p"]
+    procs = {p[0]: p for p in worker["program"]["observed"]["processes"]}
+    (child,) = [p for p in procs.values() if p[1] == worker["pid"]]
+    assert child[6] == {"pending": ["SIGUSR1"], "blocked": ["SIGUSR1"]}
+    assert procs[worker["pid"]][6] == {}

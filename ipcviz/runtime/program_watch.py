@@ -52,8 +52,14 @@ class ProgramWatch:
         maps = self.ticks % MAPS_EVERY == 1 or name not in self.last
         seen = observe(pid, contents_limit=SHOWN_BYTES, maps=maps)
         view = {
+            # the masks a lesson turns on (each process's own: a child may block what
+            # its parent does not), only when not empty
             "processes": [[p.pid, p.ppid, p.name, p.state_words,
-                           p.wait.words if p.wait else "", p.zombies]
+                           p.wait.words if p.wait else "", p.zombies,
+                           {k: list(v) for k, v in (
+                               ("pending", sorted(set(p.signals.pending)
+                                                  | set(p.signals.shared_pending))),
+                               ("blocked", p.signals.blocked)) if v}]
                           for p in seen.processes],
             "pipes": [{"kind": p.kind, "path": p.path, "inode": p.inode,
                        "buffered": p.buffered, "capacity": p.capacity,

@@ -12,6 +12,7 @@ from textual.reactive import reactive
 from ipcviz.format import escape_control
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 from ipcviz.tui.widgets.base import Panel
+from ipcviz.tui.widgets.signals import short_mask
 
 #: most processes and objects listed per program (the rest are counted)
 MAX_LISTED = 8
@@ -57,7 +58,8 @@ def program_lines(w: WorkerView) -> list[Text]:
     names = {pid: (w.name if pid == w.pid else f"{name} {pid}")
              for pid, _ppid, name, *_ in procs}
     lines = [head]
-    for pid, ppid, name, state, waits, zombies in procs[:MAX_LISTED]:
+    for pid, ppid, name, state, waits, zombies, *more in procs[:MAX_LISTED]:
+        masks = more[0] if more else {}  # (recordings before masks were kept: none)
         depth = "  " if pid == w.pid else "    └ "
         text = Text(f"{depth}{names[pid]}", style="bold" if pid == w.pid else "")
         text.append(f"  {state}", style="red" if state == "zombie" else "green")
@@ -66,6 +68,10 @@ def program_lines(w: WorkerView) -> list[Text]:
         if zombies:
             text.append(f"  {zombies} zombie child{'ren' if zombies > 1 else ''} "
                         "(not waited for)", style="bold red")
+        if masks.get("pending"):
+            text.append(f"  pending {short_mask(masks['pending'])}", style="bold magenta")
+        if masks.get("blocked"):
+            text.append(f"  blocks {short_mask(masks['blocked'])}", style="yellow")
         lines.append(text)
     if len(procs) > MAX_LISTED:
         lines.append(Text(f"    … {len(procs) - MAX_LISTED} more processes", style="dim"))
