@@ -134,3 +134,24 @@ def test_watch_trace_without_strace_is_one_line(monkeypatch) -> None:
                                fail=lambda lines: said.append(lines) or 2)
     assert code == 2 and said == [["watch: --trace needs strace (Debian/Ubuntu: apt install "
                                    "strace)"]]
+
+
+def test_a_watched_segment_is_shown_in_the_dtype_picked() -> None:
+    from ipcviz.telemetry.snapshot import WorkerView
+    from ipcviz.tui.widgets.programs import DTYPES, contents_text, program_lines
+
+    raw = b"".join(n.to_bytes(8, "little") for n in (1, 1, 2, 3, 5))  # 40 bytes: 5 int64
+    assert contents_text(raw, "int64") == "int64: 1 1 2 3 5"
+    assert contents_text(raw, "int32") == "int32: 1 0 1 0 2 0 3 0 5 0"
+    assert contents_text(raw, "bytes").startswith("01 00 00 00 00 00 00 00 01")
+    assert contents_text(raw[:3], "int64") == "int64: (fewer than 8 bytes)"
+    assert DTYPES[0] == "bytes"  # what a segment shows until `d` is pressed
+    seg = {"name": "/fib", "kind": "posix_shm", "size": 40, "mappers": [10, 11],
+           "contents": raw.hex()}
+    w = WorkerView(name="p", group="p", pid=10, state="sleeping", program={
+        "argv": ["prog"], "observed": {"processes": [[10, 1, "prog", "sleeping", "", 0]],
+                                       "pipes": [], "queues": [], "sockets": [],
+                                       "shared_memory": [seg]}})
+    text = "\n".join(line.plain for line in program_lines(w, "int64"))
+    assert "shared memory /fib (40 B), mapped by p, 11" in text
+    assert "int64: 1 1 2 3 5  (d: next)" in text

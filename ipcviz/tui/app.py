@@ -89,6 +89,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
         Binding("enter", "step_worker", "step one", show=False),
         Binding("ctrl+r", "restart_all", "restart run", show=False),
         Binding("z", "maximize_toggle", "maximize", show=False),
+        Binding("d", "shm_dtype", "shm as", show=False),
         Binding("f", "filter_worker", "events of worker", show=False),
         Binding("F", "filter_kind", "events by kind", show=False),
         Binding("v", "view_source", "YAML", show=False),

@@ -9,7 +9,7 @@ from ipcviz.tui.widgets.events import KIND_FILTERS, EventLog
 #: keys added after scenario files could already use them for triggers: a scenario's
 #: trigger on one of them keeps it (its file stays valid), the app's own use gives way
 SOFT_KEYS = {"z": "maximize_toggle", "f": "filter_worker", "F": "filter_kind",
-             "v": "view_source", "e": "edit_source"}
+             "v": "view_source", "e": "edit_source", "d": "shm_dtype"}
 
 
 class LayoutKeys:
@@ -24,6 +24,16 @@ class LayoutKeys:
             self.action_trigger(key)  # type: ignore[attr-defined]
             return True
         return False
+
+    def action_shm_dtype(self) -> None:
+        """`d`: a watched program's shared memory shown as the next numpy dtype."""
+        if self._trigger_has("d"):
+            return
+        from ipcviz.tui.widgets.programs import ProgramsPanel
+
+        for panel in self.query(ProgramsPanel):  # type: ignore[attr-defined]
+            name = panel.next_dtype()
+            self.notify(f"shared memory shown as {name}", timeout=2)  # type: ignore[attr-defined]
 
     def action_maximize_toggle(self) -> None:
         """`z`: the focused part (workers table or event log) fills the screen; again:

@@ -33,6 +33,7 @@ KEYS_HELP = (
     ("replay", "space pause/play, - / + pace, ← / → one frame, shift+← / → one second"),
     ("tab", "move the focus: workers table, event log (arrows then scroll it)"),
     ("z", "maximize the focused part / back to the layout"),
+    ("d", "a watched program's shared memory as bytes, uint8, int32, int64, float64"),
     ("f / F", "event log: only the selected worker's lines / one kind of event"),
     ("v", "the scenario's YAML beside the panels: each worker's step marked"),
     ("e", "edit the scenario file in $EDITOR; saved, it is checked and the run restarts"),

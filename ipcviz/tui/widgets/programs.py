@@ -16,6 +16,21 @@ from ipcviz.tui.widgets.signals import short_mask
 
 #: most processes and objects listed per program (the rest are counted)
 MAX_LISTED = 8
+#: how a shared-memory segment's first bytes are shown (`d` steps through them)
+DTYPES = ("bytes", "uint8", "int32", "int64", "float64")
+
+
+def contents_text(raw: bytes, dtype: str) -> str:
+    """The first bytes of a segment as hex bytes, or as numbers of a numpy dtype (as many
+    whole elements as the bytes hold: a 40-byte int64 array is 5 numbers)."""
+    if dtype == "bytes":
+        return " ".join(f"{b:02x}" for b in raw[:32])
+    import numpy as np
+
+    size = np.dtype(dtype).itemsize
+    values = np.frombuffer(raw[:len(raw) - len(raw) % size], dtype=dtype)[:16]
+    shown = " ".join(f"{v:g}" if dtype == "float64" else str(int(v)) for v in values)
+    return f"{dtype}: {shown}" if len(values) else f"{dtype}: (fewer than {size} bytes)"
 
 
 def _kib(n: int | None) -> str:
@@ -44,7 +59,7 @@ def trace_line(trace: dict | None, attached: bool = False) -> Text:
     return text
 
 
-def program_lines(w: WorkerView) -> list[Text]:
+def program_lines(w: WorkerView, dtype: str = "bytes") -> list[Text]:
     """The lines of one program (plain data of `w.program`, see runtime/programs.py)."""
     facts = w.program or {}
     seen = facts.get("observed")
@@ -112,7 +127,8 @@ def program_lines(w: WorkerView) -> list[Text]:
         lines.append(text)
         if seg.get("contents"):
             raw = bytes.fromhex(seg["contents"])
-            lines.append(Text("    " + " ".join(f"{b:02x}" for b in raw[:32]), style="dim"))
+            lines.append(Text("    " + contents_text(raw, dtype) + ("  (d: as numbers)" if
+                              dtype == "bytes" else "  (d: next)"), style="dim"))
     lines.append(trace_line(trace, bool(facts.get("attached"))))  # last: the objects matter
     return lines
 
@@ -135,5 +151,14 @@ class ProgramsPanel(Panel):
         self.set_shown(bool(programs))
         lines: list[Text] = []
         for w in programs:
-            lines += program_lines(w)
+            lines += program_lines(w, DTYPES[self._dtype])
         self.show(lines)
+
+    _dtype = 0
+
+    def next_dtype(self) -> str:
+        """Show shared memory as the next of DTYPES; its name."""
+        self._dtype = (self._dtype + 1) % len(DTYPES)
+        self._key = None  # draw again now, with the same Snapshot
+        self.watch_snapshot(self.snapshot)
+        return DTYPES[self._dtype]
