@@ -214,7 +214,7 @@ def test_every_unknown_key_of_a_mapping_has_its_line() -> None:
     run, and the worker's steps are still checked."""
     text = ("workers:\n  a:\n    cnt: 2\n    spwned: true\n    steps:\n"
             "      - write: {to: q, data: x}\n")
-    allowed = "(allowed: count, handlers, block, loop, restart, spawned, steps, exec, cwd, env, stdin, stdout, attach, trace)"
+    allowed = "(allowed: count, handlers, block, loop, restart, spawned, steps, exec, cwd, env, stdin, stdout, attach, ready, trace)"
     assert _lines(text) == [
         f"f.yaml:3:5: workers.a.cnt: unknown field 'cnt' {allowed}",
         f"f.yaml:4:5: workers.a.spwned: unknown field 'spwned' {allowed}",
