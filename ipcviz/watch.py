@@ -91,7 +91,10 @@ def watch_scenario(argv: list[str], name: str | None, duration: float | None,
 
 
 def attach_scenario(pid: int, name: str | None, duration: float | None, signals: bool) -> str:
-    """The YAML text of a scenario whose one worker watches running process `pid`."""
+    """The YAML text of a scenario whose one worker watches running process `pid` (with
+    its start time: the same process on a restart of the run, or none)."""
+    from ipcviz.host.process import start_ticks
+
     try:
         with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as fh:
             comm = fh.read().strip()
@@ -108,7 +111,8 @@ def attach_scenario(pid: int, name: str | None, duration: float | None, signals:
                        "not end it" + ("." if signals else "; it is observed only (signals "
                                        "need --allow-signals)."),
         "duration": duration or DEFAULT_WATCH_SECONDS,
-        "workers": {worker: {"attach": {"pid": pid, "signals": signals}}},
+        "workers": {worker: {"attach": {"pid": pid, "signals": signals,
+                                        "start": start_ticks(pid)}}},
     }
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 

@@ -155,3 +155,13 @@ def test_a_watched_segment_is_shown_in_the_dtype_picked() -> None:
     text = "\n".join(line.plain for line in program_lines(w, "int64"))
     assert "shared memory /fib (40 B), mapped by p, 11" in text
     assert "int64: 1 1 2 3 5  (d: next)" in text
+
+
+def test_a_path_in_a_line_cannot_pass_for_its_result() -> None:
+    trace = Trace("w", None, -1)  # type: ignore[arg-type]
+    trace.feed(b'10 read(3<socket:[9]>, "x\\") = 555555", 4) = ? ERESTARTSYS (To be restarted '
+               b'if SA_RESTART is set)\n'
+               b'10 read(4</tmp/a) = 7>, ""..., 9) = 3\n')
+    view = trace.view()["descriptors"]
+    assert "socket:[9]" not in view  # interrupted: nothing counted
+    assert view["/tmp/a) = 7"]["bytes_read"] == 3

@@ -116,7 +116,7 @@ def test_a_file_cannot_watch_or_signal_a_process_unasked(scenario_file) -> None:
                   b"  u:\n    steps: [{signal: {to: t, sig: SIGUSR1}}]\n", "f.yaml")
     lines = "\n".join(info.value.lines)
     assert "'exec' is for a worker ipcviz starts" in lines
-    assert "'t' is observed only" in lines
+    assert "'t' is a process ipcviz did not start: a `signal` step cannot reach it" in lines
 
 
 def test_watch_pid_says_in_one_line_what_is_wrong(nothing_left_behind) -> None:
@@ -132,3 +132,10 @@ def test_watch_pid_says_in_one_line_what_is_wrong(nothing_left_behind) -> None:
     with pytest.raises(StartError):
         Runtime(load_text(f"workers:\n  t: {{attach: {{pid: {gone.pid}}}}}\n".encode(),
                           "f.yaml"), allow_exec=True).start()
+
+
+def test_a_restarted_run_never_watches_a_process_that_took_the_pid(tree) -> None:
+    """`watch --pid` writes the start time: the same pid with another start is refused."""
+    text = f"workers:\n  t: {{attach: {{pid: {tree.pid}, start: 1}}}}\n".encode()
+    with pytest.raises(StartError, match="has ended"):
+        Runtime(load_text(text, "attach.yaml"), allow_exec=True).start()

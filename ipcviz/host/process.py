@@ -49,12 +49,16 @@ class StatFiles:
     and the file is opened again by path. At most `limit` are kept (the rest are opened
     for each reading); `close` gives them all back, and so does the garbage collector."""
 
-    def __init__(self, limit: int = 512):
+    #: a kept file must not take a descriptor number the runtime's select() needs (it
+    #: takes numbers below 1024, and the channels may use up to 768 of them)
+    KEEP_BELOW = 896
+
+    def __init__(self, limit: int = 128):
         import resource
         import weakref
 
         soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        self.limit = min(limit, max(0, (soft if soft > 0 else 1024) // 4))
+        self.limit = min(limit, max(0, (soft if soft > 0 else 1024) // 8))
         self._fds: dict[int, int] = {}
         self._finalizer = weakref.finalize(self, _close_all, self._fds)
 
@@ -81,7 +85,10 @@ class StatFiles:
         if not raw:
             os.close(fd)
             return None
-        self._fds[pid] = fd
+        if fd < self.KEEP_BELOW:
+            self._fds[pid] = fd
+        else:  # a high number: given back at once, for the descriptors that need it
+            os.close(fd)
         return parse_stat(raw)
 
     def forget(self, keep: set[int]) -> None:

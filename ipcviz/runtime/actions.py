@@ -44,6 +44,8 @@ class Actions:
         if not waits:
             return True
         alive = {p.name for p in self.procs if p.alive}
+        if not waits <= alive:  # one has ended: its last lines may still be in the pipe
+            self.programs.drain()
         for name in sorted(waits):
             if name in self.programs.ready:
                 waits.discard(name)
@@ -198,7 +200,9 @@ class Actions:
                                      "observed (watch --allow-signals lets ipcviz signal it)",
                           "runtime")
                 continue
-            burst.targets.append(BurstTarget(proc.name, proc.ident, True, count,
+            # a watched process is no child of ours: its pid could be recycled between
+            # two slices of a burst, so it goes through a pidfd checked like a grandchild
+            burst.targets.append(BurstTarget(proc.name, proc.ident, attach is None, count,
                                              lambda n, p=proc: self._sent_to_worker(p, sig, n)))
         if not burst.targets:
             return 0

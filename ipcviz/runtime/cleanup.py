@@ -50,6 +50,7 @@ class Cleanup:
             while time.monotonic() < min(deadline, last_call):
                 time.sleep(0.02)
                 self.reap()
+                self.tracing.drain()  # a traced program must not stall on a full pipe
                 current = arr[:, counters].copy()
                 moved = not (current == previous).all()
                 still = 0 if moved else still + 1

@@ -78,6 +78,11 @@ class Forking:
                     self.registry.add_process(tracer)
         if pid == 0:  # ---- in the worker (its mask is set once its handlers are in place)
             code = 70
+            if definition.exec is not None and definition.trace:
+                try:  # first of all: strace (the runtime's child) attaches at once
+                    allow_tracer(os.getppid())
+                except OSError:
+                    pass
             try:
                 _become_worker(keep, log_path)
                 if definition.exec is not None:  # a real program: exec it (never returns)
@@ -130,7 +135,8 @@ class Forking:
         attach = proc.instance.definition.attach
         assert attach is not None
         ident = ProcessIdentity.of(attach.pid)
-        if ident is None or proc.started_once:
+        if ident is None or proc.started_once or (
+                attach.start is not None and ident.start != attach.start):
             return False
         proc.ident, proc.alive, proc.exit, proc.started_once = ident, True, None, True
         proc.attached_argv = _cmdline(attach.pid)
@@ -178,11 +184,6 @@ class Forking:
             else:
                 ends[role] = (fds.get(role), None)
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
-        if definition.trace:
-            try:
-                allow_tracer(os.getppid())  # strace is the runtime's child
-            except OSError:
-                pass
         become_program(self.program_argv[proc.instance.group],
                        working_directory(definition, self.scenario.path), env,
                        *ends["read"], *ends["write"], outputs[0], outputs[1], gate)

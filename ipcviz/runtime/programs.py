@@ -97,14 +97,17 @@ def prepare_programs(model: schema.Scenario, scenario_path: str
     return argvs, problems
 
 
-def attach_problem(pid: int) -> str | None:
+def attach_problem(pid: int, start: int | None = None) -> str | None:
     """Why process `pid` cannot be watched (`attach:`), in one line, or None: it must run,
-    be the user's own (the same real uid) and be none of this run's own processes."""
-    from ipcviz.host.process import owner_uids
+    be the user's own (the same real uid), be none of this run's own processes and, when
+    `start` is given, be the process that started then (not a later one with its pid)."""
+    from ipcviz.host.process import owner_uids, start_ticks
 
     uids = owner_uids(pid)
     if uids is None:
         return f"no process {pid} is running"
+    if start is not None and start_ticks(pid) != start:
+        return f"process {pid} has ended (another process has its pid now)"
     if os.getuid() != 0 and set(uids) != {os.getuid()}:
         return f"process {pid} is not yours"
     if pid in (os.getpid(), os.getppid(), 1):
@@ -214,7 +217,8 @@ class ProgramOutput:
         self.lines[worker] = self.lines.get(worker, 0) + len(raw)
         texts = [_line_text(line) for line in raw]
         wanted = self.ready_text.get(worker)
-        if wanted is not None and worker not in self.ready and any(wanted in t for t in texts):
+        if wanted is not None and worker not in self.ready and any(  # the whole line
+                wanted.encode() in line for line in raw):
             self.ready.add(worker)
         last = self.last.setdefault(worker, [])
         last.extend(texts)

@@ -99,6 +99,9 @@ class Sampler(WorkerViews, ChannelViews):
         workers = []
         by_workers = self._sent_by_workers(arr, kids) if arr is not None else {}
         self._count_signals(arr)
+        if kernel:  # the /proc files of processes that are gone are given back
+            self._stat_files.forget({p.ident.pid for p in rt.procs if p.alive and p.ident}
+                                    | {k.ident.pid for k in kids if k.exit is None})
         for proc in rt.procs:
             row = arr[proc.row] if arr is not None else None
             workers.append(self._worker_view(proc, row, channel_names, now,

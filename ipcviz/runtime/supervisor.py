@@ -117,7 +117,7 @@ class Runtime(Forking, Actions, Cleanup):
             raise StartError(problems[0])
         for name, w in self.model.workers.items():
             if w.attach is not None:  # a process of the user's, there now
-                problem = attach_problem(w.attach.pid)
+                problem = attach_problem(w.attach.pid, w.attach.start)
                 if problem:
                     raise StartError(f"worker '{name}': {problem}")
         if any(w.exec is not None and w.trace for w in self.model.workers.values()):
@@ -169,6 +169,9 @@ class Runtime(Forking, Actions, Cleanup):
             if text is not None and proc.instance.definition.exec is not None:
                 self.programs.ready_text[proc.name] = text
                 self._timeline_waits.add(proc.name)
+                if self._timeline:
+                    self._log(proc.name, f"the timeline waits for {text!r} from it",
+                              "runtime")
         self._gate_r, gate_w = os.pipe()
         try:
             for proc in self.procs:

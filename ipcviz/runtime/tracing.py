@@ -36,7 +36,11 @@ _PID = re.compile(rb"^(\d+) +")
 _SIGNAL = re.compile(rb"^--- (SIG[A-Z0-9_]+) ")
 _CALL = re.compile(rb"^(\w+)\((\d+)<((?:[^>\\]|\\.)*)>")
 _RESUMED = re.compile(rb"^<\.\.\. (\w+) resumed>")
-_RESULT = re.compile(rb"\) += (-?\d+)")
+#: a call's result, at the end of its line ("= 5", or "= -1 EPIPE (Broken pipe)"): a
+#: descriptor's path earlier in the line cannot pass for it
+_RESULT = re.compile(rb"\) += (-?\d+)(?: [A-Z][A-Z0-9_]*(?: \([^()]*\))?)?$")
+#: most descriptors counted per program (the rest add up under "other")
+MAX_DESCRIPTORS = 256
 _MQ_LEN = re.compile(rb"^mq_timedsend\(\d+<[^>]*>, (?:\"[^\"]*\"(?:\.\.\.)?|0x[0-9a-f]+), (\d+)")
 
 
@@ -124,15 +128,17 @@ class Trace:
             if rest.endswith(b"<unfinished ...>"):
                 self.pending[pid] = (call, target, length)
                 return
-        results = _RESULT.findall(rest)
-        if not results:
+        found = _RESULT.search(rest)
+        if found is None:  # "= ? ERESTARTSYS": interrupted, nothing moved
             return
-        result = int(results[-1])
+        result = int(found.group(1))
         if result < 0:
             return
         name = call.decode()
-        traffic = self.traffic.setdefault(target.decode("utf-8", "backslashreplace"),
-                                          Traffic())
+        key = target.decode("utf-8", "backslashreplace")
+        if key not in self.traffic and len(self.traffic) >= MAX_DESCRIPTORS:
+            key = "other"
+        traffic = self.traffic.setdefault(key, Traffic())
         if name in _WRITES:
             traffic.writes += 1
             traffic.bytes_written += length if name == "mq_timedsend" else result
@@ -166,31 +172,62 @@ class Tracing:
     def attach(self, worker: str, pid: int, err_path: str) -> ProcessIdentity | None:
         """Start strace on `pid` (the program's fork, waiting at the start gate or about
         to exec) and wait until it is attached; the helper's identity, for the registry."""
-        read_fd, write_fd = os.pipe()
-        os.set_blocking(read_fd, False)
-        os.set_inheritable(read_fd, False)
-        argv = ["strace", "-f", "-qq", "-s", "0", "-y", "-e", "trace=" + ",".join(CALLS),
-                "-o", f"/proc/self/fd/{write_fd}", "-p", str(pid)]
-        with open(err_path, "ab") as err:
-            process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.DEVNULL, stderr=err,
-                                       pass_fds=(write_fd,), close_fds=True,
-                                       preexec_fn=lambda: die_with_parent(signal.SIGKILL))
-        os.close(write_fd)
-        self.pids.add(process.pid)
-        trace = Trace(worker, process, read_fd)
-        self.traces[worker] = trace
+        earlier = self.traces.pop(worker, None)
+        if earlier is not None:  # a restart: the earlier life's strace is done
+            self._end(earlier, 0.5)
         deadline = time.monotonic() + ATTACH_SECONDS
-        while time.monotonic() < deadline and process.poll() is None:
-            if _tracer(pid) == process.pid:
-                trace.attached = True
+        while True:
+            trace = self._start(worker, pid, err_path)
+            process = trace.process
+            while time.monotonic() < deadline and process.poll() is None:
+                if _tracer(pid) == process.pid:
+                    trace.attached = True
+                    break
+                time.sleep(0.005)
+            if trace.attached or time.monotonic() >= deadline or not _alive(pid):
                 break
-            time.sleep(0.005)
+            # strace gave up at once (the fork had not allowed it yet, under Yama): again
+            self._end(trace, 0.5)
+            time.sleep(0.02)
+        self.traces[worker] = trace
         if not trace.attached:
             tail = _last_line(err_path)
             self._say(worker, "--trace: strace could not attach" + (f": {tail}" if tail
                                                                      else ""))
         return ProcessIdentity.of(process.pid)
+
+    def _start(self, worker: str, pid: int, err_path: str) -> Trace:
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        os.set_inheritable(read_fd, False)
+        argv = ["strace", "-f", "-qq", "-s", "0", "-y", "-e", "trace=" + ",".join(CALLS),
+                "-o", f"/proc/self/fd/{write_fd}", "-p", str(pid)]
+        try:
+            with open(err_path, "ab") as err:
+                process = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                           stdout=subprocess.DEVNULL, stderr=err,
+                                           pass_fds=(write_fd,), close_fds=True,
+                                           preexec_fn=lambda: die_with_parent(signal.SIGKILL))
+        finally:
+            os.close(write_fd)
+        self.pids.add(process.pid)
+        return Trace(worker, process, read_fd)
+
+    def _end(self, trace: Trace, timeout: float) -> None:
+        """Wait for strace to end (reading what it writes meanwhile, so it never blocks on
+        a full pipe), kill it if it has not, read the rest, close."""
+        deadline = time.monotonic() + timeout
+        while trace.process.poll() is None and time.monotonic() < deadline:
+            self._drain(trace)
+            time.sleep(0.01)
+        if trace.process.poll() is None:
+            trace.process.kill()
+            trace.process.wait()
+        self.pids.discard(trace.process.pid)
+        self._drain(trace)
+        if trace.fd >= 0:
+            os.close(trace.fd)
+            trace.fd = -1
 
     def _say(self, worker: str, text: str) -> None:
         if callable(self.log_event):
@@ -233,15 +270,11 @@ class Tracing:
         left); read what it wrote last, and end one that has not."""
         deadline = time.monotonic() + timeout
         for trace in self.traces.values():
-            try:
-                trace.process.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                trace.process.kill()
-                trace.process.wait()
-            self._drain(trace)
-            if trace.fd >= 0:
-                os.close(trace.fd)
-                trace.fd = -1
+            self._end(trace, max(0.0, deadline - time.monotonic()))
+
+
+def _alive(pid: int) -> bool:
+    return os.path.exists(f"/proc/{pid}/stat")
 
 
 def _tracer(pid: int) -> int:

@@ -127,17 +127,18 @@ def check_programs(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
 
 
 def check_signal_steps(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
-    """A scripted worker's `signal` step may not aim at a process that is only observed."""
-    quiet = {name for name, w in scn.workers.items()
-             if w.attach is not None and not w.attach.signals}
+    """A scripted worker's `signal` step may not aim at a process ipcviz did not start (its
+    row carries no pid: the step could not reach it; the timeline and keys can, with
+    `signals: true`)."""
+    quiet = {name for name, w in scn.workers.items() if w.attach is not None}
     if not quiet:
         return
     for name, w in scn.workers.items():
         for step in s.all_steps(w.steps):  # (repeat's too: the path names the worker)
             if step.kind == "signal" and step.args.to in quiet:
                 yield (("workers", name, "steps"),
-                       f"'{step.args.to}' is observed only: signalling it needs "
-                       "`signals: true` (watch --allow-signals)")
+                       f"'{step.args.to}' is a process ipcviz did not start: a `signal` "
+                       "step cannot reach it (the timeline can, with `signals: true`)")
 
 
 def _check_attached(base: FieldPath, w: s.Worker) -> Iterator[tuple[FieldPath, str]]:

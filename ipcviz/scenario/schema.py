@@ -146,6 +146,10 @@ class AttachTo(Model):
     signals: bool = False
     """Extension: let keys and the timeline signal it (`watch --allow-signals`); without
     it the process is observed only."""
+    start: int | None = Field(None, ge=0)
+    """Extension: its kernel start time (clock ticks, /proc/PID/stat field 22), which
+    `watch --pid` writes: a restart of the run (ctrl+r) then never watches another
+    process that has taken the pid since."""
 
 
 class StdoutTo(Model):
