@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from ipcviz.host import program_leaks
-from ipcviz.host.process import ProcessIdentity, read_stat
+from ipcviz.host.process import ProcessIdentity, read_stat, zombie_children
 from ipcviz.host.runroot import RunRootError
 from ipcviz.runtime.programs import kill_program_trees, program_trees
 from ipcviz.telemetry import table as T
@@ -73,6 +73,9 @@ class Cleanup:
                 continue  # (a program counts nothing: nothing of it is in flight)
             stat = read_stat(proc.ident.pid)
             if (stat is not None and stat.state == "R") or _deliverable(proc.ident.pid):
+                return True
+            if proc.instance.definition.handlers.get(signal.SIGCHLD) == "reap" and \
+                    zombie_children(proc.ident.pid):  # a child just ended: about to be reaped
                 return True
         return False
 
