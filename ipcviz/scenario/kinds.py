@@ -30,32 +30,10 @@ from pydantic import Field
 
 from ipcviz.channels.base import Channel
 from ipcviz.scenario.fields import MAX_DURATION, Model, Name, SignalNum
-from ipcviz.scenario.models import (
-    RPC_METHODS,
-    CallArgs,
-    EchoArgs,
-    FifoChannel,
-    FileChannel,
-    IncrementArgs,
-    MmapChannel,
-    MqueueChannel,
-    PipeChannel,
-    QueueChannel,
-    ReadArgs,
-    ReceiveArgs,
-    RepeatArgs,
-    RpcChannel,
-    SemaphoreChannel,
-    SendArgs,
-    SetArgs,
-    SharedArrayChannel,
-    SignalArgs,
-    SocketChannel,
-    WriteArgs,
-)
+from ipcviz.scenario import models as m
 from ipcviz.signals import signal_name
 
-__all__ = ["CHANNELS", "RPC_METHODS", "STEPS", "ChannelKind", "ChannelUse", "Op", "StepKind",
+__all__ = ["CHANNELS", "STEPS", "ChannelKind", "ChannelUse", "Op", "StepKind",
            "channel_class", "channel_class_path", "operations"]
 
 
@@ -131,7 +109,7 @@ def _write(on: str, arg: int, shape: tuple[int, ...]) -> str:
 
 
 def _call(on: str, arg: int, shape: tuple[int, ...]) -> str:
-    method = RPC_METHODS[arg] if 0 <= arg < len(RPC_METHODS) else "?"
+    method = m.RPC_METHODS[arg] if 0 <= arg < len(m.RPC_METHODS) else "?"
     return f"call {method}() on {on}"
 
 
@@ -176,58 +154,58 @@ _QUEUES = ("mqueue", "queue")
 _FILES = ("file",)
 
 CHANNELS: dict[str, ChannelKind] = {
-    "pipe": ChannelKind(PipeChannel, "ipcviz.channels.pipe:PipeChannel", "bytes", "pipes",
+    "pipe": ChannelKind(m.PipeChannel, "ipcviz.channels.pipe:PipeChannel", "bytes", "pipes",
                         "write/read", last_read=True),
-    "fifo": ChannelKind(FifoChannel, "ipcviz.channels.fifo:FifoChannel", "bytes", "pipes",
+    "fifo": ChannelKind(m.FifoChannel, "ipcviz.channels.fifo:FifoChannel", "bytes", "pipes",
                         "write/read", last_read=True),
-    "socket": ChannelKind(SocketChannel, "ipcviz.channels.socket_channel:SocketChannel",
+    "socket": ChannelKind(m.SocketChannel, "ipcviz.channels.socket_channel:SocketChannel",
                           "bytes", "pipes", "write/read/echo", server_option="server",
                           sums=("writes", "reads"), last_read=True),
-    "mqueue": ChannelKind(MqueueChannel, "ipcviz.channels.mqueue:MqueueChannel",
+    "mqueue": ChannelKind(m.MqueueChannel, "ipcviz.channels.mqueue:MqueueChannel",
                           "messages", "queues", "send/receive"),
-    "queue": ChannelKind(QueueChannel, "ipcviz.channels.queue:QueueChannel", "messages",
+    "queue": ChannelKind(m.QueueChannel, "ipcviz.channels.queue:QueueChannel", "messages",
                          "queues", "send/receive"),
-    "shared_array": ChannelKind(SharedArrayChannel,
+    "shared_array": ChannelKind(m.SharedArrayChannel,
                                 "ipcviz.channels.shared_array:SharedArrayChannel", "array",
                                 "memory", "increment/set"),
-    "semaphore": ChannelKind(SemaphoreChannel, "ipcviz.channels.semaphore:SemaphoreChannel",
+    "semaphore": ChannelKind(m.SemaphoreChannel, "ipcviz.channels.semaphore:SemaphoreChannel",
                              "lock", "locks", "acquire/release"),
-    "mmap": ChannelKind(MmapChannel, "ipcviz.channels.mmap_file:MmapChannel", "bytes",
+    "mmap": ChannelKind(m.MmapChannel, "ipcviz.channels.mmap_file:MmapChannel", "bytes",
                         "memory", "write/read"),
-    "file": ChannelKind(FileChannel, "ipcviz.channels.file_channel:FileChannel", "bytes",
+    "file": ChannelKind(m.FileChannel, "ipcviz.channels.file_channel:FileChannel", "bytes",
                         "pipes", "write/read",
                         sums=("records_written", "records_read", "torn_reads")),
-    "rpc": ChannelKind(RpcChannel, "ipcviz.channels.rpc:RpcChannel", "rpc", "rpc",
+    "rpc": ChannelKind(m.RpcChannel, "ipcviz.channels.rpc:RpcChannel", "rpc", "rpc",
                        "call/serve", server_option="server"),
 }
 
 STEPS: dict[str, StepKind] = {
-    "write": StepKind(WriteArgs, "Write bytes to a pipe, fifo, socket or mmap channel (or "
+    "write": StepKind(m.WriteArgs, "Write bytes to a pipe, fifo, socket or mmap channel (or "
                                  "append a record to a file).",
                       _STREAMS + _FILES, (ChannelUse("to", "write"),),
                       (Op("write", _write, blocks=True),)),
-    "read": StepKind(ReadArgs, "Read bytes from a pipe, fifo, socket or mmap (or copy a "
+    "read": StepKind(m.ReadArgs, "Read bytes from a pipe, fifo, socket or mmap (or copy a "
                                "shared_array, or take a file's new records).",
                      _STREAMS + ("shared_array",) + _FILES, (ChannelUse("from_", "read"),),
                      (Op("read", lambda on, arg, shape: f"read up to {arg} B from {on}",
                          blocks=True),)),
-    "send": StepKind(SendArgs, "Put one message on an mqueue or queue.", _QUEUES,
+    "send": StepKind(m.SendArgs, "Put one message on an mqueue or queue.", _QUEUES,
                      (ChannelUse("to", "send"),  # acknowledgements come back the other way
                       ChannelUse("ack", "receive", checked_as=None)),
                      (Op("send", lambda on, arg, shape: f"send {arg} B to {on}", blocks=True),)),
-    "receive": StepKind(ReceiveArgs, "Take one message from an mqueue or queue.", _QUEUES,
+    "receive": StepKind(m.ReceiveArgs, "Take one message from an mqueue or queue.", _QUEUES,
                         (ChannelUse("from_", "receive"),
                          ChannelUse("ack", "send", checked_as="send")),
                         (Op("receive", lambda on, arg, shape: f"receive from {on}",
                             blocks=True),)),
-    "increment": StepKind(IncrementArgs, "Read-modify-write an element of a shared_array.",
+    "increment": StepKind(m.IncrementArgs, "Read-modify-write an element of a shared_array.",
                           ("shared_array",),
                           (ChannelUse("array", "array"),
                            ChannelUse("lock", "sem", checked_as="acquire")),
                           # a worker held before an increment loads first, then stores
                           (Op("increment", _at("increment")), Op("load", _at("load")),
                            Op("store", _at("store")))),
-    "set": StepKind(SetArgs, "Store a value in a shared_array.", ("shared_array",),
+    "set": StepKind(m.SetArgs, "Store a value in a shared_array.", ("shared_array",),
                     (ChannelUse("array", "array"),), (Op("set", _at("set")),)),
     "acquire": StepKind(Name, "P: wait for a semaphore and take it.", ("semaphore",),
                         (ChannelUse(None, "sem"),),
@@ -235,7 +213,7 @@ STEPS: dict[str, StepKind] = {
     "release": StepKind(Name, "V: give a semaphore back.", ("semaphore",),
                         (ChannelUse(None, "sem"),),
                         (Op("release", lambda on, arg, shape: f"release {on}"),)),
-    "signal": StepKind(SignalArgs, "Send a signal to a worker, a group, or `parent` (the "
+    "signal": StepKind(m.SignalArgs, "Send a signal to a worker, a group, or `parent` (the "
                                    "runtime).",
                        ops=(Op("signal", lambda on, arg, shape: f"send {signal_name(arg)}"),)),
     "wait_signal": StepKind(SignalNum, "Sleep until this signal arrives (the worker must "
@@ -249,10 +227,10 @@ STEPS: dict[str, StepKind] = {
                                          "arrive).", ops=(Op("unblock", _masks("unblock")),)),
     "spawn": StepKind(Name, "Fork a child running a `spawned: true` worker's definition.",
                       ops=(Op("spawn", lambda on, arg, shape: "spawn a child"),)),
-    "echo": StepKind(EchoArgs, "Socket server: read from whichever client has data, write "
+    "echo": StepKind(m.EchoArgs, "Socket server: read from whichever client has data, write "
                                "it back.", ("socket",), (ChannelUse("on", "read"),),
                      (Op("echo", lambda on, arg, shape: f"echo on {on}", blocks=True),)),
-    "call": StepKind(CallArgs, "RPC client: send a JSON-RPC 2.0 call and wait for its answer "
+    "call": StepKind(m.CallArgs, "RPC client: send a JSON-RPC 2.0 call and wait for its answer "
                                "(resent on timeout up to `retries` times).", ("rpc",),
                      (ChannelUse("on", "call"),), (Op("call", _call, blocks=True),)),
     "serve": StepKind(Name, "RPC server: answer one call from whichever client sent one.",
@@ -260,7 +238,7 @@ STEPS: dict[str, StepKind] = {
                       (Op("serve", lambda on, arg, shape: f"answer a call on {on}", blocks=True),)),
     "sleep": StepKind(Annotated[float, Field(ge=0, le=MAX_DURATION)], "Pause this many seconds.",
                       ops=(Op("sleep", lambda on, arg, shape: f"sleep {arg / 1000:g} s"),)),
-    "repeat": StepKind(RepeatArgs, "Run nested steps several times (or forever)."),
+    "repeat": StepKind(m.RepeatArgs, "Run nested steps several times (or forever)."),
     "exit": StepKind(Annotated[int, Field(ge=0, le=255)], "End the worker with this exit "
                                                          "status.",
                      ops=(Op("exit", lambda on, arg, shape: f"exit {arg}"),)),
