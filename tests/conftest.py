@@ -103,7 +103,12 @@ def run_scenario(path: Path | str, *extra: str, timeout: float = 60) -> dict:
     """Run a scenario headless with --json and return the parsed summary."""
     result = run_cli("run", str(path), "--headless", "--json", *extra, timeout=timeout)
     assert result.returncode in (0, 1), result.stderr
-    return json.loads(result.stdout)
+    try:
+        return json.loads(result.stdout)
+    except ValueError:  # say why: twice a CI-style run printed no summary, not reproduced
+        raise AssertionError(f"no JSON summary (exit {result.returncode}; stdout "
+                             f"{result.stdout[:200]!r}); stderr:\n{result.stderr[-3000:]}"
+                             ) from None
 
 
 @pytest.fixture
