@@ -214,3 +214,21 @@ def test_screenshot_all_needs_a_directory(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     both = cli_in(tmp_path, "screenshot", "pipe_oneway", "--all", "-o", "g")
     assert both.returncode == 2 and len(both.stderr.splitlines()) == 1
+
+
+def test_a_broken_pipe_that_is_not_stdouts_is_not_a_silent_success(monkeypatch) -> None:
+    """`ipcviz list | head` ends quietly; a BrokenPipeError from anything else (a run's own
+    pipes) used to end the command with status 0 and no output at all."""
+    import pytest as _pytest
+
+    from ipcviz import authoring, cli
+
+    def boom(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(authoring, "list_command", boom)
+    with _pytest.raises(BrokenPipeError):
+        cli.main(["list"])
+    result = subprocess.run(f"{sys.executable} -m ipcviz list | head -1", shell=True,
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0 and result.stderr == "" and result.stdout
