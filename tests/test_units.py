@@ -156,3 +156,41 @@ def test_escape_control_keeps_newlines_when_asked() -> None:
 
     assert escape_control("a\nb\x1b", keep_newlines=True) == "a\nb\\x1b"
     assert escape_control("a\nb", keep_newlines=True) == "a\nb"
+
+
+def test_signal_counts_are_read_from_a_table_the_workers_write_meanwhile() -> None:
+    """np.nonzero raises when its input changes between its two passes; the sampler reads
+    the live table (a screenshot run's runtime died of it: "number of non-zero array
+    elements changed during function execution"). A real process writes the cells."""
+    import mmap
+    import os
+    import signal
+    import types
+
+    import numpy as np
+
+    from ipcviz.runtime.sampler import Sampler
+    from ipcviz.signals import NSIG
+    from ipcviz.telemetry import table as T
+
+    rows, width = 512, T.SIG_SENT + NSIG
+    shared = mmap.mmap(-1, rows * width * 8, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
+    arr = np.frombuffer(shared, dtype=np.int64).reshape(rows, width)
+    pid = os.fork()
+    if pid == 0:  # a worker counting signals, cell after cell, as fast as it can
+        try:
+            i = 0
+            while True:
+                arr[i % rows, T.SIG_RECEIVED + 1 + i % (NSIG - 1)] += 1
+                i += 7
+        finally:
+            os._exit(0)
+    state = types.SimpleNamespace()
+    try:
+        for _ in range(200):
+            Sampler._count_signals(state, arr)  # type: ignore[arg-type]
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert state._signals_of and all(n > 0 for pair in state._signals_of.values()
+                                     for n in pair[0].values())

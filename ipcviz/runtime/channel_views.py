@@ -141,8 +141,8 @@ class ChannelViews:
     def _last_reads(self, column: object, kids: list[SpawnedProc]) -> dict[str, list]:
         """Per worker that has read the stream: [its last read's first bytes as text
         (undecodable bytes escaped), that read's length] (table.note_read)."""
-        lengths = column(T.LAST_READ_LEN)  # type: ignore[operator]
-        rows = np.flatnonzero(lengths)
+        lengths = column(T.LAST_READ_LEN).copy()  # type: ignore[operator]
+        rows = np.flatnonzero(lengths)  # (of a copy: readers write the cells meanwhile)
         if not len(rows):
             return {}
         first, second = column(T.LAST_READ), column(T.LAST_READ + 1)  # type: ignore[operator]

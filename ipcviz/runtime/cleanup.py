@@ -193,7 +193,7 @@ def wake_stopped(table: T.Table) -> list[ProcessIdentity]:
     returns those woken."""
     arr = table.array
     woken = []
-    for row in np.flatnonzero(arr[:, T.PID]):
+    for row in np.flatnonzero(arr[:, T.PID].copy()):  # (spawners write it meanwhile)
         ident = ProcessIdentity(int(arr[row, T.PID]), int(arr[row, T.START]))
         stat = read_stat(ident.pid)
         if stat is None or stat.start_ticks != ident.start or stat.state not in ("T", "t"):

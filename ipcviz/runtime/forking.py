@@ -141,15 +141,15 @@ class Forking:
         proc.ident, proc.alive, proc.exit, proc.started_once = ident, True, None, True
         proc.attached_argv = _cmdline(attach.pid)
         self.program_watch.not_ours.add(proc.name)
+        self.attached.append(proc)
         how = "signals allowed" if attach.signals else "observed only"
         self._log(proc.name, f"watching process {attach.pid} ({how})", "runtime")
         return True
 
     def check_attached(self) -> None:
         """An attached process that has gone (not our child: nobody tells us)."""
-        for proc in self.procs:
-            if proc.alive and proc.attached_argv is not None and proc.ident is not None \
-                    and not proc.ident.exists():
+        for proc in self.attached:  # (none in most runs: this runs at every loop turn)
+            if proc.alive and proc.ident is not None and not proc.ident.exists():
                 proc.alive, proc.exit = False, ENDED
                 self._log(proc.name, proc.exit_text, "exit")
 
@@ -218,7 +218,8 @@ class Forking:
             return
         arr = self.table.array
         names = list(self.model.workers)
-        used = [int(r) + self.spawn_base for r in np.flatnonzero(arr[self.spawn_base:, T.PID])]
+        used = [int(r) + self.spawn_base  # (a copy: spawners write the column meanwhile)
+                for r in np.flatnonzero(arr[self.spawn_base:, T.PID].copy())]
         fresh = sorted((int(arr[row, T.START]), row) for row in used if row not in self._kid_names)
         for _, row in fresh:
             group = names[int(arr[row, T.SPAWN_DEF]) - 1] if arr[row, T.SPAWN_DEF] else "?"
@@ -232,7 +233,7 @@ class Forking:
             return []
         arr = self.table.array
         names = list(self.model.workers)
-        used = [int(r) + self.spawn_base for r in np.flatnonzero(arr[self.spawn_base:, T.PID])
+        used = [int(r) + self.spawn_base for r in np.flatnonzero(arr[self.spawn_base:, T.PID].copy())
                 if int(r) + self.spawn_base in self._kid_names]
         if not used:
             return []

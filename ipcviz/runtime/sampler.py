@@ -264,7 +264,9 @@ class Sampler(WorkerViews, ChannelViews):
         self._received_totals = None
         if arr is None:
             return
-        block = arr[:, T.SIG_RECEIVED:T.SIG_SENT + NSIG]
+        # a copy: the workers write these cells meanwhile, and np.nonzero counts, then
+        # fills, in two passes over its input (it raises when the count changed between)
+        block = arr[:, T.SIG_RECEIVED:T.SIG_SENT + NSIG].copy()
         rows, cols = np.nonzero(block)
         out = self._signals_of
         for row, col, n in zip(rows.tolist(), cols.tolist(), block[rows, cols].tolist()):

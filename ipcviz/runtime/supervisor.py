@@ -58,6 +58,8 @@ class Runtime(Forking, Actions, Cleanup):
         self.programs = ProgramOutput(self._log)
         self.program_watch = ProgramWatch()
         self.tracing = Tracing(self._log)
+        #: workers watching a running process (attach:), checked for its end each turn
+        self.attached: list[Proc] = []
         self.program_argv: dict[str, list[str]] = {}
         self._leaks_recorded = False
         self.clock = clock

@@ -262,8 +262,13 @@ class Tracing:
             trace.feed(chunk)
 
     def view(self, worker: str) -> dict | None:
+        """The counts of `worker`'s strace up to now (what it has written is read first),
+        or None when it is not traced."""
         trace = self.traces.get(worker)
-        return None if trace is None else trace.view()
+        if trace is None:
+            return None
+        self._drain(trace)
+        return trace.view()
 
     def stop(self, timeout: float = 2.0) -> None:
         """After the programs' trees have been killed: strace ends by itself (no tracee

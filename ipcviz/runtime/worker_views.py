@@ -293,8 +293,7 @@ class WorkerViews:
         facts["peak"] = watch.peaks.get(name, {})
         traced = self.runtime.tracing.view(name)
         if traced is not None:  # exact counts from strace (`trace: true`, watch --trace)
-            self.runtime.tracing.drain()
-            facts["trace"] = self.runtime.tracing.view(name)
+            facts["trace"] = traced
         facts["leaks"] = watch.leaks(name) if not alive else []
         return facts
 
