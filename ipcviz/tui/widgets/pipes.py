@@ -95,7 +95,8 @@ class PipesPanel(Panel):
                     extra.append(orphan_note(c.name, buffered))
                 if ("write", c.name) in blocked:
                     note = Text("blocked", style="bold red")
-                    if buffered < capacity:
+                    # (at 0 B no page is in use: the reading met a reader draining it)
+                    if 0 < buffered < capacity:
                         extra.append(page_note(c.name, buffered, capacity))
             if c.kind == "fifo":
                 extra.append(fifo_note(c))

@@ -94,6 +94,6 @@ class SpeedPanel(Panel):
         lines = grid_lines(columns, rows, self.text_width,
                            right=range(4, 7) if not narrow else range(3, 5))
         state = "final ranking" if not snap.running else "all at once"
-        lines.append(Text(f" {state} on this machine's CPUs: real figures, this machine's",
+        lines.append(Text(f" {state}, sharing this machine's CPUs: measured, not simulated",
                           style="dim"))
         self.show(lines)
