@@ -274,6 +274,9 @@ def _run_app(name: str | None, speed: float | None = None, allow_exec: bool = Fa
     finally:  # whatever ended the app (q, a crash, a signal): stop the runtime, sweep its run
         for live in {id(s): s for s in (source, app and app.source) if s is not None}.values():
             live.stop()
+            if getattr(live, "bad_lines", 0):
+                print(f"ipcviz: {live.bad_lines} line(s) from the runtime were cut and "
+                      "skipped (a bug: please report it)", file=sys.stderr)
     if app.error_lines:
         return _fail(app.error_lines)
     return app
@@ -314,6 +317,20 @@ def _headless(args: argparse.Namespace, on_snapshot=None):
         return _fail([f"{args.scenario}: {exc}"])
 
 
+def _print_whole(text: str) -> None:
+    """`print` for a long text on standard output: whole even if signals cut the write
+    (host/output.py); through sys.stdout when it is no file (a test's capture)."""
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        print(text)
+        return
+    from ipcviz.host.output import write_fully
+
+    write_fully(fd, (text + "\n").encode())
+
+
 def _run_headless(args: argparse.Namespace) -> int:
     from ipcviz.runtime.headless import format_text
 
@@ -322,7 +339,7 @@ def _run_headless(args: argparse.Namespace) -> int:
         return result
     summary = result.summary
     if args.json:
-        print(json.dumps(summary, indent=2))  # ensure_ascii: control characters escaped
+        _print_whole(json.dumps(summary, indent=2))  # ensure_ascii: controls escaped
         print(escape_control(format_text(summary), keep_newlines=True), file=sys.stderr)
     else:
         print(escape_control(format_text(summary), keep_newlines=True))

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 
 from ipcviz.format import escape_control
+from ipcviz.host.output import write_fully
 
 Fail = Callable[[list[str]], int]
 
@@ -22,9 +23,10 @@ def record_command(args: argparse.Namespace, headless: Callable, fail: Fail) -> 
     def write(snap) -> None:
         nonlocal frames, out
         if out is None:
-            out = open(args.output, "w")
+            out = open(args.output, "wb", buffering=0)
         frames += 1
-        out.write(json.dumps(snap.to_dict(), separators=(",", ":")) + "\n")
+        line = json.dumps(snap.to_dict(), separators=(",", ":")) + "\n"
+        write_fully(out.fileno(), line.encode())  # whole, even to a pipe under signals
 
     try:
         result = headless(args, on_snapshot=write)

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 
+from ipcviz.host.output import write_fully
 from ipcviz.host.process import die_with_parent
 from ipcviz.protocol import Bye, Frame, Message, Quit, Refused, decode, encode_message
 from ipcviz.runtime.session import Session
@@ -25,11 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     parent = int(os.environ.get("IPCVIZ_PARENT_PID", "0"))
     if not die_with_parent(signal.SIGTERM) or (parent and os.getppid() != parent):
         return 1
-    out = sys.stdout
+    out = sys.stdout.fileno()
 
     def send(message: Message) -> None:
-        out.write(json.dumps(encode_message(message), separators=(",", ":")) + "\n")
-        out.flush()
+        line = json.dumps(encode_message(message), separators=(",", ":")) + "\n"
+        write_fully(out, line.encode())  # not sys.stdout: it cuts lines under signals
 
     try:
         scenario = load_scenario(args[0])

@@ -88,6 +88,8 @@ class LiveSource(Source):
         self._stopping = False
         #: what the UI's own sweep removed after the runtime had to be killed
         self.swept: list[str] = []
+        #: lines from the runtime that were no JSON, skipped (said on exit; never expected)
+        self.bad_lines = 0
 
     def spawn(self) -> None:
         """Start the runtime process now (its output waits in the pipe until `start`):
@@ -146,6 +148,9 @@ class LiveSource(Source):
                 try:
                     message = decode_message(json.loads(line))
                 except ProtocolError:  # a message of a newer runtime: not for this UI
+                    continue
+                except ValueError:  # not JSON (a cut line): the next frame is whole again
+                    self.bad_lines += 1
                     continue
                 if isinstance(message, Frame):
                     data = message.snapshot
