@@ -15,7 +15,7 @@ import sys
 
 from ipcviz.host.output import write_fully
 from ipcviz.host.process import die_with_parent
-from ipcviz.protocol import Bye, Frame, Message, Quit, Refused, decode, encode_message
+from ipcviz.protocol import Bye, Frame, Message, Quit, Refused, decode, message_line
 from ipcviz.runtime.session import Session
 from ipcviz.runtime.supervisor import Runtime, StartError
 from ipcviz.scenario.load import ScenarioError, load_scenario
@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout.fileno()
 
     def send(message: Message) -> None:
-        line = json.dumps(encode_message(message), separators=(",", ":")) + "\n"
-        write_fully(out, line.encode())  # not sys.stdout: it cuts lines under signals
+        line = message_line(message)
+        write_fully(out, line)  # not sys.stdout: it cuts lines under signals
 
     try:
         scenario = load_scenario(args[0])

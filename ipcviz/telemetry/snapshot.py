@@ -6,7 +6,8 @@ streams them to the UI and how runs are recorded and replayed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import functools
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, NamedTuple
 
 from ipcviz.format import waiting_text
@@ -183,15 +184,32 @@ class Snapshot:
     rebuild (the events are every event up to this frame: the log starts again)."""
 
     def worker(self, name: str) -> WorkerView | None:
-        return next((w for w in self.workers if w.name == name), None)
+        return self._workers_by_name.get(name)
 
     def channel(self, name: str) -> ChannelView | None:
-        return next((c for c in self.channels if c.name == name), None)
+        return self._channels_by_name.get(name)
+
+    # The panels look workers up by name for every pipe end and queue: with 64 workers a
+    # scan each time was a measurable part of a frame. Built once per Snapshot (it never
+    # changes); not fields, so equality and the wire form do not see them.
+    @functools.cached_property
+    def _workers_by_name(self) -> dict[str, WorkerView]:
+        out: dict[str, WorkerView] = {}
+        for w in self.workers:
+            out.setdefault(w.name, w)  # the first of a name, as the scan found it
+        return out
+
+    @functools.cached_property
+    def _channels_by_name(self) -> dict[str, ChannelView]:
+        out: dict[str, ChannelView] = {}
+        for c in self.channels:
+            out.setdefault(c.name, c)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (shallow: a Snapshot is never changed after it is made;
         dataclasses.asdict deep-copied every array value and cost more than the sampling)."""
-        out = dict(self.__dict__)
+        out = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}  # no caches
         out["workers"] = [dict(w.__dict__) for w in self.workers]
         out["channels"] = [dict(c.__dict__) for c in self.channels]
         out["events"] = [dict(e.__dict__) for e in self.events]
@@ -199,10 +217,9 @@ class Snapshot:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Snapshot:
-        def build(klass: type, raw: dict) -> Any:
-            names = {f.name for f in fields(klass)}
-            return klass(**{k: v for k, v in raw.items() if k in names})
-
+        """The Snapshot of a wire form; fields it does not know (a newer runtime's) are
+        left out, missing ones take their defaults."""
+        build = _build
         raw = dict(data)
         raw["workers"] = tuple(build(WorkerView, _worker_fields(w))
                                for w in raw.get("workers", ()))
@@ -218,6 +235,38 @@ class Snapshot:
             if raw.get(key) is not None:
                 raw[key] = tuple(raw[key])
         return build(cls, raw)
+
+
+@functools.cache
+def _shape(klass: type) -> tuple[frozenset[str], dict[str, Any], tuple, frozenset[str]]:
+    """A dataclass's field names, plain defaults, default factories and required names."""
+    fs = fields(klass)
+    return (frozenset(f.name for f in fs),
+            {f.name: f.default for f in fs if f.default is not MISSING},
+            tuple((f.name, f.default_factory) for f in fs if f.default_factory is not MISSING),
+            frozenset(f.name for f in fs
+                      if f.default is MISSING and f.default_factory is MISSING))
+
+
+def _build(klass: type, raw: dict[str, Any]) -> Any:
+    """`klass(**raw)` without the keys it does not know, at a third of the cost: a frozen
+    dataclass's __init__ sets each of its 40-odd fields through object.__setattr__, which
+    was most of a frame's decoding in the UI (64 workers, 10 frames a second). The
+    instance is filled the way __init__ would fill it; none of these classes has a
+    __post_init__. A missing required field goes through __init__, which says which."""
+    names, defaults, factories, required = _shape(klass)
+    if not raw.keys() <= names:
+        raw = {k: v for k, v in raw.items() if k in names}
+    if not required <= raw.keys():
+        return klass(**raw)
+    obj = object.__new__(klass)
+    state = obj.__dict__
+    state.update(defaults)
+    for name, factory in factories:
+        if name not in raw:
+            state[name] = factory()
+    state.update(raw)
+    return obj
 
 
 def _worker_fields(raw: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from ipcviz.tui.source import LiveSource, Source
 from ipcviz.tui.authoring_keys import WATCH_INTERVAL, AuthoringKeys
 from ipcviz.tui.layout_keys import SOFT_KEYS, LayoutKeys
 from ipcviz.tui.time_keys import TimeKeys
+from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.panels import (
     BORDER_TITLES, PANELS, EventLog, LessonText, LocksPanel, PipesPanel, ProgramsPanel,
     QueuesPanel, RpcPanel, SharedMemoryPanel, SignalsPanel, SourceView, SpeedPanel, StatusBar,
@@ -230,12 +231,24 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
         if first:
             self._bind_triggers(snap)
         with self.batch_update():
-            for widget_type in PANELS:
-                self.query_one(widget_type).snapshot = snap  # type: ignore[attr-defined]
+            for panel in self._panels():
+                if isinstance(panel, Panel) and panel.off_screen():
+                    panel.track(snap)  # its histories see every frame; drawn once in view
+                    panel.deferred = snap
+                else:
+                    if isinstance(panel, Panel):
+                        panel.deferred = None
+                    panel.snapshot = snap  # type: ignore[attr-defined]
             log = self.query_one(EventLog)
             if snap.replay is not None and snap.replay.get("rebuild"):
                 log.clear()  # a seek: the log as it was at that moment
             log.add_events(snap.events)
+
+    def _panels(self) -> list:
+        """The widgets that get each Snapshot, in drawing order (looked up once)."""
+        if not getattr(self, "_panel_list", None):
+            self._panel_list = [self.query_one(t) for t in PANELS]
+        return self._panel_list
 
     def on_source_failed(self, message: SourceFailed) -> None:
         self.error_lines = message.lines

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from rich.segment import Segment
 from rich.text import Text
+from textual.errors import NoWidget
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
@@ -30,6 +31,35 @@ class Panel(Widget):
         self._strip_width = -1
         #: what the panel drew last, as plain values: an equal key skips the redraw
         self._key: object = None
+        self._tracked: object = None
+        #: the newest Snapshot while the panel is below the screen's edge (not drawn)
+        self.deferred: object = None
+
+    def off_screen(self) -> bool:
+        """Laid out and shown, but no line of it on the screen (the screen does not
+        scroll: a panel pushed below its bottom edge by the ones above is cut off). Such
+        a panel skips its drawing (at 64 workers the queues and the 64x64 array were a
+        fifth of the UI's work each frame, for nothing to see). It keeps the newest
+        Snapshot in `deferred` and is drawn from it as soon as the compositor paints a
+        line of it again (`render_line`: after a resize, `z`, or a panel above shrinking)."""
+        if not self.display:
+            return False
+        try:
+            geometry = self.screen.find_widget(self)
+        except (NoWidget, LookupError, AttributeError):  # not laid out yet: draw it
+            return False
+        region = geometry.region
+        return not (region.overlaps(geometry.clip) and region.overlaps(self.screen.region))
+
+    def track(self, snap: object) -> None:
+        """Keep what must see every frame, drawn or not (a history, a rate window); once
+        per Snapshot, however often it is drawn."""
+        if snap is not self._tracked and snap is not None:
+            self._tracked = snap
+            self.record(snap)
+
+    def record(self, snap: object) -> None:
+        """A panel's own per-frame bookkeeping (see `track`); most have none."""
 
     @property
     def text_width(self) -> int:
@@ -68,6 +98,9 @@ class Panel(Widget):
                 self.refresh(Region(0, y, width, 1))
 
     def render_line(self, y: int) -> Strip:
+        if self.deferred is not None:  # in view again (a resize, `z`, a panel above shrank)
+            snap, self.deferred = self.deferred, None
+            self.call_later(setattr, self, "snapshot", snap)
         width = self.size.width
         if width != self._strip_width:
             self._strip_width = width

@@ -35,14 +35,17 @@ class PipesPanel(Panel):
         self._moved: dict[str, deque[int]] = {}
         self._last: dict[str, tuple[float, int]] = {}
 
-    def _throughput(self, name: str, elapsed: float, total: int) -> list[int]:
-        """Bytes moved per Snapshot interval, the last 12 intervals."""
-        history = self._moved.setdefault(name, deque(maxlen=12))
-        before = self._last.get(name)
-        if before is not None and elapsed > before[0]:
-            history.append(max(0, total - before[1]))
-        self._last[name] = (elapsed, total)
-        return list(history)
+    def record(self, snap: Snapshot) -> None:
+        """Bytes moved per Snapshot interval, the last 12 intervals, of every pipe."""
+        for c in snap.channels:
+            if CHANNELS[c.kind].panel != "pipes":
+                continue
+            total = StreamView.of(c).bytes_read
+            history = self._moved.setdefault(c.name, deque(maxlen=12))
+            before = self._last.get(c.name)
+            if before is not None and snap.elapsed > before[0]:
+                history.append(max(0, total - before[1]))
+            self._last[c.name] = (snap.elapsed, total)
 
     def on_resize(self) -> None:
         self.watch_snapshot(self.snapshot)
@@ -50,6 +53,7 @@ class PipesPanel(Panel):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
+        self.track(snap)
         channels = [c for c in snap.channels if CHANNELS[c.kind].panel == "pipes"]
         self.set_shown(bool(channels))
         narrow = self.app.has_class("narrow")
@@ -113,7 +117,7 @@ class PipesPanel(Panel):
                      format_bytes(int(peak)) if peak is not None else "-", note]
             if not narrow:
                 cells[1:1] = [ends_line(c, stream)]
-                history = self._throughput(c.name, snap.elapsed, stream.bytes_read)
+                history = list(self._moved.get(c.name, ()))
                 cells[-1:-1] = [Text(sparkline(history), style="cyan")]
             rows.append(cells)
             for line in extra:

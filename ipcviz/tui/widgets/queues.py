@@ -30,16 +30,28 @@ class QueuesPanel(Panel):
         self._history: dict[str, deque[int]] = {}
         self._received: dict[str, deque[tuple[float, int]]] = {}
 
-    def _rate(self, name: str, elapsed: float, received: int) -> float | None:
+    def record(self, snap: Snapshot) -> None:
+        """Every queue's depth (its history) and count received (its rate window)."""
+        for c in snap.channels:
+            if CHANNELS[c.kind].panel != "queues":
+                continue
+            queue = QueueView.of(c)
+            self._history.setdefault(c.name, deque(maxlen=HISTORY)).append(queue.depth)
+            self._received.setdefault(c.name, deque(maxlen=11)).append(
+                (snap.elapsed, queue.messages_received))
+
+    def _rate(self, name: str) -> float | None:
         """Messages received per second over about the last second of Snapshots."""
-        window = self._received.setdefault(name, deque(maxlen=11))
-        window.append((elapsed, received))
+        window = self._received.get(name)
+        if not window:
+            return None
         (t0, n0), (t1, n1) = window[0], window[-1]
         return (n1 - n0) / (t1 - t0) if t1 > t0 else None
 
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
+        self.track(snap)
         queues = [c for c in snap.channels if CHANNELS[c.kind].panel == "queues"]
         self.set_shown(bool(queues))
         narrow = self.app.has_class("narrow")
@@ -50,8 +62,7 @@ class QueuesPanel(Panel):
         for c in queues:
             queue = QueueView.of(c)
             depth, capacity = queue.depth, queue.capacity
-            history = self._history.setdefault(c.name, deque(maxlen=HISTORY))
-            history.append(depth)
+            history = self._history.get(c.name) or deque([depth])
             top = capacity if isinstance(capacity, int) and capacity > 0 else max(history) or 1
             full = isinstance(capacity, int) and depth >= capacity > 0
             width = 10 if narrow else 16
@@ -75,7 +86,7 @@ class QueuesPanel(Panel):
                 blocked.append(("  " if senders else "") + f"receive: {', '.join(receivers)}",
                                style="yellow")
             received = queue.messages_received
-            rate = self._rate(c.name, snap.elapsed, received)
+            rate = self._rate(c.name)
             sent = Text(str(queue.messages_sent))
             cells = [Text(f"{c.kind} {c.name}", style="bold"), gauge,
                      str(queue.max_depth),

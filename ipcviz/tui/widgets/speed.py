@@ -47,13 +47,22 @@ class SpeedPanel(Panel):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._windows: dict[str, deque[tuple[float, int, int]]] = {}
 
-    def _now(self, c: ChannelView, elapsed: float) -> tuple[float | None, float | None]:
+    def record(self, snap: Snapshot) -> None:
+        """Every raced channel's bytes and messages moved, into its rate window."""
+        for c in snap.channels:
+            if "rank" not in c.data:
+                continue
+            messages = int(c.data.get("messages_received", 0) or 0)
+            window = self._windows.setdefault(c.name, deque(maxlen=WINDOW))
+            if window and snap.elapsed < window[-1][0]:  # a restarted run starts again
+                window.clear()
+            window.append((snap.elapsed, int(c.data.get("moved", 0)), messages))
+
+    def _now(self, c: ChannelView) -> tuple[float | None, float | None]:
         """(bytes/s, messages/s) over the Snapshots of about the last second."""
-        messages = int(c.data.get("messages_received", 0) or 0)
-        window = self._windows.setdefault(c.name, deque(maxlen=WINDOW))
-        if window and elapsed < window[-1][0]:  # a restarted run starts again
-            window.clear()
-        window.append((elapsed, int(c.data.get("moved", 0)), messages))
+        window = self._windows.get(c.name)
+        if not window:
+            return None, None
         (t0, b0, m0), (t1, b1, m1) = window[0], window[-1]
         if t1 <= t0:
             return None, None
@@ -62,13 +71,14 @@ class SpeedPanel(Panel):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
+        self.track(snap)
         raced = sorted((c for c in snap.channels if "rank" in c.data),
                        key=lambda c: (c.data["rank"], c.name))
         self.set_shown(bool(raced))
         if not raced:
             return
         narrow = self.app.has_class("narrow")
-        rates = {c.name: self._now(c, snap.elapsed) for c in raced}
+        rates = {c.name: self._now(c) for c in raced}
         top = max((r[0] or 0.0 for r in rates.values()), default=0.0) or 1.0
         columns = ["#", "channel", "through", "now", "average", "moved", "msg/s"]
         if narrow:

@@ -1,0 +1,79 @@
+"""A panel pushed below the screen's edge skips its drawing, keeps its histories, and is
+drawn from the newest Snapshot once it is in view (issue 18: at 64 workers the hidden
+panels were a fifth of the UI's work each frame)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ipcviz.tui.app import make_app
+from ipcviz.tui.panels import PipesPanel, QueuesPanel
+from ipcviz.tui.source import FixedSource, read_recording
+from tests.conftest import run_cli
+
+#: 12 pipes (the pipes panel at its tallest) and one queue below them
+SCENARIO = "name: many pipes\nduration: 1\nchannels:\n" + "".join(
+    f"  p{i}: {{kind: pipe}}\n" for i in range(12)) + (
+    "  q0: {kind: mqueue, capacity: 10, message_size: 64}\nworkers:\n") + "".join(
+    f"  w{i}: {{loop: true, steps: [{{write: {{to: p{i}, size: 64}}}}, {{sleep: 0.05}}]}}\n"
+    f"  r{i}: {{loop: true, steps: [{{read: {{from: p{i}, bytes: 64}}}}]}}\n"
+    for i in range(12)) + (
+    "  s0: {loop: true, steps: [{send: {to: q0, size: 8}}, {sleep: 0.05}]}\n"
+    "  c0: {loop: true, steps: [{receive: {from: q0}}]}\n")
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("offscreen")
+    (tmp / "s.yaml").write_text(SCENARIO)
+    result = run_cli("record", str(tmp / "s.yaml"), "-o", str(tmp / "r.jsonl"))
+    assert result.returncode == 0, result.stderr
+    snaps = read_recording(str(tmp / "r.jsonl"))
+    assert len(snaps) >= 5
+    return snaps
+
+
+def _text(panel) -> str:
+    return "\n".join(line.plain for line in panel._text_lines)
+
+
+def test_a_panel_below_the_edge_is_drawn_once_in_view(frames, nothing_left_behind) -> None:
+    asyncio.run(_below_the_edge(frames))
+
+
+async def _below_the_edge(frames) -> None:
+    from ipcviz.tui.app import SnapshotArrived
+
+    app = make_app(source=FixedSource(frames[:-1]))
+    async with app.run_test(size=(120, 20)) as pilot:
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if app.latest is frames[-2]:
+                break
+        assert app.latest is frames[-2]
+        await pilot.pause(0.2)  # the layout of those frames has settled
+        queues, pipes = app.query_one(QueuesPanel), app.query_one(PipesPanel)
+        assert not pipes.off_screen() and "p0 (pipe)" in _text(pipes)
+        assert queues.off_screen()
+        drawn = list(queues._text_lines)
+        app.post_message(SnapshotArrived(frames[-1]))  # a frame with the panel out of view
+        for _ in range(20):
+            await pilot.pause(0.05)
+            if app.latest is frames[-1]:
+                break
+        assert queues.deferred is frames[-1]
+        assert queues._text_lines == drawn  # not drawn again
+        # its depth history still took a point from every frame
+        assert len(queues._history["q0"]) == min(40, len(frames))
+        await pilot.resize_terminal(120, 80)
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if queues.deferred is None:
+                break
+        assert not queues.off_screen()
+        assert queues.deferred is None
+        sent = frames[-1].channel("q0").data["messages_sent"]
+        row = next(line.plain for line in queues._text_lines if "mqueue q0" in line.plain)
+        assert f" {sent} " in row
