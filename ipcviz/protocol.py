@@ -300,20 +300,35 @@ def message_line(message: Message) -> bytes:
     instead of json's 2.3, and is read back in 0.4 instead of 2.6, ten times a second on
     each side. Its output is UTF-8 with control characters escaped (the UI escapes what
     a string holds, see tui/source.py). An int beyond 64 bits (a sum over a big array)
-    is more than orjson writes: that frame goes through json."""
+    is more than orjson writes or reads exactly (it reads one as a float): that frame
+    goes through json, and starts with a space, which tells the reader to use json too."""
     try:
-        return orjson.dumps(encode_message(message), option=_ORJSON_OPTIONS) + b"\n"
+        return orjson.dumps(encode_message(message), default=_plain,
+                            option=_ORJSON_OPTIONS) + b"\n"
     except TypeError:
-        return json.dumps(encode_message(message), separators=(",", ":")).encode() + b"\n"
+        return b" " + json.dumps(encode_message(message), separators=(",", ":")).encode() + b"\n"
 
 
 def read_message_line(line: bytes) -> Message:
     """The message of one line from the runtime; ValueError if it is not JSON (a cut
     line), ProtocolError (a ValueError too) if it is no message this UI knows."""
+    if line.startswith(b" "):  # written by json: it holds an int orjson would round
+        return decode_message(json.loads(line))
     return decode_message(orjson.loads(line))
 
 
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def _plain(value: object) -> object:
+    """What json writes for the values orjson leaves to us: a NamedTuple (a worker's
+    `waiting`, `next_op`) as a list, a numpy number or array as its Python value."""
+    if isinstance(value, tuple):
+        return list(value)
+    tolist = getattr(value, "tolist", None)
+    if tolist is not None:
+        return tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def decode_message(data: object) -> Message:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -223,3 +224,38 @@ def test_a_runtime_message_that_is_none_is_refused() -> None:
                 {"type": "error", "lines": "x"}):
         with pytest.raises(ProtocolError):
             decode_message(bad)
+
+
+def test_a_frame_line_is_what_json_would_write_and_takes_the_fast_path(monkeypatch) -> None:
+    """Frames go out through orjson (ten a second, 67 KB at 64 workers): the line reads
+    back as the same data json writes, NamedTuples (`waiting`, `next_op`) and numpy
+    numbers included, without falling back to json (which is six times slower)."""
+    import json
+
+    import numpy as np
+
+    from ipcviz.protocol import Frame, encode_message, message_line, read_message_line
+    from ipcviz.tui.source import read_recording
+
+    snaps = read_recording(str(Path(__file__).parent / "recordings" / "speed_race.jsonl"))
+    blocked = [s for s in snaps if any(w.waiting is not None for w in s.workers)]
+    assert blocked, "the recording has a frame with a blocked worker"
+    data = blocked[-1].to_dict()
+    data["extra"] = {"np": np.int64(7), "arr": np.arange(3), 5: "int key"}
+    frame = Frame(data)
+
+    def no_fallback(*args, **kwargs):
+        raise AssertionError("message_line fell back to json")
+
+    monkeypatch.setattr("ipcviz.protocol.json.dumps", no_fallback)
+    line = message_line(frame)
+    monkeypatch.undo()
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    expected = json.loads(json.dumps(encode_message(frame), default=lambda v: v.tolist(),
+                                     separators=(",", ":")))
+    assert read_message_line(line).snapshot == expected["snapshot"]
+    assert read_message_line(line).snapshot["extra"] == {"np": 7, "arr": [0, 1, 2],
+                                                          "5": "int key"}
+    big = Frame({"sum": 2 ** 70 + 1})  # beyond orjson's 64 bits: json writes and reads it
+    back = read_message_line(message_line(big)).snapshot["sum"]
+    assert back == 2 ** 70 + 1 and type(back) is int
