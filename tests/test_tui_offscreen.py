@@ -5,11 +5,14 @@ panels were a fifth of the UI's work each frame)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
+from ipcviz.telemetry.snapshot import EventView
 from ipcviz.tui.app import make_app
-from ipcviz.tui.panels import PipesPanel, QueuesPanel
+from ipcviz.tui.panels import EventLog, PipesPanel, QueuesPanel
+from ipcviz.tui.widgets.base import off_screen
 from ipcviz.tui.source import FixedSource, read_recording
 from tests.conftest import run_cli
 
@@ -55,16 +58,26 @@ async def _below_the_edge(frames) -> None:
         assert app.latest is frames[-2]
         await pilot.pause(0.2)  # the layout of those frames has settled
         queues, pipes = app.query_one(QueuesPanel), app.query_one(PipesPanel)
+        log = app.query_one(EventLog)
         assert not pipes.off_screen() and "p0 (pipe)" in _text(pipes)
         assert queues.off_screen()
+        assert off_screen(log)  # the event log is below the edge too
         drawn = list(queues._text_lines)
-        app.post_message(SnapshotArrived(frames[-1]))  # a frame with the panel out of view
+        written = len(log.lines)
+        # a frame with the panel out of view, and an event: kept, not written (a write
+        # would lay the whole screen out again)
+        last = dataclasses.replace(frames[-1], events=(
+            EventView(frames[-1].elapsed, "w0", "a line while nobody sees the log", "io"),))
+        frames[-1] = last
+        app.post_message(SnapshotArrived(last))
         for _ in range(20):
             await pilot.pause(0.05)
             if app.latest is frames[-1]:
                 break
         assert queues.deferred is frames[-1]
         assert queues._text_lines == drawn  # not drawn again
+        assert log._stale and len(log.lines) == written
+        assert log.entries[-1].event.text == "a line while nobody sees the log"
         # its depth history still took a point from every frame
         assert len(queues._history["q0"]) == min(40, len(frames))
         await pilot.resize_terminal(120, 80)
@@ -74,6 +87,9 @@ async def _below_the_edge(frames) -> None:
                 break
         assert not queues.off_screen()
         assert queues.deferred is None
+        assert not off_screen(log) and not log._stale
+        assert len(log.lines) == len(log.entries)  # every kept entry drawn once in view
+        assert "a line while nobody sees the log" in log.lines[-1].text
         sent = frames[-1].channel("q0").data["messages_sent"]
         row = next(line.plain for line in queues._text_lines if "mqueue q0" in line.plain)
         assert f" {sent} " in row

@@ -102,15 +102,19 @@ class Sampler(WorkerViews, ChannelViews):
         if kernel:  # the /proc files of processes that are gone are given back
             self._stat_files.forget({p.ident.pid for p in rt.procs if p.alive and p.ident}
                                     | {k.ident.pid for k in kids if k.exit is None})
+        # each row's event count, read once: a row with nothing new is not looked at
+        seqs = arr[:, T.EVENT_SEQ].tolist() if arr is not None else []
+        seen = self._event_seen
         for proc in rt.procs:
             row = arr[proc.row] if arr is not None else None
             workers.append(self._worker_view(proc, row, channel_names, now,
                                              by_workers.get(proc.row)))
-            if table is not None:
+            if table is not None and seqs[proc.row] > seen.get(proc.row, 0):
                 keyed += self._events(proc.row, proc.name, channel_names, row_names)
         for kid in kids:
             workers.append(self._kid_view(kid, arr[kid.row], channel_names, now))
-            keyed += self._events(kid.row, kid.name, channel_names, row_names)
+            if seqs[kid.row] > seen.get(kid.row, 0):
+                keyed += self._events(kid.row, kid.name, channel_names, row_names)
         workers = self._with_next_ops(workers)
         keyed += [(e.t, 0, e.t, e) for e in rt.take_events()]
         keyed += self._held

@@ -42,14 +42,7 @@ class Panel(Widget):
         fifth of the UI's work each frame, for nothing to see). It keeps the newest
         Snapshot in `deferred` and is drawn from it as soon as the compositor paints a
         line of it again (`render_line`: after a resize, `z`, or a panel above shrinking)."""
-        if not self.display:
-            return False
-        try:
-            geometry = self.screen.find_widget(self)
-        except (NoWidget, LookupError, AttributeError):  # not laid out yet: draw it
-            return False
-        region = geometry.region
-        return not (region.overlaps(geometry.clip) and region.overlaps(self.screen.region))
+        return off_screen(self)
 
     def track(self, snap: object) -> None:
         """Keep what must see every frame, drawn or not (a history, a rate window); once
@@ -121,6 +114,18 @@ class Panel(Widget):
     def on_resize(self) -> None:
         self._strip_width = -1
         self.refresh()
+
+
+def off_screen(widget: Widget) -> bool:
+    """The widget is shown and laid out, but not one cell of it is on the screen."""
+    if not widget.display:
+        return False
+    try:
+        geometry = widget.screen.find_widget(widget)
+    except (NoWidget, LookupError, AttributeError):  # not laid out yet
+        return False
+    region = geometry.region
+    return not (region.overlaps(geometry.clip) and region.overlaps(widget.screen.region))
 
 
 def ends_text(ends: Sequence[tuple[str, str | None]]) -> str:

@@ -9,9 +9,11 @@ from collections import deque
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.strip import Strip
 from textual.widgets import RichLog
 
 from ipcviz.telemetry.snapshot import EventView
+from ipcviz.tui.widgets.base import off_screen
 
 MAX_LINES = 500
 _KIND_STYLE = {"signal": "cyan", "exit": "yellow", "io": "magenta", "runtime": "green",
@@ -49,6 +51,8 @@ class EventLog(RichLog):
         #: only this worker's lines (None: every worker's)
         self.worker_filter: str | None = None
         self.kind_filter = 0  # an index of KIND_FILTERS
+        #: entries came while the log was off the screen and are not drawn yet
+        self._stale = False
 
     def shown(self, event: EventView) -> bool:
         kinds = KIND_FILTERS[self.kind_filter]
@@ -68,6 +72,11 @@ class EventLog(RichLog):
             entry = Entry(event)
             self.entries.append(entry)
             fresh.append(entry)
+        if self._stale or off_screen(self):
+            # below the screen's edge: each line written would lay the whole screen out
+            # again (a RichLog's size changes); the entries are kept, drawn once in view
+            self._stale = True
+            return
         if rewrite:  # a line on screen changed its count: draw the log again
             self.redraw()
             return
@@ -75,8 +84,15 @@ class EventLog(RichLog):
             if self.shown(entry.event):
                 self.write(self._line(entry))
 
+    def render_line(self, y: int) -> Strip:
+        if self._stale:  # in view again: the lines kept meanwhile
+            self._stale = False
+            self.call_later(self.redraw)
+        return super().render_line(y)
+
     def redraw(self) -> None:
         """Draw the kept entries again (after a filter change or a grouped repeat)."""
+        self._stale = False
         at_end = self.scroll_offset.y >= self.max_scroll_y
         super().clear()
         for entry in self.entries:
@@ -86,6 +102,7 @@ class EventLog(RichLog):
     def clear(self) -> EventLog:  # type: ignore[override]
         """Forget every entry (a new run)."""
         self.entries.clear()
+        self._stale = False
         super().clear()
         return self
 
