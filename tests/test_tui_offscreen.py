@@ -93,3 +93,29 @@ async def _below_the_edge(frames) -> None:
         sent = frames[-1].channel("q0").data["messages_sent"]
         row = next(line.plain for line in queues._text_lines if "mqueue q0" in line.plain)
         assert f" {sent} " in row
+
+
+def test_pipes_beyond_the_panels_height_are_named_not_laid_out(frames, nothing_left_behind
+                                                               ) -> None:
+    """12 pipes, each with a note (its last read): the panel's 12 lines cannot hold them;
+    the ones it can hold are laid out, the rest named in one line (they used to be cut
+    off by the panel's edge without a word, after costing as much as the shown ones)."""
+    asyncio.run(_pipes_room(frames))
+
+
+async def _pipes_room(frames) -> None:
+    app = make_app(source=FixedSource(frames[:-1]))
+    async with app.run_test(size=(120, 60)) as pilot:
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if app.latest is frames[-2]:
+                break
+        pipes = app.query_one(PipesPanel)
+        room = pipes.room()
+        assert room == 12 - 1 - 1  # the CSS max-height, less the border and the header
+        lines = [line.plain for line in pipes._text_lines]
+        assert len(lines) <= room + 1
+        shown = [f"p{i}" for i in range(12) if any(f" p{i} (pipe)" in ln for ln in lines)]
+        assert shown and len(shown) < 12
+        assert lines[-1].rstrip() == " … " + f"{12 - len(shown)} more: " + ", ".join(
+            f"p{i}" for i in range(len(shown), 12))

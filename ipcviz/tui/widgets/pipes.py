@@ -10,7 +10,9 @@ from collections import deque
 from rich.text import Text
 from textual.reactive import reactive
 
-from ipcviz.tui.widgets.base import Panel, ends_text
+from textual.css.scalar import Unit
+
+from ipcviz.tui.widgets.base import BORDER_LINES, Panel, ends_text
 from ipcviz.tui.widgets.grid import grid_lines
 
 from ipcviz.format import bar, format_bytes, sparkline
@@ -65,7 +67,12 @@ class PipesPanel(Panel):
         rows: list[list[Text | str]] = []
         notes: list[int] = []  # rows that are one line of words across the panel
         blocked = {w.waiting for w in snap.workers if w.state == "blocked"}
-        for c in channels:
+        room = self.room()
+        left_out: list[str] = []
+        for index, c in enumerate(channels):
+            if room is not None and rows and len(rows) >= room - 1:
+                left_out = [ch.name for ch in channels[index:]]  # no line left for it
+                break
             note = Text()
             stream = StreamView.of(c)
             extra: list[Text] = []
@@ -119,11 +126,32 @@ class PipesPanel(Panel):
                 cells[1:1] = [ends_line(c, stream)]
                 history = list(self._moved.get(c.name, ()))
                 cells[-1:-1] = [Text(sparkline(history), style="cyan")]
+            if room is not None:
+                # the pipes after this one need a line to be named in; this one's notes
+                # are cut where the panel ends (as the panel's edge always cut them)
+                fit = room - (index < len(channels) - 1) - len(rows) - 1
+                if fit < 0 and rows:
+                    left_out = [ch.name for ch in channels[index:]]
+                    break
+                extra = extra[:max(0, fit)]
             rows.append(cells)
             for line in extra:
                 notes.append(len(rows))
                 rows.append([line])
+        if left_out:
+            notes.append(len(rows))
+            rows.append([Text(f"… {len(left_out)} more: {', '.join(left_out)}", style="dim")])
         self.show(grid_lines(columns, rows, self.text_width, full_rows=notes))
+
+    def room(self) -> int | None:
+        """Rows of the table the panel's height can show below its header (its CSS
+        max-height, less the border and the header); None: no limit. Pipes beyond it are
+        not laid out (at 16 pipes that was a quarter of the UI's work each frame) but
+        named in one line, where before they were cut off without a word."""
+        limit = self.styles.max_height
+        if limit is None or limit.unit != Unit.CELLS:
+            return None
+        return max(2, int(limit.value) - BORDER_LINES - 1)
 
 
 def ends_line(c: ChannelView, stream: StreamView) -> str:
