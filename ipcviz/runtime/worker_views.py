@@ -14,7 +14,7 @@ from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.signals import NSIG, signal_name
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.events import row_failure
-from ipcviz.telemetry.snapshot import Waiting, WorkerView
+from ipcviz.telemetry.snapshot import Waiting, WorkerView, quick
 
 if TYPE_CHECKING:
     from ipcviz.runtime.procs import Proc, SpawnedProc
@@ -163,7 +163,8 @@ class WorkerViews:
         # a spawned worker moves bytes and messages too: its own counters, as for any worker
         per_channel = self._per_channel("#" + kid.group,
                                         self.runtime.scenario.plan.roles.get(kid.group, {}), row)
-        return WorkerView(
+        return quick(
+            WorkerView,
             name=kid.name, group=kid.group, pid=kid.ident.pid, state=state,
             waiting=waiting, exit=exit, exit_text=exit_text, parent=kid.parent,
             signals_received=self._signal_counts(kid.row, 0),
@@ -229,7 +230,8 @@ class WorkerViews:
         if facts is not None and facts.get("trace") and proc.ident is not None:
             # strace counted every delivery: the program's own process, as a worker's
             received = dict(facts["trace"]["signals_by_process"].get(str(proc.ident.pid), {}))
-        view = WorkerView(
+        view = quick(
+            WorkerView,
             name=proc.name, group=proc.instance.group, pid=pid, state=state,
             waiting=waiting, exit=proc.exit, exit_text=proc.exit_text,
             restarts=proc.restarts, cpu=round(cpu, 1), step=step,
