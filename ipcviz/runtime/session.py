@@ -28,6 +28,9 @@ MIN_FRAME_GAP = 0.02
 #: after a command, what a person waits for is the workers' reaction, a few ms later: an
 #: early frame at once would only show the command, then hold the next one back
 COMMAND_HOLD = 0.004
+#: a command's answer goes out even when the tick's early frame was spent, but never
+#: closer than this to the frame before it (a held key repeats 30 times a second)
+COMMAND_GAP = 0.01
 
 #: Where frames go: the UI pipe, a recording, a list (tests), the headless summary's run.
 FrameSink = Callable[[Snapshot], None]
@@ -104,18 +107,21 @@ class Session:
         """The loop: wait for the runtime's work or the input, observe, sample, send."""
         rt = self.runtime
         next_frame = next_observe = last_frame = hold_until = 0.0
-        early_sent = False
+        early_sent = answer_due = False
         watch = self._watch = EventWatch(rt) if self.early_frames else None
         while not self.over():
             now = rt.elapsed
             wait = min(next_frame, next_observe) - now
             if watch is not None:
                 wait = min(wait, WATCH_INTERVAL)
+                if answer_due:  # the answer is due at the end of the hold
+                    wait = min(wait, max(hold_until, last_frame + COMMAND_GAP) - now)
             if self.limit is not None:
                 wait = min(wait, (self.limit - rt.run_time) / rt.scheduler.speed)
             if rt.poll(max(0.0, wait), extra_fds=self.input_fds) and self.on_input:
                 self.input_open = self.on_input()
                 hold_until = rt.elapsed + COMMAND_HOLD
+                answer_due = True
             if self.on_turn is not None:
                 self.on_turn()
             now = rt.elapsed
@@ -125,11 +131,15 @@ class Session:
             if now >= next_frame:  # the clock's tick
                 last_frame, next_frame, early_sent = now, now + self.frame_interval, False
                 tick = True
+            elif (watch is not None and answer_due and now >= hold_until
+                  and now - last_frame >= COMMAND_GAP):  # what a key did: show it now
+                last_frame, tick = now, False
             elif (watch is not None and not early_sent and now - last_frame >= MIN_FRAME_GAP
                   and now >= hold_until and watch.happened()):  # news: show it now
                 last_frame, early_sent, tick = now, True, False
             else:
                 continue
+            answer_due = False
             if watch is not None:
                 watch.framed()
             self.sink(self.sampler.sample(kernel=tick))
