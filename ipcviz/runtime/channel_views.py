@@ -138,6 +138,17 @@ class ChannelViews:
             data["holders"] = [] if value == initial else data["holders"]
             data["busy"] = True
 
+    def _row_owners(self, kids: list[SpawnedProc]) -> dict[int, str]:
+        """Each row's worker name, made once per frame (every stream asks: 16 pipes at 64
+        workers made it 16 times)."""
+        key = (self.seq, len(kids))  # type: ignore[attr-defined]
+        cached = getattr(self, "_owners", None)
+        if cached is None or cached[0] != key:
+            by_row = {p.row: p.name for p in self.runtime.procs}
+            by_row.update({k.row: k.name for k in kids})
+            cached = self._owners = (key, by_row)
+        return cached[1]
+
     def _last_reads(self, column: object, kids: list[SpawnedProc]) -> dict[str, list]:
         """Per worker that has read the stream: [its last read's first bytes as text
         (undecodable bytes escaped), that read's length] (table.note_read)."""
@@ -146,8 +157,7 @@ class ChannelViews:
         if not len(rows):
             return {}
         first, second = column(T.LAST_READ), column(T.LAST_READ + 1)  # type: ignore[operator]
-        by_row = {p.row: p.name for p in self.runtime.procs}
-        by_row.update({k.row: k.name for k in kids})
+        by_row = self._row_owners(kids)
         out = {}
         for row in rows:
             name = by_row.get(int(row))

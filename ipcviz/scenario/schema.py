@@ -9,6 +9,7 @@ semaphore, ...) are checked afterwards in `validate.py`, where the whole file is
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (
@@ -102,9 +103,10 @@ class _StepBase(BaseModel):
             raise PydanticCustomError("step_shape", "step '{key}' needs a value", {"key": key})
         return data
 
-    @property
+    @functools.cached_property
     def kind(self) -> str:
-        """The step's key, e.g. 'write'."""
+        """The step's key, e.g. 'write' (kept: the sampler asks for every worker, every
+        frame, and finding it is a walk over every step name)."""
         for name in STEP_NAMES:
             if getattr(self, name) is not None:
                 return name
