@@ -5,6 +5,7 @@ stopped headless run still ends. Real processes, exact counts."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -192,3 +193,29 @@ def test_a_huge_burst_is_sent_across_ticks_and_reported_as_really_sent(
     texts = [e.text for f in frames for e in f.events]
     assert any("not sent: the run ended" in t for t in texts), texts[-5:]
     assert result.summary["leaks"] == {"processes": 0, "ipc_objects": 0}
+
+
+def test_a_crowd_of_workers_runs_at_nice_19_a_lesson_at_10(nothing_left_behind) -> None:
+    """Beyond CROWD workers the runtime's share at nice 10 was too small to sample them
+    5 times a second; a lesson's few workers keep nice 10 (at 19 a loaded machine starved
+    a zombie lesson's children of their time)."""
+    from ipcviz.runtime.forking import CROWD, CROWD_NICE, WORKER_NICE
+
+    def nice_of_workers(count: int) -> set[int]:
+        text = (f"workers:\n  w: {{count: {count}, loop: true, steps: [{{sleep: 0.5}}]}}\n"
+                ).encode()
+        runtime = Runtime(load_text(text, "nice.yaml"))
+        try:
+            runtime.start()
+            deadline = time.monotonic() + 10  # each sets its own, just after the fork
+            while True:
+                nice = {os.getpriority(os.PRIO_PROCESS, p.ident.pid) for p in runtime.procs}
+                if len(nice) == 1 or time.monotonic() > deadline:
+                    return nice
+                time.sleep(0.05)
+        finally:
+            runtime.shutdown()
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert nice_of_workers(3) == {min(19, base + WORKER_NICE)}
+    assert nice_of_workers(CROWD + 1) == {min(19, base + CROWD_NICE)}

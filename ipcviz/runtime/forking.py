@@ -30,6 +30,11 @@ RESTART_BACKOFF = 0.5
 #: busy the runtime keeps the CPU it needs to sample, reap and end the run on time (it
 #: cannot raise its own priority without CAP_SYS_NICE; lowering theirs needs nothing).
 WORKER_NICE = 10
+#: beyond this many workers, they run at CROWD_NICE: 510 workers at nice 10 left the
+#: runtime 40 % of a core and 4 frames a second, at 19 it had 59 % and 5 (the lessons,
+#: with a handful of workers, keep 10: at 19 a loaded machine starved them of their time)
+CROWD = 256
+CROWD_NICE = 19
 
 
 class Forking:
@@ -84,7 +89,8 @@ class Forking:
                 except OSError:
                     pass
             try:
-                _become_worker(keep, log_path)
+                _become_worker(keep, log_path,
+                               CROWD_NICE if len(self.procs) > CROWD else WORKER_NICE)
                 if definition.exec is not None:  # a real program: exec it (never returns)
                     self._become_program(proc, outputs, gate)
                 endpoints = {name: self.channel_by_name[name].attach(roles)
@@ -295,13 +301,13 @@ class Forking:
                 if p.alive and p.ident is not None and channel in p.roles]
 
 
-def _become_worker(keep: set[int], log_path: str) -> None:
+def _become_worker(keep: set[int], log_path: str, nice: int = WORKER_NICE) -> None:
     """In a fresh fork: default signals, die with the runtime, private stdio, no stray fds."""
     reset_all_dispositions()
     if not die_with_parent(signal.SIGKILL):  # the runtime died before prctl took effect
         os._exit(1)
     try:  # below the runtime: it must keep its CPU however many of us are busy
-        os.nice(WORKER_NICE)
+        os.nice(nice)
     except OSError:
         pass
     os.setpgid(0, 0)

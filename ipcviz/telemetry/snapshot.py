@@ -200,6 +200,11 @@ class Snapshot:
         return out
 
     @functools.cached_property
+    def parent_names(self) -> frozenset[str]:
+        """The workers with spawned children in view (asked once per row: made once)."""
+        return frozenset(w.parent for w in self.workers if w.parent)
+
+    @functools.cached_property
     def _channels_by_name(self) -> dict[str, ChannelView]:
         out: dict[str, ChannelView] = {}
         for c in self.channels:
@@ -209,7 +214,7 @@ class Snapshot:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (shallow: a Snapshot is never changed after it is made;
         dataclasses.asdict deep-copied every array value and cost more than the sampling)."""
-        out = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}  # no caches
+        out = {k: v for k, v in self.__dict__.items() if k in _FIELDS}  # not the caches
         out["workers"] = [dict(w.__dict__) for w in self.workers]
         out["channels"] = [dict(c.__dict__) for c in self.channels]
         out["events"] = [dict(e.__dict__) for e in self.events]
@@ -276,6 +281,9 @@ def _build(klass: type, raw: dict[str, Any]) -> Any:
             state[name] = factory()
     state.update(raw)
     return obj
+
+
+_FIELDS = frozenset(f.name for f in fields(Snapshot))
 
 
 def _worker_fields(raw: dict[str, Any]) -> dict[str, Any]:

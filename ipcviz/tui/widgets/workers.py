@@ -71,7 +71,7 @@ def state_cell(w: WorkerView, snap: Snapshot) -> Text:
 
 def parents(snap: Snapshot) -> frozenset[str]:
     """Workers with spawned children in view."""
-    return frozenset(w.parent for w in snap.workers if w.parent)
+    return snap.parent_names
 
 
 def row_key(w: WorkerView, snap: Snapshot) -> tuple:
