@@ -115,6 +115,8 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
         self.error_lines: list[str] = []
         self._trigger_keys: set[str] = set()
         self._pending_lock = threading.Lock()
+        #: a Snapshot was applied and is not painted yet: the next one waits for the paint
+        self._unpainted = False
         self._pending: Snapshot | None = None
         self._pending_events: list = []
         #: the run was opened from the picker: `q` returns there
@@ -180,6 +182,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
     def _start(self, source: Source) -> None:
         with self._pending_lock:  # frames of a run left behind (ctrl+r) are not shown
             self._pending, self._pending_events = None, []
+            self._unpainted = False
         self.source = source
         source.start(lambda snap: self._arrived(snap, source),
                      lambda lines: self.post_message(SourceFailed(lines)))
@@ -193,7 +196,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
             self.post_message(SnapshotArrived(snap))
             return
         with self._pending_lock:
-            first = self._pending is None
+            first = self._pending is None and not self._unpainted
             self._pending = snap
             self._pending_events.extend(snap.events)
         if first:
@@ -205,6 +208,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
         with self._pending_lock:
             snap, events = self._pending, self._pending_events
             self._pending, self._pending_events = None, []
+            self._unpainted = snap is not None
         if snap is None:
             return None
         return dataclasses.replace(snap, events=tuple(events))
@@ -248,6 +252,18 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
             if snap.replay is not None and snap.replay.get("rebuild"):
                 log.clear()  # a seek: the log as it was at that moment
             log.add_events(snap.events)
+        if coalesce:
+            self.call_after_refresh(self._painted)
+
+    def _painted(self) -> None:
+        """The last Snapshot is on screen: the newest one that came meanwhile goes next
+        (applying a second before the first was painted held a key's answer back by the
+        second's whole work, 17 ms at 64 workers)."""
+        with self._pending_lock:
+            self._unpainted = False
+            waiting = self._pending
+        if waiting is not None:
+            self.post_message(SnapshotArrived(waiting))
 
     def _panels(self) -> list:
         """The widgets that get each Snapshot, in drawing order (looked up once)."""
