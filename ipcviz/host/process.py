@@ -19,6 +19,10 @@ class ProcStat(NamedTuple):
     ppid: int
     cpu_ticks: int  # utime + stime
     start_ticks: int
+    #: the kernel's pending, blocked, ignored and caught masks of the first 31 signals
+    #: (the obsolete decimal fields: real-time signals are not in them); what changes
+    #: here tells the sampler to read the full masks from /proc/PID/status
+    signal_bits: tuple[bytes, ...] = ()
 
 
 def read_proc(pid: int, name: str, size: int = 4096) -> bytes | None:
@@ -38,10 +42,11 @@ def read_proc(pid: int, name: str, size: int = 4096) -> bytes | None:
 
 
 def parse_stat(raw: bytes) -> ProcStat:
-    # fields after the command: state(3) ppid(4) ... utime(14) stime(15) ... starttime(22);
-    # the 30 after starttime are left unsplit
-    rest = raw[raw.rfind(b")") + 2:].split(None, 20)
-    return ProcStat(chr(rest[0][0]), int(rest[1]), int(rest[11]) + int(rest[12]), int(rest[19]))
+    # fields after the command: state(3) ppid(4) ... utime(14) stime(15) ... starttime(22)
+    # ... signal(31) blocked(32) sigignore(33) sigcatch(34); the rest are left unsplit
+    rest = raw[raw.rfind(b")") + 2:].split(None, 32)
+    return ProcStat(chr(rest[0][0]), int(rest[1]), int(rest[11]) + int(rest[12]),
+                    int(rest[19]), tuple(rest[28:32]))
 
 
 class StatFiles:
@@ -65,17 +70,22 @@ class StatFiles:
         self._finalizer = weakref.finalize(self, _close_all, self._fds)
 
     def read(self, pid: int) -> ProcStat | None:
+        raw = self.read_raw(pid)
+        return parse_stat(raw) if raw else None
+
+    def read_raw(self, pid: int) -> bytes | None:
+        """The bytes of /proc/PID/stat now (None: the process is gone)."""
         fd = self._fds.get(pid)
         if fd is not None:
             try:
                 raw = os.pread(fd, 1024, 0)
                 if raw:
-                    return parse_stat(raw)
+                    return raw
             except OSError:
                 pass
             os.close(self._fds.pop(pid))
         if len(self._fds) >= self.limit:
-            return read_stat(pid)
+            return read_proc(pid, "stat", 1024) or None
         try:
             fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
@@ -91,7 +101,7 @@ class StatFiles:
             self._fds[pid] = fd
         else:  # a high number: given back at once, for the descriptors that need it
             os.close(fd)
-        return parse_stat(raw)
+        return raw
 
     def forget(self, keep: set[int]) -> None:
         """Close the files of every pid not in `keep`."""

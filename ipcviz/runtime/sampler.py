@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ipcviz.host.process import CLOCK_TICKS, StatFiles
+from ipcviz.host.process import CLOCK_TICKS, StatFiles, parse_stat
 from ipcviz.runtime.channel_views import ChannelViews, rank_compared
 from ipcviz.runtime.procmasks import read_masks
-from ipcviz.runtime.worker_views import WorkerViews, names_of
+from ipcviz.runtime.worker_views import MASKS_EVERY, WorkerViews, names_of
 from ipcviz.signals import NSIG, signal_name
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.events import describe_event
@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 #: how long a worker's event waits before it is shown, so that events reach the screen
 #: in the order they happened even when their writers log them a moment late
 EVENT_HOLD = 0.05
-#: a process's signal masks are read again at least every this many ticks of the clock
-#: (sooner when its row or what was sent to it says they may have changed)
-MASKS_EVERY = 5
 
 class Sampler(WorkerViews, ChannelViews):
     """Turns the runtime's state into Snapshots at the caller's pace."""
@@ -44,6 +41,8 @@ class Sampler(WorkerViews, ChannelViews):
         self._stat_files = StatFiles()
         #: worker -> (what its last view was made of, that view): see _worker_view
         self._views: dict[str, tuple[tuple, object]] = {}
+        #: per worker: what its view was made of at the last tick, and that view
+        self._unmoved: dict[str, tuple[tuple, object]] = {}
         self._mask_ticks: dict[int, int] = {}
         self._ticks = 0  # frames that read the kernel (`kernel=True`)
         self._signals_of: dict[int, tuple[dict[str, int], dict[str, int]]] = {}
@@ -226,11 +225,15 @@ class Sampler(WorkerViews, ChannelViews):
         """Give back the /proc files kept open (the garbage collector does it too)."""
         self._stat_files.close()
 
-    def _read_stat(self, pid: int, now: float) -> tuple[Any, float]:
-        """(/proc/PID/stat, cpu % since the last reading), or the last tick's pair."""
+    def _read_stat(self, pid: int, now: float, raw: bytes | None = None
+                   ) -> tuple[Any, float]:
+        """(/proc/PID/stat, cpu % since the last reading), or the last tick's pair; `raw`:
+        the file's bytes, when the caller has just read them."""
         if not self._fresh and pid in self._stats:
             return self._stats[pid]  # type: ignore[return-value]
-        stat = self._stat_files.read(pid)
+        if raw is None:
+            raw = self._stat_files.read_raw(pid)
+        stat = parse_stat(raw) if raw else None
         cpu = 0.0
         if stat is not None:
             prev = self._cpu_prev.get(pid)

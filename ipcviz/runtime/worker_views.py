@@ -24,6 +24,15 @@ _STREAM_COUNTERS = ((T.BYTES_WRITTEN, "bytes_written", "write"),
                     (T.BYTES_READ, "bytes_read", "read"))
 
 
+#: a process's signal masks (/proc/PID/status, 40-75 us each) are read again at least
+#: every this many ticks of the clock; sooner, at once, when its row, what was sent to it
+#: or the kernel's per-thread masks of the first 31 signals in /proc/PID/stat (read every
+#: tick anyway) moved. What waits for this: a signal pending for the whole process that
+#: came from outside the run (a shell's kill, the kernel's SIGCHLD), which /proc/PID/stat
+#: does not show
+MASKS_EVERY = 5
+
+
 def step_words(kind: str, op: int) -> str:
     """The step column: the step's kind; inside a `repeat`, what it is doing now."""
     if kind == "repeat":
@@ -149,7 +158,8 @@ class WorkerViews:
             state, waiting = self._state(stat.state, int(row[T.OP]), row, channel_names)
             if state != "zombie":
                 masks = self._read_masks(kid.ident.pid, (
-                    int(row[T.EVENT_SEQ]), sum(self.runtime.kid_sent_to.get(kid.row, {}).values())))
+                    int(row[T.EVENT_SEQ]), sum(self.runtime.kid_sent_to.get(kid.row, {}).values()),
+                    stat.signal_bits))
                 if row[T.HIDDEN_BLOCK]:
                     masks = without_hidden(masks, int(row[T.HIDDEN_BLOCK]))
         else:
@@ -182,6 +192,31 @@ class WorkerViews:
 
     def _worker_view(self, proc: Proc, row: np.ndarray | None, channel_names: list[str],
                      now: float, by_workers: dict[int, int] | None = None) -> WorkerView:
+        """The view of one worker; a worker in which nothing moved since the last tick (its
+        /proc/PID/stat bytes, its row, what was sent to it) keeps last tick's view without
+        a parse: most of 64 idle workers' cost was finding out that nothing changed."""
+        pid = proc.ident.pid if proc.ident else None
+        if not (self._fresh and proc.alive and pid and row is not None and not proc.spawn_rows
+                and proc.instance.definition.exec is None and proc.attached_argv is None):
+            return self._make_worker_view(proc, row, channel_names, now, by_workers)
+        raw = self._stat_files.read_raw(pid)
+        key = (raw, row.tobytes(), pid, proc.restarts, proc.exit,
+               tuple(proc.sent_to.items()), tuple((by_workers or {}).items()),
+               self._received_total(proc.row))
+        last = self._unmoved.get(proc.name)
+        prev = self._cpu_prev.get(pid)
+        if (raw and last is not None and last[0] == key and last[1].cpu == 0.0
+                and prev is not None and pid in self._mask_keys
+                and self._ticks - self._mask_ticks.get(pid, 0) < MASKS_EVERY):
+            self._cpu_prev[pid] = (prev[0], now)  # no tick of CPU since: still 0 %
+            return last[1]
+        view = self._make_worker_view(proc, row, channel_names, now, by_workers, raw)
+        self._unmoved[proc.name] = (key, view)
+        return view
+
+    def _make_worker_view(self, proc: Proc, row: np.ndarray | None, channel_names: list[str],
+                          now: float, by_workers: dict[int, int] | None = None,
+                          raw: bytes | None = None) -> WorkerView:
         pid = proc.ident.pid if proc.ident else None
         state, waiting, cpu, masks, zombies = "starting", None, 0.0, {}, 0
         program = proc.instance.definition.exec
@@ -189,12 +224,12 @@ class WorkerViews:
             program = proc.attached_argv or [f"process {pid}"]
         op = int(row[T.OP]) if row is not None else T.OP_STARTING
         if proc.alive and pid:
-            stat, cpu = self._read_stat(pid, now)
+            stat, cpu = self._read_stat(pid, now, raw)
             if stat is None:
                 state = "exited"
             elif program is not None:  # no interpreter: only the kernel tells
                 state, waiting = program_state(pid, stat.state, self._fresh, self._waits)
-                masks = self._read_masks(pid, (sum(proc.sent_to.values()),))
+                masks = self._read_masks(pid, (sum(proc.sent_to.values()), stat.signal_bits))
                 zombies = zombie_children(pid)
             else:
                 state, waiting = self._state(stat.state, op, row, channel_names)
@@ -202,7 +237,8 @@ class WorkerViews:
                 # unblock; a delivery) or in what was sent to it (pending)
                 masks = self._read_masks(pid, (
                     int(row[T.EVENT_SEQ]), self._received_total(proc.row),
-                    sum(proc.sent_to.values()), sum((by_workers or {}).values())))
+                    sum(proc.sent_to.values()), sum((by_workers or {}).values()),
+                    stat.signal_bits))
                 if row is not None and row[T.HIDDEN_BLOCK]:
                     masks = without_hidden(masks, int(row[T.HIDDEN_BLOCK]))
                 if proc.spawn_rows:
