@@ -42,6 +42,7 @@ def ui_scenario(path: Path) -> None:
 
 
 async def ui_measure(path: Path) -> dict:
+    from ipcviz.protocol import SendSignal
     from ipcviz.signals import parse_signal
     from ipcviz.tui.app import make_app
     from ipcviz.tui.source import LiveSource
@@ -80,8 +81,7 @@ async def ui_measure(path: Path) -> dict:
             for _ in range(40):
                 before = app.latest.worker("w0").signals_received.get("SIGUSR1", 0)
                 start = time.monotonic()
-                app.source.send({"cmd": "action", "action": "signal",
-                                 "arg": {"to": "w0", "sig": parse_signal("SIGUSR1"), "count": 1}})
+                app.source.send(SendSignal("w0", parse_signal("SIGUSR1")))
                 while not any(t >= start and n > before for t, n in applied):
                     await pilot.pause(0.01)
                 shown = min(t for t, n in applied if t >= start and n > before)

@@ -30,10 +30,10 @@ RESTART_BACKOFF = 0.5
 #: busy the runtime keeps the CPU it needs to sample, reap and end the run on time (it
 #: cannot raise its own priority without CAP_SYS_NICE; lowering theirs needs nothing).
 WORKER_NICE = 10
-#: beyond this many workers, they run at CROWD_NICE: 510 workers at nice 10 left the
-#: runtime 40 % of a core and 4 frames a second, at 19 it had 59 % and 5 (the lessons,
-#: with a handful of workers, keep 10: at 19 a loaded machine starved them of their time)
-CROWD = 256
+#: beyond this many workers, they run at CROWD_NICE: 256 busy workers at nice 10 left the
+#: app 2.4 frames a second, at 19 it had 6.3; 510 workers in sleep loops, 4 and 5 (the
+#: lessons, with a handful of workers, keep 10: at 19 a loaded machine starved them)
+CROWD = 100
 CROWD_NICE = 19
 
 
