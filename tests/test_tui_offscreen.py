@@ -38,6 +38,14 @@ def frames(tmp_path_factory):
     return snaps
 
 
+async def _shown(app, pilot, frame) -> None:
+    """Wait until the app has applied `frame` (fixed data: every frame is applied)."""
+    for _ in range(50):
+        await pilot.pause(0.05)
+        if app.latest is frame:
+            return
+
+
 def _text(panel) -> str:
     return "\n".join(line.plain for line in panel._text_lines)
 
@@ -51,10 +59,7 @@ async def _below_the_edge(frames) -> None:
 
     app = make_app(source=FixedSource(frames[:-1]))
     async with app.run_test(size=(120, 20)) as pilot:
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if app.latest is frames[-2]:
-                break
+        await _shown(app, pilot, frames[-2])
         assert app.latest is frames[-2]
         await pilot.pause(0.2)  # the layout of those frames has settled
         queues, pipes = app.query_one(QueuesPanel), app.query_one(PipesPanel)
@@ -106,10 +111,7 @@ def test_pipes_beyond_the_panels_height_are_named_not_laid_out(frames, nothing_l
 async def _pipes_room(frames) -> None:
     app = make_app(source=FixedSource(frames[:-1]))
     async with app.run_test(size=(120, 60)) as pilot:
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if app.latest is frames[-2]:
-                break
+        await _shown(app, pilot, frames[-2])
         pipes = app.query_one(PipesPanel)
         room = pipes.room()
         assert room == 12 - 1 - 1  # the CSS max-height, less the border and the header
