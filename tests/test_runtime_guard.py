@@ -195,11 +195,17 @@ def test_a_huge_burst_is_sent_across_ticks_and_reported_as_really_sent(
     assert result.summary["leaks"] == {"processes": 0, "ipc_objects": 0}
 
 
-def test_a_crowd_of_workers_runs_at_nice_19_a_lesson_at_10(nothing_left_behind) -> None:
+def test_a_crowd_of_workers_runs_at_nice_19_a_lesson_at_10(nothing_left_behind,
+                                                          monkeypatch) -> None:
     """Beyond CROWD workers the runtime's share at nice 10 was too small to sample them
     5 times a second; a lesson's few workers keep nice 10 (at 19 a loaded machine starved
-    a zombie lesson's children of their time)."""
-    from ipcviz.runtime.forking import CROWD, CROWD_NICE, WORKER_NICE
+    a zombie lesson's children of their time). CROWD is lowered to 4 here, so the test
+    does not load the machine with 101 workers."""
+    from ipcviz.runtime import forking
+    from ipcviz.runtime.forking import CROWD_NICE, WORKER_NICE
+
+    monkeypatch.setattr(forking, "CROWD", 4)
+    CROWD = 4
 
     def nice_of_workers(count: int) -> set[int]:
         text = (f"workers:\n  w: {{count: {count}, loop: true, steps: [{{sleep: 0.5}}]}}\n"

@@ -294,6 +294,9 @@ class WorkersTable(ScrollView, can_focus=True):
         self.refresh_line(old + 1)
         self.refresh_line(new + 1)
         self._scroll_to_cursor()
+        # and again once the layout is current: End right after the rows arrived was
+        # clamped to the old height and virtual size (seen under load: it stayed at 0)
+        self.call_after_refresh(self._scroll_to_cursor)
 
     def _scroll_to_cursor(self) -> None:
         top, rows = self.scroll_offset.y, max(1, self.size.height - 1)
