@@ -214,7 +214,8 @@ class Snapshot:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (shallow: a Snapshot is never changed after it is made;
         dataclasses.asdict deep-copied every array value and cost more than the sampling)."""
-        out = {k: v for k, v in self.__dict__.items() if k in _FIELDS}  # not the caches
+        names = _shape(Snapshot)[0]
+        out = {k: v for k, v in self.__dict__.items() if k in names}  # not the caches
         out["workers"] = [dict(w.__dict__) for w in self.workers]
         out["channels"] = [dict(c.__dict__) for c in self.channels]
         out["events"] = [dict(e.__dict__) for e in self.events]
@@ -281,9 +282,6 @@ def _build(klass: type, raw: dict[str, Any]) -> Any:
             state[name] = factory()
     state.update(raw)
     return obj
-
-
-_FIELDS = frozenset(f.name for f in fields(Snapshot))
 
 
 def _worker_fields(raw: dict[str, Any]) -> dict[str, Any]:

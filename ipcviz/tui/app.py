@@ -117,6 +117,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
         self._pending_lock = threading.Lock()
         #: a Snapshot was applied and is not painted yet: the next one waits for the paint
         self._unpainted = False
+        self._panel_list: list = []
         self._pending: Snapshot | None = None
         self._pending_events: list = []
         #: the run was opened from the picker: `q` returns there
@@ -267,7 +268,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
 
     def _panels(self) -> list:
         """The widgets that get each Snapshot, in drawing order (looked up once)."""
-        if not getattr(self, "_panel_list", None):
+        if not self._panel_list:
             self._panel_list = [self.query_one(t) for t in PANELS]
         return self._panel_list
 
