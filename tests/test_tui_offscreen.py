@@ -121,3 +121,99 @@ async def _pipes_room(frames) -> None:
         assert shown and len(shown) < 12
         assert lines[-1].rstrip() == " … " + f"{12 - len(shown)} more: " + ", ".join(
             f"p{i}" for i in range(len(shown), 12))
+
+
+def test_lines_under_the_footer_are_not_repainted(frames, nothing_left_behind, monkeypatch
+                                                  ) -> None:
+    """Textual repaints the box around every changed line, each widget inside it: a
+    changed line nobody could see (the pipes panel's rows under the footer) made every
+    frame repaint the whole screen. Those lines are no longer refreshed, the pipes panel
+    lays out only the rows the screen has room for, and an unchanged status line is not
+    drawn again."""
+    from textual._compositor import Compositor
+
+    dirty: list[list] = []
+    partial = Compositor.render_partial_update
+
+    def record(self):  # type: ignore[no-untyped-def]
+        dirty.append(list(self._dirty_regions))
+        return partial(self)
+
+    monkeypatch.setattr(Compositor, "render_partial_update", record)
+    asyncio.run(_under_the_footer(frames, dirty))
+
+
+async def _under_the_footer(frames, dirty) -> None:
+    from textual.widgets import Footer
+
+    from ipcviz.tui.app import SnapshotArrived
+    from ipcviz.tui.widgets.base import shown_lines
+    from ipcviz.tui.widgets.status import StatusBar
+
+    app = make_app(source=FixedSource(frames[:-2]))
+    async with app.run_test(size=(120, 20)) as pilot:
+        await _shown(app, pilot, frames[-3])
+        await pilot.pause(0.2)
+        pipes = app.query_one(PipesPanel)
+        footer = app.screen.find_widget(app.query_one(Footer)).region
+        visible = shown_lines(pipes, clip=False)
+        assert 0 < visible < 10  # partly on screen
+        # laid out: the rows the screen has room for (its last line under the footer
+        # names the rest: the panel's minimum is a pipe and that line)
+        assert len(pipes._text_lines) <= max(visible, 3)
+        dirty.clear()
+        for frame in frames[-2:]:
+            app.post_message(SnapshotArrived(frame))
+            for _ in range(20):
+                await pilot.pause(0.05)
+                if app.latest is frame:
+                    break
+        await pilot.pause(0.1)
+        assert dirty, "no repaint at all"
+        assert not [r for regions in dirty for r in regions if r.overlaps(footer)]
+        # the same status line again: nothing to repaint on it
+        status = app.query_one(StatusBar)
+        calls: list = []
+        status.refresh = lambda *a, **k: calls.append(a)  # type: ignore[method-assign]
+        status.watch_snapshot(frames[-1])
+        assert calls == []
+
+
+def test_a_panel_refreshes_only_the_lines_on_screen(nothing_left_behind) -> None:
+    asyncio.run(_panel_lines())
+
+
+async def _panel_lines() -> None:
+    from rich.text import Text
+    from textual.app import App
+    from textual.widgets import Footer
+
+    from ipcviz.tui.widgets.base import Panel
+
+    class Tall(App):
+        CSS = "Panel { height: auto; }"
+
+        def compose(self):  # type: ignore[no-untyped-def]
+            yield Panel()
+            yield Footer()
+
+    app = Tall()
+    async with app.run_test(size=(40, 10)) as pilot:
+        panel = app.query_one(Panel)
+        panel.show([Text(f"line {i}") for i in range(30)])
+        await pilot.pause(0.1)
+        refreshed: list = []
+        real = panel.refresh
+
+        def spy(*regions, **kw):  # type: ignore[no-untyped-def]
+            refreshed.extend(regions)
+            return real(*regions, **kw)
+
+        panel.refresh = spy  # type: ignore[method-assign]
+        panel.show([Text(f"line {i} changed") for i in range(30)])
+        # the 9 lines above the footer (this panel has no border)
+        assert sorted(r.y for r in refreshed) == list(range(9))
+        assert all(line.plain.endswith("changed") for line in panel._text_lines)
+        await pilot.resize_terminal(40, 40)  # a taller screen paints the kept lines
+        await pilot.pause(0.2)
+        assert panel.render_line(20).text.startswith("line 20 changed")

@@ -220,8 +220,8 @@ class Forking:
     def name_new_children(self) -> None:
         """Name every child spawned since the last call NAME#N, numbered per definition in
         the order they were spawned (once per loop turn, and before a frame is sampled)."""
-        if self.table is None:
-            return
+        if self.table is None or self.spawn_base >= self.table.array.shape[0]:
+            return  # no worker spawns: no rows to look at (this runs every loop turn)
         arr = self.table.array
         names = list(self.model.workers)
         used = [int(r) + self.spawn_base  # (a copy: spawners write the column meanwhile)

@@ -13,6 +13,7 @@ import select
 import signal
 import time
 from collections import Counter
+from collections.abc import Collection
 
 import posix_ipc
 
@@ -205,16 +206,20 @@ class Runtime(Forking, Actions, Cleanup):
     def _on_signal(self, signum: int, frame: object) -> None:
         pass  # counted from the wakeup pipe in `_drain_signals`
 
-    def _drain_signals(self) -> None:
+    def _drain_signals(self, readable: Collection[int] | None = None) -> None:
         """Count what was sent to the runtime; a stop request ends the run. A SIGCHLD counts
-        only when a process sent it (not the kernel's, for a child that changed state)."""
-        if self._inbox is not None:
+        only when a process sent it (not the kernel's, for a child that changed state).
+        `readable`: the fds select() found readable (the others are not read: two failed
+        reads a loop turn); None: both are read."""
+        if self._inbox is not None and (readable is None or self._inbox.fd in readable):
             me = os.getpid()
             for num, code, sender in self._inbox.read():
                 if num in STOP_REQUESTS:
                     self.stop_requested = True
                 elif sent_by_a_process(code) and sender != me:
                     self.parent_received[num] += 1
+        if readable is not None and self._wake_r not in readable:
+            return
         for _ in range(16):  # bounded, like the inbox: a flood waits for the next turn
             try:
                 data = os.read(self._wake_r, 4096)
@@ -279,7 +284,7 @@ class Runtime(Forking, Actions, Cleanup):
                 self.programs.read(fd)
             elif fd in self.tracing.fds:
                 self.tracing.read(fd)
-        self._drain_signals()
+        self._drain_signals(readable)
         self.reap()
         self.check_attached()
         self.name_new_children()

@@ -8,6 +8,7 @@ just those rows. A new frame of the same height needs no layout pass of the scre
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 from rich.segment import Segment
@@ -15,7 +16,9 @@ from rich.text import Text
 from textual.errors import NoWidget
 from textual.geometry import Region
 from textual.strip import Strip
+from textual.screen import Screen
 from textual.widget import Widget
+from textual.widgets import Footer
 
 BORDER_LINES = 1  # panels have a top border with their title
 
@@ -84,11 +87,15 @@ class Panel(Widget):
             self.refresh(layout=True)
             return
         width = self.size.width
+        # a line below the screen's edge (or under the footer) is kept and drawn when it
+        # is painted again; refreshing it made the compositor paint every widget above it
+        shown = shown_lines(self)
         for y, line in enumerate(lines):
             if line != self._text_lines[y]:
                 self._text_lines[y] = line
                 self._strips[y] = None
-                self.refresh(Region(0, y, width, 1))
+                if shown is None or y < shown:
+                    self.refresh(Region(0, y, width, 1))
 
     def render_line(self, y: int) -> Strip:
         if self.deferred is not None:  # in view again (a resize, `z`, a panel above shrank)
@@ -116,16 +123,49 @@ class Panel(Widget):
         self.refresh()
 
 
+def shown_lines(widget: Widget, clip: bool = True) -> int | None:
+    """How many of the widget's content lines, from its first, are on the screen: not
+    below its edge, not under a bar docked at its bottom (the footer) and, with `clip`,
+    not outside its container. None: not laid out yet. Textual repaints the box around all
+    changed lines, every widget in it: a changed line nobody can see (the screen does not
+    scroll) made the whole screen repaint each frame, so panels refresh only these.
+    Without `clip`: the lines the screen has room for from the widget's top, however
+    tall its container is now (what a panel may grow to)."""
+    try:
+        screen = widget.screen
+        geometry = screen.find_widget(widget)
+    except (NoWidget, LookupError, AttributeError):  # not laid out yet
+        return None
+    bottom = _visible_bottom(screen)
+    if clip:
+        bottom = min(bottom, geometry.clip.bottom)
+    return max(0, bottom - geometry.region.y - widget.content_offset.y)
+
+
+#: each screen's footer (or None), looked up once: a query walks the whole DOM
+_footers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _visible_bottom(screen: Screen) -> int:
+    """The first screen line under the footer (the screen's height without one)."""
+    footer = _footers.get(screen, False)
+    if footer is False or (footer is not None and not footer.is_attached):
+        found = list(screen.query(Footer))
+        footer = _footers[screen] = found[0] if found else None
+    if footer is not None and footer.display:
+        try:
+            return screen.find_widget(footer).region.y
+        except (NoWidget, LookupError):
+            pass
+    return screen.region.bottom
+
+
 def off_screen(widget: Widget) -> bool:
-    """The widget is shown and laid out, but not one cell of it is on the screen."""
+    """The widget is shown and laid out, but not one line of its content is on the screen
+    (below its edge or under the footer; its border may show)."""
     if not widget.display:
         return False
-    try:
-        geometry = widget.screen.find_widget(widget)
-    except (NoWidget, LookupError, AttributeError):  # not laid out yet
-        return False
-    region = geometry.region
-    return not (region.overlaps(geometry.clip) and region.overlaps(widget.screen.region))
+    return shown_lines(widget) == 0
 
 
 def ends_text(ends: Sequence[tuple[str, str | None]]) -> str:

@@ -12,7 +12,7 @@ from textual.reactive import reactive
 
 from textual.css.scalar import Unit
 
-from ipcviz.tui.widgets.base import BORDER_LINES, Panel, ends_text
+from ipcviz.tui.widgets.base import BORDER_LINES, Panel, ends_text, shown_lines
 from ipcviz.tui.widgets.grid import grid_lines
 
 from ipcviz.format import bar, format_bytes, sparkline
@@ -144,14 +144,19 @@ class PipesPanel(Panel):
         self.show(grid_lines(columns, rows, self.text_width, full_rows=notes))
 
     def room(self) -> int | None:
-        """Rows of the table the panel's height can show below its header (its CSS
-        max-height, less the border and the header); None: no limit. Pipes beyond it are
-        not laid out (at 16 pipes that was a quarter of the UI's work each frame) but
+        """Rows of the table the panel can show below its header: its CSS max-height, less
+        the border and the header, and no more than the screen has room for below the
+        panel's top (a panel pushed past the bottom edge); None: no limit. Pipes beyond it
+        are not laid out (at 16 pipes that was a quarter of the UI's work each frame) but
         named in one line, where before they were cut off without a word."""
+        rooms = []
         limit = self.styles.max_height
-        if limit is None or limit.unit != Unit.CELLS:
-            return None
-        return max(2, int(limit.value) - BORDER_LINES - 1)
+        if limit is not None and limit.unit == Unit.CELLS:
+            rooms.append(int(limit.value) - BORDER_LINES - 1)
+        on_screen = shown_lines(self, clip=False)
+        if on_screen is not None:
+            rooms.append(on_screen - 1)
+        return max(2, min(rooms)) if rooms else None
 
 
 def ends_line(c: ChannelView, stream: StreamView) -> str:

@@ -28,6 +28,8 @@ class StatusBar(Static):
         super().__init__(*args, **kwargs)
         #: the run clock when every worker had ended: the clock stops there
         self._ended_at: float | None = None
+        #: the line on screen: the clock moves once a second, frames come ten times
+        self._shown: Text | None = None
 
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         text = Text(" ipcviz ", style="bold reverse")
@@ -69,7 +71,11 @@ class StatusBar(Static):
                 text.append(f" │ {paused} paused", style="magenta")
             if snap.dropped_events:
                 text.append(f" │ {snap.dropped_events} events dropped", style="red")
-        self.update(text, layout=False)
+        if text != self._shown:  # an unchanged line costs nothing; a repaint of the top
+            # line made every frame repaint the whole screen (Textual's compositor paints
+            # every widget inside the box around the changed lines)
+            self._shown = text
+            self.update(text, layout=False)
 
 
     @staticmethod
