@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Sequence
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.errors import NoWidget
 from textual.geometry import Region
@@ -23,7 +24,33 @@ from textual.widgets import Footer
 BORDER_LINES = 1  # panels have a top border with their title
 
 
-class Panel(Widget):
+class FrameStyle:
+    """Mixin of a line-API widget: its Rich style (its CSS and every ancestor's, about
+    40 µs to work out) worked out once per frame, not once per line drawn. Call
+    `new_frame()` when a Snapshot arrives; a CSS change (a theme, a pseudo-class) drops
+    it and the lines drawn with it."""
+
+    _frame_style: Style | None = None
+
+    def base_style(self) -> Style:
+        style = self._frame_style
+        if style is None:
+            style = self._frame_style = self.rich_style  # type: ignore[attr-defined]
+        return style
+
+    def new_frame(self) -> None:
+        self._frame_style = None
+
+    def notify_style_update(self) -> None:
+        self._frame_style = None
+        self.forget_lines()
+        super().notify_style_update()  # type: ignore[misc]
+
+    def forget_lines(self) -> None:
+        """Drop the lines drawn (they carry the old style)."""
+
+
+class Panel(FrameStyle, Widget):
     """Base of the panels: `show(lines)` with the panel's Text lines."""
 
     def __init__(self, **kwargs: object) -> None:
@@ -79,6 +106,7 @@ class Panel(Widget):
             else:
                 wrapped += line.wrap(self.app.console, width)
         lines = wrapped
+        self.new_frame()
         height = len(lines) + BORDER_LINES
         if height != self._height:  # a new height: lay the screen out again
             self._height = height
@@ -106,14 +134,14 @@ class Panel(Widget):
             self._strip_width = width
             self._strips = [None] * len(self._text_lines)
         if y >= len(self._text_lines):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.base_style())
         strip = self._strips[y]
         if strip is None:
             line = self._text_lines[y]
             if line.cell_len > width:
                 line = line.copy()
                 line.truncate(width, overflow="ellipsis")
-            base = self.rich_style
+            base = self.base_style()
             segments = Segment.apply_style(line.render(self.app.console), base)
             strip = self._strips[y] = Strip(segments).crop_extend(0, width, base)
         return strip
@@ -121,6 +149,9 @@ class Panel(Widget):
     def on_resize(self) -> None:
         self._strip_width = -1
         self.refresh()
+
+    def forget_lines(self) -> None:
+        self._strip_width = -1
 
 
 def shown_lines(widget: Widget, clip: bool = True) -> int | None:

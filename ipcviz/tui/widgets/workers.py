@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style as RichStyle
-from rich.text import Text
+from rich.text import Span, Text
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
@@ -15,6 +16,7 @@ from textual.strip import Strip
 from ipcviz.format import format_counts, format_state, waiting_text
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 from ipcviz.telemetry.views import SemaphoreView
+from ipcviz.tui.widgets.base import FrameStyle
 
 COLUMNS = ("worker", "pid", "state", "cpu %", "restarts", "step", "signals got")
 #: while the run is held (paused, stepped, scheduled) the last column says what each
@@ -110,12 +112,47 @@ def next_cell(w: WorkerView) -> Text:
     return Text(w.next_op.detail, style="bold cyan")
 
 
+def row_text(cells: tuple[Text | str, ...], widths: tuple[int, ...]) -> Text:
+    """A row's cells, each cut (with an ellipsis) or padded to its column's width, one
+    space at each edge and two between them, as one Text: plain text and spans put
+    together directly. A cell's own style covers its padding too, as `truncate(pad=True)`
+    would give it."""
+    parts = [" "]
+    spans: list[Span] = []
+    pos = 1
+    for i, (cell, width) in enumerate(zip(cells, widths)):
+        if i:
+            parts.append("  ")
+            pos += 2
+        if isinstance(cell, str):
+            plain, style, inner = cell, None, ()
+            length = cell_len(plain)
+            if length > width:
+                cut = Text(plain)
+                cut.truncate(width, overflow="ellipsis")
+                plain, length = cut.plain, cut.cell_len
+        else:
+            if cell.cell_len > width:
+                cell = cell.copy()
+                cell.truncate(width, overflow="ellipsis")
+            plain, style, inner, length = cell.plain, cell.style, cell.spans, cell.cell_len
+        padded = plain + " " * max(0, width - length)
+        parts.append(padded)
+        if style:
+            spans.append(Span(pos, pos + len(padded), style))
+        for span in inner:
+            spans.append(Span(pos + span.start, pos + min(span.end, len(plain)), span.style))
+        pos += len(padded)
+    parts.append(" ")
+    return Text("".join(parts), spans=spans, no_wrap=True, overflow="ellipsis")
+
+
 #: the table's height: at least this many lines, at most this share of the screen
 MIN_ROWS = 4
 MAX_SHARE = 0.4
 
 
-class WorkersTable(ScrollView, can_focus=True):
+class WorkersTable(FrameStyle, ScrollView, can_focus=True):
     """One row per worker process; the cursor row is the selected worker.
 
     Drawn line by line (Textual's line API): a Snapshot refreshes only the rows whose
@@ -199,6 +236,7 @@ class WorkersTable(ScrollView, can_focus=True):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
+        self.new_frame()
         if held(snap) != held(self._snap):  # the last column changes: title and widths
             self._widths = column_widths(self.app.size.width, held(snap))
             self._strips.clear()
@@ -248,7 +286,7 @@ class WorkersTable(ScrollView, can_focus=True):
             return self._line(None, width)
         index = self.scroll_offset.y + y - 1
         if index >= len(self._names):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.base_style())
         return self._line(index, width)
 
     def _line(self, index: int | None, width: int) -> Strip:
@@ -264,7 +302,7 @@ class WorkersTable(ScrollView, can_focus=True):
             return strip
         if len(self._strips) > 4096:
             self._strips.clear()
-        base = self.rich_style
+        base = self.base_style()
         if index is None:
             cells: tuple[Text | str, ...] = HELD_COLUMNS if held(self._snap) else COLUMNS
             style = self.get_component_rich_style("workers--header")
@@ -275,13 +313,10 @@ class WorkersTable(ScrollView, can_focus=True):
             style = (self.get_component_rich_style("workers--even-row") if index % 2
                      else RichStyle())
             post = self.get_component_rich_style("workers--cursor") if cursor else None
-        line = Text(no_wrap=True, overflow="ellipsis")
-        for cell, cell_width in zip(cells, self._widths):
-            text = Text(cell) if isinstance(cell, str) else cell.copy()
-            text.truncate(cell_width, overflow="ellipsis", pad=True)
-            line.append(" ")
-            line.append_text(text)
-            line.append(" ")
+        # one Text put together from the cells' plain text and spans (grid.py): a Text per
+        # cell, copied, cut and appended, was most of a repaint when every row changes (a
+        # pause: each row says what its worker does next)
+        line = row_text(cells, self._widths)
         segments = list(line.render(self.app.console))
         segments = list(Segment.apply_style(segments, base + style, post))
         strip = Strip(segments).crop_extend(0, width, base + style + (post or RichStyle()))
@@ -318,7 +353,14 @@ class WorkersTable(ScrollView, can_focus=True):
             self.cursor_row = index
 
     def on_focus(self) -> None:
+        self.new_frame()
         self.refresh()
 
     def on_blur(self) -> None:
+        self.new_frame()
         self.refresh()
+
+    def forget_lines(self) -> None:
+        strips = getattr(self, "_strips", None)  # (styles are set up before __init__ ends)
+        if strips:
+            strips.clear()
