@@ -42,3 +42,34 @@ def test_rows_draw_as_the_cell_by_cell_way_did() -> None:
     for cells, widths in cases:
         assert row_text(cells, widths).plain == _by_cells(cells, widths).plain
         assert _segments(row_text(cells, widths)) == _segments(_by_cells(cells, widths))
+
+
+def test_a_theme_change_redraws_rows_in_the_new_colours(nothing_left_behind) -> None:
+    """The table and the panels work out their style once per frame and keep drawn lines:
+    a new theme must not leave rows in the old colours."""
+    import asyncio
+
+    from ipcviz.tui.app import make_app
+    from ipcviz.tui.panels import SignalsPanel, WorkersTable
+    from ipcviz.tui.source import FixedSource, read_recording, snapshots_until
+    from tests.test_snapshots import RECORDINGS
+
+    snaps = snapshots_until(read_recording(str(RECORDINGS / "signals_coalescing.jsonl")), 2.0)
+
+    def background(strip) -> object:
+        return next(s.style.bgcolor for s in strip if s.style and s.style.bgcolor)
+
+    async def run() -> None:
+        app = make_app(source=FixedSource(snaps))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.3)
+            table, panel = app.query_one(WorkersTable), app.query_one(SignalsPanel)
+            before = background(table.render_line(3)), background(panel.render_line(1))
+            app.theme = "textual-light" if app.current_theme.dark else "textual-dark"
+            await pilot.pause(0.3)
+            after = background(table.render_line(3)), background(panel.render_line(1))
+            assert after[0] != before[0] and after[1] != before[1]
+            assert after[0] == table.rich_style.bgcolor  # the new style, not a kept one
+            assert after[1] == panel.rich_style.bgcolor
+
+    asyncio.run(run())
