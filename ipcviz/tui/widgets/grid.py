@@ -39,19 +39,23 @@ def grid_lines(headers: Sequence[str], rows: Sequence[Sequence[Cell]], width: in
     while sum(widths) > room and max(widths) > 3:
         widest = widths.index(max(widths))
         widths[widest] -= 1
-    lines = [_line([Text(h, style=header_style) for h in headers], widths, right)]
+    lines = [cells_line([Text(h, style=header_style) for h in headers], widths, right)]
     for r, row in enumerate(cells):
         if r in full_rows:
             line = Text(" ")
             line.append_text(row[0])
             lines.append(line)
             continue
-        lines.append(_line(list(row) + [Text()] * (ncols - len(row)), widths, right))
+        lines.append(cells_line(list(row) + [Text()] * (ncols - len(row)), widths, right))
     return lines
 
 
-def _line(cells: list[Text], widths: list[int], right: Sequence[int]) -> Text:
-    """Plain text and spans put together directly (Text.append is the slow part)."""
+def cells_line(cells: Sequence[Text], widths: Sequence[int], right: Sequence[int] = (),
+               style_pads: bool = False) -> Text:
+    """One line of cells, each cut (with an ellipsis) or padded to its column's width, one
+    space at each edge and two between them: plain text and spans put together directly
+    (a Text per cell, copied and appended, is the slow part). `style_pads`: a cell's own
+    style covers its padding too (as `Text.truncate(pad=True)` gives it)."""
     parts = [" "]
     spans: list[Span] = []
     pos = 1
@@ -73,7 +77,8 @@ def _line(cells: list[Text], widths: list[int], right: Sequence[int]) -> Text:
         if i not in right:
             parts.append(" " * pad)
         if cell.style:
-            spans.append(Span(start, start + len(plain), cell.style))
+            spans.append(Span(pos, pos + len(plain) + pad, cell.style) if style_pads
+                         else Span(start, start + len(plain), cell.style))
         for span in cell.spans:
             spans.append(Span(start + span.start, start + span.end, span.style))
         pos += len(plain) + pad

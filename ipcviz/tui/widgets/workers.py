@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style as RichStyle
-from rich.text import Span, Text
+from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
@@ -17,6 +16,7 @@ from ipcviz.format import format_counts, format_state, waiting_text
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 from ipcviz.telemetry.views import SemaphoreView
 from ipcviz.tui.widgets.base import FrameStyle
+from ipcviz.tui.widgets.grid import cells_line
 
 COLUMNS = ("worker", "pid", "state", "cpu %", "restarts", "step", "signals got")
 #: while the run is held (paused, stepped, scheduled) the last column says what each
@@ -113,38 +113,11 @@ def next_cell(w: WorkerView) -> Text:
 
 
 def row_text(cells: tuple[Text | str, ...], widths: tuple[int, ...]) -> Text:
-    """A row's cells, each cut (with an ellipsis) or padded to its column's width, one
-    space at each edge and two between them, as one Text: plain text and spans put
-    together directly. A cell's own style covers its padding too, as `truncate(pad=True)`
-    would give it."""
-    parts = [" "]
-    spans: list[Span] = []
-    pos = 1
-    for i, (cell, width) in enumerate(zip(cells, widths)):
-        if i:
-            parts.append("  ")
-            pos += 2
-        if isinstance(cell, str):
-            plain, style, inner = cell, None, ()
-            length = cell_len(plain)
-            if length > width:
-                cut = Text(plain)
-                cut.truncate(width, overflow="ellipsis")
-                plain, length = cut.plain, cut.cell_len
-        else:
-            if cell.cell_len > width:
-                cell = cell.copy()
-                cell.truncate(width, overflow="ellipsis")
-            plain, style, inner, length = cell.plain, cell.style, cell.spans, cell.cell_len
-        padded = plain + " " * max(0, width - length)
-        parts.append(padded)
-        if style:
-            spans.append(Span(pos, pos + len(padded), style))
-        for span in inner:
-            spans.append(Span(pos + span.start, pos + min(span.end, len(plain)), span.style))
-        pos += len(padded)
-    parts.append(" ")
-    return Text("".join(parts), spans=spans, no_wrap=True, overflow="ellipsis")
+    """A row's cells as one Text (grid.py's way), each cell's style covering its padding:
+    a Text per cell, copied, cut and appended, was most of a repaint when every row
+    changes (a pause: each row says what its worker does next)."""
+    return cells_line([Text(c) if isinstance(c, str) else c for c in cells], widths,
+                      style_pads=True)
 
 
 #: the table's height: at least this many lines, at most this share of the screen
@@ -313,9 +286,6 @@ class WorkersTable(FrameStyle, ScrollView, can_focus=True):
             style = (self.get_component_rich_style("workers--even-row") if index % 2
                      else RichStyle())
             post = self.get_component_rich_style("workers--cursor") if cursor else None
-        # one Text put together from the cells' plain text and spans (grid.py): a Text per
-        # cell, copied, cut and appended, was most of a repaint when every row changes (a
-        # pause: each row says what its worker does next)
         line = row_text(cells, self._widths)
         segments = list(line.render(self.app.console))
         segments = list(Segment.apply_style(segments, base + style, post))
