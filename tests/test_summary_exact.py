@@ -174,7 +174,10 @@ def test_the_signals_panel_gets_sent_equal_to_received(nothing_left_behind) -> N
     from ipcviz.tui.widgets.signals import signals_in_play, worker_reason
 
     with LiveRun(str(SCENARIOS / "shm_signal_notify.yaml")) as run:
-        snap = run.wait_for(lambda s: s.worker("writer").state == "exited")
+        # the writer exits right after its kill(); the reader's handler counts the signal
+        # when it next runs (a CI run's frame came between the two: 0 of 1, in flight)
+        snap = run.wait_for(lambda s: s.worker("writer").state == "exited"
+                            and s.worker("reader").signals_received != {})
     reader = snap.worker("reader")
     assert reader.signals_received == {"SIGUSR1": 1}
     assert reader.signals_sent_to == {"SIGUSR1": 1}
