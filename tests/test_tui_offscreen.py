@@ -217,3 +217,53 @@ async def _panel_lines() -> None:
         await pilot.resize_terminal(40, 40)  # a taller screen paints the kept lines
         await pilot.pause(0.2)
         assert panel.render_line(20).text.startswith("line 20 changed")
+
+
+def _recording(name: str, at: float):
+    from ipcviz.tui.source import snapshots_until
+    from tests.test_snapshots import RECORDINGS
+
+    return snapshots_until(read_recording(str(RECORDINGS / f"{name}.jsonl")), at)
+
+
+def test_a_panel_whose_title_alone_shows_is_drawn(nothing_left_behind) -> None:
+    """A new run in the same app (picker, `q`, another lesson) starts clean: its first
+    frame is drawn by every panel (drawing is what hides a panel the run has nothing for;
+    deferred below the edge, the last run's pipes panel stayed on screen), and the
+    workers table and the panels' histories forget the last run. Before, the event log
+    was pushed off the screen by both."""
+    asyncio.run(_title_alone())
+
+
+async def _title_alone() -> None:
+    app = make_app(source=FixedSource(_recording("speed_race", 2.5)))
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause(0.5)
+        app._start(FixedSource(_recording("signals_coalescing", 2.0)))  # no pipes in it
+        await pilot.pause(0.5)
+        assert not app.query_one(PipesPanel).display
+        # the table shows this run's workers only (the last run's rows stayed above them)
+        from ipcviz.tui.panels import WorkersTable
+
+        assert app.query_one(WorkersTable)._names == ["standard", "realtime", "blocker"]
+        log = app.screen.find_widget(app.query_one(EventLog)).region
+        assert log.y < 23, log  # on the screen, above the footer
+
+
+def test_a_taller_screen_gives_the_pipes_their_room_without_a_new_frame(
+        nothing_left_behind) -> None:
+    """The pipes panel lays out the rows the screen has room for; a taller terminal must
+    lay them out again even when no frame comes (a paused replay, an ended recording)."""
+    asyncio.run(_taller())
+
+
+async def _taller() -> None:
+    app = make_app(source=FixedSource(_recording("speed_race", 2.5)))
+    async with app.run_test(size=(120, 20)) as pilot:
+        await pilot.pause(0.5)
+        pipes = app.query_one(PipesPanel)
+        assert "more:" in pipes._text_lines[-1].plain  # the rest named on a short screen
+        await pilot.resize_terminal(120, 50)
+        await pilot.pause(0.5)
+        assert not any("more:" in line.plain for line in pipes._text_lines)
+        assert sum(" (socket)" in line.plain for line in pipes._text_lines) == 2

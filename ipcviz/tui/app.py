@@ -62,6 +62,11 @@ class SourceFailed(Message):
         self.lines = lines
 
 
+#: after a resize, when the screen has been laid out again (Textual does it in its next
+#: update, at most 1/60 s later)
+RELAYOUT_WAIT = 0.05
+
+
 class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
     """Live view of one scenario run (or the picker, when started without one)."""
 
@@ -118,6 +123,10 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
         #: a Snapshot was applied and is not painted yet: the next one waits for the paint
         self._unpainted = False
         self._panel_list: list = []
+        #: the next Snapshot is a new run's first: every panel draws it, none is deferred
+        #: (drawing is what hides a panel the run has nothing for; one kept from the last
+        #: run below the edge would stay, pushing the event log off the screen)
+        self._new_run = True
         self._pending: Snapshot | None = None
         self._pending_events: list = []
         #: the run was opened from the picker: `q` returns there
@@ -174,6 +183,9 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
 
     def on_resize(self, event: object) -> None:
         self._apply_width(self.size.width)
+        if self._panel_list:  # the pipes panel's room on screen changes with its height,
+            # known once the screen has laid itself out for the new size (after this event)
+            self.set_timer(RELAYOUT_WAIT, self.query_one(PipesPanel).check_room)
 
     def _apply_width(self, width: int) -> None:
         self.set_class(width < NARROW_WIDTH, "narrow")
@@ -185,6 +197,10 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
             self._pending, self._pending_events = None, []
             self._unpainted = False
         self.source = source
+        self._new_run = True
+        for panel in self._panel_list:  # (empty before the first run's first frame)
+            if hasattr(panel, "forget_run"):
+                panel.forget_run()
         source.start(lambda snap: self._arrived(snap, source),
                      lambda lines: self.post_message(SourceFailed(lines)))
 
@@ -240,9 +256,10 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
             self._bind_triggers(snap)
             if self.handle_signals:  # the CLI's app, not a test's (many apps, one process)
                 self.call_after_refresh(_freeze_startup_objects)
+        new_run, self._new_run = self._new_run, False
         with self.batch_update():
             for panel in self._panels():
-                if isinstance(panel, Panel) and panel.off_screen():
+                if isinstance(panel, Panel) and not new_run and panel.off_screen():
                     panel.track(snap)  # its histories see every frame; drawn once in view
                     panel.deferred = snap
                 else:

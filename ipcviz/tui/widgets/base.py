@@ -84,6 +84,11 @@ class Panel(FrameStyle, Widget):
     def record(self, snap: object) -> None:
         """A panel's own per-frame bookkeeping (see `track`); most have none."""
 
+    def forget_run(self) -> None:
+        """A new run starts in this app (the picker, `q`, another lesson): what the last
+        one left (its newest Snapshot, a panel's histories) goes."""
+        self.deferred = self._tracked = self._key = None
+
     @property
     def text_width(self) -> int:
         """Columns available for the panel's text (the screen's width before layout)."""
@@ -162,6 +167,13 @@ def shown_lines(widget: Widget, clip: bool = True) -> int | None:
     scroll) made the whole screen repaint each frame, so panels refresh only these.
     Without `clip`: the lines the screen has room for from the widget's top, however
     tall its container is now (what a panel may grow to)."""
+    rows = _rows_on_screen(widget, clip)
+    return None if rows is None else max(0, rows - widget.content_offset.y)
+
+
+def _rows_on_screen(widget: Widget, clip: bool = True) -> int | None:
+    """Rows of the widget from its top, border included, above the screen's bottom edge
+    and its footer (and, with `clip`, inside its container); None: not laid out."""
     try:
         screen = widget.screen
         geometry = screen.find_widget(widget)
@@ -170,7 +182,7 @@ def shown_lines(widget: Widget, clip: bool = True) -> int | None:
     bottom = _visible_bottom(screen)
     if clip:
         bottom = min(bottom, geometry.clip.bottom)
-    return max(0, bottom - geometry.region.y - widget.content_offset.y)
+    return bottom - geometry.region.y
 
 
 #: each screen's footer (or None), looked up once: a query walks the whole DOM
@@ -192,11 +204,14 @@ def _visible_bottom(screen: Screen) -> int:
 
 
 def off_screen(widget: Widget) -> bool:
-    """The widget is shown and laid out, but not one line of its content is on the screen
-    (below its edge or under the footer; its border may show)."""
+    """The widget is shown and laid out, but not one row of it, its border included, is
+    on the screen (below its edge or under the footer). A panel whose title alone shows
+    is drawn: drawing is also what hides a panel with nothing to show, and one left
+    stale there kept its rows and pushed the event log off the screen."""
     if not widget.display:
         return False
-    return shown_lines(widget) == 0
+    rows = _rows_on_screen(widget)
+    return rows is not None and rows <= 0
 
 
 def ends_text(ends: Sequence[tuple[str, str | None]]) -> str:

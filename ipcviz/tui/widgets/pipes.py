@@ -36,6 +36,13 @@ class PipesPanel(Panel):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._moved: dict[str, deque[int]] = {}
         self._last: dict[str, tuple[float, int]] = {}
+        #: the room the shown lines were laid out for (see `check_room`)
+        self._room_used: int | None = None
+
+    def forget_run(self) -> None:
+        super().forget_run()
+        self._moved.clear()
+        self._last.clear()
 
     def record(self, snap: Snapshot) -> None:
         """Bytes moved per Snapshot interval, the last 12 intervals, of every pipe."""
@@ -67,7 +74,7 @@ class PipesPanel(Panel):
         rows: list[list[Text | str]] = []
         notes: list[int] = []  # rows that are one line of words across the panel
         blocked = {w.waiting for w in snap.workers if w.state == "blocked"}
-        room = self.room()
+        room = self._room_used = self.room()
         left_out: list[str] = []
         for index, c in enumerate(channels):
             if room is not None and rows and len(rows) >= room - 1:
@@ -142,6 +149,15 @@ class PipesPanel(Panel):
             notes.append(len(rows))
             rows.append([Text(f"… {len(left_out)} more: {', '.join(left_out)}", style="dim")])
         self.show(grid_lines(columns, rows, self.text_width, full_rows=notes))
+        if left_out or room is not None and len(rows) >= room - 1:
+            self.call_after_refresh(self.check_room)  # the layout may give other room
+
+    def check_room(self) -> None:
+        """Lay the pipes out again if the room on screen is not what they were laid out
+        for: a taller terminal (no new frame may come: a paused replay, an ended
+        recording) or a panel above that changed height in the same frame."""
+        if self.snapshot is not None and self.room() != self._room_used:
+            self.watch_snapshot(self.snapshot)
 
     def room(self) -> int | None:
         """Rows of the table the panel can show below its header: its CSS max-height, less

@@ -30,6 +30,11 @@ class QueuesPanel(Panel):
         self._history: dict[str, deque[int]] = {}
         self._received: dict[str, deque[tuple[float, int]]] = {}
 
+    def forget_run(self) -> None:
+        super().forget_run()
+        self._history.clear()
+        self._received.clear()
+
     def record(self, snap: Snapshot) -> None:
         """Every queue's depth (its history) and count received (its rate window)."""
         for c in snap.channels:

@@ -231,6 +231,10 @@ class SharedMemoryPanel(Panel):
         self._maps: list[tuple[int, ChannelView]] = []
         self._hover: tuple[str, str] | None = None
 
+    def forget_run(self) -> None:
+        super().forget_run()
+        self._previous.clear()
+
     def on_mouse_move(self, event: object) -> None:
         """The exact value (or block mean) of the heat-map cell under the mouse."""
         offset = event.get_content_offset(self)  # type: ignore[attr-defined]

@@ -85,6 +85,10 @@ class SignalsPanel(Panel):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._previous: dict[tuple[str, str], int] = {}
 
+    def forget_run(self) -> None:
+        super().forget_run()
+        self._previous.clear()
+
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return

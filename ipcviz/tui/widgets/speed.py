@@ -47,6 +47,10 @@ class SpeedPanel(Panel):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._windows: dict[str, deque[tuple[float, int, int]]] = {}
 
+    def forget_run(self) -> None:
+        super().forget_run()
+        self._windows.clear()
+
     def record(self, snap: Snapshot) -> None:
         """Every raced channel's bytes and messages moved, into its rate window."""
         for c in snap.channels:

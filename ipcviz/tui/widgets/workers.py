@@ -197,6 +197,19 @@ class WorkersTable(FrameStyle, ScrollView, can_focus=True):
     def row_count(self) -> int:
         return len(self._names)
 
+    def forget_run(self) -> None:
+        """A new run starts in this app (the picker, `q`, another lesson): the last run's
+        rows go (they stayed, above the new run's workers, with their last states)."""
+        self._names.clear()
+        self._index.clear()
+        self._keys.clear()
+        self._views.clear()
+        self._strips.clear()
+        self._snap = None
+        self.cursor_row = 0
+        self._update_virtual_size()
+        self.refresh()
+
     @property
     def selected_worker(self) -> str | None:
         """Name of the worker under the cursor."""
