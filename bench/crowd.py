@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from htop import TICKS, cpu_ticks, find, pane_pid  # noqa: E402
+from terminal import launch, quit_app  # noqa: E402
 
 SESSION = "bench-crowd"
 SCENARIO = """\
@@ -52,9 +53,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "crowd.yaml"
         path.write_text(SCENARIO)
-        subprocess.run(["tmux", "new", "-d", "-s", SESSION, "-x", "120", "-y", "40",
-                        f"cd {HERE.parent} && {sys.executable} -m ipcviz launch {path}"],
-                       check=True)
+        launch(SESSION, path)
         try:
             deadline = time.monotonic() + 60
             while "512/512 workers alive" not in screen(0, 0):
@@ -88,10 +87,7 @@ def main() -> int:
             time.sleep(1.5)
             home_ok = " w.0 " in screen(2, 5)
         finally:
-            subprocess.run(["tmux", "send-keys", "-t", SESSION, "q"], check=False)
-            time.sleep(5)
-            subprocess.run(["tmux", "kill-session", "-t", SESSION], check=False,
-                           stderr=subprocess.DEVNULL)
+            quit_app(SESSION, 5)
     print(f"512 workers: {changes / took:.1f} frames a second as seen (target >= 5), UI RSS "
           f"{rss // 1024} MB (target < 200), UI {cpu[0]:.0f} % and runtime {cpu[1]:.0f} % "
           f"of a core; End reaches the last worker: {end_ok}, Home the first: {home_ok}")

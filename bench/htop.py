@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from run import ui_scenario  # noqa: E402
+from terminal import launch, quit_app  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -90,15 +91,12 @@ def main() -> int:
     if shutil.which("htop") is None or shutil.which("tmux") is None:
         print("needs htop and tmux (Debian packages htop, tmux)", file=sys.stderr)
         return 2
-    root = HERE.parent
     with tempfile.TemporaryDirectory() as tmp:
         scenario = Path(tmp) / "ui.yaml"
         ui_scenario(scenario)
         env = dict(os.environ, IPCVIZ_RUN_ROOT=tempfile.mkdtemp(dir=tmp))
         os.chmod(env["IPCVIZ_RUN_ROOT"], 0o700)
-        subprocess.run(["tmux", "new", "-d", "-s", "bench-ipcviz", "-x", "120", "-y", "40",
-                        f"cd {root} && {sys.executable} -m ipcviz launch {scenario}"],
-                       env=env, check=True)
+        launch("bench-ipcviz", scenario, env)
         try:
             time.sleep(6)  # started, first frames drawn
             shell = pane_pid("bench-ipcviz")
@@ -122,10 +120,7 @@ def main() -> int:
                 print(f"round {r + 1}: ipcviz (UI + runtime) {ours[-1]:5.1f} % (UI "
                       f"{split[0]:.1f}, runtime {split[1]:.1f})   htop -d 1 {theirs[-1]:5.1f} %")
         finally:
-            subprocess.run(["tmux", "send-keys", "-t", "bench-ipcviz", "q"], check=False)
-            time.sleep(3)
-            subprocess.run(["tmux", "kill-session", "-t", "bench-ipcviz"], check=False,
-                           stderr=subprocess.DEVNULL)
+            quit_app("bench-ipcviz", 3)
     mine, htops = statistics.median(ours), statistics.median(theirs)
     print(f"median: ipcviz {mine:.1f} % of a core, htop {htops:.1f} %: ratio "
           f"{mine / htops:.2f} (target <= 1.0)")

@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from run import ui_scenario  # noqa: E402
+from terminal import launch, quit_app  # noqa: E402
 
 SESSION = "bench-keys"
 
@@ -61,9 +62,7 @@ def main() -> int:
                                 "steps: [{sleep: 0.1}]}\n")
         else:
             ui_scenario(scenario)
-        subprocess.run(["tmux", "new", "-d", "-s", SESSION, "-x", "120", "-y", "40",
-                        f"cd {HERE.parent} && {sys.executable} -m ipcviz launch {scenario}"],
-                       check=True)
+        launch(SESSION, scenario)
         times: list[float] = []
         missed = 0
         try:
@@ -76,10 +75,7 @@ def main() -> int:
                     times.append(took)
                 time.sleep(0.3)
         finally:
-            subprocess.run(["tmux", "send-keys", "-t", SESSION, "q"], check=False)
-            time.sleep(3)
-            subprocess.run(["tmux", "kill-session", "-t", SESSION], check=False,
-                           stderr=subprocess.DEVNULL)
+            quit_app(SESSION, 3)
     if not times:
         print("no press reached the screen", file=sys.stderr)
         return 1
