@@ -24,6 +24,7 @@ from ipcviz.host.registry import Registry
 from ipcviz.host.sweep import sweep_dead_runs
 from ipcviz.scenario.load import load_text
 
+from .namespaces import MQUEUE_STATES, private_namespaces_possible, with_mqueue
 from .users import NOBODY, as_nobody
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="creating objects owned by another "
@@ -154,27 +155,66 @@ def test_names_planted_by_another_user_do_not_stop_the_run(nothing_left_behind,
     assert sorted(planted_intact(known_run_id)) == sorted(planted_names(known_run_id))
 
 
-@needs_root
-def test_cleanup_never_removes_another_users_object_named_in_our_registry(
-        nothing_left_behind, known_run_id: str) -> None:
-    """A registry entry naming an object another uid created under our run's name (the
-    entry is written before creation; a crash in between leaves it) is not ours: neither
-    the run's own cleanup nor the sweep removes it, even as root."""
-    plant(known_run_id)
-    reg = Registry.create()
-    assert reg.run_id == known_run_id
-    for where, kind in planted_names(known_run_id).items():
+def _register_planted(reg: Registry, run_id: str) -> None:
+    """Registry entries naming every planted object (written before creation: a crash in
+    between leaves them)."""
+    for where, kind in planted_names(run_id).items():
         if kind == "mqueue":
             reg.add("mqueue", where)
         elif "/sem." in where:
             reg.add("semaphore", "/" + where.removeprefix("/dev/shm/sem."))
         else:
             reg.add("shm", "/" + where.removeprefix("/dev/shm/"))
-    reg.remove_all()
+
+
+def _dead_run_with_planted_entries() -> str:
+    """A run directory made by a child that then died (so the sweep takes it up), whose
+    registry names the objects planted for its run id; returns the run id."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(read)
+            reg = Registry.create()
+            _register_planted(reg, reg.run_id)
+            os.write(write, reg.run_id.encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as fh:
+        run_id = fh.read().decode()
+    os.waitpid(pid, 0)
+    return run_id
+
+
+@needs_root
+@pytest.mark.parametrize("mqueue", MQUEUE_STATES)
+def test_cleanup_never_removes_another_users_object_named_in_our_registry(
+        nothing_left_behind, known_run_id: str, mqueue: str) -> None:
+    """A registry entry naming an object another uid created under our run's name is not
+    ours: neither the run's own cleanup nor the sweep of a dead run removes it, even as
+    root, whether /dev/mqueue is mounted, an empty unmounted directory (before: the
+    queue's owner was looked for there, not found, and the queue deleted as ours) or
+    absent. Ownership is the kernel's answer for the object's own descriptor."""
+    why = private_namespaces_possible()
+    if why:
+        pytest.skip(why)
+    plant(known_run_id)
+    reg = Registry.create()
+    assert reg.run_id == known_run_id
+    _register_planted(reg, known_run_id)
+    with_mqueue(mqueue, reg.remove_all)
     assert sorted(planted_intact(known_run_id)) == sorted(planted_names(known_run_id))
     assert not reg.directory.exists()
-    sweep_dead_runs()
-    assert sorted(planted_intact(known_run_id)) == sorted(planted_names(known_run_id))
+    dead = _dead_run_with_planted_entries()
+    try:
+        plant(dead)
+        with_mqueue(mqueue, sweep_dead_runs)
+        assert sorted(planted_intact(dead)) == sorted(planted_names(dead))
+    finally:
+        remove_planted(dead)
 
 
 # ------------------------------------------------------------------ where the root lives

@@ -24,6 +24,7 @@ from typing import TypeVar
 
 import posix_ipc
 
+from ipcviz.host.ownership import is_ours
 from ipcviz.host.process import ProcessIdentity
 from ipcviz.host.runroot import (
     PREFIX,
@@ -136,9 +137,8 @@ class Registry:
     def remove_all(self) -> None:
         """Unlink every registered object that is ours, and the run directory."""
         for obj in self.objects:
-            if obj["kind"] in IPC_KINDS and _ipc_owner(obj["kind"], obj["name"]) not in (
-                    None, os.getuid()):
-                continue  # another user's object under a name we meant to use: not ours
+            if obj["kind"] in IPC_KINDS and not is_ours(obj["kind"], obj["name"]):
+                continue  # gone, or another user's object under a name we meant to use
             unlink_object(obj["kind"], obj["name"])
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -195,31 +195,6 @@ def object_exists(kind: str, name: str) -> bool:
         except posix_ipc.ExistentialError:
             return False
     return os.path.lexists(name)
-
-
-def _ipc_owner(kind: str, name: str) -> int | None:
-    """The uid owning a POSIX IPC object, read where the kernel shows it as a file."""
-    path = {"shm": f"/dev/shm/{name[1:]}", "semaphore": f"/dev/shm/sem.{name[1:]}",
-            "mqueue": f"/dev/mqueue/{name[1:]}"}[kind]
-    try:
-        return os.lstat(path).st_uid
-    except OSError:
-        pass
-    if kind != "mqueue" or os.path.isdir("/dev/mqueue"):
-        return None
-    # no mqueue file system mounted: a queue descriptor is a file descriptor on Linux
-    try:
-        queue = posix_ipc.MessageQueue(name, write=False)
-    except posix_ipc.ExistentialError:
-        return None
-    except posix_ipc.Error:
-        return -1  # we may not even open it: not ours
-    try:
-        return os.fstat(queue.mqd).st_uid
-    except OSError:
-        return None
-    finally:
-        queue.close()
 
 
 def _lstat_uid(path: str) -> int | None:

@@ -19,11 +19,11 @@ from ipcviz.host.registry import (
     IPC_KINDS,
     PROCESSES_FILE,
     REGISTRY_FILE,
-    _ipc_owner,
     object_exists,
     unlink_object,
 )
 from ipcviz.host import program_leaks
+from ipcviz.host.ownership import UNKNOWN, ipc_owner
 from ipcviz.host.runroot import PREFIX, is_run_id, read_private_file, trusted_run_root
 
 
@@ -180,7 +180,9 @@ def _object_problem(obj: object, run_id: str, directory: Path) -> str | None:
         prefix = f"/{PREFIX}.{run_id}."
         if not (name.startswith(prefix) and _IPC_TAIL.match(name[len(prefix):])):
             return f"the name does not carry this run's id ({prefix}...)"
-        owner = _ipc_owner(kind, name)
+        owner = ipc_owner(kind, name)
+        if owner == UNKNOWN:
+            return "the kernel does not say whose the object is"
         if owner is not None and owner != os.getuid():
             return f"the object belongs to uid {owner}"
         return None

@@ -1,0 +1,76 @@
+"""Whose a POSIX IPC object is, as the kernel answers it for the object itself.
+
+Cleanup removes an object only when it is ours, and root may remove anyone's, so the
+answer must come from the object and never from a guess: a message queue is opened by
+name and its descriptor (a file descriptor on Linux) is fstat'ed, whether or not the
+mqueue file system is mounted anywhere; a shared memory segment or a semaphore is its
+/dev/shm file, opened without following a link and fstat'ed. When the kernel gives no
+answer the owner is UNKNOWN, which is never ours.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+#: the owner could not be read (not a regular file, a link, no permission to open it)
+UNKNOWN = -1
+
+
+def ipc_owner(kind: str, name: str) -> int | None:
+    """The uid owning the POSIX IPC object `name` ("/x") of `kind` ("shm", "semaphore",
+    "mqueue"); None when no such object exists; UNKNOWN when it exists (or may) and the
+    kernel would not say whose it is."""
+    if kind == "mqueue":
+        return _queue_owner(name)
+    bare = name[1:] if name.startswith("/") else name
+    if not bare or "/" in bare:
+        return UNKNOWN
+    path = f"/dev/shm/{bare}" if kind == "shm" else f"/dev/shm/sem.{bare}"
+    return file_owner(path)
+
+
+def file_owner(path: str) -> int | None:
+    """Owner of the regular file `path`, from a descriptor opened without following a link
+    or blocking; None when there is nothing at `path`; UNKNOWN for anything else."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+                     | os.O_NOCTTY)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        return UNKNOWN
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        return UNKNOWN
+    finally:
+        os.close(fd)
+    return info.st_uid if stat.S_ISREG(info.st_mode) else UNKNOWN
+
+
+def _queue_owner(name: str) -> int | None:
+    """Owner of the message queue `name`: its descriptor's fstat (mq_open without O_CREAT:
+    opening never changes a queue)."""
+    import posix_ipc
+
+    try:
+        queue = posix_ipc.MessageQueue(name, read=True, write=False)
+    except posix_ipc.ExistentialError:
+        return None
+    except (posix_ipc.Error, ValueError, OSError):
+        return UNKNOWN  # there (or a bad name), and not ours to open: not ours
+    try:
+        return os.fstat(queue.mqd).st_uid
+    except (OSError, TypeError):
+        return UNKNOWN
+    finally:
+        queue.close()
+
+
+def is_ours(kind: str, name: str) -> bool:
+    """True only when the object exists and the kernel says it is our uid's."""
+    return ipc_owner(kind, name) == os.getuid()
