@@ -2,7 +2,7 @@
 lazy and type-checking imports included) goes down the layers or stays in its layer, and
 no module imports itself through others (no import cycle).
 
-Layers, bottom up (README "Architecture"): host (and the plain helpers `signals`,
+Layers, bottom up (docs/architecture.md): host (and the plain helpers `signals`,
 `format`, and `observe`), then channels, then scenario, then telemetry, then worker, then
 runtime, then tui and cli.
 """

@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from ipcviz.signals import parse_signal
 
-#: Documented limits; see README "Limits".
+#: Documented limits; see docs/limits.md.
 MAX_WORKERS = 512
 MAX_BYTES_PER_OP = 16 * 1024 * 1024
 MAX_ARRAY_ELEMENTS = 1 << 22
