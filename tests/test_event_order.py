@@ -5,8 +5,16 @@ worker's events had been read from the table."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
+
+from ipcviz.runtime.sampler import Sampler
+from ipcviz.runtime.supervisor import Runtime
+from ipcviz.scenario.load import load_text
 
 from .conftest import SCENARIOS, run_cli
+from .test_time_control import in_process  # noqa: F401 (a fixture)
 
 
 def test_a_workers_last_words_come_before_its_exit(tmp_path, nothing_left_behind) -> None:
@@ -81,3 +89,61 @@ def test_an_exit_by_handler_is_not_called_steps_done(tmp_path, nothing_left_behi
     assert "its exit handler ran: exiting with status 0" in polite
     assert "SIGTERM handled: exiting" in polite
     assert not any(t.startswith("steps done") for t in polite)
+
+
+HANDLER_TEXT = b"""\
+workers:
+  w: {handlers: {SIGUSR1: log, SIGUSR2: log}, loop: true, steps: [{sleep: 0.05}]}
+  s:
+    steps:
+      - sleep: 0.3
+      - signal: {to: w, sig: SIGUSR2}
+"""
+
+
+def test_sent_is_listed_before_the_handled_it_caused(monkeypatch, in_process,  # noqa: F811
+                                                     nothing_left_behind) -> None:
+    """signals_handlers: in two of sixteen runs the log showed "SIGTERM handled" above
+    "timeline: SIGTERM sent" (the runtime dated its line when the burst was done, and the
+    worker's handler had run in between). Here kill() is slow to return, as on a loaded
+    machine: the handler runs (and logs) before the runtime reads its clock again. The
+    runtime's and a worker's "sent" are each listed before the "handled" they caused, in
+    the order the frames gave them."""
+    real_kill = os.kill
+
+    def slow_kill(pid: int, sig: int) -> None:
+        real_kill(pid, sig)
+        if sig == signal.SIGUSR1:
+            time.sleep(0.1)  # the receiver's handler runs and logs meanwhile
+
+    runtime = Runtime(load_text(HANDLER_TEXT, "order.yaml"))
+    sampler = Sampler(runtime)
+    events = []
+    try:
+        runtime.start()
+        deadline = time.monotonic() + 10
+        sent = 0
+        while time.monotonic() < deadline:
+            runtime.poll(0.01)
+            events += sampler.sample(kernel=False).events
+            texts = [e.text for e in events]
+            if sent < 3 and runtime.elapsed > 0.2 + 0.1 * sent:
+                monkeypatch.setattr(os, "kill", slow_kill)
+                try:
+                    assert runtime.send_signal("w", signal.SIGUSR1, 1, "key") == 1
+                finally:
+                    monkeypatch.setattr(os, "kill", real_kill)
+                sent += 1
+            if texts.count("SIGUSR1 handled (log)") == 3 and "SIGUSR2 handled (log)" in texts:
+                break
+        events += sampler.sample(flush=True).events
+    finally:
+        sampler.close()
+        runtime.shutdown()
+    lines = [(e.worker, e.text) for e in events]
+    order = [text for worker, text in lines if worker == "w" and "SIGUSR1" in text]
+    assert order == ["key: SIGUSR1 sent", "SIGUSR1 handled (log)"] * 3, lines
+    sent_by_s = lines.index(("s", "sent SIGUSR2 ×1 to w"))
+    assert sent_by_s < lines.index(("w", "SIGUSR2 handled (log)")), lines
+    times = [e.t for e in events]
+    assert times == sorted(times)

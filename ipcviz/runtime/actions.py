@@ -240,7 +240,10 @@ class Actions:
             if target.remaining:
                 why = "it ended" if target.gone else "the run ended"
                 text += f" ({target.remaining} of {burst.count} not sent: {why})"
-            self._log(target.name, text, "signal")
+            # dated when its first signal went out, not now: the target's handler may
+            # have run (and logged) in between, and a cause is listed before its effects
+            at = None if target.first_at is None else target.first_at - self.t0
+            self._log(target.name, text, "signal", at=at)
 
 
 #: command type -> what the runtime does (Quit is the session's: the input ends)

@@ -59,6 +59,9 @@ class BurstTarget:
     sent: int = 0
     pidfd: int = -1
     gone: bool = False
+    #: time.monotonic() read just before its first signal went out: the moment the burst's
+    #: event is dated at, so "sent" is listed before the handler's "handled" it caused
+    first_at: float | None = None
 
     def send_some(self, sig: int, limit: int) -> bool:
         """Send up to `limit`; stop early when it is gone or its real-time queue is full
@@ -71,6 +74,8 @@ class BurstTarget:
             self.gone = True  # a pidfd is readable once its process has ended
             return True
         sent = 0
+        if self.first_at is None:
+            self.first_at = time.monotonic()
         try:
             for _ in range(min(limit, self.remaining)):
                 kill(sig)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from ipcviz.scenario import schema
@@ -114,8 +115,10 @@ def _stepped_increment(row: WorkerRow, args: schema.IncrementArgs, index: int,
     row.emit(T.EV_LOADED, where, int(value))  # one event per operation: the interleaving
     boundary("store", channel, index)  # ... the window another worker may write in ...
     row.set_op(T.OP_INCREMENT, channel)
+    # a write is dated before it happens, a read after: a load that sees it comes later
+    stored_ns = time.monotonic_ns()
     array.flat[index] = value + 1  # ... store
-    row.emit(T.EV_STORED, where, int(value + 1))
+    row.emit(T.EV_STORED, where, int(value + 1), stored_ns)
     array.last_writer[index] = row.ctx.row
     cells[row.counter(args.array, T.INCREMENTS)] += 1
     if locked:
@@ -132,13 +135,14 @@ def compile_set(row: WorkerRow, args: schema.SetArgs) -> Step:
 def set_values(row: WorkerRow, args: schema.SetArgs, index: int | None) -> None:
     """Write `value` at `index`, or into every element when there is none."""
     array = row.ctx.endpoints[args.array]
+    written_ns = time.monotonic_ns()  # before the write: a read that sees it comes after
     if index is None:
         array.flat[:] = args.value
         array.last_writer[:] = row.ctx.row
     else:
         array.flat[index] = args.value
         array.last_writer[index] = row.ctx.row
-    row.emit(T.EV_SET, row.index(args.array), -1 if index is None else index)
+    row.emit(T.EV_SET, row.index(args.array), -1 if index is None else index, written_ns)
 
 
 @describes("set")
