@@ -9,9 +9,31 @@ the step interpreter calls (write/read, send/receive, ...).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, NamedTuple
 
 from ipcviz.host.registry import Registry
+
+
+class Broken(NamedTuple):
+    """A relation a channel's frame data broke: the rule's name and the values that
+    broke it (the invariants check, ipcviz/telemetry/invariants.py, adds where)."""
+
+    rule: str
+    values: dict[str, Any]
+
+
+def never_down(data: Mapping[str, Any], before: Mapping[str, Any] | None,
+               keys: tuple[str, ...]) -> list[Broken]:
+    """Counters that only ever grow: each of `keys` in `data` is >= its value `before`."""
+    if before is None:
+        return []
+    out = []
+    for key in keys:
+        now, then = data.get(key), before.get(key)
+        if isinstance(now, int) and isinstance(then, int) and now < then:
+            out.append(Broken("counters never go down", {key: now, "before": then}))
+    return out
 
 
 class Channel:
@@ -50,3 +72,15 @@ class Channel:
 
     def close(self) -> None:
         """Close the runtime's handles (the registry unlinks names)."""
+
+    #: the counters of its frame data that only ever grow (summed over the workers)
+    COUNTERS: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None
+                  ) -> list[Broken]:
+        """The relations this kind's frame data (`ChannelView.data`) always satisfies,
+        broken ones returned: here its COUNTERS never go down from the frame `before`
+        (None for the first frame); kinds add their own (pipe: written - read = in the
+        kernel, ...). Every frame must keep these (`ipcviz replay FILE --check`)."""
+        return never_down(data, before, cls.COUNTERS)

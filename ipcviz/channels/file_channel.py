@@ -100,6 +100,8 @@ def _write_all(fd: int, data: bytes) -> None:
 
 class FileChannel(Channel):
     kind = "file"
+    COUNTERS = ("bytes_written", "bytes_read", "records_written", "records_read",
+                "torn_reads")
 
     def create(self) -> None:
         self.path = str(self.registry.path(self.name))

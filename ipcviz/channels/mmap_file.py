@@ -54,6 +54,7 @@ class MmapEndpoint:
 
 class MmapChannel(Channel):
     kind = "mmap"
+    COUNTERS = ("bytes_written", "bytes_read")
 
     def create(self) -> None:
         self.path = str(self.registry.path(self.name))

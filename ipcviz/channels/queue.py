@@ -16,7 +16,11 @@ import struct
 
 import posix_ipc
 
-from ipcviz.channels.base import Channel
+from collections.abc import Mapping
+from typing import Any
+
+from ipcviz.channels.base import Broken, Channel
+from ipcviz.channels.mqueue import QUEUE_COUNTERS, queue_relations
 from ipcviz.channels.semaphore import SemaphoreEndpoint
 
 _LENGTH = struct.Struct("<I")
@@ -115,6 +119,13 @@ class QueueEndpoint:
 
 class QueueChannel(Channel):
     kind = "queue"
+    COUNTERS = QUEUE_COUNTERS
+
+    @classmethod
+    def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None
+                  ) -> list[Broken]:
+        """A queue's relations (`queue_relations`), its counters never going down."""
+        return super().relations(data, before) + queue_relations(data)
 
     def create(self) -> None:
         capacity = self.spec.capacity

@@ -208,6 +208,8 @@ class RpcServer:
 
 class RpcChannel(SocketChannel):
     kind = "rpc"
+    COUNTERS = ("calls", "answered", "timeouts", "retries", "gave_up", "executed",
+                "executed_twice", "errors", "bytes_written", "bytes_read")
 
     @property
     def datagrams(self) -> bool:

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import posix_ipc
 
-from ipcviz.channels.base import Channel
+from collections.abc import Mapping
+from typing import Any
+
+from ipcviz.channels.base import Broken, Channel
 
 
 class SemaphoreEndpoint:
@@ -37,6 +40,32 @@ class SemaphoreEndpoint:
 
 class SemaphoreChannel(Channel):
     kind = "semaphore"
+
+    @classmethod
+    def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None
+                  ) -> list[Broken]:
+        """A semaphore is held by at most `initial` workers (a mutex by one), its value is
+        what is left of the initial value (value + holders <= initial, value >= 0), and
+        nobody waits for it while holding it. A turn handed between processes (`handoff`:
+        released by one that did not take it) has no holders to check."""
+        out = super().relations(data, before)
+        if data.get("handoff"):
+            return out
+        initial, value = data.get("initial"), data.get("value")
+        holders = [h[0] if isinstance(h, (list, tuple)) else h
+                   for h in data.get("holders", ())]
+        if value is not None and value < 0:
+            out.append(Broken("value >= 0", {"value": value}))
+        if isinstance(initial, int) and initial > 0 and len(holders) > initial:
+            out.append(Broken("held by at most its initial value", {
+                "holders": holders, "initial": initial}))
+        if isinstance(initial, int) and value is not None and value + len(holders) > initial:
+            out.append(Broken("value + holders <= initial", {
+                "value": value, "holders": holders, "initial": initial}))
+        both = sorted(set(holders) & set(data.get("waiters", ())))
+        if both:
+            out.append(Broken("nobody waits for a lock it holds", {"workers": both}))
+        return out
 
     def create(self) -> None:
         self.ipc_name, self.sem = self.registry.create_ipc("semaphore", self.name, lambda name: (

@@ -219,6 +219,7 @@ class DatagramClient:
 
 class SocketChannel(Channel):
     kind = "socket"
+    COUNTERS = ("bytes_written", "bytes_read", "writes", "reads")
 
     @property
     def datagrams(self) -> bool:
