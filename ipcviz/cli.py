@@ -114,6 +114,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Show a recording made by `ipcviz record` in the app, at its own pace.")
     replay.add_argument("recording", metavar="FILE.jsonl")
     replay.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1)")
+    replay.add_argument("--check", action="store_true",
+                        help="do not play: check that every frame keeps the relations a real "
+                             "run cannot break (docs/scenario-format.md, \"What every frame "
+                             "guarantees\"); print the first frame that breaks one, exit 1")
 
     listing = sub.add_parser("list", help="list the bundled scenarios",
                              description="List the bundled scenarios: name, title and the "
@@ -179,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         if command == "record":
             return recording.record_command(args, _headless, _fail)
         if command == "replay":
+            if args.check:
+                from ipcviz.checking import check_command
+
+                return check_command(args.recording, _fail)
             return recording.replay_command(args, _fail)
         if command == "screenshot":
             return authoring.screenshot_command(args)
