@@ -192,6 +192,17 @@ def test_a_huge_burst_is_sent_across_ticks_and_reported_as_really_sent(
     assert sum(w["signals_sent_to"].get("SIGRTMIN", 0) for w in workers.values()) < 16 * wanted
     texts = [e.text for f in frames for e in f.events]
     assert any("not sent: the run ended" in t for t in texts), texts[-5:]
+    # a burst longer than a slice says so when it begins (its first signals are handled
+    # long before it ends), and every line is listed in the order of its time
+    lines = [(e.worker, e.text) for f in frames for e in f.events]
+    for name in workers:
+        said = [t for w, t in lines if w == name and t.startswith("timeline: ")]
+        begun = [i for i, t in enumerate(said) if t == "timeline: sending SIGRTMIN ×100000"]
+        ended = [i for i, t in enumerate(said) if "not sent: the run ended" in t]
+        assert begun and len(begun) == len(ended), said
+        assert all(b < e for b, e in zip(begun, ended)), said
+    times = [e.t for f in frames for e in f.events]
+    assert times == sorted(times)
     assert result.summary["leaks"] == {"processes": 0, "ipc_objects": 0}
 
 

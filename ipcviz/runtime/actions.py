@@ -220,6 +220,7 @@ class Actions:
         while self._bursts and time.monotonic() < deadline:
             burst = self._bursts[0]
             if not burst.send_some(deadline):
+                self._burst_begun(burst)
                 return
             self._bursts.pop(0)
             self._burst_done(burst, cut=False)
@@ -229,6 +230,16 @@ class Actions:
         bursts, self._bursts = self._bursts, []
         for burst in bursts:
             self._burst_done(burst, cut=True)
+
+    def _burst_begun(self, burst: SignalBurst) -> None:
+        """A burst that takes more than one slice: its first signals may be handled (and
+        logged) before it ends, so its beginning is a line of its own, dated then."""
+        for target in burst.targets:
+            if target.sent and not target.announced and target.first_at is not None:
+                target.announced = True
+                self._log(target.name, f"{burst.source}: sending {signal_name(burst.sig)} "
+                                       f"×{burst.count}", "signal",
+                          at=target.first_at - self.t0)
 
     def _burst_done(self, burst: SignalBurst, cut: bool) -> None:
         burst.close()
@@ -242,7 +253,8 @@ class Actions:
                 text += f" ({target.remaining} of {burst.count} not sent: {why})"
             # dated when its first signal went out, not now: the target's handler may
             # have run (and logged) in between, and a cause is listed before its effects
-            at = None if target.first_at is None else target.first_at - self.t0
+            at = None if target.first_at is None or target.announced else (
+                target.first_at - self.t0)
             self._log(target.name, text, "signal", at=at)
 
 

@@ -62,6 +62,9 @@ class BurstTarget:
     #: time.monotonic() read just before its first signal went out: the moment the burst's
     #: event is dated at, so "sent" is listed before the handler's "handled" it caused
     first_at: float | None = None
+    #: a burst longer than one slice said "sending" when it began (then its "sent" line
+    #: is dated when it ends: the handled lines of its first signals are shown before)
+    announced: bool = False
 
     def send_some(self, sig: int, limit: int) -> bool:
         """Send up to `limit`; stop early when it is gone or its real-time queue is full
