@@ -22,39 +22,43 @@ def ipc_owner(kind: str, name: str) -> int | None:
     """The uid owning the POSIX IPC object `name` ("/x") of `kind` ("shm", "semaphore",
     "mqueue"); None when no such object exists; UNKNOWN when it exists (or may) and the
     kernel would not say whose it is."""
+    found = ipc_identity(kind, name)
+    return None if found is None else found[0]
+
+
+def ipc_identity(kind: str, name: str) -> tuple[int, int] | None:
+    """(owner uid, inode) of the POSIX IPC object `name` of `kind`, from a descriptor of
+    the object itself; None when there is none; (UNKNOWN, 0) when the kernel would not
+    say."""
     if kind == "mqueue":
-        return _queue_owner(name)
+        return _queue_identity(name)
     bare = name[1:] if name.startswith("/") else name
     if not bare or "/" in bare:
-        return UNKNOWN
-    path = f"/dev/shm/{bare}" if kind == "shm" else f"/dev/shm/sem.{bare}"
-    return file_owner(path)
+        return UNKNOWN, 0
+    return file_identity(f"/dev/shm/{bare}" if kind == "shm" else f"/dev/shm/sem.{bare}")
 
 
-def file_owner(path: str) -> int | None:
-    """Owner of the regular file `path`, from a descriptor opened without following a link
-    or blocking; None when there is nothing at `path`; UNKNOWN for anything else."""
+def file_identity(path: str) -> tuple[int, int] | None:
+    """(owner, inode) of the regular file `path`, from a descriptor opened without
+    following a link or blocking; None when there is nothing at `path`; (UNKNOWN, 0) for
+    anything else."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
                      | os.O_NOCTTY)
-    except FileNotFoundError:
-        return None
     except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        return UNKNOWN
+        return None if exc.errno == errno.ENOENT else (UNKNOWN, 0)
     try:
         info = os.fstat(fd)
     except OSError:
-        return UNKNOWN
+        return UNKNOWN, 0
     finally:
         os.close(fd)
-    return info.st_uid if stat.S_ISREG(info.st_mode) else UNKNOWN
+    return (info.st_uid, info.st_ino) if stat.S_ISREG(info.st_mode) else (UNKNOWN, 0)
 
 
-def _queue_owner(name: str) -> int | None:
-    """Owner of the message queue `name`: its descriptor's fstat (mq_open without O_CREAT:
-    opening never changes a queue)."""
+def _queue_identity(name: str) -> tuple[int, int] | None:
+    """(owner, inode) of the message queue `name`: its descriptor's fstat (mq_open without
+    O_CREAT: opening never changes a queue)."""
     import posix_ipc
 
     try:
@@ -62,11 +66,12 @@ def _queue_owner(name: str) -> int | None:
     except posix_ipc.ExistentialError:
         return None
     except (posix_ipc.Error, ValueError, OSError):
-        return UNKNOWN  # there (or a bad name), and not ours to open: not ours
+        return UNKNOWN, 0  # there (or a bad name), and not ours to open: not ours
     try:
-        return os.fstat(queue.mqd).st_uid
+        info = os.fstat(queue.mqd)
+        return info.st_uid, info.st_ino
     except (OSError, TypeError):
-        return UNKNOWN
+        return UNKNOWN, 0
     finally:
         queue.close()
 

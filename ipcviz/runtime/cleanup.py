@@ -173,11 +173,13 @@ class Cleanup:
         processes += [k.pid for k in self._kid_idents if k.exists()]
         objects = self.registry.leaked_objects()
         watch = self.program_watch
-        theirs = sorted({path for name in watch.objects for path in watch.leaks(name)})
-        if theirs and not self._leaks_recorded:  # for `ipcviz clean --program-leaks`
+        identified = sorted({leak for name in watch.objects
+                             for leak in watch.leak_identities(name)})
+        theirs = sorted({path for path, _ in identified})
+        if identified and not self._leaks_recorded:  # for `ipcviz clean --program-leaks`
             self._leaks_recorded = True
             try:
-                program_leaks.record(theirs)
+                program_leaks.record(identified)
             except (OSError, RunRootError):
                 pass
         found: dict[str, object] = {"processes": len(processes), "ipc_objects": len(objects),

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ipcviz.host.ipc_listing import queue_listing, shm_listing
+from ipcviz.host.ownership import ipc_identity
 from ipcviz.runtime.programs import not_exec_yet
 
 
@@ -30,11 +32,16 @@ class ProgramWatch:
     #: workers watching a process ipcviz did not start (attach:): what their trees use
     #: is never called their leak
     not_ours: set[str] = field(default_factory=set)
-    #: /dev/shm as it was before the run: an object that was already there is not the
-    #: program's leak (it only used it); ipcviz's own objects are the registry's
-    existing: frozenset[str] = field(
-        default_factory=lambda: frozenset(os.listdir("/dev/shm")) if os.path.isdir(
-            "/dev/shm") else frozenset())
+    #: /dev/shm and the message queues as they were when the run started (name ->
+    #: inode): an object still there under the same name and inode is not the program's
+    #: leak (it only used it); None: the queues could not be listed (never a leak then)
+    shm_before: dict[str, int] = field(default_factory=shm_listing)
+    queues_before: dict[str, int] | None = None
+
+    def note_start(self) -> None:
+        """List what exists now, before any program starts (see `leak_identities`)."""
+        self.shm_before = shm_listing()
+        self.queues_before = queue_listing()
 
     def read(self, name: str, pid: int, fresh: bool, plumbing: set[int],
              channels: dict[int, str]) -> dict:
@@ -111,31 +118,29 @@ class ProgramWatch:
                 self.objects.setdefault(name, set()).add("shm:" + segment["name"])
 
     def _not_its_own(self, posix_name: str) -> bool:
-        """An object the program did not create: there before the run, or ipcviz's."""
-        bare = posix_name.lstrip("/")
-        return bare in self.existing or bare.startswith(("ipcviz.", "sem.ipcviz."))
+        """An object the program did not create: ipcviz's (whether it was there before
+        the run is decided at the end, by name and inode)."""
+        return posix_name.lstrip("/").startswith(("ipcviz.", "sem.ipcviz."))
 
     def leaks(self, name: str) -> list[str]:
         """POSIX objects this program's tree used that still exist: /dev/shm/NAME and
         /dev/mqueue/NAME (the program's, not ipcviz's: reported, never removed here)."""
+        return [path for path, _ in self.leak_identities(name)]
+
+    def leak_identities(self, name: str) -> list[tuple[str, int]]:
+        """(path, inode) of each object this program's tree used that still exists, is
+        ours, and was created during the run: its name and inode were not in the listing
+        taken at the start (an object the program only opened is not its leak; where the
+        queues could not be listed, no queue is called one)."""
         out = []
         for item in sorted(self.objects.get(name, ())):
             kind, _, obj = item.partition(":")
-            if kind == "shm" and os.path.exists("/dev/shm" + obj):
-                out.append("/dev/shm" + obj)
-            elif kind == "mqueue" and queue_exists(obj):
-                out.append("/dev/mqueue" + obj)
+            found = ipc_identity("mqueue" if kind == "mqueue" else "shm", obj)
+            if found is None or found[0] != os.getuid():
+                continue  # gone, or not ours
+            before = self.queues_before if kind == "mqueue" else self.shm_before
+            if before is None or before.get(obj.lstrip("/")) == found[1]:
+                continue
+            out.append((("/dev/mqueue" if kind == "mqueue" else "/dev/shm") + obj, found[1]))
         return out
 
-
-def queue_exists(name: str) -> bool:
-    """Whether the POSIX message queue `name` exists (/dev/mqueue need not be mounted)."""
-    import posix_ipc
-
-    try:
-        posix_ipc.MessageQueue(name).close()
-    except posix_ipc.ExistentialError:
-        return False
-    except posix_ipc.Error:
-        return True  # there, but not ours to open
-    return True

@@ -175,6 +175,8 @@ class Runtime(Forking, Actions, Cleanup):
                 if self._timeline:
                     self._log(proc.name, f"the timeline waits for {text!r} from it",
                               "runtime")
+        if any(p.instance.definition.exec is not None for p in self.procs):
+            self.program_watch.note_start()  # what exists before any program runs
         self._gate_r, gate_w = os.pipe()
         try:
             for proc in self.procs:
