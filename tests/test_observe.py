@@ -409,3 +409,23 @@ def test_mapped_file_shared_by_parent_and_child(tmp_path: Path, nothing_left_beh
         assert (mapped.kind, mapped.size, mapped.inode) == ("file", 10000, data.stat().st_ino)
         assert mapped.mappers == tuple(sorted((proc.pid, child)))
         assert mapped.contents is None   # contents are copied for POSIX shm only
+
+
+def test_cpu_time_and_resident_memory_of_a_watched_process(nothing_left_behind) -> None:
+    """psutil's reading: a child that spent 0.3 s of CPU and touched 64 MiB shows at
+    least that; a zombie and a process that has gone show neither (None, not 0)."""
+    program = ("import time, sys\n"
+               "block = bytearray(64 << 20)\n"
+               "for i in range(0, len(block), 4096): block[i] = 1\n"
+               "start = time.process_time()\n"
+               "while time.process_time() - start < 0.3: pass\n"
+               "print('ready', flush=True)\n"
+               "time.sleep(60)\n")
+    with running([sys.executable, "-c", program]) as (proc, _):
+        child = observe(proc.pid).process(proc.pid)
+        assert child is not None and child.cpu_seconds is not None and child.rss is not None
+        assert child.cpu_seconds >= 0.3
+        assert child.rss >= 64 << 20
+    from ipcviz.observe.procs import usage
+
+    assert usage(proc.pid) is None  # reaped: gone

@@ -48,6 +48,8 @@ class Process:
     zombies: int                 # how many of those children are zombies
     wait: Wait | None
     signals: SignalMasks
+    cpu_seconds: float | None = None  # user + system time so far (None: unreadable)
+    rss: int | None = None            # resident memory in bytes
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 
+import psutil
+
 from ..signals import mask_names
 from .model import SignalMasks, Wait
 
@@ -83,16 +85,13 @@ CHILDREN_FILES = _children_files_work()
 
 
 def parent_map() -> dict[int, list[int]]:
-    """Children of every process, from one pass over /proc/*/stat (when children files lack)."""
+    """Children of every process, from one pass over the process table: only where the
+    kernel has no per-task children files (built without CONFIG_PROC_CHILDREN)."""
     children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        stat = read_text(f"/proc/{entry}/stat")
-        if stat is None:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        children.setdefault(int(fields[1]), []).append(int(entry))
+    for proc in psutil.process_iter(["ppid"]):
+        ppid = proc.info["ppid"]
+        if ppid is not None:
+            children.setdefault(ppid, []).append(proc.pid)
     return children
 
 
@@ -113,7 +112,11 @@ def children_of(pid: int, parents: dict[int, list[int]] | None) -> list[int]:
 
 
 def tree(root: int) -> list[tuple[int, list[int]]]:
-    """The root and all its descendants, parents before children, with their children."""
+    """The root and all its descendants, parents before children, with their children.
+
+    Read from the kernel's per-task children files, so the cost follows the tree, not
+    the machine: psutil's `children(recursive=True)` scans every process on the machine,
+    which a watch would pay ten times a second (bench/psutil_vs_proc.py)."""
     parents = None if CHILDREN_FILES else parent_map()
     out: list[tuple[int, list[int]]] = []
     todo, seen = [root], set()
@@ -126,6 +129,18 @@ def tree(root: int) -> list[tuple[int, list[int]]]:
         out.append((pid, kids))
         todo += kids
     return out
+
+
+def usage(pid: int) -> tuple[float, int] | None:
+    """CPU seconds (user + system) and resident bytes of a process, or None when it has
+    gone or cannot be read (psutil: one `oneshot()` reading of its stat and statm)."""
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            times = proc.cpu_times()
+            return times.user + times.system, proc.memory_info().rss
+    except psutil.Error:  # NoSuchProcess (gone mid-read), AccessDenied, ZombieProcess
+        return None
 
 
 def parse_status(text: str) -> dict[str, str]:

@@ -20,13 +20,15 @@ def _process(pid: int, kids: list[int], descriptors: list[Descriptor],
     uids = status.get("Uid", "-1").split()
     cmdline = procs.read_text(f"/proc/{pid}/cmdline") or ""
     kinds = {d.fd: d.kind for d in descriptors}
+    used = procs.usage(pid) if state != "Z" else None
     return Process(
         pid=pid, ppid=int(status.get("PPid", "0") or 0), name=status.get("Name", ""),
         state=state, state_words=procs.STATE_WORDS.get(state, state), uid=int(uids[0]),
         threads=int(status.get("Threads", "1") or 1),
         cmdline=tuple(x for x in cmdline.split("\0") if x), children=tuple(kids),
         zombies=sum(1 for k in kids if states.get(k) == "Z"),
-        wait=procs.wait_of(pid, state, kinds), signals=procs.signal_masks(status))
+        wait=procs.wait_of(pid, state, kinds), signals=procs.signal_masks(status),
+        cpu_seconds=used[0] if used else None, rss=used[1] if used else None)
 
 
 def _state(pid: int) -> str:
