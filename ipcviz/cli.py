@@ -12,7 +12,7 @@ from ipcviz import authoring, recording
 from ipcviz.quiz import add_quiz_parser, quiz_command
 from ipcviz.watch import add_allow_exec, add_watch_parser, watch_command
 from ipcviz.format import escape_control
-from ipcviz.scenario.paths import resolve_path
+from ipcviz.scenario.opening import OpenedScenario, ScenarioError, open_scenario
 
 # The loader (pydantic), the runtime and Textual are imported where they are used:
 # `ipcviz launch` starts the runtime process first, and only then pays for its imports.
@@ -250,24 +250,27 @@ def _launch(name: str | None, speed: float | None = None, allow_exec: bool = Fal
     return app_status(app)
 
 
-def _run_app(name: str | None, speed: float | None = None, allow_exec: bool = False):
-    """The live app on `name` (None: the picker), run until it ends; the finished app, or
-    an exit status when the scenario could not start (its lines printed)."""
+def _run_app(name: str | OpenedScenario | None, speed: float | None = None,
+             allow_exec: bool = False):
+    """The live app on `name` (a name or path, or a file already read; None: the picker),
+    run until it ends; the finished app, or an exit status when the scenario could not
+    start (its lines printed)."""
     from ipcviz.tui.source import LiveSource
 
     source = None
     if name is not None:
-        path = resolve_path(name)
-        if not os.path.isfile(path):
-            from ipcviz.scenario.load import ScenarioError, load_scenario
-
-            try:  # says why, in the usual words
-                load_scenario(name)
+        if isinstance(name, OpenedScenario):
+            opened = name
+        else:
+            try:  # read once: the runtime runs these bytes, never the path again
+                opened = open_scenario(name)
             except ScenarioError as exc:
                 return _fail(exc.lines)
+            if opened.note:
+                print(escape_control(f"ipcviz: {opened.note}"), file=sys.stderr)
         # The runtime process checks the scenario and starts the workers while this one
         # imports Textual; its first message is an error or the first frame.
-        source = LiveSource(path, speed, allow_exec)
+        source = LiveSource(opened, speed, allow_exec)
         source.spawn()
     app = None
     try:

@@ -164,7 +164,7 @@ def _run(scenario: Any, args: argparse.Namespace, launch_app: Callable[..., Any]
                                 progress=sys.stderr.isatty()).summary
         except StartError as exc:
             return fail([f"{args.scenario}: {exc}"])
-    app = launch_app(scenario.path)
+    app = launch_app(scenario.opened or scenario.path)  # the bytes the questions came from
     if isinstance(app, int):
         return app
     if app.latest is None:

@@ -87,7 +87,6 @@ def test_the_runtime_ignores_a_bad_command_and_obeys_the_next(tmp_path,
     running, executes the next command and ends cleanly on quit."""
     import os
     import subprocess
-    import sys
 
     from .conftest import ROOT
 
@@ -96,9 +95,11 @@ def test_the_runtime_ignores_a_bad_command_and_obeys_the_next(tmp_path,
     bad = {"cmd": "action", "action": "signal", "arg": {"to": "w", "sig": 999}}
     good = encode(SendSignal("w", signal.SIGUSR1))
     env = {k: v for k, v in os.environ.items() if k != "IPCVIZ_PARENT_PID"}
-    proc = subprocess.Popen([sys.executable, "-m", "ipcviz.runtime", str(path)], cwd=ROOT,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+    from ipcviz.scenario.opening import open_scenario
+    from ipcviz.tui.source import runtime_process
+
+    proc = runtime_process(open_scenario(str(path)), cwd=ROOT, stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     received = 0
     try:
         proc.stdin.write(b"not json\n" + json.dumps(bad).encode() + b"\n"

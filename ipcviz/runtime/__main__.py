@@ -1,4 +1,5 @@
-"""`python -m ipcviz.runtime SCENARIO`: the runtime process the TUI starts."""
+"""`python -m ipcviz.runtime --source-fd=N --source=JSON`: the runtime process the TUI
+starts (tui/source.py runtime_process), on the scenario bytes it passes."""
 
 import sys
 

@@ -4,6 +4,10 @@ UI -> runtime: the commands of ipcviz/protocol.py (actions, triggers, time: paus
                resume, step, speed; quit), one per line.
 runtime -> UI: the messages of the same module (Frame, Refused, Bye), one per line.
 The runtime dies with the UI: stdin EOF ends it, and PR_SET_PDEATHSIG sends it SIGTERM.
+
+The scenario comes as the bytes the UI read and checked (a sealed memfd the runtime
+inherits, --source-fd=N, with --source=JSON saying what they were read as), never as a
+path to open again: the file may be another by now.
 """
 
 from __future__ import annotations
@@ -18,7 +22,33 @@ from ipcviz.host.process import die_with_parent
 from ipcviz.protocol import Bye, Frame, Message, Quit, Refused, decode, message_line
 from ipcviz.runtime.session import Session
 from ipcviz.runtime.supervisor import Runtime, StartError
-from ipcviz.scenario.load import ScenarioError, load_scenario
+from ipcviz.scenario.load import load_opened
+from ipcviz.scenario.opening import OpenedScenario, ScenarioError, read_limited
+
+
+def receive(args: list[str]) -> tuple[OpenedScenario, float | None, bool]:
+    """The scenario the UI passed (its bytes from the inherited fd, then closed), the
+    start speed and --allow-exec, from `--source-fd=N --source=JSON [--speed=F]
+    [--allow-exec]`."""
+    options = dict(arg.split("=", 1) for arg in args if arg.startswith("--") and "=" in arg)
+    try:
+        fd = int(options["--source-fd"])
+        meta = options["--source"]
+        speed = float(options["--speed"]) if "--speed" in options else None
+    except (KeyError, ValueError):
+        raise ScenarioError(["ipcviz runtime: started without a scenario (the UI passes "
+                             "--source-fd=N --source=JSON)"]) from None
+    try:
+        raw, _ = read_limited(fd, "scenario")
+        return OpenedScenario.from_meta(meta, raw), speed, "--allow-exec" in args
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ScenarioError([f"ipcviz runtime: cannot read the scenario passed: {exc}"]) \
+            from None
+    finally:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,13 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         write_fully(out, line)  # not sys.stdout: it cuts lines under signals
 
     try:
-        scenario = load_scenario(args[0])
+        opened, speed, allow_exec = receive(args)
+        scenario = load_opened(opened)
     except ScenarioError as exc:
         send(Refused(exc.lines))
         return 2
-    # from the UI: SCENARIO [--speed F] [--allow-exec]
-    speed = float(args[args.index("--speed") + 1]) if "--speed" in args[1:] else None
-    runtime = Runtime(scenario, speed=speed, allow_exec="--allow-exec" in args[1:])
+    runtime = Runtime(scenario, speed=speed, allow_exec=allow_exec)
     stdin = sys.stdin.fileno()
     os.set_blocking(stdin, False)
     buffer = b""
@@ -70,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             runtime.start()
         except StartError as exc:
-            send(Refused([f"{args[0]}: {exc}"]))
+            send(Refused([f"{opened.name}: {exc}"]))
             return 2
         session = Session(runtime, lambda snap: send(Frame(snap.to_dict())),
                           early_frames=True, input_fd=stdin, on_input=read_commands)

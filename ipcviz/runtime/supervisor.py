@@ -112,7 +112,7 @@ class Runtime(Forking, Actions, Cleanup):
 
     def start(self) -> None:
         """Create every object, fork every worker, open the start gate."""
-        refusal = exec_refusal(self.model, self.scenario.path, self.allow_exec)
+        refusal = exec_refusal(self.model, self.scenario.bundled, self.allow_exec)
         if refusal:  # before anything is created, compiled or started
             raise StartError(refusal)
         self.program_argv, problems = prepare_programs(self.model, self.scenario.path)

@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ipcviz.format import escape_control
 from ipcviz.scenario import resources, schema, validate
 from ipcviz.scenario.partial import validate_partially
 from ipcviz.scenario.refs import instance_names
+from ipcviz.scenario.opening import OpenedScenario, ScenarioError, open_scenario
 from ipcviz.scenario.paths import bundled_scenarios, resolve_path  # re-exported
 from ipcviz.scenario.plan import Plan, make_plan
 from ipcviz.scenario.yamlpos import Document, Problem, YamlError, load_document
 
 __all__ = ["LoadedScenario", "ScenarioError", "WorkerInstance", "bundled_scenarios",
-           "load_scenario", "load_text", "resolve_path"]
-
-
-class ScenarioError(Exception):
-    """A scenario that does not load; `lines` are ready to print, one per problem."""
-
-    def __init__(self, lines: list[str]):
-        super().__init__("\n".join(lines))
-        self.lines = lines
+           "load_opened", "load_scenario", "load_text", "resolve_path"]
 
 
 @dataclass(frozen=True)
@@ -39,13 +34,22 @@ class WorkerInstance:
 @dataclass(frozen=True)
 class LoadedScenario:
     """A validated scenario, where it came from, the processes the runtime starts (in
-    row order) and the plan worked out from its steps (read only from here on)."""
+    row order) and the plan worked out from its steps (read only from here on).
+
+    `opened` is the one read of the file these are the bytes of (None: bytes from
+    elsewhere, e.g. a test's text); `bundled` whether that open file is a bundled
+    scenario, which may run its programs without --allow-exec."""
 
     model: schema.Scenario
     path: str
     name: str
     instances: tuple[WorkerInstance, ...]
     plan: Plan
+    opened: OpenedScenario | None = None
+
+    @property
+    def bundled(self) -> bool:
+        return self.opened is not None and self.opened.is_bundled
 
     @property
     def channels(self) -> dict:
@@ -231,30 +235,17 @@ def load_text(raw: bytes, filename: str) -> LoadedScenario:
     return LoadedScenario(model, filename, name, tuple(instances), plan)
 
 
-def load_scenario(path: str | os.PathLike) -> LoadedScenario:
-    """Load a scenario from a file path, or from a bundled name like `pipe_two_way`."""
-    from ipcviz.scenario.yamlpos import MAX_FILE_BYTES
+def load_opened(opened: OpenedScenario) -> LoadedScenario:
+    """Validate the bytes of one read of a scenario file (and nothing read again)."""
+    loaded = load_text(opened.raw, opened.name)
+    return dataclasses.replace(loaded, path=opened.base_path, opened=opened)
 
-    resolved = resolve_path(str(path))
-    try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; only a regular file is
-        # read, and never more than the limit (/dev/zero has size 0 and no end)
-        fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as fh:
-            info = os.fstat(fh.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise ScenarioError([f"{path}: not a regular file; a scenario is a YAML "
-                                     "file"])
-            if info.st_size > MAX_FILE_BYTES:  # refuse before reading anything
-                raise ScenarioError([f"{path}:1:1: file is {info.st_size:,} bytes; scenarios "
-                                     f"are limited to {MAX_FILE_BYTES:,} bytes"])
-            raw = fh.read(MAX_FILE_BYTES + 1)
-        if len(raw) > MAX_FILE_BYTES:  # it grew while being read
-            raise ScenarioError([f"{path}:1:1: file is over {MAX_FILE_BYTES:,} bytes; "
-                                 f"scenarios are limited to {MAX_FILE_BYTES:,} bytes"])
-    except OSError as exc:
-        hint = ""
-        if isinstance(exc, FileNotFoundError):
-            hint = " (neither a file nor a bundled scenario; `ipcviz list` shows those)"
-        raise ScenarioError([f"{path}: cannot read: {exc.strerror}{hint}"]) from None
-    return load_text(raw, str(path))
+
+def load_scenario(path: str | os.PathLike) -> LoadedScenario:
+    """Load a scenario from a file path, or from a bundled name like `pipe_two_way`: the
+    file is opened and read once (opening.py); when the name could have meant another
+    file too, one line on standard error says which was loaded."""
+    opened = open_scenario(str(path))
+    if opened.note:
+        print(escape_control(f"ipcviz: {opened.note}"), file=sys.stderr)
+    return load_opened(opened)

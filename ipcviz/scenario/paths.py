@@ -1,4 +1,4 @@
-"""Where scenarios are: a path as given, or a bundled one by name.
+"""Where the bundled scenarios are, and what a name given on the command line means.
 
 Kept apart from the loader (which needs pydantic) so that `ipcviz launch` can start the
 runtime process before importing anything heavy.
@@ -6,7 +6,6 @@ runtime process before importing anything heavy.
 
 from __future__ import annotations
 
-import os
 from importlib import resources
 from pathlib import Path
 
@@ -47,13 +46,9 @@ def bundled_scenarios() -> list[Path]:
 
 
 def resolve_path(name: str) -> str:
-    """A path as given if it exists, else a bundled scenario of that name (with or without .yaml)."""
-    if os.path.exists(name):
-        return name
-    stem = Path(name).name
-    if stem.endswith(".yaml"):
-        stem = stem[:-5]
-    candidate = bundled_dir() / f"{stem}.yaml"
-    if candidate.exists():
-        return str(candidate)
-    return name
+    """The path `name` means (opening.locate): a bare bundled name is the bundled file,
+    anything else the path as given. To read a scenario, open it once with
+    opening.open_scenario and use those bytes: a path names what is there when looked up."""
+    from ipcviz.scenario.opening import locate
+
+    return locate(name)[0]

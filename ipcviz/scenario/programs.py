@@ -6,9 +6,8 @@ asked to (`--allow-exec`): a scenario from someone else must not run commands un
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+
 from ipcviz.scenario import schema as s
-from ipcviz.scenario.paths import bundled_dir
 from ipcviz.scenario.yamlpos import FieldPath
 
 #: channel kinds a program's standard input or output can be
@@ -22,18 +21,13 @@ def programs(model: s.Scenario) -> list[str]:
     return [name for name, w in model.workers.items() if w.runs_program]
 
 
-def is_bundled(path: str) -> bool:
-    try:
-        return Path(path).resolve().parent == bundled_dir().resolve()
-    except OSError:
-        return False
-
-
-def exec_refusal(model: s.Scenario, path: str, allow_exec: bool) -> str | None:
-    """One line when the scenario (loaded from `path`) runs programs and may not: a
-    user's file without `--allow-exec` (bundled scenarios may)."""
+def exec_refusal(model: s.Scenario, bundled: bool, allow_exec: bool) -> str | None:
+    """One line when the scenario runs programs and may not: a user's file without
+    `--allow-exec`. Only a bundled scenario may: `bundled` says the very file these bytes
+    were read from is a bundled one (opening.py: its device and inode), never what a path
+    names now."""
     names = programs(model)
-    if not names or allow_exec or is_bundled(path):
+    if not names or allow_exec or bundled:
         return None
     attached = model.workers[names[0]].attach
     if attached is not None:

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from ipcviz.scenario.opening import MAX_FILE_BYTES  # (the one limit, also for opening)
+
 #: where in the file a value is: keys and list indices from the top,
 #: e.g. ("workers", "w", "steps", 0)
 FieldPath = tuple  # tuple[str | int, ...]; not pathlib.Path
 
-MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 200_000
 MAX_DEPTH = 40
 

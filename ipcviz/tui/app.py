@@ -30,6 +30,7 @@ from ipcviz.tui.screens import HelpScreen, PickerScreen, SignalPicker
 from ipcviz.tui.source import LiveSource, Source
 from ipcviz.tui.authoring_keys import WATCH_INTERVAL, AuthoringKeys
 from ipcviz.tui.layout_keys import SOFT_KEYS, LayoutKeys
+from ipcviz.tui.reload import ReloadChecks
 from ipcviz.tui.time_keys import TimeKeys
 from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.panels import (
@@ -67,7 +68,7 @@ class SourceFailed(Message):
 RELAYOUT_WAIT = 0.05
 
 
-class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, App[None]):
+class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, ReloadChecks, App[None]):
     """Live view of one scenario run (or the picker, when started without one)."""
 
     CSS_PATH = "app.tcss"

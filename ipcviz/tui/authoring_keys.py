@@ -10,7 +10,6 @@ import os
 import shlex
 import subprocess
 
-from ipcviz.scenario.paths import bundled_dir
 
 #: how often the file's modification time is looked at while the app runs
 WATCH_INTERVAL = 1.0
@@ -39,8 +38,9 @@ class AuthoringKeys:
         if path is None:
             self.notify("no scenario file here (a replay or fixed frames)", timeout=3)  # type: ignore[attr-defined]
             return
-        try:
-            view.source = ScenarioSource(path)
+        opened = getattr(self.source, "opened", None)  # type: ignore[attr-defined]
+        try:  # the bytes that run, not what the path names now
+            view.source = ScenarioSource(path, opened.raw if opened is not None else None)
         except OSError as exc:
             self.notify(f"cannot read {path}: {exc.strerror}", timeout=3, markup=False)  # type: ignore[attr-defined]
             return
@@ -56,8 +56,9 @@ class AuthoringKeys:
         path = self._scenario_path()
         if path is None:
             return
-        if os.path.dirname(os.path.abspath(path)) == str(bundled_dir().resolve()):
-            name = os.path.splitext(os.path.basename(path))[0]
+        opened = getattr(self.source, "opened", None)  # type: ignore[attr-defined]
+        if opened is not None and opened.is_bundled:
+            name = os.path.splitext(os.path.basename(opened.bundled))[0]
             self.notify(f"bundled scenario: copy it with `ipcviz new my_{name}.yaml --from "  # type: ignore[attr-defined]
                         f"{name}` and edit the copy", timeout=6, markup=False)
             return
@@ -94,8 +95,8 @@ class AuthoringKeys:
             self._file_changed(path)
 
     def _file_changed(self, path: str) -> None:
-        """Check the file; restart the run with it if it loads, else show why not."""
-        from ipcviz.scenario.load import ScenarioError, load_scenario
+        """A new version: read it once, check it and restart on it (reload.py), or show
+        why not while the old run goes on."""
         from ipcviz.tui.screens import ProblemsScreen
 
         try:
@@ -104,17 +105,16 @@ class AuthoringKeys:
             pass
         while isinstance(self.screen, ProblemsScreen):  # type: ignore[attr-defined]
             self.pop_screen()  # type: ignore[attr-defined]  # the last version's problems
-        try:
-            load_scenario(path)
-        except ScenarioError as exc:
-            self.push_screen(ProblemsScreen(path, exc.lines))  # type: ignore[attr-defined]
-            return
-        self.action_restart_all()  # type: ignore[attr-defined]
+        self._reload_scenario()  # type: ignore[attr-defined]
+
+    def _source_view_follows(self, source: object) -> None:
+        """After a restart, `v` shows the bytes the new run runs."""
+        opened = getattr(source, "opened", None)
         view = self._source_view()
-        if view is not None and view.display:
+        if opened is not None and view is not None and view.display:
             from ipcviz.tui.widgets.source_view import ScenarioSource
 
-            view.source = ScenarioSource(path)
+            view.source = ScenarioSource(opened.path, opened.raw)
             view._key = None
 
     def _source_view(self):

@@ -6,6 +6,7 @@ All three have the same small interface, so the App (and its tests) never care w
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import os
@@ -15,12 +16,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
+from ipcviz.host.output import write_fully
 from ipcviz.host.process import ProcessIdentity
 from ipcviz.format import escape_control, escape_tree
 from ipcviz.protocol import (
     Command, Frame, ProtocolError, Quit, Refused, encode, read_message_line,
 )
+from ipcviz.scenario.opening import OpenedScenario, ScenarioError, open_scenario
 from ipcviz.telemetry.snapshot import Snapshot
 
 #: How long the UI waits for the runtime to clean up after `quit` before it kills it
@@ -67,12 +71,41 @@ class FixedSource(Source):
         pass
 
 
-class LiveSource(Source):
-    """Runs `python -m ipcviz.runtime SCENARIO` (fork+exec, safe from a threaded app)."""
+def runtime_process(opened: OpenedScenario, speed: float | None = None,
+                    allow_exec: bool = False, **popen: Any) -> subprocess.Popen[bytes]:
+    """Start `python -m ipcviz.runtime` on the bytes of `opened` (runtime/control.py): they
+    go in a sealed memfd the child inherits, so it runs exactly what was read and checked
+    here and never opens the path again."""
+    fd = os.memfd_create("ipcviz-scenario", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        write_fully(fd, opened.raw)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW
+                    | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL)
+        argv = [sys.executable, "-m", "ipcviz.runtime", f"--source-fd={fd}",
+                f"--source={opened.meta()}"]
+        argv += [] if speed is None else [f"--speed={speed!r}"]
+        argv += ["--allow-exec"] if allow_exec else []
+        return subprocess.Popen(argv, pass_fds=(fd,), **popen)
+    finally:
+        os.close(fd)
 
-    def __init__(self, scenario_path: str, speed: float | None = None,
+
+class LiveSource(Source):
+    """Runs the runtime process (fork+exec, safe from a threaded app) on one read of a
+    scenario: `scenario` is that read (opening.py), or a name or path read here, once."""
+
+    def __init__(self, scenario: OpenedScenario | str, speed: float | None = None,
                  allow_exec: bool = False):
-        self.path = scenario_path
+        #: lines saying why the scenario could not be read (then no runtime starts)
+        self.open_error: list[str] | None = None
+        if isinstance(scenario, str):
+            try:
+                scenario = open_scenario(scenario)
+            except ScenarioError as exc:
+                self.open_error = exc.lines
+        self.opened: OpenedScenario | None = None if isinstance(scenario, str) else scenario
+        #: the file that was read (the watch on it and `e` use it; nothing is run from it)
+        self.path = scenario if isinstance(scenario, str) else scenario.path
         self.allow_exec = allow_exec
         #: the start speed (`launch --speed`), over the scenario's `speed:`
         self.speed = speed
@@ -95,13 +128,11 @@ class LiveSource(Source):
     def spawn(self) -> None:
         """Start the runtime process now (its output waits in the pipe until `start`):
         the CLI calls this before importing the UI, so both start up side by side."""
-        if self.proc is not None:
+        if self.proc is not None or self.opened is None:
             return
         env = dict(os.environ, IPCVIZ_PARENT_PID=str(os.getpid()))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ipcviz.runtime", self.path]
-            + ([] if self.speed is None else ["--speed", repr(self.speed)])
-            + (["--allow-exec"] if self.allow_exec else []),
+        self.proc = runtime_process(
+            self.opened, self.speed, self.allow_exec,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, env=env, close_fds=True,
         )
@@ -110,6 +141,8 @@ class LiveSource(Source):
     def first_error(self, timeout: float = 30.0) -> list[str] | None:
         """Wait for the runtime's first message: its error lines if it refused the scenario
         (or died), else None. The message is kept for the reader, so nothing is lost."""
+        if self.open_error is not None:
+            return self.open_error
         self.spawn()
         assert self.proc is not None and self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
@@ -130,6 +163,9 @@ class LiveSource(Source):
         return None
 
     def start(self, on_snapshot: OnSnapshot, on_error: OnError) -> None:
+        if self.open_error is not None:
+            on_error(self.open_error)
+            return
         self.spawn()
         self._thread = threading.Thread(
             target=self._read, args=(on_snapshot, on_error), name="ipcviz-runtime-reader",

@@ -73,19 +73,16 @@ class TimeKeys:
             self.source.seek_seconds(seconds)  # type: ignore[attr-defined]
 
     def action_restart_all(self) -> None:
-        """`ctrl+r`: the whole scenario again from the beginning: the old run is stopped
-        and every process and object of it removed first, then a new run starts."""
+        """`ctrl+r`: the whole scenario again from the beginning: the file is read again
+        and checked (reload.py), the old run is stopped and every process and object of
+        it removed first, then a new run starts on the bytes that were checked."""
         from ipcviz.tui.source import LiveSource
 
-        old = getattr(self, "source", None)
-        if not isinstance(old, LiveSource):
+        if not isinstance(getattr(self, "source", None), LiveSource):
             return
-        # stopping the old run can take seconds on a busy machine: say so first
-        self.notify("restarting: stopping the run and removing its objects…", timeout=3,  # type: ignore[attr-defined]
-                    markup=False)
-        self.set_timer(0.1, lambda: self._restart_from(old))  # type: ignore[attr-defined]
+        self._reload_scenario()  # type: ignore[attr-defined]
 
-    def _restart_from(self, old: object) -> None:
+    def _restart_from(self, old: object, opened: object) -> None:
         from ipcviz.tui.source import LiveSource
         from ipcviz.tui.widgets.events import EventLog
 
@@ -93,9 +90,10 @@ class TimeKeys:
         if getattr(self, "source", None) is not old:  # pressed twice: one restart
             return
         old.stop()
-        fresh = LiveSource(old.path, old.speed, old.allow_exec)
+        fresh = LiveSource(opened, old.speed, old.allow_exec)  # type: ignore[arg-type]
         self.latest = None
         log = self.query_one(EventLog)  # type: ignore[attr-defined]
         log.clear()
         self._start(fresh)  # type: ignore[attr-defined]
+        self._source_view_follows(fresh)  # type: ignore[attr-defined]
         self.notify("restarted from the beginning", timeout=2, markup=False)  # type: ignore[attr-defined]

@@ -19,11 +19,13 @@ UPCOMING = 6
 class ScenarioSource:
     """A scenario file's text, and where its steps and timeline entries are written."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, raw: bytes | None = None):
+        """`raw`: the bytes the run was started on (read from `path` when not given)."""
         from ipcviz.scenario.yamlpos import YamlError, load_document
 
-        with open(path, "rb") as fh:
-            raw = fh.read(1 << 20)
+        if raw is None:
+            with open(path, "rb") as fh:
+                raw = fh.read(1 << 20)
         self.path = path
         # the file's own characters, control ones shown as \x1b (never sent to the terminal)
         self.text = escape_control(raw.decode("utf-8", errors="replace"), keep_newlines=True)
