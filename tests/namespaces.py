@@ -1,6 +1,6 @@
-"""Running test code where /dev/mqueue is mounted, an empty unmounted directory, or absent:
-a forked child in a private mount namespace of its own (root only), so the machine's
-/dev is never changed for anyone else."""
+"""Running test code in a forked child with a private mount namespace of its own (root
+only), so the machine's /dev and /tmp are never changed for anyone else: /dev/mqueue
+mounted, an empty unmounted directory, or absent; a /tmp of its own to plant names in."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ CLONE_NEWNS = 0x00020000
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+MS_RDONLY = 1
+MS_REMOUNT = 32
 #: how /dev/mqueue can look on a machine
 MQUEUE_STATES = ("mounted", "empty-directory", "absent")
 
@@ -93,3 +95,32 @@ def with_mqueue(mqueue: str, action: Callable[[], None]) -> None:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, f"the child (/dev/mqueue {mqueue}) failed"
+
+
+def remount_read_only(path: str) -> None:
+    """Make the mount at `path` read-only (in this private namespace only)."""
+    _mount(_libc(), None, path, None, MS_REMOUNT | MS_RDONLY)
+
+
+def with_private_tmp(action: Callable[[], None]) -> None:
+    """Run `action` in a forked child that sees an empty /tmp of its own (a tmpfs, mode
+    1777, in a private mount namespace): it may plant names in /tmp as another user
+    without touching the machine's /tmp; fails the test if the action failed."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            libc = _libc()
+            if libc.unshare(CLONE_NEWNS) != 0:
+                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+            _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
+            _mount(libc, "tmpfs", "/tmp", "tmpfs")
+            os.chmod("/tmp", 0o1777)
+            action()
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child with a private /tmp failed"

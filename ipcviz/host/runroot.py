@@ -2,19 +2,24 @@
 
 It is shared ground when it lives in /tmp (any local user can create `/tmp/ipcviz-UID`
 first, or make it a symlink), so it is used only after `lstat` proves it is a real
-directory owned by us with mode 0700. Anything else is refused with one line naming
-the path and what is wrong, and nothing is touched.
+directory owned by us with mode 0700. Anything else is never used nor touched. A root
+chosen with IPCVIZ_RUN_ROOT is then refused with one line naming the path and what is
+wrong; the default root, taken by another user, gives way to a private root of our own
+elsewhere (`trusted_run_root`), and only where none works is the run refused.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import stat
 from pathlib import Path
 
 PREFIX = "ipcviz"
 ENV_OVERRIDE = "IPCVIZ_RUN_ROOT"  # tests (and careful users) choose the root themselves
+SHARED_TMP = "/tmp"  # where the default root lives, shared with every local user
+_FRESH_SUFFIX = re.compile(r"^[0-9a-f]{16}$")
 RUN_ID = re.compile(r"^[1-9][0-9]{0,9}-[0-9a-f]{6}$")  # <pid>-<6 hex>, made by new_run_id
 
 
@@ -38,15 +43,94 @@ def _private_dir(path: str) -> bool:
 
 
 def run_root_path() -> Path:
-    """Where the run root is: the override, `$XDG_RUNTIME_DIR/ipcviz` when that directory is
-    ours and private, else `/tmp/ipcviz-UID`. Only names the place; see `trusted_run_root`."""
+    """Where the run root is preferred: the override, `$XDG_RUNTIME_DIR/ipcviz` when that
+    directory is ours and private, else `/tmp/ipcviz-UID`. Only names the place; see
+    `trusted_run_root` (which falls back when this place is taken by someone else)."""
     override = os.environ.get(ENV_OVERRIDE)
     if override:
         return Path(override)
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
     if runtime_dir and os.path.isabs(runtime_dir) and _private_dir(runtime_dir):
         return Path(runtime_dir) / PREFIX
-    return Path("/tmp") / f"{PREFIX}-{os.getuid()}"
+    return Path(SHARED_TMP) / f"{PREFIX}-{os.getuid()}"
+
+
+def _cache_root() -> Path | None:
+    """`~/.cache/ipcviz-runs` (or under $XDG_CACHE_HOME), its parent made when missing,
+    when the home or cache directory is ours and nobody else may write it; else None."""
+    cache = os.environ.get("XDG_CACHE_HOME") or ""
+    if not os.path.isabs(cache):
+        home = os.path.expanduser("~")
+        if not os.path.isabs(home):
+            return None
+        cache = os.path.join(home, ".cache")
+    if _parent_problem(Path(cache)) is not None:
+        return None  # a home others may write: the cache could be swapped
+    try:
+        os.mkdir(cache, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    try:
+        info = os.lstat(cache)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        return None
+    return Path(cache) / f"{PREFIX}-runs"
+
+
+def _fresh_tmp_root() -> Path | None:
+    """A private root of ours in the shared temporary directory under a name nobody can
+    take first: `/tmp/ipcviz-UID.<16 hex>`. The first such directory of ours (sorted by
+    name) is used again, so `clean` and the next start find it; others may plant the
+    same pattern, but never a directory owned by us."""
+    stem = f"{PREFIX}-{os.getuid()}."
+    try:
+        names = sorted(n for n in os.listdir(SHARED_TMP) if n.startswith(stem))
+    except OSError:
+        return None
+    for name in names:
+        if _FRESH_SUFFIX.match(name[len(stem):]) and _private_dir(os.path.join(SHARED_TMP,
+                                                                                 name)):
+            return Path(SHARED_TMP) / name
+    for _ in range(8):
+        path = Path(SHARED_TMP) / f"{stem}{secrets.token_hex(8)}"
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue
+        except OSError:
+            return None
+        return path
+    return None
+
+
+def trusted_run_root(create: bool = True) -> Path:
+    """The run root, checked (see `check_run_root`).
+
+    With no override, a preferred root that another user took (a directory of theirs, a
+    file or a link at `/tmp/ipcviz-UID`) does not stop the run: the first private root
+    of ours that works is used instead, `~/.cache/ipcviz-runs`, else a fresh private
+    directory in /tmp. Where none does, the one line names IPCVIZ_RUN_ROOT."""
+    preferred = run_root_path()
+    try:
+        return check_run_root(preferred, create=create)
+    except RunRootError as exc:
+        if os.environ.get(ENV_OVERRIDE):
+            raise  # the user's own choice: never replaced by another place
+        first = str(exc)
+    for fallback in (_cache_root, _fresh_tmp_root):
+        path = fallback()
+        if path is None:
+            continue
+        try:
+            return check_run_root(path, create=True)
+        except RunRootError:
+            continue
+    raise RunRootError(f"{first}; no private place of yours works either: set "
+                       f"{ENV_OVERRIDE} to a directory of yours that only you can enter")
 
 
 def _describe(info: os.stat_result) -> str:
@@ -119,11 +203,6 @@ def check_run_root(path: Path, create: bool = True) -> Path:
                 or stat.S_IMODE(after.st_mode) != 0o700):
             raise RunRootError(f"{where}: changed while being checked; refusing to use it")
     return path
-
-
-def trusted_run_root(create: bool = True) -> Path:
-    """The run root, checked (see `check_run_root`)."""
-    return check_run_root(run_root_path(), create=create)
 
 
 def owned_private_file(path: Path | str) -> os.stat_result | None:
