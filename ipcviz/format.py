@@ -66,9 +66,13 @@ def format_counts(counts: dict[str, int]) -> str:
 
 
 def signal_gap_reason(sig: str, sent: int, received: int, masks: dict[str, list[str]],
-                      exit: int | str | None, realtime: bool) -> str:
+                      exit: int | str | None, realtime: bool, merged: int | None = None,
+                      state: str = "") -> str:
     """Why a worker received fewer (or more) of `sig` than were sent to it, in words (for
-    the current process life: the caller counts what was sent since the last start)."""
+    the current process life: the caller counts what was sent since the last start).
+    `merged`: how many of them the counts prove were merged (WorkerView.signals_merged;
+    None when not known, as in old recordings: then the frame's own state decides);
+    the rest is in flight, never called coalesced."""
     if received > sent:
         if sig == "SIGCHLD":
             return "sent by the kernel each time a child ended (or stopped)"
@@ -95,10 +99,20 @@ def signal_gap_reason(sig: str, sent: int, received: int, masks: dict[str, list[
                 return f"blocked: {sent - received} queued, waiting in the pending set"
             return "blocked: one pending bit, however many arrive"
         return "blocked"
-    if not realtime:
-        return (f"coalesced: {sent - received} arrived while one was already pending "
-                "(standard signals do not queue)")
-    return "not delivered yet"
+    if realtime:
+        return "not delivered yet"
+    gap = sent - received
+    pending = sig in masks.get("pending", []) or sig in masks.get("shared_pending", [])
+    if merged is None:  # not known: merged only if the frame shows nothing in flight
+        merged = 0 if pending or state in ("running", "stopped", "") else gap
+    merged = min(merged, gap)
+    if merged > 0:
+        text = (f"coalesced: {merged} arrived while one was already pending (standard "
+                "signals do not queue)")
+        return text + (f"; {gap - merged} in flight" if gap > merged else "")
+    if pending:
+        return "in flight: pending in the kernel, its handler has not run yet"
+    return "in flight: sent, its handler has not counted it yet"
 
 
 _SPARKS = "▁▂▃▄▅▆▇█"

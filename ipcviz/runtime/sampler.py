@@ -12,6 +12,7 @@ import numpy as np
 from ipcviz.host.process import CLOCK_TICKS, StatFiles, parse_stat
 from ipcviz.runtime.channel_views import ChannelViews, rank_compared
 from ipcviz.runtime.procmasks import read_masks
+from ipcviz.runtime.signal_merges import MergeProofs
 from ipcviz.runtime.worker_views import MASKS_EVERY, WorkerViews, names_of
 from ipcviz.signals import NSIG, signal_name
 from ipcviz.telemetry import table as T
@@ -39,6 +40,7 @@ class Sampler(WorkerViews, ChannelViews):
         self._masks: dict[int, dict[str, list[str]]] = {}
         self._mask_keys: dict[int, tuple] = {}
         self._stat_files = StatFiles()
+        self._merges = MergeProofs()  # coalesced signals the counts prove (WorkerViews)
         #: worker -> (what its last view was made of, that view): see _worker_view
         self._views: dict[str, tuple[tuple, object]] = {}
         #: per worker: what its view was made of at the last tick, and that view

@@ -4,6 +4,7 @@ kernel's view of its process (state, cpu, signal masks)."""
 from __future__ import annotations
 
 import os
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -153,6 +154,7 @@ class WorkerViews:
                   now: float) -> WorkerView:
         stat = self._read_stat(kid.ident.pid, now)[0] if kid.exit is None else None
         masks: dict[str, list[str]] = {}
+        merged: dict[str, int] = {}
         waiting = None
         if stat is not None and stat.start_ticks == kid.ident.start:
             state, waiting = self._state(stat.state, int(row[T.OP]), row, channel_names)
@@ -162,6 +164,8 @@ class WorkerViews:
                     stat.signal_bits))
                 if row[T.HIDDEN_BLOCK]:
                     masks = without_hidden(masks, int(row[T.HIDDEN_BLOCK]))
+                merged = self._merges.update(kid.ident.pid, self._fresh, stat.state, masks,
+                                             self.runtime.kid_sent_to.get(kid.row, {}), row)
         else:
             state = "exited"
         exit = kid.exit
@@ -187,7 +191,7 @@ class WorkerViews:
             messages_received=per_channel["messages_received"],
             duplicates=int(row[T.DUPLICATES]), self_reads=int(row[T.SELF_READS]),
             epipe_errors=int(row[T.EPIPE]),
-            failure=row_failure(row, channel_names),
+            failure=row_failure(row, channel_names), signals_merged=merged,
         )
 
     def _worker_view(self, proc: Proc, row: np.ndarray | None, channel_names: list[str],
@@ -219,6 +223,7 @@ class WorkerViews:
                           raw: bytes | None = None) -> WorkerView:
         pid = proc.ident.pid if proc.ident else None
         state, waiting, cpu, masks, zombies = "starting", None, 0.0, {}, 0
+        merged: dict[str, int] = {}
         program = proc.instance.definition.exec
         if proc.attached_argv is not None:  # a running process of the user's (attach:)
             program = proc.attached_argv or [f"process {pid}"]
@@ -241,6 +246,12 @@ class WorkerViews:
                     stat.signal_bits))
                 if row is not None and row[T.HIDDEN_BLOCK]:
                     masks = without_hidden(masks, int(row[T.HIDDEN_BLOCK]))
+                life = Counter(proc.sent_to - proc.sent_before_life if proc.restarts
+                               else proc.sent_to)
+                life.update(by_workers or {})
+                merged = self._merges.update(
+                    pid, self._fresh, stat.state, masks, life, row,
+                    proc.received_before_life if proc.restarts else None)
                 if proc.spawn_rows:
                     zombies = zombie_children(pid)
         elif proc.started_once:
@@ -252,7 +263,8 @@ class WorkerViews:
                    proc.restarts, state, waiting, round(cpu, 1), zombies,
                    tuple(proc.sent_to.items()), tuple((by_workers or {}).items()))
             known = self._views.get(proc.name)
-            if known is not None and known[0] == key and known[1].masks == masks:
+            if (known is not None and known[0] == key and known[1].masks == masks
+                    and known[1].signals_merged == merged):
                 return known[1]
         received = sent = {}
         per_channel = self._per_channel(proc.name, proc.roles, row)
@@ -296,6 +308,7 @@ class WorkerViews:
                                 and proc.received_before_life is not None else None),
             uses_lock=uses_lock(proc.instance.definition),
             program=facts,
+            signals_merged=merged if program is None else None,
         )
         if key is not None:
             self._views[proc.name] = (key, view)

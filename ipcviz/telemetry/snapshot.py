@@ -117,6 +117,10 @@ class WorkerView:
     signals_received."""
     uses_lock: bool = False
     """Some step of it takes a `lock:` (so `l` has something to switch off)."""
+    signals_merged: dict[str, int] | None = None
+    """Standard signals sent to this process life that the counts prove were merged into
+    one already pending (coalesced), by name (runtime/signal_merges.py); the rest of sent
+    - received is in flight. None: not known (recordings made before)."""
     program: dict[str, Any] | None = None
     """A worker that runs a program (`exec:`): {"argv", "output_lines", "last_output"};
     its counters are not known (no step interpreter counts them)."""

@@ -43,9 +43,11 @@ def worker_reason(w: WorkerView, signals: list[str]) -> str:
     sent_to = w.sent_this_life if w.sent_this_life is not None else w.signals_sent_to
     received = (w.received_this_life if w.received_this_life is not None
                 else w.signals_received)
+    merged = w.signals_merged
     for sig in signals:
         reason = signal_gap_reason(sig, sent_to.get(sig, 0), received.get(sig, 0),
-                                   w.masks, w.exit, is_realtime(parse_signal(sig)))
+                                   w.masks, w.exit, is_realtime(parse_signal(sig)),
+                                   None if merged is None else merged.get(sig, 0), w.state)
         if reason:
             return f"{sig}: {reason}"
     return ""
@@ -97,6 +99,7 @@ class SignalsPanel(Panel):
         key = (tuple(signals), tuple((w.name, tuple(w.signals_received.items()),
                                       tuple(w.signals_sent_to.items()), w.exit,
                                       tuple((w.sent_this_life or {}).items()),
+                                      tuple((w.signals_merged or {}).items()), w.state,
                                       tuple((k, tuple(v)) for k, v in w.masks.items()))
                                      for w in active))
         if key == self._key:

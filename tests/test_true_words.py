@@ -1,0 +1,119 @@
+"""Words that are true on the frame that shows them: a signal sent and not yet handled is
+in flight (pending), never "coalesced"; "coalesced" only for merges the counts prove."""
+
+from __future__ import annotations
+
+import json
+
+from ipcviz.format import signal_gap_reason
+from ipcviz.telemetry.snapshot import Snapshot, WorkerView
+from ipcviz.tui.widgets.signals import signals_in_play, worker_reason
+
+from .conftest import SCENARIOS, run_cli
+
+MASKS = {"pending": [], "shared_pending": [], "blocked": [], "ignored": [],
+         "caught": ["SIGUSR1"]}
+
+
+def _worker(**fields) -> WorkerView:
+    base = dict(name="w", group="w", pid=100, state="sleeping",
+                signals_sent_to={"SIGUSR1": 3}, signals_received={"SIGUSR1": 2},
+                masks=MASKS, signals_merged={})
+    return WorkerView(**{**base, **fields})
+
+
+def test_a_signal_in_flight_is_not_called_coalesced() -> None:
+    """3 sent, 2 received: the third is pending in the kernel (its handler has not run),
+    or was delivered and is being counted; the frame said "coalesced: 1" either way."""
+    pending = _worker(masks={**MASKS, "pending": ["SIGUSR1"]})
+    assert worker_reason(pending, ["SIGUSR1"]) == (
+        "SIGUSR1: in flight: pending in the kernel, its handler has not run yet")
+    counting = _worker(state="running")
+    assert worker_reason(counting, ["SIGUSR1"]) == (
+        "SIGUSR1: in flight: sent, its handler has not counted it yet")
+    # asleep and nothing pending, but the counts prove nothing yet (read out of order)
+    assert worker_reason(_worker(), ["SIGUSR1"]) == (
+        "SIGUSR1: in flight: sent, its handler has not counted it yet")
+
+
+def test_coalesced_only_as_many_as_the_counts_prove() -> None:
+    proven = _worker(signals_sent_to={"SIGUSR1": 50}, signals_received={"SIGUSR1": 1},
+                     signals_merged={"SIGUSR1": 48})
+    assert worker_reason(proven, ["SIGUSR1"]) == (
+        "SIGUSR1: coalesced: 48 arrived while one was already pending (standard signals "
+        "do not queue); 1 in flight")
+    done = _worker(signals_sent_to={"SIGUSR1": 50}, signals_received={"SIGUSR1": 1},
+                   signals_merged={"SIGUSR1": 49})
+    assert worker_reason(done, ["SIGUSR1"]).startswith("SIGUSR1: coalesced: 49 arrived")
+    # a proof never claims more than the frame's own gap
+    assert signal_gap_reason("SIGUSR1", 5, 4, MASKS, None, False, merged=3).startswith(
+        "coalesced: 1 arrived")
+
+
+def test_an_old_recording_says_coalesced_only_when_its_frame_shows_nothing_in_flight(
+        ) -> None:
+    """Recordings made before the proof was data: the frame's own state decides."""
+    old = dict(signals_merged=None)
+    assert worker_reason(_worker(**old), ["SIGUSR1"]).startswith("SIGUSR1: coalesced: 1")
+    assert "in flight" in worker_reason(_worker(state="running", **old), ["SIGUSR1"])
+    assert "in flight" in worker_reason(
+        _worker(masks={**MASKS, "shared_pending": ["SIGUSR1"]}, **old), ["SIGUSR1"])
+
+
+STOPPED = """\
+duration: 2.5
+workers:
+  w:
+    handlers: {SIGUSR1: count}
+    steps: [{sleep: 30}]
+timeline:
+  - {at: 0.3, stop: w}
+  - {at: 0.5, signal: {to: w, sig: SIGUSR1}}
+  - {at: 1.5, cont: w}
+"""
+
+
+def _frames(path) -> list[Snapshot]:
+    return [Snapshot.from_dict(json.loads(line)) for line in path.read_text().splitlines()]
+
+
+def test_a_signal_pending_at_a_stopped_worker_is_in_flight_on_every_frame(
+        tmp_path, scenario_file, nothing_left_behind) -> None:
+    """SIGUSR1 sent to a stopped worker stays pending until SIGCONT: every frame of that
+    second called it "coalesced: 1" (nothing was merged); it is in flight, then counted."""
+    out = tmp_path / "stopped.jsonl"
+    result = run_cli("record", str(scenario_file(STOPPED)), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    words = [(f.elapsed, worker_reason(f.worker("w"), ["SIGUSR1"])) for f in _frames(out)]
+    assert not [w for w in words if "coalesced" in w[1]], words
+    pending = [t for t, w in words if w == "SIGUSR1: in flight: pending in the kernel, "
+                                           "its handler has not run yet"]
+    assert pending and min(pending) < 1.0 and max(pending) > 1.3, words
+    last = _frames(out)[-1].worker("w")
+    assert (last.signals_sent_to["SIGUSR1"], last.signals_received["SIGUSR1"]) == (1, 1)
+    assert words[-1][1] == ""
+
+
+def test_signals_coalescing_says_coalesced_once_the_merge_is_proven(
+        tmp_path, nothing_left_behind) -> None:
+    """The lesson: 50 SIGUSR1 sent while blocked, one received after the unblock. Blocked,
+    the frames say so; "coalesced" appears only with the one delivery counted, and then
+    exactly 49 (never 50: the pending one is not merged, it is in flight)."""
+    out = tmp_path / "coalescing.jsonl"
+    result = run_cli("record", str(SCENARIOS / "signals_coalescing.yaml"), "-o", str(out),
+                     "--duration", "5")
+    assert result.returncode == 0, result.stderr
+    frames = _frames(out)
+    said = []
+    for f in frames:
+        w = f.worker("standard")
+        reason = worker_reason(w, signals_in_play(f))
+        said.append((f.elapsed, reason))
+        if "coalesced" in reason:
+            assert w.signals_received.get("SIGUSR1") == 1, (f.elapsed, reason)
+            assert reason.startswith("SIGUSR1: coalesced: 49 arrived"), (f.elapsed, reason)
+            assert w.signals_merged == {"SIGUSR1": 49}
+    assert said[-1][1].startswith("SIGUSR1: coalesced: 49 arrived"), said[-5:]
+    blocked = [r for t, r in said if 1.2 < t < 3.8]
+    assert blocked and all(r == "SIGUSR1: blocked: one pending bit, however many arrive"
+                           for r in blocked), blocked
