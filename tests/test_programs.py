@@ -395,3 +395,26 @@ workers:
     (child,) = [p for p in procs.values() if p[1] == worker["pid"]]
     assert child[6] == {"pending": ["SIGUSR1"], "blocked": ["SIGUSR1"]}
     assert procs[worker["pid"]][6] == {}
+
+
+def test_a_watched_programs_cpu_share_and_memory_are_shown(nothing_left_behind) -> None:
+    """A program that spins and holds 64 MiB: the last reading gives it a share of a core
+    (how much depends on the machine's load) and at least those bytes resident; the
+    panel's line says both."""
+    from ipcviz.telemetry.snapshot import WorkerView
+    from ipcviz.tui.widgets.programs import program_lines
+
+    spin = ("block = bytearray(64 << 20)\n"
+            "for i in range(0, len(block), 4096): block[i] = 1\n"
+            "while True: pass\n")
+    result = run_cli("watch", "--headless", "--json", "--duration", "2", "--", PY, "-c", spin)
+    worker = next(iter(_summary(result)["workers"].values()))
+    (row,) = worker["program"]["observed"]["processes"]
+    cpu, rss = row[7], row[8]
+    assert cpu is not None and cpu > 0
+    assert rss >= 64 << 20
+    view = WorkerView(name="spin", group="spin", state="running", pid=row[0], program={"argv": [PY], "observed":
+                      {"processes": [row], "pipes": [], "queues": [], "sockets": [],
+                       "shared_memory": []}})
+    shown = program_lines(view)[1].plain
+    assert f"{cpu:.0f} % cpu" in shown and "MiB" in shown

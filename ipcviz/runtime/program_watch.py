@@ -37,6 +37,9 @@ class ProgramWatch:
     #: leak (it only used it); None: the queues could not be listed (never a leak then)
     shm_before: dict[str, int] = field(default_factory=shm_listing)
     queues_before: dict[str, int] | None = None
+    #: each watched pid's CPU seconds at its last reading, and when (for the share of a
+    #: core it used between two readings)
+    cpu_seen: dict[int, tuple[float, float]] = field(default_factory=dict)
 
     def note_start(self) -> None:
         """List what exists now, before any program starts (see `leak_identities`)."""
@@ -66,7 +69,8 @@ class ProgramWatch:
                            {k: list(v) for k, v in (
                                ("pending", sorted(set(p.signals.pending)
                                                   | set(p.signals.shared_pending))),
-                               ("blocked", p.signals.blocked)) if v}]
+                               ("blocked", p.signals.blocked)) if v},
+                           self._cpu_percent(p.pid, p.cpu_seconds, seen.taken_at), p.rss]
                           for p in seen.processes],
             "pipes": [{"kind": p.kind, "path": p.path, "inode": p.inode,
                        "buffered": p.buffered, "capacity": p.capacity,
@@ -89,6 +93,17 @@ class ProgramWatch:
         self.last[name] = view
         self._peak(name, view)
         return view
+
+    def _cpu_percent(self, pid: int, cpu_seconds: float | None, at: float) -> float | None:
+        """The share of one core the process used since its last reading (None at its
+        first reading, or when its CPU time cannot be read)."""
+        before = self.cpu_seen.get(pid)
+        if cpu_seconds is None:
+            return None
+        self.cpu_seen[pid] = (cpu_seconds, at)
+        if before is None or at <= before[1]:
+            return None
+        return round(100 * max(0.0, cpu_seconds - before[0]) / (at - before[1]), 1)
 
     def _peak(self, name: str, view: dict) -> None:
         peak = self.peaks.setdefault(name, {"processes": 0, "zombies": 0, "pipes": {},

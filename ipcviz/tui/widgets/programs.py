@@ -9,7 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.reactive import reactive
 
-from ipcviz.format import escape_control
+from ipcviz.format import escape_control, format_bytes
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.widgets.signals import short_mask
@@ -75,6 +75,7 @@ def program_lines(w: WorkerView, dtype: str = "bytes") -> list[Text]:
     lines = [head]
     for pid, ppid, name, state, waits, zombies, *more in procs[:MAX_LISTED]:
         masks = more[0] if more else {}  # (recordings before masks were kept: none)
+        cpu, rss = (more[1], more[2]) if len(more) >= 3 else (None, None)
         depth = "  " if pid == w.pid else "    └ "
         text = Text(f"{depth}{names[pid]}", style="bold" if pid == w.pid else "")
         text.append(f"  {state}", style="red" if state == "zombie" else "green")
@@ -87,6 +88,9 @@ def program_lines(w: WorkerView, dtype: str = "bytes") -> list[Text]:
             text.append(f"  pending {short_mask(masks['pending'])}", style="bold magenta")
         if masks.get("blocked"):
             text.append(f"  blocks {short_mask(masks['blocked'])}", style="yellow")
+        if rss is not None and state != "zombie":
+            used = f"{cpu:.0f} % cpu, " if cpu is not None else ""
+            text.append(f"  {used}{format_bytes(rss)}", style="dim")
         lines.append(text)
     if len(procs) > MAX_LISTED:
         lines.append(Text(f"    … {len(procs) - MAX_LISTED} more processes", style="dim"))
