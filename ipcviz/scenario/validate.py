@@ -10,19 +10,13 @@ from ipcviz.scenario import schema as s
 from ipcviz.scenario.kinds import CHANNELS, STEPS
 from ipcviz.signals import PARENT_SIGNALS, SIGRTMAX, SIGRTMIN, UNCATCHABLE, signal_name
 
+from ipcviz.scenario.channel_env import check_env_names
 from ipcviz.scenario.expectations import check_expect, check_question
+from ipcviz.scenario.keys import canonical_key, key_problem
 from ipcviz.scenario.programs import check_programs, check_signal_steps
 from ipcviz.scenario.refs import Unsure, _bad_shape, dtype_problem, instance_names
 from ipcviz.scenario.timing import check_time
 from ipcviz.scenario.yamlpos import FieldPath
-
-#: Keys the TUI binds itself; a trigger may not take them (the scrolling keys too: the
-#: panels scroll with them).
-BUILTIN_KEYS = frozenset(
-    "t k i s c u R p ? q S l n N - +".split()
-    + ["space", "minus", "plus", "ctrl+r", "up", "down", "left", "right", "enter", "escape", "tab", "ctrl+c", "question_mark",
-       "pageup", "pagedown", "home", "end"]
-)
 
 PARENT_SIGNALS_TEXT = ", ".join(
     signal_name(n) for n in sorted(PARENT_SIGNALS) if not SIGRTMIN <= n <= SIGRTMAX
@@ -66,6 +60,7 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
         yield (path, f"unknown worker '{name}' (workers: {known})")
 
     yield from resources.check_mqueue_limits(channels)
+    yield from check_env_names(scn)
     yield from resources.descriptor_budget(channels)
     for cname, ch in channels.items():
         server_option = CHANNELS[ch.kind].server_option  # a socket's `server:`
@@ -133,17 +128,14 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
 
     seen_keys: dict[str, int] = {}
     for i, trig in enumerate(scn.triggers):
-        if _unpressable(trig.key):
-            yield (("triggers", i, "key"), f"key {trig.key!a} has control, format or space "
-                                           "characters: no key press makes it, and the help "
-                                           "screen would send them to the terminal")
-        elif trig.key in BUILTIN_KEYS:
-            yield (("triggers", i, "key"), f"key '{trig.key}' is built in "
-                                           f"(taken: {' '.join(sorted(BUILTIN_KEYS))})")
-        elif trig.key in seen_keys:
+        problem = key_problem(trig.key)
+        name = canonical_key(trig.key)
+        if problem:
+            yield (("triggers", i, "key"), problem)
+        elif name in seen_keys:
             yield (("triggers", i, "key"), f"key '{trig.key}' is already used by "
-                                           f"triggers[{seen_keys[trig.key]}]")
-        seen_keys.setdefault(trig.key, i)
+                                           f"triggers[{seen_keys[name]}]")
+        seen_keys.setdefault(name, i)
 
     for i, exp in enumerate(scn.expect):
         yield from check_expect(scn, groups, (("expect", i)), exp, unsure)
@@ -289,15 +281,6 @@ def _check_index(scn, arg, here, kind):
     for k, (i, n) in enumerate(zip(index, shape)):
         if not 0 <= i < n:
             yield (here + ("index",), f"index {i} is out of range 0..{n - 1} (dimension {k})")
-
-
-def _unpressable(key: str) -> bool:
-    """A trigger key with characters no key press gives (ESC, NUL, a right-to-left
-    override, spaces): it can only be there to write to the terminal."""
-    import unicodedata
-
-    return any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp")
-               for c in key)
 
 
 def _check_rpc_sides(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
