@@ -63,6 +63,11 @@ class Proc:
         return self.instance.name
 
     @property
+    def runs_program(self) -> bool:
+        """It runs a program (`exec:`) or is an attached process: no steps, no boundary."""
+        return self.instance.definition.runs_program
+
+    @property
     def exit_text(self) -> str:
         if self.exit is None:
             return ""

@@ -13,8 +13,16 @@ every worker has settled (back at its boundary, blocked in the kernel, stopped o
 exited) before the next entry, so the same schedule always gives the same result. An
 entry naming a worker that cannot move is an error with the entry's index, not a hang.
 
-The run clock (`run_time`: timeline, restarts, the headless duration) runs at speed f
-in run mode and stands still while the run is paused, stepped or scheduled.
+The run clock (`run_time`: timeline, restarts) runs at speed f in run mode and stands
+still while the run is paused, stepped or scheduled. A run with a limit (headless, a
+recording) lasts `limit` seconds of `spent()`: the run clock plus the time its schedule
+took, at the same speed, so no schedule (one waiting on a worker's long `sleep`, or
+entries enough to last a day in slow motion) keeps a run past its duration; a schedule
+the limit cuts short is an error naming the entry it had reached.
+
+A worker that runs a program (`exec:`, `attach:`) has no step boundary: a schedule
+neither waits for it to settle nor can give it a turn (the loader refuses a schedule
+naming one; the scheduler says so too, rather than wait).
 """
 
 from __future__ import annotations
@@ -36,6 +44,9 @@ class Proc(Protocol):
     row: int
     alive: bool
     ident: ProcessIdentity | None
+
+    @property
+    def runs_program(self) -> bool: ...
 
 
 class Runtime(Protocol):
@@ -118,8 +129,11 @@ class Scheduler:
         self.ran_freely = False
         self._free_since_grant = self.mode == "run"
         self.error: ScheduleError | None = None
+        #: seconds of `spent()` a run with a limit lasts (Session sets it); None: live
+        self.limit: float | None = None
         self._position = 0
         self._run_time = 0.0
+        self._schedule_time = 0.0
         self._last = clock()
         self._blocked_since: dict[int, float] = {}
         self._next_grant = 0.0
@@ -216,13 +230,21 @@ class Scheduler:
 
     def start_clock(self) -> None:
         """The run starts now (every worker forked): run time 0."""
-        self._run_time = 0.0
+        self._run_time = self._schedule_time = 0.0
         self._last = self.clock()
+
+    def spent(self) -> float:
+        """What a run with a limit has used of it: the run clock plus the time the
+        schedule took (at the run's speed, as the run clock would have counted it)."""
+        self._advance_clock()
+        return self._run_time + self._schedule_time
 
     def _advance_clock(self) -> None:
         now = self.clock()
         if self.mode == "run":
             self._run_time += (now - self._last) * self.speed
+        elif self.mode == "schedule":
+            self._schedule_time += (now - self._last) * self.speed
         self._last = now
 
     def next_ops(self) -> dict[str, NextOp | None]:
@@ -245,8 +267,10 @@ class Scheduler:
 
     def settled(self) -> bool:
         """No worker is between two boundaries: each is held, paused, blocked in the
-        kernel, stopped or gone (so what the table shows will not move by itself)."""
-        return all(self._where(p.row, p)[0] != "moving" for p in self.runtime.procs)
+        kernel, stopped or gone (so what the table shows will not move by itself).
+        Programs are not waited for: they have no boundaries and run as they like."""
+        return all(self._where(p.row, p)[0] != "moving" for p in self.runtime.procs
+                   if not p.runs_program)
 
     def _shape(self, channel: int) -> tuple[int, ...]:
         if 0 <= channel < len(self.runtime.channels):
@@ -275,6 +299,8 @@ class Scheduler:
         with the words of why it cannot move."""
         if proc is not None and (not proc.alive or proc.ident is None):
             return "exited", "it has exited"
+        if proc is not None and proc.runs_program:
+            return "program", "it runs a program: no step boundary holds it"
         arr = self._cells()
         cells = arr[row]
         if cells[T.HELD] and cells[T.TAKEN] >= cells[T.CTRL_GRANTS]:
@@ -314,6 +340,9 @@ class Scheduler:
         if self.mode != "schedule" or self.runtime.table is None:
             return
         by_name = {p.name: p for p in self.runtime.procs}
+        if self.limit is not None and self._run_time + self._schedule_time >= self.limit:
+            self._out_of_time(by_name)
+            return
         while True:
             if not self.settled():
                 return  # the last operation (or what it woke) has not settled yet
@@ -343,6 +372,20 @@ class Scheduler:
         else:
             self.resume()
             self.runtime._log("runtime", "schedule done: running", "runtime")
+
+    def _out_of_time(self, by_name: dict[str, Proc]) -> None:
+        """The run's limit came with the schedule under way: an error naming the worker
+        still moving (the one it waited for), else the entry it had reached."""
+        moving = next((name for name, row, proc in self._rows()
+                       if self._where(row, proc)[0] == "moving"), None)
+        if moving is not None:
+            self._position = max(0, self._position - 1)
+        elif self._position < len(self.schedule):
+            moving = self.schedule[self._position]
+        else:
+            moving = self.schedule[-1]
+        self._fail(moving, f"the run's {self.limit:g} s were spent with the schedule "
+                           "under way")
 
     def _fail(self, name: str, why: str) -> None:
         self.error = ScheduleError(self._position, name, why)

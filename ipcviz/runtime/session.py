@@ -88,20 +88,27 @@ class Session:
         self.on_turn = on_turn
         self.input_open = True
         self._watch: EventWatch | None = None
+        if limit is not None:  # a schedule's time counts against the limit too
+            runtime.scheduler.limit = limit
 
     def over(self) -> bool:
         """A stop request or closed input ends any run; a run with a `limit` (headless,
         recording) also ends after `limit` seconds of run time (slow motion stretches
-        them, a schedule stops the clock while it lasts), once every worker has ended, or
-        when its schedule failed or ended with `after_schedule: pause`."""
+        them; the time a schedule takes counts too, though the run clock stands still
+        while it lasts), once every worker has ended, or when its schedule failed or
+        ended with `after_schedule: pause`."""
         rt = self.runtime
         if rt.stop_requested or not self.input_open:
             return True
         if self.limit is None:
             return False
         scheduler = rt.scheduler
-        return (rt.run_time >= self.limit or rt.all_ended() or scheduler.error is not None
+        return (self._spent() >= self.limit or rt.all_ended() or scheduler.error is not None
                 or scheduler.mode == "pause")
+
+    def _spent(self) -> float:
+        """Seconds of the limit used: run time and the schedule's time (scheduler.py)."""
+        return self.runtime.scheduler.spent() if self.runtime.started else 0.0
 
     def run(self) -> None:
         """The loop: wait for the runtime's work or the input, observe, sample, send."""
@@ -117,7 +124,7 @@ class Session:
                 if answer_due:  # the answer is due at the end of the hold
                     wait = min(wait, max(hold_until, last_frame + COMMAND_GAP) - now)
             if self.limit is not None:
-                wait = min(wait, (self.limit - rt.run_time) / rt.scheduler.speed)
+                wait = min(wait, (self.limit - self._spent()) / rt.scheduler.speed)
             if rt.poll(max(0.0, wait), extra_fds=self.input_fds) and self.on_input:
                 self.input_open = self.on_input()
                 hold_until = rt.elapsed + COMMAND_HOLD

@@ -16,15 +16,22 @@ SPEED_TEXT = "1, 0.5, 0.25, 0.125, 0.0625, 0.03125 or 0.015625"
 def schedule_problems(entries: list[str], workers: dict[str, s.Worker],
                       unsure: Unsure | None = None) -> Iterator[tuple[int, str]]:
     """(entry index, what is wrong) for each entry of a schedule that does not name one
-    worker process the runtime starts (the CLI's --schedule is checked with this too)."""
+    worker process the runtime starts and holds between steps (not a program: the CLI's
+    --schedule is checked with this too)."""
     names = [n for g, w in workers.items() if not w.spawned for n in instance_names(g, w)]
     if len(entries) > s.MAX_SCHEDULE:
         yield (s.MAX_SCHEDULE, f"{len(entries)} entries; the limit is {s.MAX_SCHEDULE:,}")
         return
     for i, entry in enumerate(entries):
+        worker = workers.get(entry)
+        if worker is not None and worker.runs_program:
+            what = "watches a running process (attach:)" if worker.attach is not None \
+                else "runs a program (exec:)"
+            yield (i, f"'{entry}' {what}: it has no step boundary to hold it at, so a "
+                      "schedule cannot give it turns (name workers with steps)")
+            continue
         if entry in names or (unsure is not None and unsure.worker(entry)):
             continue
-        worker = workers.get(entry)
         if worker is not None and worker.spawned:
             yield (i, f"'{entry}' is only started by `spawn`; a schedule names workers the "
                       "runtime starts")
