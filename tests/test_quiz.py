@@ -43,19 +43,20 @@ def test_answers_typed_at_the_prompt(nothing_left_behind) -> None:
     from .conftest import ROOT
 
     result = subprocess.run([sys.executable, "-m", "ipcviz", "quiz", "race_by_hand",
-                             "--headless"], input="one\n1\n", capture_output=True, text=True,
-                            cwd=ROOT, timeout=60)
+                             "--headless"], input="one\n1\n3\n", capture_output=True,
+                            text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("your answer:") == 2
+    assert result.stdout.count("your answer:") == 3
     assert "(answer with a number)" in result.stdout
     assert "you said 1; the run: 1  right" in result.stdout
+    assert "you said 3; the run: 3  right" in result.stdout
 
 
 def test_bad_input_exits_2_before_anything_runs(nothing_left_behind) -> None:
-    few = run_cli("quiz", "race_by_hand", "--headless", "--answers", "1,2")
+    few = run_cli("quiz", "race_by_hand", "--headless", "--answers", "1,2,3")
     assert few.returncode == 2
-    assert few.stderr.strip() == "--answers: 2 answer(s) for 1 question(s)"
-    none = run_cli("quiz", "deadlock", "--headless", "--answers", "1")
+    assert few.stderr.strip() == "--answers: 3 answer(s) for 2 question(s)"
+    none = run_cli("quiz", "tests/scenarios/heat.yaml", "--headless", "--answers", "1")
     assert none.returncode == 2 and "has no `questions:`" in none.stderr
     eof = run_cli("quiz", "race_by_hand", "--headless")  # stdin is empty
     assert eof.returncode == 2 and "no answers on standard input" in eof.stderr
