@@ -117,3 +117,33 @@ def test_signals_coalescing_says_coalesced_once_the_merge_is_proven(
     blocked = [r for t, r in said if 1.2 < t < 3.8]
     assert blocked and all(r == "SIGUSR1: blocked: one pending bit, however many arrive"
                            for r in blocked), blocked
+
+
+RENDEZVOUS = """\
+duration: 30
+channels:
+  meet: {kind: queue, capacity: 0}
+workers:
+  p: {steps: [{send: {to: meet, data: "m"}}, {sleep: 30}]}
+  c: {steps: [{sleep: 30}, {receive: {from: meet}}]}
+"""
+
+
+def test_a_rendezvous_shows_its_sender_waiting_not_a_depth_of_one(
+        scenario_file, nothing_left_behind) -> None:
+    """A queue of capacity 0 holds no message: the panel said "1 (rendezvous)" (of
+    capacity 0) while the sender waited for a receiver, on every frame of queue_capacity."""
+    from ipcviz.tui.widgets.queues import QueuesPanel
+
+    from .test_channel_panels import panel_text, run_app
+    from .test_tui_live import wait_for
+
+    async def check(pilot, app) -> None:
+        await wait_for(pilot, lambda: app.latest.worker("p").state == "blocked"
+                       and "waiting for a receiver" in panel_text(app, QueuesPanel))
+        text = panel_text(app, QueuesPanel)
+        assert "queue meet  0 (rendezvous): sender waiting for a receiver" in text
+        assert "1 (rendezvous)" not in text and " 1 / 0" not in text
+        assert app.latest.worker("p").waiting == ("send", "meet")
+
+    run_app(str(scenario_file(RENDEZVOUS)), check)

@@ -44,13 +44,21 @@ class QueueView:
     messages_received: int
     refused: int = 0
     """Non-blocking sends the queue turned away because it was full (EAGAIN)."""
+    waiting_senders: int = 0
+    """A rendezvous (capacity 0): senders that offered a message and wait for a receiver
+    to take it; a rendezvous itself holds none (its depth is 0)."""
 
     @classmethod
     def of(cls, channel: ChannelView) -> QueueView:
         data = channel.data
-        return cls(int(data.get("depth", 0)), data.get("capacity", 0),
-                   data.get("max_depth", 0), data.get("messages_sent", 0),
-                   int(data.get("messages_received", 0)), int(data.get("refused", 0)))
+        depth, capacity = int(data.get("depth", 0)), data.get("capacity", 0)
+        waiting = int(data.get("waiting_senders", 0))
+        rendezvous = capacity == 0 and channel.kind == "queue"
+        if rendezvous:  # frames that counted an offered message as the depth
+            waiting, depth = max(waiting, depth), 0
+        return cls(depth, capacity, 0 if rendezvous else data.get("max_depth", 0),
+                   data.get("messages_sent", 0), int(data.get("messages_received", 0)),
+                   int(data.get("refused", 0)), waiting)
 
 
 @dataclass(frozen=True)

@@ -75,11 +75,15 @@ class QueuesPanel(Panel):
                 gauge = Text(bar(depth / top, width),
                              style="red" if full else "yellow" if depth else "green")
                 gauge.append(f" {depth} / {capacity}")
+            elif capacity == 0:  # holds nothing: a sender waits until a receiver takes it
+                waiting = queue.waiting_senders
+                gauge = Text("0 (rendezvous)")  # no bar: nothing to fill
+                if waiting:
+                    gauge.append(f": {'sender' if waiting == 1 else f'{waiting} senders'} "
+                                 "waiting for a receiver", style="yellow")
             else:  # no capacity to fill: a bar against the most seen would look like one
                 gauge = Text(" " * width)
-                gauge.append(f" {depth} " + ("(rendezvous)" if capacity == 0
-                                             else "(no limit)"),
-                             style="yellow" if depth else "")
+                gauge.append(f" {depth} (no limit)", style="yellow" if depth else "")
             senders = [w.name for w in snap.workers
                        if w.state == "blocked" and w.waiting == ("send", c.name)]
             receivers = [w.name for w in snap.workers
