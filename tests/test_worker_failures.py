@@ -4,6 +4,8 @@ and the books balance when workers are stopped mid-burst at the end of a run."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -14,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from ipcviz.cli import main
+
 from .conftest import ROOT, run_scenario
 from .live import LiveRun
+from .users import as_user
 
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: mounts a small tmpfs "
                                "in a private mount namespace, or changes to another uid")
@@ -175,8 +180,6 @@ timeline:
 def test_a_refused_fork_ends_the_spawner_with_the_reason(nothing_left_behind) -> None:
     """fork() fails for real: the run belongs to a user allowed 3 processes (the runtime,
     the spawner, one child). Before: exit 70, the traceback only in a deleted log."""
-    if shutil.which("prlimit") is None or shutil.which("setpriv") is None:
-        pytest.skip("needs prlimit(1) and setpriv(1) to run as a uid with RLIMIT_NPROC 3")
     uid = 60000 + os.getpid() % 5000  # a uid nobody else uses here
     place = Path(tempfile.mkdtemp(prefix="ipcviz-nproc-"))
     try:
@@ -202,16 +205,25 @@ workers:
         os.chown(run_root, uid, uid)
 
         # (not the tests' run-id log either: the other uid cannot write it; this test checks
-        # its own run root instead)
+        # its own run root instead). The run is a forked child of this process that became
+        # the uid with RLIMIT_NPROC 3: it needs nothing from the checkout, which may sit
+        # where the uid cannot enter (/root, 0700)
         env = {k: v for k, v in os.environ.items()
                if k not in ("XDG_RUNTIME_DIR", "IPCVIZ_RUN_LOG")}
         env.update(IPCVIZ_RUN_ROOT=str(run_root), OPENBLAS_NUM_THREADS="1",
                    OMP_NUM_THREADS="1", HOME=str(place))
-        limited = ["prlimit", "--nproc=3:3", "setpriv", f"--reuid={uid}", f"--regid={uid}",
-                   "--clear-groups"]
-        result = subprocess.run([*limited, sys.executable, "-m", "ipcviz", "run", str(scenario),
-                                 "--headless", "--json"], capture_output=True, text=True,
-                                timeout=60, cwd=ROOT, env=env)
+
+        def run() -> tuple[int, str, str]:
+            os.environ.clear()
+            os.environ.update(env)
+            os.chdir(place)
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(["run", str(scenario), "--headless", "--json"])
+            return code, out.getvalue(), err.getvalue()
+
+        code, stdout, stderr = as_user(run, uid, nproc=3)
+        result = subprocess.CompletedProcess([], code, stdout, stderr)
         assert result.returncode == 0, result.stderr
         assert "failure: spawn failed: fork() EAGAIN" in result.stderr  # the text summary
         summary = json.loads(result.stdout)

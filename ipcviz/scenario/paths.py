@@ -15,8 +15,11 @@ __all__ = ["bundled_dir", "bundled_scenarios", "resolve_path"]
 def bundled_dir() -> Path:
     """Where the bundled scenarios are: inside the installed package, or the source tree."""
     packaged = resources.files("ipcviz") / "bundled_scenarios"
-    if packaged.is_dir():
-        return Path(str(packaged))
+    try:
+        if packaged.is_dir():
+            return Path(str(packaged))
+    except OSError:  # a package directory this user may not search: none is bundled there
+        pass
     return Path(__file__).resolve().parents[2] / "scenarios"
 
 
