@@ -147,3 +147,37 @@ def test_a_rendezvous_shows_its_sender_waiting_not_a_depth_of_one(
         assert app.latest.worker("p").waiting == ("send", "meet")
 
     run_app(str(scenario_file(RENDEZVOUS)), check)
+
+
+def _lock_frame(initial: int, holders: list[str]) -> Snapshot:
+    from ipcviz.telemetry.snapshot import ChannelView, Holder, Waiting
+
+    adder = _worker(name="adder.0", group="adder", state="blocked",
+                    waiting=Waiting("acquire", "mutex"), signals_sent_to={},
+                    signals_received={})
+    other = _worker(name="adder.1", group="adder", state="running", signals_sent_to={},
+                    signals_received={})
+    data = {"value": initial - len(holders), "initial": initial,
+            "holders": [Holder(h) for h in holders], "waiters": ["adder.0"]}
+    return Snapshot("race", 1.0, True, workers=(adder, other),
+                    channels=(ChannelView("mutex", "semaphore", data),))
+
+
+def test_a_worker_never_waits_for_a_mutex_it_holds() -> None:
+    """The worker's state is read before the mutex's holders: a frame caught adder.0
+    "waiting for mutex (held by adder.0)". It got the mutex in between: it holds it."""
+    from ipcviz.telemetry.views import SemaphoreView
+    from ipcviz.tui.widgets.workers import state_cell
+
+    frame = _lock_frame(1, ["adder.0"])
+    assert state_cell(frame.worker("adder.0"), frame).plain == "acquired mutex"
+    assert SemaphoreView.of(frame.channel("mutex")).waiting_now() == ()
+    # held by the other one: waiting, and for whom
+    frame = _lock_frame(1, ["adder.1"])
+    assert state_cell(frame.worker("adder.0"), frame).plain == (
+        "waiting for mutex (held by adder.1)")
+    assert SemaphoreView.of(frame.channel("mutex")).waiting_now() == ("adder.0",)
+    # a counting semaphore: holding one unit and waiting for another is real
+    frame = _lock_frame(2, ["adder.0", "adder.1"])
+    assert state_cell(frame.worker("adder.0"), frame).plain == (
+        "waiting for mutex (held by adder.1) (it holds one already)")

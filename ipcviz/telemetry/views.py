@@ -23,13 +23,27 @@ class SemaphoreView:
     busy: bool = False
     """Taken and given back faster than it can be read: the holders shown may be a burst
     behind the value."""
+    initial: int | None = None
+    """Its initial value: 1 for a mutex (one holder at most); None when not known."""
 
     @classmethod
     def of(cls, channel: ChannelView) -> SemaphoreView:
         data = channel.data
         return cls(data.get("value"), tuple(data.get("holders", ())),
                    tuple(data.get("waiters", ())), bool(data.get("handoff", False)),
-                   bool(data.get("busy", False)))
+                   bool(data.get("busy", False)), data.get("initial"))
+
+    def holds(self, worker: str) -> bool:
+        """`worker` is one of its living holders."""
+        return any(h.name == worker and h.alive for h in self.holders)
+
+    def waiting_now(self) -> tuple[str, ...]:
+        """Its waiters, less those a mutex's holders show got it: a worker's state is read
+        before the holders, so one that took the mutex in between is shown holding it,
+        and a worker never waits for a mutex it holds."""
+        if self.initial != 1:
+            return self.waiters
+        return tuple(w for w in self.waiters if not self.holds(w))
 
 
 @dataclass(frozen=True)

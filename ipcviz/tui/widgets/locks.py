@@ -86,6 +86,6 @@ class LocksPanel(Panel):
                           Text(str(value), style="red" if value == 0 else "green"),
                           held if holders or sem.handoff or sem.busy
                           else Text("-", style="dim"),
-                          Text(", ".join(sem.waiters) or "-", style="yellow")])
+                          Text(", ".join(sem.waiting_now()) or "-", style="yellow")])
         parts += grid_lines(("semaphore", "value", "held by", "waiting"), rows, self.text_width)
         self.show(parts)

@@ -58,10 +58,16 @@ def state_cell(w: WorkerView, snap: Snapshot) -> Text:
         sem = snap.channel(w.waiting.on or "")
         view = SemaphoreView.of(sem) if sem else None
         holders = view.holders if view else ()
-        names = [h.name if h.alive else f"dead {h.name}" for h in holders]
+        names = [h.name if h.alive else f"dead {h.name}" for h in holders
+                 if h.name != w.name or not h.alive]
         text = f"waiting for {sem.name if sem else '?'}" + (
             f" (held by {', '.join(names)})" if names else "")
-        if view and view.handoff and not names:  # nobody holds it: a turn passed along
+        if sem and view and view.holds(w.name):  # holders are read after its state
+            if view.initial == 1:  # a mutex it holds: it got it since it was seen waiting
+                text, style = f"acquired {sem.name}", ""
+            else:  # a counting semaphore: it may hold one unit and wait for another
+                text += " (it holds one already)"
+        elif view and view.handoff and not names:  # nobody holds it: a turn passed along
             text = f"waiting for its turn on {sem.name if sem else '?'}"
     if w.lock_off:
         text += " [lock OFF]"
