@@ -181,3 +181,43 @@ def test_a_worker_never_waits_for_a_mutex_it_holds() -> None:
     frame = _lock_frame(2, ["adder.0", "adder.1"])
     assert state_cell(frame.worker("adder.0"), frame).plain == (
         "waiting for mutex (held by adder.1) (it holds one already)")
+
+
+def test_the_live_screen_shows_the_frames_own_numbers_and_words(
+        scenario_file, nothing_left_behind) -> None:
+    """Live too: while the stopped worker's SIGUSR1 is pending, the signals panel shows
+    the frame's counts (0/1), its pending bit and the why line worked out from that very
+    frame ("in flight", not "coalesced"); after SIGCONT, 1/1 and nothing to explain."""
+    from ipcviz.tui.widgets.signals import SignalsPanel
+
+    from .test_channel_panels import panel_text, run_app
+    from .test_tui_live import wait_for
+
+    def shown(app) -> str:
+        return panel_text(app, SignalsPanel)
+
+    async def check(pilot, app) -> None:
+        def pending_now() -> bool:
+            w = app.latest.worker("w")
+            return (w.state == "stopped" and w.signals_sent_to.get("SIGUSR1") == 1
+                    and "SIGUSR1" in w.masks.get("shared_pending", [])
+                    + w.masks.get("pending", []))
+
+        await wait_for(pilot, lambda: pending_now() and "0/1" in shown(app))
+        frame = app.latest
+        w = frame.worker("w")
+        why = worker_reason(w, signals_in_play(frame))
+        assert why == "SIGUSR1: in flight: pending in the kernel, its handler has not run yet"
+        text = shown(app)
+        assert f"w {w.signals_received.get('SIGUSR1', 0)}/{w.signals_sent_to['SIGUSR1']}" \
+            in " ".join(text.split()), text
+        assert "USR1 (1 bit)" in text and why.split(": ", 1)[1] in text, text
+        assert "coalesced" not in text
+        await wait_for(pilot, lambda: app.latest.worker("w").signals_received.get(
+            "SIGUSR1") == 1 and "1/1" in shown(app))
+        frame = app.latest
+        assert worker_reason(frame.worker("w"), signals_in_play(frame)).startswith(
+            "SIGCONT: ")  # SIGUSR1 needs no explaining now, on screen too
+        assert "SIGUSR1:" not in shown(app) and "coalesced" not in shown(app)
+
+    run_app(str(scenario_file(STOPPED.replace("duration: 2.5", "duration: 30"))), check)
