@@ -33,6 +33,10 @@ def add_quiz_parser(sub: argparse._SubParsersAction) -> None:
     quiz.add_argument("--headless", action="store_true", help="run without the live view")
     quiz.add_argument("--duration", type=float, metavar="S",
                       help="seconds to run (default: the scenario's `duration`)")
+    quiz.add_argument("--report", metavar="FILE.json",
+                      help="also write a small JSON report to hand in: the lesson, each "
+                           "question, your answer, the run's value, right or wrong (a new "
+                           "file, or your own regular file; never through a link)")
 
 
 def true_value(summary: dict[str, Any], answer: dict[str, Any]) -> Any:
@@ -109,6 +113,12 @@ def quiz_command(args: argparse.Namespace, launch_app: Callable[..., Any],
     questions = list(scenario.model.questions)
     if not questions:
         return fail([f"{args.scenario}: this scenario has no `questions:`"])
+    if getattr(args, "report", None):
+        from ipcviz.host.outputs import output_problem
+
+        problem = output_problem(args.report)  # before the run: a refusal costs nothing
+        if problem:
+            return fail([f"--report: {problem}"])
     if args.answers is not None:
         parts = args.answers.split(",")
         if len(parts) != len(questions):
@@ -133,11 +143,13 @@ def quiz_command(args: argparse.Namespace, launch_app: Callable[..., Any],
     if isinstance(summary, int):
         return summary
     wrong = 0
+    graded = []
     print()
     for i, (question, given) in enumerate(zip(questions, answers), 1):
         actual = true_value(summary, question.answer)
         right = is_right(given, actual, question)
         wrong += not right
+        graded.append(graded_entry(question, given, actual, right))
         mark = "right" if right else "WRONG"
         within = f" (±{question.tolerance:g})" if question.tolerance and not question.choices \
             else ""
@@ -147,7 +159,42 @@ def quiz_command(args: argparse.Namespace, launch_app: Callable[..., Any],
         if question.explain:
             print(escape_control(f"   {' '.join(question.explain.split())}"))
     print(f"\n{len(questions) - wrong} of {len(questions)} right")
+    if getattr(args, "report", None):
+        problem = write_report(args.report, scenario, graded)
+        if problem:
+            return fail([f"--report: {problem}"])
+        print(escape_control(f"report written to {args.report}"), file=sys.stderr)
     return 1 if wrong else 0
+
+
+def graded_entry(question: Any, given: Any, actual: Any, right: bool) -> dict[str, Any]:
+    """One question of a report: what was asked, answered, and what the run said."""
+    entry = {"ask": question.ask, "answer": given,
+             "run_value": None if actual is MISSING else actual, "right": right}
+    if question.choices:
+        entry["choices"] = list(question.choices)
+    elif question.tolerance:
+        entry["tolerance"] = question.tolerance
+    return entry
+
+
+def write_report(path: str, scenario: Any, graded: list[dict[str, Any]]) -> str | None:
+    """The JSON report a student hands in, written as an output file (host/outputs.py:
+    never through a link, never over what is not the user's own regular file); the
+    problem as one line, or None."""
+    import json
+    from pathlib import Path
+
+    from ipcviz.host.outputs import OutputRefused, write_output
+
+    right = sum(entry["right"] for entry in graded)
+    report = {"lesson": Path(scenario.path).stem, "title": scenario.name,
+              "right": right, "questions_asked": len(graded), "questions": graded}
+    try:
+        write_output(path, (json.dumps(report, indent=2) + "\n").encode())
+    except OutputRefused as exc:
+        return str(exc)
+    return None
 
 
 def _run(scenario: Any, args: argparse.Namespace, launch_app: Callable[..., Any],

@@ -145,6 +145,7 @@ class Sampler(WorkerViews, ChannelViews):
         return Snapshot(
             scenario=rt.scenario.name,
             description=model.description,
+            result=model.result or "",
             elapsed=round(now, 3),
             running=rt.started and not rt.all_ended(),
             workers=tuple(workers),

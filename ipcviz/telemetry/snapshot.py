@@ -173,6 +173,8 @@ class Snapshot:
     deadlock_at: float | None = None
     triggers: tuple[tuple[str, str], ...] = ()
     description: str = ""
+    result: str = ""
+    """The scenario's `result:` template (ipcviz/result_line.py), filled in by the UI."""
     seq: int = 0
     parent_signals: dict[str, dict[str, int]] = field(default_factory=dict)
     """The runtime as a signal target (`to: parent`): "signals_received" (counted by the

@@ -35,8 +35,8 @@ from ipcviz.tui.time_keys import TimeKeys
 from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.panels import (
     BORDER_TITLES, PANELS, EventLog, LessonText, LocksPanel, PipesPanel, ProgramsPanel,
-    QueuesPanel, RpcPanel, SharedMemoryPanel, SignalsPanel, SourceView, SpeedPanel, StatusBar,
-    WorkersTable,
+    QueuesPanel, ResultLine, RpcPanel, SharedMemoryPanel, SignalsPanel, SourceView,
+    SpeedPanel, StatusBar, WorkersTable,
 )
 
 NARROW_WIDTH = 100
@@ -135,6 +135,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, ReloadChecks, App[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
+        yield ResultLine()
         yield LessonText()
         with Vertical(id="main"):
             yield WorkersTable()

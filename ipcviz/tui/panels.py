@@ -8,6 +8,7 @@ from ipcviz.tui.widgets.locks import LocksPanel
 from ipcviz.tui.widgets.pipes import PipesPanel
 from ipcviz.tui.widgets.programs import ProgramsPanel
 from ipcviz.tui.widgets.queues import QueuesPanel
+from ipcviz.tui.widgets.result import ResultLine
 from ipcviz.tui.widgets.rpc import RpcPanel
 from ipcviz.tui.widgets.shm import SharedMemoryPanel
 from ipcviz.tui.widgets.signals import SignalsPanel
@@ -17,11 +18,11 @@ from ipcviz.tui.widgets.status import LessonText, StatusBar
 from ipcviz.tui.widgets.workers import WorkersTable
 
 __all__ = ["BORDER_TITLES", "PANELS", "EventLog", "LessonText", "LocksPanel", "PipesPanel",
-           "ProgramsPanel", "QueuesPanel", "RpcPanel", "SharedMemoryPanel", "SignalsPanel",
+           "ProgramsPanel", "QueuesPanel", "ResultLine", "RpcPanel", "SharedMemoryPanel", "SignalsPanel",
            "SourceView", "SpeedPanel", "StatusBar", "WorkersTable"]
 
 #: the widgets that render each Snapshot
-PANELS = (StatusBar, LessonText, WorkersTable, SpeedPanel, ProgramsPanel, SignalsPanel,
+PANELS = (StatusBar, ResultLine, LessonText, WorkersTable, SpeedPanel, ProgramsPanel, SignalsPanel,
           PipesPanel, QueuesPanel, RpcPanel, SharedMemoryPanel, LocksPanel, SourceView)
 
 BORDER_TITLES = {
