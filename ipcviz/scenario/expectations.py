@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from ipcviz.scenario import entries
 from ipcviz.scenario.refs import (
     CHANNEL_KEYS,
     WORKER_KEYS,
@@ -52,6 +53,7 @@ def check_expect(scn, groups, path, exp, unsure):
     if not isinstance(name, str):
         yield (path + (what,), f"expected a {what} name, got {_shown(name)}")
         return
+    known_entry = False  # the entry's own keys are known (not just every entry's)
     if what == "worker":
         base = name.split("#")[0]
         known = set(groups) | {n for names in groups.values() for n in names}
@@ -59,18 +61,24 @@ def check_expect(scn, groups, path, exp, unsure):
             listed = ", ".join(unsure.declared(sorted(known), True))
             yield (path + ("worker",), f"unknown worker '{name}' (workers: {listed})")
         keys = WORKER_KEYS
+        definition = entries.definition_of(scn, name)
+        if definition is not None and not unsure.worker(name):
+            keys, known_entry = entries.worker_keys(definition), True
     else:
         if name not in scn.channels and not unsure.channel(name):
             listed = ", ".join(unsure.declared(scn.channels, False)) or "none"
             yield (path + ("channel",), f"unknown channel '{name}' (channels: {listed})")
-        keys = CHANNEL_KEYS | {"index", "equals"}
+        keys = CHANNEL_KEYS
+        if name in scn.channels:
+            keys, known_entry = entries.channel_keys(scn, name), True
+        keys = keys | {"index", "equals"}  # (an index on another kind says so below)
         if ("index" in rest) != ("equals" in rest):
             yield (path, "'index' and 'equals' go together")
     if not rest:
         yield (path, f"says nothing to check (add a KEY: VALUE, e.g. {sorted(keys)[0]}: 1)")
     for key, value in rest.items():
         if key not in keys:
-            yield (path + (key,), f"unknown key '{key}' (keys: {', '.join(sorted(keys))})")
+            yield (path + (key,), _unknown_key(key, keys, what, name, known_entry))
             continue
         if key == "index":
             yield from _check_expect_index(scn.channels.get(name), path + (key,), value)
@@ -85,9 +93,24 @@ def check_expect(scn, groups, path, exp, unsure):
                 if problem:
                     yield (path + (key,), f"can never be equal: {problem}")
             continue
+        mapping = entries.holds_mapping(scn, what, name, key)
+        if known_entry and mapping and not isinstance(value, dict) and _comparable(value):
+            yield (path + (key,), f"'{key}' holds a mapping: give its items, "
+                                  f"{entries.mapping_items(scn, key)}")
+            continue
+        if known_entry and isinstance(value, dict) and not mapping:
+            yield (path + (key,), f"'{key}' is one value, not a mapping: compare it with a "
+                                  "number or a string like '>=1'")
+            continue
         if isinstance(value, dict):
+            if not value:
+                yield (path + (key,), f"checks nothing: give its items, "
+                                      f"{entries.mapping_items(scn, key)}")
             for sub, v in value.items():
-                if not _comparable(v) or isinstance(v, (dict, list)) or isinstance(v, bool):
+                problem = entries.item_problem(scn, what, key, sub) if known_entry else None
+                if problem:
+                    yield (path + (key, sub), problem)
+                elif not _comparable(v) or isinstance(v, (dict, list)) or isinstance(v, bool):
                     yield (path + (key, sub), f"cannot compare with {_shown(v)} (use a number "
                                               "or a string like '>=1')")
         elif isinstance(value, bool) and key not in BOOL_KEYS:
@@ -96,6 +119,15 @@ def check_expect(scn, groups, path, exp, unsure):
         elif not _comparable(value):
             yield (path + (key,), f"cannot compare with {_shown(value)} (use a number or a "
                                   "string like '>=1')")
+
+
+def _unknown_key(key: str, keys: frozenset[str], what: str, name: str,
+                 known_entry: bool) -> str:
+    """The line for a key the entry does not have, listing the keys it has."""
+    listed = ", ".join(sorted(keys))
+    if known_entry and key in WORKER_KEYS | CHANNEL_KEYS | {"index", "equals"}:
+        return f"{what} '{name}' has no '{key}' in its summary entry (it has: {listed})"
+    return f"unknown key '{key}' (keys: {listed})"
 
 
 def _shown(value: object) -> str:
@@ -150,20 +182,36 @@ def check_question(scn, groups, path, question, unsure):
             listed = ", ".join(unsure.declared(sorted(known), True))
             yield (path + ("answer", "worker"), f"unknown worker '{name}' (one process: "
                                                 f"{listed})")
-        keys = WORKER_KEYS
+        keys, known_entry = WORKER_KEYS, False
+        definition = entries.definition_of(scn, name)
+        if name in known and definition is not None:
+            keys, known_entry = entries.worker_keys(definition), True
     else:
         if name not in scn.channels and not unsure.channel(name):
             listed = ", ".join(unsure.declared(scn.channels, False)) or "none"
             yield (path + ("answer", "channel"), f"unknown channel '{name}' (channels: "
                                                  f"{listed})")
-        keys = CHANNEL_KEYS
+        keys, known_entry = CHANNEL_KEYS, name in scn.channels
+        if known_entry:
+            keys = entries.channel_keys(scn, name)
     if len(rest) != 1:
         yield (path + ("answer",), f"needs exactly one key of the {what} (keys: "
                                    f"{', '.join(sorted(keys))})")
         return
     (key, item), = rest.items()
     if key not in keys:
-        yield (path + ("answer", key), f"unknown key '{key}' (keys: {', '.join(sorted(keys))})")
+        yield (path + ("answer", key), _unknown_key(key, keys, what, name, known_entry))
     elif item is not None and item is not True and not isinstance(item, str):
         yield (path + ("answer", key), "expected an entry name (a signal, a channel) or "
                                        "null for the value itself")
+    elif known_entry:
+        mapping = entries.holds_mapping(scn, what, name, key)
+        if mapping and not isinstance(item, str):
+            yield (path + ("answer", key), f"'{key}' holds a mapping: name one of its "
+                                           f"items ({entries.mapping_items(scn, key)})")
+        elif not mapping and isinstance(item, str):
+            yield (path + ("answer", key), f"'{key}' is one value: write `{key}: null`")
+        elif mapping:
+            problem = entries.item_problem(scn, what, key, item)
+            if problem:
+                yield (path + ("answer", key), problem)

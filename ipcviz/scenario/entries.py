@@ -1,0 +1,138 @@
+"""What each entry of the headless summary holds, worked out from the scenario alone: the
+keys of a worker's entry (a worker with steps, or one that runs a program) and of a
+channel's entry (by its kind), and which keys hold a mapping whose items are channels or
+signals.
+
+An `expect:` item or a question's `answer:` naming something its entry does not have
+passes vacuously (a per-channel count of a channel the worker never uses is 0) or grades
+every answer wrong (a depth on a pipe has no value): the loader refuses it and lists
+what the entry has. tests/test_summary_entries.py binds these sets to a real run's
+summary.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ipcviz.scenario import schema as s
+from ipcviz.scenario.kinds import CHANNELS
+from ipcviz.scenario.refs import CHANNEL_KEYS, WORKER_KEYS
+from ipcviz.signals import parse_signal, signal_name
+
+#: a worker's counts per channel, and the counter families (kinds.ChannelKind.counters)
+#: of the channels they are kept for (runtime/worker_views.py)
+PER_CHANNEL = {"bytes_written": ("bytes",), "bytes_read": ("bytes", "array"),
+               "messages_sent": ("messages",), "messages_received": ("messages",),
+               "increments": ("array",)}
+#: a worker's counts per signal, keyed by the signal's name as `kill -l` prints it
+PER_SIGNAL = frozenset({"signals_received", "signals_sent", "signals_sent_to"})
+#: what is known of a worker that runs a program (telemetry/summary.py): no step counters
+PROGRAM_KEYS = frozenset({"pid", "state", "blocked_on", "exit", "restarts", "zombies",
+                          "signals_sent_to"})
+
+_BYTES = frozenset({"bytes_written", "bytes_read"})
+_QUEUE = frozenset({"messages_sent", "messages_received", "bytes_sent", "bytes_received",
+                    "depth", "max_depth", "capacity"})
+_PIPE = _BYTES | {"buffered", "max_buffered", "capacity"}
+#: the keys an `expect:` may check in a channel's entry, by kind (the entry has more:
+#: docs/scenario-format.md, Channel entries); a socket's by `channel_keys`
+CHANNEL_KIND_KEYS: dict[str, frozenset[str]] = {
+    "pipe": _PIPE,
+    "fifo": _PIPE | {"path"},
+    "socket": _BYTES | {"writes", "reads"},
+    "mqueue": _QUEUE,
+    "queue": _QUEUE,
+    "shared_array": frozenset({"dtype", "shape", "values", "increments", "lost_updates",
+                               "sum", "initial_sum"}),
+    "semaphore": frozenset({"value", "holder", "waiters", "handoff", "busy"}),
+    "mmap": _BYTES | {"path"},
+    "file": _BYTES | {"records_written", "records_read", "torn_reads", "path"},
+    "rpc": _BYTES | {"calls", "answered", "in_flight", "timeouts", "retries", "gave_up",
+                     "executed", "executed_twice", "errors", "latency_ms_mean",
+                     "latency_ms_max", "connections"},
+}
+#: a channel named in `compare:` also has these
+COMPARE_KEYS = frozenset({"moved", "mb_per_s", "rank"})
+#: an array bigger than this has `values` as {min, max, sum} (channels/shared_array.py)
+MAX_VALUES_LISTED = 4096
+
+if set(CHANNEL_KIND_KEYS) != set(CHANNELS) or \
+        not set().union(*CHANNEL_KIND_KEYS.values()) <= CHANNEL_KEYS:
+    raise RuntimeError("entries.py: a channel kind's keys are missing or not in refs.py")
+
+
+def definition_of(scn: s.Scenario, name: str) -> s.Worker | None:
+    """The worker definition behind a worker, replica (`w.1`) or spawned child (`w#2`)."""
+    return scn.workers.get(re.split(r"[.#]", name)[0])
+
+
+def worker_keys(worker: s.Worker) -> frozenset[str]:
+    """The keys a check may name in this worker's entry."""
+    if worker.runs_program:
+        return PROGRAM_KEYS | ({"signals_received"} if worker.trace else set())
+    return WORKER_KEYS
+
+
+def channel_keys(scn: s.Scenario, name: str) -> frozenset[str]:
+    """The keys a check may name in this channel's entry (`kind` too)."""
+    spec = scn.channels[name]
+    keys = CHANNEL_KIND_KEYS[spec.kind] | {"kind"}
+    if spec.kind == "socket":
+        datagrams = spec.family == "udp" or spec.type == "dgram"
+        keys |= {"dropped"} if datagrams else {"connections"}
+    if name in scn.compare:
+        keys |= COMPARE_KEYS
+    return keys
+
+
+def holds_mapping(scn: s.Scenario, what: str, name: str, key: str) -> bool:
+    """The entry's `key` is a mapping (per channel, per signal, a big array's values)."""
+    if what == "worker":
+        return key in PER_CHANNEL or key in PER_SIGNAL
+    spec = scn.channels.get(name)
+    if key != "values" or spec is None or spec.kind != "shared_array":
+        return False
+    shape = spec.shape if isinstance(spec.shape, list) else [spec.shape]
+    size = 1
+    for n in shape:
+        size *= n
+    return size > MAX_VALUES_LISTED
+
+
+def mapping_items(scn: s.Scenario, key: str) -> str:
+    """What the items of a mapping key are, for a line saying what to write."""
+    if key in PER_SIGNAL:
+        return "signal names, e.g. {SIGUSR1: 1}"
+    if key in PER_CHANNEL:
+        return "channel names, e.g. {CHANNEL: 1}"
+    return "min, max, sum"
+
+
+def item_problem(scn: s.Scenario, what: str, key: str, item: object) -> str | None:
+    """Why `item` names nothing in the mapping `key` of an entry, or None."""
+    if not isinstance(item, str):
+        return f"expected {mapping_items(scn, key)}, got {item!r}"
+    if what == "channel":  # a big array's values
+        return None if item in ("min", "max", "sum") else \
+            f"'{item}' is not in values (min, max, sum)"
+    if key in PER_SIGNAL:
+        try:
+            number = parse_signal(item)
+        except (ValueError, TypeError):
+            return f"'{item}' is not a signal (write names as kill -l does: SIGUSR1)"
+        if signal_name(number) != item:
+            return f"the summary names this signal {signal_name(number)}: write that"
+        return None
+    families = PER_CHANNEL[key]
+    fitting = [n for n, ch in scn.channels.items() if CHANNELS[ch.kind].counters in families]
+    spec = scn.channels.get(item)
+    if spec is None or CHANNELS[spec.kind].counters not in families:
+        what_it_is = "unknown channel" if spec is None else f"{spec.kind}"
+        return (f"{what_it_is} '{item}': a worker's {key} counts "
+                f"{'/'.join(_kinds(families))} channels "
+                f"(here: {', '.join(fitting) or 'none'})")
+    return None
+
+
+def _kinds(families: tuple[str, ...]) -> list[str]:
+    return [kind for kind, info in CHANNELS.items() if info.counters in families]
