@@ -16,6 +16,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from ipcviz.format import escape_control
+from ipcviz.host.outputs import OutputRefused, output_directory, output_problem
 from ipcviz.scenario.paths import bundled_dir, bundled_scenarios, resolve_path
 
 DOC_NAME = "scenario-format.md"
@@ -46,7 +48,7 @@ class VersionAction(argparse.Action):
 
 
 def _fail(line: str) -> int:
-    print(line, file=sys.stderr)
+    print(escape_control(line), file=sys.stderr)  # it may quote a file or a name given
     return 2
 
 
@@ -189,7 +191,7 @@ def new_command(args: argparse.Namespace) -> int:
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
     origin = f"a copy of {args.from_}" if args.from_ else "a starter scenario"
-    print(f"wrote {target} ({origin}); check it with `ipcviz validate {target}`",
+    print(escape_control(f"wrote {target} ({origin}); check it with `ipcviz validate {target}`"),
           file=sys.stderr)
     return 0
 
@@ -218,16 +220,17 @@ def list_command(args: argparse.Namespace) -> int:
         try:
             scenario = load_scenario(path)
         except ScenarioError:
-            print(f"{path.stem:<28} (does not load)")
+            print(escape_control(f"{path.stem:<28} (does not load)"))
             continue
         description = scenario.model.description
         if args.long:
-            print(f"{path.stem}: {scenario.name}")
+            print(escape_control(f"{path.stem}: {scenario.name}"))
             for line in description.strip().splitlines():
-                print(f"    {line}")
+                print(escape_control(f"    {line}"))
             print()
         else:
-            print(f"{path.stem:<28} {scenario.name}: {first_sentence(description)}")
+            print(escape_control(f"{path.stem:<28} {scenario.name}: "
+                                 f"{first_sentence(description)}"))
     return 0
 
 
@@ -254,15 +257,28 @@ def screenshot_command(args: argparse.Namespace) -> int:
     try:
         load_scenario(args.scenario)
     except ScenarioError as exc:
-        for line in exc.lines:
-            print(line, file=sys.stderr)
+        for line in exc.lines:  # they quote the file: its control characters escaped
+            print(escape_control(line), file=sys.stderr)
         return 2
     path = resolve_path(args.scenario)
     output = Path(args.output or f"{Path(path).stem}.svg")
     if output.suffix != ".svg":
         return _fail(f"-o {output}: the picture is saved as SVG; give a name ending in .svg")
-    if not _save(path, args.at, (width, height), output, tuple(args.press)):
-        print(PNG_HINT, file=sys.stderr)
+    for item in (output, output.with_suffix(".png")):  # before the run: a refusal is free
+        problem = output_problem(item)
+        if problem:
+            return _fail(problem)
+    from ipcviz.tui.screenshot import CaptureFailed
+
+    try:
+        if not _save(path, args.at, (width, height), output, tuple(args.press)):
+            print(PNG_HINT, file=sys.stderr)
+    except OutputRefused as exc:
+        return _fail(str(exc))
+    except CaptureFailed as exc:
+        for line in exc.lines:
+            _fail(line)
+        return 2
     return 0
 
 
@@ -273,7 +289,7 @@ def _save(path: str, at: float, size: tuple[int, int], output: Path,
 
     saved = screenshot(path, at, size, output, press)
     for item in saved:
-        print(f"saved {item}")
+        print(escape_control(f"saved {item}"))
     return len(saved) > 1
 
 
@@ -285,12 +301,21 @@ def _gallery(directory: Path, size: tuple[int, int]) -> int:
     if missing:
         return _fail(f"gallery: no moment chosen for {', '.join(missing)} "
                      "(ipcviz/tui/gallery.py)")
-    all_png = True
-    for i, name in enumerate(names, 1):
-        moment = GALLERY[name]
-        print(f"[{i}/{len(names)}] {name} at {moment.at} s", file=sys.stderr)
-        all_png &= _save(resolve_path(name), moment.at, size, directory / f"{name}.svg",
-                         moment.keys)
+    try:
+        output_directory(directory)
+        for item in (directory / f"{name}{suffix}" for name in names
+                     for suffix in (".svg", ".png")):
+            problem = output_problem(item)
+            if problem:
+                return _fail(problem)
+        all_png = True
+        for i, name in enumerate(names, 1):
+            moment = GALLERY[name]
+            print(f"[{i}/{len(names)}] {name} at {moment.at} s", file=sys.stderr)
+            all_png &= _save(resolve_path(name), moment.at, size, directory / f"{name}.svg",
+                             moment.keys)
+    except OutputRefused as exc:
+        return _fail(str(exc))
     if not all_png:
         print(PNG_HINT, file=sys.stderr)
     return 0

@@ -9,12 +9,22 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from ipcviz.host.outputs import write_output
 from ipcviz.tui.app import make_app
 from ipcviz.tui.source import LiveSource
 
 
+class CaptureFailed(RuntimeError):
+    """The run did not start or failed: `lines` say why, one problem each."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("; ".join(lines))
+        self.lines = list(lines)
+
+
 async def _capture(path: str, at: float, size: tuple[int, int], svg: Path,
-                   press: tuple[str, ...] = ()) -> None:
+                   press: tuple[str, ...] = ()) -> str:
+    """Run the app to `at` seconds, press `press`, save the screen to `svg`; its text."""
     app = make_app(source=LiveSource(path))
     async with app.run_test(size=size) as pilot:
         while app.latest is None or app.latest.elapsed < at:
@@ -24,10 +34,12 @@ async def _capture(path: str, at: float, size: tuple[int, int], svg: Path,
         for key in press:
             await pilot.press(key)
         await pilot.pause(0.2)
-        svg.write_text(app.export_screenshot(title=app.latest.scenario if app.latest else "ipcviz"))
+        picture = app.export_screenshot(title=app.latest.scenario if app.latest else "ipcviz")
+        write_output(svg, picture.encode())  # never through a link planted at the name
         await pilot.press("q")
     if app.error_lines:
-        raise RuntimeError("; ".join(app.error_lines))
+        raise CaptureFailed(app.error_lines)
+    return picture
 
 
 _TEXT = re.compile(r'(<text [^>]*?x=")([\d.]+)("[^>]*?textLength=")([\d.]+)("[^>]*>)'
@@ -50,19 +62,23 @@ def for_converters(svg_text: str) -> str:
     return _TEXT.sub(move, svg_text)
 
 
-def to_png(svg: Path) -> Path | None:
-    """Convert with rsvg-convert or cairosvg when one is installed; None otherwise."""
+def to_png(svg: Path, picture: str) -> Path | None:
+    """Convert SVG text `picture` (saved as `svg`) to the PNG beside it with rsvg-convert
+    or cairosvg when one is installed; None otherwise."""
     png = svg.with_suffix(".png")
-    fixed = for_converters(svg.read_text())
+    fixed = for_converters(picture)
+    # the converters write to standard output or return bytes: the file is written here,
+    # by the one helper that never follows a link (the converters' own -o would)
     if shutil.which("rsvg-convert"):
-        subprocess.run(["rsvg-convert", "-b", "#0c0c0c", "-o", str(png)], input=fixed.encode(),
-                       check=True)
-        return png
-    try:
-        import cairosvg  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    cairosvg.svg2png(bytestring=fixed.encode(), write_to=str(png))
+        picture = subprocess.run(["rsvg-convert", "-b", "#0c0c0c"], input=fixed.encode(),
+                                 check=True, capture_output=True).stdout
+    else:
+        try:
+            import cairosvg  # type: ignore[import-not-found]
+        except ImportError:
+            return None
+        picture = cairosvg.svg2png(bytestring=fixed.encode())
+    write_output(png, picture)
     return png
 
 
@@ -70,6 +86,6 @@ def screenshot(path: str, at: float, size: tuple[int, int], output: Path,
                press: tuple[str, ...] = ()) -> list[Path]:
     """Save an SVG (and a PNG when possible) of the live app `at` seconds into the run."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_capture(path, at, size, output, press))
-    png = to_png(output)
+    picture = asyncio.run(_capture(path, at, size, output, press))
+    png = to_png(output, picture)
     return [output] + ([png] if png else [])

@@ -1,0 +1,241 @@
+"""Reading a recording (`ipcviz record`'s JSON lines) that may come from anyone.
+
+A recording is replayed from a file someone handed over: it can be empty, cut, not JSON,
+JSON of the wrong shape (a list where a frame goes, a string where a count goes), huge, a
+FIFO or /dev/zero. Everything the viewer later draws trusts a Snapshot's types, so the
+check happens here, once, before the app starts:
+
+- the file is read as a size-limited regular file, non-blocking (host/inputs.py);
+- each line is decoded as strict JSON (no NaN or Infinity, no number too big for a float)
+  and checked against the Snapshot classes' own type hints (telemetry/snapshot.py), so a
+  field added there is checked without a second list to keep; fields this version does
+  not know are left out, as `Snapshot.from_dict` does for a newer runtime's frames;
+- the first problem refuses the whole file, in one line naming its line number.
+
+Strings are escaped as they are decoded (format.escape_tree): a recording's text reaches
+the terminal only as visible characters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import sys
+import types
+import typing
+from typing import Any
+
+from ipcviz.format import escape_tree
+from ipcviz.host.inputs import InputRefused, read_regular
+from ipcviz.telemetry import snapshot as snapshot_module
+from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.telemetry.wire_types import (
+    CHANNEL_DATA, FIELD_TYPES, PROGRAM_FACTS, Check, Either, Record, shared_array_problem,
+)
+
+#: the largest recording replayed (an hour of a busy lesson is a few hundred MB less)
+MAX_RECORDING_BYTES = 256 * 1024 * 1024
+#: the largest time a frame may be at (runs last at most a day)
+MAX_ELAPSED = 7 * 24 * 3600.0
+
+
+class RecordingError(ValueError):
+    """A file that is not a replayable recording; the message is one line naming it."""
+
+
+def _strict_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _strict_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is too big a number")
+    return value
+
+
+_decode = json.JSONDecoder(parse_constant=_strict_constant, parse_float=_strict_float).decode
+
+
+@functools.cache
+def _hints(klass: type) -> dict[str, Any]:
+    """A Snapshot class's field types, resolved (the module uses postponed annotations)."""
+    return typing.get_type_hints(klass, vars(sys.modules[klass.__module__]))
+
+
+def _problem(value: Any, hint: Any, where: str) -> str | None:
+    """Why decoded JSON `value` cannot stand for type `hint` (the path `where` named in the
+    answer), or None when it can."""
+    if hint is Any:
+        return None
+    if hint is None or hint is type(None):
+        return None if value is None else f"{where}: should be null"
+    if isinstance(hint, Check):
+        return hint.problem(value, where)
+    if isinstance(hint, Record):
+        return _record_problem(value, hint, where)
+    origin = typing.get_origin(hint)
+    if isinstance(hint, Either) or origin in (typing.Union, types.UnionType):
+        options = hint.options if isinstance(hint, Either) else typing.get_args(hint)
+        answers = [_problem(value, option, where) for option in options]
+        return None if None in answers else next(a for a in answers if a)
+    if origin is typing.Literal:
+        words = " or ".join(repr(v) for v in typing.get_args(hint))
+        return None if value in typing.get_args(hint) else f"{where}: should be {words}"
+    if hint is bool:
+        return None if isinstance(value, bool) else f"{where}: should be true or false"
+    if hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else f"{where}: should be a whole number"
+    if hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if ok else f"{where}: should be a number"
+    if hint is str:
+        return None if isinstance(value, str) else f"{where}: should be text"
+    if origin is dict:
+        if not isinstance(value, dict):
+            return f"{where}: should be an object"
+        _, of = typing.get_args(hint)
+        return next((p for k, v in value.items() if (p := _problem(v, of, f"{where}.{k}"))),
+                    None)
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            return f"{where}: should be a list"
+        args = typing.get_args(hint)
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            if len(value) != len(args):
+                return f"{where}: should be a list of {len(args)}"
+            pairs = zip(value, args)
+        else:
+            pairs = ((v, args[0]) for v in value)
+        return next((p for i, (v, of) in enumerate(pairs)
+                     if (p := _problem(v, of, f"{where}[{i}]"))), None)
+    if isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields"):
+        return _named_tuple_problem(value, hint, where)
+    if dataclasses.is_dataclass(hint):
+        return _object_problem(value, hint, where)
+    return f"{where}: cannot be checked"  # a type this reader does not know: refuse
+
+
+def _record_problem(value: Any, record: Record, where: str) -> str | None:
+    """An object with the keys `record` names of their types, its required ones there."""
+    if not isinstance(value, dict):
+        return f"{where}: should be an object"
+    missing = next((k for k in record.required if k not in value), None)
+    if missing is not None:
+        return f"{where}: has no '{missing}'"
+    return next((p for k, of in record.fields.items() if k in value
+                 and (p := _problem(value[k], of, f"{where}.{k}"))), None)
+
+
+def _kept(value: dict[str, Any], fields: dict[str, Any], where: str) -> str | None:
+    """Check the keys of `value` that `fields` names and drop the others (in place): a
+    replay hands the panels only keys of a known type."""
+    for key in [k for k in value if k not in fields]:
+        del value[key]
+    return _record_problem(value, Record(fields), where)
+
+
+def _named_tuple_problem(value: Any, klass: type, where: str) -> str | None:
+    """A NamedTuple travels as a list of all its fields; a channel's ends and a semaphore's
+    holders may also be in their old text form (`parse`)."""
+    text_form = klass in (snapshot_module.End, snapshot_module.Holder)
+    if isinstance(value, str) and text_form:
+        return None
+    fields = klass._fields  # type: ignore[attr-defined]
+    if not isinstance(value, list) or len(value) != len(fields):  # `record` writes them all
+        return f"{where}: should be {'text or ' if text_form else ''}a list of {len(fields)}"
+    hints = _hints(klass)
+    return next((p for v, name in zip(value, fields)
+                 if (p := _problem(v, hints[name], f"{where}[{name}]"))), None)
+
+
+def _object_problem(value: Any, klass: type, where: str) -> str | None:
+    """A dataclass travels as an object: its required fields present, each known field of
+    its type (a semaphore's holders: Holder's forms); unknown fields are left out later."""
+    if not isinstance(value, dict):
+        return f"{where}: should be an object"
+    hints = _hints(klass)
+    label = where or "the frame"
+    for field in dataclasses.fields(klass):
+        required = (field.default is dataclasses.MISSING
+                    and field.default_factory is dataclasses.MISSING)
+        if field.name not in value:
+            if required:
+                return f"{label}: has no '{field.name}'"
+            continue
+        path = f"{where}.{field.name}" if where else field.name
+        hint = FIELD_TYPES.get((klass, field.name), hints[field.name])
+        problem = _problem(value[field.name], hint, path)
+        if problem:
+            return problem
+    if klass is snapshot_module.WorkerView:
+        if value.get("blocked_on") is not None and not isinstance(value["blocked_on"], str):
+            return f"{where}.blocked_on: should be text"
+        if value.get("program") is not None:
+            return _kept(value["program"], PROGRAM_FACTS, f"{where}.program")
+    if klass is snapshot_module.ChannelView:
+        fields = CHANNEL_DATA.get(value["kind"])
+        if fields is None:
+            return (f"{where}.kind: {value['kind']!r} is no channel kind this version "
+                    "shows")
+        data = value.setdefault("data", {})
+        problem = _kept(data, fields, f"{where}.data")
+        if problem is None and value["kind"] == "shared_array":
+            problem = shared_array_problem(data)
+            problem = problem and f"{where}.data.{problem}"
+        return problem
+    return None
+
+
+def frame_problem(frame: Any) -> str | None:
+    """Why one decoded line is not a frame of a recording, or None."""
+    if not isinstance(frame, dict):
+        return "not a frame (a JSON object with scenario, elapsed and running)"
+    problem = _object_problem(frame, Snapshot, "")
+    if problem:
+        return problem
+    if not 0 <= frame["elapsed"] <= MAX_ELAPSED:
+        return f"elapsed: {frame['elapsed']} is not a time in [0, {MAX_ELAPSED:g}] seconds"
+    return None
+
+
+def parse_recording(raw: bytes, name: str) -> list[Snapshot]:
+    """The Snapshots of recording bytes `raw` (file `name`), or RecordingError naming the
+    first bad line."""
+    snapshots = []
+    for number, line in enumerate(raw.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            frame = _decode(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise RecordingError(f"{name}:{number}: not UTF-8 text; not a recording") from None
+        except RecursionError:
+            raise RecordingError(f"{name}:{number}: nested too deeply; not a frame") from None
+        except ValueError as exc:  # json.JSONDecodeError, or a number refused above
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            raise RecordingError(f"{name}:{number}: not a JSON line ({why}); not a "
+                                 "recording") from None
+        problem = frame_problem(frame)
+        if problem:
+            raise RecordingError(f"{name}:{number}: {problem}")
+        try:
+            snapshots.append(Snapshot.from_dict(escape_tree(frame)))  # type: ignore[arg-type]
+        except (TypeError, ValueError, LookupError, AttributeError) as exc:  # a safety net
+            raise RecordingError(f"{name}:{number}: not a frame ({exc})") from None
+    if not snapshots:
+        raise RecordingError(f"{name}: has no frames (an empty file is not a recording)")
+    return snapshots
+
+
+def read_recording(path: str) -> list[Snapshot]:
+    """The Snapshots of the recording at `path`: a regular file of at most
+    MAX_RECORDING_BYTES, read without waiting; RecordingError in one line otherwise."""
+    try:
+        raw = read_regular(path, MAX_RECORDING_BYTES, "recording")
+    except InputRefused as exc:
+        raise RecordingError(str(exc)) from None
+    return parse_recording(raw, path)
