@@ -23,6 +23,7 @@ from ipcviz.host.registry import (
     unlink_object,
 )
 from ipcviz.host import program_leaks
+from ipcviz.host.cgroup import sweep_run_cgroup
 from ipcviz.host.ownership import UNKNOWN, ipc_owner
 from ipcviz.host.runroot import PREFIX, is_run_id, read_private_file, trusted_run_root
 
@@ -110,6 +111,9 @@ def _sweep_run(directory: Path, run_id: str, report: SweepReport) -> None:
         if owner.exists():
             return
         owner_start = owner.start
+    removed, refused = sweep_run_cgroup(directory, run_id)  # all of it, wherever it went
+    report.removed += removed
+    report.refused += refused
     _kill_recorded(directory, owner_start, report)
     for obj in data["objects"]:
         problem = _object_problem(obj, run_id, directory)

@@ -92,7 +92,10 @@ class Cleanup:
         if not leaders or self.registry is None:
             return
         recorded = self._recorded_descendants
-        for ident in program_trees(leaders, set(leaders)):
+        found = program_trees(leaders, set(leaders))
+        if self.containment is not None and not self.containment.path:  # no cgroup
+            found += self.containment.scan()
+        for ident in found:
             if ident not in recorded and ident.pid not in leaders:
                 recorded.add(ident)
                 self.registry.add_process(ident)
@@ -101,14 +104,23 @@ class Cleanup:
         """Kill and reap every worker, close and unlink every object. Safe to call twice."""
         self.cut_bursts()
         self.name_new_children()
+        for proc in self.procs:  # nothing may start again once the processes end
+            proc.restart_at = None
+            proc.restart_pending = False
         kids = [k.ident for k in self.spawned()]
         self._kid_idents += kids
+        containment = self.containment
+        if containment is not None:  # the whole cgroup at once, wherever its processes went
+            containment.kill()
         programs = [p.ident.pid for p in self.procs
                     if p.instance.definition.exec is not None and p.alive and p.ident]
         groups = {p.ident.pid for p in self.procs
                   if p.instance.definition.exec is not None and p.ident}
         if groups:  # a program's own children are not in the table: the kernel's tree
-            extra = [i for i in kill_program_trees(programs, groups) if i.pid not in programs]
+            marked = containment.scan if containment is not None and not containment.path \
+                else None
+            extra = [i for i in kill_program_trees(programs, groups, marked)
+                     if i.pid not in programs]
             kids += extra
             self._kid_idents += extra
         self.programs.drain()
@@ -124,6 +136,9 @@ class Cleanup:
                 proc.ident.signal(signal.SIGKILL)
         for kid in kids:  # they would die with their parent anyway (PDEATHSIG)
             kid.signal(signal.SIGKILL)
+        if containment is not None:  # what was recorded of the programs' trees: reaped too
+            kids += [i for i in self._recorded_descendants | containment.marked
+                     if i not in kids]
         deadline = time.monotonic() + 3.0
 
         def busy() -> bool:
@@ -134,6 +149,9 @@ class Cleanup:
             if busy():
                 time.sleep(0.005)
         self.reap()
+        if containment is not None:
+            containment.remove(self.reap)
+            self.reap()
         for channel in self.channels:
             try:
                 channel.close()
@@ -171,6 +189,9 @@ class Cleanup:
         processes = [pid for pid, start in self.registry.processes
                      if ProcessIdentity(pid, start).exists()]
         processes += [k.pid for k in self._kid_idents if k.exists()]
+        if self.containment is not None:  # in a cgroup that could not be removed
+            processes += [f"{pid} (in cgroup {self.containment.path})"
+                          for pid in self.containment.remaining]
         objects = self.registry.leaked_objects()
         watch = self.program_watch
         identified = sorted({leak for name in watch.objects

@@ -83,6 +83,8 @@ class Forking:
                     self.registry.add_process(tracer)
         if pid == 0:  # ---- in the worker (its mask is set once its handlers are in place)
             code = 70
+            if self.containment is not None:  # before anything of it can fork
+                self.containment.join()
             if definition.exec is not None and definition.trace:
                 try:  # first of all: strace (the runtime's child) attaches at once
                     allow_tracer(os.getppid())
@@ -178,6 +180,8 @@ class Forking:
         env = {k: v for k, v in os.environ.items() if not k.startswith("IPCVIZ_")}
         env.update(channel_environment(self.channels))
         env.update(definition.env)
+        if self.containment is not None:  # how tracking finds what it starts
+            env.update(self.containment.environment())
         ends = {}
         for link, role in ((definition.stdin, "read"), (definition.stdout, "write")):
             if link is None:

@@ -78,6 +78,8 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
     leaks = runtime.leaks()
     summary = build_summary(final, elapsed, leaks, scenario.model.expect)
     summary["cleanup_s"] = round(cleanup, 3)
+    if runtime.containment is not None:
+        summary["containment"] = runtime.containment.mechanism
     summary["speed"] = scheduler.speed
     summary["schedule"] = list(scheduler.performed)
     summary["schedule_error"] = None if scheduler.error is None else scheduler.error.to_dict()
@@ -139,7 +141,9 @@ def format_text(summary: dict[str, Any]) -> str:
         mark = "ok  " if result["ok"] else "FAIL"
         lines.append(f"  [{mark}] {result['check']} (actual {result['actual']})")
     leaks = summary["leaks"]
-    lines.append(f"  left behind: {leaks['processes']} processes, {leaks['ipc_objects']} IPC objects")
+    lines.append(f"  left behind: {leaks['processes']} processes, {leaks['ipc_objects']} IPC objects"
+                 + (f" (the run's processes kept together by: {summary['containment']})"
+                    if summary.get("containment") else ""))
     for path in leaks.get("program_objects", []):
         lines.append(f"  left behind by a program (its own, not removed): {path}; "
                      "`ipcviz clean --program-leaks` removes it")

@@ -289,12 +289,16 @@ def program_trees(leaders: list[int], groups: set[int]) -> list[ProcessIdentity]
     return list(seen.values())
 
 
-def kill_program_trees(leaders: list[int], groups: set[int]) -> list[ProcessIdentity]:
+def kill_program_trees(leaders: list[int], groups: set[int],
+                       marked: Callable[[], list[ProcessIdentity]] | None = None
+                       ) -> list[ProcessIdentity]:
     """SIGKILL the programs and everything they started, by identity (a pid that has
-    been reused is never signalled), until no new process turns up; returns them all."""
+    been reused is never signalled), until no new process turns up; returns them all.
+    `marked`: more processes of the run (those tracking found outside these trees)."""
     killed: dict[ProcessIdentity, None] = {}
     for _ in range(10):  # a program forking as fast as it can: a few rounds catch it
-        found = [p for p in program_trees(leaders, groups) if p not in killed]
+        found = program_trees(leaders, groups) + (marked() if marked is not None else [])
+        found = [p for p in dict.fromkeys(found) if p not in killed and p.exists()]
         if not found:
             break
         for ident in found:

@@ -27,6 +27,7 @@ from ipcviz.host.runroot import RunRootError
 from ipcviz.protocol import from_scenario
 from ipcviz.runtime.actions import Actions
 from ipcviz.runtime.cleanup import Cleanup
+from ipcviz.runtime.containment import Containment
 from ipcviz.runtime.bursts import SignalBurst
 from ipcviz.runtime.forking import Forking
 from ipcviz.runtime.inbox import STOP_REQUESTS, SignalInbox, sent_by_a_process
@@ -97,6 +98,8 @@ class Runtime(Forking, Actions, Cleanup):
         #: processes the programs started, already put into the registry
         self._recorded_descendants: set[ProcessIdentity] = set()
         self._trees_due = 0.0
+        #: the run's cgroup, or the tracking that stands for it (made in `_start`)
+        self.containment: Containment | None = None
         self._kid_names: dict[int, str] = {}
         self._kid_count: Counter = Counter()
         self._inbox: SignalInbox | None = None
@@ -144,6 +147,10 @@ class Runtime(Forking, Actions, Cleanup):
             raise
 
     def _start(self) -> None:
+        assert self.registry is not None
+        self.containment = Containment.make(self.registry.run_id, self.registry.directory)
+        if any(w.exec is not None for w in self.model.workers.values()):
+            self._log("runtime", self.containment.describe(), "runtime")
         instances = self.scenario.instances
         plan = self.scenario.plan  # roles, spawns and signal targets, worked out at load
         spawners = [i for i in instances if plan.spawns[i.group]]

@@ -1,0 +1,271 @@
+"""Descendants cannot escape a run: whatever a program starts, in a session of its own
+(`setsid`) or after a double fork, ends with the run, under --trace too and for an
+`exec:` worker of a scenario; and `ipcviz clean` ends what a SIGKILLed run left. Each
+test runs twice: with the run's own cgroup (where this machine allows one) and with the
+subreaper's tracking alone (IPCVIZ_NO_CGROUP). Real processes; every escaped process is
+found by its unique command line and killed by pid if a test fails."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from ipcviz.host import cgroup
+
+from .conftest import ROOT, our_run_ids, run_cli
+
+
+def _cgroup_possible() -> bool:
+    """Whether this machine lets us make a cgroup beside our own (as ipcviz does)."""
+    mine = cgroup.own_cgroup_dir()
+    if mine is None:
+        return False
+    directory = mine
+    while not cgroup._may_write(directory):
+        if directory in [p for _, p in cgroup.cgroup2_mounts()] or directory == "/":
+            return False
+        directory = os.path.dirname(directory)
+    return True
+
+
+MECHANISMS = [
+    pytest.param("cgroup", marks=pytest.mark.skipif(
+        not _cgroup_possible(), reason="no cgroup v2 of ours to make a run's cgroup in")),
+    "subreaper",
+]
+
+
+@pytest.fixture(params=MECHANISMS)
+def mechanism(request, monkeypatch) -> str:
+    """The run's containment: its cgroup, or tracking alone (the CLI runs inherit this)."""
+    if request.param == "subreaper":
+        monkeypatch.setenv(cgroup.DISABLE_ENV, "1")
+    else:
+        monkeypatch.delenv(cgroup.DISABLE_ENV, raising=False)
+    return request.param
+
+
+_serial = iter(range(1, 1000))
+
+
+def _duration() -> str:
+    """A sleep duration no other process on the machine uses: this test's marker."""
+    return f"4321.{os.getpid()}{next(_serial):03d}"
+
+
+def _sleeping(duration: str) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if (proc.info["cmdline"] or [])[:2] == ["sleep", duration]:
+            found.append(proc)
+    return found
+
+
+def _alive(procs: list[psutil.Process]) -> list[psutil.Process]:
+    out = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                out.append(proc)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _kill_all(duration: str) -> None:
+    """Whatever the test's outcome: no escaped sleep of it outlives it (by pid)."""
+    for proc in _sleeping(duration):
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def _our_cgroups() -> list[str]:
+    """Cgroups of this test session's runs still present."""
+    names = {cgroup.cgroup_name(run_id) for run_id in our_run_ids()}
+    found = []
+    for _, point in cgroup.cgroup2_mounts():
+        for top, dirs, _ in os.walk(point):
+            found += [os.path.join(top, d) for d in dirs if d in names]
+    return found
+
+
+def _watch(*argv: str, trace: bool = False) -> dict:
+    extra = ("--trace",) if trace else ()
+    result = run_cli("watch", "--headless", "--json", "--duration", "5", *extra, "--", *argv)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _assert_ended(summary: dict, duration: str, mechanism: str) -> None:
+    assert _alive(_sleeping(duration)) == []
+    assert summary["leaks"]["processes"] == 0
+    assert summary["containment"] == mechanism
+    assert _our_cgroups() == []
+
+
+def test_a_setsid_child_ends_with_the_watch(mechanism, nothing_left_behind) -> None:
+    duration = _duration()
+    try:
+        summary = _watch("sh", "-c", f"setsid sleep {duration} & sleep 0.3")
+        _assert_ended(summary, duration, mechanism)
+    finally:
+        _kill_all(duration)
+
+
+#: `sleep` in a process group of its own (as a shell with job control puts a job)
+OWN_GROUP = (f"{sys.executable} -c 'import os, sys; os.setpgid(0, 0); "
+             "os.execvp(\\\"sleep\\\", [\\\"sleep\\\", sys.argv[1]])'")
+
+
+def test_a_double_forked_child_ends_with_the_watch(mechanism, nothing_left_behind) -> None:
+    duration = _duration()
+    try:
+        # the grandchild in a process group of its own, its parent gone at once
+        summary = _watch("sh", "-c", f'(sh -c "{OWN_GROUP} {duration} &" &); sleep 0.3')
+        _assert_ended(summary, duration, mechanism)
+    finally:
+        _kill_all(duration)
+
+
+@pytest.mark.skipif(shutil.which("strace") is None,
+                    reason="strace is not installed (apt install strace)")
+def test_a_setsid_child_ends_with_a_traced_watch(mechanism, nothing_left_behind) -> None:
+    duration = _duration()
+    try:
+        summary = _watch("sh", "-c", f"setsid sleep {duration} & sleep 0.3", trace=True)
+        _assert_ended(summary, duration, mechanism)
+    finally:
+        _kill_all(duration)
+
+
+def test_a_double_forking_exec_worker_leaves_nothing(mechanism, scenario_file,
+                                                     nothing_left_behind) -> None:
+    """A worker of a scenario that daemonizes (double fork, new session) while a scripted
+    worker runs beside it: the run ends by its clock and the daemon with it."""
+    duration = _duration()
+    path = scenario_file(f"""
+duration: 1.5
+workers:
+  daemon:
+    exec: [sh, -c, '(setsid sh -c "sleep {duration} &" &)']
+  ticker:
+    steps:
+      - repeat: {{times: 100, steps: [{{sleep: 0.01}}]}}
+""")
+    try:
+        result = run_cli("run", str(path), "--headless", "--json", "--allow-exec")
+        assert result.returncode == 0, result.stderr
+        summary = json.loads(result.stdout)
+        assert summary["workers"]["daemon"]["exit"] == 0
+        _assert_ended(summary, duration, mechanism)
+    finally:
+        _kill_all(duration)
+
+
+#: two sleeps in sessions of their own whose parents (subshells) end at once: orphans,
+#: neither in the program's tree nor in its process group, before the runtime first looks
+KEEPS_RUNNING = """
+duration: 60
+workers:
+  p:
+    exec: [sh, -c, '(setsid sleep {duration} &); (setsid sh -c "sleep {duration} &" &); sleep 50']
+"""
+
+
+def _wait_for(predicate, what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _clean_ends_them(escaped: list[psutil.Process], mechanism: str) -> None:
+    assert len(_alive(escaped)) == 2  # the run is gone; they are nobody's now
+    result = run_cli("clean")
+    assert result.returncode == 0, result.stderr
+    if mechanism == "cgroup":
+        assert "removed cgroup " in result.stdout, result.stdout
+    _wait_for(lambda: _alive(escaped) == [], "the escaped processes to end", 5)
+    assert _our_cgroups() == []
+
+
+def test_clean_ends_what_a_sigkilled_headless_run_left(mechanism, scenario_file,
+                                                       nothing_left_behind) -> None:
+    duration = _duration()
+    path = scenario_file(KEEPS_RUNNING.format(duration=duration))
+    run = subprocess.Popen([sys.executable, "-m", "ipcviz", "run", str(path), "--headless",
+                            "--allow-exec"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: len(_sleeping(duration)) == 2, "the two escaped sleeps")
+        escaped = _sleeping(duration)
+        time.sleep(0.6)  # tracking puts them into the registry a few times a second
+        run.send_signal(signal.SIGKILL)
+        assert run.wait(10) == -signal.SIGKILL  # (not ended by itself meanwhile)
+        _clean_ends_them(escaped, mechanism)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        _kill_all(duration)
+
+
+def test_clean_ends_what_a_sigkilled_app_and_runtime_left(mechanism, scenario_file,
+                                                          nothing_left_behind) -> None:
+    """The live app on a terminal and its runtime process, both SIGKILLed."""
+    duration = _duration()
+    path = scenario_file(KEEPS_RUNNING.format(duration=duration))
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="120", LINES="40")
+    app = subprocess.Popen([sys.executable, "-m", "ipcviz", "launch", str(path),
+                            "--allow-exec"], stdin=slave, stdout=slave, stderr=slave,
+                           cwd=ROOT, env=env, start_new_session=True)
+    os.close(slave)
+    os.set_blocking(master, False)
+    runtimes: list[psutil.Process] = []
+    try:
+        def started() -> bool:
+            try:
+                os.read(master, 65536)  # the app's screen: read, so it never blocks
+            except OSError:
+                pass
+            return len(_sleeping(duration)) == 2
+
+        _wait_for(started, "the two escaped sleeps", 30)
+        escaped = _sleeping(duration)
+        runtimes = [c for c in psutil.Process(app.pid).children()
+                    if "ipcviz.runtime" in " ".join(c.cmdline())]
+        assert len(runtimes) == 1
+        time.sleep(0.6)  # tracking puts them into the registry a few times a second
+        app.send_signal(signal.SIGKILL)
+        runtimes[0].kill()
+        app.wait(10)
+        runtimes[0].wait(10)
+        _clean_ends_them(escaped, mechanism)
+    finally:
+        for proc in [*runtimes]:
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+        os.close(master)
+        _kill_all(duration)
