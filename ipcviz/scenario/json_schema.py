@@ -120,7 +120,9 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("LockArgs", "worker"): "The worker (or group) whose `lock:` use changes.",
     ("LockArgs", "enabled"): "false: increments skip their semaphore (a race); true: use it.",
     ("TimelineEvent", "at"): "Seconds after the start.",
-    ("Trigger", "key"): "The key in the live view (not one of the built-in keys).",
+    ("Trigger", "key"): "The key in the live view: one character or a key name (f5, "
+                        "ctrl+x, alt+x, exclamation_mark), not one the app, Textual or the "
+                        "terminal takes.",
     ("Trigger", "label"): "What the help screen and footer call it.",
 }
 _ACTIONS = {
@@ -239,6 +241,7 @@ def generate() -> dict[str, Any]:
     for field in ("channels", "workers"):  # names outside the pattern are errors
         out["properties"][field]["additionalProperties"] = False
     out["properties"]["expect"]["items"] = _expect_item()
+    defs["Trigger"]["properties"]["key"].update(_trigger_key())
     out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     out["title"] = "ipcviz scenario"
     return out
@@ -254,6 +257,22 @@ def _one_of_keys(definition: dict[str, Any], names: tuple[str, ...],
         definition["minProperties"] = definition["maxProperties"] = 1
     else:
         definition["oneOf"] = [{"required": [name]} for name in names]
+
+
+def _trigger_key() -> dict[str, Any]:
+    """A trigger key: one character or a key name, not one taken (scenario/keys.py)."""
+    import string
+
+    from ipcviz.scenario import keys
+
+    names = keys.NAMED_KEYS | set(keys.ALIASES) | keys.CHARACTER_NAMES | {
+        f"alt+{c}" for c in string.ascii_lowercase + string.digits} | {
+        f"alt+shift+{c}" for c in string.ascii_lowercase}
+    spellings = set(keys.ALIASES) | set(string.punctuation) | keys.NAMED_KEYS | \
+        keys.CHARACTER_NAMES | set(string.ascii_letters)
+    taken = {k for k in spellings if keys.canonical_key(k) in keys.TAKEN} | {","}
+    return {"anyOf": [{"maxLength": 1}, {"enum": sorted(names)}],
+            "not": {"enum": sorted(taken)}}
 
 
 def _expect_item() -> dict[str, Any]:

@@ -60,8 +60,9 @@ class MqueueChannel(Model):
 
 class QueueChannel(Model):
     kind: Literal["queue"]
-    capacity: int | Literal["unbounded"] = "unbounded"
-    """0 is a rendezvous, N bounds the queue, 'unbounded' never blocks a sender."""
+    capacity: Annotated[int, Field(ge=0, le=32767)] | Literal["unbounded"] = "unbounded"
+    """0 is a rendezvous, N bounds the queue, 'unbounded' never blocks a sender. N is
+    the start value of a POSIX semaphore: at most 32767, the value every system allows."""
 
 
 class SharedArrayChannel(Model):
@@ -229,4 +230,6 @@ class EchoArgs(Model):
 
 class RepeatArgs(Model):
     times: Annotated[int, Field(ge=0)] | Literal["forever"]
-    steps: list["Step"]  # noqa: F821 (schema.py builds Step and rebuilds this)
+    steps: list["Step"] = Field(min_length=1)  # noqa: F821 (schema.py builds Step)
+    """At least one step: a repeat of nothing spins without a step boundary, where no
+    pause could hold it."""

@@ -106,6 +106,8 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
         for i, sig in enumerate(w.block):
             if sig in UNCATCHABLE:
                 yield (base + ("block", i), f"{signal_name(sig)} cannot be blocked")
+        if w.loop is not False and w.loop != 0 and w.steps and not performs_operation(w.steps):
+            yield (base + ("loop",), SPINS)
         yield from _check_steps(
             w.steps, base + ("steps",), scn, caught, channel_ref, target_ref, unsure,
             handlers_known=wname not in unsure.workers,
@@ -205,8 +207,23 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref, unsure, hand
                 yield (here, f"worker '{arg}' is started by the runtime; "
                              f"give it `spawned: true` to spawn it")
         elif kind == "repeat":
+            if arg.times != 0 and arg.steps and not performs_operation(arg.steps):
+                yield (here + ("steps",), SPINS)
             yield from _check_steps(arg.steps, here + ("steps",), scn, caught, channel_ref,
                                     target_ref, unsure, handlers_known)
+
+
+#: a loop whose steps perform no operation (only `repeat`s of 0 times)
+SPINS = ("these steps perform no operation (each is a repeat of 0 times): looped, they "
+         "would spin at full speed with no step boundary, where no pause holds them")
+
+
+def performs_operation(steps: list) -> bool:
+    """Some step performs an operation when the steps run: a step that is not a
+    `repeat`, or a repeat that runs its steps at least once and they do."""
+    return any(step.kind != "repeat" or (step.args.times != 0
+                                          and performs_operation(step.args.steps))
+               for step in steps)
 
 
 def _check_init(cname: str, ch, size: int) -> Iterator[tuple[FieldPath, str]]:
