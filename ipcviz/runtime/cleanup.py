@@ -93,7 +93,7 @@ class Cleanup:
             return
         recorded = self._recorded_descendants
         found = program_trees(leaders, set(leaders))
-        if self.containment is not None and not self.containment.path:  # no cgroup
+        if self.containment is not None:  # the run's id in their environment
             found += self.containment.scan()
         for ident in found:
             if ident not in recorded and ident.pid not in leaders:
@@ -117,8 +117,7 @@ class Cleanup:
         groups = {p.ident.pid for p in self.procs
                   if p.instance.definition.exec is not None and p.ident}
         if groups:  # a program's own children are not in the table: the kernel's tree
-            marked = containment.scan if containment is not None and not containment.path \
-                else None
+            marked = containment.scan if containment is not None else None
             extra = [i for i in kill_program_trees(programs, groups, marked)
                      if i.pid not in programs]
             kids += extra

@@ -3,12 +3,14 @@ forks, so that all of them end with the run and `ipcviz clean` finds what a kill
 left: a cgroup of the run's own where the machine allows it (host/cgroup.py), else the
 runtime as child subreaper plus tracking.
 
-Tracking (without a cgroup): every worker's program gets `IPCVIZ_RUN_ID` in its
-environment; a few times a second the runtime looks at the processes that appeared since
-its last look and takes as the run's those of the user's own whose environment carries
-this run's id, besides the programs' trees and process groups (programs.py); each is put
-into the registry by pid and start time. What escapes this: a process that leaves its
-session and clears its environment before the runtime's next look.
+Tracking (the whole story without a cgroup, a second net with one: a process of the
+user's may move itself out of a cgroup the user owns): every worker's program gets
+`IPCVIZ_RUN_ID` in its environment; a few times a second the runtime looks at the
+processes that appeared since its last look and takes as the run's those of the user's
+own whose environment carries this run's id, besides the programs' trees and process
+groups (programs.py); each is put into the registry by pid and start time, and killed by
+identity at the end. What escapes tracking alone: a process that leaves its session and
+clears its environment before the runtime's next look.
 """
 
 from __future__ import annotations
