@@ -246,12 +246,13 @@ class WorkerViews:
                     stat.signal_bits))
                 if row is not None and row[T.HIDDEN_BLOCK]:
                     masks = without_hidden(masks, int(row[T.HIDDEN_BLOCK]))
-                life = Counter(proc.sent_to - proc.sent_before_life if proc.restarts
-                               else proc.sent_to)
-                life.update(by_workers or {})
-                merged = self._merges.update(
-                    pid, self._fresh, stat.state, masks, life, row,
-                    proc.received_before_life if proc.restarts else None)
+                if proc.sent_to or by_workers:  # (nothing sent: nothing merged)
+                    life = Counter(proc.sent_to - proc.sent_before_life if proc.restarts
+                                   else proc.sent_to)
+                    life.update(by_workers or {})
+                    merged = self._merges.update(
+                        pid, self._fresh, stat.state, masks, life, row,
+                        proc.received_before_life if proc.restarts else None)
                 if proc.spawn_rows:
                     zombies = zombie_children(pid)
         elif proc.started_once:
