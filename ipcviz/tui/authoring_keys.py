@@ -97,14 +97,16 @@ class AuthoringKeys:
     def _file_changed(self, path: str) -> None:
         """A new version: read it once, check it and restart on it (reload.py), or show
         why not while the old run goes on."""
+        from ipcviz.tui.reload import ConfirmProgramsScreen
         from ipcviz.tui.screens import ProblemsScreen
 
         try:
             self._watched = (path, os.stat(path).st_mtime)
         except OSError:
             pass
-        while isinstance(self.screen, ProblemsScreen):  # type: ignore[attr-defined]
-            self.pop_screen()  # type: ignore[attr-defined]  # the last version's problems
+        # the last version's problems, or its programs still waiting for a yes
+        while isinstance(self.screen, (ProblemsScreen, ConfirmProgramsScreen)):  # type: ignore[attr-defined]
+            self.pop_screen()  # type: ignore[attr-defined]
         self._reload_scenario()  # type: ignore[attr-defined]
 
     def _source_view_follows(self, source: object) -> None:
