@@ -135,6 +135,25 @@ def quiz_command(args: argparse.Namespace, launch_app: Callable[..., Any],
             answers = ask(questions, input)
         except EOFError:
             return fail(["quiz: no answers on standard input (or give --answers)"])
+    graded = run_and_grade(scenario, answers, args, launch_app, fail)
+    if isinstance(graded, int):
+        return graded
+    wrong = sum(not entry["right"] for entry in graded)
+    if getattr(args, "report", None):
+        problem = write_report(args.report, scenario, graded)
+        if problem:
+            return fail([f"--report: {problem}"])
+        print(escape_control(f"report written to {args.report}"), file=sys.stderr)
+    return 1 if wrong else 0
+
+
+def run_and_grade(scenario: Any, answers: list[Any], args: argparse.Namespace,
+                  launch_app: Callable[..., Any], fail: Callable[[list[str]], int]
+                  ) -> list[dict[str, Any]] | int:
+    """Run the scenario (`args.headless`, `args.duration`), then show each answer beside
+    the run's value with the explanation; the graded questions, or an exit status when
+    the run could not happen. `ipcviz course` grades its lessons with it too."""
+    questions = list(scenario.model.questions)
     print(file=sys.stderr)
     print(escape_control(f"running {scenario.name} on real processes"
                          + ("…" if args.headless else " (q when you have seen enough)…")),
@@ -142,13 +161,11 @@ def quiz_command(args: argparse.Namespace, launch_app: Callable[..., Any],
     summary = _run(scenario, args, launch_app, fail)
     if isinstance(summary, int):
         return summary
-    wrong = 0
     graded = []
     print()
     for i, (question, given) in enumerate(zip(questions, answers), 1):
         actual = true_value(summary, question.answer)
         right = is_right(given, actual, question)
-        wrong += not right
         graded.append(graded_entry(question, given, actual, right))
         mark = "right" if right else "WRONG"
         within = f" (±{question.tolerance:g})" if question.tolerance and not question.choices \
@@ -158,13 +175,9 @@ def quiz_command(args: argparse.Namespace, launch_app: Callable[..., Any],
                              f"{mark}"))
         if question.explain:
             print(escape_control(f"   {' '.join(question.explain.split())}"))
-    print(f"\n{len(questions) - wrong} of {len(questions)} right")
-    if getattr(args, "report", None):
-        problem = write_report(args.report, scenario, graded)
-        if problem:
-            return fail([f"--report: {problem}"])
-        print(escape_control(f"report written to {args.report}"), file=sys.stderr)
-    return 1 if wrong else 0
+    right = sum(entry["right"] for entry in graded)
+    print(f"\n{right} of {len(questions)} right")
+    return graded
 
 
 def graded_entry(question: Any, given: Any, actual: Any, right: bool) -> dict[str, Any]:

@@ -23,17 +23,19 @@ def bundled_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "scenarios"
 
 
-#: the course's order: signals, pipes, FIFOs, queues, sockets, shared memory, locks (and
-#: the by-hand lessons beside what they play with); others follow by name
+#: the course's order, chapter by chapter (`ipcviz course`: course.py's CHAPTERS, the
+#: same list): signals; pipes and FIFOs; message queues; sockets and RPC; shared memory,
+#: races and locks; files and mmap; deadlock; putting it together. Others follow by name
 COURSE_ORDER = (
     "signals_handlers", "signals_coalescing", "sigchld_zombies",
     "pipe_oneway", "pipe_two_way", "pipe_bidirectional_race", "pipe_backpressure",
     "fifo_unrelated",
     "mqueue_bounded", "queue_capacity", "message_duplication",
-    "socket_echo", "udp_vs_tcp", "rpc_call", "echo_store_server",
-    "shm_numpy", "shm_counter_race", "race_by_hand", "shm_signal_notify", "mmap_file",
-    "file_handoff", "speed_race",
+    "socket_echo", "udp_vs_tcp", "rpc_call",
+    "shm_numpy", "shm_signal_notify", "shm_counter_race", "race_by_hand",
+    "mmap_file", "file_handoff",
     "deadlock", "deadlock_by_hand",
+    "echo_store_server", "speed_race",
 )
 
 
