@@ -398,9 +398,9 @@ workers:
 
 
 def test_a_watched_programs_cpu_share_and_memory_are_shown(nothing_left_behind) -> None:
-    """A program that spins and holds 64 MiB: the last reading gives it a share of a core
-    (how much depends on the machine's load) and at least those bytes resident; the
-    panel's line says both."""
+    """A program that spins and holds 64 MiB: the last reading gives it CPU time, a share
+    of a core (how much depends on the machine's load) and at least those bytes
+    resident; the panel's line says the share and the memory."""
     from ipcviz.telemetry.snapshot import WorkerView
     from ipcviz.tui.widgets.programs import program_lines
 
@@ -410,8 +410,8 @@ def test_a_watched_programs_cpu_share_and_memory_are_shown(nothing_left_behind) 
     result = run_cli("watch", "--headless", "--json", "--duration", "2", "--", PY, "-c", spin)
     worker = next(iter(_summary(result)["workers"].values()))
     (row,) = worker["program"]["observed"]["processes"]
-    cpu, rss = row[7], row[8]
-    assert cpu is not None and cpu > 0
+    cpu, rss, cpu_seconds = row[7], row[8], row[9]
+    assert cpu is not None and cpu_seconds > 0  # touching 16,384 pages takes CPU time
     assert rss >= 64 << 20
     view = WorkerView(name="spin", group="spin", state="running", pid=row[0], program={"argv": [PY], "observed":
                       {"processes": [row], "pipes": [], "queues": [], "sockets": [],

@@ -15,6 +15,8 @@ from ipcviz.runtime.programs import not_exec_yet
 #: bytes of each shared-memory segment shown; how often (in frames) mappings are read
 SHOWN_BYTES = 64
 MAPS_EVERY = 5
+#: seconds over which a process's share of a core is worked out (one tick's share jumps)
+CPU_WINDOW = 1.0
 
 
 @dataclass
@@ -70,7 +72,8 @@ class ProgramWatch:
                                ("pending", sorted(set(p.signals.pending)
                                                   | set(p.signals.shared_pending))),
                                ("blocked", p.signals.blocked)) if v},
-                           self._cpu_percent(p.pid, p.cpu_seconds, seen.taken_at), p.rss]
+                           self._cpu_percent(p.pid, p.cpu_seconds, seen.taken_at), p.rss,
+                           p.cpu_seconds]
                           for p in seen.processes],
             "pipes": [{"kind": p.kind, "path": p.path, "inode": p.inode,
                        "buffered": p.buffered, "capacity": p.capacity,
@@ -95,13 +98,17 @@ class ProgramWatch:
         return view
 
     def _cpu_percent(self, pid: int, cpu_seconds: float | None, at: float) -> float | None:
-        """The share of one core the process used since its last reading (None at its
+        """The share of one core the process used over the last second or so (None at its
         first reading, or when its CPU time cannot be read)."""
         before = self.cpu_seen.get(pid)
         if cpu_seconds is None:
             return None
-        self.cpu_seen[pid] = (cpu_seconds, at)
-        if before is None or at <= before[1]:
+        if before is None:
+            self.cpu_seen[pid] = (cpu_seconds, at)
+            return None
+        if at - before[1] >= CPU_WINDOW:  # a new window starts from this reading
+            self.cpu_seen[pid] = (cpu_seconds, at)
+        if at <= before[1]:
             return None
         return round(100 * max(0.0, cpu_seconds - before[0]) / (at - before[1]), 1)
 
