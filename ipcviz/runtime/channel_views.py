@@ -100,6 +100,8 @@ class ChannelViews:
         data.update(self._rpc(r.name, column, kids))
         data["bytes_written"] = int(column(T.BYTES_WRITTEN).sum())
         data["bytes_read"] = int(column(T.BYTES_READ).sum())
+        for counter in CHANNELS[r.kind].sums:  # peers from outside the run, refused
+            data[counter] = int(column(T.COUNTER_CELLS[counter]).sum())
         data.update(r.channel.observe())  # type: ignore[attr-defined]
 
     def _read_array(self, r: Reading, workers: list[WorkerView],

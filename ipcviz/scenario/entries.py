@@ -39,7 +39,7 @@ _PIPE = _BYTES | {"buffered", "max_buffered", "capacity"}
 CHANNEL_KIND_KEYS: dict[str, frozenset[str]] = {
     "pipe": _PIPE,
     "fifo": _PIPE | {"path"},
-    "socket": _BYTES | {"writes", "reads"},
+    "socket": _BYTES | {"writes", "reads", "peers_refused"},
     "mqueue": _QUEUE,
     "queue": _QUEUE,
     "shared_array": frozenset({"dtype", "shape", "values", "increments", "lost_updates",
@@ -49,7 +49,7 @@ CHANNEL_KIND_KEYS: dict[str, frozenset[str]] = {
     "file": _BYTES | {"records_written", "records_read", "torn_reads", "path"},
     "rpc": _BYTES | {"calls", "answered", "in_flight", "timeouts", "retries", "gave_up",
                      "executed", "executed_twice", "errors", "latency_ms_mean",
-                     "latency_ms_max", "connections"},
+                     "latency_ms_max", "connections", "peers_refused"},
 }
 #: a channel named in `compare:` also has these
 COMPARE_KEYS = frozenset({"moved", "mb_per_s", "rank"})

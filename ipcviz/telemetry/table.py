@@ -79,7 +79,10 @@ BYTES_WRITTEN, BYTES_READ, MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS = range(
 #: socket) and reads that returned something (message boundaries: reads < writes on a
 #: stream means writes were merged)
 WRITES, READS = 5, 6
-CHANNEL_COLS = 9
+#: on a socket or rpc channel: connections closed unread and datagrams dropped because
+#: they came from outside the run (on the serving worker's row; a cell no kind shares)
+PEERS_REFUSED = 9
+CHANNEL_COLS = 10
 ACQUIRED, RELEASED = BYTES_WRITTEN, BYTES_READ  # on a semaphore: held = acquired - released
 #: on a message queue: non-blocking sends the queue refused because it was full (the
 #: INCREMENTS cell, which only shared arrays use)
@@ -110,7 +113,8 @@ RECORDS_WRITTEN, RECORDS_READ, TORN_READS = MESSAGES_SENT, MESSAGES_RECEIVED, IN
 
 #: the counters a channel kind may add to its family's by name (kinds.ChannelKind.sums)
 COUNTER_CELLS = {"writes": WRITES, "reads": READS, "records_written": RECORDS_WRITTEN,
-                 "records_read": RECORDS_READ, "torn_reads": TORN_READS}
+                 "records_read": RECORDS_READ, "torn_reads": TORN_READS,
+                 "peers_refused": PEERS_REFUSED}
 
 #: on an rpc channel, a client's row (bytes in the first two cells, as on a socket):
 #: calls begun, calls answered, waits that timed out, calls sent again, calls given up,
@@ -164,6 +168,9 @@ EXIT_STEPS_DONE, EXIT_BY_HANDLER, EXIT_BY_STEP, EXIT_FAILED = range(4)
 # (channel | element index << 16, the value loaded / stored)
 EV_LOADED = 29
 EV_STORED = 30
+#: a peer from outside the run refused (channels/peers.py): (channel, who): bit 61 set
+#: for a datagram, the uid in bits 24-55 and the pid in bits 0-23 (all ones: not known)
+EV_PEER_REFUSED = 31
 
 #: Rows reserved for the children of each worker that has `spawn` steps.
 SPAWN_ROWS = 64

@@ -94,11 +94,12 @@ class LiveSource(Source):
     """Runs the runtime process (fork+exec, safe from a threaded app) on one read of a
     scenario: `scenario` is that read (opening.py), or a name or path read here, once."""
 
-    def __init__(self, scenario: OpenedScenario | str, speed: float | None = None,
+    def __init__(self, scenario: OpenedScenario | str | os.PathLike, speed: float | None = None,
                  allow_exec: bool = False):
         #: lines saying why the scenario could not be read (then no runtime starts)
         self.open_error: list[str] | None = None
-        if isinstance(scenario, str):
+        if not isinstance(scenario, OpenedScenario):  # a name or a path (str or Path)
+            scenario = os.fspath(scenario)
             try:
                 scenario = open_scenario(scenario)
             except ScenarioError as exc:
