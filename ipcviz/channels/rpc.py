@@ -22,6 +22,7 @@ import select
 import socket
 import struct
 
+from ipcviz.channels.peers import PeerCheck, Refusals
 from ipcviz.channels.socket_channel import SocketChannel
 
 #: longest request or answer line (a bigger one is an invalid request)
@@ -50,9 +51,10 @@ def answer(call_id: object, result: object = None, error: tuple[int, str] | None
 class RpcClient:
     """A caller: one connection, made on first use and again after it is lost."""
 
-    def __init__(self, family: int, address: object):
+    def __init__(self, family: int, address: object, peers: PeerCheck | None = None):
         self.family = family
         self.address = address
+        self.peers = peers
         self.conn: socket.socket | None = None
         self._buffer = b""
 
@@ -61,7 +63,8 @@ class RpcClient:
         connection broke, or connecting is refused)."""
         try:
             if self.conn is None:
-                conn = socket.socket(self.family, socket.SOCK_STREAM)
+                conn = (self.peers.bound(self.family, socket.SOCK_STREAM) if self.peers
+                        else socket.socket(self.family, socket.SOCK_STREAM))
                 try:
                     conn.connect(self.address)  # the listener's backlog accepts at once
                 except OSError:
@@ -112,14 +115,18 @@ class RpcClient:
         self._buffer = b""
 
     def for_roles(self, roles: set[str]) -> RpcClient:
-        return RpcClient(self.family, self.address)
+        return RpcClient(self.family, self.address, self.peers)
 
 
 class RpcServer:
-    """The answering side: accepts clients, takes the next whole request line from any."""
+    """The answering side: accepts clients, takes the next whole request line from any.
+    A connection from outside the run (`peers`) is closed unread, reported to `refusals`."""
 
-    def __init__(self, listener: socket.socket, served_path: str):
+    def __init__(self, listener: socket.socket, served_path: str,
+                 peers: PeerCheck | None = None):
         self.listener = listener
+        self.peers = peers
+        self.refusals = Refusals()
         self.listener.setblocking(False)
         self.served_path = served_path
         self.clients: dict[socket.socket, bytes] = {}
@@ -135,6 +142,11 @@ class RpcServer:
                 return
             except OSError:  # the listener is gone
                 return
+            outsider = self.peers.stream(conn) if self.peers is not None else None
+            if outsider is not None:
+                conn.close()
+                self.refusals.add(outsider, False)
+                continue
             conn.setblocking(False)
             self.clients[conn] = b""
 
@@ -203,7 +215,7 @@ class RpcServer:
         os.write(self._fd, _ID.pack(call_id))
 
     def for_roles(self, roles: set[str]) -> RpcServer:
-        return RpcServer(self.listener, self.served_path)
+        return RpcServer(self.listener, self.served_path, self.peers)
 
 
 class RpcChannel(SocketChannel):
@@ -224,8 +236,8 @@ class RpcChannel(SocketChannel):
 
     def attach(self, roles: set[str]) -> RpcServer | RpcClient:
         if "server" in roles:
-            return RpcServer(self.listener, self.served_path)
-        return RpcClient(self.family, self.address)
+            return RpcServer(self.listener, self.served_path, self.peers)
+        return RpcClient(self.family, self.address, self.peers)
 
     def observe(self) -> dict:
         return {"address": self.path, "family": self.spec.family, "server": self.spec.server,

@@ -12,19 +12,28 @@ import select
 import socket
 
 from ipcviz.channels.base import Channel
+from ipcviz.channels.peers import PeerCheck, Refusals
+from ipcviz.host.process import start_ticks
+
+#: in the run's directory: the ports of the run's own clients (see peers.py)
+PORTS_FILE = "ports"
 
 
 class ServerEndpoint:
     """The server side: accepts clients, reads from whichever has data, answers it.
 
     A spawned handler (`one_client`) owns one connection at a time: a server worker
-    per client, the classic pre-fork model.
+    per client, the classic pre-fork model. A connection from outside the run (`peers`)
+    is closed unread and reported to `refusals`.
     """
 
-    def __init__(self, listener: socket.socket, one_client: bool = False):
+    def __init__(self, listener: socket.socket, one_client: bool = False,
+                 peers: PeerCheck | None = None):
         self.listener = listener
         self.listener.setblocking(False)
         self.one_client = one_client
+        self.peers = peers
+        self.refusals = Refusals()
         self.clients: list[socket.socket] = []
         self.last: socket.socket | None = None
         self._pending = b""
@@ -36,6 +45,11 @@ class ServerEndpoint:
                 conn, _ = self.listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
+            outsider = self.peers.stream(conn) if self.peers is not None else None
+            if outsider is not None:
+                conn.close()
+                self.refusals.add(outsider, False)
+                continue
             conn.setblocking(False)
             self.clients.append(conn)
 
@@ -84,20 +98,22 @@ class ServerEndpoint:
 
     def for_roles(self, roles: set[str]) -> ServerEndpoint:
         """A spawned handler: the same listener, its own (single) connection."""
-        return ServerEndpoint(self.listener, one_client=True)
+        return ServerEndpoint(self.listener, one_client=True, peers=self.peers)
 
 
 class ClientEndpoint:
     """A client: connects on first use, then reads and writes on that one connection."""
 
-    def __init__(self, family: int, address: object):
+    def __init__(self, family: int, address: object, peers: PeerCheck | None = None):
         self.family = family
         self.address = address
+        self.peers = peers
         self.conn: socket.socket | None = None
 
     def _connected(self) -> socket.socket:
         if self.conn is None:
-            conn = socket.socket(self.family, socket.SOCK_STREAM)
+            conn = (self.peers.bound(self.family, socket.SOCK_STREAM) if self.peers
+                    else socket.socket(self.family, socket.SOCK_STREAM))
             conn.connect(self.address)  # blocking: the listener's backlog accepts at once
             conn.setblocking(False)
             self.conn = conn
@@ -128,24 +144,32 @@ class ClientEndpoint:
         poller.poll(timeout_ms)
 
     def for_roles(self, roles: set[str]) -> ClientEndpoint:
-        return ClientEndpoint(self.family, self.address)
+        return ClientEndpoint(self.family, self.address, self.peers)
 
 
 class DatagramServer:
     """The receiving side of a datagram socket: one datagram per read (its boundary kept),
-    replies go to whoever sent the last one."""
+    replies go to whoever sent the last one. A datagram from outside the run (`peers`)
+    is dropped and reported to `refusals`."""
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, peers: PeerCheck | None = None):
         self.sock = sock
         self.sock.setblocking(False)
         self.peer: object = None
+        self.peers = peers
+        self.refusals = Refusals()
 
     def read_some(self, nbytes: int) -> bytes | None:
-        try:
-            data, self.peer = self.sock.recvfrom(max(nbytes, 65536))
-        except (BlockingIOError, InterruptedError):
-            return None
-        return data[:nbytes]
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(max(nbytes, 65536))
+            except (BlockingIOError, InterruptedError):
+                return None
+            outsider = self.peers.datagram(peer) if self.peers is not None else None
+            if outsider is None:
+                self.peer = peer
+                return data[:nbytes]
+            self.refusals.add(outsider, True)
 
     def wait_readable(self, timeout_ms: int | None = None) -> None:
         poller = select.poll()
@@ -166,21 +190,23 @@ class DatagramServer:
         poller.poll(timeout_ms)
 
     def for_roles(self, roles: set[str]) -> DatagramServer:
-        return DatagramServer(self.sock)
+        return DatagramServer(self.sock, self.peers)
 
 
 class DatagramClient:
     """A sender of datagrams: its own socket, connected to the server's address (so it
     can also read the answers sent back to it)."""
 
-    def __init__(self, family: int, address: object):
+    def __init__(self, family: int, address: object, peers: PeerCheck | None = None):
         self.family = family
         self.address = address
+        self.peers = peers
         self.sock: socket.socket | None = None
 
     def _socket(self) -> socket.socket:
         if self.sock is None:
-            sock = socket.socket(self.family, socket.SOCK_DGRAM)
+            sock = (self.peers.bound(self.family, socket.SOCK_DGRAM) if self.peers
+                    else socket.socket(self.family, socket.SOCK_DGRAM))
             if self.family == socket.AF_UNIX:
                 sock.bind("")  # an autobound (abstract) address: answers can come back
             sock.connect(self.address)
@@ -214,7 +240,7 @@ class DatagramClient:
         poller.poll(timeout_ms)
 
     def for_roles(self, roles: set[str]) -> DatagramClient:
-        return DatagramClient(self.family, self.address)
+        return DatagramClient(self.family, self.address, self.peers)
 
 
 class SocketChannel(Channel):
@@ -226,6 +252,9 @@ class SocketChannel(Channel):
         return self.spec.family == "udp" or self.spec.type == "dgram"
 
     def create(self) -> None:
+        directory = getattr(self.registry, "directory", None)
+        self.peers = PeerCheck(os.getpid(), start_ticks(os.getpid()) or 0,
+                               str(directory / PORTS_FILE) if directory else None)
         if self.datagrams:
             self._create_datagram()
             return
@@ -286,11 +315,11 @@ class SocketChannel(Channel):
     def attach(self, roles: set[str]):
         if self.datagrams:
             if "server" in roles:
-                return DatagramServer(self.listener)
-            return DatagramClient(self.family, self.address)
+                return DatagramServer(self.listener, self.peers)
+            return DatagramClient(self.family, self.address, self.peers)
         if "server" in roles:
-            return ServerEndpoint(self.listener)
-        return ClientEndpoint(self.family, self.address)
+            return ServerEndpoint(self.listener, peers=self.peers)
+        return ClientEndpoint(self.family, self.address, self.peers)
 
     def release(self, needed: set[str]) -> None:
         """No live server: close the listener, so a client's connect() is refused for real."""

@@ -160,7 +160,7 @@ CHANNELS: dict[str, ChannelKind] = {
                         "write/read", last_read=True),
     "socket": ChannelKind(m.SocketChannel, "ipcviz.channels.socket_channel:SocketChannel",
                           "bytes", "pipes", "write/read/echo", server_option="server",
-                          sums=("writes", "reads"), last_read=True),
+                          sums=("writes", "reads", "peers_refused"), last_read=True),
     "mqueue": ChannelKind(m.MqueueChannel, "ipcviz.channels.mqueue:MqueueChannel",
                           "messages", "queues", "send/receive"),
     "queue": ChannelKind(m.QueueChannel, "ipcviz.channels.queue:QueueChannel", "messages",
@@ -176,7 +176,7 @@ CHANNELS: dict[str, ChannelKind] = {
                         "pipes", "write/read",
                         sums=("records_written", "records_read", "torn_reads")),
     "rpc": ChannelKind(m.RpcChannel, "ipcviz.channels.rpc:RpcChannel", "rpc", "rpc",
-                       "call/serve", server_option="server"),
+                       "call/serve", server_option="server", sums=("peers_refused",)),
 }
 
 STEPS: dict[str, StepKind] = {

@@ -19,7 +19,7 @@ CHANNEL_KEYS = frozenset({
     "kind", "bytes_written", "bytes_read", "buffered", "max_buffered", "capacity", "depth", "max_depth",
     "messages_sent", "messages_received", "dtype", "shape", "values", "increments",
     "lost_updates", "sum", "initial_sum", "value", "holder", "waiters", "duplicates", "path", "connections",
-    "writes", "reads", "dropped",
+    "writes", "reads", "dropped", "peers_refused",
     "records_written", "records_read", "torn_reads",
     "calls", "answered", "in_flight", "timeouts", "retries", "gave_up", "executed",
     "executed_twice", "errors", "latency_ms_mean", "latency_ms_max",

@@ -79,6 +79,8 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         if kind == T.EV_LOADED:
             return f"load {where} → {b} (a copy in this worker)", "io"
         return f"store {where} ← {b} (its copy + 1)", "io"
+    if kind == T.EV_PEER_REFUSED:
+        return _peer_refused(ch(a), b), "io"
     if kind == T.EV_READ_ARRAY:
         return f"read {ch(a)} (sum {b})", "io"
     if kind == T.EV_WAITED:
@@ -115,6 +117,22 @@ def _rpc_event(kind: int, channel: str, number: int, detail: int) -> str:
         return (f"EXECUTED TWICE: call #{number} on {channel} was done before "
                 "(a retry of work already done)")
     return f"late answer to call #{number} on {channel} dropped (it was retried)"
+
+
+def peer_code(uid: int | None, pid: int | None, datagram: bool) -> int:
+    """EV_PEER_REFUSED's second value (see table.py)."""
+    uid_bits = 0xFFFFFFFF if uid is None or not 0 <= uid < 0xFFFFFFFF else uid
+    pid_bits = 0xFFFFFF if pid is None or not 0 < pid < 0xFFFFFF else pid
+    return int(datagram) << 61 | uid_bits << 24 | pid_bits
+
+
+def _peer_refused(channel: str, code: int) -> str:
+    uid, pid = code >> 24 & 0xFFFFFFFF, code & 0xFFFFFF
+    who = (f"uid {'?' if uid == 0xFFFFFFFF else uid} "
+           f"pid {'?' if pid == 0xFFFFFF else pid}")
+    if code >> 61 & 1:
+        return f"dropped a datagram on {channel} from outside the run: {who}"
+    return f"refused a connection on {channel} from outside the run: {who}"
 
 
 def _ms(micros: int) -> str:

@@ -29,6 +29,7 @@ from ipcviz.telemetry import table as T
 from ipcviz.worker.boundary import Next
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.steps.registry import describes, handles
+from ipcviz.worker.steps.streams import watch_refusals
 
 #: events carry the call number in the high bits of their second value
 CALL_SHIFT = 24
@@ -123,6 +124,7 @@ def serve(row: WorkerRow, name: str) -> None:
     """Answer one call: from whichever client has a whole request line."""
     server = row.ctx.endpoints[name]
     cells = row.cells
+    watch_refusals(row, name, server)
     got = server.next_request()
     while got is None:
         with row.blocked(T.OP_SERVE, name):

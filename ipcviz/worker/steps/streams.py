@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
+from ipcviz.telemetry.events import peer_code
 from ipcviz.worker.boundary import Next
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import ExitRequested
@@ -47,6 +48,8 @@ def write(row: WorkerRow, args: schema.WriteArgs) -> None:
     else:
         view = row.payload(args)
     kind = row.ctx.channel_kinds.get(args.to)
+    if kind == "socket":
+        watch_refusals(row, args.to, endpoint)
     if kind == "mmap":
         row.cells[row.counter(args.to, T.BYTES_WRITTEN)] += endpoint.write(view)
     elif kind == "file":
@@ -59,6 +62,22 @@ def write(row: WorkerRow, args: schema.WriteArgs) -> None:
         return
     if args.every:
         row.sleep(args.every)
+
+
+def watch_refusals(row: WorkerRow, name: str, endpoint: object) -> None:
+    """Count every peer from outside the run that the socket or rpc endpoint `endpoint`
+    refused (channels/peers.py), and log the first ten and then one at each power of ten
+    (a flood of datagrams must not flood the log)."""
+    refusals = getattr(endpoint, "refusals", None)
+    if refusals is None or refusals.hook is not None:
+        return
+    cells, cell, index = row.cells, row.counter(name, T.PEERS_REFUSED), row.index(name)
+
+    def refused(who, datagram: bool) -> None:
+        cells[cell] += 1
+        if cells[cell] <= 10 or cells[cell] in EPIPE_EVENTS:
+            row.emit(T.EV_PEER_REFUSED, index, peer_code(who.uid, who.pid, datagram))
+    refusals.report_to(refused)
 
 
 def write_all(row: WorkerRow, name: str, view: memoryview) -> bool:
@@ -160,6 +179,8 @@ def read(row: WorkerRow, args: schema.ReadArgs) -> None:
     endpoint = row.ctx.endpoints[name]
     kind = row.ctx.channel_kinds.get(name)
     cells = row.cells
+    if kind == "socket":
+        watch_refusals(row, name, endpoint)
     if kind == "mmap":
         cells[row.counter(name, T.BYTES_READ)] += len(endpoint.read(args.bytes))
         return
@@ -203,6 +224,7 @@ def echo(row: WorkerRow, args: schema.EchoArgs) -> None:
     name = args.on
     endpoint = row.ctx.endpoints[name]
     cells = row.cells
+    watch_refusals(row, name, endpoint)
     data = endpoint.read_some(args.bytes)
     while data is None:
         with row.blocked(T.OP_ECHO, name):
