@@ -147,3 +147,55 @@ def test_sent_is_listed_before_the_handled_it_caused(monkeypatch, in_process,  #
     assert sent_by_s < lines.index(("w", "SIGUSR2 handled (log)")), lines
     times = [e.t for e in events]
     assert times == sorted(times)
+
+
+RESUME_TEXT = b"""\
+channels:
+  a: {kind: shared_array, shape: [4]}
+workers:
+  w: {loop: true, steps: [{set: {array: a, value: 1}}, {sleep: 0.01}]}
+"""
+
+
+def test_steps_resumed_is_listed_before_what_the_worker_did_next(
+        monkeypatch, in_process, nothing_left_behind) -> None:  # noqa: F811
+    """The runtime wrote the control cell, then read its clock for "steps resumed": a
+    worker that went on at once logged its next writes with earlier times, listed above
+    the line that let it go. Here the runtime is slow between the two (as on a loaded
+    machine): the first thing listed after the resume is the runtime's line."""
+    from ipcviz.protocol import PauseSteps, ResumeSteps
+
+    runtime = Runtime(load_text(RESUME_TEXT, "resume.yaml"))
+    sampler = Sampler(runtime)
+    before, after = [], []
+
+    def run_for(seconds: float, into: list) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            runtime.poll(0.01)
+            into += sampler.sample(kernel=False).events
+
+    try:
+        runtime.start()
+        run_for(0.3, before)
+        runtime.execute(PauseSteps("w"))
+        run_for(0.3, before)  # held at its boundary by now
+        before += sampler.sample(flush=True).events
+        real = type(runtime)._control_bit
+
+        def slow_control_bit(self, proc, cell, bit, on):
+            real(self, proc, cell, bit, on)
+            time.sleep(0.05)  # the worker goes on and logs meanwhile
+
+        monkeypatch.setattr(type(runtime), "_control_bit", slow_control_bit)
+        runtime.execute(ResumeSteps("w"))
+        monkeypatch.undo()
+        run_for(0.3, after)
+        after += sampler.sample(flush=True).events
+    finally:
+        sampler.close()
+        runtime.shutdown()
+    assert ("w", "steps paused") in [(e.worker, e.text) for e in before]
+    mine = [(e.worker, e.text) for e in after if e.worker == "w"]
+    assert mine[0] == ("w", "steps resumed"), mine[:5]
+    assert sum(t.startswith("wrote a") for _, t in mine) >= 3

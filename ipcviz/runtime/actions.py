@@ -121,24 +121,29 @@ class Actions:
     def _pause_command(self, command: PauseSteps | ResumeSteps, source: str) -> None:
         pause = isinstance(command, PauseSteps)
         for proc in self._targets(command.worker):
+            when = self.elapsed  # before the worker can act on it: the cause comes first
             self._control_bit(proc, T.CTRL_PAUSE, T.PAUSE_WORKER, pause)
-            self._log(proc.name, "steps paused" if pause else "steps resumed", "runtime")
+            self._log(proc.name, "steps paused" if pause else "steps resumed", "runtime",
+                      at=when)
 
     def _lock_command(self, command: SetLock, source: str) -> None:
         for proc in self._targets(command.worker):
+            when = self.elapsed
             self._control(proc, T.CTRL_LOCK_OFF, 0 if command.enabled else 1)
-            self._log(proc.name, f"lock use {'on' if command.enabled else 'OFF'}", "runtime")
+            self._log(proc.name, f"lock use {'on' if command.enabled else 'OFF'}", "runtime",
+                      at=when)
 
     def _time_command(self, command: PauseRun | ResumeRun | StepAll | StepWorker | SetSpeed,
                       source: str) -> None:
         """Run-wide time control, through the scheduler (scheduler.py)."""
         sched = self.scheduler
+        when = self.elapsed  # dated before the workers can act on it
         if isinstance(command, PauseRun):
             sched.pause()
-            self._log("runtime", "run paused", "runtime")
+            self._log("runtime", "run paused", "runtime", at=when)
         elif isinstance(command, ResumeRun):
             sched.resume()
-            self._log("runtime", "run resumed", "runtime")
+            self._log("runtime", "run resumed", "runtime", at=when)
         elif isinstance(command, StepAll):
             sched.step_all()
         elif isinstance(command, StepWorker):
@@ -146,7 +151,8 @@ class Actions:
                 self._log(command.worker, "cannot take a step now", "runtime")
         else:
             sched.set_speed(command.factor)
-            self._log("runtime", f"speed {speed_text(command.factor) or '×1'}", "runtime")
+            self._log("runtime", f"speed {speed_text(command.factor) or '×1'}", "runtime",
+                      at=when)
 
     def _trigger_command(self, command: FireTrigger, source: str) -> None:
         trigger = self._triggers.get(command.key)

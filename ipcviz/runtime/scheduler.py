@@ -59,7 +59,10 @@ class Runtime(Protocol):
 
     def spawned(self) -> Sequence[Any]: ...
 
-    def _log(self, worker: str, text: str, kind: str) -> None: ...
+    @property
+    def elapsed(self) -> float: ...
+
+    def _log(self, worker: str, text: str, kind: str, at: float | None = None) -> None: ...
 
 #: speed factors, fastest first (`-` and `+` in the app walk this list)
 SPEEDS = tuple(1 / 2 ** k for k in range(7))
@@ -115,12 +118,19 @@ class Scheduler:
 
     def __init__(self, runtime: Runtime, schedule: list[str] | None = None,
                  after_schedule: str = "run", speed: float = 1.0,
-                 clock=time.monotonic):
+                 clock=time.monotonic, held: bool = False):
         self.runtime = runtime
         self.clock = clock
         self.schedule = list(schedule or [])
         self.after_schedule = after_schedule
         self.mode: Mode = "schedule" if self.schedule else "run"
+        #: a held start (`start: held`, live only): the mode the first space goes on in,
+        #: until then nothing moves; None once the run has gone on (or was never held)
+        self.held_from: Mode | None = None
+        if held:
+            self.held_from, self.mode = self.mode, "pause"
+        #: operations granted so far (`n`, `N`, the schedule): the header's step count
+        self.steps = 0
         self.speed = speed
         #: every grant made so far, by worker name, in order: the schedule performed
         self.performed: list[str] = []
@@ -177,8 +187,12 @@ class Scheduler:
         self._set_bit(T.PAUSE_RUN, True)
 
     def resume(self) -> None:
-        """Back to running (at the current speed)."""
+        """Back to running (at the current speed); a held start's schedule plays on."""
         self._advance_clock()
+        if self._held_schedule():
+            self.held_from, self.mode = None, "schedule"
+            return
+        self.held_from = None
         self.mode = "run"
         self._free_since_grant = True
         self._set_bit(T.PAUSE_RUN, False)
@@ -197,7 +211,7 @@ class Scheduler:
         pauses the run first if it was running. False when it cannot move now."""
         if self.mode in ("run", "schedule"):
             self.pause()
-        self.mode = "step"
+        self.mode, self.held_from = "step", None
         for name, row, proc in self._rows():
             if name == worker and self._where(row, proc)[0] == "held":
                 self._grant(row, name)
@@ -205,10 +219,20 @@ class Scheduler:
         return False
 
     def step_all(self) -> list[str]:
-        """Every worker held at a boundary takes one operation; returns their names."""
+        """Every worker held at a boundary takes one operation; returns their names. On
+        a held start's schedule, only its next entry's worker does."""
         if self.mode in ("run", "schedule"):
             self.pause()
         self.mode = "step"
+        if self._held_schedule():
+            name = self.schedule[self._position]
+            for row_name, row, proc in self._rows():
+                if row_name == name and self._where(row, proc)[0] == "held":
+                    self._grant(row, name)
+                    self._position += 1
+                    return [name]
+            return []
+        self.held_from = None
         moved = []
         for name, row, proc in self._rows():
             if self._where(row, proc)[0] == "held":
@@ -286,8 +310,23 @@ class Scheduler:
         rows += [(k.name, k.row, None) for k in self.runtime.spawned() if k.exit is None]
         return rows
 
+    def _held_schedule(self) -> bool:
+        """A held start's schedule has entries left (space plays them, n takes one)."""
+        return self.held_from == "schedule" and self._position < len(self.schedule)
+
     def _grant(self, row: int, name: str) -> None:
+        """One operation for `name`, logged with its place: "step 3/8: a: store counter[0]"
+        on a schedule, "step 3: a: sleep" when stepped by hand."""
+        self.steps += 1
         arr = self._cells()
+        channels = [c.name for c in self.runtime.channels]
+        channel = int(arr[row, T.NEXT_CHANNEL])
+        what = describe_next(int(arr[row, T.NEXT_OP]), channels[channel] if 0 <= channel <
+                             len(channels) else None, int(arr[row, T.NEXT_ARG]),
+                             self._shape(channel)).detail
+        on_schedule = self.mode == "schedule" or self._held_schedule()
+        place = f"{self._position + 1}/{len(self.schedule)}" if on_schedule else self.steps
+        self.runtime._log("runtime", f"step {place}: {name}: {what}", "runtime")
         arr[row, T.CTRL_GRANTS] = max(int(arr[row, T.CTRL_GRANTS]), int(arr[row, T.TAKEN])) + 1
         self.performed.append(name)
         if self._free_since_grant:
@@ -370,8 +409,9 @@ class Scheduler:
         if self.after_schedule == "pause":
             self.mode = "pause"
         else:
+            when = self.runtime.elapsed  # before the workers go on: the cause comes first
             self.resume()
-            self.runtime._log("runtime", "schedule done: running", "runtime")
+            self.runtime._log("runtime", "schedule done: running", "runtime", at=when)
 
     def _out_of_time(self, by_name: dict[str, Proc]) -> None:
         """The run's limit came with the schedule under way: an error naming the worker
