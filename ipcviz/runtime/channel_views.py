@@ -102,8 +102,6 @@ class ChannelViews:
         data["bytes_read"] = int(column(T.BYTES_READ).sum())
         for counter in CHANNELS[r.kind].sums:  # peers from outside the run, refused
             data[counter] = int(column(T.COUNTER_CELLS[counter]).sum())
-        for counter in CHANNELS[r.kind].sums:  # peers from outside the run, refused
-            data[counter] = int(column(T.COUNTER_CELLS[counter]).sum())
         data.update(r.channel.observe())  # type: ignore[attr-defined]
 
     def _read_array(self, r: Reading, workers: list[WorkerView],
