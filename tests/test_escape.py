@@ -253,6 +253,9 @@ def test_clean_ends_what_a_sigkilled_app_and_runtime_left(mechanism, scenario_fi
                     if "ipcviz.runtime" in " ".join(c.cmdline())]
         assert len(runtimes) == 1
         time.sleep(0.6)  # tracking puts them into the registry a few times a second
+        # both stopped first: neither may see the other's end and clean up after it
+        runtimes[0].suspend()
+        app.send_signal(signal.SIGSTOP)
         app.send_signal(signal.SIGKILL)
         runtimes[0].kill()
         app.wait(10)
