@@ -99,8 +99,8 @@ def signal_gap_reason(sig: str, sent: int, received: int, masks: dict[str, list[
                 return f"blocked: {sent - received} queued, waiting in the pending set"
             return "blocked: one pending bit, however many arrive"
         return "blocked"
-    if realtime:
-        return "not delivered yet"
+    if realtime:  # queued, or delivered and being counted: never merged
+        return "in flight: queued or being counted (real-time signals do not merge)"
     gap = sent - received
     pending = sig in masks.get("pending", []) or sig in masks.get("shared_pending", [])
     if merged is None:  # not known: merged only if the frame shows nothing in flight

@@ -221,3 +221,9 @@ def test_the_live_screen_shows_the_frames_own_numbers_and_words(
         assert "SIGUSR1:" not in shown(app) and "coalesced" not in shown(app)
 
     run_app(str(scenario_file(STOPPED.replace("duration: 2.5", "duration: 30"))), check)
+
+
+def test_a_real_time_signal_not_yet_counted_is_in_flight() -> None:
+    """Not "not delivered yet": it may have been delivered and be being counted."""
+    assert signal_gap_reason("SIGRTMIN", 5, 3, MASKS, None, True) == (
+        "in flight: queued or being counted (real-time signals do not merge)")
