@@ -74,7 +74,7 @@ def parse_signal(value: object) -> int:
         num = value
     elif isinstance(value, str):
         text = value.strip().upper()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():  # ('²' and '١٠' are digits to isdigit too)
             num = int(text)
         else:
             if not text.startswith("SIG"):

@@ -51,14 +51,15 @@ CHANNEL_KIND_KEYS: dict[str, frozenset[str]] = {
                      "executed", "executed_twice", "errors", "latency_ms_mean",
                      "latency_ms_max", "connections", "peers_refused"},
 }
+#: (only what a check may name at all: refs.CHANNEL_KEYS)
+CHANNEL_KIND_KEYS = {kind: keys & CHANNEL_KEYS for kind, keys in CHANNEL_KIND_KEYS.items()}
 #: a channel named in `compare:` also has these
 COMPARE_KEYS = frozenset({"moved", "mb_per_s", "rank"})
 #: an array bigger than this has `values` as {min, max, sum} (channels/shared_array.py)
 MAX_VALUES_LISTED = 4096
 
-if set(CHANNEL_KIND_KEYS) != set(CHANNELS) or \
-        not set().union(*CHANNEL_KIND_KEYS.values()) <= CHANNEL_KEYS:
-    raise RuntimeError("entries.py: a channel kind's keys are missing or not in refs.py")
+if set(CHANNEL_KIND_KEYS) != set(CHANNELS):
+    raise RuntimeError("entries.py: a channel kind has no keys")
 
 
 def definition_of(scn: s.Scenario, name: str) -> s.Worker | None:
@@ -136,3 +137,70 @@ def item_problem(scn: s.Scenario, what: str, key: str, item: object) -> str | No
 
 def _kinds(families: tuple[str, ...]) -> list[str]:
     return [kind for kind, info in CHANNELS.items() if info.counters in families]
+
+
+#: the states a worker's entry can say (runtime/worker_views.py)
+STATES = ("starting", "running", "sleeping", "blocked", "stopped", "zombie", "exited")
+
+
+def value_problem(scn: s.Scenario, what: str, name: str, key: str,
+                  wanted: object) -> str | None:
+    """Why an `expect:` value can never be what the entry holds (a state that is none, an
+    exit status past 255, another kind or dtype than the channel's), or None."""
+    from ipcviz.scenario.refs import parse_comparison
+
+    parsed = parse_comparison(wanted)
+    if parsed is None or parsed[0] not in ("==", "!="):
+        return None
+    value = parsed[1]
+    if what == "worker" and key == "state":
+        if value not in STATES:
+            return f"{value!r} is not a state (states: {', '.join(STATES)})"
+    elif what == "worker" and key == "exit":
+        definition = definition_of(scn, name)
+        if isinstance(value, bool) or definition is None or definition.attach is not None:
+            return None
+        if isinstance(value, int) and not 0 <= value <= 255:
+            return f"{value} is not an exit status (0 to 255, or the signal that ended it)"
+        if isinstance(value, str):
+            try:
+                named = signal_name(parse_signal(value))
+            except (ValueError, TypeError):
+                return (f"{value!r} is neither an exit status nor a signal (e.g. 0, "
+                        "SIGKILL)")
+            if named != value:
+                return f"the summary names this signal {named}: write that"
+    elif what == "channel" and key in ("kind", "dtype") and name in scn.channels:
+        actual = getattr(scn.channels[name], key)
+        if value != actual:
+            return (f"can never be {'equal' if parsed[0] == '==' else 'different'}: "
+                    f"'{name}' has {key} {actual}")
+    return None
+
+
+#: keys whose value is not always a number (the rest are counts, sizes and rates)
+NOT_NUMBERS = frozenset({"state", "blocked_on", "exit", "kind", "dtype", "shape", "values",
+                         "holder", "waiters", "path", "handoff", "busy", "capacity"})
+
+
+def choices_problem(key: str, item: object, choices: list[str]) -> str | None:
+    """Why a question's choices cannot grade its answer: two the same (the student's
+    text matches the first, in any case), or none a number where the value is one."""
+    seen: set[str] = set()
+    for choice in choices:
+        if choice.strip().lower() in seen:
+            return f"choice {choice!r} is given twice"
+        seen.add(choice.strip().lower())
+    numeric = isinstance(item, str) or key not in NOT_NUMBERS
+    if numeric and not any(_is_number_text(c) for c in choices):
+        return (f"the true value of '{key}' is a number and no choice is one: every answer "
+                "would be wrong (give numbers, or no choices)")
+    return None
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

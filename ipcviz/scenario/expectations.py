@@ -119,6 +119,8 @@ def check_expect(scn, groups, path, exp, unsure):
         elif not _comparable(value):
             yield (path + (key,), f"cannot compare with {_shown(value)} (use a number or a "
                                   "string like '>=1')")
+        elif known_entry and entries.value_problem(scn, what, name, key, value):
+            yield (path + (key,), entries.value_problem(scn, what, name, key, value))
 
 
 def _unknown_key(key: str, keys: frozenset[str], what: str, name: str,
@@ -215,3 +217,7 @@ def check_question(scn, groups, path, question, unsure):
             problem = entries.item_problem(scn, what, key, item)
             if problem:
                 yield (path + ("answer", key), problem)
+    if question.choices and key in keys:
+        problem = entries.choices_problem(key, item, question.choices)
+        if problem:
+            yield (path + ("choices",), problem)
