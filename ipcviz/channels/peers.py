@@ -105,23 +105,43 @@ def _rows(transport: str, port: int) -> list[_Row]:
     return found
 
 
-def holders(inode: int) -> list[int]:
-    """Pids of the processes whose descriptors hold socket `inode` (those we may look at)."""
+def holders(inode: int, among: list[int] | None = None) -> list[int]:
+    """Pids of the processes (of `among`, else all we may look at) whose descriptors hold
+    socket `inode`."""
     target = f"socket:[{inode}]"
     found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+    pids = among if among is not None else [int(n) for n in os.listdir("/proc") if n.isdigit()]
+    for pid in pids:
         try:
-            fds = os.listdir(f"/proc/{name}/fd")
+            fds = os.listdir(f"/proc/{pid}/fd")
         except OSError:
             continue
         for fd in fds:
             try:
-                if os.readlink(f"/proc/{name}/fd/{fd}") == target:
-                    found.append(int(name))
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    found.append(pid)
                     break
             except OSError:
+                continue
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it, from the kernel's lists of each task's children
+    (/proc/PID/task/TID/children); only `pid` where the kernel has no such lists."""
+    found, todo = [], [pid]
+    while todo and len(found) < 1 << 16:
+        current = todo.pop()
+        found.append(current)
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{current}/task/{tid}/children", "rb") as fh:
+                    todo.extend(int(x) for x in fh.read().split())
+            except (OSError, ValueError):
                 continue
     return found
 
@@ -218,7 +238,11 @@ class PeerCheck:
         for row in rows:
             if (port, row.inode) in self._known:
                 continue
-            held = holders(row.inode) if row.inode else []
+            held = []
+            if row.inode:  # the run's own processes first: the common case, and cheap
+                held = holders(row.inode, descendants(self.runtime[0]))
+                if not held or not self._runtime_alive():
+                    held = holders(row.inode)
             outside = [pid for pid in held if not self.is_member(pid)]
             if outside:
                 return Outsider(row.uid, outside[0])
@@ -226,6 +250,10 @@ class PeerCheck:
                 return Outsider(row.uid, None)
             self._known.add((port, row.inode))
         return None
+
+    def _runtime_alive(self) -> bool:
+        stat = read_stat(self.runtime[0])
+        return stat is not None and stat.start_ticks == self.runtime[1]
 
     def is_member(self, pid: int) -> bool:
         """Whether the runtime (same pid and start time) is `pid` or one of its ancestors."""
