@@ -274,7 +274,7 @@ def _run_app(name: str | OpenedScenario | None, speed: float | None = None,
                 print(escape_control(f"ipcviz: {opened.note}"), file=sys.stderr)
         # The runtime process checks the scenario and starts the workers while this one
         # imports Textual; its first message is an error or the first frame.
-        source = LiveSource(opened, speed, allow_exec)
+        source = LiveSource(opened, speed, allow_exec, held=True)
         source.spawn()
     app = None
     try:

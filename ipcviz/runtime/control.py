@@ -29,7 +29,7 @@ from ipcviz.scenario.opening import OpenedScenario, ScenarioError, read_limited
 def receive(args: list[str]) -> tuple[OpenedScenario, float | None, bool]:
     """The scenario the UI passed (its bytes from the inherited fd, then closed), the
     start speed and --allow-exec, from `--source-fd=N --source=JSON [--speed=F]
-    [--allow-exec]`."""
+    [--allow-exec] [--held]` (--held: honour the scenario's `start: held`)."""
     options = dict(arg.split("=", 1) for arg in args if arg.startswith("--") and "=" in arg)
     try:
         fd = int(options["--source-fd"])
@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as exc:
         send(Refused(exc.lines))
         return 2
-    runtime = Runtime(scenario, speed=speed, allow_exec=allow_exec)
+    held = "--held" in args and scenario.model.start == "held"
+    runtime = Runtime(scenario, speed=speed, allow_exec=allow_exec, held=held)
     stdin = sys.stdin.fileno()
     os.set_blocking(stdin, False)
     buffer = b""

@@ -53,7 +53,8 @@ class Runtime(Forking, Actions, Cleanup):
 
     def __init__(self, scenario: LoadedScenario, clock=time.monotonic,
                  schedule: list[str] | None = None, speed: float | None = None,
-                 allow_exec: bool = False):
+                 allow_exec: bool = False, held: bool = False):
+        """`held`: start held (`start: held`), the live runtime's only."""
         self.scenario = scenario
         #: a scenario file of the user's may run its `exec:` programs (bundled ones may)
         self.allow_exec = allow_exec
@@ -109,7 +110,7 @@ class Runtime(Forking, Actions, Cleanup):
         model = scenario.model
         self.scheduler = Scheduler(
             self, parse_schedule(model.schedule or []) if schedule is None else schedule,
-            model.after_schedule, model.speed if speed is None else speed, clock)
+            model.after_schedule, model.speed if speed is None else speed, clock, held)
 
     # ---------------------------------------------------------------- start
 

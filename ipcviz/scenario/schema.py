@@ -284,6 +284,9 @@ class Scenario(Model):
     compare: list[Name] = Field([], max_length=8)
     """Extension: channels whose throughput is compared side by side while they all run
     (the live speed panel, and `moved`, `mb_per_s` and `rank` in their summary entries)."""
+    start: Literal["running", "held"] = "running"
+    """Extension: `held`: the live view starts with nothing moving until space (run) or n
+    (one step); headless runs, --check and recordings start running all the same."""
     result: str | None = Field(None, min_length=1, max_length=400)
     """Extension: the lesson's outcome in one line, filled in with the run's own values on
     every frame: `{worker.NAME.KEY}`, `{channel.NAME.KEY}` (and `.ITEM`), as `expect:`

@@ -175,6 +175,12 @@ class Snapshot:
     description: str = ""
     result: str = ""
     """The scenario's `result:` template (ipcviz/result_line.py), filled in by the UI."""
+    held_start: bool = False
+    """A held start (`start: held`) nobody has let go on yet: nothing has moved."""
+    steps: int = 0
+    """Operations granted so far (`n`, `N`, a schedule): the header's step count."""
+    schedule_length: int = 0
+    """Entries of the run's schedule (0: none): "step 3/8"."""
     seq: int = 0
     parent_signals: dict[str, dict[str, int]] = field(default_factory=dict)
     """The runtime as a signal target (`to: parent`): "signals_received" (counted by the

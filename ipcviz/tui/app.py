@@ -245,7 +245,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, ReloadChecks, App[None]):
     def _picked(self, path: Path | None) -> None:
         if path is not None:
             self.from_picker = True
-            self._start(LiveSource(str(path)))
+            self._start(LiveSource(str(path), held=True))
 
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
         coalesce = self.source is None or self.source.coalesce

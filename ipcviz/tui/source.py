@@ -72,7 +72,8 @@ class FixedSource(Source):
 
 
 def runtime_process(opened: OpenedScenario, speed: float | None = None,
-                    allow_exec: bool = False, **popen: Any) -> subprocess.Popen[bytes]:
+                    allow_exec: bool = False, held: bool = False,
+                    **popen: Any) -> subprocess.Popen[bytes]:
     """Start `python -m ipcviz.runtime` on the bytes of `opened` (runtime/control.py): they
     go in a sealed memfd the child inherits, so it runs exactly what was read and checked
     here and never opens the path again."""
@@ -85,6 +86,7 @@ def runtime_process(opened: OpenedScenario, speed: float | None = None,
                 f"--source={opened.meta()}"]
         argv += [] if speed is None else [f"--speed={speed!r}"]
         argv += ["--allow-exec"] if allow_exec else []
+        argv += ["--held"] if held else []
         return subprocess.Popen(argv, pass_fds=(fd,), **popen)
     finally:
         os.close(fd)
@@ -95,7 +97,7 @@ class LiveSource(Source):
     scenario: `scenario` is that read (opening.py), or a name or path read here, once."""
 
     def __init__(self, scenario: OpenedScenario | str | os.PathLike, speed: float | None = None,
-                 allow_exec: bool = False):
+                 allow_exec: bool = False, held: bool = False):
         #: lines saying why the scenario could not be read (then no runtime starts)
         self.open_error: list[str] | None = None
         if not isinstance(scenario, OpenedScenario):  # a name or a path (str or Path)
@@ -110,6 +112,8 @@ class LiveSource(Source):
         self.allow_exec = allow_exec
         #: the start speed (`launch --speed`), over the scenario's `speed:`
         self.speed = speed
+        #: a scenario with `start: held` starts held (a person's live view; not tests)
+        self.held = held
         self.proc: subprocess.Popen[bytes] | None = None
         self._thread: threading.Thread | None = None
         self.leaks: dict | None = None
@@ -133,7 +137,7 @@ class LiveSource(Source):
             return
         env = dict(os.environ, IPCVIZ_PARENT_PID=str(os.getpid()))
         self.proc = runtime_process(
-            self.opened, self.speed, self.allow_exec,
+            self.opened, self.speed, self.allow_exec, self.held,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             start_new_session=True, env=env, close_fds=True,
         )

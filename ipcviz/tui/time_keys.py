@@ -90,7 +90,7 @@ class TimeKeys:
         if getattr(self, "source", None) is not old:  # pressed twice: one restart
             return
         old.stop()
-        fresh = LiveSource(opened, old.speed, old.allow_exec)  # type: ignore[arg-type]
+        fresh = LiveSource(opened, old.speed, old.allow_exec, old.held)  # type: ignore[arg-type]
         self.latest = None
         log = self.query_one(EventLog)  # type: ignore[attr-defined]
         log.clear()

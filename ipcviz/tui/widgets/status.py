@@ -49,7 +49,10 @@ class StatusBar(FrameStyle, Widget):
             alive = sum(w.state not in ("exited", "zombie") for w in snap.workers)
             paused = sum(w.paused for w in snap.workers)
             # a held run and slow motion first, where no width of terminal cuts them off
-            if snap.mode != "run" and snap.running:
+            if snap.held_start and snap.running:  # nothing has moved: say how to start
+                text.append(" ")
+                text.append(" HELD: press space to run, n to step ", style="bold reverse yellow")
+            elif snap.mode != "run" and snap.running:
                 text.append(" ")
                 text.append(f" {HELD_WORDS.get(snap.mode, snap.mode.upper())} ",
                             style="bold reverse yellow")
@@ -63,7 +66,13 @@ class StatusBar(FrameStyle, Widget):
             elif self._ended_at is None or clock < self._ended_at:
                 self._ended_at = clock
             shown = clock if snap.running else self._ended_at
-            text.append(f"│ {format_duration(shown)} ")
+            if (snap.steps or snap.schedule_length) and (
+                    snap.mode != "run" or (snap.run_time or 0) < 0.05):
+                # stepped or scheduled, the run clock stands still: the step count moves
+                total = snap.schedule_length if snap.steps <= snap.schedule_length else 0
+                text.append(f"│ step {snap.steps}{f'/{total}' if total else ''} ")
+            else:
+                text.append(f"│ {format_duration(shown)} ")
             if snap.running and snap.run_time is not None and abs(
                     snap.elapsed - snap.run_time) >= 0.5:
                 # the run clock stood still (paused, a schedule) or ran slow: the event
