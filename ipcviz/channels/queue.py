@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import os
 import struct
-
-import posix_ipc
-
 from collections.abc import Mapping
 from typing import Any
+
+import posix_ipc
 
 from ipcviz.channels.base import Broken, Channel
 from ipcviz.channels.mqueue import QUEUE_COUNTERS, queue_relations
@@ -152,14 +151,20 @@ class QueueChannel(Channel):
         return QueueEndpoint(self.names, self.path, self.spec.capacity)
 
     def observe(self) -> dict:
+        """Depth is the value of `items`; in a rendezvous (capacity 0) that value counts
+        senders waiting for a receiver (`waiting_senders`): the queue holds no message."""
         try:
-            depth = self.items.value
+            waiting = self.items.value
         except posix_ipc.ExistentialError:
-            depth = 0
-        self.max_depth = max(self.max_depth, depth)
+            waiting = 0
         capacity = self.spec.capacity
-        return {"depth": depth, "capacity": capacity, "max_depth": self.max_depth,
+        depth = 0 if capacity == 0 else waiting
+        self.max_depth = max(self.max_depth, depth)
+        data = {"depth": depth, "capacity": capacity, "max_depth": self.max_depth,
                 "spool_bytes": os.path.getsize(self.path) if os.path.exists(self.path) else 0}
+        if capacity == 0:
+            data["waiting_senders"] = waiting
+        return data
 
     def close(self) -> None:
         try:

@@ -45,8 +45,8 @@ class SemaphoreChannel(Channel):
     def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None
                   ) -> list[Broken]:
         """A semaphore is held by at most `initial` workers (a mutex by one), its value is
-        what is left of the initial value (value + holders <= initial, value >= 0), and
-        nobody waits for it while holding it. A turn handed between processes (`handoff`:
+        what is left of the initial value (value = initial - held, so value + holders <=
+        initial, value >= 0), and nobody waits for it while holding it. A turn handed between processes (`handoff`:
         released by one that did not take it) has no holders to check."""
         out = super().relations(data, before)
         if data.get("handoff"):
@@ -62,6 +62,11 @@ class SemaphoreChannel(Channel):
         if isinstance(initial, int) and value is not None and value + len(holders) > initial:
             out.append(Broken("value + holders <= initial", {
                 "value": value, "holders": holders, "initial": initial}))
+        held = data.get("held")  # acquired - released, summed over the workers
+        if (isinstance(initial, int) and value is not None and isinstance(held, int)
+                and value != initial - held):
+            out.append(Broken("value = initial - held", {
+                "value": value, "initial": initial, "held": held}))
         both = sorted(set(holders) & set(data.get("waiters", ())))
         if both:
             out.append(Broken("nobody waits for a lock it holds", {"workers": both}))

@@ -80,7 +80,7 @@ class ChannelViews:
         if r.kind == "mmap":  # the busiest writer's position (each starts at 0)
             written = int(column(T.BYTES_WRITTEN).max())
             r.channel.write_offset = written % r.spec.size  # type: ignore[attr-defined]
-        data.update(r.channel.observe())  # type: ignore[attr-defined]
+        data.update(self._observation(r))
         if r.kind == "fifo":
             data["open_by"] = self._fifo_open_by(r.name, data.get("path"), workers)
 
@@ -92,7 +92,7 @@ class ChannelViews:
         data["bytes_sent"] = int(column(T.BYTES_WRITTEN).sum())
         data["bytes_received"] = int(column(T.BYTES_READ).sum())
         data["refused"] = int(column(T.REFUSED).sum())
-        data.update(r.channel.observe())  # type: ignore[attr-defined]
+        data.update(self._observation(r))
 
     def _read_rpc(self, r: Reading, workers: list[WorkerView],
                   kids: list[SpawnedProc]) -> None:
@@ -102,20 +102,20 @@ class ChannelViews:
         data["bytes_read"] = int(column(T.BYTES_READ).sum())
         for counter in CHANNELS[r.kind].sums:  # peers from outside the run, refused
             data[counter] = int(column(T.COUNTER_CELLS[counter]).sum())
-        data.update(r.channel.observe())  # type: ignore[attr-defined]
+        data.update(self._observation(r))
 
     def _read_array(self, r: Reading, workers: list[WorkerView],
                     kids: list[SpawnedProc]) -> None:
         rt, data, channel = self.runtime, r.data, r.channel
-        # Counters before contents: a worker writes the cell, then counts the increment,
-        # so every increment counted here is already in (or lost from) the array.
+        # counters and contents of one moment (runtime/moment.py): every increment counted
+        # is in the array or lost from it, and nothing is in it uncounted
         per_row = r.column(T.INCREMENTS)
         increments = int(per_row.sum())
         if r.name not in self._checked:
             self._checked.add(r.name)  # the elements `expect` will look at, read for real
             channel.checked = [e["index"] for e in rt.model.expect  # type: ignore[attr-defined]
                                if e.get("channel") == r.name and "index" in e]
-        data.update(channel.observe())  # type: ignore[attr-defined]
+        data.update(self._observation(r))
         data["increments"] = increments
         # while workers run, up to one burst of increments each may be written but not
         # yet counted: never reported as negative losses
@@ -129,7 +129,9 @@ class ChannelViews:
     def _read_lock(self, r: Reading, workers: list[WorkerView],
                    kids: list[SpawnedProc]) -> None:
         data = r.data
-        held = self._consistent_lock(r.channel, r.column, data)
+        held = r.column(T.ACQUIRED) - r.column(T.RELEASED)
+        data.update(self._observation(r))
+        data["held"] = int(held.sum())
         data.update(self._semaphore(r.name, held, workers, kids))
         value, initial = data.get("value"), data.get("initial")
         if (not data.get("handoff") and value is not None and initial is not None
@@ -256,22 +258,11 @@ class ChannelViews:
                     out.append(End(kid, p.name))
         return tuple(dict.fromkeys(out))
 
-    @staticmethod
-    def _consistent_lock(channel: object, column: object, data: dict) -> np.ndarray:
-        """The semaphore's value and its holders from one moment: a worker changes the
-        value, then counts the change, so a reading between the two shows a value and
-        holders that disagree (value 0, held by nobody). Read the counters, the value, the
-        counters again, until nothing moved and value = initial - held (a few tries)."""
-        for _ in range(4):
-            before = column(T.ACQUIRED) - column(T.RELEASED)  # type: ignore[operator]
-            seen = channel.observe()  # type: ignore[attr-defined]
-            held = column(T.ACQUIRED) - column(T.RELEASED)  # type: ignore[operator]
-            value, initial = seen.get("value"), seen.get("initial")
-            if np.array_equal(before, held) and (
-                    value is None or initial is None or value == initial - int(held.sum())):
-                break
-        data.update(seen)
-        return held
+    def _observation(self, r: Reading) -> dict:
+        """The channel's kernel view read in this frame's moment (runtime/moment.py), or
+        read now for a channel the moment did not see."""
+        seen = self._observed.get(r.name)  # type: ignore[attr-defined]
+        return seen if seen is not None else r.channel.observe()  # type: ignore[attr-defined]
 
     def _semaphore(self, name: str, held: np.ndarray, workers: list[WorkerView],
                    kids: list[SpawnedProc]) -> dict:

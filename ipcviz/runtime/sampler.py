@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -11,13 +12,17 @@ import numpy as np
 
 from ipcviz.host.process import CLOCK_TICKS, StatFiles, parse_stat
 from ipcviz.runtime.channel_views import ChannelViews, rank_compared
+from ipcviz.runtime.moment import Moment, MomentReader
 from ipcviz.runtime.procmasks import read_masks
 from ipcviz.runtime.signal_merges import MergeProofs
 from ipcviz.runtime.worker_views import MASKS_EVERY, WorkerViews, names_of
 from ipcviz.signals import NSIG, signal_name
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.events import describe_event
-from ipcviz.telemetry.snapshot import End, EventView, NextOp, Snapshot
+from ipcviz.telemetry.invariants import channel_relations
+from ipcviz.telemetry.snapshot import (
+    ChannelView, End, EventView, NextOp, Snapshot, WorkerView,
+)
 
 if TYPE_CHECKING:
     from ipcviz.runtime.procs import SpawnedProc
@@ -27,6 +32,12 @@ if TYPE_CHECKING:
 #: how long a worker's event waits before it is shown, so that events reach the screen
 #: in the order they happened even when their writers log them a moment late
 EVENT_HOLD = 0.05
+#: how many times a frame is read again when its reading was not of one moment, and the
+#: pause before the first retry (doubled each time): a worker that took a semaphore as
+#: its wait ended counts it when it next runs, which on a loaded machine can be
+#: milliseconds later
+REREADS = 5
+REREAD_PAUSE = 0.0005
 
 class Sampler(WorkerViews, ChannelViews):
     """Turns the runtime's state into Snapshots at the caller's pace."""
@@ -67,6 +78,10 @@ class Sampler(WorkerViews, ChannelViews):
         self._array_shapes: dict[int, tuple[int, ...]] | None = None
         #: the inodes of the scenario's pipes and FIFOs (WorkerViews, read once)
         self._inodes: dict[int, str] | None = None
+        #: one moment per frame: the readings, and how often one had to be taken again
+        self.moments = MomentReader()
+        #: each channel's kernel view, read in this frame's moment (channel_views.py)
+        self._observed: dict[str, dict[str, Any]] = {}
 
     def sample(self, kernel: bool = True, flush: bool = False) -> Snapshot:
         """Everything on screen, read now. `kernel=False` (an early frame between two ticks
@@ -92,30 +107,22 @@ class Sampler(WorkerViews, ChannelViews):
             table.layout.rows - len(rt.procs) if table is not None else 0)
         for kid in kids:
             row_names[kid.row] = kid.name
-        arr = table.array if table is not None else None
+        if kernel:  # the /proc files of processes that are gone are given back
+            self._stat_files.forget({p.ident.pid for p in rt.procs if p.alive and p.ident}
+                                    | {k.ident.pid for k in kids if k.exit is None})
+        arr, workers, channels, by_workers = self._one_moment(kids, channel_names, now)
         # (when, who, event): exact times order the workers' events (effect after cause
         # even within one millisecond); at equal shown times the runtime's (a timeline
         # signal, a key) come first: they are the cause
         keyed: list[tuple[float, int, float, EventView]] = []
-        workers = []
-        by_workers = self._sent_by_workers(arr, kids) if arr is not None else {}
-        self._count_signals(arr)
-        if kernel:  # the /proc files of processes that are gone are given back
-            self._stat_files.forget({p.ident.pid for p in rt.procs if p.alive and p.ident}
-                                    | {k.ident.pid for k in kids if k.exit is None})
         # each row's event count, read once: a row with nothing new is not looked at
         seqs = arr[:, T.EVENT_SEQ].tolist() if arr is not None else []
         seen = self._event_seen
-        for proc in rt.procs:
-            row = arr[proc.row] if arr is not None else None
-            workers.append(self._worker_view(proc, row, channel_names, now,
-                                             by_workers.get(proc.row)))
-            if table is not None and seqs[proc.row] > seen.get(proc.row, 0):
-                keyed += self._events(proc.row, proc.name, channel_names, row_names)
-        for kid in kids:
-            workers.append(self._kid_view(kid, arr[kid.row], channel_names, now))
-            if seqs[kid.row] > seen.get(kid.row, 0):
-                keyed += self._events(kid.row, kid.name, channel_names, row_names)
+        if table is not None:
+            for row, name in [(p.row, p.name) for p in rt.procs] + [(k.row, k.name)
+                                                                    for k in kids]:
+                if seqs[row] > seen.get(row, 0):
+                    keyed += self._events(row, name, channel_names, row_names)
         workers = self._with_next_ops(workers)
         keyed += [(e.t, 0, e.t, e) for e in rt.take_events()]
         keyed += self._held
@@ -129,8 +136,6 @@ class Sampler(WorkerViews, ChannelViews):
             self._held = [k for k in keyed if k[2] > cut]
             keyed = [k for k in keyed if not k[2] > cut]
         events = [k[3] for k in keyed]
-        channels = tuple(self._channel_view(name, spec, arr, workers, kids) for name, spec in
-                         model.channels.items())
         rank_compared(channels, model.compare, now)
         candidate = self._deadlock(workers, channels)
         # counters and kernel states are read at slightly different instants: only a cycle
@@ -165,6 +170,74 @@ class Sampler(WorkerViews, ChannelViews):
             mode=rt.scheduler.mode, speed=rt.scheduler.speed,
             run_time=round(rt.run_time, 3),
         )
+
+    def _one_moment(self, kids: list[SpawnedProc], channel_names: list[str], now: float
+                    ) -> tuple[np.ndarray | None, list[WorkerView], tuple[ChannelView, ...],
+                               dict[int, dict[int, int]]]:
+        """The table (a copy), the workers' and the channels' views, all of one moment
+        (runtime/moment.py). A whole reading whose channels break a relation their kind
+        states (telemetry/invariants.py: a semaphore taken as a wait ended, counted a
+        moment later) is taken again, up to REREADS times; a reading that is not whole
+        (a worker the machine's load kept from its quiet point) gives way to the last
+        whole one: a frame shows an earlier moment rather than two moments mixed."""
+        rt = self.runtime
+        if rt.table is None:
+            return None, *self._views_of(None, kids, channel_names, now)
+        fresh, stats = self._fresh, self.moments.stats
+        tries = 0
+        moment = self.moments.read(rt.table.array, self._moving_rows(kids), rt.channels)
+        while True:
+            views = self._views_of(moment, kids, channel_names, now)
+            if moment.whole and not any(channel_relations(c, None) for c in views[1]):
+                self.moments.last = moment
+                break
+            self._fresh = False  # this tick's /proc readings stand
+            last = self.moments.last
+            if (moment.whole or last is None) and tries < REREADS:
+                time.sleep(REREAD_PAUSE * 2 ** tries)
+                tries += 1
+                stats.rereads += 1
+                moment = self.moments.read(rt.table.array, self._moving_rows(kids),
+                                           rt.channels)
+                continue
+            if last is None or last is moment:
+                stats.unsettled += 1
+                break
+            stats.earlier += 1
+            moment = last
+        self._fresh = fresh
+        return moment.table, *views
+
+    def _views_of(self, moment: Moment | None, kids: list[SpawnedProc],
+                  channel_names: list[str], now: float
+                  ) -> tuple[list[WorkerView], tuple[ChannelView, ...], dict[int, dict[int, int]]]:
+        """The workers' and channels' views of one reading (None: no table yet)."""
+        rt = self.runtime
+        arr = moment.table if moment is not None else None
+        self._observed = moment.observed if moment is not None else {}
+        by_workers = self._sent_by_workers(arr, kids) if arr is not None else {}
+        self._count_signals(arr)
+        workers = [self._worker_view(p, arr[p.row] if arr is not None else None,
+                                     channel_names, now, by_workers.get(p.row))
+                   for p in rt.procs]
+        if arr is not None:
+            workers += [self._kid_view(k, arr[k.row], channel_names, now) for k in kids]
+        channels = tuple(self._channel_view(name, spec, arr, workers, kids)
+                         for name, spec in rt.model.channels.items())
+        return workers, channels, by_workers
+
+    def _moving_rows(self, kids: list[SpawnedProc]) -> list[int]:
+        """The rows a reading waits for: live workers that run steps (a program's row is
+        never written), not stopped or a zombie at the last look at /proc."""
+        rows = []
+        stats = self._stats
+        for proc in self.runtime.procs:
+            if (proc.alive and proc.ident is not None and proc.attached_argv is None
+                    and proc.instance.definition.exec is None
+                    and not _still(stats.get(proc.ident.pid))):
+                rows.append(proc.row)
+        rows += [k.row for k in kids if k.exit is None and not _still(stats.get(k.ident.pid))]
+        return rows
 
     def _with_next_ops(self, workers: list) -> list:
         """Each held worker's next operation, while the run is not simply running (the
@@ -300,3 +373,10 @@ class Sampler(WorkerViews, ChannelViews):
     def _received_total(self, row: int) -> int:
         totals = self._received_totals
         return int(totals[row]) if totals is not None else 0
+
+
+def _still(known: tuple[Any, float] | None) -> bool:
+    """Whether the last /proc reading of a process said it is stopped or a zombie: it
+    reaches no quiet point, so a reading does not wait for it."""
+    stat = known[0] if known is not None else None
+    return stat is not None and stat.state in "TtZ"

@@ -62,7 +62,17 @@ HELD = 24
 NEXT_OP = 25
 NEXT_CHANNEL = 26
 NEXT_ARG = 27
-HEADER = 28
+#: One moment per frame (runtime/moment.py). Written by the runtime: nonzero = the
+#: sampler is reading a frame; stop at the next quiet point (a step boundary, a burst's
+#: end: everything done is counted) until it is 0 again
+CTRL_FREEZE = 28
+#: written by the worker: the CTRL_FREEZE value it has stopped for
+FROZEN = 29
+#: written by the worker: waits begun plus waits ended (odd while it waits in a blocking
+#: call with everything counted: poll, sleep, a signal, a semaphore); a reading during
+#: which this did not move saw none of that worker's work half counted
+WAITS = 30
+HEADER = 31
 
 # Bits of CTRL_PAUSE.
 PAUSE_WORKER, PAUSE_RUN, PAUSE_PACE = 1, 2, 4

@@ -173,7 +173,9 @@ def mqueue_send(row: WorkerRow, args: schema.SendArgs) -> Burst | None:
     bytes_cell = row.counter(name, T.BYTES_WRITTEN)
     seqs, pack_seq, send, size = row.seq, _SEQ.pack_into, endpoint.mq.send, len(payload)
     busy = posix_ipc.BusyError
-    send_waiting = _waiter(row, T.OP_SEND, name, endpoint.send_blocking)
+    # a full queue is waited out in poll(), which takes nothing: a send that waited in the
+    # kernel would put its message in the queue before this worker could count it
+    wait_room = _waiter(row, T.OP_SEND, name, endpoint.wait_sendable)
 
     def burst(limit: int) -> int:
         seq = seqs.get(name, 0)
@@ -189,8 +191,13 @@ def mqueue_send(row: WorkerRow, args: schema.SendArgs) -> Burst | None:
             seqs[name] = seq + done
             cells[sent_cell] += done
             cells[bytes_cell] += done * size
-        if done < limit:  # full: wait in the kernel (shown as blocked), then count it
-            send_waiting(packed, priority)  # (packed already holds this message's number)
+        if done < limit:  # full: wait for room (shown as blocked), then send and count it
+            while True:  # (packed already holds this message's number)
+                try:
+                    send(packed, 0, priority)
+                    break
+                except busy:
+                    wait_room(None)
             seqs[name] = seq + done + 1
             cells[sent_cell] += 1
             cells[bytes_cell] += size
@@ -218,7 +225,8 @@ def mqueue_receive(row: WorkerRow, args: schema.ReceiveArgs, retried: frozenset[
     got_cell = row.counter(name, T.MESSAGES_RECEIVED)
     bytes_cell = row.counter(name, T.BYTES_READ)
     header = message.HEADER_SIZE
-    receive_waiting = _waiter(row, T.OP_RECEIVE, name, endpoint.receive_blocking)
+    # an empty queue is waited out in poll(), which takes nothing (see mqueue_send)
+    wait_message = _waiter(row, T.OP_RECEIVE, name, endpoint.wait_receivable)
 
     def burst(limit: int) -> int:
         done = total = 0
@@ -232,7 +240,12 @@ def mqueue_receive(row: WorkerRow, args: schema.ReceiveArgs, retried: frozenset[
             if done:
                 cells[got_cell] += done
                 cells[bytes_cell] += total - done * header
-            total = len(receive_waiting())
+            while True:
+                try:
+                    total = len(receive(0)[0])
+                    break
+                except busy:
+                    wait_message(None)
             cells[got_cell] += 1
             cells[bytes_cell] += total - header
             return done + 1
@@ -248,9 +261,12 @@ def run_bursts(row: WorkerRow, burst: Burst, times: int | None,
     boundary and checking for an exit between bursts; `loops_cell` (the top-level loop)
     gets the passes made; `next_op` describes the step to a held worker."""
     cells, signals, pause_cell = row.cells, row.signals, row.pause_cell
+    freeze_cell = row.freeze_cell
     passes = 0
     while times is None or passes < times:
         limit = BURST if times is None else min(BURST, times - passes)
+        if cells[freeze_cell]:  # the sampler reads a frame: every burst is counted
+            row.freeze()
         if cells[pause_cell]:
             hold(row, next_op)
             if cells[pause_cell]:  # still held: one operation per pass of the boundary

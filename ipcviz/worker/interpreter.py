@@ -109,10 +109,13 @@ class Interpreter:
         compiled = self._compiled_steps(steps)
         row, cells, signals = self.row, self.cells, self.signals
         pause_cell, step_cell = row.pause_cell, self.base + T.STEP
+        freeze_cell = row.freeze_cell
         track = top and len(steps) > 1
         for i, run in enumerate(compiled):
             if track:
                 cells[step_cell] = i
+            if cells[freeze_cell]:  # the sampler reads a frame (WorkerRow.freeze)
+                row.freeze()
             if cells[pause_cell]:  # the step boundary (boundary.py)
                 next_op = self._descriptions(steps)[i]
                 if next_op is not None:  # (a `repeat` is no operation: its steps hold)

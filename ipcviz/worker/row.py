@@ -29,6 +29,10 @@ FAILED_STATUS = 1
 
 #: longest piece of a `sleep` before the speed is looked at again
 SLEEP_SLICE = 0.1
+#: a worker stopped for the sampler's reading naps this long between two looks: it must
+#: leave its core to the workers the reading still waits for (a reading takes tens of
+#: microseconds once they all stand still)
+FREEZE_NAP = 0.0001
 
 PIPE_BIT = 1 << (signal.SIGPIPE - 1)  # as the kernel's masks count
 
@@ -63,6 +67,11 @@ class WorkerRow:
         self.base = ctx.table.row_base(ctx.row)
         #: the control cell every step boundary looks at (see boundary.py)
         self.pause_cell = self.base + T.CTRL_PAUSE
+        #: the sampler's request to stop at the next quiet point (see `freeze`)
+        self.freeze_cell = self.base + T.CTRL_FREEZE
+        self._waits_cell = self.base + T.WAITS
+        if self.cells[self._waits_cell] & 1:  # an earlier life of the row ended in a wait
+            self.cells[self._waits_cell] += 1
         #: grants of the run-wide hold used so far (a restarted worker's row keeps counting)
         self.taken = self.cells[self.base + T.TAKEN]
         self.cells[self.base + T.HELD] = 0
@@ -161,15 +170,33 @@ class WorkerRow:
 
     def wait(self, fn: Any, *args: Any) -> Any:
         """Call a blocking function with handlers allowed to end the worker at once;
-        returns what it returned. Call it only with nothing half counted."""
-        signals = self.signals
+        returns what it returned. Call it only with nothing half counted: the WAITS cell
+        is odd meanwhile, which tells the sampler this worker's counts are whole (a wait
+        that changes a kernel object as it ends, a semaphore taken, shows in the
+        channel's relations, and the sampler reads again)."""
+        signals, cells, waits = self.signals, self.cells, self._waits_cell
         signals.waiting = True
+        cells[waits] += 1
         try:
             result = fn(*args)
         finally:
+            cells[waits] += 1
             signals.waiting = False
         signals.check_exit()
         return result
+
+    def freeze(self) -> None:
+        """Stand still while the sampler reads one frame (CTRL_FREEZE set): called only at a
+        quiet point (a step boundary, a burst's end), where everything done is counted,
+        so the kernel objects and every worker's counters it reads belong to one moment.
+        Handlers still run; the caller looks at the cell inline first."""
+        cells, want_cell, frozen = self.cells, self.freeze_cell, self.base + T.FROZEN
+        while True:
+            want = cells[want_cell]
+            if not want:
+                return
+            cells[frozen] = want
+            time.sleep(FREEZE_NAP)
 
     def sleep(self, seconds: float) -> None:
         """Sleep `seconds` of run time: stretched by 1/f in slow motion (where the divisor is

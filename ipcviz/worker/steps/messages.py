@@ -20,20 +20,19 @@ from ipcviz.worker.steps.registry import describes, handles
 SEEN_WINDOW = 4096
 
 
-def send_message(row: WorkerRow, name: str, packed: bytes, priority: int, block: bool
-                 ) -> bool:
-    """Put one message in the queue; False only when `block` is off and it is full.
+def send_message(row: WorkerRow, name: str, packed: bytes, priority: int, block: bool,
+                 size: int) -> bool:
+    """Put one message in the queue and count it (`size`: its payload's bytes); False only
+    when `block` is off and it is full. In a queue of capacity 0 the sender then waits
+    for its receiver, counted as sent meanwhile: the frame shows it as a waiting sender.
 
     An error from the kernel (the spool's file system is full, ...) ends the worker as a
     StepFailed: the channel took nothing, so nothing is counted."""
     endpoint = row.ctx.endpoints[name]
     try:
-        if block and endpoint.waits_in_kernel:
-            # a message is atomic: either in the queue or not, so a blocking send cannot
-            # lose a count; "blocked" is what the kernel says while we sit in it
-            with row.blocked(T.OP_SEND, name):
-                row.wait(endpoint.send_blocking, packed, priority)
-            return True
+        # a full queue is waited out in poll() (or a semaphore's wake-up), never inside the
+        # send: the message enters the queue only in a call that returns at once, and is
+        # counted before the next wait, so no frame sees it in the queue and not sent
         while not endpoint.send_now(packed, priority):
             if not block:
                 return False
@@ -41,6 +40,7 @@ def send_message(row: WorkerRow, name: str, packed: bytes, priority: int, block:
             row.wait(endpoint.wait_sendable, 200)
     except OSError as exc:
         raise row.failed(exc, T.OP_SEND, name) from None
+    count_sent(row, name, size)
     if endpoint.rendezvous:  # a queue of capacity 0: wait for the receiver
         row.set_op(T.OP_SEND, row.index(name))
         while not row.wait(endpoint.wait_ack, 0.2):
@@ -59,18 +59,16 @@ def send(row: WorkerRow, args: schema.SendArgs) -> None:
     payload = row.payload(args)
     seq = row.seq[args.to] = row.seq.get(args.to, 0) + 1
     packed = message.pack(row.ctx.row, seq, payload)
-    if not send_message(row, args.to, packed, args.priority, args.block):
+    if not send_message(row, args.to, packed, args.priority, args.block, len(payload)):
         row.cells[row.counter(args.to, T.REFUSED)] += 1
         row.emit(T.EV_SEND_FULL, row.index(args.to))
         return
-    count_sent(row, args.to, len(payload))
     if args.ack is None:
         return
     for _ in range(args.retries):  # no acknowledgement in time: send it again
         if _await_ack(row, args.ack, seq, args.ack_timeout):
             return
-        send_message(row, args.to, packed, args.priority, True)
-        count_sent(row, args.to, len(payload))
+        send_message(row, args.to, packed, args.priority, True, len(payload))
         row.emit(T.EV_RETRY, row.index(args.to), seq)
     _await_ack(row, args.ack, seq, args.ack_timeout)
 
@@ -124,8 +122,7 @@ def receive(row: WorkerRow, args: schema.ReceiveArgs) -> None:
         cells[row.base + T.DUPLICATES] += 1
         row.emit(T.EV_DUPLICATE, row.index(name), seq)
     if args.ack is not None:
-        send_message(row, args.ack, message.pack(row.ctx.row, seq, b""), 0, True)
-        count_sent(row, args.ack, 0)
+        send_message(row, args.ack, message.pack(row.ctx.row, seq, b""), 0, True, 0)
 
 
 def _already_seen(row: WorkerRow, name: str, sender: int, seq: int) -> bool:

@@ -57,12 +57,15 @@ def increment(row: WorkerRow, args: schema.IncrementArgs, index: int) -> None:
     cells, me, signals = row.cells, row.ctx.row, row.signals
     done_cell = row.counter(args.array, T.INCREMENTS)
     lock_off, pause_cell = row.base + T.CTRL_LOCK_OFF, row.pause_cell
+    freeze_cell = row.freeze_cell
     lock = row.ctx.endpoints[args.lock] if args.lock else None
     channel = row.index(args.array)
     row.set_op(T.OP_INCREMENT, channel)
     left = args.times
     passed = True  # the boundary before the step was just passed
     while left:
+        if cells[freeze_cell]:  # the sampler reads a frame: every burst is counted
+            row.freeze()
         if cells[pause_cell]:  # one operation per pass of the boundary
             _stepped_increment(row, args, index, passed)
             left -= 1

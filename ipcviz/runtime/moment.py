@@ -1,0 +1,100 @@
+"""One moment per frame: the workers' counters and the kernel's view of every channel,
+read while nothing that either counts can move.
+
+A worker counts what it did after the system call that did it (a burst of writes is
+counted at its end), so a reading taken while it runs can see bytes in a pipe that no
+counter has written yet, or a message received that its sender has not counted. So, for
+each frame, the sampler asks every worker to stand still at its next quiet point (the
+CTRL_FREEZE cell; `WorkerRow.freeze`: a step boundary or a burst's end, where everything
+done is counted) and waits until each live worker either stands there or waits in a
+blocking call with everything counted (its WAITS cell odd). It then copies the table and
+reads each channel's kernel view, and lets them go. A worker whose wait ended during the
+reading (WAITS moved) makes the reading not whole. A worker stopped by SIGSTOP, or one
+that does not come within FREEZE_WAIT (a long system call), is not waited for; the
+reading says it was not whole (the sampler then checks the channels' relations and reads
+again, see sampler.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ipcviz.telemetry import table as T
+
+#: how long a reading waits for the workers to reach a quiet point (a burst lasts tens of
+#: microseconds; a worker the scheduler has set aside on a loaded machine, milliseconds)
+FREEZE_WAIT = 0.01
+#: the sampler's pause between two looks at the workers it waits for
+LOOK_EVERY = 0.0001
+
+
+@dataclass
+class Moment:
+    """One reading: a copy of the table, each channel's kernel view by name, and whether
+    every live worker stood still (or waited with everything counted) throughout."""
+
+    table: np.ndarray
+    observed: dict[str, dict[str, Any]]
+    whole: bool
+
+
+@dataclass
+class MomentStats:
+    """How the readings went: readings taken, readings taken again (a channel relation
+    broken), frames that showed an earlier whole reading, frames left unsettled (no whole
+    reading yet), and the time spent waiting for workers."""
+
+    readings: int = 0
+    rereads: int = 0
+    #: frames that showed the last whole reading (this one was not whole)
+    earlier: int = 0
+    unsettled: int = 0
+    waited: float = 0.0
+    #: readings that ended at FREEZE_WAIT with a worker still moving, and readings during
+    #: which a worker's wait ended
+    late: int = 0
+    moved: int = 0
+
+
+class MomentReader:
+    """Takes Moments of one table (the runtime's)."""
+
+    def __init__(self) -> None:
+        self._token = 0
+        self.stats = MomentStats()
+        #: the last reading that was whole and kept every channel relation
+        self.last: Moment | None = None
+
+    def read(self, arr: np.ndarray, rows: list[int], channels: Iterable[Any]) -> Moment:
+        """Freeze the workers of `rows` (the live ones with an interpreter), copy `arr`,
+        observe `channels` (objects with `.name` and `.observe()`), let them go."""
+        self._token = self._token % (1 << 40) + 1
+        token = self._token
+        self.stats.readings += 1
+        arr[:, T.CTRL_FREEZE] = token
+        try:
+            index = np.asarray(rows, dtype=np.intp)
+            start = time.monotonic()
+            deadline = start + FREEZE_WAIT
+            while True:
+                waits = arr[index, T.WAITS].copy()
+                ready = (arr[index, T.FROZEN] == token) | (waits & 1 == 1)
+                if ready.all() or time.monotonic() > deadline:
+                    break
+                time.sleep(LOOK_EVERY)
+            self.stats.waited += time.monotonic() - start
+            copy = arr.copy()
+            copy[:, T.CTRL_FREEZE:T.FROZEN + 1] = 0  # the reading's own cells: not the run's
+            observed = {c.name: c.observe() for c in channels}
+            moved = bool((arr[index, T.WAITS] != waits).any())
+            self.stats.late += not ready.all()
+            self.stats.moved += moved
+            whole = bool(ready.all()) and not moved
+        finally:
+            arr[:, T.CTRL_FREEZE] = 0
+        return Moment(copy, observed, whole)
