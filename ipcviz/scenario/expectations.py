@@ -71,13 +71,14 @@ def check_expect(scn, groups, path, exp, unsure):
         keys = CHANNEL_KEYS
         if name in scn.channels:
             keys, known_entry = entries.channel_keys(scn, name), True
-        keys = keys | {"index", "equals"}  # (an index on another kind says so below)
+        if scn.channels.get(name) is None or scn.channels[name].kind == "shared_array":
+            keys = keys | {"index", "equals"}
         if ("index" in rest) != ("equals" in rest):
             yield (path, "'index' and 'equals' go together")
     if not rest:
         yield (path, f"says nothing to check (add a KEY: VALUE, e.g. {sorted(keys)[0]}: 1)")
     for key, value in rest.items():
-        if key not in keys:
+        if key not in keys and not (what == "channel" and key in ("index", "equals")):
             yield (path + (key,), _unknown_key(key, keys, what, name, known_entry))
             continue
         if key == "index":
