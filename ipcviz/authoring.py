@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ipcviz.format import escape_control
 from ipcviz.host.outputs import OutputRefused, output_directory, output_problem
-from ipcviz.scenario.paths import bundled_dir, bundled_scenarios, resolve_path
+from ipcviz.scenario.opening import resolve_path
+from ipcviz.scenario.paths import bundled_dir, bundled_scenarios
 
 DOC_NAME = "scenario-format.md"
 PNG_HINT = ("no PNG converter found, so only the SVG was saved; for PNG install rsvg-convert "
@@ -64,16 +65,17 @@ def docs_path() -> Path:
 
 
 def docs_command(args: argparse.Namespace) -> int:
-    """Print where the reference is; on a terminal, open it in $PAGER (else less)."""
+    """The reference: in $PAGER (else less) on a terminal, else its text (`ipcviz docs |
+    grep ...` reads it); `--path` prints where the file is."""
     path = docs_path()
     if not path.is_file():
         return _fail(f"{path}: the format reference is missing from this installation")
-    if not sys.stdout.isatty():
+    if getattr(args, "path", False):
         print(path)
         return 0
     pager = shlex.split(os.environ.get("PAGER") or "") or ["less"]
-    if shutil.which(pager[0]) is None:
-        print(path)
+    if not sys.stdout.isatty() or shutil.which(pager[0]) is None:
+        sys.stdout.write(path.read_text(encoding="utf-8"))
         return 0
     return subprocess.run([*pager, str(path)], check=False).returncode
 

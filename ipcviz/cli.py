@@ -132,9 +132,11 @@ def _parser() -> argparse.ArgumentParser:
                                      "copy of a bundled one) to FILE. Never overwrites.")
     new.add_argument("file", metavar="FILE")
     new.add_argument("--from", dest="from_", metavar="NAME", help="copy this bundled scenario")
-    sub.add_parser("docs", help="the scenario format reference (opens in the pager)",
-                   description="Print the path of the scenario format reference; on a "
-                               "terminal, open it in $PAGER (default less).")
+    docs = sub.add_parser("docs", help="the scenario format reference (opens in the pager)",
+                          description="The scenario format reference: on a terminal in "
+                                      "$PAGER (default less), else printed whole.")
+    docs.add_argument("--path", action="store_true",
+                      help="print where the reference file is instead")
     sub.add_parser("schema", help="print the JSON Schema of the scenario format",
                    description="Print the JSON Schema of scenario files, for editors "
                                "(yaml-language-server).")

@@ -147,12 +147,15 @@ def test_new_never_overwrites(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- docs
 
 
-def test_docs_prints_the_reference_path() -> None:
+def test_docs_prints_the_reference_when_not_on_a_terminal() -> None:
+    """`ipcviz docs | head` reads the text itself; `--path` says where the file is."""
     result = run_cli("docs")
     assert result.returncode == 0
-    path = Path(result.stdout.strip())
-    assert path.is_file()
-    assert path.read_text().startswith("# Writing ipcviz scenarios")
+    assert result.stdout.startswith("# Writing ipcviz scenarios")
+    assert result.stdout == (ROOT / "docs" / "scenario-format.md").read_text()
+    where = run_cli("docs", "--path")
+    path = Path(where.stdout.strip())
+    assert path.is_file() and path.read_text() == result.stdout
 
 
 def test_docs_on_a_terminal_opens_the_pager(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from ipcviz.format import escape_control
 from ipcviz.scenario import resources, schema, validate
 from ipcviz.scenario.partial import validate_partially
 from ipcviz.scenario.refs import instance_names
-from ipcviz.scenario.opening import OpenedScenario, ScenarioError, open_scenario
-from ipcviz.scenario.paths import bundled_scenarios, resolve_path  # re-exported
+from ipcviz.scenario.opening import OpenedScenario, ScenarioError, open_scenario, resolve_path
+from ipcviz.scenario.paths import bundled_scenarios  # re-exported
 from ipcviz.scenario.plan import Plan, make_plan
 from ipcviz.scenario.yamlpos import Document, Problem, YamlError, load_document
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from ipcviz.scenario.paths import bundled_dir
 
 __all__ = ["MAX_FILE_BYTES", "MAX_PROBLEM_LINES", "OpenedScenario", "ScenarioError",
-           "locate", "open_scenario"]
+           "locate", "open_scenario", "resolve_path"]
 
 #: the largest scenario file read (a hostile one is refused before it is parsed)
 MAX_FILE_BYTES = 1_000_000
@@ -118,6 +118,13 @@ def locate(name: str) -> tuple[str, str | None]:
         if fallback is not None:
             return str(fallback), None
     return name, None
+
+
+def resolve_path(name: str) -> str:
+    """The path `name` means (`locate`): a bare bundled name is the bundled file,
+    anything else the path as given. To read a scenario, open it once with
+    `open_scenario` and use those bytes: a path names what is there when looked up."""
+    return locate(name)[0]
 
 
 def _bundled_identity(info: os.stat_result) -> str | None:

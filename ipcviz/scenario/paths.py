@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["bundled_dir", "bundled_scenarios", "resolve_path"]
+__all__ = ["bundled_dir", "bundled_scenarios"]
 
 
 def bundled_dir() -> Path:
@@ -48,12 +48,3 @@ def bundled_scenarios() -> list[Path]:
     """Every bundled scenario file, in the course's order (COURSE_ORDER)."""
     directory = bundled_dir()
     return sorted(directory.glob("*.yaml"), key=_course_key) if directory.is_dir() else []
-
-
-def resolve_path(name: str) -> str:
-    """The path `name` means (opening.locate): a bare bundled name is the bundled file,
-    anything else the path as given. To read a scenario, open it once with
-    opening.open_scenario and use those bytes: a path names what is there when looked up."""
-    from ipcviz.scenario.opening import locate
-
-    return locate(name)[0]
