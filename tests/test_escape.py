@@ -28,17 +28,20 @@ from ipcviz.host import cgroup
 from .conftest import ROOT, our_run_ids, run_cli
 
 
-def _cgroup_possible() -> bool:
-    """Whether this machine lets us make a cgroup beside our own (as ipcviz does)."""
-    mine = cgroup.own_cgroup_dir()
-    if mine is None:
-        return False
-    directory = mine
+def _cgroup_parent() -> str | None:
+    """Where ipcviz makes a run's cgroup on this machine (None: nowhere)."""
+    directory = cgroup.own_cgroup_dir()
+    if directory is None:
+        return None
     while not cgroup._may_write(directory):
         if directory in [p for _, p in cgroup.cgroup2_mounts()] or directory == "/":
-            return False
+            return None
         directory = os.path.dirname(directory)
-    return True
+    return directory
+
+
+def _cgroup_possible() -> bool:
+    return _cgroup_parent() is not None
 
 
 MECHANISMS = [
@@ -272,3 +275,58 @@ def test_clean_ends_what_a_sigkilled_app_and_runtime_left(mechanism, scenario_fi
             app.wait()
         os.close(master)
         _kill_all(duration)
+
+
+def _dead_pid() -> int:
+    pid = 4_000_000
+    while os.path.exists(f"/proc/{pid}"):
+        pid -= 1
+    return pid
+
+
+@pytest.mark.skipif(not _cgroup_possible(), reason="no cgroup v2 of ours to make one in")
+def test_clean_kills_only_the_cgroup_named_after_the_run(tmp_path: Path,
+                                                         nothing_left_behind) -> None:
+    """A dead run's directory naming a cgroup that is not that run's (the cgroup everyone
+    here is in, another run's): refused in a line each, nothing in them signalled, and the
+    run directory kept; the run's own cgroup is ended and removed."""
+    root = tmp_path / "root"
+    root.mkdir(mode=0o700)
+    parent = _cgroup_parent()
+    assert parent is not None
+    other = os.path.join(parent, cgroup.cgroup_name(f"{_dead_pid()}-123456"))
+    own_id = f"{_dead_pid()}-abcdef"
+    own = os.path.join(parent, cgroup.cgroup_name(own_id))
+    runs = {f"{_dead_pid()}-aaaaaa": cgroup.own_cgroup_dir(), f"{_dead_pid()}-bbbbbb": other,
+            own_id: own}
+    sleepers = []
+    try:
+        for group in (other, own):
+            os.mkdir(group)
+            sleepers.append(subprocess.Popen(
+                [sys.executable, "-c", "import os, sys, time; open(sys.argv[1] + "
+                 "'/cgroup.procs', 'w').write('0'); time.sleep(60)", group]))
+        for run_id, path in runs.items():
+            (root / run_id).mkdir(mode=0o700)
+            (root / run_id / cgroup.CGROUP_FILE).write_text(f"{path}\n")
+            os.chmod(root / run_id / cgroup.CGROUP_FILE, 0o600)
+        _wait_for(lambda: len(cgroup.members(other)) == 1 and len(cgroup.members(own)) == 1,
+                  "the sleepers in their cgroups")
+        result = subprocess.run([sys.executable, "-m", "ipcviz", "clean"], capture_output=True,
+                                text=True, timeout=60, cwd=ROOT,
+                                env=dict(os.environ, IPCVIZ_RUN_ROOT=str(root)))
+        assert result.returncode == 0, result.stderr
+        refused = sorted(result.stderr.strip().splitlines())
+        assert len(refused) == 2 and all("not named after the run" in line for line in refused)
+        assert sleepers[0].poll() is None  # another run's: never signalled
+        assert sleepers[1].wait(10) == -signal.SIGKILL
+        assert f"removed cgroup {own} (1 process in it killed)" in result.stdout
+        assert not os.path.exists(own) and os.path.isdir(other)
+        assert sorted(p.name for p in root.iterdir()) == sorted(set(runs) - {own_id})
+    finally:
+        for proc in sleepers:
+            proc.kill()
+            proc.wait()
+        for group in (other, own):
+            if os.path.isdir(group):
+                cgroup.remove(group)

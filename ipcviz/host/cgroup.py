@@ -101,11 +101,7 @@ def make_run_cgroup(run_id: str, run_dir: Path) -> tuple[str | None, str]:
             return None, f"no cgroup of yours to make it in (yours is {mine})"
         directory = parent
     path = os.path.join(directory, cgroup_name(run_id))
-    fd = os.open(run_dir / CGROUP_FILE, _OPEN_NEW, 0o600)
-    try:
-        os.write(fd, f"{path}\n".encode())
-    finally:
-        os.close(fd)
+    record(path, run_dir)
     try:
         os.mkdir(path)
     except OSError as exc:
@@ -114,6 +110,15 @@ def make_run_cgroup(run_id: str, run_dir: Path) -> tuple[str | None, str]:
         remove(path)
         return None, f"a process cannot be moved into {path}"
     return path, ""
+
+
+def record(path: str, run_dir: Path) -> None:
+    """Name the cgroup in the run directory (a new private file), for the sweep."""
+    fd = os.open(run_dir / CGROUP_FILE, _OPEN_NEW, 0o600)
+    try:
+        os.write(fd, f"{path}\n".encode())
+    finally:
+        os.close(fd)
 
 
 def _probe_join(path: str) -> bool:
@@ -299,8 +304,9 @@ def sweep_run_cgroup(directory: Path, run_id: str) -> tuple[list[str], list[str]
     if not os.path.isdir(path):
         return [], []
     killed, gone = end(path)
-    what = f"cgroup {path}" + (f" and the {killed} processes in it" if killed else "")
+    what = f"cgroup {path}" + (f" ({killed} process{'es' * (killed != 1)} in it killed)"
+                               if killed else "")
     if gone:
         return [what], []
-    return ([f"the {killed} processes in cgroup {path}"] if killed else []), [
+    return ([f"{killed} process{'es' * (killed != 1)} in cgroup {path}"] if killed else []), [
         f"cgroup {path}: still busy; not removed"]

@@ -111,9 +111,9 @@ def _sweep_run(directory: Path, run_id: str, report: SweepReport) -> None:
         if owner.exists():
             return
         owner_start = owner.start
-    removed, refused = sweep_run_cgroup(directory, run_id)  # all of it, wherever it went
+    removed, cgroup_left = sweep_run_cgroup(directory, run_id)  # all, wherever it went
     report.removed += removed
-    report.refused += refused
+    report.refused += cgroup_left
     _kill_recorded(directory, owner_start, report)
     for obj in data["objects"]:
         problem = _object_problem(obj, run_id, directory)
@@ -135,6 +135,8 @@ def _sweep_run(directory: Path, run_id: str, report: SweepReport) -> None:
                 report.removed.append(shown(path))
             else:
                 report.refused.append(f"{shown(path)}: not a regular file of yours; left alone")
+    if cgroup_left:  # the run directory keeps naming it: a later sweep tries again
+        return
     shutil.rmtree(directory, ignore_errors=True)
     report.removed.append(f"run directory {directory}")
 

@@ -159,6 +159,8 @@ class Cleanup:
         self.channels = []
         if self.registry is not None:
             self.registry.remove_all()
+            if containment is not None:  # a cgroup still busy stays named for clean
+                containment.keep_record(self.registry.directory)
         if self.table is not None:
             self.table.close()
             self.table = None

@@ -118,3 +118,14 @@ class Containment:
         counted as left behind)."""
         if self.path and not cgroup.remove(self.path, meanwhile=meanwhile):
             self.remaining = cgroup.members(self.path)
+
+    def keep_record(self, run_dir: Path) -> None:
+        """After the run directory was removed: when the cgroup could not be, a run
+        directory naming only it, so that `ipcviz clean` ends it once this run is over."""
+        if not (self.path and self.remaining):
+            return
+        try:
+            run_dir.mkdir(mode=0o700)
+            cgroup.record(self.path, run_dir)
+        except OSError:
+            pass
