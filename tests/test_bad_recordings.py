@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ipcviz.telemetry import recording_file
 from ipcviz.telemetry.recording_file import MAX_RECORDING_BYTES, read_recording
 from ipcviz.telemetry.wire_types import CHANNEL_DATA, PROGRAM_FACTS
 
@@ -122,6 +123,16 @@ def test_a_link_to_a_fifo_is_refused_too(tmp_path: Path) -> None:
         fifo.unlink()
 
 
+def test_too_many_frames_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames are counted: millions of tiny ones within the size limit are refused."""
+    monkeypatch.setattr(recording_file, "MAX_FRAMES", 3)
+    frame = b'{"scenario":"x","elapsed":0,"running":true}\n'
+    assert len(recording_file.parse_recording(frame * 3, "r.jsonl")) == 3
+    with pytest.raises(recording_file.RecordingError) as refused:
+        recording_file.parse_recording(frame * 4, "r.jsonl")
+    assert str(refused.value) == "r.jsonl:4: more than 3 frames; a recording is limited to that"
+
+
 @pytest.mark.parametrize("speed", ["0", "-1", "nan", "inf"])
 def test_a_playback_speed_that_cannot_play_is_refused(speed: str) -> None:
     result = replay(RECORDINGS / "pipe_oneway.jsonl", "--speed", speed)
@@ -138,7 +149,9 @@ def _kept_everything(path: Path) -> None:
     for raw, frame in zip(lines, frames):
         assert frame.elapsed == raw["elapsed"]
         for channel, view in zip(raw.get("channels", []), frame.channels):
-            assert set(channel.get("data", {})) <= set(CHANNEL_DATA[channel["kind"]])
+            unnamed = set(channel.get("data", {})) - set(CHANNEL_DATA[channel["kind"]])
+            assert not unnamed, (f"{channel['kind']} data keys {unnamed}: name their types "
+                                 "in ipcviz/telemetry/wire_types.py, or replays drop them")
             assert set(view.data) == set(channel.get("data", {})), (path, channel["kind"])
         for worker in raw.get("workers", []):
             # a program's peak and leaks go to the summary: no panel shows them

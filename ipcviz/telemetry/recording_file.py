@@ -37,6 +37,9 @@ from ipcviz.telemetry.wire_types import (
 
 #: the largest recording replayed (an hour of a busy lesson is a few hundred MB less)
 MAX_RECORDING_BYTES = 256 * 1024 * 1024
+#: the most frames replayed (a day's run at 10 frames a second; tiny frames would
+#: otherwise make millions of Snapshots out of a file within the size limit)
+MAX_FRAMES = 864_000
 #: the largest time a frame may be at (runs last at most a day)
 MAX_ELAPSED = 7 * 24 * 3600.0
 
@@ -65,9 +68,27 @@ def _hints(klass: type) -> dict[str, Any]:
     return typing.get_type_hints(klass, vars(sys.modules[klass.__module__]))
 
 
+#: the JSON scalars: how to tell one, and what to say when a value is not one
+_SCALARS: dict[Any, tuple[Any, str]] = {
+    bool: (lambda v: v is True or v is False, "true or false"),
+    int: (lambda v: type(v) is int, "a whole number"),  # not a bool (a subclass)
+    float: (lambda v: type(v) is int or type(v) is float, "a number"),
+    str: (lambda v: type(v) is str, "text"),
+}
+
+
+@functools.cache
+def _form(hint: Any) -> tuple[Any, tuple[Any, ...]]:
+    """typing.get_origin and get_args of `hint`, worked out once per hint."""
+    return typing.get_origin(hint), typing.get_args(hint)
+
+
 def _problem(value: Any, hint: Any, where: str) -> str | None:
     """Why decoded JSON `value` cannot stand for type `hint` (the path `where` named in the
     answer), or None when it can."""
+    scalar = _SCALARS.get(hint)
+    if scalar is not None:
+        return None if scalar[0](value) else f"{where}: should be {scalar[1]}"
     if hint is Any:
         return None
     if hint is None or hint is type(None):
@@ -76,39 +97,34 @@ def _problem(value: Any, hint: Any, where: str) -> str | None:
         return hint.problem(value, where)
     if isinstance(hint, Record):
         return _record_problem(value, hint, where)
-    origin = typing.get_origin(hint)
-    if isinstance(hint, Either) or origin in (typing.Union, types.UnionType):
-        options = hint.options if isinstance(hint, Either) else typing.get_args(hint)
-        answers = [_problem(value, option, where) for option in options]
-        return None if None in answers else next(a for a in answers if a)
+    if isinstance(hint, Either):
+        return _either_problem(value, hint.options, where)
+    origin, args = _form(hint)
+    if origin in (typing.Union, types.UnionType):
+        return _either_problem(value, args, where)
     if origin is typing.Literal:
-        words = " or ".join(repr(v) for v in typing.get_args(hint))
-        return None if value in typing.get_args(hint) else f"{where}: should be {words}"
-    if hint is bool:
-        return None if isinstance(value, bool) else f"{where}: should be true or false"
-    if hint is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        return None if ok else f"{where}: should be a whole number"
-    if hint is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return None if ok else f"{where}: should be a number"
-    if hint is str:
-        return None if isinstance(value, str) else f"{where}: should be text"
+        words = " or ".join(repr(v) for v in args)
+        return None if value in args else f"{where}: should be {words}"
     if origin is dict:
-        if not isinstance(value, dict):
+        if type(value) is not dict:
             return f"{where}: should be an object"
-        _, of = typing.get_args(hint)
+        of = args[1]
+        scalar = _SCALARS.get(of)
+        if scalar is not None and all(map(scalar[0], value.values())):
+            return None  # the common case, without a path for every value
         return next((p for k, v in value.items() if (p := _problem(v, of, f"{where}.{k}"))),
                     None)
     if origin in (list, tuple):
-        if not isinstance(value, list):
+        if type(value) is not list:
             return f"{where}: should be a list"
-        args = typing.get_args(hint)
         if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
             if len(value) != len(args):
                 return f"{where}: should be a list of {len(args)}"
-            pairs = zip(value, args)
+            pairs: Any = zip(value, args)
         else:
+            scalar = _SCALARS.get(args[0])
+            if scalar is not None and all(map(scalar[0], value)):
+                return None
             pairs = ((v, args[0]) for v in value)
         return next((p for i, (v, of) in enumerate(pairs)
                      if (p := _problem(v, of, f"{where}[{i}]"))), None)
@@ -117,6 +133,17 @@ def _problem(value: Any, hint: Any, where: str) -> str | None:
     if dataclasses.is_dataclass(hint):
         return _object_problem(value, hint, where)
     return f"{where}: cannot be checked"  # a type this reader does not know: refuse
+
+
+def _either_problem(value: Any, options: tuple[Any, ...], where: str) -> str | None:
+    """None when `value` is of one of the `options`; else the first option's problem."""
+    first = None
+    for option in options:
+        problem = _problem(value, option, where)
+        if problem is None:
+            return None
+        first = first or problem
+    return first
 
 
 def _record_problem(value: Any, record: Record, where: str) -> str | None:
@@ -209,6 +236,9 @@ def parse_recording(raw: bytes, name: str) -> list[Snapshot]:
     for number, line in enumerate(raw.split(b"\n"), 1):
         if not line.strip():
             continue
+        if len(snapshots) == MAX_FRAMES:
+            raise RecordingError(f"{name}:{number}: more than {MAX_FRAMES:,} frames; a "
+                                 "recording is limited to that")
         try:
             frame = _decode(line.decode("utf-8"))
         except UnicodeDecodeError:

@@ -128,7 +128,8 @@ CHANNEL_DATA: dict[str, dict[str, Any]] = {
     "pipe": _PIPE,
     "fifo": _PIPE,
     "socket": {**_STREAM, "address": str, "family": str, "server": str, "type": str,
-               "connections": int, "dropped": int, "reads": int, "writes": int},
+               "connections": int, "dropped": int, "reads": int, "writes": int,
+               "peers_refused": int},
     "file": {"bytes_written": int, "bytes_read": int, "file_bytes": int, "lock": bool,
              "path": str, "records_read": int, "records_written": int, "torn_reads": int,
              "moved": int, "rank": int, "mb_per_s": NUMBER},
@@ -145,7 +146,7 @@ CHANNEL_DATA: dict[str, dict[str, Any]] = {
     "rpc": {**{k: int for k in ("answered", "bytes_read", "bytes_written", "calls",
                                 "connections", "errors", "executed", "executed_twice",
                                 "gave_up", "in_flight", "retries", "timeouts", "moved",
-                                "rank")},
+                                "rank", "peers_refused")},
             "address": str, "family": str, "server": str, "mb_per_s": NUMBER,
             "latency_ms_mean": Either(NUMBER, None), "latency_ms_max": Either(NUMBER, None),
             "callers": dict[str, _CALLER]},  # type: ignore[valid-type]
