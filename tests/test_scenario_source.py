@@ -290,3 +290,11 @@ def test_thousands_of_problems_print_fifty_lines_and_a_count(tmp_path) -> None:
     assert lines[49].startswith(f"{path}:52:1: k49: unknown field 'k49'")
     assert lines[50] == "... and 4,950 more problems"
     assert "Traceback" not in result.stderr
+
+
+def test_a_misspelled_lesson_name_gets_the_close_bundled_names() -> None:
+    result = run_cli("run", "signal_handlers", "--headless")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("did you mean signals_handlers?)")
+    far = run_cli("run", "no_such_lesson_at_all", "--headless")
+    assert "did you mean" not in far.stderr and "`ipcviz list` shows those" in far.stderr

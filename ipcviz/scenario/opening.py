@@ -166,6 +166,17 @@ def read_limited(fd: int, shown: str) -> tuple[bytes, os.stat_result]:
     return b"".join(chunks), info
 
 
+def _close_bundled_names(name: str) -> str | None:
+    """Bundled scenario names close to a misspelled one (`pipe_one_way` -> pipe_oneway)."""
+    import difflib
+
+    stem = os.path.basename(name)
+    stem = stem[:-5] if stem.endswith(".yaml") else stem
+    names = [p.stem for p in bundled_dir().glob("*.yaml")]
+    close = difflib.get_close_matches(stem, names, n=3, cutoff=0.7)
+    return " or ".join(close) if close else None
+
+
 def open_scenario(name: str) -> OpenedScenario:
     """Open the scenario `name` (a path, or a bundled scenario's bare name) once and read
     it whole; ScenarioError with one line when it cannot be read."""
@@ -178,6 +189,9 @@ def open_scenario(name: str) -> OpenedScenario:
         hint = ""
         if isinstance(exc, FileNotFoundError):
             hint = " (neither a file nor a bundled scenario; `ipcviz list` shows those)"
+            close = _close_bundled_names(str(name))
+            if close:
+                hint = f" (no such file or bundled scenario; did you mean {close}?)"
         reason = exc.strerror if isinstance(exc, OSError) else "not a valid path"
         raise ScenarioError([f"{name}: cannot read: {reason}{hint}"]) from None
     try:
