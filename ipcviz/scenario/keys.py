@@ -36,7 +36,7 @@ NAMED_KEYS = frozenset(
 #: Other spellings Textual accepts for a key, and the key they are
 ALIASES = {"ctrl+i": "tab", "ctrl+m": "enter", "return": "enter",
            "ctrl+left_square_brace": "escape", "ctrl+left_square_bracket": "escape",
-           "ctrl+[": "escape", "ctrl+space": "ctrl+@", "ctrl-at": "ctrl+@",
+           "ctrl+[": "escape", "ctrl+space": "ctrl+@", "ctrl-at": "ctrl+@", "ctrl+at": "ctrl+@",
            "newline": "ctrl+j"}
 
 #: What the terminal or Textual does with a key before the app's bindings see it
