@@ -44,6 +44,8 @@ EXPECTED = {
     "unknown_signal.jsonl": ":1: workers[0].signals_sent_to: should be signal names with "
                             "counts",
     "mask_unknown_signal.jsonl": ":1: workers[0].masks: should be lists of signal names",
+    "merged_unknown_signal.jsonl": ":1: workers[0].signals_merged: should be signal names "
+                                   "with counts",
     "waiting_short.jsonl": ":1: workers[0].waiting: should be a list of 2",
     "writer_short.jsonl": ":1: channels[0].writers[0]: should be text or a list of 2",
     "holders_number.jsonl": ":1: channels[0].data.holders[0]: should be text or a list of 2",

@@ -218,7 +218,7 @@ FIELD_TYPES: dict[tuple[type, str], Any] = {
     **{(WorkerView, name): SIGNAL_COUNTS
        for name in ("signals_received", "signals_sent", "signals_sent_to")},
     **{(WorkerView, name): Either(SIGNAL_COUNTS, None)
-       for name in ("sent_this_life", "received_this_life")},
+       for name in ("sent_this_life", "received_this_life", "signals_merged")},
     (WorkerView, "masks"): SIGNAL_MASKS,
     (Snapshot, "parent_signals"): dict[str, SIGNAL_COUNTS],  # type: ignore[valid-type]
 }
