@@ -48,6 +48,25 @@ def ipcviz_shm_entries() -> set[str]:
     return found
 
 
+def ipcviz_cgroups() -> list[str]:
+    """Cgroups of runs this test session started, where ipcviz makes them: in our own
+    cgroup or one of its ancestors up to the cgroup2 mount."""
+    from ipcviz.host import cgroup
+
+    names = {cgroup.cgroup_name(run_id) for run_id in our_run_ids()}
+    directory = cgroup.own_cgroup_dir()
+    mounts = {point for _, point in cgroup.cgroup2_mounts()}
+    found = []
+    while directory is not None:
+        try:
+            found += [os.path.join(directory, d) for d in os.listdir(directory) if d in names]
+        except OSError:
+            pass
+        parent = os.path.dirname(directory)
+        directory = None if directory in mounts or parent == directory else parent
+    return found
+
+
 def _leftovers_by_key() -> dict[str, str]:
     """What leftovers() lists, keyed so that the same object compares equal over time: a
     process by pid and start time (its command line is empty while it is being exec'd,
@@ -63,6 +82,8 @@ def _leftovers_by_key() -> dict[str, str]:
             pass
     for name in ipcviz_shm_entries():
         found[f"/dev/shm/{name}"] = f"/dev/shm/{name}"
+    for group in ipcviz_cgroups():
+        found[f"cgroup {group}"] = f"cgroup {group}"
     root = Path(os.environ["IPCVIZ_RUN_ROOT"])
     if root.is_dir():
         for path in root.iterdir():
@@ -71,7 +92,8 @@ def _leftovers_by_key() -> dict[str, str]:
 
 
 def leftovers() -> list[str]:
-    """Processes, /dev/shm entries and run directories of ours that still exist."""
+    """Processes, /dev/shm entries, run directories and run cgroups of ours that still
+    exist."""
     return list(_leftovers_by_key().values())
 
 

@@ -25,7 +25,7 @@ import pytest
 
 from ipcviz.host import cgroup
 
-from .conftest import ROOT, our_run_ids, run_cli
+from .conftest import ROOT, ipcviz_cgroups, run_cli
 
 
 def _cgroup_parent() -> str | None:
@@ -97,16 +97,6 @@ def _kill_all(duration: str) -> None:
             pass
 
 
-def _our_cgroups() -> list[str]:
-    """Cgroups of this test session's runs still present."""
-    names = {cgroup.cgroup_name(run_id) for run_id in our_run_ids()}
-    found = []
-    for _, point in cgroup.cgroup2_mounts():
-        for top, dirs, _ in os.walk(point):
-            found += [os.path.join(top, d) for d in dirs if d in names]
-    return found
-
-
 def _watch(*argv: str, trace: bool = False) -> dict:
     extra = ("--trace",) if trace else ()
     result = run_cli("watch", "--headless", "--json", "--duration", "5", *extra, "--", *argv)
@@ -118,7 +108,7 @@ def _assert_ended(summary: dict, duration: str, mechanism: str) -> None:
     assert _alive(_sleeping(duration)) == []
     assert summary["leaks"]["processes"] == 0
     assert summary["containment"] == mechanism
-    assert _our_cgroups() == []
+    assert ipcviz_cgroups() == []
 
 
 def test_a_setsid_child_ends_with_the_watch(mechanism, nothing_left_behind) -> None:
@@ -204,7 +194,7 @@ def _clean_ends_them(escaped: list[psutil.Process], mechanism: str) -> None:
     if mechanism == "cgroup":
         assert "removed cgroup " in result.stdout, result.stdout
     _wait_for(lambda: _alive(escaped) == [], "the escaped processes to end", 5)
-    assert _our_cgroups() == []
+    assert ipcviz_cgroups() == []
 
 
 def test_clean_ends_what_a_sigkilled_headless_run_left(mechanism, scenario_file,
