@@ -43,6 +43,10 @@ def test_only_objects_created_during_the_run_are_the_programs_leaks(
         tmp_path, nothing_left_behind) -> None:
     """Before: the queue and the segment the program only opened were reported as its
     leaks and deleted by `clean --program-leaks` (the queue with its message)."""
+    from ipcviz.host.ipc_listing import queue_listing
+
+    if queue_listing() is None:  # then no queue can be proved created during the run
+        pytest.skip("message queues cannot be listed here (no mqueue mount, not root)")
     tag = f"ipcviz_test_leak{os.getpid()}"
     names = {f"/{tag}_oldq": "mqueue", f"/{tag}_newq": "mqueue",
              f"/{tag}_oldshm": "shm", f"/{tag}_newshm": "shm"}

@@ -254,6 +254,10 @@ def test_a_programs_leak_is_reported_and_removed_only_when_asked(nothing_left_be
     """mq_hold.c creates a queue and would unlink it after 60 s; killed at the end of a
     1 s run, it leaves it: reported by name, not removed, until clean --program-leaks."""
     _needs_cc()
+    from ipcviz.host.ipc_listing import queue_listing
+
+    if queue_listing() is None:  # then no queue can be proved created during the run
+        pytest.skip("message queues cannot be listed here (no mqueue mount, not root)")
     import posix_ipc
 
     name = f"/ipcviz_test_mq{os.getpid()}"
