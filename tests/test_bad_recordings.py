@@ -32,6 +32,7 @@ EXPECTED = {
     "number_frame.jsonl": ":2: not a frame (a JSON object with scenario, elapsed and running)",
     "not_utf8.jsonl": ":1: not UTF-8 text; not a recording",
     "deep_nesting.jsonl": ":1: nested too deeply; not a frame",
+    "deep_but_decodable.jsonl": ":1: nested too deeply; not a frame",
     "no_scenario.jsonl": ":1: the frame: has no 'scenario'",
     "elapsed_text.jsonl": ":1: elapsed: should be a number",
     "running_number.jsonl": ":1: running: should be true or false",

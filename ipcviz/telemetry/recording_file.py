@@ -229,6 +229,28 @@ def frame_problem(frame: Any) -> str | None:
     return None
 
 
+def _snapshot(line: bytes) -> Snapshot:
+    """The Snapshot of one line, or RecordingError saying what is wrong with it."""
+    try:
+        frame = _decode(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RecordingError("not UTF-8 text; not a recording") from None
+    except ValueError as exc:  # json.JSONDecodeError, or a number refused above
+        why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise RecordingError(f"not a JSON line ({why}); not a recording") from None
+    problem = frame_problem(frame)
+    if problem:
+        raise RecordingError(problem)
+    known = {k: v for k, v in frame.items() if k in _FRAME_FIELDS}  # the rest is dropped
+    try:
+        return Snapshot.from_dict(escape_tree(known))  # type: ignore[arg-type]
+    except (TypeError, ValueError, LookupError, AttributeError) as exc:  # a safety net
+        raise RecordingError(f"not a frame ({exc})") from None
+
+
+_FRAME_FIELDS = frozenset(f.name for f in dataclasses.fields(Snapshot))
+
+
 def parse_recording(raw: bytes, name: str) -> list[Snapshot]:
     """The Snapshots of recording bytes `raw` (file `name`), or RecordingError naming the
     first bad line."""
@@ -240,22 +262,11 @@ def parse_recording(raw: bytes, name: str) -> list[Snapshot]:
             raise RecordingError(f"{name}:{number}: more than {MAX_FRAMES:,} frames; a "
                                  "recording is limited to that")
         try:
-            frame = _decode(line.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise RecordingError(f"{name}:{number}: not UTF-8 text; not a recording") from None
-        except RecursionError:
+            snapshots.append(_snapshot(line))
+        except RecursionError:  # while decoding, checking or escaping it
             raise RecordingError(f"{name}:{number}: nested too deeply; not a frame") from None
-        except ValueError as exc:  # json.JSONDecodeError, or a number refused above
-            why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            raise RecordingError(f"{name}:{number}: not a JSON line ({why}); not a "
-                                 "recording") from None
-        problem = frame_problem(frame)
-        if problem:
-            raise RecordingError(f"{name}:{number}: {problem}")
-        try:
-            snapshots.append(Snapshot.from_dict(escape_tree(frame)))  # type: ignore[arg-type]
-        except (TypeError, ValueError, LookupError, AttributeError) as exc:  # a safety net
-            raise RecordingError(f"{name}:{number}: not a frame ({exc})") from None
+        except RecordingError as exc:
+            raise RecordingError(f"{name}:{number}: {exc}") from None
     if not snapshots:
         raise RecordingError(f"{name}: has no frames (an empty file is not a recording)")
     return snapshots
