@@ -249,7 +249,8 @@ class WorkerViews:
                 if proc.sent_to or by_workers:  # (nothing sent: nothing merged)
                     life = Counter(proc.sent_to - proc.sent_before_life if proc.restarts
                                    else proc.sent_to)
-                    life.update(by_workers or {})
+                    if not proc.restarts:  # other workers' sends are counted for the whole
+                        life.update(by_workers or {})  # run, not per life: no proof then
                     merged = self._merges.update(
                         pid, self._fresh, stat.state, masks, life, row,
                         proc.received_before_life if proc.restarts else None)
