@@ -9,6 +9,7 @@ from pathlib import Path
 from ipcviz.tui.app import make_app
 from ipcviz.tui.source import FixedSource, read_recording
 from ipcviz.tui.widgets.events import EventLog
+from ipcviz.tui.widgets.signals import SignalsPanel
 from ipcviz.tui.widgets.workers import WorkersTable
 
 RECORDING = Path(__file__).parent / "recordings" / "signals_handlers.jsonl"
@@ -32,13 +33,18 @@ def test_event_log_groups_repeats_focuses_and_filters() -> None:
             burst = [ln for ln in lines(log) if "counter" in ln and "SIGUSR1 sent" in ln]
             assert len(burst) == 1 and burst[0].endswith("×20"), burst
             assert app.focused is app.query_one(WorkersTable)
+            await pilot.press("tab")  # the signals panel: every panel can be reached
+            assert app.focused is app.query_one(SignalsPanel)
+            await pilot.press("z")
+            assert app.screen.maximized is app.query_one(SignalsPanel)
+            await pilot.press("z")
             await pilot.press("tab")
             assert app.focused is log
             await pilot.press("z")
             assert app.screen.maximized is log
             await pilot.press("z")
             assert app.screen.maximized is None
-            await pilot.press("shift+tab")
+            await pilot.press("shift+tab", "shift+tab")
             assert app.focused is app.query_one(WorkersTable)
             await pilot.press("down", "down")  # counter
             await pilot.press("f")

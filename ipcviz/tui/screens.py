@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
@@ -31,8 +31,8 @@ KEYS_HELP = (
     ("- / +", "slower / faster: speed 1, 1/2, ... 1/64"),
     ("ctrl+r", "restart the whole scenario from the beginning, every object fresh"),
     ("replay", "space pause/play, - / + pace, ← / → one frame, shift+← / → one second"),
-    ("tab", "move the focus: workers table, event log (arrows then scroll it)"),
-    ("z", "maximize the focused part / back to the layout"),
+    ("tab", "move the focus: workers table, each panel, event log (arrows scroll it)"),
+    ("z", "maximize the focused part (a panel below the edge too) / back to the layout"),
     ("d", "a watched program's shared memory as bytes, uint8, int32, int64, float64"),
     ("f / F", "event log: only the selected worker's lines / one kind of event"),
     ("v", "the scenario's YAML beside the panels: each worker's step marked"),
@@ -64,7 +64,8 @@ class ProblemsScreen(ModalScreen[None]):
 
 
 class HelpScreen(ModalScreen[None]):
-    """Keys, built-in and the scenario's own triggers."""
+    """Keys: the scenario's own triggers first, then the built-in ones; it scrolls
+    (↑ ↓, page keys) where the screen is too short for all of it (80x24)."""
 
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
 
@@ -80,17 +81,17 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column(overflow="fold")
         taken = {key for key, _ in self.triggers}
-        for key, what in KEYS_HELP:
-            parts = {k.strip() for k in key.replace("/", ",").split(",")}
-            if parts & taken:  # a soft key the scenario's trigger has (listed below)
-                what += " — in this scenario the key does its trigger instead"
-            table.add_row(key, what)
-        if self.triggers:
-            table.add_row("", "")
-            table.add_row(Text("this scenario", style="bold"), "")
+        if self.triggers:  # the lesson's own keys first: what it is about
+            table.add_row(Text("this lesson", style="bold"), "")
             for key, label in self.triggers:  # the scenario's text: Text, never markup
                 table.add_row(Text(key), Text(label))
-        with Vertical(id="help"):
+            table.add_row("", "")
+        for key, what in KEYS_HELP:
+            parts = {k.strip() for k in key.replace("/", ",").split(",")}
+            if parts & taken:  # a soft key the scenario's trigger has (listed above)
+                what += " — in this scenario the key does its trigger instead"
+            table.add_row(key, what)
+        with VerticalScroll(id="help"):
             yield Static(Group(
                 Text("ipcviz keys\n", style="bold"), table,
                 Text("\nSignals go only to processes this run started. Esc closes.",

@@ -50,7 +50,7 @@ class FrameStyle:
         """Drop the lines drawn (they carry the old style)."""
 
 
-class Panel(FrameStyle, Widget):
+class Panel(FrameStyle, Widget, can_focus=True):
     """Base of the panels: `show(lines)` with the panel's Text lines."""
 
     def __init__(self, **kwargs: object) -> None:

@@ -118,7 +118,8 @@ class EventLog(RichLog):
     @staticmethod
     def _line(entry: Entry) -> Text:
         event = entry.event
-        line = Text(f"{event.t:7.2f}  ", style="dim")
+        # cut at the log's edge with "…" (it was cut mid-word with no sign of more)
+        line = Text(f"{event.t:7.2f}  ", style="dim", no_wrap=True, overflow="ellipsis")
         line.append(f"{event.worker:<12} ", style="bold")
         line.append(event.text, style=_KIND_STYLE.get(event.kind, ""))
         if entry.count > 1:

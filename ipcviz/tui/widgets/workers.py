@@ -93,10 +93,27 @@ def row_key(w: WorkerView, snap: Snapshot) -> tuple:
             tuple(w.signals_received.items()), held(snap) and w.next_op)
 
 
-def row_cells(w: WorkerView, snap: Snapshot) -> tuple[Text | str, ...]:
-    name = Text(w.name + (" " if w.parent else ""), style="bold")
-    if w.parent:
-        name.append(f"← {w.parent}", style="dim")
+def middle_cut(name: str, width: int) -> str:
+    """`name` in `width` cells, cut in the middle so that names differing at the end stay
+    different: "handler#0" in 8 is "hand…r#0", "handler#1" "hand…r#1"."""
+    if len(name) <= width:
+        return name
+    if width < 3:
+        return name[:max(0, width - 1)] + "…"
+    keep = width - 1
+    return name[:(keep + 1) // 2] + "…" + name[len(name) - keep // 2:]
+
+
+def row_cells(w: WorkerView, snap: Snapshot, name_width: int | None = None
+              ) -> tuple[Text | str, ...]:
+    """A worker's cells; a name longer than `name_width` is cut in the middle (its
+    parent left out), where an end cut made two children look the same."""
+    if name_width is not None and len(w.name) > name_width:
+        name = Text(middle_cut(w.name, name_width), style="bold")
+    else:
+        name = Text(w.name + (" " if w.parent else ""), style="bold")
+        if w.parent:
+            name.append(f"← {w.parent}", style="dim")
     return (
         name,
         str(w.pid or "-"),
@@ -301,7 +318,7 @@ class WorkersTable(FrameStyle, ScrollView, can_focus=True):
             post = None
         else:
             assert self._snap is not None
-            cells = row_cells(self._views[name], self._snap)
+            cells = row_cells(self._views[name], self._snap, self._widths[0])
             style = (self.get_component_rich_style("workers--even-row") if index % 2
                      else RichStyle())
             post = self.get_component_rich_style("workers--cursor") if cursor else None
