@@ -10,6 +10,7 @@ from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 from ipcviz.tui.widgets.signals import signals_in_play, worker_reason
 
 from .conftest import SCENARIOS, run_cli
+from .test_time_control import in_process  # noqa: F401 (a fixture)
 
 MASKS = {"pending": [], "shared_pending": [], "blocked": [], "ignored": [],
          "caught": ["SIGUSR1"]}
@@ -227,3 +228,55 @@ def test_a_real_time_signal_not_yet_counted_is_in_flight() -> None:
     """Not "not delivered yet": it may have been delivered and be being counted."""
     assert signal_gap_reason("SIGRTMIN", 5, 3, MASKS, None, True) == (
         "in flight: queued or being counted (real-time signals do not merge)")
+
+
+RESTARTED = b"""\
+workers:
+  w: {handlers: {SIGUSR1: count}, steps: [{sleep: 60}]}
+  s:
+    steps:
+      - sleep: 0.2
+      - repeat: {times: 3, steps: [{signal: {to: w, sig: SIGUSR1}}, {sleep: 0.05}]}
+      - sleep: 60
+"""
+
+
+def test_a_restarted_worker_is_not_proven_to_have_merged_an_old_lifes_signals(
+        in_process, nothing_left_behind) -> None:  # noqa: F811
+    """s sent 3 SIGUSR1 to w's first life, all counted; after R, other workers' sends
+    are counted for the whole run, so the new life looked sent 3, received 0, asleep:
+    "coalesced: 3", for signals its old life had received."""
+    import time
+
+    from ipcviz.runtime.sampler import Sampler
+    from ipcviz.runtime.supervisor import Runtime
+    from ipcviz.scenario.load import load_text
+
+    runtime = Runtime(load_text(RESTARTED, "restarted.yaml"))
+    sampler = Sampler(runtime)
+    try:
+        runtime.start()
+        w = next(p for p in runtime.procs if p.name == "w")
+
+        def until(done) -> object:
+            deadline = time.monotonic() + 10
+            while True:
+                runtime.poll(0.02)
+                frame = sampler.sample()
+                if done(frame) or time.monotonic() > deadline:
+                    return frame
+        first = until(lambda f: f.worker("w").signals_received.get("SIGUSR1") == 3)
+        assert first.worker("w").signals_received == {"SIGUSR1": 3}
+        old_pid = w.ident.pid
+        runtime.restart(w)
+        frames = []
+        until(lambda f: frames.append(f) or (f.worker("w").pid != old_pid
+                                              and f.worker("w").state == "sleeping"
+                                              and len(frames) > 10))
+        for f in frames:
+            view = f.worker("w")
+            assert not view.signals_merged, (f.elapsed, view.signals_merged)
+            assert "coalesced" not in worker_reason(view, signals_in_play(f))
+    finally:
+        sampler.close()
+        runtime.shutdown()
