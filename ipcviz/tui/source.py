@@ -290,10 +290,11 @@ def may_hold_control(line: str | bytes) -> bool:
 
 
 def read_recording(path: str) -> list[Snapshot]:
-    """The Snapshots of a recording made by `ipcviz record` (one JSON object per line)."""
-    with open(path) as fh:
-        return [Snapshot.from_dict(escape_tree(json.loads(line))) for line in fh
-                if line.strip()]
+    """The Snapshots of a recording made by `ipcviz record` (one JSON object per line),
+    read and checked as `replay` reads them (telemetry/recording_file.py)."""
+    from ipcviz.telemetry.recording_file import read_recording as read_checked
+
+    return read_checked(path)
 
 
 def snapshots_until(snapshots: Sequence[Snapshot], seconds: float) -> list[Snapshot]:
