@@ -43,6 +43,12 @@ def frames(runtime: Runtime, count: int, gap: float) -> list[float]:
             end = time.monotonic() + gap
             while time.monotonic() < end:
                 runtime.poll(min(0.02, max(0.0, end - time.monotonic())))
+        moments = getattr(sampler, "moments", None)  # one moment per frame (moment.py)
+        if moments is not None:
+            st = moments.stats
+            print(f"      readings {st.readings}, read again {st.rereads}, an earlier "
+                  f"moment shown {st.earlier}, unsettled {st.unsettled}, waiting for "
+                  f"workers {st.waited / max(1, st.readings) * 1e3:.2f} ms a reading")
         return took
     finally:
         sampler.close()

@@ -75,6 +75,10 @@ class Channel:
 
     #: the counters of its frame data that only ever grow (summed over the workers)
     COUNTERS: ClassVar[tuple[str, ...]] = ()
+    #: a worker's wait on it can change the kernel object as the wait ends, a moment before
+    #: the worker counts it (a semaphore taken): the sampler checks its relations after
+    #: each reading and reads again when they break (runtime/moment.py)
+    WAIT_CHANGES_IT: ClassVar[bool] = False
 
     @classmethod
     def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None

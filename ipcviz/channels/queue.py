@@ -119,6 +119,8 @@ class QueueEndpoint:
 class QueueChannel(Channel):
     kind = "queue"
     COUNTERS = QUEUE_COUNTERS
+    #: a wait for a message or for room takes the semaphore for an instant (a wake-up)
+    WAIT_CHANGES_IT = True
 
     @classmethod
     def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None

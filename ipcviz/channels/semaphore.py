@@ -40,6 +40,7 @@ class SemaphoreEndpoint:
 
 class SemaphoreChannel(Channel):
     kind = "semaphore"
+    WAIT_CHANGES_IT = True  # acquire waits in sem_timedwait, which takes it as it ends
 
     @classmethod
     def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None

@@ -18,7 +18,7 @@ again, see sampler.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,9 +70,12 @@ class MomentReader:
         #: the last reading that was whole and kept every channel relation
         self.last: Moment | None = None
 
-    def read(self, arr: np.ndarray, rows: list[int], channels: Iterable[Any]) -> Moment:
-        """Freeze the workers of `rows` (the live ones with an interpreter), copy `arr`,
-        observe `channels` (objects with `.name` and `.observe()`), let them go."""
+    def read(self, arr: np.ndarray, rows: list[int], channels: Iterable[Any],
+             moving: Callable[[], list[int]] | None = None) -> Moment:
+        """Freeze the workers of `rows` (the rows of workers that run steps), copy `arr`,
+        observe `channels` (objects with `.name` and `.observe()`), let them go. When some
+        row is not ready at the first look, `moving()` says which rows can still move
+        (not ended, stopped or a zombie) and only those are waited for."""
         self._token = self._token % (1 << 40) + 1
         token = self._token
         self.stats.readings += 1
@@ -82,10 +85,13 @@ class MomentReader:
             start = time.monotonic()
             deadline = start + FREEZE_WAIT
             while True:
-                waits = arr[index, T.WAITS].copy()
+                waits = arr[index, T.WAITS]
                 ready = (arr[index, T.FROZEN] == token) | (waits & 1 == 1)
                 if ready.all() or time.monotonic() > deadline:
                     break
+                if moving is not None:
+                    index, moving = np.asarray(moving(), dtype=np.intp), None
+                    continue
                 time.sleep(LOOK_EVERY)
             self.stats.waited += time.monotonic() - start
             copy = arr.copy()

@@ -82,6 +82,8 @@ class Sampler(WorkerViews, ChannelViews):
         self.moments = MomentReader()
         #: each channel's kernel view, read in this frame's moment (channel_views.py)
         self._observed: dict[str, dict[str, Any]] = {}
+        self._wait_changes: frozenset[str] | None = None
+        self._stepping: tuple[int, list[int]] | None = None
 
     def sample(self, kernel: bool = True, flush: bool = False) -> Snapshot:
         """Everything on screen, read now. `kernel=False` (an early frame between two ticks
@@ -185,10 +187,14 @@ class Sampler(WorkerViews, ChannelViews):
             return None, *self._views_of(None, kids, channel_names, now)
         fresh, stats = self._fresh, self.moments.stats
         tries = 0
-        moment = self.moments.read(rt.table.array, self._moving_rows(kids), rt.channels)
+        moment = self.moments.read(rt.table.array, self._stepping_rows(kids),
+                                   rt.channels, lambda: self._moving_rows(kids))
         while True:
+            if not moment.whole and self.moments.last is not None:
+                stats.earlier += 1  # (no views made of a reading that will not be shown)
+                moment = self.moments.last
             views = self._views_of(moment, kids, channel_names, now)
-            if moment.whole and not any(channel_relations(c, None) for c in views[1]):
+            if moment is self.moments.last or (moment.whole and not self._broken(views[1])):
                 self.moments.last = moment
                 break
             self._fresh = False  # this tick's /proc readings stand
@@ -197,8 +203,8 @@ class Sampler(WorkerViews, ChannelViews):
                 time.sleep(REREAD_PAUSE * 2 ** tries)
                 tries += 1
                 stats.rereads += 1
-                moment = self.moments.read(rt.table.array, self._moving_rows(kids),
-                                           rt.channels)
+                moment = self.moments.read(rt.table.array, self._stepping_rows(kids),
+                                           rt.channels, lambda: self._moving_rows(kids))
                 continue
             if last is None or last is moment:
                 stats.unsettled += 1
@@ -207,6 +213,15 @@ class Sampler(WorkerViews, ChannelViews):
             moment = last
         self._fresh = fresh
         return moment.table, *views
+
+    def _broken(self, channels: tuple[ChannelView, ...]) -> bool:
+        """Whether a channel whose waits change it (Channel.WAIT_CHANGES_IT: a semaphore
+        taken as a wait ends, counted a moment later) breaks a relation of its kind."""
+        changing = self._wait_changes
+        if changing is None:
+            changing = self._wait_changes = frozenset(
+                c.name for c in self.runtime.channels if c.WAIT_CHANGES_IT)
+        return any(channel_relations(c, None) for c in channels if c.name in changing)
 
     def _views_of(self, moment: Moment | None, kids: list[SpawnedProc],
                   channel_names: list[str], now: float
@@ -225,6 +240,17 @@ class Sampler(WorkerViews, ChannelViews):
         channels = tuple(self._channel_view(name, spec, arr, workers, kids)
                          for name, spec in rt.model.channels.items())
         return workers, channels, by_workers
+
+    def _stepping_rows(self, kids: list[SpawnedProc]) -> list[int]:
+        """The rows of every worker that runs steps, ended or not (a program's row is
+        never written), worked out once per set of workers."""
+        procs = self.runtime.procs
+        known = self._stepping
+        if known is None or known[0] != len(procs):
+            known = self._stepping = (len(procs), [
+                p.row for p in procs
+                if p.attached_argv is None and p.instance.definition.exec is None])
+        return known[1] + [k.row for k in kids] if kids else known[1]
 
     def _moving_rows(self, kids: list[SpawnedProc]) -> list[int]:
         """The rows a reading waits for: live workers that run steps (a program's row is
