@@ -64,6 +64,10 @@ def check_expect(scn, groups, path, exp, unsure):
         definition = entries.definition_of(scn, name)
         if definition is not None and not unsure.worker(name):
             keys, known_entry = entries.worker_keys(definition), True
+            if "#" in name and not definition.spawned:
+                yield (path + ("worker",), f"'{name}' names a spawned child, but "
+                                           f"'{base}' is started by the runtime, never "
+                                           "spawned (give it `spawned: true`)")
     else:
         if name not in scn.channels and not unsure.channel(name):
             listed = ", ".join(unsure.declared(scn.channels, False)) or "none"

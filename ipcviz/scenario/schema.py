@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     create_model,
     model_validator,
 )
@@ -193,6 +194,27 @@ class Worker(Model):
     trace: bool = False
     """Extension: follow the program and every process it starts with strace: exact counts
     of the signals delivered to them and the bytes of each read and write by descriptor."""
+
+    #: signals `handlers:` names more than once in other spellings (SIGUSR1, usr1, 10):
+    #: number -> the spellings, in file order (the mapping kept only the last one)
+    _handler_spellings: dict[int, list[str]] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _same_signal_twice(cls, data: Any, handler: Any) -> Any:
+        worker = handler(data)
+        raw = data.get("handlers") if isinstance(data, dict) else None
+        if isinstance(raw, dict):
+            from ipcviz.signals import parse_signal
+
+            spellings: dict[int, list[str]] = {}
+            for key in raw:
+                try:
+                    spellings.setdefault(parse_signal(key), []).append(str(key))
+                except ValueError:
+                    pass
+            worker._handler_spellings = {n: s for n, s in spellings.items() if len(s) > 1}
+        return worker
 
     @property
     def runs_program(self) -> bool:

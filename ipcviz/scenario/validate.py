@@ -97,6 +97,10 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
     for wname, w in scn.workers.items():
         base = ("workers", wname)
         caught = {sig for sig, action in w.handlers.items() if action in CATCHING}
+        for sig, spellings in w._handler_spellings.items():
+            yield (base + ("handlers", spellings[1]),
+                   f"{signal_name(sig)} is given {len(spellings)} times "
+                   f"({', '.join(spellings)}): one handler per signal")
         for sig, action in w.handlers.items():
             if sig in UNCATCHABLE:
                 yield (base + ("handlers", signal_name(sig)), f"{signal_name(sig)} cannot be caught, blocked "
