@@ -155,8 +155,11 @@ def run_and_grade(scenario: Any, answers: list[Any], args: argparse.Namespace,
     the run could not happen. `ipcviz course` grades its lessons with it too."""
     questions = list(scenario.model.questions)
     print(file=sys.stderr)
+    held = getattr(scenario.model, "start", "running") == "held"
     print(escape_control(f"running {scenario.name} on real processes"
-                         + ("…" if args.headless else " (q when you have seen enough)…")),
+                         + ("…" if args.headless else
+                            " (it starts held: space runs it, n steps; q when you have "
+                            "seen enough)…" if held else " (q when you have seen enough)…")),
           file=sys.stderr)
     summary = _run(scenario, args, launch_app, fail)
     if isinstance(summary, int):
