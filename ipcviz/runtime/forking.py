@@ -66,6 +66,8 @@ class Forking:
         # wakeup fd), a signal must not run the runtime's handlers inside the child.
         saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
         forked_at = self.elapsed  # "restarted" is dated before the new life's "started"
+        # before the fork: a worker's signal to the pid not yet there fails, uncounted
+        workers_sent = self._workers_sent_to(proc.row) if proc.started_once else Counter()
         try:
             pid = os.fork()
         except OSError:
@@ -125,6 +127,7 @@ class Forking:
             proc.held_before_life = self._held_by_row(proc.row)
             cells = self.table.array[proc.row]
             proc.received_before_life = cells[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG].copy()
+            proc.workers_sent_before_life = workers_sent
         self._by_pid[pid] = proc
         self.registry.add_process(ident)
         base = self.table.row_base(proc.row)
@@ -283,6 +286,21 @@ class Forking:
                     needed.setdefault(name, set()).update(roles)
         for channel in self.channels:
             channel.release(needed.get(channel.name, set()))
+
+    def _workers_sent_to(self, row: int) -> Counter:
+        """What the workers' `signal` steps have sent to row `row` so far, by signal
+        (each sender's "sent to" cells: one writer each, exact)."""
+        out: Counter = Counter()
+        base = self.table.layout.sent_to_base
+        arr = self.table.array
+        slots = self.scenario.plan.signal_slots
+        senders = [(p.row, p.instance.group) for p in self.procs] + [
+            (k.row, k.group) for k in self.spawned()]
+        for sender, group in senders:
+            for (target, sig), slot in slots.get(group, {}).items():
+                if target == row:
+                    out[sig] += int(arr[sender, base + slot])
+        return out
 
     def restart(self, proc: Proc) -> None:
         if proc.attached_argv is not None:

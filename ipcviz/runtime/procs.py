@@ -55,6 +55,9 @@ class Proc:
     held_before_life: dict[str, int] = field(default_factory=dict)
     #: the row's received-signal counters when the current life began (None: first life)
     received_before_life: Any = None
+    #: what other workers' `signal` steps had sent to this worker (signal -> count) when
+    #: the current life was forked: they count for the whole run, not per life
+    workers_sent_before_life: Counter = field(default_factory=Counter)
     #: an attached process (`attach:`, watch --pid): its command line when the run began
     attached_argv: list[str] | None = None
 

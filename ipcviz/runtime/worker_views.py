@@ -249,8 +249,7 @@ class WorkerViews:
                 if proc.sent_to or by_workers:  # (nothing sent: nothing merged)
                     life = Counter(proc.sent_to - proc.sent_before_life if proc.restarts
                                    else proc.sent_to)
-                    if not proc.restarts:  # other workers' sends are counted for the whole
-                        life.update(by_workers or {})  # run, not per life: no proof then
+                    life.update(Counter(by_workers or {}) - proc.workers_sent_before_life)
                     merged = self._merges.update(
                         pid, self._fresh, stat.state, masks, life, row,
                         proc.received_before_life if proc.restarts else None)
@@ -302,7 +301,8 @@ class WorkerViews:
             self_reads=int(row[T.SELF_READS]) if row is not None else 0,
             epipe_errors=int(row[T.EPIPE]) if row is not None else 0,
             zombies=zombies, masks=masks, failure=row_failure(row, channel_names),
-            sent_this_life=(names_of(proc.sent_to - proc.sent_before_life, by_workers or {})
+            sent_this_life=(names_of(proc.sent_to - proc.sent_before_life,
+                                     Counter(by_workers or {}) - proc.workers_sent_before_life)
                             if proc.restarts else None),
             received_this_life=(signal_counts(row[T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG]
                                               - proc.received_before_life)
