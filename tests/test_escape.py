@@ -171,12 +171,25 @@ workers:
 
 
 #: two sleeps in sessions of their own whose parents (subshells) end at once: orphans,
-#: neither in the program's tree nor in its process group, before the runtime first looks
+#: neither in the program's tree nor in its process group, before the runtime first looks;
+#: the program has closed its output first (a daemon does: nothing more to read from it)
 KEEPS_RUNNING = """
 duration: 60
 workers:
   p:
-    exec: [sh, -c, '(setsid sleep {duration} &); (setsid sh -c "sleep {duration} &" &); sleep 50']
+    exec: [sh, -c, 'exec >/dev/null 2>&1; (setsid sleep {duration} &);
+                    (setsid sh -c "sleep {duration} &" &); sleep 50']
+"""
+#: the same two started by a program that ends at once, beside a worker that keeps the
+#: run going: nothing of the program is left to look under
+DAEMONIZES = """
+duration: 60
+workers:
+  p:
+    exec: [sh, -c, '(setsid sleep {duration} &); (setsid sh -c "sleep {duration} &" &)']
+  ticker:
+    steps:
+      - sleep: 50
 """
 
 
@@ -197,10 +210,11 @@ def _clean_ends_them(escaped: list[psutil.Process], mechanism: str) -> None:
     assert ipcviz_cgroups() == []
 
 
-def test_clean_ends_what_a_sigkilled_headless_run_left(mechanism, scenario_file,
+@pytest.mark.parametrize("text", [KEEPS_RUNNING, DAEMONIZES], ids=["running", "ended"])
+def test_clean_ends_what_a_sigkilled_headless_run_left(mechanism, text, scenario_file,
                                                        nothing_left_behind) -> None:
     duration = _duration()
-    path = scenario_file(KEEPS_RUNNING.format(duration=duration))
+    path = scenario_file(text.format(duration=duration))
     run = subprocess.Popen([sys.executable, "-m", "ipcviz", "run", str(path), "--headless",
                             "--allow-exec"], cwd=ROOT, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
@@ -222,7 +236,7 @@ def test_clean_ends_what_a_sigkilled_app_and_runtime_left(mechanism, scenario_fi
                                                           nothing_left_behind) -> None:
     """The live app on a terminal and its runtime process, both SIGKILLed."""
     duration = _duration()
-    path = scenario_file(KEEPS_RUNNING.format(duration=duration))
+    path = scenario_file(DAEMONIZES.format(duration=duration))
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     env = dict(os.environ, TERM="xterm-256color", COLUMNS="120", LINES="40")

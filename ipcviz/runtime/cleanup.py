@@ -87,16 +87,18 @@ class Cleanup:
         if now < self._trees_due:
             return
         self._trees_due = now + PROGRAM_TREE_EVERY
-        leaders = [p.ident.pid for p in self.procs
-                   if p.instance.definition.exec is not None and p.alive and p.ident]
-        if not leaders or self.registry is None:
+        programs = [p for p in self.procs if p.instance.definition.exec is not None
+                    and p.ident is not None]
+        if not programs or self.registry is None:
             return
+        leaders = [p.ident.pid for p in programs if p.alive]
+        groups = {p.ident.pid for p in programs}  # (a program that has ended too)
         recorded = self._recorded_descendants
-        found = program_trees(leaders, set(leaders))
+        found = program_trees(leaders, groups)
         if self.containment is not None:  # the run's id in their environment
             found += self.containment.scan()
         for ident in found:
-            if ident not in recorded and ident.pid not in leaders:
+            if ident not in recorded and ident.pid not in groups:
                 recorded.add(ident)
                 self.registry.add_process(ident)
 

@@ -298,8 +298,8 @@ class Runtime(Forking, Actions, Cleanup):
         self.reap()
         self.check_attached()
         self.name_new_children()
-        if self.programs.fds:  # programs run: their descendants go into the registry
-            self.record_program_trees()
+        if self.program_argv:  # programs run: their descendants go into the registry
+            self.record_program_trees()  # (their output may be closed: a daemon's is)
         self._run_due()
         self.pump_bursts()
         self.scheduler.tick()
