@@ -334,3 +334,46 @@ def test_clean_kills_only_the_cgroup_named_after_the_run(tmp_path: Path,
         for group in (other, own):
             if os.path.isdir(group):
                 cgroup.remove(group)
+
+
+FORKS_ON = """\
+import os, sys, time
+group = sys.argv[1]
+open(group + "/cgroup.procs", "w").write("0")
+os.mkdir(group + "/inner")  # a cgroup of the program's own, under the run's
+if os.fork() == 0:
+    open(group + "/inner/cgroup.procs", "w").write("0")
+    os.setsid()
+while True:  # every process forks another now and then: none may slip through
+    if os.fork() == 0:
+        time.sleep(0.05)
+    time.sleep(0.02)
+"""
+
+
+@pytest.mark.skipif(not _cgroup_possible(), reason="no cgroup v2 of ours to make one in")
+@pytest.mark.parametrize("kill_file", [True, False], ids=["cgroup.kill", "freeze"])
+def test_a_cgroup_is_ended_whole_while_its_processes_fork(kill_file: bool,
+                                                          nothing_left_behind) -> None:
+    """Processes forking in the cgroup and in one of their own under it: all killed, with
+    `cgroup.kill` and as on kernels without it (frozen, each killed, thawed), and both
+    cgroups removed."""
+    parent = _cgroup_parent()
+    assert parent is not None
+    path = os.path.join(parent, f"ipcviz-test-{os.getpid()}-{int(kill_file)}")
+    os.mkdir(path)
+    forker = subprocess.Popen([sys.executable, "-c", FORKS_ON, path])
+    try:
+        _wait_for(lambda: len(cgroup.members(path)) >= 8, "the processes to fork")
+        inside = [psutil.Process(pid) for pid in cgroup.members(path)]
+        cgroup.kill(path, kill_file=kill_file)
+        assert forker.wait(10) == -signal.SIGKILL
+        assert cgroup.remove(path)
+        assert _alive(inside) == []
+    finally:
+        if os.path.isdir(path):
+            cgroup.kill(path)
+            cgroup.remove(path)
+        if forker.poll() is None:
+            forker.kill()
+            forker.wait()

@@ -174,18 +174,19 @@ def _write(path: str, name: str, value: str) -> bool:
         return False
 
 
-def kill(path: str) -> None:
+def kill(path: str, kill_file: bool = True) -> None:
     """SIGKILL every process in the cgroup and under it: `cgroup.kill` where the kernel has
-    it; else the cgroup frozen (nothing in it can fork or exit meanwhile), each member
-    killed, then thawed; on kernels without either, rounds until no member is left."""
-    if _write(path, "cgroup.kill", "1"):
+    it (Linux 5.14; `kill_file=False` does without, as on older kernels); else the cgroup
+    frozen (nothing in it can fork or exit meanwhile), each member killed, then thawed;
+    on kernels without either, rounds until no member is left."""
+    if kill_file and _write(path, "cgroup.kill", "1"):
         return
     frozen = _write(path, "cgroup.freeze", "1")
     if frozen:
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline and "frozen 1" not in _events(path):
             time.sleep(0.005)
-    for _ in range(1 if frozen else 10):
+    for _ in range(10):
         pids = members(path)
         if not pids:
             break
