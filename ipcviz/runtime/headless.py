@@ -116,6 +116,7 @@ def format_text(summary: dict[str, Any]) -> str:
             lines.append(f"      program: {' '.join(program['argv'])}  "
                          f"({program['output_lines']} output lines)")
             lines += [f"      | {line}" for line in program["last_output"]]
+            lines += [f"      DIAGNOSIS: {d['text']}" for d in program.get("diagnoses", [])]
         for key in ("signals_received", "signals_sent", "bytes_written", "bytes_read"):
             if w.get(key):
                 shown = ", ".join(f"{k} {v}" for k, v in w[key].items())

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from ipcviz.host.ipc_listing import queue_listing, shm_listing
 from ipcviz.host.ownership import ipc_identity
+from ipcviz.runtime.diagnosis import Diagnoses
 from ipcviz.runtime.programs import not_exec_yet
 
 
@@ -17,6 +18,8 @@ SHOWN_BYTES = 64
 MAPS_EVERY = 5
 #: seconds over which a process's share of a core is worked out (one tick's share jumps)
 CPU_WINDOW = 1.0
+#: graph objects read from the mappings (kept between the ticks that read them)
+_MAPPED = ("posix_shm", "sysv_shm", "shared_file", "anonymous")
 
 
 @dataclass
@@ -42,6 +45,10 @@ class ProgramWatch:
     #: each watched pid's CPU seconds at its last reading, and when (for the share of a
     #: core it used between two readings)
     cpu_seen: dict[int, tuple[float, float]] = field(default_factory=dict)
+    #: what each program's IPC looks wrong in, and for how long (runtime/diagnosis.py)
+    diagnoses: Diagnoses = field(default_factory=Diagnoses)
+    #: the latest graph of who talks to whom in each program (observe/graph.py)
+    graphs: dict[str, dict] = field(default_factory=dict)
 
     def note_start(self) -> None:
         """List what exists now, before any program starts (see `leak_identities`)."""
@@ -59,6 +66,7 @@ class ProgramWatch:
                                         "sockets": [], "shared_memory": []})
         self.execd.add(pid)
         from ipcviz.observe import observe
+        from ipcviz.observe.graph import build_graph
 
         self.ticks += 1
         maps = self.ticks % MAPS_EVERY == 1 or name not in self.last
@@ -86,6 +94,13 @@ class ProgramWatch:
                          "local": s.local, "remote": s.remote, "rx_queue": s.rx_queue,
                          "holders": sorted({e.pid for e in s.holders})} for s in seen.sockets],
         }
+        graph = build_graph(seen, plumbing)
+        view["diagnoses"] = self.diagnoses.read(name, seen, graph)
+        drawn = graph.to_dict()
+        if not maps:  # mappings are read every MAPS_EVERY ticks: the last ones stand
+            drawn["objects"] += [o for o in self.graphs.get(name, {}).get("objects", [])
+                                 if o["kind"] in _MAPPED]
+        self.graphs[name] = drawn
         if maps:
             view["shared_memory"] = [
                 {"name": m.name, "kind": m.kind, "size": m.size, "mappers": list(m.mappers),
@@ -96,6 +111,10 @@ class ProgramWatch:
         self.last[name] = view
         self._peak(name, view)
         return view
+
+    def diagnosed(self, name: str) -> list[dict]:
+        """Every diagnosis shown for this program during the run (`now`: still holds)."""
+        return self.diagnoses.all_shown(name, self.last.get(name, {}).get("diagnoses", []))
 
     def _cpu_percent(self, pid: int, cpu_seconds: float | None, at: float) -> float | None:
         """The share of one core the process used over the last second or so (None at its

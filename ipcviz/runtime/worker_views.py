@@ -344,6 +344,8 @@ class WorkerViews:
             facts["observed"] = watch.read(name, pid, self._fresh, output.inodes,
                                            self._channel_inodes())
         facts["peak"] = watch.peaks.get(name, {})
+        facts["diagnoses"] = watch.diagnosed(name)   # each shown during the run
+        facts["graph"] = watch.graphs.get(name)      # who talks to whom, last seen
         traced = self.runtime.tracing.view(name)
         if traced is not None:  # exact counts from strace (`trace: true`, watch --trace)
             facts["trace"] = traced

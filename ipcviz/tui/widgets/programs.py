@@ -73,6 +73,9 @@ def program_lines(w: WorkerView, dtype: str = "bytes") -> list[Text]:
     names = {pid: (w.name if pid == w.pid else f"{name} {pid}")
              for pid, _ppid, name, *_ in procs}
     lines = [head]
+    for found in seen.get("diagnoses", []):  # first: what is wrong, with its evidence
+        lines.append(Text("  diagnosis: ", style="bold red")
+                     + Text(escape_control(found["text"]), style="bold"))
     for pid, ppid, name, state, waits, zombies, *more in procs[:MAX_LISTED]:
         masks = more[0] if more else {}  # (recordings before masks were kept: none)
         cpu, rss = (more[1], more[2]) if len(more) >= 3 else (None, None)

@@ -1,0 +1,113 @@
+"""The diagnoses of a watched program over time: what the pure functions of
+ipcviz.observe.diagnose find at each reading, the little the kernel must be asked for
+them (holders outside the tree, close-on-exec flags: read only for their candidates), and
+how long each has held, so a diagnosis is shown only once it has held for a full second
+and says for how long."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ipcviz.observe.diagnose import candidates, diagnose, inherited_candidates
+from ipcviz.observe.graph import Graph
+from ipcviz.observe.model import Observation
+
+#: seconds a condition must hold before it is shown
+SHOWN_AFTER = 1.0
+#: seconds a look for holders outside the tree stays good
+OUTSIDE_FRESH = 1.0
+O_CLOEXEC = 0o2000000
+
+
+def cloexec(pid: int, fd: int) -> bool | None:
+    """Whether a descriptor has close-on-exec, from /proc/PID/fdinfo (None: unreadable)."""
+    try:
+        with open(f"/proc/{pid}/fdinfo/{fd}") as fh:
+            for line in fh:
+                if line.startswith("flags:"):
+                    return bool(int(line.split()[1], 8) & O_CLOEXEC)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def holders_outside(graph: Graph, wanted: set[str], tree: set[int]) -> dict[str, tuple[int, ...]]:
+    """For each wanted object, the pids outside the tree holding a descriptor of it
+    (one pass over /proc; processes that cannot be read are not counted: another
+    user's process holds none of ours unless it was handed one)."""
+    links: dict[str, str] = {}
+    for ident in wanted:
+        obj = graph.object(ident)
+        if obj is None:
+            continue
+        if obj.kind == "fifo":
+            links[obj.label] = ident
+        else:
+            prefix = "pipe" if obj.kind == "pipe" else "socket"
+            links.update({f"{prefix}:[{inode}]": ident for inode in obj.inodes})
+    found: dict[str, set[int]] = {ident: set() for ident in wanted}
+    me = os.getpid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        if pid in tree or pid == me:
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            ident = links.get(target)
+            if ident is not None:
+                found[ident].add(pid)
+    return {ident: tuple(sorted(pids)) for ident, pids in found.items()}
+
+
+@dataclass
+class Diagnoses:
+    """Each program's diagnoses: when each was first seen, and each one shown so far."""
+
+    first_seen: dict[str, dict[str, float]] = field(default_factory=dict)
+    shown: dict[str, dict[str, dict]] = field(default_factory=dict)
+    outside: dict[str, tuple[float, tuple[int, ...]]] = field(default_factory=dict)
+
+    def read(self, name: str, seen: Observation, graph: Graph) -> list[dict]:
+        """The diagnoses shown now for this program (each held a full second)."""
+        wanted = candidates(graph)
+        now = seen.taken_at
+        stale = {i for i in wanted if now - self.outside.get(i, (-1e9, ()))[0] > OUTSIDE_FRESH}
+        if stale:
+            tree = {p.pid for p in seen.processes}
+            for ident, pids in holders_outside(graph, stale, tree).items():
+                self.outside[ident] = (now, pids)
+        outside = {i: self.outside[i][1] for i in wanted if i in self.outside}
+        no_cloexec = {(pid, fd) for pid, fd in inherited_candidates(graph)
+                      if cloexec(pid, fd) is False}
+        findings = diagnose(seen, graph, outside, no_cloexec)
+        since = self.first_seen.setdefault(name, {})
+        keys = {f.key for f in findings}
+        for key in list(since):
+            if key not in keys:
+                del since[key]
+        out = []
+        for f in findings:
+            held = now - since.setdefault(f.key, now)
+            if held < SHOWN_AFTER:
+                continue
+            item = {"kind": f.kind, "key": f.key, "text": f.line(held), "held_s": round(held, 1),
+                    "pids": list(f.pids), "objects": list(f.objects)}
+            out.append(item)
+            self.shown.setdefault(name, {})[f.key] = item
+        return out
+
+    def all_shown(self, name: str, now: list[dict]) -> list[dict]:
+        """Every diagnosis shown during the run, each as it was last seen (`now`: true
+        while it still holds)."""
+        current = {d["key"] for d in now}
+        return [{**d, "now": d["key"] in current} for d in self.shown.get(name, {}).values()]
