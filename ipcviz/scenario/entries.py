@@ -170,6 +170,12 @@ def value_problem(scn: s.Scenario, what: str, name: str, key: str,
                         "SIGKILL)")
             if named != value:
                 return f"the summary names this signal {named}: write that"
+    elif what == "channel" and key == "holder" and isinstance(value, str):
+        holder = value.removesuffix(" (dead)")
+        definition = definition_of(scn, holder)
+        if definition is None or definition.runs_program:
+            return (f"{holder!r} is no worker with steps: a holder is one (its name, "
+                    "'NAME (dead)'), or null")
     elif what == "channel" and key in ("kind", "dtype") and name in scn.channels:
         actual = getattr(scn.channels[name], key)
         if value != actual:
