@@ -16,6 +16,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import time
 from pathlib import Path
@@ -377,3 +378,55 @@ def test_a_cgroup_is_ended_whole_while_its_processes_fork(kill_file: bool,
         if forker.poll() is None:
             forker.kill()
             forker.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="acting as another uid needs root")
+def test_another_users_run_ends_what_its_program_started(nothing_left_behind) -> None:
+    """A user who is not root, with no cgroup of their own to write (as here) or with one
+    (a delegated subtree): the run ends a `setsid` child of its program all the same."""
+    from ipcviz.runtime.headless import run_headless
+    from ipcviz.scenario.load import load_text
+
+    from .users import NOBODY, as_user
+
+    duration = _duration()
+    root = Path(tempfile.mkdtemp(prefix="ipcviz-nobody-", dir="/tmp"))  # a root of theirs
+    os.chown(root, NOBODY, NOBODY)
+    text = (f"duration: 5\nworkers:\n  p:\n    cwd: /\n    exec: [sh, -c, 'setsid sleep "
+            f"{duration} & sleep 0.3']\n").encode()
+
+    def run() -> tuple[str | None, dict]:
+        from ipcviz.host.process import become_subreaper
+
+        os.environ["IPCVIZ_RUN_ROOT"] = str(root)
+        os.environ.pop("IPCVIZ_RUN_LOG", None)  # (the test session's log is root's)
+        os.environ.pop(cgroup.DISABLE_ENV, None)
+        try:
+            result = run_headless(load_text(text, "nobody.yaml"), allow_exec=True)
+        finally:
+            become_subreaper(False)
+        return result.summary.get("containment"), result.summary["leaks"]
+
+    try:
+        how, leaks = as_user(run)
+        assert _alive(_sleeping(duration)) == []
+        assert leaks == {"processes": 0, "ipc_objects": 0}
+        assert how == ("cgroup" if _cgroup_parent_of(NOBODY) else "subreaper")
+    finally:
+        _kill_all(duration)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _cgroup_parent_of(uid: int) -> bool:
+    """Whether `uid` may make a cgroup beside the one this process is in (delegated)."""
+    directory = cgroup.own_cgroup_dir()
+    mounts = {p for _, p in cgroup.cgroup2_mounts()}
+    while directory is not None:
+        try:
+            if os.stat(directory).st_uid == uid:
+                return True
+        except OSError:
+            return False
+        parent = os.path.dirname(directory)
+        directory = None if directory in mounts or parent == directory else parent
+    return False
