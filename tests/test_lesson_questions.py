@@ -25,7 +25,9 @@ ANSWERS: dict[str, tuple[object, ...]] = {
     "pipe_bidirectional_race": (5,),
     "pipe_backpressure": ("SIGPIPE",),
     "fifo_unrelated": ("0",),
+    "fifo_both_ways": (5,),
     "mqueue_bounded": (5,),
+    "mailbox_indirect": (8,),
     "queue_capacity": (12,),
     "message_duplication": (4,),
     "socket_echo": (80,),
@@ -35,6 +37,7 @@ ANSWERS: dict[str, tuple[object, ...]] = {
     "shm_numpy": (46,),
     "shm_counter_race": (0,),
     "race_by_hand": (1, 3),
+    "counting_semaphore": (3,),
     "shm_signal_notify": (259,),
     "mmap_file": (152,),
     "file_handoff": (0, 3),
@@ -61,7 +64,7 @@ def shown_forms(answer: object) -> list[re.Pattern[str]]:
 
 def test_the_table_has_every_bundled_lesson() -> None:
     assert sorted(ANSWERS) == sorted(LESSONS)
-    assert len(LESSONS) == 24
+    assert len(LESSONS) == 27
 
 
 @pytest.mark.parametrize("lesson", LESSONS)

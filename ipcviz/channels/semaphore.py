@@ -74,6 +74,7 @@ class SemaphoreChannel(Channel):
         return out
 
     def create(self) -> None:
+        self.max_held = 0
         self.ipc_name, self.sem = self.registry.create_ipc("semaphore", self.name, lambda name: (
             posix_ipc.Semaphore(name, posix_ipc.O_CREX, mode=0o600,
                                 initial_value=self.spec.value)))
@@ -82,10 +83,15 @@ class SemaphoreChannel(Channel):
         return SemaphoreEndpoint(self.ipc_name)
 
     def observe(self) -> dict:
+        """The kernel's value, and `max_held`: the most places taken at once (the initial
+        value minus the lowest value read so far; 0 for a semaphore only ever released
+        above its start, a turn passed between processes)."""
         try:
-            return {"value": self.sem.value, "initial": self.spec.value}
+            value = self.sem.value
         except posix_ipc.ExistentialError:
-            return {"value": None, "initial": self.spec.value}
+            return {"value": None, "initial": self.spec.value, "max_held": self.max_held}
+        self.max_held = max(self.max_held, self.spec.value - value)
+        return {"value": value, "initial": self.spec.value, "max_held": self.max_held}
 
     def close(self) -> None:
         try:

@@ -29,10 +29,11 @@ def bundled_dir() -> Path:
 COURSE_ORDER = (
     "signals_handlers", "signals_coalescing", "sigchld_zombies",
     "pipe_oneway", "pipe_two_way", "pipe_bidirectional_race", "pipe_backpressure",
-    "fifo_unrelated",
-    "mqueue_bounded", "queue_capacity", "message_duplication",
+    "fifo_unrelated", "fifo_both_ways",
+    "mqueue_bounded", "mailbox_indirect", "queue_capacity", "message_duplication",
     "socket_echo", "udp_vs_tcp", "rpc_call",
     "shm_numpy", "shm_signal_notify", "shm_counter_race", "race_by_hand",
+    "counting_semaphore",
     "mmap_file", "file_handoff",
     "deadlock", "deadlock_by_hand",
     "echo_store_server", "speed_race",

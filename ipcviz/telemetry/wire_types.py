@@ -151,7 +151,7 @@ CHANNEL_DATA: dict[str, dict[str, Any]] = {
             "latency_ms_mean": Either(NUMBER, None), "latency_ms_max": Either(NUMBER, None),
             "callers": dict[str, _CALLER]},  # type: ignore[valid-type]
     "semaphore": {"busy": bool, "handoff": bool, "holder": str | None, "held": int,
-                  "holders": list[Holder], "initial": int, "value": int,
+                  "holders": list[Holder], "initial": int, "value": int, "max_held": int,
                   "waiters": list[str]},
     "shared_array": {"dtype": str, "shape": SHAPE, "shm_path": str, "sum": NUMBER,
                      "initial_sum": NUMBER, "increments": int, "lost_updates": int | None,

@@ -32,6 +32,12 @@ GALLERY: dict[str, Moment] = {
                                 "write (back-pressure)."),
     "fifo_unrelated": Moment(1.0, (), "A FIFO is a path: two workers that share nothing "
                              "else talk through it."),
+    "fifo_both_ways": Moment(1.5, (), "One FIFO used both ways: each worker reads its OWN "
+                             "words back; a named pipe is one byte stream too."),
+    "mailbox_indirect": Moment(2.0, (), "Two senders, two receivers, one mailbox: each "
+                               "message went to whichever receiver asked."),
+    "counting_semaphore": Moment(0.6, (), "A semaphore of 3: three guests inside, five "
+                                 "waiting in the kernel; beside it a mutex lets one in."),
     "mqueue_bounded": Moment(2.4, (), "The producer was killed, its 5 messages stay in the "
                              "kernel's queue; urgent is blocked on send."),
     "queue_capacity": Moment(1.5, (), "Rendezvous, bounded and unbounded queues under the "

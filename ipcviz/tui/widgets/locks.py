@@ -50,7 +50,8 @@ class LocksPanel(Panel):
             return
         sems = [c for c in snap.channels if CHANNELS[c.kind].panel == "locks"]
         key = (snap.deadlock, snap.deadlock_seen, tuple(
-            (c.name, view.value, view.holders, view.waiters, view.handoff, view.busy)
+            (c.name, view.value, view.holders, view.waiters, view.handoff, view.busy,
+             c.data.get("max_held"))
             for c, view in ((c, SemaphoreView.of(c)) for c in sems)))
         if key == self._key:
             return
@@ -88,4 +89,25 @@ class LocksPanel(Panel):
                           else Text("-", style="dim"),
                           Text(", ".join(sem.waiting_now()) or "-", style="yellow")])
         parts += grid_lines(("semaphore", "value", "held by", "waiting"), rows, self.text_width)
+        parts += [room_line(c) for c in sems if (SemaphoreView.of(c).initial or 0) > 1]
         self.show(parts)
+
+
+def room_line(channel: object) -> Text:
+    """A counting semaphore (initial value above 1) in numbers: places taken now of its
+    initial value, the most taken at once so far, how many wait. The value the kernel
+    holds is the truth; the places taken now are the initial value less it."""
+    sem = SemaphoreView.of(channel)  # type: ignore[arg-type]
+    name = channel.name  # type: ignore[attr-defined]
+    initial = sem.initial or 0
+    line = Text(f" {name}: ", style="bold")
+    if sem.value is None:
+        return line.append("its value cannot be read", style="dim")
+    taken = max(0, initial - sem.value)
+    line.append(f"{taken} of {initial} places taken", style="bold")
+    most = channel.data.get("max_held")  # type: ignore[attr-defined]
+    if isinstance(most, int):
+        line.append(f", most at once {most}")
+    waiting = len(sem.waiting_now())
+    line.append(f" · {waiting} waiting", style="yellow" if waiting else "dim")
+    return line

@@ -1,0 +1,84 @@
+"""The course's newer bundled lessons, run for real: each one's point in exact counts from
+its `--json` summary (and, where a panel says it, from a live frame)."""
+
+from __future__ import annotations
+
+from .conftest import SCENARIOS, run_scenario
+from .live import LiveRun
+
+
+def _failed(summary: dict) -> list[dict]:
+    return [r for r in summary["expect"] if not r["ok"]]
+
+
+def test_one_fifo_both_ways_reads_its_own_words_back(nothing_left_behind) -> None:
+    """Each worker writes 8 bytes and reads 8 at once from the one FIFO: every read
+    returns the reader's own words, 5 of 5 each, and every byte written is read."""
+    summary = run_scenario(SCENARIOS / "fifo_both_ways.yaml", "--check")
+    assert _failed(summary) == []
+    for name in ("ann", "ben"):
+        worker = summary["workers"][name]
+        assert (worker["self_reads"], worker["exit"]) == (5, 0)
+        assert worker["bytes_written"] == {"talk": 40}
+        assert worker["bytes_read"] == {"talk": 40}
+    talk = summary["channels"]["talk"]
+    assert (talk["kind"], talk["bytes_written"], talk["bytes_read"], talk["buffered"]) == (
+        "fifo", 80, 80, 0)
+    assert talk["last_read"] == {"ann": ["ann here", 8], "ben": ["ben here", 8]}
+    assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
+
+
+def test_a_mailbox_gives_each_message_to_whoever_asks(nothing_left_behind) -> None:
+    """Two senders, two receivers, one POSIX queue: 6 + 6 sent, r1 takes 4 and exits, r2
+    takes the other 8 (from both senders); nothing is left in the queue."""
+    summary = run_scenario(SCENARIOS / "mailbox_indirect.yaml", "--check")
+    assert _failed(summary) == []
+    workers = summary["workers"]
+    assert workers["ann"]["messages_sent"] == {"mailbox": 6}
+    assert workers["bob"]["messages_sent"] == {"mailbox": 6}
+    assert workers["r1"]["messages_received"] == {"mailbox": 4}
+    assert workers["r1"]["exit"] == 0
+    assert workers["r2"]["messages_received"] == {"mailbox": 8}
+    assert workers["r2"]["blocked_on"] == "receive mailbox"  # waits for a 13th
+    assert all(w["self_reads"] == 0 for w in workers.values())
+    box = summary["channels"]["mailbox"]
+    assert (box["messages_sent"], box["messages_received"], box["depth"]) == (12, 12, 0)
+    assert (box["bytes_sent"], box["bytes_received"]) == (96, 96)
+    assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
+
+
+def test_a_semaphore_of_three_lets_three_in_a_mutex_one(nothing_left_behind) -> None:
+    """The kernel's value read on every frame: 3 places taken at most of `room`, 1 of
+    `desk`; every guest and clerk got in twice and left, so both are free again."""
+    summary = run_scenario(SCENARIOS / "counting_semaphore.yaml", "--check")
+    assert _failed(summary) == []
+    room, desk = summary["channels"]["room"], summary["channels"]["desk"]
+    assert (room["max_held"], room["held"], room["value"], room["holders"]) == (3, 0, 3, [])
+    assert (desk["max_held"], desk["held"], desk["value"], desk["holders"]) == (1, 0, 1, [])
+    workers = summary["workers"]
+    assert sorted(workers) == sorted([f"guest.{i}" for i in range(8)]
+                                     + [f"clerk.{i}" for i in range(4)])
+    assert all(w["exit"] == 0 for w in workers.values())
+    assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
+
+
+def test_the_locks_panel_counts_the_places_taken(nothing_left_behind) -> None:
+    """A frame with the room full: the panel's line says 3 of 3 taken and as many
+    waiting as the frame's waiters, and no frame ever has more than 3 inside."""
+    from ipcviz.tui.widgets.locks import room_line
+
+    most = 0
+    with LiveRun(str(SCENARIOS / "counting_semaphore.yaml")) as run:
+        def full(snap) -> bool:
+            nonlocal most
+            room = snap.channel("room").data
+            if room.get("value") is not None:
+                most = max(most, 3 - room["value"])
+            return room.get("value") == 0 and len(room.get("waiters", ())) == 5
+
+        snap = run.wait_for(full, timeout=20)
+        line = room_line(snap.channel("room")).plain
+        assert line == " room: 3 of 3 places taken, most at once 3 · 5 waiting"
+        assert len(snap.channel("room").data["holders"]) == 3
+        assert snap.channel("desk").data["max_held"] == 1
+    assert most == 3
