@@ -8,6 +8,7 @@ found by its unique command line and killed by pid if a test fails."""
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import pty
@@ -29,16 +30,16 @@ from ipcviz.host import cgroup
 from .conftest import ROOT, ipcviz_cgroups, run_cli
 
 
+@functools.lru_cache(maxsize=None)
 def _cgroup_parent() -> str | None:
-    """Where ipcviz makes a run's cgroup on this machine (None: nowhere)."""
-    directory = cgroup.own_cgroup_dir()
-    if directory is None:
+    """Where ipcviz makes a run's cgroup on this machine (None: nowhere), found as ipcviz
+    finds it: a cgroup made there and joined by a probe process, then removed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path, _ = cgroup.make_run_cgroup(f"{os.getpid()}-probe", Path(tmp))
+    if path is None:
         return None
-    while not cgroup._may_write(directory):
-        if directory in [p for _, p in cgroup.cgroup2_mounts()] or directory == "/":
-            return None
-        directory = os.path.dirname(directory)
-    return directory
+    cgroup.remove(path)
+    return os.path.dirname(path)
 
 
 def _cgroup_possible() -> bool:
