@@ -106,8 +106,12 @@ def course_command(args: argparse.Namespace, launch_app: Callable[..., Any],
     """The command; `launch_app(path)` runs the live view (the CLI's)."""
     from ipcviz import course_progress as store
 
+    from ipcviz.quiz import duration_problem
+
     if sum(map(bool, (args.list, args.reset, args.lesson))) > 1:
         return fail(["course: give one of --list, --reset, --lesson"])
+    if duration_problem(args.duration):
+        return fail([duration_problem(args.duration)])
     if args.reset:
         try:
             forgot = store.reset()

@@ -39,6 +39,16 @@ def add_quiz_parser(sub: argparse._SubParsersAction) -> None:
                            "file, or your own regular file; never through a link)")
 
 
+def duration_problem(duration: float | None) -> str | None:
+    """--duration must be a number of seconds in (0, 24 h] (NaN, 0 or -1 would run a
+    lesson for no time at all and grade what never happened)."""
+    from ipcviz.scenario.schema import MAX_DURATION
+
+    if duration is None or 0 < duration <= MAX_DURATION:  # False for NaN
+        return None
+    return f"--duration: {duration} is not a number of seconds in (0, {MAX_DURATION}]"
+
+
 def true_value(summary: dict[str, Any], answer: dict[str, Any]) -> Any:
     """The value an `answer:` path names in a headless summary (see docs: questions)."""
     what = "worker" if "worker" in answer else "channel"
@@ -106,6 +116,8 @@ def quiz_command(args: argparse.Namespace, launch_app: Callable[..., Any],
     """`launch_app(path)` runs the live view and returns the app (the CLI's)."""
     from ipcviz.scenario.load import ScenarioError, load_scenario
 
+    if duration_problem(args.duration):
+        return fail([duration_problem(args.duration)])
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:

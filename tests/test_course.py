@@ -158,3 +158,6 @@ def test_bad_input_is_one_line_and_status_2(tmp_path: Path) -> None:
     both = course(tmp_path, "--list", "--reset")
     assert both.returncode == 2
     assert both.stderr == "course: give one of --list, --reset, --lesson\n"
+    no_time = course(tmp_path, "--headless", "--duration", "-1")
+    assert no_time.returncode == 2
+    assert no_time.stderr == "--duration: -1.0 is not a number of seconds in (0, 86400]\n"

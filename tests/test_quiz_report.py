@@ -60,3 +60,14 @@ def test_a_report_never_replaces_another_users_file(tmp_path: Path) -> None:
     assert result.stderr.strip() == (f"--report: {theirs}: belongs to another user "
                                       "(uid 65534); not replaced")
     assert theirs.read_text() == "theirs\n"
+
+
+def test_a_duration_that_is_no_time_is_refused_before_anything_runs() -> None:
+    """-1 ran the lesson for no time at all and graded what never happened."""
+    for given in ("-1", "0", "nan"):
+        result = run_cli("quiz", "race_by_hand", "--headless", "--answers", "1,3",
+                         "--duration", given)
+        assert result.returncode == 2
+        assert result.stderr == (f"--duration: {float(given)} is not a number of seconds "
+                                 "in (0, 86400]\n")
+        assert result.stdout == ""
