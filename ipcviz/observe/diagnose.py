@@ -167,7 +167,7 @@ def diagnose(seen: Observation, graph: Graph,
             obj, end, direction = blocked[pid]
             others = sorted(helpers(obj, end, direction) - {pid})
             full = " (full)" if direction == "write" and obj.kind in ("pipe", "fifo") else ""
-            steps.append(f"{who(graph, pid)} blocked {direction}ing {_label(obj)}{full} "
+            steps.append(f"{who(graph, pid)} blocked {direction[:-1] if direction == 'write' else direction}ing {_label(obj)}{full} "
                          f"that only {', '.join(who(graph, p) for p in others) or 'itself'} "
                          f"{'writes' if direction == 'read' else 'reads'}")
         found.append(Finding("deadlock", "deadlock:" + ",".join(map(str, sorted(cycle))),
@@ -249,7 +249,7 @@ def _zombies(seen: Observation, graph: Graph) -> list[Finding]:
         elif "SIGCHLD" in p.signals.caught:
             sigchld = "it catches SIGCHLD (a handler that does not reap them all)"
         else:
-            sigchld = "it leaves SIGCHLD at its default (ignored, no reaping)"
+            sigchld = "it leaves SIGCHLD at its default (which reaps nothing)"
         doing = f" and waits in {p.wait.words}" if p.wait else f" and is {p.state_words}"
         kids = [c for c in p.children if (q := seen.process(c)) is not None and q.state == "Z"]
         shown = ", ".join(map(str, kids[:5])) + (" …" if len(kids) > 5 else "")
