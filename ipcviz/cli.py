@@ -1,5 +1,5 @@
 """Command line: launch | run | record | replay | screenshot | validate | list | show |
-new | docs | schema | clean | watch | quiz | course. Each subcommand stays thin."""
+new | docs | schema | clean | watch | quiz | course | export. Each subcommand stays thin."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 
 from ipcviz import authoring, recording
 from ipcviz.course import add_course_parser, course_command
+from ipcviz.export import add_export_parser, export_command
 from ipcviz.quiz import add_quiz_parser, quiz_command
 from ipcviz.watch import add_allow_exec, add_watch_parser, watch_command
 from ipcviz.format import escape_control
@@ -143,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     add_watch_parser(sub)
     add_quiz_parser(sub)
     add_course_parser(sub)
+    add_export_parser(sub)
     clean = sub.add_parser("clean", help="remove processes and IPC objects left by crashed runs",
                    description="Remove what runs whose ipcviz process is gone left behind "
                                "(runs still alive are never touched).")
@@ -206,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             return quiz_command(args, _run_app, _fail)
         if command == "course":
             return course_command(args, _run_app, _fail)
+        if command == "export":
+            return export_command(args, _fail)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `ipcviz list | head`: the reader has had enough

@@ -1,0 +1,235 @@
+"""Who sent what to whom, and when it arrived: the arrows of a run, from its Snapshots.
+
+A Snapshot carries counters (each worker's bytes and messages per channel, the signals it
+received) and the events new since the last frame, each with its own time. An arrow joins
+a send to its receipt, so a message that waited in a queue is a long arrow:
+
+- **bytes and messages** (pipes, FIFOs, sockets: bytes; queues and message queues:
+  messages): each frame, a worker's counter that grew is a batch sent or received at the
+  frame's time. A channel is first in, first out, so receipts are paired with the oldest
+  sends still unpaired; a receipt spanning two sends makes two arrows. A socket carries
+  two directions: what its server writes goes to the clients, what the others write goes
+  to the server. A message queue's priorities are not known here: its arrows pair in the
+  order of sending.
+- **signals**: a send is an event ("sent SIGUSR1 ×3 to b" from a worker's step,
+  "timeline: SIGINT ×5 sent" on the target for the runtime's own), a receipt is a growth
+  of the target's `signals_received` (at the time of its "handled"/"woke" event when the
+  frame has one) or a "killed by SIGKILL" event. Standard signals merge while pending, so
+  more may be sent than received: the sends left unpaired are marks, never arrows.
+- **acquires and releases** of semaphores: a holder that appears or disappears between
+  two frames.
+
+Counters that go down (a restarted worker counts again from zero) count from zero.
+`Sequence` is fed frame by frame: the same code serves a whole recording (export) and a
+live run (the timeline panel).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, deque
+from dataclasses import dataclass
+
+from ipcviz.telemetry.snapshot import Snapshot
+
+#: the name arrows use for the ipcviz runtime as a sender or receiver of signals
+RUNTIME = "ipcviz runtime"
+
+#: channel kind -> (unit, the sender's counter, the receiver's counter)
+STREAMS: dict[str, tuple[str, str, str]] = {
+    "pipe": ("bytes", "bytes_written", "bytes_read"),
+    "fifo": ("bytes", "bytes_written", "bytes_read"),
+    "socket": ("bytes", "bytes_written", "bytes_read"),
+    "queue": ("message", "messages_sent", "messages_received"),
+    "mqueue": ("message", "messages_sent", "messages_received"),
+}
+
+_SENT_BY_WORKER = re.compile(r"sent (SIG[A-Z0-9+-]+) ×(\d+) to (.+)")
+_SENT_BY_RUNTIME = re.compile(r"[a-z]+: (SIG[A-Z0-9+-]+)(?: ×(\d+))? sent(?: \(.*\))?")
+_HANDLED = re.compile(r"(?:(SIG[A-Z0-9+-]+) handled.*|woke: (SIG[A-Z0-9+-]+) arrived)")
+_KILLED = re.compile(r"killed by (SIG[A-Z0-9+-]+)")
+
+
+@dataclass(frozen=True)
+class Arrow:
+    """`count` units (bytes, messages or signals) of `what` (a channel or a signal's name)
+    sent by `sender` at `sent_at` and received by `receiver` at `received_at` (seconds)."""
+
+    kind: str
+    """"bytes", "message" or "signal"."""
+    what: str
+    sender: str
+    receiver: str
+    sent_at: float
+    received_at: float
+    count: int
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Something one worker did alone at `at`: "acquire" or "release" of semaphore
+    `what`, or a signal "sent" that nothing received (merged, or the target ended) or
+    "arrived" with no sender known (SIGCHLD from the kernel, a key's SIGKILL)."""
+
+    kind: str
+    worker: str
+    what: str
+    at: float
+    count: int = 1
+
+
+class _Batch:
+    """Units one worker sent or received at one time, `left` of them not yet paired."""
+
+    __slots__ = ("who", "at", "left")
+
+    def __init__(self, who: str, at: float, left: int) -> None:
+        self.who, self.at, self.left = who, at, left
+
+
+class Sequence:
+    """Arrows and marks of a run, worked out one Snapshot at a time (`add`)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str, str], int] = {}
+        """(worker, counter, key) -> its value in the last frame that had the worker."""
+        self._sends: dict[tuple[str, ...], deque[_Batch]] = {}
+        self._receipts: dict[tuple[str, ...], deque[_Batch]] = {}
+        self._holders: dict[str, Counter[str]] = {}
+        self.arrows: list[Arrow] = []
+        self.marks: list[Mark] = []
+
+    def add(self, snap: Snapshot) -> None:
+        """Take in the next frame: its new arrows and marks are appended."""
+        at = snap.elapsed
+        self._signals(snap)
+        for channel in snap.channels:
+            stream = STREAMS.get(channel.kind)
+            if stream is not None:
+                self._stream(snap, channel.name, channel.data.get("server"), stream, at)
+            elif channel.kind == "semaphore":
+                self._semaphore(channel.name, channel.data.get("holders", ()), at)
+
+    def unpaired(self) -> list[Mark]:
+        """The signals not paired (yet), in time order: "sent" marks on their senders
+        (merged while pending, or the target ended), "arrived" marks on their receivers
+        (no send known: SIGCHLD from the kernel, a key's SIGKILL)."""
+        out = []
+        for kind, queues in (("sent", self._sends), ("arrived", self._receipts)):
+            for key, queue in queues.items():
+                if key[0] == "signal":
+                    out += [Mark(kind, b.who, key[2], b.at, b.left) for b in queue if b.left]
+        return sorted(out, key=lambda m: m.at)
+
+    def _grown(self, worker: str, counter: str, key: str, value: int) -> int:
+        """How much a counter grew since the last frame (a counter that went down was
+        reset by a restart: all of it is new)."""
+        slot = (worker, counter, key)
+        before = self._counts.get(slot, 0)
+        self._counts[slot] = value
+        return value if value < before else value - before
+
+    def _stream(self, snap: Snapshot, name: str, server: object,
+                stream: tuple[str, str, str], at: float) -> None:
+        unit, sent, received = stream
+        for worker in snap.workers:
+            for counter, queues in ((sent, self._sends), (received, self._receipts)):
+                value = getattr(worker, counter).get(name)
+                if not value:
+                    continue
+                grown = self._grown(worker.name, counter, name, value)
+                if grown <= 0:
+                    continue
+                toward = "" if server is None else (
+                    "from" if (worker.name == server) == (queues is self._sends) else "to")
+                key = (unit, name, toward)
+                queues.setdefault(key, deque()).append(_Batch(worker.name, at, grown))
+                self._pair(key)
+
+    def _signals(self, snap: Snapshot) -> None:
+        at = snap.elapsed
+        handled: dict[tuple[str, str], list[float]] = {}
+        for event in snap.events:
+            text = event.text
+            if event.kind == "signal":
+                match = _SENT_BY_WORKER.fullmatch(text)
+                if match:
+                    target = match[3]
+                    if target.startswith("parent"):
+                        target = RUNTIME
+                    self._signal_sent(event.worker, target, match[1], int(match[2]), event.t)
+                    continue
+                match = _SENT_BY_RUNTIME.fullmatch(text)
+                if match:
+                    count = int(match[2] or 1)
+                    self._signal_sent(RUNTIME, event.worker, match[1], count, event.t)
+                    continue
+                match = _HANDLED.fullmatch(text)
+                if match:
+                    handled.setdefault((event.worker, match[1] or match[2]), []).append(event.t)
+            elif event.kind == "exit":
+                match = _KILLED.fullmatch(text)
+                if match:
+                    self._signal_received(event.worker, match[1], 1, event.t)
+        for worker in snap.workers:
+            for sig, value in worker.signals_received.items():
+                self._received_count(worker.name, sig, value, at, handled)
+        for sig, value in snap.parent_signals.get("signals_received", {}).items():
+            self._received_count(RUNTIME, sig, value, at, handled)
+
+    def _received_count(self, worker: str, sig: str, value: int, at: float,
+                        handled: dict[tuple[str, str], list[float]]) -> None:
+        grown = self._grown(worker, "signals_received", sig, value)
+        if grown <= 0:
+            return
+        times = sorted(handled.get((worker, sig), ()))[:grown]
+        for t in times:
+            self._signal_received(worker, sig, 1, t)
+        if grown > len(times):
+            self._signal_received(worker, sig, grown - len(times), at)
+
+    def _signal_sent(self, sender: str, target: str, sig: str, count: int, at: float) -> None:
+        key = ("signal", target, sig)
+        self._sends.setdefault(key, deque()).append(_Batch(sender, at, count))
+        self._pair(key)
+
+    def _signal_received(self, worker: str, sig: str, count: int, at: float) -> None:
+        key = ("signal", worker, sig)
+        self._receipts.setdefault(key, deque()).append(_Batch(worker, at, count))
+        self._pair(key)
+
+    def _pair(self, key: tuple[str, ...]) -> None:
+        """Arrows from the oldest unpaired sends to the oldest unpaired receipts."""
+        sends, receipts = self._sends.get(key), self._receipts.get(key)
+        if not sends or not receipts:
+            return
+        kind, what = key[0], key[1] if key[0] != "signal" else key[2]
+        while sends and receipts:
+            send, receipt = sends[0], receipts[0]
+            count = min(send.left, receipt.left)
+            self.arrows.append(Arrow(kind, what, send.who, receipt.who, send.at,
+                                     max(send.at, receipt.at), count))
+            send.left -= count
+            receipt.left -= count
+            if not send.left:
+                sends.popleft()
+            if not receipt.left:
+                receipts.popleft()
+
+    def _semaphore(self, name: str, holders: object, at: float) -> None:
+        now = Counter(h.name for h in holders)  # type: ignore[attr-defined]
+        before = self._holders.get(name, Counter())
+        for worker in sorted(now.keys() | before.keys()):
+            change = now[worker] - before[worker]
+            if change:
+                kind = "acquire" if change > 0 else "release"
+                self.marks.append(Mark(kind, worker, name, at, abs(change)))
+        self._holders[name] = now
+
+
+def sequence_of(snapshots: list[Snapshot]) -> Sequence:
+    """The Sequence of a whole recording."""
+    sequence = Sequence()
+    for snap in snapshots:
+        sequence.add(snap)
+    return sequence
