@@ -124,6 +124,21 @@ def test_record_does_not_truncate_a_linked_file(planted: tuple[Path, Path],
     assert victim.read_text() == PRECIOUS
 
 
+def test_record_to_a_planted_fifo_is_refused_without_waiting(planted: tuple[Path, Path],
+                                                             nothing_left_behind) -> None:
+    """Nobody reads the FIFO: the old open for writing waited for a reader forever."""
+    _, shared = planted
+    fifo = shared / "run.jsonl"
+    os.mkfifo(fifo)
+    try:
+        result = cli("record", str(SCENARIOS / "pipe_oneway.yaml"), "-o", "run.jsonl",
+                     "--duration", "1", cwd=shared)
+    finally:
+        fifo.unlink()
+    assert (result.returncode, result.stderr) == (
+        2, "run.jsonl: is not a regular file (a FIFO, socket or device); not written\n")
+
+
 def test_screenshot_does_not_write_through_a_link(planted: tuple[Path, Path],
                                                   nothing_left_behind) -> None:
     victim, shared = planted
