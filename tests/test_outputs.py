@@ -181,12 +181,17 @@ workers:
 
 def test_no_command_prints_a_files_control_characters(tmp_path: Path) -> None:
     """validate, run, record and screenshot on a file whose worker name holds escape
-    sequences: the problem lines show them as \\x1b, never as the raw bytes."""
+    sequences, and show, new and replay given such a name: the lines show them as
+    \\x1b, never as the raw bytes."""
     bad = tmp_path / "bad.yaml"
     bad.write_text(HOSTILE)
+    taken = tmp_path / "a\x1b[2Jb.yaml"  # `new` refuses an existing file, naming it
+    taken.write_text("")
     for args in (["validate", str(bad)], ["run", str(bad), "--headless"],
                  ["record", str(bad), "-o", str(tmp_path / "r.jsonl")],
-                 ["screenshot", str(bad), "-o", str(tmp_path / "s.svg")]):
+                 ["screenshot", str(bad), "-o", str(tmp_path / "s.svg")],
+                 ["show", "a\x1b[2Jb"], ["new", str(taken)],
+                 ["replay", str(taken)]):
         result = cli(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert "\\x1b[2J" in result.stderr, args
