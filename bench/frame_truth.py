@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ipcviz.telemetry.invariants import check_frames  # noqa: E402
-from ipcviz.tui.source import read_recording  # noqa: E402
+from ipcviz.telemetry.snapshot import Snapshot  # noqa: E402
 
 
 def lessons() -> list[str]:
@@ -56,7 +57,8 @@ def main() -> int:
                     print(f"{name}: not recorded ({run.returncode}): "
                           f"{run.stderr.strip()[-200:]}")
                     continue
-                frames = read_recording(out)
+                with open(out) as fh:
+                    frames = [Snapshot.from_dict(json.loads(line)) for line in fh]
                 rules: collections.Counter[str] = collections.Counter()
                 bad = set()
                 for v in check_frames(frames):

@@ -9,10 +9,10 @@ CTRL_FREEZE cell; `WorkerRow.freeze`: a step boundary or a burst's end, where ev
 done is counted) and waits until each live worker either stands there or waits in a
 blocking call with everything counted (its WAITS cell odd). It then copies the table and
 reads each channel's kernel view, and lets them go. A worker whose wait ended during the
-reading (WAITS moved) makes the reading not whole. A worker stopped by SIGSTOP, or one
-that does not come within FREEZE_WAIT (a long system call), is not waited for; the
-reading says it was not whole (the sampler then checks the channels' relations and reads
-again, see sampler.py).
+reading (WAITS moved) makes the reading not whole. A worker stopped by SIGSTOP or a
+zombie is not waited for; one that does not come within FREEZE_WAIT (the machine's load
+keeps it off the CPU) makes the reading not whole, and the sampler shows the last whole
+reading instead (see sampler.py).
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from ipcviz.telemetry import table as T
 #: how long a reading waits for the workers to reach a quiet point (a burst lasts tens of
 #: microseconds; a worker the scheduler has set aside on a loaded machine, milliseconds)
 FREEZE_WAIT = 0.01
+#: ... and how long while no reading has been whole yet (the first frames of a run on a
+#: loaded machine): there is no earlier moment to show instead
+FIRST_WAIT = 0.25
 #: the sampler's pause between two looks at the workers it waits for
 LOOK_EVERY = 0.0001
 
@@ -83,7 +86,7 @@ class MomentReader:
         try:
             index = np.asarray(rows, dtype=np.intp)
             start = time.monotonic()
-            deadline = start + FREEZE_WAIT
+            deadline = start + (FREEZE_WAIT if self.last is not None else FIRST_WAIT)
             while True:
                 waits = arr[index, T.WAITS]
                 ready = (arr[index, T.FROZEN] == token) | (waits & 1 == 1)

@@ -199,7 +199,7 @@ class Sampler(WorkerViews, ChannelViews):
                 break
             self._fresh = False  # this tick's /proc readings stand
             last = self.moments.last
-            if (moment.whole or last is None) and tries < REREADS:
+            if moment.whole and tries < REREADS:
                 time.sleep(REREAD_PAUSE * 2 ** tries)
                 tries += 1
                 stats.rereads += 1
