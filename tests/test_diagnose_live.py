@@ -1,0 +1,92 @@
+"""The diagnoses where a person sees them: the programs panel of the live view at 80x24
+(the bold "diagnosis:" line right under the program, on screen), and `watch --pid` on a
+buggy tree that was already running (observed only, never ended)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from ipcviz.tui.app import make_app
+from ipcviz.tui.source import LiveSource
+from ipcviz.tui.widgets.base import shown_lines
+from ipcviz.tui.widgets.programs import ProgramsPanel
+from ipcviz.watch import watch_scenario
+
+from .conftest import ROOT, run_cli
+from .test_tui_live import wait_for
+
+BUGS = ROOT / "tests" / "ipc_bugs"
+
+
+def test_at_80x24_the_diagnosis_is_the_line_under_the_program(tmp_path,
+                                                              nothing_left_behind) -> None:
+    path = tmp_path / "watch.yaml"
+    path.write_text(watch_scenario([sys.executable, str(BUGS / "eof_never.py")], None, 20,
+                                   str(tmp_path)))
+
+    async def scenario() -> None:
+        app = make_app(source=LiveSource(str(path), allow_exec=True))
+        async with app.run_test(size=(80, 24)) as pilot:
+            panel = app.query_one(ProgramsPanel)
+            await wait_for(pilot, lambda: any("diagnosis:" in line.plain
+                                              for line in panel._text_lines), timeout=20)
+            await pilot.pause(0.2)
+            lines = [line.plain for line in panel._text_lines]
+            at = next(i for i, line in enumerate(lines) if "diagnosis:" in line)
+            # right under the program's line (wrapped at the panel's width: a long path)
+            assert lines[0].startswith("eof_never runs ") and "".join(
+                lines[:at]).endswith("eof_never.py")
+            assert lines[at].startswith("  diagnosis: EOF can never come (for ")
+            shown = panel._text_lines[at]
+            assert "bold red" in {str(shown.style)} | {str(x.style) for x in shown.spans}
+            text = " ".join(lines[at:at + 4])  # wrapped, all of it kept
+            assert "(the reader itself)" in text
+            assert all(len(line) <= panel.text_width for line in lines)
+            assert (shown_lines(panel) or 0) > at, "the diagnosis is below the edge"
+
+    asyncio.run(scenario())
+
+
+def test_watch_pid_diagnoses_a_tree_already_running(nothing_left_behind) -> None:
+    """The EOF bug started outside ipcviz: attached, the same diagnosis and graph; at the
+    end the tree still runs (observed only), and is ended here."""
+    proc = subprocess.Popen([sys.executable, str(BUGS / "eof_never.py")],
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _children(proc.pid):
+            time.sleep(0.02)
+        (child,) = _children(proc.pid)
+        result = run_cli("watch", "--pid", str(proc.pid), "--headless", "--json",
+                         "--duration", "2.5", timeout=60)
+        assert result.returncode == 0, result.stderr
+        (entry,) = json.loads(result.stdout)["workers"].values()
+        program = entry["program"]
+        assert program["attached"] is True
+        assert [d["kind"] for d in program["diagnoses"]] == ["eof_never"]
+        (found,) = program["diagnoses"]
+        assert found["pids"] == [child]
+        assert f"pid {child} (python3) fd 4 (the reader itself)" in found["text"] or \
+            f"pid {child} (python) fd 4 (the reader itself)" in found["text"]
+        (pipe,) = [o for o in program["graph"]["objects"] if o["kind"] == "pipe"]
+        assert sorted((e["pid"], e["fd"], e["end"]) for e in pipe["ends"]) == [
+            (child, 3, "read"), (child, 4, "write")]
+        assert "DIAGNOSIS: EOF can never come" in result.stderr
+        assert proc.poll() is None and _children(proc.pid) == [child]  # not ended
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(x) for x in fh.read().split()]
+    except OSError:
+        return []
