@@ -171,6 +171,16 @@ def reset(path: Path | None = None) -> bool:
     to). Whether there was anything to forget."""
     path = path or progress_path()
     try:
+        st = os.lstat(path.parent)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise ProgressError(f"{path.parent}: cannot forget course progress: "
+                            f"{exc.strerror or exc}") from None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise ProgressError(f"{path.parent}: is not your own directory (a link?); nothing "
+                            "removed")
+    try:
         os.unlink(path)
     except FileNotFoundError:
         return False
