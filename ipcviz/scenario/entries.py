@@ -101,7 +101,7 @@ def holds_mapping(scn: s.Scenario, what: str, name: str, key: str) -> bool:
     return size > MAX_VALUES_LISTED
 
 
-def mapping_items(scn: s.Scenario, key: str) -> str:
+def mapping_items(key: str) -> str:
     """What the items of a mapping key are, for a line saying what to write."""
     if key in PER_SIGNAL:
         return "signal names, e.g. {SIGUSR1: 1}"
@@ -113,7 +113,7 @@ def mapping_items(scn: s.Scenario, key: str) -> str:
 def item_problem(scn: s.Scenario, what: str, key: str, item: object) -> str | None:
     """Why `item` names nothing in the mapping `key` of an entry, or None."""
     if not isinstance(item, str):
-        return f"expected {mapping_items(scn, key)}, got {item!r}"
+        return f"expected {mapping_items(key)}, got {item!r}"
     if what == "channel":  # a big array's values
         return None if item in ("min", "max", "sum") else \
             f"'{item}' is not in values (min, max, sum)"

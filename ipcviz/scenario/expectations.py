@@ -101,7 +101,7 @@ def check_expect(scn, groups, path, exp, unsure):
         mapping = entries.holds_mapping(scn, what, name, key)
         if known_entry and mapping and not isinstance(value, dict) and _comparable(value):
             yield (path + (key,), f"'{key}' holds a mapping: give its items, "
-                                  f"{entries.mapping_items(scn, key)}")
+                                  f"{entries.mapping_items(key)}")
             continue
         if known_entry and isinstance(value, dict) and not mapping:
             yield (path + (key,), f"'{key}' is one value, not a mapping: compare it with a "
@@ -110,7 +110,7 @@ def check_expect(scn, groups, path, exp, unsure):
         if isinstance(value, dict):
             if not value:
                 yield (path + (key,), f"checks nothing: give its items, "
-                                      f"{entries.mapping_items(scn, key)}")
+                                      f"{entries.mapping_items(key)}")
             for sub, v in value.items():
                 problem = entries.item_problem(scn, what, key, sub) if known_entry else None
                 if problem:
@@ -215,7 +215,7 @@ def check_question(scn, groups, path, question, unsure):
         mapping = entries.holds_mapping(scn, what, name, key)
         if mapping and not isinstance(item, str):
             yield (path + ("answer", key), f"'{key}' holds a mapping: name one of its "
-                                           f"items ({entries.mapping_items(scn, key)})")
+                                           f"items ({entries.mapping_items(key)})")
         elif not mapping and isinstance(item, str):
             yield (path + ("answer", key), f"'{key}' is one value: write `{key}: null`")
         elif mapping:
