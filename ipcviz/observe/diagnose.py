@@ -82,12 +82,6 @@ def helpers(obj: GraphObject, end: GraphEnd, direction: str) -> set[int]:
     return {e.pid for e in obj.ends if e.inode != end.inode}
 
 
-def candidates(graph: Graph) -> set[str]:
-    """Objects some process is blocked on: the caller looks for their holders outside
-    the tree (`outside` of `diagnose`)."""
-    return {obj.id for obj, _, _ in blocked_on(graph).values()}
-
-
 def inherited_candidates(graph: Graph) -> list[tuple[int, int]]:
     """(pid, fd) of write ends whose close-on-exec flag the caller should read: held at a
     descriptor above 2 by a process that waits in something else, on a pipe a reader
@@ -161,18 +155,22 @@ def diagnose(seen: Observation, graph: Graph,
     rest = members - explained
     while rest:
         cycle = _cycle(min(rest), blocked, rest)
-        rest -= _component(min(rest), blocked, members)
+        component = _component(min(rest), blocked, members)
+        rest -= component
+        waited = [blocked[p][0].id for p in cycle]
+        waited += sorted({blocked[p][0].id for p in component} - set(waited))
         steps = []
         for pid in cycle:
             obj, end, direction = blocked[pid]
             others = sorted(helpers(obj, end, direction) - {pid})
             full = " (full)" if direction == "write" and obj.kind in ("pipe", "fifo") else ""
-            steps.append(f"{who(graph, pid)} blocked {direction[:-1] if direction == 'write' else direction}ing {_label(obj)}{full} "
+            doing = "writing" if direction == "write" else "reading"
+            steps.append(f"{who(graph, pid)} blocked {doing} {_label(obj)}{full} "
                          f"that only {', '.join(who(graph, p) for p in others) or 'itself'} "
                          f"{'writes' if direction == 'read' else 'reads'}")
         found.append(Finding("deadlock", "deadlock:" + ",".join(map(str, sorted(cycle))),
                              "deadlock", " → ".join(steps) + " → back to the first",
-                             tuple(cycle), tuple(blocked[p][0].id for p in cycle)))
+                             tuple(cycle), tuple(waited)))
     found += _full_pipes(graph, blocked, members, outside)
     found += _zombies(seen, graph)
     found += _inherited(seen, graph, blocked, no_cloexec)

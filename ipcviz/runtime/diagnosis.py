@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ipcviz.observe.diagnose import candidates, diagnose, inherited_candidates
+from ipcviz.observe.diagnose import diagnose, inherited_candidates
 from ipcviz.observe.graph import Graph
 from ipcviz.observe.model import Observation
 
@@ -18,6 +18,8 @@ SHOWN_AFTER = 1.0
 #: seconds a look for holders outside the tree stays good
 OUTSIDE_FRESH = 1.0
 O_CLOEXEC = 0o2000000
+#: diagnoses that hold only if nobody outside the tree holds an end of their objects
+_NEED_OUTSIDE = ("eof_never", "deadlock", "pipe_full")
 
 
 def cloexec(pid: int, fd: int) -> bool | None:
@@ -79,7 +81,12 @@ class Diagnoses:
 
     def read(self, name: str, seen: Observation, graph: Graph) -> list[dict]:
         """The diagnoses shown now for this program (each held a full second)."""
-        wanted = candidates(graph)
+        no_cloexec = {(pid, fd) for pid, fd in inherited_candidates(graph)
+                      if cloexec(pid, fd) is False}
+        # the tree alone first (cheap); /proc is looked through only for the objects of
+        # what it finds stuck
+        wanted = {ident for f in diagnose(seen, graph, None, no_cloexec)
+                  if f.kind in _NEED_OUTSIDE for ident in f.objects}
         now = seen.taken_at
         stale = {i for i in wanted if now - self.outside.get(i, (-1e9, ()))[0] > OUTSIDE_FRESH}
         if stale:
@@ -87,8 +94,6 @@ class Diagnoses:
             for ident, pids in holders_outside(graph, stale, tree).items():
                 self.outside[ident] = (now, pids)
         outside = {i: self.outside[i][1] for i in wanted if i in self.outside}
-        no_cloexec = {(pid, fd) for pid, fd in inherited_candidates(graph)
-                      if cloexec(pid, fd) is False}
         findings = diagnose(seen, graph, outside, no_cloexec)
         since = self.first_seen.setdefault(name, {})
         keys = {f.key for f in findings}
