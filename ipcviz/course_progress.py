@@ -103,7 +103,7 @@ def _parse(data: bytes) -> dict[str, dict[str, Any]] | None:
     """The lessons of a progress file, or None when it is not one."""
     try:
         top = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # nested past the stack
         return None
     if not isinstance(top, dict) or top.get("version") != VERSION or \
             not isinstance(top.get("lessons"), dict):
