@@ -29,6 +29,7 @@ ANSWERS: dict[str, tuple[object, ...]] = {
     "mqueue_bounded": (5,),
     "mailbox_indirect": (8,),
     "queue_capacity": (12,),
+    "nonblocking_receive": (0,),
     "message_duplication": (4,),
     "socket_echo": (80,),
     "udp_vs_tcp": (1, 191),
@@ -64,7 +65,7 @@ def shown_forms(answer: object) -> list[re.Pattern[str]]:
 
 def test_the_table_has_every_bundled_lesson() -> None:
     assert sorted(ANSWERS) == sorted(LESSONS)
-    assert len(LESSONS) == 27
+    assert len(LESSONS) == 28
 
 
 @pytest.mark.parametrize("lesson", LESSONS)

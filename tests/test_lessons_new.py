@@ -82,3 +82,50 @@ def test_the_locks_panel_counts_the_places_taken(nothing_left_behind) -> None:
         assert len(snap.channel("room").data["holders"]) == 3
         assert snap.channel("desk").data["max_held"] == 1
     assert most == 3
+
+
+EMPTY_POLLS = """
+version: 1
+duration: 10
+channels:
+  mq: {kind: mqueue, capacity: 2, message_size: 64}
+  q: {kind: queue, capacity: 2}
+workers:
+  poll:
+    steps:
+      - repeat: {times: 7, steps: [{receive: {from: mq, block: false}}]}
+      - repeat: {times: 5, steps: [{receive: {from: q, block: false}}]}
+      - receive: {from: mq, timeout: 0.2}
+      - send: {to: mq, data: "x"}
+      - receive: {from: mq, block: false}
+"""
+
+
+def test_an_empty_non_blocking_receive_is_counted_once_each(nothing_left_behind) -> None:
+    """7 non-blocking receives on an empty POSIX queue and 5 on an empty `queue` are each
+    one EAGAIN; a receive that times out is no EAGAIN, nor is one that finds a message."""
+    from ipcviz.runtime.headless import run_headless
+    from ipcviz.scenario.load import load_text
+
+    summary = run_headless(load_text(EMPTY_POLLS.encode(), "polls.yaml")).summary
+    mq, q = summary["channels"]["mq"], summary["channels"]["q"]
+    assert (mq["empty_receives"], mq["messages_received"], mq["depth"]) == (7, 1, 0)
+    assert (q["empty_receives"], q["messages_received"]) == (5, 0)
+    assert summary["workers"]["poll"]["exit"] == 0
+    assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
+
+
+def test_a_blocking_receiver_never_comes_back_empty_a_poller_does(nothing_left_behind
+                                                                   ) -> None:
+    """Both receivers get the postman's 4 messages; the blocking one returns only with a
+    message (0 empty), the polling one returns empty over and over."""
+    summary = run_scenario(SCENARIOS / "nonblocking_receive.yaml", "--check")
+    assert _failed(summary) == []
+    workers, channels = summary["workers"], summary["channels"]
+    assert workers["postman"]["messages_sent"] == {"inbox_a": 4, "inbox_b": 4}
+    assert workers["waiter"]["messages_received"] == {"inbox_a": 4}
+    assert workers["poller"]["messages_received"] == {"inbox_b": 4}
+    assert workers["waiter"]["blocked_on"] == "receive inbox_a"
+    assert channels["inbox_a"]["empty_receives"] == 0
+    assert channels["inbox_b"]["empty_receives"] > 1000
+    assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}

@@ -15,7 +15,7 @@ from ipcviz.channels.base import Broken, Channel
 
 #: what a message queue's frame data counts, summed over the workers
 QUEUE_COUNTERS = ("messages_sent", "messages_received", "bytes_sent", "bytes_received",
-                  "refused")
+                  "refused", "empty_receives")
 
 
 def queue_relations(data: Mapping[str, Any]) -> list[Broken]:

@@ -92,6 +92,7 @@ class ChannelViews:
         data["bytes_sent"] = int(column(T.BYTES_WRITTEN).sum())
         data["bytes_received"] = int(column(T.BYTES_READ).sum())
         data["refused"] = int(column(T.REFUSED).sum())
+        data["empty_receives"] = int(column(T.EMPTY_RECEIVES).sum())
         data.update(self._observation(r))
 
     def _read_rpc(self, r: Reading, workers: list[WorkerView],

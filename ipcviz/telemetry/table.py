@@ -97,6 +97,9 @@ ACQUIRED, RELEASED = BYTES_WRITTEN, BYTES_READ  # on a semaphore: held = acquire
 #: on a message queue: non-blocking sends the queue refused because it was full (the
 #: INCREMENTS cell, which only shared arrays use)
 REFUSED = INCREMENTS
+#: on a message queue: non-blocking receives (`block: false`) that found it empty
+#: (EAGAIN), on the receiver's row (the WRITES cell, which only sockets use)
+EMPTY_RECEIVES = WRITES
 #: on a byte stream (pipe, FIFO, socket): the first LAST_READ_BYTES bytes of the worker's
 #: last read (two cells from MESSAGES_SENT) and its length (the INCREMENTS cell), so the
 #: panel can show what was really read; streams count only bytes in the other cells

@@ -38,6 +38,9 @@ GALLERY: dict[str, Moment] = {
                                "message went to whichever receiver asked."),
     "counting_semaphore": Moment(0.6, (), "A semaphore of 3: three guests inside, five "
                                  "waiting in the kernel; beside it a mutex lets one in."),
+    "nonblocking_receive": Moment(2.5, (), "A blocking receive sleeps in the kernel (no CPU, "
+                                  "never back empty); a non-blocking one polls: thousands "
+                                  "of EAGAINs for the same 3 messages."),
     "mqueue_bounded": Moment(2.4, (), "The producer was killed, its 5 messages stay in the "
                              "kernel's queue; urgent is blocked on send."),
     "queue_capacity": Moment(1.5, (), "Rendezvous, bounded and unbounded queues under the "

@@ -100,7 +100,8 @@ def receive(row: WorkerRow, args: schema.ReceiveArgs) -> None:
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     got = endpoint.receive_now()
     while got is None:
-        if not args.block:
+        if not args.block:  # EAGAIN: counted, so a polling receiver's misses are seen
+            row.cells[row.counter(name, T.EMPTY_RECEIVES)] += 1
             return
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
