@@ -3,11 +3,13 @@ pipe to its child for 2 s; the child prints the bytes per second it read. Run ba
 `ipcviz watch --headless` (the observer reads the tree, its graph and its diagnoses at
 each 10 Hz tick: a pipe both processes keep blocking on makes it look for outside holders
 each second), and under `watch --trace` (strace), alternately, ROUNDS times each; prints
-the medians and the ratios. Usage: python bench/watch_cost.py [ROUNDS]"""
+the medians and the ratios. The program is pinned to one core (taskset) in every run. Usage: python
+bench/watch_cost.py [ROUNDS]"""
 
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,8 +36,14 @@ os.wait()
 """
 
 
+#: both processes of the program on one core, bare and watched alike: where the scheduler
+#: puts a writer and its reader (same core or not) changes a pipe's speed by 2x, more
+#: than anything measured here; the observer runs wherever it is put
+PINNED = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+
+
 def bare() -> int:
-    out = subprocess.run([sys.executable, "-c", PROGRAM], capture_output=True, text=True,
+    out = subprocess.run([*PINNED, sys.executable, "-c", PROGRAM], capture_output=True, text=True,
                          check=True, timeout=60)
     return int(out.stdout.split()[-1])
 
@@ -43,7 +51,8 @@ def bare() -> int:
 def watched(*extra: str) -> tuple[int, int]:
     """Bytes per second under watch, and how many diagnoses it made (none expected)."""
     out = subprocess.run([sys.executable, "-m", "ipcviz", "watch", "--headless", "--json",
-                          "--duration", "30", *extra, "--", sys.executable, "-c", PROGRAM],
+                          "--duration", "30", *extra, "--", *PINNED, sys.executable, "-c",
+                          PROGRAM],
                          capture_output=True, text=True, check=True, timeout=120)
     (entry,) = json.loads(out.stdout)["workers"].values()
     return int(entry["program"]["last_output"][-1]), len(entry["program"]["diagnoses"])
