@@ -8,8 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import threading
-import time
 from pathlib import Path
 
 import psutil
@@ -18,6 +16,8 @@ import pytest
 from ipcviz.tui.app import make_app
 from ipcviz.tui.source import LiveSource
 from tests.conftest import ROOT
+from tests.terminal import Terminal
+from tests.waiting import until
 
 #: a run with something of every place a run keeps things: /dev/shm (array, semaphore),
 #: the mqueue file system, and the run directory (FIFO)
@@ -46,13 +46,6 @@ workers:
 """
 
 
-async def wait_for(pilot, predicate, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await pilot.pause(0.05)
-
-
 def started(app) -> bool:
     return app.latest is not None and all(
         w.pid and w.state != "starting" for w in app.latest.workers)
@@ -71,7 +64,7 @@ def test_quit_with_the_runtime_stopped_kills_it_and_sweeps_its_run(
     async def scenario() -> None:
         app = make_app(source=source)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: started(app))
+            await until(pilot, lambda: started(app), message="every worker started")
             runtime_pid = source.proc.pid
             run_dir = next(d for d in run_dirs() if d.name.startswith(f"{runtime_pid}-"))
             os.kill(runtime_pid, signal.SIGSTOP)
@@ -101,10 +94,11 @@ triggers:
     async def scenario() -> None:
         app = make_app(source=source)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: started(app))
+            await until(pilot, lambda: started(app), message="every worker started")
             await pilot.press("x")
-            await wait_for(pilot, lambda: any(
-                w.signals_sent_to.get("SIGUSR1") for w in app.latest.workers))
+            await until(pilot, lambda: any(
+                w.signals_sent_to.get("SIGUSR1") for w in app.latest.workers),
+                message="the storm's first signals sent")
             await pilot.press("q")
         assert source.proc is None
         assert source.leaks == {"processes": 0, "ipc_objects": 0, "details": []}
@@ -125,10 +119,11 @@ def test_a_crash_in_the_app_still_stops_and_sweeps_the_run(scenario_file,
         app.action_help = broken  # type: ignore[method-assign]
         with pytest.raises(RuntimeError, match="a bug in the app"):
             async with app.run_test(size=(120, 40)) as pilot:
-                await wait_for(pilot, lambda: started(app))
+                await until(pilot, lambda: started(app), message="every worker started")
                 os.kill(source.proc.pid, signal.SIGSTOP)
                 await pilot.press("question_mark")
-                await pilot.pause(0.5)
+                await until(pilot, lambda: app.return_code is not None,
+                            message="the app to end on its crash")
         assert app.return_code == 1
         assert source.proc is None
 
@@ -138,69 +133,15 @@ def test_a_crash_in_the_app_still_stops_and_sweeps_the_run(scenario_file,
 # ------------------------------------------------------------ the real CLI in a terminal
 
 
-class Terminal:
-    """`python -m ipcviz ARGS` on a pseudo-terminal of 120x40, its output drained."""
-
-    def __init__(self, *args: str):
-        import fcntl
-        import pty
-        import struct
-        import subprocess
-        import sys
-        import termios
-
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        env = dict(os.environ, TERM="xterm-256color", COLUMNS="120", LINES="40")
-        self.proc = subprocess.Popen([sys.executable, "-m", "ipcviz", *args], cwd=ROOT,
-                                     stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     start_new_session=True)
-        os.close(slave)
-        self.master = master
-        self.output = bytearray()
-        self._reader = threading.Thread(target=self._drain, daemon=True)
-        self._reader.start()
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            self.output += data
-
-    def runtime(self, timeout: float = 20.0) -> psutil.Process:
-        """The runtime process, once it has forked its workers."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for child in psutil.Process(self.proc.pid).children():
-                if "ipcviz.runtime" in " ".join(child.cmdline()) and child.children():
-                    return child
-            time.sleep(0.05)
-        raise AssertionError("no runtime with workers appeared")
-
-    def wait(self, timeout: float = 30.0) -> int:
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self._reader.join(2)
-            os.close(self.master)
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_or_sighup_to_the_ui_with_the_runtime_stopped_leaves_nothing(
         scenario_file, nothing_left_behind, sig) -> None:
-    term = Terminal("launch", str(scenario_file(OBJECTS)))
-    runtime = term.runtime()
-    time.sleep(1.0)  # the app is up and showing frames
-    runtime.suspend()  # SIGSTOP
-    term.proc.send_signal(sig)
-    assert term.wait() == 128 + sig
+    with Terminal("launch", str(scenario_file(OBJECTS))) as term:
+        runtime = term.runtime()
+        term.wait_for_output(b"workers alive")  # the app is up and showing frames
+        runtime.suspend()  # SIGSTOP
+        term.proc.send_signal(sig)
+        assert term.wait() == 128 + sig
     assert not runtime.is_running() or runtime.status() == psutil.STATUS_ZOMBIE
     assert run_dirs() == []
 
