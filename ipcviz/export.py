@@ -1,7 +1,7 @@
 """`ipcviz export RECORDING -o FILE`: a recording as a Chrome Trace Event JSON file, to open
 in Perfetto (ui.perfetto.dev) or chrome://tracing (telemetry/trace_events.py says what is
-in it). The recording is checked like a replay's (one line naming the first bad line);
-the output is written like every output file (host/outputs.py: never through a link,
+in it). The recording is checked like a replay's, in what the trace is made of
+(telemetry/moments.py: one line naming the first bad line); the output is written like every output file (host/outputs.py: never through a link,
 never over another user's file)."""
 
 from __future__ import annotations
@@ -32,14 +32,15 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
 
 def export_command(args: argparse.Namespace, fail: Fail) -> int:
     """Read, convert, write; every refusal is one line and exit status 2."""
-    from ipcviz.telemetry.recording_file import RecordingError, read_recording
+    from ipcviz.telemetry.moments import read_moments
+    from ipcviz.telemetry.recording_file import RecordingError
     from ipcviz.telemetry.trace_events import chrome_trace
 
     problem = output_problem(args.output)  # before reading what may be a big file
     if problem:
         return fail([problem])
     try:
-        snapshots = read_recording(args.recording)
+        snapshots = read_moments(args.recording)
     except RecordingError as exc:
         return fail([str(exc)])
     trace = chrome_trace(snapshots)

@@ -19,6 +19,7 @@ from ipcviz.telemetry.recording_file import read_recording
 from ipcviz.telemetry.trace_events import chrome_trace
 
 from .conftest import ROOT, run_cli
+from .test_bad_recordings import CORPUS, EXPECTED
 from .trace_format import trace_problems
 
 RECORDINGS = ROOT / "tests" / "recordings"
@@ -250,3 +251,49 @@ def test_a_planted_output_name_is_refused(tmp_path: Path) -> None:
         assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
         assert result.stderr.startswith(f"{name}: {why}")
     assert victim.read_text() == "mine\n" and theirs.read_text() == "theirs\n"
+
+
+#: hostile recordings whose only bad values are in fields a trace is not made of (a shared
+#: array's contents, kernel masks, program facts, triggers): export leaves those fields
+#: out unread (telemetry/moments.py) and writes the trace of the rest
+EXPORTED_ANYWAY = {
+    "deep_but_decodable.jsonl", "lost_note_unknown.jsonl", "mask_unknown_signal.jsonl",
+    "merged_unknown_signal.jsonl", "mmap_not_hex.jsonl", "program_argv_number.jsonl",
+    "program_process_short.jsonl", "shape_huge.jsonl", "shape_values_disagree.jsonl",
+    "triggers_flat.jsonl", "unknown_signal.jsonl",
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_a_hostile_recording_is_refused_as_replay_refuses_it(
+        name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """In the replay's very words (tests/test_bad_recordings.py), one line, exit 2, no
+    file; or, for a problem only in a field no trace reads, a valid trace."""
+    from ipcviz.cli import main
+
+    out = tmp_path / "out.json"
+    status = main(["export", str(CORPUS / name), "-o", str(out)])
+    err = capsys.readouterr().err
+    if name in EXPORTED_ANYWAY:
+        assert status == 0, err
+        assert trace_problems(json.loads(out.read_text())) == []
+    else:
+        assert (status, err) == (2, f"{CORPUS / name}{EXPECTED[name]}\n")
+        assert not out.exists()
+
+
+def test_a_bad_count_the_trace_reads_is_refused(tmp_path: Path) -> None:
+    """A worker's bytes as text, a bool where a count goes, a state that is a number, a
+    wait without its object: refused in the replay's words."""
+    good = json.loads((RECORDINGS / "pipe_oneway.jsonl").read_text().splitlines()[5])
+    for field, value in (("bytes_written", {"p": "lots"}), ("messages_received", {"q": True}),
+                         ("state", 3), ("paused", 0), ("waiting", ["read"])):
+        frame = json.loads(json.dumps(good))
+        frame["workers"][1][field] = value
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text(json.dumps(good) + "\n" + json.dumps(frame) + "\n")
+        result = run_cli("export", str(bad), "-o", str(tmp_path / "out.json"))
+        assert (result.returncode, result.stderr.count("\n")) == (2, 1), result.stderr
+        assert result.stderr.startswith(f"{bad}:2: workers[1].{field}")
+        assert ": should be " in result.stderr
+        assert not (tmp_path / "out.json").exists()
