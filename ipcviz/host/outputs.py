@@ -15,16 +15,24 @@ line. The mechanism:
 
 `output_problem` is the same look, taken before a long run starts, so a refused name costs
 nothing; the open checks again whatever was there by then.
+
+A directory checked by `output_directory` (`screenshot --all -o DIR`) is held open from
+then on, and every output named inside it is opened relative to that descriptor: whoever
+may write DIR's parent can rename DIR away and put a link in its place during the long
+run, but the pictures still go into the directory that was checked, never through the link.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
 from ipcviz.host.output import write_fully
 
 _FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
+#: directories `output_directory` checked, by absolute path: their open descriptors
+_PINNED: dict[str, int] = {}
 
 
 class OutputRefused(ValueError):
@@ -46,12 +54,21 @@ def _refusal(st: os.stat_result) -> str | None:
     return None
 
 
+def _placed(name: str) -> tuple[str, int | None]:
+    """(`name`, None), or (its last part, the descriptor of the checked directory it is
+    in) when `output_directory` checked the directory that holds it."""
+    folder, base = os.path.split(os.path.abspath(name))
+    fd = _PINNED.get(folder)
+    return (base, fd) if fd is not None else (name, None)
+
+
 def output_problem(path: str | os.PathLike[str]) -> str | None:
     """Why `path` would not be written, as one line naming it, or None (it does not exist
     yet, or it is the user's own regular file)."""
     name = os.fspath(path)
+    where, dir_fd = _placed(name)
     try:
-        st = os.lstat(name)
+        st = os.lstat(where, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -64,11 +81,12 @@ def open_output(path: str | os.PathLike[str]) -> int:
     """A descriptor open for writing on `path`, empty: a new file (mode 0644 less the
     umask), or the user's own regular file truncated. OutputRefused otherwise."""
     name = os.fspath(path)
+    where, dir_fd = _placed(name)
     try:
-        fd = os.open(name, _FLAGS | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(where, _FLAGS | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=dir_fd)
     except FileExistsError:
         try:
-            fd = os.open(name, _FLAGS)
+            fd = os.open(where, _FLAGS, dir_fd=dir_fd)
         except OSError as exc:
             problem = output_problem(name)
             raise OutputRefused(problem or f"{name}: cannot write: {exc.strerror or exc}"
@@ -103,7 +121,8 @@ def write_output(path: str | os.PathLike[str], data: bytes) -> None:
 def output_directory(path: str | os.PathLike[str]) -> None:
     """Make sure `path` is a directory of the user's own to write outputs into: created
     (0755 less the umask) when missing; an existing one must be a real directory (not a
-    link to one) owned by the user. OutputRefused otherwise."""
+    link to one) owned by the user. OutputRefused otherwise. The directory is held open
+    from then on: outputs named inside it go into it (see the module's text)."""
     name = os.fspath(path)
     try:
         os.makedirs(name, 0o755, exist_ok=True)
@@ -111,14 +130,20 @@ def output_directory(path: str | os.PathLike[str]) -> None:
         raise OutputRefused(f"{name}: cannot create the directory: {exc.strerror or exc}"
                             ) from None
     try:
-        st = os.lstat(name)
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
+        if os.path.islink(name):
+            raise OutputRefused(f"{name}: is a symbolic link; not written into (name the "
+                                "directory itself)") from None
+        if exc.errno == errno.ENOTDIR:
+            raise OutputRefused(f"{name}: is not a directory") from None
         raise OutputRefused(f"{name}: cannot write into: {exc.strerror or exc}") from None
-    if stat.S_ISLNK(st.st_mode):
-        raise OutputRefused(f"{name}: is a symbolic link; not written into (name the "
-                            "directory itself)")
-    if not stat.S_ISDIR(st.st_mode):
-        raise OutputRefused(f"{name}: is not a directory")
+    st = os.fstat(fd)
     if st.st_uid != os.getuid():
+        os.close(fd)
         raise OutputRefused(f"{name}: belongs to another user (uid {st.st_uid}); not "
                             "written into")
+    old = _PINNED.pop(os.path.abspath(name), None)
+    if old is not None:
+        os.close(old)
+    _PINNED[os.path.abspath(name)] = fd
