@@ -90,3 +90,27 @@ def _children(pid: int) -> list[int]:
             return [int(x) for x in fh.read().split()]
     except OSError:
         return []
+
+
+def test_the_panel_names_each_pipe_ends_descriptor_from_the_graph() -> None:
+    """The pipe line of the programs panel: who holds each end, and by which descriptor
+    (from the summary's graph); without a graph (an older recording) names only."""
+    from ipcviz.telemetry.snapshot import WorkerView
+    from ipcviz.tui.widgets.programs import program_lines
+
+    pipe = {"kind": "pipe", "path": None, "inode": 7, "buffered": 0, "capacity": 65536,
+            "writers": [11], "readers": [11], "channel": None}
+    observed = {"processes": [[10, 1, "python3", "sleeping", "wait", 0],
+                              [11, 10, "python3", "sleeping", "pipe read", 0]],
+                "pipes": [pipe], "queues": [], "sockets": [], "shared_memory": []}
+    graph = {"processes": [], "objects": [{"id": "pipe:[7]", "kind": "pipe", "ends": [
+        {"pid": 11, "fd": 3, "end": "read", "inode": 0},
+        {"pid": 11, "fd": 4, "end": "write", "inode": 0}]}]}
+    w = WorkerView(name="eof", group="eof", pid=10, state="sleeping",
+                   program={"argv": ["eof"], "observed": observed, "graph": graph})
+    text = "\n".join(line.plain for line in program_lines(w))
+    assert "pipe 7: write end: python3 11 fd 4; read end: python3 11 fd 3" in text
+    w = WorkerView(name="eof", group="eof", pid=10, state="sleeping",
+                   program={"argv": ["eof"], "observed": observed})
+    text = "\n".join(line.plain for line in program_lines(w))
+    assert "pipe 7: write end: python3 11; read end: python3 11" in text

@@ -39,6 +39,13 @@ def _kib(n: int | None) -> str:
     return f"{n:,} B" if n < 4096 else f"{n / 1024:.1f} KiB"
 
 
+def _fds(obj: dict | None, pid: int, ends: tuple[str, ...]) -> str:
+    """" fd 3" (" fd 3, 5") of a process's ends of a graph object, or nothing."""
+    fds = sorted(e["fd"] for e in (obj or {}).get("ends", ())
+                 if e["pid"] == pid and e["end"] in ends and e["fd"] is not None)
+    return f" fd {', '.join(map(str, fds))}" if fds else ""
+
+
 def trace_line(trace: dict | None, attached: bool = False) -> Text:
     """What strace counted (`trace: true`), or that only strace can count it."""
     if trace is None and attached:
@@ -98,8 +105,12 @@ def program_lines(w: WorkerView, dtype: str = "bytes") -> list[Text]:
     if len(procs) > MAX_LISTED:
         lines.append(Text(f"    … {len(procs) - MAX_LISTED} more processes", style="dim"))
 
-    def who(pids: list[int], channel: str | None = None) -> str:
-        held = ", ".join(names.get(p, str(p)) for p in pids)
+    graph = {o["id"]: o for o in (facts.get("graph") or {}).get("objects", [])}
+
+    def who(pids: list[int], channel: str | None = None, ident: str = "",
+            ends: tuple[str, ...] = ()) -> str:
+        """The holders by name, each with its descriptors when the graph has them."""
+        held = ", ".join(names.get(p, str(p)) + _fds(graph.get(ident), p, ends) for p in pids)
         if channel:  # a channel of the scenario: its other end is with scripted workers
             return held or "scripted workers (pipes panel)"
         return held or "nobody in the tree"
@@ -111,8 +122,9 @@ def program_lines(w: WorkerView, dtype: str = "bytes") -> list[Text]:
         label = (f"channel {channel} ({pipe['kind']})" if channel else
                  f"FIFO {pipe['path']}" if pipe["path"] else f"pipe {pipe['inode']}")
         text = Text(f"  {label}: ", style="magenta")
-        text.append(f"write end: {who(pipe['writers'], channel)}; "
-                    f"read end: {who(pipe['readers'], channel)}")
+        ident = f"{pipe['kind']}:[{pipe['inode']}]"
+        text.append(f"write end: {who(pipe['writers'], channel, ident, ('write', 'both'))}; "
+                    f"read end: {who(pipe['readers'], channel, ident, ('read', 'both'))}")
         if pipe["buffered"] is not None:
             text.append(f"  {_kib(pipe['buffered'])} / {_kib(pipe['capacity'])} in the kernel",
                         style="bold")
