@@ -119,6 +119,8 @@ class MqueueEndpoint:
 class MqueueChannel(Channel):
     kind = "mqueue"
     COUNTERS = QUEUE_COUNTERS
+    #: a send or receive that waits in the kernel moves its message as the wait ends
+    WAIT_CHANGES_IT = True
 
     @classmethod
     def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None

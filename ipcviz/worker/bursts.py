@@ -173,9 +173,7 @@ def mqueue_send(row: WorkerRow, args: schema.SendArgs) -> Burst | None:
     bytes_cell = row.counter(name, T.BYTES_WRITTEN)
     seqs, pack_seq, send, size = row.seq, _SEQ.pack_into, endpoint.mq.send, len(payload)
     busy = posix_ipc.BusyError
-    # a full queue is waited out in poll(), which takes nothing: a send that waited in the
-    # kernel would put its message in the queue before this worker could count it
-    wait_room = _waiter(row, T.OP_SEND, name, endpoint.wait_sendable)
+    send_waiting = _waiter(row, T.OP_SEND, name, endpoint.send_blocking)
 
     def burst(limit: int) -> int:
         seq = seqs.get(name, 0)
@@ -191,13 +189,8 @@ def mqueue_send(row: WorkerRow, args: schema.SendArgs) -> Burst | None:
             seqs[name] = seq + done
             cells[sent_cell] += done
             cells[bytes_cell] += done * size
-        if done < limit:  # full: wait for room (shown as blocked), then send and count it
-            while True:  # (packed already holds this message's number)
-                try:
-                    send(packed, 0, priority)
-                    break
-                except busy:
-                    wait_room(None)
+        if done < limit:  # full: wait in the kernel (shown as blocked), then count it
+            send_waiting(packed, priority)  # (packed already holds this message's number)
             seqs[name] = seq + done + 1
             cells[sent_cell] += 1
             cells[bytes_cell] += size
@@ -225,8 +218,7 @@ def mqueue_receive(row: WorkerRow, args: schema.ReceiveArgs, retried: frozenset[
     got_cell = row.counter(name, T.MESSAGES_RECEIVED)
     bytes_cell = row.counter(name, T.BYTES_READ)
     header = message.HEADER_SIZE
-    # an empty queue is waited out in poll(), which takes nothing (see mqueue_send)
-    wait_message = _waiter(row, T.OP_RECEIVE, name, endpoint.wait_receivable)
+    receive_waiting = _waiter(row, T.OP_RECEIVE, name, endpoint.receive_blocking)
 
     def burst(limit: int) -> int:
         done = total = 0
@@ -240,12 +232,7 @@ def mqueue_receive(row: WorkerRow, args: schema.ReceiveArgs, retried: frozenset[
             if done:
                 cells[got_cell] += done
                 cells[bytes_cell] += total - done * header
-            while True:
-                try:
-                    total = len(receive(0)[0])
-                    break
-                except busy:
-                    wait_message(None)
+            total = len(receive_waiting())
             cells[got_cell] += 1
             cells[bytes_cell] += total - header
             return done + 1

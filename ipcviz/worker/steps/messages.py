@@ -30,9 +30,15 @@ def send_message(row: WorkerRow, name: str, packed: bytes, priority: int, block:
     StepFailed: the channel took nothing, so nothing is counted."""
     endpoint = row.ctx.endpoints[name]
     try:
-        # a full queue is waited out in poll() (or a semaphore's wake-up), never inside the
-        # send: the message enters the queue only in a call that returns at once, and is
-        # counted before the next wait, so no frame sees it in the queue and not sent
+        if block and endpoint.waits_in_kernel:
+            # a message is atomic: either in the queue or not, so a blocking send cannot
+            # lose a count; "blocked" is what the kernel says while we sit in it (the
+            # message enters the queue as the wait ends, a moment before it is counted:
+            # MqueueChannel.WAIT_CHANGES_IT)
+            with row.blocked(T.OP_SEND, name):
+                row.wait(endpoint.send_blocking, packed, priority)
+            count_sent(row, name, size)
+            return True
         while not endpoint.send_now(packed, priority):
             if not block:
                 return False
