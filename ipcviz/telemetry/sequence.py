@@ -44,6 +44,9 @@ STREAMS: dict[str, tuple[str, str, str]] = {
     "mqueue": ("message", "messages_sent", "messages_received"),
 }
 
+#: the worker counters of what went through stream channels
+_STREAM_COUNTERS = ("bytes_written", "bytes_read", "messages_sent", "messages_received")
+
 _SENT_BY_WORKER = re.compile(r"sent (SIG[A-Z0-9+-]+) ×(\d+) to (.+)")
 _SENT_BY_RUNTIME = re.compile(r"[a-z]+: (SIG[A-Z0-9+-]+)(?: ×(\d+))? sent(?: \(.*\))?")
 _HANDLED = re.compile(r"(?:(SIG[A-Z0-9+-]+) handled.*|woke: (SIG[A-Z0-9+-]+) arrived)")
@@ -103,12 +106,15 @@ class Sequence:
         """Take in the next frame: its new arrows and marks are appended."""
         at = snap.elapsed
         self._signals(snap)
+        streams: dict[str, tuple[tuple[str, str, str], object]] = {}
         for channel in snap.channels:
             stream = STREAMS.get(channel.kind)
             if stream is not None:
-                self._stream(snap, channel.name, channel.data.get("server"), stream, at)
+                streams.setdefault(channel.name, (stream, channel.data.get("server")))
             elif channel.kind == "semaphore":
                 self._semaphore(channel.name, channel.data.get("holders", ()), at)
+        if streams:
+            self._streams(snap, streams, at)
 
     def unpaired(self) -> list[Mark]:
         """The signals not paired (yet), in time order: "sent" marks on their senders
@@ -129,22 +135,32 @@ class Sequence:
         self._counts[slot] = value
         return value if value < before else value - before
 
-    def _stream(self, snap: Snapshot, name: str, server: object,
-                stream: tuple[str, str, str], at: float) -> None:
-        unit, sent, received = stream
+    def _streams(self, snap: Snapshot, streams: dict[str, tuple[tuple[str, str, str], object]],
+                 at: float) -> None:
+        """Each worker's counters of stream channels that grew: a batch each (one pass
+        over the workers' counters, not one per channel: 64 workers and 24 channels)."""
         for worker in snap.workers:
-            for counter, queues in ((sent, self._sends), (received, self._receipts)):
-                value = getattr(worker, counter).get(name)
-                if not value:
+            for counter in _STREAM_COUNTERS:
+                counts = getattr(worker, counter)
+                if not counts:
                     continue
-                grown = self._grown(worker.name, counter, name, value)
-                if grown <= 0:
-                    continue
-                toward = "" if server is None else (
-                    "from" if (worker.name == server) == (queues is self._sends) else "to")
-                key = (unit, name, toward)
-                queues.setdefault(key, deque()).append(_Batch(worker.name, at, grown))
-                self._pair(key)
+                for name, value in counts.items():
+                    spec = streams.get(name)
+                    if spec is None or not value:
+                        continue
+                    (unit, sent, received), server = spec
+                    if counter not in (sent, received):
+                        continue
+                    grown = self._grown(worker.name, counter, name, value)
+                    if grown <= 0:
+                        continue
+                    sending = counter == sent
+                    toward = "" if server is None else (
+                        "from" if (worker.name == server) == sending else "to")
+                    key = (unit, name, toward)
+                    queues = self._sends if sending else self._receipts
+                    queues.setdefault(key, deque()).append(_Batch(worker.name, at, grown))
+                    self._pair(key)
 
     def _signals(self, snap: Snapshot) -> None:
         at = snap.elapsed
