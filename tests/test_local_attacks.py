@@ -16,10 +16,12 @@ import pytest
 
 from ipcviz import course_progress as store
 from ipcviz.host import outputs
+from ipcviz.host import sweep as sweep_module
+from ipcviz.host.registry import Registry
 from ipcviz.host.outputs import output_directory, output_problem, write_output
 
 from .conftest import ROOT
-from .users import as_nobody
+from .users import NOBODY, as_nobody
 
 
 def test_a_progress_file_nested_past_the_stack_is_corrupt_not_a_crash(tmp_path: Path
@@ -77,3 +79,58 @@ def test_an_output_directory_swapped_for_a_link_during_the_run_is_not_followed(
         fd = outputs._PINNED.pop(str(shots), None)
         if fd is not None:
             os.close(fd)
+
+
+def _dead_run_naming(channel: str) -> str:
+    """A run directory made by a child that then died, whose registry names the shared
+    memory segment `channel` of its run (never made); returns the run id."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(read)
+            reg = Registry.create()
+            reg.add("shm", f"/ipcviz.{reg.run_id}.{channel}")
+            os.write(write, reg.run_id.encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as fh:
+        run_id = fh.read().decode()
+    os.waitpid(pid, 0)
+    return run_id
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="acting as another user needs root")
+def test_a_name_taken_by_another_user_while_clean_looks_is_never_removed(
+        monkeypatch: pytest.MonkeyPatch, nothing_left_behind) -> None:
+    """A dead run's registry names a segment that is gone. Root's `clean` asks whose it
+    is (nobody's: there is none), and in that moment another user creates a segment of
+    that name (run ids are public in /dev/shm): it is theirs, and stays."""
+    run_id = _dead_run_naming("counter")
+    planted = f"/dev/shm/ipcviz.{run_id}.counter"
+    real = sweep_module.ipc_owner
+
+    def owner_then_planted(kind: str, name: str) -> int | None:
+        found = real(kind, name)
+        if found is None and name == f"/ipcviz.{run_id}.counter":
+            def plant() -> None:
+                fd = os.open(planted, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                os.write(fd, b"theirs")
+                os.close(fd)
+
+            as_nobody(plant)
+        return found
+
+    monkeypatch.setattr(sweep_module, "ipc_owner", owner_then_planted)
+    try:
+        report = sweep_module.sweep_dead_runs()
+        assert os.lstat(planted).st_uid == NOBODY
+        assert Path(planted).read_bytes() == b"theirs"
+        assert f"shm /ipcviz.{run_id}.counter" not in report.removed
+        assert any(run_id in item for item in report.removed)  # the run directory went
+    finally:
+        if os.path.lexists(planted):
+            os.unlink(planted)

@@ -24,7 +24,7 @@ from ipcviz.host.registry import (
 )
 from ipcviz.host import program_leaks
 from ipcviz.host.cgroup import sweep_run_cgroup
-from ipcviz.host.ownership import UNKNOWN, ipc_owner
+from ipcviz.host.ownership import UNKNOWN, ipc_owner, is_ours
 from ipcviz.host.runroot import PREFIX, is_run_id, read_private_file, trusted_run_root
 
 
@@ -120,8 +120,11 @@ def _sweep_run(directory: Path, run_id: str, report: SweepReport) -> None:
         if problem:
             report.refused.append(f"{directory}: registry entry {json.dumps(obj)[:200]}: {problem}")
             continue
-        if object_exists(obj["kind"], obj["name"]):
-            unlink_object(obj["kind"], obj["name"])
+        kind, name = obj["kind"], obj["name"]
+        # asked again just before: a name gone at the check and taken by another user
+        # since (root may remove anyone's) is not ours
+        if is_ours(kind, name) if kind in IPC_KINDS else object_exists(kind, name):
+            unlink_object(kind, name)
             report.removed.append(f"{obj['kind']} {obj['name']}")
     for entry in sorted(os.listdir("/dev/shm")):
         if entry.startswith((f"{PREFIX}.{run_id}.", f"sem.{PREFIX}.{run_id}.")):
