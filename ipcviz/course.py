@@ -55,6 +55,9 @@ def add_course_parser(sub: argparse._SubParsersAction) -> None:
     course.add_argument("--lesson", metavar="NAME", help="open this lesson (not the next one)")
     course.add_argument("--headless", action="store_true",
                         help="run each lesson without the live view")
+    course.add_argument("--seed", type=int, metavar="N",
+                        help="vary each lesson's givens (counts, sizes) by N, where it "
+                             "allows it, so two students do not share answers")
     course.add_argument("--duration", type=float, metavar="S",
                         help="seconds to run each lesson headless (default: its `duration`)")
 
@@ -148,13 +151,13 @@ def _take(index: int, progress: Any, args: argparse.Namespace,
           launch_app: Callable[..., Any], fail: Callable[[list[str]], int]) -> int:
     """Lesson after lesson from `index`, until the student stops or the course ends."""
     from ipcviz import course_progress as store
-    from ipcviz.quiz import ask, run_and_grade
+    from ipcviz.quiz import ask, run_and_grade, seeded
     from ipcviz.scenario.load import ScenarioError, load_scenario
 
     while True:
         lesson = LESSONS[index]
         try:
-            scenario = load_scenario(lesson)
+            scenario = seeded(load_scenario(lesson), args.seed)
         except ScenarioError as exc:
             return fail(exc.lines)
         _introduce(index, scenario)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ipcviz.format import escape_control
@@ -33,6 +34,9 @@ def add_quiz_parser(sub: argparse._SubParsersAction) -> None:
     quiz.add_argument("--headless", action="store_true", help="run without the live view")
     quiz.add_argument("--duration", type=float, metavar="S",
                       help="seconds to run (default: the scenario's `duration`)")
+    quiz.add_argument("--seed", type=int, metavar="N",
+                      help="vary the lesson's givens (counts, sizes) by N, where it allows "
+                           "it, so two students do not share answers")
     quiz.add_argument("--report", metavar="FILE.json",
                       help="also write a small JSON report to hand in: the lesson, each "
                            "question, your answer, the run's value, right or wrong (a new "
@@ -122,6 +126,10 @@ def quiz_command(args: argparse.Namespace, launch_app: Callable[..., Any],
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:
         return fail(exc.lines)
+    try:
+        scenario = seeded(scenario, getattr(args, "seed", None))
+    except ScenarioError as exc:
+        return fail(exc.lines)
     questions = list(scenario.model.questions)
     if not questions:
         return fail([f"{args.scenario}: this scenario has no `questions:`"])
@@ -157,6 +165,26 @@ def quiz_command(args: argparse.Namespace, launch_app: Callable[..., Any],
             return fail([f"--report: {problem}"])
         print(escape_control(f"report written to {args.report}"), file=sys.stderr)
     return 1 if wrong else 0
+
+
+def seeded(scenario: Any, seed: int | None) -> Any:
+    """The lesson with its givens for `seed` (vary.py: the file's own without one) and its
+    questions' `{NAME}` filled in; as loaded when it varies nothing. The live run gets
+    these bytes (never the file again). ScenarioError if the varied file does not load."""
+    import dataclasses
+
+    from ipcviz.scenario.load import load_text
+    from ipcviz.vary import varied
+
+    if not scenario.model.vary:
+        return scenario
+    opened = scenario.opened
+    raw = opened.raw if opened is not None else Path(scenario.path).read_bytes()
+    text = varied(raw, scenario.model, seed)
+    loaded = load_text(text, scenario.path)
+    return dataclasses.replace(
+        loaded, path=scenario.path,
+        opened=None if opened is None else dataclasses.replace(opened, raw=text))
 
 
 def run_and_grade(scenario: Any, answers: list[Any], args: argparse.Namespace,

@@ -277,6 +277,17 @@ class Question(Model):
     """Extension: shown after the run, beside the true value."""
 
 
+class Given(Model):
+    name: Name
+    """Extension: the given's name; `{NAME}` in a question's ask and explain says its value."""
+    at: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        min_length=1, max_length=10)
+    """Extension: where it is in this file, as dotted paths (`workers.a.loop`,
+    `timeline.3.signal.count`); each holds the first of `values`."""
+    values: list[int] = Field(min_length=2, max_length=20)
+    """Extension: what `--seed` may make it; the first is the file's own."""
+
+
 def _version(value: Any) -> Any:
     if isinstance(value, bool):  # Literal[1] would take `true` (True == 1)
         raise PydanticCustomError("version", "got {value}; expected 1", {"value": repr(value)})
@@ -306,6 +317,8 @@ class Scenario(Model):
     compare: list[Name] = Field([], max_length=8)
     """Extension: channels whose throughput is compared side by side while they all run
     (the live speed panel, and `moved`, `mb_per_s` and `rank` in their summary entries)."""
+    vary: list[Given] = Field([], max_length=10)
+    """Extension: givens `quiz --seed N` and `course --seed N` vary (ipcviz/vary.py)."""
     start: Literal["running", "held"] = "running"
     """Extension: `held`: the live view starts with nothing moving until space (run) or n
     (one step); headless runs, --check and recordings start running all the same."""

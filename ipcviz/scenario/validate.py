@@ -12,6 +12,7 @@ from ipcviz.signals import PARENT_SIGNALS, SIGRTMAX, SIGRTMIN, UNCATCHABLE, sign
 
 from ipcviz.scenario.channel_env import check_env_names
 from ipcviz.result_line import check_result
+from ipcviz.vary import check_vary
 from ipcviz.scenario.expectations import check_expect, check_question
 from ipcviz.scenario.keys import canonical_key, key_problem
 from ipcviz.scenario.programs import check_programs, check_signal_steps
@@ -152,6 +153,7 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
     yield from check_time(scn, groups, unsure)
     yield from _check_compare(scn, unsure)
     yield from check_result(scn, groups, unsure)
+    yield from check_vary(scn, groups, unsure)
 
 
 def _check_compare(scn: s.Scenario, unsure: Unsure) -> Iterator[tuple[FieldPath, str]]:
