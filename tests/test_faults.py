@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import struct
-import termios
 import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -21,6 +16,8 @@ from ipcviz.host.process import ProcessIdentity
 
 from .conftest import ROOT, ipcviz_shm_entries, run_cli, run_scenario
 from .live import LiveRun
+from .terminal import Terminal
+from .waiting import until, wait_until
 
 EVERY_KIND = Path(__file__).parent / "scenarios" / "every_kind.yaml"
 
@@ -39,66 +36,17 @@ def run_started(workers: int = 3) -> bool:
                for d in live_run_dirs())
 
 
-def wait_until(predicate, timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-class Tui:
-    """`ipcviz launch` for real, on a pseudo-terminal, its output drained."""
-
-    def __init__(self, scenario: Path):
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        self.master = master
-        env = dict(os.environ, TERM="xterm-256color", COLUMNS="120", LINES="40")
-        self.proc = subprocess.Popen([sys.executable, "-m", "ipcviz", "launch", str(scenario)],
-                                     stdin=slave, stdout=slave, stderr=slave, cwd=ROOT, env=env,
-                                     start_new_session=True)
-        os.close(slave)
-        self._seen = b""
-        self._reader = threading.Thread(target=self._drain, daemon=True)
-        self._reader.start()
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            self._seen = (self._seen + data)[-65536:]
-
-    def wait_running(self) -> None:
-        """The run has started and the app is on screen (keys typed before the app puts
-        the terminal in raw mode are the terminal's, not the app's)."""
-        wait_until(run_started, what="the run to start")
-        wait_until(lambda: b"workers alive" in self._seen, what="the app to draw a frame")
-
-    def type(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-    def finish(self, timeout: float = 15) -> int:
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()  # never leave it running, even when the test fails
-            self.proc.wait()
-            raise
-        finally:
-            self._reader.join(5)
-            os.close(self.master)
-        return code
+def wait_running(term: Terminal) -> None:
+    """The run has started and the app is on screen (keys typed before the app puts the
+    terminal in raw mode are the terminal's, not the app's)."""
+    wait_until(run_started, message="the run to start")
+    term.wait_for_output(b"workers alive")
 
 
 @pytest.mark.parametrize("how", ["q", "ctrl+c", "SIGTERM", "SIGHUP", "SIGKILL"])
 def test_tui_ends_and_leaves_nothing(how, nothing_left_behind) -> None:
-    tui = Tui(EVERY_KIND)
-    try:
-        tui.wait_running()
+    with Terminal("launch", str(EVERY_KIND)) as tui:
+        wait_running(tui)
         assert ipcviz_shm_entries(), "the run should have shared memory while it runs"
         if how == "q":
             tui.type(b"q")
@@ -106,8 +54,7 @@ def test_tui_ends_and_leaves_nothing(how, nothing_left_behind) -> None:
             tui.type(b"\x03")
         else:
             os.kill(tui.proc.pid, getattr(signal, how))
-    finally:
-        code = tui.finish()
+        code = tui.wait(15)
     if how in ("q", "ctrl+c"):
         assert code == 0
     # the fixture waits for, and then asserts, no process, shm entry or run dir of ours
@@ -119,7 +66,7 @@ def test_headless_interrupted_prints_summary_and_cleans_up(sig, nothing_left_beh
                              "--headless", "--json"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(run_started, what="the run to start")
+        wait_until(run_started, message="the run to start")
     except AssertionError:
         proc.kill()
         proc.communicate()
@@ -139,11 +86,11 @@ def test_runtime_sigkilled_workers_die_and_clean_removes_the_rest(nothing_left_b
         workers = [ProcessIdentity.of(w.pid) for w in snap.workers if w.pid]
         os.kill(run.source.proc.pid, signal.SIGKILL)
         # PR_SET_PDEATHSIG: the workers die with the runtime
-        wait_until(lambda: not any(w and w.exists() for w in workers), what="workers to die")
+        wait_until(lambda: not any(w and w.exists() for w in workers), message="workers to die")
         left_shm = ipcviz_shm_entries()
         assert left_shm, "a SIGKILLed runtime cannot clean up: its objects remain"
         # `clean` while the UI side is still open (leaving it sweeps the run itself)
-        wait_until(lambda: run.source.proc.poll() is not None, what="the runtime reaped")
+        wait_until(lambda: run.source.proc.poll() is not None, message="the runtime reaped")
         result = run_cli("clean")
     assert result.returncode == 0
     removed = result.stdout
@@ -184,7 +131,7 @@ def test_a_recycled_pid_is_never_signalled() -> None:
         impostor = ProcessIdentity(victim.pid, real.start + 1)  # same pid, another process
         assert not impostor.exists()
         assert impostor.signal(signal.SIGKILL) is False
-        time.sleep(0.1)
+        time.sleep(0.1)  # nothing should happen: there is no event to wait for
         assert victim.poll() is None, "the process behind a reused pid was signalled"
         assert real.signal(signal.SIGKILL) is True
         assert victim.wait(5) == -signal.SIGKILL
@@ -234,14 +181,14 @@ def test_exception_inside_the_ui_still_cleans_up(nothing_left_behind) -> None:
     async def scenario() -> None:
         app = make_app(source=source)
         async with app.run_test(size=(120, 40)) as pilot:
-            while app.latest is None:
-                await pilot.pause(0.05)
+            await until(pilot, lambda: app.latest is not None, message="a first frame")
 
             def boom() -> None:
                 raise RuntimeError("a bug in a widget")
 
             app.call_later(boom)
-            await pilot.pause(1)
+            await until(pilot, lambda: app.return_code is not None,
+                        message="the app to end on the exception")
 
     with pytest.raises(RuntimeError, match="a bug in a widget"):
         asyncio.run(scenario())
