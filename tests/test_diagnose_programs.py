@@ -159,3 +159,19 @@ def test_make_j3_gets_no_diagnosis(nothing_left_behind):
     entry = _watch("make", "-s", "-C", str(BUGS), "-j3", duration="3")
     assert sorted(entry["program"]["last_output"]) == ["a", "b", "c"]
     _clean(entry)
+
+
+def test_a_loopback_tcp_pair_where_both_wait_to_be_spoken_to_is_a_deadlock(
+        nothing_left_behind):
+    entry = _watch(PY, str(BUGS / "tcp_both_wait.py"))
+    one = _diagnosis(entry, "deadlock")
+    (child,) = _children(entry)
+    assert sorted(one["pids"]) == sorted([entry["pid"], child["pid"]])
+    objects = {o["id"]: o for o in entry["program"]["graph"]["objects"]}
+    (pair,) = [o for o in objects.values() if o["kind"] == "tcp"]
+    assert set(one["objects"]) == {pair["id"]}
+    assert sorted((e["pid"], e["fd"]) for e in pair["ends"]) == sorted(
+        [(entry["pid"], 4), (child["pid"], 3)])
+    assert len({e["inode"] for e in pair["ends"]}) == 2  # the two sockets of one connection
+    assert [o["kind"] for o in objects.values()].count("listen") == 1
+    assert one["text"].count("blocked reading tcp stream pair 127.0.0.1:") == 2

@@ -82,7 +82,7 @@ def test_unix_sockets_pair_by_peer_and_loopback_tcp_by_address() -> None:
         Socket(200, "tcp", "stream", "established", "127.0.0.1:5000", "127.0.0.1:41000",
                (End(10, 4),), peer_inode=201),
         Socket(201, "tcp", "stream", "established", "127.0.0.1:41000", "127.0.0.1:5000",
-               (End(11, 4),), peer_inode=200),
+               (End(11, 4),), peer_inode=300),  # the listener shares the address
         Socket(300, "tcp", "stream", "listen", "127.0.0.1:5000", "0.0.0.0:0", (End(10, 5),))])
     objects = {o.id: o for o in build_graph(obs).objects}
     assert sorted(objects) == ["listen:[300]", "tcp:[200]-[201]", "unix:[100]-[101]"]

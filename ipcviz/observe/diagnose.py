@@ -254,7 +254,8 @@ def _zombies(seen: Observation, graph: Graph) -> list[Finding]:
         out.append(Finding(
             "zombies", f"zombies:{p.pid}", "zombies not reaped",
             f"{p.zombies} zombie child{'ren' if p.zombies > 1 else ''} ({shown}) under "
-            f"{who(graph, p.pid)}, which has not waited for them: {sigchld}{doing}",
+            f"{who(graph, p.pid)}, which has not waited for {'them' if p.zombies > 1 else 'it'}: "
+            f"{sigchld}{doing}",
             (p.pid,) + tuple(kids), ()))
     return out
 

@@ -136,14 +136,23 @@ def _socket_objects(seen: Observation) -> list[GraphObject]:
     TCP by local and remote address) is one object with the ends of both sockets; a
     listener, or a socket whose peer is outside the tree, is an object of its own."""
     by_inode = {s.inode: s for s in seen.sockets}
+    # a TCP connection's two sockets, each one's local address the other's remote (a
+    # listener shares its local address with every connection it accepted: left out)
+    by_address = {(s.family, s.local, s.remote): s for s in seen.sockets
+                  if s.family != "unix" and s.state != "listen"}
     done: set[int] = set()
     out = []
     for s in seen.sockets:
         if s.inode in done:
             continue
         done.add(s.inode)
-        peer = by_inode.get(s.peer_inode) if s.peer_inode else None
-        if peer is not None and peer.inode not in done and peer.peer_inode in (s.inode, None):
+        if s.family == "unix":
+            peer = by_inode.get(s.peer_inode) if s.peer_inode else None
+        else:
+            peer = by_address.get((s.family, s.remote, s.local)) \
+                if s.state != "listen" else None
+        if peer is not None and peer.inode not in done and (
+                s.family != "unix" or peer.peer_inode in (s.inode, None)):
             done.add(peer.inode)
             pair = sorted((s, peer), key=lambda x: x.inode)
             ends = tuple(GraphEnd(e.pid, e.fd, "both", x.inode) for x in pair for e in x.holders)
