@@ -75,6 +75,14 @@ def test_two_readers_each_writing_only_the_others_pipe_are_a_deadlock() -> None:
                               "pid 10 (p10) writes → back to the first")
 
 
+def test_a_cycle_through_a_fifo_is_no_deadlock_since_anyone_may_open_it() -> None:
+    obs = seen([proc(10, wait=reading(3)), proc(11, 10, wait=reading(3))],
+               [Pipe(7, "fifo", "/tmp/f", (End(10, 3, "r"), End(11, 4, "w")), 0, 65536),
+                Pipe(8, "pipe", None, (End(11, 3, "r"), End(10, 4, "w")), 0, 65536)])
+    assert stuck(build_graph(obs), None) == {10, 11}
+    assert diagnose(obs, build_graph(obs)) == []
+
+
 def test_unix_sockets_pair_by_peer_and_loopback_tcp_by_address() -> None:
     obs = seen([proc(10), proc(11, 10)], sockets=[
         Socket(100, "unix", "stream", "connected", "", "", (End(10, 3),), peer_inode=101),

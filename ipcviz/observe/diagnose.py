@@ -159,6 +159,8 @@ def diagnose(seen: Observation, graph: Graph,
         rest -= component
         waited = [blocked[p][0].id for p in cycle]
         waited += sorted({blocked[p][0].id for p in component} - set(waited))
+        if any(blocked[p][0].kind == "fifo" for p in component):
+            continue  # a FIFO has a name: another process may open it and end the wait
         steps = []
         for pid in cycle:
             obj, end, direction = blocked[pid]
