@@ -3,10 +3,9 @@ line, reads the echo and sleeps; the server waits for the next connection."""
 import os
 import socket
 import sys
-import tempfile
 import time
 
-path = os.path.join(tempfile.mkdtemp(), "echo.sock")
+path = f"\0ipcviz-test-echo-{os.getpid()}"   # an abstract name: no file left behind
 server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 server.bind(path)
 server.listen()
