@@ -118,6 +118,22 @@ def test_a_write_end_kept_across_exec_is_named_with_its_descriptor(nothing_left_
             f"{pipe['inodes'][0]} as fd {end['fd']} without close-on-exec") in one["text"]
 
 
+def test_a_socket_kept_across_exec_is_named_with_its_descriptor(nothing_left_behind):
+    entry = _watch(PY, str(BUGS / "inherited_socket.py"))
+    one = _diagnosis(entry, "inherited_end")
+    children = {p["name"]: p for p in _children(entry)}
+    sleep = children.pop("sleep")
+    (reader,) = children.values()
+    assert one["pids"] == [sleep["pid"], reader["pid"]]
+    pair = _pipe(entry, one["objects"][0])
+    assert pair["kind"] == "unix"
+    (end,) = [e for e in pair["ends"] if e["pid"] == sleep["pid"]]
+    (other,) = [e for e in pair["ends"] if e["pid"] == reader["pid"]]
+    assert end["fd"] > 2 and end["inode"] != other["inode"]
+    assert (f"pid {sleep['pid']} (sleep) holds one socket of the unix stream pair "
+            f"(unnamed) ↔ (unnamed) as fd {end['fd']} without close-on-exec") in one["text"]
+
+
 def _clean(entry: dict) -> None:
     assert entry["program"]["diagnoses"] == []
     assert entry["program"]["graph"]["processes"], "the tree was never seen"

@@ -83,16 +83,18 @@ def helpers(obj: GraphObject, end: GraphEnd, direction: str) -> set[int]:
 
 
 def inherited_candidates(graph: Graph) -> list[tuple[int, int]]:
-    """(pid, fd) of write ends whose close-on-exec flag the caller should read: held at a
-    descriptor above 2 by a process that waits in something else, on a pipe a reader
-    is blocked reading."""
+    """(pid, fd) of ends whose close-on-exec flag the caller should read: a pipe's write
+    end, or the other socket of a pair, that a reader is blocked reading, held at a
+    descriptor above 2 by a process that waits in something else."""
     out = []
-    for pid, (obj, _end, direction) in blocked_on(graph).items():
-        if direction != "read" or obj.kind not in ("pipe", "fifo"):
+    for pid, (obj, mine, direction) in blocked_on(graph).items():
+        if direction != "read":
             continue
         for e in obj.ends:
             node = graph.node(e.pid)
-            if e.end in ("write", "both") and e.pid != pid and e.fd is not None and e.fd > 2 \
+            other = e.end in ("write", "both") if obj.kind in ("pipe", "fifo") else \
+                e.inode != mine.inode
+            if other and e.pid != pid and e.fd is not None and e.fd > 2 \
                     and node is not None and node.state in ("S", "D") and node.wait_fd != e.fd:
                 out.append((e.pid, e.fd))
     return sorted(set(out))
@@ -278,12 +280,16 @@ def _inherited(seen: Observation, graph: Graph, blocked: dict,
         node = graph.node(pid)
         if found is None or node is None:
             continue
-        obj = found[0]
-        readers = sorted(p for p, (o, _, d) in blocked.items() if o.id == obj.id and d == "read")
+        obj, held = found
+        piped = obj.kind in ("pipe", "fifo")
+        readers = sorted(p for p, (o, e, d) in blocked.items() if o.id == obj.id
+                         and d == "read" and (piped or e.inode != held.inode))
+        what = (f"the write end of {_label(obj)}" if piped else
+                f"one socket of the {_label(obj)}")
         out.append(Finding(
-            "inherited_end", f"inherited_end:{pid}:{fd}:{obj.id}", "unused write end",
-            f"{who(graph, pid)} holds the write end of {_label(obj)} as fd {fd} without "
-            f"close-on-exec (kept across its exec) and waits in {node.waits or 'something else'}"
-            f", not on it, while {', '.join(who(graph, r) for r in readers)} waits reading "
-            "it: EOF comes only when it closes", (pid,) + tuple(readers), (obj.id,)))
+            "inherited_end", f"inherited_end:{pid}:{fd}:{obj.id}", "unused inherited end",
+            f"{who(graph, pid)} holds {what} as fd {fd} without close-on-exec (kept "
+            f"across its exec) and waits in {node.waits or 'something else'}, not on it, "
+            f"while {', '.join(who(graph, r) for r in readers)} waits reading the other "
+            "end: EOF comes only when it closes", (pid,) + tuple(readers), (obj.id,)))
     return out
