@@ -7,27 +7,25 @@ found by its unique command line and killed by pid if a test fails."""
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import json
 import os
-import pty
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
-import time
 from pathlib import Path
 
 import psutil
 import pytest
 
 from ipcviz.host import cgroup
+from ipcviz.host.registry import PROCESSES_FILE
 
 from .conftest import ROOT, ipcviz_cgroups, run_cli
+from .terminal import Terminal
+from .waiting import wait_until
 
 
 @functools.lru_cache(maxsize=None)
@@ -195,11 +193,17 @@ workers:
 """
 
 
-def _wait_for(predicate, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+def _registered(procs: list[psutil.Process]) -> bool:
+    """Every one of `procs` is in a run's registry of processes (`pid start` lines), where
+    `ipcviz clean` looks for what a killed run left."""
+    pids = set()
+    for directory in Path(os.environ["IPCVIZ_RUN_ROOT"]).iterdir():
+        try:
+            lines = (directory / PROCESSES_FILE).read_text().splitlines()
+        except FileNotFoundError:
+            continue
+        pids |= {int(line.split()[0]) for line in lines if line.strip()}
+    return {proc.pid for proc in procs} <= pids
 
 
 def _clean_ends_them(escaped: list[psutil.Process], mechanism: str) -> None:
@@ -208,7 +212,7 @@ def _clean_ends_them(escaped: list[psutil.Process], mechanism: str) -> None:
     assert result.returncode == 0, result.stderr
     if mechanism == "cgroup":
         assert "removed cgroup " in result.stdout, result.stdout
-    _wait_for(lambda: _alive(escaped) == [], "the escaped processes to end", 5)
+    wait_until(lambda: _alive(escaped) == [], 5, message="the escaped processes to end")
     assert ipcviz_cgroups() == []
 
 
@@ -221,9 +225,9 @@ def test_clean_ends_what_a_sigkilled_headless_run_left(mechanism, text, scenario
                             "--allow-exec"], cwd=ROOT, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
-        _wait_for(lambda: len(_sleeping(duration)) == 2, "the two escaped sleeps")
+        wait_until(lambda: len(_sleeping(duration)) == 2, message="the two escaped sleeps")
         escaped = _sleeping(duration)
-        time.sleep(0.6)  # tracking puts them into the registry a few times a second
+        wait_until(lambda: _registered(escaped), message="the escaped sleeps registered")
         run.send_signal(signal.SIGKILL)
         assert run.wait(10) == -signal.SIGKILL  # (not ended by itself meanwhile)
         _clean_ends_them(escaped, mechanism)
@@ -239,35 +243,22 @@ def test_clean_ends_what_a_sigkilled_app_and_runtime_left(mechanism, scenario_fi
     """The live app on a terminal and its runtime process, both SIGKILLed."""
     duration = _duration()
     path = scenario_file(DAEMONIZES.format(duration=duration))
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    env = dict(os.environ, TERM="xterm-256color", COLUMNS="120", LINES="40")
-    app = subprocess.Popen([sys.executable, "-m", "ipcviz", "launch", str(path),
-                            "--allow-exec"], stdin=slave, stdout=slave, stderr=slave,
-                           cwd=ROOT, env=env, start_new_session=True)
-    os.close(slave)
-    os.set_blocking(master, False)
+    term = Terminal("launch", str(path), "--allow-exec")
     runtimes: list[psutil.Process] = []
     try:
-        def started() -> bool:
-            try:
-                os.read(master, 65536)  # the app's screen: read, so it never blocks
-            except OSError:
-                pass
-            return len(_sleeping(duration)) == 2
-
-        _wait_for(started, "the two escaped sleeps", 30)
+        wait_until(lambda: len(_sleeping(duration)) == 2, 30,
+                   message="the two escaped sleeps")
         escaped = _sleeping(duration)
-        runtimes = [c for c in psutil.Process(app.pid).children()
+        runtimes = [c for c in psutil.Process(term.proc.pid).children()
                     if "ipcviz.runtime" in " ".join(c.cmdline())]
         assert len(runtimes) == 1
-        time.sleep(0.6)  # tracking puts them into the registry a few times a second
+        wait_until(lambda: _registered(escaped), message="the escaped sleeps registered")
         # both stopped first: neither may see the other's end and clean up after it
         runtimes[0].suspend()
-        app.send_signal(signal.SIGSTOP)
-        app.send_signal(signal.SIGKILL)
+        term.proc.send_signal(signal.SIGSTOP)
+        term.proc.send_signal(signal.SIGKILL)
         runtimes[0].kill()
-        app.wait(10)
+        term.proc.wait(10)
         runtimes[0].wait(10)
         _clean_ends_them(escaped, mechanism)
     finally:
@@ -276,10 +267,7 @@ def test_clean_ends_what_a_sigkilled_app_and_runtime_left(mechanism, scenario_fi
                 proc.kill()
             except psutil.NoSuchProcess:
                 pass
-        if app.poll() is None:
-            app.kill()
-            app.wait()
-        os.close(master)
+        term.close()
         _kill_all(duration)
 
 
