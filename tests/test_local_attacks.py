@@ -134,3 +134,40 @@ def test_a_name_taken_by_another_user_while_clean_looks_is_never_removed(
     finally:
         if os.path.lexists(planted):
             os.unlink(planted)
+
+
+def _sleeping(marks: tuple[str, ...]) -> list[int]:
+    """Pids of processes whose command line is `sleep MARK` for one of `marks`."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{name}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv[:1] == [b"sleep"] and argv[1:2] and argv[1].decode() in marks:
+            found.append(int(name))
+    return found
+
+
+def test_without_a_cgroup_orphans_that_left_session_and_environment_end_with_the_run(
+        nothing_left_behind) -> None:
+    """Where no cgroup can be used, a program's children that leave its session at once
+    (setsid, one also by a double fork) and clear their environment (`env -i`) are
+    orphans the runtime adopted as subreaper: they end with the run all the same."""
+    marks = (str(43_000 + os.getpid() % 1000), str(44_000 + os.getpid() % 1000))
+    script = (f'setsid sh -c "exec env -i sleep {marks[0]} &"; '
+              f'setsid sh -c "(exec env -i sleep {marks[1]} &) &"; sleep 0.5')
+    env = {**os.environ, "IPCVIZ_NO_CGROUP": "1"}
+    try:
+        result = subprocess.run([sys.executable, "-m", "ipcviz", "watch", "--headless",
+                                 "--duration", "2", "--", "sh", "-c", script],
+                                capture_output=True, text=True, cwd=ROOT, env=env,
+                                timeout=120, stdin=subprocess.DEVNULL)
+        assert result.returncode == 0, result.stderr
+        assert "kept together by: subreaper" in result.stdout
+        assert _sleeping(marks) == []
+    finally:
+        for pid in _sleeping(marks):
+            os.kill(pid, 9)

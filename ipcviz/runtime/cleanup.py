@@ -94,7 +94,7 @@ class Cleanup:
         leaders = [p.ident.pid for p in programs if p.alive]
         groups = {p.ident.pid for p in programs}  # (a program that has ended too)
         recorded = self._recorded_descendants
-        found = program_trees(leaders, groups)
+        found = program_trees(leaders, groups, self.tracing.pids)
         if self.containment is not None:  # the run's id in their environment
             found += self.containment.scan()
         for ident in found:
@@ -120,7 +120,7 @@ class Cleanup:
                   if p.instance.definition.exec is not None and p.ident}
         if groups:  # a program's own children are not in the table: the kernel's tree
             marked = containment.scan if containment is not None else None
-            extra = [i for i in kill_program_trees(programs, groups, marked)
+            extra = [i for i in kill_program_trees(programs, groups, marked, self.tracing.pids)
                      if i.pid not in programs]
             kids += extra
             self._kid_idents += extra

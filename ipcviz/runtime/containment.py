@@ -9,8 +9,10 @@ user's may move itself out of a cgroup the user owns): every worker's program ge
 processes that appeared since its last look and takes as the run's those of the user's
 own whose environment carries this run's id, besides the programs' trees and process
 groups (programs.py); each is put into the registry by pid and start time, and killed by
-identity at the end. What escapes tracking alone: a process that leaves its session and
-clears its environment before the runtime's next look.
+identity at the end. The runtime is their subreaper: an orphan that left its session and
+cleared its environment is still its child (programs.py), and ends with the run. What
+escapes tracking alone: such a process started just before the runtime itself is killed
+outright (then init adopts it), before the runtime's next look recorded it for `clean`.
 """
 
 from __future__ import annotations

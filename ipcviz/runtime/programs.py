@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -272,11 +272,15 @@ def not_exec_yet(pid: int) -> bool:
         return False
 
 
-def program_trees(leaders: list[int], groups: set[int]) -> list[ProcessIdentity]:
-    """Every process under the `leaders` (programs), and the runtime's children in the
-    programs' process `groups` (their orphans: the runtime is the subreaper)."""
+def program_trees(leaders: list[int], groups: set[int],
+                  helpers: Collection[int] = ()) -> list[ProcessIdentity]:
+    """Every process under the `leaders` (programs), and the orphans the runtime adopted
+    as subreaper with what is under them: its children in the programs' process `groups`,
+    and every child that is not its own fork nor one of its `helpers` (strace), whatever
+    session or group it moved to and whatever it did to its environment."""
     seen: dict[int, ProcessIdentity] = {}
-    todo = list(leaders) + [k for k in _children(os.getpid()) if _pgrp(k) in groups]
+    todo = list(leaders) + [k for k in _children(os.getpid()) if k not in helpers and (
+        _pgrp(k) in groups or not not_exec_yet(k))]
     while todo:
         pid = todo.pop()
         if pid in seen:
@@ -290,14 +294,15 @@ def program_trees(leaders: list[int], groups: set[int]) -> list[ProcessIdentity]
 
 
 def kill_program_trees(leaders: list[int], groups: set[int],
-                       marked: Callable[[], list[ProcessIdentity]] | None = None
-                       ) -> list[ProcessIdentity]:
+                       marked: Callable[[], list[ProcessIdentity]] | None = None,
+                       helpers: Collection[int] = ()) -> list[ProcessIdentity]:
     """SIGKILL the programs and everything they started, by identity (a pid that has
     been reused is never signalled), until no new process turns up; returns them all.
     `marked`: more processes of the run (those tracking found outside these trees)."""
     killed: dict[ProcessIdentity, None] = {}
     for _ in range(10):  # a program forking as fast as it can: a few rounds catch it
-        found = program_trees(leaders, groups) + (marked() if marked is not None else [])
+        found = program_trees(leaders, groups, helpers) + (marked() if marked is not None
+                                                           else [])
         found = [p for p in dict.fromkeys(found) if p not in killed and p.exists()]
         if not found:
             break
