@@ -174,7 +174,7 @@ def seeded(scenario: Any, seed: int | None) -> Any:
     import dataclasses
 
     from ipcviz.scenario.load import load_text
-    from ipcviz.vary import varied
+    from ipcviz.scenario.vary import varied
 
     if not scenario.model.vary:
         return scenario

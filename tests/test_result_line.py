@@ -8,7 +8,8 @@ import asyncio
 
 import pytest
 
-from ipcviz.result_line import render, snapshot_lookups
+from ipcviz.scenario.result_line import render
+from ipcviz.telemetry.result_values import snapshot_lookups
 from ipcviz.scenario.load import ScenarioError, load_scenario, load_text
 from ipcviz.scenario.paths import bundled_scenarios
 from ipcviz.tui.app import make_app

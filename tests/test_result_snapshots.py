@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ipcviz.result_line import render, snapshot_lookups
+from ipcviz.scenario.result_line import render
+from ipcviz.telemetry.result_values import snapshot_lookups
 from ipcviz.scenario.load import load_scenario
 from ipcviz.tui.app import make_app
 from ipcviz.tui.source import FixedSource, read_recording, snapshots_until

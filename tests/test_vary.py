@@ -8,7 +8,7 @@ import pytest
 
 from ipcviz.quiz import seeded
 from ipcviz.scenario.load import ScenarioError, load_scenario, load_text
-from ipcviz.vary import chosen
+from ipcviz.scenario.vary import chosen
 
 from .conftest import run_cli
 

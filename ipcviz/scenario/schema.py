@@ -318,7 +318,7 @@ class Scenario(Model):
     """Extension: channels whose throughput is compared side by side while they all run
     (the live speed panel, and `moved`, `mb_per_s` and `rank` in their summary entries)."""
     vary: list[Given] = Field([], max_length=10)
-    """Extension: givens `quiz --seed N` and `course --seed N` vary (ipcviz/vary.py)."""
+    """Extension: givens `quiz --seed N` and `course --seed N` vary (ipcviz/scenario/vary.py)."""
     start: Literal["running", "held"] = "running"
     """Extension: `held`: the live view starts with nothing moving until space (run) or n
     (one step); headless runs, --check and recordings start running all the same."""

@@ -11,8 +11,8 @@ from ipcviz.scenario.kinds import CHANNELS, STEPS
 from ipcviz.signals import PARENT_SIGNALS, SIGRTMAX, SIGRTMIN, UNCATCHABLE, signal_name
 
 from ipcviz.scenario.channel_env import check_env_names
-from ipcviz.result_line import check_result
-from ipcviz.vary import check_vary
+from ipcviz.scenario.result_line import check_result
+from ipcviz.scenario.vary import check_vary
 from ipcviz.scenario.expectations import check_expect, check_question
 from ipcviz.scenario.keys import canonical_key, key_problem
 from ipcviz.scenario.programs import check_programs, check_signal_steps

@@ -174,7 +174,7 @@ class Snapshot:
     triggers: tuple[tuple[str, str], ...] = ()
     description: str = ""
     result: str = ""
-    """The scenario's `result:` template (ipcviz/result_line.py), filled in by the UI."""
+    """The scenario's `result:` template (ipcviz/scenario/result_line.py), filled in by the UI."""
     held_start: bool = False
     """A held start (`start: held`) nobody has let go on yet: nothing has moved."""
     steps: int = 0

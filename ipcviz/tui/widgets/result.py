@@ -1,5 +1,5 @@
 """The lesson's result line, under the status line: the scenario's `result:` template
-filled in with this frame's values (ipcviz/result_line.py), so the number a lesson is
+filled in with this frame's values (ipcviz/scenario/result_line.py), so the number a lesson is
 about is said in one line instead of sitting somewhere in a panel."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ipcviz.result_line import render, snapshot_lookups
+from ipcviz.scenario.result_line import render
+from ipcviz.telemetry.result_values import snapshot_lookups
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.tui.widgets.base import FrameStyle
 

@@ -195,25 +195,6 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def snapshot_lookups(snap: Any) -> tuple[Callable[[str], list[Mapping[str, Any]]],
-                                         Callable[[str], Mapping[str, Any] | None]]:
-    """`render`'s two look-ups over one frame: summary entries, built for named ones only."""
-    from ipcviz.telemetry.summary import channel_entry, worker_entry
-
-    def worker(name: str) -> list[Mapping[str, Any]]:
-        view = snap.worker(name)
-        if view is not None:
-            return [worker_entry(view)]
-        return [worker_entry(w) for w in snap.workers
-                if w.name.startswith((f"{name}.", f"{name}#"))]
-
-    def channel(name: str) -> Mapping[str, Any] | None:
-        view = snap.channel(name)
-        return None if view is None else channel_entry(view)
-
-    return worker, channel
-
-
 def check_result(scn: Any, groups: Mapping[str, list[str]], unsure: Any
                  ) -> Iterator[tuple[tuple[str, ...], str]]:
     """The loader's check of `result:` (scenario/validate.py): each problem at the key."""
