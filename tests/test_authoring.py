@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
-import pty
 import re
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from ipcviz.scenario.json_schema import MODELINE_PREFIX
 from ipcviz.scenario.paths import bundled_scenarios
 
 from .conftest import ROOT, SCENARIOS, run_cli
+from .terminal import Terminal
 
 BUNDLED = bundled_scenarios()  # in the course's order
 
@@ -163,23 +163,10 @@ def test_docs_on_a_terminal_opens_the_pager(tmp_path: Path) -> None:
     pager.write_text("#!/bin/sh\necho \"PAGER $# $1\"\n")
     pager.chmod(0o755)
     env = {**os.environ, "PAGER": str(pager)}
-    master, slave = pty.openpty()
-    try:
-        proc = subprocess.run([sys.executable, "-m", "ipcviz", "docs"], stdout=slave,
-                              stderr=subprocess.PIPE, env=env, cwd=ROOT, timeout=60)
-        os.close(slave)
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the terminal's other side is closed
-                break
-            if not chunk:
-                break
-            out += chunk
-    finally:
-        os.close(master)
-    assert proc.returncode == 0, proc.stderr
+    term = Terminal("docs", env=env)
+    code = term.wait(60)
+    out = bytes(term.output)
+    assert code == 0, out
     assert out.decode().strip() == f"PAGER 1 {ROOT / 'docs' / 'scenario-format.md'}"
 
 
