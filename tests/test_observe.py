@@ -335,11 +335,13 @@ def sysv_ids(kind: str) -> set[int]:
 
 
 def test_observe_package_stands_alone() -> None:
-    """No Textual, and nothing of ipcviz but the pure helpers (signals, format)."""
+    """No Textual, and nothing of ipcviz but the pure helpers (signals, format) and the
+    bounded reader of a source file (host/inputs.py, which imports only os and stat)."""
     code = ("import sys, ipcviz.observe, ipcviz.observe.cc\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')"
             " or (m.startswith('ipcviz.') and not m.startswith('ipcviz.observe')"
-            " and m not in ('ipcviz.signals', 'ipcviz.format'))))\n")
+            " and m not in ('ipcviz.signals', 'ipcviz.format', 'ipcviz.host',"
+            " 'ipcviz.host.inputs'))))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout.strip()
     assert out == "[]"

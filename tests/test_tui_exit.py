@@ -5,7 +5,6 @@ objects; the nothing_left_behind fixture checks that nothing stays."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 from pathlib import Path
@@ -147,14 +146,18 @@ def test_sigterm_or_sighup_to_the_ui_with_the_runtime_stopped_leaves_nothing(
 
 
 def test_a_crash_of_the_app_exits_non_zero(tmp_path, nothing_left_behind) -> None:
-    """A recording whose numbers are not numbers makes a panel raise: the app reports the
-    crash and the exit status says so (it was 0)."""
-    recording = ROOT / "tests" / "recordings" / "deadlock.jsonl"
-    frame = json.loads(recording.read_text().splitlines()[0])
-    frame["workers"][0]["cpu"] = "not a number"
-    broken = tmp_path / "broken.jsonl"
-    broken.write_text(json.dumps(frame) + "\n")
-    term = Terminal("replay", str(broken))
+    """A panel that raises while drawing a good recording: the app reports the crash and
+    the exit status says so (it was 0). A recording can no longer make a panel raise (it
+    is checked when read), so the panel is broken on purpose in the app's process."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import ipcviz.tui.widgets.workers as table\n"
+        "def render_line(self, y):\n"
+        "    raise RuntimeError('panel broken on purpose')\n"
+        "table.WorkersTable.render_line = render_line\n")
+    env = dict(os.environ, PYTHONPATH=f"{hook}{os.pathsep}{ROOT}")
+    term = Terminal("replay", str(ROOT / "tests" / "recordings" / "deadlock.jsonl"), env=env)
     status = term.wait()
     assert status != 0
-    assert b"not a number" in term.output or b"Error" in term.output
+    assert b"panel broken on purpose" in term.output
