@@ -52,7 +52,7 @@ TAKEN_BEFORE_THE_APP = {
 }
 
 #: Keys the live view binds itself (tui/app.py, the workers table); a trigger may not
-#: take them. `z f F v e d` are not here: they give way to a trigger (tui/layout_keys.py).
+#: take them. `z f F v e d T` are not here: they give way to a trigger (tui/layout_keys.py).
 APP_KEYS = frozenset(
     "t k i s c u R p q S l n N".split()
     + ["space", "minus", "plus", "question_mark", "ctrl+r", "up", "down", "left", "right",

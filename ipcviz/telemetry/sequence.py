@@ -79,6 +79,8 @@ class Mark:
     what: str
     at: float
     count: int = 1
+    unit: str = "signal"
+    """What `count` counts: "bytes", "message" or "signal"."""
 
 
 class _Batch:
@@ -101,6 +103,10 @@ class Sequence:
         self._holders: dict[str, Counter[str]] = {}
         self.arrows: list[Arrow] = []
         self.marks: list[Mark] = []
+        self.waiting: list[Mark] = []
+        """"send" marks: sends that had no receipt yet in the frame they were seen in (a
+        message left in a queue): drawn at their own time, their arrow comes later."""
+        self._new: list[tuple[str, str, _Batch]] = []
 
     def add(self, snap: Snapshot) -> None:
         """Take in the next frame: its new arrows and marks are appended."""
@@ -115,6 +121,10 @@ class Sequence:
                 self._semaphore(channel.name, channel.data.get("holders", ()), at)
         if streams:
             self._streams(snap, streams, at)
+        for unit, what, batch in self._new:
+            if batch.left:
+                self.waiting.append(Mark("send", batch.who, what, batch.at, batch.left, unit))
+        self._new.clear()
 
     def unpaired(self) -> list[Mark]:
         """The signals not paired (yet), in time order: "sent" marks on their senders
@@ -159,7 +169,10 @@ class Sequence:
                         "from" if (worker.name == server) == sending else "to")
                     key = (unit, name, toward)
                     queues = self._sends if sending else self._receipts
-                    queues.setdefault(key, deque()).append(_Batch(worker.name, at, grown))
+                    batch = _Batch(worker.name, at, grown)
+                    queues.setdefault(key, deque()).append(batch)
+                    if sending:
+                        self._new.append((unit, name, batch))
                     self._pair(key)
 
     def _signals(self, snap: Snapshot) -> None:
@@ -206,7 +219,9 @@ class Sequence:
 
     def _signal_sent(self, sender: str, target: str, sig: str, count: int, at: float) -> None:
         key = ("signal", target, sig)
-        self._sends.setdefault(key, deque()).append(_Batch(sender, at, count))
+        batch = _Batch(sender, at, count)
+        self._sends.setdefault(key, deque()).append(batch)
+        self._new.append(("signal", sig, batch))
         self._pair(key)
 
     def _signal_received(self, worker: str, sig: str, count: int, at: float) -> None:

@@ -36,7 +36,7 @@ from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.panels import (
     BORDER_TITLES, PANELS, EventLog, LessonText, LocksPanel, PipesPanel, ProgramsPanel,
     QueuesPanel, ResultLine, RpcPanel, SharedMemoryPanel, SignalsPanel, SourceView,
-    SpeedPanel, StatusBar, WorkersTable,
+    SpeedPanel, StatusBar, Timeline, WorkersTable,
 )
 
 NARROW_WIDTH = 100
@@ -103,6 +103,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, ReloadChecks, App[None]):
         Binding("f", "filter_worker", "events of worker", show=False),
         Binding("F", "filter_kind", "events by kind", show=False),
         Binding("v", "view_source", "YAML", show=False),
+        Binding("T", "timeline", "timeline", show=False),
         Binding("e", "edit_source", "edit", show=False),
         Binding("left", "seek(-1, 0)", "frame back", show=False, priority=True),
         Binding("right", "seek(1, 0)", "frame on", show=False, priority=True),
@@ -149,6 +150,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, ReloadChecks, App[None]):
             yield LocksPanel()
         yield SourceView()
         yield EventLog()
+        yield Timeline()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -308,7 +310,8 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, ReloadChecks, App[None]):
     LIVE_ACTIONS = frozenset({"signal", "signal_picker", "restart", "pause", "trigger", "help",
                               "toggle_lock", "toggle_run", "step_all", "step_worker",
                               "speed", "restart_all", "seek", "view_source", "edit_source",
-                              "maximize_toggle", "filter_worker", "filter_kind"})
+                              "maximize_toggle", "filter_worker", "filter_kind",
+                              "timeline"})
     #: keys that act on processes: a replay has none (its keys are space, -/+ and seeking)
     PROCESS_ACTIONS = frozenset({"signal", "signal_picker", "restart", "pause", "trigger",
                                  "toggle_lock", "step_all", "step_worker", "restart_all",

@@ -9,7 +9,7 @@ from ipcviz.tui.widgets.events import KIND_FILTERS, EventLog
 #: keys added after scenario files could already use them for triggers: a scenario's
 #: trigger on one of them keeps it (its file stays valid), the app's own use gives way
 SOFT_KEYS = {"z": "maximize_toggle", "f": "filter_worker", "F": "filter_kind",
-             "v": "view_source", "e": "edit_source", "d": "shm_dtype"}
+             "v": "view_source", "e": "edit_source", "d": "shm_dtype", "T": "timeline"}
 
 
 class LayoutKeys:
@@ -45,6 +45,23 @@ class LayoutKeys:
             screen.minimize()
         elif screen.focused is not None:
             screen.maximize(screen.focused, container=False)
+
+    def action_timeline(self) -> None:
+        """`T`: the timeline in the event log's place, focused (arrows scroll it, `z`
+        gives it the screen); again: the event log back."""
+        if self._trigger_has("T"):
+            return
+        from ipcviz.tui.widgets.timeline import Timeline, TimelineLog
+
+        timeline = self.query_one(Timeline)  # type: ignore[attr-defined]
+        log = self.query_one(EventLog)  # type: ignore[attr-defined]
+        shown = not timeline.display
+        timeline.display, log.display = shown, not shown
+        if shown:
+            timeline.query_one(TimelineLog).focus()
+            timeline.call_after_refresh(timeline.draw)
+        elif self.screen.maximized is not None:  # type: ignore[attr-defined]
+            self.screen.minimize()  # type: ignore[attr-defined]
 
     def action_filter_worker(self) -> None:
         """`f`: the event log shows only the selected worker's lines, or everyone's."""

@@ -15,18 +15,21 @@ from ipcviz.tui.widgets.signals import SignalsPanel
 from ipcviz.tui.widgets.source_view import SourceView
 from ipcviz.tui.widgets.speed import SpeedPanel
 from ipcviz.tui.widgets.status import LessonText, StatusBar
+from ipcviz.tui.widgets.timeline import Timeline
 from ipcviz.tui.widgets.workers import WorkersTable
 
 __all__ = ["BORDER_TITLES", "PANELS", "EventLog", "LessonText", "LocksPanel", "PipesPanel",
            "ProgramsPanel", "QueuesPanel", "ResultLine", "RpcPanel", "SharedMemoryPanel", "SignalsPanel",
-           "SourceView", "SpeedPanel", "StatusBar", "WorkersTable"]
+           "SourceView", "SpeedPanel", "StatusBar", "Timeline", "WorkersTable"]
 
 #: the widgets that render each Snapshot
 PANELS = (StatusBar, ResultLine, LessonText, WorkersTable, SpeedPanel, ProgramsPanel, SignalsPanel,
-          PipesPanel, QueuesPanel, RpcPanel, SharedMemoryPanel, LocksPanel, SourceView)
+          PipesPanel, QueuesPanel, RpcPanel, SharedMemoryPanel, LocksPanel, SourceView,
+          Timeline)
 
 BORDER_TITLES = {
-    EventLog: "events", PipesPanel: "pipes, FIFOs, sockets: bytes in the kernel",
+    EventLog: "events", Timeline: "timeline: who sent what to whom (T: back to the events)",
+    PipesPanel: "pipes, FIFOs, sockets: bytes in the kernel",
     QueuesPanel: "queues: messages waiting",
     RpcPanel: "RPC: calling a function in another process",
     SignalsPanel: "signals: received / sent, kernel masks",

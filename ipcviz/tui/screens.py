@@ -36,6 +36,7 @@ KEYS_HELP = (
     ("d", "a watched program's shared memory as bytes, uint8, int32, int64, float64"),
     ("f / F", "event log: only the selected worker's lines / one kind of event"),
     ("v", "the scenario's YAML beside the panels: each worker's step marked"),
+    ("T", "timeline: who sent what to whom, time going down, in the event log's place"),
     ("e", "edit the scenario file in $EDITOR; saved, it is checked and the run restarts"),
     ("?", "this help"),
     ("q", "quit: the run's processes and IPC objects are removed"),
