@@ -18,6 +18,7 @@ from ipcviz import course_progress as store
 from ipcviz.host import outputs
 from ipcviz.host import sweep as sweep_module
 from ipcviz.host.registry import Registry
+from ipcviz.observe.cc import CompileError, compile_c
 from ipcviz.host.outputs import output_directory, output_problem, write_output
 
 from .conftest import ROOT
@@ -171,3 +172,37 @@ def test_without_a_cgroup_orphans_that_left_session_and_environment_end_with_the
     finally:
         for pid in _sleeping(marks):
             os.kill(pid, 9)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="acting as another user needs root")
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc) on this machine")
+def test_a_compile_cache_another_user_can_rename_away_is_refused(
+        shared_directory: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """XDG_CACHE_HOME in a shared folder (a home over quota): the cache directories are
+    the victim's own and private, but the folder holding them is not. The cached binary's
+    path, which the run then executes, is the attacker's to fill: they rename the cache
+    away and put their own program at that very path. A cache reached through such a
+    directory is refused in one line, before anything is built there."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(shared_directory))
+    monkeypatch.delenv("CC", raising=False)
+    source = tmp_path / "lesson.c"
+    source.write_text("int main(void) { return 7; }\n")
+    try:
+        built: Path | None = compile_c(source)
+    except CompileError as exc:
+        built = None
+        assert str(exc) == (f"{shared_directory}/ipcviz/cc: compile cache reached through "
+                            f"{shared_directory}, a directory others may write (mode 0777);"
+                            " set XDG_CACHE_HOME to a directory of yours")
+    if built is not None:  # the attack, as it goes where the cache was accepted
+        def replace() -> None:
+            os.rename(shared_directory / "ipcviz", shared_directory / "moved")
+            built.parent.mkdir(parents=True)
+            built.write_text("#!/bin/sh\nexit 66\n")
+            built.chmod(0o755)
+
+        as_nobody(replace)
+        ran = subprocess.run([str(built)], timeout=10)
+        pytest.fail(f"{built}, the path the run executes, ran another user's program "
+                    f"(exit {ran.returncode})")
+    assert os.listdir(shared_directory) == []

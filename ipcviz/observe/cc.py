@@ -10,7 +10,10 @@ bytes that were hashed, so the same source always runs the program it spells:
   inside the cache), and the compiler reads that copy, never the user's path again: a
   source swapped after it was hashed cannot end up under the old source's name;
 - the cache directory must be ours: our own, a real directory (not a link), closed to
-  group and others; a cache path someone else made is refused rather than trusted;
+  group and others; a cache path someone else made is refused rather than trusted, and so
+  is one reached through a directory another user could change ($XDG_CACHE_HOME in a
+  directory of theirs, or one anyone may write that is not sticky): they could rename
+  the cache away, with its binaries, between the build and the exec;
 - the binary is built in the private directory and renamed into place (mode 0700): a
   cached name holds a whole binary or nothing, and one whose file is not ours is rebuilt.
 """
@@ -43,6 +46,10 @@ def cache_dir() -> Path:
     """$XDG_CACHE_HOME/ipcviz/cc or ~/.cache/ipcviz/cc, created private, checked ours."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     path = Path(base) / "ipcviz" / "cc"
+    problem = _swappable(os.path.abspath(base))
+    if problem:
+        raise CompileError(f"{path}: compile cache reached through {problem}; set "
+                           "XDG_CACHE_HOME to a directory of yours")
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         for directory in (path.parent, path):  # ipcviz/ too: its owner could swap cc/
@@ -55,6 +62,30 @@ def cache_dir() -> Path:
         raise CompileError(f"{path}: cannot use the compile cache: {exc.strerror or exc}"
                            ) from None
     return path
+
+
+def _swappable(base: str) -> str | None:
+    """The first directory on the way to `base` (itself included) that another user could
+    change (theirs, or writable by others or another group, without the sticky bit), in
+    words; or None."""
+    me = os.getuid()
+    parts = Path(base).parts
+    for depth in range(1, len(parts) + 1):
+        directory = os.path.join(*parts[:depth])
+        try:
+            st = os.stat(directory)
+        except FileNotFoundError:
+            return None  # made below by us, as ours
+        except OSError as exc:
+            return f"{directory} ({exc.strerror})"
+        if st.st_uid not in (0, me):
+            return f"{directory}, a directory of uid {st.st_uid}"
+        # (group-writable is ours alone when the group is our own: a user private group)
+        shared = st.st_mode & 0o002 or (st.st_mode & 0o020 and st.st_gid != os.getgid())
+        if shared and not st.st_mode & stat.S_ISVTX:
+            return (f"{directory}, a directory others may write (mode "
+                    f"{stat.S_IMODE(st.st_mode):04o})")
+    return None
 
 
 def compiler() -> str:
