@@ -67,7 +67,7 @@ def per_reading() -> None:
     from ipcviz.observe import observe
     from ipcviz.observe.diagnose import diagnose
     from ipcviz.observe.graph import build_graph
-    from ipcviz.runtime.diagnosis import holders_outside
+    from ipcviz.runtime.diagnosis import OutsideLook
 
     proc = subprocess.Popen([sys.executable, "-c", PROGRAM], stdout=subprocess.DEVNULL)
     time.sleep(0.3)
@@ -80,7 +80,8 @@ def per_reading() -> None:
             graph = build_graph(seen)
             diagnose(seen, graph)
             t2 = time.perf_counter()
-            holders_outside(graph, {o.id for o in graph.objects}, {p.pid for p in seen.processes})
+            OutsideLook.start(graph, {o.id for o in graph.objects}).step(
+                {p.pid for p in seen.processes}, 10.0)
             t3 = time.perf_counter()
             seen_t.append(t1 - t0)
             graph_t.append(t2 - t1)

@@ -153,3 +153,32 @@ def test_a_diagnosis_is_shown_after_a_full_second_and_says_for_how_long() -> Non
     (everything,) = found.all_shown("w", now)
     assert everything["now"] is True and everything["held_s"] == 1.5
     assert found.all_shown("w", [])[0]["now"] is False
+
+
+def test_a_holder_outside_the_tree_is_found_a_slice_at_a_time(nothing_left_behind) -> None:
+    """A real pipe whose write end a process outside the (made-up) tree holds: the look
+    through /proc finds it, one process per step with no time budget."""
+    import os
+    import subprocess
+
+    from ipcviz.runtime.diagnosis import OutsideLook
+
+    r, w = os.pipe()
+    holder = subprocess.Popen(["sleep", "30"], pass_fds=(w,))
+    try:
+        inode = os.fstat(r).st_ino
+        obs = seen([proc(10, wait=reading(3))],
+                   [Pipe(inode, "pipe", None, (End(10, 3, "r"), End(10, 4, "w")), 0, 65536)])
+        look = OutsideLook.start(build_graph(obs), {f"pipe:[{inode}]"})
+        listed = len(look.pids)
+        steps = 1
+        while not look.step({10}, 0.0):
+            steps += 1
+        assert steps == listed > 1
+        # this process holds both ends too, but it is the observer, never counted
+        assert look.result() == {f"pipe:[{inode}]": (holder.pid,)}
+    finally:
+        holder.kill()
+        holder.wait()
+        os.close(r)
+        os.close(w)

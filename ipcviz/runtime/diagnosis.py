@@ -7,6 +7,7 @@ and says for how long."""
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 
 from ipcviz.observe.diagnose import diagnose, inherited_candidates
@@ -15,8 +16,9 @@ from ipcviz.observe.model import Observation
 
 #: seconds a condition must hold before it is shown
 SHOWN_AFTER = 1.0
-#: seconds a look for holders outside the tree stays good
+#: seconds a look for holders outside the tree stays good; seconds of it per reading
 OUTSIDE_FRESH = 1.0
+LOOK_BUDGET = 0.005
 O_CLOEXEC = 0o2000000
 #: diagnoses that hold only if nobody outside the tree holds an end of their objects
 _NEED_OUTSIDE = ("eof_never", "deadlock", "pipe_full")
@@ -34,10 +36,8 @@ def cloexec(pid: int, fd: int) -> bool | None:
     return None
 
 
-def holders_outside(graph: Graph, wanted: set[str], tree: set[int]) -> dict[str, tuple[int, ...]]:
-    """For each wanted object, the pids outside the tree holding a descriptor of it
-    (one pass over /proc; processes that cannot be read are not counted: another
-    user's process holds none of ours unless it was handed one)."""
+def _links(graph: Graph, wanted: set[str]) -> dict[str, str]:
+    """The /proc/PID/fd link text of each wanted object's descriptors -> its id."""
     links: dict[str, str] = {}
     for ident in wanted:
         obj = graph.object(ident)
@@ -48,27 +48,53 @@ def holders_outside(graph: Graph, wanted: set[str], tree: set[int]) -> dict[str,
         else:
             prefix = "pipe" if obj.kind == "pipe" else "socket"
             links.update({f"{prefix}:[{inode}]": ident for inode in obj.inodes})
-    found: dict[str, set[int]] = {ident: set() for ident in wanted}
-    me = os.getpid()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
-        if pid in tree or pid == me:
-            continue
+    return links
+
+
+@dataclass
+class OutsideLook:
+    """A look through /proc for processes outside the tree that hold a descriptor of
+    some objects, done a slice at a time so a machine with many processes never holds up
+    a frame (processes that cannot be read are not counted: another user's process holds
+    none of ours unless it was handed one)."""
+
+    links: dict[str, str]
+    pids: list[int]
+    found: dict[str, set[int]]
+
+    @classmethod
+    def start(cls, graph: Graph, wanted: set[str]) -> OutsideLook:
+        pids = sorted(int(e.name) for e in os.scandir("/proc") if e.name.isdigit())
+        return cls(_links(graph, wanted), pids, {ident: set() for ident in wanted})
+
+    def step(self, tree: set[int], budget: float) -> bool:
+        """Look at processes until `budget` seconds have passed (one at least); True
+        once every process has been looked at."""
+        deadline = time.monotonic() + budget
+        me = os.getpid()
+        while self.pids:
+            pid = self.pids.pop()
+            if pid not in tree and pid != me:
+                self._look(pid)
+            if time.monotonic() >= deadline:
+                break
+        return not self.pids
+
+    def _look(self, pid: int) -> None:
         try:
             fds = os.listdir(f"/proc/{pid}/fd")
         except OSError:
-            continue
+            return
         for fd in fds:
             try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                ident = self.links.get(os.readlink(f"/proc/{pid}/fd/{fd}"))
             except OSError:
                 continue
-            ident = links.get(target)
             if ident is not None:
-                found[ident].add(pid)
-    return {ident: tuple(sorted(pids)) for ident, pids in found.items()}
+                self.found[ident].add(pid)
+
+    def result(self) -> dict[str, tuple[int, ...]]:
+        return {ident: tuple(sorted(pids)) for ident, pids in self.found.items()}
 
 
 @dataclass
@@ -78,6 +104,8 @@ class Diagnoses:
     first_seen: dict[str, dict[str, float]] = field(default_factory=dict)
     shown: dict[str, dict[str, dict]] = field(default_factory=dict)
     outside: dict[str, tuple[float, tuple[int, ...]]] = field(default_factory=dict)
+    #: the look through /proc under way, if any
+    look: OutsideLook | None = None
 
     def read(self, name: str, seen: Observation, graph: Graph) -> list[dict]:
         """The diagnoses shown now for this program (each held a full second)."""
@@ -89,10 +117,13 @@ class Diagnoses:
                   if f.kind in _NEED_OUTSIDE for ident in f.objects}
         now = seen.taken_at
         stale = {i for i in wanted if now - self.outside.get(i, (-1e9, ()))[0] > OUTSIDE_FRESH}
-        if stale:
-            tree = {p.pid for p in seen.processes}
-            for ident, pids in holders_outside(graph, stale, tree).items():
+        if stale and self.look is None:
+            self.look = OutsideLook.start(graph, stale)
+        if self.look is not None and self.look.step({p.pid for p in seen.processes},
+                                                    LOOK_BUDGET):
+            for ident, pids in self.look.result().items():
                 self.outside[ident] = (now, pids)
+            self.look = None
         outside = {i: self.outside[i][1] for i in wanted if i in self.outside}
         findings = diagnose(seen, graph, outside, no_cloexec)
         since = self.first_seen.setdefault(name, {})
