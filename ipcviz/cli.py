@@ -1,5 +1,6 @@
 """Command line: launch | run | record | replay | screenshot | validate | list | show |
-new | docs | schema | clean | watch | quiz | course | export. Each subcommand stays thin."""
+new | docs | schema | clean | watch | quiz | course | export | serve. Each subcommand stays
+thin."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ipcviz import authoring, recording
 from ipcviz.course import add_course_parser, course_command
 from ipcviz.export import add_export_parser, export_command
 from ipcviz.quiz import add_quiz_parser, quiz_command
+from ipcviz.serve.command import add_serve_parser, serve_command
 from ipcviz.watch import add_allow_exec, add_watch_parser, watch_command
 from ipcviz.format import escape_control
 from ipcviz.scenario.opening import OpenedScenario, ScenarioError, open_scenario
@@ -145,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     add_quiz_parser(sub)
     add_course_parser(sub)
     add_export_parser(sub)
+    add_serve_parser(sub)
     clean = sub.add_parser("clean", help="remove processes and IPC objects left by crashed runs",
                    description="Remove what runs whose ipcviz process is gone left behind "
                                "(runs still alive are never touched).")
@@ -210,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             return course_command(args, _run_app, _fail)
         if command == "export":
             return export_command(args, _fail)
+        if command == "serve":
+            return serve_command(args, _fail)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `ipcviz list | head`: the reader has had enough

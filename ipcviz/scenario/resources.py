@@ -81,6 +81,13 @@ def _processes_of(name: str, scn: s.Scenario, seen: tuple[str, ...]) -> float:
     return total
 
 
+def worst_processes(scn: s.Scenario) -> float:
+    """Processes the scenario can have alive at once at worst (INF: no bound), counted as
+    check_processes counts them."""
+    return sum(worker.count * _processes_of(name, scn, ())
+               for name, worker in scn.workers.items() if not worker.spawned)
+
+
 def check_processes(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
     """The worst case of processes alive at once against MAX_PROCESSES."""
     parts, total = [], 0.0
