@@ -15,7 +15,8 @@ a send to its receipt, so a message that waited in a queue is a long arrow:
   "timeline: SIGINT ×5 sent" on the target for the runtime's own), a receipt is a growth
   of the target's `signals_received` (at the time of its "handled"/"woke" event when the
   frame has one) or a "killed by SIGKILL" event. Standard signals merge while pending, so
-  more may be sent than received: the sends left unpaired are marks, never arrows.
+  more may be sent than received: the sends left unpaired are marks, never arrows. What
+  the kernel sends (SIGCHLD, SIGPIPE) has no send event: its receipt is a mark.
 - **acquires and releases** of semaphores: a holder that appears or disappears between
   two frames.
 
@@ -43,6 +44,10 @@ STREAMS: dict[str, tuple[str, str, str]] = {
     "queue": ("message", "messages_sent", "messages_received"),
     "mqueue": ("message", "messages_sent", "messages_received"),
 }
+
+#: signals the kernel sends (a child ended, a write found no reader): a receipt with no
+#: send waiting for it is marked as it arrives, not kept for a send that never comes
+KERNEL_SENT = frozenset({"SIGCHLD", "SIGPIPE"})
 
 #: the worker counters of what went through stream channels
 _STREAM_COUNTERS = ("bytes_written", "bytes_read", "messages_sent", "messages_received")
@@ -226,6 +231,9 @@ class Sequence:
 
     def _signal_received(self, worker: str, sig: str, count: int, at: float) -> None:
         key = ("signal", worker, sig)
+        if sig in KERNEL_SENT and not self._sends.get(key):
+            self.marks.append(Mark("arrived", worker, sig, at, count))  # from the kernel
+            return
         self._receipts.setdefault(key, deque()).append(_Batch(worker, at, count))
         self._pair(key)
 
