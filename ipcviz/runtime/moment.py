@@ -74,11 +74,14 @@ class MomentReader:
         self.last: Moment | None = None
 
     def read(self, arr: np.ndarray, rows: list[int], channels: Iterable[Any],
-             moving: Callable[[], list[int]] | None = None) -> Moment:
-        """Freeze the workers of `rows` (the rows of workers that run steps), copy `arr`,
-        observe `channels` (objects with `.name` and `.observe()`), let them go. When some
-        row is not ready at the first look, `moving()` says which rows can still move
-        (not ended, stopped or a zombie) and only those are waited for."""
+             moving: Callable[[], list[int]] | None = None, columns: int | None = None
+             ) -> Moment:
+        """Freeze the workers of `rows` (the rows of workers that run steps), copy `arr`
+        (its first `columns` cells of each row: the event rings are read live, by their
+        own sequence numbers), observe `channels` (objects with `.name` and
+        `.observe()`), let them go. When some row is not ready at the first look,
+        `moving()` says which rows can still move (not ended, stopped or a zombie) and
+        only those are waited for."""
         self._token = self._token % (1 << 40) + 1
         token = self._token
         self.stats.readings += 1
@@ -88,8 +91,9 @@ class MomentReader:
             start = time.monotonic()
             deadline = start + (FREEZE_WAIT if self.last is not None else FIRST_WAIT)
             while True:
-                waits = arr[index, T.WAITS]
-                ready = (arr[index, T.FROZEN] == token) | (waits & 1 == 1)
+                cells = arr[index, T.FROZEN:T.WAITS + 1]
+                waits = cells[:, -1]
+                ready = (cells[:, 0] == token) | (waits & 1 == 1)
                 if ready.all() or time.monotonic() > deadline:
                     break
                 if moving is not None:
@@ -97,7 +101,7 @@ class MomentReader:
                     continue
                 time.sleep(LOOK_EVERY)
             self.stats.waited += time.monotonic() - start
-            copy = arr.copy()
+            copy = arr[:, :columns].copy()
             copy[:, T.CTRL_FREEZE:T.FROZEN + 1] = 0  # the reading's own cells: not the run's
             observed = {c.name: c.observe() for c in channels}
             moved = bool((arr[index, T.WAITS] != waits).any())

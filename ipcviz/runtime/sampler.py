@@ -187,8 +187,8 @@ class Sampler(WorkerViews, ChannelViews):
             return None, *self._views_of(None, kids, channel_names, now)
         fresh, stats = self._fresh, self.moments.stats
         tries = 0
-        moment = self.moments.read(rt.table.array, self._stepping_rows(kids),
-                                   rt.channels, lambda: self._moving_rows(kids))
+        moment = self.moments.read(rt.table.array, self._stepping_rows(kids), rt.channels,
+                                   lambda: self._moving_rows(kids), rt.table.layout.event_base)
         while True:
             if not moment.whole and self.moments.last is not None:
                 stats.earlier += 1  # (no views made of a reading that will not be shown)
@@ -204,7 +204,8 @@ class Sampler(WorkerViews, ChannelViews):
                 tries += 1
                 stats.rereads += 1
                 moment = self.moments.read(rt.table.array, self._stepping_rows(kids),
-                                           rt.channels, lambda: self._moving_rows(kids))
+                                           rt.channels, lambda: self._moving_rows(kids),
+                                           rt.table.layout.event_base)
                 continue
             if last is None or last is moment:
                 stats.unsettled += 1
