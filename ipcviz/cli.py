@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 import sys
+from typing import NoReturn
 
 from ipcviz import authoring, recording
 from ipcviz.course import add_course_parser, course_command
@@ -37,8 +38,19 @@ examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose error line quotes the command line with control characters escaped:
+    a file name a shell glob found (`ipcviz run ./*.yaml` in a shared directory) may have
+    been planted by anyone who may write there. The subcommands' parsers are of this class
+    too (add_subparsers makes them of the parser's own)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {escape_control(message)}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ipcviz",
         description="Watch real processes talk: signals, pipes, queues and shared memory, "
                     "live in your terminal.",

@@ -206,3 +206,22 @@ def test_a_compile_cache_another_user_can_rename_away_is_refused(
         pytest.fail(f"{built}, the path the run executes, ran another user's program "
                     f"(exit {ran.returncode})")
     assert os.listdir(shared_directory) == []
+
+
+def test_file_names_a_glob_found_are_printed_escaped_in_usage_errors(tmp_path: Path
+                                                                     ) -> None:
+    """`ipcviz run --headless ./*.yaml` in a shared directory where another user planted a
+    file whose name carries terminal escape sequences: argparse's complaint about the
+    extra argument quoted it raw (retitling the terminal, clearing the screen)."""
+    planted = tmp_path / "b\x1b]0;owned\x07\x1b[2J.yaml"
+    planted.write_text("version: 1\n")
+    mine = tmp_path / "a.yaml"
+    mine.write_text("version: 1\n")
+    for command in (["run", "--headless"], ["quiz"], ["validate", "--bogus"]):
+        result = subprocess.run([sys.executable, "-m", "ipcviz", *command, str(mine),
+                                 str(planted)], capture_output=True, text=True, cwd=ROOT,
+                                timeout=60, stdin=subprocess.DEVNULL)
+        assert result.returncode == 2
+        assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+        assert result.stderr.splitlines()[-1].startswith("ipcviz")
+        assert "\\x1b]0;owned\\x07\\x1b[2J" in result.stderr or "--bogus" in result.stderr
