@@ -24,7 +24,7 @@ CHAPTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                          "pipe_backpressure", "fifo_unrelated", "fifo_both_ways")),
     ("Message queues and capacity", ("mqueue_bounded", "mailbox_indirect", "queue_capacity",
                                      "nonblocking_receive", "message_duplication")),
-    ("Sockets and RPC", ("socket_echo", "udp_vs_tcp", "rpc_call")),
+    ("Sockets and RPC", ("socket_echo", "tcp_handshake", "udp_vs_tcp", "rpc_call")),
     ("Shared memory, races and locks", ("shm_numpy", "shm_signal_notify",
                                         "shm_counter_race", "race_by_hand",
                                         "counting_semaphore")),

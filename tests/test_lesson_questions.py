@@ -32,6 +32,7 @@ ANSWERS: dict[str, tuple[object, ...]] = {
     "nonblocking_receive": (0,),
     "message_duplication": (4,),
     "socket_echo": (80,),
+    "tcp_handshake": (4,),
     "udp_vs_tcp": (1, 191),
     "rpc_call": (1,),
     "echo_store_server": (50, 0),
@@ -65,7 +66,7 @@ def shown_forms(answer: object) -> list[re.Pattern[str]]:
 
 def test_the_table_has_every_bundled_lesson() -> None:
     assert sorted(ANSWERS) == sorted(LESSONS)
-    assert len(LESSONS) == 28
+    assert len(LESSONS) == 29
 
 
 @pytest.mark.parametrize("lesson", LESSONS)

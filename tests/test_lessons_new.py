@@ -129,3 +129,49 @@ def test_a_blocking_receiver_never_comes_back_empty_a_poller_does(nothing_left_b
     assert channels["inbox_a"]["empty_receives"] == 0
     assert channels["inbox_b"]["empty_receives"] > 1000
     assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
+
+
+def test_the_accept_queue_is_read_from_the_kernel() -> None:
+    """A real listener: 3 connections handshaken and not accepted are 3 in its accept
+    queue (/proc/net/tcp, as `ss -lt` shows Recv-Q); each accept() takes one."""
+    import socket
+
+    from ipcviz.channels.tcp_table import accept_queue
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    clients: list[socket.socket] = []
+    try:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        assert accept_queue(port) is None  # bound, not listening yet
+        listener.listen(8)
+        assert accept_queue(port) == 0
+        for _ in range(3):
+            client = socket.create_connection(("127.0.0.1", port))
+            clients.append(client)
+        assert accept_queue(port) == 3
+        conn, _ = listener.accept()
+        conn.close()
+        assert accept_queue(port) == 2
+    finally:
+        for client in clients:
+            client.close()
+        listener.close()
+
+
+def test_connections_wait_in_the_accept_queue_until_the_server_accepts(
+        nothing_left_behind) -> None:
+    """The server sleeps 2 s before accept(): the 4 clients' connections all wait in the
+    accept queue at once, then are accepted and echoed, 5 bytes each way per client."""
+    summary = run_scenario(SCENARIOS / "tcp_handshake.yaml", "--check")
+    assert _failed(summary) == []
+    door = summary["channels"]["door"]
+    assert (door["max_accept_queue"], door["accept_queue"]) == (4, 0)
+    assert (door["bytes_written"], door["bytes_read"]) == (40, 40)
+    workers = summary["workers"]
+    assert workers["server"]["bytes_read"] == {"door": 20}
+    assert workers["server"]["bytes_written"] == {"door": 20}
+    assert workers["server"]["exit"] == 0  # four echoes, then done: the listener is closed
+    for name in ("ana", "bo", "cy", "di"):
+        assert (workers[name]["exit"], workers[name]["bytes_read"]) == (0, {"door": 5})
+    assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}

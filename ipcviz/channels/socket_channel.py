@@ -13,6 +13,7 @@ import socket
 
 from ipcviz.channels.base import Channel
 from ipcviz.channels.peers import PeerCheck, Refusals
+from ipcviz.channels.tcp_table import accept_queue
 from ipcviz.host.process import start_ticks
 
 #: in the run's directory: the ports of the run's own clients (see peers.py)
@@ -252,6 +253,7 @@ class SocketChannel(Channel):
         return self.spec.family == "udp" or self.spec.type == "dgram"
 
     def create(self) -> None:
+        self.accept_seen = 0  # the most connections seen waiting in the accept queue
         directory = getattr(self.registry, "directory", None)
         self.peers = PeerCheck(os.getpid(), start_ticks(os.getpid()) or 0,
                                str(directory / PORTS_FILE) if directory else None)
@@ -362,8 +364,13 @@ class SocketChannel(Channel):
         if self.datagrams:
             return {"address": self.path, "family": self.spec.family, "type": "dgram",
                     "server": self.spec.server, "dropped": self._drops()}
-        return {"address": self.path, "family": self.spec.family, "server": self.spec.server,
+        data = {"address": self.path, "family": self.spec.family, "server": self.spec.server,
                 "connections": self._connections()}
+        if self.family == socket.AF_INET:  # the listener's accept queue, as `ss -lt` shows it
+            waiting = accept_queue(self.address[1]) if self.listener.fileno() >= 0 else None
+            self.accept_seen = max(self.accept_seen, waiting or 0)
+            data.update(accept_queue=waiting or 0, max_accept_queue=self.accept_seen)
+        return data
 
     def _udp_row(self) -> list[str] | None:
         """The server socket's line of /proc/net/udp (found by its inode)."""

@@ -82,6 +82,8 @@ def channel_keys(scn: s.Scenario, name: str) -> frozenset[str]:
     if spec.kind == "socket":
         datagrams = spec.family == "udp" or spec.type == "dgram"
         keys |= {"dropped"} if datagrams else {"connections"}
+        if spec.family == "tcp":  # its listener's accept queue (channels/tcp_table.py)
+            keys |= {"accept_queue", "max_accept_queue"}
     if name in scn.compare:
         keys |= COMPARE_KEYS
     return keys

@@ -32,7 +32,7 @@ COURSE_ORDER = (
     "fifo_unrelated", "fifo_both_ways",
     "mqueue_bounded", "mailbox_indirect", "queue_capacity", "nonblocking_receive",
     "message_duplication",
-    "socket_echo", "udp_vs_tcp", "rpc_call",
+    "socket_echo", "tcp_handshake", "udp_vs_tcp", "rpc_call",
     "shm_numpy", "shm_signal_notify", "shm_counter_race", "race_by_hand",
     "counting_semaphore",
     "mmap_file", "file_handoff",

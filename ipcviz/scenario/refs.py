@@ -24,7 +24,7 @@ CHANNEL_KEYS = frozenset({
     "calls", "answered", "in_flight", "timeouts", "retries", "gave_up", "executed",
     "executed_twice", "errors", "latency_ms_mean", "latency_ms_max",
     "bytes_sent", "bytes_received", "moved", "mb_per_s", "rank", "handoff", "busy",
-    "held", "max_held", "empty_receives",
+    "held", "max_held", "empty_receives", "accept_queue", "max_accept_queue",
 })
 _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d+)?)\s*$")
 

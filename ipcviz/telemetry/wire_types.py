@@ -129,7 +129,7 @@ CHANNEL_DATA: dict[str, dict[str, Any]] = {
     "fifo": _PIPE,
     "socket": {**_STREAM, "address": str, "family": str, "server": str, "type": str,
                "connections": int, "dropped": int, "reads": int, "writes": int,
-               "peers_refused": int},
+               "peers_refused": int, "accept_queue": int, "max_accept_queue": int},
     "file": {"bytes_written": int, "bytes_read": int, "file_bytes": int, "lock": bool,
              "path": str, "records_read": int, "records_written": int, "torn_reads": int,
              "moved": int, "rank": int, "mb_per_s": NUMBER},

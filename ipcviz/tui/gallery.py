@@ -47,6 +47,9 @@ GALLERY: dict[str, Moment] = {
                              "same load."),
     "socket_echo": Moment(0.8, (), "TCP and Unix-domain echo servers, connections counted "
                           "from the kernel's tables."),
+    "tcp_handshake": Moment(1.6, (), "The server sleeps before accept(): the kernel has done "
+                             "every handshake and the connections wait in its accept "
+                             "queue, clients blocked on their first read."),
     "udp_vs_tcp": Moment(2.5, (), "200 messages of 12 bytes: TCP merged them into one read; "
                          "UDP kept each datagram and dropped what did not fit."),
     "message_duplication": Moment(2.0, (), "No ack in time: the sender sends again, and the "
