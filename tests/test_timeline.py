@@ -99,3 +99,63 @@ def test_timeline_snapshot(snap_compare, size) -> None:
     """mqueue_bounded at 4.8 s: messages that waited in the queue, the runtime's SIGKILL,
     the urgent message received last."""
     assert snap_compare(mqueue_app(), terminal_size=size, run_before=settle)
+
+
+#: a sender and a receiver on a queue, both in tight loops
+LIVE = """
+duration: 60
+channels:
+  q: {kind: queue, capacity: 50}
+workers:
+  a: {loop: true, steps: [{send: {to: q, size: 8}}]}
+  b: {loop: true, steps: [{receive: {from: q}}]}
+"""
+
+
+def test_the_timeline_follows_pause_and_step_of_a_live_run(scenario_file,
+                                                           nothing_left_behind) -> None:
+    """Real processes: the chart's messages are exactly those sent and received so far
+    (min of the two counts), they stop while the run is paused (no row in five frames),
+    a step adds what it moved, and the run going on adds more."""
+    from ipcviz.tui.source import LiveSource
+    from tests.test_tui_live import wait_for, wait_started
+
+    source = LiveSource(str(scenario_file(LIVE)))
+
+    def moved(app) -> int:
+        return sum(r.arrow.count for r in app.query_one(Timeline).rows
+                   if r.arrow is not None and r.arrow.kind == "message")
+
+    def counted(app) -> int:
+        snap = app.latest
+        return min(snap.worker("a").messages_sent.get("q", 0),
+                   snap.worker("b").messages_received.get("q", 0))
+
+    async def scenario() -> None:
+        app = make_app(source=source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_started(pilot, app)
+            await pilot.press("T")
+            await wait_for(pilot, lambda: counted(app) > 0)
+            await pilot.press("space")
+            await wait_for(pilot, lambda: app.latest.mode == "pause")
+            seq = app.latest.seq
+            await wait_for(pilot, lambda: app.latest.seq >= seq + 2)  # settled
+            assert moved(app) == counted(app) > 0
+            rows, seq = len(app.query_one(Timeline).rows), app.latest.seq
+            await wait_for(pilot, lambda: app.latest.seq >= seq + 5)
+            assert len(app.query_one(Timeline).rows) == rows  # paused: nothing new
+            steps = app.latest.steps
+            await pilot.press("n")
+            await wait_for(pilot, lambda: app.latest.steps > steps)
+            seq = app.latest.seq
+            await wait_for(pilot, lambda: app.latest.seq >= seq + 2)
+            assert moved(app) == counted(app)
+            before = moved(app)
+            await pilot.press("space")
+            await wait_for(pilot, lambda: moved(app) > before + 100)
+            assert len(app.query_one(TimelineLog).lines) == len(app.query_one(Timeline).rows)
+            await pilot.press("q")
+        assert source.leaks is not None and source.leaks["processes"] == 0
+
+    asyncio.run(scenario())
