@@ -160,6 +160,8 @@ def test_a_shell_pipeline_gets_no_diagnosis(nothing_left_behind):
 
 
 def test_a_multiprocessing_pool_gets_no_diagnosis(nothing_left_behind):
+    """Started by fork (spawn and forkserver leave their named semaphores behind when
+    the run ends the resource tracker with the rest of the tree)."""
     entry = _watch(PY, str(BUGS / "pool.py"), duration="3")
     assert entry["program"]["last_output"] == [str(sum(n * n for n in range(10000)))]
     _clean(entry)

@@ -137,6 +137,11 @@ def test_an_inherited_write_end_needs_no_cloexec_and_an_exec() -> None:
                    proc(12, 10, wait=Wait("sleep", "nanosleep"), cmdline=("python3", "x.py"))],
                   obs.pipes)
     assert diagnose(forked, build_graph(forked), no_cloexec={(12, 4)}) == []
+    # the same program on both ends (multiprocessing's spawn passes its pipes on purpose)
+    same = seen([obs.processes[0], obs.processes[1],
+                 Process(12, 10, "p11", "S", "sleeping", 0, 1, ("python3", "-c", "spawn"),
+                         (), 0, Wait("sleep", "nanosleep"), SignalMasks())], obs.pipes)
+    assert diagnose(same, build_graph(same), no_cloexec={(12, 4)}) == []
 
 
 def test_a_diagnosis_is_shown_after_a_full_second_and_says_for_how_long() -> None:

@@ -266,9 +266,10 @@ def _zombies(seen: Observation, graph: Graph) -> list[Finding]:
 
 def _inherited(seen: Observation, graph: Graph, blocked: dict,
                no_cloexec: set[tuple[int, int]] | frozenset) -> list[Finding]:
-    """Write ends held without close-on-exec by a process waiting elsewhere while a reader
-    waits on the pipe (inherited_candidates, filtered by the flags read), in a process
-    that has run exec since its fork (its command line is not its parent's)."""
+    """Ends held without close-on-exec by a process waiting elsewhere while a reader waits
+    on the other end (inherited_candidates, filtered by the flags read), in a process
+    that has run exec since its fork (its command line is not its parent's) into another
+    program than the reader's (its name is not the reader's)."""
     out = []
     for pid, fd in inherited_candidates(graph):
         me = seen.process(pid)
@@ -284,6 +285,10 @@ def _inherited(seen: Observation, graph: Graph, blocked: dict,
         piped = obj.kind in ("pipe", "fifo")
         readers = sorted(p for p, (o, e, d) in blocked.items() if o.id == obj.id
                          and d == "read" and (piped or e.inode != held.inode))
+        if all(seen.process(r) is not None and seen.process(r).name == me.name
+               for r in readers):
+            continue  # a program passing its own pipe to another copy of itself (as
+            # multiprocessing's spawn does): on purpose, and its use cannot be seen
         what = (f"the write end of {_label(obj)}" if piped else
                 f"one socket of the {_label(obj)}")
         out.append(Finding(
