@@ -36,6 +36,7 @@ except ImportError:  # pragma: no cover - the test extras install it
     Page = object  # type: ignore[assignment,misc]
 
 pytestmark = [
+    pytest.mark.xdist_group("browser"),  # one worker, one browser, one server
     pytest.mark.skipif(sync_playwright is None,
                        reason="Playwright is not installed (pip install '.[test]')"),
     pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
