@@ -63,6 +63,18 @@ def test_a_second_thread_or_a_writer_not_blocked_means_no_diagnosis() -> None:
     assert diagnose(running, build_graph(running)) == []
 
 
+def test_a_reader_that_catches_sigchld_with_a_child_running_may_yet_be_woken() -> None:
+    """Its child's end interrupts the read (EINTR): not stuck while the child runs."""
+    base = EOF_BUG.processes
+    waking = seen([base[0], proc(11, 10, wait=reading(3), caught=("SIGCHLD",)),
+                   proc(12, 11, state="R")], EOF_BUG.pipes)
+    assert diagnose(waking, build_graph(waking)) == []
+    ended = seen([base[0], proc(11, 10, wait=reading(3), caught=("SIGCHLD",), zombies=1,
+                                children=(12,)), proc(12, 11, state="Z")], EOF_BUG.pipes)
+    assert sorted(f.kind for f in diagnose(ended, build_graph(ended))) == [
+        "eof_never", "zombies"]
+
+
 def test_two_readers_each_writing_only_the_others_pipe_are_a_deadlock() -> None:
     obs = seen([proc(10, wait=reading(3)), proc(11, 10, wait=reading(3))],
                [Pipe(7, "pipe", None, (End(10, 3, "r"), End(11, 4, "w")), 0, 65536),

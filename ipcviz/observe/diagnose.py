@@ -100,6 +100,15 @@ def inherited_candidates(graph: Graph) -> list[tuple[int, int]]:
     return sorted(set(out))
 
 
+def _wakers(graph: Graph, pid: int) -> set[int]:
+    """A process that catches SIGCHLD is woken from its wait (EINTR) when a child ends:
+    its children still alive can release it too (as an old make's jobserver read is)."""
+    node = graph.node(pid)
+    if node is None or not node.sigchld_caught:
+        return set()
+    return {n.pid for n in graph.nodes if n.ppid == pid and n.state != "Z"}
+
+
 def stuck(graph: Graph, outside: dict[str, tuple[int, ...]] | None) -> set[int]:
     """The largest set of blocked processes none of which any process outside the set can
     release: each one's helpers are all in the set. `outside`: holders beyond the tree
@@ -114,7 +123,7 @@ def stuck(graph: Graph, outside: dict[str, tuple[int, ...]] | None) -> set[int]:
                 continue
             found |= {-1} if outside[obj.id] else set()
         if found:   # nobody at the other end: the call would not block (EOF, EPIPE)
-            need[pid] = found
+            need[pid] = found | _wakers(graph, pid)
     members = set(need)
     changed = True
     while changed:

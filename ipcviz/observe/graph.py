@@ -54,6 +54,7 @@ class GraphNode:
     wait_call: str | None
     wait_fd: int | None
     threads: int
+    sigchld_caught: bool = False   # a child's end interrupts its wait (EINTR)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ def build_graph(seen: Observation, leave_out: set[int] | frozenset[int] = frozen
     (ipcviz's own plumbing: the pipes that carry its output to the viewer)."""
     nodes = tuple(GraphNode(p.pid, p.ppid, p.name, p.state,
                             p.wait.words if p.wait else "", p.wait.syscall if p.wait else None,
-                            p.wait.fd if p.wait else None, p.threads)
+                            p.wait.fd if p.wait else None, p.threads,
+                            "SIGCHLD" in p.signals.caught)
                   for p in seen.processes)
     objects: list[GraphObject] = []
     for pipe in seen.pipes:
