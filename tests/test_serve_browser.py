@@ -374,8 +374,27 @@ def test_elsewhere_every_request_needs_the_token_and_runs_end_at_the_cap(
         wait_text(page, "pick a scenario")
         wait_gone(pids)
         (session,) = sessions(server)
+        press(page, "Enter")  # a new run; then the server stops with the tab still open
+        run = set(worker_pids(wait_match(page, r"^\s*stubborn\s+\d+"),
+                              ("stubborn", "polite", "counter")).values())
+        _stop_server(server)
+        assert server.returncode == 0
+        wait_gone({session.pid} | run)
         page.close()
-        wait_gone({session.pid})
-        wait_no_sessions(server)
     finally:
         _stop_server(server)
+
+
+def test_a_request_naming_another_host_or_from_another_site_is_refused(served) -> None:
+    """No browser needed: what a page of another site (or one re-pointed at 127.0.0.1)
+    would send."""
+    port = served["url"].rsplit(":", 1)[1]
+    for headers in ({"Host": f"rebound.example:{port}"},
+                    {"Origin": "http://elsewhere.example"}):
+        request = urllib.request.Request(f"{served['url']}/ws", headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 403
+    with urllib.request.urlopen(f"{served['url']}/", timeout=10) as page:
+        assert page.status == 200
+    assert sessions(served["server"]) == []

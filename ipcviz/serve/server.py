@@ -11,7 +11,10 @@ SIGKILL (its runtime then ends and sweeps itself: it dies with its parent).
 Every request passes `_guard` first: with a token, one without it (the `token` query
 parameter, or the cookie a page loaded with it set) is refused; a websocket opened from
 a page of another site (its Origin is not this server) is refused whatever the token,
-so that a web page the teacher visits cannot drive a session. At most `max_sessions`
+so that a web page the teacher visits cannot drive a session; without a token (the default
+address) a request must name this server as 127.0.0.1, localhost or [::1] in its Host
+header, so that a site whose name was re-pointed at 127.0.0.1 cannot either (DNS
+rebinding). At most `max_sessions`
 sessions run at once; more are refused with a page that says so.
 """
 
@@ -56,6 +59,8 @@ class ServeServer:
         self.max_sessions = max_sessions
         self.token = token
         self.cookie = f"ipcviz_token_{port}"
+        #: without a token: the Host headers a request may carry
+        self.local_hosts = {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")}
         #: the sessions running now (a slot is taken before the first await)
         self.sessions: set[AppService] = set()
         self._taken = 0
@@ -88,6 +93,9 @@ class ServeServer:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler):  # type: ignore[no-untyped-def]
+        if self.token is None and request.host not in self.local_hosts:
+            return web.Response(status=403, text="ipcviz serve: refused: open this server "
+                                "as 127.0.0.1 or localhost\n")
         if self.token is not None:
             given = request.query.get("token") or request.cookies.get(self.cookie) or ""
             if not hmac.compare_digest(given.encode(), self.token.encode()):
