@@ -71,38 +71,44 @@ _WORKER_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 _WORKER_REQUIRED = ("name", "group", "pid", "state")
 
 
-def _workers_problem(workers: Any) -> str | None:
-    """The checker's words for the first bad worker, or None."""
-    if not isinstance(workers, list):
-        return "workers: should be a list"
-    checks = _WORKER_CHECKS
+def _kept_workers(workers: list[Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """Each worker with only the kept fields, each checked: the workers, or the
+    checker's words for the first bad one. One pass over the dozen kept names, not over
+    each worker's forty fields."""
+    out = []
+    checks = _WORKER_CHECKS.items()
     for i, worker in enumerate(workers):
         if not isinstance(worker, dict):
-            return f"workers[{i}]: should be an object"
+            return out, f"workers[{i}]: should be an object"
         for name in _WORKER_REQUIRED:
             if name not in worker:
-                return f"workers[{i}]: has no '{name}'"
-        for name, value in worker.items():
-            good, words = checks[name]
-            if not good(value):
-                return f"workers[{i}].{name}: should be {words}"
-    return None
+                return out, f"workers[{i}]: has no '{name}'"
+        kept = {}
+        for name, (good, words) in checks:
+            if name in worker:
+                value = kept[name] = worker[name]
+                if not good(value):
+                    return out, f"workers[{i}].{name}: should be {words}"
+        out.append(kept)
+    return out, None
 
 
-def _trimmed(frame: Any) -> Any:
-    """The frame with only the kept fields (what is not a frame is left for the checker
-    to refuse)."""
+def _trimmed(frame: Any) -> tuple[Any, str | None]:
+    """The frame with only the kept fields, and the first problem of its workers (the
+    rest of it is left for the replay's checker)."""
     if not isinstance(frame, dict):
-        return frame
+        return frame, None
     out = {k: v for k, v in frame.items() if k in KEPT}
+    problem = None
     workers = out.get("workers")
     if isinstance(workers, list):
-        out["workers"] = [{k: v for k, v in w.items() if k in WORKER_KEPT}
-                          if isinstance(w, dict) else w for w in workers]
+        out["workers"], problem = _kept_workers(workers)
+    elif workers is not None:
+        problem = "workers: should be a list"
     channels = out.get("channels")
     if isinstance(channels, list):
         out["channels"] = [_trimmed_channel(c) for c in channels]
-    return out
+    return out, problem
 
 
 def _trimmed_channel(channel: Any) -> Any:
@@ -130,10 +136,12 @@ def read_moments(path: str) -> list[Snapshot]:
             raise RecordingError(f"{path}:{number}: more than {MAX_FRAMES:,} frames; a "
                                  "recording is limited to that")
         try:
-            frame = _trimmed(orjson.loads(line))
-            workers = frame.get("workers", []) if isinstance(frame, dict) else None
-            problem = (frame_problem({**frame, "workers": []} if workers is not None
-                                     else frame) or _workers_problem(workers))
+            frame, problem = _trimmed(orjson.loads(line))
+            if problem is None:  # the workers were checked as they were trimmed
+                workers = frame.pop("workers", None) if isinstance(frame, dict) else None
+                problem = frame_problem(frame)
+                if workers is not None:
+                    frame["workers"] = workers
         except (orjson.JSONDecodeError, RecursionError):
             problem = "?"
         if problem:  # the replay's reader says what is wrong in its own words
