@@ -1,5 +1,7 @@
 """The timeline (`T`): who sent what to whom, a sequence chart of the run that scrolls
-back to its start. It takes the event log's place while shown.
+back to its start. It takes the event log's place while shown. A worker gets a column
+once it has sent, received, acquired or released something (a worker that only computes
+or sleeps would take room from those that talk), in the order the frames list them.
 
 Every Snapshot feeds the run's Sequence (telemetry/sequence.py), shown or not, so the
 chart is whole when it is opened; rows are drawn (tui/timeline_chart.py) only while it is
@@ -37,6 +39,9 @@ class Timeline(Vertical):
         self.rows: list[Row] = []
         self.dropped = 0
         self.names: list[str] = []
+        """Every worker seen, in the order the frames list them."""
+        self.involved: set[str] = set()
+        """Who sent, received, acquired or released something: only they get a column."""
         self._seen = (0, 0, 0)  # arrows, marks, waiting sends already made rows
         self._drawn_for: tuple[int, tuple[str, ...]] | None = None
         self._drawn = 0  # rows written to the log
@@ -71,9 +76,11 @@ class Timeline(Vertical):
         arrows, marks, waiting = self._seen
         new = rows_of(seq.arrows[arrows:], seq.marks[marks:] + seq.waiting[waiting:])
         self._seen = (len(seq.arrows), len(seq.marks), len(seq.waiting))
-        if RUNTIME not in self.names and any(
-                RUNTIME in (r.arrow.sender, r.arrow.receiver) for r in new if r.arrow):
-            self.names.insert(0, RUNTIME)
+        for row in new:
+            if row.arrow is not None:
+                self.involved.update((row.arrow.sender, row.arrow.receiver))
+            elif row.mark is not None:
+                self.involved.add(row.mark.worker)
         self.rows += new
         if len(self.rows) > MAX_ROWS:
             cut = len(self.rows) - MAX_ROWS
@@ -84,7 +91,7 @@ class Timeline(Vertical):
     def forget_run(self) -> None:
         """A new run (or a replay's seek): the chart starts again."""
         self.sequence = Sequence()
-        self.rows, self.names, self.dropped = [], [], 0
+        self.rows, self.names, self.involved, self.dropped = [], [], set(), 0
         self._seen, self._drawn_for, self._drawn = (0, 0, 0), None, 0
         if self.is_mounted:
             self.query_one(TimelineLog).clear()
@@ -94,10 +101,12 @@ class Timeline(Vertical):
         columns changed."""
         log = self.query_one(TimelineLog)
         width = log.scrollable_content_region.width or self.size.width or self.app.size.width
-        layout = (width, tuple(self.names))
+        shown = [RUNTIME] if RUNTIME in self.involved else []
+        shown += [name for name in self.names if name in self.involved]
+        layout = (width, tuple(shown))
         if layout != self._drawn_for:
             self._drawn_for = layout
-            self._columns = Columns(self.names, width)
+            self._columns = Columns(shown, width)
             heading = self._columns.heading()
             if self.dropped:
                 heading.append(f" ({self.dropped} earlier rows dropped)", style="dim")
