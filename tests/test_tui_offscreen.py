@@ -15,6 +15,7 @@ from ipcviz.tui.panels import EventLog, PipesPanel, QueuesPanel
 from ipcviz.tui.widgets.base import off_screen
 from ipcviz.tui.source import FixedSource, read_recording
 from tests.conftest import run_cli
+from tests.waiting import until
 
 #: 12 pipes (the pipes panel at its tallest) and one queue below them
 SCENARIO = "name: many pipes\nduration: 1\nchannels:\n" + "".join(
@@ -39,11 +40,10 @@ def frames(tmp_path_factory):
 
 
 async def _shown(app, pilot, frame) -> None:
-    """Wait until the app has applied `frame` (fixed data: every frame is applied)."""
-    for _ in range(50):
-        await pilot.pause(0.05)
-        if app.latest is frame:
-            return
+    """Wait until the app has applied `frame` (fixed data: every frame is applied), and
+    its layout is done (a pause without a delay waits for idle, then lays out)."""
+    await until(pilot, lambda: app.latest is frame, message=f"the frame at {frame.elapsed}")
+    await pilot.pause()
 
 
 def _text(panel) -> str:
@@ -61,7 +61,6 @@ async def _below_the_edge(frames) -> None:
     async with app.run_test(size=(120, 20)) as pilot:
         await _shown(app, pilot, frames[-2])
         assert app.latest is frames[-2]
-        await pilot.pause(0.2)  # the layout of those frames has settled
         queues, pipes = app.query_one(QueuesPanel), app.query_one(PipesPanel)
         log = app.query_one(EventLog)
         assert not pipes.off_screen() and "p0 (pipe)" in _text(pipes)
@@ -75,10 +74,7 @@ async def _below_the_edge(frames) -> None:
             EventView(frames[-1].elapsed, "w0", "a line while nobody sees the log", "io"),))
         frames[-1] = last
         app.post_message(SnapshotArrived(last))
-        for _ in range(20):
-            await pilot.pause(0.05)
-            if app.latest is frames[-1]:
-                break
+        await _shown(app, pilot, last)
         assert queues.deferred is frames[-1]
         assert queues._text_lines == drawn  # not drawn again
         assert log._stale and len(log.lines) == written
@@ -86,10 +82,7 @@ async def _below_the_edge(frames) -> None:
         # its depth history still took a point from every frame
         assert len(queues._history["q0"]) == min(40, len(frames))
         await pilot.resize_terminal(120, 80)
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if queues.deferred is None:
-                break
+        await until(pilot, lambda: queues.deferred is None, message="the panel drawn in view")
         assert not queues.off_screen()
         assert queues.deferred is None
         assert not off_screen(log) and not log._stale
@@ -145,6 +138,7 @@ def test_lines_under_the_footer_are_not_repainted(frames, nothing_left_behind, m
 
 async def _under_the_footer(frames, dirty) -> None:
     from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
 
     from ipcviz.tui.app import SnapshotArrived
     from ipcviz.tui.widgets.base import shown_lines
@@ -153,7 +147,10 @@ async def _under_the_footer(frames, dirty) -> None:
     app = make_app(source=FixedSource(frames[:-2]))
     async with app.run_test(size=(120, 20)) as pilot:
         await _shown(app, pilot, frames[-3])
-        await pilot.pause(0.2)
+        keys = app.query_one(Footer).query(FooterKey)
+        await until(pilot, lambda: keys.results() and all(k.size.width for k in keys),
+                    message="the footer's keys laid out")  # composed after the first frame
+        await pilot.pause()  # and painted
         pipes = app.query_one(PipesPanel)
         footer = app.screen.find_widget(app.query_one(Footer)).region
         visible = shown_lines(pipes, clip=False)
@@ -164,11 +161,7 @@ async def _under_the_footer(frames, dirty) -> None:
         dirty.clear()
         for frame in frames[-2:]:
             app.post_message(SnapshotArrived(frame))
-            for _ in range(20):
-                await pilot.pause(0.05)
-                if app.latest is frame:
-                    break
-        await pilot.pause(0.1)
+            await _shown(app, pilot, frame)  # (and painted)
         assert dirty, "no repaint at all"
         assert not [r for regions in dirty for r in regions if r.overlaps(footer)]
         # the same status line again: nothing to repaint on it
@@ -201,7 +194,7 @@ async def _panel_lines() -> None:
     async with app.run_test(size=(40, 10)) as pilot:
         panel = app.query_one(Panel)
         panel.show([Text(f"line {i}") for i in range(30)])
-        await pilot.pause(0.1)
+        await pilot.pause()  # painted
         refreshed: list = []
         real = panel.refresh
 
@@ -215,7 +208,7 @@ async def _panel_lines() -> None:
         assert sorted(r.y for r in refreshed) == list(range(9))
         assert all(line.plain.endswith("changed") for line in panel._text_lines)
         await pilot.resize_terminal(40, 40)  # a taller screen paints the kept lines
-        await pilot.pause(0.2)
+        await pilot.pause()
         assert panel.render_line(20).text.startswith("line 20 changed")
 
 
@@ -236,11 +229,12 @@ def test_a_panel_whose_title_alone_shows_is_drawn(nothing_left_behind) -> None:
 
 
 async def _title_alone() -> None:
-    app = make_app(source=FixedSource(_recording("speed_race", 2.5)))
+    first, second = _recording("speed_race", 2.5), _recording("signals_coalescing", 2.0)
+    app = make_app(source=FixedSource(first))
     async with app.run_test(size=(120, 24)) as pilot:
-        await pilot.pause(0.5)
-        app._start(FixedSource(_recording("signals_coalescing", 2.0)))  # no pipes in it
-        await pilot.pause(0.5)
+        await _shown(app, pilot, first[-1])
+        app._start(FixedSource(second))  # no pipes in it
+        await _shown(app, pilot, second[-1])
         assert not app.query_one(PipesPanel).display
         # the table shows this run's workers only (the last run's rows stayed above them)
         from ipcviz.tui.panels import WorkersTable
@@ -258,12 +252,13 @@ def test_a_taller_screen_gives_the_pipes_their_room_without_a_new_frame(
 
 
 async def _taller() -> None:
-    app = make_app(source=FixedSource(_recording("speed_race", 2.5)))
+    frames = _recording("speed_race", 2.5)
+    app = make_app(source=FixedSource(frames))
     async with app.run_test(size=(120, 20)) as pilot:
-        await pilot.pause(0.5)
+        await _shown(app, pilot, frames[-1])
         pipes = app.query_one(PipesPanel)
         assert "more:" in pipes._text_lines[-1].plain  # the rest named on a short screen
         await pilot.resize_terminal(120, 50)
-        await pilot.pause(0.5)
-        assert not any("more:" in line.plain for line in pipes._text_lines)
+        await until(pilot, lambda: not any("more:" in line.plain for line in pipes._text_lines),
+                    message="every pipe laid out on the taller screen")
         assert sum(" (socket)" in line.plain for line in pipes._text_lines) == 2
