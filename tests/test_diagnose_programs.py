@@ -167,7 +167,9 @@ def test_a_multiprocessing_pool_gets_no_diagnosis(nothing_left_behind):
     _clean(entry)
     peak = entry["program"]["peak"]   # the graph is the last reading: the pool may be
     assert peak["processes"] == 4     # closing by then; these are over the whole run
-    assert any(len(p["readers"]) == 3 for p in peak["pipes"].values())  # the task pipe
+    # the task pipe: written by the parent alone, read by it and its three workers
+    assert any(p["writers"] == [entry["pid"]] and len(p["readers"]) == 4
+               and entry["pid"] in p["readers"] for p in peak["pipes"].values())
 
 
 def test_a_unix_socket_server_and_its_clients_get_no_diagnosis(nothing_left_behind):
