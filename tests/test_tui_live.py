@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import psutil
 
 from ipcviz.tui.app import make_app
 from ipcviz.tui.source import LiveSource
 from ipcviz.tui.widgets.workers import WorkersTable
+from tests.waiting import until
 
 SCENARIO = """
 duration: 60
@@ -31,17 +31,15 @@ triggers:
 """
 
 
-async def wait_for(pilot, predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await pilot.pause(0.05)
+#: the name Pilot tests of other files import; it is the one helper, tests.waiting.until
+wait_for = until
 
 
 async def wait_started(pilot, app) -> None:
     """Until every worker has a pid and has passed the start gate."""
-    await wait_for(pilot, lambda: app.latest is not None and all(
-        w.pid and w.state != "starting" for w in app.latest.workers))
+    await until(pilot, lambda: app.latest is not None and all(
+        w.pid and w.state != "starting" for w in app.latest.workers),
+        message="every worker started")
 
 
 def test_select_worker_and_kill_it(scenario_file, nothing_left_behind) -> None:
@@ -57,13 +55,13 @@ def test_select_worker_and_kill_it(scenario_file, nothing_left_behind) -> None:
             await pilot.press("down")  # select beta (second row)
             assert app.query_one(WorkersTable).selected_worker == "beta"
             await pilot.press("k")
-            await wait_for(pilot, lambda: app.latest.worker("beta").exit is not None)
+            await until(pilot, lambda: app.latest.worker("beta").exit is not None)
             beta = app.latest.worker("beta")
             assert beta.exit == "SIGKILL"
             assert beta.exit_text == "killed by SIGKILL"
             assert beta.signals_sent_to == {"SIGKILL": 1}
             # alpha writes into a pipe nobody reads any more: SIGPIPE ends it, for real
-            await wait_for(pilot, lambda: app.latest.worker("alpha").exit is not None)
+            await until(pilot, lambda: app.latest.worker("alpha").exit is not None)
             assert app.latest.worker("alpha").exit == "SIGPIPE"
             await pilot.press("q")
         assert source.proc is None
@@ -84,11 +82,11 @@ def test_trigger_key_and_pause(scenario_file, nothing_left_behind) -> None:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_started(pilot, app)
             await pilot.press("x")
-            await wait_for(pilot, lambda: app.latest.worker("beta").signals_received.get(
+            await until(pilot, lambda: app.latest.worker("beta").signals_received.get(
                 "SIGUSR1") == 1)
             await pilot.press("p")  # pause alpha's steps (alpha is selected)
-            await wait_for(pilot, lambda: app.latest.worker("alpha").paused)
-            await wait_for(pilot, lambda: app.latest.worker("beta").state == "blocked")
+            await until(pilot, lambda: app.latest.worker("alpha").paused)
+            await until(pilot, lambda: app.latest.worker("beta").state == "blocked")
             assert app.latest.worker("beta").blocked_on == "read p"
             await pilot.press("q")
 
@@ -107,13 +105,13 @@ workers:
     async def scenario() -> None:
         app = make_app(source=source)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.latest is not None and
+            await until(pilot, lambda: app.latest is not None and
                            app.latest.worker("target").state == "sleeping")
             assert app.latest.worker("target").signals_received == {}
             await pilot.press("S")
             await pilot.press(*["down"] * 11)  # 1 SIGHUP ... 12 SIGUSR2
             await pilot.press("enter")
-            await wait_for(pilot, lambda: app.latest.worker("target").signals_received.get(
+            await until(pilot, lambda: app.latest.worker("target").signals_received.get(
                 "SIGUSR2") == 1)
             assert app.latest.worker("target").signals_sent_to == {"SIGUSR2": 1}
             await pilot.press("q")
@@ -142,14 +140,14 @@ workers:
             assert table.selected_worker == "w.127"
             # scrolled to show it (Textual applies a scroll after the next refresh: under
             # load that refresh can come after the key's own processing)
-            await wait_for(pilot, lambda: table.scroll_offset.y > 0, timeout=5)
+            await until(pilot, lambda: table.scroll_offset.y > 0, timeout=5)
             await pilot.press("u")  # SIGUSR1 to the selected worker
-            await wait_for(pilot, lambda: app.latest.worker("w.127").signals_received.get(
+            await until(pilot, lambda: app.latest.worker("w.127").signals_received.get(
                 "SIGUSR1") == 1)
             assert sum(w.signals_received.get("SIGUSR1", 0) for w in app.latest.workers) == 1
             await pilot.press("home")
             assert table.selected_worker == "w.0"
-            await wait_for(pilot, lambda: table.scroll_offset.y == 0, timeout=5)
+            await until(pilot, lambda: table.scroll_offset.y == 0, timeout=5)
             await pilot.press("q")
         assert source.leaks is not None and source.leaks["processes"] == 0
 
