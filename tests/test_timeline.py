@@ -159,3 +159,23 @@ def test_the_timeline_follows_pause_and_step_of_a_live_run(scenario_file,
         assert source.leaks is not None and source.leaks["processes"] == 0
 
     asyncio.run(scenario())
+
+
+def test_a_long_run_keeps_a_bounded_chart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The panel keeps its last MAX_ROWS rows and counts the dropped ones; the Sequence
+    behind it hands its arrows over and keeps none (a live run is fed for hours)."""
+    from ipcviz.tui.widgets import timeline as timeline_module
+
+    monkeypatch.setattr(timeline_module, "MAX_ROWS", 50)
+    panel, sequence = Timeline(), Sequence()
+    frames = read_recording(str(RECORDINGS / "speed_race.jsonl"))
+    for _ in range(3):  # the counters start again each time: a restarted run's
+        for snap in frames:
+            panel.add(snap)
+            sequence.add(snap)  # beside it, undrained: every arrow and mark of the run
+    made = len(sequence.arrows) + len(sequence.marks) + len(sequence.waiting)
+    assert made > 500
+    assert len(panel.rows) == 50 and panel.dropped == made - 50
+    kept = [r.arrow for r in panel.rows if r.arrow is not None]
+    assert kept == sequence.arrows[-len(kept):]
+    assert (panel.sequence.arrows, panel.sequence.marks, panel.sequence.waiting) == ([], [], [])

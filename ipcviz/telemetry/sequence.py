@@ -131,6 +131,14 @@ class Sequence:
                 self.waiting.append(Mark("send", batch.who, what, batch.at, batch.left, unit))
         self._new.clear()
 
+    def drain(self) -> tuple[list[Arrow], list[Mark], list[Mark]]:
+        """The arrows, marks and waiting sends made since the last drain, handed over and
+        forgotten here (a live run's panel keeps its own bounded rows: a Sequence that
+        kept every arrow of an hour's run would grow for the hour)."""
+        out = (self.arrows, self.marks, self.waiting)
+        self.arrows, self.marks, self.waiting = [], [], []
+        return out
+
     def unpaired(self) -> list[Mark]:
         """The signals not paired (yet), in time order: "sent" marks on their senders
         (merged while pending, or the target ended), "arrived" marks on their receivers

@@ -42,7 +42,6 @@ class Timeline(Vertical):
         """Every worker seen, in the order the frames list them."""
         self.involved: set[str] = set()
         """Who sent, received, acquired or released something: only they get a column."""
-        self._seen = (0, 0, 0)  # arrows, marks, waiting sends already made rows
         self._drawn_for: tuple[int, tuple[str, ...]] | None = None
         self._drawn = 0  # rows written to the log
         self._columns: Columns | None = None
@@ -68,14 +67,12 @@ class Timeline(Vertical):
 
     def add(self, snap: Snapshot) -> None:
         """Take in a frame: its workers, arrows and marks."""
-        seq = self.sequence
-        seq.add(snap)
+        self.sequence.add(snap)
         for worker in snap.workers:
             if worker.name not in self.names:
                 self.names.append(worker.name)
-        arrows, marks, waiting = self._seen
-        new = rows_of(seq.arrows[arrows:], seq.marks[marks:] + seq.waiting[waiting:])
-        self._seen = (len(seq.arrows), len(seq.marks), len(seq.waiting))
+        arrows, marks, waiting = self.sequence.drain()
+        new = rows_of(arrows, marks + waiting)
         for row in new:
             if row.arrow is not None:
                 self.involved.update((row.arrow.sender, row.arrow.receiver))
@@ -92,7 +89,7 @@ class Timeline(Vertical):
         """A new run (or a replay's seek): the chart starts again."""
         self.sequence = Sequence()
         self.rows, self.names, self.involved, self.dropped = [], [], set(), 0
-        self._seen, self._drawn_for, self._drawn = (0, 0, 0), None, 0
+        self._drawn_for, self._drawn = None, 0
         if self.is_mounted:
             self.query_one(TimelineLog).clear()
 
