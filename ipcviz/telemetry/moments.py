@@ -4,7 +4,7 @@ counted, the events, the channels' counters. What `ipcviz export` turns into a t
 A replay checks and escapes every value of every frame (telemetry/recording_file.py), the
 64x64 array's 8,192 numbers of each frame included: for an export of a long run of many
 workers that was ten times the whole conversion. Here each frame keeps only the fields
-the trace is made of (KEPT, WORKER_KEPT, CHANNEL_KEPT), and those are checked: the
+the trace is made of (KEPT, _WORKER_CHECKS, CHANNEL_KEPT), and those are checked: the
 frame and its channels by the replay's own checker, each worker's dozen fields by a test
 per field (below), so a value the export reads is of the type it expects and a bad one
 refuses the file in one line naming its line. A value the export never reads (a shared
@@ -26,12 +26,9 @@ from ipcviz.telemetry.recording_file import (
 )
 from ipcviz.telemetry.snapshot import Snapshot
 
-#: the frame fields kept, and each worker's
+#: the frame fields kept (each worker's: _WORKER_CHECKS)
 KEPT = frozenset({"scenario", "elapsed", "running", "workers", "channels", "events",
                   "parent_signals", "seq"})
-WORKER_KEPT = frozenset({"name", "group", "pid", "state", "waiting", "blocked_on", "paused",
-                         "signals_received", "bytes_written", "bytes_read", "messages_sent",
-                         "messages_received"})
 #: a channel's `data` keys kept, by what the sequence and the counters read
 CHANNEL_KEPT = frozenset({"buffered", "depth", "lost_updates", "server", "holders"})
 
