@@ -67,6 +67,10 @@ EXPECTED = {
                                    "a process ([pid, ppid, name, state, ...])",
     "escape_in_key.jsonl": ":1: workers[0].bytes_written.\\x1b[31mp: should be a whole "
                            "number",
+    "program_diagnosis_number.jsonl": ":1: workers[0].program.observed.diagnoses[0]: "
+                                      "should be an object",
+    "program_graph_fd_text.jsonl": ":1: workers[0].program.graph.objects[0].ends[0].fd: "
+                                   "should be a whole number",
 }
 
 

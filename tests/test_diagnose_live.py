@@ -114,3 +114,36 @@ def test_the_panel_names_each_pipe_ends_descriptor_from_the_graph() -> None:
                    program={"argv": ["eof"], "observed": observed})
     text = "\n".join(line.plain for line in program_lines(w))
     assert "pipe 7: write end: python3 11; read end: python3 11" in text
+
+
+def test_a_replay_keeps_the_diagnoses_and_the_graph(tmp_path) -> None:
+    """A recorded frame of a watched program: its diagnoses (current and over the run)
+    and its graph read back whole, and the panel shows the diagnosis and the descriptors."""
+    from ipcviz.telemetry.recording_file import read_recording
+
+    found = {"kind": "eof_never", "key": "eof_never:pipe:[7]", "text": "EOF can never come "
+             "(for 2.0 s): pid 11 (python3) waits reading pipe 7 (fd 3)", "held_s": 2.0,
+             "pids": [11], "objects": ["pipe:[7]"]}
+    graph = {"processes": [{"pid": 11, "name": "python3"}], "objects": [
+        {"id": "pipe:[7]", "kind": "pipe", "ends": [
+            {"pid": 11, "fd": 3, "end": "read"}, {"pid": 11, "fd": 4, "end": "write"}]}]}
+    pipe = {"kind": "pipe", "path": None, "inode": 7, "buffered": 0, "capacity": 65536,
+            "writers": [11], "readers": [11], "channel": None}
+    frame = {"scenario": "x", "elapsed": 0.1, "running": True, "workers": [{
+        "name": "eof", "group": "eof", "pid": 10, "state": "sleeping", "program": {
+            "argv": ["eof"], "observed": {
+                "processes": [[10, 1, "python3", "sleeping", "wait", 0],
+                              [11, 10, "python3", "sleeping", "pipe read", 0]],
+                "pipes": [pipe], "queues": [], "sockets": [], "shared_memory": [],
+                "diagnoses": [found]},
+            "diagnoses": [dict(found, now=True)], "graph": graph}}]}
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(frame) + "\n")
+    (snap,) = read_recording(str(path))
+    program = snap.workers[0].program
+    assert program["diagnoses"] == [dict(found, now=True)] and program["graph"] == graph
+    from ipcviz.tui.widgets.programs import program_lines
+
+    text = [line.plain for line in program_lines(snap.workers[0])]
+    assert text[1] == "  diagnosis: " + found["text"]
+    assert "write end: python3 11 fd 4; read end: python3 11 fd 3" in "\n".join(text)

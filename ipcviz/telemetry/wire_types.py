@@ -183,6 +183,16 @@ def _is_str(value: Any) -> bool:
 
 _PIDS = list[int]
 _PROCESS = Check(_process, "a process ([pid, ppid, name, state, ...])")
+#: one diagnosis of a watched program (observe/diagnose.py, runtime/diagnosis.py)
+_DIAGNOSIS = Record({"kind": str, "key": str, "text": str, "held_s": NUMBER, "pids": _PIDS,
+                     "objects": list[str], "now": bool}, ("kind", "text"))
+#: who talks to whom in a watched program (observe/graph.py), as far as a panel reads it
+_GRAPH = Record({
+    "processes": list[dict[str, Any]],  # type: ignore[valid-type]
+    "objects": list[Record({"id": str, "kind": str, "ends": list[Record(
+        {"pid": int, "fd": Either(int, None), "end": str},
+        ("pid", "fd", "end"))]}, ("id", "ends"))],  # type: ignore[misc]
+}, ("objects",))
 #: what the program watcher saw of a program's process tree (runtime/programs.py)
 _OBSERVED = Record({
     "processes": list[_PROCESS],  # type: ignore[valid-type]
@@ -201,6 +211,7 @@ _OBSERVED = Record({
     "shared_memory": list[Record({"name": str, "size": int, "mappers": _PIDS,
                                   "contents": Either(HEX, None)},
                                  ("name", "size", "mappers"))],  # type: ignore[misc]
+    "diagnoses": list[_DIAGNOSIS],  # type: ignore[valid-type]
 }, ("processes", "pipes", "queues", "sockets", "shared_memory"))
 
 #: what strace counted for a program (runtime/tracing.py)
@@ -227,6 +238,7 @@ FIELD_TYPES: dict[tuple[type, str], Any] = {
 PROGRAM_FACTS: dict[str, Any] = {
     "argv": list[str], "output_lines": int, "last_output": list[str], "attached": bool,
     "observed": Either(_OBSERVED, None), "trace": Either(_TRACE, None),
+    "diagnoses": list[_DIAGNOSIS], "graph": Either(_GRAPH, None),  # type: ignore[valid-type]
 }
 
 
