@@ -175,3 +175,22 @@ def test_connections_wait_in_the_accept_queue_until_the_server_accepts(
     for name in ("ana", "bo", "cy", "di"):
         assert (workers[name]["exit"], workers[name]["bytes_read"]) == (0, {"door": 5})
     assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
+
+
+def test_the_sockets_panel_says_who_waits_in_the_accept_queue(nothing_left_behind) -> None:
+    """A live frame with the four connections queued: the socket's line says so; once
+    the server has accepted them, the queue is empty and the most is still 4."""
+    from ipcviz.telemetry.views import StreamView
+    from ipcviz.tui.widgets.pipes import socket_notes
+
+    with LiveRun(str(SCENARIOS / "tcp_handshake.yaml")) as run:
+        full = run.wait_for(lambda s: s.channel("door").data.get("accept_queue") == 4,
+                            timeout=20)
+        door = full.channel("door")
+        line = socket_notes(door, full, StreamView.of(door))[0].plain
+        assert line.endswith("accept queue (ss -lt Recv-Q): 4 handshaken, waiting for "
+                             "accept() · most 4")
+        assert all(full.worker(n).state == "blocked" for n in ("ana", "bo", "cy", "di"))
+        done = run.wait_for(lambda s: s.worker("di").exit is not None, timeout=20)
+        data = done.channel("door").data
+        assert (data["accept_queue"], data["max_accept_queue"]) == (0, 4)

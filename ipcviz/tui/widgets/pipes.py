@@ -293,13 +293,13 @@ def socket_notes(c: ChannelView, snap: Snapshot, stream: StreamView) -> list[Tex
     line.append(f"{c.name}: ", style="bold")
     line.append("address ")
     line.append(str(stream.address), style="cyan")
-    lines = [line]
     most = c.data.get("max_accept_queue")
-    if most:  # a TCP listener whose accept queue has held connections
+    if most:  # a TCP listener whose accept queue has held connections (on the same line)
         waiting = int(c.data.get("accept_queue") or 0)
-        lines.append(Text(f"  accept queue (ss -lt Recv-Q): {waiting} connection"
-                          f"{'s' * (waiting != 1)} handshaken, waiting for accept() · most "
-                          f"{most}", style="bold yellow" if waiting else "dim"))
+        line.append("  ·  ")
+        line.append(f"accept queue (ss -lt Recv-Q): {waiting} handshaken, waiting for "
+                    f"accept() · most {most}", style="bold yellow" if waiting else "dim")
+    lines = [line]
     server = str(stream.server)
     per = Text("  ")
     for w in snap.workers:
