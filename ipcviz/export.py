@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 
@@ -39,6 +40,9 @@ def export_command(args: argparse.Namespace, fail: Fail) -> int:
     problem = output_problem(args.output)  # before reading what may be a big file
     if problem:
         return fail([problem])
+    if _same_file(args.recording, args.output):
+        return fail([f"{args.output}: is the recording itself; name another file for the "
+                     "trace"])
     try:
         snapshots = read_moments(args.recording)
     except RecordingError as exc:
@@ -53,3 +57,11 @@ def export_command(args: argparse.Namespace, fail: Fail) -> int:
     print(escape_control(f"exported {len(snapshots)} frames, {flows} arrows to "
                          f"{args.output}"), file=sys.stderr)
     return 0
+
+
+def _same_file(recording: str, output: str) -> bool:
+    """Whether the output names the recording (it would be replaced by its own trace)."""
+    try:
+        return os.path.samefile(recording, output)
+    except OSError:  # one of them does not exist (yet): not the same
+        return False

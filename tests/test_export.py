@@ -301,3 +301,12 @@ def test_a_bad_count_the_trace_reads_is_refused(tmp_path: Path) -> None:
         assert result.stderr.startswith(f"{bad}:2: workers[1].{field}")
         assert ": should be " in result.stderr
         assert not (tmp_path / "out.json").exists()
+
+
+def test_the_recording_itself_is_never_the_output(tmp_path: Path) -> None:
+    recording = tmp_path / "run.jsonl"
+    recording.write_bytes((RECORDINGS / "pipe_oneway.jsonl").read_bytes())
+    result = run_cli("export", str(recording), "-o", str(recording))
+    assert (result.returncode, result.stderr) == (
+        2, f"{recording}: is the recording itself; name another file for the trace\n")
+    assert recording.read_bytes() == (RECORDINGS / "pipe_oneway.jsonl").read_bytes()
