@@ -225,3 +225,47 @@ def test_file_names_a_glob_found_are_printed_escaped_in_usage_errors(tmp_path: P
         assert "\x1b" not in result.stderr and "\x07" not in result.stderr
         assert result.stderr.splitlines()[-1].startswith("ipcviz")
         assert "\\x1b]0;owned\\x07\\x1b[2J" in result.stderr or "--bogus" in result.stderr
+
+
+def test_clean_ends_an_orphan_that_left_session_and_environment_of_a_killed_run(
+        tmp_path: Path, nothing_left_behind) -> None:
+    """Without a cgroup, a program's child leaves its session and clears its environment
+    at once; then the runtime itself is killed outright (SIGKILL: no shutdown of its own).
+    The orphan was the runtime's own child by then (its subreaper), so the run recorded
+    it, and `ipcviz clean` ends it."""
+    mark = str(45_000 + os.getpid() % 1000)
+    scenario = tmp_path / "daemon.yaml"
+    scenario.write_text("version: 1\nduration: 60\nworkers:\n  daemon:\n    exec: [sh, -c, "
+                        f"'setsid sh -c \"exec env -i sleep {mark} &\"; sleep 60']\n")
+    env = {**os.environ, "IPCVIZ_NO_CGROUP": "1"}
+    run = subprocess.Popen([sys.executable, "-m", "ipcviz", "run", "--headless",
+                            "--allow-exec", str(scenario)], cwd=ROOT, env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    root = Path(os.environ["IPCVIZ_RUN_ROOT"])
+    try:
+        orphan = None
+        for _ in range(300):  # until the run has written the orphan down (or 30 s)
+            found = _sleeping((mark,))
+            records = [p.read_text() for p in root.glob(f"{run.pid}-*/processes")]
+            if found and any(f"{found[0]} " in text for text in records):
+                orphan = found[0]
+                break
+            subprocess.run(["sleep", "0.1"])
+        assert orphan is not None, "the orphan was never recorded for clean"
+        os.kill(run.pid, 9)
+        run.wait(timeout=30)
+        assert _sleeping((mark,)) == [orphan]  # it outlived the killed runtime
+        result = subprocess.run([sys.executable, "-m", "ipcviz", "clean"], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert f"removed process {orphan}" in result.stdout.splitlines()
+        assert _sleeping((mark,)) == []
+    finally:
+        if run.poll() is None:
+            os.kill(run.pid, 9)
+            run.wait(timeout=30)
+        for pid in _sleeping((mark,)):
+            os.kill(pid, 9)
+        subprocess.run([sys.executable, "-m", "ipcviz", "clean"], cwd=ROOT, env=env,
+                       capture_output=True, timeout=60)
