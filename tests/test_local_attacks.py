@@ -269,3 +269,33 @@ def test_clean_ends_an_orphan_that_left_session_and_environment_of_a_killed_run(
             os.kill(pid, 9)
         subprocess.run([sys.executable, "-m", "ipcviz", "clean"], cwd=ROOT, env=env,
                        capture_output=True, timeout=60)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="acting as another user needs root")
+def test_a_checked_outputs_directory_swapped_for_a_link_is_not_followed(
+        shared_directory: Path, tmp_path: Path) -> None:
+    """`quiz --report shared/reports/me.json` (and screenshot -o, export -o) checks the
+    name before the run and writes after it: meanwhile another user who may write the
+    shared folder renames `reports` away and puts a link to the victim's directory in its
+    place, where a file of the victim's own has that name. It is not replaced: the report
+    goes into the directory that was checked."""
+    victims = tmp_path / "home"
+    victims.mkdir()
+    (victims / "me.json").write_text("precious\n")
+    reports = shared_directory / "reports"
+    reports.mkdir()
+    try:
+        assert output_problem(reports / "me.json") is None
+
+        def swap() -> None:
+            os.rename(reports, shared_directory / "moved")
+            os.symlink(victims, reports)
+
+        as_nobody(swap)
+        write_output(reports / "me.json", b"{}\n")
+        assert (victims / "me.json").read_text() == "precious\n"
+        assert (shared_directory / "moved" / "me.json").read_bytes() == b"{}\n"
+    finally:
+        fd = outputs._PINNED.pop(str(reports), None)
+        if fd is not None:
+            os.close(fd)

@@ -16,10 +16,12 @@ line. The mechanism:
 `output_problem` is the same look, taken before a long run starts, so a refused name costs
 nothing; the open checks again whatever was there by then.
 
-A directory checked by `output_directory` (`screenshot --all -o DIR`) is held open from
-then on, and every output named inside it is opened relative to that descriptor: whoever
-may write DIR's parent can rename DIR away and put a link in its place during the long
-run, but the pictures still go into the directory that was checked, never through the link.
+The directory an output goes into is the one it was in when it was checked: the directory
+(`screenshot --all -o DIR`, `output_directory`; or the one holding a file `output_problem`
+looked at) is held open from then on, and the output is opened relative to that
+descriptor. Whoever may write a parent of it can rename it away and put a link in its
+place during the long run (`quiz --report shared/reports/me.json`, the gallery), but the
+file still goes where it was checked, never through the link.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import stat
 from ipcviz.host.output import write_fully
 
 _FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
-#: directories `output_directory` checked, by absolute path: their open descriptors
+#: directories outputs were checked in, by absolute path: their open descriptors
 _PINNED: dict[str, int] = {}
 
 
@@ -54,9 +56,21 @@ def _refusal(st: os.stat_result) -> str | None:
     return None
 
 
+def _pin_folder(name: str) -> None:
+    """Hold open the directory `name` is in now (as its path names it at the check), for
+    the output to go there whatever the path names later; nothing when it is missing."""
+    folder = os.path.dirname(os.path.abspath(name))
+    if folder in _PINNED:
+        return
+    try:
+        _PINNED[folder] = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        pass  # made later (screenshot makes it), or refused by the output's own open
+
+
 def _placed(name: str) -> tuple[str, int | None]:
     """(`name`, None), or (its last part, the descriptor of the checked directory it is
-    in) when `output_directory` checked the directory that holds it."""
+    in) when its directory was checked (`output_directory`, `output_problem`)."""
     folder, base = os.path.split(os.path.abspath(name))
     fd = _PINNED.get(folder)
     return (base, fd) if fd is not None else (name, None)
@@ -64,8 +78,9 @@ def _placed(name: str) -> tuple[str, int | None]:
 
 def output_problem(path: str | os.PathLike[str]) -> str | None:
     """Why `path` would not be written, as one line naming it, or None (it does not exist
-    yet, or it is the user's own regular file)."""
+    yet, or it is the user's own regular file). Its directory is held from now on."""
     name = os.fspath(path)
+    _pin_folder(name)
     where, dir_fd = _placed(name)
     try:
         st = os.lstat(where, dir_fd=dir_fd)
