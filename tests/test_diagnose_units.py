@@ -199,3 +199,39 @@ def test_a_holder_outside_the_tree_is_found_a_slice_at_a_time(nothing_left_behin
         holder.wait()
         os.close(r)
         os.close(w)
+
+
+def test_a_diagnosis_keeps_its_time_while_the_look_outside_is_renewed(
+        monkeypatch, nothing_left_behind) -> None:
+    """A real process holding both ends of a real pipe, described as blocked reading it.
+    One process looked at per reading (no time budget): each look through /proc takes
+    many readings; once shown, the diagnosis's time only grows, through every renewal.
+    A second program watched at the same time has a look of its own (in its look, the
+    first program's process would be a holder outside its tree)."""
+    import os
+    import subprocess
+
+    import ipcviz.runtime.diagnosis as diagnosis
+
+    monkeypatch.setattr(diagnosis, "LOOK_BUDGET", 0.0)
+    r, w = os.pipe()
+    holder = subprocess.Popen(["sleep", "60"], pass_fds=(r, w))
+    try:
+        pid, inode = holder.pid, os.fstat(r).st_ino
+        os.close(r)
+        os.close(w)
+        found = Diagnoses()
+        pipe = Pipe(inode, "pipe", None, (End(pid, r, "r"), End(pid, w, "w")), 0, 65536)
+        held: list[float] = []
+        for step in range(1200):
+            at = step * 0.01
+            obs = seen([proc(pid, wait=reading(r))], [pipe], at=at)
+            held += [d["held_s"] for d in found.read("a", obs, build_graph(obs))]
+            for _ in range(2):  # the other program is read as often, twice as often
+                other = seen([proc(holder.pid + 100_000)], at=at)
+                found.read("b", other, build_graph(other))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert held and held == sorted(held) and held[-1] - held[0] >= 3.0, held[:3]
+    assert len(held) >= 400   # shown at every reading since it first was

@@ -19,6 +19,8 @@ SHOWN_AFTER = 1.0
 #: seconds a look for holders outside the tree stays good; seconds of it per reading
 OUTSIDE_FRESH = 1.0
 LOOK_BUDGET = 0.005
+#: most diagnoses a program's summary keeps (a long run can meet many short-lived ones)
+MAX_KEPT = 100
 O_CLOEXEC = 0o2000000
 #: diagnoses that hold only if nobody outside the tree holds an end of their objects
 _NEED_OUTSIDE = ("eof_never", "deadlock", "pipe_full")
@@ -103,9 +105,10 @@ class Diagnoses:
 
     first_seen: dict[str, dict[str, float]] = field(default_factory=dict)
     shown: dict[str, dict[str, dict]] = field(default_factory=dict)
-    outside: dict[str, tuple[float, tuple[int, ...]]] = field(default_factory=dict)
-    #: the look through /proc under way, if any
-    look: OutsideLook | None = None
+    #: by program: the holders outside its tree of each object looked for, and when
+    outside: dict[str, dict[str, tuple[float, tuple[int, ...]]]] = field(default_factory=dict)
+    #: by program: the look through /proc under way, if any
+    looks: dict[str, OutsideLook] = field(default_factory=dict)
 
     def read(self, name: str, seen: Observation, graph: Graph) -> list[dict]:
         """The diagnoses shown now for this program (each held a full second)."""
@@ -116,15 +119,20 @@ class Diagnoses:
         wanted = {ident for f in diagnose(seen, graph, None, no_cloexec)
                   if f.kind in _NEED_OUTSIDE for ident in f.objects}
         now = seen.taken_at
-        stale = {i for i in wanted if now - self.outside.get(i, (-1e9, ()))[0] > OUTSIDE_FRESH}
-        if stale and self.look is None:
-            self.look = OutsideLook.start(graph, stale)
-        if self.look is not None and self.look.step({p.pid for p in seen.processes},
-                                                    LOOK_BUDGET):
-            for ident, pids in self.look.result().items():
-                self.outside[ident] = (now, pids)
-            self.look = None
-        outside = {i: self.outside[i][1] for i in wanted if i in self.outside}
+        known = self.outside.setdefault(name, {})
+        stale = {i for i in wanted if now - known.get(i, (-1e9, ()))[0] > OUTSIDE_FRESH}
+        if stale and name not in self.looks:
+            self.looks[name] = OutsideLook.start(graph, stale)
+        look = self.looks.get(name)
+        if look is not None and look.step({p.pid for p in seen.processes}, LOOK_BUDGET):
+            for ident, pids in look.result().items():
+                known[ident] = (now, pids)
+            del self.looks[name]
+        for ident in [i for i, (at, _) in known.items()
+                      if i not in wanted and now - at > 10 * OUTSIDE_FRESH]:
+            del known[ident]   # objects nobody has waited on for a while are forgotten
+        # a look being renewed still stands until the new one has finished
+        outside = {i: known[i][1] for i in wanted if i in known}
         findings = diagnose(seen, graph, outside, no_cloexec)
         since = self.first_seen.setdefault(name, {})
         keys = {f.key for f in findings}
@@ -139,7 +147,9 @@ class Diagnoses:
             item = {"kind": f.kind, "key": f.key, "text": f.line(held), "held_s": round(held, 1),
                     "pids": list(f.pids), "objects": list(f.objects)}
             out.append(item)
-            self.shown.setdefault(name, {})[f.key] = item
+            kept = self.shown.setdefault(name, {})
+            if f.key in kept or len(kept) < MAX_KEPT:
+                kept[f.key] = item
         return out
 
     def all_shown(self, name: str, now: list[dict]) -> list[dict]:
