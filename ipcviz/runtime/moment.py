@@ -111,3 +111,18 @@ class MomentReader:
         finally:
             arr[:, T.CTRL_FREEZE] = 0
         return Moment(copy, observed, whole)
+
+
+def moving_rows(procs: Iterable[Any], kids: Iterable[Any], stats: dict[int, tuple[Any, float]]
+                ) -> list[int]:
+    """The rows a reading waits for: live workers that run steps (a program's row is never
+    written), not stopped or a zombie at the last look at /proc (`stats`: pid -> (its
+    /proc/PID/stat, cpu)); such a process reaches no quiet point."""
+    def still(pid: int) -> bool:
+        known = stats.get(pid)
+        return known is not None and known[0] is not None and known[0].state in "TtZ"
+
+    rows = [p.row for p in procs
+            if p.alive and p.ident is not None and p.attached_argv is None
+            and p.instance.definition.exec is None and not still(p.ident.pid)]
+    return rows + [k.row for k in kids if k.exit is None and not still(k.ident.pid)]

@@ -12,7 +12,7 @@ import numpy as np
 
 from ipcviz.host.process import CLOCK_TICKS, StatFiles, parse_stat
 from ipcviz.runtime.channel_views import ChannelViews, rank_compared
-from ipcviz.runtime.moment import Moment, MomentReader
+from ipcviz.runtime.moment import Moment, MomentReader, moving_rows
 from ipcviz.runtime.procmasks import read_masks
 from ipcviz.runtime.signal_merges import MergeProofs
 from ipcviz.runtime.worker_views import MASKS_EVERY, WorkerViews, names_of
@@ -254,17 +254,8 @@ class Sampler(WorkerViews, ChannelViews):
         return known[1] + [k.row for k in kids] if kids else known[1]
 
     def _moving_rows(self, kids: list[SpawnedProc]) -> list[int]:
-        """The rows a reading waits for: live workers that run steps (a program's row is
-        never written), not stopped or a zombie at the last look at /proc."""
-        rows = []
-        stats = self._stats
-        for proc in self.runtime.procs:
-            if (proc.alive and proc.ident is not None and proc.attached_argv is None
-                    and proc.instance.definition.exec is None
-                    and not _still(stats.get(proc.ident.pid))):
-                rows.append(proc.row)
-        rows += [k.row for k in kids if k.exit is None and not _still(stats.get(k.ident.pid))]
-        return rows
+        """The rows a reading waits for (moment.moving_rows), from the last /proc look."""
+        return moving_rows(self.runtime.procs, kids, self._stats)
 
     def _with_next_ops(self, workers: list) -> list:
         """Each held worker's next operation, while the run is not simply running (the
@@ -401,9 +392,3 @@ class Sampler(WorkerViews, ChannelViews):
         totals = self._received_totals
         return int(totals[row]) if totals is not None else 0
 
-
-def _still(known: tuple[Any, float] | None) -> bool:
-    """Whether the last /proc reading of a process said it is stopped or a zombie: it
-    reaches no quiet point, so a reading does not wait for it."""
-    stat = known[0] if known is not None else None
-    return stat is not None and stat.state in "TtZ"
