@@ -5,7 +5,10 @@ in one line with exit status 2, never a traceback."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,7 +25,7 @@ from ipcviz.observe.cc import CompileError, compile_c
 from ipcviz.host.outputs import output_directory, output_problem, write_output
 
 from .conftest import ROOT
-from .users import NOBODY, as_nobody
+from .users import NOBODY, as_nobody, as_user
 
 
 def test_a_progress_file_nested_past_the_stack_is_corrupt_not_a_crash(tmp_path: Path
@@ -299,3 +302,42 @@ def test_a_checked_outputs_directory_swapped_for_a_link_is_not_followed(
         fd = outputs._PINNED.pop(str(reports), None)
         if fd is not None:
             os.close(fd)
+
+
+def _http_status(port: int, path: str = "/") -> bytes:
+    """The status line `ipcviz serve` on 127.0.0.1:`port` answers a GET of `path` with."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    return data.split(b"\r\n", 1)[0]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="acting as another user needs root")
+def test_serve_without_a_token_answers_no_other_local_user(tmp_path: Path) -> None:
+    """`ipcviz serve` on 127.0.0.1 needs no token, so every local user could open its
+    lessons (and run them as the teacher's uid, up to --max-sessions). A connection from
+    another uid is refused; the user's own is served."""
+    pytest.importorskip("textual_serve")
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "ipcviz", "serve", "--port", "0"],
+                                  cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out,
+                                  stderr=subprocess.STDOUT)
+    try:
+        port = None
+        for _ in range(300):
+            found = re.search(r"http://127\.0\.0\.1:(\d+)/", log.read_text())
+            if found:
+                port = int(found.group(1))
+                break
+            assert server.poll() is None, log.read_text()
+            subprocess.run(["sleep", "0.1"])
+        assert port is not None, log.read_text()
+        assert _http_status(port, "/lesson/pipe_oneway") == b"HTTP/1.0 200 OK"
+        assert as_user(lambda: _http_status(port, "/lesson/pipe_oneway"),
+                       NOBODY) == b"HTTP/1.0 403 Forbidden"
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)

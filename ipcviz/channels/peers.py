@@ -105,6 +105,19 @@ def _rows(transport: str, port: int) -> list[_Row]:
     return found
 
 
+def tcp_peer_uid(conn: object) -> int | None:
+    """The uid owning the other end of TCP connection `conn` (a socket, or asyncio's
+    wrapper of one), from the kernel's tables; None when they do not show it (it closed)."""
+    try:
+        peer = conn.getpeername()[:2]  # type: ignore[attr-defined]
+        local = conn.getsockname()[:2]  # type: ignore[attr-defined]
+    except (OSError, AttributeError, TypeError):
+        return None
+    rows = [r for r in _rows("tcp", int(peer[1]))
+            if r.local == _plain(peer) and r.remote == _plain(local)]
+    return rows[0].uid if rows else None
+
+
 def holders(inode: int, among: list[int] | None = None) -> list[int]:
     """Pids of the processes (of `among`, else all we may look at) whose descriptors hold
     socket `inode`."""

@@ -14,7 +14,8 @@ a page of another site (its Origin is not this server) is refused whatever the t
 so that a web page the teacher visits cannot drive a session; without a token (the default
 address) a request must name this server as 127.0.0.1, localhost or [::1] in its Host
 header, so that a site whose name was re-pointed at 127.0.0.1 cannot either (DNS
-rebinding). At most `max_sessions`
+rebinding), and must come from a socket of this user's (the kernel's tables say whose):
+any local user can connect to 127.0.0.1. At most `max_sessions`
 sessions run at once; more are refused with a page that says so.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -93,6 +95,8 @@ class ServeServer:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler):  # type: ignore[no-untyped-def]
+        if self.token is None and (outsider := _other_user(request)):
+            return web.Response(status=403, text=outsider)
         if self.token is None and request.host not in self.local_hosts:
             return web.Response(status=403, text="ipcviz serve: refused: open this server "
                                 "as 127.0.0.1 or localhost\n")
@@ -223,3 +227,18 @@ async def stop_session(service: AppService) -> None:
             return
         except asyncio.TimeoutError:
             continue
+
+
+def _other_user(request: web.Request) -> str | None:
+    """Without a token the server is the user's own: any local user can connect to
+    127.0.0.1, so a connection whose other end the kernel does not show as this user's
+    (/proc/net/tcp) is refused, in one line; None for the user's own."""
+    from ipcviz.channels.peers import tcp_peer_uid
+
+    transport = request.transport
+    uid = tcp_peer_uid(transport.get_extra_info("socket")) if transport else None
+    if uid == os.getuid():
+        return None
+    who = "a process the kernel does not show" if uid is None else f"uid {uid}"
+    return (f"ipcviz serve: refused: a connection from {who}; without a token only you "
+            "may connect (for others: --host ADDRESS, with the token it prints)\n")
