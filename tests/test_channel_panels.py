@@ -19,7 +19,8 @@ from ipcviz.tui.widgets.shm import SharedMemoryPanel
 
 from .conftest import SCENARIOS, run_scenario
 from .live import LiveRun
-from .test_tui_live import wait_for, wait_started
+from .test_tui_live import wait_started
+from .waiting import until
 
 
 def panel_text(app, panel_class) -> str:
@@ -62,10 +63,10 @@ def test_writer_blocked_below_capacity_is_explained(scenario_file, nothing_left_
     path = scenario_file(BLOCKED_BELOW_CAPACITY)
 
     async def check(pilot, app) -> None:
-        await wait_for(pilot, lambda: app.latest.worker("r").state == "sleeping"
+        await until(pilot, lambda: app.latest.worker("r").state == "sleeping"
                        and app.latest.channel("p").data.get("bytes_read") == 2048
                        and app.latest.worker("w").state == "blocked")
-        await wait_for(pilot, lambda: "blocked at 14.0 KiB / 16.0 KiB" in panel_text(
+        await until(pilot, lambda: "blocked at 14.0 KiB / 16.0 KiB" in panel_text(
             app, PipesPanel))
         text = panel_text(app, PipesPanel)
         assert ("blocked at 14.0 KiB / 16.0 KiB: space is counted in 4.0 KiB pages and "
@@ -100,8 +101,8 @@ def test_pipe_with_every_end_closed_is_gone_with_its_bytes(scenario_file,
     assert p["bytes_written"] == 100 and p["bytes_read"] == 0
 
     async def check(pilot, app) -> None:
-        await wait_for(pilot, lambda: app.latest.worker("r").exit is not None)
-        await wait_for(pilot, lambda: "pipe gone" in panel_text(app, PipesPanel))
+        await until(pilot, lambda: app.latest.worker("r").exit is not None)
+        await until(pilot, lambda: "pipe gone" in panel_text(app, PipesPanel))
         text = panel_text(app, PipesPanel)
         assert "the 100 B never read went with it" in text
         assert "100 B / " not in text.split("pipe gone")[1]  # no bytes "in the kernel"
@@ -127,32 +128,36 @@ def test_fifo_path_and_open_ends(scenario_file, nothing_left_behind) -> None:
     path = scenario_file(FIFO)
 
     async def check(pilot, app) -> None:
-        await wait_for(pilot, lambda: "open for write: w  open for read: r"
+        await until(pilot, lambda: "open for write: w  open for read: r"
                        in panel_text(app, PipesPanel))
         fifo_path = app.latest.channel("f").data["path"]
         assert app.latest.channel("f").data["open_by"] == {"write": ["w"], "read": ["r"]}
         assert f"path {fifo_path}" in panel_text(app, PipesPanel)
         await pilot.press("k")  # SIGKILL to w (the first row): its end closes with it
-        await wait_for(pilot, lambda: app.latest.worker("w").exit is not None)
-        await wait_for(pilot, lambda: "open for write: nobody" in panel_text(app, PipesPanel))
+        await until(pilot, lambda: app.latest.worker("w").exit is not None)
+        await until(pilot, lambda: "open for write: nobody" in panel_text(app, PipesPanel))
 
     run_app(str(path), check)
 
 
 def test_socket_full_path_and_bytes_per_connection(nothing_left_behind) -> None:
     async def check(pilot, app) -> None:
-        await wait_for(pilot, lambda: app.latest.worker("local_client").bytes_read.get(
+        await until(pilot, lambda: app.latest.worker("local_client").bytes_read.get(
             "local", 0) >= 10 and app.latest.worker("client.1").bytes_read.get("tcp", 0) >= 8)
-        await pilot.pause(0.3)
-        snap = app.latest
-        text = panel_text(app, PipesPanel)
-        address = snap.channel("local").data["address"]
-        assert address.startswith("/") and f"address {address}" in text
-        for name, channel in (("local_client", "local"), ("client.0", "tcp"),
-                              ("client.1", "tcp")):
-            w = snap.worker(name)
-            assert (f"{name} sent {format_bytes(w.bytes_written[channel])}, "
-                    f"got {format_bytes(w.bytes_read[channel])}") in text
+
+        def shown() -> bool:
+            snap = app.latest
+            text = panel_text(app, PipesPanel)
+            address = snap.channel("local").data["address"]
+            assert address.startswith("/") and f"address {address}" in text
+            for name, channel in (("local_client", "local"), ("client.0", "tcp"),
+                                  ("client.1", "tcp")):
+                w = snap.worker(name)
+                assert (f"{name} sent {format_bytes(w.bytes_written[channel])}, "
+                        f"got {format_bytes(w.bytes_read[channel])}") in text, text
+            return True
+
+        await until(pilot, shown, message="each connection's bytes on the panel")
 
     run_app(str(SCENARIOS / "socket_echo.yaml"), check)
 
@@ -169,17 +174,16 @@ def test_refused_sends_counted_exactly(nothing_left_behind) -> None:
 
 def test_refusals_and_duplicates_on_screen(nothing_left_behind) -> None:
     async def refusals(pilot, app) -> None:
-        await wait_for(pilot, lambda: app.latest.channel("box").data.get("refused", 0) > 0)
-        await pilot.pause(0.2)
-        refused = app.latest.channel("box").data["refused"]
-        assert f"box refused {refused} non-blocking send(s): queue full (EAGAIN)" in panel_text(
-            app, QueuesPanel)
+        await until(pilot, lambda: app.latest.channel("box").data.get("refused", 0) > 0)
+        await until(pilot, lambda: f"box refused {app.latest.channel('box').data['refused']} "
+                    "non-blocking send(s): queue full (EAGAIN)" in panel_text(app, QueuesPanel),
+                    message=lambda: f"the refusals on {panel_text(app, QueuesPanel)!r}")
 
     async def duplicates(pilot, app) -> None:
-        await wait_for(pilot, lambda: app.latest.worker("worker").duplicates > 0)
-        await pilot.pause(0.2)
-        n = app.latest.worker("worker").duplicates
-        assert f"worker received {n} DUPLICATE(s)" in panel_text(app, QueuesPanel)
+        await until(pilot, lambda: app.latest.worker("worker").duplicates > 0)
+        await until(pilot, lambda: f"worker received {app.latest.worker('worker').duplicates} "
+                    "DUPLICATE(s)" in panel_text(app, QueuesPanel),
+                    message=lambda: f"the duplicates on {panel_text(app, QueuesPanel)!r}")
 
     run_app(str(SCENARIOS / "queue_capacity.yaml"), refusals)
     run_app(str(SCENARIOS / "message_duplication.yaml"), duplicates)
@@ -207,8 +211,8 @@ def test_spawned_handlers_named_as_the_real_ends(nothing_left_behind) -> None:
 
 def test_deadlock_says_the_waiter_waits_forever_on_a_dead_holder(nothing_left_behind) -> None:
     async def check(pilot, app) -> None:
-        await wait_for(pilot, lambda: app.latest.worker("a").exit is not None, timeout=15)
-        await wait_for(pilot, lambda: "still waits" in panel_text(app, LocksPanel))
+        await until(pilot, lambda: app.latest.worker("a").exit is not None, timeout=15)
+        await until(pilot, lambda: "still waits" in panel_text(app, LocksPanel))
         text = panel_text(app, LocksPanel)
         assert "b still waits for lock_a, held by dead worker a" in text
         assert "it waits forever" in text
@@ -246,13 +250,17 @@ def test_mmap_view_follows_the_writer(nothing_left_behind) -> None:
     """scribe writes 8 x 19 bytes: the hex view moves past the first 64 bytes with it,
     says where it writes next, and what the watcher (reading from offset 0) finds."""
     async def check(pilot, app) -> None:
-        await wait_for(pilot, lambda: app.latest.worker("scribe").exit is not None, timeout=15)
-        await pilot.pause(0.3)
-        text = panel_text(app, SharedMemoryPanel)
-        assert "scribe writes next at offset 152 (0x98)" in text
-        assert "watcher reads from offset 0: hello from scribe! hello from scribe!" in text
-        assert "  0080  69 62 65 21" in text  # bytes 128.. ("ibe!"): the view moved on
-        assert "  0000  " not in text
+        await until(pilot, lambda: app.latest.worker("scribe").exit is not None, timeout=15)
+
+        def shown() -> bool:
+            text = panel_text(app, SharedMemoryPanel)
+            assert "scribe writes next at offset 152 (0x98)" in text, text
+            assert "watcher reads from offset 0: hello from scribe! hello from scribe!" in text
+            assert "  0080  69 62 65 21" in text  # bytes 128.. ("ibe!"): the view moved on
+            assert "  0000  " not in text
+            return True
+
+        await until(pilot, shown, message="the view past the first 64 bytes")
         assert app.latest.channel("page").data["write_offset"] == 152
 
     run_app(str(SCENARIOS / "mmap_file.yaml"), check)
@@ -260,7 +268,7 @@ def test_mmap_view_follows_the_writer(nothing_left_behind) -> None:
 
 def test_shared_array_shows_its_dev_shm_name(nothing_left_behind) -> None:
     async def check(pilot, app) -> None:
-        await wait_for(pilot, lambda: "/dev/shm/" in panel_text(app, SharedMemoryPanel))
+        await until(pilot, lambda: "/dev/shm/" in panel_text(app, SharedMemoryPanel))
         path = app.latest.channel("shared").data["shm_path"]
         assert path.startswith("/dev/shm/ipcviz.") and path.endswith(".shared")
         import os
@@ -274,22 +282,30 @@ def test_what_was_read_and_self_reads_on_screen(nothing_left_behind) -> None:
     """pipe_two_way: each reader's last read is the other's message, none read back its
     own; on one pipe used both ways, the count of own messages read back shows."""
     async def two_way(pilot, app) -> None:
-        await wait_for(pilot, lambda: app.latest.channel("answer").data.get("bytes_read", 0)
+        await until(pilot, lambda: app.latest.channel("answer").data.get("bytes_read", 0)
                        >= 52)
-        await pilot.pause(0.2)
-        text = panel_text(app, PipesPanel)
-        assert 'answerer last read "Who are you?" (12 B), own message read back 0×' in text
-        assert 'asker last read "Thank you for yo…" (26 B), own message read back 0×' in text
+
+        def shown() -> bool:
+            text = panel_text(app, PipesPanel)
+            assert 'answerer last read "Who are you?" (12 B), own message read back 0×' in text
+            assert 'asker last read "Thank you for yo…" (26 B), own message read back 0×' in text
+            return True
+
+        await until(pilot, shown, message="each reader's last read")
         assert app.latest.channel("ask").data["last_read"] == {"answerer": ["Who are you?", 12]}
 
     async def one_pipe(pilot, app) -> None:
-        await wait_for(pilot, lambda: app.latest.worker("alice").exit is not None
+        await until(pilot, lambda: app.latest.worker("alice").exit is not None
                        and app.latest.worker("bob").exit is not None, timeout=15)
-        await pilot.pause(0.2)
-        text = panel_text(app, PipesPanel)
-        for name in ("alice", "bob"):
-            own = app.latest.worker(name).self_reads
-            assert f", own message read back {own}×" in text.split(f"{name} last read")[1]
+
+        def shown() -> bool:
+            text = panel_text(app, PipesPanel)
+            for name in ("alice", "bob"):
+                own = app.latest.worker(name).self_reads
+                assert f", own message read back {own}×" in text.split(f"{name} last read")[1]
+            return True
+
+        await until(pilot, shown, message="the own messages read back")
 
     run_app(str(SCENARIOS / "pipe_two_way.yaml"), two_way)
     run_app(str(SCENARIOS / "pipe_bidirectional_race.yaml"), one_pipe)
@@ -365,15 +381,19 @@ def test_pipes_panel_counts_the_writes_that_failed_with_epipe(nothing_left_behin
     writes fails with EPIPE; the count was only in the summary (and one event per ten
     failures). The panel says how many, beside the pipe, and why it lives on."""
     async def check(pilot, app) -> None:
-        await wait_for(pilot, lambda: app.latest.worker("stubborn").epipe_errors >= 3,
+        await until(pilot, lambda: app.latest.worker("stubborn").epipe_errors >= 3,
                        timeout=20)
-        await pilot.pause(0.3)
-        text = panel_text(app, PipesPanel)
-        count = app.latest.worker("stubborn").epipe_errors
-        assert "stubborn: " in text and "write(s) failed with EPIPE" in text, text
-        assert "(it ignores SIGPIPE)" in text
-        shown = int(text.split(" write(s) failed with EPIPE")[0].rsplit(" ", 1)[1])
-        assert count - 2 <= shown <= count  # one frame behind at most
+
+        def shown() -> bool:
+            text = panel_text(app, PipesPanel)
+            count = app.latest.worker("stubborn").epipe_errors
+            assert "stubborn: " in text and "write(s) failed with EPIPE" in text, text
+            assert "(it ignores SIGPIPE)" in text
+            shown = int(text.split(" write(s) failed with EPIPE")[0].rsplit(" ", 1)[1])
+            assert count - 2 <= shown <= count  # one frame behind at most
+            return True
+
+        await until(pilot, shown, message="the EPIPE count on the panel")
 
     run_app(str(SCENARIOS / "pipe_backpressure.yaml"), check)
 
@@ -383,14 +403,18 @@ def test_file_panel_keeps_the_torn_count_and_the_lock_in_view(nothing_left_behin
     to "3 tor…" and the lock word lost. The count and the lock stay in the cell, the
     records and what the lock means go on a line of their own."""
     async def check(pilot, app) -> None:
-        await wait_for(pilot, lambda: (app.latest.channel("plain").data.get("torn_reads")
+        await until(pilot, lambda: (app.latest.channel("plain").data.get("torn_reads")
                                        or 0) >= 1, timeout=20)
-        await pilot.pause(0.3)
-        text = panel_text(app, PipesPanel)
-        assert "TORN · no lock" in text, text
-        assert "0 torn · flock" in text, text
-        assert "no lock: a reader can find a record half written" in text
-        assert "flock around each write and read: a reader waits, never tears" in text
+
+        def shown() -> bool:
+            text = panel_text(app, PipesPanel)
+            assert "TORN · no lock" in text, text
+            assert "0 torn · flock" in text, text
+            assert "no lock: a reader can find a record half written" in text
+            assert "flock around each write and read: a reader waits, never tears" in text
+            return True
+
+        await until(pilot, shown, message="the torn count and the lock in view")
 
     run_app(str(SCENARIOS / "file_handoff.yaml"), check)
 
@@ -399,15 +423,19 @@ def test_the_udp_drop_count_comes_first_in_its_cell(nothing_left_behind) -> None
     """udp_vs_tcp at 80x24 cut "200 sent, 9 received, 191 …": the lesson's number was the
     part lost. It leads the cell now."""
     async def check(pilot, app) -> None:
-        await wait_for(pilot, lambda: (app.latest.channel("udp").data.get("reads") or 0)
+        await until(pilot, lambda: (app.latest.channel("udp").data.get("reads") or 0)
                        > 0 and app.latest.worker("udp_reader").exit is not None,
                        timeout=20)
-        await pilot.pause(0.3)
-        udp = app.latest.channel("udp").data
-        text = panel_text(app, PipesPanel)
-        assert udp["dropped"] > 0
-        # at 80 columns the cell's end may be cut; its start, the drops, never is
-        assert f"{udp['dropped']} DROPPED · {udp['reads']} of 200 rec" in text, text
+
+        def shown() -> bool:
+            udp = app.latest.channel("udp").data
+            text = panel_text(app, PipesPanel)
+            assert udp["dropped"] > 0
+            # at 80 columns the cell's end may be cut; its start, the drops, never is
+            assert f"{udp['dropped']} DROPPED · {udp['reads']} of 200 rec" in text, text
+            return True
+
+        await until(pilot, shown, message="the drops leading the udp cell")
 
     run_app(str(SCENARIOS / "udp_vs_tcp.yaml"), check, size=(80, 24))
 
