@@ -11,8 +11,11 @@ import re
 
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.tui.app import make_app
+from ipcviz.tui.screens import HelpScreen
 from ipcviz.tui.source import FixedSource, LiveSource
+from ipcviz.tui.widgets.source_view import SourceView
 from tests.conftest import ROOT
+from tests.waiting import until
 
 HOSTILE = "[/] closing nothing [red"
 HOSTILE_2 = "[bold]not bold[/bold] [link=x]y"
@@ -23,6 +26,12 @@ def screen_text(app) -> str:
     svg = app.export_screenshot()
     cells = re.findall(r"<text[^>]*>(.*?)</text>", svg, flags=re.S)
     return html.unescape("".join(cells)).replace("\xa0", " ")
+
+
+async def help_shown(pilot, app) -> None:
+    """Until the help screen is up and painted."""
+    await until(pilot, lambda: isinstance(app.screen, HelpScreen), message="the help screen")
+    await pilot.pause()
 
 
 def hostile_frames() -> list[Snapshot]:
@@ -49,22 +58,24 @@ def hostile_frames() -> list[Snapshot]:
 
 def test_hostile_strings_in_every_panel_render_literally() -> None:
     async def scenario() -> None:
-        source = FixedSource(hostile_frames())
+        frames = hostile_frames()
+        source = FixedSource(frames)
         app = make_app(source=source)
         async with app.run_test(size=(140, 50)) as pilot:
-            await pilot.pause(0.3)
+            await until(pilot, lambda: app.latest is frames[-1], message="the last frame")
+            await pilot.pause()  # and painted
             shown = screen_text(app)
             assert HOSTILE in shown  # the status bar's scenario name, the events
             assert HOSTILE_2 in shown  # the description, verbatim
             assert f"a{HOSTILE}" in shown  # a worker name
             await pilot.press("t")  # SIGTERM to the selected worker: a toast naming it
-            await pilot.pause(0.3)
+            await until(pilot, lambda: list(app._notifications), message="a toast")
             from textual.widgets._toast import Toast
 
             toasts = [Toast(n) for n in app._notifications]
             assert [str(t.render()) for t in toasts] == [f"SIGTERM → a{HOSTILE}"]
             await pilot.press("question_mark")  # help, with the trigger's label
-            await pilot.pause(0.3)
+            await help_shown(pilot, app)
             assert HOSTILE in screen_text(app)
             await pilot.press("escape")
             await pilot.press("q")
@@ -89,15 +100,15 @@ triggers:
     async def scenario() -> None:
         app = make_app(source=source)
         async with app.run_test(size=(140, 40)) as pilot:
-            while app.latest is None or app.latest.worker("w").state != "sleeping":
-                await pilot.pause(0.05)
+            await until(pilot, lambda: app.latest is not None
+                        and app.latest.worker("w").state == "sleeping", message="w asleep")
             shown = screen_text(app)
             assert HOSTILE in shown and f"{HOSTILE_2} {HOSTILE}" in shown
             await pilot.press("x")  # the trigger with the hostile label
-            while app.latest.worker("w").signals_received.get("SIGUSR1") != 1:
-                await pilot.pause(0.05)
+            await until(pilot, lambda: app.latest.worker("w").signals_received.get("SIGUSR1")
+                        == 1, message="w's SIGUSR1 counted")
             await pilot.press("question_mark")
-            await pilot.pause(0.2)
+            await help_shown(pilot, app)
             assert HOSTILE in screen_text(app)
             await pilot.press("escape")
             await pilot.press("q")
@@ -137,14 +148,18 @@ workers:
     async def scenario() -> None:
         app = make_app(source=source)
         async with app.run_test(size=(140, 40)) as pilot:
-            while app.latest is None or not app.latest.channel("p").data.get("last_read"):
-                await pilot.pause(0.05)
+            await until(pilot, lambda: app.latest is not None
+                        and app.latest.channel("p").data.get("last_read"),
+                        message="the pipe's last read")
             frames.append(app.latest)
             shown = screen_text(app)
             assert "x \\x1b]2;PWNED\\x07 y \\u202e" in shown
             assert not CONTROL.search(shown)
             await pilot.press("v")  # the file itself, beside the panels
-            await pilot.pause(0.3)
+            view = app.query_one(SourceView)
+            await until(pilot, lambda: view.display and view.region.width > 0,
+                        message="the YAML view laid out")
+            await pilot.pause()  # and painted
             shown = screen_text(app)
             assert "\\x1b]2;PWNED" in shown and not CONTROL.search(shown)
             await pilot.press("q")
