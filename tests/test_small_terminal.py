@@ -17,7 +17,7 @@ from ipcviz.tui.widgets.shm import SharedMemoryPanel
 from ipcviz.tui.widgets.workers import WorkersTable, middle_cut
 
 from .conftest import SCENARIOS
-from .test_tui_live import wait_for
+from .waiting import until
 
 RECORDINGS = Path(__file__).parent / "recordings"
 
@@ -43,11 +43,15 @@ def test_at_80x24_two_handlers_differ_and_the_archive_can_be_reached(
     async def scenario() -> None:
         app = make_app(source=LiveSource(str(SCENARIOS / "echo_store_server.yaml")))
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_for(pilot, lambda: app.latest is not None and sum(
+            await until(pilot, lambda: app.latest is not None and sum(
                 w.name.startswith("handler#") for w in app.latest.workers) == 2, timeout=15)
-            await pilot.pause(0.3)
-            names = [row.split()[0] for row in rows(app) if row.split()]
-            assert {"hand…r#0", "hand…r#1"} <= set(names), names
+
+            def both_cut() -> bool:
+                names = [row.split()[0] for row in rows(app) if row.split()]
+                assert {"hand…r#0", "hand…r#1"} <= set(names), names
+                return True
+
+            await until(pilot, both_cut, message="both handlers' rows")
             panel = app.query_one(SharedMemoryPanel)
             assert panel.region.bottom > app.size.height - 1  # below the edge, as before
             for _ in range(8):
@@ -56,10 +60,14 @@ def test_at_80x24_two_handlers_differ_and_the_archive_can_be_reached(
                 await pilot.press("tab")
             assert app.focused is panel
             await pilot.press("z")
-            await pilot.pause(0.5)
-            assert app.screen.maximized is panel
-            assert panel.region.bottom <= app.size.height
-            assert any(line.plain.startswith("archive") for line in panel._text_lines)
+
+            def maximized() -> bool:
+                assert app.screen.maximized is panel
+                assert panel.region.bottom <= app.size.height
+                assert any(line.plain.startswith("archive") for line in panel._text_lines)
+                return True
+
+            await until(pilot, maximized, message="the panel maximized, the archive on it")
             await pilot.press("q")
 
     asyncio.run(scenario())
@@ -77,14 +85,18 @@ def test_an_event_line_cut_at_the_edge_ends_in_an_ellipsis() -> None:
     async def scenario() -> None:
         app = make_app(source=FixedSource(frames))
         async with app.run_test(size=(80, 40)) as pilot:
-            await wait_for(pilot, lambda: app.latest is frames[-1], timeout=15)
-            await pilot.pause(0.3)
+            await until(pilot, lambda: app.latest is frames[-1], timeout=15)
             log = app.query_one(EventLog)
-            shown = [strip.text.rstrip() for strip in log.lines]
-            cut = [line for line in shown if "schedule[4]" in line]
-            assert len(cut) == 1 and cut[0].endswith("…"), cut
-            assert len(cut[0]) == log.scrollable_content_region.width
-            assert not any(line.endswith("…") for line in shown if line not in cut)
+
+            def cut_once() -> bool:
+                shown = [strip.text.rstrip() for strip in log.lines]
+                cut = [line for line in shown if "schedule[4]" in line]
+                assert len(cut) == 1 and cut[0].endswith("…"), cut
+                assert len(cut[0]) == log.scrollable_content_region.width
+                assert not any(line.endswith("…") for line in shown if line not in cut)
+                return True
+
+            await until(pilot, cut_once, message="the long line cut in the log")
             await pilot.press("q")
 
     asyncio.run(scenario())
@@ -96,22 +108,25 @@ def test_the_help_scrolls_at_80x24_with_the_lessons_keys_first() -> None:
     async def scenario() -> None:
         app = make_app(source=FixedSource(frames))
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause(0.5)
+            await until(pilot, lambda: app.latest is frames[-1], message="the last frame")
             await pilot.press("question_mark")
-            await pilot.pause(0.3)
-            screen = app.screen
-            assert isinstance(screen, HelpScreen)
-            box = screen.query_one("#help")
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen), message="the help")
+            box = app.screen.query_one("#help")
             static = box.query_one("Static")
-            lines = [static.render_line(y).text.split() for y in range(static.size.height)]
-            lines = [line for line in lines if line]
-            assert lines[:4] == [["ipcviz", "keys"], ["this", "lesson"],
-                                 ["x", "SIGUSR1", "×5", "to", "counter"],
-                                 ["↑", "↓", "/", "mouse", "select", "a", "worker"]]
-            assert box.max_scroll_y > 0  # it does not fit: it scrolls
+
+            def laid_out() -> bool:
+                lines = [static.render_line(y).text.split() for y in range(static.size.height)]
+                lines = [line for line in lines if line]
+                assert lines[:4] == [["ipcviz", "keys"], ["this", "lesson"],
+                                     ["x", "SIGUSR1", "×5", "to", "counter"],
+                                     ["↑", "↓", "/", "mouse", "select", "a", "worker"]]
+                assert box.max_scroll_y > 0  # it does not fit: it scrolls
+                return True
+
+            await until(pilot, laid_out, message="the help's lines")
             await pilot.press("end")
-            await pilot.pause(0.2)
-            assert box.scroll_y == box.max_scroll_y
+            await until(pilot, lambda: box.scroll_y == box.max_scroll_y,
+                        message=lambda: f"the end ({box.scroll_y} of {box.max_scroll_y})")
             await pilot.press("escape")
             await pilot.press("q")
 
