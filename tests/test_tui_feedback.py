@@ -9,7 +9,8 @@ import asyncio
 from ipcviz.tui.app import make_app
 from ipcviz.tui.screens import PickerScreen
 from ipcviz.tui.source import LiveSource
-from tests.test_tui_live import wait_for, wait_started
+from tests.test_tui_live import wait_started
+from tests.waiting import until
 
 SCENARIO = """
 duration: 30
@@ -24,6 +25,13 @@ workers:
 """
 
 
+async def frames_later(pilot, app, count: int = 2) -> None:
+    """Until `count` frames newer than the current one: the runtime reads a command as it
+    comes, between frames, so what a key sent before has changed them by then."""
+    seq = app.latest.seq
+    await until(pilot, lambda: app.latest.seq >= seq + count, message=f"{count} more frames")
+
+
 def toasts(app) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
@@ -35,24 +43,25 @@ def test_keys_on_an_exited_worker_or_without_a_lock_say_what_happened(
     async def scenario() -> None:
         app = make_app(source=source)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.latest is not None and
+            await until(pilot, lambda: app.latest is not None and
                            app.latest.worker("quick").state == "exited")
             sent_before = dict(app.latest.worker("quick").signals_sent_to)
             await pilot.press("k")  # `quick` is selected: first row
-            await pilot.pause(0.3)
-            assert toasts(app) == ["quick has exited (exited 0): nothing sent"]
+            await until(pilot, lambda: toasts(app) == [
+                "quick has exited (exited 0): nothing sent"], message=lambda: toasts(app))
+            await frames_later(pilot, app)
             assert app.latest.worker("quick").signals_sent_to == sent_before
             await pilot.press("down")
             await pilot.press("l")
-            await pilot.pause(0.1)
-            assert toasts(app) == ["stays takes no lock: nothing to switch"]
+            await until(pilot, lambda: toasts(app) == ["stays takes no lock: nothing to switch"],
+                        message=lambda: toasts(app))
             for _ in range(10):  # many presses: one toast, the last
                 await pilot.press("u")
-            await pilot.pause(0.1)
-            assert toasts(app) == ["SIGUSR1 → stays"]
-            await wait_for(pilot, lambda: app.latest.worker("stays").signals_received.get(
+            await until(pilot, lambda: toasts(app) == ["SIGUSR1 → stays"],
+                        message=lambda: toasts(app))
+            await until(pilot, lambda: app.latest.worker("stays").signals_received.get(
                 "SIGUSR1", 0) >= 1)
-            await wait_for(pilot, lambda: app.latest.worker("stays").step_text
+            await until(pilot, lambda: app.latest.worker("stays").step_text
                            == "repeat: sleep")
             await pilot.press("q")
 
@@ -63,17 +72,17 @@ def test_q_from_a_picked_scenario_returns_to_the_picker(nothing_left_behind) -> 
     async def scenario() -> None:
         app = make_app()
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause(0.3)
-            assert isinstance(app.screen, PickerScreen)
+            await until(pilot, lambda: isinstance(app.screen, PickerScreen),
+                        message="the picker")
             await pilot.press("enter")  # the first: signals_handlers
             await wait_started(pilot, app)
             first = app.source
             await pilot.press("q")
-            await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen))
+            await until(pilot, lambda: isinstance(app.screen, PickerScreen))
             assert first.proc is None and first.leaks["processes"] == 0
             assert app.is_running
             await pilot.press("q")  # in the picker: quits
-            await pilot.pause(0.2)
+            await until(pilot, lambda: not app.is_running, message="the app to end")
         assert not app.is_running
 
     asyncio.run(scenario())
@@ -100,18 +109,18 @@ workers:
             await wait_started(pilot, app)
             first = app.latest.worker("w").pid
             await pilot.press("k")
-            await wait_for(pilot, lambda: app.latest.worker("w").state == "exited")
+            await until(pilot, lambda: app.latest.worker("w").state == "exited")
             await pilot.press("R")
-            await wait_for(pilot, lambda: app.latest.worker("w").pid not in (None, first)
+            await until(pilot, lambda: app.latest.worker("w").pid not in (None, first)
                            and app.latest.worker("w").state != "exited")
             await pilot.press("u")
-            await wait_for(pilot, lambda: app.latest.worker("w").signals_received.get(
+            await until(pilot, lambda: app.latest.worker("w").signals_received.get(
                 "SIGUSR1") == 1)
             w = app.latest.worker("w")
             assert w.signals_sent_to == {"SIGUSR1": 1, "SIGKILL": 1}  # the whole run
             assert worker_reason(w, signals_in_play(app.latest)) == ""
             await pilot.press("s")
-            await wait_for(pilot, lambda: app.latest.worker("w").state == "stopped")
+            await until(pilot, lambda: app.latest.worker("w").state == "stopped")
             assert worker_reason(app.latest.worker("w"), signals_in_play(app.latest)) == (
                 "SIGSTOP: stops the process (it cannot be caught, so nothing counts it)")
             await pilot.press("c")
@@ -141,15 +150,15 @@ workers:
             await wait_started(pilot, app)
             first = app.latest.worker("w").pid
             await pilot.press("u")
-            await wait_for(pilot, lambda: app.latest.worker("w").signals_received.get(
+            await until(pilot, lambda: app.latest.worker("w").signals_received.get(
                 "SIGUSR1") == 1)
             await pilot.press("u")
-            await wait_for(pilot, lambda: app.latest.worker("w").signals_received.get(
+            await until(pilot, lambda: app.latest.worker("w").signals_received.get(
                 "SIGUSR1") == 2)
             await pilot.press("k")
-            await wait_for(pilot, lambda: app.latest.worker("w").state == "exited")
+            await until(pilot, lambda: app.latest.worker("w").state == "exited")
             await pilot.press("R")
-            await wait_for(pilot, lambda: app.latest.worker("w").pid not in (None, first)
+            await until(pilot, lambda: app.latest.worker("w").pid not in (None, first)
                            and app.latest.worker("w").state != "exited")
             w = app.latest.worker("w")
             assert w.received_this_life == {}
