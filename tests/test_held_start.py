@@ -17,7 +17,8 @@ from ipcviz.tui.widgets.events import EventLog
 from ipcviz.tui.widgets.status import StatusBar
 
 from .conftest import SCENARIOS, run_cli, run_scenario
-from .test_tui_live import wait_for, wait_started
+from .test_tui_live import frames_later, wait_started
+from .waiting import until
 
 HELD_WORDS = "HELD: press space to run, n to step"
 
@@ -38,10 +39,8 @@ def test_a_held_schedule_waits_then_steps_with_n(nothing_left_behind) -> None:
         app = make_app(source=LiveSource(str(SCENARIOS / "race_by_hand.yaml"), held=True))
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_started(pilot, app)
-            first = app.latest
-            await pilot.pause(2.0)
+            await frames_later(pilot, app, 10)  # a second of frames: alive, and held
             now = app.latest
-            assert now.seq > first.seq  # frames came: the run is alive, and held
             assert now.channel("counter").data.get("increments", 0) == 0
             assert [sum(w.increments.values()) for w in now.workers] == [0, 0]
             assert now.mode == "pause" and now.held_start and now.steps == 0
@@ -49,10 +48,14 @@ def test_a_held_schedule_waits_then_steps_with_n(nothing_left_behind) -> None:
             assert HELD_WORDS in header(app) and "step 0/8" in header(app)
             for n in (1, 2, 3):
                 await pilot.press("n")
-                await wait_for(pilot, lambda: len(logged(app)) == 2 * n, timeout=10)
-            await pilot.pause(0.3)
-            assert "step 3/8" in header(app) and HELD_WORDS not in header(app)
-            assert app.latest.channel("counter").data["increments"] == 1
+                await until(pilot, lambda: len(logged(app)) == 2 * n, timeout=10)
+
+            def stepped() -> bool:
+                assert "step 3/8" in header(app) and HELD_WORDS not in header(app)
+                assert app.latest.channel("counter").data["increments"] == 1
+                return True
+
+            await until(pilot, stepped, message="three steps on the header and the counter")
             assert logged(app) == [
                 ("runtime", "step 1/8: a: load counter[0]"), ("a", "load counter[0] → 0"),
                 ("runtime", "step 2/8: b: load counter[0]"), ("b", "load counter[0] → 0"),
@@ -71,13 +74,13 @@ def test_a_held_lesson_without_a_schedule_waits_for_space(nothing_left_behind) -
         app = make_app(source=source)
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_started(pilot, app)
-            await pilot.pause(2.0)
+            await frames_later(pilot, app, 10)  # twice the timeline's 0.5 s, were it running
             stubborn = app.latest.worker("stubborn")
             assert stubborn.signals_received == {}
             assert app.latest.run_time == 0
             assert header(app).startswith(f" ipcviz   {HELD_WORDS[:60]}")
             await pilot.press("space")
-            await wait_for(pilot, lambda: app.latest.worker("stubborn").signals_received
+            await until(pilot, lambda: app.latest.worker("stubborn").signals_received
                            .get("SIGINT") == 1, timeout=10)
             assert HELD_WORDS not in header(app)
             await pilot.press("q")

@@ -9,7 +9,7 @@ import asyncio
 from ipcviz.tui.app import make_app
 from ipcviz.tui.screens import PickerScreen
 from ipcviz.tui.source import LiveSource
-from tests.test_tui_live import wait_started
+from tests.test_tui_live import frames_later, wait_started
 from tests.waiting import until
 
 SCENARIO = """
@@ -23,13 +23,6 @@ workers:
     steps:
       - repeat: {times: 1000, steps: [{sleep: 0.05}]}
 """
-
-
-async def frames_later(pilot, app, count: int = 2) -> None:
-    """Until `count` frames newer than the current one: the runtime reads a command as it
-    comes, between frames, so what a key sent before has changed them by then."""
-    seq = app.latest.seq
-    await until(pilot, lambda: app.latest.seq >= seq + count, message=f"{count} more frames")
 
 
 def toasts(app) -> list[str]:

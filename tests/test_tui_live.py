@@ -35,6 +35,14 @@ triggers:
 wait_for = until
 
 
+async def frames_later(pilot, app, count: int = 2) -> None:
+    """Until `count` frames newer than the current one: the runtime reads a command as it
+    comes, between frames, so what a key sent before has changed them by then; and a run
+    held still has gone on that many cycles without moving."""
+    seq = app.latest.seq
+    await until(pilot, lambda: app.latest.seq >= seq + count, message=f"{count} more frames")
+
+
 async def wait_started(pilot, app) -> None:
     """Until every worker has a pid and has passed the start gate."""
     await until(pilot, lambda: app.latest is not None and all(
