@@ -46,14 +46,37 @@ def main(argv: list[str] | None = None) -> int:
     except RunRootError as exc:
         print(f"ipcviz serve: {exc}", file=sys.stderr)
         return 2
-    from ipcviz.tui.served import make_served_app
-
-    app = make_served_app(policy, lesson)
+    source = None if lesson is None else _early_run(policy, lesson)
     try:
-        app.run()
+        from ipcviz.tui.served import make_served_app
+
+        app = make_served_app(policy, lesson, source)
+        try:
+            app.run()
+        finally:
+            app._stop_source()
     finally:
-        app._stop_source()
+        if source is not None:  # (stopped already when the app ran it; again is harmless)
+            source.stop()
     return 0
+
+
+def _early_run(policy: ServedPolicy, lesson: object):  # type: ignore[no-untyped-def]
+    """The lesson's run, started while Textual is imported (as `ipcviz launch` does), when
+    the policy lets it run; None otherwise (the app then says why)."""
+    from ipcviz.scenario.load import ScenarioError, load_opened
+    from ipcviz.scenario.opening import open_scenario
+    from ipcviz.tui.source import LiveSource
+
+    try:
+        opened = open_scenario(str(lesson))
+        if policy.refusal(load_opened(opened)) is not None:
+            return None
+    except ScenarioError:
+        return None
+    source = LiveSource(opened, None, policy.allow_exec, held=True)
+    source.spawn()
+    return source
 
 
 if __name__ == "__main__":

@@ -31,17 +31,25 @@ REFUSED = "not in a served session: {what} would run on the server, as its user"
 class ServedApp(IpcvizApp):
     """IpcvizApp with the keys that reach the server's programs or files refused."""
 
-    def __init__(self, policy: ServedPolicy, lesson: Path | None = None):
+    def __init__(self, policy: ServedPolicy, lesson: Path | None = None,
+                 source: LiveSource | None = None):
         super().__init__(source=None, handle_signals=True)
         self.policy = policy
         #: the lesson the tab's URL named: opened first, instead of the picker
         self._first_lesson = lesson
+        #: its run, already started on bytes checked against the policy (session.py)
+        self._first_source = source
         self._run_cap = None
 
     # ------------------------------------------------------------ what may run
 
     def _open_picker(self) -> None:
         lesson, self._first_lesson = self._first_lesson, None
+        source, self._first_source = self._first_source, None
+        if source is not None:
+            self.from_picker = True
+            self._start(source)
+            return
         if lesson is not None:
             self._picked(lesson)
             return
@@ -121,6 +129,7 @@ class ServedApp(IpcvizApp):
         self._refuse("the command palette")
 
 
-def make_served_app(policy: ServedPolicy, lesson: Path | None = None) -> ServedApp:
+def make_served_app(policy: ServedPolicy, lesson: Path | None = None,
+                    source: LiveSource | None = None) -> ServedApp:
     """The one factory the session process and the tests use."""
-    return ServedApp(policy, lesson)
+    return ServedApp(policy, lesson, source)
