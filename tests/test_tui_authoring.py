@@ -15,7 +15,8 @@ from ipcviz.tui.screens import ProblemsScreen
 from ipcviz.tui.source import LiveSource
 from ipcviz.tui.widgets.source_view import SourceView
 from tests.conftest import ROOT
-from tests.test_tui_live import wait_for, wait_started
+from tests.test_tui_live import frames_later, wait_started
+from tests.waiting import until
 
 SCENARIO = """\
 duration: 30
@@ -53,10 +54,10 @@ def test_v_marks_each_workers_current_step(scenario_file, nothing_left_behind) -
         app = make_app(source=source)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_started(pilot, app)
-            await wait_for(pilot, lambda: app.latest.worker("second").step == 1)
+            await until(pilot, lambda: app.latest.worker("second").step == 1)
             await pilot.press("v")
             assert app.query_one(SourceView).display
-            await wait_for(pilot, lambda: "◀ second" in rendered(app))
+            await until(pilot, lambda: "◀ second" in rendered(app))
             lines = rendered(app).splitlines()
             assert any(ln.startswith("  5▶") and ln.endswith("◀ first") for ln in lines)
             assert any(ln.startswith("  9▶") and ln.endswith("◀ second") for ln in lines)
@@ -81,7 +82,7 @@ def test_e_restarts_with_the_edited_file(scenario_file, tmp_path, monkeypatch,
             await wait_started(pilot, app)
             old = app.latest.worker("first").pid
             await pilot.press("e")
-            await wait_for(pilot, lambda: app.source is not source and app.latest
+            await until(pilot, lambda: app.source is not source and app.latest
                            is not None and app.latest.worker("first").exit == 3)
             assert app.latest.worker("first").pid != old
             assert source.leaks == {"processes": 0, "ipc_objects": 0, "details": []}
@@ -104,12 +105,14 @@ def test_e_with_a_broken_file_shows_its_lines_and_keeps_the_run(
             await wait_started(pilot, app)
             old = app.latest.worker("first").pid
             await pilot.press("e")
-            await wait_for(pilot, lambda: isinstance(app.screen, ProblemsScreen))
+            await until(pilot, lambda: isinstance(app.screen, ProblemsScreen))
             assert app.screen.lines == [
                 f"{path}:5:16: workers.first.steps[0].sleep: Input should be a valid number "
                 "(got 'x')"]
             await pilot.press("escape")
-            await pilot.pause(0.3)
+            await until(pilot, lambda: not isinstance(app.screen, ProblemsScreen),
+                        message="the problems closed")
+            await frames_later(pilot, app)
             assert app.source is source and app.latest.worker("first").pid == old
             assert app.latest.worker("first").state != "exited"
             await pilot.press("q")
@@ -127,10 +130,10 @@ def test_e_on_a_bundled_scenario_says_how_to_copy_it(nothing_left_behind) -> Non
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_started(pilot, app)
             await pilot.press("e")
-            await pilot.pause(0.2)
-            assert [str(n.message) for n in app._notifications] == [
+            await until(pilot, lambda: [str(n.message) for n in app._notifications] == [
                 "bundled scenario: copy it with `ipcviz new my_pipe_two_way.yaml --from "
-                "pipe_two_way` and edit the copy"]
+                "pipe_two_way` and edit the copy"],
+                message=lambda: f"the toast; shown: {list(app._notifications)}")
             await pilot.press("q")
 
     asyncio.run(scenario())
@@ -150,11 +153,11 @@ def test_a_fixed_file_closes_the_problems_and_restarts(scenario_file, tmp_path, 
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_started(pilot, app)
             await pilot.press("e")
-            await wait_for(pilot, lambda: isinstance(app.screen, ProblemsScreen))
+            await until(pilot, lambda: isinstance(app.screen, ProblemsScreen))
             path.write_text(SCENARIO.replace("      - sleep: 30\n  second",
                                              "      - exit: 4\n  second"))
             os.utime(path, (time.time() + 5, time.time() + 5))  # a new mtime for sure
-            await wait_for(pilot, lambda: app.source is not source and app.latest
+            await until(pilot, lambda: app.source is not source and app.latest
                            is not None and app.latest.worker("first").exit == 4,
                            timeout=15)
             assert not isinstance(app.screen, ProblemsScreen)

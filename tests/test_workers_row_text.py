@@ -53,6 +53,7 @@ def test_a_theme_change_redraws_rows_in_the_new_colours(nothing_left_behind) -> 
     from ipcviz.tui.panels import SignalsPanel, WorkersTable
     from ipcviz.tui.source import FixedSource, read_recording, snapshots_until
     from tests.test_snapshots import RECORDINGS
+    from tests.waiting import until
 
     snaps = snapshots_until(read_recording(str(RECORDINGS / "signals_coalescing.jsonl")), 2.0)
 
@@ -62,14 +63,19 @@ def test_a_theme_change_redraws_rows_in_the_new_colours(nothing_left_behind) -> 
     async def run() -> None:
         app = make_app(source=FixedSource(snaps))
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause(0.3)
+            await until(pilot, lambda: app.latest is snaps[-1], message="the last frame")
+            await pilot.pause()  # and painted
             table, panel = app.query_one(WorkersTable), app.query_one(SignalsPanel)
             before = background(table.render_line(3)), background(panel.render_line(1))
             app.theme = "textual-light" if app.current_theme.dark else "textual-dark"
-            await pilot.pause(0.3)
-            after = background(table.render_line(3)), background(panel.render_line(1))
-            assert after[0] != before[0] and after[1] != before[1]
-            assert after[0] == table.rich_style.bgcolor  # the new style, not a kept one
-            assert after[1] == panel.rich_style.bgcolor
+
+            def restyled() -> bool:
+                after = background(table.render_line(3)), background(panel.render_line(1))
+                assert after[0] != before[0] and after[1] != before[1]
+                assert after[0] == table.rich_style.bgcolor  # the new style, not a kept one
+                assert after[1] == panel.rich_style.bgcolor
+                return True
+
+            await until(pilot, restyled, message="the rows in the new theme's colours")
 
     asyncio.run(run())
