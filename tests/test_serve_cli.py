@@ -16,6 +16,14 @@ from ipcviz.scenario.load import load_scenario
 from ipcviz.serve.policy import PolicyError, ServedPolicy, check_scenarios_dir
 from tests.conftest import ROOT, run_cli
 
+MINE = """\
+name: mine
+duration: 60
+workers:
+  only:
+    steps:
+      - sleep: 30
+"""
 PROGRAM = """\
 name: runs a program
 workers:
@@ -117,3 +125,50 @@ def test_programs_run_only_with_allow_exec_and_the_process_cap_holds(
         "--max-workers)")
     assert all(ServedPolicy().refusal(load_scenario(p)) is None
                for p in ServedPolicy().lessons().values())
+
+
+def test_the_served_app_refuses_the_editor_and_never_rereads_the_file(
+        tmp_path: Path, monkeypatch, nothing_left_behind) -> None:
+    """The sandbox without a browser (the browser tests press the same keys): `e` starts
+    no editor and ctrl+r reruns the bytes read at the start, whatever the file says now."""
+    import asyncio
+
+    from ipcviz.tui.served import make_served_app
+    from tests.test_tui_live import wait_started
+    from tests.waiting import until
+
+    lessons = tmp_path / "lessons"
+    lessons.mkdir(mode=0o700)
+    lesson = lessons / "mine.yaml"
+    lesson.write_text(MINE)
+    marker = tmp_path / "editor-ran"
+    editor = tmp_path / "editor"
+    editor.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    editor.chmod(0o700)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.setenv("VISUAL", str(editor))
+    policy = ServedPolicy(str(lessons))
+
+    async def scenario() -> None:
+        app = make_served_app(policy, lesson)
+        app.handle_signals = False  # (the session's own process would)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_started(pilot, app)
+            first = app.source
+            await pilot.press("e")
+            await pilot.pause(0.5)
+            assert not marker.exists()
+            lesson.write_text(MINE.replace("sleep: 30", "exit: 3"))
+            await pilot.pause(1.5)  # the watch on the file would have seen it by now
+            assert app.source is first
+            await pilot.press("ctrl+r")
+            await until(pilot, lambda: app.source is not first and app.latest is not None
+                        and all(w.pid for w in app.latest.workers))
+            assert app.source.opened.raw == first.opened.raw
+            assert app.latest.worker("only").exit is None
+            await pilot.press("q")  # back to the picker
+            await until(pilot, lambda: app.source is None)
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+    assert not marker.exists()
