@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 from ipcviz.tui.app import make_app
 from ipcviz.tui.source import LiveSource
@@ -19,7 +18,7 @@ from ipcviz.tui.widgets.programs import ProgramsPanel
 from ipcviz.watch import watch_scenario
 
 from .conftest import ROOT, run_cli
-from .test_tui_live import wait_for
+from .waiting import until, wait_until
 
 BUGS = ROOT / "tests" / "ipc_bugs"
 
@@ -34,21 +33,25 @@ def test_at_80x24_the_diagnosis_is_the_line_under_the_program(tmp_path,
         app = make_app(source=LiveSource(str(path), allow_exec=True))
         async with app.run_test(size=(80, 24)) as pilot:
             panel = app.query_one(ProgramsPanel)
-            await wait_for(pilot, lambda: any("diagnosis:" in line.plain
+            await until(pilot, lambda: any("diagnosis:" in line.plain
                                               for line in panel._text_lines), timeout=20)
-            await pilot.pause(0.2)
-            lines = [line.plain for line in panel._text_lines]
-            at = next(i for i, line in enumerate(lines) if "diagnosis:" in line)
-            # right under the program's line (wrapped at the panel's width: a long path)
-            assert lines[0].startswith("eof_never runs ") and "".join(
-                lines[:at]).endswith("eof_never.py")
-            assert lines[at].startswith("  diagnosis: EOF can never come (for ")
-            shown = panel._text_lines[at]
-            assert "bold red" in {str(shown.style)} | {str(x.style) for x in shown.spans}
-            text = " ".join(lines[at:at + 4])  # wrapped, all of it kept
-            assert "(the reader itself)" in text
-            assert all(len(line) <= panel.text_width for line in lines)
-            assert (shown_lines(panel) or 0) > at, "the diagnosis is below the edge"
+
+            def under_the_program() -> bool:
+                lines = [line.plain for line in panel._text_lines]
+                at = next(i for i, line in enumerate(lines) if "diagnosis:" in line)
+                # right under the program's line (wrapped at the panel's width: a long path)
+                assert lines[0].startswith("eof_never runs ") and "".join(
+                    lines[:at]).endswith("eof_never.py")
+                assert lines[at].startswith("  diagnosis: EOF can never come (for ")
+                shown = panel._text_lines[at]
+                assert "bold red" in {str(shown.style)} | {str(x.style) for x in shown.spans}
+                text = " ".join(lines[at:at + 4])  # wrapped, all of it kept
+                assert "(the reader itself)" in text
+                assert all(len(line) <= panel.text_width for line in lines)
+                assert (shown_lines(panel) or 0) > at, "the diagnosis is below the edge"
+                return True
+
+            await until(pilot, under_the_program, message="the diagnosis under the program")
 
     asyncio.run(scenario())
 
@@ -59,10 +62,7 @@ def test_watch_pid_diagnoses_a_tree_already_running(nothing_left_behind) -> None
     proc = subprocess.Popen([sys.executable, str(BUGS / "eof_never.py")],
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not _children(proc.pid):
-            time.sleep(0.02)
-        (child,) = _children(proc.pid)
+        (child,) = wait_until(lambda: _children(proc.pid), 10, message="the bug's child")
         result = run_cli("watch", "--pid", str(proc.pid), "--headless", "--json",
                          "--duration", "2.5", timeout=60)
         assert result.returncode == 0, result.stderr

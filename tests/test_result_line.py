@@ -18,7 +18,7 @@ from ipcviz.tui.widgets.result import ResultLine
 
 from .conftest import SCENARIOS
 from .live import LiveRun
-from .test_tui_live import wait_for
+from .waiting import until
 
 BAD = """\
 channels:
@@ -80,12 +80,16 @@ def test_the_line_is_one_line_under_the_status_line(size, nothing_left_behind) -
         app = make_app(source=LiveSource(str(SCENARIOS / "race_by_hand.yaml")))
         async with app.run_test(size=size) as pilot:
             line = app.query_one(ResultLine)
-            await wait_for(pilot, lambda: line.plain.endswith("counter 3: 1 lost"),
+            await until(pilot, lambda: line.plain.endswith("counter 3: 1 lost"),
                            timeout=30)
-            await pilot.pause(0.1)
-            assert line.plain == " ▸ increments 4 -> counter 3: 1 lost"
-            assert line.region.y == 1 and line.region.height == 1
-            assert line.region.width == size[0]
+
+            def laid_out() -> bool:
+                assert line.plain == " ▸ increments 4 -> counter 3: 1 lost"
+                assert line.region.y == 1 and line.region.height == 1
+                assert line.region.width == size[0]
+                return True
+
+            await until(pilot, laid_out, message="the result line under the status line")
             await pilot.press("q")
 
     asyncio.run(scenario())

@@ -135,7 +135,7 @@ def test_headless_run_of_a_file_swapped_for_a_bundled_link_never_starts_its_prog
     assert swapper.swapped() and lesson.is_symlink()  # the attack happened
     assert result.returncode == 2, result.stdout
     assert result.stderr.strip().splitlines() == [f"{lesson}: {REFUSAL}"]
-    time.sleep(0.2)
+    time.sleep(0.2)  # nothing should happen: a program started by mistake writes at once
     assert not marker.exists()
 
 
@@ -195,7 +195,8 @@ def test_a_reload_with_new_programs_starts_none_until_confirmed(
     any key but y keeps the old run; y restarts on that version."""
     from ipcviz.tui.app import make_app
     from ipcviz.tui.source import LiveSource
-    from tests.test_tui_live import wait_for, wait_started
+    from tests.test_tui_live import frames_later, wait_started
+    from tests.waiting import until
 
     marker = tmp_path / "ran"
     path = tmp_path / "lesson.yaml"
@@ -210,27 +211,27 @@ def test_a_reload_with_new_programs_starts_none_until_confirmed(
         app = make_app(source=first)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_started(pilot, app)
-            await wait_for(pilot, lambda: app._watched is not None)  # the watch has begun
+            await until(pilot, lambda: app._watched is not None)  # the watch has begun
             new_version(path.read_text().replace("{sleep: 30}", "{exit: 3}"))
-            await wait_for(pilot, lambda: app.source is not first and app.latest
+            await until(pilot, lambda: app.source is not first and app.latest
                            is not None and app.latest.worker("w").exit == 3, timeout=15)
             assert not confirming(app)  # the same programs: no question
             second = app.source
             await wait_started(pilot, app)
             old = app.latest.worker("p").pid
             new_version(RELOADED.format(program=f"sh, -c, 'echo ran > {marker}; sleep 30'"))
-            await wait_for(pilot, lambda: confirming(app), timeout=15)
+            await until(pilot, lambda: confirming(app), timeout=15)
             assert app.screen.lines == [f"p: sh -c 'echo ran > {marker}; sleep 30'"]
             await pilot.press("n")
-            await pilot.pause(0.5)
-            assert not confirming(app)
+            await until(pilot, lambda: not confirming(app), message="the question answered")
+            await frames_later(pilot, app, 5)
             assert app.source is second and app.latest.worker("p").pid == old
             assert not marker.exists()
             await pilot.press("ctrl+r")  # the same decision on a restart
-            await wait_for(pilot, lambda: confirming(app))
+            await until(pilot, lambda: confirming(app))
             assert not marker.exists()
             await pilot.press("y")
-            await wait_for(pilot, lambda: app.source is not second and marker.exists())
+            await until(pilot, lambda: app.source is not second and marker.exists())
             for done in (first, second):
                 assert done.leaks == {"processes": 0, "ipc_objects": 0, "details": []}
             await pilot.press("q")

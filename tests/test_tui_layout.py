@@ -11,6 +11,7 @@ from ipcviz.tui.source import FixedSource, read_recording
 from ipcviz.tui.widgets.events import EventLog
 from ipcviz.tui.widgets.signals import SignalsPanel
 from ipcviz.tui.widgets.workers import WorkersTable
+from tests.waiting import until
 
 RECORDING = Path(__file__).parent / "recordings" / "signals_handlers.jsonl"
 
@@ -28,10 +29,15 @@ def test_event_log_groups_repeats_focuses_and_filters() -> None:
     async def scenario() -> None:
         app = make_app(source=FixedSource(frames))
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause(0.5)
+            await until(pilot, lambda: app.latest is frames[-1], message="the last frame")
             log = app.query_one(EventLog)
-            burst = [ln for ln in lines(log) if "counter" in ln and "SIGUSR1 sent" in ln]
-            assert len(burst) == 1 and burst[0].endswith("×20"), burst
+
+            def grouped() -> bool:
+                burst = [ln for ln in lines(log) if "counter" in ln and "SIGUSR1 sent" in ln]
+                assert len(burst) == 1 and burst[0].endswith("×20"), burst
+                return True
+
+            await until(pilot, grouped, message="the burst on one line")
             assert app.focused is app.query_one(WorkersTable)
             await pilot.press("tab")  # the signals panel: every panel can be reached
             assert app.focused is app.query_one(SignalsPanel)
@@ -62,7 +68,7 @@ def test_event_log_groups_repeats_focuses_and_filters() -> None:
 def test_a_trigger_on_a_later_key_keeps_its_key(scenario_file, nothing_left_behind) -> None:
     """A scenario written before `z` was the app's: its trigger on `z` still fires."""
     from ipcviz.tui.source import LiveSource
-    from tests.test_tui_live import wait_for, wait_started
+    from tests.test_tui_live import wait_started
 
     path = scenario_file("""
 duration: 20
@@ -80,7 +86,7 @@ triggers:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_started(pilot, app)
             await pilot.press("z")
-            await wait_for(pilot, lambda: app.latest.worker("w").signals_received.get(
+            await until(pilot, lambda: app.latest.worker("w").signals_received.get(
                 "SIGUSR1") == 1)
             assert app.screen.maximized is None
             await pilot.press("q")

@@ -8,7 +8,8 @@ from ipcviz.tui.app import make_app
 from ipcviz.tui.source import LiveSource
 from ipcviz.tui.widgets.status import StatusBar
 from ipcviz.tui.widgets.workers import WorkersTable
-from tests.test_tui_live import wait_for, wait_started
+from tests.test_tui_live import wait_started
+from tests.waiting import until
 
 #: two workers, each adding 1 to its own counter for ever (an increment is a load then
 #: a store: two operations)
@@ -49,9 +50,9 @@ def header(app) -> str:
 
 async def pause_run(pilot, app) -> None:
     await wait_started(pilot, app)
-    await wait_for(pilot, lambda: all(counts(app).values()))  # both really running
+    await until(pilot, lambda: all(counts(app).values()))  # both really running
     await pilot.press("space")
-    await wait_for(pilot, lambda: held(app))
+    await until(pilot, lambda: held(app))
 
 
 def run(scenario_file, body) -> None:
@@ -73,7 +74,7 @@ def test_space_pauses_and_resumes_the_whole_run(scenario_file, nothing_left_behi
         assert app.latest.mode == "pause"
         assert "PAUSED" in header(app)
         frozen, clock, seq = counts(app), app.latest.run_time, app.latest.seq
-        await wait_for(pilot, lambda: app.latest.seq >= seq + 5)  # several new frames
+        await until(pilot, lambda: app.latest.seq >= seq + 5)  # several new frames
         assert counts(app) == frozen
         assert app.latest.run_time == clock  # the run clock stands still
         table = app.query_one(WorkersTable)
@@ -81,7 +82,7 @@ def test_space_pauses_and_resumes_the_whole_run(scenario_file, nothing_left_behi
         assert "load c" in table.render_line(1).text or \
             "store c" in table.render_line(1).text
         await pilot.press("space")
-        await wait_for(pilot, lambda: all(counts(app)[n] > frozen[n] for n in NAMES))
+        await until(pilot, lambda: all(counts(app)[n] > frozen[n] for n in NAMES))
         assert app.latest.mode == "run" and "PAUSED" not in header(app)
         assert app.latest.run_time > clock
 
@@ -96,7 +97,7 @@ def test_n_steps_every_worker_by_exactly_one_operation(scenario_file,
             before, ops = counts(app), kinds(app)
             await pilot.press("n")
             # each worker performed its one operation and is held again at the next one
-            await wait_for(pilot, lambda: held(app) and all(
+            await until(pilot, lambda: held(app) and all(
                 kinds(app)[n] != ops[n] for n in NAMES))
             for n in NAMES:  # a store completes an increment; a load does not
                 assert counts(app)[n] == before[n] + (ops[n] == "store"), (n, ops)
@@ -114,7 +115,7 @@ def test_shift_n_steps_only_the_selected_worker(scenario_file, nothing_left_behi
         for _ in range(2):
             before, ops = counts(app), kinds(app)
             await pilot.press("N")
-            await wait_for(pilot, lambda: held(app) and kinds(app)["b"] != ops["b"])
+            await until(pilot, lambda: held(app) and kinds(app)["b"] != ops["b"])
             assert counts(app)["b"] == before["b"] + (ops["b"] == "store")
             assert counts(app)["a"] == before["a"] and kinds(app)["a"] == ops["a"]
 
@@ -126,19 +127,19 @@ def test_minus_and_plus_set_the_speed(scenario_file, nothing_left_behind) -> Non
         await wait_started(pilot, app)
         assert app.latest.speed == 1 and "×" not in header(app)
         await pilot.press("minus")
-        await wait_for(pilot, lambda: app.latest.speed == 0.5)
+        await until(pilot, lambda: app.latest.speed == 0.5)
         await pilot.press("minus")
-        await wait_for(pilot, lambda: app.latest.speed == 0.25)
+        await until(pilot, lambda: app.latest.speed == 0.25)
         assert "×1/4" in header(app)
         for _ in range(5):  # down to 1/64, and no further
             await pilot.press("minus")
-        await wait_for(pilot, lambda: app.latest.speed == 1 / 64)
+        await until(pilot, lambda: app.latest.speed == 1 / 64)
         assert "×1/64" in header(app)
         await pilot.press("plus")
-        await wait_for(pilot, lambda: app.latest.speed == 1 / 32)
+        await until(pilot, lambda: app.latest.speed == 1 / 32)
         for _ in range(7):  # up to 1, and no further
             await pilot.press("plus")
-        await wait_for(pilot, lambda: app.latest.speed == 1)
+        await until(pilot, lambda: app.latest.speed == 1)
         assert "×" not in header(app)
 
     run(scenario_file, body)
@@ -155,7 +156,7 @@ def test_launch_speed_starts_the_live_run_in_slow_motion(scenario_file,
             await wait_started(pilot, app)
             assert app.latest.speed == 0.25 and "×1/4" in header(app)
             await pilot.press("plus")
-            await wait_for(pilot, lambda: app.latest.speed == 0.5)
+            await until(pilot, lambda: app.latest.speed == 0.5)
             await pilot.press("q")
 
     asyncio.run(scenario())
@@ -179,10 +180,10 @@ def test_ctrl_r_restarts_the_whole_run_with_fresh_processes(scenario_file,
         app = make_app(source=first)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_started(pilot, app)
-            await wait_for(pilot, lambda: all(v > 1000 for v in counts(app).values()))
+            await until(pilot, lambda: all(v > 1000 for v in counts(app).values()))
             old_pids = {w.pid for w in app.latest.workers}
             await pilot.press("ctrl+r")
-            await wait_for(pilot, lambda: app.latest is not None and app.source is not first)
+            await until(pilot, lambda: app.latest is not None and app.source is not first)
             await wait_started(pilot, app)
             assert first.proc is None and first.leaks == {
                 "processes": 0, "ipc_objects": 0, "details": []}
@@ -211,17 +212,17 @@ def test_the_schedule_stepped_by_hand_is_kept_and_replays(scenario_file,
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_started(pilot, app)
             await pilot.press("space")  # at once: held before their first operation
-            await wait_for(pilot, lambda: held(app))
+            await until(pilot, lambda: held(app))
             start = counts(app)
             for key in ("n", "n"):
                 ops = kinds(app)
                 await pilot.press(key)
-                await wait_for(pilot, lambda: held(app) and all(
+                await until(pilot, lambda: held(app) and all(
                     kinds(app)[n] != ops[n] for n in NAMES))
             await pilot.press("down")
             ops = kinds(app)
             await pilot.press("N")
-            await wait_for(pilot, lambda: held(app) and kinds(app)["b"] != ops["b"])
+            await until(pilot, lambda: held(app) and kinds(app)["b"] != ops["b"])
             stepped.update({n: counts(app)[n] - start[n] for n in NAMES})
             await pilot.press("q")
 
@@ -255,26 +256,26 @@ def test_replay_keys_pause_seek_and_end(nothing_left_behind) -> None:
     async def scenario() -> None:
         app = make_app(source=source)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.latest is not None and frame(app) >= 3)
+            await until(pilot, lambda: app.latest is not None and frame(app) >= 3)
             await pilot.press("space")
-            await wait_for(pilot, lambda: app.latest.replay["paused"])
+            await until(pilot, lambda: app.latest.replay["paused"])
             assert "REPLAY" in header(app) and "PAUSED" in header(app)
             here = frame(app)
-            await pilot.pause(0.5)
+            await pilot.pause(0.5)  # nothing should happen: no event marks "no frame came"
             assert frame(app) == here  # paused: no frame goes by
             await pilot.press("right")
-            await wait_for(pilot, lambda: frame(app) == here + 1)
+            await until(pilot, lambda: frame(app) == here + 1)
             await pilot.press("left")
             await pilot.press("left")
-            await wait_for(pilot, lambda: frame(app) == here - 1)
+            await until(pilot, lambda: frame(app) == here - 1)
             at = app.latest.elapsed
             await pilot.press("shift+right")
-            await wait_for(pilot, lambda: abs(app.latest.elapsed - (at + 1)) < 0.11)
+            await until(pilot, lambda: abs(app.latest.elapsed - (at + 1)) < 0.11)
             assert app.check_action("signal", ("SIGUSR1",)) is False
             assert app.check_action("restart_all", ()) is False
             await pilot.press("plus", "plus", "plus", "plus")  # x16
             await pilot.press("space")
-            await wait_for(pilot, lambda: app.latest.replay["ended"], timeout=15)
+            await until(pilot, lambda: app.latest.replay["ended"], timeout=15)
             assert "end of recording" in header(app)
             assert frame(app) == len(frames)
             await pilot.press("q")
