@@ -25,6 +25,7 @@ from ipcviz.observe.fds import F_GETPIPE_SZ
 
 from .conftest import ROOT
 from .users import as_user as as_nobody_returning
+from .waiting import wait_until
 
 EXAMPLES = ROOT / "examples"
 
@@ -67,12 +68,11 @@ def running(argv: list[str], names: tuple[str, ...] = ()
 
 def observe_until(pid: int, done: Callable[[Observation], bool], limit: float = 10) -> Observation:
     """Observe until the kernel shows what the program is about to do (no timing asserted)."""
-    deadline = time.monotonic() + limit
-    seen = observe(pid)
-    while not done(seen) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    def shown() -> Observation | None:
         seen = observe(pid)
-    return seen
+        return seen if done(seen) else None
+
+    return wait_until(shown, limit, interval=0.02, message=f"pid {pid} observed doing it")
 
 
 def own_fds() -> set[str]:
@@ -323,10 +323,10 @@ def test_system_v_shm_and_queue(nothing_left_behind) -> None:
     finally:
         if msqid is not None:
             _remove_message_queue(msqid)
-    deadline = time.monotonic() + 5   # the killed child detaches as init reaps it
-    while shmid in sysv_ids("shm") and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert shmid not in sysv_ids("shm") and msqid not in sysv_ids("msg")
+    # the killed child detaches as init reaps it
+    wait_until(lambda: shmid not in sysv_ids("shm"), 5, interval=0.02,
+               message="the segment removed once its last user detached")
+    assert msqid not in sysv_ids("msg")
 
 
 def sysv_ids(kind: str) -> set[int]:

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -17,6 +16,7 @@ from ipcviz.runtime.supervisor import Runtime, StartError
 from ipcviz.scenario.load import ScenarioError, load_text
 
 from .conftest import run_cli
+from .waiting import wait_until
 
 #: a parent with one child joined by a pipe (sleep | cat), in a session of its own
 TREE = ["sh", "-c", "sleep 60 | cat"]
@@ -25,9 +25,8 @@ TREE = ["sh", "-c", "sleep 60 | cat"]
 @pytest.fixture
 def tree():
     proc = subprocess.Popen(TREE, start_new_session=True)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and len(_children(proc.pid)) < 2:
-        time.sleep(0.02)
+    wait_until(lambda: len(_children(proc.pid)) >= 2, 5, interval=0.02,
+               message="the tree's two children")
     yield proc
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -69,10 +68,15 @@ def test_an_observed_process_is_never_signalled_or_restarted(tree, nothing_left_
         runtime.start()
         for command in (Kill("t"), SendSignal("t", signal.SIGTERM, 3), Restart("t")):
             runtime.execute(command)
-        deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline:
+        said: list[str] = []
+
+        def answered() -> bool:
             runtime.poll(0.02)
-        said = [e.text for e in runtime.take_events()]
+            said.extend(e.text for e in runtime.take_events())
+            return sum("not sent: this process is only observed" in t for t in said) >= 2 \
+                and any("cannot restart" in t for t in said)
+
+        wait_until(answered, interval=0, message=lambda: f"an answer to each key; said {said}")
         assert sum("not sent: this process is only observed" in t for t in said) == 2
         assert any("cannot restart" in t for t in said)
         assert runtime.procs[0].sent_to == {}
@@ -87,9 +91,12 @@ def test_with_allow_signals_a_key_reaches_it(tree, nothing_left_behind) -> None:
     try:
         runtime.start()
         runtime.execute(Kill("t"))
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and runtime.procs[0].alive:
+
+        def ended() -> bool:
             runtime.poll(0.02)
+            return not runtime.procs[0].alive
+
+        wait_until(ended, 5, interval=0, message="the attached process to end")
         # (here the runtime runs in the test's process, the tree's parent, so its reaper
         # collects the status; watched for real, the process is no child of ipcviz's)
         assert runtime.procs[0].exit == "ended" and not runtime.procs[0].alive
