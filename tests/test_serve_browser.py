@@ -143,7 +143,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     editor.write_text(f"#!/bin/sh\ntouch {marker}\n")
     editor.chmod(0o700)
     env = dict(os.environ, EDITOR=str(editor), VISUAL=str(editor))
-    server, url = _start_server(base / "server.log", "--scenarios", str(lessons), "--max-sessions", "2",
+    server, url = _start_server(base / "server.log", "--scenarios", str(lessons),
+                                "--max-sessions", "2",
                                 "--max-workers", "20", env=env)
     try:
         yield {"server": server, "url": url.rstrip("/"), "lessons": lessons,
@@ -217,8 +218,14 @@ def press(page: Page, key: str) -> None:
 
 def sessions(server: subprocess.Popen) -> list[psutil.Process]:
     """The session processes the server runs now, one per open tab."""
-    return [p for p in psutil.Process(server.pid).children()
-            if "ipcviz.serve.session" in " ".join(p.cmdline())]
+    found = []
+    for process in psutil.Process(server.pid).children():
+        try:  # (an ended one is a zombie until the server reaps it: gone)
+            if "ipcviz.serve.session" in " ".join(process.cmdline()):
+                found.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return found
 
 
 def worker_pids(text: str, names: tuple[str, ...]) -> dict[str, int]:
