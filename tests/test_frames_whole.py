@@ -13,6 +13,7 @@ import time
 
 from ipcviz.host.output import write_fully
 from ipcviz.tui.source import LiveSource
+from tests.waiting import wait_until
 
 #: 120 workers: a frame is about 80 KB, twice a pipe's 64 KiB
 BIG_FRAMES = "name: big frames\nduration: 60\nworkers:\n" + "".join(
@@ -30,7 +31,7 @@ def _flood(pid: int, seconds: float, stop: threading.Event,
         except ProcessLookupError:
             break
         sent += 1
-        time.sleep(0.0005)
+        time.sleep(0.0005)  # the flood's pace (what is tested), not a wait
     if sigs[(sent - 1) % len(sigs)] == signal.SIGSTOP:
         os.kill(pid, signal.SIGCONT)
     return sent
@@ -84,15 +85,13 @@ def test_frames_arrive_whole_while_the_runtime_is_signalled(scenario_file,
     source = LiveSource(str(scenario_file(BIG_FRAMES)))
     source.start(on_snapshot, errors.extend)
     try:
-        deadline = time.monotonic() + 20
-        while not frames and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert frames, errors
+        wait_until(lambda: frames, 20, message=lambda: f"a first frame; errors: {errors}")
         stop = threading.Event()
         sent = _flood(source.proc.pid, 3.0, stop, (signal.SIGSTOP, signal.SIGCONT))
         before = len(frames)
-        time.sleep(1.0)  # the reader goes on: frames keep coming after the flood
-        after = len(frames)
+        # the reader goes on: frames keep coming after the flood
+        after = wait_until(lambda: len(frames) > before and len(frames), 20,
+                           message=lambda: f"a frame after the flood; errors: {errors}")
     finally:
         source.stop()
     assert sent > 1000
