@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-import numpy as np
 
 from ipcviz.format import format_bytes
-from ipcviz.runtime.channel_views import ChannelViews
 from ipcviz.telemetry.snapshot import End
 from ipcviz.tui.app import make_app
 from ipcviz.tui.source import LiveSource
@@ -219,31 +217,6 @@ def test_deadlock_says_the_waiter_waits_forever_on_a_dead_holder(nothing_left_be
         assert "now broken" not in text
 
     run_app(str(SCENARIOS / "deadlock.yaml"), check)
-
-
-class _Sem:
-    """A semaphore whose value a worker changes between the sampler's readings."""
-
-    def __init__(self, held: np.ndarray, values: list[int]):
-        self.held, self.values = held, values
-
-    def observe(self) -> dict:
-        value = self.values.pop(0)
-        if not self.values:
-            return {"value": value, "initial": 1}
-        self.held[0] = 1 - value  # the worker counts its acquire after sem_wait
-        return {"value": value, "initial": 1}
-
-
-def test_lock_value_and_holders_from_one_moment() -> None:
-    """Value 0 read before the holder counted its acquire: read again, not shown as
-    'value 0, held by nobody'."""
-    held = np.zeros(1, dtype=np.int64)
-    sem = _Sem(held, [0, 0])
-    data: dict = {}
-    out = ChannelViews._consistent_lock(sem, lambda counter: held if counter == 0 else
-                                        np.zeros(1, dtype=np.int64), data)
-    assert data["value"] == 0 and int(out.sum()) == 1
 
 
 def test_mmap_view_follows_the_writer(nothing_left_behind) -> None:
