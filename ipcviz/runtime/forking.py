@@ -9,6 +9,8 @@ import sys
 import traceback
 from collections import Counter
 
+import _signal  # its pthread_sigmask returns plain ints: no enum for each of 64 signals
+
 import numpy as np
 
 from ipcviz.host.limits import cap_refused
@@ -35,6 +37,8 @@ WORKER_NICE = 10
 #: lessons, with a handful of workers, keep 10: at 19 a loaded machine starved them)
 CROWD = 100
 CROWD_NICE = 19
+#: every signal, blocked across a fork
+ALL_SIGNALS = frozenset(int(s) for s in signal.valid_signals())
 
 
 class Forking:
@@ -56,7 +60,7 @@ class Forking:
         if gate is not None:
             keep.add(gate)
         keep.update(self.slots.fds)
-        runtime_ident = ProcessIdentity.of(os.getpid())
+        runtime_ident = self._own_identity()
         log_path = str(self.registry.directory / f"{proc.name}.log")
         outputs = self.programs.open(proc.name) if definition.exec is not None else ()
         keep.update(outputs)
@@ -64,18 +68,18 @@ class Forking:
         sys.stderr.flush()
         # Block every signal across fork: until the worker has its own handlers (and its own
         # wakeup fd), a signal must not run the runtime's handlers inside the child.
-        saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        saved_mask = _signal.pthread_sigmask(signal.SIG_BLOCK, ALL_SIGNALS)
         forked_at = self.elapsed  # "restarted" is dated before the new life's "started"
         # before the fork: a worker's signal to the pid not yet there fails, uncounted
         workers_sent = self._workers_sent_to(proc.row) if proc.started_once else Counter()
         try:
             pid = os.fork()
         except OSError:
-            signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
+            _signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
             self.slots.give()
             raise
         if pid != 0:
-            signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
+            _signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
             for fd in outputs:
                 os.close(fd)
             if definition.exec is not None and definition.trace:  # before it may exec
@@ -138,6 +142,14 @@ class Forking:
             self._log(proc.name, f"restarted (pid {pid})", "runtime", at=forked_at)
         proc.started_once = True
         return True
+
+    def _own_identity(self) -> ProcessIdentity | None:
+        """The runtime's identity (pid and start time), read from /proc once per process
+        rather than once per fork."""
+        known = getattr(self, "_own_ident", None)
+        if known is None or known.pid != os.getpid():
+            known = self._own_ident = ProcessIdentity.of(os.getpid())
+        return known
 
     def _attach(self, proc: Proc) -> bool:
         """A running process of the user's (`attach:`): observed, never forked, reaped,

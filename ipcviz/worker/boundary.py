@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 
 #: how often a held worker looks at its control cell again ...
 POLL_SECONDS = 0.02
-#: ... after the first FAST_POLLS looks, made this often: a worker a schedule is about to
-#: grant a step is usually granted within milliseconds of arriving
+#: ... after the first FAST_POLLS looks, made this often while a schedule holds the run: a
+#: worker a schedule is about to grant a step is usually granted within milliseconds
 POLL_FAST = 0.0005
 FAST_POLLS = 200
 
@@ -83,7 +83,11 @@ def _wait_for_turn(row: WorkerRow, next_op: Next) -> None:
                 row.set_op(T.OP_PAUSED)
                 cells[held] = 1
                 waiting = True
-            row.wait(time.sleep, POLL_FAST if looks < FAST_POLLS else POLL_SECONDS)
+            # quick looks only where a grant may come (a run-wide hold): a worker held on
+            # its own (`p`, the final reading) looks every POLL_SECONDS, or hundreds of
+            # held workers waking every POLL_FAST take the CPU from those still on their way
+            fast = looks < FAST_POLLS and not flags & T.PAUSE_WORKER
+            row.wait(time.sleep, POLL_FAST if fast else POLL_SECONDS)
             looks += 1
             if callable(next_op):
                 _publish(row, next_op)

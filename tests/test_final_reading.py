@@ -1,0 +1,76 @@
+"""The final reading of a run that is still going waits only for what can still move a
+count: a worker with no signal handler of its own never has a delivery in flight, however
+often it is on the CPU (with hundreds of busy workers one is almost always runnable, and
+the reading waited for a moment none was, up to its limit, and then was not exact)."""
+
+from __future__ import annotations
+
+import time
+
+from ipcviz.runtime.supervisor import Runtime
+from ipcviz.scenario.load import load_text
+from ipcviz.telemetry import table as T
+
+BUSY = b"""\
+channels:
+  a: {kind: shared_array, dtype: int64, shape: [1]}
+workers:
+  busy: {loop: true, steps: [{increment: {array: a, index: 0}}]}
+  counting: {handlers: {SIGUSR1: count}, steps: [{sleep: 60}]}
+"""
+
+
+def _running(runtime: Runtime, name: str) -> bool:
+    from ipcviz.host.process import read_stat
+
+    proc = next(p for p in runtime.procs if p.name == name)
+    assert proc.ident is not None
+    stat = read_stat(proc.ident.pid)
+    return stat is not None and stat.state == "R"
+
+
+def test_a_busy_worker_without_handlers_has_no_signal_in_flight(nothing_left_behind) -> None:
+    runtime = Runtime(load_text(BUSY, "final.yaml"))
+    try:
+        runtime.start()
+        assert runtime.table is not None
+        arr = runtime.table.array
+        busy = next(p for p in runtime.procs if p.name == "busy")
+        deadline = time.monotonic() + 20
+        while arr[busy.row, T.EVENT_SEQ] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)  # it has started its loop
+        assert _running(runtime, "busy")  # in its loop: on the CPU or waiting for it
+        assert not runtime._signals_in_flight()
+    finally:
+        runtime.shutdown()
+
+
+def test_a_busy_run_quiesces_held_workers_looking_seldom(nothing_left_behind) -> None:
+    """Held for the final reading, each worker stands at its boundary with its counts
+    still, and looks at its cell every POLL_SECONDS (not every POLL_FAST, as a worker a
+    schedule may grant a step does: 256 of them doing that took the CPU from the rest)."""
+    from ipcviz.worker.boundary import POLL_SECONDS
+
+    text = BUSY.replace(b"  busy: {", b"  busy: {count: 8, ")
+    runtime = Runtime(load_text(text, "final.yaml"))
+    try:
+        runtime.start()
+        time.sleep(0.3)
+        assert runtime.quiesce()
+        assert runtime.table is not None
+        arr = runtime.table.array
+        rows = [p.row for p in runtime.procs if p.name.startswith("busy")]
+        assert len(rows) == 8
+        assert all(arr[r, T.HELD] == 1 for r in rows)  # each held at its boundary
+        counters = slice(T.SIG_RECEIVED, runtime.table.layout.event_base)
+        counted, waits = arr[rows, counters].copy(), arr[rows, T.WAITS].copy()
+        started = time.monotonic()
+        time.sleep(0.2)
+        looks = (arr[rows, T.WAITS] - waits) // 2  # each look is one wait: two cells
+        elapsed = time.monotonic() - started
+        assert (arr[rows, counters] == counted).all()  # held: no count moves
+        # a sleep is never shorter than asked: at most one look per POLL_SECONDS, plus
+        # the one under way at each end
+        assert looks.max() <= elapsed / POLL_SECONDS + 2, looks
+    finally:
+        runtime.shutdown()
