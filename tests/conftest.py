@@ -91,6 +91,22 @@ def _leftovers_by_key() -> dict[str, str]:
     return found
 
 
+def registered_pids() -> set[int]:
+    """Pids in the process registries of this session's runs (`<run dir>/processes`, a
+    `pid start` line each): where `ipcviz clean` finds what a killed run's programs
+    started."""
+    from ipcviz.host.registry import PROCESSES_FILE
+
+    pids = set()
+    for directory in Path(os.environ["IPCVIZ_RUN_ROOT"]).iterdir():
+        try:
+            lines = (directory / PROCESSES_FILE).read_text().splitlines()
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        pids |= {int(line.split()[0]) for line in lines if line.strip()}
+    return pids
+
+
 def leftovers() -> list[str]:
     """Processes, /dev/shm entries, run directories and run cgroups of ours that still
     exist."""
@@ -102,17 +118,15 @@ def nothing_left_behind():
     """Asserts after the test that no process, shm entry or run dir of ours remains."""
     before = set(_leftovers_by_key())
     yield
-    import time
+    from .waiting import wait_until
 
-    def remaining() -> list[str]:
-        return [text for key, text in _leftovers_by_key().items() if key not in before]
+    left: list[str] = []
 
-    deadline = time.monotonic() + 5
-    left = remaining()
-    while left and time.monotonic() < deadline:
-        time.sleep(0.05)
-        left = remaining()
-    assert left == [], f"left behind: {left}"
+    def cleared() -> bool:  # (a run's cleanup may still be finishing)
+        left[:] = [text for key, text in _leftovers_by_key().items() if key not in before]
+        return not left
+
+    wait_until(cleared, 5, message=lambda: f"nothing left behind; left behind: {left}")
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

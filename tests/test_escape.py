@@ -21,9 +21,8 @@ import psutil
 import pytest
 
 from ipcviz.host import cgroup
-from ipcviz.host.registry import PROCESSES_FILE
 
-from .conftest import ROOT, ipcviz_cgroups, run_cli
+from .conftest import ROOT, ipcviz_cgroups, registered_pids, run_cli
 from .terminal import Terminal
 from .waiting import wait_until
 
@@ -193,19 +192,6 @@ workers:
 """
 
 
-def _registered(procs: list[psutil.Process]) -> bool:
-    """Every one of `procs` is in a run's registry of processes (`pid start` lines), where
-    `ipcviz clean` looks for what a killed run left."""
-    pids = set()
-    for directory in Path(os.environ["IPCVIZ_RUN_ROOT"]).iterdir():
-        try:
-            lines = (directory / PROCESSES_FILE).read_text().splitlines()
-        except FileNotFoundError:
-            continue
-        pids |= {int(line.split()[0]) for line in lines if line.strip()}
-    return {proc.pid for proc in procs} <= pids
-
-
 def _clean_ends_them(escaped: list[psutil.Process], mechanism: str) -> None:
     assert len(_alive(escaped)) == 2  # the run is gone; they are nobody's now
     result = run_cli("clean")
@@ -227,7 +213,8 @@ def test_clean_ends_what_a_sigkilled_headless_run_left(mechanism, text, scenario
     try:
         wait_until(lambda: len(_sleeping(duration)) == 2, message="the two escaped sleeps")
         escaped = _sleeping(duration)
-        wait_until(lambda: _registered(escaped), message="the escaped sleeps registered")
+        wait_until(lambda: {p.pid for p in escaped} <= registered_pids(),
+                   message="the escaped sleeps registered")
         run.send_signal(signal.SIGKILL)
         assert run.wait(10) == -signal.SIGKILL  # (not ended by itself meanwhile)
         _clean_ends_them(escaped, mechanism)
@@ -252,7 +239,8 @@ def test_clean_ends_what_a_sigkilled_app_and_runtime_left(mechanism, scenario_fi
         runtimes = [c for c in psutil.Process(term.proc.pid).children()
                     if "ipcviz.runtime" in " ".join(c.cmdline())]
         assert len(runtimes) == 1
-        wait_until(lambda: _registered(escaped), message="the escaped sleeps registered")
+        wait_until(lambda: {p.pid for p in escaped} <= registered_pids(),
+                   message="the escaped sleeps registered")
         # both stopped first: neither may see the other's end and clean up after it
         runtimes[0].suspend()
         term.proc.send_signal(signal.SIGSTOP)

@@ -13,7 +13,8 @@ import pytest
 
 from ipcviz.scenario.load import ScenarioError, load_text
 
-from .conftest import ROOT, run_cli
+from .conftest import ROOT, registered_pids, run_cli
+from .waiting import wait_until
 
 PY = sys.executable
 EXAMPLES = ROOT / "examples"
@@ -288,7 +289,6 @@ def test_what_a_program_started_is_swept_after_the_runtime_is_killed(
     import signal as os_signal
     import subprocess
     import sys
-    import time
 
     import psutil
 
@@ -302,22 +302,23 @@ workers:
                             "--allow-exec"], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 15
         sleeps: list[psutil.Process] = []
-        while len(sleeps) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-            sleeps = [c for c in psutil.Process(run.pid).children(recursive=True)
-                      if c.name() == "sleep"]
-        assert len(sleeps) == 2
-        time.sleep(0.6)  # the registry is written a few times a second
+
+        def both_sleeping() -> bool:
+            sleeps[:] = [c for c in psutil.Process(run.pid).children(recursive=True)
+                         if c.name() == "sleep"]
+            return len(sleeps) == 2
+
+        wait_until(both_sleeping, message=lambda: f"the program's two sleeps; {sleeps}")
+        wait_until(lambda: {s.pid for s in sleeps} <= registered_pids(),
+                   message="the sleeps in the run's registry")
         run.send_signal(os_signal.SIGKILL)
         run.wait(10)
         assert all(s.is_running() for s in sleeps)  # orphans now, nobody's children
         result = run_cli("clean")
         assert result.returncode == 0, result.stderr
-        time.sleep(0.3)
-        assert not any(s.is_running() and s.status() != psutil.STATUS_ZOMBIE
-                       for s in sleeps)
+        wait_until(lambda: not any(s.is_running() and s.status() != psutil.STATUS_ZOMBIE
+                                   for s in sleeps), 5, message="clean to end the sleeps")
     finally:
         if run.poll() is None:
             run.kill()
