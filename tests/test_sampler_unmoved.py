@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 from ipcviz.runtime.sampler import Sampler
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text
+from tests.waiting import wait_until
 
 SCENARIO = b"""\
 workers:
@@ -18,17 +18,18 @@ workers:
 """
 
 
-def _settled(sampler: Sampler, predicate, timeout: float = 10.0, ticks: int = 0):
-    """Sample every 0.1 s until `predicate` holds (or `ticks` samples, when given)."""
-    deadline = time.monotonic() + timeout
+def _settled(sampler: Sampler, predicate, ticks: int = 0):
+    """Sample every 0.1 s (the sampler's pace in a run) until `predicate` holds for the
+    worker's view, or `ticks` samples were taken, when given; returns that view."""
     taken = 0
-    while True:
-        snap = sampler.sample()
+
+    def sampled():
+        nonlocal taken
+        view = sampler.sample().worker("idle")
         taken += 1
-        if (predicate(snap.worker("idle")) or time.monotonic() > deadline
-                or taken == ticks):
-            return snap.worker("idle")
-        time.sleep(0.1)
+        return view if predicate(view) or taken == ticks else None
+
+    return wait_until(sampled, interval=0.1, message="the worker's view to show it")
 
 
 def test_an_unmoved_worker_keeps_its_view_and_a_change_still_shows(nothing_left_behind
@@ -55,9 +56,7 @@ def test_an_unmoved_worker_keeps_its_view_and_a_change_still_shows(nothing_left_
         # the next ticks show it (the masks of each process are read at least every 5 ticks)
         for _ in range(3):
             sampler.sample()
-        time.sleep(0.3)  # the kill reaches the kernel's masks at once; the ticks follow
-        os.kill(pid, signal.SIGUSR2)
-        time.sleep(0.05)
+        os.kill(pid, signal.SIGUSR2)  # pending in the kernel's masks when kill returns
         pending = _settled(sampler, lambda w: "SIGUSR2" in w.masks.get("shared_pending", []),
                            ticks=6)
         assert "SIGUSR2" in pending.masks["shared_pending"]
