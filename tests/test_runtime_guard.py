@@ -18,7 +18,8 @@ from ipcviz.host.process import become_subreaper
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text
 from ipcviz.signals import PARENT_SIGNALS, is_realtime, signal_name
-from tests.conftest import ROOT, run_scenario
+from tests.conftest import ROOT, registered_pids, run_scenario
+from tests.waiting import wait_until
 
 #: how many of each signal the worker sends to `parent` (real-time ones queue, so all count)
 RT_COUNT = 40
@@ -59,9 +60,9 @@ def test_a_stopped_headless_run_still_ends_with_its_summary(scenario_file,
                              "--json"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.5)
+        wait_until(lambda: len(registered_pids()) >= 1, message="the worker started")
         proc.send_signal(signal.SIGSTOP)
-        time.sleep(1.5)  # well past the scenario's duration
+        time.sleep(1.5)  # by nature: the clock must pass the run's end while it is stopped
         proc.send_signal(signal.SIGCONT)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -105,11 +106,15 @@ def runtime_in_process(monkeypatch):
     become_subreaper(False)  # orphans of later tests must not be re-parented to pytest
 
 
-def wait_until(runtime: Runtime, predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
+def driven_until(runtime: Runtime, predicate, timeout: float = 10.0) -> None:
+    """Run the runtime's loop (in this process) until `predicate` holds."""
+    def reached() -> bool:
+        if predicate():
+            return True
         runtime.poll(0.01)
+        return False
+
+    wait_until(reached, timeout, interval=0)
 
 
 def live_descendants() -> int:
@@ -135,7 +140,7 @@ def test_spawns_and_restarts_beyond_the_process_cap_are_refused_cleanly(
         return [e for e in events if e.text == refused]
 
     # 2 spawners try 5 spawns each: 12 processes wanted, 6 allowed at a time
-    wait_until(runtime, lambda: len(refusals()) == 10 - (cap - 2))
+    driven_until(runtime, lambda: len(refusals()) == 10 - (cap - 2))
     assert live_descendants() == cap
     assert len(runtime.spawned()) == cap - 2
     assert all(p.alive for p in runtime.procs)  # a refused spawn is not a crash
@@ -144,7 +149,7 @@ def test_spawns_and_restarts_beyond_the_process_cap_are_refused_cleanly(
     # a restart with no slot left fails with the same event, and the worker stays down
     second = runtime.procs[1]
     second.ident.signal(signal.SIGKILL)
-    wait_until(runtime, lambda: not second.alive and all(
+    driven_until(runtime, lambda: not second.alive and all(
         k.exit is not None for k in runtime.spawned() if k.parent == second.name))
     while runtime.slots.take():  # the slots its family gave back are taken elsewhere
         pass
@@ -224,12 +229,11 @@ def test_a_crowd_of_workers_runs_at_nice_19_a_lesson_at_10(nothing_left_behind,
         runtime = Runtime(load_text(text, "nice.yaml"))
         try:
             runtime.start()
-            deadline = time.monotonic() + 10  # each sets its own, just after the fork
-            while True:
+            def niceness() -> set[int] | None:  # each sets its own, just after the fork
                 nice = {os.getpriority(os.PRIO_PROCESS, p.ident.pid) for p in runtime.procs}
-                if len(nice) == 1 or time.monotonic() > deadline:
-                    return nice
-                time.sleep(0.05)
+                return nice if len(nice) == 1 else None
+
+            return wait_until(niceness, 10, message="one niceness for every worker")
         finally:
             runtime.shutdown()
 
