@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from .conftest import ROOT, run_cli
 from .live import LiveRun
 from .users import NOBODY
 from .users import as_nobody as as_user
+from .waiting import wait_until
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="making files owned by another uid "
                                 "(setuid in a forked child) needs root")
@@ -371,15 +371,10 @@ def test_an_mmap_named_processes_cannot_make_clean_kill(tmp_path: Path,
         snap = run.wait_for(lambda s: s.worker("w").pid and s.worker("w").loops > 1)
         worker = ProcessIdentity.of(snap.worker("w").pid)
         os.kill(run.source.proc.pid, signal.SIGKILL)
-        for _ in range(200):  # PR_SET_PDEATHSIG: the worker dies with the runtime
-            if worker is None or not worker.exists():
-                break
-            time.sleep(0.05)
+        # PR_SET_PDEATHSIG: the worker dies with the runtime
+        wait_until(lambda: worker is None or not worker.exists(), message="the worker's end")
         # `clean` while the UI side is still open (leaving it sweeps the run itself)
-        for _ in range(200):
-            if run.source.proc.poll() is not None:
-                break
-            time.sleep(0.05)
+        wait_until(lambda: run.source.proc.poll() is not None, message="the runtime reaped")
         result = run_cli("clean")
     assert result.returncode == 0, result.stderr
     assert "removed run directory" in result.stdout
