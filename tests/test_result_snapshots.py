@@ -23,7 +23,7 @@ MOMENTS = [
      "standard counted 1 of 50 SIGUSR1 · realtime 50 of 50 SIGRTMIN+1"),
     ("sigchld_zombies", 4.5, "zombies: lazy 10, careful 0 · careful's SIGCHLD handled 10"),
     ("pipe_backpressure", 4.0,
-     "p holds 14336 of 16384 · writer exit SIGPIPE · stubborn's EPIPE errors 20"),
+     "p peaked at 16384/16384 · writer exit SIGPIPE · stubborn's EPIPE errors 20"),
     ("mqueue_bounded", 4.8, "jobs holds 0 of 5 (most 5) · sent 6, received 6"),
     ("deadlock", 4.0, "lock_a held by a (dead), lock_b by b · a exited, b blocked"),
     ("socket_echo", 3.0,
