@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -81,15 +82,25 @@ def test_peers_from_outside_the_run_are_refused_and_counted(tmp_path: Path,
         tcp, udp, rpc = (_address(run, name) for name in ("tcp", "udp", "rpc"))
         held = _attack(tcp, udp, rpc, datagrams=3)
         try:
-            nobody_pid = None
+            theirs: list[int] = []
+            release, done = os.pipe()
             if as_root:  # another user: a child of this process become 65534
                 def attack() -> int:
                     kept = _attack(tcp, udp, rpc, datagrams=2)
-                    time.sleep(1.0)  # held while the servers look at them
+                    # held until the servers have looked at them (they name the holder)
+                    select.select([release], [], [], 30)
                     for sock in kept:
                         sock.close()
                     return os.getpid()
-                nobody_pid = as_user(attack, NOBODY)
+
+                def as_nobody() -> None:
+                    try:
+                        theirs.append(as_user(attack, NOBODY))
+                    except BaseException as failed:  # (raised here, after the join)
+                        theirs.append(failed)
+
+                nobody = threading.Thread(target=as_nobody)
+                nobody.start()
             outsiders = 2 if as_root else 1
             sent = 5 if as_root else 3
 
@@ -100,12 +111,23 @@ def test_peers_from_outside_the_run_are_refused_and_counted(tmp_path: Path,
                         and data["rpc"].get("peers_refused") == outsiders
                         and data["tcp"]["bytes_read"] == 30
                         and data["udp"]["reads"] == 4 and data["rpc"]["answered"] == 3)
-            run.wait_for(settled, timeout=20)
-            time.sleep(0.3)  # nothing more comes: the outsiders' bytes were never read
+            try:
+                run.wait_for(settled, timeout=20)
+            finally:
+                os.write(done, b"x")  # the other user's sockets may go
+                if as_root:
+                    nobody.join(30)
+            seq = run.latest.seq  # three frames later nothing more came: never read
+            run.wait_for(lambda s: s.seq >= seq + 3)
             counts = _counts(run)
         finally:
             for sock in held:
                 sock.close()
+            os.close(release)
+            os.close(done)
+        if theirs and isinstance(theirs[0], BaseException):
+            raise theirs[0]
+        nobody_pid = theirs[0] if theirs else None
         events = [e.text for e in run.events]
     assert counts["tcp"]["bytes_read"] == 30 and counts["tcp"]["bytes_written"] == 30
     assert counts["tcp"]["peers_refused"] == outsiders
