@@ -74,3 +74,39 @@ def test_a_busy_run_quiesces_held_workers_looking_seldom(nothing_left_behind) ->
         assert looks.max() <= elapsed / POLL_SECONDS + 2, looks
     finally:
         runtime.shutdown()
+
+
+class _WakesDuringReading:
+    """A channel whose reading lasts while the workers of `rows` look at their cells once
+    (their WAITS cell moves by two), and, with `take`, take a grant."""
+
+    name = "c"
+
+    def __init__(self, arr, rows: list[int], take: bool = False):
+        self.arr, self.rows, self.take = arr, rows, take
+
+    def observe(self) -> dict:
+        self.arr[self.rows, T.WAITS] += 2
+        if self.take:
+            self.arr[self.rows, T.TAKEN] += 1
+        return {}
+
+
+def test_a_reading_of_held_workers_is_whole_when_they_look_at_their_cells() -> None:
+    """A held worker's waits are looks at its cell: one ending during a reading moved
+    nothing, and the reading stays whole (with hundreds of held workers one always looks
+    during a reading: the final reading of a big run was never whole, and the summary
+    showed an earlier moment). A wait that ends in a worker not held, or a grant taken,
+    still makes the reading not whole."""
+    import numpy as np
+
+    from ipcviz.runtime.moment import MomentReader
+
+    width = T.Layout(channels=1, rows=4, sent_slots=0).width
+    arr = np.zeros((4, width), dtype=np.int64)
+    arr[:, T.WAITS] = 1  # each waits with everything counted
+    arr[:2, T.HELD] = 1  # the first two are held at their boundary
+    reader = MomentReader()
+    assert reader.read(arr, [0, 1], [_WakesDuringReading(arr, [0, 1])]).whole
+    assert not reader.read(arr, [0, 1, 2], [_WakesDuringReading(arr, [2])]).whole
+    assert not reader.read(arr, [0, 1], [_WakesDuringReading(arr, [0], take=True)]).whole

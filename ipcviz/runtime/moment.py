@@ -9,10 +9,11 @@ CTRL_FREEZE cell; `WorkerRow.freeze`: a step boundary or a burst's end, where ev
 done is counted) and waits until each live worker either stands there or waits in a
 blocking call with everything counted (its WAITS cell odd). It then copies the table and
 reads each channel's kernel view, and lets them go. A worker whose wait ended during the
-reading (WAITS moved) makes the reading not whole. A worker stopped by SIGSTOP or a
-zombie is not waited for; one that does not come within FREEZE_WAIT (the machine's load
-keeps it off the CPU) makes the reading not whole, and the sampler shows the last whole
-reading instead (see sampler.py).
+reading (WAITS moved) makes the reading not whole, unless it is held at its boundary (a
+pause, the final reading: its waits are looks at its cell) and took no grant. A worker
+stopped by SIGSTOP or a zombie is not waited for; one that does not come within
+FREEZE_WAIT (the machine's load keeps it off the CPU) makes the reading not whole, and
+the sampler shows the last whole reading instead (see sampler.py).
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class MomentReader:
             while True:
                 cells = arr[index, T.FROZEN:T.WAITS + 1]
                 waits = cells[:, -1]
+                taken = arr[index, T.TAKEN]
                 ready = (cells[:, 0] == token) | (waits & 1 == 1)
                 if ready.all() or time.monotonic() > deadline:
                     break
@@ -104,7 +106,10 @@ class MomentReader:
             copy = arr[:, :columns].copy()
             copy[:, T.CTRL_FREEZE:T.FROZEN + 1] = 0  # the reading's own cells: not the run's
             observed = {c.name: c.observe() for c in channels}
-            moved = bool((arr[index, T.WAITS] != waits).any())
+            # a wait that ended moved the worker, unless it is held at its boundary (its
+            # wait was a look at its cell: it counted nothing) and took no grant meanwhile
+            moved = bool((((arr[index, T.WAITS] != waits) & (arr[index, T.HELD] != 1))
+                          | (arr[index, T.TAKEN] != taken)).any())
             self.stats.late += not ready.all()
             self.stats.moved += moved
             whole = bool(ready.all()) and not moved
