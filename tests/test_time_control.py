@@ -22,6 +22,7 @@ from ipcviz.scenario.load import load_text
 from ipcviz.telemetry import table as T
 
 from .conftest import SCENARIOS, run_cli, run_scenario
+from .waiting import wait_until
 
 
 def counters_text(workers: str, times: int = 2, lock: bool = False) -> bytes:
@@ -163,10 +164,14 @@ workers:
 
 
 def poll_until(runtime: Runtime, done, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, "condition not reached"
+    """Run the runtime's loop (in this process) until `done()` holds."""
+    def reached() -> bool:
+        if done():
+            return True
         runtime.poll(0.005)
+        return False
+
+    wait_until(reached, timeout, interval=0, message="the runtime to get there")
 
 
 def channel_counters(runtime: Runtime):
