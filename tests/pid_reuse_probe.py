@@ -35,7 +35,7 @@ def exists_then_reuse(self: ProcessIdentity) -> bool:
 
 ProcessIdentity.exists = exists_then_reuse  # type: ignore[method-assign]
 ident.signal(signal.SIGKILL)
-time.sleep(0.1)
+time.sleep(0.1)  # nothing should happen: a SIGKILL sent by mistake ends it by then
 print("newcomer killed" if newcomer[0].poll() is not None else "newcomer alive")
 newcomer[0].kill()
 newcomer[0].wait()
