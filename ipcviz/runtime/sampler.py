@@ -18,6 +18,7 @@ from ipcviz.runtime.signal_merges import MergeProofs
 from ipcviz.runtime.worker_views import MASKS_EVERY, WorkerViews, names_of
 from ipcviz.signals import NSIG, signal_name
 from ipcviz.telemetry import table as T
+from ipcviz.telemetry.deadlock import DeadlockWatch
 from ipcviz.telemetry.events import describe_event
 from ipcviz.telemetry.invariants import channel_relations
 from ipcviz.telemetry.snapshot import (
@@ -67,9 +68,7 @@ class Sampler(WorkerViews, ChannelViews):
         #: workers' events kept back for the next frame (see `sample`)
         self._held: list[tuple[float, int, float, EventView]] = []
         self._t0_ns = 0
-        self.deadlock_seen: tuple[str, ...] | None = None
-        self._candidate: tuple[str, ...] | None = None
-        self.deadlock_at: float | None = None
+        self.deadlocks = DeadlockWatch()
         self._slot_cells: dict[str, list[tuple[int, int, int]]] = {}
         self._checked: set[str] = set()
         self._waits: dict[int, object] = {}  # a program's pid -> what it waits in
@@ -139,13 +138,11 @@ class Sampler(WorkerViews, ChannelViews):
             keyed = [k for k in keyed if not k[2] > cut]
         events = [k[3] for k in keyed]
         rank_compared(channels, model.compare, now)
-        candidate = self._deadlock(workers, channels)
-        # counters and kernel states are read at slightly different instants: only a cycle
-        # seen in two samples in a row is a deadlock (a real one never goes away by itself)
-        deadlock = candidate if candidate and candidate == self._candidate else None
-        self._candidate = candidate
-        if deadlock and self.deadlock_seen is None:
-            self.deadlock_seen, self.deadlock_at = deadlock, round(now, 3)
+        # a cycle seen in two frames in a row is named; once named, it stays named while
+        # it stands (a real one never goes away by itself)
+        deadlock, first = self.deadlocks.frame(self._deadlock(workers, channels), workers,
+                                               channels, now)
+        if first and deadlock:
             events.append(EventView(round(now, 3), "runtime",
                                     "DEADLOCK: " + " → ".join(deadlock + deadlock[:1]), "exit"))
         self.seq += 1
@@ -162,7 +159,8 @@ class Sampler(WorkerViews, ChannelViews):
             channels=channels,
             events=tuple(events),
             dropped_events=self.dropped_events,
-            deadlock=deadlock, deadlock_seen=self.deadlock_seen, deadlock_at=self.deadlock_at,
+            deadlock=deadlock, deadlock_seen=self.deadlocks.seen,
+            deadlock_at=self.deadlocks.at,
             triggers=tuple((t.key, t.label or t.action) for t in model.triggers),
             seq=self.seq,
             parent_signals={

@@ -355,7 +355,14 @@ class WorkerViews:
     @staticmethod
     def _state(kernel: str, op: int, row: np.ndarray, channel_names: list[str]
                ) -> tuple[str, Waiting | None]:
+        """A worker's state: the kernel's letter, with the row's words for a sleep. A
+        worker whose row says it was inside a wait in this frame's moment (WAITS odd)
+        is waiting even when the kernel, read a moment later, says running: a wait is a
+        loop of timed waits (its handlers may end it), and on a loaded machine the
+        instant between two of them can last the whole /proc reading."""
         plain = plain_state(kernel)
+        if plain == "running" and int(row[T.WAITS]) & 1:
+            plain = None
         if plain is not None:
             return plain, None
         if op in T.BLOCKING_OPS:

@@ -3,8 +3,8 @@
 Each channel kind states its own relations in its module (`Channel.relations`, collected
 here through the table of kinds); this module adds the ones that tie workers and
 channels together (per-worker increments add up to the array's, nobody waits for a lock
-it holds, no more signals received than sent) and the worker counters that never go
-down. `ipcviz replay FILE --check` runs it over a recording; the tests run it over every
+it holds, no more signals received than sent, a deadlock named stays named while its
+cycle stands) and the worker counters that never go down. `ipcviz replay FILE --check` runs it over a recording; the tests run it over every
 bundled lesson recorded on a loaded machine; the sampler uses the channel relations to
 know that a frame's numbers come from one moment.
 """
@@ -18,6 +18,7 @@ from typing import Any
 
 from ipcviz.channels.base import Broken
 from ipcviz.scenario.kinds import CHANNELS, channel_class
+from ipcviz.telemetry.deadlock import cycle_stands, lives_of, locks_of
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot, WorkerView
 
 __all__ = ["Violation", "channel_relations", "check_frame", "check_frames"]
@@ -71,6 +72,7 @@ def check_frame(frame: Snapshot, before: Snapshot | None = None, index: int = 0
         for rule, values in channel_relations(channel, earlier):
             broke(channel.name, rule, values)
     _arrays_add_up(frame, broke)
+    _deadlock_rules(frame, before, broke)
     for worker in frame.workers:
         _worker_rules(frame, worker, before.worker(worker.name) if before else None, broke)
     return out
@@ -100,6 +102,29 @@ def _arrays_add_up(frame: Snapshot, broke: Broke) -> None:
         if sum(mine.values()) != total:
             broke(channel.name, "per-worker increments add up to the array's",
                   {"array": total, **mine})
+
+
+def _deadlock_rules(frame: Snapshot, before: Snapshot | None, broke: Broke) -> None:
+    """A deadlock named stays named while its cycle stands (the same live workers, each
+    lock still at 0 and held by the next worker: nothing in it moves by itself), and
+    every worker of a named cycle is shown waiting for its lock (or stopped)."""
+    cycle = frame.deadlock
+    if cycle:
+        workers, sems = cycle[0::2], cycle[1::2]
+        for name, sem in zip(workers, sems):
+            worker = frame.worker(name)
+            state = worker.state if worker is not None else "gone"
+            waits = worker is not None and worker.waiting is not None and (
+                worker.waiting.op, worker.waiting.on) == ("acquire", sem)
+            if not (state == "stopped" or state == "blocked" and waits):
+                broke(name, "a worker of a named deadlock waits for its lock",
+                      {"lock": sem, "state": state})
+    named = before.deadlock if before is not None else None
+    if named and cycle != named and cycle_stands(
+            named, lives_of(before.workers), lives_of(frame.workers),  # type: ignore[union-attr]
+            locks_of(frame.channels)):
+        broke("deadlock", "a deadlock stays named while its cycle stands",
+              {"named before": " → ".join(named), "now": " → ".join(cycle or ()) or "none"})
 
 
 def _worker_rules(frame: Snapshot, worker: WorkerView, before: WorkerView | None,
