@@ -156,7 +156,9 @@ def test_the_served_app_refuses_the_editor_and_never_rereads_the_file(
             await wait_started(pilot, app)
             first = app.source
             await pilot.press("e")
-            await pilot.pause(0.5)
+            await until(pilot, lambda: any("an editor would run" in str(n.message)
+                                           for n in app._notifications),
+                        message="the refusal's toast")
             assert not marker.exists()
             lesson.write_text(MINE.replace("sleep: 30", "exit: 3"))
             await pilot.pause(1.5)  # the watch on the file would have seen it by now
