@@ -4,6 +4,7 @@ removal, unlinking), for N busy workers.
 
     python bench/startstop.py                  (64, 128, 256 busy workers, 3 runs each)
     python bench/startstop.py --workers 256 --repeat 5
+    python bench/startstop.py --tree ../other-checkout   (another commit, to compare)
 
 Each run is a real `ipcviz run --headless --json` of N workers in tight increment loops
 with `duration: 2`, started from a runner that wraps the runtime's phases with
@@ -90,8 +91,9 @@ sys.exit(code)
 '''
 
 
-def run_once(n: int, duration: float) -> dict:
-    """One timed run of `n` busy workers: the marks, relative to the command's start."""
+def run_once(n: int, duration: float, tree: Path = ROOT) -> dict:
+    """One timed run of `n` busy workers: the marks, relative to the command's start
+    (`tree`: the checkout whose ipcviz runs, another one to compare with this one)."""
     with tempfile.TemporaryDirectory() as tmp:
         path, marks = Path(tmp) / "busy.yaml", Path(tmp) / "marks.json"
         path.write_text(SCENARIO.format(n=n, duration=duration))
@@ -99,7 +101,7 @@ def run_once(n: int, duration: float) -> dict:
         started = time.monotonic()
         result = subprocess.run([sys.executable, "-c", RUNNER, "run", str(path), "--headless",
                                  "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                cwd=ROOT, env=env, timeout=300)
+                                cwd=tree, env=env, timeout=300)
         ended = time.monotonic()
         data = json.loads(marks.read_text())
     summary = json.loads(result.stdout)
@@ -145,21 +147,34 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[64, 128, 256])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--duration", type=float, default=2.0)
+    parser.add_argument("--tree", type=Path, default=ROOT,
+                        help="the checkout to run (default: this one)")
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     results: dict[int, list[dict]] = {}
     for _ in range(args.repeat):  # sizes interleaved: the machine's load hits each alike
         for n in args.workers:
-            r = run_once(n, args.duration)
+            r = run_once(n, args.duration, args.tree)
             results.setdefault(n, []).append(r)
             print(line(r), flush=True)
     print(f"load average {os.getloadavg()[0]:.1f}")
+    phases = ("forks", "final_reading", "shutdown")
+    medians = {n: {k: median([r[k] for r in runs]) for k in ("wall", *phases)}
+               for n, runs in results.items()}
     for n, runs in results.items():
-        start = median([r["forks"] for r in runs]) / n * 1000
-        stop = median([r["shutdown"] for r in runs]) / n * 1000
         walls = [r["wall"] for r in runs]
-        print(f"n {n:4d}: wall {median(walls):.2f} s [{min(walls):.2f}-{max(walls):.2f}], "
-              f"forks {start:.2f} ms a worker, stop {stop:.2f} ms a worker")
+        print(f"n {n:4d}: wall {medians[n]['wall']:.2f} s [{min(walls):.2f}-{max(walls):.2f}]"
+              f", forks {medians[n]['forks'] / n * 1000:.2f} ms a worker, final reading "
+              f"{medians[n]['final_reading'] * 1000:.0f} ms, stop "
+              f"{medians[n]['shutdown'] / n * 1000:.2f} ms a worker")
+    sizes = sorted(n for n in medians if n > 1)
+    if len(sizes) >= 2:  # the slope between the smallest and the largest run
+        low, high = sizes[0], sizes[-1]
+        for phase in ("forks", "shutdown"):
+            slope = (medians[high][phase] - medians[low][phase]) / (high - low) * 1000
+            print(f"{phase}: {slope:.2f} ms per added worker from {low} to {high} "
+                  f"(per worker at each size: " + ", ".join(
+                      f"{n}: {medians[n][phase] / n * 1000:.2f}" for n in sizes) + ")")
     if 256 in results:
         wall = median([r["wall"] for r in results[256]])
         print(f"256 busy workers, duration 2: wall {wall:.2f} s, target <= 2.5 s, "
