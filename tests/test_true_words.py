@@ -246,11 +246,11 @@ def test_a_restarted_worker_is_not_proven_to_have_merged_an_old_lifes_signals(
     """s sent 3 SIGUSR1 to w's first life, all counted; after R, other workers' sends
     were counted for the whole run, so the new life looked sent 3, received 0, asleep:
     "coalesced: 3" (or "in flight"), for signals its old life had received."""
-    import time
-
     from ipcviz.runtime.sampler import Sampler
     from ipcviz.runtime.supervisor import Runtime
     from ipcviz.scenario.load import load_text
+
+    from .waiting import wait_until
 
     runtime = Runtime(load_text(RESTARTED, "restarted.yaml"))
     sampler = Sampler(runtime)
@@ -259,12 +259,13 @@ def test_a_restarted_worker_is_not_proven_to_have_merged_an_old_lifes_signals(
         w = next(p for p in runtime.procs if p.name == "w")
 
         def until(done) -> object:
-            deadline = time.monotonic() + 10
-            while True:
+            def sampled() -> object:
                 runtime.poll(0.02)
                 frame = sampler.sample()
-                if done(frame) or time.monotonic() > deadline:
-                    return frame
+                return frame if done(frame) else None
+
+            return wait_until(sampled, 10, interval=0, message="the frame it waits for")
+
         first = until(lambda f: f.worker("w").signals_received.get("SIGUSR1") == 3)
         assert first.worker("w").signals_received == {"SIGUSR1": 3}
         old_pid = w.ident.pid
