@@ -45,6 +45,7 @@ def test_parse_tells_whole_records_from_torn_ones() -> None:
 def test_reader_keeps_its_own_offset_and_skips_nothing(tmp_path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"")
+    (tmp_path / "f.writers").write_bytes(b"")
     writer, reader = FileEndpoint(str(path), False, 0), FileEndpoint(str(path), False, 0)
     no_lock = lambda take: take()  # noqa: E731
     writer.write_record(b"abc", lambda s: None, no_lock)
@@ -58,6 +59,65 @@ def test_reader_keeps_its_own_offset_and_skips_nothing(tmp_path) -> None:
     # a buffer too small for the next record is not a torn read
     writer.write_record(b"x" * 100, lambda s: None, no_lock)
     assert reader.read_records(20, no_lock) == ([], False, 20)
+
+
+def test_a_reader_sees_when_no_writer_is_left(tmp_path) -> None:
+    """The writers' file is held shared by every process that may write: a reader can
+    take it exclusively only once none is left."""
+    path = tmp_path / "f"
+    path.write_bytes(b"")
+    (tmp_path / "f.writers").write_bytes(b"")
+    reader = FileEndpoint(str(path), False, 0, writes=False)
+    assert not reader.writers_left()
+    writer = FileEndpoint(str(path), False, 0, writes=True)
+    assert reader.writers_left()
+    os.close(writer.writers_fd)
+    assert not reader.writers_left()
+
+
+ONE_RECORD_THEN_GONE = """\
+duration: 20
+channels:
+  f: {kind: file}
+workers:
+  w:
+    steps:
+      - write: {to: f, data: "only one"}
+  r:
+    steps:
+      - read: {from: f}
+      - read: {from: f}
+"""
+
+
+def test_a_read_after_the_last_writer_ended_returns_empty(scenario_file,
+                                                          nothing_left_behind) -> None:
+    """The second read finds nothing new and the only writer has exited: it returns
+    empty (end of file, as a pipe's read would) instead of waiting for ever, so the
+    reader finishes its steps and the run ends by itself."""
+    summary = run_scenario(scenario_file(ONE_RECORD_THEN_GONE), timeout=60)
+    reader, channel = summary["workers"]["r"], summary["channels"]["f"]
+    assert reader["exit"] == 0, reader
+    assert reader["bytes_read"] == {"f": len("only one")}
+    assert (channel["records_written"], channel["records_read"], channel["torn_reads"]) \
+        == (1, 1, 0)
+    assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
+
+
+def test_file_handoff_stepped_then_free_ends(scenario_file, nothing_left_behind) -> None:
+    """Two steps of every worker by hand, then free running (the audit's `n n space`):
+    reads that took a record whole leave the reader a read with nothing to come; it
+    ends at the writer's end, and every worker exits 0."""
+    schedule = " ".join(["plain_writer", "plain_reader", "locked_writer", "locked_reader"] * 2)
+    text = (SCENARIOS / "file_handoff.yaml").read_text().replace("duration: 4\n",
+                                                                  "duration: 20\n")
+    summary = run_scenario(scenario_file(text), "--schedule", schedule, timeout=60)
+    assert {n: w["exit"] for n, w in summary["workers"].items()} == {
+        "plain_writer": 0, "plain_reader": 0, "locked_writer": 0, "locked_reader": 0}
+    for name in ("plain", "locked"):
+        ch = summary["channels"][name]
+        assert ch["records_written"] == ch["records_read"] == 3, (name, ch)
+    assert summary["schedule_error"] is None
 
 
 def test_file_endpoint_never_follows_a_link(tmp_path) -> None:

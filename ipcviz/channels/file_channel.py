@@ -7,6 +7,13 @@ write is made in two pieces (header plus the first half, then the rest) with `pa
 seconds between them, the way a large write really reaches a file in parts; with
 `lock: true` each write holds `flock(LOCK_EX)` and each read `flock(LOCK_SH)` around the
 operation, so a reader never sees the middle of a write.
+
+A regular file has no end of file in the pipe's sense: a read past the last byte returns
+at once. A blocking `read` that finds nothing new waits for a writer, so it must know
+when no writer is left, as a pipe's reader learns from the kernel. Every process that
+may write holds a shared `flock` on a second file, `NAME.writers` (the runtime holds one
+too, until no live or restartable worker writes); a waiting reader that can take the
+exclusive lock on it at once knows every writer has ended, and its read returns empty.
 """
 
 from __future__ import annotations
@@ -47,12 +54,26 @@ def parse(data: bytes) -> tuple[list[int], int, bool]:
 class FileEndpoint:
     """One worker's handle on the file: its own descriptor and its own read offset."""
 
-    def __init__(self, path: str, lock: bool, pause: float):
+    def __init__(self, path: str, lock: bool, pause: float, writes: bool = True):
         # O_NOFOLLOW: the run directory is private, and a link in it is never followed
         self.fd = os.open(path, os.O_RDWR | os.O_APPEND | _OPEN_FLAGS)
         self.lock = lock
         self.pause = pause
         self.offset = 0  # where this reader's next record starts
+        #: the writers' file: held shared for this process's life when it writes
+        self.writers_fd = os.open(writers_path(path), os.O_RDONLY | _OPEN_FLAGS)
+        if writes:
+            fcntl.flock(self.writers_fd, fcntl.LOCK_SH)
+
+    def writers_left(self) -> bool:
+        """Whether a process that may write the file is alive (or the runtime still
+        counts one as coming back): someone holds the writers' file shared."""
+        try:
+            fcntl.flock(self.writers_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(self.writers_fd, fcntl.LOCK_UN)
+        return False
 
     def write_record(self, payload: bytes, wait: Callable[[float], None],
                      lock_wait: Callable[[Callable[[], None]], None]) -> int:
@@ -92,6 +113,11 @@ class FileEndpoint:
         return self
 
 
+def writers_path(path: str) -> str:
+    """The writers' file beside the channel's file (a channel name has no dot)."""
+    return f"{path}.writers"
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -108,9 +134,28 @@ class FileChannel(Channel):
         self.registry.add("file", self.path)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, 0o600)
         os.close(fd)
+        writers = writers_path(self.path)
+        self.registry.add("file", writers)
+        self.writers_fd: int | None = os.open(
+            writers, os.O_RDONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, 0o600)
+        fcntl.flock(self.writers_fd, fcntl.LOCK_SH)  # a writer may still start
 
     def attach(self, roles: set[str]) -> FileEndpoint:
-        return FileEndpoint(self.path, self.spec.lock, self.spec.pause)
+        return FileEndpoint(self.path, self.spec.lock, self.spec.pause, "write" in roles)
+
+    def release(self, needed: set[str]) -> None:
+        """Once no live or restartable worker writes, let waiting readers see the end."""
+        if "write" not in needed and self.writers_fd is not None:
+            os.close(self.writers_fd)
+            self.writers_fd = None
+
+    def reopen(self, role: str, holders: list[tuple[int, set[str]]]) -> None:
+        if role == "write" and self.writers_fd is None:
+            self.writers_fd = os.open(writers_path(self.path), os.O_RDONLY | _OPEN_FLAGS)
+            fcntl.flock(self.writers_fd, fcntl.LOCK_SH)
+
+    def close(self) -> None:
+        self.release(set())
 
     def observe(self) -> dict:
         try:

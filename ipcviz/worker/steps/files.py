@@ -35,14 +35,19 @@ def write_record(row: WorkerRow, name: str, payload: bytes) -> None:
 
 def read_records(row: WorkerRow, args: schema.ReadArgs) -> None:
     """Take the whole records after this reader's offset; a half-written one after them
-    is a torn read (counted, logged, left for the next read)."""
+    is a torn read (counted, logged, left for the next read). A blocking read that finds
+    nothing waits for a writer, and returns empty once none is left (end of file)."""
     name = args.from_
     endpoint = row.ctx.endpoints[name]
     locker = _locker(row, T.OP_READ, name)
+    last_look = False
     while True:
         sizes, torn, seen = endpoint.read_records(args.bytes, locker)
-        if seen or not args.block:
+        if seen or not args.block or last_look:
             break
+        if not endpoint.writers_left():
+            last_look = True  # the last writer may have appended just before it ended
+            continue
         with row.blocked(T.OP_READ, name):
             row.wait(time.sleep, POLL_S)
     cells = row.cells
