@@ -70,6 +70,14 @@ def plain_state(kernel: str) -> str | None:
     return None
 
 
+def held_at(row: np.ndarray) -> bool:
+    """The row says its worker stands at a step boundary, held there (the run paused,
+    stepped or on a schedule, or its own `p`) with no grant of a step outstanding: it
+    does nothing until it is let go (worker/boundary.py)."""
+    return bool(row[T.HELD]) and int(row[T.OP]) == T.OP_PAUSED and (
+        row[T.TAKEN] >= row[T.CTRL_GRANTS])
+
+
 def program_state(pid: int, kernel: str, fresh: bool, cache: dict
                   ) -> tuple[str, Waiting | None]:
     """A program's state and, when it sleeps, what it waits in, in words the kernel's
@@ -356,11 +364,15 @@ class WorkerViews:
     def _state(kernel: str, op: int, row: np.ndarray, channel_names: list[str]
                ) -> tuple[str, Waiting | None]:
         """A worker's state: the kernel's letter, with the row's words for a sleep. A
-        worker whose row says it was inside a wait in this frame's moment (WAITS odd)
-        is waiting even when the kernel, read a moment later, says running: a wait is a
-        loop of timed waits (its handlers may end it), and on a loaded machine the
-        instant between two of them can last the whole /proc reading."""
+        worker whose row says it stands at its step boundary, held there (`held_at`), is
+        "held", whatever its looks at its cell make the kernel say. A worker whose row
+        says it was inside a wait in this frame's moment (WAITS odd) is waiting even when
+        the kernel, read a moment later, says running: a wait is a loop of timed waits
+        (its handlers may end it), and on a loaded machine the instant between two of
+        them can last the whole /proc reading."""
         plain = plain_state(kernel)
+        if plain in (None, "running") and held_at(row):
+            return "held", None
         if plain == "running" and int(row[T.WAITS]) & 1:
             plain = None
         if plain is not None:

@@ -143,7 +143,8 @@ def _kinds(families: tuple[str, ...]) -> list[str]:
 
 
 #: the states a worker's entry can say (runtime/worker_views.py)
-STATES = ("starting", "running", "sleeping", "blocked", "stopped", "zombie", "exited")
+STATES = ("starting", "running", "sleeping", "blocked", "stopped", "zombie", "exited",
+          "held")
 
 
 def value_problem(scn: s.Scenario, what: str, name: str, key: str,

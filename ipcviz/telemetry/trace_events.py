@@ -53,7 +53,7 @@ def state_label(worker: WorkerView) -> str | None:
     """The name of the slice a worker's state makes, or None when it is gone."""
     if worker.state in _GONE:
         return None
-    if worker.paused and worker.state != "blocked":
+    if worker.state == "held" or worker.paused and worker.state != "blocked":
         return "held at its step"
     if worker.state == "blocked" and worker.waiting is not None:
         return f"blocked: {waiting_text(*worker.waiting)}"

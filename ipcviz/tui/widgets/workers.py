@@ -41,7 +41,7 @@ def column_widths(total: int, held: bool = False) -> tuple[int, ...]:
     signals = max(10, room - worker - state)
     sizes = {**fixed, "worker": worker, "state": state, "signals got": signals}
     return tuple(sizes[c] for c in COLUMNS)
-_STATE_STYLE = {"running": "green", "sleeping": "", "blocked": "bold yellow",
+_STATE_STYLE = {"running": "green", "sleeping": "", "held": "", "blocked": "bold yellow",
                 "stopped": "bold magenta", "zombie": "bold red", "exited": "dim",
                 "starting": "dim"}
 
@@ -52,7 +52,10 @@ def state_cell(w: WorkerView, snap: Snapshot) -> Text:
         style = "bold red"
     waiting = waiting_text(*w.waiting) if w.waiting else None
     text = format_state(w.state, waiting, w.exit_text, w.paused)
-    if w.next_op is not None and w.state in ("sleeping", "running") and not w.paused:
+    if w.state == "held" and w.paused:  # at its step boundary: its own `p`
+        text = "paused (steps)"  # as format_state words a paused worker
+    elif not w.paused and (w.state == "held" or w.next_op is not None
+                           and w.state in ("sleeping", "running")):  # (older recordings)
         text = "held: waits for its step"  # at its step boundary (space, n, a schedule)
     if w.state == "blocked" and w.waiting and w.waiting.op == "acquire":
         sem = snap.channel(w.waiting.on or "")
