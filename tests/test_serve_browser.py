@@ -88,6 +88,22 @@ workers:
     steps:
       - read: {from: p, bytes: 16}
 """
+#: two workers that each finish a step at once: held at the start, `n` steps each exactly once
+SLEEPERS = """\
+name: Two sleepers
+description: Each worker sleeps a hundredth of a second, for ever.
+start: held
+duration: 120
+workers:
+  left:
+    loop: true
+    steps:
+      - sleep: 0.01
+  right:
+    loop: true
+    steps:
+      - sleep: 0.01
+"""
 #: a lesson that runs a program: a served session without --allow-exec never runs it
 WITH_PROGRAM = """\
 name: With a program
@@ -138,6 +154,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     marker = base / "editor-ran"
     program_marker = base / "program-ran"
     (lessons / "own_lesson.yaml").write_text(OWN_LESSON)
+    (lessons / "two_sleepers.yaml").write_text(SLEEPERS)
     (lessons / "with_program.yaml").write_text(WITH_PROGRAM.format(marker=program_marker))
     editor = base / "editor.sh"
     editor.write_text(f"#!/bin/sh\ntouch {marker}\n")
@@ -211,6 +228,14 @@ def wait_match(page: Page, pattern: str, timeout: float = 30.0) -> str:
     return screen(page)
 
 
+def wait_absent(page: Page, text: str, timeout: float = 30.0) -> None:
+    try:
+        page.wait_for_function("text => !window.__ipcvizScreen().includes(text)", arg=text,
+                               timeout=timeout * 1000, polling=100)
+    except Exception:
+        raise AssertionError(f"{text!r} still shown; the page:\n{screen(page)}") from None
+
+
 def press(page: Page, key: str) -> None:
     page.focus(".xterm-helper-textarea")
     page.keyboard.press(key)
@@ -271,18 +296,20 @@ def open_tab(browser, url: str) -> Page:
 
 def test_a_lesson_in_the_browser_starts_steps_and_ends_with_its_tab(
         served, browser, nothing_left_behind) -> None:
-    page = open_tab(browser, f"{served['url']}/lesson/pipe_oneway")
-    text = wait_text(page, "consumer")
-    assert "Pipe one-way" in text
+    page = open_tab(browser, f"{served['url']}/lesson/two_sleepers")
+    text = wait_match(page, r"^\s*right\s+\d+")
+    assert "HELD: press space to run, n to step" in text
     (session,) = sessions(served["server"])
-    pids = worker_pids(text, ("producer", "consumer"))
+    pids = worker_pids(text, ("left", "right"))
     assert set(pids.values()) <= descendants(session)  # the tab's own run, real processes
+    press(page, "n")  # each of the two workers takes exactly one step
+    wait_text(page, "│ step 2 ")
+    press(page, "n")
+    wait_text(page, "│ step 4 ")
+    press(page, "Space")  # the run goes on by itself
+    wait_absent(page, "PAUSED")
     press(page, "Space")
     wait_text(page, "PAUSED")
-    press(page, "n")
-    wait_text(page, "step 1")
-    press(page, "n")
-    wait_text(page, "step 2")
     press(page, "q")  # the run ends; the tab goes back to the picker
     wait_text(page, "pick a scenario")
     wait_gone(set(pids.values()))
