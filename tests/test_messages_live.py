@@ -11,7 +11,7 @@ from ipcviz.tui.source import LiveSource
 
 from .conftest import SCENARIOS, run_scenario
 from .live import LiveRun
-from .test_tui_live import wait_for
+from .waiting import until
 
 MESSAGE_SCENARIOS = ["pipe_oneway", "pipe_two_way", "pipe_bidirectional_race",
                      "pipe_backpressure", "fifo_unrelated", "mqueue_bounded", "queue_capacity",
@@ -111,10 +111,10 @@ workers:
     async def scenario() -> None:
         app = make_app(source=source)
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.latest is not None and
-                           app.latest.worker("writer").state == "blocked")
+            await until(pilot, lambda: app.latest is not None and
+                        app.latest.worker("writer").state == "blocked")
             await pilot.press("down", "k")  # select the reader, SIGKILL it
-            await wait_for(pilot, lambda: app.latest.worker("writer").exit is not None)
+            await until(pilot, lambda: app.latest.worker("writer").exit is not None)
             assert app.latest.worker("reader").exit == "SIGKILL"
             assert app.latest.worker("writer").exit == "SIGPIPE"
             await pilot.press("q")

@@ -10,7 +10,7 @@ from ipcviz.tui.source import LiveSource
 
 from .conftest import SCENARIOS, run_scenario
 from .live import LiveRun
-from .test_tui_live import wait_for
+from .waiting import until
 
 HERE = Path(__file__).parent
 
@@ -84,12 +84,12 @@ def test_race_switch_from_the_keyboard(nothing_left_behind) -> None:
             def counter():
                 return app.latest.channel("counter").data
 
-            await wait_for(pilot, lambda: app.latest is not None and
-                           counter()["increments"] > 20_000)
+            await until(pilot, lambda: app.latest is not None and
+                        counter()["increments"] > 20_000)
             assert counter()["lost_updates"] == 0
             await pilot.press("l")  # adder.0 is selected: its lock goes off
-            await wait_for(pilot, lambda: app.latest.worker("adder.0").lock_off)
-            await wait_for(pilot, lambda: (counter()["lost_updates"] or 0) > 0)
+            await until(pilot, lambda: app.latest.worker("adder.0").lock_off)
+            await until(pilot, lambda: (counter()["lost_updates"] or 0) > 0)
             await pilot.press("q")
 
     asyncio.run(scenario())

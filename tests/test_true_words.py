@@ -137,11 +137,11 @@ def test_a_rendezvous_shows_its_sender_waiting_not_a_depth_of_one(
     from ipcviz.tui.widgets.queues import QueuesPanel
 
     from .test_channel_panels import panel_text, run_app
-    from .test_tui_live import wait_for
+    from .waiting import until
 
     async def check(pilot, app) -> None:
-        await wait_for(pilot, lambda: app.latest.worker("p").state == "blocked"
-                       and "waiting for a receiver" in panel_text(app, QueuesPanel))
+        await until(pilot, lambda: app.latest.worker("p").state == "blocked"
+                    and "waiting for a receiver" in panel_text(app, QueuesPanel))
         text = panel_text(app, QueuesPanel)
         assert "queue meet  0 (rendezvous): sender waiting for a receiver" in text
         assert "1 (rendezvous)" not in text and " 1 / 0" not in text
@@ -192,7 +192,7 @@ def test_the_live_screen_shows_the_frames_own_numbers_and_words(
     from ipcviz.tui.widgets.signals import SignalsPanel
 
     from .test_channel_panels import panel_text, run_app
-    from .test_tui_live import wait_for
+    from .waiting import until
 
     def shown(app) -> str:
         return panel_text(app, SignalsPanel)
@@ -204,7 +204,7 @@ def test_the_live_screen_shows_the_frames_own_numbers_and_words(
                     and "SIGUSR1" in w.masks.get("shared_pending", [])
                     + w.masks.get("pending", []))
 
-        await wait_for(pilot, lambda: pending_now() and "0/1" in shown(app))
+        await until(pilot, lambda: pending_now() and "0/1" in shown(app))
         frame = app.latest
         w = frame.worker("w")
         why = worker_reason(w, signals_in_play(frame))
@@ -214,7 +214,7 @@ def test_the_live_screen_shows_the_frames_own_numbers_and_words(
             in " ".join(text.split()), text
         assert "USR1 (1 bit)" in text and why.split(": ", 1)[1] in text, text
         assert "coalesced" not in text
-        await wait_for(pilot, lambda: app.latest.worker("w").signals_received.get(
+        await until(pilot, lambda: app.latest.worker("w").signals_received.get(
             "SIGUSR1") == 1 and "1/1" in shown(app))
         frame = app.latest
         assert worker_reason(frame.worker("w"), signals_in_play(frame)).startswith(
