@@ -89,7 +89,14 @@ def signal_gap_reason(sig: str, sent: int, received: int, masks: dict[str, list[
             "caught", []):
         return ("continues a stopped process; counted only with a handler" if sig ==
                 "SIGCONT" else "stops the process by default; counted only with a handler")
-    if exit is not None:
+    if exit is not None:  # what was proven merged while it lived stays merged
+        gap = sent - received
+        merged = min(merged or 0, gap)
+        if merged > 0:
+            text = (f"coalesced: {merged} arrived while one was already pending (standard "
+                    "signals do not queue)")
+            return text + (f"; {gap - merged} not received before the process ended"
+                           if gap > merged else "")
         return "not received before the process ended"
     if sig in masks.get("ignored", []):
         return "ignored (SIG_IGN): the kernel discards it"

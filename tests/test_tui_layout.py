@@ -34,7 +34,7 @@ def test_event_log_groups_repeats_focuses_and_filters() -> None:
 
             def grouped() -> bool:
                 burst = [ln for ln in lines(log) if "counter" in ln and "SIGUSR1 sent" in ln]
-                assert len(burst) == 1 and burst[0].endswith("×20"), burst
+                assert len(burst) == 1 and burst[0].endswith("×20, 20 ms apart"), burst
                 return True
 
             await until(pilot, grouped, message="the burst on one line")

@@ -66,6 +66,10 @@ class MergeProofs:
     def __init__(self) -> None:
         self._by_pid: dict[int, dict[str, int]] = {}
 
+    def proven(self, pid: int) -> dict[str, int]:
+        """The merges proven for process `pid` while it lived (kept once it has ended)."""
+        return dict(self._by_pid.get(pid, {}))
+
     def update(self, pid: int, fresh: bool, kernel_state: str,
                masks: Mapping[str, list[str]], sent: Mapping[int, int],
                row: np.ndarray | None, received_before: np.ndarray | None = None

@@ -265,6 +265,8 @@ class WorkerViews:
                     zombies = zombie_children(pid)
         elif proc.started_once:
             state = "exited"
+            if pid:  # merges proven while it lived stay true once it has ended
+                merged = self._merges.proven(pid)
         key = None
         if program is None:  # everything the view is made of (a program's facts change
             # by themselves): an idle worker's view is the one made last time

@@ -1,7 +1,8 @@
 """The event log: what happened, when, to whom (bounded). Repeats of one line are grouped
-("timeline: SIGUSR1 sent ×20"), so a burst cannot push the interesting lines out; the
-log can be focused (tab) and scrolled from the keyboard, and filtered by worker (`f`)
-and by kind (`F`)."""
+("timeline: SIGUSR1 sent ×20"), so a burst cannot push the interesting lines out; a
+group spread over time says so ("×20, 100 ms apart"), since spaced signals are not a
+burst (a standard signal merges only while one is pending). The log can be focused
+(tab) and scrolled from the keyboard, and filtered by worker (`f`) and by kind (`F`)."""
 
 from __future__ import annotations
 
@@ -28,12 +29,44 @@ KIND_FILTERS: tuple[tuple[str, frozenset[str]] | None, ...] = (
 )
 
 
+#: repeats closer together than this (seconds) are a burst: shown as a bare "×N"
+BURST_S = 0.01
+
+
 @dataclass
 class Entry:
     """One line of the log: an event and how many times in a row it happened."""
 
     event: EventView
     count: int = 1
+    first_t: float | None = None
+    """When the first of the repeats happened (`event` holds the latest)."""
+    gaps: tuple[float, float] | None = None
+    """The shortest and longest time between two repeats in a row."""
+
+    def add(self, event: EventView) -> None:
+        """One more repeat, at `event.t`."""
+        gap = max(0.0, event.t - self.event.t)
+        if self.first_t is None:
+            self.first_t = self.event.t
+        self.gaps = (gap, gap) if self.gaps is None else (
+            min(self.gaps[0], gap), max(self.gaps[1], gap))
+        self.count += 1
+        self.event = event  # the time of the latest
+
+    def repeats_text(self) -> str:
+        """" ×5" for a burst, " ×5, 100 ms apart" for evenly spaced repeats, " ×5 over
+        1.20 s" otherwise: a grouped line never makes spaced events look like a burst."""
+        if self.count <= 1:
+            return ""
+        shortest, longest = self.gaps or (0.0, 0.0)
+        if longest < BURST_S:
+            return f" ×{self.count}"
+        if longest - shortest <= max(BURST_S, shortest / 4):
+            spacing = (self.event.t - (self.first_t or self.event.t)) / (self.count - 1)
+            apart = f"{spacing * 1000:.0f} ms" if spacing < 1 else f"{spacing:.1f} s"
+            return f" ×{self.count}, {apart} apart"
+        return f" ×{self.count} over {self.event.t - (self.first_t or self.event.t):.2f} s"
 
     def same(self, event: EventView) -> bool:
         return (event.worker, event.text, event.kind) == (
@@ -65,8 +98,7 @@ class EventLog(RichLog):
         for event in events:
             last = self.entries[-1] if self.entries else None
             if last is not None and last.same(event):
-                last.count += 1
-                last.event = event  # the time of the latest
+                last.add(event)
                 rewrite |= not any(e is last for e in fresh)  # a line already on screen
                 continue
             entry = Entry(event)
@@ -123,5 +155,5 @@ class EventLog(RichLog):
         line.append(f"{event.worker:<12} ", style="bold")
         line.append(event.text, style=_KIND_STYLE.get(event.kind, ""))
         if entry.count > 1:
-            line.append(f" ×{entry.count}", style="bold reverse")
+            line.append(entry.repeats_text(), style="bold reverse")
         return line

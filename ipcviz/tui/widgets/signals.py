@@ -34,23 +34,31 @@ def signals_in_play(snap: Snapshot) -> list[str]:
 
 def worker_reason(w: WorkerView, signals: list[str]) -> str:
     """The first non-empty reason among the worker's signals, prefixed by the signal."""
+    reasons = worker_reasons(w, signals)
+    return reasons[0] if reasons else ""
+
+
+def worker_reasons(w: WorkerView, signals: list[str]) -> list[str]:
+    """Every gap between sent and received of the worker's signals, one reason each,
+    prefixed by the signal: a worker killed by SIGKILL may also have merged SIGUSR1."""
     if w.program is not None and w.program.get("attached"):
-        return ("a process ipcviz did not start: what it received is not counted; its "
-                "masks are the kernel's; sent = by ipcviz")
+        return ["a process ipcviz did not start: what it received is not counted; its "
+                "masks are the kernel's; sent = by ipcviz"]
     if w.program is not None and not w.program.get("trace"):
-        return ("a program: what it received is counted only with --trace (strace); its "
-                "masks are the kernel's; sent = by ipcviz")
+        return ["a program: what it received is counted only with --trace (strace); its "
+                "masks are the kernel's; sent = by ipcviz"]
     sent_to = w.sent_this_life if w.sent_this_life is not None else w.signals_sent_to
     received = (w.received_this_life if w.received_this_life is not None
                 else w.signals_received)
     merged = w.signals_merged
+    out = []
     for sig in signals:
         reason = signal_gap_reason(sig, sent_to.get(sig, 0), received.get(sig, 0),
                                    w.masks, w.exit, is_realtime(parse_signal(sig)),
                                    None if merged is None else merged.get(sig, 0), w.state)
         if reason:
-            return f"{sig}: {reason}"
-    return ""
+            out.append(f"{sig}: {reason}")
+    return out
 
 
 def pending_text(w: WorkerView, pending: list[str]) -> str:
@@ -134,8 +142,7 @@ class SignalsPanel(Panel):
             cells.append(Text(short_mask(w.masks.get("ignored", [])), style="dim red"))
             cells.append(Text(short_mask(w.masks.get("caught", [])), style="cyan"))
             rows.append(cells)
-            reason = worker_reason(w, signals)
-            if reason:
+            for reason in worker_reasons(w, signals):
                 reasons.append(f"\n {w.name}", style="bold")
                 reasons.append(f" {reason}", style="italic")
         if len(active) > MAX_ROWS:
