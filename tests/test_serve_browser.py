@@ -288,15 +288,27 @@ def wait_no_sessions(server: subprocess.Popen, timeout: float = SESSION_END) -> 
     assert not sessions(server), "a session outlived its tab"
 
 
-def open_tab(browser, url: str) -> Page:
-    page = browser.new_page()
-    page.goto(url)
-    return page
+@pytest.fixture
+def open_tab(browser):
+    """Opens a tab on a URL; whatever tabs a test leaves open (a failure) are closed
+    after it, so that their sessions do not fill the next test's server."""
+    pages: list[Page] = []
+
+    def open_one(url: str) -> Page:
+        page = browser.new_page()
+        pages.append(page)
+        page.goto(url)
+        return page
+
+    yield open_one
+    for page in pages:
+        if not page.is_closed():
+            page.close()
 
 
 def test_a_lesson_in_the_browser_starts_steps_and_ends_with_its_tab(
-        served, browser, nothing_left_behind) -> None:
-    page = open_tab(browser, f"{served['url']}/lesson/two_sleepers")
+        served, browser, nothing_left_behind, open_tab) -> None:
+    page = open_tab(f"{served['url']}/lesson/two_sleepers")
     text = wait_match(page, r"^\s*right\s+\d+")
     assert "HELD: press space to run, n to step" in text
     (session,) = sessions(served["server"])
@@ -323,9 +335,9 @@ def test_a_lesson_in_the_browser_starts_steps_and_ends_with_its_tab(
 
 
 def test_two_tabs_get_two_runs_and_a_third_is_refused(
-        served, browser, nothing_left_behind) -> None:
-    first = open_tab(browser, f"{served['url']}/lesson/pipe_oneway")
-    second = open_tab(browser, f"{served['url']}/lesson/pipe_oneway")
+        served, browser, nothing_left_behind, open_tab) -> None:
+    first = open_tab(f"{served['url']}/lesson/pipe_oneway")
+    second = open_tab(f"{served['url']}/lesson/pipe_oneway")
     first_pids = worker_pids(wait_text(first, "consumer"), ("producer", "consumer"))
     second_pids = worker_pids(wait_text(second, "consumer"), ("producer", "consumer"))
     tabs = sessions(served["server"])
@@ -352,8 +364,8 @@ def test_two_tabs_get_two_runs_and_a_third_is_refused(
 
 
 def test_keys_that_would_reach_the_server_start_nothing(
-        served, browser, nothing_left_behind) -> None:
-    page = open_tab(browser, f"{served['url']}/lesson/own_lesson")
+        served, browser, nothing_left_behind, open_tab) -> None:
+    page = open_tab(f"{served['url']}/lesson/own_lesson")
     wait_text(page, "ORIGINAL words")
     (session,) = sessions(served["server"])
     before = descendants(session)
@@ -388,7 +400,7 @@ def test_keys_that_would_reach_the_server_start_nothing(
 
 
 def test_elsewhere_every_request_needs_the_token_and_runs_end_at_the_cap(
-        browser, nothing_left_behind, tmp_path: Path) -> None:
+        browser, nothing_left_behind, open_tab, tmp_path: Path) -> None:
     server, url = _start_server(tmp_path / "server.log", "--host", "127.0.0.2",
                                 "--max-run", "3")
     try:
@@ -401,7 +413,7 @@ def test_elsewhere_every_request_needs_the_token_and_runs_end_at_the_cap(
                 urllib.request.urlopen(base + path, timeout=10)
             assert refused.value.code == 403
             assert b"needs its token" in refused.value.read()
-        page = open_tab(browser, f"{base}/lesson/pipe_oneway?token={token.group(1)}")
+        page = open_tab(f"{base}/lesson/pipe_oneway?token={token.group(1)}")
         text = wait_text(page, "consumer")  # the page's script and socket used the cookie
         pids = set(worker_pids(text, ("producer", "consumer")).values())
         wait_text(page, "served time limit (3 s)")
