@@ -102,6 +102,9 @@ def serve_command(args: argparse.Namespace, fail: Callable[[list[str]], int]) ->
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
     print(f"ipcviz serve: {url}", flush=True)
+    if args.host in ("0.0.0.0", "::"):
+        print(f"  {args.host} is every address of this machine: give the students its name "
+              "or address in place of it", flush=True)
     print(f"  {args.max_sessions} tabs at once; a tab's run ends when it closes; "
           "ctrl+c stops the server and every session", flush=True)
     from ipcviz.serve.server import ServeServer
