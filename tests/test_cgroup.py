@@ -17,7 +17,8 @@ import pytest
 from ipcviz.host import cgroup
 
 from .conftest import ROOT
-from .test_escape import _alive, _cgroup_parent, _cgroup_possible, _wait_for
+from .test_escape import _alive, _cgroup_parent, _cgroup_possible
+from .waiting import wait_until
 
 
 def _dead_pid() -> int:
@@ -53,8 +54,8 @@ def test_clean_kills_only_the_cgroup_named_after_the_run(tmp_path: Path,
             (root / run_id).mkdir(mode=0o700)
             (root / run_id / cgroup.CGROUP_FILE).write_text(f"{path}\n")
             os.chmod(root / run_id / cgroup.CGROUP_FILE, 0o600)
-        _wait_for(lambda: len(cgroup.members(other)) == 1 and len(cgroup.members(own)) == 1,
-                  "the sleepers in their cgroups")
+        wait_until(lambda: len(cgroup.members(other)) == 1 and len(cgroup.members(own)) == 1,
+                   message="the sleepers in their cgroups")
         result = subprocess.run([sys.executable, "-m", "ipcviz", "clean"], capture_output=True,
                                 text=True, timeout=60, cwd=ROOT,
                                 env=dict(os.environ, IPCVIZ_RUN_ROOT=str(root)))
@@ -103,7 +104,7 @@ def test_a_cgroup_is_ended_whole_while_its_processes_fork(kill_file: bool,
     os.mkdir(path)
     forker = subprocess.Popen([sys.executable, "-c", FORKS_ON, path])
     try:
-        _wait_for(lambda: len(cgroup.members(path)) >= 8, "the processes to fork")
+        wait_until(lambda: len(cgroup.members(path)) >= 8, message="the processes to fork")
         inside = [psutil.Process(pid) for pid in cgroup.members(path)]
         cgroup.kill(path, kill_file=kill_file)
         assert forker.wait(10) == -signal.SIGKILL
