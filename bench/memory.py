@@ -101,7 +101,8 @@ def main() -> int:
                   f"{m['max'] / 1024:.2f}, sum {m['sum'] / 1024:.0f} MiB ({m['workers']} "
                   f"workers); runtime PSS {m['runtime_pss'] / 1024:.0f} MiB (RSS "
                   f"{m['runtime_rss'] / 1024:.0f}); UI RSS {m['ui_rss'] / 1024:.0f} MiB "
-                  f"(PSS {m['ui_pss'] / 1024:.0f}), target < 200 MB", flush=True)
+                  f"(PSS {m['ui_pss'] / 1024:.0f}), target < 200 MB, ratio "
+                  f"{m['ui_rss'] / 1024 / 200:.2f}", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f}")
     return 0
 
