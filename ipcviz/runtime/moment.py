@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ipcviz.host.process import read_stat
 from ipcviz.telemetry import table as T
 
 #: how long a reading waits for the workers to reach a quiet point (a burst lasts tens of
@@ -121,11 +122,16 @@ class MomentReader:
 def moving_rows(procs: Iterable[Any], kids: Iterable[Any], stats: dict[int, tuple[Any, float]]
                 ) -> list[int]:
     """The rows a reading waits for: live workers that run steps (a program's row is never
-    written), not stopped or a zombie at the last look at /proc (`stats`: pid -> (its
-    /proc/PID/stat, cpu)); such a process reaches no quiet point."""
+    written), not stopped, a zombie or gone, at the last look at /proc (`stats`: pid ->
+    (its /proc/PID/stat, cpu)) or, where that look saw it moving, now: a worker that
+    ended since the last tick (its parent not yet told) reaches no quiet point either,
+    and waiting for it would make the reading, and a run's last summary, an earlier one."""
     def still(pid: int) -> bool:
         known = stats.get(pid)
-        return known is not None and known[0] is not None and known[0].state in "TtZ"
+        if known is not None and known[0] is not None and known[0].state in "TtZ":
+            return True
+        now = read_stat(pid)
+        return now is None or now.state in "TtZ"
 
     rows = [p.row for p in procs
             if p.alive and p.ident is not None and p.attached_argv is None
