@@ -38,8 +38,10 @@ def test_clean_kills_only_the_cgroup_named_after_the_run(tmp_path: Path,
     root.mkdir(mode=0o700)
     parent = _cgroup_parent()
     assert parent is not None
-    other = os.path.join(parent, cgroup.cgroup_name(f"{_dead_pid()}-123456"))
-    own_id = f"{_dead_pid()}-abcdef"
+    # run ids of this test process only: a dead run's sweep removes /dev/shm entries by
+    # run id, and other test processes plant runs of a dead pid too
+    other = os.path.join(parent, cgroup.cgroup_name(f"{_dead_pid()}-{(os.getpid() + 1) & 0xffffff:06x}"))
+    own_id = f"{_dead_pid()}-{os.getpid() & 0xffffff:06x}"
     own = os.path.join(parent, cgroup.cgroup_name(own_id))
     runs = {f"{_dead_pid()}-aaaaaa": cgroup.own_cgroup_dir(), f"{_dead_pid()}-bbbbbb": other,
             own_id: own}

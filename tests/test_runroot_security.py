@@ -55,6 +55,13 @@ def dead_pid() -> int:
     return pid
 
 
+def unique_dead_run_id() -> str:
+    """A run id of a dead pid that no other test process uses: a sweep removes the /dev/shm
+    entries of a dead run by its id, so two test processes sharing one would remove each
+    other's planted objects."""
+    return f"{dead_pid()}-{os.getpid() & 0xffffff:06x}"
+
+
 @pytest.fixture
 def base() -> Iterator[Path]:
     """A fresh directory in /tmp that every user may create entries in (like /tmp)."""
@@ -238,7 +245,7 @@ def test_a_registry_entry_outside_its_run_is_refused(base: Path, bystander: Proc
     run's goes; the rest is reported."""
     root = base / "root"
     root.mkdir(mode=0o700)
-    run_id = f"{dead_pid()}-abcdef"
+    run_id = unique_dead_run_id()
     victim_file = base / "victim" / "precious.txt"
     other_shm = Path(f"/dev/shm/ipcviz.{dead_pid()}-123456.keep{os.getpid()}")
     foreign_shm = Path(f"/dev/shm/ipcviz.{run_id}.theirs{os.getpid()}")
@@ -280,7 +287,7 @@ def test_a_registry_entry_outside_its_run_is_refused(base: Path, bystander: Proc
 def test_a_registry_others_can_write_is_refused(base: Path, nothing_left_behind) -> None:
     root = base / "root"
     root.mkdir(mode=0o700)
-    run_id = f"{dead_pid()}-abcdef"
+    run_id = unique_dead_run_id()
     plant_run(root / run_id, {"run_id": run_id, "owner": [dead_pid(), 1],
                               "objects": [{"kind": "file", "name": str(root / run_id / "f")}]})
     (root / run_id / "f").write_text("x")
