@@ -191,6 +191,7 @@ def test_the_sockets_panel_says_who_waits_in_the_accept_queue(nothing_left_behin
         assert line.endswith("accept queue (ss -lt Recv-Q): 4 handshaken, waiting for "
                              "accept() · most 4")
         assert all(full.worker(n).state == "blocked" for n in ("ana", "bo", "cy", "di"))
-        done = run.wait_for(lambda s: s.worker("di").exit is not None, timeout=20)
+        done = run.wait_for(lambda s: s.worker("di").exit is not None
+                            and s.channel("door").data.get("accept_queue") == 0, timeout=20)
         data = done.channel("door").data
         assert (data["accept_queue"], data["max_accept_queue"]) == (0, 4)

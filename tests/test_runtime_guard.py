@@ -106,7 +106,7 @@ def runtime_in_process(monkeypatch):
     become_subreaper(False)  # orphans of later tests must not be re-parented to pytest
 
 
-def driven_until(runtime: Runtime, predicate, timeout: float = 10.0) -> None:
+def driven_until(runtime: Runtime, predicate, timeout: float = 30.0) -> None:
     """Run the runtime's loop (in this process) until `predicate` holds."""
     def reached() -> bool:
         if predicate():
