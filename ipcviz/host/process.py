@@ -229,6 +229,18 @@ def become_subreaper(on: bool = True) -> None:
     _prctl(36, 1 if on else 0)
 
 
+def is_subreaper() -> bool:
+    """PR_GET_CHILD_SUBREAPER: whether orphaned descendants are re-parented to us now."""
+    import ctypes
+
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    flag = ctypes.c_int(0)
+    _libc.prctl(37, ctypes.byref(flag), 0, 0, 0)
+    return bool(flag.value)
+
+
 def zombie_children(pid: int) -> int:
     """How many of `pid`'s children are zombies, read from the kernel."""
     try:

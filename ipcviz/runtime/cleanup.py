@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from ipcviz.host import program_leaks
-from ipcviz.host.process import ProcessIdentity, read_stat, zombie_children
+from ipcviz.host.process import ProcessIdentity, become_subreaper, read_stat, zombie_children
 from ipcviz.host.runroot import RunRootError
 from ipcviz.runtime.moment import moving_rows
 from ipcviz.runtime.programs import kill_program_trees, program_trees
@@ -196,6 +196,8 @@ class Cleanup:
         if self.slots is not None:
             self.slots.close()
             self.slots = None
+        if not getattr(self, "was_subreaper", True):  # every process of the run has ended
+            become_subreaper(False)
         for fd in (self._gate_r, self._wake_r, self._wake_w):
             if fd is not None and fd >= 0:
                 try:

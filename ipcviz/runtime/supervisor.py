@@ -20,7 +20,7 @@ import posix_ipc
 from ipcviz.channels.base import Channel
 from ipcviz.host import limits
 from ipcviz.host.limits import ProcessSlots, cap_refused
-from ipcviz.host.process import ProcessIdentity, become_subreaper
+from ipcviz.host.process import ProcessIdentity, become_subreaper, is_subreaper
 from ipcviz.host.registry import Registry
 from ipcviz.host.sweep import sweep_dead_runs
 from ipcviz.host.runroot import RunRootError
@@ -173,6 +173,9 @@ class Runtime(Forking, Actions, Cleanup):
             self.procs.append(proc)
         self.scheduler.attach()
         self._install_signals()
+        #: the process's role before the run (a Runtime inside another program, a test,
+        #: gives it back at shutdown: else that program's orphans become its zombies)
+        self.was_subreaper = is_subreaper()
         become_subreaper()
         self.slots = ProcessSlots(limits.MAX_PROCESSES)
         for proc in self.procs:  # the timeline waits for these programs' `ready:` lines
