@@ -12,7 +12,6 @@ import numpy as np
 from ipcviz.host import program_leaks
 from ipcviz.host.process import ProcessIdentity, become_subreaper, read_stat, zombie_children
 from ipcviz.host.runroot import RunRootError
-from ipcviz.runtime.moment import moving_rows
 from ipcviz.runtime.programs import kill_program_trees, program_trees
 from ipcviz.telemetry import table as T
 
@@ -58,27 +57,15 @@ class Cleanup:
                 if moved:  # progress: the next `timeout` starts now
                     deadline = time.monotonic() + timeout
                 previous = current
-                settled = still >= 3 or (still >= 1 and self._all_at_rest())
-                if settled and not self._signals_in_flight():
+                # three still intervals: a worker at rest can still be woken by a signal
+                # the kernel has not shown as pending yet (one interval lost real-time
+                # signals of a burst cut by the clock)
+                if still >= 3 and not self._signals_in_flight():
                     return True
             return False
         finally:
             for ident in woken:  # held at their boundary now: stopped again, as they were
                 ident.signal(signal.SIGSTOP)
-
-    def _all_at_rest(self) -> bool:
-        """True when every live worker and spawned child running steps is held at its
-        boundary or waits in a blocking call, each with everything counted, and no
-        program runs (a program counts nothing and may wake a waiting worker): then one
-        still interval is enough, where workers still on their way need three."""
-        if self.table is None or any(p.alive and p.instance.definition.runs_program
-                                     for p in self.procs):
-            return False
-        rows = moving_rows(self.procs, [k for k in self.spawned() if k.exit is None], {})
-        if not rows:
-            return True
-        cells = self.table.array[rows]
-        return bool(((cells[:, T.HELD] == 1) | (cells[:, T.WAITS] & 1 == 1)).all())
 
     def _signals_in_flight(self) -> bool:
         """True while a live worker has a signal not yet in its count: pending in the kernel
