@@ -20,13 +20,17 @@ workers:
 """
 
 
-def _running(runtime: Runtime, name: str) -> bool:
+def _state(runtime: Runtime, name: str) -> str | None:
     from ipcviz.host.process import read_stat
 
     proc = next(p for p in runtime.procs if p.name == name)
     assert proc.ident is not None
     stat = read_stat(proc.ident.pid)
-    return stat is not None and stat.state == "R"
+    return None if stat is None else stat.state
+
+
+def _running(runtime: Runtime, name: str) -> bool:
+    return _state(runtime, name) == "R"
 
 
 def test_a_busy_worker_without_handlers_has_no_signal_in_flight(nothing_left_behind) -> None:
@@ -36,9 +40,13 @@ def test_a_busy_worker_without_handlers_has_no_signal_in_flight(nothing_left_beh
         assert runtime.table is not None
         arr = runtime.table.array
         busy = next(p for p in runtime.procs if p.name == "busy")
+        counting = next(p for p in runtime.procs if p.name == "counting")
         deadline = time.monotonic() + 20
-        while arr[busy.row, T.EVENT_SEQ] < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)  # it has started its loop
+        # busy has started its loop, and counting (which has a handler, so a delivery to
+        # it could be in flight) sleeps in its step: starting up, it was on the CPU too
+        while not (arr[busy.row, T.EVENT_SEQ] >= 1 and int(arr[counting.row, T.WAITS]) & 1
+                   and _state(runtime, "counting") == "S") and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert _running(runtime, "busy")  # in its loop: on the CPU or waiting for it
         assert not runtime._signals_in_flight()
     finally:
