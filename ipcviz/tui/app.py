@@ -12,7 +12,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Footer
 
 from ipcviz.protocol import (
     Command,
@@ -33,6 +32,7 @@ from ipcviz.tui.layout_keys import SOFT_KEYS, LayoutKeys
 from ipcviz.tui.reload import ReloadChecks
 from ipcviz.tui.time_keys import TimeKeys
 from ipcviz.tui.widgets.base import Panel
+from ipcviz.tui.widgets.footer import KeyFooter
 from ipcviz.tui.panels import (
     BORDER_TITLES, PANELS, EventLog, LessonText, LocksPanel, PipesPanel, ProgramsPanel,
     QueuesPanel, ResultLine, RpcPanel, SharedMemoryPanel, SignalsPanel, SourceView,
@@ -151,7 +151,7 @@ class IpcvizApp(TimeKeys, LayoutKeys, AuthoringKeys, ReloadChecks, App[None]):
         yield SourceView()
         yield EventLog()
         yield Timeline()
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._apply_width(self.size.width)

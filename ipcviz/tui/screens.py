@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ipcviz.format import escape_control
+from ipcviz.tui.widgets.footer import KeyFooter
 
 KEYS_HELP = (
     ("↑ ↓ / mouse", "select a worker"),
@@ -125,7 +126,7 @@ class PickerScreen(Screen[Path]):
             prompt.append(shorten(" ".join(description.split()), 230) or "(no description)")
             options.append(Option(prompt, id=str(path)))
         yield OptionList(*options, id="picker")
-        yield Footer()
+        yield KeyFooter()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(Path(str(event.option.id)))
