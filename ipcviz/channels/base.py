@@ -73,6 +73,30 @@ class Channel:
     def close(self) -> None:
         """Close the runtime's handles (the registry unlinks names)."""
 
+    #: its messages carry a type (`type:` on send and receive steps)
+    MESSAGE_TYPES: ClassVar[bool] = False
+
+    @classmethod
+    def step_problems(cls, step: str, args: Any) -> list[tuple[tuple[str, ...], str]]:
+        """What is wrong with a step of kind `step` (its `args`) working on a channel of
+        this kind, as (field path under the step, one line); checked when the scenario
+        loads. Here: `type:` only where messages have types."""
+        if not cls.MESSAGE_TYPES and getattr(args, "type", None) is not None:
+            return [(("type",), f"a {cls.kind} has no message types; `type:` needs a "
+                                "sysv_queue")]
+        return []
+
+    @classmethod
+    def counted(cls, column: Any) -> dict:
+        """Frame data a kind adds from its own counter cells (`column(cell)`: that cell of
+        this channel in every worker's row), beyond its family's counters."""
+        return {}
+
+    @classmethod
+    def derived(cls, data: dict) -> None:
+        """Add to the frame data what follows from the rest of it (after `counted` and
+        `observe`)."""
+
     #: the counters of its frame data that only ever grow (summed over the workers)
     COUNTERS: ClassVar[tuple[str, ...]] = ()
     #: a worker's wait on it can change the kernel object as the wait ends, a moment before

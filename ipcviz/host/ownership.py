@@ -11,6 +11,7 @@ answer the owner is UNKNOWN, which is never ours.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 
@@ -19,8 +20,8 @@ UNKNOWN = -1
 
 
 def ipc_owner(kind: str, name: str) -> int | None:
-    """The uid owning the POSIX IPC object `name` ("/x") of `kind` ("shm", "semaphore",
-    "mqueue"); None when no such object exists; UNKNOWN when it exists (or may) and the
+    """The uid owning the IPC object `name` ("/x") of `kind` ("shm", "semaphore",
+    "mqueue", "sysv_msg"); None when no such object exists; UNKNOWN when it exists (or may) and the
     kernel would not say whose it is."""
     found = ipc_identity(kind, name)
     return None if found is None else found[0]
@@ -32,6 +33,8 @@ def ipc_identity(kind: str, name: str) -> tuple[int, int] | None:
     say."""
     if kind == "mqueue":
         return _queue_identity(name)
+    if kind == "sysv_msg":
+        return _sysv_queue_identity(name)
     bare = name[1:] if name.startswith("/") else name
     if not bare or "/" in bare:
         return UNKNOWN, 0
@@ -74,6 +77,28 @@ def _queue_identity(name: str) -> tuple[int, int] | None:
         return UNKNOWN, 0
     finally:
         queue.close()
+
+
+def sysv_key(name: str) -> int:
+    """The System V IPC key of the object named `name` (a name of the run, as for POSIX
+    objects): a number from the name's hash, never IPC_PRIVATE (0). The registry holds
+    the name, so the sweep finds the key again; another name gives another key."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 0x7FFFFFFE + 1
+
+
+def _sysv_queue_identity(name: str) -> tuple[int, int] | None:
+    """(owner, msqid) of the System V message queue whose key `name` gives (msgget
+    without IPC_CREAT: looking never creates one)."""
+    import sysv_ipc
+
+    try:
+        queue = sysv_ipc.MessageQueue(sysv_key(name))
+    except sysv_ipc.ExistentialError:
+        return None
+    except (sysv_ipc.Error, ValueError, OSError):
+        return UNKNOWN, 0  # there, and not ours to open: not ours
+    return queue.uid, queue.id
 
 
 def is_ours(kind: str, name: str) -> bool:

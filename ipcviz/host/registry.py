@@ -24,7 +24,7 @@ from typing import TypeVar
 
 import posix_ipc
 
-from ipcviz.host.ownership import is_ours
+from ipcviz.host.ownership import ipc_identity, is_ours, sysv_key
 from ipcviz.host.process import ProcessIdentity
 from ipcviz.host.runroot import (
     PREFIX,
@@ -35,7 +35,7 @@ CHANNEL_DIR = "ch"  # channel files live here; bookkeeping stays at the run dire
 REGISTRY_FILE = "registry.json"
 PROCESSES_FILE = "processes"
 RUN_LOG_ENV = "IPCVIZ_RUN_LOG"  # when set, each new run id is appended to this file (tests)
-IPC_KINDS = ("shm", "mqueue", "semaphore")
+IPC_KINDS = ("shm", "mqueue", "semaphore", "sysv_msg")
 FILE_KINDS = ("fifo", "socket", "file")
 SQUAT_RETRIES = 8  # names tried per IPC object when others already hold them
 T = TypeVar("T")
@@ -175,6 +175,8 @@ def unlink_object(kind: str, name: str) -> None:
             posix_ipc.unlink_message_queue(name)
         elif kind == "semaphore":
             posix_ipc.unlink_semaphore(name)
+        elif kind == "sysv_msg":
+            _remove_sysv_queue(name)
         else:  # files: fifo, socket, mmap
             os.unlink(name)
     except (posix_ipc.ExistentialError, FileNotFoundError):
@@ -194,7 +196,22 @@ def object_exists(kind: str, name: str) -> bool:
             return True
         except posix_ipc.ExistentialError:
             return False
+    if kind == "sysv_msg":
+        return ipc_identity(kind, name) is not None
     return os.path.lexists(name)
+
+
+def _remove_sysv_queue(name: str) -> None:
+    """Remove the System V message queue of the run's name `name` (msgctl IPC_RMID) when
+    it is ours; its key comes from the name (ownership.sysv_key)."""
+    import sysv_ipc
+
+    try:
+        queue = sysv_ipc.MessageQueue(sysv_key(name))
+        if queue.uid == os.getuid():
+            queue.remove()
+    except (sysv_ipc.ExistentialError, sysv_ipc.PermissionsError):
+        pass
 
 
 def _lstat_uid(path: str) -> int | None:

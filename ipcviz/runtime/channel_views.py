@@ -63,6 +63,8 @@ class ChannelViews:
 
             read = getattr(self, FAMILY_READERS[CHANNELS[kind].counters])
             read(Reading(name, kind, spec, channel, column, data), workers, kids)
+            data.update(channel.counted(column))  # the kind's own counters, if any
+            channel.derived(data)
         return ChannelView(name, kind, data, writers, readers)
 
     # One reader per counter family (kinds.ChannelKind.counters): the family's counters

@@ -42,6 +42,7 @@ CHANNEL_KIND_KEYS: dict[str, frozenset[str]] = {
     "socket": _BYTES | {"writes", "reads", "peers_refused"},
     "mqueue": _QUEUE,
     "queue": _QUEUE,
+    "sysv_queue": _QUEUE - {"capacity"},  # bounded in bytes, not in messages
     "shared_array": frozenset({"dtype", "shape", "values", "increments", "lost_updates",
                                "sum", "initial_sum"}),
     "semaphore": frozenset({"value", "holder", "waiters", "handoff", "busy", "held",

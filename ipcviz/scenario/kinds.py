@@ -150,7 +150,7 @@ WRITING_ROLES = frozenset({"write", "array", "send", "server", "call"})
 READING_ROLES = frozenset({"read", "receive", "server"})
 
 _STREAMS = ("pipe", "fifo", "socket", "mmap")
-_QUEUES = ("mqueue", "queue")
+_QUEUES = ("mqueue", "queue", "sysv_queue")
 _FILES = ("file",)
 
 CHANNELS: dict[str, ChannelKind] = {
@@ -165,6 +165,9 @@ CHANNELS: dict[str, ChannelKind] = {
                           "messages", "queues", "send/receive"),
     "queue": ChannelKind(m.QueueChannel, "ipcviz.channels.queue:QueueChannel", "messages",
                          "queues", "send/receive"),
+    "sysv_queue": ChannelKind(m.SysvQueueChannel,
+                              "ipcviz.channels.sysv_queue:SysvQueueChannel", "messages",
+                              "queues", "send/receive"),
     "shared_array": ChannelKind(m.SharedArrayChannel,
                                 "ipcviz.channels.shared_array:SharedArrayChannel", "array",
                                 "memory", "increment/set"),

@@ -58,6 +58,12 @@ class MqueueChannel(Model):
     """Maximum bytes per message (mq_msgsize)."""
 
 
+class SysvQueueChannel(Model):
+    kind: Literal["sysv_queue"]
+    """A System V message queue (msgget): no options; the kernel bounds it in bytes
+    (/proc/sys/kernel/msgmnb) and each message to /proc/sys/kernel/msgmax bytes."""
+
+
 class QueueChannel(Model):
     kind: Literal["queue"]
     capacity: Annotated[int, Field(ge=0, le=32767)] | Literal["unbounded"] = "unbounded"
@@ -153,6 +159,8 @@ class ReadArgs(Model):
 class SendArgs(_Payload):
     to: Name
     priority: int = Field(0, ge=0, le=31)
+    type: int | None = Field(None, ge=1, le=4)
+    """sysv_queue only, and needed there: the message's type (1 to 4)."""
     block: bool = True
     ack: Name | None = None
     """Extension: wait for an acknowledgement on this queue; resend on timeout."""
@@ -162,6 +170,9 @@ class SendArgs(_Payload):
 
 class ReceiveArgs(Model):
     from_: Name = Field(alias="from")
+    type: int | None = Field(None, ge=1, le=4)
+    """sysv_queue only: take only a message of this type (1 to 4), skipping the others
+    queued ahead of it; without it, the oldest message of any type."""
     block: bool = True
     timeout: float | None = Field(None, gt=0, le=3600)
     ack: Name | None = None

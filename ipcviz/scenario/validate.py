@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ipcviz.channels.message import HEADER_SIZE
 from ipcviz.scenario import resources
 from ipcviz.scenario import schema as s
-from ipcviz.scenario.kinds import CHANNELS, STEPS
+from ipcviz.scenario.kinds import CHANNELS, STEPS, channel_class
 from ipcviz.signals import PARENT_SIGNALS, SIGRTMAX, SIGRTMIN, UNCATCHABLE, signal_name
 
 from ipcviz.scenario.channel_env import check_env_names
@@ -184,6 +184,10 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref, unsure, hand
             if use.checked_as is not None:
                 where = here if use.field is None else here + (use.field.rstrip("_"),)
                 yield from channel_ref(where, name, use.checked_as or kind)
+            ch = scn.channels.get(name)
+            if use.checked_as == "" and ch is not None and ch.kind in STEPS[kind].channels:
+                for field, problem in channel_class(ch.kind).step_problems(kind, arg):
+                    yield (here + field, problem)
         if kind == "send":
             yield from _check_send(scn, arg, here, unsure)
         elif kind == "write" and arg.from_read is not None:
@@ -276,6 +280,7 @@ def _check_send(scn, arg, here, unsure):
     ch = scn.channels.get(arg.to)
     if arg.ack is not None and not unsure.channel(arg.ack):
         if arg.ack not in scn.channels or scn.channels[arg.ack].kind not in ("mqueue", "queue"):
+            # (not a sysv_queue: an acknowledgement waits with a timeout msgrcv lacks)
             yield (here + ("ack",), f"ack needs an mqueue or queue channel, not '{arg.ack}'")
     if ch is None:
         return

@@ -1,5 +1,6 @@
-"""`send` and `receive`: message queues (POSIX `mqueue`, and the `queue` built from a
-spool file and semaphores), with optional acknowledgements, retries and duplicates.
+"""`send` and `receive`: message queues (POSIX `mqueue`, System V `sysv_queue` with its
+message types, and the `queue` built from a spool file and semaphores), with optional
+acknowledgements, retries and duplicates.
 
 Each message carries its sender's row and a sequence number (channels/message.py),
 which is how self-reads and duplicates are counted exactly.
@@ -8,6 +9,7 @@ which is how self-reads and duplicates are counted exactly.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ipcviz.channels import message
 from ipcviz.scenario import schema
@@ -21,14 +23,14 @@ SEEN_WINDOW = 4096
 
 
 def send_message(row: WorkerRow, name: str, packed: bytes, priority: int, block: bool,
-                 size: int) -> bool:
+                 size: int, type_: int | None = None) -> bool:
     """Put one message in the queue and count it (`size`: its payload's bytes); False only
     when `block` is off and it is full. In a queue of capacity 0 the sender then waits
     for its receiver, counted as sent meanwhile: the frame shows it as a waiting sender.
 
     An error from the kernel (the spool's file system is full, ...) ends the worker as a
     StepFailed: the channel took nothing, so nothing is counted."""
-    endpoint = row.ctx.endpoints[name]
+    endpoint = _typed(row.ctx.endpoints[name], type_)
     try:
         if block and endpoint.waits_in_kernel:
             # a message is atomic: either in the queue or not, so a blocking send cannot
@@ -65,7 +67,8 @@ def send(row: WorkerRow, args: schema.SendArgs) -> None:
     payload = row.payload(args)
     seq = row.seq[args.to] = row.seq.get(args.to, 0) + 1
     packed = message.pack(row.ctx.row, seq, payload)
-    if not send_message(row, args.to, packed, args.priority, args.block, len(payload)):
+    if not send_message(row, args.to, packed, args.priority, args.block, len(payload),
+                        args.type):
         row.cells[row.counter(args.to, T.REFUSED)] += 1
         row.emit(T.EV_SEND_FULL, row.index(args.to))
         return
@@ -74,7 +77,7 @@ def send(row: WorkerRow, args: schema.SendArgs) -> None:
     for _ in range(args.retries):  # no acknowledgement in time: send it again
         if _await_ack(row, args.ack, seq, args.ack_timeout):
             return
-        send_message(row, args.to, packed, args.priority, True, len(payload))
+        send_message(row, args.to, packed, args.priority, True, len(payload), args.type)
         row.emit(T.EV_RETRY, row.index(args.to), seq)
     _await_ack(row, args.ack, seq, args.ack_timeout)
 
@@ -102,7 +105,7 @@ def _await_ack(row: WorkerRow, name: str, seq: int, timeout: float) -> bool:
 @handles("receive")
 def receive(row: WorkerRow, args: schema.ReceiveArgs) -> None:
     name = args.from_
-    endpoint = row.ctx.endpoints[name]
+    endpoint = _typed(row.ctx.endpoints[name], args.type)
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     got = endpoint.receive_now()
     while got is None:
@@ -123,6 +126,11 @@ def receive(row: WorkerRow, args: schema.ReceiveArgs) -> None:
         row.emit(T.EV_PRIORITY, row.index(name), (got[1] << 20) | min(endpoint.depth(), 0xFFFFF))
     cells[row.counter(name, T.MESSAGES_RECEIVED)] += 1
     cells[row.counter(name, T.BYTES_READ)] += len(payload)
+    tally = getattr(endpoint, "tally_cell", None)
+    if tally is not None:  # a kind that counts more per message (a System V type)
+        extra = tally()
+        if extra is not None:
+            cells[row.counter(name, extra)] += 1
     if sender == row.ctx.row:
         cells[row.base + T.SELF_READS] += 1
     if _already_seen(row, name, sender, seq):
@@ -130,6 +138,12 @@ def receive(row: WorkerRow, args: schema.ReceiveArgs) -> None:
         row.emit(T.EV_DUPLICATE, row.index(name), seq)
     if args.ack is not None:
         send_message(row, args.ack, message.pack(row.ctx.row, seq, b""), 0, True, 0)
+
+
+def _typed(endpoint: Any, type_: int | None) -> Any:
+    """The endpoint for messages of one type (`type:`, on a kind with message types: the
+    loader allows it nowhere else), or the endpoint itself."""
+    return endpoint if type_ is None else endpoint.of_type(type_)
 
 
 def _already_seen(row: WorkerRow, name: str, sender: int, seq: int) -> bool:
