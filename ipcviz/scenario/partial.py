@@ -19,7 +19,9 @@ missing, "give either 'data' or 'size'"): the key was probably that field misspe
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -51,21 +53,21 @@ class Partial:
         return any(tuple(path[:n]) in self.set_aside for n in range(1, len(path) + 1))
 
 
-def validate_partially(data: object, clean_loc) -> Partial:
+def validate_partially(data: object, clean_loc: Callable[[tuple], FieldPath]) -> Partial:
     """Validate `data` (plain YAML data) as a Scenario, setting aside what does not.
 
     `clean_loc(loc)` turns pydantic's location into the path in the file."""
     out = Partial()
     copied = False
     keys_taken: set[FieldPath] = set()  # mappings an unknown key was taken out of
-    errors: list[dict] = []
+    errors: list[dict[str, Any]] = []
     reported: set[tuple] = set()  # a problem left in place is met again next round
     for _ in range(_MAX_ROUNDS):
         try:
             out.model = schema.Scenario.model_validate(data)
             return out
         except ValidationError as exc:
-            errors = exc.errors()
+            errors = [dict(err) for err in exc.errors()]
         if not copied:  # a file that validates is never copied; one that does not is cut
             data, copied = copy.deepcopy(data), True
         progress = False
@@ -102,12 +104,13 @@ def _follows_from_taken_key(path: FieldPath, err: dict, keys_taken: set[FieldPat
 
 
 def _at(data: object, path: FieldPath) -> object:
+    node: Any = data  # plain YAML data: whatever is there is indexed, or it is not
     for part in path:
         try:
-            data = data[part]  # type: ignore[index]
+            node = node[part]
         except (KeyError, IndexError, TypeError):
             return None
-    return data
+    return node
 
 
 def _take_keys(data: object, path: FieldPath, err: dict, keys_taken: set[FieldPath]
@@ -118,7 +121,8 @@ def _take_keys(data: object, path: FieldPath, err: dict, keys_taken: set[FieldPa
     mapping = _at(data, path)
     ctx = err.get("ctx") or {}
     key = ctx.get("field")
-    if not isinstance(mapping, dict) or key not in map(str, mapping):
+    if not isinstance(mapping, dict) or not isinstance(key, str) \
+            or key not in map(str, mapping):
         return None
     allowed = set(str(ctx.get("allowed", "")).split(", "))
     more = []

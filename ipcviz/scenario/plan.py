@@ -66,14 +66,14 @@ def make_plan(model: schema.Scenario, instances: list[tuple[str, str]]) -> Plan:
     spawns = {group: spawned_by(w.steps) for group, w in workers.items()}
     own = {group: exec_roles(w) if w.exec is not None else channel_roles(w.steps)
            for group, w in workers.items()}
-    for group, roles in own.items():  # a channel's server (and the kids it spawns) serves
-        for name in roles:
+    for group, own_roles in own.items():  # a channel's server (and the kids it spawns) serves
+        for name in own_roles:
             kind = CHANNELS[model.channels[name].kind]
             if kind.server_option is None:
                 continue
             server = getattr(model.channels[name], kind.server_option)
             if server == group or group in spawns.get(server, ()):
-                roles[name] = {"server"}
+                own_roles[name] = {"server"}
     roles: dict[str, Roles] = {}
     for group in workers:
         merged = {name: set(r) for name, r in own[group].items()}

@@ -89,10 +89,11 @@ def check_programs(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
         if name in spawned_defs:
             yield (base + ("exec",), "a program cannot be spawned by a step; it runs as "
                                      "a worker of its own")
-        for link, option, field in ((w.stdin, "stdin", "from"), (w.stdout, "stdout", "to")):
-            if link is None:
+        links = ((w.stdin.from_ if w.stdin else None, "stdin", "from"),
+                 (w.stdout.to if w.stdout else None, "stdout", "to"))
+        for channel, option, field in links:
+            if channel is None:
                 continue
-            channel = link.from_ if option == "stdin" else link.to
             spec = scn.channels.get(channel)
             if spec is None:
                 yield (base + (option, field), f"unknown channel '{channel}' (channels: "

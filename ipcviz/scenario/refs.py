@@ -80,7 +80,7 @@ def instance_names(name: str, worker: s.Worker) -> list[str]:
 
 
 
-def _bad_shape(ch) -> bool:
+def _bad_shape(ch: s.SharedArrayChannel) -> bool:
     """A shape already reported (0 or 3+ dimensions, too many elements): checks that
     depend on it (indices, init) stay quiet rather than repeat the problem."""
     shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]

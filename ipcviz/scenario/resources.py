@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 import resource
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from ipcviz.format import format_bytes
 from ipcviz.host import limits
@@ -73,7 +73,8 @@ def _processes_of(name: str, scn: s.Scenario, seen: tuple[str, ...]) -> float:
         if step.kind == "spawn" and step.args in scn.workers and times:
             spawns.append((times, _processes_of(step.args, scn, seen + (name,))))
     spawns.sort(key=lambda item: -item[1])
-    left, total = CHILD_CAP, 1.0
+    left: float = CHILD_CAP
+    total = 1.0
     for times, each in spawns:  # the cap counts spawns: the biggest ones first
         taken = min(left, times)
         total += taken * each
@@ -341,7 +342,7 @@ def _same_fs(a: str, b: str) -> bool:
         return False
 
 
-def descriptor_budget(channels) -> Iterator[tuple[FieldPath, str]]:
+def descriptor_budget(channels: Mapping[str, s.Channel]) -> Iterator[tuple[FieldPath, str]]:
     """The descriptors the runtime holds for the channels must stay below select()'s limit."""
     held = [(name, CHANNEL_DESCRIPTORS.get(ch.kind, 0)) for name, ch in channels.items()]
     total = sum(n for _, n in held)

@@ -51,7 +51,8 @@ def check_time(scn: s.Scenario, groups: dict[str, list[str]], unsure: Unsure
     if scn.schedule is None:
         return
     as_list = isinstance(scn.schedule, list)
-    entries = scn.schedule if as_list else scn.schedule.replace(",", " ").split()
+    entries = (scn.schedule if isinstance(scn.schedule, list)
+               else scn.schedule.replace(",", " ").split())
     if not entries:
         yield (("schedule",), "is empty; name at least one worker (or leave it out)")
     for i, problem in schedule_problems(entries, scn.workers, unsure):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["chosen", "question_text", "vary_problems", "varied"]
@@ -98,7 +99,7 @@ def vary_problems(scn: Any) -> list[tuple[tuple[Any, ...], str]]:
     return problems
 
 
-def check_vary(scn: Any, groups: Any, unsure: Any):
+def check_vary(scn: Any, groups: Any, unsure: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
     """The hook scenario/validate.py calls."""
     del groups, unsure
     yield from vary_problems(scn)
@@ -113,6 +114,8 @@ def varied(raw: bytes, model: Any, seed: int | None) -> bytes:
 
     values = chosen(model, seed)
     data = load_document(raw).data  # the loader's own reading (`on:` is a key, not true)
+    if not isinstance(data, dict):  # `model` validated it: a scenario is a mapping
+        return raw
     for given in model.vary or []:
         for place in given.at:
             _walk(data, place, values[given.name])

@@ -24,7 +24,7 @@ from ipcviz.channels.rpc import (
     request,
 )
 from ipcviz.scenario import schema
-from ipcviz.scenario.models import MAX_RPC_SLEEP, RPC_METHODS
+from ipcviz.scenario.models import MAX_RPC_SLEEP, RPC_METHODS, CallArgs
 from ipcviz.telemetry import table as T
 from ipcviz.worker.boundary import Next
 from ipcviz.worker.row import WorkerRow
@@ -52,7 +52,7 @@ def _speed(row: WorkerRow) -> int:
 
 
 @handles("call")
-def call(row: WorkerRow, args: schema.CallArgs) -> None:
+def call(row: WorkerRow, args: CallArgs) -> None:
     name = args.on
     client = row.ctx.endpoints[name]
     cells = row.cells
@@ -178,7 +178,7 @@ def _execute(row: WorkerRow, method: str, params: list) -> Any:
 
 
 @describes("call")
-def describe_call(row: WorkerRow, args: schema.CallArgs) -> Next:
+def describe_call(row: WorkerRow, args: CallArgs) -> Next:
     return (T.OP_CALL, row.index(args.on), RPC_METHODS.index(args.method))
 
 

@@ -58,7 +58,8 @@ def increment(row: WorkerRow, args: schema.IncrementArgs, index: int) -> None:
     done_cell = row.counter(args.array, T.INCREMENTS)
     lock_off, pause_cell = row.base + T.CTRL_LOCK_OFF, row.pause_cell
     freeze_cell = row.freeze_cell
-    lock = row.ctx.endpoints[args.lock] if args.lock else None
+    lock_name = args.lock
+    lock = row.ctx.endpoints[lock_name] if lock_name else None
     channel = row.index(args.array)
     row.set_op(T.OP_INCREMENT, channel)
     left = args.times
@@ -75,14 +76,14 @@ def increment(row: WorkerRow, args: schema.IncrementArgs, index: int) -> None:
         passed = False
         n = min(BURST, left)
         left -= n
-        if lock is not None and not cells[lock_off]:
+        if lock_name and lock is not None and not cells[lock_off]:
             for _ in range(n):  # each one under the lock, counted as it is done
-                take(row, lock, args.lock)
+                take(row, lock, lock_name)
                 value = flat[index]
                 flat[index] = value + 1
                 last_writer[index] = me
                 cells[done_cell] += 1
-                give(row, lock, args.lock)
+                give(row, lock, lock_name)
         else:  # a burst of plain read-modify-writes, counted at its end
             unlocked_increments(flat, index, n)
             last_writer[index] = me
@@ -98,17 +99,17 @@ def _stepped_increment(row: WorkerRow, args: schema.IncrementArgs, index: int,
     array = row.ctx.endpoints[args.array]
     cells, pause_cell = row.cells, row.pause_cell
     channel = row.index(args.array)
-    locked = args.lock is not None and not cells[row.base + T.CTRL_LOCK_OFF]
+    lock_name = None if cells[row.base + T.CTRL_LOCK_OFF] else args.lock
 
     def boundary(kind: str, where: int, arg: int = 0) -> None:
         if cells[pause_cell]:
             hold(row, (T.OP_CODE[kind], where, arg))
 
-    if locked:
-        lock = row.ctx.endpoints[args.lock]
+    if lock_name is not None:
+        lock = row.ctx.endpoints[lock_name]
         if not passed:
-            boundary("acquire", row.index(args.lock))
-        take(row, lock, args.lock)
+            boundary("acquire", row.index(lock_name))
+        take(row, lock, lock_name)
         boundary("load", channel, index)
     elif not passed:
         boundary("load", channel, index)
@@ -124,9 +125,9 @@ def _stepped_increment(row: WorkerRow, args: schema.IncrementArgs, index: int,
     row.emit(T.EV_STORED, where, int(value + 1), stored_ns)
     array.last_writer[index] = row.ctx.row
     cells[row.counter(args.array, T.INCREMENTS)] += 1
-    if locked:
-        boundary("release", row.index(args.lock))
-        give(row, row.ctx.endpoints[args.lock], args.lock)
+    if lock_name is not None:
+        boundary("release", row.index(lock_name))
+        give(row, row.ctx.endpoints[lock_name], lock_name)
 
 
 @compiles("set")

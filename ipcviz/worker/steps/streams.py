@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable
 
+from ipcviz.channels.peers import Outsider
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.events import peer_code
@@ -73,7 +74,7 @@ def watch_refusals(row: WorkerRow, name: str, endpoint: object) -> None:
         return
     cells, cell, index = row.cells, row.counter(name, T.PEERS_REFUSED), row.index(name)
 
-    def refused(who, datagram: bool) -> None:
+    def refused(who: Outsider, datagram: bool) -> None:
         cells[cell] += 1
         if cells[cell] <= 10 or cells[cell] in EPIPE_EVENTS:
             row.emit(T.EV_PEER_REFUSED, index, peer_code(who.uid, who.pid, datagram))
