@@ -27,6 +27,7 @@ ANSWERS: dict[str, tuple[object, ...]] = {
     "fifo_unrelated": ("0",),
     "fifo_both_ways": (5,),
     "mqueue_bounded": (5,),
+    "sysv_message_types": (4,),
     "mailbox_indirect": (8,),
     "queue_capacity": (12,),
     "nonblocking_receive": (0,),

@@ -82,8 +82,8 @@ class Channel:
         this kind, as (field path under the step, one line); checked when the scenario
         loads. Here: `type:` only where messages have types."""
         if not cls.MESSAGE_TYPES and getattr(args, "type", None) is not None:
-            return [(("type",), f"a {cls.kind} has no message types; `type:` needs a "
-                                "sysv_queue")]
+            return [(("type",), f"{cls.kind} channels have no message types; `type:` "
+                                "needs a sysv_queue")]
         return []
 
     @classmethod

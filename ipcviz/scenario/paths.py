@@ -30,7 +30,7 @@ COURSE_ORDER = (
     "signals_handlers", "signals_coalescing", "sigchld_zombies",
     "pipe_oneway", "pipe_two_way", "pipe_bidirectional_race", "pipe_backpressure",
     "fifo_unrelated", "fifo_both_ways",
-    "mqueue_bounded", "mailbox_indirect", "queue_capacity", "nonblocking_receive",
+    "mqueue_bounded", "sysv_message_types", "mailbox_indirect", "queue_capacity", "nonblocking_receive",
     "message_duplication",
     "socket_echo", "tcp_handshake", "udp_vs_tcp", "rpc_call",
     "shm_numpy", "shm_signal_notify", "shm_counter_race", "race_by_hand",

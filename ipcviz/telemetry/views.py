@@ -61,6 +61,14 @@ class QueueView:
     waiting_senders: int = 0
     """A rendezvous (capacity 0): senders that offered a message and wait for a receiver
     to take it; a rendezvous itself holds none (its depth is 0)."""
+    bytes_queued: int = 0
+    """A queue bounded in bytes (System V): the bytes of the messages in it."""
+    byte_capacity: int | None = None
+    """A queue bounded in bytes: its bound (msg_qbytes); None for queues bounded in
+    messages."""
+    by_type: tuple[tuple[int, int, int, int | None], ...] = ()
+    """A queue whose messages have types: (type, sent, received, still queued; None when
+    the kernel cannot show a queued message's type) per type seen."""
 
     @classmethod
     def of(cls, channel: ChannelView) -> QueueView:
@@ -70,9 +78,15 @@ class QueueView:
         rendezvous = capacity == 0 and channel.kind == "queue"
         if rendezvous:  # frames that counted an offered message as the depth
             waiting, depth = max(waiting, depth), 0
+        got, queued = data.get("received_by_type") or {}, data.get("queued_by_type")
+        types = sorted({*map(int, got), *map(int, queued or {})})
+        by_type = tuple((t, got.get(str(t), 0) + (queued or {}).get(str(t), 0),
+                         got.get(str(t), 0),
+                         None if queued is None else queued.get(str(t), 0)) for t in types)
         return cls(depth, capacity, 0 if rendezvous else data.get("max_depth", 0),
                    data.get("messages_sent", 0), int(data.get("messages_received", 0)),
-                   int(data.get("refused", 0)), waiting)
+                   int(data.get("refused", 0)), waiting, int(data.get("bytes_queued", 0)),
+                   data.get("byte_capacity"), by_type)
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,12 @@ class QueuesPanel(Panel):
             top = capacity if isinstance(capacity, int) and capacity > 0 else max(history) or 1
             full = isinstance(capacity, int) and depth >= capacity > 0
             width = 10 if narrow else 16
-            if isinstance(capacity, int) and capacity > 0:
+            if queue.byte_capacity:  # bounded in bytes (System V): the bar is its bytes
+                used, most = queue.bytes_queued, queue.byte_capacity
+                gauge = Text(bar(used / most, width),
+                             style="red" if used >= most else "yellow" if depth else "green")
+                gauge.append(f" {depth} ({used} / {most} B)")
+            elif isinstance(capacity, int) and capacity > 0:
                 gauge = Text(bar(depth / top, width),
                              style="red" if full else "yellow" if depth else "green")
                 gauge.append(f" {depth} / {capacity}")
@@ -106,9 +111,30 @@ class QueuesPanel(Panel):
                 cells.insert(3, Text(sparkline(list(history), top), style="cyan"))
             rows.append(cells)
         lines = grid_lines(columns, rows, self.text_width)
+        lines += type_lines(queues)
         lines += refused_lines(queues)
         lines += duplicate_lines(snap)
         self.show(lines)
+
+
+def type_lines(queues: list) -> list[Text]:
+    """One line per queue whose messages have types: per type, how many were sent, how
+    many were received and how many are still in the queue (read in place from the
+    kernel; "?" where the kernel cannot show a queued message's type)."""
+    lines = []
+    for c in queues:
+        by_type = QueueView.of(c).by_type
+        if not by_type:
+            continue
+        line = Text(f" {c.name} by type: ")
+        for i, (t, sent, got, queued) in enumerate(by_type):
+            line.append(" · " if i else "")
+            line.append(f"type {t}", style="bold")
+            line.append(f" sent {'?' if queued is None else sent}, received {got}, ")
+            line.append(f"queued {'?' if queued is None else queued}",
+                        style="yellow" if queued else "")
+        lines.append(line)
+    return lines
 
 
 def refused_lines(queues: list) -> list[Text]:
