@@ -12,6 +12,7 @@ import numpy as np
 
 from ipcviz.scenario.kinds import CHANNELS, READING_ROLES, WRITING_ROLES
 from ipcviz.scenario.plan import channel_roles
+from ipcviz.scenario.schema import all_steps
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.deadlock import find_cycle
 from ipcviz.telemetry.snapshot import ChannelView, End, Holder, WorkerView
@@ -79,12 +80,25 @@ class ChannelViews:
             data["last_read"] = self._last_reads(column, kids)
         for counter in kind.sums:  # e.g. a socket's message boundaries, a file's records
             data[counter] = int(column(T.COUNTER_CELLS[counter]).sum())
+        if r.name in self._interruptible_reads():  # read(2) as C makes it (worker/eintr.py)
+            data["interrupted_reads"] = int(column(T.INTERRUPTED_READS).sum())
+            data["restarted_reads"] = int(column(T.RESTARTED_READS).sum())
         if r.kind == "mmap":  # the busiest writer's position (each starts at 0)
             written = int(column(T.BYTES_WRITTEN).max())
             r.channel.write_offset = written % r.spec.size  # type: ignore[attr-defined]
         data.update(self._observation(r))
         if r.kind == "fifo":
             data["open_by"] = self._fifo_open_by(r.name, data.get("path"), workers)
+
+    def _interruptible_reads(self) -> frozenset[str]:
+        """The pipes and FIFOs some worker reads with `interruptible: true`."""
+        found = getattr(self, "_interruptible", None)
+        if found is None:
+            found = self._interruptible = frozenset(
+                step.args.from_ for worker in self.runtime.model.workers.values()
+                for step in all_steps(worker.steps)
+                if step.kind == "read" and step.args.interruptible)
+        return found
 
     def _read_messages(self, r: Reading, workers: list[WorkerView],
                        kids: list[SpawnedProc]) -> None:

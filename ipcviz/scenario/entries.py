@@ -33,7 +33,8 @@ PROGRAM_KEYS = frozenset({"pid", "state", "blocked_on", "exit", "restarts", "zom
 _BYTES = frozenset({"bytes_written", "bytes_read"})
 _QUEUE = frozenset({"messages_sent", "messages_received", "bytes_sent", "bytes_received",
                     "depth", "max_depth", "capacity", "empty_receives"})
-_PIPE = _BYTES | {"buffered", "max_buffered", "capacity"}
+_PIPE = _BYTES | {"buffered", "max_buffered", "capacity", "interrupted_reads",
+                  "restarted_reads"}
 #: the keys an `expect:` may check in a channel's entry, by kind (the entry has more:
 #: docs/scenario-format.md, Channel entries); a socket's by `channel_keys`
 CHANNEL_KIND_KEYS: dict[str, frozenset[str]] = {

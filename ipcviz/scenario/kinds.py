@@ -113,6 +113,15 @@ def _call(on: str, arg: int, shape: tuple[int, ...]) -> str:
     return f"call {method}() on {on}"
 
 
+def _disposition(on: str, arg: int, shape: tuple[int, ...]) -> str:
+    """`arg` is the signal times 4 plus the action's index in DISPOSITIONS."""
+    return f"set {signal_name(arg >> 2)} to {DISPOSITIONS[arg & 3]}"
+
+
+#: a `disposition` step's actions, in the order its OP_ARG numbers them
+DISPOSITIONS = ("SIG_IGN", "SIG_DFL", "its handler")
+
+
 def _masks(name: str) -> Callable[[str, int, tuple[int, ...]], str]:
     return lambda on, arg, shape: f"{name} {signal_name(arg)}" if arg else name
 
@@ -245,6 +254,10 @@ STEPS: dict[str, StepKind] = {
     "exit": StepKind(Annotated[int, Field(ge=0, le=255)], "End the worker with this exit "
                                                          "status.",
                      ops=(Op("exit", lambda on, arg, shape: f"exit {arg}"),)),
+    "disposition": StepKind(m.DispositionArgs, "Set a signal's action now, as signal() or "
+                                               "sigaction() does: ignore (SIG_IGN), default "
+                                               "(SIG_DFL) or back to its handler.",
+                            ops=(Op("disposition", _disposition),)),
 }
 
 

@@ -154,6 +154,17 @@ class ReadArgs(Model):
     from_: Name = Field(alias="from")
     bytes: int = Field(65536, ge=1, le=MAX_BYTES_PER_OP)
     block: bool = True
+    interruptible: bool = False
+    """Extension: one blocking read(2) on a pipe or FIFO, as a C program makes it: a caught
+    signal interrupts it (EINTR, counted, and the read is made again) unless its handler
+    has SA_RESTART (the kernel restarts it, counted as restarted)."""
+
+
+class DispositionArgs(Model):
+    sig: SignalNum
+    action: Literal["ignore", "default", "handler"]
+    """Extension: SIG_IGN, SIG_DFL, or back to the handler (and `sa_flags:`) the worker's
+    `handlers:` gives the signal."""
 
 
 class SendArgs(_Payload):

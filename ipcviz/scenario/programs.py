@@ -13,7 +13,7 @@ from ipcviz.scenario.yamlpos import FieldPath
 #: channel kinds a program's standard input or output can be
 STREAM_KINDS = ("pipe", "fifo")
 #: worker options that belong to the step interpreter, not to a program
-STEP_ONLY = ("handlers", "block", "loop", "spawned")
+STEP_ONLY = ("handlers", "sa_flags", "block", "loop", "spawned")
 
 
 def programs(model: s.Scenario) -> list[str]:

@@ -41,6 +41,7 @@ from ipcviz.scenario.fields import (  # re-exported: the format's names, in one 
 )
 from ipcviz.scenario.kinds import CHANNELS, STEPS
 from ipcviz.scenario.models import (  # re-exported
+    DispositionArgs,
     EchoArgs,
     FifoChannel,
     FileChannel,
@@ -63,6 +64,7 @@ from ipcviz.scenario.models import (  # re-exported
 )
 
 HandlerAction = Literal["count", "ignore", "default", "exit", "log", "reap"]
+SaFlag = Literal["SA_RESTART", "SA_RESETHAND", "SA_NODEFER"]
 
 # ---------------------------------------------------------------- channels
 
@@ -182,6 +184,9 @@ class Worker(Model):
     count: int = Field(1, ge=1, le=MAX_WORKERS)
     """Replicas; names become NAME.0, NAME.1, ... when count > 1."""
     handlers: dict[SignalNum, HandlerAction] = {}
+    sa_flags: dict[SignalNum, list[SaFlag]] = {}
+    """Extension: signal -> sigaction(2) flags for its handler (SA_RESTART, SA_RESETHAND,
+    SA_NODEFER), set in the kernel on the handler `handlers:` gives it."""
     block: list[SignalNum] = []
     loop: bool | Annotated[int, Field(ge=0)] = False
     restart: Literal["never", "on-failure", "always"] = "never"

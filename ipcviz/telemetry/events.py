@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from ipcviz.scenario.kinds import DISPOSITIONS
 from ipcviz.signals import signal_name
 from ipcviz.telemetry import table as T
 
@@ -81,6 +82,15 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         return f"store {where} ← {b} (its copy + 1)", "io"
     if kind == T.EV_PEER_REFUSED:
         return _peer_refused(ch(a), b), "io"
+    if kind == T.EV_DISPOSITION:
+        what = DISPOSITIONS[b] if 0 <= b < len(DISPOSITIONS) else "?"
+        return f"set {signal_name(a)} to {what} (sigaction)", "signal"
+    if kind == T.EV_INTERRUPTED:
+        return (f"read from {ch(a)} INTERRUPTED: EINTR #{b} (handler without "
+                "SA_RESTART); reading again"), "io"
+    if kind == T.EV_RESTARTED:
+        return (f"read from {ch(a)} returned data; {b} handler run(s) during it, the kernel "
+                "restarted it each time (SA_RESTART): no EINTR"), "io"
     if kind == T.EV_READ_ARRAY:
         return f"read {ch(a)} (sum {b})", "io"
     if kind == T.EV_WAITED:

@@ -121,6 +121,10 @@ def last_read(first: int, second: int, length: int) -> bytes:
     head = first.to_bytes(8, "little", signed=True) + second.to_bytes(8, "little", signed=True)
     return head[:min(length, LAST_READ_BYTES)]
 
+#: on a pipe or FIFO, the reader's row: `interruptible` reads that returned EINTR, and
+#: deliveries during reads the kernel restarted (SA_RESTART) (the cells only sockets use)
+INTERRUPTED_READS, RESTARTED_READS = WRITES, READS
+
 #: on a file: whole records appended / taken, and reads that found half a record
 RECORDS_WRITTEN, RECORDS_READ, TORN_READS = MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS
 
@@ -184,6 +188,14 @@ EV_STORED = 30
 #: a peer from outside the run refused (channels/peers.py): (channel, who): bit 61 set
 #: for a datagram, the uid in bits 24-55 and the pid in bits 0-23 (all ones: not known)
 EV_PEER_REFUSED = 31
+#: a `disposition` step set a signal's action: (signal, index in kinds.DISPOSITIONS)
+EV_DISPOSITION = 40
+#: an `interruptible` read returned EINTR (a handler without SA_RESTART ran): (channel,
+#: the channel's EINTRs so far in this worker)
+EV_INTERRUPTED = 41
+#: an `interruptible` read returned data after handlers ran in it, the kernel restarting
+#: it each time (SA_RESTART): (channel, deliveries during that read)
+EV_RESTARTED = 42
 
 #: Rows reserved for the children of each worker that has `spawn` steps.
 SPAWN_ROWS = 64

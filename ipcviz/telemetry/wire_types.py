@@ -118,6 +118,7 @@ _STREAM: dict[str, Any] = {
 _PIPE: dict[str, Any] = {
     **_STREAM, "buffered": int, "capacity": int, "max_buffered": int, "closed": bool,
     "unread_at_close": int, "path": str, "open_by": dict[str, list[str]],
+    "interrupted_reads": int, "restarted_reads": int,
 }
 _CALLER = Record({"calls": int, "answered": int, "in_flight": int, "timeouts": int,
                   "retries": int, "gave_up": int, "latency_ms_mean": NUMBER,

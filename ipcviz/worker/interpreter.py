@@ -52,7 +52,8 @@ class Interpreter:
 
     def run(self) -> int:
         row = self.row
-        self.signals.install(list(self.ctx.definition.block))
+        definition = self.ctx.definition
+        self.signals.install(list(definition.block), dict(definition.sa_flags))
         if self.ctx.gate_fd is not None:
             row.set_op(T.OP_STARTING)
             row.wait(self._read_gate)

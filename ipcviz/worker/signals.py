@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from ipcviz.signals import SIGRTMAX, UNCATCHABLE
 from ipcviz.telemetry import table as T
+from ipcviz.worker import sigaction
 
 
 #: bytes of the wakeup pipe: above RLIMIT_SIGPENDING's usual values (one byte a delivery)
@@ -58,6 +59,8 @@ class SignalCounter:
         self.awaited: int | None = None
         self.exit_code: int | None = None
         self.reap: Callable[[], None] = lambda: None
+        #: signal -> the sigaction flags `sa_flags:` gives its handler
+        self.sa_flags: dict[int, list[str]] = {}
         # SIGCONTs of the runtime's own passed over so far (a restarted worker's row may
         # hold those of the process before it)
         self._quiet_conts = cells[base + T.CTRL_QUIET_CONT]
@@ -70,17 +73,35 @@ class SignalCounter:
         except OSError:
             pass  # over the user's pipe allowance: the default 64 KiB
 
-    def install(self, blocked: list[int]) -> None:
+    def install(self, blocked: list[int], sa_flags: dict[int, list[str]] | None = None
+                ) -> None:
+        """Every handler of `handlers:` in place (with its sigaction flags), then the
+        mask the scenario asks for."""
+        self.sa_flags = dict(sa_flags or {})
         signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
-        for num, action in self.handlers.items():
-            if action == "ignore":
-                signal.signal(num, signal.SIG_IGN)
-            elif action == "default":
-                signal.signal(num, signal.SIG_DFL)
-            else:
-                signal.signal(num, self._on_signal)
+        for num in self.handlers:
+            self.restore(num)
         # The process was forked with every signal blocked; from here on only `blocked` is.
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def restore(self, num: int) -> None:
+        """Give `num` the action `handlers:` names (a catching one with its `sa_flags:`,
+        set in the kernel by sigaction.py); SIG_DFL when it names none."""
+        action = self.handlers.get(num, "default")
+        if action == "ignore":
+            signal.signal(num, signal.SIG_IGN)
+        elif action == "default":
+            signal.signal(num, signal.SIG_DFL)
+        else:
+            signal.signal(num, self._on_signal)
+            flags = self.sa_flags.get(num)
+            if flags:
+                sigaction.set_flags(num, sigaction.flag_bits(flags))
+
+    def total(self) -> int:
+        """Deliveries counted so far, every signal together (after a `drain`)."""
+        start = self.base + T.SIG_RECEIVED
+        return sum(self.cells[start:start + SIGRTMAX + 1])
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.drain()

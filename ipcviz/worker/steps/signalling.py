@@ -101,3 +101,24 @@ def describe_block(row: WorkerRow, sigs: list[int]) -> Next:
 @describes("unblock")
 def describe_unblock(row: WorkerRow, sigs: list[int]) -> Next:
     return (T.OP_CODE["unblock"], -1, sigs[0] if sigs else 0)
+
+
+@handles("disposition")
+def disposition(row: WorkerRow, args: schema.DispositionArgs) -> None:
+    """signal(SIG, SIG_IGN) / signal(SIG, SIG_DFL), or the handler put back (sigaction)."""
+    if args.action == "ignore":
+        os_signal.signal(args.sig, os_signal.SIG_IGN)
+    elif args.action == "default":
+        os_signal.signal(args.sig, os_signal.SIG_DFL)
+    else:
+        row.signals.restore(args.sig)
+    row.emit(T.EV_DISPOSITION, args.sig, DISPOSITION_INDEX[args.action])
+
+
+#: a `disposition` step's action -> its index in kinds.DISPOSITIONS
+DISPOSITION_INDEX = {"ignore": 0, "default": 1, "handler": 2}
+
+
+@describes("disposition")
+def describe_disposition(row: WorkerRow, args: schema.DispositionArgs) -> Next:
+    return (T.OP_CODE["disposition"], -1, args.sig << 2 | DISPOSITION_INDEX[args.action])

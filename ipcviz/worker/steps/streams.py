@@ -16,6 +16,7 @@ from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.events import peer_code
 from ipcviz.worker.boundary import Next
+from ipcviz.worker import eintr
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import ExitRequested
 from ipcviz.worker.steps import files
@@ -143,7 +144,7 @@ def _fast_write(row: WorkerRow, args: schema.WriteArgs) -> Step | None:
 def fast_read_fd(row: WorkerRow, args: schema.ReadArgs) -> int | None:
     """The descriptor a pipe or FIFO read may use directly, or None: another kind, or a
     worker that also writes to the channel (its reads must look for its own bytes)."""
-    if row.ctx.channel_kinds.get(args.from_) not in STREAM_KINDS:
+    if row.ctx.channel_kinds.get(args.from_) not in STREAM_KINDS or args.interruptible:
         return None
     own = row.ctx.own_roles(args.from_)
     if own is None or "write" in own or args.from_ in row.keep_reads:
@@ -153,6 +154,8 @@ def fast_read_fd(row: WorkerRow, args: schema.ReadArgs) -> int | None:
 
 @compiles("read")
 def compile_read(row: WorkerRow, args: schema.ReadArgs) -> Step:
+    if args.interruptible:  # one read(2) as C makes it: EINTR or restarted (eintr.py)
+        return eintr.compile_read(row, args)
     read_fd = fast_read_fd(row, args)
     if read_fd is None:
         return lambda: read(row, args)
