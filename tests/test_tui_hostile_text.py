@@ -102,8 +102,10 @@ triggers:
         async with app.run_test(size=(140, 40)) as pilot:
             await until(pilot, lambda: app.latest is not None
                         and app.latest.worker("w").state == "sleeping", message="w asleep")
-            shown = screen_text(app)
-            assert HOSTILE in shown and f"{HOSTILE_2} {HOSTILE}" in shown
+            # the description panel may be drawn a frame after the worker is seen asleep
+            await until(pilot, lambda: HOSTILE in screen_text(app)
+                        and f"{HOSTILE_2} {HOSTILE}" in screen_text(app),
+                        message="the hostile name and description shown as text")
             await pilot.press("x")  # the trigger with the hostile label
             await until(pilot, lambda: app.latest.worker("w").signals_received.get("SIGUSR1")
                         == 1, message="w's SIGUSR1 counted")
