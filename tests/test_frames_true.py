@@ -34,18 +34,7 @@ def record(name: str, out: Path) -> tuple[str, list[str]]:
     frames = [Snapshot.from_dict(json.loads(line)) for line in out.read_text().splitlines()]
     if len(frames) < 5:
         return name, [f"only {len(frames)} frames"]
-    return name, [v.line() for v in check_frames(frames) if not _known_open(v, len(frames))]
-
-
-def _known_open(violation, frames: int) -> bool:
-    """The one violation still open (issue 29): on the run's last frame, the final
-    reading taken while every worker is held for it, counting_semaphore once in a few
-    loaded runs shows a worker that has just taken a semaphore as still waiting for it.
-    Only that rule on that frame is let through, and it is printed, so it stays seen."""
-    if violation.rule == "nobody waits for a lock it holds" and violation.frame == frames - 1:
-        print(f"known open, final frame: {violation.line()}")
-        return True
-    return False
+    return name, [v.line() for v in check_frames(frames)]
 
 
 @pytest.mark.slow

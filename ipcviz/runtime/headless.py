@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ipcviz.format import escape_control
+from ipcviz.runtime.sampler import Sampler
 from ipcviz.runtime.session import Session
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import LoadedScenario
@@ -62,10 +63,8 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
         elapsed = runtime.elapsed
         if runtime.all_ended():
             final = sampler.sample(flush=True)
-        else:  # still running: states as they were, counters once everything stands still
-            live = sampler.sample()
-            runtime.quiesce()
-            final = with_states_of(sampler.sample(flush=True), live)
+        else:  # still running: counters once everything stands still
+            final = final_frame(sampler, runtime.quiesce)
         if on_snapshot is not None:
             on_snapshot(final)
     finally:
@@ -86,17 +85,41 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
     return HeadlessResult(summary, final, list(leaks["details"]))  # type: ignore[arg-type]
 
 
+def final_frame(sampler: Sampler, quiesce: Callable[[], object]) -> Snapshot:
+    """The last frame of a run the clock ended: a reading taken once `quiesce` has held
+    every worker at its next quiet point (so its counters are exact), with what that hold
+    itself changed taken from a reading just before it (with_states_of)."""
+    live = sampler.sample()
+    quiesce()
+    return with_states_of(sampler.sample(flush=True), live)
+
+
 def with_states_of(frozen: Snapshot, live: Snapshot) -> Snapshot:
-    """The frozen counters with each worker's state, waiting and cpu from `live`."""
+    """The frozen reading, states and counters of its one moment, except what the final
+    hold made: each worker's cpu and `paused` come from `live`; a worker the hold
+    stopped at its step boundary (held there now, not in `live`) is shown "running", as
+    it was on its way there; a worker `live` saw stopped is "stopped" (the hold woke it
+    to store its counts and stops it again). Every other state is the frozen one: a
+    worker `live` saw waiting for a semaphore may have taken it since, and holds it in
+    these counters."""
     import dataclasses
 
     states = {w.name: w for w in live.workers}
-    workers = tuple(
-        dataclasses.replace(w, state=states[w.name].state, waiting=states[w.name].waiting,
-                            cpu=states[w.name].cpu, paused=states[w.name].paused)
-        if w.name in states else w
-        for w in frozen.workers)
-    return dataclasses.replace(frozen, workers=workers, events=live.events + frozen.events)
+    workers = []
+    for w in frozen.workers:
+        was = states.get(w.name)
+        if was is None:
+            workers.append(w)
+            continue
+        state, waiting = w.state, w.waiting
+        if was.state == "stopped":
+            state, waiting = was.state, was.waiting
+        elif state == "held" and was.state != "held":
+            state, waiting = "running", None
+        workers.append(dataclasses.replace(w, state=state, waiting=waiting, cpu=was.cpu,
+                                           paused=was.paused))
+    return dataclasses.replace(frozen, workers=tuple(workers),
+                               events=live.events + frozen.events)
 
 
 def format_text(summary: dict[str, Any]) -> str:
