@@ -8,12 +8,15 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable
 
 from ipcviz.runtime.sampler import Sampler
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text
+from ipcviz.telemetry.table import HELD
 
 from .conftest import SCENARIOS, run_cli
+from .waiting import wait_until
 from .test_time_control import in_process  # noqa: F401 (a fixture)
 
 
@@ -114,6 +117,7 @@ def test_sent_is_listed_before_the_handled_it_caused(monkeypatch, in_process,  #
     def slow_kill(pid: int, sig: int) -> None:
         real_kill(pid, sig)
         if sig == signal.SIGUSR1:
+            # a slow kill() is what is tested (no condition: the delay itself is the fault)
             time.sleep(0.1)  # the receiver's handler runs and logs meanwhile
 
     runtime = Runtime(load_text(HANDLER_TEXT, "order.yaml"))
@@ -169,28 +173,41 @@ def test_steps_resumed_is_listed_before_what_the_worker_did_next(
     sampler = Sampler(runtime)
     before, after = [], []
 
-    def run_for(seconds: float, into: list) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
+    def run_until(condition: Callable[[], object], into: list, message: str) -> None:
+        """The runtime's loop and the sampler run until `condition` holds; the events
+        the sampler read go `into` the list."""
+        def moved() -> object:
             runtime.poll(0.01)
-            into += sampler.sample(kernel=False).events
+            into.extend(sampler.sample(kernel=False).events)
+            return condition()
+
+        wait_until(moved, 15, interval=0, message=message)
+
+    def writes(events: list) -> int:
+        return sum(e.worker == "w" and e.text.startswith("wrote a") for e in events)
+
+    def held() -> bool:
+        assert runtime.table is not None
+        row = next(p.row for p in runtime.procs if p.name == "w")
+        return bool(runtime.table.array[row, HELD] == 1)
 
     try:
         runtime.start()
-        run_for(0.3, before)
+        run_until(lambda: writes(before) >= 1, before, "the worker writing")
         runtime.execute(PauseSteps("w"))
-        run_for(0.3, before)  # held at its boundary by now
+        run_until(held, before, "the worker held at its boundary")
         before += sampler.sample(flush=True).events
-        real = type(runtime)._control_bit
+        real = type(runtime.actions)._control_bit
 
         def slow_control_bit(self, proc, cell, bit, on):
             real(self, proc, cell, bit, on)
+            # a slow runtime is what is tested (no condition: the delay itself is the fault)
             time.sleep(0.05)  # the worker goes on and logs meanwhile
 
-        monkeypatch.setattr(type(runtime), "_control_bit", slow_control_bit)
+        monkeypatch.setattr(type(runtime.actions), "_control_bit", slow_control_bit)
         runtime.execute(ResumeSteps("w"))
         monkeypatch.undo()
-        run_for(0.3, after)
+        run_until(lambda: writes(after) >= 3, after, "three writes after the resume")
         after += sampler.sample(flush=True).events
     finally:
         sampler.close()

@@ -10,6 +10,7 @@ import time
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text
 from ipcviz.telemetry import table as T
+from tests.waiting import wait_until
 
 BUSY = b"""\
 channels:
@@ -41,14 +42,14 @@ def test_a_busy_worker_without_handlers_has_no_signal_in_flight(nothing_left_beh
         arr = runtime.table.array
         busy = next(p for p in runtime.procs if p.name == "busy")
         counting = next(p for p in runtime.procs if p.name == "counting")
-        deadline = time.monotonic() + 20
         # busy has started its loop, and counting (which has a handler, so a delivery to
         # it could be in flight) sleeps in its step: starting up, it was on the CPU too
-        while not (arr[busy.row, T.EVENT_SEQ] >= 1 and int(arr[counting.row, T.WAITS]) & 1
-                   and _state(runtime, "counting") == "S") and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: arr[busy.row, T.EVENT_SEQ] >= 1
+                   and int(arr[counting.row, T.WAITS]) & 1
+                   and _state(runtime, "counting") == "S", timeout=20,
+                   message="busy in its loop and counting asleep in its step")
         assert _running(runtime, "busy")  # in its loop: on the CPU or waiting for it
-        assert not runtime._signals_in_flight()
+        assert not runtime.cleaner.signals_in_flight()
     finally:
         runtime.shutdown()
 
@@ -63,16 +64,18 @@ def test_a_busy_run_quiesces_held_workers_looking_seldom(nothing_left_behind) ->
     runtime = Runtime(load_text(text, "final.yaml"))
     try:
         runtime.start()
-        time.sleep(0.3)
-        assert runtime.quiesce()
         assert runtime.table is not None
         arr = runtime.table.array
         rows = [p.row for p in runtime.procs if p.name.startswith("busy")]
         assert len(rows) == 8
+        wait_until(lambda: (arr[rows, T.EVENT_SEQ] >= 1).all(), timeout=20,
+                   message="every busy worker in its loop")  # held while busy, not starting
+        assert runtime.quiesce()
         assert all(arr[r, T.HELD] == 1 for r in rows)  # each held at its boundary
         counters = slice(T.SIG_RECEIVED, runtime.table.layout.event_base)
         counted, waits = arr[rows, counters].copy(), arr[rows, T.WAITS].copy()
         started = time.monotonic()
+        # the window the looks are counted in: the rate of looks is what is tested
         time.sleep(0.2)
         looks = (arr[rows, T.WAITS] - waits) // 2  # each look is one wait: two cells
         elapsed = time.monotonic() - started

@@ -26,6 +26,7 @@ from ipcviz.host.outputs import output_directory, output_problem, write_output
 
 from .conftest import ROOT
 from .users import NOBODY, as_nobody, as_user
+from .waiting import wait_until
 
 
 def test_a_progress_file_nested_past_the_stack_is_corrupt_not_a_crash(tmp_path: Path
@@ -247,15 +248,13 @@ def test_clean_ends_an_orphan_that_left_session_and_environment_of_a_killed_run(
                            stderr=subprocess.DEVNULL, start_new_session=True)
     root = Path(os.environ["IPCVIZ_RUN_ROOT"])
     try:
-        orphan = None
-        for _ in range(300):  # until the run has written the orphan down (or 30 s)
+        def recorded() -> int | None:
+            """The orphan's pid, once the run has written it down for clean."""
             found = _sleeping((mark,))
             records = [p.read_text() for p in root.glob(f"{run.pid}-*/processes")]
-            if found and any(f"{found[0]} " in text for text in records):
-                orphan = found[0]
-                break
-            subprocess.run(["sleep", "0.1"])
-        assert orphan is not None, "the orphan was never recorded for clean"
+            return found[0] if found and any(f"{found[0]} " in t for t in records) else None
+
+        orphan = wait_until(recorded, 30, message="the orphan recorded for clean")
         os.kill(run.pid, 9)
         run.wait(timeout=30)
         assert _sleeping((mark,)) == [orphan]  # it outlived the killed runtime
@@ -326,15 +325,13 @@ def test_serve_without_a_token_answers_no_other_local_user(tmp_path: Path) -> No
                                   cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out,
                                   stderr=subprocess.STDOUT)
     try:
-        port = None
-        for _ in range(300):
-            found = re.search(r"http://127\.0\.0\.1:(\d+)/", log.read_text())
-            if found:
-                port = int(found.group(1))
-                break
-            assert server.poll() is None, log.read_text()
-            subprocess.run(["sleep", "0.1"])
-        assert port is not None, log.read_text()
+        def printed() -> re.Match[str] | bool | None:  # (True: it ended without one)
+            return re.search(r"http://127\.0\.0\.1:(\d+)/", log.read_text()) \
+                or server.poll() is not None
+
+        found = wait_until(printed, 30, message=lambda: f"an address:\n{log.read_text()}")
+        assert isinstance(found, re.Match), f"it ended:\n{log.read_text()}"
+        port = int(found.group(1))
         assert _http_status(port, "/lesson/pipe_oneway") == b"HTTP/1.0 200 OK"
         assert as_user(lambda: _http_status(port, "/lesson/pipe_oneway"),
                        NOBODY) == b"HTTP/1.0 403 Forbidden"

@@ -27,6 +27,7 @@ import psutil
 import pytest
 
 from tests.conftest import ROOT, _leftovers_by_key
+from tests.waiting import wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 try:
@@ -124,15 +125,19 @@ def _start_server(log: Path, *args: str,
         server = subprocess.Popen([sys.executable, "-m", "ipcviz", "serve", "--port", "0",
                                    *args], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
                                   env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and server.poll() is None:
-        found = re.search(r"ipcviz serve: (http://\S+)", log.read_text())
-        if found:
-            return server, found.group(1)
-        time.sleep(0.05)
-    server.kill()
-    server.wait()
-    raise AssertionError(f"no address printed:\n{log.read_text()}")
+    def printed() -> re.Match[str] | bool | None:  # (True: it ended without one)
+        return re.search(r"ipcviz serve: (http://\S+)", log.read_text()) \
+            or server.poll() is not None
+
+    try:
+        found = wait_until(printed, 30, message=lambda: f"an address:\n{log.read_text()}")
+        if not isinstance(found, re.Match):
+            raise AssertionError(f"it ended, no address printed:\n{log.read_text()}")
+    except AssertionError:
+        server.kill()
+        server.wait()
+        raise
+    return server, found.group(1)
 
 
 def _stop_server(server: subprocess.Popen) -> None:
@@ -196,12 +201,13 @@ def nothing_left_behind():
 
     before = set(ours())
     yield
-    deadline = time.monotonic() + 5
-    left = [text for key, text in ours().items() if key not in before]
-    while left and time.monotonic() < deadline:
-        time.sleep(0.05)
-        left = [text for key, text in ours().items() if key not in before]
-    assert left == [], f"left behind: {left}"
+    left: list[str] = []
+
+    def cleared() -> bool:  # (a session's cleanup may still be finishing)
+        left[:] = [text for key, text in ours().items() if key not in before]
+        return not left
+
+    wait_until(cleared, 5, message=lambda: f"nothing left behind; left behind: {left}")
 
 
 def screen(page: Page) -> str:
@@ -271,21 +277,26 @@ def descendants(process: psutil.Process) -> set[int]:
 
 
 def wait_gone(pids: set[int], timeout: float = SESSION_END) -> None:
-    deadline = time.monotonic() + timeout
-    alive = [p for p in pids if psutil.pid_exists(p)]
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.1)
-        alive = [p for p in alive if psutil.pid_exists(p)
-                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-    assert not alive, f"still running: {alive}"
+    alive = list(pids)
+
+    def gone() -> bool:
+        alive[:] = [p for p in alive if _running(p)]
+        return not alive
+
+    wait_until(gone, timeout, message=lambda: f"every process gone; still running: {alive}")
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (its end not yet collected)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def wait_no_sessions(server: subprocess.Popen, timeout: float = SESSION_END) -> None:
     """Every tab's session has ended (a tab closed or navigated away)."""
-    deadline = time.monotonic() + timeout
-    while sessions(server) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not sessions(server), "a session outlived its tab"
+    wait_until(lambda: not sessions(server), timeout, message="no session: one outlived its tab")
 
 
 @pytest.fixture
@@ -371,12 +382,14 @@ def test_keys_that_would_reach_the_server_start_nothing(
     before = descendants(session)
     press(page, "e")  # $EDITOR on the file, outside a served session
     wait_text(page, "not in a served session: an editor")
+    # nothing should happen: there is no event that says an editor did not start
     time.sleep(1.0)
     assert not served["marker"].exists()
     assert descendants(session) <= before  # nothing new was started
     # the file changes on disk: neither the watch nor ctrl+r reads it again
     lesson = served["lessons"] / "own_lesson.yaml"
     lesson.write_text(OWN_LESSON.replace("ORIGINAL", "CHANGED"))
+    # nothing should happen: there is no event that says the watch let a change pass
     time.sleep(2.5)
     press(page, "Control+r")
     wait_text(page, "restarted from the beginning")
