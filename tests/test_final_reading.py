@@ -121,3 +121,40 @@ def test_a_reading_of_held_workers_is_whole_when_they_look_at_their_cells() -> N
     assert reader.read(arr, [0, 1], [_WakesDuringReading(arr, [0, 1])]).whole
     assert not reader.read(arr, [0, 1, 2], [_WakesDuringReading(arr, [2])]).whole
     assert not reader.read(arr, [0, 1], [_WakesDuringReading(arr, [0], take=True)]).whole
+
+
+def test_a_worker_whose_steps_are_done_is_not_waited_for() -> None:
+    """A worker past its last step (OP_DONE) is on its way out of the process: it reaches
+    no quiet point again, but it has counted everything. Waiting for it made the last
+    reading of a scheduled run not whole, and the summary showed the counts of an earlier
+    moment (an array at 0 after two increments). A worker still at work and not at a
+    quiet point keeps the reading from being whole."""
+    import numpy as np
+
+    from ipcviz.runtime.moment import MomentReader
+
+    width = T.Layout(channels=1, rows=3, sent_slots=0).width
+    arr = np.zeros((3, width), dtype=np.int64)
+    arr[0, T.OP] = T.OP_DONE  # done, neither frozen nor in a wait
+    arr[1, T.WAITS] = 1  # waits with everything counted
+    arr[2, T.OP] = T.OP_INCREMENT  # at work
+    reader = MomentReader()
+    assert reader.read(arr, [0, 1], [], patience=0.001).whole
+    assert not reader.read(arr, [0, 1, 2], [], patience=0.001).whole
+
+
+def test_a_scheduled_run_ends_with_the_counts_of_its_end(nothing_left_behind) -> None:
+    """The summary of a scheduled run that stops at an error: the last reading is taken
+    again until it is whole, never replaced by an earlier moment. a's four operations are
+    two increments, b's load leaves the array alone, then a (exited) cannot move."""
+    from ipcviz.runtime.headless import run_headless
+
+    text = (b"duration: 5\nchannels:\n  counter: {kind: shared_array, shape: [1]}\n"
+            b"workers:\n  a: {steps: [{increment: {array: counter, times: 2}}]}\n"
+            b"  b: {steps: [{increment: {array: counter, times: 2}}]}\n")
+    for _ in range(3):
+        summary = run_headless(load_text(text, "schedule.yaml"),
+                               schedule=["a", "a", "a", "a", "b", "a"]).summary
+        assert summary["schedule_error"]["index"] == 5
+        counter = summary["channels"]["counter"]
+        assert (counter["increments"], counter["values"]) == (2, [2])

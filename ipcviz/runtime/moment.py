@@ -76,14 +76,19 @@ class MomentReader:
         self.last: Moment | None = None
 
     def read(self, arr: np.ndarray, rows: list[int], channels: Iterable[Any],
-             moving: Callable[[], list[int]] | None = None, columns: int | None = None
-             ) -> Moment:
+             moving: Callable[[], list[int]] | None = None, columns: int | None = None,
+             patience: float | None = None) -> Moment:
         """Freeze the workers of `rows` (the rows of workers that run steps), copy `arr`
         (its first `columns` cells of each row: the event rings are read live, by their
         own sequence numbers), observe `channels` (objects with `.name` and
         `.observe()`), let them go. When some row is not ready at the first look,
         `moving()` says which rows can still move (not ended, stopped or a zombie) and
-        only those are waited for."""
+        only those are waited for. `patience`: how long to wait for them (default
+        FREEZE_WAIT, FIRST_WAIT before any reading was whole).
+
+        A worker whose steps are done (its OP cell T.OP_DONE) has counted all it will
+        ever count and is ready too: it is on its way out of the process and reaches no
+        quiet point again, and waiting for it made the last reading of a run not whole."""
         self._token = self._token % (1 << 40) + 1
         token = self._token
         self.stats.readings += 1
@@ -91,12 +96,15 @@ class MomentReader:
         try:
             index = np.asarray(rows, dtype=np.intp)
             start = time.monotonic()
-            deadline = start + (FREEZE_WAIT if self.last is not None else FIRST_WAIT)
+            if patience is None:
+                patience = FREEZE_WAIT if self.last is not None else FIRST_WAIT
+            deadline = start + patience
             while True:
                 cells = arr[index, T.FROZEN:T.WAITS + 1]
                 waits = cells[:, -1]
                 taken = arr[index, T.TAKEN]
-                ready = (cells[:, 0] == token) | (waits & 1 == 1)
+                ready = ((cells[:, 0] == token) | (waits & 1 == 1)
+                         | (arr[index, T.OP] == T.OP_DONE))
                 if ready.all() or time.monotonic() > deadline:
                     break
                 if moving is not None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ipcviz.host.process import CLOCK_TICKS, StatFiles, parse_stat
 from ipcviz.runtime.channel_views import ChannelViews, rank_compared
-from ipcviz.runtime.moment import Moment, MomentReader, moving_rows
+from ipcviz.runtime.moment import FIRST_WAIT, Moment, MomentReader, moving_rows
 from ipcviz.runtime.procmasks import read_masks
 from ipcviz.runtime.signal_merges import MergeProofs
 from ipcviz.runtime.worker_views import MASKS_EVERY, WorkerViews, names_of
@@ -39,6 +39,9 @@ EVENT_HOLD = 0.05
 #: milliseconds later
 REREADS = 5
 REREAD_PAUSE = 0.0005
+#: how many times the last reading of a run is taken again until it is whole
+FINAL_TRIES = 8
+
 
 class Sampler(WorkerViews, ChannelViews):
     """Turns the runtime's state into Snapshots at the caller's pace."""
@@ -111,7 +114,8 @@ class Sampler(WorkerViews, ChannelViews):
         if kernel:  # the /proc files of processes that are gone are given back
             self._stat_files.forget({p.ident.pid for p in rt.procs if p.alive and p.ident}
                                     | {k.ident.pid for k in kids if k.exit is None})
-        arr, workers, channels, by_workers = self._one_moment(kids, channel_names, now)
+        arr, workers, channels, by_workers = self._one_moment(kids, channel_names, now,
+                                                              final=flush)
         # (when, who, event): exact times order the workers' events (effect after cause
         # even within one millisecond); at equal shown times the runtime's (a timeline
         # signal, a key) come first: they are the cause
@@ -171,22 +175,39 @@ class Sampler(WorkerViews, ChannelViews):
             run_time=round(rt.run_time, 3),
         )
 
-    def _one_moment(self, kids: list[SpawnedProc], channel_names: list[str], now: float
-                    ) -> tuple[np.ndarray | None, list[WorkerView], tuple[ChannelView, ...],
+    def _one_moment(self, kids: list[SpawnedProc], channel_names: list[str], now: float,
+                    final: bool = False) -> tuple[np.ndarray | None, list[WorkerView], tuple[ChannelView, ...],
                                dict[int, dict[int, int]]]:
         """The table (a copy), the workers' and the channels' views, all of one moment
         (runtime/moment.py). A whole reading whose channels break a relation their kind
         states (telemetry/invariants.py: a semaphore taken as a wait ended, counted a
         moment later) is taken again, up to REREADS times; a reading that is not whole
         (a worker the machine's load kept from its quiet point) gives way to the last
-        whole one: a frame shows an earlier moment rather than two moments mixed."""
+        whole one: a frame shows an earlier moment rather than two moments mixed.
+
+        Not the `final` reading (the run's last frame, its summary): that one is taken
+        again until it is whole, up to FINAL_TRIES times; an earlier moment would make the
+        summary's counts those of seconds before the end."""
         rt = self.runtime
         if rt.table is None:
             return None, *self._views_of(None, kids, channel_names, now)
         fresh, stats = self._fresh, self.moments.stats
         tries = 0
-        moment = self.moments.read(rt.table.array, self._stepping_rows(kids), rt.channels,
-                                   lambda: self._moving_rows(kids), rt.table.layout.event_base)
+
+        def read() -> Moment:
+            return self.moments.read(rt.table.array, self._stepping_rows(kids), rt.channels,
+                                     lambda: self._moving_rows(kids),
+                                     rt.table.layout.event_base,
+                                     patience=FIRST_WAIT if final else None)
+
+        moment = read()
+        for _ in range(FINAL_TRIES if final else 0):
+            if moment.whole:
+                break
+            moment = read()
+        if final and not moment.whole:
+            stats.unsettled += 1  # the latest reading, not an earlier one
+            self.moments.last = moment
         while True:
             if not moment.whole and self.moments.last is not None:
                 stats.earlier += 1  # (no views made of a reading that will not be shown)
