@@ -40,7 +40,7 @@ import time
 _T = {"begin": time.monotonic()}
 import atexit, json, os, sys
 from ipcviz.cli import main
-from ipcviz.runtime import supervisor, cleanup, session, containment, headless
+from ipcviz.runtime import supervisor, cleanup, forking, session, containment, headless
 from ipcviz.runtime.sampler import Sampler
 from ipcviz.host import registry
 _T["imported"] = time.monotonic()
@@ -67,16 +67,16 @@ def span(owner, attr, name, first=True):
 span(supervisor, "sweep_dead_runs", "sweep")
 span(supervisor.Runtime, "start", "start")
 span(containment.Containment, "make", "cgroup_make")
-span(supervisor.Runtime, "_fork", "fork", first=False)
+span(forking.Workers, "fork", "fork", first=False)
 span(registry.Registry, "add_process", "registry_add", first=False)
 span(session.Session, "run", "run")
 span(Sampler, "sample", "sample", first=False)
-span(cleanup.Cleanup, "quiesce", "quiesce")
-span(cleanup.Cleanup, "shutdown", "shutdown")
+span(cleanup.Cleaner, "quiesce", "quiesce")
+span(supervisor.Runtime, "shutdown", "shutdown")
 span(containment.Containment, "kill", "cgroup_kill")
 span(containment.Containment, "remove", "cgroup_remove")
 span(registry.Registry, "remove_all", "registry_remove")
-span(cleanup.Cleanup, "leaks", "leaks")
+span(cleanup.Cleaner, "leaks", "leaks")
 span(headless, "build_summary", "summary")
 
 @atexit.register

@@ -28,89 +28,57 @@ naming one; the scheduler says so too, rather than wait).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
-from ipcviz.host.process import ProcessIdentity, read_stat
-from ipcviz.signals import signal_name
+import numpy as np
+
+from ipcviz.channels.base import Channel
+from ipcviz.runtime.schedule_terms import (  # (the names the scheduler's users import)
+    SPEEDS,
+    Mode,
+    NextOp,
+    ScheduleError,
+    describe_next,
+    parse_schedule,
+    speed_problem,
+)
+from ipcviz.runtime.whereabouts import Proc, Whereabouts
 from ipcviz.telemetry import table as T
 
 
-class Proc(Protocol):
-    """What the scheduler reads of one of the runtime's worker processes."""
-
-    name: str
-    row: int
-    alive: bool
-    ident: ProcessIdentity | None
+class Child(Protocol):
+    """What the scheduler reads of a child a worker spawned."""
 
     @property
-    def runs_program(self) -> bool: ...
+    def name(self) -> str: ...
+
+    @property
+    def row(self) -> int: ...
+
+    @property
+    def exit(self) -> int | str | None: ...
 
 
 class Runtime(Protocol):
     """What the scheduler reads of the runtime that owns it (typed here so that the
     runtime's module and this one do not import each other)."""
 
-    table: T.Table | None
-    channels: Sequence[Any]
-    procs: Sequence[Any]
+    @property
+    def table(self) -> T.Table | None: ...
 
-    def spawned(self) -> Sequence[Any]: ...
+    @property
+    def channels(self) -> Sequence[Channel]: ...
+
+    @property
+    def procs(self) -> Sequence[Proc]: ...
+
+    def spawned(self) -> Sequence[Child]: ...
 
     @property
     def elapsed(self) -> float: ...
 
-    def _log(self, worker: str, text: str, kind: str, at: float | None = None) -> None: ...
-
-#: speed factors, fastest first (`-` and `+` in the app walk this list)
-SPEEDS = tuple(1 / 2 ** k for k in range(7))
-#: a worker in a blocking call, asleep in the kernel this long, counts as blocked
-BLOCK_CONFIRM = 0.005
-
-Mode = Literal["run", "pause", "step", "schedule"]
-
-
-def parse_schedule(text: str | list[str]) -> list[str]:
-    """A schedule as its list of worker names ("a b a b", "a,b" or a list)."""
-    if isinstance(text, list):
-        return list(text)
-    return text.replace(",", " ").split()
-
-
-def speed_problem(speed: float) -> str | None:
-    """Why `speed` is not one of SPEEDS, or None."""
-    if speed in SPEEDS:
-        return None
-    return f"{speed} is not a speed (use 1, 0.5, 0.25, 0.125, 0.0625, 0.03125 or 0.015625)"
-
-
-@dataclass(frozen=True)
-class NextOp:
-    """What a held worker does next, for a "next:" column: `kind` is an operation's name
-    (an increment is a `load` then a `store`), `detail` the words ("load counter[0]")."""
-
-    kind: str
-    channel: str | None
-    detail: str
-
-
-@dataclass(frozen=True)
-class ScheduleError:
-    """The schedule could not go on: entry `index` names `worker`, which cannot move."""
-
-    index: int
-    worker: str
-    reason: str
-
-    @property
-    def text(self) -> str:
-        return f"schedule[{self.index}]: worker '{self.worker}' cannot move: {self.reason}"
-
-    def to_dict(self) -> dict[str, object]:
-        return {"index": self.index, "worker": self.worker, "reason": self.reason}
-
+    def log(self, worker: str, text: str, kind: str, at: float | None = None) -> None: ...
 
 class Scheduler:
     """The run-wide mode of one Runtime. The runtime calls `attach` once its table exists
@@ -118,7 +86,7 @@ class Scheduler:
 
     def __init__(self, runtime: Runtime, schedule: list[str] | None = None,
                  after_schedule: str = "run", speed: float = 1.0,
-                 clock=time.monotonic, held: bool = False):
+                 clock: Callable[[], float] = time.monotonic, held: bool = False):
         self.runtime = runtime
         self.clock = clock
         self.schedule = list(schedule or [])
@@ -145,7 +113,7 @@ class Scheduler:
         self._run_time = 0.0
         self._schedule_time = 0.0
         self._last = clock()
-        self._blocked_since: dict[int, float] = {}
+        self._places = Whereabouts(self._cells, self._channel_names, clock)
         self._next_grant = 0.0
 
     # ---------------------------------------------------------------- cells
@@ -158,10 +126,13 @@ class Scheduler:
         if self.mode != "run":
             self._set_bit(T.PAUSE_RUN, True)
 
-    def _cells(self):
+    def _cells(self) -> np.ndarray:
         table = self.runtime.table
         assert table is not None
         return table.array
+
+    def _channel_names(self) -> list[str]:
+        return [c.name for c in self.runtime.channels]
 
     def _set_bit(self, bit: int, on: bool) -> None:
         if self.runtime.table is None:
@@ -213,7 +184,7 @@ class Scheduler:
             self.pause()
         self.mode, self.held_from = "step", None
         for name, row, proc in self._rows():
-            if name == worker and self._where(row, proc)[0] == "held":
+            if name == worker and self._places.of(row, proc)[0] == "held":
                 self._grant(row, name)
                 return True
         return False
@@ -227,7 +198,7 @@ class Scheduler:
         if self._held_schedule():
             name = self.schedule[self._position]
             for row_name, row, proc in self._rows():
-                if row_name == name and self._where(row, proc)[0] == "held":
+                if row_name == name and self._places.of(row, proc)[0] == "held":
                     self._grant(row, name)
                     self._position += 1
                     return [name]
@@ -235,7 +206,7 @@ class Scheduler:
         self.held_from = None
         moved = []
         for name, row, proc in self._rows():
-            if self._where(row, proc)[0] == "held":
+            if self._places.of(row, proc)[0] == "held":
                 self._grant(row, name)
                 moved.append(name)
         return moved
@@ -280,7 +251,7 @@ class Scheduler:
         names = [c.name for c in self.runtime.channels]
         out: dict[str, NextOp | None] = {}
         for name, row, proc in self._rows():
-            if self._where(row, proc)[0] not in ("held", "paused"):
+            if self._places.of(row, proc)[0] not in ("held", "paused"):
                 out[name] = None
                 continue
             kind = int(arr[row, T.NEXT_OP])
@@ -293,7 +264,7 @@ class Scheduler:
         """No worker is between two boundaries: each is held, paused, blocked in the
         kernel, stopped or gone (so what the table shows will not move by itself).
         Programs are not waited for: they have no boundaries and run as they like."""
-        return all(self._where(p.row, p)[0] != "moving" for p in self.runtime.procs
+        return all(self._places.of(p.row, p)[0] != "moving" for p in self.runtime.procs
                    if not p.runs_program)
 
     def _shape(self, channel: int) -> tuple[int, ...]:
@@ -326,49 +297,12 @@ class Scheduler:
                              self._shape(channel)).detail
         on_schedule = self.mode == "schedule" or self._held_schedule()
         place = f"{self._position + 1}/{len(self.schedule)}" if on_schedule else self.steps
-        self.runtime._log("runtime", f"step {place}: {name}: {what}", "runtime")
+        self.runtime.log("runtime", f"step {place}: {name}: {what}", "runtime")
         arr[row, T.CTRL_GRANTS] = max(int(arr[row, T.CTRL_GRANTS]), int(arr[row, T.TAKEN])) + 1
         self.performed.append(name)
         if self._free_since_grant:
             self.ran_freely = True
             self._free_since_grant = False
-
-    def _where(self, row: int, proc: Proc | None) -> tuple[str, str]:
-        """Where a worker is: held, paused (its own `p`), moving, blocked, stopped or exited;
-        with the words of why it cannot move."""
-        if proc is not None and (not proc.alive or proc.ident is None):
-            return "exited", "it has exited"
-        if proc is not None and proc.runs_program:
-            return "program", "it runs a program: no step boundary holds it"
-        arr = self._cells()
-        cells = arr[row]
-        if cells[T.HELD] and cells[T.TAKEN] >= cells[T.CTRL_GRANTS]:
-            if cells[T.CTRL_PAUSE] & T.PAUSE_WORKER:
-                return "paused", "its steps are paused (p)"
-            return "held", ""
-        pid = int(cells[T.PID])
-        stat = read_stat(pid) if pid else None
-        if stat is None or stat.start_ticks != int(cells[T.START]) or stat.state in ("Z", "X"):
-            return "exited", "it has exited"
-        if stat.state in ("T", "t"):
-            return "stopped", "it is stopped (SIGSTOP)"
-        op = int(cells[T.OP])
-        if op == T.OP_DONE:
-            return "exited", "it has exited"
-        if op in T.BLOCKING_OPS and stat.state in ("S", "D"):
-            now = self.clock()
-            since = self._blocked_since.setdefault(row, now)
-            if now - since >= BLOCK_CONFIRM:
-                channel = int(cells[T.OP_CHANNEL])
-                names = [c.name for c in self.runtime.channels]
-                on = names[channel] if 0 <= channel < len(names) else ""
-                what = T.OP_NAMES.get(op, "?")
-                if op == T.OP_WAIT_SIGNAL:
-                    on = signal_name(int(cells[T.OP_ARG]))
-                return "blocked", f"it is blocked ({what} {on})".replace(" )", ")")
-            return "moving", ""
-        self._blocked_since.pop(row, None)
-        return "moving", ""
 
     # ---------------------------------------------------------------- schedule
 
@@ -393,7 +327,7 @@ class Scheduler:
             if proc is None:  # validated before the run; a defect if it happens
                 self._fail(name, "no such worker")
                 return
-            place, why = self._where(proc.row, proc)
+            place, why = self._places.of(proc.row, proc)
             if place != "held":
                 self._fail(name, why)
                 return
@@ -411,13 +345,13 @@ class Scheduler:
         else:
             when = self.runtime.elapsed  # before the workers go on: the cause comes first
             self.resume()
-            self.runtime._log("runtime", "schedule done: running", "runtime", at=when)
+            self.runtime.log("runtime", "schedule done: running", "runtime", at=when)
 
     def _out_of_time(self, by_name: dict[str, Proc]) -> None:
         """The run's limit came with the schedule under way: an error naming the worker
         still moving (the one it waited for), else the entry it had reached."""
         moving = next((name for name, row, proc in self._rows()
-                       if self._where(row, proc)[0] == "moving"), None)
+                       if self._places.of(row, proc)[0] == "moving"), None)
         if moving is not None:
             self._position = max(0, self._position - 1)
         elif self._position < len(self.schedule):
@@ -429,14 +363,5 @@ class Scheduler:
 
     def _fail(self, name: str, why: str) -> None:
         self.error = ScheduleError(self._position, name, why)
-        self.runtime._log("runtime", self.error.text, "runtime")
+        self.runtime.log("runtime", self.error.text, "runtime")
         self.mode = "pause"
-
-
-def describe_next(kind: int, channel: str | None, arg: int, shape: tuple[int, ...]) -> NextOp:
-    """The words for a worker's next operation (an OP code: the table of kinds gives each
-    operation its words)."""
-    op = T.OP_OF.get(kind)
-    if op is None:
-        return NextOp("?", channel, "wait")
-    return NextOp(op.name, channel, op.words(channel or "", arg, shape))

@@ -1,0 +1,93 @@
+"""Where a worker is, as the scheduler sees it: held at its step boundary, paused by
+its own `p`, moving, blocked in the kernel, stopped or exited. Read from the worker's
+control cells of the telemetry table and from /proc, with the words of why a worker
+that is not held cannot take a step."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Literal, Protocol
+
+import numpy as np
+
+from ipcviz.host.process import ProcessIdentity, read_stat
+from ipcviz.signals import signal_name
+from ipcviz.telemetry import table as T
+
+#: a worker in a blocking call, asleep in the kernel this long, counts as blocked
+BLOCK_CONFIRM = 0.005
+
+Place = Literal["held", "paused", "moving", "blocked", "stopped", "exited", "program"]
+
+
+class Proc(Protocol):
+    """What the scheduler reads of one of the runtime's worker processes."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def row(self) -> int: ...
+
+    @property
+    def alive(self) -> bool: ...
+
+    @property
+    def ident(self) -> ProcessIdentity | None: ...
+
+    @property
+    def runs_program(self) -> bool: ...
+
+
+class Whereabouts:
+    """Tells where each worker is; a worker asleep in a blocking call counts as blocked
+    once it has slept there BLOCK_CONFIRM seconds (before that it may be on its way)."""
+
+    def __init__(self, cells: Callable[[], np.ndarray], channel_names: Callable[[], list[str]],
+                 clock: Callable[[], float] = time.monotonic):
+        """`cells`: the table's rows; `channel_names`: the run's channels, in order."""
+        self._cells = cells
+        self._channel_names = channel_names
+        self._clock = clock
+        self._blocked_since: dict[int, float] = {}
+
+    def of(self, row: int, proc: Proc | None) -> tuple[Place, str]:
+        """Where the worker of `row` is (`proc`: None for a spawned child), with the words
+        of why it cannot move."""
+        if proc is not None and (not proc.alive or proc.ident is None):
+            return "exited", "it has exited"
+        if proc is not None and proc.runs_program:
+            return "program", "it runs a program: no step boundary holds it"
+        cells = self._cells()[row]
+        if cells[T.HELD] and cells[T.TAKEN] >= cells[T.CTRL_GRANTS]:
+            if cells[T.CTRL_PAUSE] & T.PAUSE_WORKER:
+                return "paused", "its steps are paused (p)"
+            return "held", ""
+        pid = int(cells[T.PID])
+        stat = read_stat(pid) if pid else None
+        if stat is None or stat.start_ticks != int(cells[T.START]) or stat.state in ("Z", "X"):
+            return "exited", "it has exited"
+        if stat.state in ("T", "t"):
+            return "stopped", "it is stopped (SIGSTOP)"
+        op = int(cells[T.OP])
+        if op == T.OP_DONE:
+            return "exited", "it has exited"
+        if op in T.BLOCKING_OPS and stat.state in ("S", "D"):
+            now = self._clock()
+            since = self._blocked_since.setdefault(row, now)
+            if now - since >= BLOCK_CONFIRM:
+                return "blocked", self._blocked_on(cells, op)
+            return "moving", ""
+        self._blocked_since.pop(row, None)
+        return "moving", ""
+
+    def _blocked_on(self, cells: np.ndarray, op: int) -> str:
+        """The words for a worker blocked in operation `op`: on which channel or signal."""
+        channel = int(cells[T.OP_CHANNEL])
+        names = self._channel_names()
+        on = names[channel] if 0 <= channel < len(names) else ""
+        what = T.OP_NAMES.get(op, "?")
+        if op == T.OP_WAIT_SIGNAL:
+            on = signal_name(int(cells[T.OP_ARG]))
+        return f"it is blocked ({what} {on})".replace(" )", ")")
