@@ -10,6 +10,7 @@ import time
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text
 from ipcviz.telemetry import table as T
+from tests.waiting import wait_until
 
 BUSY = b"""\
 channels:
@@ -41,12 +42,12 @@ def test_a_busy_worker_without_handlers_has_no_signal_in_flight(nothing_left_beh
         arr = runtime.table.array
         busy = next(p for p in runtime.procs if p.name == "busy")
         counting = next(p for p in runtime.procs if p.name == "counting")
-        deadline = time.monotonic() + 20
         # busy has started its loop, and counting (which has a handler, so a delivery to
         # it could be in flight) sleeps in its step: starting up, it was on the CPU too
-        while not (arr[busy.row, T.EVENT_SEQ] >= 1 and int(arr[counting.row, T.WAITS]) & 1
-                   and _state(runtime, "counting") == "S") and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: arr[busy.row, T.EVENT_SEQ] >= 1
+                   and int(arr[counting.row, T.WAITS]) & 1
+                   and _state(runtime, "counting") == "S", timeout=20,
+                   message="busy in its loop and counting asleep in its step")
         assert _running(runtime, "busy")  # in its loop: on the CPU or waiting for it
         assert not runtime.cleaner.signals_in_flight()
     finally:
@@ -63,16 +64,18 @@ def test_a_busy_run_quiesces_held_workers_looking_seldom(nothing_left_behind) ->
     runtime = Runtime(load_text(text, "final.yaml"))
     try:
         runtime.start()
-        time.sleep(0.3)
-        assert runtime.quiesce()
         assert runtime.table is not None
         arr = runtime.table.array
         rows = [p.row for p in runtime.procs if p.name.startswith("busy")]
         assert len(rows) == 8
+        wait_until(lambda: (arr[rows, T.EVENT_SEQ] >= 1).all(), timeout=20,
+                   message="every busy worker in its loop")  # held while busy, not starting
+        assert runtime.quiesce()
         assert all(arr[r, T.HELD] == 1 for r in rows)  # each held at its boundary
         counters = slice(T.SIG_RECEIVED, runtime.table.layout.event_base)
         counted, waits = arr[rows, counters].copy(), arr[rows, T.WAITS].copy()
         started = time.monotonic()
+        # the window the looks are counted in: the rate of looks is what is tested
         time.sleep(0.2)
         looks = (arr[rows, T.WAITS] - waits) // 2  # each look is one wait: two cells
         elapsed = time.monotonic() - started
@@ -118,3 +121,40 @@ def test_a_reading_of_held_workers_is_whole_when_they_look_at_their_cells() -> N
     assert reader.read(arr, [0, 1], [_WakesDuringReading(arr, [0, 1])]).whole
     assert not reader.read(arr, [0, 1, 2], [_WakesDuringReading(arr, [2])]).whole
     assert not reader.read(arr, [0, 1], [_WakesDuringReading(arr, [0], take=True)]).whole
+
+
+def test_a_worker_whose_steps_are_done_is_not_waited_for() -> None:
+    """A worker past its last step (OP_DONE) is on its way out of the process: it reaches
+    no quiet point again, but it has counted everything. Waiting for it made the last
+    reading of a scheduled run not whole, and the summary showed the counts of an earlier
+    moment (an array at 0 after two increments). A worker still at work and not at a
+    quiet point keeps the reading from being whole."""
+    import numpy as np
+
+    from ipcviz.runtime.moment import MomentReader
+
+    width = T.Layout(channels=1, rows=3, sent_slots=0).width
+    arr = np.zeros((3, width), dtype=np.int64)
+    arr[0, T.OP] = T.OP_DONE  # done, neither frozen nor in a wait
+    arr[1, T.WAITS] = 1  # waits with everything counted
+    arr[2, T.OP] = T.OP_INCREMENT  # at work
+    reader = MomentReader()
+    assert reader.read(arr, [0, 1], [], patience=0.001).whole
+    assert not reader.read(arr, [0, 1, 2], [], patience=0.001).whole
+
+
+def test_a_scheduled_run_ends_with_the_counts_of_its_end(nothing_left_behind) -> None:
+    """The summary of a scheduled run that stops at an error: the last reading is taken
+    again until it is whole, never replaced by an earlier moment. a's four operations are
+    two increments, b's load leaves the array alone, then a (exited) cannot move."""
+    from ipcviz.runtime.headless import run_headless
+
+    text = (b"duration: 5\nchannels:\n  counter: {kind: shared_array, shape: [1]}\n"
+            b"workers:\n  a: {steps: [{increment: {array: counter, times: 2}}]}\n"
+            b"  b: {steps: [{increment: {array: counter, times: 2}}]}\n")
+    for _ in range(3):
+        summary = run_headless(load_text(text, "schedule.yaml"),
+                               schedule=["a", "a", "a", "a", "b", "a"]).summary
+        assert summary["schedule_error"]["index"] == 5
+        counter = summary["channels"]["counter"]
+        assert (counter["increments"], counter["values"]) == (2, [2])
