@@ -115,9 +115,11 @@ def test_a_killed_runtime_leaves_its_queue_to_the_sweep(nothing_left_behind,
     assert msqid not in sysv_queues()
 
 
-def test_a_terminated_headless_run_removes_its_queue(nothing_left_behind,
-                                                     scenario_file) -> None:
-    """SIGTERM to a headless run: its cleanup removes the queue before it exits."""
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_stopped_headless_run_removes_its_queue(nothing_left_behind, scenario_file,
+                                                  sig: int) -> None:
+    """SIGTERM, Ctrl-C or a hang-up to a headless run: its cleanup removes the queue
+    before it exits."""
     before = sysv_queues()
     proc = subprocess.Popen([os.sys.executable, "-m", "ipcviz", "run",
                              str(scenario_file(WAITING)), "--headless", "--json"],
@@ -125,7 +127,7 @@ def test_a_terminated_headless_run_removes_its_queue(nothing_left_behind,
     try:
         wait_until(lambda: any(q[1] == 3 for i, q in sysv_queues().items()
                                if i not in before), message="the queue filled")
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
@@ -172,10 +174,13 @@ workers:
 
 
 def test_the_queues_panel_says_each_type(nothing_left_behind, scenario_file) -> None:
-    """The panel's line per type, from a live frame: three of type 1 queued, none taken."""
+    """The panel's line per type, from a live frame: three of type 1 queued, none taken;
+    then the key the queue has in `ipcs -q`."""
     from ipcviz.tui.widgets.queues import type_lines
 
     with LiveRun(str(scenario_file(WAITING))) as run:
         snap = run.wait_for(lambda s: s.channel("mail").data.get("depth") == 3)
-        (line,) = type_lines([snap.channel("mail")])
-    assert line.plain == " mail by type: type 1 sent 3, received 0, queued 3"
+        mail = snap.channel("mail")
+        lines = [line.plain for line in type_lines([mail])]
+    assert lines == [" mail type 1: sent 3, received 0, queued 3",
+                     f" mail is key {mail.data['key']} in `ipcs -q` while the run lives"]

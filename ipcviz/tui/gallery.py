@@ -43,6 +43,9 @@ GALLERY: dict[str, Moment] = {
                                   "of EAGAINs for the same 3 messages."),
     "mqueue_bounded": Moment(2.4, (), "The producer was killed, its 5 messages stay in the "
                              "kernel's queue; urgent is blocked on send."),
+    "sysv_message_types": Moment(1.5, (), "msgrcv by type: urgent asked for type 2 and took "
+                                 "both urgent messages from behind the routine ones, which "
+                                 "stay queued (ipcs -q lists the queue)."),
     "queue_capacity": Moment(1.5, (), "Rendezvous, bounded and unbounded queues under the "
                              "same load."),
     "socket_echo": Moment(0.8, (), "TCP and Unix-domain echo servers, connections counted "

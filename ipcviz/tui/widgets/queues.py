@@ -75,7 +75,8 @@ class QueuesPanel(Panel):
                 used, most = queue.bytes_queued, queue.byte_capacity
                 gauge = Text(bar(used / most, width),
                              style="red" if used >= most else "yellow" if depth else "green")
-                gauge.append(f" {depth} ({used} / {most} B)")
+                gauge.append(f" {depth} ({used} B)" if narrow else
+                             f" {depth} ({used} / {most} B)")
             elif isinstance(capacity, int) and capacity > 0:
                 gauge = Text(bar(depth / top, width),
                              style="red" if full else "yellow" if depth else "green")
@@ -118,22 +119,23 @@ class QueuesPanel(Panel):
 
 
 def type_lines(queues: list) -> list[Text]:
-    """One line per queue whose messages have types: per type, how many were sent, how
+    """For a queue whose messages have types, one line per type: how many were sent, how
     many were received and how many are still in the queue (read in place from the
-    kernel; "?" where the kernel cannot show a queued message's type)."""
+    kernel; "?" where the kernel cannot show a queued message's type), then the key
+    `ipcs -q` lists it by."""
     lines = []
     for c in queues:
-        by_type = QueueView.of(c).by_type
-        if not by_type:
-            continue
-        line = Text(f" {c.name} by type: ")
-        for i, (t, sent, got, queued) in enumerate(by_type):
-            line.append(" · " if i else "")
-            line.append(f"type {t}", style="bold")
+        queue = QueueView.of(c)
+        for t, sent, got, queued in queue.by_type:
+            line = Text(f" {c.name} ")
+            line.append(f"type {t}:", style="bold")
             line.append(f" sent {'?' if queued is None else sent}, received {got}, ")
             line.append(f"queued {'?' if queued is None else queued}",
                         style="yellow" if queued else "")
-        lines.append(line)
+            lines.append(line)
+        if queue.by_type and isinstance(c.data.get("key"), str):
+            lines.append(Text(f" {c.name} is key {c.data['key']} in `ipcs -q` while the run "
+                              "lives", style="dim"))
     return lines
 
 
