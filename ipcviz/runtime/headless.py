@@ -82,7 +82,7 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
     summary["speed"] = scheduler.speed
     summary["schedule"] = list(scheduler.performed)
     summary["schedule_error"] = None if scheduler.error is None else scheduler.error.to_dict()
-    return HeadlessResult(summary, final, list(leaks["details"]))  # type: ignore[arg-type]
+    return HeadlessResult(summary, final, list(leaks["details"]))
 
 
 def final_frame(sampler: Sampler, quiesce: Callable[[], object]) -> Snapshot:

@@ -22,6 +22,9 @@ _SFD_CLOEXEC = 0o2000000
 _RECORD = 128  # sizeof(struct signalfd_siginfo)
 _HEAD = struct.Struct("=IiiI")  # ssi_signo, ssi_errno, ssi_code, ssi_pid
 
+#: the stack fault signal, named in `signal` only from Python 3.11 (16 on Linux)
+_SIGSTKFLT = int(getattr(signal, "SIGSTKFLT", 16))
+
 STOP_REQUESTS = frozenset({int(signal.SIGTERM), int(signal.SIGINT), int(signal.SIGHUP)})
 
 #: Routed through the inbox: everything a process may send us except the synchronous
@@ -30,7 +33,7 @@ STOP_REQUESTS = frozenset({int(signal.SIGTERM), int(signal.SIGINT), int(signal.S
 INBOX_SIGNALS = frozenset(
     {int(s) for s in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1,
                       signal.SIGUSR2, signal.SIGPIPE, signal.SIGALRM, signal.SIGTERM,
-                      signal.SIGSTKFLT, signal.SIGCHLD, signal.SIGCONT, signal.SIGURG,
+                      _SIGSTKFLT, signal.SIGCHLD, signal.SIGCONT, signal.SIGURG,
                       signal.SIGXCPU, signal.SIGXFSZ, signal.SIGVTALRM, signal.SIGPROF,
                       signal.SIGWINCH, signal.SIGIO, signal.SIGPWR)}
     | set(range(SIGRTMIN, SIGRTMAX + 1))

@@ -122,9 +122,9 @@ def become_program(argv: list[str], cwd: str, env: dict[str, str],
     """In a fresh fork that has already left the runtime's signals and priority behind:
     wire standard input and output, wait at the start gate, exec. Never returns."""
     try:
-        stdin = _stream_end(stdin_fd, stdin_path, os.O_RDONLY, os.devnull)
-        stdout = _stream_end(stdout_fd, stdout_path, os.O_WRONLY, None)
-        os.dup2(stdin, 0)
+        stdin = _stream_end(stdin_fd, stdin_path, os.O_RDONLY)
+        stdout = _stream_end(stdout_fd, stdout_path, os.O_WRONLY)
+        os.dup2(stdin if stdin is not None else os.open(os.devnull, os.O_RDONLY), 0)
         os.dup2(stdout if stdout is not None else out_w, 1)
         os.dup2(err_w, 2)
         for fd in (0, 1, 2):
@@ -140,8 +140,7 @@ def become_program(argv: list[str], cwd: str, env: dict[str, str],
     os._exit(127)
 
 
-def _stream_end(fd: int | None, path: str | None, flags: int, fallback: str | None
-                ) -> int | None:
+def _stream_end(fd: int | None, path: str | None, flags: int) -> int | None:
     """A blocking descriptor of the channel end a program reads or writes as a plain
     program would: a new open file description of the pipe (its own blocking mode; the
     scripted workers' ends stay non-blocking) or the FIFO's path opened for real."""
@@ -149,7 +148,7 @@ def _stream_end(fd: int | None, path: str | None, flags: int, fallback: str | No
         return os.open(f"/proc/self/fd/{fd}", flags)
     if path is not None:
         return os.open(path, flags)
-    return os.open(fallback, flags) if fallback is not None else None
+    return None
 
 
 @dataclass
