@@ -21,7 +21,8 @@ from ipcviz.format import escape_control
 CHAPTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Signals", ("signals_handlers", "signals_coalescing", "sigchld_zombies")),
     ("Pipes and FIFOs", ("pipe_oneway", "pipe_two_way", "pipe_bidirectional_race",
-                         "pipe_backpressure", "fifo_unrelated", "fifo_both_ways")),
+                         "pipe_backpressure", "fifo_unrelated", "fifo_both_ways",
+                         "pipe_eof_never")),
     ("Message queues and capacity", ("mqueue_bounded", "sysv_message_types",
                                      "mailbox_indirect", "queue_capacity",
                                      "nonblocking_receive", "message_duplication")),

@@ -9,7 +9,7 @@ The UI builds command objects and `encode`s them into one JSON line each; the ru
 Wire form (JSON lines on the runtime's stdin), kept as it always was:
   {"cmd": "action", "action": "signal", "arg": {"to": ..., "sig": N, "count": N}}
   {"cmd": "action", "action": "kill" | "stop" | "cont" | "restart" | "pause_steps"
-                             | "resume_steps", "arg": WORKER}
+                             | "resume_steps" | "close", "arg": WORKER}
   {"cmd": "action", "action": "lock", "arg": {"worker": ..., "enabled": true}}
   {"cmd": "trigger", "key": KEY}
   {"cmd": "time", "op": "pause" | "resume" | "step_all"}
@@ -92,6 +92,14 @@ class ResumeSteps:
 
 
 @dataclass(frozen=True)
+class CloseKept:
+    """The worker closes the pipe ends it keeps open (`keeps:`): the forgotten close."""
+
+    worker: str
+    action: ClassVar[str] = "close"
+
+
+@dataclass(frozen=True)
 class SetLock:
     """The race switch: the worker's `lock:` use on or off."""
 
@@ -149,7 +157,8 @@ class Quit:
     """The UI is done: the runtime cleans up and says bye."""
 
 
-Action = Union[SendSignal, Kill, Stop, Cont, Restart, PauseSteps, ResumeSteps, SetLock]
+Action = Union[SendSignal, Kill, Stop, Cont, Restart, PauseSteps, ResumeSteps, SetLock,
+               CloseKept]
 TimeCommand = Union[PauseRun, ResumeRun, StepAll, StepWorker, SetSpeed]
 Command = Union[Action, TimeCommand, FireTrigger, Quit]
 #: the speed factors SetSpeed accepts (as runtime/scheduler.py SPEEDS)
@@ -158,7 +167,7 @@ _TIME_PLAIN: dict[str, type] = {c.op: c for c in (PauseRun, ResumeRun, StepAll)}
 
 #: actions whose argument on the wire is one worker (or group) name
 _BY_NAME: dict[str, type] = {c.action: c for c in (Kill, Stop, Cont, Restart, PauseSteps,
-                                                    ResumeSteps)}
+                                                    ResumeSteps, CloseKept)}
 
 
 def encode(command: Command) -> dict[str, Any]:

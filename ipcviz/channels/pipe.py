@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ipcviz.channels.base import Broken, Channel
+from ipcviz.scenario.plan import KEPT_PREFIX
 
 F_SETPIPE_SZ = 1031
 F_GETPIPE_SZ = 1032
@@ -47,6 +48,10 @@ class StreamEndpoint:
         """The ends a spawned child with `roles` keeps (it inherits the spawner's)."""
         return StreamEndpoint(self.read_fd if "read" in roles else None,
                               self.write_fd if "write" in roles else None)
+
+    def forget(self, fd: int) -> None:
+        """`fd` is about to be closed: drop its poll object (the number may be reused)."""
+        self._pollers.pop(fd, None)
 
     def _poller(self, fd: int, mask: int) -> select.poll:
         poller = self._pollers.get(fd)
@@ -78,6 +83,13 @@ class StreamEndpoint:
 
     def wait_readable(self, timeout_ms: int | None = None) -> None:
         self._poller(self.read_fd, select.POLLIN).poll(timeout_ms)
+
+
+def _held(roles: set[str]) -> set[str]:
+    """The ends ("read", "write") a worker with these roles holds: the ends its steps use
+    and those it keeps unused (a role "kept write": scenario/plan.py KEPT_PREFIX). Only
+    the first are needs: `release` closes the runtime's copy of an end only kept."""
+    return {role.removeprefix(KEPT_PREFIX) for role in roles}
 
 
 class PipeChannel(Channel):
@@ -113,18 +125,22 @@ class PipeChannel(Channel):
         if self.spec.capacity:
             fcntl.fcntl(write_fd, F_SETPIPE_SZ, self.spec.capacity)
         self.capacity = fcntl.fcntl(write_fd, F_GETPIPE_SZ)
+        #: the pipe's inode: its descriptors in any process link to pipe:[inode]
+        self.inode = os.fstat(read_fd).st_ino
         self.fds: dict[str, int | None] = {"read": read_fd, "write": write_fd}
         self.fd_numbers = dict(self.fds)  # the numbers workers inherited them as
         self.last_buffered = 0
         self.max_buffered = 0
 
     def child_fds(self, roles: set[str]) -> set[int]:
-        return {fd for role, fd in self.fds.items() if role in roles and fd is not None}
+        held = _held(roles)
+        return {fd for role, fd in self.fds.items() if role in held and fd is not None}
 
     def attach(self, roles: set[str]) -> StreamEndpoint:
+        held = _held(roles)
         return StreamEndpoint(
-            self.fds["read"] if "read" in roles else None,
-            self.fds["write"] if "write" in roles else None,
+            self.fds["read"] if "read" in held else None,
+            self.fds["write"] if "write" in held else None,
         )
 
     def release(self, needed: set[str]) -> None:
@@ -135,8 +151,8 @@ class PipeChannel(Channel):
                 self.fds[role] = None
 
     def reopen(self, role: str, holders: list[tuple[int, set[str]]]) -> None:
-        if self.fds.get(role) is not None:
-            return
+        if role not in self.fds or self.fds[role] is not None:
+            return  # (a kept end is not needed: a restarted worker keeps it if it is there)
         for pid, roles in holders:
             for held in roles & set(self.fd_numbers):
                 path = f"/proc/{pid}/fd/{self.fd_numbers[held]}"

@@ -9,6 +9,7 @@ from typing import Any
 
 from ipcviz.format import speed_text
 from ipcviz.protocol import (
+    CloseKept,
     Command,
     Cont,
     FireTrigger,
@@ -53,7 +54,7 @@ class Actions:
             SendSignal: self._send, Kill: self._kill_stop_cont,
             Stop: self._kill_stop_cont, Cont: self._kill_stop_cont,
             Restart: self._restart, PauseSteps: self._pause, ResumeSteps: self._pause,
-            SetLock: self._lock, FireTrigger: self._trigger,
+            SetLock: self._lock, FireTrigger: self._trigger, CloseKept: self._close,
             PauseRun: self._time, ResumeRun: self._time, StepAll: self._time,
             StepWorker: self._time, SetSpeed: self._time,
         }  # (Quit is the session's: the input ends)
@@ -86,6 +87,14 @@ class Actions:
             self._control_bit(proc, T.CTRL_PAUSE, T.PAUSE_WORKER, pause)
             self._log(proc.name, "steps paused" if pause else "steps resumed", "runtime",
                       at=when)
+
+    def _close(self, command: CloseKept, source: str) -> None:
+        """Ask the worker to close the pipe ends it keeps (it does, in its read's wait or
+        before its next step, and says so in an event of its own)."""
+        for proc in self._workers.targets(command.worker):
+            when = self._clock.elapsed()
+            self._control(proc, T.CTRL_CLOSE_KEPT, 1)
+            self._log(proc.name, "asked to close the pipe ends it kept", "runtime", at=when)
 
     def _lock(self, command: SetLock, source: str) -> None:
         for proc in self._workers.targets(command.worker):

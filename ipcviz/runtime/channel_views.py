@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ipcviz.runtime.pipe_holders import RUNTIME, holders_of, pipe_data
 from ipcviz.scenario.kinds import CHANNELS, READING_ROLES, WRITING_ROLES
 from ipcviz.scenario.plan import channel_roles
 from ipcviz.scenario.schema import all_steps
@@ -39,6 +40,11 @@ FAMILY_READERS = {"bytes": "_read_bytes", "messages": "_read_messages", "rpc": "
                   "array": "_read_array", "lock": "_read_lock"}
 if {k.counters for k in CHANNELS.values()} - set(FAMILY_READERS):
     raise RuntimeError("a channel kind's counter family has no reader in channel_views.py")
+
+
+#: a run with at most this many processes has its pipes' holders read on every frame
+#: (a few directory listings); a bigger one on the frames that read /proc anyway
+PIPE_ENDS_EVERY_FRAME = 32
 
 
 class ChannelViews:
@@ -89,6 +95,8 @@ class ChannelViews:
         data.update(self._observation(r))
         if r.kind == "fifo":
             data["open_by"] = self._fifo_open_by(r.name, data.get("path"), workers)
+        elif r.kind == "pipe":
+            data.update(self._pipe_ends(r.name, workers, kids))
 
     def _interruptible_reads(self) -> frozenset[str]:
         """The pipes and FIFOs some worker reads with `interruptible: true`."""
@@ -249,6 +257,28 @@ class ChannelViews:
                 out[role].append(w.name)
         cache[name] = out
         return out
+
+    def _pipe_ends(self, name: str, workers: list[WorkerView], kids: list[SpawnedProc]
+                   ) -> dict[str, object]:
+        """Who holds each end of pipe `name`, from the descriptors of every process of
+        the run (pipe_holders.py): read for every pipe in one pass, on every frame of a
+        small run and on the frames that read /proc anyway in a big one; a holder that
+        has ended since is never shown (its descriptors closed when it did)."""
+        cache = self._pipe_cache  # type: ignore[attr-defined]
+        processes = [(RUNTIME, os.getpid())]
+        processes += [(w.name, w.pid) for w in workers
+                      if w.pid and w.state not in ("exited", "zombie")]
+        processes += [(k.name, k.ident.pid) for k in kids if k.exit is None]
+        if self._fresh or len(processes) <= PIPE_ENDS_EVERY_FRAME or name not in cache:
+            inodes = {c.inode: c.name for c in self.runtime.channels if c.kind == "pipe"}
+            found, hidden = holders_of(inodes, processes)
+            cache.clear()
+            for inode, ends in found.items():
+                cache[inodes[inode]] = (ends, hidden)
+        ends, hidden = cache.get(name, ([], []))
+        alive = {holder for holder, _pid in processes}
+        return pipe_data([e for e in ends if e.holder in alive],
+                         [h for h in hidden if h in alive])
 
     def _end_names(self, channel: str, wanted: frozenset[str]) -> tuple[End, ...]:
         """Who uses `channel` in these roles: a worker whose own steps do, or, for a

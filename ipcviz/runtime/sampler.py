@@ -77,6 +77,9 @@ class Sampler(WorkerViews, ChannelViews):
         self._waits: dict[int, object] = {}  # a program's pid -> what it waits in
         #: FIFO -> who holds it open ("read"/"write" -> workers), read from /proc on ticks
         self._fifo_cache: dict[str, dict[str, list[str]]] = {}
+        #: pipe -> who holds each end, from every process's descriptors, and the
+        #: processes whose descriptors the kernel hid (channel_views.py _pipe_ends)
+        self._pipe_cache: dict[str, tuple[list, list[str]]] = {}
         self._array_shapes: dict[int, tuple[int, ...]] | None = None
         #: the inodes of the scenario's pipes and FIFOs (WorkerViews, read once)
         self._inodes: dict[int, str] | None = None

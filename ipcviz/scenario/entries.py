@@ -35,10 +35,12 @@ _QUEUE = frozenset({"messages_sent", "messages_received", "bytes_sent", "bytes_r
                     "depth", "max_depth", "capacity", "empty_receives"})
 _PIPE = _BYTES | {"buffered", "max_buffered", "capacity", "interrupted_reads",
                   "restarted_reads"}
+#: an anonymous pipe's ends still open, counted in every process of the run (/proc)
+_PIPE_ENDS = frozenset({"write_ends_open", "read_ends_open"})
 #: the keys an `expect:` may check in a channel's entry, by kind (the entry has more:
 #: docs/scenario-format.md, Channel entries); a socket's by `channel_keys`
 CHANNEL_KIND_KEYS: dict[str, frozenset[str]] = {
-    "pipe": _PIPE,
+    "pipe": _PIPE | _PIPE_ENDS,
     "fifo": _PIPE | {"path"},
     "socket": _BYTES | {"writes", "reads", "peers_refused"},
     "mqueue": _QUEUE,

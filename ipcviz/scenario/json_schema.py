@@ -117,6 +117,9 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
                            "(non-zero exit or a signal), always.",
     ("Worker", "spawned"): "true: the runtime does not start it; a `spawn` step does.",
     ("Worker", "steps"): "What the worker does, in order.",
+    ("Worker", "keeps"): "Pipe -> the end (read or write) this worker keeps open although "
+                         "its steps never use it (a forgotten close; the `close` action "
+                         "closes it).",
     ("LockArgs", "worker"): "The worker (or group) whose `lock:` use changes.",
     ("LockArgs", "enabled"): "false: increments skip their semaphore (a race); true: use it.",
     ("TimelineEvent", "at"): "Seconds after the start.",
@@ -134,6 +137,7 @@ _ACTIONS = {
     "lock": "Switch a worker's `lock:` use off or on (the race-condition switch).",
     "pause_steps": "Stop running steps (the worker stays alive and handles signals).",
     "resume_steps": "Run steps again after pause_steps.",
+    "close": "The worker closes the pipe ends it `keeps:` open (the forgotten close, done).",
 }
 for _kind, _step in kinds.STEPS.items():
     DESCRIPTIONS[("Step", _kind)] = _step.doc

@@ -29,7 +29,7 @@ def bundled_dir() -> Path:
 COURSE_ORDER = (
     "signals_handlers", "signals_coalescing", "sigchld_zombies",
     "pipe_oneway", "pipe_two_way", "pipe_bidirectional_race", "pipe_backpressure",
-    "fifo_unrelated", "fifo_both_ways",
+    "fifo_unrelated", "fifo_both_ways", "pipe_eof_never",
     "mqueue_bounded", "sysv_message_types", "mailbox_indirect", "queue_capacity",
     "nonblocking_receive",
     "message_duplication",

@@ -14,6 +14,11 @@ from ipcviz.scenario import schema
 from ipcviz.scenario.kinds import CHANNELS, STEPS
 from ipcviz.scenario.programs import exec_roles
 
+#: a role "kept read" or "kept write": the worker holds that end of a pipe from its fork
+#: on, though no step of it uses the end (`keeps:`, scenario/keeps.py); the runtime does
+#: not count it as a need, so its own copy is released as if the worker had none
+KEPT_PREFIX = "kept "
+
 #: The target "row" of `signal: {to: parent}` (the runtime has no row of its own).
 PARENT_TARGET = -1
 
@@ -80,6 +85,8 @@ def make_plan(model: schema.Scenario, instances: list[tuple[str, str]]) -> Plan:
         for kid in spawns[group]:
             for name, r in own[kid].items():
                 merged.setdefault(name, set()).update(r)
+        for name, end in workers[group].keeps.items():  # held, never used (keeps.py)
+            merged.setdefault(name, set()).add(KEPT_PREFIX + end)
         roles[group] = {name: frozenset(r) for name, r in merged.items()}
     target_rows: dict[str, list[int]] = {}
     for row, (name, group) in enumerate(instances):

@@ -25,6 +25,7 @@ CHANNEL_KEYS = frozenset({
     "executed_twice", "errors", "latency_ms_mean", "latency_ms_max",
     "bytes_sent", "bytes_received", "moved", "mb_per_s", "rank", "handoff", "busy",
     "held", "max_held", "empty_receives", "accept_queue", "max_accept_queue",
+    "write_ends_open", "read_ends_open",
     "interrupted_reads", "restarted_reads",
 })
 _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d+)?)\s*$")

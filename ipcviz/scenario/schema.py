@@ -212,6 +212,10 @@ class Worker(Model):
     trace: bool = False
     """Extension: follow the program and every process it starts with strace: exact counts
     of the signals delivered to them and the bytes of each read and write by descriptor."""
+    keeps: dict[Name, Literal["read", "write"]] = Field({}, max_length=MAX_WORKERS)
+    """Extension: pipe -> the end (`read` or `write`) this worker keeps open although its
+    steps never use it, as a forked child that forgot to close it does (the `close`
+    action closes it)."""
 
     #: signals `handlers:` names more than once in other spellings (SIGUSR1, usr1, 10):
     #: number -> the spellings, in file order (the mapping kept only the last one)
@@ -242,7 +246,8 @@ class Worker(Model):
 
 # ---------------------------------------------------------------- actions
 
-ACTION_NAMES = ("signal", "kill", "stop", "cont", "restart", "lock", "pause_steps", "resume_steps")
+ACTION_NAMES = ("signal", "kill", "stop", "cont", "restart", "lock", "pause_steps", "resume_steps",
+                "close")
 
 
 class LockArgs(Model):
@@ -259,6 +264,7 @@ class _Action(Model):
     lock: LockArgs | None = None
     pause_steps: str | None = None
     resume_steps: str | None = None
+    close: str | None = None
 
     @model_validator(mode="after")
     def _one_action(self) -> _Action:

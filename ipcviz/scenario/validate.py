@@ -14,6 +14,7 @@ from ipcviz.scenario.channel_env import check_env_names
 from ipcviz.scenario.result_line import check_result
 from ipcviz.scenario.vary import check_vary
 from ipcviz.scenario.expectations import check_expect, check_question
+from ipcviz.scenario.keeps import check_keeps
 from ipcviz.scenario.keys import canonical_key, key_problem
 from ipcviz.scenario.programs import check_programs, check_signal_steps
 from ipcviz.scenario.sigaction_checks import check_sigaction
@@ -120,6 +121,7 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
         )
 
     yield from check_programs(scn)
+    yield from check_keeps(scn, unsure)
     yield from check_signal_steps(scn)
     yield from check_sigaction(scn)
     yield from _check_rpc_sides(scn)

@@ -82,6 +82,9 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
         return f"store {where} ← {b} (its copy + 1)", "io"
     if kind == T.EV_PEER_REFUSED:
         return _peer_refused(ch(a), b), "io"
+    if kind == T.EV_CLOSED_KEPT:
+        end = "write" if b & 1 else "read"
+        return f"closed its own {end} end of {ch(a)} (fd {b >> 1}), kept since fork", "io"
     if kind == T.EV_DISPOSITION:
         what = DISPOSITIONS[b] if 0 <= b < len(DISPOSITIONS) else "?"
         return f"set {signal_name(a)} to {what} (sigaction)", "signal"

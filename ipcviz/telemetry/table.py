@@ -72,7 +72,10 @@ FROZEN = 29
 #: call with everything counted: poll, sleep, a signal, a semaphore); a reading during
 #: which this did not move saw none of that worker's work half counted
 WAITS = 30
-HEADER = 31
+#: written by the runtime: 1 = close the pipe ends this worker keeps (`keeps:`, the
+#: `close` action); the worker looks at it while it waits in a read and between steps
+CTRL_CLOSE_KEPT = 31
+HEADER = 32
 
 # Bits of CTRL_PAUSE.
 PAUSE_WORKER, PAUSE_RUN, PAUSE_PACE = 1, 2, 4
@@ -188,6 +191,9 @@ EV_STORED = 30
 #: a peer from outside the run refused (channels/peers.py): (channel, who): bit 61 set
 #: for a datagram, the uid in bits 24-55 and the pid in bits 0-23 (all ones: not known)
 EV_PEER_REFUSED = 31
+#: a worker closed a pipe end it kept (`keeps:`, the `close` action): (channel, fd << 1 |
+#: 1 for the write end)
+EV_CLOSED_KEPT = 32
 #: a `disposition` step set a signal's action: (signal, index in kinds.DISPOSITIONS)
 EV_DISPOSITION = 40
 #: an `interruptible` read returned EINTR (a handler without SA_RESTART ran): (channel,

@@ -34,6 +34,8 @@ GALLERY: dict[str, Moment] = {
                              "else talk through it."),
     "fifo_both_ways": Moment(1.5, (), "One FIFO used both ways: each worker reads its OWN "
                              "words back; a named pipe is one byte stream too."),
+    "pipe_eof_never": Moment(2.5, (), "The writer is gone but the reader hangs: it holds "
+                             "the last write end itself, so EOF cannot come."),
     "mailbox_indirect": Moment(2.0, (), "Two senders, two receivers, one mailbox: each "
                                "message went to whichever receiver asked."),
     "counting_semaphore": Moment(0.6, (), "A semaphore of 3: three guests inside, five "

@@ -121,6 +121,8 @@ class Interpreter:
                 next_op = self._descriptions(steps)[i]
                 if next_op is not None:  # (a `repeat` is no operation: its steps hold)
                     hold(row, next_op)
+            if row.kept:  # pipe ends kept open unused: closed here once asked (`close`)
+                row.close_kept_if_asked()
             run()
             if signals.exit_code is not None:
                 signals.check_exit()

@@ -9,6 +9,7 @@ counter positions into locals once and store with plain memoryview writes.
 from __future__ import annotations
 
 import errno
+import os
 import signal
 import time
 from typing import TYPE_CHECKING, Any, Protocol
@@ -89,6 +90,10 @@ class WorkerRow:
         self.keep_reads: frozenset[str] = frozenset(
             st.args.from_read for st in all_steps(ctx.definition.steps)
             if st.kind == "write" and st.args.from_read is not None)
+        #: pipe -> the end ("read" or "write") this worker keeps open unused (`keeps:`)
+        #: until the runtime asks it to close them (CTRL_CLOSE_KEPT)
+        self.kept: dict[str, str] = dict(ctx.definition.keeps)
+        self._close_cell = self.base + T.CTRL_CLOSE_KEPT
         #: per queue: sequence numbers given to messages sent so far
         self.seq: dict[str, int] = {}
         #: per (queue, sender row): highest sequence number and the recent ones received
@@ -213,6 +218,23 @@ class WorkerRow:
             wall = min(left * divisor, SLEEP_SLICE)
             self.wait(time.sleep, wall)
             left -= wall / divisor
+
+    def close_kept_if_asked(self) -> None:
+        """Close the pipe ends this worker kept (`keeps:`) once the runtime has asked
+        (the `close` action), each with an event naming its descriptor: from then on the
+        kernel no longer counts this process among the pipe's holders of that end."""
+        if not self.kept or not self.cells[self._close_cell]:
+            return
+        for name, end in sorted(self.kept.items()):
+            endpoint = self.ctx.endpoints.get(name)
+            fd = getattr(endpoint, f"{end}_fd", None)
+            if endpoint is None or fd is None:
+                continue
+            endpoint.forget(fd)
+            os.close(fd)
+            setattr(endpoint, f"{end}_fd", None)
+            self.emit(T.EV_CLOSED_KEPT, self.index(name), fd << 1 | (end == "write"))
+        self.kept = {}
 
     # ------------------------------------------------------------ failures
 

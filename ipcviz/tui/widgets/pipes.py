@@ -14,6 +14,7 @@ from textual.css.scalar import Unit
 
 from ipcviz.tui.widgets.base import BORDER_LINES, Panel, ends_text, shown_lines
 from ipcviz.tui.widgets.grid import grid_lines
+from ipcviz.tui.widgets.pipe_ends import ends_notes
 
 from ipcviz.format import bar, format_bytes, sparkline
 from ipcviz.scenario.kinds import CHANNELS
@@ -118,6 +119,8 @@ class PipesPanel(Panel):
                         extra.append(page_note(c.name, buffered, capacity))
             if c.kind == "fifo":
                 extra.append(fifo_note(c))
+            elif c.kind == "pipe":  # a write end held by one that never writes (kernel's view)
+                extra += ends_notes(c, snap)
             if c.kind in ("pipe", "fifo"):
                 extra += epipe_notes(c, snap)
             # messages, not bulk: what a reader got in its last read (a socket: per client)

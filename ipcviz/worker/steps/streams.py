@@ -28,6 +28,9 @@ STREAM_KINDS = ("pipe", "fifo")
 EPIPE_EVENTS = (1, 10, 100, 1000, 10000)
 #: pause after a write failed with EPIPE, so a looping writer does not spin
 EPIPE_BACKOFF = 0.05
+#: how often a reader that keeps a pipe end (`keeps:`) looks, while it waits, whether it
+#: has been asked to close it
+KEPT_LOOK_MS = 50
 
 
 # ---------------------------------------------------------------- write
@@ -147,7 +150,7 @@ def fast_read_fd(row: WorkerRow, args: schema.ReadArgs) -> int | None:
     if row.ctx.channel_kinds.get(args.from_) not in STREAM_KINDS or args.interruptible:
         return None
     own = row.ctx.own_roles(args.from_)
-    if own is None or "write" in own or args.from_ in row.keep_reads:
+    if own is None or "write" in own or args.from_ in row.keep_reads or row.kept:
         return None
     return row.ctx.endpoints[args.from_].read_fd
 
@@ -202,7 +205,11 @@ def read(row: WorkerRow, args: schema.ReadArgs) -> None:
             if not args.block:
                 return
             with row.blocked(T.OP_READ, name):
-                row.wait(endpoint.wait_readable)
+                if row.kept:  # a `close` may come while it waits: look every so often
+                    row.wait(endpoint.wait_readable, KEPT_LOOK_MS)
+                    row.close_kept_if_asked()
+                else:
+                    row.wait(endpoint.wait_readable)
             continue
         if not data:
             row.emit(T.EV_EOF, row.index(name))
