@@ -81,11 +81,18 @@ def test_peers_from_outside_the_run_are_refused_and_counted(tmp_path: Path,
     with LiveRun(str(path)) as run:
         tcp, udp, rpc = (_address(run, name) for name in ("tcp", "udp", "rpc"))
         held = _attack(tcp, udp, rpc, datagrams=3)
+        # this process's attack refused (and its sender named) before the other user's
+        # process is forked: the fork inherits these sockets, and a refusal looked up
+        # while both hold them may name either process
+        run.wait_for(lambda s: [{c.name: c.data for c in s.channels}[n].get("peers_refused")
+                                for n in ("tcp", "udp", "rpc")] == [1, 3, 1], timeout=20)
         try:
             theirs: list[int] = []
             release, done = os.pipe()
             if as_root:  # another user: a child of this process become 65534
                 def attack() -> int:
+                    for sock in held:  # inherited: only its own sockets are its attack
+                        sock.close()
                     kept = _attack(tcp, udp, rpc, datagrams=2)
                     # held until the servers have looked at them (they name the holder)
                     select.select([release], [], [], 30)
