@@ -39,21 +39,9 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
     """
     limit = scenario.model.duration if duration is None else duration
     runtime = Runtime(scenario, schedule=schedule, speed=speed, allow_exec=allow_exec)
-    scheduler = runtime.scheduler
-    last_report = -1.0
-
-    def report_progress() -> None:
-        nonlocal last_report
-        if runtime.elapsed - last_report >= 0.5:
-            last_report = runtime.elapsed
-            alive = sum(p.alive for p in runtime.procs)
-            sys.stderr.write(f"\r{escape_control(scenario.name)}: {runtime.elapsed:5.1f}/{limit:g} s, "
-                             f"{alive} worker(s) alive ")
-            sys.stderr.flush()
-
     session = Session(runtime, on_snapshot or (lambda snap: None), limit=limit,
                       frame_interval=frame_interval,
-                      on_turn=report_progress if progress else None)
+                      on_turn=_progress(runtime, scenario.name, limit) if progress else None)
     sampler = session.sampler
     runtime.start()
     try:
@@ -77,12 +65,36 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
     leaks = runtime.leaks()
     summary = build_summary(final, elapsed, leaks, scenario.model.expect)
     summary["cleanup_s"] = round(cleanup, 3)
-    if runtime.containment is not None:
-        summary["containment"] = runtime.containment.mechanism
-    summary["speed"] = scheduler.speed
-    summary["schedule"] = list(scheduler.performed)
-    summary["schedule_error"] = None if scheduler.error is None else scheduler.error.to_dict()
+    summary.update(_run_facts(runtime))
     return HeadlessResult(summary, final, list(leaks["details"]))
+
+
+def _progress(runtime: Runtime, name: str, limit: float) -> Callable[[], None]:
+    """A report of the run's progress on stderr, at most twice a second."""
+    last_report = -1.0
+
+    def report_progress() -> None:
+        nonlocal last_report
+        if runtime.elapsed - last_report >= 0.5:
+            last_report = runtime.elapsed
+            alive = sum(p.alive for p in runtime.procs)
+            sys.stderr.write(f"\r{escape_control(name)}: {runtime.elapsed:5.1f}/{limit:g} s, "
+                             f"{alive} worker(s) alive ")
+            sys.stderr.flush()
+
+    return report_progress
+
+
+def _run_facts(runtime: Runtime) -> dict[str, Any]:
+    """The summary's facts of the run itself: containment, speed and the schedule."""
+    scheduler = runtime.scheduler
+    facts: dict[str, Any] = {}
+    if runtime.containment is not None:
+        facts["containment"] = runtime.containment.mechanism
+    facts["speed"] = scheduler.speed
+    facts["schedule"] = list(scheduler.performed)
+    facts["schedule_error"] = None if scheduler.error is None else scheduler.error.to_dict()
+    return facts
 
 
 def final_frame(sampler: Sampler, quiesce: Callable[[], object]) -> Snapshot:
