@@ -4,7 +4,7 @@ under `channels:`, per step kind the arguments of its value. The table of kinds
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -17,6 +17,11 @@ from ipcviz.scenario.fields import (
     Name,
     SignalNum,
 )
+
+if TYPE_CHECKING:
+    # schema.py builds Step from the table of kinds, which imports this module: here a
+    # repeat's steps are whatever that model is (pydantic resolves the name at run time)
+    Step = Any
 
 # ---------------------------------------------------------------- channel options
 
@@ -127,9 +132,14 @@ class _Payload(Model):
 
     @model_validator(mode="after")
     def _data_or_size(self) -> _Payload:
-        if (self.data is None) == (self.size is None):
-            raise PydanticCustomError("one_of", "give either 'data' (text) or 'size' (bytes)")
+        _check_data_or_size(self)
         return self
+
+
+def _check_data_or_size(payload: _Payload) -> None:
+    """A payload is given as text (`data`) or as a byte count (`size`): one of them."""
+    if (payload.data is None) == (payload.size is None):
+        raise PydanticCustomError("one_of", "give either 'data' (text) or 'size' (bytes)")
 
 
 class WriteArgs(_Payload):
@@ -143,7 +153,7 @@ class WriteArgs(_Payload):
     @model_validator(mode="after")
     def _data_or_size(self) -> WriteArgs:
         if self.from_read is None:
-            _Payload._data_or_size(self)
+            _check_data_or_size(self)
         elif self.data is not None or self.size is not None:
             raise PydanticCustomError("one_of", "give 'from_read' alone, without 'data' or "
                                                 "'size'")
@@ -252,6 +262,6 @@ class EchoArgs(Model):
 
 class RepeatArgs(Model):
     times: Annotated[int, Field(ge=0)] | Literal["forever"]
-    steps: list["Step"] = Field(min_length=1)  # noqa: F821 (schema.py builds Step)
+    steps: list[Step] = Field(min_length=1)  # resolved by schema.py, which builds Step
     """At least one step: a repeat of nothing spins without a step boundary, where no
     pause could hold it."""
