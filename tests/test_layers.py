@@ -23,8 +23,8 @@ LAYERS = {
     "telemetry": 3, "protocol": 3,
     "worker": 4,
     "runtime": 5,
-    "tui": 6, "cli": 6, "authoring": 6, "watch": 6, "quiz": 6, "recording": 6, "checking": 6,
-    "course": 6, "course_progress": 6, "export": 6, "serve": 6, "__main__": 6,
+    "tui": 6, "cli": 6, "cli_parser": 6, "authoring": 6, "watch": 6, "quiz": 6,
+    "recording": 6, "checking": 6, "course": 6, "course_progress": 6, "export": 6, "serve": 6, "__main__": 6,
 }
 #: imports that still go up a layer, each with why and what removes it; the test fails
 #: when one disappears, so this list only shrinks
