@@ -211,7 +211,7 @@ def test_a_reload_with_new_programs_starts_none_until_confirmed(
         app = make_app(source=first)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_started(pilot, app)
-            await until(pilot, lambda: app._watched is not None)  # the watch has begun
+            await until(pilot, lambda: app.authoring.watched is not None)  # the watch has begun
             new_version(path.read_text().replace("{sleep: 30}", "{exit: 3}"))
             await until(pilot, lambda: app.source is not first and app.latest
                            is not None and app.latest.worker("w").exit == 3, timeout=15)

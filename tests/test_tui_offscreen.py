@@ -233,7 +233,7 @@ async def _title_alone() -> None:
     app = make_app(source=FixedSource(first))
     async with app.run_test(size=(120, 24)) as pilot:
         await _shown(app, pilot, first[-1])
-        app._start(FixedSource(second))  # no pipes in it
+        app.start_source(FixedSource(second))  # no pipes in it
         await _shown(app, pilot, second[-1])
         assert not app.query_one(PipesPanel).display
         # the table shows this run's workers only (the last run's rows stayed above them)

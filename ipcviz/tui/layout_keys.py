@@ -1,9 +1,15 @@
-"""Keys that arrange the screen (a mixin of the App): maximize the focused part, and
-filter the event log by worker and by kind."""
+"""Keys that arrange the screen: maximize the focused part, the timeline in the event
+log's place, filter the event log by worker and by kind, and a program's shared memory
+shown as another dtype."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ipcviz.tui.widgets.events import KIND_FILTERS, EventLog
+
+if TYPE_CHECKING:
+    from ipcviz.tui.live_view import LiveView
 
 
 #: keys added after scenario files could already use them for triggers: a scenario's
@@ -13,75 +19,70 @@ SOFT_KEYS = {"z": "maximize_toggle", "f": "filter_worker", "F": "filter_kind",
 
 
 class LayoutKeys:
-    """Mixin of IpcvizApp: `z` maximize/restore, `f` and `F` event-log filters (tab and
-    shift+tab move the focus between the workers table and the event log)."""
+    """`z` maximize/restore, `T` timeline, `f` and `F` event-log filters, `d` dtype (tab
+    and shift+tab move the focus between the workers table and the event log)."""
 
-    _trigger_keys: set[str]
+    def __init__(self, app: LiveView) -> None:
+        self.app = app
 
-    def _trigger_has(self, key: str) -> bool:
-        """The scenario's trigger owns this soft key: fire it instead."""
-        if key in self._trigger_keys:
-            self.action_trigger(key)  # type: ignore[attr-defined]
-            return True
-        return False
-
-    def action_shm_dtype(self) -> None:
+    def shm_dtype(self) -> None:
         """`d`: a watched program's shared memory shown as the next numpy dtype."""
-        if self._trigger_has("d"):
+        if self.app.trigger_owns("d"):
             return
         from ipcviz.tui.widgets.programs import ProgramsPanel
 
-        for panel in self.query(ProgramsPanel):  # type: ignore[attr-defined]
+        for panel in self.app.query(ProgramsPanel):
             name = panel.next_dtype()
-            self.notify(f"shared memory shown as {name}", timeout=2)  # type: ignore[attr-defined]
+            self.app.notify(f"shared memory shown as {name}", timeout=2)
 
-    def action_maximize_toggle(self) -> None:
+    def maximize_toggle(self) -> None:
         """`z`: the focused part (workers table or event log) fills the screen; again:
         back to the layout."""
-        if self._trigger_has("z"):
+        if self.app.trigger_owns("z"):
             return
-        screen = self.screen  # type: ignore[attr-defined]
+        screen = self.app.screen
         if screen.maximized is not None:
             screen.minimize()
         elif screen.focused is not None:
             screen.maximize(screen.focused, container=False)
 
-    def action_timeline(self) -> None:
+    def timeline(self) -> None:
         """`T`: the timeline in the event log's place, focused (arrows scroll it, `z`
         gives it the screen); again: the event log back."""
-        if self._trigger_has("T"):
+        if self.app.trigger_owns("T"):
             return
         from ipcviz.tui.widgets.timeline import Timeline, TimelineLog
 
-        timeline = self.query_one(Timeline)  # type: ignore[attr-defined]
-        log = self.query_one(EventLog)  # type: ignore[attr-defined]
+        timeline = self.app.query_one(Timeline)
+        log = self.app.query_one(EventLog)
         shown = not timeline.display
         timeline.display, log.display = shown, not shown
         if shown:
             timeline.query_one(TimelineLog).focus()
             timeline.call_after_refresh(timeline.draw)
-        elif self.screen.maximized is not None:  # type: ignore[attr-defined]
-            self.screen.minimize()  # type: ignore[attr-defined]
+        elif self.app.screen.maximized is not None:
+            self.app.screen.minimize()
 
-    def action_filter_worker(self) -> None:
+    def filter_worker(self) -> None:
         """`f`: the event log shows only the selected worker's lines, or everyone's."""
-        if self._trigger_has("f"):
+        if self.app.trigger_owns("f"):
             return
-        log = self.query_one(EventLog)  # type: ignore[attr-defined]
-        worker = self.selected_worker  # type: ignore[attr-defined]
+        log = self.app.query_one(EventLog)
+        worker = self.app.selected_worker
         log.worker_filter = None if log.worker_filter is not None else worker
-        self._refilter(log)
+        _refilter(log)
 
-    def action_filter_kind(self) -> None:
+    def filter_kind(self) -> None:
         """`F`: the event log shows one family of events (signals, I/O, exits, program
         output), cycling back to every kind."""
-        if self._trigger_has("F"):
+        if self.app.trigger_owns("F"):
             return
-        log = self.query_one(EventLog)  # type: ignore[attr-defined]
+        log = self.app.query_one(EventLog)
         log.kind_filter = (log.kind_filter + 1) % len(KIND_FILTERS)
-        self._refilter(log)
+        _refilter(log)
 
-    def _refilter(self, log: EventLog) -> None:
-        log.redraw()
-        shown = log.filter_text()
-        log.border_title = f"events ({shown}; f/F: filters)" if shown else "events"
+
+def _refilter(log: EventLog) -> None:
+    log.redraw()
+    shown = log.filter_text()
+    log.border_title = f"events ({shown}; f/F: filters)" if shown else "events"

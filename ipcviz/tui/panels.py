@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
 from ipcviz.tui.widgets.events import EventLog
 from ipcviz.tui.widgets.locks import LocksPanel
 from ipcviz.tui.widgets.pipes import PipesPanel
@@ -18,9 +20,27 @@ from ipcviz.tui.widgets.status import LessonText, StatusBar
 from ipcviz.tui.widgets.timeline import Timeline
 from ipcviz.tui.widgets.workers import WorkersTable
 
-__all__ = ["BORDER_TITLES", "PANELS", "EventLog", "LessonText", "LocksPanel", "PipesPanel",
+if TYPE_CHECKING:
+    from ipcviz.telemetry.snapshot import Snapshot
+
+__all__ = ["BORDER_TITLES", "PANELS", "EventLog", "ForgetsRuns", "ShowsSnapshots",
+           "LessonText", "LocksPanel", "PipesPanel",
            "ProgramsPanel", "QueuesPanel", "ResultLine", "RpcPanel", "SharedMemoryPanel", "SignalsPanel",
            "SourceView", "SpeedPanel", "StatusBar", "Timeline", "WorkersTable"]
+
+@runtime_checkable
+class ShowsSnapshots(Protocol):
+    """A widget that draws each Snapshot given to it (a reactive `snapshot`)."""
+
+    snapshot: Snapshot | None
+
+
+@runtime_checkable
+class ForgetsRuns(Protocol):
+    """A widget that keeps something of a run (a history) to forget when a new one starts."""
+
+    def forget_run(self) -> None: ...
+
 
 #: the widgets that render each Snapshot
 PANELS = (StatusBar, ResultLine, LessonText, WorkersTable, SpeedPanel, ProgramsPanel, SignalsPanel,

@@ -1,4 +1,4 @@
-"""A new version of the running scenario (a mixin of the App): ctrl+r, `e` and the watch on
+"""A new version of the running scenario: ctrl+r, `e` and the watch on
 the file all come here. The file is opened and read once again (opening.py) and everything
 is decided on those bytes: they must load, they may run programs only as the first
 version could (bundled, or --allow-exec), and programs that differ from the ones running
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -22,11 +23,12 @@ from textual.widgets import Static
 
 from ipcviz.format import escape_control
 from ipcviz.scenario.programs import exec_refusal, programs
+from ipcviz.tui.source import LiveSource
 
 if TYPE_CHECKING:
     from ipcviz.scenario.load import LoadedScenario
     from ipcviz.scenario.opening import OpenedScenario
-    from ipcviz.tui.source import LiveSource
+    from ipcviz.tui.live_view import LiveView
 
 
 def program_lines(scenario: LoadedScenario) -> list[str]:
@@ -85,17 +87,27 @@ class ConfirmProgramsScreen(ModalScreen[bool]):
         self.dismiss(event.key == "y")
 
 
-class ReloadChecks:
-    """Mixin of IpcvizApp: `_reload_scenario` opens the file again and restarts on it."""
+#: after the notice that the run restarts, before the old run is stopped (the notice is
+#: drawn first: stopping a run takes a moment)
+RESTART_DELAY = 0.1
 
-    def _reload_scenario(self) -> None:
+
+class Reloader:
+    """Opens the running scenario's file again and restarts the run on it (ctrl+r, `e`
+    and the watch on the file all come here)."""
+
+    def __init__(self, app: LiveView, restarted: Callable[[LiveSource], None]) -> None:
+        self.app = app
+        #: told of each new run a reload started (the YAML view follows it)
+        self.restarted = restarted
+
+    def reload_scenario(self) -> None:
         """Read the scenario again and restart the run on exactly those bytes, if they
         load and may run; otherwise show why and let the old run go on."""
         from ipcviz.scenario.load import ScenarioError, load_opened
         from ipcviz.scenario.opening import open_scenario
-        from ipcviz.tui.source import LiveSource
 
-        old = getattr(self, "source", None)
+        old = self.app.source
         if not isinstance(old, LiveSource):
             return
         name = old.opened.name if old.opened is not None else old.path
@@ -109,38 +121,54 @@ class ReloadChecks:
         if refusal:
             self._show_problems(name, [f"{name}: {refusal}"])
             return
-        if self._programs_changed(old, scenario):
-            self.push_screen(  # type: ignore[attr-defined]
+        if _programs_changed(old, scenario):
+            self.app.push_screen(
                 ConfirmProgramsScreen(name, program_lines(scenario)),
-                lambda yes: self._restart_on(old, opened) if yes else self.notify(  # type: ignore[attr-defined]
+                lambda yes: self.restart_on(old, opened) if yes else self.app.notify(
                     "kept the old run: the new programs were not started", timeout=4,
                     markup=False))
             return
-        self._restart_on(old, opened)
-
-    @staticmethod
-    def _programs_changed(old: LiveSource, new: LoadedScenario) -> bool:
-        """Whether `new` would start programs the running version does not: a bundled
-        scenario's own programs may always run (as at launch)."""
-        from ipcviz.scenario.load import ScenarioError, load_opened
-
-        if not programs(new.model) or new.bundled:
-            return False
-        if old.opened is None:
-            return True
-        try:
-            running = load_opened(old.opened)
-        except ScenarioError:
-            return True
-        return programs_key(running) != programs_key(new)
+        self.restart_on(old, opened)
 
     def _show_problems(self, name: str, lines: list[str]) -> None:
         from ipcviz.tui.screens import ProblemsScreen
 
-        self.push_screen(ProblemsScreen(name, lines))  # type: ignore[attr-defined]
+        self.app.push_screen(ProblemsScreen(name, lines))
 
-    def _restart_on(self, old: LiveSource, opened: OpenedScenario) -> None:
-        """Stop the old run and start one on `opened` (time_keys.py does the restart)."""
-        self.notify("restarting: stopping the run and removing its objects…", timeout=3,  # type: ignore[attr-defined]
-                    markup=False)
-        self.set_timer(0.1, lambda: self._restart_from(old, opened))  # type: ignore[attr-defined]
+    def restart_on(self, old: LiveSource, opened: OpenedScenario) -> None:
+        """Stop the old run and start one on `opened`, once the notice is drawn."""
+        self.app.notify("restarting: stopping the run and removing its objects…", timeout=3,
+                        markup=False)
+        self.app.set_timer(RESTART_DELAY, lambda: self.restart_from(old, opened))
+
+    def restart_from(self, old: LiveSource, opened: OpenedScenario) -> None:
+        """Stop the `old` run and start a new one on `opened` (once: pressed twice, the
+        second finds the first's new run and does nothing)."""
+        from ipcviz.tui.widgets.events import EventLog
+
+        app = self.app
+        if app.source is not old:
+            return
+        old.stop()
+        fresh = LiveSource(opened, old.speed, old.allow_exec, old.held)
+        app.latest = None
+        app.query_one(EventLog).clear()
+        app.start_source(fresh)
+        self.restarted(fresh)
+        app.notify("restarted from the beginning", timeout=2, markup=False)
+
+
+def _programs_changed(old: LiveSource, new: LoadedScenario) -> bool:
+    """Whether `new` would start programs the running version does not: a bundled
+    scenario's own programs may always run (as at launch)."""
+    from ipcviz.scenario.load import ScenarioError, load_opened
+
+    if not programs(new.model) or new.bundled:
+        return False
+    if old.opened is None:
+        return True
+    try:
+        running = load_opened(old.opened)
+    except ScenarioError:
+        return True
+    return programs_key(running) != programs_key(new)

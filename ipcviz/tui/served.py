@@ -18,18 +18,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.timer import Timer
+
 from ipcviz.format import escape_control
 from ipcviz.serve.policy import ServedPolicy
 from ipcviz.tui.app import IpcvizApp
+from ipcviz.tui.reload import Reloader
 from ipcviz.tui.screens import PickerScreen
-from ipcviz.tui.source import LiveSource
+from ipcviz.tui.source import LiveSource, Source
 
 #: the line every refused key shows
 REFUSED = "not in a served session: {what} would run on the server, as its user"
 
 
+class CheckedBytesReloader(Reloader):
+    """ctrl+r in a served session: the same checked bytes again, never the file as it is
+    now."""
+
+    def reload_scenario(self) -> None:
+        old = self.app.source
+        if isinstance(old, LiveSource) and old.opened is not None:
+            self.restart_on(old, old.opened)
+
+
 class ServedApp(IpcvizApp):
     """IpcvizApp with the keys that reach the server's programs or files refused."""
+
+    reloader_class = CheckedBytesReloader
+    #: the file is never looked at again: what runs is what was checked
+    watches_file = False
 
     def __init__(self, policy: ServedPolicy, lesson: Path | None = None,
                  source: LiveSource | None = None):
@@ -39,7 +56,7 @@ class ServedApp(IpcvizApp):
         self._first_lesson = lesson
         #: its run, already started on bytes checked against the policy (session.py)
         self._first_source = source
-        self._run_cap = None
+        self._run_cap: Timer | None = None
 
     # ------------------------------------------------------------ what may run
 
@@ -48,7 +65,7 @@ class ServedApp(IpcvizApp):
         source, self._first_source = self._first_source, None
         if source is not None:
             self.from_picker = True
-            self._start(source)
+            self.start_source(source)
             return
         if lesson is not None:
             self._picked(lesson)
@@ -83,11 +100,11 @@ class ServedApp(IpcvizApp):
             self._open_picker()
             return
         self.from_picker = True  # `q` goes back to the picker, whatever opened the run
-        self._start(LiveSource(opened, None, self.policy.allow_exec, held=True))
+        self.start_source(LiveSource(opened, None, self.policy.allow_exec, held=True))
 
-    def _start(self, source) -> None:  # type: ignore[no-untyped-def]
+    def start_source(self, source: Source) -> None:
         """Every run (a lesson, ctrl+r) ends after the policy's max_run seconds."""
-        super()._start(source)
+        super().start_source(source)
         if self._run_cap is not None:
             self._run_cap.stop()
         self._run_cap = self.set_timer(self.policy.max_run, lambda: self._end_run(source))
@@ -105,18 +122,9 @@ class ServedApp(IpcvizApp):
         self.notify(REFUSED.format(what=what), severity="warning", timeout=5, markup=False)
 
     def action_edit_source(self) -> None:
-        if self._trigger_has("e"):
+        if self.trigger_owns("e"):
             return
         self._refuse("an editor")
-
-    def _watch_file(self) -> None:
-        """The file is never looked at again: what runs is what was checked."""
-
-    def _reload_scenario(self) -> None:
-        """ctrl+r: the same checked bytes again, never the file as it is now."""
-        old = self.source
-        if isinstance(old, LiveSource) and old.opened is not None:
-            self._restart_on(old, old.opened)
 
     def action_screenshot(self, filename: str | None = None,
                           path: str | None = None) -> None:
