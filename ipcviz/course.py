@@ -19,7 +19,8 @@ from ipcviz.format import escape_control
 #: the chapters and their lessons, in order (scenario/paths.py's COURSE_ORDER, which
 #: orders the picker and `ipcviz list`, is the same list)
 CHAPTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Signals", ("signals_handlers", "signals_coalescing", "sigchld_zombies")),
+    ("Signals", ("signals_handlers", "signals_coalescing", "sigchld_zombies",
+                 "sigaction_flags")),
     ("Pipes and FIFOs", ("pipe_oneway", "pipe_two_way", "pipe_bidirectional_race",
                          "pipe_backpressure", "fifo_unrelated", "fifo_both_ways",
                          "pipe_eof_never")),

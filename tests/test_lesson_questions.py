@@ -20,6 +20,7 @@ ANSWERS: dict[str, tuple[object, ...]] = {
     "signals_handlers": (20,),
     "signals_coalescing": (1,),
     "sigchld_zombies": (10, 0),
+    "sigaction_flags": (3, 1),
     "pipe_oneway": (65536,),
     "pipe_two_way": (520,),
     "pipe_bidirectional_race": (5,),

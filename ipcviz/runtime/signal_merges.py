@@ -41,6 +41,8 @@ def proven_merges(kernel_state: str, masks: Mapping[str, list[str]],
     the worker received (subtracted). Empty while it runs, stopped or gone."""
     if row is None or kernel_state not in ASLEEP or not sent:
         return {}
+    if row[T.OP] == T.OP_READ and row[T.OP_ARG] == T.COUNTED_WHEN_READ_RETURNS:
+        return {}  # asleep in read(2) again after a handler ran: not counted yet
     pending = set(masks.get("pending", ())) | set(masks.get("shared_pending", ()))
     ignored = set(masks.get("ignored", ()))
     caught = set(masks.get("caught", ()))

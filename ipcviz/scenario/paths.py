@@ -27,7 +27,7 @@ def bundled_dir() -> Path:
 #: same list): signals; pipes and FIFOs; message queues; sockets and RPC; shared memory,
 #: races and locks; files and mmap; deadlock; putting it together. Others follow by name
 COURSE_ORDER = (
-    "signals_handlers", "signals_coalescing", "sigchld_zombies",
+    "signals_handlers", "signals_coalescing", "sigchld_zombies", "sigaction_flags",
     "pipe_oneway", "pipe_two_way", "pipe_bidirectional_race", "pipe_backpressure",
     "fifo_unrelated", "fifo_both_ways", "pipe_eof_never",
     "mqueue_bounded", "sysv_message_types", "mailbox_indirect", "queue_capacity",

@@ -127,6 +127,10 @@ def last_read(first: int, second: int, length: int) -> bytes:
 #: on a pipe or FIFO, the reader's row: `interruptible` reads that returned EINTR, and
 #: deliveries during reads the kernel restarted (SA_RESTART) (the cells only sockets use)
 INTERRUPTED_READS, RESTARTED_READS = WRITES, READS
+#: OP_ARG of a worker inside an interruptible read: a handler may run there and the process
+#: sleep again (SA_RESTART) before the worker counts the delivery (when the read returns),
+#: so its counts prove no merge meanwhile (runtime/signal_merges.py)
+COUNTED_WHEN_READ_RETURNS = -2
 
 #: on a file: whole records appended / taken, and reads that found half a record
 RECORDS_WRITTEN, RECORDS_READ, TORN_READS = MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS

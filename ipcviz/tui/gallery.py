@@ -22,6 +22,9 @@ GALLERY: dict[str, Moment] = {
                                  "the kernel's pending masks, and why received ≠ sent."),
     "sigchld_zombies": Moment(3.0, (), "lazy never waits: its children stay zombies; careful "
                               "reaps in its SIGCHLD handler: none left."),
+    "sigaction_flags": Moment(4.2, (), "Without SA_RESTART each handler run ended plain's "
+                              "read with EINTR; with it the kernel restarted restarter's. "
+                              "SA_RESETHAND: oneshot's second SIGUSR1 killed it."),
     "pipe_oneway": Moment(4.5, (), "Bytes wait in the pipe's kernel buffer until the slow "
                           "consumer reads them."),
     "pipe_two_way": Moment(1.0, (), "One pipe per direction: exact byte counts both ways, "

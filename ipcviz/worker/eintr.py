@@ -64,7 +64,7 @@ def read(row: WorkerRow, args: schema.ReadArgs, fd: int) -> None:
     while True:
         signals.drain()
         before = signals.total()
-        with row.blocked(T.OP_READ, name):
+        with row.blocked(T.OP_READ, name, T.COUNTED_WHEN_READ_RETURNS):
             got = row.wait(_read, fd, buffer, args.bytes)
         err = ctypes.get_errno() if got < 0 else 0
         signals.drain()  # the deliveries during the call, counted now

@@ -1,0 +1,183 @@
+"""The sigaction_flags lesson and its mechanisms, run for real: signal dispositions set and
+put back at run time, SA_RESTART against EINTR on a sleeping read(2), SA_RESETHAND's
+second signal that kills, SA_NODEFER in the kernel; exact counts from real processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import SCENARIOS, _leftovers_by_key, run_cli, run_scenario
+from .waiting import wait_until
+
+
+def _failed(summary: dict) -> list[dict]:
+    return [r for r in summary["expect"] if not r["ok"]]
+
+
+@pytest.fixture(scope="module")
+def sigaction_run() -> Iterator[dict]:
+    """One real run of the lesson, checked; nothing of it is left behind afterwards (the
+    same check as the `nothing_left_behind` fixture, around the module's one run)."""
+    before = set(_leftovers_by_key())
+    yield run_scenario(SCENARIOS / "sigaction_flags.yaml", "--check")
+    left: list[str] = []
+
+    def cleared() -> bool:
+        left[:] = [text for key, text in _leftovers_by_key().items() if key not in before]
+        return not left
+
+    wait_until(cleared, 5, message=lambda: f"nothing left behind; left behind: {left}")
+
+
+def test_sigaction_flags_passes_its_checks(sigaction_run: dict) -> None:
+    assert _failed(sigaction_run) == []
+    assert sigaction_run["leaks"] == {"processes": 0, "ipc_objects": 0}
+    boss = sigaction_run["workers"]["boss"]
+    assert (boss["exit"], boss["signals_sent"]) == (0, {"SIGINT": 2, "SIGUSR1": 8})
+
+
+def test_sig_ign_then_sig_dfl_put_back(sigaction_run: dict) -> None:
+    """SIG_IGN: the first SIGINT is discarded by the kernel (nothing counts it, the
+    process lives on); SIG_DFL put back: the second one kills."""
+    ignorer = sigaction_run["workers"]["ignorer"]
+    assert (ignorer["signals_received"], ignorer["exit"]) == ({}, "SIGINT")
+    assert ignorer["signals_sent_to"] == {"SIGINT": 2}
+
+
+def test_without_sa_restart_each_handler_run_is_one_eintr(sigaction_run: dict) -> None:
+    """Three SIGUSR1 delivered while `plain` sleeps in read(2): three EINTR, three reads
+    made again, then the 4 bytes."""
+    plain = sigaction_run["workers"]["plain"]
+    assert (plain["signals_received"], plain["bytes_read"], plain["exit"]) == (
+        {"SIGUSR1": 3}, {"to_plain": 4}, 0)
+    pipe = sigaction_run["channels"]["to_plain"]
+    assert (pipe["interrupted_reads"], pipe["restarted_reads"]) == (3, 0)
+    assert (pipe["bytes_written"], pipe["bytes_read"]) == (4, 4)
+
+
+def test_sa_restart_restarts_the_read_in_the_kernel(sigaction_run: dict) -> None:
+    """The same three SIGUSR1 with SA_RESTART: the handler ran three times, the read never
+    returned EINTR: the kernel restarted it three times."""
+    restarter = sigaction_run["workers"]["restarter"]
+    assert (restarter["signals_received"], restarter["bytes_read"], restarter["exit"]) == (
+        {"SIGUSR1": 3}, {"to_restarter": 4}, 0)
+    pipe = sigaction_run["channels"]["to_restarter"]
+    assert (pipe["interrupted_reads"], pipe["restarted_reads"]) == (0, 3)
+
+
+def test_sa_resethand_the_second_signal_kills(sigaction_run: dict) -> None:
+    oneshot = sigaction_run["workers"]["oneshot"]
+    assert oneshot["signals_sent_to"] == {"SIGUSR1": 2}
+    assert (oneshot["signals_received"], oneshot["exit"]) == ({"SIGUSR1": 1}, "SIGUSR1")
+
+
+#: a process of its own: installs handlers the way a worker does (SignalCounter, cells in
+#: a private buffer), sends itself signals, prints what the kernel holds and what counted
+KERNEL_PROBE = textwrap.dedent("""
+    import os, signal, sys, time
+    from ipcviz.telemetry import table as T
+    from ipcviz.worker import sigaction
+    from ipcviz.worker.signals import SignalCounter
+
+    cells = memoryview(bytearray(8 * (T.SIG_SENT + 8))).cast("q")
+    flags = sys.argv[1:]
+    counter = SignalCounter(cells, 0, {signal.SIGUSR1: "count"}, lambda *a: None)
+    counter.install([], {signal.SIGUSR1: flags} if flags else {})
+    before = sigaction.flags_now(signal.SIGUSR1)
+    os.kill(os.getpid(), signal.SIGUSR1)
+    time.sleep(0.05)
+    counter.drain()
+    handler = sigaction.current(signal.SIGUSR1).handler
+    print(before, counter.count(signal.SIGUSR1), "handler" if handler else "SIG_DFL")
+""")
+
+
+def _probe(*flags: str) -> tuple[int, int, str]:
+    out = subprocess.run([sys.executable, "-c", KERNEL_PROBE, *flags], capture_output=True,
+                         text=True, timeout=30, cwd=Path(__file__).parent.parent)
+    assert out.returncode == 0, out.stderr
+    before, counted, after = out.stdout.split()
+    return int(before), int(counted), after
+
+
+@pytest.mark.parametrize("flag, bit", [("SA_RESTART", 0x10000000),
+                                       ("SA_RESETHAND", 0x80000000),
+                                       ("SA_NODEFER", 0x40000000)])
+def test_each_flag_is_set_in_the_kernel(flag: str, bit: int) -> None:
+    """The kernel's own sa_flags (read back with sigaction) carry exactly the bit asked
+    for on CPython's handler, which still counts the delivery once; SA_RESETHAND alone
+    leaves SIG_DFL behind it."""
+    plain_flags, counted, after = _probe()
+    assert plain_flags & 0xD0000000 == 0 and (counted, after) == (1, "handler")
+    flags, counted, after = _probe(flag)
+    assert flags & 0xD0000000 == bit
+    assert flags & ~bit == plain_flags  # nothing else changed (SA_ONSTACK kept)
+    assert (counted, after) == (1, "SIG_DFL" if flag == "SA_RESETHAND" else "handler")
+
+
+BAD = textwrap.dedent("""\
+    version: 1
+    channels:
+      p: {kind: pipe}
+      arr: {kind: shared_array, dtype: int64, shape: [2]}
+    workers:
+      a:
+        handlers: {SIGUSR1: ignore, SIGTERM: count}
+        sa_flags: {SIGUSR1: [SA_RESTART], SIGTERM: [SA_NODEFER, SA_NODEFER]}
+        steps:
+          - disposition: {sig: SIGKILL, action: ignore}
+          - disposition: {sig: SIGUSR2, action: handler}
+          - read: {from: arr, interruptible: true}
+          - read: {from: p, interruptible: true, block: false}
+      b:
+        sa_flags: {SIGUSR1: [SA_ONESHOT]}
+        steps:
+          - disposition: {sig: SIGINT, action: sometimes}
+""")
+
+
+def test_wrong_sigaction_keys_are_errors_with_their_lines(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(BAD)
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = sorted(line.split(": ", 1)[0].split(":", 1)[1] + ": " + line.split(": ", 2)[1]
+                   for line in result.stderr.splitlines() if line.strip())
+    assert lines == sorted([
+        "8:25: workers.a.sa_flags.SIGUSR1",
+        "8:61: workers.a.sa_flags.SIGTERM[1]",
+        "10:28: workers.a.steps[0].disposition.sig",
+        "11:45: workers.a.steps[1].disposition.action",
+        "12:22: workers.a.steps[2].read.from",
+        "13:53: workers.a.steps[3].read.block",
+        "15:26: workers.b.sa_flags.SIGUSR1[0]",
+        "17:44: workers.b.steps[0].disposition.action",
+    ]), result.stderr
+
+
+def test_a_restarted_read_never_shows_its_signals_as_coalesced(nothing_left_behind) -> None:
+    """While `restarter` sleeps in its restarted read(2), the three SIGUSR1 it was sent
+    have run its C handler but are counted only when the read returns: no frame may call
+    any of them coalesced (they were all delivered), and the counts catch up at once."""
+    from .live import LiveRun
+
+    seen: list[tuple[int, int, dict]] = []
+    with LiveRun(str(SCENARIOS / "sigaction_flags.yaml")) as run:
+        def observed(snap) -> bool:
+            worker = snap.worker("restarter")
+            seen.append((worker.signals_sent_to.get("SIGUSR1", 0),
+                         worker.signals_received.get("SIGUSR1", 0),
+                         dict(worker.signals_merged or {})))
+            return worker.exit is not None
+
+        run.wait_for(observed, timeout=30)
+    assert [merged for _sent, _got, merged in seen if merged] == []
+    asleep_after_all_three = [got for sent, got, _m in seen if sent == 3]
+    assert asleep_after_all_three and asleep_after_all_three[-1] == 3
