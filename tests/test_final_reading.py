@@ -75,8 +75,7 @@ def test_a_busy_run_quiesces_held_workers_looking_seldom(nothing_left_behind) ->
         counters = slice(T.SIG_RECEIVED, runtime.table.layout.event_base)
         counted, waits = arr[rows, counters].copy(), arr[rows, T.WAITS].copy()
         started = time.monotonic()
-        # the window the looks are counted in: the rate of looks is what is tested
-        time.sleep(0.2)
+        time.sleep(0.2)  # no condition: the window the looks are counted in (their rate)
         looks = (arr[rows, T.WAITS] - waits) // 2  # each look is one wait: two cells
         elapsed = time.monotonic() - started
         assert (arr[rows, counters] == counted).all()  # held: no count moves
