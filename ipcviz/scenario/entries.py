@@ -45,7 +45,6 @@ CHANNEL_KIND_KEYS: dict[str, frozenset[str]] = {
     "socket": _BYTES | {"writes", "reads", "peers_refused"},
     "mqueue": _QUEUE,
     "queue": _QUEUE,
-    "sysv_queue": _QUEUE - {"capacity"},  # bounded in bytes, not in messages
     "shared_array": frozenset({"dtype", "shape", "values", "increments", "lost_updates",
                                "sum", "initial_sum"}),
     "semaphore": frozenset({"value", "holder", "waiters", "handoff", "busy", "held",
@@ -56,6 +55,9 @@ CHANNEL_KIND_KEYS: dict[str, frozenset[str]] = {
                      "executed", "executed_twice", "errors", "latency_ms_mean",
                      "latency_ms_max", "connections", "peers_refused"},
 }
+# a kind that lists its keys itself (kinds.ChannelKind.keys) needs no line above
+CHANNEL_KIND_KEYS.update({kind: row.keys for kind, row in CHANNELS.items()
+                          if row.keys is not None})
 #: (only what a check may name at all: refs.CHANNEL_KEYS)
 CHANNEL_KIND_KEYS = {kind: keys & CHANNEL_KEYS for kind, keys in CHANNEL_KIND_KEYS.items()}
 #: a channel named in `compare:` also has these

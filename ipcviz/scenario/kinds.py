@@ -22,8 +22,9 @@ panel, if none of the existing ones shows it).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -62,6 +63,18 @@ class ChannelKind:
     sums: tuple[str, ...] = ()
     #: each reader's last read is kept (its first bytes) and shown beside the stream
     last_read: bool = False
+    #: what the data goes through, in the lesson's words (the speed panel); "" for its
+    #: name
+    label: str = ""
+    #: descriptors the runtime holds for one channel of it (they count against
+    #: fields.MAX_CHANNEL_DESCRIPTORS)
+    descriptors: int = 0
+    #: the keys of its summary entry an `expect:` may check (`kind` aside); None: listed
+    #: in entries.CHANNEL_KIND_KEYS instead
+    keys: frozenset[str] | None = None
+    #: the type of each key of its frame data, as a replay checks it (float: any number);
+    #: None: listed in telemetry/wire_types.CHANNEL_DATA instead
+    data: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -174,9 +187,17 @@ CHANNELS: dict[str, ChannelKind] = {
                           "messages", "queues", "send/receive"),
     "queue": ChannelKind(m.QueueChannel, "ipcviz.channels.queue:QueueChannel", "messages",
                          "queues", "send/receive"),
-    "sysv_queue": ChannelKind(m.SysvQueueChannel,
-                              "ipcviz.channels.sysv_queue:SysvQueueChannel", "messages",
-                              "queues", "send/receive"),
+    "sysv_queue": ChannelKind(
+        m.SysvQueueChannel, "ipcviz.channels.sysv_queue:SysvQueueChannel", "messages",
+        "queues", "send/receive", label="System V message queue",
+        keys=frozenset({"messages_sent", "messages_received", "bytes_sent", "bytes_received",
+                        "depth", "max_depth", "empty_receives"}),
+        data={"bytes_received": int, "bytes_sent": int, "depth": int, "max_depth": int,
+              "messages_received": int, "messages_sent": int, "refused": int,
+              "empty_receives": int, "bytes_queued": int, "byte_capacity": int, "key": str,
+              "msqid": int, "received_by_type": dict[str, int],
+              "queued_by_type": dict[str, int], "sent_by_type": dict[str, int],
+              "moved": int, "rank": int, "mb_per_s": float}),
     "shared_array": ChannelKind(m.SharedArrayChannel,
                                 "ipcviz.channels.shared_array:SharedArrayChannel", "array",
                                 "memory", "increment/set"),
@@ -261,6 +282,25 @@ STEPS: dict[str, StepKind] = {
 }
 
 
+def register_channel(name: str, kind: ChannelKind) -> None:
+    """Add a channel kind to the table: its row, and its name to the channel kinds of the
+    steps its `hint` names ("write/read"). Called by a module named in
+    $IPCVIZ_CHANNEL_KINDS as this table is imported, before the scenario format
+    (schema.py) and the tables that derive from this one are built."""
+    if name in CHANNELS:
+        raise RuntimeError(f"channel kind {name!r} is registered twice")
+    CHANNELS[name] = kind
+    for step in kind.hint.split("/"):
+        if step in STEPS and name not in STEPS[step].channels:
+            STEPS[step] = replace(STEPS[step], channels=STEPS[step].channels + (name,))
+
+
+#: modules that register channel kinds of their own when the table is imported (a comma-
+#: separated list of importable module names): how a kind is added without changing
+#: ipcviz (docs/adding-a-channel-kind.md); like PYTHONPATH, it runs the code it names
+KINDS_ENV = "IPCVIZ_CHANNEL_KINDS"
+
+
 def channel_class_path(kind: str) -> tuple[str, str]:
     """(module, class name) running channels of `kind`."""
     module, _, cls = CHANNELS[kind].module.partition(":")
@@ -280,3 +320,7 @@ def operations() -> tuple[Op, ...]:
     """Every step kind's operations, in the table's order (the telemetry table numbers
     them after its own states)."""
     return tuple(op for step in STEPS.values() for op in step.ops)
+
+
+for _module in filter(None, (name.strip() for name in os.environ.get(KINDS_ENV, "").split(","))):
+    importlib.import_module(_module)  # it calls register_channel()

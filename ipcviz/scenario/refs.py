@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ipcviz.scenario import schema as s
+from ipcviz.scenario.kinds import CHANNELS
 
 WORKER_KEYS = frozenset({
     "pid", "state", "blocked_on", "exit", "restarts", "zombies", "self_reads",
@@ -28,6 +29,8 @@ CHANNEL_KEYS = frozenset({
     "write_ends_open", "read_ends_open",
     "interrupted_reads", "restarted_reads",
 })
+# and every key a kind lists itself (kinds.ChannelKind.keys)
+CHANNEL_KEYS |= {key for row in CHANNELS.values() for key in row.keys or ()}
 _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d+)?)\s*$")
 
 

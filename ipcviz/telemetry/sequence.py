@@ -31,6 +31,7 @@ import re
 from collections import Counter, deque
 from dataclasses import dataclass
 
+from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import Snapshot
 
 #: the name arrows use for the ipcviz runtime as a sender or receiver of signals
@@ -44,6 +45,10 @@ STREAMS: dict[str, tuple[str, str, str]] = {
     "queue": ("message", "messages_sent", "messages_received"),
     "mqueue": ("message", "messages_sent", "messages_received"),
 }
+
+# every message queue kind (the "messages" family of kinds.CHANNELS) is one too
+STREAMS.update({kind: ("message", "messages_sent", "messages_received")
+                for kind, row in CHANNELS.items() if row.counters == "messages"})
 
 #: signals the kernel sends (a child ended, a write found no reader): a receipt with no
 #: send waiting for it is marked as it arrives, not kept for a send that never comes

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from ipcviz.format import waiting_text
+from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.sequence import RUNTIME, Arrow, Mark, sequence_of
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 
@@ -39,6 +40,10 @@ COUNTERS: dict[str, tuple[str, str, str]] = {
     "mqueue": ("depth", "depth", "messages"),
     "shared_array": ("lost updates", "lost_updates", "updates"),
 }
+
+# every message queue kind (the "messages" family of kinds.CHANNELS): its depth
+COUNTERS.update({kind: ("depth", "depth", "messages") for kind, row in CHANNELS.items()
+                 if row.counters == "messages"})
 
 #: states that are no span of a live process
 _GONE = frozenset({"exited"})

@@ -19,6 +19,7 @@ import string
 from collections.abc import Callable
 from typing import Any, Literal
 
+from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.signals import parse_signal
 from ipcviz.telemetry.snapshot import Holder, Snapshot, WorkerView
 
@@ -146,12 +147,6 @@ CHANNEL_DATA: dict[str, dict[str, Any]] = {
               "depth": int, "max_depth": int, "messages_received": int, "messages_sent": int,
               "refused": int, "empty_receives": int, "spool_bytes": int, "moved": int,
               "rank": int, "mb_per_s": NUMBER},
-    "sysv_queue": {"bytes_received": int, "bytes_sent": int, "depth": int, "max_depth": int,
-                   "messages_received": int, "messages_sent": int, "refused": int,
-                   "empty_receives": int, "bytes_queued": int, "byte_capacity": int,
-                   "key": str, "msqid": int, "received_by_type": dict[str, int],
-                   "queued_by_type": dict[str, int], "sent_by_type": dict[str, int],
-                   "moved": int, "rank": int, "mb_per_s": NUMBER},
     "rpc": {**{k: int for k in ("answered", "bytes_read", "bytes_written", "calls",
                                 "connections", "errors", "executed", "executed_twice",
                                 "gave_up", "in_flight", "retries", "timeouts", "moved",
@@ -168,6 +163,11 @@ CHANNEL_DATA: dict[str, dict[str, Any]] = {
                      "values": Either(NUMBERS, dict[str, NUMBER]),  # type: ignore[valid-type]
                      "last_writer": NUMBERS, "heat": GRID, "elements": list[list[Any]]},
 }
+
+# a kind that gives its data's types itself (kinds.ChannelKind.data; float: any number)
+CHANNEL_DATA.update({kind: {key: NUMBER if t is float else t for key, t in row.data.items()}
+                     for kind, row in CHANNELS.items() if row.data is not None})
+
 
 def _process(value: Any) -> bool:
     """A program's process as the watcher lists it: [pid, ppid, name, state, waits,

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.reactive import reactive
 
 from ipcviz.format import bar
+from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.widgets.grid import grid_lines
@@ -27,7 +28,7 @@ def mechanism(c: ChannelView) -> str:
                 "udp": "UDP socket (loopback)"}.get(str(family), "socket")
     return {"pipe": "pipe", "fifo": "FIFO", "mqueue": "POSIX message queue",
             "queue": "queue", "mmap": "shared memory (mmap)", "file": "plain file"}.get(
-                kind, kind)
+                kind, CHANNELS[kind].label if kind in CHANNELS else kind) or kind
 
 
 def rate_text(bytes_per_s: float | None) -> str:
