@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, overload
+
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 
@@ -162,6 +164,14 @@ def escape_control(text: str, keep_newlines: bool = False) -> str:
             out.append(f"\\x{code:02x}" if code < 0x100 else
                        f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
     return "".join(out)
+
+
+@overload
+def escape_tree(value: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@overload
+def escape_tree(value: object) -> object: ...
 
 
 def escape_tree(value: object) -> object:

@@ -72,7 +72,7 @@ def _kept_workers(workers: list[Any]) -> tuple[list[dict[str, Any]], str | None]
     """Each worker with only the kept fields, each checked: the workers, or the
     checker's words for the first bad one. One pass over the dozen kept names, not over
     each worker's forty fields."""
-    out = []
+    out: list[dict[str, Any]] = []
     checks = _WORKER_CHECKS.items()
     for i, worker in enumerate(workers):
         if not isinstance(worker, dict):
@@ -125,7 +125,7 @@ def read_moments(path: str) -> list[Snapshot]:
         raw = read_regular(path, MAX_RECORDING_BYTES, "recording")
     except InputRefused as exc:
         raise RecordingError(str(exc)) from None
-    snapshots = []
+    snapshots: list[Snapshot] = []
     for number, line in enumerate(raw.split(b"\n"), 1):
         if not line.strip():
             continue

@@ -32,7 +32,8 @@ from ipcviz.host.inputs import InputRefused, read_regular
 from ipcviz.telemetry import snapshot as snapshot_module
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.telemetry.wire_types import (
-    CHANNEL_DATA, FIELD_TYPES, PROGRAM_FACTS, Check, Either, Record, shared_array_problem,
+    CHANNEL_DATA, FIELD_TYPES, PROGRAM_FACTS, Check, DictOf, Either, ListOf, Record,
+    shared_array_problem,
 )
 
 #: the largest recording replayed (an hour of a busy lesson is a few hundred MB less)
@@ -99,7 +100,14 @@ def _problem(value: Any, hint: Any, where: str) -> str | None:
         return _record_problem(value, hint, where)
     if isinstance(hint, Either):
         return _either_problem(value, hint.options, where)
-    origin, args = _form(hint)
+    origin: Any
+    args: tuple[Any, ...]
+    if isinstance(hint, ListOf):
+        origin, args = list, (hint.item,)
+    elif isinstance(hint, DictOf):
+        origin, args = dict, (str, hint.value)
+    else:
+        origin, args = _form(hint)
     if origin in (typing.Union, types.UnionType):
         return _either_problem(value, args, where)
     if origin is typing.Literal:
@@ -130,7 +138,7 @@ def _problem(value: Any, hint: Any, where: str) -> str | None:
                      if (p := _problem(v, of, f"{where}[{i}]"))), None)
     if isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields"):
         return _named_tuple_problem(value, hint, where)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _object_problem(value, hint, where)
     return f"{where}: cannot be checked"  # a type this reader does not know: refuse
 
@@ -171,7 +179,7 @@ def _named_tuple_problem(value: Any, klass: type, where: str) -> str | None:
     text_form = klass in (snapshot_module.End, snapshot_module.Holder)
     if isinstance(value, str) and text_form:
         return None
-    fields = klass._fields  # type: ignore[attr-defined]
+    fields: tuple[str, ...] = getattr(klass, "_fields")  # a NamedTuple's (checked above)
     if not isinstance(value, list) or len(value) != len(fields):  # `record` writes them all
         return f"{where}: should be {'text or ' if text_form else ''}a list of {len(fields)}"
     hints = _hints(klass)
@@ -243,7 +251,7 @@ def _snapshot(line: bytes) -> Snapshot:
         raise RecordingError(problem)
     known = {k: v for k, v in frame.items() if k in _FRAME_FIELDS}  # the rest is dropped
     try:
-        return Snapshot.from_dict(escape_tree(known))  # type: ignore[arg-type]
+        return Snapshot.from_dict(escape_tree(known))
     except (TypeError, ValueError, LookupError, AttributeError) as exc:  # a safety net
         raise RecordingError(f"not a frame ({exc})") from None
 
@@ -254,7 +262,7 @@ _FRAME_FIELDS = frozenset(f.name for f in dataclasses.fields(Snapshot))
 def parse_recording(raw: bytes, name: str) -> list[Snapshot]:
     """The Snapshots of recording bytes `raw` (file `name`), or RecordingError naming the
     first bad line."""
-    snapshots = []
+    snapshots: list[Snapshot] = []
     for number, line in enumerate(raw.split(b"\n"), 1):
         if not line.strip():
             continue

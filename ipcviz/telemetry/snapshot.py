@@ -286,7 +286,7 @@ def _build(klass: type, raw: dict[str, Any]) -> Any:
         raw = {k: v for k, v in raw.items() if k in names}
     if not required <= raw.keys():
         return klass(**raw)
-    obj = object.__new__(klass)
+    obj: Any = object.__new__(klass)
     state = obj.__dict__
     state.update(defaults)
     for name, factory in factories:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from typing import Any
 
 from ipcviz.scenario.refs import parse_comparison
 from ipcviz.telemetry.snapshot import Snapshot
 
-_OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
-        ">": operator.gt, "<": operator.lt}
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
+    ">": operator.gt, "<": operator.lt}
 
 _WORKER_KEYS = ("pid", "state", "exit", "restarts", "zombies", "self_reads",
                 "signals_received", "signals_sent", "signals_sent_to", "bytes_written",
@@ -131,12 +133,12 @@ def check_expectations(summary: dict[str, Any], expectations: list[dict[str, Any
         if "index" in exp:
             values = entries[0].get("values") if entries else None
             if isinstance(values, list):
-                actual = _element(values, exp["index"])
+                element = _element(values, exp["index"])
             else:  # a big array: the element read from the array itself, if it was
-                actual = next((v for i, v in (elements or {}).get(subject, [])
-                               if i == exp["index"]), None)
+                element = next((v for i, v in (elements or {}).get(subject, [])
+                                if i == exp["index"]), None)
             results.append({"check": f"{subject}[{exp['index']}] == {exp['equals']}",
-                            "ok": _compare(actual, exp["equals"]), "actual": actual})
+                            "ok": _compare(element, exp["equals"]), "actual": element})
             continue
         for key, wanted in exp.items():
             if key in ("worker", "channel"):
