@@ -79,6 +79,21 @@ class Either:
         self.options = options
 
 
+class ListOf:
+    """A list whose every item is of `item`: a Check, Record or Either, which `list[...]`
+    cannot hold for a type checker (a JSON type may be written `list[int]` as well)."""
+
+    def __init__(self, item: Any):
+        self.item = item
+
+
+class DictOf:
+    """An object whose every value is of `value` (keys are text), as ListOf for lists."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
 class Record:
     """A JSON object with known keys: `required` ones must be there; every key named is
     of its type; other keys are kept (a panel reads only the keys it knows)."""
@@ -153,14 +168,14 @@ CHANNEL_DATA: dict[str, dict[str, Any]] = {
                                 "rank", "peers_refused")},
             "address": str, "family": str, "server": str, "mb_per_s": NUMBER,
             "latency_ms_mean": Either(NUMBER, None), "latency_ms_max": Either(NUMBER, None),
-            "callers": dict[str, _CALLER]},  # type: ignore[valid-type]
+            "callers": DictOf(_CALLER)},
     "semaphore": {"busy": bool, "handoff": bool, "holder": str | None, "held": int,
                   "holders": list[Holder], "initial": int, "value": int, "max_held": int,
                   "waiters": list[str]},
     "shared_array": {"dtype": str, "shape": SHAPE, "shm_path": str, "sum": NUMBER,
                      "initial_sum": NUMBER, "increments": int, "lost_updates": int | None,
                      "lost_updates_note": Literal["wraparound", "rounding", "set_used"],
-                     "values": Either(NUMBERS, dict[str, NUMBER]),  # type: ignore[valid-type]
+                     "values": Either(NUMBERS, DictOf(NUMBER)),
                      "last_writer": NUMBERS, "heat": GRID, "elements": list[list[Any]]},
 }
 
@@ -197,40 +212,40 @@ _DIAGNOSIS = Record({"kind": str, "key": str, "text": str, "held_s": NUMBER, "pi
                      "objects": list[str], "now": bool}, ("kind", "text"))
 #: who talks to whom in a watched program (observe/graph.py), as far as a panel reads it
 _GRAPH = Record({
-    "processes": list[dict[str, Any]],  # type: ignore[valid-type]
-    "objects": list[Record({"id": str, "kind": str, "ends": list[Record(
+    "processes": list[dict[str, Any]],
+    "objects": ListOf(Record({"id": str, "kind": str, "ends": ListOf(Record(
         {"pid": int, "fd": Either(int, None), "end": str},
-        ("pid", "fd", "end"))]}, ("id", "ends"))],  # type: ignore[misc]
+        ("pid", "fd", "end")))}, ("id", "ends"))),
 }, ("objects",))
 #: what the program watcher saw of a program's process tree (runtime/programs.py)
 _OBSERVED = Record({
-    "processes": list[_PROCESS],  # type: ignore[valid-type]
-    "pipes": list[Record({"channel": Either(str, None), "kind": str, "path": Either(str, None),
+    "processes": ListOf(_PROCESS),
+    "pipes": ListOf(Record({"channel": Either(str, None), "kind": str, "path": Either(str, None),
                           "inode": int, "writers": _PIDS, "readers": _PIDS,
                           "buffered": Either(int, None), "capacity": Either(int, None)},
                          ("channel", "kind", "path", "inode", "writers", "readers",
-                          "buffered", "capacity"))],  # type: ignore[misc]
-    "queues": list[Record({"name": str, "depth": Either(int, None),
+                          "buffered", "capacity"))),
+    "queues": ListOf(Record({"name": str, "depth": Either(int, None),
                            "capacity": Either(int, None), "holders": _PIDS},
-                          ("name", "depth", "capacity", "holders"))],  # type: ignore[misc]
-    "sockets": list[Record({"family": str, "type": str, "state": str, "local": str,
+                          ("name", "depth", "capacity", "holders"))),
+    "sockets": ListOf(Record({"family": str, "type": str, "state": str, "local": str,
                             "remote": str, "rx_queue": Either(int, None), "holders": _PIDS},
                            ("family", "type", "state", "local", "remote", "rx_queue",
-                            "holders"))],  # type: ignore[misc]
-    "shared_memory": list[Record({"name": str, "size": int, "mappers": _PIDS,
+                            "holders"))),
+    "shared_memory": ListOf(Record({"name": str, "size": int, "mappers": _PIDS,
                                   "contents": Either(HEX, None)},
-                                 ("name", "size", "mappers"))],  # type: ignore[misc]
-    "diagnoses": list[_DIAGNOSIS],  # type: ignore[valid-type]
+                                 ("name", "size", "mappers"))),
+    "diagnoses": ListOf(_DIAGNOSIS),
 }, ("processes", "pipes", "queues", "sockets", "shared_memory"))
 
 #: what strace counted for a program (runtime/tracing.py)
 _TRACE = Record({
     "attached": bool, "signals_received": SIGNAL_COUNTS,
     "signals_by_process": dict[str, dict[str, int]],
-    "descriptors": dict[str, Record({"bytes_written": int, "bytes_read": int,
+    "descriptors": DictOf(Record({"bytes_written": int, "bytes_read": int,
                                      "writes": int, "reads": int, "messages_sent": int,
                                      "messages_received": int},
-                                    ("bytes_written", "bytes_read"))],  # type: ignore[misc]
+                                    ("bytes_written", "bytes_read"))),
 })
 
 #: Snapshot fields whose text is more than text: signal names (parsed when drawn)
@@ -240,14 +255,16 @@ FIELD_TYPES: dict[tuple[type, str], Any] = {
     **{(WorkerView, name): Either(SIGNAL_COUNTS, None)
        for name in ("sent_this_life", "received_this_life", "signals_merged")},
     (WorkerView, "masks"): SIGNAL_MASKS,
-    (Snapshot, "parent_signals"): dict[str, SIGNAL_COUNTS],  # type: ignore[valid-type]
+    (Snapshot, "parent_signals"): DictOf(SIGNAL_COUNTS),
 }
 
 #: the type of each key of a program worker's facts a replay keeps
 PROGRAM_FACTS: dict[str, Any] = {
     "argv": list[str], "output_lines": int, "last_output": list[str], "attached": bool,
     "observed": Either(_OBSERVED, None), "trace": Either(_TRACE, None),
-    "diagnoses": list[_DIAGNOSIS], "graph": Either(_GRAPH, None),  # type: ignore[valid-type]
+    "diagnoses": ListOf(_DIAGNOSIS), "graph": Either(_GRAPH, None),
+    "fds": DictOf(Either(str, bool)),
+    "channel_bytes": dict[str, list[int]],
 }
 
 
