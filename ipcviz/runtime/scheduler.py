@@ -8,10 +8,11 @@ grant) and CTRL_SPEED (the slow-motion divisor). A worker reads one cell per ste
 before; only a held or paced worker pays for more. What a held worker does next comes
 back in its NEXT_* cells (`next_ops`).
 
-A schedule (paced in slow motion: one entry per 1/(T.PACE_STEPS * f) s) lets one named worker perform its next operation per entry, and waits until
-every worker has settled (back at its boundary, blocked in the kernel, stopped or
-exited) before the next entry, so the same schedule always gives the same result. An
-entry naming a worker that cannot move is an error with the entry's index, not a hang.
+A schedule (paced in slow motion: one entry per 1/(T.PACE_STEPS * f) s) lets one named
+worker perform its next operation per entry, and waits until every worker has settled
+(back at its boundary, blocked in the kernel, stopped or exited) before the next entry,
+so the same schedule always gives the same result. An entry naming a worker that cannot
+move is an error with the entry's index, not a hang.
 
 The run clock (`run_time`: timeline, restarts) runs at speed f in run mode and stands
 still while the run is paused, stepped or scheduled. A run with a limit (headless, a
