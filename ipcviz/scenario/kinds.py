@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
@@ -322,5 +323,16 @@ def operations() -> tuple[Op, ...]:
     return tuple(op for step in STEPS.values() for op in step.ops)
 
 
-for _module in filter(None, (name.strip() for name in os.environ.get(KINDS_ENV, "").split(","))):
-    importlib.import_module(_module)  # it calls register_channel()
+def _import_kinds(names: str) -> None:
+    """Import each module of $IPCVIZ_CHANNEL_KINDS (each calls register_channel()); one
+    that cannot be imported ends the program with one line and status 2."""
+    for module in filter(None, (name.strip() for name in names.split(","))):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            sys.stderr.write(f"ipcviz: {KINDS_ENV} names {module!r}, which cannot be "
+                             f"imported ({exc})\n")
+            raise SystemExit(2) from None
+
+
+_import_kinds(os.environ.get(KINDS_ENV, ""))
