@@ -39,6 +39,7 @@ ANSWERS: dict[str, tuple[object, ...]] = {
     "udp_vs_tcp": (1, 191),
     "rpc_call": (1,),
     "echo_store_server": (50, 0),
+    "fork_address_spaces": ("red",),
     "shm_numpy": (46,),
     "shm_counter_race": (0,),
     "race_by_hand": (1, 3),

@@ -30,6 +30,7 @@ channels:
   mm: {{kind: mmap}}
   fl: {{kind: file}}
   r: {{kind: rpc, server: a}}
+  pg: {{kind: page}}
 workers:
   a:
     steps:
@@ -51,6 +52,8 @@ workers:
       - release: sem
       - write: {{to: mm, data: x}}
       - write: {{to: fl, data: x}}
+      - write: {{to: pg, data: x}}
+      - read: {{from: pg, bytes: 1}}
       - write: {{to: u, data: x}}
       - call: {{on: r, method: add, params: [1, 2]}}
   prog:
@@ -85,7 +88,7 @@ def test_the_keys_checks_may_name_are_the_keys_a_real_run_has(nothing_left_behin
             assert isinstance(entry[key], dict) == entries.holds_mapping(
                 model, "worker", name, key), (name, key)
     counted = summary["workers"]["b"]
-    assert counted["bytes_written"] == {"p": 1, "f": 1, "mm": 1, "fl": 1, "u": 1}
+    assert counted["bytes_written"] == {"p": 1, "f": 1, "mm": 1, "fl": 1, "u": 1, "pg": 1}
     assert counted["messages_sent"] == {"mq": 1, "q": 1}
     assert counted["increments"] == {"arr": 1, "big": 1}
     assert summary["channels"]["big"]["values"]["max"] == 1

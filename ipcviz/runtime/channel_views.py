@@ -95,6 +95,8 @@ class ChannelViews:
         data.update(self._observation(r))
         if r.kind == "fifo":
             data["open_by"] = self._fifo_open_by(r.name, data.get("path"), workers)
+        if r.kind == "page":
+            data.update(page_views(r.column, self._row_owners(kids), data["last_read"]))
         elif r.kind == "pipe":
             data.update(self._pipe_ends(r.name, workers, kids))
 
@@ -354,6 +356,40 @@ class ChannelViews:
                    for name, data in sems.items()}
         return find_cycle(waiting, holders)
 
+
+def page_views(column: Callable[[int], np.ndarray], by_row: dict[int, str],
+               last_read: dict[str, list]) -> dict[str, object]:
+    """What each process that touched a page saw (channels/page.py): `seen_by` {worker:
+    [its virtual address, the frame at its first access, the frame at its latest]}
+    (frames null when the kernel hid them), `values_read` {worker: the text of its last
+    read}, and whether all of them used one address and shared one frame at their first
+    and at their latest access (null while fewer than two processes touched it, or
+    when the kernel hides frames: `frames_hidden`)."""
+    from ipcviz.channels.page import FRAME_HIDDEN
+
+    addresses = column(T.PAGE_ADDRESS).copy()
+    firsts, lasts = column(T.FIRST_FRAME).copy(), column(T.LAST_FRAME).copy()
+    seen: dict[str, list] = {}
+    hidden = False
+    for row in np.flatnonzero(addresses):
+        name = by_row.get(int(row))
+        if name is None:
+            continue
+        first, last = int(firsts[row]), int(lasts[row])
+        hidden = hidden or FRAME_HIDDEN in (first, last)
+        seen[name] = [f"{int(addresses[row]):#x}", first if first > 0 else None,
+                      last if last > 0 else None]
+
+    def one(values: list) -> bool | None:
+        if len(values) < 2 or None in values:
+            return None
+        return len(set(values)) == 1
+
+    return {"seen_by": seen, "frames_hidden": hidden,
+            "same_address": one([a for a, _f, _l in seen.values()]),
+            "same_frame_first": one([f for _a, f, _l in seen.values()]),
+            "same_frame_last": one([last for _a, _f, last in seen.values()]),
+            "values_read": {w: text.rstrip("\x00") for w, (text, _n) in last_read.items()}}
 
 def fifo_modes(pid: int, path: str) -> set[str]:
     """"read" and/or "write": how process `pid` has `path` open now (empty if not, or gone)."""

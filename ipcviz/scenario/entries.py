@@ -27,6 +27,8 @@ PER_CHANNEL = {"bytes_written": ("bytes",), "bytes_read": ("bytes", "array"),
 #: a worker's counts per signal, keyed by the signal's name as `kill -l` prints it
 PER_SIGNAL = frozenset({"signals_received", "signals_sent", "signals_sent_to"})
 #: what is known of a worker that runs a program (telemetry/summary.py): no step counters
+#: a channel's entries kept per process that used it (a page's values_read)
+PER_WORKER = frozenset({"values_read"})
 PROGRAM_KEYS = frozenset({"pid", "state", "blocked_on", "exit", "restarts", "zombies",
                           "signals_sent_to"})
 
@@ -100,6 +102,8 @@ def holds_mapping(scn: s.Scenario, what: str, name: str, key: str) -> bool:
     if what == "worker":
         return key in PER_CHANNEL or key in PER_SIGNAL
     spec = scn.channels.get(name)
+    if key in PER_WORKER:
+        return True
     if key != "values" or spec is None or spec.kind != "shared_array":
         return False
     shape = spec.shape if isinstance(spec.shape, list) else [spec.shape]
@@ -115,6 +119,8 @@ def mapping_items(key: str) -> str:
         return "signal names, e.g. {SIGUSR1: 1}"
     if key in PER_CHANNEL:
         return "channel names, e.g. {CHANNEL: 1}"
+    if key in PER_WORKER:
+        return "process names, e.g. {WORKER: TEXT}"
     return "min, max, sum"
 
 
@@ -122,6 +128,11 @@ def item_problem(scn: s.Scenario, what: str, key: str, item: object) -> str | No
     """Why `item` names nothing in the mapping `key` of an entry, or None."""
     if not isinstance(item, str):
         return f"expected {mapping_items(key)}, got {item!r}"
+    if what == "channel" and key in PER_WORKER:  # a process that may have used it
+        if definition_of(scn, item) is None:
+            return (f"unknown worker '{item}': {key} is kept per process (workers: "
+                    f"{', '.join(scn.workers)}; a spawned child is NAME#N)")
+        return None
     if what == "channel":  # a big array's values
         return None if item in ("min", "max", "sum") else \
             f"'{item}' is not in values (min, max, sum)"
@@ -196,7 +207,9 @@ def value_problem(scn: s.Scenario, what: str, name: str, key: str,
 
 #: keys whose value is not always a number (the rest are counts, sizes and rates)
 NOT_NUMBERS = frozenset({"state", "blocked_on", "exit", "kind", "dtype", "shape", "values",
-                         "holder", "waiters", "path", "handoff", "busy", "capacity"})
+                         "holder", "waiters", "path", "handoff", "busy", "capacity",
+                         "shared", "same_address", "same_frame_first", "same_frame_last",
+                         "frames_hidden", "values_read"})
 
 
 def choices_problem(key: str, item: object, choices: list[str]) -> str | None:
@@ -207,7 +220,7 @@ def choices_problem(key: str, item: object, choices: list[str]) -> str | None:
         if choice.strip().lower() in seen:
             return f"choice {choice!r} is given twice"
         seen.add(choice.strip().lower())
-    numeric = isinstance(item, str) or key not in NOT_NUMBERS
+    numeric = key not in PER_WORKER and (isinstance(item, str) or key not in NOT_NUMBERS)
     if numeric and not any(_is_number_text(c) for c in choices):
         return (f"the true value of '{key}' is a number and no choice is one: every answer "
                 "would be wrong (give numbers, or no choices)")

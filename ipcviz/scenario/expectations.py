@@ -16,7 +16,8 @@ from ipcviz.scenario.refs import (
 )
 
 #: summary keys whose values are true or false
-BOOL_KEYS = frozenset({"handoff", "busy"})
+BOOL_KEYS = frozenset({"handoff", "busy", "shared", "same_address", "same_frame_first",
+                       "same_frame_last", "frames_hidden"})
 
 
 def _is_number(value: object) -> bool:

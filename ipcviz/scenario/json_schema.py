@@ -76,6 +76,8 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("SharedArrayChannel", "dtype"): "The numpy element type.",
     ("SemaphoreChannel", "kind"): "A POSIX named semaphore.",
     ("MmapChannel", "kind"): "A file in the run directory mapped MAP_SHARED.",
+    ("PageChannel", "kind"): "One page of memory mapped before any fork, at one address in "
+                             "every worker.",
     ("WriteArgs", "to"): "The channel to write to (pipe, fifo, socket, mmap).",
     ("WriteArgs", "data"): "Text to write (UTF-8); give `data` or `size`.",
     ("WriteArgs", "size"): "Bytes of filler to write; give `data` or `size`.",

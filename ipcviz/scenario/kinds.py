@@ -175,6 +175,7 @@ READING_ROLES = frozenset({"read", "receive", "server"})
 _STREAMS = ("pipe", "fifo", "socket", "mmap")
 _QUEUES = ("mqueue", "queue", "sysv_queue")
 _FILES = ("file",)
+_PAGES = ("page",)
 
 CHANNELS: dict[str, ChannelKind] = {
     "pipe": ChannelKind(m.PipeChannel, "ipcviz.channels.pipe:PipeChannel", "bytes", "pipes",
@@ -211,16 +212,32 @@ CHANNELS: dict[str, ChannelKind] = {
                         sums=("records_written", "records_read", "torn_reads")),
     "rpc": ChannelKind(m.RpcChannel, "ipcviz.channels.rpc:RpcChannel", "rpc", "rpc",
                        "call/serve", server_option="server", sums=("peers_refused",)),
+    "page": ChannelKind(
+        m.PageChannel, "ipcviz.channels.page:PageChannel", "bytes", "memory", "write/read",
+        last_read=True, label="one page of memory",
+        keys=frozenset({"bytes_written", "bytes_read", "shared", "same_address",
+                        "same_frame_first", "same_frame_last", "frames_hidden",
+                        "values_read"}),
+        data={"bytes_written": int, "bytes_read": int, "moved": int, "rank": int,
+              "mb_per_s": float, "last_read": dict[str, tuple[str, int]], "shared": bool,
+              "size": int, "address": str,
+              "seen_by": dict[str, tuple[str, int | None, int | None]],
+              "frames_hidden": bool, "same_address": bool | None,
+              "same_frame_first": bool | None, "same_frame_last": bool | None,
+              "values_read": dict[str, str]}),
 }
 
 STEPS: dict[str, StepKind] = {
     "write": StepKind(m.WriteArgs, "Write bytes to a pipe, fifo, socket or mmap channel (or "
-                                 "append a record to a file).",
-                      _STREAMS + _FILES, (ChannelUse("to", "write"),),
+                                 "append a record to a file, or store them at a page's "
+                                 "start).",
+                      _STREAMS + _FILES + _PAGES, (ChannelUse("to", "write"),),
                       (Op("write", _write, blocks=True),)),
     "read": StepKind(m.ReadArgs, "Read bytes from a pipe, fifo, socket or mmap (or copy a "
-                               "shared_array, or take a file's new records).",
-                     _STREAMS + ("shared_array",) + _FILES, (ChannelUse("from_", "read"),),
+                               "shared_array, take a file's new records, or a page's "
+                               "first bytes).",
+                     _STREAMS + ("shared_array",) + _FILES + _PAGES,
+                     (ChannelUse("from_", "read"),),
                      (Op("read", lambda on, arg, shape: f"read up to {arg} B from {on}",
                          blocks=True),)),
     "send": StepKind(m.SendArgs, "Put one message on an mqueue or queue.", _QUEUES,

@@ -100,6 +100,13 @@ class MmapChannel(Model):
     """Bytes of the file in the run directory, mapped MAP_SHARED by every worker using it."""
 
 
+class PageChannel(Model):
+    kind: Literal["page"]
+    shared: bool = False
+    """false: MAP_PRIVATE, copied on a process's first write after fork (copy-on-write);
+    true: MAP_SHARED, one page every process sees."""
+
+
 class FileChannel(Model):
     kind: Literal["file"]
     lock: bool = False

@@ -34,7 +34,7 @@ COURSE_ORDER = (
     "nonblocking_receive",
     "message_duplication",
     "socket_echo", "tcp_handshake", "udp_vs_tcp", "rpc_call",
-    "shm_numpy", "shm_signal_notify", "shm_counter_race", "race_by_hand",
+    "fork_address_spaces", "shm_numpy", "shm_signal_notify", "shm_counter_race", "race_by_hand",
     "counting_semaphore",
     "mmap_file", "file_handoff",
     "deadlock", "deadlock_by_hand",

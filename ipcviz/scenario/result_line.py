@@ -28,6 +28,8 @@ _PER_CHANNEL = frozenset({"bytes_written", "bytes_read", "messages_sent",
                           "messages_received", "increments"})
 #: keys whose value is a mapping of signal names to counts
 _PER_SIGNAL = frozenset({"signals_received", "signals_sent", "signals_sent_to"})
+#: a channel's keys whose value is a mapping of process names (a page's values_read)
+_PER_PROCESS = frozenset({"values_read"})
 #: what a value the frame does not have (yet) shows as
 ABSENT = "–"
 
@@ -132,6 +134,11 @@ def _field_problems(f: Field, workers: Mapping[str, list[str]], processes: set[s
     if f.key not in keys:
         return [f"{shown}: unknown key '{f.key}' (keys: {', '.join(sorted(keys))})"]
     if f.item is not None:
+        if f.what == "channel" and f.key in _PER_PROCESS:
+            if f.item not in processes and re.split(r"#", f.item)[0] not in workers:
+                listed = ", ".join(sorted(set(workers) | processes))
+                return [f"{shown}: unknown worker '{f.item}' (workers: {listed})"]
+            return []
         if f.what == "worker" and f.key in _PER_CHANNEL and f.item not in channels:
             listed = ", ".join(channels) or "none"
             return [f"{shown}: unknown channel '{f.item}' (channels: {listed})"]

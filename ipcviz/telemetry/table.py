@@ -132,6 +132,11 @@ INTERRUPTED_READS, RESTARTED_READS = WRITES, READS
 #: so its counts prove no merge meanwhile (runtime/signal_merges.py)
 COUNTED_WHEN_READ_RETURNS = -2
 
+#: on a page (channels/page.py), written at each access by the worker that made it: the
+#: virtual address it used, and the physical frame behind it at its first and at its
+#: latest access (page.FRAME_* when the kernel did not tell a frame number)
+PAGE_ADDRESS, FIRST_FRAME, LAST_FRAME = WRITES, READS, 7
+
 #: on a file: whole records appended / taken, and reads that found half a record
 RECORDS_WRITTEN, RECORDS_READ, TORN_READS = MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS
 

@@ -76,6 +76,10 @@ GALLERY: dict[str, Moment] = {
                                 "log."),
     "deadlock": Moment(3.5, (), "The deadlock was named when it formed; a was killed and its "
                        "lock stays held by a dead worker."),
+    "fork_address_spaces": Moment(3.5, (), "After fork, x is at one virtual address in "
+                                  "both processes; the child's write gave it a frame of "
+                                  "its own (copy-on-write): forker still reads red. y "
+                                  "(MAP_SHARED) is one frame: both read blue."),
     "mmap_file": Moment(1.5, (), "A file mapped by two workers: the bytes as hex and text, "
                         "written by one, seen by the other."),
     "file_handoff": Moment(0.9, (), "Without flock the reader caught records half written "

@@ -11,6 +11,7 @@ from ipcviz.tui.widgets.base import Panel, ends_text
 
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
+from ipcviz.tui.widgets.page_lines import page_lines
 
 MAX_COLUMNS = 16
 MAX_ROWS = 8
@@ -220,7 +221,7 @@ def cell_text(c: ChannelView, r: int, k: int, rows: int, cols: int, mean: float)
 
 
 class SharedMemoryPanel(Panel):
-    """Renders the shared arrays and mmap files of a Snapshot."""
+    """Renders the shared arrays, mmap files and pages of a Snapshot."""
 
     snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
     """The latest Snapshot; cells that changed since the previous one are highlighted."""
@@ -268,6 +269,8 @@ class SharedMemoryPanel(Panel):
                 values = c.data.get("values")  # (a heat map highlights no changed cells)
                 self._previous[c.name] = (flatten(values) if isinstance(values, list)
                                           and not heat else None)
+            elif c.kind == "page":
+                lines += page_lines(c)
             else:
                 lines += mmap_lines(c, self._previous.get(c.name))  # type: ignore[arg-type]
                 at = int(c.data.get("window_at") or 0)

@@ -1,5 +1,5 @@
 """`write`, `read` and `echo`: byte streams (pipes, FIFOs, sockets) and mapped memory
-(mmap files; a `read` of a shared array takes a copy of it).
+(mmap files and pages; a `read` of a shared array takes a copy of it).
 
 Pipe and FIFO steps get a fast path: one system call and one counter store when the
 whole write fits or some bytes are there to read, the general loop otherwise.
@@ -57,6 +57,9 @@ def write(row: WorkerRow, args: schema.WriteArgs) -> None:
         watch_refusals(row, args.to, endpoint)
     if kind == "mmap":
         row.cells[row.counter(args.to, T.BYTES_WRITTEN)] += endpoint.write(view)
+    elif kind == "page":
+        row.cells[row.counter(args.to, T.BYTES_WRITTEN)] += endpoint.write(view)
+        note_page_access(row, args.to, endpoint)
     elif kind == "file":
         files.write_record(row, args.to, bytes(view))
     elif write_all(row, args.to, view):
@@ -67,6 +70,17 @@ def write(row: WorkerRow, args: schema.WriteArgs) -> None:
         return
     if args.every:
         row.sleep(args.every)
+
+
+def note_page_access(row: WorkerRow, name: str, endpoint: object) -> None:
+    """After an access to a page: the address this process used and the frame behind it
+    now (channels/page.py), the frame of its first access kept as well."""
+    cells = row.cells
+    cells[row.counter(name, T.PAGE_ADDRESS)] = endpoint.address  # type: ignore[attr-defined]
+    frame = endpoint.frame()  # type: ignore[attr-defined]
+    if not cells[row.counter(name, T.FIRST_FRAME)]:
+        cells[row.counter(name, T.FIRST_FRAME)] = frame
+    cells[row.counter(name, T.LAST_FRAME)] = frame
 
 
 def watch_refusals(row: WorkerRow, name: str, endpoint: object) -> None:
@@ -190,6 +204,12 @@ def read(row: WorkerRow, args: schema.ReadArgs) -> None:
         watch_refusals(row, name, endpoint)
     if kind == "mmap":
         cells[row.counter(name, T.BYTES_READ)] += len(endpoint.read(args.bytes))
+        return
+    if kind == "page":
+        data = endpoint.read(args.bytes)
+        cells[row.counter(name, T.BYTES_READ)] += len(data)
+        T.note_read(cells, row.counter(name, T.LAST_READ), data)
+        note_page_access(row, name, endpoint)
         return
     if kind == "file":
         files.read_records(row, args)

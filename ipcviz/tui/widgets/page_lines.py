@@ -1,0 +1,58 @@
+"""The lines the memory panel shows for a page (channels/page.py): per process that
+touched it, the virtual address it used, the text of its last read and the physical
+frame behind the page at its first and at its latest access; then whether all of them
+used one address and one frame. Frames the kernel hides (not root) are said to be
+hidden, never shown as numbers."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from ipcviz.telemetry.snapshot import ChannelView
+
+HIDDEN = "hidden (root only)"
+
+
+def frame_text(frame: object, hidden: bool) -> str:
+    """A frame number as hex, or what stands in its place."""
+    if isinstance(frame, int) and not isinstance(frame, bool):
+        return f"{frame:#x}"
+    return HIDDEN if hidden else "-"
+
+
+def yes_no(value: object) -> str:
+    return {True: "yes", False: "no"}.get(value, "-")  # type: ignore[call-overload]
+
+
+def page_lines(c: ChannelView) -> list[Text]:
+    """A title line (the mapping, and whether every process had one address and one
+    frame at its first and at its last access), then one line per process."""
+    data = c.data
+    mapping = "MAP_SHARED" if data.get("shared") else "MAP_PRIVATE"
+    lines = [Text.assemble(
+        (f"{c.name} ", "bold"), (f"{mapping} ", "bold"),
+        "· same address: ", (yes_no(data.get("same_address")), "bold"),
+        " · same frame at first access: ", (yes_no(data.get("same_frame_first")), "bold"),
+        ", last: ", (yes_no(data.get("same_frame_last")), "bold"))]
+    seen = data.get("seen_by") or {}
+    hidden = bool(data.get("frames_hidden"))
+    values = data.get("values_read") or {}
+    if not seen:
+        lines.append(Text(f"  mapped at {data.get('address')}; no process has touched it "
+                          "yet", style="dim"))
+        return lines
+    width = max(len(name) for name in seen)
+    for name, (address, first, last) in seen.items():
+        line = Text(f"  {name:<{width}} at ")
+        line.append(f"{address} ", style="cyan")
+        value = values.get(name)
+        line.append(" read ")
+        line.append(f"{value if value is not None else '-':<5} ", style="bold")
+        line.append(f" frame {frame_text(first, hidden)} → ")
+        moved = isinstance(first, int) and isinstance(last, int) and first != last
+        line.append(frame_text(last, hidden), style="bold reverse" if moved else "")
+        lines.append(line)
+    if hidden:
+        lines.append(Text("  physical frames: the kernel shows them (/proc/PID/pagemap) "
+                          "to root only", style="dim"))
+    return lines
