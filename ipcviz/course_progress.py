@@ -17,7 +17,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from ipcviz.host.output import write_fully
 
@@ -83,15 +83,16 @@ def load(path: Path | None = None) -> Progress:
     except OSError as exc:
         why = "is a symbolic link" if os.path.islink(path) else (exc.strerror or str(exc))
         return Progress(problem=f"{path}: {why}; starting afresh (it will be replaced)")
+    refusal: str | None
     try:
-        why = _refusal(os.fstat(fd))
-        data = b"" if why else os.read(fd, MAX_BYTES + 1)
+        refusal = _refusal(os.fstat(fd))
+        data = b"" if refusal else os.read(fd, MAX_BYTES + 1)
     except OSError as exc:
-        why = exc.strerror or str(exc)
+        refusal = exc.strerror or str(exc)
     finally:
         os.close(fd)
-    if why:
-        return Progress(problem=f"{path}: {why}; starting afresh (it will be replaced)")
+    if refusal:
+        return Progress(problem=f"{path}: {refusal}; starting afresh (it will be replaced)")
     lessons = _parse(data)
     if lessons is None:
         return Progress(problem=f"{path}: is not a progress file of ipcviz (corrupt?); "
@@ -113,8 +114,7 @@ def _parse(data: bytes) -> dict[str, dict[str, Any]] | None:
         if not isinstance(entry, dict):
             return None
         right, asked = entry.get("right"), entry.get("asked")
-        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
-                   for n in (right, asked)) or right > asked:
+        if not (_count(right) and _count(asked)) or right > asked:
             return None
         lessons[str(name)] = {"done": bool(entry.get("done")), "right": right,
                               "asked": asked}
@@ -190,3 +190,8 @@ def reset(path: Path | None = None) -> bool:
         raise ProgressError(f"{path}: cannot forget course progress: "
                             f"{exc.strerror or exc}") from None
     return True
+
+
+def _count(value: object) -> TypeGuard[int]:
+    """A count as the file stores it: an int (not a bool) of 0 or more."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

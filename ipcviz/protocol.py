@@ -252,7 +252,8 @@ def _decode_time(message: dict[str, Any]) -> TimeCommand:
         return StepWorker(_text(message.get("worker"), "step.worker"))
     if op == "speed":
         factor = message.get("factor")
-        if isinstance(factor, bool) or factor not in SPEED_FACTORS:
+        if not isinstance(factor, (int, float)) or isinstance(factor, bool) \
+                or factor not in SPEED_FACTORS:
             raise ProtocolError(f"speed: {factor!r} is not one of 1, 1/2, ... 1/64")
         return SetSpeed(float(factor))
     raise ProtocolError(f"unknown time command {op!r}")

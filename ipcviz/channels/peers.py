@@ -142,7 +142,8 @@ def holders(inode: int, among: list[int] | None = None) -> list[int]:
 def descendants(pid: int) -> list[int]:
     """`pid` and every process below it, from the kernel's lists of each task's children
     (/proc/PID/task/TID/children); only `pid` where the kernel has no such lists."""
-    found, todo = [], [pid]
+    found: list[int] = []
+    todo = [pid]
     while todo and len(found) < 1 << 16:
         current = todo.pop()
         found.append(current)

@@ -70,6 +70,7 @@ class StreamEndpoint:
             return 0
 
     def wait_writable(self) -> None:
+        assert self.write_fd is not None, "waits to write without a write end"
         self._poller(self.write_fd, select.POLLOUT).poll()
 
     def read_some(self, nbytes: int) -> bytes | None:
@@ -82,6 +83,7 @@ class StreamEndpoint:
             return None
 
     def wait_readable(self, timeout_ms: int | None = None) -> None:
+        assert self.read_fd is not None, "waits to read without a read end"
         self._poller(self.read_fd, select.POLLIN).poll(timeout_ms)
 
 

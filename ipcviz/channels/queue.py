@@ -11,6 +11,7 @@ Depth is the value of `items`, read from the kernel.
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 from collections.abc import Mapping
@@ -30,7 +31,7 @@ _HEADER_BYTES = _OFFSET.size  # the spool starts with the read position
 class _Sem(SemaphoreEndpoint):
     """A semaphore handle whose try_acquire may wait a little."""
 
-    def try_acquire(self, seconds: float = 0) -> bool:  # type: ignore[override]
+    def try_acquire(self, seconds: float = 0) -> bool:
         return self.acquire_for(seconds)
 
 
@@ -142,8 +143,8 @@ class QueueChannel(Channel):
             initial["spaces"] = capacity
         self.names = {}
         for role, value in initial.items():
-            name, sem = self.registry.create_ipc("semaphore", f"{self.name}.{role}", lambda n, v=value: (
-                posix_ipc.Semaphore(n, posix_ipc.O_CREX, mode=0o600, initial_value=v)))
+            name, sem = self.registry.create_ipc("semaphore", f"{self.name}.{role}",
+                                                 functools.partial(_new_semaphore, value=value))
             sem.close()
             self.names[role] = name
         self.items = posix_ipc.Semaphore(self.names["items"])
@@ -173,3 +174,8 @@ class QueueChannel(Channel):
             self.items.close()
         except posix_ipc.ExistentialError:
             pass
+
+
+def _new_semaphore(name: str, value: int) -> Any:
+    """A POSIX semaphore of this name, created here (O_CREX: never one found there)."""
+    return posix_ipc.Semaphore(name, posix_ipc.O_CREX, mode=0o600, initial_value=value)

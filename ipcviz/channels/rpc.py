@@ -24,6 +24,7 @@ import struct
 
 from ipcviz.channels.peers import PeerCheck, Refusals
 from ipcviz.channels.socket_channel import SocketChannel
+from ipcviz.channels.socket_endpoints import SocketAddress
 
 #: longest request or answer line (a bigger one is an invalid request)
 MAX_LINE = 64 * 1024
@@ -51,7 +52,7 @@ def answer(call_id: object, result: object = None, error: tuple[int, str] | None
 class RpcClient:
     """A caller: one connection, made on first use and again after it is lost."""
 
-    def __init__(self, family: int, address: object, peers: PeerCheck | None = None):
+    def __init__(self, family: int, address: SocketAddress, peers: PeerCheck | None = None):
         self.family = family
         self.address = address
         self.peers = peers

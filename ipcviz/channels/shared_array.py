@@ -66,8 +66,9 @@ def block_means(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def shape_of(spec) -> tuple[int, ...]:
-    return tuple(spec.shape) if isinstance(spec.shape, list) else (spec.shape,)
+def shape_of(shape: list[int] | int) -> tuple[int, ...]:
+    """An array's `shape:` as written (`[rows, cols]`, `[n]` or `n`) as a tuple."""
+    return tuple(shape) if isinstance(shape, list) else (shape,)
 
 
 class ArrayEndpoint:
@@ -120,7 +121,7 @@ class SharedArrayChannel(Channel):
         return out
 
     def create(self) -> None:
-        self.shape = shape_of(self.spec)
+        self.shape = shape_of(self.spec.shape)
         count = int(np.prod(self.shape))
         nbytes = count * np.dtype(self.spec.dtype).itemsize
         self.ipc_name, shm = self.registry.create_ipc("shm", self.name, lambda name: (

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from typing import Any, ClassVar
 
 from ipcviz.channels.base import Channel
 from ipcviz.channels.peers import PeerCheck
@@ -17,6 +18,7 @@ from ipcviz.channels.socket_endpoints import (
     DatagramClient,
     DatagramServer,
     ServerEndpoint,
+    SocketAddress,
 )
 from ipcviz.channels.tcp_table import accept_queue
 from ipcviz.host.process import start_ticks
@@ -27,7 +29,7 @@ PORTS_FILE = "ports"
 
 class SocketChannel(Channel):
     kind = "socket"
-    COUNTERS = ("bytes_written", "bytes_read", "writes", "reads")
+    COUNTERS: ClassVar[tuple[str, ...]] = ("bytes_written", "bytes_read", "writes", "reads")
 
     @property
     def datagrams(self) -> bool:
@@ -50,17 +52,19 @@ class SocketChannel(Channel):
                 listener.bind(self.path)
             finally:
                 os.umask(old)
-            self.address: object = self.path
+            self.address: SocketAddress = self.path
             self.family = socket.AF_UNIX
+            self.port = 0
         else:
             listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             # a restarted server binds this port again while the dead one's connections
             # linger (FIN_WAIT, TIME_WAIT): those must carry the option too
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind(("127.0.0.1", 0))
-            self.address = listener.getsockname()
+            host, self.port = listener.getsockname()
+            self.address = (host, self.port)
             self.family = socket.AF_INET
-            self.path = f"127.0.0.1:{self.address[1]}"  # type: ignore[index]
+            self.path = f"127.0.0.1:{self.port}"
         listener.listen(128)
         listener.set_inheritable(True)
         self.listener = listener
@@ -79,12 +83,14 @@ class SocketChannel(Channel):
                 os.umask(old)
             self.address = self.path
             self.family = socket.AF_UNIX
+            self.port = 0
         else:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             sock.bind(("127.0.0.1", 0))
-            self.address = sock.getsockname()
+            host, self.port = sock.getsockname()
+            self.address = (host, self.port)
             self.family = socket.AF_INET
-            self.path = f"127.0.0.1:{self.address[1]}"  # type: ignore[index]
+            self.path = f"127.0.0.1:{self.port}"
         if self.spec.receive_buffer:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.spec.receive_buffer)
         sock.set_inheritable(True)
@@ -95,7 +101,7 @@ class SocketChannel(Channel):
     def child_fds(self, roles: set[str]) -> set[int]:
         return {self.listener.fileno()} if "server" in roles else set()
 
-    def attach(self, roles: set[str]):
+    def attach(self, roles: set[str]) -> Any:  # an endpoint of the role's kind, as Channel
         if self.datagrams:
             if "server" in roles:
                 return DatagramServer(self.listener, self.peers)
@@ -148,7 +154,7 @@ class SocketChannel(Channel):
         data = {"address": self.path, "family": self.spec.family, "server": self.spec.server,
                 "connections": self._connections()}
         if self.family == socket.AF_INET:  # the listener's accept queue, as `ss -lt` shows it
-            waiting = accept_queue(self.address[1]) if self.listener.fileno() >= 0 else None
+            waiting = accept_queue(self.port) if self.listener.fileno() >= 0 else None
             self.accept_seen = max(self.accept_seen, waiting or 0)
             data.update(accept_queue=waiting or 0, max_accept_queue=self.accept_seen)
         return data
@@ -181,7 +187,7 @@ class SocketChannel(Channel):
             return 0
         try:
             if self.family == socket.AF_INET:
-                port = f"{self.address[1]:04X}"  # type: ignore[index]
+                port = f"{self.port:04X}"
                 with open("/proc/net/tcp") as fh:
                     rows = [line.split() for line in fh.readlines()[1:]]
                 return sum(1 for r in rows if r[1].endswith(":" + port) and r[3] == "01")

@@ -13,6 +13,9 @@ import socket
 
 from ipcviz.channels.peers import PeerCheck, Refusals
 
+#: where a socket channel's server is: a path (unix) or (host, port) (tcp and udp)
+SocketAddress = str | tuple[str, int]
+
 
 class ServerEndpoint:
     """The server side: accepts clients, reads from whichever has data, answers it.
@@ -99,7 +102,7 @@ class ServerEndpoint:
 class ClientEndpoint:
     """A client: connects on first use, then reads and writes on that one connection."""
 
-    def __init__(self, family: int, address: object, peers: PeerCheck | None = None):
+    def __init__(self, family: int, address: SocketAddress, peers: PeerCheck | None = None):
         self.family = family
         self.address = address
         self.peers = peers
@@ -150,7 +153,7 @@ class DatagramServer:
     def __init__(self, sock: socket.socket, peers: PeerCheck | None = None):
         self.sock = sock
         self.sock.setblocking(False)
-        self.peer: object = None
+        self.peer: SocketAddress | None = None
         self.peers = peers
         self.refusals = Refusals()
 
@@ -192,7 +195,7 @@ class DatagramClient:
     """A sender of datagrams: its own socket, connected to the server's address (so it
     can also read the answers sent back to it)."""
 
-    def __init__(self, family: int, address: object, peers: PeerCheck | None = None):
+    def __init__(self, family: int, address: SocketAddress, peers: PeerCheck | None = None):
         self.family = family
         self.address = address
         self.peers = peers

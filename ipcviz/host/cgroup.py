@@ -18,6 +18,7 @@ import os
 import signal
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ipcviz.host.runroot import read_private_file
@@ -232,7 +233,8 @@ def _events(path: str) -> str:
         return ""
 
 
-def remove(path: str, timeout: float = 3.0, meanwhile=None) -> bool:
+def remove(path: str, timeout: float = 3.0,
+           meanwhile: Callable[[], object] | None = None) -> bool:
     """Wait until nothing runs in the cgroup (calling `meanwhile`, e.g. to reap), then
     remove it and every cgroup under it; True when it is gone."""
     deadline = time.monotonic() + timeout
@@ -255,7 +257,7 @@ def remove(path: str, timeout: float = 3.0, meanwhile=None) -> bool:
     return True
 
 
-def end(path: str, meanwhile=None) -> tuple[int, bool]:
+def end(path: str, meanwhile: Callable[[], object] | None = None) -> tuple[int, bool]:
     """Kill everything in the cgroup and remove it: (processes killed, removed?)."""
     if not os.path.isdir(path):
         return 0, True

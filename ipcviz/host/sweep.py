@@ -102,11 +102,12 @@ def _sweep_run(directory: Path, run_id: str, report: SweepReport) -> None:
         data: dict = {"objects": []}
         owner_start = None
     else:
-        data = _parse_registry(raw, run_id)
-        if data is None:
+        parsed = _parse_registry(raw, run_id)
+        if parsed is None:
             report.refused.append(f"{registry_path}: not a registry of run {run_id}; "
                                   "run left alone")
             return
+        data = parsed
         owner = ProcessIdentity(*data["owner"])
         if owner.exists():
             return

@@ -294,7 +294,7 @@ def _inherited(seen: Observation, graph: Graph, blocked: dict,
         piped = obj.kind in ("pipe", "fifo")
         readers = sorted(p for p, (o, e, d) in blocked.items() if o.id == obj.id
                          and d == "read" and (piped or e.inode != held.inode))
-        if all(seen.process(r) is not None and seen.process(r).name == me.name
+        if all((reader := seen.process(r)) is not None and reader.name == me.name
                for r in readers):
             continue  # a program passing its own pipe to another copy of itself (as
             # multiprocessing's spawn does): on purpose, and its use cannot be seen

@@ -60,12 +60,12 @@ def observe(root: int, contents_limit: int = 4096, maps: bool = True) -> Observa
             processes.append(proc)
             all_fds += mine
     pids = [p.pid for p in processes]
-    maps = memory.mappings([p.pid for p in processes if p.state != "Z"],
-                           contents_limit) if maps else []
+    mappings = memory.mappings([p.pid for p in processes if p.state != "Z"],
+                               contents_limit) if maps else []
     uid = processes[0].uid if processes else os.getuid()
     return Observation(
         root=root, taken_at=taken_at, processes=tuple(processes), descriptors=tuple(all_fds),
         pipes=tuple(fd_reading.pipes(all_fds)),
         sockets=tuple(net.sockets(root, all_fds)) if processes else (),
-        queues=tuple(fd_reading.queues(all_fds)), mappings=tuple(maps),
-        sysv=tuple(memory.sysv(pids, uid, maps)), problems=tuple(problems))
+        queues=tuple(fd_reading.queues(all_fds)), mappings=tuple(mappings),
+        sysv=tuple(memory.sysv(pids, uid, mappings)), problems=tuple(problems))
