@@ -39,11 +39,13 @@ def version() -> str:
 class VersionAction(argparse.Action):
     """`--version`: looks the version up only when asked (start-up stays cheap)."""
 
-    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs):
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 **kwargs: object):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
                          help="print the version and exit")
 
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
         print(f"ipcviz {version()}")
         parser.exit()
 

@@ -120,8 +120,9 @@ def quiz_command(args: argparse.Namespace, launch_app: Callable[..., Any],
     """`launch_app(path)` runs the live view and returns the app (the CLI's)."""
     from ipcviz.scenario.load import ScenarioError, load_scenario
 
-    if duration_problem(args.duration):
-        return fail([duration_problem(args.duration)])
+    problem = duration_problem(args.duration)
+    if problem:
+        return fail([problem])
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:
@@ -218,8 +219,8 @@ def run_and_grade(scenario: Any, answers: list[Any], args: argparse.Namespace,
                              f"{mark}"))
         if question.explain:
             print(escape_control(f"   {' '.join(question.explain.split())}"))
-    right = sum(entry["right"] for entry in graded)
-    print(f"\n{right} of {len(questions)} right")
+    right_count = sum(entry["right"] for entry in graded)
+    print(f"\n{right_count} of {len(questions)} right")
     return graded
 
 

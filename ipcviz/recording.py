@@ -8,10 +8,14 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ipcviz.format import escape_control
 from ipcviz.host.output import write_fully
 from ipcviz.host.outputs import OutputRefused, open_output, output_problem
+
+if TYPE_CHECKING:
+    from ipcviz.telemetry.snapshot import Snapshot
 
 Fail = Callable[[list[str]], int]
 
@@ -28,7 +32,7 @@ def record_command(args: argparse.Namespace, headless: Callable, fail: Fail) -> 
     frames = 0
     out: int | None = None
 
-    def write(snap) -> None:
+    def write(snap: Snapshot) -> None:
         nonlocal frames, out
         if out is None:
             out = open_output(args.output)  # checked again on the open file
@@ -66,12 +70,12 @@ def replay_command(args: argparse.Namespace, fail: Fail) -> int:
     from ipcviz.tui.app import make_app
     from ipcviz.tui.replay import ReplaySource
 
-    app = make_app(source=ReplaySource(snapshots, args.speed),
-                   handle_signals=True)
+    source = ReplaySource(snapshots, args.speed)
+    app = make_app(source=source, handle_signals=True)
     try:
         app.run()
     finally:
-        app.source.stop()
+        source.stop()
     code = app.return_code
     return 1 if code is None else int(code)
 

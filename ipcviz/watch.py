@@ -11,6 +11,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
+from typing import Any
 
 import yaml
 
@@ -77,16 +78,17 @@ def watch_scenario(argv: list[str], name: str | None, duration: float | None,
     if not re.match(r"^[A-Za-z_]", worker):
         worker = "p_" + worker[:30]
     shown = " ".join(argv)
+    program: dict[str, Any] = {"exec": list(argv), "cwd": cwd}
+    if trace:
+        program["trace"] = True
     data = {
         "name": f"watch: {shown[:60]}",
         "description": f"The program `{shown[:200]}` and every process it starts, as the "
                        "kernel shows them: state, what each waits in, zombies, signal "
                        "masks; its output lines are in the event log.",
         "duration": duration or DEFAULT_WATCH_SECONDS,
-        "workers": {worker: {"exec": list(argv), "cwd": cwd}},
+        "workers": {worker: program},
     }
-    if trace:
-        data["workers"][worker]["trace"] = True
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 

@@ -70,15 +70,15 @@ def to_png(svg: Path, picture: str) -> Path | None:
     # the converters write to standard output or return bytes: the file is written here,
     # by the one helper that never follows a link (the converters' own -o would)
     if shutil.which("rsvg-convert"):
-        picture = subprocess.run(["rsvg-convert", "-b", "#0c0c0c"], input=fixed.encode(),
-                                 check=True, capture_output=True).stdout
+        png_bytes = subprocess.run(["rsvg-convert", "-b", "#0c0c0c"], input=fixed.encode(),
+                                   check=True, capture_output=True).stdout
     else:
         try:
-            import cairosvg  # type: ignore[import-not-found]
+            import cairosvg
         except ImportError:
             return None
-        picture = cairosvg.svg2png(bytestring=fixed.encode())
-    write_output(png, picture)
+        png_bytes = cairosvg.svg2png(bytestring=fixed.encode())
+    write_output(png, png_bytes)
     return png
 
 
