@@ -165,11 +165,10 @@ def test_signal_counts_are_read_from_a_table_the_workers_write_meanwhile() -> No
     import mmap
     import os
     import signal
-    import types
 
     import numpy as np
 
-    from ipcviz.runtime.sampler import Sampler
+    from ipcviz.runtime.row_signals import RowSignals
     from ipcviz.signals import NSIG
     from ipcviz.telemetry import table as T
 
@@ -185,12 +184,12 @@ def test_signal_counts_are_read_from_a_table_the_workers_write_meanwhile() -> No
                 i += 7
         finally:
             os._exit(0)
-    state = types.SimpleNamespace()
+    signals = RowSignals()
     try:
         for _ in range(200):
-            Sampler._count_signals(state, arr)  # type: ignore[arg-type]
+            signals.count(arr)
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
-    assert state._signals_of and all(n > 0 for pair in state._signals_of.values()
-                                     for n in pair[0].values())
+    counted = [signals.received(row) for row in range(rows)]
+    assert any(counted) and all(n > 0 for got in counted for n in got.values())

@@ -1,25 +1,30 @@
-"""The sampler's part that makes one ChannelView: counters summed over the workers beside
-the kernel's view of the object, semaphore holders and waiters, the deadlock check."""
+"""The sampler's collaborator that makes ChannelViews: each channel's counters summed over
+the workers' rows beside the kernel's view of the object (read in the frame's moment),
+who writes and who reads it, and what its kind adds."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ipcviz.runtime.pipe_holders import RUNTIME, holders_of, pipe_data
+from ipcviz.runtime.lock_views import semaphore_data
+from ipcviz.runtime.pipe_holders import RUNTIME, PipeEnd, holders_of, pipe_data
+from ipcviz.runtime.proc_reader import ProcReader
+from ipcviz.runtime.rpc_views import rpc_data
 from ipcviz.scenario.kinds import CHANNELS, READING_ROLES, WRITING_ROLES
 from ipcviz.scenario.plan import channel_roles
 from ipcviz.scenario.schema import all_steps
 from ipcviz.telemetry import table as T
-from ipcviz.telemetry.deadlock import find_cycle
-from ipcviz.telemetry.snapshot import ChannelView, End, Holder, WorkerView
+from ipcviz.telemetry.snapshot import ChannelView, End, WorkerView
 
 if TYPE_CHECKING:
+    from ipcviz.channels.base import Channel
     from ipcviz.runtime.procs import SpawnedProc
+    from ipcviz.runtime.supervisor import Runtime
 
 
 @dataclass(frozen=True)
@@ -29,18 +34,16 @@ class Reading:
 
     name: str
     kind: str
-    spec: object
-    channel: object
+    spec: Any
+    channel: Any
     column: Callable[[int], np.ndarray]
-    data: dict[str, object]
+    data: dict[str, Any]
 
 
-#: counter family (kinds.ChannelKind.counters) -> the ChannelViews method reading it
-FAMILY_READERS = {"bytes": "_read_bytes", "messages": "_read_messages", "rpc": "_read_rpc",
-                  "array": "_read_array", "lock": "_read_lock"}
-if {k.counters for k in CHANNELS.values()} - set(FAMILY_READERS):
+#: the counter families (kinds.ChannelKind.counters) ChannelViews has a reader for
+FAMILIES = frozenset({"bytes", "messages", "rpc", "array", "lock"})
+if {k.counters for k in CHANNELS.values()} - FAMILIES:
     raise RuntimeError("a channel kind's counter family has no reader in channel_views.py")
-
 
 #: a run with at most this many processes has its pipes' holders read on every frame
 #: (a few directory listings); a bigger one on the frames that read /proc anyway
@@ -48,42 +51,81 @@ PIPE_ENDS_EVERY_FRAME = 32
 
 
 class ChannelViews:
-    """Mixin of `Sampler`: channel counters and kernel state to ChannelViews."""
+    """The runtime's channels to ChannelViews, one frame at a time (`views`); `procs` says
+    whether this frame reads /proc (who holds a FIFO open is read then)."""
 
-    def _channel_view(self, name: str, spec: object, arr: np.ndarray | None,
-                      workers: list[WorkerView], kids: list[SpawnedProc]) -> ChannelView:
+    def __init__(self, runtime: Runtime, procs: ProcReader) -> None:
+        self.runtime = runtime
+        self.procs = procs
+        #: one reader per counter family: the family's counters summed over the workers'
+        #: rows, beside the kernel's view (channel.observe())
+        self._readers: dict[str, Callable[[Reading], None]] = {
+            "bytes": self._read_bytes, "messages": self._read_messages,
+            "rpc": self._read_rpc, "array": self._read_array, "lock": self._read_lock}
+        #: channel -> (writers, readers): who writes and who reads never changes in a run
+        self._ends: dict[str, tuple[tuple[End, ...], tuple[End, ...]]] = {}
+        #: the arrays whose elements `expect` looks at were told which (once each)
+        self._checked: set[str] = set()
+        #: FIFO -> who holds it open ("read"/"write" -> workers), read from /proc on ticks
+        self._fifo_cache: dict[str, dict[str, list[str]]] = {}
+        #: pipe -> who holds each end, from every process's descriptors, and the
+        #: processes whose descriptors the kernel hid (see `_pipe_ends`)
+        self._pipe_cache: dict[str, tuple[list[PipeEnd], list[str]]] = {}
+        self._interruptible: frozenset[str] | None = None
+        # this frame's: each channel's kernel view read in its moment, the workers and
+        # spawned children, and each row's worker name (made when a reader first asks)
+        self._observed: dict[str, dict[str, Any]] = {}
+        self._workers: list[WorkerView] = []
+        self._kids: list[SpawnedProc] = []
+        self._owners: dict[int, str] | None = None
+
+    def views(self, arr: np.ndarray | None, workers: list[WorkerView],
+              kids: list[SpawnedProc], observed: dict[str, dict[str, Any]]
+              ) -> tuple[ChannelView, ...]:
+        """Every channel of the scenario, from one reading: `arr` its copy of the table
+        (None: no table yet), `observed` the channels' kernel views read in it."""
+        self._observed, self._workers, self._kids = observed, workers, kids
+        self._owners = None
+        return tuple(self._view(name, spec, arr)
+                     for name, spec in self.runtime.model.channels.items())
+
+    def _view(self, name: str, spec: Any, arr: np.ndarray | None) -> ChannelView:
         rt = self.runtime
-        kind = spec.kind  # type: ignore[attr-defined]
+        kind = spec.kind
         ends = self._ends.get(name)
-        if ends is None:  # who writes and who reads never changes during a run
+        if ends is None:
             ends = self._ends[name] = (self._end_names(name, WRITING_ROLES),
                                        self._end_names(name, READING_ROLES))
         writers, readers = ends
-        data: dict[str, object] = {}
+        data: dict[str, Any] = {}
         channel = rt.channel_by_name.get(name)
-        if arr is not None and channel is not None:
-            layout = rt.table.layout  # type: ignore[union-attr]
+        if arr is not None and channel is not None and rt.table is not None:
+            layout = rt.table.layout
             index = channel.index
 
             def column(counter: int) -> np.ndarray:
                 return arr[:, layout.channel_cell(index, counter)]
 
-            read = getattr(self, FAMILY_READERS[CHANNELS[kind].counters])
-            read(Reading(name, kind, spec, channel, column, data), workers, kids)
+            self._readers[CHANNELS[kind].counters](
+                Reading(name, kind, spec, channel, column, data))
             data.update(channel.counted(column))  # the kind's own counters, if any
             channel.derived(data)
         return ChannelView(name, kind, data, writers, readers)
 
-    # One reader per counter family (kinds.ChannelKind.counters): the family's counters
-    # summed over the workers' rows, beside the kernel's view (channel.observe()).
+    def _owner_names(self) -> dict[int, str]:
+        """Each row's worker name, made once per frame (every stream asks)."""
+        if self._owners is None:
+            by_row = {p.row: p.name for p in self.runtime.procs}
+            by_row.update({k.row: k.name for k in self._kids})
+            self._owners = by_row
+        return self._owners
 
-    def _read_bytes(self, r: Reading, workers: list[WorkerView],
-                    kids: list[SpawnedProc]) -> None:
+    def _read_bytes(self, r: Reading) -> None:
         data, column, kind = r.data, r.column, CHANNELS[r.kind]
         data["bytes_written"] = int(column(T.BYTES_WRITTEN).sum())
         data["bytes_read"] = int(column(T.BYTES_READ).sum())
         if kind.last_read:
-            data["last_read"] = self._last_reads(column, kids)
+            data["last_read"] = self._last_reads(column)
         for counter in kind.sums:  # e.g. a socket's message boundaries, a file's records
             data[counter] = int(column(T.COUNTER_CELLS[counter]).sum())
         if r.name in self._interruptible_reads():  # read(2) as C makes it (worker/eintr.py)
@@ -91,18 +133,18 @@ class ChannelViews:
             data["restarted_reads"] = int(column(T.RESTARTED_READS).sum())
         if r.kind == "mmap":  # the busiest writer's position (each starts at 0)
             written = int(column(T.BYTES_WRITTEN).max())
-            r.channel.write_offset = written % r.spec.size  # type: ignore[attr-defined]
+            r.channel.write_offset = written % r.spec.size
         data.update(self._observation(r))
         if r.kind == "fifo":
-            data["open_by"] = self._fifo_open_by(r.name, data.get("path"), workers)
+            data["open_by"] = self._fifo_open_by(r.name, data.get("path"))
         if r.kind == "page":
-            data.update(page_views(r.column, self._row_owners(kids), data["last_read"]))
+            data.update(page_views(r.column, self._owner_names(), data["last_read"]))
         elif r.kind == "pipe":
-            data.update(self._pipe_ends(r.name, workers, kids))
+            data.update(self._pipe_ends(r.name))
 
     def _interruptible_reads(self) -> frozenset[str]:
         """The pipes and FIFOs some worker reads with `interruptible: true`."""
-        found = getattr(self, "_interruptible", None)
+        found = self._interruptible
         if found is None:
             found = self._interruptible = frozenset(
                 step.args.from_ for worker in self.runtime.model.workers.values()
@@ -110,8 +152,7 @@ class ChannelViews:
                 if step.kind == "read" and step.args.interruptible)
         return found
 
-    def _read_messages(self, r: Reading, workers: list[WorkerView],
-                       kids: list[SpawnedProc]) -> None:
+    def _read_messages(self, r: Reading) -> None:
         data, column = r.data, r.column
         data["messages_sent"] = int(column(T.MESSAGES_SENT).sum())
         data["messages_received"] = int(column(T.MESSAGES_RECEIVED).sum())
@@ -121,18 +162,20 @@ class ChannelViews:
         data["empty_receives"] = int(column(T.EMPTY_RECEIVES).sum())
         data.update(self._observation(r))
 
-    def _read_rpc(self, r: Reading, workers: list[WorkerView],
-                  kids: list[SpawnedProc]) -> None:
-        data, column = r.data, r.column
-        data.update(self._rpc(r.name, column, kids))
+    def _read_rpc(self, r: Reading) -> None:
+        data, column, rt = r.data, r.column, self.runtime
+        plan_roles = rt.scenario.plan.roles
+        rows = {p.row: (p.name, "server" in p.roles.get(r.name, ())) for p in rt.procs}
+        rows.update({k.row: (k.name, "server" in plan_roles.get(k.group, {}).get(r.name, ()))
+                     for k in self._kids})
+        data.update(rpc_data(column, rows))
         data["bytes_written"] = int(column(T.BYTES_WRITTEN).sum())
         data["bytes_read"] = int(column(T.BYTES_READ).sum())
         for counter in CHANNELS[r.kind].sums:  # peers from outside the run, refused
             data[counter] = int(column(T.COUNTER_CELLS[counter]).sum())
         data.update(self._observation(r))
 
-    def _read_array(self, r: Reading, workers: list[WorkerView],
-                    kids: list[SpawnedProc]) -> None:
+    def _read_array(self, r: Reading) -> None:
         rt, data, channel = self.runtime, r.data, r.channel
         # counters and contents of one moment (runtime/moment.py): every increment counted
         # is in the array or lost from it, and nothing is in it uncounted
@@ -140,26 +183,26 @@ class ChannelViews:
         increments = int(per_row.sum())
         if r.name not in self._checked:
             self._checked.add(r.name)  # the elements `expect` will look at, read for real
-            channel.checked = [e["index"] for e in rt.model.expect  # type: ignore[attr-defined]
+            channel.checked = [e["index"] for e in rt.model.expect
                                if e.get("channel") == r.name and "index" in e]
         data.update(self._observation(r))
         data["increments"] = increments
         # while workers run, up to one burst of increments each may be written but not
         # yet counted: never reported as negative losses
-        lost, note = channel.lost_updates(  # type: ignore[attr-defined]
+        lost, note = channel.lost_updates(
             increments, data["sum"], int(np.count_nonzero(per_row)),
             r.name in rt.scenario.plan.arrays_set)
         data["lost_updates"] = lost
         if note is not None:
             data["lost_updates_note"] = note
 
-    def _read_lock(self, r: Reading, workers: list[WorkerView],
-                   kids: list[SpawnedProc]) -> None:
+    def _read_lock(self, r: Reading) -> None:
         data = r.data
         held = r.column(T.ACQUIRED) - r.column(T.RELEASED)
         data.update(self._observation(r))
         data["held"] = int(held.sum())
-        data.update(self._semaphore(r.name, held, workers, kids))
+        before = {p.row: p.held_before_life.get(r.name, 0) for p in self.runtime.procs}
+        data.update(semaphore_data(r.name, held, self._workers, self._owner_names(), before))
         value, initial = data.get("value"), data.get("initial")
         if (not data.get("handoff") and value is not None and initial is not None
                 and value != initial - int(held.sum())):
@@ -169,26 +212,15 @@ class ChannelViews:
             data["holders"] = [] if value == initial else data["holders"]
             data["busy"] = True
 
-    def _row_owners(self, kids: list[SpawnedProc]) -> dict[int, str]:
-        """Each row's worker name, made once per frame (every stream asks: 16 pipes at 64
-        workers made it 16 times)."""
-        key = (self.seq, len(kids))  # type: ignore[attr-defined]
-        cached = getattr(self, "_owners", None)
-        if cached is None or cached[0] != key:
-            by_row = {p.row: p.name for p in self.runtime.procs}
-            by_row.update({k.row: k.name for k in kids})
-            cached = self._owners = (key, by_row)
-        return cached[1]
-
-    def _last_reads(self, column: object, kids: list[SpawnedProc]) -> dict[str, list]:
+    def _last_reads(self, column: Callable[[int], np.ndarray]) -> dict[str, list[Any]]:
         """Per worker that has read the stream: [its last read's first bytes as text
         (undecodable bytes escaped), that read's length] (table.note_read)."""
-        lengths = column(T.LAST_READ_LEN).copy()  # type: ignore[operator]
+        lengths = column(T.LAST_READ_LEN).copy()
         rows = np.flatnonzero(lengths)  # (of a copy: readers write the cells meanwhile)
         if not len(rows):
             return {}
-        first, second = column(T.LAST_READ), column(T.LAST_READ + 1)  # type: ignore[operator]
-        by_row = self._row_owners(kids)
+        first, second = column(T.LAST_READ), column(T.LAST_READ + 1)
+        by_row = self._owner_names()
         out = {}
         for row in rows:
             name = by_row.get(int(row))
@@ -197,62 +229,17 @@ class ChannelViews:
                 out[name] = [raw.decode("utf-8", "backslashreplace"), int(lengths[row])]
         return out
 
-    def _rpc(self, name: str, column: object, kids: list[SpawnedProc]) -> dict:
-        """Calls counted by the callers' rows, executions by the servers' rows (the same
-        cells mean different things on the two sides), and per caller its own figures."""
-        rt = self.runtime
-        plan_roles = rt.scenario.plan.roles
-        rows = {p.row: (p.name, "server" in p.roles.get(name, ())) for p in rt.procs}
-        rows.update({k.row: (k.name, "server" in plan_roles.get(k.group, {}).get(name, ()))
-                     for k in kids})
-        cells = {c: column(c) for c in (T.CALLS, T.ANSWERED, T.TIMEOUTS,  # type: ignore[operator]
-                                        T.RETRIES, T.GAVE_UP, T.LATENCY_SUM_US,
-                                        T.LATENCY_MAX_US)}
-        out = dict.fromkeys(("calls", "answered", "in_flight", "timeouts", "retries",
-                             "gave_up", "executed", "executed_twice", "errors"), 0)
-        callers: dict[str, dict[str, object]] = {}
-        latency_sum, latency_max = 0, 0
-        for row, (worker, serving) in sorted(rows.items()):
-            if serving:
-                for key, cell in (("executed", T.EXECUTED), ("executed_twice",
-                                  T.EXECUTED_TWICE), ("errors", T.RPC_ERRORS)):
-                    out[key] += int(column(cell)[row])  # type: ignore[operator]
-                continue
-            calls = int(cells[T.CALLS][row])
-            if not calls:
-                continue
-            answered, gave_up = int(cells[T.ANSWERED][row]), int(cells[T.GAVE_UP][row])
-            mine = {"calls": calls, "answered": answered,
-                    "in_flight": calls - answered - gave_up,
-                    "timeouts": int(cells[T.TIMEOUTS][row]),
-                    "retries": int(cells[T.RETRIES][row]), "gave_up": gave_up,
-                    "latency_ms_mean": round(int(cells[T.LATENCY_SUM_US][row]) / answered
-                                             / 1000, 3) if answered else None,
-                    "latency_ms_max": round(int(cells[T.LATENCY_MAX_US][row]) / 1000, 3)
-                    if answered else None}
-            callers[worker] = mine
-            for key in ("calls", "answered", "in_flight", "timeouts", "retries", "gave_up"):
-                out[key] += mine[key]  # type: ignore[operator]
-            latency_sum += int(cells[T.LATENCY_SUM_US][row])
-            latency_max = max(latency_max, int(cells[T.LATENCY_MAX_US][row]))
-        answered = out["answered"]
-        out["latency_ms_mean"] = round(latency_sum / answered / 1000, 3) if answered else None
-        out["latency_ms_max"] = round(latency_max / 1000, 3) if answered else None
-        out["callers"] = callers
-        return out
-
-    def _fifo_open_by(self, name: str, path: object, workers: list[WorkerView]
-                      ) -> dict[str, list[str]]:
+    def _fifo_open_by(self, name: str, path: object) -> dict[str, list[str]]:
         """Which workers hold the FIFO open for "read" and for "write", from their
         descriptors in /proc (readlink, and the access mode in fdinfo). Read on the
         frames that read /proc anyway, and only for the workers that use the FIFO."""
-        cache = self._fifo_cache  # type: ignore[attr-defined]
-        if not self._fresh and name in cache:
+        cache = self._fifo_cache
+        if not self.procs.fresh and name in cache:
             return cache[name]
         writers, readers = self._ends.get(name, ((), ()))
         users = {e.worker for e in writers + readers if e.spawner is None}
         out: dict[str, list[str]] = {"write": [], "read": []}
-        for w in workers:
+        for w in self._workers:
             if w.name not in users or not w.pid or w.state in ("exited", "zombie"):
                 continue
             for role in fifo_modes(w.pid, str(path)):
@@ -260,19 +247,19 @@ class ChannelViews:
         cache[name] = out
         return out
 
-    def _pipe_ends(self, name: str, workers: list[WorkerView], kids: list[SpawnedProc]
-                   ) -> dict[str, object]:
+    def _pipe_ends(self, name: str) -> dict[str, object]:
         """Who holds each end of pipe `name`, from the descriptors of every process of
         the run (pipe_holders.py): read for every pipe in one pass, on every frame of a
         small run and on the frames that read /proc anyway in a big one; a holder that
         has ended since is never shown (its descriptors closed when it did)."""
-        cache = self._pipe_cache  # type: ignore[attr-defined]
+        cache = self._pipe_cache
         processes = [(RUNTIME, os.getpid())]
-        processes += [(w.name, w.pid) for w in workers
+        processes += [(w.name, w.pid) for w in self._workers
                       if w.pid and w.state not in ("exited", "zombie")]
-        processes += [(k.name, k.ident.pid) for k in kids if k.exit is None]
-        if self._fresh or len(processes) <= PIPE_ENDS_EVERY_FRAME or name not in cache:
-            inodes = {c.inode: c.name for c in self.runtime.channels if c.kind == "pipe"}
+        processes += [(k.name, k.ident.pid) for k in self._kids if k.exit is None]
+        if self.procs.fresh or len(processes) <= PIPE_ENDS_EVERY_FRAME or name not in cache:
+            inodes = {getattr(c, "inode"): c.name for c in self.runtime.channels
+                      if c.kind == "pipe"}
             found, hidden = holders_of(inodes, processes)
             cache.clear()
             for inode, ends in found.items():
@@ -287,7 +274,7 @@ class ChannelViews:
         worker that only spawns the children that do, End(children's definition,
         spawner): the spawner holds the descriptors for them but never reads or writes."""
         rt = self.runtime
-        workers = rt.model.workers  # type: ignore[attr-defined]
+        workers = rt.model.workers
         out: list[End] = []
         for p in rt.procs:
             if not p.roles.get(channel, set()) & wanted:
@@ -307,54 +294,12 @@ class ChannelViews:
                     out.append(End(kid, p.name))
         return tuple(dict.fromkeys(out))
 
-    def _observation(self, r: Reading) -> dict:
+    def _observation(self, r: Reading) -> dict[str, Any]:
         """The channel's kernel view read in this frame's moment (runtime/moment.py), or
         read now for a channel the moment did not see."""
-        seen = self._observed.get(r.name)  # type: ignore[attr-defined]
-        return seen if seen is not None else r.channel.observe()  # type: ignore[attr-defined]
-
-    def _semaphore(self, name: str, held: np.ndarray, workers: list[WorkerView],
-                   kids: list[SpawnedProc]) -> dict:
-        by_row = {p.row: p.name for p in self.runtime.procs}
-        by_row.update({k.row: k.name for k in kids})
-        state = {w.name: w.state for w in workers}
-        holders = []
-        if (held < 0).any():
-            # released by a worker that did not take it: a turn handed between processes
-            # (a producer/consumer handshake), not a lock anyone holds
-            return {"holders": holders, "waiters": self._waiters(name, workers),
-                    "handoff": True}
-        earlier = {p.row: p.held_before_life.get(name, 0) for p in self.runtime.procs}
-        for row in np.flatnonzero(held > 0):
-            worker = by_row.get(int(row), f"row {row}")
-            dead = state.get(worker) in ("exited", "zombie")
-            before = min(earlier.get(int(row), 0), int(held[row]))
-            if before:  # taken by a life of this worker that has ended (then a restart)
-                holders.append(Holder(f"{worker} (before its restart)", False))
-            if held[row] > before:
-                holders.append(Holder(worker, not dead))
-        return {"holders": holders, "waiters": self._waiters(name, workers)}
-
-    @staticmethod
-    def _waiters(name: str, workers: list[WorkerView]) -> list[str]:
-        return [w.name for w in workers
-                if w.state == "blocked" and w.waiting == ("acquire", name)]
-
-    @staticmethod
-    def _deadlock(workers: list[WorkerView], channels: tuple[ChannelView, ...]
-                  ) -> tuple[str, ...] | None:
-        sems = {c.name: c.data for c in channels if c.kind == "semaphore"}
-        if not sems:
-            return None
-        waiting = {}
-        for w in workers:
-            if w.state == "blocked" and w.waiting and w.waiting.op == "acquire":
-                sem = w.waiting.on
-                if sems.get(sem, {}).get("value") == 0:
-                    waiting[w.name] = sem
-        holders = {name: [h.name for h in data.get("holders", [])]
-                   for name, data in sems.items()}
-        return find_cycle(waiting, holders)
+        seen = self._observed.get(r.name)
+        channel: Channel = r.channel
+        return seen if seen is not None else channel.observe()
 
 
 def page_views(column: Callable[[int], np.ndarray], by_row: dict[int, str],
@@ -390,6 +335,7 @@ def page_views(column: Callable[[int], np.ndarray], by_row: dict[int, str],
             "same_frame_first": one([f for _a, f, _l in seen.values()]),
             "same_frame_last": one([last for _a, _f, last in seen.values()]),
             "values_read": {w: text.rstrip("\x00") for w, (text, _n) in last_read.items()}}
+
 
 def fifo_modes(pid: int, path: str) -> set[str]:
     """"read" and/or "write": how process `pid` has `path` open now (empty if not, or gone)."""
