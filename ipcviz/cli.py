@@ -8,6 +8,8 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ipcviz import authoring, recording
 from ipcviz.cli_parser import build_parser
@@ -18,6 +20,14 @@ from ipcviz.serve.command import serve_command
 from ipcviz.watch import watch_command
 from ipcviz.format import escape_control
 from ipcviz.scenario.opening import OpenedScenario, ScenarioError, open_scenario
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from ipcviz.runtime.headless import HeadlessResult
+    from ipcviz.scenario.load import LoadedScenario
+    from ipcviz.telemetry.snapshot import Snapshot
+    from ipcviz.tui.app import IpcvizApp
 
 # The loader (pydantic), the runtime and Textual are imported where they are used:
 # `ipcviz launch` starts the runtime process first, and only then pays for its imports.
@@ -109,7 +119,7 @@ def _fail(lines: list[str]) -> int:
     return 2
 
 
-def _load_runnable(name: str):
+def _load_runnable(name: str) -> LoadedScenario:
     from ipcviz.scenario.load import load_scenario
 
     return load_scenario(name)
@@ -123,7 +133,8 @@ def _launch(name: str | None, speed: float | None = None, allow_exec: bool = Fal
     if performed:  # what `n`/`N` (and the scenario's schedule) did: replayable, gradable
         shown = " ".join(performed)
         print(escape_control(f"schedule performed: {shown}"))
-        print(escape_control(f"  run it again: ipcviz run {name or app.source.path} "
+        again = name or getattr(app.source, "path", "")
+        print(escape_control(f"  run it again: ipcviz run {again} "
                              f"--headless --schedule \"{shown}\""))
         if getattr(app.source, "ran_freely", False):
             print("  note: workers also ran freely before or between these steps (the run "
@@ -132,7 +143,7 @@ def _launch(name: str | None, speed: float | None = None, allow_exec: bool = Fal
 
 
 def _run_app(name: str | OpenedScenario | None, speed: float | None = None,
-             allow_exec: bool = False):
+             allow_exec: bool = False) -> IpcvizApp | int:
     """The live app on `name` (a name or path, or a file already read; None: the picker),
     run until it ends; the finished app, or an exit status when the scenario could not
     start (its lines printed)."""
@@ -153,7 +164,7 @@ def _run_app(name: str | OpenedScenario | None, speed: float | None = None,
         # imports Textual; its first message is an error or the first frame.
         source = LiveSource(opened, speed, allow_exec, held=True)
         source.spawn()
-    app = None
+    app: IpcvizApp | None = None
     try:
         from ipcviz.tui.app import make_app
 
@@ -164,24 +175,27 @@ def _run_app(name: str | OpenedScenario | None, speed: float | None = None,
         app = make_app(source=source, handle_signals=True)
         app.run()
     finally:  # whatever ended the app (q, a crash, a signal): stop the runtime, sweep its run
-        for live in {id(s): s for s in (source, app and app.source) if s is not None}.values():
+        sources = (source, app.source if app is not None else None)
+        for live in {id(s): s for s in sources if s is not None}.values():
             live.stop()
-            if getattr(live, "bad_lines", 0):
+            if isinstance(live, LiveSource) and live.bad_lines:
                 print(f"ipcviz: {live.bad_lines} line(s) from the runtime were cut and "
                       "skipped (a bug: please report it)", file=sys.stderr)
+    assert app is not None  # (the app is made, or the function returned above)
     if app.error_lines:
         return _fail(app.error_lines)
     return app
 
 
-def app_status(app) -> int:
+def app_status(app: App[None]) -> int:
     """The exit status of a finished app: 0 after `q`, non-zero after a crash (Textual's 1)
     or a signal (128 + its number)."""
     code = app.return_code
     return 1 if code is None else int(code)
 
 
-def _headless(args: argparse.Namespace, on_snapshot=None):
+def _headless(args: argparse.Namespace,
+              on_snapshot: Callable[[Snapshot], None] | None = None) -> HeadlessResult | int:
     """The prologue every headless command shares: load the scenario, check --duration,
     run it (a kernel refusal is one line, not a traceback). Returns the HeadlessResult,
     or the exit status when the run could not happen."""
@@ -248,7 +262,8 @@ def _run_headless(args: argparse.Namespace) -> int:
     return 0
 
 
-def _time_options(args: argparse.Namespace, scenario) -> tuple[list[str] | None, list[str]]:
+def _time_options(args: argparse.Namespace, scenario: LoadedScenario
+                  ) -> tuple[list[str] | None, list[str]]:
     """--schedule as a list of names (None: the scenario's), and the problems of it and
     of --speed, one line each."""
     from ipcviz.runtime.scheduler import parse_schedule, speed_problem
