@@ -63,7 +63,7 @@ def test_three_problems_channel_option_step_kind_and_timeline_worker() -> None:
     assert _lines(THREE) == [
         "f.yaml:2:30: channels.up.capacity: Input should be a valid integer (got True)",
         "f.yaml:7:25: workers.a.steps[0].receive.from: 'receive' does not work on pipe 'up' "
-        "(use write/read; 'receive' is for mqueue, queue)",
+        "(use write/read; 'receive' is for mqueue, queue, sysv_queue)",
         "f.yaml:8:18: workers.a.steps[1].release: 'release' does not work on queue 'q' "
         "(use send/receive; 'release' is for semaphore)",
         "f.yaml:13:19: timeline[0].kill: unknown worker 'c' (workers: a, b)",
@@ -232,4 +232,4 @@ def test_a_channel_with_a_bad_option_still_checks_the_steps_on_its_kind() -> Non
         "f.yaml:2:22: channels.data.capcity: unknown field 'capcity' (allowed: kind, "
         "capacity)",
         "f.yaml:4:27: workers.a.steps[0].send.to: 'send' does not work on pipe 'data' "
-        "(use write/read; 'send' is for mqueue, queue)"]
+        "(use write/read; 'send' is for mqueue, queue, sysv_queue)"]

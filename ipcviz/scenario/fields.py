@@ -21,11 +21,11 @@ MAX_MMAP_BYTES = 64 * 1024 * 1024
 MAX_DURATION = 24 * 3600
 MAX_SIGNAL_COUNT = 100_000
 MAX_SCHEDULE = 100_000
-#: descriptors the runtime may hold for channels (2 per pipe or FIFO, 1 per socket or
-#: POSIX queue): it waits with select(), which takes descriptors below 1,024 only, and
-#: 1,000 pipes ended in "filedescriptor out of range in select()"
+#: descriptors the runtime may hold for channels (each kind's `descriptors` in the table
+#: of kinds: 2 per pipe or FIFO, 1 per socket or POSIX queue): it waits with select(),
+#: which takes descriptors below 1,024 only, and 1,000 pipes ended in "filedescriptor
+#: out of range in select()"
 MAX_CHANNEL_DESCRIPTORS = 768
-CHANNEL_DESCRIPTORS = {"pipe": 2, "fifo": 2, "socket": 1, "mqueue": 1}
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,31}$"
 
 SignalNum = Annotated[int, BeforeValidator(parse_signal)]

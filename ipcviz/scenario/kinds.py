@@ -76,6 +76,9 @@ class ChannelKind:
     #: the type of each key of its frame data, as a replay checks it (float: any number);
     #: None: listed in telemetry/wire_types.CHANNEL_DATA instead
     data: Mapping[str, Any] | None = None
+    #: a byte stream whose ends are plain descriptors (`read_fd`, `write_fd`): a program's
+    #: standard input or output can be one, and the stream steps' fast paths use them
+    fd_ends: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,14 +182,15 @@ _PAGES = ("page",)
 
 CHANNELS: dict[str, ChannelKind] = {
     "pipe": ChannelKind(m.PipeChannel, "ipcviz.channels.pipe:PipeChannel", "bytes", "pipes",
-                        "write/read", last_read=True),
+                        "write/read", last_read=True, descriptors=2, fd_ends=True),
     "fifo": ChannelKind(m.FifoChannel, "ipcviz.channels.fifo:FifoChannel", "bytes", "pipes",
-                        "write/read", last_read=True),
+                        "write/read", last_read=True, descriptors=2, fd_ends=True),
     "socket": ChannelKind(m.SocketChannel, "ipcviz.channels.socket_channel:SocketChannel",
                           "bytes", "pipes", "write/read/echo", server_option="server",
-                          sums=("writes", "reads", "peers_refused"), last_read=True),
+                          sums=("writes", "reads", "peers_refused"), last_read=True,
+                          descriptors=1),
     "mqueue": ChannelKind(m.MqueueChannel, "ipcviz.channels.mqueue:MqueueChannel",
-                          "messages", "queues", "send/receive"),
+                          "messages", "queues", "send/receive", descriptors=1),
     "queue": ChannelKind(m.QueueChannel, "ipcviz.channels.queue:QueueChannel", "messages",
                          "queues", "send/receive"),
     "sysv_queue": ChannelKind(
@@ -353,3 +357,6 @@ def _import_kinds(names: str) -> None:
 
 
 _import_kinds(os.environ.get(KINDS_ENV, ""))
+
+#: the kinds whose ends are plain descriptors (ChannelKind.fd_ends): pipe, fifo
+FD_STREAMS = tuple(kind for kind, row in CHANNELS.items() if row.fd_ends)

@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ipcviz.scenario import schema as s
+from ipcviz.scenario.kinds import FD_STREAMS
 from ipcviz.scenario.yamlpos import FieldPath
 
 #: channel kinds a program's standard input or output can be
-STREAM_KINDS = ("pipe", "fifo")
+STREAM_KINDS = FD_STREAMS
 #: worker options that belong to the step interpreter, not to a program
 STEP_ONLY = ("handlers", "sa_flags", "block", "loop", "spawned")
 

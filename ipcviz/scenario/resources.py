@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from ipcviz.format import format_bytes
 from ipcviz.host import limits
 from ipcviz.scenario import schema as s
-from ipcviz.scenario.fields import CHANNEL_DESCRIPTORS, MAX_CHANNEL_DESCRIPTORS
+from ipcviz.scenario.fields import MAX_CHANNEL_DESCRIPTORS
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.scenario.yamlpos import FieldPath
 
@@ -345,8 +345,7 @@ def _same_fs(a: str, b: str) -> bool:
 
 def descriptor_budget(channels: Mapping[str, s.Channel]) -> Iterator[tuple[FieldPath, str]]:
     """The descriptors the runtime holds for the channels must stay below select()'s limit."""
-    held = [(name, CHANNEL_DESCRIPTORS.get(ch.kind, CHANNELS[ch.kind].descriptors))
-            for name, ch in channels.items()]
+    held = [(name, CHANNELS[ch.kind].descriptors) for name, ch in channels.items()]
     total = sum(n for _, n in held)
     if total <= MAX_CHANNEL_DESCRIPTORS:
         return

@@ -25,7 +25,6 @@ from pydantic_core import PydanticCustomError
 
 from ipcviz.scenario.fields import (  # re-exported: the format's names, in one place
     MAX_ARRAY_ELEMENTS,
-    CHANNEL_DESCRIPTORS,
     MAX_BYTES_PER_OP,
     MAX_CHANNEL_DESCRIPTORS,
     MAX_DURATION,

@@ -17,13 +17,15 @@ from ipcviz.telemetry import table as T
 from ipcviz.telemetry.events import peer_code
 from ipcviz.worker.boundary import Next
 from ipcviz.worker import eintr
+from ipcviz.scenario.kinds import FD_STREAMS
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import ExitRequested
 from ipcviz.worker.steps import files
 from ipcviz.worker.steps.registry import compiles, describes, handles
 
 Step = Callable[[], None]
-STREAM_KINDS = ("pipe", "fifo")
+#: the kinds whose descriptors the fast paths write and read directly (pipe, fifo)
+STREAM_KINDS = FD_STREAMS
 #: the EPIPE counts at which an event is logged too (the counter has every one)
 EPIPE_EVENTS = (1, 10, 100, 1000, 10000)
 #: pause after a write failed with EPIPE, so a looping writer does not spin
