@@ -184,3 +184,31 @@ def test_the_queues_panel_says_each_type(nothing_left_behind, scenario_file) -> 
         lines = [line.plain for line in type_lines([mail])]
     assert lines == [" mail type 1: sent 3, received 0, queued 3",
                      f" mail is key {mail.data['key']} in `ipcs -q` while the run lives"]
+
+
+def test_a_planted_key_is_left_alone_and_another_is_used(nothing_left_behind) -> None:
+    """Another process holds the key the channel's name gives (a squatter who read the
+    run id): the channel takes a key of a name nobody can guess, and the run's cleanup
+    removes its own queue and never the planted one."""
+    import sysv_ipc
+
+    from ipcviz.channels.sysv_queue import SysvQueueChannel
+    from ipcviz.host.ownership import sysv_key
+    from ipcviz.host.registry import Registry
+    from ipcviz.scenario.models import SysvQueueChannel as Options
+
+    registry = Registry.create()
+    planted = sysv_ipc.MessageQueue(sysv_key(registry.ipc_name("mail")), sysv_ipc.IPC_CREX,
+                                    mode=0o600)
+    try:
+        channel = SysvQueueChannel("mail", 0, Options(kind="sysv_queue"), registry)
+        channel.create()
+        assert channel.key != planted.key
+        assert channel.ipc_name.startswith(registry.ipc_name("mail") + ".")
+        ours = channel.queue.id
+        assert {ours, planted.id} <= set(sysv_queues())
+        registry.remove_all()
+        assert ours not in sysv_queues()
+        assert planted.id in sysv_queues()
+    finally:
+        planted.remove()
