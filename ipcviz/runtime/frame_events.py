@@ -69,7 +69,7 @@ class FrameEvents:
 
     def _ring(self, row: int, name: str, channel_names: list[str], row_names: list[str]
               ) -> list[Keyed]:
-        """Row `row`'s events since the last frame, in words."""
+        """Row `row`'s events since the last frame, in words, on both clocks."""
         table = self.runtime.table
         assert table is not None
         raw, seq, dropped = table.events_since(row, self._seen.get(row, 0))
@@ -77,12 +77,14 @@ class FrameEvents:
         self.dropped += dropped
         out = []
         t0_ns = int(self.runtime.t0 * 1e9)
+        run_time_of = self.runtime.run_time_of
         for t_ns, kind, a, b in raw:
             text, category = describe_event(kind, a, b, channel_names, row_names,
                                             self._shapes())
             exact = (t_ns - t0_ns) / 1e9
             shown = round(exact, 3)
-            out.append((shown, 1, exact, EventView(shown, name, text, category)))
+            out.append((shown, 1, exact, EventView(shown, name, text, category,
+                                                   round(run_time_of(exact), 3))))
         return out
 
     def _shapes(self) -> dict[int, tuple[int, ...]]:

@@ -74,15 +74,20 @@ class RunClock:
 class EventLog:
     """The runtime's events not yet sampled into a frame, in the order they happened."""
 
-    def __init__(self, elapsed: Callable[[], float]):
+    def __init__(self, elapsed: Callable[[], float],
+                 run_time_of: Callable[[float], float] | None = None):
+        """`run_time_of`: the run clock at a time of `elapsed` (None: the events carry
+        only the wall clock's time)."""
         self._elapsed = elapsed
+        self._run_time_of = run_time_of
         self.pending: list[EventView] = []
 
     def log(self, worker: str, text: str, kind: str, at: float | None = None) -> None:
         """An event dated now or at `at` (seconds of elapsed time): a cause logged after
-        its effect could act is dated when it happened."""
+        its effect could act is dated when it happened, on both clocks."""
         when = self._elapsed() if at is None else at
-        self.pending.append(EventView(round(when, 3), worker, text, kind))
+        run = None if self._run_time_of is None else round(self._run_time_of(when), 3)
+        self.pending.append(EventView(round(when, 3), worker, text, kind, run))
 
     def take(self) -> list[EventView]:
         """The pending events, which are pending no more."""

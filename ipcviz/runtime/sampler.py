@@ -70,9 +70,6 @@ class Sampler:
         self._slot_cells: dict[str, list[tuple[int, int, int]]] = {}
         self._wait_changes: frozenset[str] | None = None
         self._stepping: tuple[int, list[int]] | None = None
-        #: worker -> (its view, its next operation, that view with it): a held worker's
-        #: view and next operation stay the same from frame to frame
-        self._with_op: dict[str, tuple[WorkerView, NextOp, WorkerView]] = {}
 
     @property
     def dropped_events(self) -> int:
@@ -108,7 +105,8 @@ class Sampler:
                                                channels, now)
         if first and deadlock:
             events.append(EventView(round(now, 3), "runtime",
-                                    "DEADLOCK: " + " → ".join(deadlock + deadlock[:1]), "exit"))
+                                    "DEADLOCK: " + " → ".join(deadlock + deadlock[:1]), "exit",
+                                    round(rt.run_time_of(now), 3)))
         self.seq += 1
         return self._snapshot(workers, channels, events, deadlock, by_workers, now)
 
@@ -264,15 +262,8 @@ class Sampler:
         out = []
         for view in workers:
             op = ops.get(view.name)
-            if op is None:
-                out.append(view)
-                continue
-            next_op = NextOp(op.kind, op.channel, op.detail)
-            known = self._with_op.get(view.name)
-            if known is None or known[0] is not view or known[1] != next_op:
-                known = self._with_op[view.name] = (view, next_op,
-                                                    replace(view, next_op=next_op))
-            out.append(known[2])
+            out.append(view if op is None else
+                       replace(view, next_op=NextOp(op.kind, op.channel, op.detail)))
         return out
 
     def _sent_by_workers(self, arr: np.ndarray, kids: list[SpawnedProc]

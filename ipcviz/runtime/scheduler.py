@@ -14,12 +14,19 @@ worker perform its next operation per entry, and waits until every worker has se
 so the same schedule always gives the same result. An entry naming a worker that cannot
 move is an error with the entry's index, not a hang.
 
-The run clock (`run_time`: timeline, restarts) runs at speed f in run mode and stands
-still while the run is paused, stepped or scheduled. A run with a limit (headless, a
+The run clock (`run_time`: timeline, restarts, the event log's times) runs at speed f in
+run mode and stands still while the run is paused, stepped or scheduled; `run_time_at`
+gives its value at any wall time since the start (each start, stop and change of speed
+is kept), so an event is dated on it where it happened. A run with a limit (headless, a
 recording) lasts `limit` seconds of `spent()`: the run clock plus the time its schedule
 took, at the same speed, so no schedule (one waiting on a worker's long `sleep`, or
 entries enough to last a day in slow motion) keeps a run past its duration; a schedule
 the limit cuts short is an error naming the entry it had reached.
+
+Workers' sleeps are measured on `spent()`, which every row's CTRL_CLOCK cell carries
+(telemetry/clock_cell.py, written at each start, stop and change of speed): it is the
+run clock, except that it also runs while a schedule waits for a worker it granted a
+`sleep`, which would otherwise never end.
 
 A worker that runs a program (`exec:`, `attach:`) has no step boundary: a schedule
 neither waits for it to settle nor can give it a turn (the loader refuses a schedule
@@ -35,6 +42,7 @@ from typing import Protocol
 import numpy as np
 
 from ipcviz.channels.base import Channel
+from ipcviz.runtime.clock_history import ClockHistory
 from ipcviz.runtime.schedule_terms import (  # (the names the scheduler's users import)
     SPEEDS,
     Mode,
@@ -45,6 +53,7 @@ from ipcviz.runtime.schedule_terms import (  # (the names the scheduler's users 
     speed_problem,
 )
 from ipcviz.runtime.whereabouts import Proc, Whereabouts
+from ipcviz.telemetry import clock_cell
 from ipcviz.telemetry import table as T
 
 
@@ -114,6 +123,9 @@ class Scheduler:
         self._run_time = 0.0
         self._schedule_time = 0.0
         self._last = clock()
+        self._started = False
+        #: the run clock at each start, stop and change of speed since the start
+        self._history = ClockHistory()
         self._places = Whereabouts(self._cells, self._channel_names, clock)
         self._next_grant = 0.0
 
@@ -121,9 +133,10 @@ class Scheduler:
 
     def attach(self) -> None:
         """Write the starting mode and speed into every row (workers read them from their
-        first boundary on)."""
+        first boundary on); the workers' clock stands at 0 until `start_clock`."""
         self._last = self.clock()
         self._write_speed()
+        self._changed(self._last)
         if self.mode != "run":
             self._set_bit(T.PAUSE_RUN, True)
 
@@ -150,22 +163,42 @@ class Scheduler:
         self._cells()[:, T.CTRL_SPEED] = round(1 / self.speed)
         self._set_bit(T.PAUSE_PACE, self.speed < 1)
 
+    def _set_mode(self, mode: Mode) -> None:
+        """Go on in `mode` from now: the clocks are brought up to now in the old mode."""
+        now = self._advance_clock()
+        self.mode = mode
+        self._changed(now)
+
+    def _changed(self, now: float) -> None:
+        """The mode or the speed changed at wall time `now`: keep the run clock's new rate
+        in its history, and write the workers' clock (`spent()`) into every row: running
+        while the run runs or a schedule plays, else standing still."""
+        running = self._started and self.mode in ("run", "schedule")
+        if self._started:
+            self._history.mark(now, self._run_time, self.speed if self.mode == "run" else 0.0)
+        if self.runtime.table is not None:
+            spent_us = round((self._run_time + self._schedule_time) * 1e6)
+            self._cells()[:, T.CTRL_CLOCK] = clock_cell.running(
+                round(now * 1e6), spent_us, round(1 / self.speed)) if running \
+                else clock_cell.stopped(spent_us)
+
     # ---------------------------------------------------------------- controls
 
     def pause(self) -> None:
         """Every worker holds at its next step boundary (a schedule under way ends)."""
-        self._advance_clock()
-        self.mode = "pause"
+        self._set_mode("pause")
         self._set_bit(T.PAUSE_RUN, True)
 
     def resume(self) -> None:
-        """Back to running (at the current speed); a held start's schedule plays on."""
-        self._advance_clock()
+        """Back to running (at the current speed); a held start's schedule plays on. The
+        clock runs before the workers go: a worker let through into a `sleep` measures it
+        on a running clock."""
         if self._held_schedule():
-            self.held_from, self.mode = None, "schedule"
+            self.held_from = None
+            self._set_mode("schedule")
             return
         self.held_from = None
-        self.mode = "run"
+        self._set_mode("run")
         self._free_since_grant = True
         self._set_bit(T.PAUSE_RUN, False)
 
@@ -174,16 +207,17 @@ class Scheduler:
         problem = speed_problem(speed)
         if problem:
             raise ValueError(problem)
-        self._advance_clock()
+        now = self._advance_clock()
         self.speed = speed
         self._write_speed()
+        self._changed(now)
 
     def step(self, worker: str) -> bool:
         """Let `worker` (a name, or a spawned child's NAME#N) take exactly one operation;
         pauses the run first if it was running. False when it cannot move now."""
         if self.mode in ("run", "schedule"):
             self.pause()
-        self.mode, self.held_from = "step", None
+        self.mode, self.held_from = "step", None  # (the clocks stand still, as paused)
         for name, row, proc in self._rows():
             if name == worker and self._places.of(row, proc)[0] == "held":
                 self._grant(row, name)
@@ -228,6 +262,13 @@ class Scheduler:
         """The run starts now (every worker forked): run time 0."""
         self._run_time = self._schedule_time = 0.0
         self._last = self.clock()
+        self._started = True
+        self._history.clear()
+        self._changed(self._last)
+
+    def run_time_at(self, wall: float) -> float:
+        """What the run clock read at wall time `wall` (of `clock`): 0 before the start."""
+        return self._history.at(wall)
 
     def spent(self) -> float:
         """What a run with a limit has used of it: the run clock plus the time the
@@ -235,13 +276,15 @@ class Scheduler:
         self._advance_clock()
         return self._run_time + self._schedule_time
 
-    def _advance_clock(self) -> None:
+    def _advance_clock(self) -> float:
+        """Bring the clocks up to now in the current mode; returns now."""
         now = self.clock()
         if self.mode == "run":
             self._run_time += (now - self._last) * self.speed
         elif self.mode == "schedule":
             self._schedule_time += (now - self._last) * self.speed
         self._last = now
+        return now
 
     def next_ops(self) -> dict[str, NextOp | None]:
         """Each worker's next operation while it is held at a boundary, else None."""
@@ -342,7 +385,7 @@ class Scheduler:
 
     def _finish(self) -> None:
         if self.after_schedule == "pause":
-            self.mode = "pause"
+            self._set_mode("pause")
         else:
             when = self.runtime.elapsed  # before the workers go on: the cause comes first
             self.resume()
@@ -365,4 +408,4 @@ class Scheduler:
     def _fail(self, name: str, why: str) -> None:
         self.error = ScheduleError(self._position, name, why)
         self.runtime.log("runtime", self.error.text, "runtime")
-        self.mode = "pause"
+        self._set_mode("pause")

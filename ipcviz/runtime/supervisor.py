@@ -70,7 +70,7 @@ class Runtime:
         self.allow_exec = allow_exec
         self.objects = objects = RunObjects()
         self.run_clock = RunClock(clock)
-        self.events = EventLog(self.run_clock.elapsed)
+        self.events = EventLog(self.run_clock.elapsed, self.run_time_of)
         log = self.events.log
         self.parts = ProgramParts(ProgramOutput(log), Tracing(log), ProgramWatch(), {})
         self.intake = SignalIntake()
@@ -193,6 +193,13 @@ class Runtime:
     def run_time(self) -> float:
         """The run clock (timeline, restarts): slowed by the speed, stopped while held."""
         return self.scheduler.run_time() if self.run_clock.started else 0.0
+
+    def run_time_of(self, elapsed: float) -> float:
+        """The run clock when `elapsed` (wall seconds since the start) had passed: an
+        event's time as the header counts it."""
+        if not self.run_clock.started:
+            return 0.0
+        return self.scheduler.run_time_at(self.run_clock.t0 + elapsed)
 
     def all_ended(self) -> bool:
         return self.run_clock.started and not any(

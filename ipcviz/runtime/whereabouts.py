@@ -1,5 +1,6 @@
 """Where a worker is, as the scheduler sees it: held at its step boundary, paused by
-its own `p`, moving, blocked in the kernel, stopped or exited. Read from the worker's
+its own `p`, moving, blocked in the kernel, asleep until a run clock that stands still
+reaches its sleep's end, stopped or exited. Read from the worker's
 control cells of the telemetry table and from /proc, with the words of why a worker
 that is not held cannot take a step."""
 
@@ -13,12 +14,14 @@ import numpy as np
 
 from ipcviz.host.process import ProcessIdentity, read_stat
 from ipcviz.signals import signal_name
+from ipcviz.telemetry import clock_cell
 from ipcviz.telemetry import table as T
 
 #: a worker in a blocking call, asleep in the kernel this long, counts as blocked
 BLOCK_CONFIRM = 0.005
 
-Place = Literal["held", "paused", "moving", "blocked", "stopped", "exited", "program"]
+Place = Literal["held", "paused", "moving", "blocked", "asleep", "stopped", "exited",
+                "program"]
 
 
 class Proc(Protocol):
@@ -73,6 +76,11 @@ class Whereabouts:
         op = int(cells[T.OP])
         if op == T.OP_DONE:
             return "exited", "it has exited"
+        if op == T.OP_SLEEP and int(cells[T.WAITS]) & 1:
+            left = _sleep_left(cells)
+            if left is not None:
+                return "asleep", (f"it is asleep ({left:g} s of its sleep left, and the "
+                                  "run clock stands still)")
         if op in T.BLOCKING_OPS and stat.state in ("S", "D"):
             now = self._clock()
             since = self._blocked_since.setdefault(row, now)
@@ -91,3 +99,17 @@ class Whereabouts:
         if op == T.OP_WAIT_SIGNAL:
             on = signal_name(int(cells[T.OP_ARG]))
         return f"it is blocked ({what} {on})".replace(" )", ")")
+
+
+def _sleep_left(cells: np.ndarray) -> float | None:
+    """The run time (s) left of a sleeping worker's `sleep` when the run clock stands
+    still short of its end (so the worker will not move until the run goes on); else
+    None. Read
+    while the worker is inside a wait of its sleep (WAITS odd): it looks at the clock
+    only when it wakes, and sleeps on while it finds it stopped short of the end."""
+    state = int(cells[T.CTRL_CLOCK])
+    if clock_cell.divisor(state) is not None:
+        return None  # the clock runs: the sleep goes on by itself
+    now = clock_cell.read(state, 0)
+    end = int(cells[T.OP_ARG])
+    return round((end - now) / 1e6, 3) if now is not None and now < end else None

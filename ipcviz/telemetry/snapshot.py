@@ -149,9 +149,18 @@ class EventView:
     """One line of the event log."""
 
     t: float
+    """Wall-clock seconds since the run's start."""
     worker: str
     text: str
     kind: str = "info"
+    run_time: float | None = None
+    """The run clock's seconds when it happened (the header's clock: it stands still while
+    the run is paused or stepped); None in recordings made before it."""
+
+    @property
+    def shown_t(self) -> float:
+        """The time the log shows: the run clock's, or the wall clock's when not known."""
+        return self.t if self.run_time is None else self.run_time
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,10 @@ WAITS = 30
 #: written by the runtime: 1 = close the pipe ends this worker keeps (`keeps:`, the
 #: `close` action); the worker looks at it while it waits in a read and between steps
 CTRL_CLOSE_KEPT = 31
-HEADER = 32
+#: written by the runtime (runtime/scheduler.py): the run clock a worker's `sleep` is
+#: measured on, whole in one cell (telemetry/clock_cell.py)
+CTRL_CLOCK = 32
+HEADER = 33
 
 # Bits of CTRL_PAUSE.
 PAUSE_WORKER, PAUSE_RUN, PAUSE_PACE = 1, 2, 4

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ipcviz.scenario.schema import all_steps
+from ipcviz.telemetry import clock_cell
 from ipcviz.telemetry import table as T
 from ipcviz.worker.signals import SignalCounter
 
@@ -28,8 +29,12 @@ NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 #: exit status of a worker a StepFailed ended (as a C program would after perror())
 FAILED_STATUS = 1
 
-#: longest piece of a `sleep` before the speed is looked at again
+#: longest piece of a `sleep` in slow motion before the speed is looked at again
 SLEEP_SLICE = 0.1
+#: a sleeper that finds the run clock standing still looks again this often ...
+STILL_POLL = 0.02
+#: ... after this many quicker looks (the clock starts a moment after the workers do)
+STILL_FAST, STILL_FAST_POLL = 20, 0.0005
 #: a worker stopped for the sampler's reading naps this long between two looks: it must
 #: leave its core to the workers the reading still waits for (a reading takes tens of
 #: microseconds once they all stand still)
@@ -204,10 +209,41 @@ class WorkerRow:
             time.sleep(FREEZE_NAP)
 
     def sleep(self, seconds: float) -> None:
-        """Sleep `seconds` of run time: stretched by 1/f in slow motion (where the divisor is
-        read again every SLEEP_SLICE, so a change of speed applies to a sleep under way; a
-        sleep begun at full speed is one system call, as before, and ends at full speed)."""
-        self.set_op(T.OP_SLEEP)
+        """Sleep `seconds` of the run clock (telemetry/clock_cell.py): it stands still while
+        the run is paused or stepped, so a lesson's times hold however it is stepped, and
+        runs at f in slow motion (where a sleep goes in slices of SLEEP_SLICE, so a change
+        of speed applies to a sleep under way). At full speed a sleep is one system call;
+        a sleeper that wakes to find the clock stopped (paused meanwhile) or slower waits
+        for the rest. The sleep's end (µs of the run clock) is in OP_ARG meanwhile: a
+        sleeper the stopped clock keeps from it will not move (runtime/whereabouts.py)."""
+        cells, cell = self.cells, self.base + T.CTRL_CLOCK
+        start = clock_cell.read(cells[cell], time.monotonic_ns() // 1000)
+        if start is None:  # no run clock: the wall clock, at the speed
+            self.set_op(T.OP_SLEEP)
+            self._sleep_on_wall(seconds)
+            return
+        end = start + round(seconds * 1e6)
+        self.set_op(T.OP_SLEEP, -1, end)
+        still = 0
+        while True:
+            state = cells[cell]
+            now = clock_cell.read(state, time.monotonic_ns() // 1000)
+            left = end - (now if now is not None else end)
+            if left <= 0:
+                return
+            divisor = clock_cell.divisor(state)
+            if divisor is None:
+                wall = STILL_FAST_POLL if still < STILL_FAST else STILL_POLL
+                still += 1
+            else:
+                wall = left * divisor / 1e6
+                if divisor > 1:
+                    wall = min(wall, SLEEP_SLICE)
+                still = 0
+            self.wait(time.sleep, wall)
+
+    def _sleep_on_wall(self, seconds: float) -> None:
+        """Sleep `seconds` stretched by the slow-motion divisor, on the wall clock."""
         cells, speed = self.cells, self.base + T.CTRL_SPEED
         if cells[speed] <= 1:
             self.wait(time.sleep, seconds)

@@ -45,10 +45,10 @@ class Entry:
     """The shortest and longest time between two repeats in a row."""
 
     def add(self, event: EventView) -> None:
-        """One more repeat, at `event.t`."""
-        gap = max(0.0, event.t - self.event.t)
+        """One more repeat, at `event.shown_t` (the run clock's time, as the log shows)."""
+        gap = max(0.0, event.shown_t - self.event.shown_t)
         if self.first_t is None:
-            self.first_t = self.event.t
+            self.first_t = self.event.shown_t
         self.gaps = (gap, gap) if self.gaps is None else (
             min(self.gaps[0], gap), max(self.gaps[1], gap))
         self.count += 1
@@ -62,11 +62,13 @@ class Entry:
         shortest, longest = self.gaps or (0.0, 0.0)
         if longest < BURST_S:
             return f" ×{self.count}"
+        last = self.event.shown_t
+        spread = last - (last if self.first_t is None else self.first_t)
         if longest - shortest <= max(BURST_S, shortest / 4):
-            spacing = (self.event.t - (self.first_t or self.event.t)) / (self.count - 1)
+            spacing = spread / (self.count - 1)
             apart = f"{spacing * 1000:.0f} ms" if spacing < 1 else f"{spacing:.1f} s"
             return f" ×{self.count}, {apart} apart"
-        return f" ×{self.count} over {self.event.t - (self.first_t or self.event.t):.2f} s"
+        return f" ×{self.count} over {spread:.2f} s"
 
     def same(self, event: EventView) -> bool:
         return (event.worker, event.text, event.kind) == (
@@ -151,7 +153,8 @@ class EventLog(RichLog):
     def _line(entry: Entry) -> Text:
         event = entry.event
         # cut at the log's edge with "…" (it was cut mid-word with no sign of more)
-        line = Text(f"{event.t:7.2f}  ", style="dim", no_wrap=True, overflow="ellipsis")
+        # the run clock's time, as the header counts it (the wall clock's in an old recording)
+        line = Text(f"{event.shown_t:7.2f}  ", style="dim", no_wrap=True, overflow="ellipsis")
         line.append(f"{event.worker:<12} ", style="bold")
         line.append(event.text, style=_KIND_STYLE.get(event.kind, ""))
         if entry.count > 1:

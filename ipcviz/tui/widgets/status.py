@@ -75,9 +75,9 @@ class StatusBar(FrameStyle, Widget):
                 text.append(f"│ {format_duration(shown)} ")
             if snap.running and snap.run_time is not None and abs(
                     snap.elapsed - snap.run_time) >= 0.5:
-                # the run clock stood still (paused, a schedule) or ran slow: the event
-                # log's times are the wall clock's, said here so the two agree
-                text.append(f"(events: {format_duration(snap.elapsed)} wall) ", style="dim")
+                # the run clock stood still (paused, a schedule) or ran slow; the event log
+                # counts in it too, and the wall clock is said here
+                text.append(f"(wall {format_duration(snap.elapsed)}) ", style="dim")
             text.append("│ ")
             if snap.running:
                 text.append(f"running: {alive}/{len(snap.workers)} workers alive", style="green")
