@@ -23,7 +23,7 @@ CHAPTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                  "sigaction_flags")),
     ("Pipes and FIFOs", ("pipe_oneway", "pipe_two_way", "pipe_bidirectional_race",
                          "pipe_backpressure", "fifo_unrelated", "fifo_both_ways",
-                         "pipe_eof_never")),
+                         "pipe_eof_never", "shell_pipeline")),
     ("Message queues and capacity", ("mqueue_bounded", "sysv_message_types",
                                      "mailbox_indirect", "queue_capacity",
                                      "nonblocking_receive", "message_duplication")),

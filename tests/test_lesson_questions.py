@@ -28,6 +28,7 @@ ANSWERS: dict[str, tuple[object, ...]] = {
     "fifo_unrelated": ("0",),
     "fifo_both_ways": (5,),
     "pipe_eof_never": (1,),
+    "shell_pipeline": (4,),
     "mqueue_bounded": (5,),
     "sysv_message_types": (4,),
     "mailbox_indirect": (8,),

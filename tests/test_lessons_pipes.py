@@ -6,12 +6,15 @@ each pipe's ends from every process's descriptors in /proc."""
 from __future__ import annotations
 
 import os
+import subprocess
 
 from ipcviz.runtime.pipe_holders import holders_of, pipe_data
+from ipcviz.tui.widgets.fd_lines import fd_line
 from ipcviz.tui.widgets.pipe_ends import ends_notes
 
 from .conftest import SCENARIOS, run_cli, run_scenario
 from .live import LiveRun
+from .waiting import wait_until
 
 EOF_NEVER = SCENARIOS / "pipe_eof_never.yaml"
 
@@ -46,7 +49,7 @@ def test_a_reader_holding_its_own_write_end_never_sees_eof(nothing_left_behind) 
     assert p["read_ends_open"] == 2
     assert sorted(e.rpartition(" fd ")[0] for e in p["read_ends"]) == ["ipcviz runtime",
                                                                       "reader"]
-    assert "closed" not in p
+    assert "closed" not in p and "uncounted" not in p
     assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
 
 
@@ -213,3 +216,143 @@ def test_the_reader_without_keeps_sees_eof(tmp_path, nothing_left_behind) -> Non
     assert summary["workers"]["reader"]["exit"] == 0
     p = summary["channels"]["p"]
     assert (p["write_ends_open"], p["closed"], p["bytes_read"]) == (0, True, 35)
+
+
+# ---------------------------------------------------------------- shell_pipeline
+
+PIPELINE = SCENARIOS / "shell_pipeline.yaml"
+
+
+def test_ls_into_grep_through_one_pipe(nothing_left_behind) -> None:
+    """`ls -1` of the lesson's ten files writes 79 bytes into `p` (strace counts them on
+    its descriptor 1), grep reads the same 79 on its descriptor 0 and prints the 4 names
+    ending in .c; both exit 0 and the pipe is freed."""
+    summary = run_scenario(PIPELINE, "--check")
+    assert _failed(summary) == []
+    ls, grep = summary["workers"]["ls"], summary["workers"]["grep"]
+    assert (ls["exit"], ls["bytes_written"], ls["bytes_read"], ls["output_lines"]) == (
+        0, {"p": 79}, {}, 0)
+    assert (grep["exit"], grep["bytes_read"], grep["bytes_written"]) == (0, {"p": 79}, {})
+    assert grep["output_lines"] == 4
+    assert grep["program"]["last_output"] == ["fifo.c", "fork.c", "pipe.c", "signals.c"]
+    p = summary["channels"]["p"]
+    assert (p["closed"], p["uncounted"]) == (True, True)  # no step counted its bytes:
+    assert "bytes_written" not in p and "bytes_read" not in p  # no zeros in their place
+    assert p["traced_bytes"] == {"ls": [79, 0], "grep": [0, 79]}  # strace's, by program
+    assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
+
+
+def test_each_program_has_the_pipe_where_dup2_put_it(tmp_path, nothing_left_behind) -> None:
+    """Two programs that stay alive (`sleep` writing into `p`, `cat` reading it): after
+    exec, the writer's descriptor 1 is the write end and the reader's 0 the read end of
+    one pipe (one inode), read from each process's /proc; the other standard descriptors
+    are /dev/null or ipcviz's own output pipes, one per stream."""
+    path = tmp_path / "pair.yaml"
+    path.write_text("""\
+version: 1
+name: pair
+duration: 30
+channels:
+  p: {kind: pipe}
+workers:
+  writer:
+    exec: [sleep, "30"]
+    stdout: {to: p}
+  reader:
+    exec: [cat]
+    stdin: {from: p}
+""")
+    from ipcviz.tui.source import LiveSource
+
+    run = LiveRun(str(path))
+    run.source = LiveSource(str(path), allow_exec=True)
+    with run:
+        def execd(snap) -> bool:
+            fds = [(snap.worker(n).program or {}).get("fds") or {} for n in ("writer",
+                                                                          "reader")]
+            return fds[0].get("command") == "sleep" and fds[1].get("command") == "cat"
+        both = run.wait_for(execd, timeout=20)
+        writer = both.worker("writer").program["fds"]
+        reader = both.worker("reader").program["fds"]
+        assert writer["alive"] is reader["alive"] is True
+        inode = writer["1"].split()[0]
+        assert inode.startswith("pipe:[")
+        assert writer["1"] == f"{inode} write end of p"
+        assert reader["0"] == f"{inode} read end of p"
+        assert writer["0"] == "/dev/null"
+        own = {writer["2"], reader["1"], reader["2"]}  # ipcviz's output pipes: one each
+        assert len(own) == 3 and all(t.endswith("write end to ipcviz (events)") for t in own)
+        line = fd_line(both.worker("reader").program, "cat")
+        assert line is not None and line.plain == (
+            f"  fds of cat after exec: 0 stdin ← {inode} read end of p · 1 stdout → "
+            f"{reader['1']} · 2 stderr → {reader['2']}")
+
+
+def test_std_fds_of_a_real_process_and_what_the_kernel_hides() -> None:
+    """`cat` with a pipe on 0 and /dev/null on 1: the table names the pipe's inode and
+    end; read by another user (nobody), the same process's table is said to be hidden."""
+    from ipcviz.observe.std_fds import std_fds
+
+    read_fd, write_fd = os.pipe()
+    inode = os.fstat(read_fd).st_ino
+    with open(os.devnull, "w") as null:
+        cat = subprocess.Popen(["cat"], stdin=read_fd, stdout=null, stderr=null)
+    os.close(read_fd)
+    try:  # (Popen returns once the exec has begun; /proc names the program a moment on)
+        wait_until(lambda: (std_fds(cat.pid, {}, set()) or {}).get("command") == "cat", 10)
+        table = std_fds(cat.pid, {inode: "feed"}, set())
+        assert table == {"command": "cat", "0": f"pipe:[{inode}] read end of feed",
+                         "1": "/dev/null", "2": "/dev/null"}
+        if os.geteuid() == 0:
+            report_r, report_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.setgid(65534)
+                    os.setuid(65534)
+                    os.write(report_w, repr(std_fds(cat.pid, {}, set())).encode())
+                finally:
+                    os._exit(0)
+            os.close(report_w)
+            report = os.read(report_r, 4096).decode()
+            os.close(report_r)
+            os.waitpid(pid, 0)
+            assert report == repr({"command": "cat",
+                                   "hidden": "the kernel hides another user's descriptors"})
+    finally:
+        os.close(write_fd)
+        cat.wait(timeout=10)
+    assert std_fds(cat.pid, {}, set()) is None  # gone
+
+
+def test_program_counts_are_keys_only_where_they_exist(tmp_path) -> None:
+    """`output_lines` is a program's key, `bytes_written` a traced program's: asked of a
+    scripted worker or an untraced program, each is an error with its line."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("""\
+version: 1
+name: bad keys
+channels:
+  p: {kind: pipe}
+workers:
+  w:
+    steps:
+      - write: {to: p, data: "x"}
+  cat:
+    exec: [cat]
+    stdin: {from: p}
+expect:
+  - {worker: w, output_lines: 0}
+  - {worker: cat, bytes_read: {p: 1}}
+""")
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2
+    lines = [line.removeprefix(f"{path}:") for line in result.stderr.strip().splitlines()]
+    assert lines == [
+        "13:31: expect[0].output_lines: worker 'w' has no 'output_lines' in its summary "
+        "entry (it has: blocked_on, bytes_read, bytes_written, duplicates, epipe_errors, "
+        "exit, increments, messages_received, messages_sent, pid, restarts, self_reads, "
+        "signals_received, signals_sent, signals_sent_to, state, zombies)",
+        "14:31: expect[1].bytes_read: worker 'cat' has no 'bytes_read' in its summary "
+        "entry (it has: blocked_on, exit, output_lines, pid, restarts, signals_sent_to, "
+        "state, zombies)"]

@@ -141,6 +141,14 @@ class ChannelViews:
             data.update(page_views(r.column, self._owner_names(), data["last_read"]))
         elif r.kind == "pipe":
             data.update(self._pipe_ends(r.name))
+        if r.kind in ("pipe", "fifo") and self._ends.get(r.name) == ((), ()):
+            # only programs (`exec:`) use it: no step counted its bytes, and zeros would
+            # be false beside the bytes in its buffer (strace counts: program facts)
+            del data["bytes_written"], data["bytes_read"]
+            data["uncounted"] = True
+            data["traced_bytes"] = {  # what strace saw each traced program move here
+                w.name: list(w.program["channel_bytes"][r.name]) for w in self._workers
+                if w.program and r.name in (w.program.get("channel_bytes") or {})}
 
     def _interruptible_reads(self) -> frozenset[str]:
         """The pipes and FIFOs some worker reads with `interruptible: true`."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from ipcviz.observe.std_fds import std_fds
 from ipcviz.runtime.proc_reader import ProcReader
 from ipcviz.telemetry.snapshot import Waiting
 
@@ -72,6 +73,8 @@ class ProgramViews:
         self._waits: dict[int, Waiting | None] = {}
         #: the inodes of the scenario's pipes and FIFOs (read once)
         self._inodes: dict[int, str] | None = None
+        #: program worker -> its descriptors 0, 1, 2 when last seen alive
+        self._std_fds: dict[str, dict[str, str]] = {}
 
     def state(self, pid: int, kernel: str) -> tuple[str, Waiting | None]:
         """The program's state and what it waits in (program_state)."""
@@ -111,4 +114,28 @@ class ProgramViews:
         if traced is not None:  # exact counts from strace (`trace: true`, watch --trace)
             facts["trace"] = traced
         facts["leaks"] = watch.leaks(name) if not alive else []
+        facts.update(self._std_facts(name, pid if alive else None, traced))
         return facts
+
+    def _std_facts(self, name: str, pid: int | None, traced: dict | None) -> dict:
+        """Its descriptors 0, 1, 2 as the kernel shows them now (`fds`, with `alive`
+        false once it has ended: then they are the last seen), and per channel of the
+        scenario the bytes strace saw it write and read there (`channel_bytes`)."""
+        out: dict = {}
+        seen = self._std_fds
+        now = std_fds(pid, self.channel_inodes(), self.runtime.programs.inodes) \
+            if pid else None
+        if now is not None:
+            seen[name] = now
+        if name in seen:
+            out["fds"] = {**seen[name], "alive": now is not None}
+        if traced is not None:
+            inodes = {f"pipe:[{inode}]": channel
+                      for inode, channel in self.channel_inodes().items()}
+            moved: dict[str, list[int]] = {}
+            for target, counts in traced.get("descriptors", {}).items():
+                channel = inodes.get(target)
+                if channel is not None:
+                    moved[channel] = [counts["bytes_written"], counts["bytes_read"]]
+            out["channel_bytes"] = moved
+        return out

@@ -79,8 +79,9 @@ def definition_of(scn: s.Scenario, name: str) -> s.Worker | None:
 def worker_keys(worker: s.Worker) -> frozenset[str]:
     """The keys a check may name in this worker's entry."""
     if worker.runs_program:
-        return PROGRAM_KEYS | ({"signals_received"} if worker.trace else set())
-    return WORKER_KEYS
+        traced = {"signals_received", "bytes_written", "bytes_read"}
+        return PROGRAM_KEYS | {"output_lines"} | (traced if worker.trace else set())
+    return WORKER_KEYS - {"output_lines"}  # (the lines a program printed)
 
 
 def channel_keys(scn: s.Scenario, name: str) -> frozenset[str]:

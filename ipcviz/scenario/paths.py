@@ -29,7 +29,7 @@ def bundled_dir() -> Path:
 COURSE_ORDER = (
     "signals_handlers", "signals_coalescing", "sigchld_zombies", "sigaction_flags",
     "pipe_oneway", "pipe_two_way", "pipe_bidirectional_race", "pipe_backpressure",
-    "fifo_unrelated", "fifo_both_ways", "pipe_eof_never",
+    "fifo_unrelated", "fifo_both_ways", "pipe_eof_never", "shell_pipeline",
     "mqueue_bounded", "sysv_message_types", "mailbox_indirect", "queue_capacity",
     "nonblocking_receive",
     "message_duplication",

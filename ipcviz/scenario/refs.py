@@ -15,6 +15,7 @@ WORKER_KEYS = frozenset({
     "pid", "state", "blocked_on", "exit", "restarts", "zombies", "self_reads",
     "signals_received", "signals_sent", "signals_sent_to", "bytes_written", "bytes_read",
     "messages_sent", "messages_received", "epipe_errors", "increments", "duplicates",
+    "output_lines",
 })
 CHANNEL_KEYS = frozenset({
     "kind", "bytes_written", "bytes_read", "buffered", "max_buffered", "capacity", "depth", "max_depth",

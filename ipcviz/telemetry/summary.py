@@ -28,9 +28,13 @@ def worker_entry(w: Any) -> dict[str, Any]:
         if w.blocked_on:
             entry["blocked_on"] = w.blocked_on
         entry["program"] = dict(w.program)
+        entry["output_lines"] = w.program.get("output_lines", 0)
         if w.program.get("trace"):  # only strace knows what a program received (its own
             entry["signals_received"] = dict(w.signals_received)  # process; the tree's
             # deliveries are in program.trace)
+            moved = w.program.get("channel_bytes", {})  # and what it moved, by channel
+            entry["bytes_written"] = {c: n[0] for c, n in moved.items() if n[0]}
+            entry["bytes_read"] = {c: n[1] for c, n in moved.items() if n[1]}
         return entry
     entry = {key: getattr(w, key) for key in _WORKER_KEYS}
     if w.blocked_on:

@@ -135,7 +135,8 @@ _PIPE: dict[str, Any] = {
     **_STREAM, "buffered": int, "capacity": int, "max_buffered": int, "closed": bool,
     "unread_at_close": int, "path": str, "open_by": dict[str, list[str]],
     "write_ends": list[str], "read_ends": list[str], "write_ends_open": int,
-    "read_ends_open": int, "ends_hidden": list[str],
+    "read_ends_open": int, "ends_hidden": list[str], "uncounted": bool,
+    "traced_bytes": dict[str, list[int]],
     "interrupted_reads": int, "restarted_reads": int,
 }
 _CALLER = Record({"calls": int, "answered": int, "in_flight": int, "timeouts": int,

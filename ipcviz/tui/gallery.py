@@ -39,6 +39,9 @@ GALLERY: dict[str, Moment] = {
                              "words back; a named pipe is one byte stream too."),
     "pipe_eof_never": Moment(2.5, (), "The writer is gone but the reader hangs: it holds "
                              "the last write end itself, so EOF cannot come."),
+    "shell_pipeline": Moment(1.0, (), "One pipe, two real programs: ls's descriptor 1 and "
+                             "grep's 0 are its two ends (the same inode); 79 bytes "
+                             "through it, 4 lines printed."),
     "mailbox_indirect": Moment(2.0, (), "Two senders, two receivers, one mailbox: each "
                                "message went to whichever receiver asked."),
     "counting_semaphore": Moment(0.6, (), "A semaphore of 3: three guests inside, five "

@@ -50,3 +50,27 @@ def ends_notes(c: ChannelView, snap: Snapshot) -> list[Text]:
     line.append(f": {', '.join(sorted({holder_of(h) for h in strangers}))} never writes "
                 "here; EOF waits for it to close its end", style="yellow")
     return [line]
+
+
+def program_notes(c: ChannelView, snap: Snapshot) -> list[Text]:
+    """One line for a pipe only programs (`exec:`) use (`uncounted`): no step counted its
+    bytes, so say what strace saw each traced program move through it (`traced_bytes`),
+    or that nothing counts them."""
+    if not c.data.get("uncounted"):
+        return []
+    line = Text("  ")
+    line.append(f"{c.name}: ", style="bold")
+    traced = c.data.get("traced_bytes") or {}
+    if not traced:
+        line.append("used by programs only: no step counts its bytes (trace: true "
+                    "would)", style="dim")
+        return [line]
+    parts = []
+    for name, (written, read) in sorted(traced.items()):
+        if written:
+            parts.append(f"{name} wrote {written:,} B")
+        if read:
+            parts.append(f"{name} read {read:,} B")
+    line.append("used by programs; strace saw ")
+    line.append(", ".join(parts) or "no bytes through it yet", style="cyan")
+    return [line]

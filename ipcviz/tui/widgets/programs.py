@@ -6,12 +6,15 @@ sockets and shared memory with live contents.
 
 from __future__ import annotations
 
+import os
+
 from rich.text import Text
 from textual.reactive import reactive
 
 from ipcviz.format import escape_control, format_bytes
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 from ipcviz.tui.widgets.base import Panel
+from ipcviz.tui.widgets.fd_lines import fd_line
 from ipcviz.tui.widgets.signals import short_mask
 
 #: most processes and objects listed per program (the rest are counted)
@@ -73,9 +76,11 @@ def program_lines(w: WorkerView, dtype: str = "bytes") -> list[Text]:
     head = Text(w.name, style="bold")
     head.append(" runs ")
     head.append(escape_control(" ".join(facts.get("argv", []))), style="cyan")
+    program = os.path.basename(str((facts.get("argv") or [""])[0]))
+    fds = fd_line(facts, program)  # 0, 1, 2 as the kernel showed them (dup2, exec)
     if seen is None:
         state = w.exit_text or w.state
-        return [head + Text(f"  ({state})", style="dim")]
+        return [head + Text(f"  ({state})", style="dim")] + ([fds] if fds else [])
     procs = seen["processes"]
     names = {pid: (w.name if pid == w.pid else f"{name} {pid}")
              for pid, _ppid, name, *_ in procs}
@@ -104,6 +109,8 @@ def program_lines(w: WorkerView, dtype: str = "bytes") -> list[Text]:
         lines.append(text)
     if len(procs) > MAX_LISTED:
         lines.append(Text(f"    … {len(procs) - MAX_LISTED} more processes", style="dim"))
+    if fds is not None:
+        lines.append(fds)
 
     graph = {o["id"]: o for o in (facts.get("graph") or {}).get("objects", [])}
 

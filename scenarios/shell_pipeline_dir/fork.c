@@ -1,0 +1,1 @@
+/* fork.c: a course example (only its name matters to the lesson) */

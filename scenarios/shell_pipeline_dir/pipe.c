@@ -1,0 +1,1 @@
+/* pipe.c: a course example (only its name matters to the lesson) */
