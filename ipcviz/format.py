@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, overload
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
@@ -129,7 +130,7 @@ def signal_gap_reason(sig: str, sent: int, received: int, masks: dict[str, list[
 _SPARKS = "▁▂▃▄▅▆▇█"
 
 
-def sparkline(values: list[float], top: float | None = None) -> str:
+def sparkline(values: Sequence[float], top: float | None = None) -> str:
     """Values as one line of block characters, scaled to `top` (default: their maximum)."""
     if not values:
         return ""

@@ -63,3 +63,36 @@ def test_an_unmoved_worker_keeps_its_view_and_a_change_still_shows(nothing_left_
     finally:
         sampler.close()
         runtime.shutdown()
+
+
+def test_a_held_worker_keeps_its_view_while_it_looks_at_its_cell(nothing_left_behind
+                                                                 ) -> None:
+    """A worker held at its step boundary (a held start) looks at its cell again and again,
+    each look a wait that moves its WAITS cell; nothing a view shows moves with it, so
+    two frames with looks between them give the same view, next operation included
+    (each frame made every held worker's view anew)."""
+    from ipcviz.telemetry import table as T
+
+    runtime = Runtime(load_text(SCENARIO, "held.yaml"), held=True)
+    sampler = Sampler(runtime)
+    try:
+        runtime.start()
+        assert runtime.table is not None
+        arr = runtime.table.array
+        row = next(p.row for p in runtime.procs if p.name == "idle")
+        _settled(sampler, lambda w: w.state == "held" and w.next_op is not None)
+        for _ in range(20):  # a pair of frames in which the kernel saw no CPU used
+            first = sampler.sample().worker("idle")
+            looks = int(arr[row, T.WAITS])
+            wait_until(lambda: int(arr[row, T.WAITS]) >= looks + 2,
+                       message="the held worker to look at its cell again")
+            second = sampler.sample().worker("idle")
+            if first.cpu == second.cpu == 0.0 and first.state == second.state == "held":
+                break
+        else:
+            raise AssertionError("no two frames of the held worker without CPU used")
+        assert second is first
+        assert second.next_op is not None
+    finally:
+        sampler.close()
+        runtime.shutdown()

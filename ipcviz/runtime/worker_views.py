@@ -197,7 +197,7 @@ class WorkerViews:
                 and proc.attached_argv is None):
             return self._view(proc, row, channel_names, now, by_workers)
         raw = self.procs.read_raw(pid)
-        key = (raw, row.tobytes(), pid, proc.restarts, proc.exit,
+        key = (raw, row_key(row), pid, proc.restarts, proc.exit,
                tuple(proc.sent_to.items()), tuple((by_workers or {}).items()),
                self.signals.received_total(proc.row))
         last = self._unmoved.get(proc.name)
@@ -258,7 +258,7 @@ class WorkerViews:
         if program is None:  # everything the view is made of (a program's facts change
             # by themselves): an idle worker's view is the one made last time
             pid = proc.ident.pid if proc.ident else None
-            key = (row.tobytes() if row is not None else None, pid, proc.alive, proc.exit,
+            key = (row_key(row) if row is not None else None, pid, proc.alive, proc.exit,
                    proc.restarts, seen.state, seen.waiting, round(seen.cpu, 1),
                    seen.zombies, tuple(proc.sent_to.items()),
                    tuple((by_workers or {}).items()))
@@ -323,6 +323,13 @@ class WorkerViews:
             program=facts,
             signals_merged=seen.merged if program is None else None,
         )
+
+
+def row_key(row: np.ndarray) -> tuple[bytes, int, bytes]:
+    """The row as far as its worker's view can show it: every cell but WAITS, of which a
+    view shows only whether it is odd (inside a wait). A held worker's looks at its cell
+    move WAITS on every frame; its view stays the same."""
+    return row[:T.WAITS].tobytes(), int(row[T.WAITS]) & 1, row[T.WAITS + 1:].tobytes()
 
 
 def worker_state(kernel: str, op: int, row: np.ndarray, channel_names: list[str]

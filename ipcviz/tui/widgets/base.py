@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.segment import Segment
 from rich.style import Style
@@ -21,40 +22,39 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer
 
+if TYPE_CHECKING:
+    from ipcviz.telemetry.snapshot import Snapshot
+
 BORDER_LINES = 1  # panels have a top border with their title
 
 
 class FrameStyle:
-    """Mixin of a line-API widget: its Rich style (its CSS and every ancestor's, about
-    40 µs to work out) worked out once per frame, not once per line drawn. Call
-    `new_frame()` when a Snapshot arrives; a CSS change (a theme, a pseudo-class) drops
-    it and the lines drawn with it."""
+    """A line-API widget's Rich style (its CSS and every ancestor's, dear to work out),
+    worked out once per frame, not once per line drawn. The widget calls `new_frame()`
+    when a Snapshot arrives, and again (with its drawn lines dropped: they carry the old
+    style) from its `notify_style_update` when its CSS changes (a theme, a pseudo-class)."""
 
-    _frame_style: Style | None = None
+    def __init__(self, widget: Widget) -> None:
+        self.widget = widget
+        self._style: Style | None = None
 
-    def base_style(self) -> Style:
-        style = self._frame_style
+    def get(self) -> Style:
+        style = self._style
         if style is None:
-            style = self._frame_style = self.rich_style  # type: ignore[attr-defined]
+            style = self._style = self.widget.rich_style
         return style
 
     def new_frame(self) -> None:
-        self._frame_style = None
-
-    def notify_style_update(self) -> None:
-        self._frame_style = None
-        self.forget_lines()
-        super().notify_style_update()  # type: ignore[misc]
-
-    def forget_lines(self) -> None:
-        """Drop the lines drawn (they carry the old style)."""
+        self._style = None
 
 
-class Panel(FrameStyle, Widget, can_focus=True):
+class Panel(Widget, can_focus=True):
     """Base of the panels: `show(lines)` with the panel's Text lines."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        # before Widget's own __init__, which may already tell of a style update
+        self.frame_style = FrameStyle(self)
+        super().__init__(**kwargs)
         self._text_lines: list[Text] = []
         self._strips: list[Strip | None] = []
         self._height = -1
@@ -63,7 +63,7 @@ class Panel(FrameStyle, Widget, can_focus=True):
         self._key: object = None
         self._tracked: object = None
         #: the newest Snapshot while the panel is below the screen's edge (not drawn)
-        self.deferred: object = None
+        self.deferred: Snapshot | None = None
 
     def off_screen(self) -> bool:
         """Laid out and shown, but no line of it on the screen (the screen does not
@@ -74,14 +74,14 @@ class Panel(FrameStyle, Widget, can_focus=True):
         line of it again (`render_line`: after a resize, `z`, or a panel above shrinking)."""
         return off_screen(self)
 
-    def track(self, snap: object) -> None:
+    def track(self, snap: Snapshot | None) -> None:
         """Keep what must see every frame, drawn or not (a history, a rate window); once
         per Snapshot, however often it is drawn."""
         if snap is not self._tracked and snap is not None:
             self._tracked = snap
             self.record(snap)
 
-    def record(self, snap: object) -> None:
+    def record(self, snap: Snapshot) -> None:
         """A panel's own per-frame bookkeeping (see `track`); most have none."""
 
     def forget_run(self) -> None:
@@ -111,7 +111,7 @@ class Panel(FrameStyle, Widget, can_focus=True):
             else:
                 wrapped += line.wrap(self.app.console, width)
         lines = wrapped
-        self.new_frame()
+        self.frame_style.new_frame()
         height = len(lines) + BORDER_LINES
         if height != self._height:  # a new height: lay the screen out again
             self._height = height
@@ -139,14 +139,14 @@ class Panel(FrameStyle, Widget, can_focus=True):
             self._strip_width = width
             self._strips = [None] * len(self._text_lines)
         if y >= len(self._text_lines):
-            return Strip.blank(width, self.base_style())
+            return Strip.blank(width, self.frame_style.get())
         strip = self._strips[y]
         if strip is None:
             line = self._text_lines[y]
             if line.cell_len > width:
                 line = line.copy()
                 line.truncate(width, overflow="ellipsis")
-            base = self.base_style()
+            base = self.frame_style.get()
             segments = Segment.apply_style(line.render(self.app.console), base)
             strip = self._strips[y] = Strip(segments).crop_extend(0, width, base)
         return strip
@@ -155,7 +155,13 @@ class Panel(FrameStyle, Widget, can_focus=True):
         self._strip_width = -1
         self.refresh()
 
+    def notify_style_update(self) -> None:
+        self.frame_style.new_frame()
+        self.forget_lines()
+        super().notify_style_update()
+
     def forget_lines(self) -> None:
+        """Drop the lines drawn (they carry the old style)."""
         self._strip_width = -1
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.strip import Strip
@@ -80,8 +81,8 @@ class EventLog(RichLog):
 
     can_focus = True  # tab moves here; then arrows, page keys and home/end scroll it
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(max_lines=MAX_LINES, wrap=False, markup=False, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_lines=MAX_LINES, wrap=False, markup=False, **kwargs)
         self.entries: deque[Entry] = deque(maxlen=MAX_LINES)
         #: only this worker's lines (None: every worker's)
         self.worker_filter: str | None = None
@@ -133,7 +134,7 @@ class EventLog(RichLog):
             if self.shown(entry.event):
                 self.write(self._line(entry), scroll_end=at_end)
 
-    def clear(self) -> EventLog:  # type: ignore[override]
+    def clear(self) -> EventLog:
         """Forget every entry (a new run)."""
         self.entries.clear()
         self._stale = False

@@ -10,6 +10,7 @@ cut; a resize composes the row again when a different number of keys fits.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from rich.cells import cell_len
 from textual import events
@@ -58,8 +59,8 @@ class KeyFooter(Footer):
     KeyFooter FooterLabel.-cut { margin: 0 0 0 1; }
     """
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         #: how many keys the row showed when composed (None: not composed yet)
         self._shown_count: int | None = None
 

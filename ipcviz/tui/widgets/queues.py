@@ -5,6 +5,7 @@ max depth seen, messages in and out, depth over time, and who is blocked on it.
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 from rich.text import Text
 from textual.reactive import reactive
@@ -25,8 +26,8 @@ class QueuesPanel(Panel):
     snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
     """The latest Snapshot; each one adds a point to the depth history."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._history: dict[str, deque[int]] = {}
         self._received: dict[str, deque[tuple[float, int]]] = {}
 
@@ -103,7 +104,7 @@ class QueuesPanel(Panel):
             received = queue.messages_received
             rate = self._rate(c.name)
             sent = Text(str(queue.messages_sent))
-            cells = [Text(f"{c.kind} {c.name}", style="bold"), gauge,
+            cells: list[Text | str] = [Text(f"{c.kind} {c.name}", style="bold"), gauge,
                      str(queue.max_depth),
                      sent, str(received),
                      f"{rate:,.0f}" if rate is not None else "-",

@@ -18,7 +18,7 @@ from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.tui.widgets.base import FrameStyle
 
 
-class ResultLine(FrameStyle, Widget):
+class ResultLine(Widget):
     """One line, `▸ increments 4 -> counter 3: 1 updates lost`, cut with an ellipsis at
     the screen's edge; not shown at all for a scenario without `result:`."""
 
@@ -26,6 +26,8 @@ class ResultLine(FrameStyle, Widget):
     """The latest Snapshot; the line is filled in from it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # before Widget's own __init__, which may already tell of a style update
+        self.frame_style = FrameStyle(self)
         super().__init__(*args, **kwargs)
         self._shown = Text()
         self._strip: Strip | None = None
@@ -45,7 +47,7 @@ class ResultLine(FrameStyle, Widget):
         text.append(render(template, *snapshot_lookups(snap)), style="bold")
         if text != self._shown:
             self._shown, self._strip = text, None
-            self.new_frame()
+            self.frame_style.new_frame()
             self.refresh()
 
     def render(self) -> Text:
@@ -54,17 +56,23 @@ class ResultLine(FrameStyle, Widget):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y != 0:
-            return Strip.blank(width, self.base_style())
+            return Strip.blank(width, self.frame_style.get())
         strip = self._strip
         if strip is None or strip.cell_length != width:
             line = self._shown
             if line.cell_len > width:
                 line = line.copy()
                 line.truncate(width, overflow="ellipsis")
-            base = self.base_style()
+            base = self.frame_style.get()
             segments = Segment.simplify(Segment.apply_style(line.render(self.app.console), base))
             strip = self._strip = Strip(segments).crop_extend(0, width, base)
         return strip
 
+    def notify_style_update(self) -> None:
+        self.frame_style.new_frame()
+        self.forget_lines()
+        super().notify_style_update()
+
     def forget_lines(self) -> None:
+        """Drop the line drawn (it carries the old style)."""
         self._strip = None

@@ -11,7 +11,7 @@ from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.telemetry.views import RpcView
 from ipcviz.tui.widgets.base import Panel
-from ipcviz.tui.widgets.grid import grid_lines
+from ipcviz.tui.widgets.grid import Cell, grid_lines
 
 
 def _ms(value: object) -> str:
@@ -50,7 +50,7 @@ class RpcPanel(Panel):
                         f"{rpc.address}  server: {rpc.server}  "
                         f"connections: {rpc.connections}")
             lines.append(head)
-            rows = []
+            rows: list[list[Cell]] = []
             for who, f in rpc.callers.items():
                 rows.append([Text(who, style="bold"), str(f.get("calls", 0)),
                              str(f.get("answered", 0)),

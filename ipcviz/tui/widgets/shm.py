@@ -5,6 +5,8 @@ files as hex and text with changed bytes highlighted.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.reactive import reactive
 from ipcviz.tui.widgets.base import Panel, ends_text
@@ -226,8 +228,8 @@ class SharedMemoryPanel(Panel):
     snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
     """The latest Snapshot; cells that changed since the previous one are highlighted."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._previous: dict[str, object] = {}
         self._maps: list[tuple[int, ChannelView]] = []
         self._hover: tuple[str, str] | None = None

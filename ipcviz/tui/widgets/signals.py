@@ -4,6 +4,8 @@ the kernel's masks decoded, and why sent and received differ.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.reactive import reactive
 
@@ -91,8 +93,8 @@ class SignalsPanel(Panel):
     snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
     """The latest Snapshot; a cell flashes when its received count rose since the last one."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._previous: dict[tuple[str, str], int] = {}
 
     def forget_run(self) -> None:
@@ -131,10 +133,11 @@ class SignalsPanel(Panel):
                 before = self._previous.get((w.name, sig), got)
                 style = "bold reverse green" if got > before else (
                     "yellow" if sent > got else "")
-                if w.program is not None and not w.program.get("trace"):  # uncounted
-                    style, got = "dim", "?"
-                cells.append(Text(f"{got}/{sent}", style=style))
-                self._previous[(w.name, sig)] = got if isinstance(got, int) else 0
+                counted = w.program is None or bool(w.program.get("trace"))
+                if not counted:
+                    style = "dim"
+                cells.append(Text(f"{got if counted else '?'}/{sent}", style=style))
+                self._previous[(w.name, sig)] = got if counted else 0
             pending = sorted(set(w.masks.get("pending", [])) | set(w.masks.get("shared_pending", [])),
                              key=parse_signal)
             cells.append(Text(pending_text(w, pending), style="bold magenta" if pending else "dim"))

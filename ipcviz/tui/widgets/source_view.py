@@ -4,6 +4,8 @@ It renders a Snapshot plus the file's text and positions (read once when opened)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.reactive import reactive
@@ -11,6 +13,9 @@ from textual.widgets import Static
 
 from ipcviz.format import escape_control
 from ipcviz.telemetry.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from ipcviz.scenario.yamlpos import Document
 
 #: upcoming timeline entries listed
 UPCOMING = 6
@@ -29,6 +34,7 @@ class ScenarioSource:
         self.path = path
         # the file's own characters, control ones shown as \x1b (never sent to the terminal)
         self.text = escape_control(raw.decode("utf-8", errors="replace"), keep_newlines=True)
+        self.document: Document | None
         try:
             self.document = load_document(raw)
         except YamlError:
@@ -59,9 +65,9 @@ def source_lines(source: ScenarioSource, snap: Snapshot | None) -> list[Text]:
         for w in snap.workers:
             if w.state in ("exited", "zombie") or w.parent:
                 continue
-            line = source.step_line(w.group, w.step)
-            if line is not None:
-                marks.setdefault(line, []).append(w.name)
+            step_line = source.step_line(w.group, w.step)
+            if step_line is not None:
+                marks.setdefault(step_line, []).append(w.name)
     code = source.text.expandtabs(4)
     highlighted = Syntax(code, "yaml", theme="ansi_dark").highlight(code)
     out = []
@@ -117,8 +123,8 @@ class SourceView(Static):
     snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
     """The latest Snapshot."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.source: ScenarioSource | None = None
         self._key: object = None
 

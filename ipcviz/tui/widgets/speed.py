@@ -6,6 +6,7 @@ real, and they are this machine's."""
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 from rich.text import Text
 from textual.reactive import reactive
@@ -44,8 +45,8 @@ class SpeedPanel(Panel):
     snapshot: reactive[Snapshot | None] = reactive(None, layout=False, repaint=False)
     """The latest Snapshot; each one adds a point to every channel's rate window."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._windows: dict[str, deque[tuple[float, int, int]]] = {}
 
     def forget_run(self) -> None:

@@ -22,7 +22,7 @@ HELD_WORDS = {"pause": "PAUSED", "step": "PAUSED: STEPPING",
               "schedule": "SCHEDULE"}
 
 
-class StatusBar(FrameStyle, Widget):
+class StatusBar(Widget):
     """One line: `ipcviz │ Pipe two-way │ 12.3 s │ running`, drawn through the line API
     (its clock changes every frame: a Static's content pipeline cost 1.3 ms a frame for
     this one line), cut with an ellipsis where the screen ends."""
@@ -31,6 +31,8 @@ class StatusBar(FrameStyle, Widget):
     """The latest Snapshot; the bar redraws when it changes."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # before Widget's own __init__, which may already tell of a style update
+        self.frame_style = FrameStyle(self)
         super().__init__(*args, **kwargs)
         #: the run clock when every worker had ended: the clock stops there
         self._ended_at: float | None = None
@@ -65,7 +67,8 @@ class StatusBar(FrameStyle, Widget):
                 self._ended_at = None
             elif self._ended_at is None or clock < self._ended_at:
                 self._ended_at = clock
-            shown = clock if snap.running else self._ended_at
+            shown = self._ended_at if not snap.running and self._ended_at is not None \
+                else clock
             if (snap.steps or snap.schedule_length) and (
                     snap.mode != "run" or (snap.run_time or 0) < 0.05):
                 # stepped or scheduled, the run clock stands still: the step count moves
@@ -91,7 +94,7 @@ class StatusBar(FrameStyle, Widget):
             # line made every frame repaint the whole screen (Textual's compositor paints
             # every widget inside the box around the changed lines)
             self._shown, self._strip = text, None
-            self.new_frame()
+            self.frame_style.new_frame()
             self.refresh()
 
     def render(self) -> Text:
@@ -101,20 +104,26 @@ class StatusBar(FrameStyle, Widget):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y != 0:
-            return Strip.blank(width, self.base_style())
+            return Strip.blank(width, self.frame_style.get())
         strip = self._strip
         if strip is None or strip.cell_length != width:
             line = self._shown
             if line.cell_len > width:
                 line = line.copy()
                 line.truncate(width, overflow="ellipsis")
-            base = self.base_style()
+            base = self.frame_style.get()
             # (equal neighbours merged, as a Static's content does: the same picture)
             segments = Segment.simplify(Segment.apply_style(line.render(self.app.console), base))
             strip = self._strip = Strip(segments).crop_extend(0, width, base)
         return strip
 
+    def notify_style_update(self) -> None:
+        self.frame_style.new_frame()
+        self.forget_lines()
+        super().notify_style_update()
+
     def forget_lines(self) -> None:
+        """Drop the line drawn (it carries the old style)."""
         self._strip = None
 
 

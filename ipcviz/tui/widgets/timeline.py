@@ -13,6 +13,8 @@ again, the view staying at the end when it was there.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -33,8 +35,8 @@ class TimelineLog(RichLog):
 class Timeline(Vertical):
     """The heading (the workers' names over their lifelines) and the rows under it."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.sequence = Sequence()
         self.rows: list[Row] = []
         self.dropped = 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.segment import Segment
 from rich.style import Style as RichStyle
 from rich.text import Text
@@ -151,7 +153,7 @@ MIN_ROWS = 4
 MAX_SHARE = 0.4
 
 
-class WorkersTable(FrameStyle, ScrollView, can_focus=True):
+class WorkersTable(ScrollView, can_focus=True):
     """One row per worker process; the cursor row is the selected worker.
 
     Drawn line by line (Textual's line API): a Snapshot refreshes only the rows whose
@@ -200,8 +202,10 @@ class WorkersTable(FrameStyle, ScrollView, can_focus=True):
     cursor_row: reactive[int] = reactive(0, repaint=False)
     """Index of the selected row."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        # before ScrollView's own __init__, which may already tell of a style update
+        self.frame_style = FrameStyle(self)
+        super().__init__(**kwargs)
         self._names: list[str] = []
         self._index: dict[str, int] = {}
         self._keys: dict[str, tuple] = {}
@@ -248,7 +252,7 @@ class WorkersTable(FrameStyle, ScrollView, can_focus=True):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
-        self.new_frame()
+        self.frame_style.new_frame()
         if held(snap) != held(self._snap):  # the last column changes: title and widths
             self._widths = column_widths(self.app.size.width, held(snap))
             self._strips.clear()
@@ -298,7 +302,7 @@ class WorkersTable(FrameStyle, ScrollView, can_focus=True):
             return self._line(None, width)
         index = self.scroll_offset.y + y - 1
         if index >= len(self._names):
-            return Strip.blank(width, self.base_style())
+            return Strip.blank(width, self.frame_style.get())
         return self._line(index, width)
 
     def _line(self, index: int | None, width: int) -> Strip:
@@ -314,7 +318,7 @@ class WorkersTable(FrameStyle, ScrollView, can_focus=True):
             return strip
         if len(self._strips) > 4096:
             self._strips.clear()
-        base = self.base_style()
+        base = self.frame_style.get()
         if index is None:
             cells: tuple[Text | str, ...] = HELD_COLUMNS if held(self._snap) else COLUMNS
             style = self.get_component_rich_style("workers--header")
@@ -362,14 +366,20 @@ class WorkersTable(FrameStyle, ScrollView, can_focus=True):
             self.cursor_row = index
 
     def on_focus(self) -> None:
-        self.new_frame()
+        self.frame_style.new_frame()
         self.refresh()
 
     def on_blur(self) -> None:
-        self.new_frame()
+        self.frame_style.new_frame()
         self.refresh()
 
+    def notify_style_update(self) -> None:
+        self.frame_style.new_frame()
+        self.forget_lines()
+        super().notify_style_update()
+
     def forget_lines(self) -> None:
+        """Drop the lines drawn (they carry the old style)."""
         strips = getattr(self, "_strips", None)  # (styles are set up before __init__ ends)
         if strips:
             strips.clear()
