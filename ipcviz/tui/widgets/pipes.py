@@ -15,7 +15,7 @@ from textual.css.scalar import Unit
 
 from ipcviz.tui.widgets.base import BORDER_LINES, Panel, ends_text, shown_lines
 from ipcviz.tui.widgets.grid import grid_lines
-from ipcviz.tui.widgets.pipe_ends import ends_notes
+from ipcviz.tui.widgets.pipe_ends import ends_notes, program_notes
 
 from ipcviz.format import bar, format_bytes, sparkline
 from ipcviz.scenario.kinds import CHANNELS
@@ -121,6 +121,7 @@ class PipesPanel(Panel):
             if c.kind == "fifo":
                 extra.append(fifo_note(c))
             elif c.kind == "pipe":  # a write end held by one that never writes (kernel's view)
+                extra[:0] = program_notes(c, snap)  # (before the rest: rooms are cut)
                 extra += ends_notes(c, snap)
             if c.kind in ("pipe", "fifo"):
                 extra += epipe_notes(c, snap)
@@ -130,6 +131,8 @@ class PipesPanel(Panel):
                 extra.append(read_note(c, snap))
             moved = Text(format_bytes(stream.bytes_written) + " / " +
                          format_bytes(stream.bytes_read))
+            if c.data.get("uncounted"):  # only programs use it: no step counted bytes
+                moved = Text("? (programs)", style="dim")
             peak = c.data.get("max_buffered")  # the fullest the sampler has seen it
             cells: list[Text | str] = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge,
                      format_bytes(int(peak)) if peak is not None else "-", note]
