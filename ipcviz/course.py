@@ -29,7 +29,7 @@ CHAPTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                                      "nonblocking_receive", "message_duplication")),
     ("Sockets and RPC", ("socket_echo", "tcp_handshake", "udp_vs_tcp", "rpc_call")),
     ("Shared memory, races and locks", ("fork_address_spaces", "shm_numpy",
-                                        "shm_signal_notify",
+                                        "shm_lifetime", "shm_signal_notify",
                                         "shm_counter_race", "race_by_hand",
                                         "counting_semaphore")),
     ("Files and mmap", ("mmap_file", "file_handoff")),

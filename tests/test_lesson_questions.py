@@ -42,6 +42,7 @@ ANSWERS: dict[str, tuple[object, ...]] = {
     "echo_store_server": (50, 0),
     "fork_address_spaces": ("red",),
     "shm_numpy": (46,),
+    "shm_lifetime": (18, "SIGBUS"),
     "shm_counter_race": (0,),
     "race_by_hand": (1, 3),
     "counting_semaphore": (3,),

@@ -4,6 +4,7 @@ second signal that kills, SA_NODEFER in the kernel; exact counts from real proce
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -181,3 +182,95 @@ def test_a_restarted_read_never_shows_its_signals_as_coalesced(nothing_left_behi
     assert [merged for _sent, _got, merged in seen if merged] == []
     asleep_after_all_three = [got for sent, got, _m in seen if sent == 3]
     assert asleep_after_all_three and asleep_after_all_three[-1] == 3
+
+
+# ---------------------------------------------------------------- shm_lifetime
+
+
+def test_shm_lifetime_passes_its_checks_with_exact_counts(nothing_left_behind) -> None:
+    """18 bytes written by maker, read back by later after maker exited, the name then
+    unlinked by cleaner; region truncated from 8192 to 4096 B under toucher's mapping,
+    whose store at 4096 ends it with SIGBUS; the runtime unlinks region at the end."""
+    summary = run_scenario(SCENARIOS / "shm_lifetime.yaml", "--check")
+    assert _failed(summary) == []
+    workers, channels = summary["workers"], summary["channels"]
+    assert (workers["maker"]["exit"], workers["maker"]["bytes_written"]) == (0, {"note": 18})
+    assert (workers["later"]["exit"], workers["later"]["bytes_read"]) == (0, {"note": 18})
+    note = channels["note"]
+    assert note["last_read"] == {"later": ["kept by the kern", 18]}  # (16 bytes kept)
+    assert (note["in_dev_shm"], note["size"], note["declared_size"]) == (False, 0, 4096)
+    assert "unlinked_by_runtime" not in note  # cleaner unlinked it, not the runtime
+    toucher = workers["toucher"]
+    assert (toucher["exit"], toucher["bytes_written"]) == ("SIGBUS", {"region": 6})
+    region = channels["region"]
+    assert (region["in_dev_shm"], region["size"], region["declared_size"],
+            region["contents"], region["unlinked_by_runtime"]) == (True, 4096, 8192,
+                                                                   "page 1", True)
+    assert not os.path.lexists(region["path"]) and not os.path.lexists(note["path"])
+    assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
+
+
+def _holders(path: str) -> list[str]:
+    """Every process on the machine that has `path` open or mapped (root sees them all)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue  # gone, or not ours to read
+        if path in maps or path in links:
+            found.append(pid)
+    return found
+
+
+def test_the_object_is_still_there_when_no_process_holds_it(nothing_left_behind) -> None:
+    """On a frame after maker and later have exited and before cleaner unlinks it, `note`
+    is in /dev/shm with maker's bytes while no process on the machine has it open or
+    mapped (the runtime neither); the panel says so, and says why toucher got SIGBUS."""
+    from ipcviz.tui.widgets.shm_object_lines import shm_object_lines
+
+    from .live import LiveRun
+
+    with LiveRun(str(SCENARIOS / "shm_lifetime.yaml")) as run:
+        def kept(snap) -> bool:
+            ended = {w.name for w in snap.workers if w.state == "exited"}
+            return ({"maker", "later", "toucher"} <= ended
+                    and snap.channel("note").data.get("in_dev_shm") is True)
+
+        snap = run.wait_for(kept, timeout=30)
+        note = snap.channel("note").data
+        holders = _holders(note["path"])
+        text = "\n".join(line.plain for c in ("note", "region")
+                         for line in shm_object_lines(snap.channel(c), snap))
+        run.wait_for(lambda s: s.channel("note").data.get("in_dev_shm") is False, timeout=30)
+        events = [e.text for e in run.events if e.worker == "toucher"]
+    assert (note["size"], note["contents"]) == (4096, "kept by the kernel")
+    assert holders == []
+    assert "in /dev/shm: 4096 B" in text
+    assert "maker (exited 0)" in text and "later (exited 0)" in text
+    assert "truncated from 8192 B" in text and "SIGBUS" in text
+    assert any("touches byte 4096 of region, past its end (4096 B now)" in e for e in events)
+    assert any("killed by SIGBUS" in e for e in events)
+
+
+def test_wrong_shm_keys_are_errors_with_their_lines(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(textwrap.dedent("""\
+        version: 1
+        channels:
+          p: {kind: pipe}
+          o: {kind: shm, size: 4096}
+        workers:
+          a:
+            steps:
+              - write: {to: p, data: x, at: 3}
+              - write: {to: o, data: x, at: 4096}
+              - truncate: {shm: p, size: 10}
+              - truncate: {shm: o, size: -1}
+              - unlink: p
+    """))
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    where = [line.split(": ", 1)[0].split(":", 1)[1] for line in result.stderr.splitlines()]
+    assert where == ["8:37", "9:37", "10:25", "11:34", "12:17"], result.stderr

@@ -15,6 +15,7 @@ from ipcviz.runtime.session import Session
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import LoadedScenario
 from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.channels import shm_object
 from ipcviz.telemetry.summary import build_summary
 
 
@@ -63,6 +64,7 @@ def run_headless(scenario: LoadedScenario, duration: float | None = None,
         if progress:
             sys.stderr.write("\r" + " " * 60 + "\r")
     leaks = runtime.leaks()
+    final = shm_object.after_cleanup(final)  # shm objects the run kept to its end
     summary = build_summary(final, elapsed, leaks, scenario.model.expect)
     summary["cleanup_s"] = round(cleanup, 3)
     summary.update(_run_facts(runtime))

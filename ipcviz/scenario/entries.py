@@ -52,6 +52,8 @@ CHANNEL_KIND_KEYS: dict[str, frozenset[str]] = {
     "semaphore": frozenset({"value", "holder", "waiters", "handoff", "busy", "held",
                            "max_held"}),
     "mmap": _BYTES | {"path"},
+    "shm": _BYTES | {"path", "in_dev_shm", "size", "declared_size", "contents",
+                     "unlinked_by_runtime"},
     "file": _BYTES | {"records_written", "records_read", "torn_reads", "path"},
     "rpc": _BYTES | {"calls", "answered", "in_flight", "timeouts", "retries", "gave_up",
                      "executed", "executed_twice", "errors", "latency_ms_mean",

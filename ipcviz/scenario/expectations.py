@@ -19,6 +19,9 @@ from ipcviz.scenario.refs import (
 BOOL_KEYS = frozenset({"handoff", "busy", "shared", "same_address", "same_frame_first",
                        "same_frame_last", "frames_hidden"})
 
+#: ... and a shm object's (channels/shm_object.py)
+BOOL_KEYS |= {"in_dev_shm", "unlinked_by_runtime"}
+
 
 def _is_number(value: object) -> bool:
     """An int or a finite float, and not a bool (YAML `true` is not the number 1)."""

@@ -216,6 +216,8 @@ CHANNELS: dict[str, ChannelKind] = {
                         sums=("records_written", "records_read", "torn_reads")),
     "rpc": ChannelKind(m.RpcChannel, "ipcviz.channels.rpc:RpcChannel", "rpc", "rpc",
                        "call/serve", server_option="server", sums=("peers_refused",)),
+    "shm": ChannelKind(m.ShmChannel, "ipcviz.channels.shm_object:ShmObjectChannel", "bytes",
+                       "memory", "write/read/truncate/unlink", last_read=True),
     "page": ChannelKind(
         m.PageChannel, "ipcviz.channels.page:PageChannel", "bytes", "memory", "write/read",
         last_read=True, label="one page of memory",
@@ -297,6 +299,12 @@ STEPS: dict[str, StepKind] = {
     "exit": StepKind(Annotated[int, Field(ge=0, le=255)], "End the worker with this exit "
                                                          "status.",
                      ops=(Op("exit", lambda on, arg, shape: f"exit {arg}"),)),
+    "truncate": StepKind(m.TruncateArgs, "Set a shm object's size (ftruncate).", ("shm",),
+                         (ChannelUse("shm", "write"),),
+                         (Op("truncate", lambda on, arg, shape: f"truncate {on} to {arg} B"),)),
+    "unlink": StepKind(Name, "Remove a shm object's name (shm_unlink).", ("shm",),
+                       (ChannelUse(None, "write"),),
+                       (Op("unlink", lambda on, arg, shape: f"unlink {on}"),)),
     "disposition": StepKind(m.DispositionArgs, "Set a signal's action now, as signal() or "
                                                "sigaction() does: ignore (SIG_IGN), default "
                                                "(SIG_DFL) or back to its handler.",
@@ -321,6 +329,11 @@ def register_channel(name: str, kind: ChannelKind) -> None:
 #: separated list of importable module names): how a kind is added without changing
 #: ipcviz (docs/adding-a-channel-kind.md); like PYTHONPATH, it runs the code it names
 KINDS_ENV = "IPCVIZ_CHANNEL_KINDS"
+
+
+#: a shm object is written and read too (channels/shm_object.py: by its name, at offsets)
+for _step in ("write", "read"):
+    STEPS[_step] = replace(STEPS[_step], channels=STEPS[_step].channels + ("shm",))
 
 
 def channel_class_path(kind: str) -> tuple[str, str]:

@@ -107,6 +107,20 @@ class PageChannel(Model):
     true: MAP_SHARED, one page every process sees."""
 
 
+class ShmChannel(Model):
+    kind: Literal["shm"]
+    size: int = Field(8192, ge=1, le=MAX_MMAP_BYTES)
+    """Bytes of the POSIX shared memory object (shm_open, ftruncate) the runtime creates
+    and leaves to the workers, who open it by its name."""
+
+
+class TruncateArgs(Model):
+    shm: Name
+    size: int = Field(ge=0, le=MAX_MMAP_BYTES)
+    """Extension: ftruncate the shm object to this many bytes (mappings keep their length;
+    a page past the new end raises SIGBUS when touched)."""
+
+
 class FileChannel(Model):
     kind: Literal["file"]
     lock: bool = False
@@ -153,6 +167,8 @@ class WriteArgs(_Payload):
     to: Name
     every: float | None = Field(None, gt=0, le=3600)
     """Extension: pause this many seconds after the write (a paced writer)."""
+    at: int = Field(0, ge=0, le=MAX_MMAP_BYTES)
+    """Extension: on a shm object, the offset the bytes are stored at."""
     from_read: Name | None = None
     """Extension: write the bytes this worker's last `read` (or `echo`) on that pipe,
     FIFO or socket returned, instead of `data` or `size` (nothing before its first read)."""

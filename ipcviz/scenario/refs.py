@@ -29,6 +29,7 @@ CHANNEL_KEYS = frozenset({
     "held", "max_held", "empty_receives", "accept_queue", "max_accept_queue",
     "write_ends_open", "read_ends_open",
     "interrupted_reads", "restarted_reads",
+    "in_dev_shm", "size", "declared_size", "contents", "unlinked_by_runtime",
 })
 # and every key a kind lists itself (kinds.ChannelKind.keys)
 CHANNEL_KEYS |= {key for row in CHANNELS.values() for key in row.keys or ()}

@@ -34,7 +34,7 @@ def check_sigaction(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
             for i, flag in enumerate(flags):
                 if flag in flags[:i]:
                     yield (here + (i,), f"{flag} is given twice")
-        for path, step in _walk(w.steps, base + ("steps",)):
+        for path, step in walk_steps(w.steps, base + ("steps",)):
             if step.kind == "disposition":
                 here = path + ("disposition", "sig")
                 sig = step.args.sig
@@ -55,9 +55,9 @@ def check_sigaction(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
                                  "sleep for a signal to interrupt)")
 
 
-def _walk(steps: list[s.Step], base: FieldPath) -> Iterator[tuple[FieldPath, s.Step]]:
+def walk_steps(steps: list[s.Step], base: FieldPath) -> Iterator[tuple[FieldPath, s.Step]]:
     """Each step with its path, the steps nested in `repeat`s too."""
     for j, step in enumerate(steps):
         yield base + (j,), step
         if step.kind == "repeat":
-            yield from _walk(step.args.steps, base + (j, "repeat", "steps"))
+            yield from walk_steps(step.args.steps, base + (j, "repeat", "steps"))

@@ -17,6 +17,7 @@ from ipcviz.scenario.expectations import check_expect, check_question
 from ipcviz.scenario.keeps import check_keeps
 from ipcviz.scenario.keys import canonical_key, key_problem
 from ipcviz.scenario.programs import check_programs, check_signal_steps
+from ipcviz.scenario.shm_checks import check_shm_objects
 from ipcviz.scenario.sigaction_checks import check_sigaction
 from ipcviz.scenario.refs import Unsure, _bad_shape, dtype_problem, instance_names
 from ipcviz.scenario.timing import check_time
@@ -124,6 +125,7 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
     yield from check_keeps(scn, unsure)
     yield from check_signal_steps(scn)
     yield from check_sigaction(scn)
+    yield from check_shm_objects(scn)
     yield from _check_rpc_sides(scn)
 
     for section in ("timeline", "triggers"):

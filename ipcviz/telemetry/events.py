@@ -94,6 +94,14 @@ def describe_event(kind: int, a: int, b: int, channel_names: list[str],
     if kind == T.EV_RESTARTED:
         return (f"read from {ch(a)} returned data; {b} handler run(s) during it, the kernel "
                 "restarted it each time (SA_RESTART): no EINTR"), "io"
+    if kind == T.EV_PAST_END:
+        at, size = b >> 32, b & 0xFFFFFFFF
+        return (f"touches byte {at} of {ch(a)}, past its end ({size} B now): no page "
+                "behind it, the kernel sends SIGBUS"), "exit"
+    if kind == T.EV_TRUNCATED:
+        return f"truncated {ch(a)} to {b} B (ftruncate)", "io"
+    if kind == T.EV_UNLINKED:
+        return f"unlinked {ch(a)}: its name is gone from /dev/shm (shm_unlink)", "io"
     if kind == T.EV_READ_ARRAY:
         return f"read {ch(a)} (sum {b})", "io"
     if kind == T.EV_WAITED:

@@ -214,6 +214,13 @@ EV_INTERRUPTED = 41
 #: an `interruptible` read returned data after handlers ran in it, the kernel restarting
 #: it each time (SA_RESTART): (channel, deliveries during that read)
 EV_RESTARTED = 42
+#: a worker is about to touch a page of a shm object past its end (SIGBUS comes):
+#: (channel, offset << 32 | the object's size then)
+EV_PAST_END = 43
+#: a `truncate` step set a shm object's size: (channel, bytes)
+EV_TRUNCATED = 44
+#: an `unlink` step removed a shm object's name: (channel, 0)
+EV_UNLINKED = 45
 
 #: Rows reserved for the children of each worker that has `spawn` steps.
 SPAWN_ROWS = 64

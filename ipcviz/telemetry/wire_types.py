@@ -155,6 +155,8 @@ CHANNEL_DATA: dict[str, dict[str, Any]] = {
              "moved": int, "rank": int, "mb_per_s": NUMBER},
     "mmap": {**_STREAM, "path": str, "preview": HEX, "size": int, "window": HEX,
              "window_at": int, "write_offset": int},
+    "shm": {**_STREAM, "path": str, "in_dev_shm": bool, "size": int,
+            "declared_size": int, "contents": str, "unlinked_by_runtime": bool},
     "mqueue": {"bytes_received": int, "bytes_sent": int, "capacity": int, "depth": int,
                "max_depth": int, "message_size": int, "messages_received": int,
                "messages_sent": int, "refused": int, "empty_receives": int, "moved": int,

@@ -69,6 +69,9 @@ GALLERY: dict[str, Moment] = {
                                 "mapped file; SIGCHLD reaps the handlers."),
     "shm_numpy": Moment(2.5, (), "The child added 1 to element 0 of a shared numpy array; "
                         "the parent sees it."),
+    "shm_lifetime": Moment(2.2, (), "maker and later have exited and note is still in "
+                           "/dev/shm with its bytes; region was truncated under toucher's "
+                           "mapping: its store past the end was a SIGBUS."),
     "shm_counter_race": Moment(1.2, ("l",), "One worker's lock switched off with l: lost "
                                "updates climb at once."),
     "race_by_hand": Moment(1.2, (), "Scheduled by hand: a and b both loaded 0, both "

@@ -12,6 +12,7 @@ from textual.reactive import reactive
 from ipcviz.tui.widgets.base import Panel, ends_text
 
 from ipcviz.scenario.kinds import CHANNELS
+from ipcviz.tui.widgets.shm_object_lines import shm_object_lines
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 from ipcviz.tui.widgets.page_lines import page_lines
 
@@ -273,6 +274,8 @@ class SharedMemoryPanel(Panel):
                                           and not heat else None)
             elif c.kind == "page":
                 lines += page_lines(c)
+            elif c.kind == "shm":
+                lines += shm_object_lines(c, snap)
             else:
                 lines += mmap_lines(c, self._previous.get(c.name))  # type: ignore[arg-type]
                 at = int(c.data.get("window_at") or 0)

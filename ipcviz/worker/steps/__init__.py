@@ -21,6 +21,7 @@ from ipcviz.worker.steps import (  # noqa: F401 (importing a family registers it
     rpc,
     semaphores,
     shm,
+    shm_names,
     signalling,
     streams,
 )

@@ -20,7 +20,7 @@ from ipcviz.worker import eintr
 from ipcviz.scenario.kinds import FD_STREAMS
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import ExitRequested
-from ipcviz.worker.steps import files
+from ipcviz.worker.steps import files, shm_names
 from ipcviz.worker.steps.registry import compiles, describes, handles
 
 Step = Callable[[], None]
@@ -55,6 +55,9 @@ def write(row: WorkerRow, args: schema.WriteArgs) -> None:
     else:
         view = row.payload(args)
     kind = row.ctx.channel_kinds.get(args.to)
+    if kind == "shm":  # a POSIX shm object, by its name (shm_names.py)
+        shm_names.write(row, args, view)
+        return
     if kind == "socket":
         watch_refusals(row, args.to, endpoint)
     if kind == "mmap":
@@ -202,6 +205,9 @@ def read(row: WorkerRow, args: schema.ReadArgs) -> None:
     endpoint = row.ctx.endpoints[name]
     kind = row.ctx.channel_kinds.get(name)
     cells = row.cells
+    if kind == "shm":  # a POSIX shm object, by its name (shm_names.py)
+        shm_names.read(row, args)
+        return
     if kind == "socket":
         watch_refusals(row, name, endpoint)
     if kind == "mmap":
