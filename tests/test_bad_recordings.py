@@ -51,6 +51,7 @@ EXPECTED = {
     "writer_short.jsonl": ":1: channels[0].writers[0]: should be text or a list of 2",
     "holders_number.jsonl": ":1: channels[0].data.holders[0]: should be text or a list of 2",
     "event_time_text.jsonl": ":1: events[0].t: should be a number",
+    "event_run_time_text.jsonl": ":1: events[0].run_time: should be a number",
     "triggers_flat.jsonl": ":1: triggers[0]: should be a list",
     "unknown_kind.jsonl": ":1: channels[0].kind: 'wormhole' is no channel kind this version "
                           "shows",

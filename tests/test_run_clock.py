@@ -1,0 +1,250 @@
+"""A worker's sleep is measured on the run clock, and the event log is dated on it.
+
+The run clock stands still while the run is paused or stepped and runs at f in slow
+motion; a `sleep: 1` is one second of it, so the times a lesson describes ("at 2 s the
+writer...") hold however a person steps it, and every event carries the run clock's
+time (`run_time`) beside the wall clock's (`t`). Real runs: the mechanism's tests drive
+the runtime in this process and read its frames; the lessons' are driven as the app
+drives them (n, n, a wait, space) through the real runtime process.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ipcviz.protocol import ResumeRun, StepAll
+from ipcviz.runtime.sampler import Sampler
+from ipcviz.runtime.supervisor import Runtime
+from ipcviz.scenario.load import load_text
+from ipcviz.telemetry.snapshot import EventView, Snapshot
+
+from .conftest import SCENARIOS, run_cli
+from .live import LiveRun
+from .test_time_control import in_process, poll_until  # noqa: F401 (a fixture)
+
+#: how late an event may come after the run time it was due at: the worker's wake-up
+#: and its first system calls, on a loaded machine
+LATE = 0.25
+#: the live view's pace of frames
+FRAME_S = 0.1
+
+SLEEP_THEN_SET = b"""
+channels:
+  a: {kind: shared_array, shape: [1]}
+workers:
+  w: {steps: [{sleep: 1}, {set: {array: a, value: 7}}]}
+"""
+
+
+class Frames:
+    """An in-process runtime's frames, as the live view reads them: every event kept."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.sampler = Sampler(runtime)
+        self.events: list[EventView] = []
+
+    def sample(self, flush: bool = False) -> Snapshot:
+        snap = self.sampler.sample(flush=flush)
+        self.events.extend(snap.events)
+        return snap
+
+    def poll_for(self, seconds: float) -> None:
+        """Run the runtime's loop for `seconds` of wall time, a frame every FRAME_S."""
+        end = time.monotonic() + seconds
+        next_frame = 0.0
+
+        def over() -> bool:
+            nonlocal next_frame
+            now = time.monotonic()
+            if now >= next_frame:
+                self.sample()
+                next_frame = now + FRAME_S
+            return now >= end
+
+        poll_until(self.runtime, over, timeout=seconds + 10)
+
+    def one(self, worker: str, text: str) -> EventView:
+        found = [e for e in self.events if e.worker == worker and e.text.startswith(text)]
+        assert len(found) == 1, (worker, text, self.events)
+        return found[0]
+
+
+def test_a_stepped_sleep_waits_for_the_run_clock(in_process, nothing_left_behind) -> None:
+    """n grants w its `sleep: 1`; 1.5 s of stepping later it still sleeps (the run clock
+    stood at 0); space: it wakes at run time 1.0, and the log says 1.0, not the wall's."""
+    runtime = Runtime(load_text(SLEEP_THEN_SET, "sleep.yaml"), held=True)
+    sched, frames = runtime.scheduler, Frames(runtime)
+    w = None
+    try:
+        runtime.start()
+        w = runtime.procs[0]
+        poll_until(runtime, lambda: sched.settled() and all(sched.next_ops().values()))
+        assert sched.step_all() == ["w"]
+        poll_until(runtime, sched.settled)  # asleep on a clock that stands still
+        frames.poll_for(1.5)
+        snap = frames.sample()
+        assert snap.worker("w").state == "sleeping"
+        assert snap.channel("a").data["values"] == [0]
+        assert runtime.run_time == 0.0
+        sched.resume()
+        poll_until(runtime, lambda: not w.alive)
+        frames.sample(flush=True)
+    finally:
+        runtime.shutdown()
+    step = frames.one("runtime", "step 1: w: sleep 1 s")
+    wrote = frames.one("w", "wrote a")
+    assert step.run_time == 0.0
+    assert 1.0 <= wrote.run_time < 1.0 + LATE
+    assert wrote.t - wrote.run_time >= 1.5  # the stepped time is not on the run clock
+    assert frames.events.index(step) < frames.events.index(wrote)
+
+
+def test_a_pause_mid_sleep_in_slow_motion_stops_the_sleep(in_process,
+                                                          nothing_left_behind) -> None:
+    """At speed 1/2, w sleeps a quarter of its second, the run pauses for 1.5 s (past the
+    wall time the sleep would have ended at), then goes on: w wakes at run time 1.0,
+    which at half speed is 1.5 s of wall time after the resume."""
+    runtime = Runtime(load_text(SLEEP_THEN_SET, "sleep.yaml"), speed=0.5)
+    sched, frames = runtime.scheduler, Frames(runtime)
+    try:
+        runtime.start()
+        w = runtime.procs[0]
+        poll_until(runtime, lambda: runtime.run_time >= 0.25)
+        sched.pause()
+        paused_at = runtime.run_time
+        frames.poll_for(1.5)
+        snap = frames.sample()
+        assert snap.worker("w").state == "sleeping"
+        assert snap.channel("a").data["values"] == [0]
+        sched.resume()
+        resumed = runtime.elapsed
+        poll_until(runtime, lambda: not w.alive)
+        frames.sample(flush=True)
+    finally:
+        runtime.shutdown()
+    wrote = frames.one("w", "wrote a")
+    assert 1.0 <= wrote.run_time < 1.0 + LATE
+    assert wrote.t - resumed >= (1.0 - paused_at) / 0.5  # the rest, at half speed
+
+
+def test_a_schedule_waits_for_the_sleep_it_granted(in_process, nothing_left_behind) -> None:
+    """A schedule entry may grant a sleep: it runs on the schedule's time (the run clock
+    stands still while a schedule plays, as the header's `step 2/2` says) and the next
+    entry waits for it; every event of the schedule is dated run time 0."""
+    runtime = Runtime(load_text(SLEEP_THEN_SET.replace(b"sleep: 1", b"sleep: 0.3"),
+                                "sleep.yaml"), schedule=["w", "w"])
+    sched, frames = runtime.scheduler, Frames(runtime)
+    try:
+        runtime.start()
+        w = runtime.procs[0]
+        poll_until(runtime, lambda: not w.alive)
+        frames.sample(flush=True)
+    finally:
+        runtime.shutdown()
+    assert sched.error is None and sched.performed == ["w", "w"]
+    wrote = frames.one("w", "wrote a")
+    assert wrote.run_time == 0.0 and wrote.t >= 0.3
+    assert [e.run_time for e in frames.events if e.text.startswith("step ")] == [0.0, 0.0]
+
+
+def test_a_recording_carries_both_clocks(tmp_path, nothing_left_behind) -> None:
+    """`record` runs at full speed from the start: each event's run_time is its t (the
+    two clocks agree), and each is a key of the event's JSON."""
+    out = tmp_path / "notify.jsonl"
+    result = run_cli("record", str(SCENARIOS / "shm_signal_notify.yaml"), "--duration", "2.5",
+                     "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    events = [e for line in out.read_text().splitlines() for e in json.loads(line)["events"]]
+    wrote = [e for e in events if e["worker"] == "writer" and e["text"].startswith("wrote")]
+    assert len(wrote) == 2
+    for event in events:
+        assert abs(event["run_time"] - event["t"]) <= 0.002, event
+
+
+# ---------------------------------------------------------------- the audit's lessons
+
+
+def n_n_wait_space(path: str, wait: float) -> LiveRun:
+    """Open a held lesson as the live view does, press n, n, wait `wait` seconds of wall
+    time, press space; returns the run (still open: the caller closes it)."""
+    run = LiveRun(path)
+    run.source.held = True
+    run.__enter__()
+    try:
+        run.wait_for(lambda s: s.held_start and all(w.pid and w.state != "starting"
+                                                    for w in s.workers), 20)
+        run.source.send(StepAll())
+        stepped = run.wait_for(lambda s: s.steps > 0).elapsed
+        run.wait_for(lambda s: s.elapsed >= stepped + 0.3)
+        run.source.send(StepAll())
+        run.wait_for(lambda s: s.elapsed >= stepped + wait, wait + 10)
+        run.source.send(ResumeRun())
+        run.wait_for(lambda s: s.mode == "run")
+    except BaseException:
+        run.__exit__()
+        raise
+    return run
+
+
+def logged(run: LiveRun, worker: str, text: str) -> EventView:
+    found = [e for e in run.events if e.worker == worker and e.text.startswith(text)]
+    assert found, (worker, text, [(e.worker, e.text) for e in run.events])
+    return found[0]
+
+
+def test_tcp_handshake_stepped_still_fills_the_accept_queue(nothing_left_behind) -> None:
+    """Clients connect at 0.3 ... 1.2 s, the server accepts from 2 s: stepped and left
+    waiting 2.5 s, the queue used to peak at 2 (the server's sleep had passed)."""
+    run = n_n_wait_space(str(SCENARIOS / "tcp_handshake.yaml"), 2.5)
+    try:
+        last = run.wait_for(lambda s: not s.running, 20)
+    finally:
+        run.__exit__()
+    assert last.channel("door").data["max_accept_queue"] == 4
+    served = logged(run, "server", "steps done")
+    assert served.run_time >= 2.0 and served.t - served.run_time >= 2.5
+
+
+def test_mqueue_bounded_consumer_starts_after_the_kill(nothing_left_behind) -> None:
+    """The consumer "starts at 3 s": after the producer is killed at 1.5 s, and it takes
+    the urgent message then (the audit saw it at run time 1.46 s, before the kill)."""
+    run = n_n_wait_space(str(SCENARIOS / "mqueue_bounded.yaml"), 3.5)
+    try:
+        run.wait_for(lambda s: any(e.worker == "consumer" and "PRIORITY 9" in e.text
+                                   for e in run.events), 20)
+    finally:
+        run.__exit__()
+    killed = logged(run, "producer", "killed by SIGKILL")
+    urgent = logged(run, "consumer", "took a PRIORITY 9 message")
+    assert 1.5 <= killed.run_time < 1.5 + LATE
+    assert 3.0 <= urgent.run_time < 3.3 + LATE
+    assert run.events.index(killed) < run.events.index(urgent)
+
+
+def test_shm_signal_notify_writes_at_2_s(nothing_left_behind) -> None:
+    run = n_n_wait_space(str(SCENARIOS / "shm_signal_notify.yaml"), 2.5)
+    try:
+        run.wait_for(lambda s: any(e.worker == "reader" and e.text.startswith("read board")
+                                   for e in run.events), 20)
+    finally:
+        run.__exit__()
+    wrote = logged(run, "writer", "wrote board: every element")
+    read = logged(run, "reader", "read board")
+    assert 2.0 <= wrote.run_time <= read.run_time < 2.0 + LATE
+    assert run.events.index(wrote) < run.events.index(read)
+
+
+def test_signals_coalescing_unblocks_at_4_s(nothing_left_behind) -> None:
+    run = n_n_wait_space(str(SCENARIOS / "signals_coalescing.yaml"), 2.5)
+    try:
+        run.wait_for(lambda s: sum(e.text.startswith("unblocked") for e in run.events) == 2,
+                     20)
+    finally:
+        run.__exit__()
+    sent = logged(run, "standard", "timeline: SIGUSR1 ×50 sent")
+    assert 1.0 <= sent.run_time < 1.0 + LATE
+    for worker, sig in (("standard", "SIGUSR1"), ("realtime", "SIGRTMIN+1")):
+        unblocked = logged(run, worker, f"unblocked {sig}")
+        assert 4.0 <= unblocked.run_time < 4.0 + LATE
