@@ -40,9 +40,10 @@ class Reading:
     data: dict[str, Any]
 
 
-#: the counter families (kinds.ChannelKind.counters) ChannelViews has a reader for
-FAMILIES = frozenset({"bytes", "messages", "rpc", "array", "lock"})
-if {k.counters for k in CHANNELS.values()} - FAMILIES:
+#: counter family (kinds.ChannelKind.counters) -> the ChannelViews method reading it
+FAMILY_READERS = {"bytes": "_read_bytes", "messages": "_read_messages", "rpc": "_read_rpc",
+                  "array": "_read_array", "lock": "_read_lock"}
+if {k.counters for k in CHANNELS.values()} - set(FAMILY_READERS):
     raise RuntimeError("a channel kind's counter family has no reader in channel_views.py")
 
 #: a run with at most this many processes has its pipes' holders read on every frame
@@ -60,8 +61,7 @@ class ChannelViews:
         #: one reader per counter family: the family's counters summed over the workers'
         #: rows, beside the kernel's view (channel.observe())
         self._readers: dict[str, Callable[[Reading], None]] = {
-            "bytes": self._read_bytes, "messages": self._read_messages,
-            "rpc": self._read_rpc, "array": self._read_array, "lock": self._read_lock}
+            family: getattr(self, method) for family, method in FAMILY_READERS.items()}
         #: channel -> (writers, readers): who writes and who reads never changes in a run
         self._ends: dict[str, tuple[tuple[End, ...], tuple[End, ...]]] = {}
         #: the arrays whose elements `expect` looks at were told which (once each)
