@@ -32,7 +32,7 @@ CHAPTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                                         "shm_lifetime", "shm_signal_notify",
                                         "shm_counter_race", "race_by_hand",
                                         "counting_semaphore")),
-    ("Files and mmap", ("mmap_file", "file_handoff")),
+    ("Files and mmap", ("mmap_file", "mmap_window", "file_handoff")),
     ("Deadlock", ("deadlock", "deadlock_by_hand")),
     ("Putting it together", ("echo_store_server", "speed_race")),
 )

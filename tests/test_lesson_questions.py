@@ -48,6 +48,7 @@ ANSWERS: dict[str, tuple[object, ...]] = {
     "counting_semaphore": (3,),
     "shm_signal_notify": (259,),
     "mmap_file": (152,),
+    "mmap_window": (64,),
     "file_handoff": (0, 3),
     "speed_race": ("1",),
     "deadlock": ("a (dead)",),

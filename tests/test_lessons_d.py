@@ -131,3 +131,79 @@ def test_bad_page_input_is_one_line_with_its_place(tmp_path) -> None:
                for line in lines), lines
     assert any(line.startswith(f"{bad}:1:") and "unknown worker 'nobody'" in line
                for line in lines), lines
+
+
+def test_a_window_of_a_large_file_costs_only_the_pages_touched(nothing_left_behind) -> None:
+    """A 256 MiB sparse file, 1 MiB of it mapped at 128 MiB, read 8 pages at a time 8
+    times: 64 pages touched, exactly 64 resident in the mapping (smaps Rss), at least 64
+    page faults, and the file holds no blocks; it is gone after the run."""
+    summary = run_scenario(SCENARIOS / "mmap_window.yaml", "--check")
+    assert _failed(summary) == []
+    big = summary["channels"]["big"]
+    assert (big["kind"], big["file_size"], big["offset"], big["length"]) == (
+        "window", 268435456, 134217728, 1048576)
+    assert (big["window_pages"], big["pages_touched"], big["rss_pages"]) == (256, 64, 64)
+    assert big["bytes_read"] == 262144 and big["file_blocks_bytes"] == 0
+    assert big["faults"] >= 64 and 0 <= big["major_faults"] <= big["faults"]
+    assert summary["workers"]["reader"]["bytes_read"] == {"big": 262144}
+    assert summary["workers"]["reader"]["exit"] == 0
+    assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
+
+
+def test_resident_pages_follow_the_pages_touched_not_the_window(tmp_path) -> None:
+    """The window's endpoint on a real sparse file: each touch brings in exactly the new
+    pages (none ahead), and going over touched pages again brings in none."""
+    from ipcviz.channels.window import PAGE_BYTES, WindowEndpoint, rss_pages
+
+    path = tmp_path / "big"
+    with open(path, "wb") as f:
+        f.truncate(64 * PAGE_BYTES)
+    window = WindowEndpoint(str(path), 16 * PAGE_BYTES, 32 * PAGE_BYTES)
+    assert window.address and rss_pages(window.address) == 0
+    window.touch(3 * PAGE_BYTES)
+    assert (window.pages_touched(), rss_pages(window.address)) == (3, 3)
+    window.touch(5 * PAGE_BYTES + 1)
+    assert (window.pages_touched(), rss_pages(window.address)) == (9, 9)
+    window.cursor = 0
+    window.touch(4 * PAGE_BYTES)
+    assert (window.pages_touched(), rss_pages(window.address)) == (9, 9)
+    assert os.stat(path).st_blocks == 0
+    window.map.close()
+
+
+def test_a_window_past_the_end_of_the_file_is_an_error_with_its_line(tmp_path) -> None:
+    """A window that ends past the file's end, or starts off a page boundary: exit 2,
+    one line each naming file, line and the channel, nothing created."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "channels:\n"
+        "  ok: {kind: window, file_size: 8192, length: 4096}\n"
+        "  big: {kind: window, file_size: 268435456, offset: 268431360, length: 8192}\n"
+        "  odd: {kind: window, file_size: 65536, offset: 100, length: 4096}\n"
+        "workers:\n"
+        "  a:\n"
+        "    steps:\n"
+        "      - read: {from: ok, bytes: 4096}\n")
+    result = run_cli("run", str(bad), "--headless", "--json")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert [line for line in lines if line.startswith(f"{bad}:3:")] == [
+        f"{bad}:3:8: channels.big: the window ends past the end of the file: offset "
+        "268431360 + length 8192 = 268439552 > file_size 268435456"], lines
+    assert [line for line in lines if line.startswith(f"{bad}:4:")] == [
+        f"{bad}:4:8: channels.odd: offset 100 is not a multiple of the page size "
+        f"({mmap.ALLOCATIONGRANULARITY})"], lines
+    assert not any(line.startswith(f"{bad}:2:") for line in lines)
+
+
+def test_a_window_breaks_its_relations_only_when_they_break() -> None:
+    from ipcviz.channels.window import WindowChannel
+
+    good = {"window_pages": 256, "pages_touched": 64, "rss_pages": 64}
+    assert WindowChannel.relations(good, None) == []
+    assert [b.rule for b in WindowChannel.relations({**good, "rss_pages": 70}, None)] == [
+        "resident pages = pages touched"]
+    assert [b.rule for b in WindowChannel.relations(
+        {"window_pages": 8, "pages_touched": 9, "rss_pages": 9}, None)] == [
+        "pages touched <= pages of the window"]

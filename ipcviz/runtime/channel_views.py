@@ -139,6 +139,8 @@ class ChannelViews:
             data["open_by"] = self._fifo_open_by(r.name, data.get("path"))
         if r.kind == "page":
             data.update(page_views(r.column, self._owner_names(), data["last_read"]))
+        if r.kind == "window":
+            data.update(window_views(r.column))
         elif r.kind == "pipe":
             data.update(self._pipe_ends(r.name))
         if r.kind in ("pipe", "fifo") and self._ends.get(r.name) == ((), ()):
@@ -343,6 +345,18 @@ def page_views(column: Callable[[int], np.ndarray], by_row: dict[int, str],
             "same_frame_first": one([f for _a, f, _l in seen.values()]),
             "same_frame_last": one([last for _a, _f, last in seen.values()]),
             "values_read": {w: text.rstrip("\x00") for w, (text, _n) in last_read.items()}}
+
+
+def window_views(column: Callable[[int], np.ndarray]) -> dict[str, object]:
+    """A window's figures summed over its readers (channels/window.py): pages touched,
+    resident pages of their mappings (null when a reader's mapping was not found), and
+    the page faults their reads took."""
+    readers = np.flatnonzero(column(T.PAGE_ADDRESS))
+    rss = column(T.RSS_PAGES)[readers]
+    return {"pages_touched": int(column(T.PAGES_TOUCHED)[readers].sum()),
+            "rss_pages": None if (rss < 0).any() else int(rss.sum()),
+            "faults": int(column(T.READ_FAULTS).sum()),
+            "major_faults": int(column(T.READ_MAJOR_FAULTS).sum())}
 
 
 def fifo_modes(pid: int, path: str) -> set[str]:

@@ -76,6 +76,8 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
     ("SharedArrayChannel", "dtype"): "The numpy element type.",
     ("SemaphoreChannel", "kind"): "A POSIX named semaphore.",
     ("MmapChannel", "kind"): "A file in the run directory mapped MAP_SHARED.",
+    ("WindowChannel", "kind"): "A window of a large sparse file in the run directory, "
+                               "mapped by each worker that reads it.",
     ("PageChannel", "kind"): "One page of memory mapped before any fork, at one address in "
                              "every worker.",
     ("WriteArgs", "to"): "The channel to write to (pipe, fifo, socket, mmap).",

@@ -231,6 +231,17 @@ CHANNELS: dict[str, ChannelKind] = {
               "frames_hidden": bool, "same_address": bool | None,
               "same_frame_first": bool | None, "same_frame_last": bool | None,
               "values_read": dict[str, str]}),
+    "window": ChannelKind(
+        m.WindowChannel, "ipcviz.channels.window:WindowChannel", "bytes", "memory", "read",
+        label="a window of a mapped file",
+        keys=frozenset({"bytes_read", "file_size", "offset", "length", "window_pages",
+                        "pages_touched", "rss_pages", "faults", "major_faults",
+                        "file_blocks_bytes", "path"}),
+        data={"bytes_written": int, "bytes_read": int, "moved": int, "rank": int,
+              "mb_per_s": float, "path": str, "file_size": int, "offset": int,
+              "length": int, "window_pages": int, "file_blocks_bytes": int | None,
+              "pages_touched": int, "rss_pages": int | None, "faults": int,
+              "major_faults": int}),
 }
 
 STEPS: dict[str, StepKind] = {
@@ -240,9 +251,9 @@ STEPS: dict[str, StepKind] = {
                       _STREAMS + _FILES + _PAGES, (ChannelUse("to", "write"),),
                       (Op("write", _write, blocks=True),)),
     "read": StepKind(m.ReadArgs, "Read bytes from a pipe, fifo, socket or mmap (or copy a "
-                               "shared_array, take a file's new records, or a page's "
-                               "first bytes).",
-                     _STREAMS + ("shared_array",) + _FILES + _PAGES,
+                               "shared_array, take a file's new records, a page's "
+                               "first bytes, or touch a window's pages).",
+                     _STREAMS + ("shared_array",) + _FILES + _PAGES + ("window",),
                      (ChannelUse("from_", "read"),),
                      (Op("read", lambda on, arg, shape: f"read up to {arg} B from {on}",
                          blocks=True),)),

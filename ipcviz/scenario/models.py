@@ -121,6 +121,32 @@ class TruncateArgs(Model):
     a page past the new end raises SIGBUS when touched)."""
 
 
+class WindowChannel(Model):
+    kind: Literal["window"]
+    file_size: int = Field(ge=1, le=1 << 34)
+    """Bytes of the file in the run directory, made sparse (ftruncate: no blocks)."""
+    offset: int = Field(0, ge=0)
+    """Where the window starts in the file: a multiple of the page size."""
+    length: int = Field(ge=1, le=MAX_MMAP_BYTES)
+    """Bytes of the window each worker maps (MAP_SHARED, read only)."""
+
+    @model_validator(mode="after")
+    def _inside_the_file(self) -> WindowChannel:
+        import mmap
+
+        if self.offset % mmap.ALLOCATIONGRANULARITY:
+            raise PydanticCustomError(
+                "window", "offset {offset} is not a multiple of the page size ({page})",
+                {"offset": self.offset, "page": mmap.ALLOCATIONGRANULARITY})
+        if self.offset + self.length > self.file_size:
+            raise PydanticCustomError(
+                "window", "the window ends past the end of the file: offset {offset} + "
+                "length {length} = {end} > file_size {size}",
+                {"offset": self.offset, "length": self.length,
+                 "end": self.offset + self.length, "size": self.file_size})
+        return self
+
+
 class FileChannel(Model):
     kind: Literal["file"]
     lock: bool = False

@@ -37,7 +37,7 @@ COURSE_ORDER = (
     "fork_address_spaces", "shm_numpy", "shm_lifetime", "shm_signal_notify", "shm_counter_race",
     "race_by_hand",
     "counting_semaphore",
-    "mmap_file", "file_handoff",
+    "mmap_file", "mmap_window", "file_handoff",
     "deadlock", "deadlock_by_hand",
     "echo_store_server", "speed_race",
 )

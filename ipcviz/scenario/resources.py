@@ -275,6 +275,8 @@ def needs(scn: s.Scenario) -> tuple[dict[str, float], dict[str, float], dict[str
             shm[name] = PAGE
         elif ch.kind == "mmap":
             disk[name] = _pages(ch.size)
+        elif ch.kind == "window":  # a sparse file: only the pages touched take room
+            disk[name] = _pages(ch.length)
         elif ch.kind == "file":
             appended = _file_bytes(scn, name)
             if appended == INF:

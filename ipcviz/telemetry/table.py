@@ -139,6 +139,11 @@ COUNTED_WHEN_READ_RETURNS = -2
 #: virtual address it used, and the physical frame behind it at its first and at its
 #: latest access (page.FRAME_* when the kernel did not tell a frame number)
 PAGE_ADDRESS, FIRST_FRAME, LAST_FRAME = WRITES, READS, 7
+#: on a window (channels/window.py), written by the reader after each read: the address
+#: of its mapping (PAGE_ADDRESS), the window's pages it has touched, its mapping's
+#: resident pages (smaps Rss; -1: no such mapping found), the page faults its reads
+#: took (minor and major) and the major ones among them
+PAGES_TOUCHED, RSS_PAGES, READ_FAULTS, READ_MAJOR_FAULTS = MESSAGES_SENT, 3, INCREMENTS, 8
 
 #: on a file: whole records appended / taken, and reads that found half a record
 RECORDS_WRITTEN, RECORDS_READ, TORN_READS = MESSAGES_SENT, MESSAGES_RECEIVED, INCREMENTS

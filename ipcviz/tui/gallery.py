@@ -86,6 +86,9 @@ GALLERY: dict[str, Moment] = {
                                   "both processes; the child's write gave it a frame of "
                                   "its own (copy-on-write): forker still reads red. y "
                                   "(MAP_SHARED) is one frame: both read blue."),
+    "mmap_window": Moment(2.0, (), "A 256 MiB sparse file, 1 MiB of it mapped: the "
+                          "pages touched so far, and exactly that many resident (smaps "
+                          "Rss), whatever the file's size."),
     "mmap_file": Moment(1.5, (), "A file mapped by two workers: the bytes as hex and text, "
                         "written by one, seen by the other."),
     "file_handoff": Moment(0.9, (), "Without flock the reader caught records half written "

@@ -15,6 +15,7 @@ from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.tui.widgets.shm_object_lines import shm_object_lines
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 from ipcviz.tui.widgets.page_lines import page_lines
+from ipcviz.tui.widgets.window_lines import window_lines
 
 MAX_COLUMNS = 16
 MAX_ROWS = 8
@@ -274,6 +275,8 @@ class SharedMemoryPanel(Panel):
                                           and not heat else None)
             elif c.kind == "page":
                 lines += page_lines(c)
+            elif c.kind == "window":
+                lines += window_lines(c)
             elif c.kind == "shm":
                 lines += shm_object_lines(c, snap)
             else:

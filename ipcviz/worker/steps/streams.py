@@ -88,6 +88,24 @@ def note_page_access(row: WorkerRow, name: str, endpoint: object) -> None:
     cells[row.counter(name, T.LAST_FRAME)] = frame
 
 
+def touch_window(row: WorkerRow, name: str, endpoint: object, nbytes: int) -> None:
+    """Touch `nbytes` of a window page by page (channels/window.py), then record what the
+    kernel says of it: the mapping's resident pages, and the faults the touching took."""
+    from ipcviz.channels.window import faults, rss_pages
+
+    cells = row.cells
+    minor, major = faults()
+    n = endpoint.touch(nbytes)  # type: ignore[attr-defined]
+    minor_after, major_after = faults()
+    resident = rss_pages(endpoint.address)  # type: ignore[attr-defined]
+    cells[row.counter(name, T.PAGE_ADDRESS)] = endpoint.address  # type: ignore[attr-defined]
+    cells[row.counter(name, T.READ_FAULTS)] += minor_after - minor + major_after - major
+    cells[row.counter(name, T.READ_MAJOR_FAULTS)] += major_after - major
+    cells[row.counter(name, T.RSS_PAGES)] = -1 if resident is None else resident
+    cells[row.counter(name, T.PAGES_TOUCHED)] = endpoint.pages_touched()  # type: ignore[attr-defined]
+    cells[row.counter(name, T.BYTES_READ)] += n
+
+
 def watch_refusals(row: WorkerRow, name: str, endpoint: object) -> None:
     """Count every peer from outside the run that the socket or rpc endpoint `endpoint`
     refused (channels/peers.py), and log the first ten and then one at each power of ten
@@ -212,6 +230,9 @@ def read(row: WorkerRow, args: schema.ReadArgs) -> None:
         watch_refusals(row, name, endpoint)
     if kind == "mmap":
         cells[row.counter(name, T.BYTES_READ)] += len(endpoint.read(args.bytes))
+        return
+    if kind == "window":
+        touch_window(row, name, endpoint, args.bytes)
         return
     if kind == "page":
         data = endpoint.read(args.bytes)

@@ -1,0 +1,153 @@
+"""A window of a large sparse file: each worker maps only `length` bytes at `offset` of a
+file of `file_size` bytes in the run's private directory, and pages come in one by one as
+they are touched.
+
+The file is made with ftruncate() alone, so it holds no blocks: 256 MiB of file cost no
+disk, and the run checks both (free space for the window, no blocks after the truncate)
+before any worker starts. A `read` touches the window page by page from the worker's own
+cursor; after each read the worker records, from the kernel, the resident size of its
+mapping (`Rss:` of its entry in /proc/self/smaps) and the page faults the read took
+(getrusage: minor and major). The mapping is MADV_RANDOM: no readahead, so a fault brings
+in the one page touched and the resident pages are exactly the pages touched.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import resource
+from collections.abc import Mapping
+from typing import Any
+
+from ipcviz.channels.base import Broken, Channel
+
+PAGE_BYTES = mmap.PAGESIZE
+
+
+def rss_pages(address: int, smaps: str = "/proc/self/smaps") -> int | None:
+    """Resident pages of the mapping that starts at `address` (its `Rss:` line), or None
+    when no mapping starts there."""
+    head = f"{address:x}-"
+    try:
+        with open(smaps) as f:
+            found = False
+            for line in f:
+                if not found:
+                    found = line.startswith(head)
+                elif line.startswith("Rss:"):
+                    return int(line.split()[1]) * 1024 // PAGE_BYTES
+    except OSError:
+        return None
+    return None
+
+
+def faults() -> tuple[int, int]:
+    """This process's (minor, major) page faults so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_minflt, usage.ru_majflt
+
+
+class WindowEndpoint:
+    """A worker's own mapping of the window, and its cursor in it."""
+
+    def __init__(self, path: str, offset: int, length: int):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            self.map = mmap.mmap(fd, length, mmap.MAP_SHARED, mmap.PROT_READ, offset=offset)
+        finally:
+            os.close(fd)
+        self.map.madvise(mmap.MADV_RANDOM)  # no readahead: a fault maps the page touched
+        self.length = length
+        self.cursor = 0  # where this worker's next read starts (wraps at the window's end)
+        self.furthest = 0  # the furthest byte of the window it has read up to
+        self.address = _address(path, offset)
+
+    def touch(self, nbytes: int) -> int:
+        """Read `nbytes` from the cursor, one byte of each page (wrapping at the window's
+        end); the bytes gone over."""
+        data = self.map
+        n = max(0, nbytes)
+        at = self.cursor
+        end = at + n
+        page = at - at % PAGE_BYTES
+        while page < end:
+            data[(page % self.length)]  # one load per page: the page fault, if any
+            page += PAGE_BYTES
+        self.cursor = end % self.length if self.length else 0
+        self.furthest = max(self.furthest, min(end, self.length))
+        return n
+
+    def pages_touched(self) -> int:
+        """Distinct pages of the window this worker has touched."""
+        return -(-self.furthest // PAGE_BYTES)
+
+    def for_roles(self, roles: set[str]) -> WindowEndpoint:
+        return self
+
+
+def _address(path: str, offset: int) -> int:
+    """Where this process mapped `path` at file offset `offset` (its newest such mapping),
+    from /proc/self/maps: the kernel's own word for the address."""
+    real = os.path.realpath(path)
+    found = 0
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split(maxsplit=5)
+            if len(parts) == 6 and parts[5].rstrip("\n") == real and int(parts[2], 16) == offset:
+                found = int(parts[0].split("-")[0], 16)
+    return found
+
+
+class WindowChannel(Channel):
+    kind = "window"
+    COUNTERS = ("bytes_read", "pages_touched", "faults")
+
+    def create(self) -> None:
+        """The sparse file: enough free space for every page of the window first, then
+        ftruncate() only, and a file that really holds no blocks after it."""
+        spec = self.spec
+        self.path = str(self.registry.path(self.name))
+        free = os.statvfs(os.path.dirname(self.path))
+        if free.f_bavail * free.f_frsize < spec.length:
+            raise OSError(28, f"No space left for the window: {spec.length} bytes needed in "
+                              f"{os.path.dirname(self.path)}")
+        self.registry.add("file", self.path)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.ftruncate(fd, spec.file_size)
+            blocks = os.fstat(fd).st_blocks
+        finally:
+            os.close(fd)
+        if blocks:
+            raise OSError(95, f"{self.path}: this file system gave the truncated file "
+                              f"{blocks * 512} bytes of blocks: it makes no sparse files")
+
+    def attach(self, roles: set[str]) -> WindowEndpoint:
+        return WindowEndpoint(self.path, self.spec.offset, self.spec.length)
+
+    def observe(self) -> dict:
+        """The file as the kernel has it: its size and the bytes of blocks it holds."""
+        spec = self.spec
+        try:
+            held = os.stat(self.path).st_blocks * 512
+        except OSError:
+            held = None
+        return {"path": self.path, "file_size": spec.file_size, "offset": spec.offset,
+                "length": spec.length, "window_pages": spec.length // PAGE_BYTES,
+                "file_blocks_bytes": held}
+
+    @classmethod
+    def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None
+                  ) -> list[Broken]:
+        """Beside its counters: no more pages touched than the window has, and each
+        reader's resident pages are the pages it touched (no readahead)."""
+        out = super().relations(data, before)
+        touched, pages = data.get("pages_touched"), data.get("window_pages")
+        if isinstance(touched, int) and isinstance(pages, int) and touched > pages:
+            out.append(Broken("pages touched <= pages of the window",
+                              {"pages touched": touched, "window pages": pages}))
+        rss = data.get("rss_pages")
+        if isinstance(rss, int) and isinstance(touched, int) and rss != touched:
+            out.append(Broken("resident pages = pages touched",
+                              {"rss pages": rss, "pages touched": touched}))
+        return out
