@@ -65,6 +65,8 @@ def test_the_lesson_counts_each_type_exactly(nothing_left_behind) -> None:
     before = sysv_queues()
     summary = run_scenario(LESSON, "--check")
     assert [r for r in summary["expect"] if not r["ok"]] == []
+    checked = {r["check"] for r in summary["expect"]}
+    assert {"mail queued_by_type 1 == 4", "mail received_by_type 2 == 2"} <= checked
     mail = summary["channels"]["mail"]
     assert mail["kind"] == "sysv_queue"
     assert (mail["messages_sent"], mail["messages_received"], mail["depth"]) == (7, 3, 4)
@@ -212,3 +214,35 @@ def test_a_planted_key_is_left_alone_and_another_is_used(nothing_left_behind) ->
         assert planted.id in sysv_queues()
     finally:
         planted.remove()
+
+
+@pytest.mark.parametrize(("check", "column", "words"), [
+    ('{channel: mail, queued_by_type: {1: 4}}', 41,
+     'expect[0].queued_by_type[1]: expected 1, 2, 3, 4 (as text), e.g. {"1": 1}, got 1'),
+    ('{channel: mail, queued_by_type: {"7": 4}}', 43,
+     "expect[0].queued_by_type.7: '7' is not an item of queued_by_type (1, 2, 3, 4)"),
+    ('{channel: mail, received_by_type: 4}', 39,
+     "expect[0].received_by_type: 'received_by_type' holds a mapping: give its items"),
+    ('{channel: mq, sent_by_type: {"1": 4}}', 33,
+     "expect[0].sent_by_type: channel 'mq' has no 'sent_by_type' in its summary entry"),
+])
+def test_a_wrong_count_by_type_in_expect_is_one_line(scenario_file, check: str,
+                                                     column: int, words: str) -> None:
+    path = scenario_file(f"""\
+version: 1
+name: bad
+channels:
+  mail: {{kind: sysv_queue}}
+  mq: {{kind: mqueue}}
+workers:
+  a:
+    steps:
+      - send: {{to: mail, type: 1, data: "x"}}
+expect:
+  - {check}
+""")
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"{path}:11:{column}: {words}")

@@ -59,6 +59,10 @@ CHANNEL_KIND_KEYS: dict[str, frozenset[str]] = {
                      "executed", "executed_twice", "errors", "latency_ms_mean",
                      "latency_ms_max", "connections", "peers_refused"},
 }
+#: keys of a kind's entry that hold a mapping, and the names of their items
+#: (kinds.ChannelKind.item_names: a System V queue's counts by message type)
+KIND_ITEMS: dict[str, tuple[str, ...]] = {
+    key: names for row in CHANNELS.values() for key, names in (row.item_names or {}).items()}
 # a kind that lists its keys itself (kinds.ChannelKind.keys) needs no line above
 CHANNEL_KIND_KEYS.update({kind: row.keys for kind, row in CHANNELS.items()
                           if row.keys is not None})
@@ -107,6 +111,8 @@ def holds_mapping(scn: s.Scenario, what: str, name: str, key: str) -> bool:
     spec = scn.channels.get(name)
     if key in PER_WORKER:
         return True
+    if spec is not None and key in (CHANNELS[spec.kind].item_names or {}):
+        return True
     if key != "values" or spec is None or spec.kind != "shared_array":
         return False
     shape = spec.shape if isinstance(spec.shape, list) else [spec.shape]
@@ -124,6 +130,9 @@ def mapping_items(key: str) -> str:
         return "channel names, e.g. {CHANNEL: 1}"
     if key in PER_WORKER:
         return "process names, e.g. {WORKER: TEXT}"
+    if key in KIND_ITEMS:
+        names = KIND_ITEMS[key]
+        return f"{', '.join(names)} (as text), e.g. {{\"{names[0]}\": 1}}"
     return "min, max, sum"
 
 
@@ -131,6 +140,9 @@ def item_problem(scn: s.Scenario, what: str, key: str, item: object) -> str | No
     """Why `item` names nothing in the mapping `key` of an entry, or None."""
     if not isinstance(item, str):
         return f"expected {mapping_items(key)}, got {item!r}"
+    if what == "channel" and key in KIND_ITEMS:
+        return None if item in KIND_ITEMS[key] else \
+            f"'{item}' is not an item of {key} ({', '.join(KIND_ITEMS[key])})"
     if what == "channel" and key in PER_WORKER:  # a process that may have used it
         if definition_of(scn, item) is None:
             return (f"unknown worker '{item}': {key} is kept per process (workers: "

@@ -76,6 +76,9 @@ class ChannelKind:
     #: the type of each key of its frame data, as a replay checks it (float: any number);
     #: None: listed in telemetry/wire_types.CHANNEL_DATA instead
     data: Mapping[str, Any] | None = None
+    #: the keys of `keys` whose value is a mapping, with the names of its items (an
+    #: `expect:` checks one item: {KEY: {ITEM: VALUE}})
+    item_names: Mapping[str, tuple[str, ...]] | None = None
     #: a byte stream whose ends are plain descriptors (`read_fd`, `write_fd`): a program's
     #: standard input or output can be one, and the stream steps' fast paths use them
     fd_ends: bool = False
@@ -197,7 +200,10 @@ CHANNELS: dict[str, ChannelKind] = {
         m.SysvQueueChannel, "ipcviz.channels.sysv_queue:SysvQueueChannel", "messages",
         "queues", "send/receive", label="System V message queue",
         keys=frozenset({"messages_sent", "messages_received", "bytes_sent", "bytes_received",
-                        "depth", "max_depth", "empty_receives"}),
+                        "depth", "max_depth", "empty_receives", "sent_by_type",
+                        "received_by_type", "queued_by_type"}),
+        item_names={key: ("1", "2", "3", "4") for key in (
+            "sent_by_type", "received_by_type", "queued_by_type")},
         data={"bytes_received": int, "bytes_sent": int, "depth": int, "max_depth": int,
               "messages_received": int, "messages_sent": int, "refused": int,
               "empty_receives": int, "bytes_queued": int, "byte_capacity": int, "key": str,
