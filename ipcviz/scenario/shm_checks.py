@@ -6,6 +6,7 @@ object when the worker first opens it; the pages a truncation removes are still 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from ipcviz.scenario import schema as s
 from ipcviz.scenario.sigaction_checks import walk_steps
@@ -19,7 +20,8 @@ def check_shm_objects(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
             if step.kind != "write" or not step.args.at:
                 continue
             here = path + ("write", "at")
-            channel = scn.channels.get(step.args.to)
+            # (Any: the kinds mypy knows, schema.Channel, need not list every kind)
+            channel: Any = scn.channels.get(step.args.to)
             if channel is None:
                 continue  # (an unknown channel is said already)
             if channel.kind != "shm":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from ipcviz.signals import SIGRTMAX, UNCATCHABLE
 from ipcviz.telemetry import table as T
@@ -73,11 +73,11 @@ class SignalCounter:
         except OSError:
             pass  # over the user's pipe allowance: the default 64 KiB
 
-    def install(self, blocked: list[int], sa_flags: dict[int, list[str]] | None = None
-                ) -> None:
+    def install(self, blocked: list[int],
+                sa_flags: Mapping[int, Sequence[str]] | None = None) -> None:
         """Every handler of `handlers:` in place (with its sigaction flags), then the
         mask the scenario asks for."""
-        self.sa_flags = dict(sa_flags or {})
+        self.sa_flags = {num: list(flags) for num, flags in (sa_flags or {}).items()}
         signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
         for num in self.handlers:
             self.restore(num)

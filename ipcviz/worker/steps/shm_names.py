@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import mmap
 
+from ipcviz.channels.shm_object import ShmEndpoint
 from ipcviz.scenario import schema
+from ipcviz.scenario.models import TruncateArgs
 from ipcviz.telemetry import table as T
 from ipcviz.worker.boundary import Next
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.steps.registry import describes, handles
 
 
-def _endpoint(row: WorkerRow, name: str):  # -> ShmEndpoint (channels/shm_object.py)
-    return row.ctx.endpoints[name]
+def _endpoint(row: WorkerRow, name: str) -> ShmEndpoint:
+    endpoint = row.ctx.endpoints[name]
+    assert isinstance(endpoint, ShmEndpoint)
+    return endpoint
 
 
 def write(row: WorkerRow, args: schema.WriteArgs, view: memoryview) -> None:
@@ -47,7 +51,7 @@ def read(row: WorkerRow, args: schema.ReadArgs) -> None:
 
 
 @handles("truncate")
-def truncate(row: WorkerRow, args: schema.TruncateArgs) -> None:
+def truncate(row: WorkerRow, args: TruncateArgs) -> None:
     """ftruncate the object to `size` bytes: mappings keep their length, pages past the
     new end lose what was behind them."""
     try:
@@ -69,7 +73,7 @@ def unlink(row: WorkerRow, name: str) -> None:
 
 
 @describes("truncate")
-def describe_truncate(row: WorkerRow, args: schema.TruncateArgs) -> Next:
+def describe_truncate(row: WorkerRow, args: TruncateArgs) -> Next:
     return (T.OP_CODE["truncate"], row.index(args.shm), args.size)
 
 
