@@ -189,14 +189,15 @@ CHANNEL_DATA.update({kind: {key: NUMBER if t is float else t for key, t in row.d
 
 def _process(value: Any) -> bool:
     """A program's process as the watcher lists it: [pid, ppid, name, state, waits,
-    zombies] and, in newer recordings, [masks, cpu, rss]."""
-    if not isinstance(value, list) or not 6 <= len(value) <= 9:
+    zombies] and, in newer recordings, [masks, cpu, rss] and then its CPU seconds."""
+    if not isinstance(value, list) or not 6 <= len(value) <= 10:
         return False
     kinds: tuple[Callable[[Any], bool], ...] = (
         _is_int, _is_int, _is_str, _is_str, lambda v: v is None or isinstance(v, str), _is_int,
         lambda v: isinstance(v, dict) and all(
             isinstance(m, list) and all(map(_is_str, m)) for m in v.values()),
-        lambda v: v is None or _is_number(v), lambda v: v is None or _is_int(v))
+        lambda v: v is None or _is_number(v), lambda v: v is None or _is_int(v),
+        lambda v: v is None or _is_number(v))
     return all(test(v) for test, v in zip(kinds, value))
 
 
