@@ -41,18 +41,19 @@ def check_sigaction(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
                 if sig in UNCATCHABLE:
                     yield (here, f"{signal_name(sig)} cannot be caught, blocked or ignored")
                 elif step.args.action == "handler" and sig not in caught:
-                    yield (path + ("disposition", "action"), f"{signal_name(sig)} has no handler to put "
-                                 f"back: give it one in handlers (`{signal_name(sig)}: count`)")
+                    yield (path + ("disposition", "action"),
+                           f"{signal_name(sig)} has no handler to put back: give it one in "
+                           f"handlers (`{signal_name(sig)}: count`)")
             elif step.kind == "read" and step.args.interruptible:
                 here = path + ("read",)
                 channel = scn.channels.get(step.args.from_)
                 if (channel is not None and channel.kind not in INTERRUPTIBLE_KINDS
                         and channel.kind in STEPS["read"].channels):  # (else: said already)
-                    yield (here + ("from",), f"an interruptible read is read(2) on a pipe or fifo; "
-                                 f"'{step.args.from_}' is a {channel.kind}")
+                    yield (here + ("from",), "an interruptible read is read(2) on a pipe or "
+                                             f"fifo; '{step.args.from_}' is a {channel.kind}")
                 if not step.args.block:
-                    yield (here + ("block",), "an interruptible read blocks (block: false would never "
-                                 "sleep for a signal to interrupt)")
+                    yield (here + ("block",), "an interruptible read blocks (block: false "
+                                              "would never sleep for a signal to interrupt)")
 
 
 def walk_steps(steps: list[s.Step], base: FieldPath) -> Iterator[tuple[FieldPath, s.Step]]:
