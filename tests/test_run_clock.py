@@ -248,3 +248,35 @@ def test_signals_coalescing_unblocks_at_4_s(nothing_left_behind) -> None:
     for worker, sig in (("standard", "SIGUSR1"), ("realtime", "SIGRTMIN+1")):
         unblocked = logged(run, worker, f"unblocked {sig}")
         assert 4.0 <= unblocked.run_time < 4.0 + LATE
+
+
+SLOW_CALL = b"""
+channels:
+  rpc: {kind: rpc, server: s}
+workers:
+  s: {steps: [{serve: rpc}]}
+  c: {steps: [{call: {on: rpc, method: sleep, params: [0.5], timeout: 1}}]}
+"""
+
+
+def test_a_call_timeout_stands_still_with_the_server_sleep(in_process,
+                                                           nothing_left_behind) -> None:
+    """The server sleeps 0.5 s of run time before it answers, the caller waits 1 s of it:
+    a pause of 1.5 s in between stops both, so the call is answered at run time 0.5 and
+    never times out (a timeout on the wall clock ran out during the pause)."""
+    runtime = Runtime(load_text(SLOW_CALL, "call.yaml"))
+    sched, frames = runtime.scheduler, Frames(runtime)
+    try:
+        runtime.start()
+        caller = next(p for p in runtime.procs if p.name == "c")
+        poll_until(runtime, lambda: runtime.run_time >= 0.2)
+        sched.pause()
+        frames.poll_for(1.5)
+        sched.resume()
+        poll_until(runtime, lambda: not caller.alive)
+        frames.sample(flush=True)
+    finally:
+        runtime.shutdown()
+    assert not [e for e in frames.events if "NO ANSWER" in e.text]
+    answered = frames.one("c", "call #1 on rpc answered")
+    assert 0.5 <= answered.run_time < 0.5 + LATE

@@ -12,6 +12,7 @@ import errno
 import os
 import signal
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ipcviz.scenario.schema import all_steps
@@ -241,6 +242,27 @@ class WorkerRow:
                     wall = min(wall, SLEEP_SLICE)
                 still = 0
             self.wait(time.sleep, wall)
+
+    def run_deadline(self, seconds: float) -> Callable[[], float]:
+        """`seconds` of the run clock from now (a call's timeout), as a function giving
+        the wall seconds to wait at most before looking again, 0 once it has passed: it
+        stands still with the run, as the sleep of a server it waits for does."""
+        cells, cell = self.cells, self.base + T.CTRL_CLOCK
+        start = clock_cell.read(cells[cell], time.monotonic_ns() // 1000)
+        if start is None:  # no run clock: the wall clock, stretched by the speed
+            end_wall = time.monotonic() + seconds * max(1, cells[self.base + T.CTRL_SPEED])
+            return lambda: max(0.0, end_wall - time.monotonic())
+        end = start + round(seconds * 1e6)
+
+        def left() -> float:
+            state = cells[cell]
+            now = clock_cell.read(state, time.monotonic_ns() // 1000)
+            if now is None or now >= end:
+                return 0.0
+            divisor = clock_cell.divisor(state)
+            return SLEEP_SLICE if divisor is None else (end - now) * divisor / 1e6
+
+        return left
 
     def _sleep_on_wall(self, seconds: float) -> None:
         """Sleep `seconds` stretched by the slow-motion divisor, on the wall clock."""

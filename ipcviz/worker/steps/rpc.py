@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ipcviz.channels.rpc import (
@@ -47,7 +48,7 @@ def call_id(pid: int, number: int) -> int:
 
 
 def _speed(row: WorkerRow) -> int:
-    """The slow-motion divisor: a timeout is run time, stretched as sleeps are."""
+    """The slow-motion divisor: a pause after a lost connection stretches as sleeps do."""
     return max(1, row.cells[row.base + T.CTRL_SPEED])
 
 
@@ -68,8 +69,8 @@ def call(row: WorkerRow, args: CallArgs) -> None:
         sent = client.send(data)
         if sent:
             cells[row.counter(name, T.BYTES_WRITTEN)] += len(data)
-        deadline = time.monotonic() + args.timeout * _speed(row)
-        outcome = _await_answer(row, client, name, ident, number, deadline) if sent else "lost"
+        left = row.run_deadline(args.timeout)  # run time: it stands still with the run
+        outcome = _await_answer(row, client, name, ident, number, left) if sent else "lost"
         if outcome == "answered":
             micros = int((time.monotonic() - began) * 1e6)
             cells[row.counter(name, T.ANSWERED)] += 1
@@ -81,7 +82,7 @@ def call(row: WorkerRow, args: CallArgs) -> None:
         cells[row.counter(name, T.TIMEOUTS)] += 1
         if outcome == "lost":  # the server went away: connect again after a moment
             row.emit(T.EV_CALL_RECONNECT, channel, number << CALL_SHIFT | attempt)
-            pause = min(deadline - time.monotonic(), LOST_BACKOFF * _speed(row))
+            pause = min(left(), LOST_BACKOFF * _speed(row))
             if pause > 0 and attempt <= args.retries:
                 with row.blocked(T.OP_CALL, name, number):
                     row.wait(time.sleep, pause)
@@ -93,18 +94,19 @@ def call(row: WorkerRow, args: CallArgs) -> None:
 
 
 def _await_answer(row: WorkerRow, client: Any, name: str, ident: int, number: int,
-                  deadline: float) -> str:
+                  left: Callable[[], float]) -> str:
     """"answered", "timeout" or "lost" (the connection broke): reads answer lines,
-    dropping late answers to earlier calls, until the one for `ident` comes."""
+    dropping late answers to earlier calls, until the one for `ident` comes or `left()`
+    (the wall seconds to wait at most) says the timeout has passed."""
     cells = row.cells
     while True:
         line = client.read_line()
         if line is None:
-            left = deadline - time.monotonic()
-            if left <= 0:
+            wait = left()
+            if wait <= 0:
                 return "timeout"
             with row.blocked(T.OP_CALL, name, number):
-                row.wait(client.wait_readable, min(WAIT_SLICE_MS, max(1, int(left * 1000))))
+                row.wait(client.wait_readable, min(WAIT_SLICE_MS, max(1, int(wait * 1000))))
             continue
         if line == b"":
             return "lost"
