@@ -356,3 +356,42 @@ expect:
         "14:31: expect[1].bytes_read: worker 'cat' has no 'bytes_read' in its summary "
         "entry (it has: blocked_on, exit, output_lines, pid, restarts, signals_sent_to, "
         "state, zombies)"]
+
+
+def test_a_writer_keeping_the_read_end_gets_sigpipe_only_once_it_closes_it(
+        tmp_path, nothing_left_behind) -> None:
+    """The other half of the bug: a writer that keeps its copy of the read end goes on
+    writing after the reader has gone (no EPIPE: a read end is still open, its own)
+    until the pipe is full, and waits there; once `close` makes it close that end, its
+    next write meets SIGPIPE."""
+    path = tmp_path / "writer_keeps.yaml"
+    path.write_text("""\
+version: 1
+name: writer keeps the read end
+duration: 5
+channels:
+  p: {kind: pipe}
+workers:
+  writer:
+    keeps: {p: read}
+    loop: true
+    steps:
+      - write: {to: p, data: "tick\\n"}
+  reader:
+    steps:
+      - read: {from: p, bytes: 5}
+timeline:
+  - {at: 1.5, close: writer}
+""")
+    summary = run_scenario(path)
+    writer, reader = summary["workers"]["writer"], summary["workers"]["reader"]
+    p = summary["channels"]["p"]
+    assert (reader["exit"], reader["bytes_read"]) == (0, {"p": 5})
+    assert writer["exit"] == "SIGPIPE"
+    # it wrote on after the reader's exit, into the pipe its own read end kept alive,
+    # until the buffer was full: what it wrote is the 5 bytes read and what the pipe
+    # held when its last end closed, a full buffer (the kernel packs 5-byte writes
+    # into whole pages: how many fit in the 16 pages depends on the first read's moment)
+    assert writer["bytes_written"]["p"] == 5 + p["unread_at_close"]
+    assert p["capacity"] - 4096 < p["unread_at_close"] <= p["capacity"]
+    assert (p["write_ends_open"], p["read_ends_open"]) == (0, 0)

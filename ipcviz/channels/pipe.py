@@ -69,9 +69,9 @@ class StreamEndpoint:
         except BlockingIOError:
             return 0
 
-    def wait_writable(self) -> None:
+    def wait_writable(self, timeout_ms: int | None = None) -> None:
         assert self.write_fd is not None, "waits to write without a write end"
-        self._poller(self.write_fd, select.POLLOUT).poll()
+        self._poller(self.write_fd, select.POLLOUT).poll(timeout_ms)
 
     def read_some(self, nbytes: int) -> bytes | None:
         """Bytes available now, b'' at end of file, None when nothing is there yet."""

@@ -159,8 +159,9 @@ class Interpreter:
         return described
 
     def _burst(self, steps: list[schema.Step]) -> bursts.Burst | None:
-        """A tight loop for a loop body that is one hot step, or None."""
-        if len(steps) != 1:
+        """A tight loop for a loop body that is one hot step, or None (also for a worker
+        that keeps a pipe end: a `close` must reach it at its next step)."""
+        if len(steps) != 1 or self.row.kept:
             return None
         step, one = steps[0], self._compiled_steps(steps)[0]
         kind, args = step.kind, step.args

@@ -30,8 +30,8 @@ STREAM_KINDS = FD_STREAMS
 EPIPE_EVENTS = (1, 10, 100, 1000, 10000)
 #: pause after a write failed with EPIPE, so a looping writer does not spin
 EPIPE_BACKOFF = 0.05
-#: how often a reader that keeps a pipe end (`keeps:`) looks, while it waits, whether it
-#: has been asked to close it
+#: how often a worker that keeps a pipe end (`keeps:`) looks, while it waits in a read or
+#: a write, whether it has been asked to close it
 KEPT_LOOK_MS = 50
 
 
@@ -138,7 +138,11 @@ def write_all(row: WorkerRow, name: str, view: memoryview) -> bool:
             view = view[n:]
         else:
             with row.blocked(T.OP_WRITE, name):
-                row.wait(endpoint.wait_writable)
+                if row.kept:  # a `close` may come while it waits: look every so often
+                    row.wait(endpoint.wait_writable, KEPT_LOOK_MS)
+                    row.close_kept_if_asked()
+                else:
+                    row.wait(endpoint.wait_writable)
     return True
 
 
