@@ -17,9 +17,13 @@ import secrets
 import signal
 import socket
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ipcviz.serve.policy import (DEFAULT_MAX_RUN, DEFAULT_MAX_WORKERS, PolicyError,
                                  ServedPolicy, check_scenarios_dir)
+
+if TYPE_CHECKING:
+    from ipcviz.serve.server import ServeServer
 
 #: tabs served at once unless --max-sessions says otherwise (each is an app and a run)
 DEFAULT_MAX_SESSIONS = 4
@@ -161,11 +165,11 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-async def _serve(server: object, listener: socket.socket) -> None:
+async def _serve(server: ServeServer, listener: socket.socket) -> None:
     """Serve until SIGINT, SIGTERM or SIGHUP; then every session is stopped and swept."""
     from aiohttp import web
 
-    runner = web.AppRunner(server.make_app(), handle_signals=False,  # type: ignore[attr-defined]
+    runner = web.AppRunner(server.make_app(), handle_signals=False,
                            access_log=None)
     await runner.setup()
     await web.SockSite(runner, listener, shutdown_timeout=15.0).start()

@@ -16,6 +16,10 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ipcviz.scenario.load import LoadedScenario
 
 #: processes alive at once a served run may have at worst (every bundled lesson fits)
 DEFAULT_MAX_WORKERS = 32
@@ -58,12 +62,12 @@ class ServedPolicy:
             found.setdefault(path.stem, path)
         return found
 
-    def refusal(self, scenario: object) -> str | None:
+    def refusal(self, scenario: LoadedScenario) -> str | None:
         """One line when a loaded scenario may not run in a served session, else None."""
         from ipcviz.scenario.programs import programs
         from ipcviz.scenario.resources import worst_processes
 
-        model = scenario.model  # type: ignore[attr-defined]
+        model = scenario.model
         names = programs(model)
         if names and not self.allow_exec:
             return (f"worker '{names[0]}' runs or watches a program (exec:, attach:), which a "

@@ -27,11 +27,13 @@ import json
 import os
 import shlex
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 from textual_serve.app_service import AppService
+from textual_serve.download_manager import DownloadManager
 
 from ipcviz.serve.page import app_page, message_page
 from ipcviz.serve.policy import LESSON_NAME, ServedPolicy
@@ -42,7 +44,7 @@ STOP_WAIT = 10.0
 KILL_WAIT = 5.0
 
 
-class _NoDownloads:
+class _NoDownloads(DownloadManager):
     """AppService's download manager: ipcviz delivers no files to browsers."""
 
     async def cancel_app_downloads(self, app_service_id: str) -> None:
@@ -94,7 +96,9 @@ class ServeServer:
     # ------------------------------------------------------------ refusals
 
     @web.middleware
-    async def _guard(self, request: web.Request, handler):  # type: ignore[no-untyped-def]
+    async def _guard(self, request: web.Request,
+                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                     ) -> web.StreamResponse:
         if self.token is None and (outsider := _other_user(request)):
             return web.Response(status=403, text=outsider)
         if self.token is None and request.host not in self.local_hosts:
@@ -160,9 +164,13 @@ class ServeServer:
             await socket.prepare(request)
             width = _size(request.query.get("width"), 80)
             height = _size(request.query.get("height"), 24)
+
+            async def close() -> None:
+                await socket.close()
+
             service = AppService(self.command(lesson), write_bytes=socket.send_bytes,
-                                 write_str=socket.send_str, close=socket.close,
-                                 download_manager=_NoDownloads())  # type: ignore[arg-type]
+                                 write_str=socket.send_str, close=close,
+                                 download_manager=_NoDownloads())
             self.sessions.add(service)
             await service.start(width, height)
             await _relay(socket, service)

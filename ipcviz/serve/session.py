@@ -12,8 +12,12 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from ipcviz.serve.policy import LESSON_NAME, ServedPolicy
+
+if TYPE_CHECKING:
+    from ipcviz.tui.source import LiveSource
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _early_run(policy: ServedPolicy, lesson: object):  # type: ignore[no-untyped-def]
+def _early_run(policy: ServedPolicy, lesson: object) -> LiveSource | None:
     """The lesson's run, started while Textual is imported (as `ipcviz launch` does), when
     the policy lets it run; None otherwise (the app then says why)."""
     from ipcviz.scenario.load import ScenarioError, load_opened
