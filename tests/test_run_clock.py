@@ -173,8 +173,8 @@ def n_n_wait_space(path: str, wait: float) -> LiveRun:
     run.source.held = True
     run.__enter__()
     try:
-        run.wait_for(lambda s: s.held_start and all(w.pid and w.state != "starting"
-                                                    for w in s.workers), 20)
+        run.wait_for(lambda s: s.held_start and all(w.state == "held" for w in s.workers),
+                     20)
         run.source.send(StepAll())
         stepped = run.wait_for(lambda s: s.steps > 0).elapsed
         run.wait_for(lambda s: s.elapsed >= stepped + 0.3)
@@ -280,3 +280,21 @@ def test_a_call_timeout_stands_still_with_the_server_sleep(in_process,
     assert not [e for e in frames.events if "NO ANSWER" in e.text]
     answered = frames.one("c", "call #1 on rpc answered")
     assert 0.5 <= answered.run_time < 0.5 + LATE
+
+
+def test_deadlock_kill_at_3_s_is_logged_at_3_s(nothing_left_behind) -> None:
+    """The audit's example: "At 3 s the timeline kills a" was logged at 6.27 (the wall's)
+    while the header said 6.9 s; the deadlock's time, on the screen and in the summary's
+    deadlock_at, is the run clock's too."""
+    run = n_n_wait_space(str(SCENARIOS / "deadlock.yaml"), 2.0)
+    try:
+        last = run.wait_for(lambda s: any(e.text == "killed by SIGKILL" for e in run.events)
+                            and s.deadlock_at is not None, 20)
+    finally:
+        run.__exit__()
+    cycle = logged(run, "runtime", "DEADLOCK: ")
+    killed = logged(run, "a", "killed by SIGKILL")
+    assert 0.5 <= cycle.run_time < 0.5 + LATE + FRAME_S
+    assert last.deadlock_at == cycle.run_time
+    assert 3.0 <= killed.run_time < 3.0 + LATE
+    assert killed.t - killed.run_time >= 2.0

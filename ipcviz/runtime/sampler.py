@@ -101,12 +101,14 @@ class Sampler:
         rank_compared(channels, rt.model.compare, now)
         # a cycle seen in two frames in a row is named; once named, it stays named while
         # it stands (a real one never goes away by itself)
+        # (dated on the run clock, as the summary's deadlock_at and the event log are)
+        run_now = rt.run_time_of(now)
         deadlock, first = self.deadlocks.frame(deadlock_of(workers, channels), workers,
-                                               channels, now)
+                                               channels, run_now)
         if first and deadlock:
             events.append(EventView(round(now, 3), "runtime",
                                     "DEADLOCK: " + " → ".join(deadlock + deadlock[:1]), "exit",
-                                    round(rt.run_time_of(now), 3)))
+                                    round(run_now, 3)))
         self.seq += 1
         return self._snapshot(workers, channels, events, deadlock, by_workers, now)
 

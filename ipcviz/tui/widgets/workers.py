@@ -132,10 +132,13 @@ def row_cells(w: WorkerView, snap: Snapshot, name_width: int | None = None
 
 def next_cell(w: WorkerView) -> Text:
     """"load counter[0]" for a held worker; for one blocked in the kernel, that it cannot
-    take a step until the call returns; empty otherwise."""
+    take a step until the call returns; for one asleep, that its sleep is run time (it
+    stands still with the held run); empty otherwise."""
     if w.next_op is None:
         if w.state == "blocked":
             return Text("- (blocked: no step until it returns)", style="dim")
+        if w.state == "sleeping" and w.op == "sleep":
+            return Text("- (asleep: its sleep is run time; space runs it)", style="dim")
         return Text("")
     return Text(w.next_op.detail, style="bold cyan")
 
