@@ -274,3 +274,18 @@ def test_wrong_shm_keys_are_errors_with_their_lines(tmp_path: Path) -> None:
     assert result.returncode == 2 and "Traceback" not in result.stderr
     where = [line.split(": ", 1)[0].split(":", 1)[1] for line in result.stderr.splitlines()]
     assert where == ["8:37", "9:37", "10:25", "11:34", "12:17"], result.stderr
+
+
+def test_the_pipes_panel_says_eintr_and_restarts(sigaction_run: dict) -> None:
+    """The pipes panel's line for each pipe, from the summary's own channel entries."""
+    from ipcviz.telemetry.snapshot import ChannelView
+    from ipcviz.tui.widgets.eintr_note import eintr_note
+
+    def line(name: str) -> str:
+        entry = sigaction_run["channels"][name]
+        return eintr_note(ChannelView(name, entry["kind"], entry)).plain
+
+    assert line("to_plain") == ("  to_plain: read(2) returned EINTR 3×; restarts (SA_RESTART)"
+                                " are counted when the read returns")
+    assert line("to_restarter") == ("  to_restarter: read(2) returned EINTR 0×; the kernel "
+                                    "restarted reads after 3 handler runs (SA_RESTART)")

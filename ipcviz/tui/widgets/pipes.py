@@ -13,6 +13,7 @@ from textual.reactive import reactive
 
 from textual.css.scalar import Unit
 
+from ipcviz.tui.widgets.eintr_note import eintr_note
 from ipcviz.tui.widgets.base import BORDER_LINES, Panel, ends_text, shown_lines
 from ipcviz.tui.widgets.grid import grid_lines
 from ipcviz.tui.widgets.pipe_ends import ends_notes, program_notes
@@ -125,6 +126,8 @@ class PipesPanel(Panel):
                 extra += ends_notes(c, snap)
             if c.kind in ("pipe", "fifo"):
                 extra += epipe_notes(c, snap)
+            if "interrupted_reads" in c.data:  # read(2) as C makes it (worker/eintr.py)
+                extra.append(eintr_note(c))
             # messages, not bulk: what a reader got in its last read (a socket: per client)
             if c.kind != "socket" and any(length <= MESSAGE_BYTES for _, length in
                                           (c.data.get("last_read") or {}).values()):
