@@ -17,7 +17,8 @@ from ipcviz.protocol import ResumeRun, StepAll
 from ipcviz.runtime.sampler import Sampler
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text
-from ipcviz.telemetry.snapshot import EventView, Snapshot
+from ipcviz.telemetry.snapshot import EventView, Snapshot, WorkerView
+from ipcviz.tui.widgets.workers import next_cell
 
 from .conftest import SCENARIOS, run_cli
 from .live import LiveRun
@@ -161,6 +162,14 @@ def test_a_recording_carries_both_clocks(tmp_path, nothing_left_behind) -> None:
     assert len(wrote) == 2
     for event in events:
         assert abs(event["run_time"] - event["t"]) <= 0.002, event
+
+
+def test_a_sleeper_says_its_sleep_waits_for_the_run() -> None:
+    """While the run is held the workers table's last column says what each worker does
+    next; a sleeper `n` cannot move says why."""
+    asleep = WorkerView("w", "w", 42, "sleeping", step_text="sleep")
+    assert next_cell(asleep).plain == "- (asleep: space runs it)"
+    assert next_cell(WorkerView("w", "w", 42, "sleeping", step_text="wait_signal")).plain == ""
 
 
 # ---------------------------------------------------------------- the audit's lessons

@@ -137,8 +137,8 @@ def next_cell(w: WorkerView) -> Text:
     if w.next_op is None:
         if w.state == "blocked":
             return Text("- (blocked: no step until it returns)", style="dim")
-        if w.state == "sleeping" and w.op == "sleep":
-            return Text("- (asleep: its sleep is run time; space runs it)", style="dim")
+        if w.state == "sleeping" and w.step_text == "sleep":
+            return Text("- (asleep: space runs it)", style="dim")
         return Text("")
     return Text(w.next_op.detail, style="bold cyan")
 
