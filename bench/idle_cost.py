@@ -114,19 +114,21 @@ async def watch_ui(lesson: str, seconds: float) -> None:
 
 
 def main() -> int:
-    args = sys.argv[1:]
-    seconds, profile = 15.0, "--profile" in args
-    if "--seconds" in args:
-        seconds = float(args[args.index("--seconds") + 1])
-    lessons = [a for a in args if not a.startswith("--")
-               and a != str(seconds) and not a.replace(".", "").isdigit()] or LESSONS
-    for lesson in lessons:
-        if "--ui" in args:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("lessons", nargs="*", default=LESSONS)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--ui", action="store_true")
+    args = parser.parse_args()
+    for lesson in args.lessons:
+        if args.ui:
             import asyncio
 
-            asyncio.run(watch_ui(lesson, seconds))
+            asyncio.run(watch_ui(lesson, args.seconds))
         else:
-            watch(lesson, seconds, profile)
+            watch(lesson, args.seconds, args.profile)
     return 0
 
 
