@@ -37,7 +37,8 @@ MAX_TYPE = 4
 #: the counter cells (of a worker's per-channel cells, telemetry/table.py) holding the
 #: messages it received of type 1, 2, ... MAX_TYPE
 TYPE_CELLS = (6, 7, 8, 9)
-#: msgrcv flags (linux/msg.h, ipc.h): read the message at an index without taking it
+#: msgrcv flags (linux/msg.h, ipc.h): read the message at an index without taking it,
+#: without waiting
 MSG_COPY, IPC_NOWAIT = 0o40000, 0o4000
 #: most queued messages whose type a frame reads (the kernel's byte bound keeps a queue
 #: far below this with the messages ipcviz sends)
@@ -55,7 +56,7 @@ _libc.msgrcv.restype = ctypes.c_ssize_t
 def queued_types(msqid: int, depth: int) -> list[int] | None:
     """The type of each message in the queue, oldest first, read in place (MSG_COPY);
     None when this kernel cannot copy a message out (no CONFIG_CHECKPOINT_RESTORE)."""
-    size = sysv_limit("msgmax", 8192)
+    size = sysv_limit("msgmax", 8192)  # (a copy must hold the whole message)
     buf = ctypes.create_string_buffer(ctypes.sizeof(ctypes.c_long) + size)
     types = []
     for index in range(min(depth, MAX_TYPES_READ)):
@@ -94,7 +95,9 @@ class SysvEndpoint:
 
     def __init__(self, key: int, wanted: int = 0):
         self.key = key
-        self.queue = sysv_ipc.MessageQueue(key)
+        # (sysv_ipc refuses messages over its own max_message_size, 2048 unless told: the
+        # kernel's msgmax is the limit the loader checks)
+        self.queue = sysv_ipc.MessageQueue(key, max_message_size=sysv_limit("msgmax", 8192))
         self.wanted = wanted
         self._held: tuple[bytes, int] | None = None
         self.last_type = 0
