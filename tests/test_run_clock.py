@@ -10,6 +10,7 @@ drives them (n, n, a wait, space) through the real runtime process.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -17,10 +18,12 @@ from ipcviz.protocol import ResumeRun, StepAll
 from ipcviz.runtime.sampler import Sampler
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text
+from ipcviz.telemetry.recording_file import read_recording
+from ipcviz.telemetry.sequence import Sequence
 from ipcviz.telemetry.snapshot import EventView, Snapshot, WorkerView
 from ipcviz.tui.widgets.workers import next_cell
 
-from .conftest import SCENARIOS, run_cli
+from .conftest import ROOT, SCENARIOS, run_cli
 from .live import LiveRun
 from .test_time_control import in_process, poll_until  # noqa: F401 (a fixture)
 
@@ -170,6 +173,24 @@ def test_a_sleeper_says_its_sleep_waits_for_the_run() -> None:
     asleep = WorkerView("w", "w", 42, "sleeping", step_text="sleep")
     assert next_cell(asleep).plain == "- (asleep: space runs it)"
     assert next_cell(WorkerView("w", "w", 42, "sleeping", step_text="wait_signal")).plain == ""
+
+
+def test_the_timeline_chart_counts_in_the_run_clock() -> None:
+    """The `T` chart's times are the log's (the run clock's); export keeps the wall's.
+    A recorded run, its frames given a run clock at half the wall's pace (slow motion):
+    the signal's arrow is at half its wall time on the chart."""
+    frames = [dataclasses.replace(
+        snap, run_time=round(snap.elapsed / 2, 3),
+        events=tuple(dataclasses.replace(e, run_time=round(e.t / 2, 3)) for e in snap.events))
+        for snap in read_recording(str(ROOT / "tests" / "recordings" / "shm_signal_notify.jsonl"))]
+    on_run, on_wall = Sequence(run_clock=True), Sequence()
+    for snap in frames:
+        on_run.add(snap)
+        on_wall.add(snap)
+    wall = [(a.sent_at, a.received_at) for a in on_wall.arrows]
+    assert len(wall) == 1 and wall[0][0] >= 1.0
+    assert [(a.sent_at, a.received_at) for a in on_run.arrows] == [
+        (round(sent / 2, 3), round(received / 2, 3)) for sent, received in wall]
 
 
 # ---------------------------------------------------------------- the audit's lessons

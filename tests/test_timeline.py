@@ -167,7 +167,7 @@ def test_a_long_run_keeps_a_bounded_chart(monkeypatch: pytest.MonkeyPatch) -> No
     from ipcviz.tui.widgets import timeline as timeline_module
 
     monkeypatch.setattr(timeline_module, "MAX_ROWS", 50)
-    panel, sequence = Timeline(), Sequence()
+    panel, sequence = Timeline(), Sequence(run_clock=True)  # (the panel's clock)
     frames = read_recording(str(RECORDINGS / "speed_race.jsonl"))
     for _ in range(3):  # the counters start again each time: a restarted run's
         for snap in frames:

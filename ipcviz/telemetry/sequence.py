@@ -21,8 +21,9 @@ a send to its receipt, so a message that waited in a queue is a long arrow:
   two frames.
 
 Counters that go down (a restarted worker counts again from zero) count from zero.
-`Sequence` is fed frame by frame: the same code serves a whole recording (export) and a
-live run (the timeline panel).
+`Sequence` is fed frame by frame: the same code serves a whole recording (export, on the
+wall clock: a trace shows real durations) and a live run (the timeline panel, on the run
+clock, as the event log and the header count: `run_clock=True`).
 """
 
 from __future__ import annotations
@@ -105,7 +106,10 @@ class _Batch:
 class Sequence:
     """Arrows and marks of a run, worked out one Snapshot at a time (`add`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_clock: bool = False) -> None:
+        """`run_clock`: times are the run clock's (a frame's `run_time`, an event's), not
+        the wall clock's, where the frames have them."""
+        self._run_clock = run_clock
         self._counts: dict[tuple[str, str, str], int] = {}
         """(worker, counter, key) -> its value in the last frame that had the worker."""
         self._sends: dict[tuple[str, ...], deque[_Batch]] = {}
@@ -118,9 +122,14 @@ class Sequence:
         message left in a queue): drawn at their own time, their arrow comes later."""
         self._new: list[tuple[str, str, _Batch]] = []
 
+    def _on_run_clock(self, snap: Snapshot) -> bool:
+        """Whether this frame's times are taken on the run clock (it has one)."""
+        return self._run_clock and snap.run_time is not None
+
     def add(self, snap: Snapshot) -> None:
         """Take in the next frame: its new arrows and marks are appended."""
-        at = snap.elapsed
+        at = snap.run_time if self._on_run_clock(snap) and snap.run_time is not None \
+            else snap.elapsed
         self._signals(snap)
         streams: dict[str, tuple[tuple[str, str, str], object]] = {}
         for channel in snap.channels:
@@ -194,30 +203,32 @@ class Sequence:
                     self._pair(key)
 
     def _signals(self, snap: Snapshot) -> None:
-        at = snap.elapsed
+        run_clock = self._on_run_clock(snap)
+        at = snap.run_time if run_clock and snap.run_time is not None else snap.elapsed
         handled: dict[tuple[str, str], list[float]] = {}
         for event in snap.events:
             text = event.text
+            when = event.shown_t if run_clock else event.t
             if event.kind == "signal":
                 match = _SENT_BY_WORKER.fullmatch(text)
                 if match:
                     target = match[3]
                     if target.startswith("parent"):
                         target = RUNTIME
-                    self._signal_sent(event.worker, target, match[1], int(match[2]), event.t)
+                    self._signal_sent(event.worker, target, match[1], int(match[2]), when)
                     continue
                 match = _SENT_BY_RUNTIME.fullmatch(text)
                 if match:
                     count = int(match[2] or 1)
-                    self._signal_sent(RUNTIME, event.worker, match[1], count, event.t)
+                    self._signal_sent(RUNTIME, event.worker, match[1], count, when)
                     continue
                 match = _HANDLED.fullmatch(text)
                 if match:
-                    handled.setdefault((event.worker, match[1] or match[2]), []).append(event.t)
+                    handled.setdefault((event.worker, match[1] or match[2]), []).append(when)
             elif event.kind == "exit":
                 match = _KILLED.fullmatch(text)
                 if match:
-                    self._signal_received(event.worker, match[1], 1, event.t)
+                    self._signal_received(event.worker, match[1], 1, when)
         for worker in snap.workers:
             for sig, value in worker.signals_received.items():
                 self._received_count(worker.name, sig, value, at, handled)

@@ -37,7 +37,7 @@ class Timeline(Vertical):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.sequence = Sequence()
+        self.sequence = Sequence(run_clock=True)
         self.rows: list[Row] = []
         self.dropped = 0
         self.names: list[str] = []
@@ -89,7 +89,7 @@ class Timeline(Vertical):
 
     def forget_run(self) -> None:
         """A new run (or a replay's seek): the chart starts again."""
-        self.sequence = Sequence()
+        self.sequence = Sequence(run_clock=True)
         self.rows, self.names, self.involved, self.dropped = [], [], set(), 0
         self._drawn_for, self._drawn = None, 0
         if self.is_mounted:
