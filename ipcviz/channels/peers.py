@@ -22,6 +22,7 @@ import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from ipcviz.host.process import read_stat
 
@@ -105,12 +106,22 @@ def _rows(transport: str, port: int) -> list[_Row]:
     return found
 
 
-def tcp_peer_uid(conn: object) -> int | None:
+class Connected(Protocol):
+    """A connected socket, or asyncio's wrapper of one: both name their two ends."""
+
+    def getpeername(self) -> Any: ...
+
+    def getsockname(self) -> Any: ...
+
+
+def tcp_peer_uid(conn: Connected | None) -> int | None:
     """The uid owning the other end of TCP connection `conn` (a socket, or asyncio's
     wrapper of one), from the kernel's tables; None when they do not show it (it closed)."""
+    if conn is None:
+        return None
     try:
-        peer = conn.getpeername()[:2]  # type: ignore[attr-defined]
-        local = conn.getsockname()[:2]  # type: ignore[attr-defined]
+        peer = conn.getpeername()[:2]
+        local = conn.getsockname()[:2]
     except (OSError, AttributeError, TypeError):
         return None
     rows = [r for r in _rows("tcp", int(peer[1]))

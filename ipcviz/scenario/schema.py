@@ -47,6 +47,7 @@ from ipcviz.scenario.models import (  # re-exported
     IncrementArgs,
     MmapChannel,
     MqueueChannel,
+    PageChannel,
     PipeChannel,
     QueueChannel,
     ReadArgs,
@@ -57,8 +58,11 @@ from ipcviz.scenario.models import (  # re-exported
     SendArgs,
     SetArgs,
     SharedArrayChannel,
+    ShmChannel,
     SignalArgs,
     SocketChannel,
+    SysvQueueChannel,
+    WindowChannel,
     WriteArgs,
 )
 
@@ -71,8 +75,9 @@ if TYPE_CHECKING:
     # The type checker's view of the union the table builds below: each model's `kind`
     # is a Literal, so `ch.kind == "mqueue"` narrows `ch` to MqueueChannel. A kind not
     # listed here still validates and runs; only mypy does not know its options.
-    Channel = Union[PipeChannel, FifoChannel, SocketChannel, MqueueChannel, QueueChannel,
-                    SharedArrayChannel, SemaphoreChannel, MmapChannel, FileChannel, RpcChannel]
+    Channel = Union[PipeChannel, FifoChannel, SocketChannel, MqueueChannel, SysvQueueChannel,
+                    QueueChannel, SharedArrayChannel, SemaphoreChannel, MmapChannel,
+                    PageChannel, ShmChannel, WindowChannel, FileChannel, RpcChannel]
 else:
     Channel = Annotated[
         Union[tuple(kind.options for kind in CHANNELS.values())],

@@ -120,8 +120,8 @@ def _deadlock_rules(frame: Snapshot, before: Snapshot | None, broke: Broke) -> N
                 broke(name, "a worker of a named deadlock waits for its lock",
                       {"lock": sem, "state": state})
     named = before.deadlock if before is not None else None
-    if named and cycle != named and cycle_stands(
-            named, lives_of(before.workers), lives_of(frame.workers),  # type: ignore[union-attr]
+    if named and before is not None and cycle != named and cycle_stands(
+            named, lives_of(before.workers), lives_of(frame.workers),
             locks_of(frame.channels)):
         broke("deadlock", "a deadlock stays named while its cycle stands",
               {"named before": " → ".join(named), "now": " → ".join(cycle or ()) or "none"})

@@ -49,7 +49,7 @@ class _Sigaction(ctypes.Structure):
 _libc: ctypes.CDLL | None = None
 
 
-def _sigaction_call() -> ctypes._CFuncPtr:  # type: ignore[name-defined]
+def _sigaction_call() -> ctypes._NamedFuncPointer:
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)

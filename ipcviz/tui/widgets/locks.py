@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 
 from ipcviz.scenario.kinds import CHANNELS
-from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 from ipcviz.telemetry.views import SemaphoreView
 from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.widgets.grid import grid_lines
@@ -93,19 +93,19 @@ class LocksPanel(Panel):
         self.show(parts)
 
 
-def room_line(channel: object) -> Text:
+def room_line(channel: ChannelView) -> Text:
     """A counting semaphore (initial value above 1) in numbers: places taken now of its
     initial value, the most taken at once so far, how many wait. The value the kernel
     holds is the truth; the places taken now are the initial value less it."""
-    sem = SemaphoreView.of(channel)  # type: ignore[arg-type]
-    name = channel.name  # type: ignore[attr-defined]
+    sem = SemaphoreView.of(channel)
+    name = channel.name
     initial = sem.initial or 0
     line = Text(f" {name}: ", style="bold")
     if sem.value is None:
         return line.append("its value cannot be read", style="dim")
     taken = max(0, initial - sem.value)
     line.append(f"{taken} of {initial} places taken", style="bold")
-    most = channel.data.get("max_held")  # type: ignore[attr-defined]
+    most = channel.data.get("max_held")
     if isinstance(most, int):
         line.append(f", most at once {most}")
     waiting = len(sem.waiting_now())
