@@ -70,6 +70,9 @@ class Sampler:
         self._slot_cells: dict[str, list[tuple[int, int, int]]] = {}
         self._wait_changes: frozenset[str] | None = None
         self._stepping: tuple[int, list[int]] | None = None
+        #: worker -> (its view, its next operation, that view with it): a held worker's
+        #: view and next operation stay the same from frame to frame
+        self._with_op: dict[str, tuple[WorkerView, NextOp, WorkerView]] = {}
 
     @property
     def dropped_events(self) -> int:
@@ -264,8 +267,15 @@ class Sampler:
         out = []
         for view in workers:
             op = ops.get(view.name)
-            out.append(view if op is None else
-                       replace(view, next_op=NextOp(op.kind, op.channel, op.detail)))
+            if op is None:
+                out.append(view)
+                continue
+            next_op = NextOp(op.kind, op.channel, op.detail)
+            known = self._with_op.get(view.name)
+            if known is None or known[0] is not view or known[1] != next_op:
+                known = self._with_op[view.name] = (view, next_op,
+                                                    replace(view, next_op=next_op))
+            out.append(known[2])
         return out
 
     def _sent_by_workers(self, arr: np.ndarray, kids: list[SpawnedProc]
