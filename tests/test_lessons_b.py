@@ -232,8 +232,10 @@ def test_the_object_is_still_there_when_no_process_holds_it(nothing_left_behind)
 
     from .live import LiveRun
 
+    region_held_by: set[tuple[str, ...]] = set()
     with LiveRun(str(SCENARIOS / "shm_lifetime.yaml")) as run:
         def kept(snap) -> bool:
+            region_held_by.add(tuple(snap.channel("region").data.get("held_by", ("?",))))
             ended = {w.name for w in snap.workers if w.state == "exited"}
             return ({"maker", "later", "toucher"} <= ended
                     and snap.channel("note").data.get("in_dev_shm") is True)
@@ -245,8 +247,10 @@ def test_the_object_is_still_there_when_no_process_holds_it(nothing_left_behind)
                          for line in shm_object_lines(snap.channel(c), snap))
         run.wait_for(lambda s: s.channel("note").data.get("in_dev_shm") is False, timeout=30)
         events = [e.text for e in run.events if e.worker == "toucher"]
-    assert (note["size"], note["contents"]) == (4096, "kept by the kernel")
+    assert (note["size"], note["contents"], note["held_by"]) == (4096, "kept by the kernel", [])
     assert holders == []
+    assert "open or mapped by: no process" in text
+    assert ("toucher",) in region_held_by  # its mapping, seen in /proc while it lived
     assert "in /dev/shm: 4096 B" in text
     assert "maker (exited 0)" in text and "later (exited 0)" in text
     assert "truncated from 8192 B" in text and "SIGBUS" in text

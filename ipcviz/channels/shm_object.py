@@ -164,3 +164,23 @@ def after_cleanup(snap: Any) -> Any:
                                  "unlinked_by_runtime": not os.path.lexists(c.data["path"])})
         channels.append(c)
     return replace(snap, channels=tuple(channels))
+
+
+def holds(pid: int, path: str) -> bool:
+    """Process `pid` has the object at `path` mapped (/proc/PID/maps, " (deleted)" once
+    unlinked) or a descriptor of it open; False when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as maps:
+            if any(line.rstrip("\n").removesuffix(" (deleted)").endswith(" " + path)
+                   for line in maps):
+                return True
+        fd_dir = f"/proc/{pid}/fd"
+        for fd in os.listdir(fd_dir):
+            try:
+                if os.readlink(f"{fd_dir}/{fd}").removesuffix(" (deleted)") == path:
+                    return True
+            except OSError:
+                continue
+    except OSError:
+        return False
+    return False

@@ -15,6 +15,7 @@ from ipcviz.runtime.lock_views import semaphore_data
 from ipcviz.runtime.pipe_holders import RUNTIME, PipeEnd, holders_of, pipe_data
 from ipcviz.runtime.proc_reader import ProcReader
 from ipcviz.runtime.rpc_views import rpc_data
+from ipcviz.channels.shm_object import holds as shm_holds
 from ipcviz.scenario.kinds import CHANNELS, READING_ROLES, WRITING_ROLES
 from ipcviz.scenario.plan import channel_roles
 from ipcviz.scenario.schema import all_steps
@@ -137,6 +138,8 @@ class ChannelViews:
         data.update(self._observation(r))
         if r.kind == "fifo":
             data["open_by"] = self._fifo_open_by(r.name, data.get("path"))
+        if r.kind == "shm":  # the run's processes that have it open or mapped now
+            data["held_by"] = self._shm_held_by(str(data.get("path")))
         if r.kind == "page":
             data.update(page_views(r.column, self._owner_names(), data["last_read"]))
         if r.kind == "window":
@@ -237,6 +240,15 @@ class ChannelViews:
             if name is not None:
                 raw = T.last_read(int(first[row]), int(second[row]), int(lengths[row]))
                 out[name] = [raw.decode("utf-8", "backslashreplace"), int(lengths[row])]
+        return out
+
+    def _shm_held_by(self, path: str) -> list[str]:
+        """The live workers, and the runtime, that have shm object `path` mapped or open
+        (their /proc maps and descriptors), read on every frame that shows it."""
+        out = [w.name for w in self._workers
+               if w.pid and w.state not in ("exited", "zombie") and shm_holds(w.pid, path)]
+        if shm_holds(os.getpid(), path):
+            out.append("ipcviz (runtime)")
         return out
 
     def _fifo_open_by(self, name: str, path: object) -> dict[str, list[str]]:

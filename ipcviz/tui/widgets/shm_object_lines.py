@@ -1,7 +1,8 @@
 """The lines the memory panel shows for a POSIX shm object (channels/shm_object.py): its
-name in /dev/shm, its size and first bytes as the kernel has them now, and the processes
-that used it with their states, so that "still there after every one of them exited"
-is read off the screen; then, once its size is below the one it was made with, why a
+name in /dev/shm, its size and first bytes as the kernel has them now, the processes that
+have it open or mapped now (none, once they have all exited), and the workers that use it
+with their states, so that "still there after every one of them exited" is read off the
+screen; then, once its size is below the one it was made with, why a
 process touching the pages past the end gets SIGBUS; once unlinked, that the name is
 gone."""
 
@@ -43,5 +44,9 @@ def shm_object_lines(c: ChannelView, snap: Snapshot) -> list[Text]:
                 f"  truncated from {declared} B: a mapping made before still spans "
                 f"{declared} B, but the pages past {size} B have nothing behind them: "
                 "touching one is SIGBUS", style="yellow"))
+    held = data.get("held_by")
+    if isinstance(held, list):  # read from /proc on this frame
+        lines.append(Text.assemble(("  open or mapped by: ", ""),
+                                   (", ".join(held) if held else "no process", "bold")))
     lines.append(Text(f"  workers with steps on it: {users_text(c, snap)}", style="dim"))
     return lines
