@@ -117,8 +117,9 @@ def course_command(args: argparse.Namespace, launch_app: Callable[..., Any],
 
     if sum(map(bool, (args.list, args.reset, args.lesson))) > 1:
         return fail(["course: give one of --list, --reset, --lesson"])
-    if duration_problem(args.duration):
-        return fail([duration_problem(args.duration)])
+    problem = duration_problem(args.duration)
+    if problem:
+        return fail([problem])
     if args.reset:
         try:
             forgot = store.reset()

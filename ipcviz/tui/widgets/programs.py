@@ -169,8 +169,8 @@ class ProgramsPanel(Panel):
         if snap is None:
             return
         programs = [w for w in snap.workers if w.program is not None]
-        key = tuple((w.name, w.state, repr(w.program.get("observed")), repr(w.program.get("trace")))
-                    for w in programs)
+        key = tuple((w.name, w.state, repr(program.get("observed")), repr(program.get("trace")))
+                    for w in programs if (program := w.program) is not None)
         if key == self._key:
             return
         self._key = key

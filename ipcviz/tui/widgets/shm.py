@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual.events import MouseMove
 from textual.reactive import reactive
 from ipcviz.tui.widgets.base import Panel, ends_text
 
@@ -73,13 +74,14 @@ def heat_lines(grid: list[list[float]]) -> list[Text]:
 _HEAT = ["grey37", "blue", "cyan", "green", "yellow", "dark_orange", "red"]
 
 
-def flatten(values: object) -> list[float]:
+def flatten(values: Any) -> list[float]:
+    """Nested lists of numbers (decoded JSON) as one flat list."""
     if isinstance(values, list):
         out: list[float] = []
         for v in values:
             out += flatten(v)
         return out
-    return [values]  # type: ignore[list-item]
+    return [values]
 
 
 def heat_style(value: float, low: float, high: float) -> str:
@@ -129,13 +131,13 @@ def array_lines(c: ChannelView, previous: list[float] | None, writers: list[str]
     values = data.get("values")
     heat = heat_grid(c)
     if heat is not None:
-        grid, rows, cols = heat
+        grid, cell_rows, cell_cols = heat
         low = min(v for r in grid for v in r)
         high = max(v for r in grid for v in r)
         if hover:
             lines.append(Text(f"  {hover}", style="bold cyan"))
         else:
-            lines.append(Text(f"  heat map: one cell = {rows}x{cols} elements; "
+            lines.append(Text(f"  heat map: one cell = {cell_rows}x{cell_cols} elements; "
                               f"{format_value(low)} (grey) to {format_value(high)} (red); "
                               "point with the mouse for a value", style="dim"))
         lines += heat_lines(grid)
@@ -176,7 +178,7 @@ def mmap_lines(c: ChannelView, previous: tuple[int, str] | None) -> list[Text]:
     `read` step reads, as text."""
     data = c.data
     at = int(data.get("window_at") or 0)
-    raw = bytes.fromhex(data.get("window") if at else data.get("preview", ""))[:64]
+    raw = bytes.fromhex((data.get("window") if at else data.get("preview")) or "")[:64]
     old = None
     if previous is not None and previous[0] == at:
         old = bytes.fromhex(previous[1])[:64]
@@ -232,22 +234,29 @@ class SharedMemoryPanel(Panel):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._previous: dict[str, object] = {}
+        #: per shared array, its values in the last frame drawn (None: a heat map)
+        self._previous_values: dict[str, list[float] | None] = {}
+        #: per mapped file, (offset, hex bytes) of its window in the last frame drawn
+        self._previous_windows: dict[str, tuple[int, str]] = {}
         self._maps: list[tuple[int, ChannelView]] = []
         self._hover: tuple[str, str] | None = None
 
     def forget_run(self) -> None:
         super().forget_run()
-        self._previous.clear()
+        self._previous_values.clear()
+        self._previous_windows.clear()
 
-    def on_mouse_move(self, event: object) -> None:
+    def on_mouse_move(self, event: MouseMove) -> None:
         """The exact value (or block mean) of the heat-map cell under the mouse."""
-        offset = event.get_content_offset(self)  # type: ignore[attr-defined]
+        offset = event.get_content_offset(self)
         if offset is None:
             return
         self._hover = None
         for top, c in self._maps:
-            grid, rows, cols = heat_grid(c)  # type: ignore[misc]
+            heat = heat_grid(c)
+            if heat is None:  # (only arrays drawn as heat maps are listed)
+                continue
+            grid, rows, cols = heat
             r, k = offset.y - top, offset.x - 2
             if 0 <= r < len(grid) and 0 <= k < len(grid[0]):
                 self._hover = (c.name, cell_text(c, r, k, rows, cols, grid[r][k]))
@@ -261,18 +270,17 @@ class SharedMemoryPanel(Panel):
         self.set_shown(bool(channels))
         writers = [w.name for w in snap.workers]
         lines: list[Text] = []
-        self._maps: list[tuple[int, ChannelView]] = []
+        self._maps = []
         for c in channels:
             if c.kind == "shared_array":
                 heat = heat_grid(c) is not None
                 if heat:  # the grid starts two lines down
                     self._maps.append((len(lines) + 2, c))
                 hover = self._hover[1] if self._hover and self._hover[0] == c.name else None
-                lines += array_lines(c, self._previous.get(c.name), writers,  # type: ignore[arg-type]
-                                     hover)
+                lines += array_lines(c, self._previous_values.get(c.name), writers, hover)
                 values = c.data.get("values")  # (a heat map highlights no changed cells)
-                self._previous[c.name] = (flatten(values) if isinstance(values, list)
-                                          and not heat else None)
+                self._previous_values[c.name] = (flatten(values) if isinstance(values, list)
+                                                 and not heat else None)
             elif c.kind == "page":
                 lines += page_lines(c)
             elif c.kind == "window":
@@ -280,8 +288,8 @@ class SharedMemoryPanel(Panel):
             elif c.kind == "shm":
                 lines += shm_object_lines(c, snap)
             else:
-                lines += mmap_lines(c, self._previous.get(c.name))  # type: ignore[arg-type]
+                lines += mmap_lines(c, self._previous_windows.get(c.name))
                 at = int(c.data.get("window_at") or 0)
-                self._previous[c.name] = (at, c.data.get("window") if at
-                                          else c.data.get("preview"))
+                self._previous_windows[c.name] = (at, (c.data.get("window") if at
+                                                       else c.data.get("preview")) or "")
         self.show(lines)
