@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ipcviz.scenario.kinds import CHANNELS
-from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.telemetry.snapshot import Holder, Snapshot
 
 #: the name arrows use for the ipcviz runtime as a sender or receiver of signals
 RUNTIME = "ipcviz runtime"
@@ -279,8 +280,8 @@ class Sequence:
             if not receipt.left:
                 receipts.popleft()
 
-    def _semaphore(self, name: str, holders: object, at: float) -> None:
-        now = Counter(h.name for h in holders)  # type: ignore[attr-defined]
+    def _semaphore(self, name: str, holders: Iterable[Holder], at: float) -> None:
+        now = Counter(h.name for h in holders)
         before = self._holders.get(name, Counter())
         for worker in sorted(now.keys() | before.keys()):
             change = now[worker] - before[worker]

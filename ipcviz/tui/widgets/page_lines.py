@@ -20,8 +20,12 @@ def frame_text(frame: object, hidden: bool) -> str:
     return HIDDEN if hidden else "-"
 
 
+_YES_NO: dict[object, str] = {True: "yes", False: "no"}
+
+
 def yes_no(value: object) -> str:
-    return {True: "yes", False: "no"}.get(value, "-")  # type: ignore[call-overload]
+    """True and False in words; anything else (not known) as "-"."""
+    return _YES_NO.get(value, "-")
 
 
 def page_lines(c: ChannelView) -> list[Text]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ipcviz.channels.peers import Outsider
 from ipcviz.scenario import schema
@@ -21,6 +22,10 @@ from ipcviz.scenario.kinds import FD_STREAMS
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import ExitRequested
 from ipcviz.worker.steps import files, shm_names
+
+if TYPE_CHECKING:
+    from ipcviz.channels.page import PageEndpoint
+    from ipcviz.channels.window import WindowEndpoint
 from ipcviz.worker.steps.registry import compiles, describes, handles
 
 Step = Callable[[], None]
@@ -77,32 +82,32 @@ def write(row: WorkerRow, args: schema.WriteArgs) -> None:
         row.sleep(args.every)
 
 
-def note_page_access(row: WorkerRow, name: str, endpoint: object) -> None:
+def note_page_access(row: WorkerRow, name: str, endpoint: PageEndpoint) -> None:
     """After an access to a page: the address this process used and the frame behind it
     now (channels/page.py), the frame of its first access kept as well."""
     cells = row.cells
-    cells[row.counter(name, T.PAGE_ADDRESS)] = endpoint.address  # type: ignore[attr-defined]
-    frame = endpoint.frame()  # type: ignore[attr-defined]
+    cells[row.counter(name, T.PAGE_ADDRESS)] = endpoint.address
+    frame = endpoint.frame()
     if not cells[row.counter(name, T.FIRST_FRAME)]:
         cells[row.counter(name, T.FIRST_FRAME)] = frame
     cells[row.counter(name, T.LAST_FRAME)] = frame
 
 
-def touch_window(row: WorkerRow, name: str, endpoint: object, nbytes: int) -> None:
+def touch_window(row: WorkerRow, name: str, endpoint: WindowEndpoint, nbytes: int) -> None:
     """Touch `nbytes` of a window page by page (channels/window.py), then record what the
     kernel says of it: the mapping's resident pages, and the faults the touching took."""
     from ipcviz.channels.window import faults, rss_pages
 
     cells = row.cells
     minor, major = faults()
-    n = endpoint.touch(nbytes)  # type: ignore[attr-defined]
+    n = endpoint.touch(nbytes)
     minor_after, major_after = faults()
-    resident = rss_pages(endpoint.address)  # type: ignore[attr-defined]
-    cells[row.counter(name, T.PAGE_ADDRESS)] = endpoint.address  # type: ignore[attr-defined]
+    resident = rss_pages(endpoint.address)
+    cells[row.counter(name, T.PAGE_ADDRESS)] = endpoint.address
     cells[row.counter(name, T.READ_FAULTS)] += minor_after - minor + major_after - major
     cells[row.counter(name, T.READ_MAJOR_FAULTS)] += major_after - major
     cells[row.counter(name, T.RSS_PAGES)] = -1 if resident is None else resident
-    cells[row.counter(name, T.PAGES_TOUCHED)] = endpoint.pages_touched()  # type: ignore[attr-defined]
+    cells[row.counter(name, T.PAGES_TOUCHED)] = endpoint.pages_touched()
     cells[row.counter(name, T.BYTES_READ)] += n
 
 
