@@ -242,7 +242,8 @@ def performs_operation(steps: list) -> bool:
                for step in steps)
 
 
-def _check_init(cname: str, ch, size: int) -> Iterator[tuple[FieldPath, str]]:
+def _check_init(cname: str, ch: s.SharedArrayChannel, size: int
+                ) -> Iterator[tuple[FieldPath, str]]:
     """`init:` numbers (and arange's last one) must fit the array's dtype."""
     path = ("channels", cname, "init")
     if ch.init == "arange" and size > 1:
