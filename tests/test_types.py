@@ -11,11 +11,17 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import tomllib
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from .conftest import ROOT
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser as a package, when installed
+    tomllib = pytest.importorskip("tomli")
 
 PACKAGE = ROOT / "ipcviz"
 #: the most `type: ignore` comments the package may hold
