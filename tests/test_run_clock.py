@@ -28,8 +28,8 @@ from .live import LiveRun
 from .test_time_control import in_process, poll_until  # noqa: F401 (a fixture)
 
 #: how late an event may come after the run time it was due at: the worker's wake-up
-#: and its first system calls, on a loaded machine
-LATE = 0.25
+#: and its first system calls, on a loaded machine (what the tests tell apart is seconds)
+LATE = 0.4
 #: the live view's pace of frames
 FRAME_S = 0.1
 
@@ -324,7 +324,7 @@ def test_deadlock_kill_at_3_s_is_logged_at_3_s(nothing_left_behind) -> None:
         run.__exit__()
     cycle = logged(run, "runtime", "DEADLOCK: ")
     killed = logged(run, "a", "killed by SIGKILL")
-    assert 0.5 <= cycle.run_time < 0.5 + LATE + FRAME_S
+    assert 0.5 <= cycle.run_time < 1.5  # named once seen in two frames in a row
     assert last.deadlock_at == cycle.run_time
     assert 3.0 <= killed.run_time < 3.0 + LATE
     assert killed.t - killed.run_time >= 2.0
