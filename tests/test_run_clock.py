@@ -18,6 +18,7 @@ from ipcviz.protocol import ResumeRun, StepAll
 from ipcviz.runtime.sampler import Sampler
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text
+from ipcviz.telemetry import clock_cell
 from ipcviz.telemetry.recording_file import read_recording
 from ipcviz.telemetry.sequence import Sequence
 from ipcviz.telemetry.snapshot import EventView, Snapshot, WorkerView
@@ -165,6 +166,19 @@ def test_a_recording_carries_both_clocks(tmp_path, nothing_left_behind) -> None:
     assert len(wrote) == 2
     for event in events:
         assert abs(event["run_time"] - event["t"]) <= 0.002, event
+
+
+def test_the_clock_cell_reads_back_what_was_written() -> None:
+    """One int64 cell: a clock running at 1/64 since long before the machine booted (its
+    origin negative), one standing still, one never written."""
+    cell = clock_cell.running(now_us=1_000_000, clock_us=100_000_000, divisor=64)
+    assert cell < 0 and -2**63 <= cell < 2**63
+    assert clock_cell.read(cell, 1_000_000) == 100_000_000
+    assert clock_cell.read(cell, 1_000_064) == 100_000_001
+    assert clock_cell.divisor(cell) == 64
+    still = clock_cell.stopped(2_500_000)
+    assert clock_cell.read(still, 9**9) == 2_500_000 and clock_cell.divisor(still) is None
+    assert clock_cell.read(0, 123) is None and clock_cell.divisor(0) is None
 
 
 def test_a_sleeper_says_its_sleep_waits_for_the_run() -> None:
