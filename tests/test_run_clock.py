@@ -22,6 +22,7 @@ from ipcviz.telemetry import clock_cell
 from ipcviz.telemetry.recording_file import read_recording
 from ipcviz.telemetry.sequence import Sequence
 from ipcviz.telemetry.snapshot import EventView, Snapshot, WorkerView
+from ipcviz.tui.widgets.events import Entry
 from ipcviz.tui.widgets.workers import next_cell
 
 from .conftest import ROOT, SCENARIOS, run_cli
@@ -179,6 +180,25 @@ def test_the_clock_cell_reads_back_what_was_written() -> None:
     still = clock_cell.stopped(2_500_000)
     assert clock_cell.read(still, 9**9) == 2_500_000 and clock_cell.divisor(still) is None
     assert clock_cell.read(0, 123) is None and clock_cell.divisor(0) is None
+
+
+def repeats(*times: tuple[float, float]) -> str:
+    """The grouped line of SIGUSR1 sends at (wall time, run time) each."""
+    sent = [EventView(t, "w", "timeline: SIGUSR1 sent", "signal", run) for t, run in times]
+    entry = Entry(sent[0])
+    for event in sent[1:]:
+        entry.add(event)
+    return entry.repeats_text()
+
+
+def test_grouped_repeats_are_a_burst_by_the_wall_and_spaced_by_the_run_clock() -> None:
+    """Keys pressed 0.6 s apart while the run is held are no burst (each signal is handled
+    before the next comes), though the run clock stood still; in slow motion (1/4) sends
+    0.4 s apart on the wall are the file's 100 ms on the run clock."""
+    assert repeats((5.0, 2.0), (5.6, 2.0), (6.2, 2.0)) == (
+        " ×3, 600 ms apart (wall clock: the run was held)")
+    assert repeats((1.0, 0.25), (1.4, 0.35), (1.8, 0.45)) == " ×3, 100 ms apart"
+    assert repeats((1.0, 0.25), (1.001, 0.25), (1.002, 0.25)) == " ×3"
 
 
 def test_a_sleeper_says_its_sleep_waits_for_the_run() -> None:

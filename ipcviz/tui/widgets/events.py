@@ -40,16 +40,18 @@ class Entry:
 
     event: EventView
     count: int = 1
-    first_t: float | None = None
-    """When the first of the repeats happened (`event` holds the latest)."""
+    first: EventView | None = None
+    """The first of the repeats (`event` holds the latest)."""
     gaps: tuple[float, float] | None = None
-    """The shortest and longest time between two repeats in a row."""
+    """The shortest and longest wall-clock time between two repeats in a row."""
 
     def add(self, event: EventView) -> None:
-        """One more repeat, at `event.shown_t` (the run clock's time, as the log shows)."""
-        gap = max(0.0, event.shown_t - self.event.shown_t)
-        if self.first_t is None:
-            self.first_t = self.event.shown_t
+        """One more repeat. Gaps are the wall clock's: whether repeats came close enough
+        to be a burst is a fact of real time (a standard signal merges only while one is
+        pending), also when the run clock stood still between them."""
+        gap = max(0.0, event.t - self.event.t)
+        if self.first is None:
+            self.first = self.event
         self.gaps = (gap, gap) if self.gaps is None else (
             min(self.gaps[0], gap), max(self.gaps[1], gap))
         self.count += 1
@@ -57,19 +59,24 @@ class Entry:
 
     def repeats_text(self) -> str:
         """" ×5" for a burst, " ×5, 100 ms apart" for evenly spaced repeats, " ×5 over
-        1.20 s" otherwise: a grouped line never makes spaced events look like a burst."""
+        1.20 s" otherwise: a grouped line never makes spaced events look like a burst.
+        The spacing is the log's clock, the run clock (in slow motion, the file's
+        `interval:`), unless it stood still between them (the run held): then the wall
+        clock's, and the line says so."""
         if self.count <= 1:
             return ""
         shortest, longest = self.gaps or (0.0, 0.0)
         if longest < BURST_S:
             return f" ×{self.count}"
-        last = self.event.shown_t
-        spread = last - (last if self.first_t is None else self.first_t)
+        first, last = self.first or self.event, self.event
+        spread, note = last.shown_t - first.shown_t, ""
+        if spread <= 0 and last.run_time is not None:
+            spread, note = last.t - first.t, " (wall clock: the run was held)"
         if longest - shortest <= max(BURST_S, shortest / 4):
             spacing = spread / (self.count - 1)
             apart = f"{spacing * 1000:.0f} ms" if spacing < 1 else f"{spacing:.1f} s"
-            return f" ×{self.count}, {apart} apart"
-        return f" ×{self.count} over {spread:.2f} s"
+            return f" ×{self.count}, {apart} apart{note}"
+        return f" ×{self.count} over {spread:.2f} s{note}"
 
     def same(self, event: EventView) -> bool:
         return (event.worker, event.text, event.kind) == (
