@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from textual.css.query import DOMQuery
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -55,7 +56,7 @@ class LiveView(Protocol):
 
     def query(self, selector: type[WidgetType]) -> DOMQuery[WidgetType]: ...
 
-    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None: ...
 
     def push_screen(self, screen: Screen[ScreenResult],
