@@ -219,7 +219,7 @@ class WorkerRow:
         sleeper the stopped clock keeps from it will not move (runtime/whereabouts.py)."""
         cells, cell = self.cells, self.base + T.CTRL_CLOCK
         start = clock_cell.read(cells[cell], time.monotonic_ns() // 1000)
-        if start is None:  # no run clock: the wall clock, at the speed
+        if start is None or seconds <= 0:  # no run clock (or `sleep: 0`, a yield)
             self.set_op(T.OP_SLEEP)
             self._sleep_on_wall(seconds)
             return
