@@ -89,21 +89,24 @@ workers:
     steps:
       - read: {from: p, bytes: 16}
 """
-#: two workers that each finish a step at once: held at the start, `n` steps each exactly once
+#: two workers that each finish a step at once: held at the start, `n` steps each exactly
+#: once (not a sleep: a stepped sleep waits for the run clock, which stands still)
 SLEEPERS = """\
-name: Two sleepers
-description: Each worker sleeps a hundredth of a second, for ever.
+name: Two counters
+description: Each worker adds one to its own cell, for ever.
 start: held
 duration: 120
+channels:
+  c: {kind: shared_array, shape: [2]}
 workers:
   left:
     loop: true
     steps:
-      - sleep: 0.01
+      - increment: {array: c, index: 0, times: 1}
   right:
     loop: true
     steps:
-      - sleep: 0.01
+      - increment: {array: c, index: 1, times: 1}
 """
 #: a lesson that runs a program: a served session without --allow-exec never runs it
 WITH_PROGRAM = """\
