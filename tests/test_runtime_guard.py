@@ -231,7 +231,8 @@ def test_a_crowd_of_workers_runs_at_nice_19_a_lesson_at_10(nothing_left_behind,
             runtime.start()
             def niceness() -> set[int] | None:  # each sets its own, just after the fork
                 nice = {os.getpriority(os.PRIO_PROCESS, p.ident.pid) for p in runtime.procs}
-                return nice if len(nice) == 1 else None
+                # (all still at this process's own value: none has set its nice yet)
+                return nice if len(nice) == 1 and nice != {base} else None
 
             return wait_until(niceness, 10, message="one niceness for every worker")
         finally:
