@@ -147,9 +147,11 @@ class ChannelViews:
             data.update(window_views(r.column))
         elif r.kind == "pipe":
             data.update(self._pipe_ends(r.name))
-        if r.kind in ("pipe", "fifo") and self._ends.get(r.name) == ((), ()):
+        if (r.kind in ("pipe", "fifo") and self._ends.get(r.name) == ((), ())
+                and any(p.roles.get(r.name) for p in self.runtime.procs)):
             # only programs (`exec:`) use it: no step counted its bytes, and zeros would
-            # be false beside the bytes in its buffer (strace counts: program facts)
+            # be false beside the bytes in its buffer (strace counts: program facts); a
+            # pipe nobody uses is counted as any other (0 written, 0 read)
             del data["bytes_written"], data["bytes_read"]
             data["uncounted"] = True
             data["traced_bytes"] = {  # what strace saw each traced program move here
