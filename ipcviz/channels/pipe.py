@@ -18,7 +18,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ipcviz.channels.base import Broken, Channel
-from ipcviz.scenario.plan import KEPT_PREFIX
+
+#: a role "kept read" or "kept write": the worker holds that end of a pipe from its fork
+#: on, though no step of it uses the end (`keeps:`, scenario/keeps.py); the runtime does
+#: not count it as a need, so its own copy is released as if the worker had none
+KEPT_PREFIX = "kept "
 
 F_SETPIPE_SZ = 1031
 F_GETPIPE_SZ = 1032
@@ -89,7 +93,7 @@ class StreamEndpoint:
 
 def _held(roles: set[str]) -> set[str]:
     """The ends ("read", "write") a worker with these roles holds: the ends its steps use
-    and those it keeps unused (a role "kept write": scenario/plan.py KEPT_PREFIX). Only
+    and those it keeps unused (a role "kept write": KEPT_PREFIX, which the plan uses). Only
     the first are needs: `release` closes the runtime's copy of an end only kept."""
     return {role.removeprefix(KEPT_PREFIX) for role in roles}
 

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ipcviz.channels.pipe import KEPT_PREFIX
 from ipcviz.scenario import schema
 from ipcviz.scenario.kinds import CHANNELS, STEPS
 from ipcviz.scenario.programs import exec_roles
-
-#: a role "kept read" or "kept write": the worker holds that end of a pipe from its fork
-#: on, though no step of it uses the end (`keeps:`, scenario/keeps.py); the runtime does
-#: not count it as a need, so its own copy is released as if the worker had none
-KEPT_PREFIX = "kept "
 
 #: The target "row" of `signal: {to: parent}` (the runtime has no row of its own).
 PARENT_TARGET = -1
