@@ -35,8 +35,10 @@ PROGRAM_KEYS = frozenset({"pid", "state", "blocked_on", "exit", "restarts", "zom
 _BYTES = frozenset({"bytes_written", "bytes_read"})
 _QUEUE = frozenset({"messages_sent", "messages_received", "bytes_sent", "bytes_received",
                     "depth", "max_depth", "capacity", "empty_receives"})
-_PIPE = _BYTES | {"buffered", "max_buffered", "capacity", "interrupted_reads",
-                  "restarted_reads"}
+_PIPE = _BYTES | {"buffered", "max_buffered", "capacity"}
+#: a pipe's or FIFO's reads that a signal interrupted or restarted: counted only where a
+#: worker reads it with `interruptible: true` (worker/eintr.py)
+_EINTR = frozenset({"interrupted_reads", "restarted_reads"})
 #: an anonymous pipe's ends still open, counted in every process of the run (/proc)
 _PIPE_ENDS = frozenset({"write_ends_open", "read_ends_open"})
 #: the keys an `expect:` may check in a channel's entry, by kind (the entry has more:
@@ -51,7 +53,7 @@ CHANNEL_KIND_KEYS: dict[str, frozenset[str]] = {
                                "sum", "initial_sum"}),
     "semaphore": frozenset({"value", "holder", "waiters", "handoff", "busy", "held",
                            "max_held"}),
-    "mmap": _BYTES | {"path"},
+    "mmap": _BYTES | {"path", "size"},
     "shm": _BYTES | {"path", "in_dev_shm", "size", "declared_size", "contents",
                      "unlinked_by_runtime"},
     "file": _BYTES | {"records_written", "records_read", "torn_reads", "path"},
@@ -99,6 +101,10 @@ def channel_keys(scn: s.Scenario, name: str) -> frozenset[str]:
         keys |= {"dropped"} if datagrams else {"connections"}
         if spec.family == "tcp":  # its listener's accept queue (channels/tcp_table.py)
             keys |= {"accept_queue", "max_accept_queue"}
+    if spec.kind in ("pipe", "fifo") and any(
+            step.kind == "read" and step.args.from_ == name and step.args.interruptible
+            for worker in scn.workers.values() for step in s.all_steps(worker.steps)):
+        keys |= _EINTR
     if name in scn.compare:
         keys |= COMPARE_KEYS
     return keys

@@ -227,7 +227,7 @@ CHANNELS: dict[str, ChannelKind] = {
     "page": ChannelKind(
         m.PageChannel, "ipcviz.channels.page:PageChannel", "bytes", "memory", "write/read",
         last_read=True, label="one page of memory",
-        keys=frozenset({"bytes_written", "bytes_read", "shared", "same_address",
+        keys=frozenset({"bytes_written", "bytes_read", "shared", "size", "same_address",
                         "same_frame_first", "same_frame_last", "frames_hidden",
                         "values_read"}),
         data={"bytes_written": int, "bytes_read": int, "moved": int, "rank": int,
