@@ -119,7 +119,7 @@ def test_a_step_on_the_wrong_kind_names_the_kinds_from_the_table() -> None:
         load_text(text, "k.yaml")
     assert err.value.lines == [
         "k.yaml:7:21: workers.w.steps[0].write.to: 'write' does not work on shared_array 'a' "
-        "(use increment/set; 'write' is for pipe, fifo, socket, mmap, file, page)",
+        "(use increment/set; 'write' is for pipe, fifo, socket, mmap, file, page, shm)",
         "k.yaml:8:37: workers.w.steps[1].increment.lock: 'acquire' does not work on pipe 'l' "
         "(use write/read; 'acquire' is for semaphore)",
     ]

@@ -84,11 +84,13 @@ questions:
         "f.yaml:7:22: questions[0].answer.worker: unknown worker 'nobody' (one process: "
         "w.0, w.1)",
         "f.yaml:9:34: questions[1].answer.depthh: unknown key 'depthh' (keys: buffered, "
-        "bytes_read, bytes_written, capacity, kind, max_buffered)",
+        "bytes_read, bytes_written, capacity, kind, max_buffered, read_ends_open, "
+        "write_ends_open)",
         "f.yaml:11:22: questions[2].answer.worker: unknown worker 'w' (one process: w.0, "
         "w.1)",
         "f.yaml:13:13: questions[3].answer: needs exactly one key of the channel (keys: "
-        "buffered, bytes_read, bytes_written, capacity, kind, max_buffered)",
+        "buffered, bytes_read, bytes_written, capacity, kind, max_buffered, read_ends_open, "
+        "write_ends_open)",
     ]
 
 

@@ -114,7 +114,7 @@ def test_a_step_with_a_wrong_shape_gives_no_reference_line() -> None:
     assert _lines(text) == [
         "f.yaml:6:32: workers.a.steps[0].write.data: Input should be a valid string (got 5)",
         "f.yaml:7:17: workers.a.steps[1].write.too: unknown field 'too' "
-        "(allowed: data, size, to, every, from_read)",
+        "(allowed: data, size, to, every, at, from_read)",
         "f.yaml:8:62: workers.a.steps[2].repeat.steps[0].read.block: Input should be a "
         "valid boolean (got 1)",
     ]
@@ -205,7 +205,7 @@ def test_a_broken_timeline_entry_or_trigger_gives_only_its_own_line() -> None:
         "f.yaml:4:10: timeline[0].at: Input should be a valid number (got 'soon')",
         "f.yaml:5:19: timeline[1].stop: unknown worker 'yy' (workers: a)",
         "f.yaml:7:24: triggers[0].labl: unknown field 'labl' (allowed: signal, kill, stop, "
-        "cont, restart, lock, pause_steps, resume_steps, key, label)",
+        "cont, restart, lock, pause_steps, resume_steps, close, key, label)",
         "f.yaml:8:20: triggers[1].cont: unknown worker 'xx' (workers: a)",
     ]
 
@@ -215,7 +215,8 @@ def test_every_unknown_key_of_a_mapping_has_its_line() -> None:
     run, and the worker's steps are still checked."""
     text = ("workers:\n  a:\n    cnt: 2\n    spwned: true\n    steps:\n"
             "      - write: {to: q, data: x}\n")
-    allowed = "(allowed: count, handlers, block, loop, restart, spawned, steps, exec, cwd, env, stdin, stdout, attach, ready, trace)"
+    allowed = ("(allowed: count, handlers, sa_flags, block, loop, restart, spawned, steps, exec, "
+               "cwd, env, stdin, stdout, attach, ready, trace, keeps)")
     assert _lines(text) == [
         f"f.yaml:3:5: workers.a.cnt: unknown field 'cnt' {allowed}",
         f"f.yaml:4:5: workers.a.spwned: unknown field 'spwned' {allowed}",
