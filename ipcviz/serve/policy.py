@@ -69,7 +69,10 @@ class ServedPolicy:
 
         model = scenario.model
         names = programs(model)
-        if names and not self.allow_exec:
+        # a bundled lesson's programs are ours (fixed command lines, checked as the runtime
+        # checks them); watching a process outside the run (`attach:`) never is
+        ours = scenario.bundled and not any(w.attach for w in model.workers.values())
+        if names and not self.allow_exec and not ours:
             return (f"worker '{names[0]}' runs or watches a program (exec:, attach:), which a "
                     "served session does not do unless the server was started with "
                     "--allow-exec")
