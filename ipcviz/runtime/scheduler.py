@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
-
 import numpy as np
 
 from ipcviz.channels.base import Channel
@@ -52,43 +50,10 @@ from ipcviz.runtime.schedule_terms import (  # (the names the scheduler's users 
     parse_schedule,
     speed_problem,
 )
-from ipcviz.runtime.whereabouts import Proc, Whereabouts
+from ipcviz.runtime.whereabouts import Proc, Runtime, Whereabouts
 from ipcviz.telemetry import clock_cell
 from ipcviz.telemetry import table as T
 
-
-class Child(Protocol):
-    """What the scheduler reads of a child a worker spawned."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def row(self) -> int: ...
-
-    @property
-    def exit(self) -> int | str | None: ...
-
-
-class Runtime(Protocol):
-    """What the scheduler reads of the runtime that owns it (typed here so that the
-    runtime's module and this one do not import each other)."""
-
-    @property
-    def table(self) -> T.Table | None: ...
-
-    @property
-    def channels(self) -> Sequence[Channel]: ...
-
-    @property
-    def procs(self) -> Sequence[Proc]: ...
-
-    def spawned(self) -> Sequence[Child]: ...
-
-    @property
-    def elapsed(self) -> float: ...
-
-    def log(self, worker: str, text: str, kind: str, at: float | None = None) -> None: ...
 
 class Scheduler:
     """The run-wide mode of one Runtime. The runtime calls `attach` once its table exists

@@ -2,16 +2,19 @@
 its own `p`, moving, blocked in the kernel, asleep until a run clock that stands still
 reaches its sleep's end, stopped or exited. Read from the worker's
 control cells of the telemetry table and from /proc, with the words of why a worker
-that is not held cannot take a step."""
+that is not held cannot take a step. Also what the scheduler reads of the runtime that
+owns it (`Runtime`, `Proc`, `Child`: typed here so that the runtime's module and the
+scheduler's do not import each other)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal, Protocol
 
 import numpy as np
 
+from ipcviz.channels.base import Channel
 from ipcviz.host.process import ProcessIdentity, read_stat
 from ipcviz.signals import signal_name
 from ipcviz.telemetry import clock_cell
@@ -41,6 +44,40 @@ class Proc(Protocol):
 
     @property
     def runs_program(self) -> bool: ...
+
+
+class Child(Protocol):
+    """What the scheduler reads of a child a worker spawned."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def row(self) -> int: ...
+
+    @property
+    def exit(self) -> int | str | None: ...
+
+
+class Runtime(Protocol):
+    """What the scheduler reads of the runtime that owns it (typed here so that the
+    runtime's module and this one do not import each other)."""
+
+    @property
+    def table(self) -> T.Table | None: ...
+
+    @property
+    def channels(self) -> Sequence[Channel]: ...
+
+    @property
+    def procs(self) -> Sequence[Proc]: ...
+
+    def spawned(self) -> Sequence[Child]: ...
+
+    @property
+    def elapsed(self) -> float: ...
+
+    def log(self, worker: str, text: str, kind: str, at: float | None = None) -> None: ...
 
 
 class Whereabouts:
