@@ -36,7 +36,7 @@ naming one; the scheduler says so too, rather than wait).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 import numpy as np
 
 from ipcviz.channels.base import Channel
