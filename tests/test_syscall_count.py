@@ -145,3 +145,52 @@ def test_a_user_without_access_gets_one_line(nothing_left_behind) -> None:
     line = text.decode()
     assert line.startswith("the kernel's count of system calls is not readable here")
     assert "\n" not in line
+
+
+def test_one_call_counted_and_only_where_it_succeeded(nothing_left_behind) -> None:
+    """Writes into a non-blocking pipe until it is full: every write returns, the last
+    one with EAGAIN; the successful ones are exactly those that moved a message."""
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    moved = refused = 0
+    every = SyscallCounter(call="write")
+    succeeded = SyscallCounter(call="write", succeeded=True)
+    try:
+        every.start()
+        succeeded.start()
+        while not refused:
+            try:
+                os.write(w, MESSAGE)
+                moved += 1
+            except BlockingIOError:
+                refused += 1
+        assert moved > 0
+        assert (succeeded.read(), every.read()) == (moved, moved + 1)
+    finally:
+        every.close()
+        succeeded.close()
+        os.close(r)
+        os.close(w)
+
+
+def test_a_counter_of_reads_leaves_out_its_own(nothing_left_behind) -> None:
+    r, w = os.pipe()
+    counter = SyscallCounter(call="read")
+    try:
+        counter.start()
+        assert counter.read() == 0
+        for _ in range(N):
+            os.write(w, MESSAGE)
+            os.read(r, len(MESSAGE))
+        assert counter.read() == N
+        assert counter.read() == N
+    finally:
+        counter.close()
+        os.close(r)
+        os.close(w)
+
+
+@pytest.mark.parametrize("name", ["../../raw_syscalls/sys_enter", "Write", "no_such_call"])
+def test_a_call_that_is_not_one_is_an_error(name: str) -> None:
+    with pytest.raises(OSError):
+        SyscallCounter(call=name)

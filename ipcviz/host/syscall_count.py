@@ -13,6 +13,11 @@ What it needs: the tracepoint's id from tracefs (readable by root only, on most
 systems) and perf_event_open allowed to this user; `unavailable` says in one line why
 not. A counter on this process counts its own reads of the counter; `read` leaves them
 out, so what it returns is only what the process did in between.
+
+A counter may also count one call by name (`call="write"`: the tracepoint
+`syscalls:sys_exit_write`, one per call that returned), and only the calls that
+succeeded (`succeeded=True`: the kernel's filter `ret >= 0`), so a write that moved a
+message is told from one that failed with EAGAIN and sent the process to wait.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import errno
 import fcntl
 import os
 import platform
+import re
 import struct
 
 __all__ = ["SyscallCounter", "unavailable"]
@@ -32,19 +38,27 @@ _SYSCALL_NUMBERS = {"x86_64": 298, "aarch64": 241, "riscv64": 241, "i686": 336,
 #: where tracefs is mounted, the current place first
 _TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 _EVENT = "events/raw_syscalls/sys_enter/id"
+_CALL_EVENT = "events/syscalls/sys_exit_{}/id"
+_CALL_NAME = re.compile(r"[a-z0-9_]{1,40}")
 _PERF_TYPE_TRACEPOINT = 2
 _ATTR_SIZE = 128  # PERF_ATTR_SIZE_VER7 and larger: the kernel accepts any known size
 _FLAG_DISABLED = 1  # created stopped; `start` enables it
 _IOC_ENABLE, _IOC_RESET = 0x2400, 0x2403
+#: PERF_EVENT_IOC_SET_FILTER, _IOW('$', 6, char *) on a 64-bit machine
+_IOC_SET_FILTER = 0x40082406 if struct.calcsize("P") == 8 else 0x40042406
 _COUNT = struct.Struct("=Q")
 
 
-def _tracepoint_id() -> int:
-    """The id of raw_syscalls:sys_enter (OSError: tracefs is not there or not readable)."""
+def _tracepoint_id(call: str | None = None) -> int:
+    """The id of raw_syscalls:sys_enter, or of syscalls:sys_exit_CALL (OSError: tracefs
+    is not there or not readable, or no such call)."""
+    if call is not None and not _CALL_NAME.fullmatch(call):
+        raise OSError(errno.EINVAL, f"no system call named {call!r}")
+    event = _EVENT if call is None else _CALL_EVENT.format(call)
     last: OSError = FileNotFoundError(errno.ENOENT, "tracefs is not mounted")
     for root in _TRACEFS:
         try:
-            with open(os.path.join(root, _EVENT), "rb") as f:
+            with open(os.path.join(root, event), "rb") as f:
                 return int(f.read().strip())
         except OSError as exc:
             last = exc
@@ -64,15 +78,18 @@ def unavailable() -> str | None:
 
 
 class SyscallCounter:
-    """The system calls that process `pid` (0: this one) enters from `start` on."""
+    """The system calls that process `pid` (0: this one) enters from `start` on: all of
+    them, or only the `call` of that name (counted as it returns; `succeeded`: only the
+    returns that were not an error)."""
 
-    def __init__(self, pid: int = 0) -> None:
+    def __init__(self, pid: int = 0, call: str | None = None, succeeded: bool = False
+                 ) -> None:
         number = _SYSCALL_NUMBERS.get(platform.machine())
         if number is None:
             raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
         attr = bytearray(_ATTR_SIZE)
         struct.pack_into("=IIQQQQQ", attr, 0, _PERF_TYPE_TRACEPOINT, _ATTR_SIZE,
-                         _tracepoint_id(), 0, 0, 0, _FLAG_DISABLED)
+                         _tracepoint_id(call), 0, 0, 0, _FLAG_DISABLED)
         libc = ctypes.CDLL(None, use_errno=True)
         libc.syscall.restype = ctypes.c_long
         fd = libc.syscall(ctypes.c_long(number), ctypes.create_string_buffer(bytes(attr)),
@@ -83,7 +100,14 @@ class SyscallCounter:
             raise OSError(code, os.strerror(code))
         self.fd: int = fd
         self.pid = pid
+        self.call = call
         os.set_inheritable(fd, False)
+        if succeeded:
+            text = ctypes.create_string_buffer(b"ret >= 0")
+            if libc.ioctl(ctypes.c_int(fd), ctypes.c_ulong(_IOC_SET_FILTER), text) != 0:
+                code = ctypes.get_errno()
+                os.close(fd)
+                raise OSError(code, os.strerror(code))
         #: reads of a counter on this process, each of them counted by it
         self._own_reads = 0
 
@@ -97,9 +121,11 @@ class SyscallCounter:
         """The system calls entered since `start`, without this counter's own reads. A
         counter on another process keeps its count after that process has exited."""
         count = _COUNT.unpack(os.read(self.fd, _COUNT.size))[0]
-        if self.pid == 0:
+        if self.pid == 0 and self.call in (None, "read"):
+            # every call is counted as it enters (this read too); a read, as it returns
+            # (the reads before this one)
+            count -= self._own_reads + (self.call is None)
             self._own_reads += 1
-            count -= self._own_reads
         return int(count)
 
     def close(self) -> None:
