@@ -4,6 +4,8 @@ Python loop doing the same transfer, side by side in one run (target: ipcviz / b
 
     python bench/mechanisms.py             (5 rounds of each, about 2 minutes)
     python bench/mechanisms.py --rounds 9
+    python bench/mechanisms.py --against /tmp/old   (a second checkout, e.g. `git worktree
+                                                     add /tmp/old HEAD` before a change)
 
 Each pair runs alone (in the lesson all five race at once, sharing the CPUs): the same
 block sizes as the lesson (64 KiB writes to a pipe, a FIFO, a Unix and a TCP socket;
@@ -34,6 +36,7 @@ DURATION = 1.0
 BLOCK = 65536
 MESSAGE = 8184
 MAPPING = 1 << 20
+ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def _pair(write: Callable[[float], None], read: Callable[[], int]) -> float:
@@ -237,13 +240,15 @@ def at_nice(bare: Callable[[], float], nice: int) -> float:
     return float(out)
 
 
-def through_ipcviz(text: str) -> float:
+def through_ipcviz(text: str, tree: str | None = None) -> float:
+    """The pair's rate through `ipcviz run` (of the checkout `tree`: its package is
+    imported first when run from there; None: this one)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "pair.yaml"
         path.write_text(f"duration: {DURATION}\ncompare: [c]\n" + text)
         out = subprocess.run([sys.executable, "-m", "ipcviz", "run", str(path), "--headless",
                               "--json"], capture_output=True, text=True, check=True,
-                             timeout=120).stdout
+                             timeout=120, cwd=tree or ROOT).stdout
     summary = json.loads(out)
     return summary["channels"]["c"]["moved"] / summary["duration_s"]
 
@@ -252,24 +257,24 @@ def median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2]
 
 
-def run(rounds: int, only: list[str] | None = None, nice: int = 0
-        ) -> list[tuple[str, list[float], list[float]]]:
-    """(mechanism, bare rates, ipcviz rates), `rounds` of each, alternating; the bare
-    pair at `nice`."""
+def run(rounds: int, only: list[str] | None = None, nice: int = 0,
+        against: str | None = None) -> list[tuple[str, list[float], list[float], list[float]]]:
+    """(mechanism, bare rates, ipcviz rates, rates of the checkout `against`), `rounds` of
+    each, alternating (the order turns each round); the bare pair at `nice`."""
     rows = []
     for name, (text, bare) in SCENARIOS.items():
         if only and name.split()[0] not in only:
             continue
-        raw: list[float] = []
-        ours: list[float] = []
+        rates: dict[str, list[float]] = {"bare": [], "ours": [], "other": []}
+        sides: list[tuple[str, Callable[[], float]]] = [
+            ("bare", lambda: at_nice(bare, nice)), ("ours", lambda: through_ipcviz(text))]
+        if against:
+            sides.append(("other", lambda: through_ipcviz(text, against)))
         for round_ in range(rounds):
-            if round_ % 2:
-                ours.append(through_ipcviz(text))
-                raw.append(at_nice(bare, nice))
-            else:
-                raw.append(at_nice(bare, nice))
-                ours.append(through_ipcviz(text))
-        rows.append((name, raw, ours))
+            turn = round_ % len(sides)
+            for key, measure in sides[turn:] + sides[:turn]:
+                rates[key].append(measure())
+        rows.append((name, rates["bare"], rates["ours"], rates["other"]))
     return rows
 
 
@@ -279,16 +284,22 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="first words of the mechanisms to run")
     parser.add_argument("--bare-nice", type=int, default=0,
                         help="run the bare pair at this nice value (ipcviz's workers: 10)")
+    parser.add_argument("--against", metavar="DIR",
+                        help="a second checkout, measured in the same rounds (before/after)")
     args = parser.parse_args()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
     if args.bare_nice:
         print(f"the bare pair at nice {args.bare_nice}")
-    for name, raw, ours in run(args.rounds, args.only, args.bare_nice):
+    for name, raw, ours, other in run(args.rounds, args.only, args.bare_nice, args.against):
         ratio = median(ours) / median(raw)
         print(f"throughput {name:<26} ipcviz {median(ours) / 1e6:8.1f} MB/s "
               f"[{min(ours) / 1e6:.0f}-{max(ours) / 1e6:.0f}]  bare {median(raw) / 1e6:8.1f} "
               f"MB/s [{min(raw) / 1e6:.0f}-{max(raw) / 1e6:.0f}]  target >= 0.90  "
               f"ratio {ratio:.2f}", flush=True)
+        if other:
+            print(f"  {args.against:<35} {median(other) / 1e6:8.1f} MB/s "
+                  f"[{min(other) / 1e6:.0f}-{max(other) / 1e6:.0f}]  ratio "
+                  f"{median(other) / median(raw):.2f}", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -23,7 +23,19 @@ class ServerEndpoint:
     A spawned handler (`one_client`) owns one connection at a time: a server worker
     per client, the classic pre-fork model. A connection from outside the run (`peers`)
     is closed unread and reported to `refusals`.
+
+    A read looks for new connections only when it needs to: with no client yet, when no
+    client has data, when the last wait saw one arrive, and otherwise every ACCEPT_EVERY
+    reads (so a busy client cannot keep a second one waiting for long). An accept() that
+    finds nobody costs a system call and an exception, which before every read of a
+    busy stream was a good part of the read's own cost. The poll objects the waits use
+    are made once and made again only when the connections change.
     """
+
+    #: reads of connected clients between two looks for new connections
+    ACCEPT_EVERY = 32
+    #: a connection's byte stream (the steps' socket fast paths apply: socket_steps.py)
+    byte_stream = True
 
     def __init__(self, listener: socket.socket, one_client: bool = False,
                  peers: PeerCheck | None = None):
@@ -34,15 +46,20 @@ class ServerEndpoint:
         self.refusals = Refusals()
         self.clients: list[socket.socket] = []
         self.last: socket.socket | None = None
-        self._pending = b""
-        self._pending_from: socket.socket | None = None
+        self._reads = 0
+        self._poll_in: select.poll | None = None
+        self._poll_out: tuple[socket.socket | None, select.poll] | None = None
 
-    def _accept_all(self) -> None:
+    def _accept_all(self) -> bool:
+        """Accept every connection waiting (the run's; an outsider's is refused); True
+        when a client was added."""
+        self._reads = 0
+        added = False
         while not (self.one_client and self.clients):
             try:
                 conn, _ = self.listener.accept()
             except (BlockingIOError, InterruptedError):
-                return
+                break
             outsider = self.peers.stream(conn) if self.peers is not None else None
             if outsider is not None:
                 conn.close()
@@ -50,12 +67,23 @@ class ServerEndpoint:
                 continue
             conn.setblocking(False)
             self.clients.append(conn)
+            added = True
+        if added:
+            self._poll_in = None
+        return added
 
     def read_some(self, nbytes: int) -> bytes | None:
         """Bytes from the first client that has some; None if none has (b'' never: a
         client that closed is just dropped)."""
-        self._accept_all()
-        for conn in list(self.clients):
+        if not self.clients or self._reads >= self.ACCEPT_EVERY:
+            self._accept_all()
+        data = self._read_clients(nbytes)
+        if data is None and self._accept_all():
+            data = self._read_clients(nbytes)
+        return data
+
+    def _read_clients(self, nbytes: int) -> bytes | None:
+        for conn in tuple(self.clients):
             try:
                 data = conn.recv(nbytes)
             except BlockingIOError:
@@ -64,19 +92,28 @@ class ServerEndpoint:
                 data = b""
             if not data:
                 self.clients.remove(conn)
+                self._poll_in = None
+                if self.last is conn:
+                    self.last = None
                 conn.close()
                 continue
             self.last = conn
+            self._reads += 1
             return data
         return None
 
     def wait_readable(self, timeout_ms: int | None = None) -> None:
-        poller = select.poll()
-        if not (self.one_client and self.clients):
-            poller.register(self.listener, select.POLLIN)
-        for conn in self.clients:
-            poller.register(conn, select.POLLIN)
-        poller.poll(timeout_ms)
+        poller = self._poll_in
+        if poller is None:
+            poller = self._poll_in = select.poll()
+            if not (self.one_client and self.clients):
+                poller.register(self.listener, select.POLLIN)
+            for conn in self.clients:
+                poller.register(conn, select.POLLIN)
+        listener = self.listener.fileno()
+        for fd, _ in poller.poll(timeout_ms):
+            if fd == listener:  # a connection waits: the next read accepts it
+                self._reads = self.ACCEPT_EVERY
 
     def write_some(self, data: memoryview) -> int:
         target = self.last or (self.clients[0] if self.clients else None)
@@ -90,9 +127,13 @@ class ServerEndpoint:
 
     def wait_writable(self, timeout_ms: int | None = 200) -> None:
         target = self.last or (self.clients[0] if self.clients else None)
-        poller = select.poll()
-        poller.register(target or self.listener, select.POLLOUT if target else select.POLLIN)
-        poller.poll(timeout_ms)
+        cached = self._poll_out
+        if cached is None or cached[0] is not target:
+            poller = select.poll()
+            poller.register(target or self.listener,
+                            select.POLLOUT if target else select.POLLIN)
+            cached = self._poll_out = (target, poller)
+        cached[1].poll(timeout_ms)
 
     def for_roles(self, roles: set[str]) -> ServerEndpoint:
         """A spawned handler: the same listener, its own (single) connection."""
@@ -102,11 +143,16 @@ class ServerEndpoint:
 class ClientEndpoint:
     """A client: connects on first use, then reads and writes on that one connection."""
 
+    #: a connection's byte stream (the steps' socket fast paths apply: socket_steps.py)
+    byte_stream = True
+
     def __init__(self, family: int, address: SocketAddress, peers: PeerCheck | None = None):
         self.family = family
         self.address = address
         self.peers = peers
         self.conn: socket.socket | None = None
+        self._poll_in: select.poll | None = None
+        self._poll_out: select.poll | None = None
 
     def _connected(self) -> socket.socket:
         if self.conn is None:
@@ -124,9 +170,10 @@ class ClientEndpoint:
             return 0
 
     def wait_writable(self, timeout_ms: int | None = None) -> None:
-        poller = select.poll()
-        poller.register(self._connected(), select.POLLOUT)
-        poller.poll(timeout_ms)
+        if self._poll_out is None:  # (one connection for the endpoint's life: made once)
+            self._poll_out = select.poll()
+            self._poll_out.register(self._connected(), select.POLLOUT)
+        self._poll_out.poll(timeout_ms)
 
     def read_some(self, nbytes: int) -> bytes | None:
         try:
@@ -137,9 +184,10 @@ class ClientEndpoint:
             return b""
 
     def wait_readable(self, timeout_ms: int | None = None) -> None:
-        poller = select.poll()
-        poller.register(self._connected(), select.POLLIN)
-        poller.poll(timeout_ms)
+        if self._poll_in is None:
+            self._poll_in = select.poll()
+            self._poll_in.register(self._connected(), select.POLLIN)
+        self._poll_in.poll(timeout_ms)
 
     def for_roles(self, roles: set[str]) -> ClientEndpoint:
         return ClientEndpoint(self.family, self.address, self.peers)

@@ -21,7 +21,7 @@ from ipcviz.worker import eintr
 from ipcviz.scenario.kinds import FD_STREAMS
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import ExitRequested
-from ipcviz.worker.steps import files, shm_names
+from ipcviz.worker.steps import files, shm_names, socket_steps
 
 if TYPE_CHECKING:
     from ipcviz.channels.page import PageEndpoint
@@ -48,6 +48,11 @@ def compile_write(row: WorkerRow, args: schema.WriteArgs) -> Step:
         fast = _fast_write(row, args)
         if fast is not None:
             return fast
+    socket_fast = socket_steps.fast_write(
+        row, args, lambda: write(row, args), lambda view: write_all(row, args.to, view),
+        lambda endpoint: watch_refusals(row, args.to, endpoint))
+    if socket_fast is not None:
+        return socket_fast
     return lambda: write(row, args)
 
 
@@ -73,13 +78,23 @@ def write(row: WorkerRow, args: schema.WriteArgs) -> None:
     elif kind == "file":
         files.write_record(row, args.to, bytes(view))
     elif write_all(row, args.to, view):
-        row.last_written[args.to] = bytes(view)
+        row.last_written[args.to] = _whole_bytes(view)
         if kind == "socket":  # one write (one datagram, on a datagram socket)
             row.cells[row.counter(args.to, T.WRITES)] += 1
     else:
         return
     if args.every:
         row.sleep(args.every)
+
+
+def _whole_bytes(view: memoryview) -> bytes:
+    """The bytes `view` shows: the object it was made from when that is all of it (a
+    step's payload, made once), a copy otherwise: copying a big block at every write
+    was a good part of what a write to a socket cost."""
+    obj = view.obj
+    if type(obj) is bytes and len(obj) == view.nbytes:
+        return obj
+    return bytes(view)
 
 
 def note_page_access(row: WorkerRow, name: str, endpoint: PageEndpoint) -> None:
@@ -207,7 +222,10 @@ def compile_read(row: WorkerRow, args: schema.ReadArgs) -> Step:
         return eintr.compile_read(row, args)
     read_fd = fast_read_fd(row, args)
     if read_fd is None:
-        return lambda: read(row, args)
+        return socket_steps.fast_read(
+            row, args, lambda: read(row, args),
+            lambda endpoint: watch_refusals(row, args.from_, endpoint)
+        ) or (lambda: read(row, args))
     nbytes, cells = args.bytes, row.cells
     cell = row.counter(args.from_, T.BYTES_READ)
     seen_cell = row.counter(args.from_, T.LAST_READ)
