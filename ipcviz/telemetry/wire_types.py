@@ -165,7 +165,7 @@ CHANNEL_DATA: dict[str, dict[str, Any]] = {
     "queue": {"bytes_received": int, "bytes_sent": int, "capacity": int | Literal["unbounded"],
               "depth": int, "max_depth": int, "messages_received": int, "messages_sent": int,
               "refused": int, "empty_receives": int, "spool_bytes": int, "moved": int,
-              "rank": int, "mb_per_s": NUMBER},
+              "rank": int, "mb_per_s": NUMBER, "waiting_senders": int},
     "rpc": {**{k: int for k in ("answered", "bytes_read", "bytes_written", "calls",
                                 "connections", "errors", "executed", "executed_twice",
                                 "gave_up", "in_flight", "retries", "timeouts", "moved",
