@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 #: milliseconds later
 REREADS = 5
 REREAD_PAUSE = 0.0005
+#: ... and how many more times (each after REREAD_PAUSE * 2**REREADS) while no reading
+#: has been whole and kept every relation yet: about FIRST_WAIT in all
+FIRST_REREADS = 15
 #: how many times the last reading of a run is taken again until it is whole
 FINAL_TRIES = 8
 
@@ -185,8 +188,13 @@ class Sampler:
                 break
             self.procs.fresh = False  # this tick's /proc readings stand
             last = self.moments.last
-            if moment.whole and tries < REREADS:
-                time.sleep(REREAD_PAUSE * 2 ** tries)
+            # with no earlier whole reading to show instead (the run's first frames), a
+            # reading not whole or breaking a relation is taken again, as many times as
+            # fit in about FIRST_WAIT: a sender whose blocking send the kernel completed
+            # counts it only once the machine's load lets it run
+            if (moment.whole and tries < REREADS) or (
+                    last is None and tries < REREADS + FIRST_REREADS):
+                time.sleep(REREAD_PAUSE * 2 ** min(tries, REREADS))
                 tries += 1
                 stats.rereads += 1
                 moment = self._read(kids)
