@@ -85,7 +85,8 @@ def signal_gap_reason(sig: str, sent: int, received: int, masks: dict[str, list[
     if exit == sig:  # the one that killed it is never counted; any others were not either
         more = sent - received - 1
         return "its default action killed the process" + (
-            f"; {more} more not received before it ended" if more > 0 else "")
+            f"; {more} more not counted (discarded while ignored, or not handled before "
+            "it ended)" if more > 0 else "")
     if sig == "SIGKILL":
         return "kills at once: never counted (it cannot be caught)"
     if sig == "SIGSTOP":

@@ -53,3 +53,16 @@ def test_signals_handlers_explains_the_merged_burst_after_the_end(nothing_left_b
         f"SIGUSR1: coalesced: {sent - received} arrived while one was already pending "
         "(standard signals do not queue)",
     ]
+
+
+def test_signals_sent_before_the_one_that_killed_are_not_called_unreceived() -> None:
+    """sigaction_flags' `ignorer`: the first SIGINT came while SIGINT was ignored (the
+    kernel discarded it), the second killed it. "Not received before it ended" was false
+    for the first; the words name both ways a signal goes uncounted."""
+    from ipcviz.format import signal_gap_reason
+
+    reason = signal_gap_reason("SIGINT", 2, 0, {}, "SIGINT", realtime=False)
+    assert reason == ("its default action killed the process; 1 more not counted "
+                      "(discarded while ignored, or not handled before it ended)")
+    assert signal_gap_reason("SIGINT", 1, 0, {}, "SIGINT", realtime=False) == (
+        "its default action killed the process")
