@@ -110,7 +110,10 @@ def shorten(text: str, limit: int) -> str:
 class PickerScreen(Screen[Path]):
     """The bundled scenarios with their descriptions; Enter opens one."""
 
-    BINDINGS = [Binding("q,escape", "app.quit", "quit"), Binding("enter", "choose", "open")]
+    # (Enter with priority: the list's own Enter binding, not shown, would hide it from
+    # the footer)
+    BINDINGS = [Binding("enter", "choose", "open", priority=True),
+                Binding("q,escape", "app.quit", "quit")]
 
     def __init__(self, entries: list[tuple[Path, str, str]]):
         super().__init__()
