@@ -10,10 +10,9 @@ from ipcviz.scenario.refs import (
     CHANNEL_KEYS,
     WORKER_KEYS,
     _COMPARISON,
-    _bad_shape,
-    dtype_problem,
     parse_comparison,
 )
+from ipcviz.scenario.fields import dtype_problem
 
 #: summary keys whose values are true or false
 BOOL_KEYS = frozenset({"handoff", "busy", "shared", "same_address", "same_frame_first",
@@ -156,9 +155,9 @@ def _check_expect_index(ch, path, value):
     if ch.kind != "shared_array":
         yield (path, f"'index' is for shared_array channels; this one is a {ch.kind}")
         return
-    if _bad_shape(ch):
+    if ch.bad_shape:
         return
-    shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
+    shape = ch.dims
     index = value if isinstance(value, list) else [value]
     if not index or not all(isinstance(i, int) and not isinstance(i, bool) for i in index):
         yield (path, f"expected an integer or a list of integers, got {_shown(value)}")

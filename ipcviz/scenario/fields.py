@@ -6,6 +6,7 @@ Kept apart so that the table of kinds (`kinds.py`) and the file's top level
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -32,6 +33,29 @@ SignalNum = Annotated[int, BeforeValidator(parse_signal)]
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
+#: a problem an entry finds in itself: the field path under the entry, and one line
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def dtype_problem(dtype: str, value: float) -> str | None:
+    """Why `value` cannot be stored in an array of `dtype` exactly, or None if it can."""
+    import numpy as np
+
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        value = int(value)  # say 300, not 300.0
+    if dtype.startswith(("int", "uint")):
+        if isinstance(value, float) and not value.is_integer():
+            return f"{value!r} has a fraction; {dtype} holds whole numbers"
+        info = np.iinfo(dtype)
+        if not info.min <= value <= info.max:
+            return f"{value!r} does not fit in {dtype} ({info.min}..{info.max})"
+        return None
+    limit = float(np.finfo(dtype).max)
+    if not -limit <= value <= limit:
+        return f"{value!r} does not fit in {dtype} (largest {limit:.6g})"
+    return None
+
+
 class Model(BaseModel):
     """Base: frozen, and an unknown field is an error that lists the allowed ones."""
 
@@ -52,6 +76,13 @@ class Model(BaseModel):
                         {"field": str(key), "allowed": ", ".join(allowed)},
                     )
         return data
+
+    def problems(self) -> Iterator[Problem]:
+        """What is wrong with the entry as a whole, beyond each field's own type and
+        range (fields that contradict each other, values that do not fit together),
+        reported at the field that says it; checked with the rest of the scenario, so
+        every problem of a file is listed at once."""
+        return iter(())
 
 
 def _exactly_one(model: BaseModel, names: list[str], what: str) -> str:

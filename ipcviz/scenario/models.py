@@ -4,18 +4,23 @@ under `channels:`, per step kind the arguments of its value. The table of kinds
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ipcviz.scenario.fields import (
+    MAX_ARRAY_ELEMENTS,
     MAX_BYTES_PER_OP,
     MAX_MMAP_BYTES,
     MAX_SIGNAL_COUNT,
     Model,
     Name,
+    Problem,
     SignalNum,
+    dtype_problem,
 )
 
 if TYPE_CHECKING:
@@ -54,6 +59,14 @@ class SocketChannel(Model):
     """Extension: the server socket's receive buffer in bytes (SO_RCVBUF): a small one
     makes a slow UDP reader drop datagrams."""
 
+    def problems(self) -> Iterator[Problem]:
+        """TCP carries streams and UDP datagrams: the other `type` is a contradiction."""
+        if (self.family, self.type) in (("tcp", "dgram"), ("udp", "stream")):
+            streams = self.family == "tcp"
+            yield (("type",), f"{self.family} sockets are {'streams' if streams else 'datagrams'}"
+                              f"; use family: {'udp' if streams else 'tcp'} for "
+                              f"{'datagrams' if streams else 'a stream'}")
+
 
 class MqueueChannel(Model):
     kind: Literal["mqueue"]
@@ -86,6 +99,47 @@ class SharedArrayChannel(Model):
     """1-D (`[n]` or `n`) or 2-D (`[rows, cols]`)."""
     init: Literal["zeros", "arange"] | float | list[float] = "zeros"
     """Extension: initial contents: zeros, arange (0, 1, 2, ...), one number, or a flat list."""
+
+    @property
+    def dims(self) -> list[int]:
+        """The shape as a list of sizes (`shape: 8` is `[8]`)."""
+        return self.shape if isinstance(self.shape, list) else [self.shape]
+
+    @property
+    def bad_shape(self) -> bool:
+        """The shape is reported as a problem (0 or 3+ dimensions, too many elements):
+        checks that depend on it (indices, init) stay quiet rather than repeat it."""
+        return len(self.dims) not in (1, 2) or math.prod(self.dims) > MAX_ARRAY_ELEMENTS
+
+    def problems(self) -> Iterator[Problem]:
+        """One or two dimensions, at most MAX_ARRAY_ELEMENTS elements, and `init:` values
+        that fit the dtype, one per element when a list."""
+        size = math.prod(self.dims)
+        if len(self.dims) not in (1, 2):
+            yield (("shape",), f"{len(self.dims)} dimensions; use 1 or 2")
+        if not self.bad_shape:
+            yield from self._init_problems(size)
+        if size > MAX_ARRAY_ELEMENTS:
+            yield (("shape",), f"{size:,} elements; the limit is {MAX_ARRAY_ELEMENTS:,}")
+        if isinstance(self.init, list) and len(self.init) != size:
+            yield (("init",), f"{len(self.init)} values for {size} elements")
+
+    def _init_problems(self, size: int) -> Iterator[Problem]:
+        """`init:` numbers (and arange's last one) must fit the array's dtype."""
+        if self.init == "arange" and size > 1:
+            problem = dtype_problem(self.dtype, size - 1)
+            if problem:
+                yield (("init",), f"arange counts to {size - 1}, which {problem.split(' ', 1)[1]}")
+        elif isinstance(self.init, list):
+            for k, value in enumerate(self.init):
+                problem = dtype_problem(self.dtype, value)
+                if problem:
+                    yield (("init", k), problem)
+                    return
+        elif not isinstance(self.init, str):
+            problem = dtype_problem(self.dtype, self.init)
+            if problem:
+                yield (("init",), problem)
 
 
 class SemaphoreChannel(Model):

@@ -3,7 +3,6 @@ names a broken part still declares (`Unsure`) and replica names."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -84,30 +83,3 @@ def instance_names(name: str, worker: s.Worker) -> list[str]:
     if worker.count == 1:
         return [name]
     return [f"{name}.{i}" for i in range(worker.count)]
-
-
-
-def _bad_shape(ch: s.SharedArrayChannel) -> bool:
-    """A shape already reported (0 or 3+ dimensions, too many elements): checks that
-    depend on it (indices, init) stay quiet rather than repeat the problem."""
-    shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
-    return len(shape) not in (1, 2) or math.prod(shape) > s.MAX_ARRAY_ELEMENTS
-
-
-def dtype_problem(dtype: str, value: float) -> str | None:
-    """Why `value` cannot be stored in an array of `dtype` exactly, or None if it can."""
-    import numpy as np
-
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
-        value = int(value)  # say 300, not 300.0
-    if dtype.startswith(("int", "uint")):
-        if isinstance(value, float) and not value.is_integer():
-            return f"{value!r} has a fraction; {dtype} holds whole numbers"
-        info = np.iinfo(dtype)
-        if not info.min <= value <= info.max:
-            return f"{value!r} does not fit in {dtype} ({info.min}..{info.max})"
-        return None
-    limit = float(np.finfo(dtype).max)
-    if not -limit <= value <= limit:
-        return f"{value!r} does not fit in {dtype} (largest {limit:.6g})"
-    return None

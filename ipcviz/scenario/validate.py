@@ -19,7 +19,8 @@ from ipcviz.scenario.keys import canonical_key, key_problem
 from ipcviz.scenario.programs import check_programs, check_signal_steps
 from ipcviz.scenario.shm_checks import check_shm_objects
 from ipcviz.scenario.sigaction_checks import check_sigaction
-from ipcviz.scenario.refs import Unsure, _bad_shape, dtype_problem, instance_names
+from ipcviz.scenario.fields import dtype_problem
+from ipcviz.scenario.refs import Unsure, instance_names
 from ipcviz.scenario.timing import check_time
 from ipcviz.scenario.yamlpos import FieldPath
 
@@ -28,78 +29,99 @@ PARENT_SIGNALS_TEXT = ", ".join(
 ) + " and SIGRTMIN..SIGRTMAX"
 CATCHING = frozenset({"count", "exit", "log", "reap"})
 
-def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[FieldPath, str]]:
-    """Yield (path, message) for every cross-reference problem; names in `unsure` are
-    declared but their definitions did not validate, so references to them pass."""
-    unsure = unsure or Unsure()
-    channels = scn.channels
-    groups = {name: instance_names(name, w) for name, w in scn.workers.items()}
-    targets = set(groups) | {n for names in groups.values() for n in names}
-    total = sum(w.count for w in scn.workers.values())
-    if total > s.MAX_WORKERS:
-        yield (("workers",), f"{total} worker processes in all; the limit is {s.MAX_WORKERS}")
-    if not scn.workers and not (unsure.workers or unsure.all_workers):
-        yield (("workers",), "needs at least one worker")
+Problems = Iterator[tuple[FieldPath, str]]
 
-    def channel_ref(path: FieldPath, name: str, step: str) -> Iterator[tuple[FieldPath, str]]:
-        if name not in channels:
-            kind = unsure.channel_kinds.get(name)
+
+class Refs:
+    """What a reference to a channel or a worker may name in one scenario; names in
+    `unsure` are declared but their definitions did not validate, so references to them
+    pass."""
+
+    def __init__(self, scn: s.Scenario, unsure: Unsure) -> None:
+        self.scn = scn
+        self.unsure = unsure
+        self.groups = {name: instance_names(name, w) for name, w in scn.workers.items()}
+        self.targets = set(self.groups) | {n for names in self.groups.values() for n in names}
+
+    def channel(self, path: FieldPath, name: str, step: str) -> Problems:
+        """`name` is a channel that the step `step` works on."""
+        if name not in self.scn.channels:
+            kind = self.unsure.channel_kinds.get(name)
             if kind is None:
-                if unsure.channel(name):
+                if self.unsure.channel(name):
                     return
-                known = ", ".join(unsure.declared(channels, False)) or "none defined"
+                known = ", ".join(self.unsure.declared(self.scn.channels, False)) or "none defined"
                 yield (path, f"unknown channel '{name}' (channels: {known})")
                 return
         else:
-            kind = channels[name].kind
+            kind = self.scn.channels[name].kind
         works_on = STEPS[step].channels
         if kind not in works_on:
             yield (path, f"'{step}' does not work on {kind} '{name}' "
                          f"(use {CHANNELS[kind].hint}; '{step}' is for {', '.join(works_on)})")
 
-    def target_ref(path: FieldPath, name: str, allow_parent: bool) -> Iterator[tuple[FieldPath, str]]:
-        if name in targets or (allow_parent and name == "parent") or unsure.worker(name):
+    def target(self, path: FieldPath, name: str, allow_parent: bool) -> Problems:
+        """`name` is a worker (or its process), or `parent` where the runtime may be meant."""
+        if name in self.targets or (allow_parent and name == "parent") or self.unsure.worker(name):
             return
-        known = ", ".join(unsure.declared(sorted(targets), True))
+        known = ", ".join(self.unsure.declared(sorted(self.targets), True))
         known += ", parent" if allow_parent else ""
         yield (path, f"unknown worker '{name}' (workers: {known})")
 
-    yield from resources.check_mqueue_limits(channels)
+
+def check(scn: s.Scenario, unsure: Unsure | None = None) -> Problems:
+    """Yield (path, message) for every cross-reference problem; names in `unsure` are
+    declared but their definitions did not validate, so references to them pass."""
+    unsure = unsure or Unsure()
+    refs = Refs(scn, unsure)
+    total = sum(w.count for w in scn.workers.values())
+    if total > s.MAX_WORKERS:
+        yield (("workers",), f"{total} worker processes in all; the limit is {s.MAX_WORKERS}")
+    if not scn.workers and not (unsure.workers or unsure.all_workers):
+        yield (("workers",), "needs at least one worker")
+    yield from resources.check_mqueue_limits(scn.channels)
     yield from check_env_names(scn)
-    yield from resources.descriptor_budget(channels)
-    for cname, ch in channels.items():
+    yield from resources.descriptor_budget(scn.channels)
+    yield from _check_channels(scn, unsure)
+    yield from _check_workers(scn, refs)
+    yield from check_programs(scn)
+    yield from check_keeps(scn, unsure)
+    yield from check_signal_steps(scn)
+    yield from check_sigaction(scn)
+    yield from check_shm_objects(scn)
+    yield from _check_rpc_sides(scn)
+    yield from _check_events(scn, refs)
+    for i, exp in enumerate(scn.expect):
+        yield from check_expect(scn, refs.groups, (("expect", i)), exp, unsure)
+    for i, question in enumerate(scn.questions):
+        yield from check_question(scn, refs.groups, ("questions", i), question, unsure)
+    yield from check_time(scn, refs.groups, unsure)
+    yield from _check_compare(scn, unsure)
+    yield from check_result(scn, refs.groups, unsure)
+    yield from check_vary(scn, refs.groups, unsure)
+
+
+def _check_channels(scn: s.Scenario, unsure: Unsure) -> Problems:
+    """Each channel entry as a whole (its kind's own `problems`), and the worker its
+    kind's server option names."""
+    for cname, ch in scn.channels.items():
         server_option = CHANNELS[ch.kind].server_option  # a socket's `server:`
         if server_option and getattr(ch, server_option) not in scn.workers and \
                 not unsure.worker(getattr(ch, server_option)):
             yield (("channels", cname, server_option),
                    f"unknown worker '{getattr(ch, server_option)}' "
                    f"(workers: {', '.join(unsure.declared(scn.workers, True))})")
-        if ch.kind == "socket" and (ch.family, ch.type) in (("tcp", "dgram"), ("udp", "stream")):
-            yield (("channels", cname, "type"),
-                   f"{ch.family} sockets are {'streams' if ch.family == 'tcp' else 'datagrams'}"
-                   f"; use family: {'udp' if ch.family == 'tcp' else 'tcp'} for "
-                   f"{'datagrams' if ch.family == 'tcp' else 'a stream'}")
-        if ch.kind == "shared_array":
-            shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
-            if len(shape) not in (1, 2):
-                yield (("channels", cname, "shape"), f"{len(shape)} dimensions; use 1 or 2")
-            size = 1
-            for n in shape:
-                size *= n
-            if not _bad_shape(ch):
-                yield from _check_init(cname, ch, size)
-            if size > s.MAX_ARRAY_ELEMENTS:
-                yield (("channels", cname, "shape"),
-                       f"{size:,} elements; the limit is {s.MAX_ARRAY_ELEMENTS:,}")
-            if isinstance(ch.init, list) and len(ch.init) != size:
-                yield (("channels", cname, "init"),
-                       f"{len(ch.init)} values for {size} elements")
+        for field, problem in ch.problems():
+            yield (("channels", cname) + field, problem)
 
+
+def _check_workers(scn: s.Scenario, refs: Refs) -> Problems:
+    """Each worker's name, handlers, blocked signals, loop and steps."""
     if "parent" in scn.workers:
         yield (("workers", "parent"), "the name 'parent' is reserved (`to: parent` means the "
                                       "runtime); call this worker something else")
     for wname, w in scn.workers.items():
-        base = ("workers", wname)
+        base: FieldPath = ("workers", wname)
         caught = {sig for sig, action in w.handlers.items() if action in CATCHING}
         for sig, spellings in w._handler_spellings.items():
             yield (base + ("handlers", spellings[1]),
@@ -116,30 +138,23 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
                 yield (base + ("block", i), f"{signal_name(sig)} cannot be blocked")
         if w.loop is not False and w.loop != 0 and w.steps and not performs_operation(w.steps):
             yield (base + ("loop",), SPINS)
-        yield from _check_steps(
-            w.steps, base + ("steps",), scn, caught, channel_ref, target_ref, unsure,
-            handlers_known=wname not in unsure.workers,
-        )
+        yield from _check_steps(w.steps, base + ("steps",), scn, caught, refs,
+                                handlers_known=wname not in refs.unsure.workers)
 
-    yield from check_programs(scn)
-    yield from check_keeps(scn, unsure)
-    yield from check_signal_steps(scn)
-    yield from check_sigaction(scn)
-    yield from check_shm_objects(scn)
-    yield from _check_rpc_sides(scn)
 
+def _check_events(scn: s.Scenario, refs: Refs) -> Problems:
+    """The timeline's and the triggers' targets, and each trigger's key used once."""
     for section in ("timeline", "triggers"):
         for i, event in enumerate(getattr(scn, section)):
-            path = (section, i)
+            path: FieldPath = (section, i)
             action = event.action
             arg = getattr(event, action)
             if action == "signal":
-                yield from target_ref(path + ("signal", "to"), arg.to, False)
+                yield from refs.target(path + ("signal", "to"), arg.to, False)
             elif action == "lock":
-                yield from target_ref(path + ("lock", "worker"), arg.worker, False)
+                yield from refs.target(path + ("lock", "worker"), arg.worker, False)
             else:
-                yield from target_ref(path + (action,), arg, False)
-
+                yield from refs.target(path + (action,), arg, False)
     seen_keys: dict[str, int] = {}
     for i, trig in enumerate(scn.triggers):
         problem = key_problem(trig.key)
@@ -150,16 +165,6 @@ def check(scn: s.Scenario, unsure: Unsure | None = None) -> Iterator[tuple[Field
             yield (("triggers", i, "key"), f"key '{trig.key}' is already used by "
                                            f"triggers[{seen_keys[name]}]")
         seen_keys.setdefault(name, i)
-
-    for i, exp in enumerate(scn.expect):
-        yield from check_expect(scn, groups, (("expect", i)), exp, unsure)
-    for i, question in enumerate(scn.questions):
-        yield from check_question(scn, groups, ("questions", i), question, unsure)
-
-    yield from check_time(scn, groups, unsure)
-    yield from _check_compare(scn, unsure)
-    yield from check_result(scn, groups, unsure)
-    yield from check_vary(scn, groups, unsure)
 
 
 def _check_compare(scn: s.Scenario, unsure: Unsure) -> Iterator[tuple[FieldPath, str]]:
@@ -180,7 +185,10 @@ def _check_compare(scn: s.Scenario, unsure: Unsure) -> Iterator[tuple[FieldPath,
                                    "mappings, files)")
 
 
-def _check_steps(steps, base, scn, caught, channel_ref, target_ref, unsure, handlers_known):
+def _check_steps(steps: list, base: FieldPath, scn: s.Scenario, caught: set[int], refs: Refs,
+                 handlers_known: bool) -> Problems:
+    """Each step: the channels and workers it names, and what its kind asks of them."""
+    unsure = refs.unsure
     for j, step in enumerate(steps):
         path = base + (j,)
         kind = step.kind
@@ -189,7 +197,7 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref, unsure, hand
         for use, name in STEPS[kind].channel_names(arg):  # the channels it names
             if use.checked_as is not None:
                 where = here if use.field is None else here + (use.field.rstrip("_"),)
-                yield from channel_ref(where, name, use.checked_as or kind)
+                yield from refs.channel(where, name, use.checked_as or kind)
             ch = scn.channels.get(name)
             if use.checked_as == "" and ch is not None and ch.kind in STEPS[kind].channels:
                 for field, problem in channel_class(ch.kind).step_problems(kind, arg):
@@ -201,7 +209,7 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref, unsure, hand
         elif kind in ("increment", "set"):
             yield from _check_index(scn, arg, here, kind)
         elif kind == "signal":
-            yield from target_ref(here + ("to",), arg.to, True)
+            yield from refs.target(here + ("to",), arg.to, True)
             if arg.to == "parent" and arg.sig not in PARENT_SIGNALS:
                 yield (here + ("sig",), f"{signal_name(arg.sig)} would stop or end the runtime; "
                                         f"parent accepts {PARENT_SIGNALS_TEXT}")
@@ -225,8 +233,8 @@ def _check_steps(steps, base, scn, caught, channel_ref, target_ref, unsure, hand
         elif kind == "repeat":
             if arg.times != 0 and arg.steps and not performs_operation(arg.steps):
                 yield (here + ("steps",), SPINS)
-            yield from _check_steps(arg.steps, here + ("steps",), scn, caught, channel_ref,
-                                    target_ref, unsure, handlers_known)
+            yield from _check_steps(arg.steps, here + ("steps",), scn, caught, refs,
+                                    handlers_known)
 
 
 #: a loop whose steps perform no operation (only `repeat`s of 0 times)
@@ -240,26 +248,6 @@ def performs_operation(steps: list) -> bool:
     return any(step.kind != "repeat" or (step.args.times != 0
                                           and performs_operation(step.args.steps))
                for step in steps)
-
-
-def _check_init(cname: str, ch: s.SharedArrayChannel, size: int
-                ) -> Iterator[tuple[FieldPath, str]]:
-    """`init:` numbers (and arange's last one) must fit the array's dtype."""
-    path = ("channels", cname, "init")
-    if ch.init == "arange" and size > 1:
-        problem = dtype_problem(ch.dtype, size - 1)
-        if problem:
-            yield (path, f"arange counts to {size - 1}, which {problem.split(' ', 1)[1]}")
-    elif isinstance(ch.init, list):
-        for k, value in enumerate(ch.init):
-            problem = dtype_problem(ch.dtype, value)
-            if problem:
-                yield (path + (k,), problem)
-                return
-    elif not isinstance(ch.init, str):
-        problem = dtype_problem(ch.dtype, ch.init)
-        if problem:
-            yield (path, problem)
 
 
 def _check_from_read(scn, base, channel, here, unsure):
@@ -304,12 +292,12 @@ def _check_index(scn, arg, here, kind):
     ch = scn.channels.get(arg.array)
     if ch is None or ch.kind != "shared_array":
         return
-    shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
+    shape = ch.dims
     if kind == "set":
         problem = dtype_problem(ch.dtype, arg.value)
         if problem:
             yield (here + ("value",), problem)
-    if arg.index is None or _bad_shape(ch):
+    if arg.index is None or ch.bad_shape:
         return
     index = arg.index if isinstance(arg.index, list) else [arg.index]
     if len(index) != len(shape):
