@@ -73,6 +73,9 @@ class ChannelViews:
         #: pipe -> who holds each end, from every process's descriptors, and the
         #: processes whose descriptors the kernel hid (see `_pipe_ends`)
         self._pipe_cache: dict[str, tuple[list[PipeEnd], list[str]]] = {}
+        #: this frame's processes that may hold a pipe end and their names, made when the
+        #: first pipe asks (None: not yet); the holders are read for every pipe then
+        self._pipe_procs: tuple[list[tuple[str, int]], set[str]] | None = None
         self._interruptible: frozenset[str] | None = None
         # this frame's: each channel's kernel view read in its moment, the workers and
         # spawned children, and each row's worker name (made when a reader first asks)
@@ -88,6 +91,7 @@ class ChannelViews:
         (None: no table yet), `observed` the channels' kernel views read in it."""
         self._observed, self._workers, self._kids = observed, workers, kids
         self._owners = None
+        self._pipe_procs = None
         return tuple(self._view(name, spec, arr)
                      for name, spec in self.runtime.model.channels.items())
 
@@ -278,19 +282,21 @@ class ChannelViews:
         small run and on the frames that read /proc anyway in a big one; a holder that
         has ended since is never shown (its descriptors closed when it did)."""
         cache = self._pipe_cache
-        processes = [(RUNTIME, os.getpid())]
-        processes += [(w.name, w.pid) for w in self._workers
-                      if w.pid and w.state not in ("exited", "zombie")]
-        processes += [(k.name, k.ident.pid) for k in self._kids if k.exit is None]
-        if self.procs.fresh or len(processes) <= PIPE_ENDS_EVERY_FRAME or name not in cache:
-            inodes = {getattr(c, "inode"): c.name for c in self.runtime.channels
-                      if c.kind == "pipe"}
-            found, hidden = holders_of(inodes, processes)
-            cache.clear()
-            for inode, ends in found.items():
-                cache[inodes[inode]] = (ends, hidden)
+        if self._pipe_procs is None:
+            processes = [(RUNTIME, os.getpid())]
+            processes += [(w.name, w.pid) for w in self._workers
+                          if w.pid and w.state not in ("exited", "zombie")]
+            processes += [(k.name, k.ident.pid) for k in self._kids if k.exit is None]
+            self._pipe_procs = (processes, {holder for holder, _pid in processes})
+            if self.procs.fresh or len(processes) <= PIPE_ENDS_EVERY_FRAME or name not in cache:
+                inodes = {getattr(c, "inode"): c.name for c in self.runtime.channels
+                          if c.kind == "pipe"}
+                found, hidden = holders_of(inodes, processes)
+                cache.clear()
+                for inode, ends in found.items():
+                    cache[inodes[inode]] = (ends, hidden)
+        alive = self._pipe_procs[1]
         ends, hidden = cache.get(name, ([], []))
-        alive = {holder for holder, _pid in processes}
         return pipe_data([e for e in ends if e.holder in alive],
                          [h for h in hidden if h in alive])
 
