@@ -244,3 +244,23 @@ def test_a_thousand_pipes_are_refused_at_load_not_a_traceback(tmp_path: Path,
 
 def test_the_descriptor_budget_itself_loads() -> None:
     load_text(_pipes(384).encode(), "s.yaml")
+
+
+def test_a_channels_room_is_what_its_kinds_class_says(monkeypatch) -> None:
+    """The budget asks each kind's class (`Channel.room`), knowing no kind itself: a
+    window that said it takes all of /dev/shm is refused for /dev/shm, with the
+    traffic its steps put through it (one 4 KiB read, no sends) handed to it."""
+    from ipcviz.channels.base import Room, Traffic
+    from ipcviz.channels.window import WindowChannel
+
+    seen = []
+
+    def room(cls: type, spec: object, traffic: Traffic) -> Room:
+        seen.append((spec.kind, traffic.sends(), traffic.appended(), traffic.largest_message()))
+        return Room(shm=float(1 << 60))
+    monkeypatch.setattr(WindowChannel, "room", classmethod(room))
+    lines = _refusal("channels:\n  w: {kind: window, file_size: 1073741824, offset: 0, "
+                     "length: 1048576}\nworkers:\n  r:\n    steps: [{read: {from: w, "
+                     "bytes: 4096}}]\n")
+    assert len(lines) == 1 and "channels.w: needs 1048576.0 TiB in /dev/shm" in lines[0], lines
+    assert seen == [("window", 0, 0, 0)]

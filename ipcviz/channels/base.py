@@ -9,8 +9,9 @@ the step interpreter calls (write/read, send/receive, ...).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from ipcviz.host.registry import Registry
 
@@ -34,6 +35,44 @@ def never_down(data: Mapping[str, Any], before: Mapping[str, Any] | None,
         if isinstance(now, int) and isinstance(then, int) and now < then:
             out.append(Broken("counters never go down", {key: now, "before": then}))
     return out
+
+
+#: a memory page: what /dev/shm and a file system hand out at least
+PAGE = 4096
+
+
+def pages(n: float) -> float:
+    """`n` bytes rounded up to whole pages (math.inf stays itself: no bound)."""
+    return math.ceil(n / PAGE) * PAGE if n != math.inf else math.inf
+
+
+class Room(NamedTuple):
+    """What one channel takes at worst, in bytes, checked before a run starts
+    (scenario/resources.py): in /dev/shm, in the run directory's file system, and of
+    kernel message-queue memory (RLIMIT_MSGQUEUE); or why it has no bound (the field
+    path under the channel's entry, and one line)."""
+
+    shm: float = 0
+    disk: float = 0
+    kernel_queues: float = 0
+    unbounded: tuple[tuple[str, ...], str] | None = None
+
+
+class Traffic(Protocol):
+    """What the scenario's steps put through one channel at most in one run, worked out
+    by the loader (scenario/resources.py): math.inf where nothing bounds it."""
+
+    def appended(self) -> float:
+        """Bytes its writers append (a `from_read` write as its worker's largest read)."""
+        ...
+
+    def sends(self) -> float:
+        """Messages sent to it (retries and acknowledgements included)."""
+        ...
+
+    def largest_message(self) -> int:
+        """The largest message sent to it, in bytes (0: none)."""
+        ...
 
 
 class Channel:
@@ -85,6 +124,12 @@ class Channel:
             return [(("type",), f"{cls.kind} channels have no message types; `type:` "
                                 "needs a sysv_queue")]
         return []
+
+    @classmethod
+    def room(cls, spec: Any, traffic: Traffic) -> Room:
+        """What a channel of this kind, configured as `spec`, takes at worst when the
+        scenario's steps put `traffic` through it. Here: nothing beyond descriptors."""
+        return Room()
 
     @classmethod
     def counted(cls, column: Any) -> dict:

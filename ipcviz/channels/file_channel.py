@@ -19,12 +19,14 @@ exclusive lock on it at once knows every writer has ended, and its read returns 
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import struct
 import zlib
 from collections.abc import Callable
+from typing import Any
 
-from ipcviz.channels.base import Channel
+from ipcviz.channels.base import Channel, Room, Traffic, pages
 
 MAGIC = 0x49504346  # "IPCF"
 HEADER = struct.Struct("<III")  # magic, payload length, crc32(payload)
@@ -128,6 +130,16 @@ class FileChannel(Channel):
     kind = "file"
     COUNTERS = ("bytes_written", "bytes_read", "records_written", "records_read",
                 "torn_reads")
+
+    @classmethod
+    def room(cls, spec: Any, traffic: Traffic) -> Room:
+        """Every record its writers can append: no bound when one appends forever."""
+        appended = traffic.appended()
+        if appended == math.inf:
+            return Room(unbounded=((), "a writer appends to it forever (loop, restart or "
+                                       "repeat forever): the file has no size limit; bound "
+                                       "the writer (repeat N times, loop N)"))
+        return Room(disk=pages(appended))
 
     def create(self) -> None:
         self.path = str(self.registry.path(self.name))

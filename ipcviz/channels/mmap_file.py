@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import mmap
 import os
+from typing import Any
 
-from ipcviz.channels.base import Channel
+from ipcviz.channels.base import Channel, Room, Traffic, pages
 
 PREVIEW_BYTES = 256
 #: bytes of the view that follows the writer
@@ -55,6 +56,11 @@ class MmapEndpoint:
 class MmapChannel(Channel):
     kind = "mmap"
     COUNTERS = ("bytes_written", "bytes_read")
+
+    @classmethod
+    def room(cls, spec: Any, traffic: Traffic) -> Room:
+        """The whole file, allocated in the run directory before the run."""
+        return Room(disk=pages(spec.size))
 
     def create(self) -> None:
         self.path = str(self.registry.path(self.name))

@@ -11,7 +11,12 @@ import posix_ipc
 from collections.abc import Mapping
 from typing import Any
 
-from ipcviz.channels.base import Broken, Channel
+from ipcviz.channels.base import Broken, Channel, Room, Traffic
+
+#: Kernel bookkeeping per POSIX queue message: struct msg_msg and posix_msg_tree_node
+#: (48 bytes each on 64-bit; ipc/mqueue.c charges both to RLIMIT_MSGQUEUE).
+MQ_OVERHEAD = 48
+MQ_PRIO_MAX = 32768
 
 #: what a message queue's frame data counts, summed over the workers
 QUEUE_COUNTERS = ("messages_sent", "messages_received", "bytes_sent", "bytes_received",
@@ -119,6 +124,13 @@ class MqueueEndpoint:
 class MqueueChannel(Channel):
     kind = "mqueue"
     COUNTERS = QUEUE_COUNTERS
+
+    @classmethod
+    def room(cls, spec: Any, traffic: Traffic) -> Room:
+        """Kernel memory counted against RLIMIT_MSGQUEUE: a full queue's messages and their
+        bookkeeping, and a tree node per priority in use (ipc/mqueue.c)."""
+        return Room(kernel_queues=spec.capacity * (spec.message_size + MQ_OVERHEAD)
+                    + min(spec.capacity, MQ_PRIO_MAX) * MQ_OVERHEAD)
     #: a send or receive that waits in the kernel moves its message as the wait ends
     WAIT_CHANGES_IT = True
 

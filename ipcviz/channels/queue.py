@@ -12,6 +12,7 @@ Depth is the value of `items`, read from the kernel.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import struct
 from collections.abc import Mapping
@@ -19,13 +20,16 @@ from typing import Any
 
 import posix_ipc
 
-from ipcviz.channels.base import Broken, Channel
+from ipcviz.channels.base import PAGE, Broken, Channel, Room, Traffic, pages
+from ipcviz.format import format_bytes
 from ipcviz.channels.mqueue import QUEUE_COUNTERS, queue_relations
 from ipcviz.channels.semaphore import SemaphoreEndpoint
 
 _LENGTH = struct.Struct("<I")
 _OFFSET = struct.Struct("<Q")
 _HEADER_BYTES = _OFFSET.size  # the spool starts with the read position
+#: a spool record: 4-byte length + the message header (channels/message.py)
+SPOOL_RECORD_OVERHEAD = 4 + 8
 
 
 class _Sem(SemaphoreEndpoint):
@@ -120,6 +124,21 @@ class QueueEndpoint:
 class QueueChannel(Channel):
     kind = "queue"
     COUNTERS = QUEUE_COUNTERS
+
+    @classmethod
+    def room(cls, spec: Any, traffic: Traffic) -> Room:
+        """Its three semaphores in /dev/shm, and a spool file holding every message sent
+        (or a full queue's worth, when senders never stop and it has a capacity)."""
+        record = traffic.largest_message() + SPOOL_RECORD_OVERHEAD
+        sends = traffic.sends()
+        if sends != math.inf:
+            return Room(shm=3 * PAGE, disk=pages(PAGE + sends * record))
+        if spec.capacity == "unbounded":
+            return Room(shm=3 * PAGE, unbounded=(("capacity",), (
+                f"unbounded, and a sender never stops (loop, restart or repeat forever) "
+                f"with {format_bytes(record)} messages: the spool file has no size limit; "
+                "give the queue a capacity")))
+        return Room(shm=3 * PAGE, disk=pages(PAGE + max(1, spec.capacity) * record))
     #: a wait for a message or for room takes the semaphore for an instant (a wake-up)
     WAIT_CHANGES_IT = True
 

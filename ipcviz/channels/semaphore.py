@@ -10,7 +10,7 @@ import posix_ipc
 from collections.abc import Mapping
 from typing import Any
 
-from ipcviz.channels.base import Broken, Channel
+from ipcviz.channels.base import PAGE, Broken, Channel, Room, Traffic
 
 
 class SemaphoreEndpoint:
@@ -41,6 +41,11 @@ class SemaphoreEndpoint:
 class SemaphoreChannel(Channel):
     kind = "semaphore"
     WAIT_CHANGES_IT = True  # acquire waits in sem_timedwait, which takes it as it ends
+
+    @classmethod
+    def room(cls, spec: Any, traffic: Traffic) -> Room:
+        """A named semaphore is a page in /dev/shm."""
+        return Room(shm=PAGE)
 
     @classmethod
     def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None

@@ -7,6 +7,7 @@ as an unrelated process would; an increment is a plain, non-atomic read-modify-w
 
 from __future__ import annotations
 
+import math
 import mmap
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import posix_ipc
 
-from ipcviz.channels.base import Broken, Channel
+from ipcviz.channels.base import Broken, Channel, Room, Traffic, pages
 from ipcviz.channels.mmap_file import allocate
 
 MAX_VALUES_IN_SNAPSHOT = 4096
@@ -91,6 +92,12 @@ class ArrayEndpoint:
 class SharedArrayChannel(Channel):
     kind = "shared_array"
     COUNTERS = ("increments",)
+
+    @classmethod
+    def room(cls, spec: Any, traffic: Traffic) -> Room:
+        """Its elements, in /dev/shm."""
+        shape = spec.shape if isinstance(spec.shape, list) else [spec.shape]
+        return Room(shm=pages(math.prod(shape) * np.dtype(spec.dtype).itemsize))
 
     @classmethod
     def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None

@@ -19,7 +19,7 @@ import resource
 from collections.abc import Mapping
 from typing import Any
 
-from ipcviz.channels.base import Broken, Channel
+from ipcviz.channels.base import Broken, Channel, Room, Traffic, pages
 
 PAGE_BYTES = mmap.PAGESIZE
 
@@ -103,6 +103,11 @@ def _address(path: str, offset: int) -> int:
 class WindowChannel(Channel):
     kind = "window"
     COUNTERS = ("bytes_read", "pages_touched", "faults")
+
+    @classmethod
+    def room(cls, spec: Any, traffic: Traffic) -> Room:
+        """A sparse file: only the pages of the window touched take room."""
+        return Room(disk=pages(spec.length))
 
     def create(self) -> None:
         """The sparse file: enough free space for every page of the window first, then

@@ -21,6 +21,7 @@ from ipcviz.runtime.program_watch import ProgramWatch
 from ipcviz.runtime.programs import ProgramOutput
 from ipcviz.runtime.run_objects import Log, RunClock, RunObjects
 from ipcviz.runtime.tracing import Tracing
+from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.scenario.load import LoadedScenario
 from ipcviz.signals import NSIG
 from ipcviz.telemetry import table as T
@@ -225,7 +226,7 @@ class Workers:
         cells, layout = table.array[row], table.layout
         out = {}
         for c in self._objects.channels:
-            if c.kind == "semaphore":
+            if CHANNELS[c.kind].counters == "lock":
                 held = int(cells[layout.channel_cell(c.index, T.ACQUIRED)]
                            - cells[layout.channel_cell(c.index, T.RELEASED)])
                 if held > 0:

@@ -82,6 +82,13 @@ class ChannelKind:
     #: a byte stream whose ends are plain descriptors (`read_fd`, `write_fd`): a program's
     #: standard input or output can be one, and the stream steps' fast paths use them
     fd_ends: bool = False
+    #: how `write` and `read` steps move bytes through it (worker/steps/streams.py has a
+    #: writer and a reader per way): "stream" (its endpoint's write_some/read_some),
+    #: "socket" (a stream counting calls and refused peers), "mapped" (an mmap file),
+    #: "page", "window", "file" (records), "shm" (by name), "array" (a read copies it)
+    io: str = "stream"
+    #: a loop of one send or receive on it runs as a burst (worker/bursts.py)
+    message_bursts: bool = False
 
 
 @dataclass(frozen=True)
@@ -191,9 +198,10 @@ CHANNELS: dict[str, ChannelKind] = {
     "socket": ChannelKind(m.SocketChannel, "ipcviz.channels.socket_channel:SocketChannel",
                           "bytes", "pipes", "write/read/echo", server_option="server",
                           sums=("writes", "reads", "peers_refused"), last_read=True,
-                          descriptors=1),
+                          descriptors=1, io="socket"),
     "mqueue": ChannelKind(m.MqueueChannel, "ipcviz.channels.mqueue:MqueueChannel",
-                          "messages", "queues", "send/receive", descriptors=1),
+                          "messages", "queues", "send/receive", descriptors=1,
+                          message_bursts=True),
     "queue": ChannelKind(m.QueueChannel, "ipcviz.channels.queue:QueueChannel", "messages",
                          "queues", "send/receive"),
     "sysv_queue": ChannelKind(
@@ -212,21 +220,21 @@ CHANNELS: dict[str, ChannelKind] = {
               "moved": int, "rank": int, "mb_per_s": float}),
     "shared_array": ChannelKind(m.SharedArrayChannel,
                                 "ipcviz.channels.shared_array:SharedArrayChannel", "array",
-                                "memory", "increment/set"),
+                                "memory", "increment/set", io="array"),
     "semaphore": ChannelKind(m.SemaphoreChannel, "ipcviz.channels.semaphore:SemaphoreChannel",
                              "lock", "locks", "acquire/release"),
     "mmap": ChannelKind(m.MmapChannel, "ipcviz.channels.mmap_file:MmapChannel", "bytes",
-                        "memory", "write/read"),
+                        "memory", "write/read", io="mapped"),
     "file": ChannelKind(m.FileChannel, "ipcviz.channels.file_channel:FileChannel", "bytes",
                         "pipes", "write/read",
-                        sums=("records_written", "records_read", "torn_reads")),
+                        sums=("records_written", "records_read", "torn_reads"), io="file"),
     "rpc": ChannelKind(m.RpcChannel, "ipcviz.channels.rpc:RpcChannel", "rpc", "rpc",
                        "call/serve", server_option="server", sums=("peers_refused",)),
     "shm": ChannelKind(m.ShmChannel, "ipcviz.channels.shm_object:ShmObjectChannel", "bytes",
-                       "memory", "write/read/truncate/unlink", last_read=True),
+                       "memory", "write/read/truncate/unlink", last_read=True, io="shm"),
     "page": ChannelKind(
         m.PageChannel, "ipcviz.channels.page:PageChannel", "bytes", "memory", "write/read",
-        last_read=True, label="one page of memory",
+        last_read=True, label="one page of memory", io="page",
         keys=frozenset({"bytes_written", "bytes_read", "shared", "size", "same_address",
                         "same_frame_first", "same_frame_last", "frames_hidden",
                         "values_read"}),
@@ -239,7 +247,7 @@ CHANNELS: dict[str, ChannelKind] = {
               "values_read": dict[str, str]}),
     "window": ChannelKind(
         m.WindowChannel, "ipcviz.channels.window:WindowChannel", "bytes", "memory", "read",
-        label="a window of a mapped file",
+        label="a window of a mapped file", io="window",
         keys=frozenset({"bytes_read", "file_size", "offset", "length", "window_pages",
                         "pages_touched", "rss_pages", "faults", "major_faults",
                         "file_blocks_bytes", "path"}),

@@ -19,7 +19,7 @@ from ipcviz.format import format_bytes
 from ipcviz.host import limits
 from ipcviz.scenario import schema as s
 from ipcviz.scenario.fields import MAX_CHANNEL_DESCRIPTORS
-from ipcviz.scenario.kinds import CHANNELS
+from ipcviz.scenario.kinds import CHANNELS, channel_class
 from ipcviz.scenario.yamlpos import FieldPath
 
 #: Every process of one run at once (workers, replicas and spawned children): the figure
@@ -28,19 +28,6 @@ MAX_PROCESSES = limits.MAX_PROCESSES
 #: Children one worker may spawn (the runtime's telemetry rows per spawner, SPAWN_ROWS).
 CHILD_CAP = 64
 INF = math.inf
-
-PAGE = 4096
-#: Kernel bookkeeping per POSIX queue message: struct msg_msg and posix_msg_tree_node
-#: (48 bytes each on 64-bit; ipc/mqueue.c charges both to RLIMIT_MSGQUEUE).
-MQ_OVERHEAD = 48
-MQ_PRIO_MAX = 32768
-#: A queue spool record: 4-byte length + the message header (channels/message.py).
-SPOOL_RECORD_OVERHEAD = 4 + 8
-
-
-def _pages(n: float) -> float:
-    return math.ceil(n / PAGE) * PAGE if n != INF else INF
-
 
 def _passes(worker: s.Worker) -> float:
     """How often a worker's steps run in one life (loop: n runs them max(1, n) times)."""
@@ -195,7 +182,7 @@ def margin(need: float) -> float:
 
 
 def _message_size(scn: s.Scenario, queue: str) -> int:
-    """The largest message sent to a `queue` channel, as stored in its spool."""
+    """The largest message sent to a queue channel (its payload), 0 when none is."""
     sizes = [0]
     for worker in scn.workers.values():
         for step, _ in step_counts(worker.steps, 1):
@@ -203,7 +190,7 @@ def _message_size(scn: s.Scenario, queue: str) -> int:
                 sizes.append(len(step.args.payload_bytes()))
             if step.kind == "receive" and step.args.ack == queue:
                 sizes.append(0)
-    return max(sizes) + SPOOL_RECORD_OVERHEAD
+    return max(sizes)
 
 
 def _sends(scn: s.Scenario, queue: str) -> float:
@@ -257,50 +244,39 @@ def _spawn_totals(scn: s.Scenario) -> dict[str, float]:
     return out
 
 
+class _Traffic:
+    """What the scenario's steps put through one channel (channels/base.py `Traffic`)."""
+
+    def __init__(self, scn: s.Scenario, name: str):
+        self.scn, self.name = scn, name
+
+    def appended(self) -> float:
+        return _file_bytes(self.scn, self.name)
+
+    def sends(self) -> float:
+        return _sends(self.scn, self.name)
+
+    def largest_message(self) -> int:
+        return _message_size(self.scn, self.name)
+
+
 def needs(scn: s.Scenario) -> tuple[dict[str, float], dict[str, float], dict[str, float],
                                      list[tuple[FieldPath, str]]]:
     """Bytes per channel in /dev/shm, in the run directory and in kernel queue memory,
-    plus problems (a queue that has no bound at all)."""
-    import numpy as np
-
+    plus problems (a channel that has no bound at all), as each kind's class says
+    (`Channel.room`)."""
     shm: dict[str, float] = {}
     disk: dict[str, float] = {}
     mq: dict[str, float] = {}
     problems: list[tuple[FieldPath, str]] = []
     for name, ch in scn.channels.items():
-        if ch.kind == "shared_array":
-            shape = ch.shape if isinstance(ch.shape, list) else [ch.shape]
-            shm[name] = _pages(math.prod(shape) * np.dtype(ch.dtype).itemsize)
-        elif ch.kind == "semaphore":
-            shm[name] = PAGE
-        elif ch.kind == "mmap":
-            disk[name] = _pages(ch.size)
-        elif ch.kind == "window":  # a sparse file: only the pages touched take room
-            disk[name] = _pages(ch.length)
-        elif ch.kind == "file":
-            appended = _file_bytes(scn, name)
-            if appended == INF:
-                problems.append((("channels", name), "a writer appends to it forever (loop, "
-                                 "restart or repeat forever): the file has no size limit; "
-                                 "bound the writer (repeat N times, loop N)"))
-            else:
-                disk[name] = _pages(appended)
-        elif ch.kind == "mqueue":
-            mq[name] = (ch.capacity * (ch.message_size + MQ_OVERHEAD)
-                        + min(ch.capacity, MQ_PRIO_MAX) * MQ_OVERHEAD)
-        elif ch.kind == "queue":
-            shm[name] = 3 * PAGE  # its semaphores
-            record = _message_size(scn, name)
-            sends = _sends(scn, name)
-            if sends != INF:
-                disk[name] = _pages(PAGE + sends * record)
-            elif ch.capacity == "unbounded":
-                problems.append((("channels", name, "capacity"),
-                                 f"unbounded, and a sender never stops (loop, restart or "
-                                 f"repeat forever) with {format_bytes(record)} messages: the "
-                                 "spool file has no size limit; give the queue a capacity"))
-            else:
-                disk[name] = _pages(PAGE + max(1, ch.capacity) * record)
+        room = channel_class(ch.kind).room(ch, _Traffic(scn, name))
+        for place, taken in ((shm, room.shm), (disk, room.disk), (mq, room.kernel_queues)):
+            if taken:
+                place[name] = taken
+        if room.unbounded is not None:
+            where, line = room.unbounded
+            problems.append((("channels", name, *where), line))
     return shm, disk, mq, problems
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from ipcviz.host import limits
 from ipcviz.host.process import die_with_parent, finished_children, start_ticks
 from ipcviz.scenario import schema
+from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry import table as T
 from ipcviz.worker import bursts
 from ipcviz.worker.boundary import hold
@@ -172,9 +173,10 @@ class Interpreter:
         if kind == "read" and channel_kind in STREAM_KINDS:
             read_fd = fast_read_fd(self.row, args)
             return None if read_fd is None else bursts.pipe_read(self.row, args, one, read_fd)
-        if kind == "send" and channel_kind == "mqueue":
+        message_bursts = channel_kind in CHANNELS and CHANNELS[channel_kind].message_bursts
+        if kind == "send" and message_bursts:
             return bursts.mqueue_send(self.row, args)
-        if kind == "receive" and channel_kind == "mqueue":
+        if kind == "receive" and message_bursts:
             return bursts.mqueue_receive(self.row, args, self._retried)
         return None
 

@@ -18,7 +18,7 @@ from ipcviz.telemetry import table as T
 from ipcviz.telemetry.events import peer_code
 from ipcviz.worker.boundary import Next
 from ipcviz.worker import eintr
-from ipcviz.scenario.kinds import FD_STREAMS
+from ipcviz.scenario.kinds import CHANNELS, FD_STREAMS, STEPS
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import ExitRequested
 from ipcviz.worker.steps import files, shm_names, socket_steps
@@ -57,34 +57,61 @@ def compile_write(row: WorkerRow, args: schema.WriteArgs) -> Step:
 
 
 def write(row: WorkerRow, args: schema.WriteArgs) -> None:
-    endpoint = row.ctx.endpoints[args.to]
     if args.from_read is not None:  # what it really received, not a fixed text
         view = memoryview(row.last_read.get(args.from_read, b""))
         if not view:
             return
     else:
         view = row.payload(args)
-    kind = row.ctx.channel_kinds.get(args.to)
-    if kind == "shm":  # a POSIX shm object, by its name (shm_names.py)
-        shm_names.write(row, args, view)
-        return
-    if kind == "socket":
-        watch_refusals(row, args.to, endpoint)
-    if kind == "mmap":
-        row.cells[row.counter(args.to, T.BYTES_WRITTEN)] += endpoint.write(view)
-    elif kind == "page":
-        row.cells[row.counter(args.to, T.BYTES_WRITTEN)] += endpoint.write(view)
-        note_page_access(row, args.to, endpoint)
-    elif kind == "file":
-        files.write_record(row, args.to, bytes(view))
-    elif write_all(row, args.to, view):
-        row.last_written[args.to] = _whole_bytes(view)
-        if kind == "socket":  # one write (one datagram, on a datagram socket)
-            row.cells[row.counter(args.to, T.WRITES)] += 1
-    else:
-        return
-    if args.every:
+    io = CHANNELS[row.ctx.channel_kinds[args.to]].io
+    if WRITERS[io](row, args, view) and args.every:
         row.sleep(args.every)
+
+
+def _write_shm(row: WorkerRow, args: schema.WriteArgs, view: memoryview) -> bool:
+    shm_names.write(row, args, view)  # a POSIX shm object, by its name (it paces itself)
+    return False
+
+
+def _write_mapped(row: WorkerRow, args: schema.WriteArgs, view: memoryview) -> bool:
+    row.cells[row.counter(args.to, T.BYTES_WRITTEN)] += row.ctx.endpoints[args.to].write(view)
+    return True
+
+
+def _write_page(row: WorkerRow, args: schema.WriteArgs, view: memoryview) -> bool:
+    endpoint = row.ctx.endpoints[args.to]
+    row.cells[row.counter(args.to, T.BYTES_WRITTEN)] += endpoint.write(view)
+    note_page_access(row, args.to, endpoint)
+    return True
+
+
+def _write_file(row: WorkerRow, args: schema.WriteArgs, view: memoryview) -> bool:
+    files.write_record(row, args.to, bytes(view))
+    return True
+
+
+def _write_stream(row: WorkerRow, args: schema.WriteArgs, view: memoryview) -> bool:
+    """Every byte, waiting for room; False when no reader is left."""
+    if not write_all(row, args.to, view):
+        return False
+    row.last_written[args.to] = _whole_bytes(view)
+    return True
+
+
+def _write_socket(row: WorkerRow, args: schema.WriteArgs, view: memoryview) -> bool:
+    """A stream write that is also one write call (one datagram, on a datagram socket)."""
+    watch_refusals(row, args.to, row.ctx.endpoints[args.to])
+    if not _write_stream(row, args, view):
+        return False
+    row.cells[row.counter(args.to, T.WRITES)] += 1
+    return True
+
+
+#: per way of moving bytes (`ChannelKind.io`): how a `write` step writes `view`, True
+#: when it wrote (so its `every` pause follows)
+WRITERS: dict[str, Callable[[WorkerRow, schema.WriteArgs, memoryview], bool]] = {
+    "stream": _write_stream, "socket": _write_socket, "mapped": _write_mapped,
+    "page": _write_page, "file": _write_file, "shm": _write_shm}
 
 
 def _whole_bytes(view: memoryview) -> bytes:
@@ -246,35 +273,44 @@ def compile_read(row: WorkerRow, args: schema.ReadArgs) -> Step:
 
 
 def read(row: WorkerRow, args: schema.ReadArgs) -> None:
+    READERS[CHANNELS[row.ctx.channel_kinds[args.from_]].io](row, args)
+
+
+def _read_mapped(row: WorkerRow, args: schema.ReadArgs) -> None:
+    data = row.ctx.endpoints[args.from_].read(args.bytes)
+    row.cells[row.counter(args.from_, T.BYTES_READ)] += len(data)
+
+
+def _read_window(row: WorkerRow, args: schema.ReadArgs) -> None:
+    touch_window(row, args.from_, row.ctx.endpoints[args.from_], args.bytes)
+
+
+def _read_page(row: WorkerRow, args: schema.ReadArgs) -> None:
+    name, endpoint, cells = args.from_, row.ctx.endpoints[args.from_], row.cells
+    data = endpoint.read(args.bytes)
+    cells[row.counter(name, T.BYTES_READ)] += len(data)
+    T.note_read(cells, row.counter(name, T.LAST_READ), data)
+    note_page_access(row, name, endpoint)
+
+
+def _read_array(row: WorkerRow, args: schema.ReadArgs) -> None:
+    """An extension: take a copy of the whole array."""
+    copy = row.ctx.endpoints[args.from_].values.copy()
+    row.cells[row.counter(args.from_, T.BYTES_READ)] += copy.nbytes
+    row.emit(T.EV_READ_ARRAY, row.index(args.from_), int(copy.sum()))
+
+
+def _read_socket(row: WorkerRow, args: schema.ReadArgs) -> None:
+    watch_refusals(row, args.from_, row.ctx.endpoints[args.from_])
+    _read_stream(row, args, calls=True)
+
+
+def _read_stream(row: WorkerRow, args: schema.ReadArgs, calls: bool = False) -> None:
+    """What is there (up to `args.bytes`), waiting for some unless it must not block; the
+    end of the stream ends the worker. `calls`: each read is counted too (a socket's)."""
     name = args.from_
     endpoint = row.ctx.endpoints[name]
-    kind = row.ctx.channel_kinds.get(name)
     cells = row.cells
-    if kind == "shm":  # a POSIX shm object, by its name (shm_names.py)
-        shm_names.read(row, args)
-        return
-    if kind == "socket":
-        watch_refusals(row, name, endpoint)
-    if kind == "mmap":
-        cells[row.counter(name, T.BYTES_READ)] += len(endpoint.read(args.bytes))
-        return
-    if kind == "window":
-        touch_window(row, name, endpoint, args.bytes)
-        return
-    if kind == "page":
-        data = endpoint.read(args.bytes)
-        cells[row.counter(name, T.BYTES_READ)] += len(data)
-        T.note_read(cells, row.counter(name, T.LAST_READ), data)
-        note_page_access(row, name, endpoint)
-        return
-    if kind == "file":
-        files.read_records(row, args)
-        return
-    if kind == "shared_array":  # extension: take a copy of the whole array
-        copy = endpoint.values.copy()
-        cells[row.counter(name, T.BYTES_READ)] += copy.nbytes
-        row.emit(T.EV_READ_ARRAY, row.index(name), int(copy.sum()))
-        return
     while True:
         data = endpoint.read_some(args.bytes)
         if data is None:
@@ -292,15 +328,28 @@ def read(row: WorkerRow, args: schema.ReadArgs) -> None:
             raise ExitRequested(0)
         cells[row.counter(name, T.BYTES_READ)] += len(data)
         T.note_read(cells, row.counter(name, T.LAST_READ), data)
-        if kind == "socket":
+        if calls:
             cells[row.counter(name, T.READS)] += 1
         if name in row.keep_reads:
             row.last_read[name] = data
-        if kind in STREAM_KINDS and data == row.last_written.get(name):
+        if row.ctx.channel_kinds[name] in STREAM_KINDS and data == row.last_written.get(name):
             # its own message came back out of a shared one-way buffer
             cells[row.base + T.SELF_READS] += 1
             row.emit(T.EV_SELF_READ, row.index(name), len(data))
         return
+
+
+#: per way of moving bytes (`ChannelKind.io`): how a `read` step reads
+READERS: dict[str, Callable[[WorkerRow, schema.ReadArgs], None]] = {
+    "stream": _read_stream, "socket": _read_socket, "mapped": _read_mapped,
+    "page": _read_page, "window": _read_window, "file": files.read_records,
+    "shm": shm_names.read, "array": _read_array}
+
+for _step, _ways in (("write", WRITERS), ("read", READERS)):
+    for _kind in STEPS[_step].channels:  # every kind a step may name has its way here
+        if CHANNELS[_kind].io not in _ways:
+            raise RuntimeError(f"channel kind {_kind!r} moves bytes as "
+                               f"{CHANNELS[_kind].io!r}, which `{_step}` does not know")
 
 
 # ---------------------------------------------------------------- echo
