@@ -4,15 +4,21 @@ summary entry has, values that can be compared, indices inside the array."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import Any
 
 from ipcviz.scenario import entries
+from ipcviz.scenario.fields import dtype_problem
 from ipcviz.scenario.refs import (
     CHANNEL_KEYS,
     WORKER_KEYS,
     _COMPARISON,
+    Unsure,
     parse_comparison,
 )
-from ipcviz.scenario.fields import dtype_problem
+from ipcviz.scenario.yamlpos import FieldPath
+
+Problems = Iterator[tuple[FieldPath, str]]
 
 #: summary keys whose values are true or false
 BOOL_KEYS = frozenset({"handoff", "busy", "shared", "same_address", "same_frame_first",
@@ -42,7 +48,10 @@ def _comparable(value: object) -> bool:
     return parse_comparison(value) is not None
 
 
-def check_expect(scn, groups, path, exp, unsure):
+def check_expect(scn: Any, groups: dict[str, list[str]], path: FieldPath, exp: Any,
+                 unsure: Unsure) -> Problems:
+    """One `expect:` entry: {worker: NAME, KEY: VALUE, ...} or {channel: NAME, ...}, each
+    KEY one the summary has for that entry and each VALUE comparable with it."""
     if not isinstance(exp, dict):
         yield (path, "an expectation is a mapping like {worker: NAME, KEY: VALUE}")
         return
@@ -56,79 +65,103 @@ def check_expect(scn, groups, path, exp, unsure):
     if not isinstance(name, str):
         yield (path + (what,), f"expected a {what} name, got {_shown(name)}")
         return
-    known_entry = False  # the entry's own keys are known (not just every entry's)
+    found: list[tuple[FieldPath, str]] = []
     if what == "worker":
-        base = name.split("#")[0]
-        known = set(groups) | {n for names in groups.values() for n in names}
-        if name not in known and base not in scn.workers and not unsure.worker(name):
-            listed = ", ".join(unsure.declared(sorted(known), True))
-            yield (path + ("worker",), f"unknown worker '{name}' (workers: {listed})")
-        keys = WORKER_KEYS
-        definition = entries.definition_of(scn, name)
-        if definition is not None and not unsure.worker(name):
-            keys, known_entry = entries.worker_keys(definition), True
-            if "#" in name and not definition.spawned:
-                yield (path + ("worker",), f"'{name}' names a spawned child, but "
-                                           f"'{base}' is started by the runtime, never "
-                                           "spawned (give it `spawned: true`)")
+        keys, known_entry = _worker_subject(scn, groups, path, name, unsure, found)
     else:
-        if name not in scn.channels and not unsure.channel(name):
-            listed = ", ".join(unsure.declared(scn.channels, False)) or "none"
-            yield (path + ("channel",), f"unknown channel '{name}' (channels: {listed})")
-        keys = CHANNEL_KEYS
-        if name in scn.channels:
-            keys, known_entry = entries.channel_keys(scn, name), True
-        if scn.channels.get(name) is None or scn.channels[name].kind == "shared_array":
-            keys = keys | {"index", "equals"}
-        if ("index" in rest) != ("equals" in rest):
-            yield (path, "'index' and 'equals' go together")
+        keys, known_entry = _channel_subject(scn, path, name, rest, unsure, found)
+    yield from found
     if not rest:
         yield (path, f"says nothing to check (add a KEY: VALUE, e.g. {sorted(keys)[0]}: 1)")
     for key, value in rest.items():
         if key not in keys and not (what == "channel" and key in ("index", "equals")):
             yield (path + (key,), _unknown_key(key, keys, what, name, known_entry))
-            continue
-        if key == "index":
+        elif key == "index":
             yield from _check_expect_index(scn.channels.get(name), path + (key,), value)
-            continue
-        if key == "equals":
-            if not _is_number(value):
-                yield (path + (key,), f"expected a number, got {_shown(value)}")
-            else:
-                ch = scn.channels.get(name)
-                problem = (dtype_problem(ch.dtype, value)
-                           if ch is not None and ch.kind == "shared_array" else None)
-                if problem:
-                    yield (path + (key,), f"can never be equal: {problem}")
-            continue
-        mapping = entries.holds_mapping(scn, what, name, key)
-        if known_entry and mapping and not isinstance(value, dict) and _comparable(value):
-            yield (path + (key,), f"'{key}' holds a mapping: give its items, "
-                                  f"{entries.mapping_items(key)}")
-            continue
-        if known_entry and isinstance(value, dict) and not mapping:
-            yield (path + (key,), f"'{key}' is one value, not a mapping: compare it with a "
-                                  "number or a string like '>=1'")
-            continue
-        if isinstance(value, dict):
-            if not value:
-                yield (path + (key,), f"checks nothing: give its items, "
-                                      f"{entries.mapping_items(key)}")
-            for sub, v in value.items():
-                problem = entries.item_problem(scn, what, key, sub) if known_entry else None
-                if problem:
-                    yield (path + (key, sub), problem)
-                elif not _comparable(v) or isinstance(v, (dict, list)) or isinstance(v, bool):
-                    yield (path + (key, sub), f"cannot compare with {_shown(v)} (use a number "
-                                              "or a string like '>=1')")
-        elif isinstance(value, bool) and key not in BOOL_KEYS:
-            yield (path + (key,), f"cannot compare with {_shown(value)}: '{key}' is not "
-                                  "true or false (use a number or a string like '>=1')")
-        elif not _comparable(value):
-            yield (path + (key,), f"cannot compare with {_shown(value)} (use a number or a "
-                                  "string like '>=1')")
-        elif known_entry and entries.value_problem(scn, what, name, key, value):
-            yield (path + (key,), entries.value_problem(scn, what, name, key, value))
+        elif key == "equals":
+            yield from _check_equals(scn.channels.get(name), path + (key,), value)
+        else:
+            yield from _check_value(scn, what, name, key, value, path + (key,), known_entry)
+
+
+def _worker_subject(scn: Any, groups: dict[str, list[str]], path: FieldPath, name: str,
+                    unsure: Unsure, found: list[tuple[FieldPath, str]]
+                    ) -> tuple[frozenset[str], bool]:
+    """The keys an expectation on worker `name` may check, and whether they are its own
+    (not just every worker's); problems with the name go in `found`."""
+    base = name.split("#")[0]
+    known = set(groups) | {n for names in groups.values() for n in names}
+    if name not in known and base not in scn.workers and not unsure.worker(name):
+        listed = ", ".join(unsure.declared(sorted(known), True))
+        found.append((path + ("worker",), f"unknown worker '{name}' (workers: {listed})"))
+    definition = entries.definition_of(scn, name)
+    if definition is None or unsure.worker(name):
+        return WORKER_KEYS, False
+    if "#" in name and not definition.spawned:
+        found.append((path + ("worker",), f"'{name}' names a spawned child, but "
+                                          f"'{base}' is started by the runtime, never "
+                                          "spawned (give it `spawned: true`)"))
+    return entries.worker_keys(definition), True
+
+
+def _channel_subject(scn: Any, path: FieldPath, name: str, rest: dict[str, Any],
+                     unsure: Unsure, found: list[tuple[FieldPath, str]]
+                     ) -> tuple[frozenset[str], bool]:
+    """As `_worker_subject`, for channel `name` (a shared array's elements too)."""
+    if name not in scn.channels and not unsure.channel(name):
+        listed = ", ".join(unsure.declared(scn.channels, False)) or "none"
+        found.append((path + ("channel",), f"unknown channel '{name}' (channels: {listed})"))
+    keys, known_entry = CHANNEL_KEYS, False
+    if name in scn.channels:
+        keys, known_entry = entries.channel_keys(scn, name), True
+    if scn.channels.get(name) is None or scn.channels[name].kind == "shared_array":
+        keys = keys | {"index", "equals"}
+    if ("index" in rest) != ("equals" in rest):
+        found.append((path, "'index' and 'equals' go together"))
+    return keys, known_entry
+
+
+def _check_equals(ch: Any, path: FieldPath, value: Any) -> Problems:
+    """`equals:` of an array element: a number the array's dtype can hold."""
+    if not _is_number(value):
+        yield (path, f"expected a number, got {_shown(value)}")
+        return
+    problem = (dtype_problem(ch.dtype, value)
+               if ch is not None and ch.kind == "shared_array" else None)
+    if problem:
+        yield (path, f"can never be equal: {problem}")
+
+
+def _check_value(scn: Any, what: str, name: str, key: str, value: Any, path: FieldPath,
+                 known_entry: bool) -> Problems:
+    """The value of a summary key: comparable with it, a mapping's items for a mapping."""
+    mapping = entries.holds_mapping(scn, what, name, key)
+    if known_entry and mapping and not isinstance(value, dict) and _comparable(value):
+        yield (path, f"'{key}' holds a mapping: give its items, "
+                     f"{entries.mapping_items(key)}")
+    elif known_entry and isinstance(value, dict) and not mapping:
+        yield (path, f"'{key}' is one value, not a mapping: compare it with a "
+                     "number or a string like '>=1'")
+    elif isinstance(value, dict):
+        if not value:
+            yield (path, f"checks nothing: give its items, {entries.mapping_items(key)}")
+        for sub, v in value.items():
+            problem = entries.item_problem(scn, what, key, sub) if known_entry else None
+            if problem:
+                yield (path + (sub,), problem)
+            elif not _comparable(v) or isinstance(v, (dict, list)) or isinstance(v, bool):
+                yield (path + (sub,), f"cannot compare with {_shown(v)} (use a number "
+                                      "or a string like '>=1')")
+    elif isinstance(value, bool) and key not in BOOL_KEYS:
+        yield (path, f"cannot compare with {_shown(value)}: '{key}' is not "
+                     "true or false (use a number or a string like '>=1')")
+    elif not _comparable(value):
+        yield (path, f"cannot compare with {_shown(value)} (use a number or a "
+                     "string like '>=1')")
+    elif known_entry:
+        problem = entries.value_problem(scn, what, name, key, value)
+        if problem:
+            yield (path, problem)
 
 
 def _unknown_key(key: str, keys: frozenset[str], what: str, name: str,
