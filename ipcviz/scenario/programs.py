@@ -52,56 +52,74 @@ def check_programs(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
     """Cross-reference problems of `exec:` workers and of what aims at them."""
     spawned_defs = {step.args for w in scn.workers.values() for step in s.all_steps(w.steps)
                     if step.kind == "spawn"}
-    runs = set(programs(scn))
     for name, w in scn.workers.items():
-        base = ("workers", name)
+        base: FieldPath = ("workers", name)
         if w.attach is not None:
             yield from _check_attached(base, w)
-            continue
-        if w.exec is None:
+        elif w.exec is None:
             for option in ("cwd", "env", "stdin", "stdout", "trace", "ready"):
                 if option in w.model_fields_set:
                     yield (base + (option,), f"'{option}' is for a worker that runs a "
                                              "program (exec:)")
+        else:
+            yield from _check_program(base, w, name in spawned_defs)
+            yield from _check_std_links(scn, base, w)
+    yield from _check_aimed_at_programs(scn)
+
+
+def _check_program(base: FieldPath, w: s.Worker, spawned: bool
+                   ) -> Iterator[tuple[FieldPath, str]]:
+    """An `exec:` worker: no steps, no NUL in what the kernel takes as C strings, one
+    process, and none of the options that only steps use."""
+    if w.steps:
+        yield (base + ("exec",), "a worker runs a program (exec:) or steps (steps:), "
+                                 "not both")
+    # the kernel takes C strings: a NUL ends them (execve would refuse at run time)
+    for i, arg in enumerate(w.exec or ()):
+        if "\0" in arg:
+            yield (base + ("exec", i), "a NUL character cannot be passed to a program")
+    if w.cwd is not None and "\0" in w.cwd:
+        yield (base + ("cwd",), "a NUL character cannot be in a path")
+    for key, value in (w.env or {}).items():
+        if "\0" in str(value):
+            yield (base + ("env", key), "a NUL character cannot be in an environment "
+                                        "variable")
+    if w.count != 1:
+        yield (base + ("count",), "a program runs once per worker; write one worker "
+                                  "per copy")
+    if w.restart != "never":
+        yield (base + ("restart",), "'restart' applies to steps; a program is not "
+                                    "restarted by itself")
+    for option in STEP_ONLY:
+        if option in w.model_fields_set:
+            yield (base + (option,), f"'{option}' applies to steps; a program sets "
+                                     "up its own signals and loops")
+    if spawned:
+        yield (base + ("exec",), "a program cannot be spawned by a step; it runs as "
+                                 "a worker of its own")
+
+
+def _check_std_links(scn: s.Scenario, base: FieldPath, w: s.Worker
+                     ) -> Iterator[tuple[FieldPath, str]]:
+    """`stdin: {from: C}` and `stdout: {to: C}` name a pipe or FIFO of the file."""
+    links = ((w.stdin.from_ if w.stdin else None, "stdin", "from"),
+             (w.stdout.to if w.stdout else None, "stdout", "to"))
+    for channel, option, field in links:
+        if channel is None:
             continue
-        if w.steps:
-            yield (base + ("exec",), "a worker runs a program (exec:) or steps (steps:), "
-                                     "not both")
-        # the kernel takes C strings: a NUL ends them (execve would refuse at run time)
-        for i, arg in enumerate(w.exec):
-            if "\0" in arg:
-                yield (base + ("exec", i), "a NUL character cannot be passed to a program")
-        if w.cwd is not None and "\0" in w.cwd:
-            yield (base + ("cwd",), "a NUL character cannot be in a path")
-        for key, value in (w.env or {}).items():
-            if "\0" in str(value):
-                yield (base + ("env", key), "a NUL character cannot be in an environment "
-                                            "variable")
-        if w.count != 1:
-            yield (base + ("count",), "a program runs once per worker; write one worker "
-                                      "per copy")
-        if w.restart != "never":
-            yield (base + ("restart",), "'restart' applies to steps; a program is not "
-                                        "restarted by itself")
-        for option in STEP_ONLY:
-            if option in w.model_fields_set:
-                yield (base + (option,), f"'{option}' applies to steps; a program sets "
-                                         "up its own signals and loops")
-        if name in spawned_defs:
-            yield (base + ("exec",), "a program cannot be spawned by a step; it runs as "
-                                     "a worker of its own")
-        links = ((w.stdin.from_ if w.stdin else None, "stdin", "from"),
-                 (w.stdout.to if w.stdout else None, "stdout", "to"))
-        for channel, option, field in links:
-            if channel is None:
-                continue
-            spec = scn.channels.get(channel)
-            if spec is None:
-                yield (base + (option, field), f"unknown channel '{channel}' (channels: "
-                       f"{', '.join(scn.channels) or 'none defined'})")
-            elif spec.kind not in STREAM_KINDS:
-                yield (base + (option, field), f"{option} can be a pipe or a fifo, "
-                                               f"not {spec.kind} '{channel}'")
+        spec = scn.channels.get(channel)
+        if spec is None:
+            yield (base + (option, field), f"unknown channel '{channel}' (channels: "
+                   f"{', '.join(scn.channels) or 'none defined'})")
+        elif spec.kind not in STREAM_KINDS:
+            yield (base + (option, field), f"{option} can be a pipe or a fifo, "
+                                           f"not {spec.kind} '{channel}'")
+
+
+def _check_aimed_at_programs(scn: s.Scenario) -> Iterator[tuple[FieldPath, str]]:
+    """Timeline and trigger actions that act on steps do not aim at a program, and a
+    process ipcviz did not start is neither restarted nor signalled without leave."""
+    runs = set(programs(scn))
     for section in ("timeline", "triggers"):
         for i, event in enumerate(getattr(scn, section)):
             action = event.action

@@ -7,6 +7,7 @@ sockets and shared memory with live contents.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from rich.text import Text
 from textual.reactive import reactive
@@ -70,7 +71,9 @@ def trace_line(trace: dict | None, attached: bool = False) -> Text:
 
 
 def program_lines(w: WorkerView, dtype: str = "bytes") -> list[Text]:
-    """The lines of one program (plain data of `w.program`, see runtime/programs.py)."""
+    """The lines of one program (plain data of `w.program`, see runtime/programs.py):
+    what it runs, what is wrong (diagnoses first), its processes, its descriptors 0-2,
+    the kernel objects its tree holds, and what the trace saw."""
     facts = w.program or {}
     seen = facts.get("observed")
     head = Text(w.name, style="bold")
@@ -82,48 +85,71 @@ def program_lines(w: WorkerView, dtype: str = "bytes") -> list[Text]:
         state = w.exit_text or w.state
         return [head + Text(f"  ({state})", style="dim")] + ([fds] if fds else [])
     procs = seen["processes"]
-    names = {pid: (w.name if pid == w.pid else f"{name} {pid}")
-             for pid, _ppid, name, *_ in procs}
+    holders = _Holders(
+        {pid: (w.name if pid == w.pid else f"{name} {pid}") for pid, _ppid, name, *_ in procs},
+        {o["id"]: o for o in (facts.get("graph") or {}).get("objects", [])})
     lines = [head]
     for found in seen.get("diagnoses", []):  # first: what is wrong, with its evidence
         lines.append(Text("  diagnosis: ", style="bold red")
                      + Text(escape_control(found["text"]), style="bold"))
-    for pid, ppid, name, state, waits, zombies, *more in procs[:MAX_LISTED]:
-        masks = more[0] if more else {}  # (recordings before masks were kept: none)
-        cpu, rss = (more[1], more[2]) if len(more) >= 3 else (None, None)
-        depth = "  " if pid == w.pid else "    └ "
-        text = Text(f"{depth}{names[pid]}", style="bold" if pid == w.pid else "")
-        text.append(f"  {state}", style="red" if state == "zombie" else "green")
-        if waits and state not in ("zombie", "running"):
-            text.append(f" in {waits}", style="yellow")
-        if zombies:
-            text.append(f"  {zombies} zombie child{'ren' if zombies > 1 else ''} "
-                        "(not waited for)", style="bold red")
-        if masks.get("pending"):
-            text.append(f"  pending {short_mask(masks['pending'])}", style="bold magenta")
-        if masks.get("blocked"):
-            text.append(f"  blocks {short_mask(masks['blocked'])}", style="yellow")
-        if rss is not None and state != "zombie":
-            used = f"{cpu:.0f} % cpu, " if cpu is not None else ""
-            text.append(f"  {used}{format_bytes(rss)}", style="dim")
-        lines.append(text)
+    lines += [_process_line(w, holders.names, proc) for proc in procs[:MAX_LISTED]]
     if len(procs) > MAX_LISTED:
         lines.append(Text(f"    … {len(procs) - MAX_LISTED} more processes", style="dim"))
     if fds is not None:
         lines.append(fds)
+    trace = facts.get("trace")
+    lines += _object_lines(seen, holders, (trace or {}).get("descriptors", {}), dtype)
+    lines.append(trace_line(trace, bool(facts.get("attached"))))  # last: the objects matter
+    return lines
 
-    graph = {o["id"]: o for o in (facts.get("graph") or {}).get("objects", [])}
 
-    def who(pids: list[int], channel: str | None = None, ident: str = "",
+def _process_line(w: WorkerView, names: dict[int, str], proc: list[Any]) -> Text:
+    """One process of the program's tree: its state, what it waits in, zombies it has
+    not waited for, pending and blocked signals, CPU and memory."""
+    pid, _ppid, _name, state, waits, zombies, *more = proc
+    masks = more[0] if more else {}  # (recordings before masks were kept: none)
+    cpu, rss = (more[1], more[2]) if len(more) >= 3 else (None, None)
+    depth = "  " if pid == w.pid else "    └ "
+    text = Text(f"{depth}{names[pid]}", style="bold" if pid == w.pid else "")
+    text.append(f"  {state}", style="red" if state == "zombie" else "green")
+    if waits and state not in ("zombie", "running"):
+        text.append(f" in {waits}", style="yellow")
+    if zombies:
+        text.append(f"  {zombies} zombie child{'ren' if zombies > 1 else ''} "
+                    "(not waited for)", style="bold red")
+    if masks.get("pending"):
+        text.append(f"  pending {short_mask(masks['pending'])}", style="bold magenta")
+    if masks.get("blocked"):
+        text.append(f"  blocks {short_mask(masks['blocked'])}", style="yellow")
+    if rss is not None and state != "zombie":
+        used = f"{cpu:.0f} % cpu, " if cpu is not None else ""
+        text.append(f"  {used}{format_bytes(rss)}", style="dim")
+    return text
+
+
+class _Holders:
+    """Who holds a kernel object, by name: `names` the tree's processes by pid, `graph`
+    the objects of the descriptor graph by id (with each holder's descriptors)."""
+
+    def __init__(self, names: dict[int, str], graph: dict[str, Any]) -> None:
+        self.names = names
+        self.graph = graph
+
+    def who(self, pids: list[int], channel: str | None = None, ident: str = "",
             ends: tuple[str, ...] = ()) -> str:
         """The holders by name, each with its descriptors when the graph has them."""
-        held = ", ".join(names.get(p, str(p)) + _fds(graph.get(ident), p, ends) for p in pids)
+        held = ", ".join(self.names.get(p, str(p)) + _fds(self.graph.get(ident), p, ends)
+                         for p in pids)
         if channel:  # a channel of the scenario: its other end is with scripted workers
             return held or "scripted workers (pipes panel)"
         return held or "nobody in the tree"
 
-    trace = facts.get("trace")
-    traffic = (trace or {}).get("descriptors", {})
+
+def _object_lines(seen: dict[str, Any], holders: _Holders, traffic: dict[str, Any],
+                  dtype: str) -> list[Text]:
+    """The pipes, queues, sockets and shared memory the tree holds, and who holds each."""
+    who = holders.who
+    lines = []
     for pipe in seen["pipes"][:MAX_LISTED]:
         channel = pipe.get("channel")
         label = (f"channel {channel} ({pipe['kind']})" if channel else
@@ -148,14 +174,12 @@ def program_lines(w: WorkerView, dtype: str = "bytes") -> list[Text]:
                           f"{escape_control(sock['local'])} → {escape_control(sock['remote'])}"
                           f"  queued {sock['rx_queue'] or 0} B; {who(sock['holders'])}"))
     for seg in seen["shared_memory"][:MAX_LISTED]:
-        text = Text(f"  shared memory {escape_control(seg['name'])} ({seg['size']:,} B), "
-                    f"mapped by {who(seg['mappers'])}", style="cyan")
-        lines.append(text)
+        lines.append(Text(f"  shared memory {escape_control(seg['name'])} ({seg['size']:,} B), "
+                          f"mapped by {who(seg['mappers'])}", style="cyan"))
         if seg.get("contents"):
             raw = bytes.fromhex(seg["contents"])
             lines.append(Text("    " + contents_text(raw, dtype) + ("  (d: as numbers)" if
                               dtype == "bytes" else "  (d: next)"), style="dim"))
-    lines.append(trace_line(trace, bool(facts.get("attached"))))  # last: the objects matter
     return lines
 
 
