@@ -33,10 +33,16 @@ if TYPE_CHECKING:
 # `ipcviz launch` starts the runtime process first, and only then pays for its imports.
 
 
+#: the commands that load, create or start something: the run root is trusted first
+STARTS_THINGS = frozenset({"launch", "run", "record", "screenshot", "clean", "watch", "quiz"})
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The `ipcviz` command: parse, check the run root where something starts, run the
+    command; its exit status (2 for bad input, 130 on ^C)."""
     args = build_parser().parse_args(argv)
     command = args.command or "launch"
-    if command in ("launch", "run", "record", "screenshot", "clean", "watch", "quiz"):
+    if command in STARTS_THINGS:
         from ipcviz.host.runroot import RunRootError, trusted_run_root
 
         try:  # before anything is loaded, created or started
@@ -44,53 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         except RunRootError as exc:
             return _fail([str(exc)])
     try:
-        if command == "launch":
-            from ipcviz.runtime.scheduler import speed_problem
-
-            speed = getattr(args, "speed", None)
-            if speed is not None and speed_problem(speed):
-                return _fail([f"--speed: {speed_problem(speed)}"])
-            return _launch(getattr(args, "scenario", None), speed,
-                           getattr(args, "allow_exec", False))
-        if command == "run":
-            if not args.headless and args.schedule is not None:
-                return _fail(["--schedule works with --headless for now (the live app "
-                              "reads the scenario's `schedule:`)"])
-            if not args.headless:
-                from ipcviz.runtime.scheduler import speed_problem
-
-                if args.speed is not None and speed_problem(args.speed):
-                    return _fail([f"--speed: {speed_problem(args.speed)}"])
-                return _launch(args.scenario, args.speed, args.allow_exec)
-            return _run_headless(args)
-        if command == "validate":
-            return _validate(args.files)
-        if command == "record":
-            return recording.record_command(args, _headless, _fail)
-        if command == "replay":
-            if args.check:
-                from ipcviz.checking import check_command
-
-                return check_command(args.recording, _fail)
-            return recording.replay_command(args, _fail)
-        if command == "screenshot":
-            return authoring.screenshot_command(args)
-        if command == "list":
-            return authoring.list_command(args)
-        if command in ("show", "new", "docs", "schema"):
-            return getattr(authoring, f"{command}_command")(args)
-        if command == "clean":
-            return recording.clean_command(args.program_leaks, _fail)
-        if command == "watch":
-            return watch_command(args, _launch, _run_headless, _fail)
-        if command == "quiz":
-            return quiz_command(args, _run_app, _fail)
-        if command == "course":
-            return course_command(args, _run_app, _fail)
-        if command == "export":
-            return export_command(args, _fail)
-        if command == "serve":
-            return serve_command(args, _fail)
+        return _dispatch(command, args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `ipcviz list | head`: the reader has had enough
@@ -98,7 +58,50 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         raise  # a broken pipe of something else: a bug to see, not a silent exit 0
-    return 2
+
+
+def _dispatch(command: str, args: argparse.Namespace) -> int:
+    """Run one parsed command."""
+    if command == "launch":
+        return _launch_command(getattr(args, "scenario", None), getattr(args, "speed", None),
+                               getattr(args, "allow_exec", False))
+    if command == "run":
+        if not args.headless and args.schedule is not None:
+            return _fail(["--schedule works with --headless for now (the live app "
+                          "reads the scenario's `schedule:`)"])
+        if not args.headless:
+            return _launch_command(args.scenario, args.speed, args.allow_exec)
+        return _run_headless(args)
+    if command == "replay" and args.check:
+        from ipcviz.checking import check_command
+
+        return check_command(args.recording, _fail)
+    if command in ("show", "new", "docs", "schema"):
+        return int(getattr(authoring, f"{command}_command")(args))
+    handlers: dict[str, Callable[[], int]] = {
+        "validate": lambda: _validate(args.files),
+        "record": lambda: recording.record_command(args, _headless, _fail),
+        "replay": lambda: recording.replay_command(args, _fail),
+        "screenshot": lambda: authoring.screenshot_command(args),
+        "list": lambda: authoring.list_command(args),
+        "clean": lambda: recording.clean_command(args.program_leaks, _fail),
+        "watch": lambda: watch_command(args, _launch, _run_headless, _fail),
+        "quiz": lambda: quiz_command(args, _run_app, _fail),
+        "course": lambda: course_command(args, _run_app, _fail),
+        "export": lambda: export_command(args, _fail),
+        "serve": lambda: serve_command(args, _fail),
+    }
+    handler = handlers.get(command)
+    return handler() if handler is not None else 2
+
+
+def _launch_command(scenario: str | None, speed: float | None, allow_exec: bool) -> int:
+    """The live app on a scenario (None: the picker), at `speed` when given."""
+    from ipcviz.runtime.scheduler import speed_problem
+
+    if speed is not None and speed_problem(speed):
+        return _fail([f"--speed: {speed_problem(speed)}"])
+    return _launch(scenario, speed, allow_exec)
 
 
 def _stdout_reader_gone() -> bool:
