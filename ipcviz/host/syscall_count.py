@@ -17,7 +17,9 @@ out, so what it returns is only what the process did in between.
 A counter may also count one call by name (`call="write"`: the tracepoint
 `syscalls:sys_exit_write`, one per call that returned), and only the calls that
 succeeded (`succeeded=True`: the kernel's filter `ret >= 0`), so a write that moved a
-message is told from one that failed with EAGAIN and sent the process to wait.
+message is told from one that failed with EAGAIN and sent the process to wait; or only
+those that returned at least `least` (`least=1`: a read that moved bytes, not one that
+met end-of-file).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import platform
 import re
 import struct
 
-__all__ = ["SyscallCounter", "unavailable"]
+__all__ = ["CpuClock", "SyscallCounter", "unavailable"]
 
 #: perf_event_open's number, by machine (no libc wrapper exists)
 _SYSCALL_NUMBERS = {"x86_64": 298, "aarch64": 241, "riscv64": 241, "i686": 336,
@@ -40,7 +42,8 @@ _TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 _EVENT = "events/raw_syscalls/sys_enter/id"
 _CALL_EVENT = "events/syscalls/sys_exit_{}/id"
 _CALL_NAME = re.compile(r"[a-z0-9_]{1,40}")
-_PERF_TYPE_TRACEPOINT = 2
+_PERF_TYPE_SOFTWARE, _PERF_TYPE_TRACEPOINT = 1, 2
+_SW_TASK_CLOCK = 1
 _ATTR_SIZE = 128  # PERF_ATTR_SIZE_VER7 and larger: the kernel accepts any known size
 _FLAG_DISABLED = 1  # created stopped; `start` enables it
 _IOC_ENABLE, _IOC_RESET = 0x2400, 0x2403
@@ -65,6 +68,23 @@ def _tracepoint_id(call: str | None = None) -> int:
     raise last
 
 
+def _perf_open(libc: ctypes.CDLL, pid: int, kind: int, config: int) -> int:
+    """A perf counter of `kind` and `config` on process `pid`, created stopped."""
+    number = _SYSCALL_NUMBERS.get(platform.machine())
+    if number is None:
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+    attr = bytearray(_ATTR_SIZE)
+    struct.pack_into("=IIQQQQQ", attr, 0, kind, _ATTR_SIZE, config, 0, 0, 0, _FLAG_DISABLED)
+    libc.syscall.restype = ctypes.c_long
+    fd = int(libc.syscall(ctypes.c_long(number), ctypes.create_string_buffer(bytes(attr)),
+                          ctypes.c_int(pid), ctypes.c_int(-1), ctypes.c_int(-1),
+                          ctypes.c_ulong(0)))
+    if fd < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return fd
+
+
 def unavailable() -> str | None:
     """Why system calls cannot be counted here, in one line, or None."""
     if platform.machine() not in _SYSCALL_NUMBERS:
@@ -80,30 +100,20 @@ def unavailable() -> str | None:
 class SyscallCounter:
     """The system calls that process `pid` (0: this one) enters from `start` on: all of
     them, or only the `call` of that name (counted as it returns; `succeeded`: only the
-    returns that were not an error)."""
+    returns that were not an error; `least`: only the returns of at least that value)."""
 
-    def __init__(self, pid: int = 0, call: str | None = None, succeeded: bool = False
-                 ) -> None:
-        number = _SYSCALL_NUMBERS.get(platform.machine())
-        if number is None:
-            raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
-        attr = bytearray(_ATTR_SIZE)
-        struct.pack_into("=IIQQQQQ", attr, 0, _PERF_TYPE_TRACEPOINT, _ATTR_SIZE,
-                         _tracepoint_id(call), 0, 0, 0, _FLAG_DISABLED)
+    def __init__(self, pid: int = 0, call: str | None = None, succeeded: bool = False,
+                 least: int | None = None) -> None:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.syscall.restype = ctypes.c_long
-        fd = libc.syscall(ctypes.c_long(number), ctypes.create_string_buffer(bytes(attr)),
-                          ctypes.c_int(pid), ctypes.c_int(-1), ctypes.c_int(-1),
-                          ctypes.c_ulong(0))
-        if fd < 0:
-            code = ctypes.get_errno()
-            raise OSError(code, os.strerror(code))
+        fd = _perf_open(libc, pid, _PERF_TYPE_TRACEPOINT, _tracepoint_id(call))
         self.fd: int = fd
         self.pid = pid
         self.call = call
         os.set_inheritable(fd, False)
-        if succeeded:
-            text = ctypes.create_string_buffer(b"ret >= 0")
+        if succeeded and least is None:
+            least = 0
+        if least is not None:
+            text = ctypes.create_string_buffer(f"ret >= {int(least)}".encode())
             if libc.ioctl(ctypes.c_int(fd), ctypes.c_ulong(_IOC_SET_FILTER), text) != 0:
                 code = ctypes.get_errno()
                 os.close(fd)
@@ -130,6 +140,32 @@ class SyscallCounter:
 
     def close(self) -> None:
         """Give the counter back to the kernel."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class CpuClock:
+    """The CPU time process `pid` spends from `start` on, in nanoseconds, from the kernel's
+    task clock (not /proc's ticks of a hundredth of a second): what a few thousand calls
+    cost. Like a SyscallCounter it keeps its count after the process has exited."""
+
+    def __init__(self, pid: int) -> None:
+        self.fd: int = _perf_open(ctypes.CDLL(None, use_errno=True), pid,
+                                  _PERF_TYPE_SOFTWARE, _SW_TASK_CLOCK)
+        os.set_inheritable(self.fd, False)
+
+    def start(self) -> None:
+        """Set the clock to zero and start it."""
+        fcntl.ioctl(self.fd, _IOC_RESET, 0)
+        fcntl.ioctl(self.fd, _IOC_ENABLE, 0)
+
+    def read(self) -> int:
+        """Nanoseconds on a CPU since `start`."""
+        return int(_COUNT.unpack(os.read(self.fd, _COUNT.size))[0])
+
+    def close(self) -> None:
+        """Give the clock back to the kernel."""
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1

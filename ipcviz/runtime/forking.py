@@ -76,14 +76,17 @@ class Workers:
         self._gate: int | None = None
         self._own_ident: ProcessIdentity | None = None
 
-    def fork_all(self) -> None:
-        """Fork every worker behind the start gate, then open the gate."""
+    def fork_all(self, before_gate: Callable[[list[Proc]], None] | None = None) -> None:
+        """Fork every worker behind the start gate, then open the gate (`before_gate`:
+        what is done with every worker forked and waiting, before it opens)."""
         self._gate, gate_w = os.pipe()
         try:
             for proc in self.procs:
                 if not self.fork(proc):
                     slots = self._objects.slots
                     raise RuntimeError(cap_refused(slots.total if slots else 0))
+            if before_gate is not None:
+                before_gate(self.procs)
         finally:
             os.close(gate_w)
 

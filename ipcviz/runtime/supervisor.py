@@ -44,6 +44,7 @@ from ipcviz.runtime.run_objects import EventLog, RunClock, RunObjects
 from ipcviz.runtime.scheduler import Scheduler, parse_schedule
 from ipcviz.runtime.sending import SignalSender
 from ipcviz.runtime.signal_intake import SignalIntake
+from ipcviz.runtime.syscall_views import SyscallViews
 from ipcviz.runtime.timeline import Timeline
 from ipcviz.runtime.tracing import Tracing, strace_missing
 from ipcviz.scenario.kinds import channel_class
@@ -88,6 +89,8 @@ class Runtime:
         self.timeline = Timeline(model, self.workers, self.parts.output, log,
                                  self.actions.execute)
         self.cleaner = Cleaner(objects, self.workers, self.children, self.parts)
+        #: the compared channels' system calls, counted by the kernel (count_syscalls)
+        self.syscalls = SyscallViews(model)
         #: dead runs' leftovers the start swept away
         self.swept: list[str] = []
         #: whether the process was a subreaper before the run (given back at shutdown)
@@ -156,7 +159,7 @@ class Runtime:
         self.timeline.wait_for_ready_lines()
         if runs_programs:
             self.parts.watch.note_start()  # what exists before any program runs
-        self.workers.fork_all()
+        self.workers.fork_all(self.syscalls.open)
         self.run_clock.begin()
         self.scheduler.start_clock()
         self.workers.release_unneeded()
@@ -277,6 +280,7 @@ class Runtime:
             become_subreaper(False)
             self._was_subreaper = True
         self.workers.close()
+        self.syscalls.close()
         self.run_clock.started = False
 
     def quiesce(self, timeout: float = 1.5, limit: float = 10.0) -> bool:

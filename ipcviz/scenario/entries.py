@@ -72,6 +72,10 @@ CHANNEL_KIND_KEYS.update({kind: row.keys for kind, row in CHANNELS.items()
 CHANNEL_KIND_KEYS = {kind: keys & CHANNEL_KEYS for kind, keys in CHANNEL_KIND_KEYS.items()}
 #: a channel named in `compare:` also has these
 COMPARE_KEYS = frozenset({"moved", "mb_per_s", "rank"})
+#: ... and, with `count_syscalls: true`, these (runtime/syscall_views.py)
+SYSCALL_KEYS = frozenset({"syscalls_counted", "messages", "copy_calls", "syscalls",
+                          "copy_calls_per_message", "syscalls_per_message",
+                          "cpu_us_per_message"})
 #: an array bigger than this has `values` as {min, max, sum} (channels/shared_array.py)
 MAX_VALUES_LISTED = 4096
 
@@ -106,7 +110,7 @@ def channel_keys(scn: s.Scenario, name: str) -> frozenset[str]:
             for worker in scn.workers.values() for step in s.all_steps(worker.steps)):
         keys |= _EINTR
     if name in scn.compare:
-        keys |= COMPARE_KEYS
+        keys |= COMPARE_KEYS | (SYSCALL_KEYS if scn.count_syscalls else frozenset())
     return keys
 
 

@@ -29,6 +29,8 @@ CHANNEL_KEYS = frozenset({
     "write_ends_open", "read_ends_open",
     "interrupted_reads", "restarted_reads",
     "in_dev_shm", "size", "declared_size", "contents", "unlinked_by_runtime",
+    "syscalls_counted", "messages", "copy_calls", "syscalls", "copy_calls_per_message",
+    "syscalls_per_message", "cpu_us_per_message",
 })
 # and every key a kind lists itself (kinds.ChannelKind.keys)
 CHANNEL_KEYS |= {key for row in CHANNELS.values() for key in row.keys or ()}

@@ -345,6 +345,10 @@ class Scenario(Model):
     compare: list[Name] = Field([], max_length=8)
     """Extension: channels whose throughput is compared side by side while they all run
     (the live speed panel, and `moved`, `mb_per_s` and `rank` in their summary entries)."""
+    count_syscalls: bool = False
+    """Extension: count, from the kernel, the system calls of the workers of each compared
+    channel (`syscalls`, `copy_calls` and their cost per message in its summary entry);
+    where the kernel does not let them be counted the run goes on and says why."""
     vary: list[Given] = Field([], max_length=10)
     """Extension: givens `quiz --seed N` and `course --seed N` vary (ipcviz/scenario/vary.py)."""
     start: Literal["running", "held"] = "running"

@@ -183,6 +183,9 @@ def _check_compare(scn: s.Scenario, unsure: Unsure) -> Iterator[tuple[FieldPath,
             yield (("compare", i), f"{scn.channels[name].kind} '{name}' moves no bytes to "
                                    "compare (compare pipes, FIFOs, sockets, queues, "
                                    "mappings, files)")
+    if scn.count_syscalls and not scn.compare:
+        yield (("count_syscalls",), "counts the system calls of compared channels: name "
+                                    "them in `compare:`")
 
 
 def _check_steps(steps: list, base: FieldPath, scn: s.Scenario, caught: set[int], refs: Refs,

@@ -183,6 +183,14 @@ CHANNEL_DATA: dict[str, dict[str, Any]] = {
                      "last_writer": NUMBERS, "heat": GRID, "elements": list[list[Any]]},
 }
 
+#: a compared channel's system calls (runtime/syscall_views.py, `count_syscalls: true`)
+SYSCALL_DATA: dict[str, Any] = {
+    "syscalls_counted": bool, "syscalls_unavailable": str, "messages": int,
+    "copy_calls": int, "syscalls": int, "copy_calls_per_message": NUMBER,
+    "syscalls_per_message": NUMBER, "cpu_us_per_message": NUMBER}
+for _kind in ("pipe", "fifo", "socket", "mqueue", "mmap", "file", "queue", "shm"):
+    CHANNEL_DATA[_kind].update(SYSCALL_DATA)
+
 # a kind that gives its data's types itself (kinds.ChannelKind.data; float: any number)
 CHANNEL_DATA.update({kind: {key: NUMBER if t is float else t for key, t in row.data.items()}
                      for kind, row in CHANNELS.items() if row.data is not None})
