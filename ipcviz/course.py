@@ -34,7 +34,7 @@ CHAPTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                                         "counting_semaphore")),
     ("Files and mmap", ("mmap_file", "mmap_window", "file_handoff")),
     ("Deadlock", ("deadlock", "deadlock_by_hand")),
-    ("Putting it together", ("echo_store_server", "speed_race")),
+    ("Putting it together", ("echo_store_server", "syscall_cost", "speed_race")),
 )
 LESSONS: tuple[str, ...] = tuple(name for _, names in CHAPTERS for name in names)
 

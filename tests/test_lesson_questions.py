@@ -50,6 +50,7 @@ ANSWERS: dict[str, tuple[object, ...]] = {
     "mmap_file": (152,),
     "mmap_window": (64,),
     "file_handoff": (0, 3),
+    "syscall_cost": (20000, 0),
     "speed_race": ("1",),
     "deadlock": ("a (dead)",),
     "deadlock_by_hand": ("blocked",),

@@ -25,7 +25,7 @@ BOOL_KEYS = frozenset({"handoff", "busy", "shared", "same_address", "same_frame_
                        "same_frame_last", "frames_hidden"})
 
 #: ... and a shm object's (channels/shm_object.py)
-BOOL_KEYS |= {"in_dev_shm", "unlinked_by_runtime"}
+BOOL_KEYS |= {"in_dev_shm", "unlinked_by_runtime", "syscalls_counted"}
 
 
 def _is_number(value: object) -> bool:

@@ -39,7 +39,7 @@ COURSE_ORDER = (
     "counting_semaphore",
     "mmap_file", "mmap_window", "file_handoff",
     "deadlock", "deadlock_by_hand",
-    "echo_store_server", "speed_race",
+    "echo_store_server", "syscall_cost", "speed_race",
 )
 
 

@@ -95,6 +95,9 @@ GALLERY: dict[str, Moment] = {
                            "(torn reads); with flock it waits for the writer and never tears."),
     "rpc_call": Moment(5.5, (), "A call timed out and was sent again: the server had "
                        "already done it, so it did the work twice (at-least-once)."),
+    "syscall_cost": Moment(2.0, (), "Counted by the kernel: two system calls copy each "
+                           "message through a pipe, a socket or a queue, none through "
+                           "shared memory, whose semaphores cost futex calls instead."),
     "speed_race": Moment(3.0, (), "Five mechanisms at once: shared memory delivers several "
                          "times more bytes than a pipe, a socket or a message queue."),
 }

@@ -15,6 +15,7 @@ from ipcviz.format import bar
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 from ipcviz.tui.widgets.base import Panel
+from ipcviz.tui.widgets.cost import COST_TITLE, cost_lines, counts_syscalls
 from ipcviz.tui.widgets.grid import grid_lines
 
 WINDOW = 11  # Snapshots in the "now" rate: about one second at 10 frames a second
@@ -84,6 +85,10 @@ class SpeedPanel(Panel):
         if not raced:
             return
         narrow = self.app.has_class("narrow")
+        if counts_syscalls(raced):
+            self.border_title = COST_TITLE
+            self.show(cost_lines(raced, self.text_width, narrow, snap.running, mechanism))
+            return
         rates = {c.name: self._now(c) for c in raced}
         top = max((r[0] or 0.0 for r in rates.values()), default=0.0) or 1.0
         columns = ["#", "channel", "through", "now", "average", "moved", "msg/s"]

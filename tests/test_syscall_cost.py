@@ -1,0 +1,115 @@
+"""The cost of a message in system calls (`count_syscalls: true`,
+runtime/syscall_views.py), run for real: the kernel counts exactly one write and one
+read that moved each pipe message, one send and one receive per queue message, and no
+call that copies a message through shared memory; where the kernel will not count, the
+run still ends well and says why instead of showing zeros."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from ipcviz.host.syscall_count import unavailable
+from ipcviz.runtime import syscall_views
+from ipcviz.runtime.headless import run_headless
+from ipcviz.scenario.load import load_text
+from ipcviz.telemetry.snapshot import ChannelView
+from ipcviz.tui.widgets.cost import cost_lines
+
+from .conftest import run_cli, run_scenario
+
+N = 1000
+
+PAIRS = f"""\
+version: 1
+name: three pairs
+duration: 30
+count_syscalls: true
+compare: [pipe, queue, shm]
+channels:
+  pipe:  {{kind: pipe}}
+  queue: {{kind: mqueue, capacity: 4, message_size: 72}}
+  shm:   {{kind: mmap, size: 4096}}
+  empty: {{kind: semaphore, value: 1}}
+  full:  {{kind: semaphore, value: 0}}
+workers:
+  writer:   {{loop: {N}, steps: [{{write: {{to: pipe, size: 64}}}}]}}
+  reader:   {{loop: {N}, steps: [{{read: {{from: pipe, bytes: 64}}}}]}}
+  sender:   {{loop: {N}, steps: [{{send: {{to: queue, size: 64}}}}]}}
+  receiver: {{loop: {N}, steps: [{{receive: {{from: queue}}}}]}}
+  storer:
+    loop: {N}
+    steps: [{{acquire: empty}}, {{write: {{to: shm, size: 64}}}}, {{release: full}}]
+  loader:
+    loop: {N}
+    steps: [{{acquire: full}}, {{read: {{from: shm, bytes: 64}}}}, {{release: empty}}]
+"""
+
+needs_counting = pytest.mark.skipif(unavailable() is not None,
+                                    reason=unavailable() or "system calls are counted")
+
+
+@needs_counting
+def test_the_kernel_counts_two_copy_calls_per_message(tmp_path: Path,
+                                                       nothing_left_behind) -> None:
+    path = tmp_path / "pairs.yaml"
+    path.write_text(PAIRS)
+    channels = run_scenario(path)["channels"]
+    for name in ("pipe", "queue"):
+        entry = channels[name]
+        assert entry["syscalls_counted"] is True
+        assert entry["messages"] == N
+        assert entry["copy_calls"] == 2 * N  # each write and read, send and receive
+        assert entry["copy_calls_per_message"] == 2.0
+        assert entry["syscalls"] >= entry["copy_calls"]  # (waiting adds; never removes)
+        assert entry["cpu_us_per_message"] > 0
+    shm = channels["shm"]
+    assert (shm["messages"], shm["copy_calls"]) == (N, 0)
+    assert shm["syscalls"] > 0  # its workers' own start and end at least
+    assert "syscalls_counted" not in channels["empty"]
+
+
+def test_without_the_kernel_count_the_run_says_why(monkeypatch: pytest.MonkeyPatch,
+                                                    nothing_left_behind) -> None:
+    monkeypatch.setattr(syscall_views, "unavailable", lambda: "no counting here (test)")
+    scenario = load_text(PAIRS.replace(f"loop: {N}", "loop: 10").encode(), "pairs.yaml")
+    result = run_headless(scenario)
+    pipe = result.summary["channels"]["pipe"]
+    assert pipe["syscalls_counted"] is False
+    assert pipe["syscalls_unavailable"] == "no counting here (test)"
+    assert "copy_calls" not in pipe and "syscalls" not in pipe
+    assert pipe["moved"] == 640  # the run itself went on
+    lines = cost_lines([ChannelView("pipe", "pipe", pipe)], 100, False, False, str)
+    console = Console(width=100, record=True)
+    for line in lines:
+        console.print(line)
+    assert console.export_text().split() == ["system", "calls", "not", "counted:", "no",
+                                             "counting", "here", "(test)"]
+
+
+def test_copy_calls_stated_per_kind() -> None:
+    """A pipe's and a queue's copy calls are two named calls, each counted as it moved
+    something (a read of end-of-file, such as the start gate's, moves nothing)."""
+    assert syscall_views.COPY_CALLS["pipe"] == (("write", 1), ("read", 1))
+    assert syscall_views.COPY_CALLS["mqueue"] == (("mq_timedsend", 0),
+                                                  ("mq_timedreceive", 0))
+    assert "mmap" not in syscall_views.COPY_CALLS
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ("count_syscalls: true\n", "f.yaml:4:17: count_syscalls: counts the system calls of "
+                               "compared channels: name them in `compare:`"),
+    ("compare: [p]\ncount_syscalls: sometimes\n",
+     "f.yaml:5:17: count_syscalls: Input should be a valid boolean (got 'sometimes')"),
+])
+def test_a_wrong_count_syscalls_is_one_line_with_its_place(tmp_path: Path, text: str,
+                                                           line: str) -> None:
+    path = tmp_path / "f.yaml"
+    path.write_text("version: 1\nname: x\nchannels: {p: {kind: pipe}}\n" + text
+                    + "workers:\n  a: {steps: [{write: {to: p, size: 1}}]}\n")
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [line.replace("f.yaml", str(path))]
+    assert "Traceback" not in result.stderr
