@@ -67,8 +67,12 @@ class _Counted:
         except OSError:
             pass  # (the last readings stand)
 
+    def counters(self) -> list[SyscallCounter | CpuClock]:
+        """Every counter of the worker."""
+        return [self.every, self.cpu, *(k for ks in self.copies.values() for k in ks)]
+
     def close(self) -> None:
-        for counter in (self.every, self.cpu, *(k for ks in self.copies.values() for k in ks)):
+        for counter in self.counters():
             counter.close()
 
 
@@ -129,8 +133,7 @@ class SyscallViews:
                         for (call, least), used in zip(calls, _uses(definition, channel))
                         if used]
             for counted in self.counted.values():
-                for counter in (counted.every, counted.cpu,
-                                *(k for ks in counted.copies.values() for k in ks)):
+                for counter in counted.counters():
                     counter.start()
         except OSError as exc:
             self.close()
