@@ -25,7 +25,9 @@ BOOL_KEYS = frozenset({"handoff", "busy", "shared", "same_address", "same_frame_
                        "same_frame_last", "frames_hidden"})
 
 #: ... and a shm object's (channels/shm_object.py)
-BOOL_KEYS |= {"in_dev_shm", "unlinked_by_runtime", "syscalls_counted"}
+BOOL_KEYS |= {"in_dev_shm", "unlinked_by_runtime"}
+#: ... and a compared channel's whose system calls are counted (runtime/syscall_views.py)
+BOOL_KEYS |= {"syscalls_counted"}
 
 
 def _is_number(value: object) -> bool:
