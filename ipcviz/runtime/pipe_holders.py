@@ -11,6 +11,7 @@ A process whose descriptors the kernel will not show (another user's) is named i
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -36,16 +37,19 @@ class PipeEnd:
         return f"{self.holder} fd {self.fd}"
 
 
-def _end(pid: int, fd: str) -> str:
-    """"read" or "write": the access mode of a pipe descriptor, from its fdinfo flags."""
+def _end(fd_dir: int, fd: str) -> str:
+    """"read" or "write": the access mode of a pipe descriptor, from the permission bits
+    the kernel gives its /proc/PID/fd link (owner write for a descriptor open for
+    writing, owner read for one open for reading; made anew from the open file at each
+    lookup). One lstat, where /proc/PID/fdinfo's flags took an open, a read and a close
+    of a file the kernel formats for each descriptor."""
     try:
-        with open(f"/proc/{pid}/fdinfo/{fd}") as info:
-            for line in info:
-                if line.startswith("flags:"):
-                    return "write" if int(line.split()[1], 8) & os.O_ACCMODE else "read"
-    except (OSError, ValueError, IndexError):
-        pass
-    return ""
+        mode = os.stat(fd, dir_fd=fd_dir, follow_symlinks=False).st_mode
+    except OSError:
+        return ""
+    if mode & stat.S_IWUSR:
+        return "write"
+    return "read" if mode & stat.S_IRUSR else ""
 
 
 def holders_of(inodes: Iterable[int], processes: Iterable[tuple[str, int]]
@@ -56,24 +60,33 @@ def holders_of(inodes: Iterable[int], processes: Iterable[tuple[str, int]]
     found: dict[int, list[PipeEnd]] = {inode: [] for inode in wanted.values()}
     hidden: list[str] = []
     for name, pid in processes:
-        fd_dir = f"/proc/{pid}/fd"
-        try:
-            fds = os.listdir(fd_dir)
+        try:  # the directory, not its path, from here on: a pid reused is not read
+            fd_dir = os.open(f"/proc/{pid}/fd", os.O_RDONLY | os.O_DIRECTORY)
         except PermissionError:
             hidden.append(name)
             continue
         except OSError:  # it has ended since it was listed
             continue
-        for fd in fds:
-            try:
-                inode = wanted.get(os.readlink(f"{fd_dir}/{fd}"))
-            except OSError:
-                continue
-            if inode is None:
-                continue
-            end = _end(pid, fd)
-            if end:
-                found[inode].append(PipeEnd(name, pid, int(fd), end))
+        try:
+            fds = os.listdir(fd_dir)
+        except PermissionError:
+            hidden.append(name)
+            fds = []
+        except OSError:
+            fds = []
+        try:
+            for fd in fds:
+                try:
+                    inode = wanted.get(os.readlink(fd, dir_fd=fd_dir))
+                except OSError:
+                    continue
+                if inode is None:
+                    continue
+                end = _end(fd_dir, fd)
+                if end:
+                    found[inode].append(PipeEnd(name, pid, int(fd), end))
+        finally:
+            os.close(fd_dir)
     for ends in found.values():
         ends.sort(key=lambda e: (e.holder == RUNTIME, e.holder, e.fd))
     return found, hidden
