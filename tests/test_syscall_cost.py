@@ -113,3 +113,26 @@ def test_a_wrong_count_syscalls_is_one_line_with_its_place(tmp_path: Path, text:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [line.replace("f.yaml", str(path))]
     assert "Traceback" not in result.stderr
+
+
+def _text(lines: list) -> str:
+    console = Console(width=120, record=True)
+    for line in lines:
+        console.print(line)
+    return console.export_text()
+
+
+def test_the_panel_shows_each_mechanisms_cost_cheapest_first() -> None:
+    """What a student reads: per channel, messages, copy calls and all calls per message,
+    CPU per message; cheapest CPU first."""
+    def view(name: str, kind: str, copies: float, calls: float, cpu: float) -> ChannelView:
+        return ChannelView(name, kind, {
+            "syscalls_counted": True, "messages": 10000, "copy_calls_per_message": copies,
+            "syscalls_per_message": calls, "cpu_us_per_message": cpu})
+    text = _text(cost_lines([view("shm", "mmap", 0.0, 2.71, 14.6),
+                             view("pipe", "pipe", 2.0, 2.04, 1.2)], 120, False, False,
+                            lambda c: c.kind))
+    rows = [line.split() for line in text.splitlines()]
+    assert rows[1][:5] == ["pipe", "pipe", "10,000", "2", "2.04"]
+    assert rows[2][:5] == ["shm", "mmap", "10,000", "0", "2.71"]
+    assert "1.2 µs" in text.splitlines()[1] and "14.6 µs" in text.splitlines()[2]

@@ -13,7 +13,8 @@ even after the worker was reaped). Two kinds of count:
   read, send or receive that returned at least one byte; a queue's send that returned
   0). A call that failed with EAGAIN, and the gate's own read of end-of-file, are not
   counted. Exact: two per message for these kinds. Shared memory has no such call: the
-  reader's loads read the writer's stores, so its count is 0 by construction.
+  reader's loads read the writer's stores, so its count is 0 by construction. Other kinds
+  (a file, the runtime's queue) have no `copy_calls`: their calls are not one pair.
 - `syscalls`: every call the workers entered, waiting included (poll after EAGAIN, the
   semaphores' futex when one has to sleep, signal masks around a burst of writes, the
   worker's own start and end). It depends on how often a process had to wait, so it
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from ipcviz.runtime.procs import Proc
     from ipcviz.telemetry.snapshot import ChannelView
 
-__all__ = ["COPY_CALLS", "SyscallViews"]
+__all__ = ["COPY_CALLS", "NO_COPY_CALLS", "SyscallViews"]
 
 #: per channel kind: the call that copies a message in (the writer's) and out (the
 #: reader's), each with the least it returns when it moved something
@@ -45,6 +46,8 @@ COPY_CALLS: dict[str, tuple[tuple[str, int], tuple[str, int]]] = {
     "socket": (("sendto", 1), ("recvfrom", 1)),
     "mqueue": (("mq_timedsend", 0), ("mq_timedreceive", 0)),
 }
+#: kinds no system call copies a message through: 0 copy calls by construction
+NO_COPY_CALLS = frozenset({"mmap"})
 _SENDS, _RECEIVES = ("write", "send"), ("read", "receive")
 
 
@@ -162,14 +165,16 @@ class SyscallViews:
                 messages = int(data["messages_received"])
             else:
                 messages = int(data.get("moved", 0)) // message_size(self.scenario, view.name)
-            copies = sum(c.copied.get(view.name, 0) for c in mine)
             calls = sum(c.calls for c in mine)
             cpu_ns = sum(c.cpu_ns for c in mine)
-            data.update(messages=messages, copy_calls=copies, syscalls=calls)
-            data.update(copy_calls_per_message=round(copies / messages, 2) if messages else 0.0,
+            data.update(messages=messages, syscalls=calls,
                         syscalls_per_message=round(calls / messages, 2) if messages else 0.0,
                         cpu_us_per_message=round(cpu_ns / 1e3 / messages, 2)
                         if messages else 0.0)
+            if view.kind in COPY_CALLS or view.kind in NO_COPY_CALLS:
+                copies = sum(c.copied.get(view.name, 0) for c in mine)
+                data.update(copy_calls=copies, copy_calls_per_message=round(
+                    copies / messages, 2) if messages else 0.0)
 
     def close(self) -> None:
         """Give every counter back."""
