@@ -42,6 +42,8 @@ class Timeline(Vertical):
         self.dropped = 0
         self.names: list[str] = []
         """Every worker seen, in the order the frames list them."""
+        self._seen: set[str] = set()
+        """The same names, to look one up (a frame lists every worker: 512 at most)."""
         self.involved: set[str] = set()
         """Who sent, received, acquired or released something: only they get a column."""
         self._drawn_for: tuple[int, tuple[str, ...]] | None = None
@@ -70,8 +72,10 @@ class Timeline(Vertical):
     def add(self, snap: Snapshot) -> None:
         """Take in a frame: its workers, arrows and marks."""
         self.sequence.add(snap)
+        seen = self._seen
         for worker in snap.workers:
-            if worker.name not in self.names:
+            if worker.name not in seen:
+                seen.add(worker.name)
                 self.names.append(worker.name)
         arrows, marks, waiting = self.sequence.drain()
         new = rows_of(arrows, marks + waiting)
@@ -91,6 +95,7 @@ class Timeline(Vertical):
         """A new run (or a replay's seek): the chart starts again."""
         self.sequence = Sequence(run_clock=True)
         self.rows, self.names, self.involved, self.dropped = [], [], set(), 0
+        self._seen = set()
         self._drawn_for, self._drawn = None, 0
         if self.is_mounted:
             self.query_one(TimelineLog).clear()
