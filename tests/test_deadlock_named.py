@@ -70,7 +70,7 @@ def frame(t: float, deadlock: tuple[str, ...] | None, a_state: str = "blocked",
                           waiting=Waiting("acquire", lock) if state == "blocked" else None)
 
     def sem(name: str, holders: tuple) -> ChannelView:
-        return ChannelView(name=name, kind="semaphore", data={
+        return ChannelView.of(name=name, kind="semaphore", data={
             "value": 0, "initial": 1, "holders": [Holder(h) for h in holders],
             "waiters": []})
 

@@ -32,7 +32,7 @@ def rules(snap: Snapshot, before: Snapshot | None = None) -> set[str]:
 
 
 def pipe(written: int, read: int, buffered: int, capacity: int = 65536) -> ChannelView:
-    return ChannelView("p", "pipe", {"bytes_written": written, "bytes_read": read,
+    return ChannelView.of("p", "pipe", {"bytes_written": written, "bytes_read": read,
                                      "buffered": buffered, "capacity": capacity})
 
 
@@ -61,7 +61,7 @@ def test_a_pipe_holding_more_than_its_capacity_or_less_than_nothing_is_caught(ov
 
 def queue(kind: str, sent: int, got: int, depth: int, capacity: object = 10,
           **more: int) -> ChannelView:
-    return ChannelView("q", kind, {"messages_sent": sent, "messages_received": got,
+    return ChannelView.of("q", kind, {"messages_sent": sent, "messages_received": got,
                                    "depth": depth, "capacity": capacity, **more})
 
 
@@ -97,7 +97,7 @@ def test_a_rendezvous_holds_no_message_its_senders_wait(waiting: int) -> None:
 
 def array(increments: int, total: int, lost: int | None, dtype: str = "int64"
           ) -> ChannelView:
-    return ChannelView("counter", "shared_array", {
+    return ChannelView.of("counter", "shared_array", {
         "dtype": dtype, "sum": total, "initial_sum": 0, "increments": increments,
         "lost_updates": lost})
 
@@ -150,7 +150,7 @@ def test_a_wrapped_integer_array_still_adds_up() -> None:
 
 def lock(value: int, holders: list[str], held: int, initial: int = 1,
          waiters: list[str] | None = None) -> ChannelView:
-    return ChannelView("mutex", "semaphore", {
+    return ChannelView.of("mutex", "semaphore", {
         "value": value, "initial": initial, "held": held,
         "holders": [Holder(h) for h in holders], "waiters": waiters or []})
 
@@ -188,7 +188,7 @@ def test_waiting_for_a_lock_one_holds_is_caught() -> None:
 
 
 def test_a_handed_over_semaphore_has_no_holders_to_check() -> None:
-    handoff = ChannelView("full", "semaphore", {"value": 1, "initial": 0, "held": -1,
+    handoff = ChannelView.of("full", "semaphore", {"value": 1, "initial": 0, "held": -1,
                                                  "holders": [], "handoff": True})
     assert rules(frame(handoff)) == set()
 
@@ -215,8 +215,8 @@ def test_a_signal_nobody_in_the_run_sent_has_another_sender() -> None:
        drop=st.integers(1, 10**6))
 def test_counters_that_go_down_are_caught(name: str, now: int, drop: int) -> None:
     data = {"bytes_written": 0, "bytes_read": 0, "buffered": 0, "capacity": 65536}
-    before = ChannelView("s", "socket", {**data, name: now + drop})
-    after = ChannelView("s", "socket", {**data, name: now})
+    before = ChannelView.of("s", "socket", {**data, name: now + drop})
+    after = ChannelView.of("s", "socket", {**data, name: now})
     assert "counters never go down" in rules(frame(after), frame(before))
     w_before = WorkerView("w", "w", 1, "running", bytes_written={"p": now + drop})
     w_after = WorkerView("w", "w", 1, "running", bytes_written={"p": now})

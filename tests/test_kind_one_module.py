@@ -95,7 +95,7 @@ class EventfdChannel(Channel):
         os.close(self.fd)
 
 
-ROW = ChannelKind(EventfdOptions, f"{__name__}:EventfdChannel", "bytes", "pipes",
+ROW = ChannelKind(EventfdOptions, f"{__name__}:EventfdChannel", "bytes", "stream",
                   "write/read", label="eventfd counter", descriptors=1,
                   keys=frozenset({"bytes_written", "bytes_read", "buffered"}),
                   data={"bytes_written": int, "bytes_read": int, "buffered": int,

@@ -33,7 +33,7 @@ def test_every_channel_kind_has_its_model_and_its_class(kind: str) -> None:
     assert entry.options.model_fields["kind"].annotation.__args__ == (kind,)
     cls = channel_class(kind)
     assert issubclass(cls, Channel) and cls.kind == kind
-    assert entry.panel in ("pipes", "queues", "memory", "locks", "rpc")
+    assert entry.family in ("stream", "queue", "memory", "lock", "rpc")
     assert entry.counters in ("bytes", "messages", "array", "lock", "rpc")
     hinted = entry.hint.split("/")
     assert all(kind in STEPS[step].channels for step in hinted)

@@ -287,7 +287,7 @@ def test_the_pipes_panel_says_eintr_and_restarts(sigaction_run: dict) -> None:
 
     def line(name: str) -> str:
         entry = sigaction_run["channels"][name]
-        return eintr_note(ChannelView(name, entry["kind"], entry)).plain
+        return eintr_note(name, ChannelView.of(name, entry["kind"], entry).state).plain
 
     assert line("to_plain") == ("  to_plain: read(2) returned EINTR 3×; restarts (SA_RESTART)"
                                 " are counted when the read returns")

@@ -85,7 +85,7 @@ def test_hidden_frames_are_said_to_be_hidden_not_shown_as_numbers() -> None:
     assert data == {"seen_by": {"a": ["0x7f00", None, None], "b": ["0x7f00", None, None]},
                     "frames_hidden": True, "same_address": True, "same_frame_first": None,
                     "same_frame_last": None, "values_read": {"a": "red", "b": "red"}}
-    view = ChannelView("x", "page", {**data, "shared": False, "address": "0x7f00"}, (), ())
+    view = ChannelView.of("x", "page", {**data, "shared": False, "address": "0x7f00"}, (), ())
     text = "\n".join(line.plain for line in page_lines(view))
     assert text.count("hidden (root only)") == 4
     assert "/proc/PID/pagemap" in text and "0x0 " not in text

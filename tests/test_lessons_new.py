@@ -180,14 +180,15 @@ def test_connections_wait_in_the_accept_queue_until_the_server_accepts(
 def test_the_sockets_panel_says_who_waits_in_the_accept_queue(nothing_left_behind) -> None:
     """A live frame with the four connections queued: the socket's line says so; once
     the server has accepted them, the queue is empty and the most is still 4."""
-    from ipcviz.telemetry.views import StreamView
+    from ipcviz.channels.state import SocketState
     from ipcviz.tui.widgets.pipes import socket_notes
 
     with LiveRun(str(SCENARIOS / "tcp_handshake.yaml")) as run:
         full = run.wait_for(lambda s: s.channel("door").data.get("accept_queue") == 4,
                             timeout=20)
         door = full.channel("door")
-        line = socket_notes(door, full, StreamView.of(door))[0].plain
+        assert isinstance(door.state, SocketState)
+        line = socket_notes(door, full, door.state)[0].plain
         assert line.endswith("accept queue (ss -lt Recv-Q): 4 handshaken, waiting for "
                              "accept() · most 4")
         assert all(full.worker(n).state == "blocked" for n in ("ana", "bo", "cy", "di"))

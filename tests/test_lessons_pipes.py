@@ -80,14 +80,15 @@ def test_the_panel_says_why_then_the_key_closes_it(nothing_left_behind) -> None:
                              timeout=20)
         p = stuck.channel("p")
         fd = _fd_of(p.data["write_ends"][0], "reader")
-        [line] = ends_notes(p, stuck)
+        [line] = ends_notes(p, p.state, stuck)
         assert line.plain == (f"  p: 1 write end open (reader fd {fd}): the reader itself "
                               "still holds a write end: EOF cannot come")
         run.action("close", "reader")
         eof = "end of file on p: every writer has gone"
         ended = run.wait_for(lambda s: s.worker("reader").exit == 0 and any(
             e.text == eof for e in run.events), timeout=20)
-        assert ends_notes(ended.channel("p"), ended) == []
+        gone = ended.channel("p")
+        assert ends_notes(gone, gone.state, ended) == []
         texts = [e.text for e in run.events if e.worker == "reader"]
         closed = f"closed its own write end of p (fd {fd}), kept since fork"
         assert closed in texts

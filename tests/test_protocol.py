@@ -133,7 +133,7 @@ def test_snapshot_waiting_and_holders_are_data_and_old_recordings_still_read() -
 
     snap = Snapshot("s", 1.0, True,
                     workers=(WorkerView("a", "a", 1, "blocked", Waiting("acquire", "lock_b")),),
-                    channels=(ChannelView("lock_b", "semaphore", {
+                    channels=(ChannelView.of("lock_b", "semaphore", {
                         "value": 0, "holders": [Holder("b", False), Holder("c")],
                         "waiters": ["a"]}),))
     again = Snapshot.from_dict(json.loads(json.dumps(snap.to_dict())))
@@ -156,18 +156,20 @@ def test_snapshot_waiting_and_holders_are_data_and_old_recordings_still_read() -
 
 def test_typed_channel_views_read_the_data_the_sampler_makes() -> None:
     from ipcviz.telemetry.snapshot import ChannelView, Holder
-    from ipcviz.telemetry.views import QueueView, SemaphoreView, StreamView
+    from ipcviz.channels.state import PipeState
+    from ipcviz.telemetry.views import QueueView, SemaphoreView
 
-    sem = SemaphoreView.of(ChannelView("l", "semaphore", {
+    sem = SemaphoreView.of(ChannelView.of("l", "semaphore", {
         "value": 0, "holders": [Holder("b", False)], "waiters": ["a"]}))
     assert sem == SemaphoreView(0, (Holder("b", False),), ("a",))
-    queue = QueueView.of(ChannelView("q", "mqueue", {"depth": 3, "capacity": 0,
+    queue = QueueView.of(ChannelView.of("q", "mqueue", {"depth": 3, "capacity": 0,
                                                       "messages_received": 7}))
     assert (queue.depth, queue.capacity, queue.messages_received, queue.messages_sent) == (
         3, 0, 7, 0)
-    pipe = StreamView.of(ChannelView("p", "pipe", {"bytes_written": 10, "buffered": 4,
-                                                   "capacity": 65536}))
-    assert (pipe.bytes_written, pipe.bytes_read, pipe.buffered, pipe.capacity) == (
+    pipe = ChannelView.of("p", "pipe", {"bytes_written": 10, "buffered": 4,
+                                        "capacity": 65536}).state
+    assert isinstance(pipe, PipeState)
+    assert (pipe.bytes_written, pipe.read, pipe.buffered, pipe.capacity) == (
         10, 0, 4, 65536)
 
 

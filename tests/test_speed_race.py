@@ -42,8 +42,11 @@ def test_speed_race_ranks_what_really_arrived(nothing_left_behind) -> None:
     assert summary["leaks"] == {"processes": 0, "ipc_objects": 0}
 
 
+from ipcviz.channels.state import Race  # noqa: E402
+
+
 def _view(name: str, kind: str, **data: int) -> ChannelView:
-    return ChannelView(name, kind, dict(data), (), ())
+    return ChannelView.of(name, kind, dict(data), (), ())
 
 
 def test_rank_counts_bytes_that_arrived_and_ties_share_a_place() -> None:
@@ -52,18 +55,19 @@ def test_rank_counts_bytes_that_arrived_and_ties_share_a_place() -> None:
                 _view("m", "mmap", bytes_written=4000, bytes_read=2000),
                 _view("f", "file", bytes_written=10, bytes_read=0),
                 _view("other", "pipe", bytes_read=10 ** 9))
-    rank_compared(channels, ["p", "q", "m", "f"], 2.0)
+    channels = rank_compared(channels, ["p", "q", "m", "f"], 2.0)
     got = {c.name: (c.data.get("moved"), c.data.get("rank"), c.data.get("mb_per_s"))
            for c in channels}
     assert got == {"m": (2000, 1, 0.0), "p": (500, 2, 0.0), "q": (500, 2, 0.0),
                    "f": (0, 4, 0.0), "other": (None, None, None)}
-    rank_compared(channels, ["m"], 0.0)  # no time has passed: no rate yet, no division
+    channels = rank_compared(channels, ["m"], 0.0)  # no time yet: no rate, no division
     assert channels[2].data["mb_per_s"] == 0.0
+    assert channels[2].state.race == Race(2000, 0.0, 1)
 
 
 def test_a_rate_is_megabytes_per_second() -> None:
     channels = (_view("p", "pipe", bytes_read=5_000_000),)
-    rank_compared(channels, ["p"], 2.0)
+    channels = rank_compared(channels, ["p"], 2.0)
     assert channels[0].data["mb_per_s"] == 2.5
 
 

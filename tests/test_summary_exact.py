@@ -68,7 +68,7 @@ def test_float32_rounding_past_2_24_is_not_a_lost_update(scenario_file,
     from ipcviz.telemetry.snapshot import ChannelView
     from ipcviz.tui.widgets.shm import array_lines
 
-    head = array_lines(ChannelView("a", "shared_array", a), None, ["adder"])[0].plain
+    head = array_lines(ChannelView.of("a", "shared_array", a), None, ["adder"])[0].plain
     assert "LOST UPDATES" not in head
     assert "lost updates unknown: float32 rounds past its exact integers" in head
 

@@ -161,7 +161,7 @@ def _lock_frame(initial: int, holders: list[str]) -> Snapshot:
     data = {"value": initial - len(holders), "initial": initial,
             "holders": [Holder(h) for h in holders], "waiters": ["adder.0"]}
     return Snapshot("race", 1.0, True, workers=(adder, other),
-                    channels=(ChannelView("mutex", "semaphore", data),))
+                    channels=(ChannelView.of("mutex", "semaphore", data),))
 
 
 def test_a_worker_never_waits_for_a_mutex_it_holds() -> None:

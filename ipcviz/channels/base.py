@@ -13,15 +13,10 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple, Protocol
 
+from ipcviz.channels.state import Broken, ChannelState
 from ipcviz.host.registry import Registry
 
-
-class Broken(NamedTuple):
-    """A relation a channel's frame data broke: the rule's name and the values that
-    broke it (the invariants check, ipcviz/telemetry/invariants.py, adds where)."""
-
-    rule: str
-    values: dict[str, Any]
+__all__ = ["Broken", "Channel", "never_down"]
 
 
 def never_down(data: Mapping[str, Any], before: Mapping[str, Any] | None,
@@ -142,6 +137,10 @@ class Channel:
         """Add to the frame data what follows from the rest of it (after `counted` and
         `observe`)."""
 
+    #: the typed state its frame data crosses to the UI as (channels/state.py); None:
+    #: its family's (state.FAMILY_STATES)
+    STATE: ClassVar[type[ChannelState] | None] = None
+
     #: the counters of its frame data that only ever grow (summed over the workers)
     COUNTERS: ClassVar[tuple[str, ...]] = ()
     #: a worker's wait on it can change the kernel object as the wait ends, a moment before
@@ -152,8 +151,9 @@ class Channel:
     @classmethod
     def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None
                   ) -> list[Broken]:
-        """The relations this kind's frame data (`ChannelView.data`) always satisfies,
-        broken ones returned: here its COUNTERS never go down from the frame `before`
-        (None for the first frame); kinds add their own (pipe: written - read = in the
-        kernel, ...). Every frame must keep these (`ipcviz replay FILE --check`)."""
+        """The relations this kind's frame data always satisfies, for a kind whose state
+        is not typed (a typed state states its own: `ChannelState.relations`), broken
+        ones returned: here its COUNTERS never go down from the frame `before` (None for
+        the first frame); kinds add their own. Every frame must keep these (`ipcviz
+        replay FILE --check`)."""
         return never_down(data, before, cls.COUNTERS)

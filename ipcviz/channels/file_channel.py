@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ipcviz.channels.base import Channel, Room, Traffic, pages
+from ipcviz.channels.state import FileState
 
 MAGIC = 0x49504346  # "IPCF"
 HEADER = struct.Struct("<III")  # magic, payload length, crc32(payload)
@@ -128,8 +129,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 class FileChannel(Channel):
     kind = "file"
-    COUNTERS = ("bytes_written", "bytes_read", "records_written", "records_read",
-                "torn_reads")
+    STATE = FileState
 
     @classmethod
     def room(cls, spec: Any, traffic: Traffic) -> Room:

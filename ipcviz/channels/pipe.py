@@ -14,10 +14,8 @@ import os
 import select
 import termios
 
-from collections.abc import Mapping
-from typing import Any
-
-from ipcviz.channels.base import Broken, Channel
+from ipcviz.channels.base import Channel
+from ipcviz.channels.state import PipeState
 
 #: a role "kept read" or "kept write": the worker holds that end of a pipe from its fork
 #: on, though no step of it uses the end (`keeps:`, scenario/keeps.py); the runtime does
@@ -102,24 +100,8 @@ class PipeChannel(Channel):
     """An anonymous pipe created by the runtime before it forks the workers."""
 
     kind = "pipe"
-    COUNTERS = ("bytes_written", "bytes_read")
-
-    @classmethod
-    def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None
-                  ) -> list[Broken]:
-        """Every byte written is read or still in the kernel's buffer (written - read =
-        in the kernel), and the buffer holds between 0 and its capacity."""
-        out = super().relations(data, before)
-        written, read = data.get("bytes_written"), data.get("bytes_read")
-        buffered, capacity = data.get("buffered"), data.get("capacity")
-        if written is not None and read is not None and buffered is not None:
-            if written - read != buffered:
-                out.append(Broken("written - read = in the kernel", {
-                    "written": written, "read": read, "in the kernel": buffered}))
-        if buffered is not None and capacity is not None and not 0 <= buffered <= capacity:
-            out.append(Broken("0 <= in the kernel <= capacity", {
-                "in the kernel": buffered, "capacity": capacity}))
-        return out
+    #: written - read = in the kernel, within its capacity (StreamState.relations)
+    STATE = PipeState
 
     def create(self) -> None:
         read_fd, write_fd = os.pipe()

@@ -160,8 +160,9 @@ def after_cleanup(snap: Any) -> Any:
     channels = []
     for c in snap.channels:
         if c.kind == "shm" and c.data.get("in_dev_shm") and isinstance(c.data.get("path"), str):
-            c = replace(c, data={**c.data,
-                                 "unlinked_by_runtime": not os.path.lexists(c.data["path"])})
+            gone = not os.path.lexists(c.data["path"])
+            c = replace(c, state=replace(c.state, values={**c.state.values,
+                                                          "unlinked_by_runtime": gone}))
         channels.append(c)
     return replace(snap, channels=tuple(channels))
 

@@ -12,6 +12,7 @@ import socket
 from typing import Any, ClassVar
 
 from ipcviz.channels.base import Channel
+from ipcviz.channels.state import ChannelState, SocketState
 from ipcviz.channels.peers import PeerCheck
 from ipcviz.channels.socket_endpoints import (
     ClientEndpoint,
@@ -29,7 +30,7 @@ PORTS_FILE = "ports"
 
 class SocketChannel(Channel):
     kind = "socket"
-    COUNTERS: ClassVar[tuple[str, ...]] = ("bytes_written", "bytes_read", "writes", "reads")
+    STATE: ClassVar[type[ChannelState] | None] = SocketState
 
     @property
     def datagrams(self) -> bool:

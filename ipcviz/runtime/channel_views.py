@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,11 +17,12 @@ from ipcviz.runtime.pipe_holders import RUNTIME, PipeEnd, holders_of, pipe_data
 from ipcviz.runtime.proc_reader import ProcReader
 from ipcviz.runtime.rpc_views import rpc_data
 from ipcviz.channels.shm_object import holds as shm_holds
+from ipcviz.channels.state import Race
 from ipcviz.scenario.kinds import CHANNELS, READING_ROLES, WRITING_ROLES
 from ipcviz.scenario.plan import channel_roles
 from ipcviz.scenario.schema import all_steps
 from ipcviz.telemetry import table as T
-from ipcviz.telemetry.snapshot import ChannelView, End, WorkerView
+from ipcviz.telemetry.snapshot import ChannelView, End, WorkerView, state_class
 
 if TYPE_CHECKING:
     from ipcviz.channels.base import Channel
@@ -116,7 +117,7 @@ class ChannelViews:
                 Reading(name, kind, spec, channel, column, data))
             data.update(channel.counted(column))  # the kind's own counters, if any
             channel.derived(data)
-        return ChannelView(name, kind, data, writers, readers)
+        return ChannelView(name, kind, state_class(kind).from_dict(data), writers, readers)
 
     def _owner_names(self) -> dict[int, str]:
         """Each row's worker name, made once per frame (every stream asks)."""
@@ -358,17 +359,25 @@ def fifo_modes(pid: int, path: str) -> set[str]:
     return modes
 
 
-def rank_compared(channels: tuple[ChannelView, ...], names: list[str], elapsed: float) -> None:
+def rank_compared(channels: tuple[ChannelView, ...], names: list[str], elapsed: float
+                  ) -> tuple[ChannelView, ...]:
     """The speed race (`compare:`): each compared channel's bytes that arrived (`moved`: read
     from a stream, mapping or file, received from a queue), their average rate over the
-    run so far and their place (1 = the most bytes moved; ties share a place)."""
+    run so far and their place (1 = the most bytes moved; ties share a place), in its
+    state's `race`."""
     if not names:
-        return
-    views = [c for c in channels if c.name in names]
-    for c in views:
-        moved = c.data.get("bytes_received", c.data.get("bytes_read", 0)) or 0
-        c.data["moved"] = int(moved)
-        c.data["mb_per_s"] = round(moved / elapsed / 1e6, 2) if elapsed > 0 else 0.0
-    order = sorted((c.data["moved"] for c in views), reverse=True)
-    for c in views:
-        c.data["rank"] = order.index(c.data["moved"]) + 1
+        return channels
+    moved = {}
+    for c in channels:
+        if c.name in names:
+            data = c.data
+            moved[c.name] = int(data.get("bytes_received", data.get("bytes_read", 0)) or 0)
+    order = sorted(moved.values(), reverse=True)
+
+    def raced(c: ChannelView) -> ChannelView:
+        bytes_moved = moved[c.name]
+        rate = round(bytes_moved / elapsed / 1e6, 2) if elapsed > 0 else 0.0
+        race = Race(bytes_moved, rate, order.index(bytes_moved) + 1)
+        return replace(c, state=replace(c.state, race=race))
+
+    return tuple(raced(c) if c.name in moved else c for c in channels)

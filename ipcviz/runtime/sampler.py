@@ -104,9 +104,9 @@ class Sampler:
         events = self.events.take(arr, rows, channel_names, self._row_names(kids), now,
                                   flush)
         workers = self._with_next_ops(workers)
-        rank_compared(channels, rt.model.compare, now)
+        channels = rank_compared(channels, rt.model.compare, now)
         rt.syscalls.read()
-        rt.syscalls.annotate(channels)
+        channels = rt.syscalls.annotate(channels)
         # a cycle seen in two frames in a row is named; once named, it stays named while
         # it stands (a real one never goes away by itself)
         # (dated on the run clock, as the summary's deadlock_at and the event log are)

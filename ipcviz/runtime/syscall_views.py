@@ -26,9 +26,10 @@ nanoseconds) per message, while every compared pair shares this machine's CPUs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from ipcviz.channels.state import Cost
 from ipcviz.host.syscall_count import CpuClock, SyscallCounter, unavailable
 from ipcviz.scenario import schema as s
 
@@ -147,34 +148,34 @@ class SyscallViews:
         for counted in self.counted.values():
             counted.read()
 
-    def annotate(self, channels: tuple[ChannelView, ...]) -> None:
-        """Each compared channel's messages, calls and CPU time, per message too."""
+    def annotate(self, channels: tuple[ChannelView, ...]) -> tuple[ChannelView, ...]:
+        """Each compared channel's messages, calls and CPU time, per message too, in its
+        state's `cost`."""
         if not self.wanted:
-            return
-        for view in channels:
-            if view.name not in self.users:
-                continue
-            data = view.data
-            data["syscalls_counted"] = self.reason is None
-            if self.reason is not None:
-                data["syscalls_unavailable"] = self.reason
-                continue
-            mine = [c for name, c in self.counted.items()
-                    if name.split(".")[0] in self.users[view.name]]
-            if "messages_received" in data:
-                messages = int(data["messages_received"])
-            else:
-                messages = int(data.get("moved", 0)) // message_size(self.scenario, view.name)
-            calls = sum(c.calls for c in mine)
-            cpu_ns = sum(c.cpu_ns for c in mine)
-            data.update(messages=messages, syscalls=calls,
-                        syscalls_per_message=round(calls / messages, 2) if messages else 0.0,
-                        cpu_us_per_message=round(cpu_ns / 1e3 / messages, 2)
-                        if messages else 0.0)
-            if view.kind in COPY_CALLS or view.kind in NO_COPY_CALLS:
-                copies = sum(c.copied.get(view.name, 0) for c in mine)
-                data.update(copy_calls=copies, copy_calls_per_message=round(
-                    copies / messages, 2) if messages else 0.0)
+            return channels
+        return tuple(replace(view, state=replace(view.state, cost=self._cost(view)))
+                     if view.name in self.users else view for view in channels)
+
+    def _cost(self, view: ChannelView) -> Cost:
+        if self.reason is not None:
+            return Cost(False, self.reason)
+        data = view.data
+        mine = [c for name, c in self.counted.items()
+                if name.split(".")[0] in self.users[view.name]]
+        if "messages_received" in data:
+            messages = int(data["messages_received"])
+        else:
+            messages = int(data.get("moved", 0)) // message_size(self.scenario, view.name)
+        calls = sum(c.calls for c in mine)
+        cpu_ns = sum(c.cpu_ns for c in mine)
+        copies = copies_per = None
+        if view.kind in COPY_CALLS or view.kind in NO_COPY_CALLS:
+            copies = sum(c.copied.get(view.name, 0) for c in mine)
+            copies_per = round(copies / messages, 2) if messages else 0.0
+        return Cost(True, None, messages, calls,
+                    round(calls / messages, 2) if messages else 0.0,
+                    round(cpu_ns / 1e3 / messages, 2) if messages else 0.0,
+                    copies, copies_per)
 
     def close(self) -> None:
         """Give every counter back."""

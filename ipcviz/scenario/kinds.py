@@ -2,8 +2,8 @@
 ipcviz needs to know about it.
 
 Per channel kind: its options (the model of its entry under `channels:`, in
-`models.py`), the module that runs it, and its family (which counters it has and which
-panel shows it). Per step kind: its arguments (the model of its value), the channels it
+`models.py`), the module that runs it, its counters and its family (what it is: a stream,
+a queue, memory, a lock, rpc; the UI decides the panel from it). Per step kind: its arguments (the model of its value), the channels it
 names (which field, which role that gives its worker on the channel, which channel kinds
 it accepts), a line saying what it does, and the operations it performs (`Op`: the name
 a worker's "doing now" and "next" cells carry, whether waiting in it means blocked, and
@@ -15,8 +15,8 @@ runtime, the workers and the sampler only read those.
 Adding a step kind: its args model (`models.py`) and one `STEPS` entry here, plus its
 handler in one module of `ipcviz/worker/steps/` (registered with `@handles` or
 `@compiles`, and `@describes` when it has operations). Adding a channel kind: its options
-model and one `CHANNELS` entry here, plus its module in `ipcviz/channels/` (and its
-panel, if none of the existing ones shows it).
+model and one `CHANNELS` entry here, plus its module in `ipcviz/channels/` (and a panel,
+if it is of a new family).
 """
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ class ChannelKind:
     #: which per-worker counters it has: "bytes" (written/read), "messages" (sent/received),
     #: "array" (increments), "lock" (acquired/released), "rpc" (calls and answers)
     counters: str
-    #: the panel of the live view that shows it: "pipes", "queues", "memory", "locks",
-    #: "rpc"
-    panel: str
+    #: what it is, whose state it has (channels/state.py) and so where the live view shows
+    #: it (the UI decides): "stream", "queue", "memory", "lock", "rpc"
+    family: str
     #: the steps the loader suggests for it when a step does not work on it
     hint: str
     #: the option naming the worker that serves it: that worker (and the children it
@@ -191,22 +191,24 @@ _FILES = ("file",)
 _PAGES = ("page",)
 
 CHANNELS: dict[str, ChannelKind] = {
-    "pipe": ChannelKind(m.PipeChannel, "ipcviz.channels.pipe:PipeChannel", "bytes", "pipes",
-                        "write/read", last_read=True, descriptors=2, fd_ends=True),
-    "fifo": ChannelKind(m.FifoChannel, "ipcviz.channels.fifo:FifoChannel", "bytes", "pipes",
-                        "write/read", last_read=True, descriptors=2, fd_ends=True),
+    "pipe": ChannelKind(m.PipeChannel, "ipcviz.channels.pipe:PipeChannel", "bytes", "stream",
+                        "write/read", last_read=True, label="pipe", descriptors=2,
+                        fd_ends=True),
+    "fifo": ChannelKind(m.FifoChannel, "ipcviz.channels.fifo:FifoChannel", "bytes", "stream",
+                        "write/read", last_read=True, label="FIFO", descriptors=2,
+                        fd_ends=True),
     "socket": ChannelKind(m.SocketChannel, "ipcviz.channels.socket_channel:SocketChannel",
-                          "bytes", "pipes", "write/read/echo", server_option="server",
+                          "bytes", "stream", "write/read/echo", server_option="server",
                           sums=("writes", "reads", "peers_refused"), last_read=True,
-                          descriptors=1, io="socket"),
+                          label="socket", descriptors=1, io="socket"),
     "mqueue": ChannelKind(m.MqueueChannel, "ipcviz.channels.mqueue:MqueueChannel",
-                          "messages", "queues", "send/receive", descriptors=1,
-                          message_bursts=True),
+                          "messages", "queue", "send/receive", label="POSIX message queue",
+                          descriptors=1, message_bursts=True),
     "queue": ChannelKind(m.QueueChannel, "ipcviz.channels.queue:QueueChannel", "messages",
-                         "queues", "send/receive"),
+                         "queue", "send/receive", label="queue"),
     "sysv_queue": ChannelKind(
         m.SysvQueueChannel, "ipcviz.channels.sysv_queue:SysvQueueChannel", "messages",
-        "queues", "send/receive", label="System V message queue",
+        "queue", "send/receive", label="System V message queue",
         keys=frozenset({"messages_sent", "messages_received", "bytes_sent", "bytes_received",
                         "depth", "max_depth", "empty_receives", "sent_by_type",
                         "received_by_type", "queued_by_type"}),
@@ -222,11 +224,11 @@ CHANNELS: dict[str, ChannelKind] = {
                                 "ipcviz.channels.shared_array:SharedArrayChannel", "array",
                                 "memory", "increment/set", io="array"),
     "semaphore": ChannelKind(m.SemaphoreChannel, "ipcviz.channels.semaphore:SemaphoreChannel",
-                             "lock", "locks", "acquire/release"),
+                             "lock", "lock", "acquire/release"),
     "mmap": ChannelKind(m.MmapChannel, "ipcviz.channels.mmap_file:MmapChannel", "bytes",
-                        "memory", "write/read", io="mapped"),
+                        "memory", "write/read", label="shared memory (mmap)", io="mapped"),
     "file": ChannelKind(m.FileChannel, "ipcviz.channels.file_channel:FileChannel", "bytes",
-                        "pipes", "write/read",
+                        "stream", "write/read", label="plain file",
                         sums=("records_written", "records_read", "torn_reads"), io="file"),
     "rpc": ChannelKind(m.RpcChannel, "ipcviz.channels.rpc:RpcChannel", "rpc", "rpc",
                        "call/serve", server_option="server", sums=("peers_refused",)),

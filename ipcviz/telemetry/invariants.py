@@ -1,10 +1,12 @@
 """The relations every frame keeps, checked: what a real run cannot break.
 
-Each channel kind states its own relations in its module (`Channel.relations`, collected
-here through the table of kinds); this module adds the ones that tie workers and
-channels together (per-worker increments add up to the array's, nobody waits for a lock
-it holds, no more signals received than sent, a deadlock named stays named while its
-cycle stands) and the worker counters that never go down. `ipcviz replay FILE --check` runs it over a recording; the tests run it over every
+Each channel's state states its own relations (`ChannelState.relations`,
+channels/state.py; `Channel.relations` in the kind's module for a family not typed yet);
+this module adds the ones that tie workers and channels together (per-worker increments
+add up to the array's, nobody waits for a lock it holds, no more signals received than
+sent, a deadlock named stays named while its cycle stands) and the worker counters that
+never go down. `ipcviz replay FILE --check` runs it over a recording; the tests run it
+over every
 bundled lesson recorded on a loaded machine; the sampler uses the channel relations to
 know that a frame's numbers come from one moment.
 """
@@ -16,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ipcviz.channels.base import Broken
+from ipcviz.channels.state import Broken, DictState
 from ipcviz.scenario.kinds import CHANNELS, channel_class
 from ipcviz.telemetry.deadlock import cycle_stands, lives_of, locks_of
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot, WorkerView
@@ -52,10 +54,13 @@ def _relations_of(kind: str) -> Callable[[Mapping[str, Any], Mapping[str, Any] |
 
 
 def channel_relations(channel: ChannelView, before: ChannelView | None) -> list[Broken]:
-    """The relations `channel`'s kind states, broken ones returned (an unknown kind, as a
-    newer recording may hold, has none)."""
+    """The relations `channel`'s state states (`ChannelState.relations`; for a family
+    not typed yet, its kind's `Channel.relations` on the data), broken ones returned (an
+    unknown kind, as a newer recording may hold, has none)."""
     if channel.kind not in CHANNELS:
         return []
+    if not isinstance(channel.state, DictState):
+        return channel.state.relations(before.state if before else None)
     return _relations_of(channel.kind)(channel.data, before.data if before else None)
 
 

@@ -10,7 +10,9 @@ import functools
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, NamedTuple
 
+from ipcviz.channels.state import ChannelState, DictState, state_of
 from ipcviz.format import waiting_text
+from ipcviz.scenario.kinds import CHANNELS, channel_class
 
 
 class Waiting(NamedTuple):
@@ -133,15 +135,47 @@ class WorkerView:
 
 @dataclass(frozen=True)
 class ChannelView:
-    """One channel: its kind, the counters summed over workers, and the kernel's view.
-
-    A semaphore's `data["holders"]` is a list of Holder, `data["waiters"]` worker names."""
+    """One channel: its kind, its typed state (the counters summed over workers and the
+    kernel's view, channels/state.py), and who writes and reads it."""
 
     name: str
     kind: str
-    data: dict[str, Any] = field(default_factory=dict)
+    state: ChannelState = field(default_factory=DictState)
     writers: tuple[End, ...] = ()
     readers: tuple[End, ...] = ()
+
+    @classmethod
+    def of(cls, name: str, kind: str, data: dict[str, Any], writers: tuple[End, ...] = (),
+           readers: tuple[End, ...] = ()) -> ChannelView:
+        """The view of a channel whose state is given as its JSON `data`."""
+        return cls(name, kind, state_class(kind).from_dict(_channel_data(data)), writers,
+                   readers)
+
+    @functools.cached_property
+    def data(self) -> dict[str, Any]:
+        """The state as the JSON summary has it (`state.to_dict()`), for the families whose
+        readers do not read the typed state yet. A semaphore's `holders` is a list of
+        Holder, `waiters` worker names."""
+        return self.state.to_dict()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON: the fields, the state as its `data`."""
+        return {"name": self.name, "kind": self.kind, "data": self.state.to_dict(),
+                "writers": self.writers, "readers": self.readers}
+
+
+def state_class(kind: str) -> type[ChannelState]:
+    """The typed state of a channel kind (its class's STATE, or its family's); a kind
+    this ipcviz does not know (a newer recording's) keeps its keys in a DictState."""
+    row = CHANNELS.get(kind)
+    if row is None:
+        return DictState
+    return _state_class(kind, row.family)
+
+
+@functools.cache
+def _state_class(kind: str, family: str) -> type[ChannelState]:
+    return state_of(channel_class(kind).STATE, family)
 
 
 @dataclass(frozen=True)
@@ -238,7 +272,7 @@ class Snapshot:
         names = _shape(Snapshot)[0]
         out = {k: v for k, v in self.__dict__.items() if k in names}  # not the caches
         out["workers"] = [dict(w.__dict__) for w in self.workers]
-        out["channels"] = [dict(c.__dict__) for c in self.channels]
+        out["channels"] = [c.to_dict() for c in self.channels]
         out["events"] = [dict(e.__dict__) for e in self.events]
         return out
 
@@ -251,9 +285,9 @@ class Snapshot:
         raw["workers"] = tuple(build(WorkerView, _worker_fields(w))
                                for w in raw.get("workers", ()))
         raw["channels"] = tuple(
-            build(ChannelView, {**c, "data": _channel_data(c.get("data", {})),
-                                "writers": tuple(map(End.parse, c.get("writers", ()))),
-                                "readers": tuple(map(End.parse, c.get("readers", ())))})
+            ChannelView.of(str(c["name"]), str(c["kind"]), c.get("data", {}),
+                           tuple(map(End.parse, c.get("writers", ()))),
+                           tuple(map(End.parse, c.get("readers", ()))))
             for c in raw.get("channels", ())
         )
         raw["events"] = tuple(build(EventView, e) for e in raw.get("events", ()))

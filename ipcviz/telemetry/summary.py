@@ -53,7 +53,7 @@ _INTERNAL = ("last_writer", "preview", "initial", "elements", "window", "window_
 
 def channel_entry(c: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {"kind": c.kind}
-    for key, value in c.data.items():
+    for key, value in c.state.to_dict().items():
         if key == "holders":  # as the summary has always said: "holder", "b (dead)"
             names = [h.name if h.alive else f"{h.name} (dead)" for h in value]
             entry["holder"] = names[0] if names else None

@@ -90,27 +90,6 @@ class QueueView:
 
 
 @dataclass(frozen=True)
-class StreamView:
-    """A byte stream (pipe, fifo, socket): bytes moved, and what the kernel holds (a pipe's
-    buffer against its capacity; a socket's connections, address and server)."""
-
-    bytes_written: int
-    bytes_read: int
-    buffered: int
-    capacity: int
-    connections: int
-    address: Any
-    server: Any
-
-    @classmethod
-    def of(cls, channel: ChannelView) -> StreamView:
-        data = channel.data
-        return cls(int(data.get("bytes_written") or 0), int(data.get("bytes_read") or 0),
-                   int(data.get("buffered") or 0), int(data.get("capacity") or 0),
-                   data.get("connections", 0), data.get("address"), data.get("server"))
-
-
-@dataclass(frozen=True)
 class RpcView:
     """An rpc channel: the callers' calls (per caller too) and the servers' executions."""
 

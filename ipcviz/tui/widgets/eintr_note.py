@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ipcviz.telemetry.snapshot import ChannelView
+from ipcviz.channels.state import StreamState
 
 
-def eintr_note(c: ChannelView) -> Text:
-    interrupted = int(c.data.get("interrupted_reads") or 0)
-    restarted = int(c.data.get("restarted_reads") or 0)
-    text = f"  {c.name}: read(2) returned EINTR {interrupted}×"
+def eintr_note(name: str, stream: StreamState) -> Text:
+    interrupted = stream.interrupted_reads or 0
+    restarted = stream.restarted_reads or 0
+    text = f"  {name}: read(2) returned EINTR {interrupted}×"
     if restarted:
         text += (f"; the kernel restarted reads after {restarted} handler "
                  f"run{'s' * (restarted != 1)} (SA_RESTART)")

@@ -7,11 +7,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.reactive import reactive
 
-from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 from ipcviz.telemetry.views import SemaphoreView
 from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.widgets.grid import grid_lines
+from ipcviz.tui.widgets.channel_panels import channels_in
 
 
 def cycle_text(cycle: tuple[str, ...]) -> str:
@@ -48,7 +48,7 @@ class LocksPanel(Panel):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
-        sems = [c for c in snap.channels if CHANNELS[c.kind].panel == "locks"]
+        sems = channels_in("locks", snap)
         key = (snap.deadlock, snap.deadlock_seen, tuple(
             (c.name, view.value, view.holders, view.waiters, view.handoff, view.busy,
              c.data.get("max_held"))

@@ -18,10 +18,10 @@ from ipcviz.tui.widgets.base import BORDER_LINES, Panel, ends_text, shown_lines
 from ipcviz.tui.widgets.grid import grid_lines
 from ipcviz.tui.widgets.pipe_ends import ends_notes, program_notes
 
+from ipcviz.channels.state import FileState, PipeState, SocketState, StreamState
 from ipcviz.format import bar, format_bytes, sparkline
-from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import ChannelView, End, Snapshot
-from ipcviz.telemetry.views import StreamView
+from ipcviz.tui.widgets.channel_panels import channels_in, panel_of
 
 #: reads up to this size are shown as text (messages); bigger ones are bulk transfer
 MESSAGE_BYTES = 256
@@ -50,9 +50,9 @@ class PipesPanel(Panel):
     def record(self, snap: Snapshot) -> None:
         """Bytes moved per Snapshot interval, the last 12 intervals, of every pipe."""
         for c in snap.channels:
-            if CHANNELS[c.kind].panel != "pipes":
+            if panel_of(c.kind) != "pipes":
                 continue
-            total = StreamView.of(c).bytes_read
+            total = stream_of(c).read
             history = self._moved.setdefault(c.name, deque(maxlen=12))
             before = self._last.get(c.name)
             if before is not None and snap.elapsed > before[0]:
@@ -66,7 +66,7 @@ class PipesPanel(Panel):
         if snap is None:
             return
         self.track(snap)
-        channels = [c for c in snap.channels if CHANNELS[c.kind].panel == "pipes"]
+        channels = channels_in("pipes", snap)
         self.set_shown(bool(channels))
         narrow = self.app.has_class("narrow")
         width = 6 if narrow else 12
@@ -84,29 +84,20 @@ class PipesPanel(Panel):
                 left_out = [ch.name for ch in channels[index:]]  # no line left for it
                 break
             note = Text()
-            stream = StreamView.of(c)
+            stream = stream_of(c)
             extra: list[Text] = []
-            if c.kind == "socket" and c.data.get("type") == "dgram":
-                dropped = int(c.data.get("dropped", 0) or 0)
-                gauge = Text()  # the drops first: a narrow cell must not cut them off
-                if dropped:
-                    gauge.append(f"{dropped} DROPPED", style="bold red")
-                    gauge.append(" · ")
-                gauge.append(f"{c.data.get('reads', 0)} of {c.data.get('writes', 0)} "
-                             "received", style="cyan")
+            if isinstance(stream, SocketState):
+                gauge = socket_gauge(stream)
                 extra = socket_notes(c, snap, stream)
-            elif c.kind == "socket":
-                gauge = Text(f"{stream.connections} connection(s)", style="cyan")
-                extra = socket_notes(c, snap, stream)
-            elif c.kind == "file":
-                gauge = file_gauge(c)
-                extra.append(file_note(c))
-            elif c.data.get("closed") or (all_ended(snap, c.readers)
-                                          and all_ended(snap, c.writers)):
+            elif isinstance(stream, FileState):
+                gauge = file_gauge(stream)
+                extra.append(file_note(c.name, stream))
+            elif (isinstance(stream, PipeState) and stream.closed) or (
+                    all_ended(snap, c.readers) and all_ended(snap, c.writers)):
                 gauge = Text("pipe gone", style="dim")
-                extra = [gone_note(c, stream)]
+                extra = [gone_note(c.name, stream)]
             else:
-                buffered = stream.buffered
+                buffered = stream.buffered or 0
                 capacity = stream.capacity or 1
                 fraction = buffered / capacity
                 style = "red" if fraction >= 0.85 else "yellow" if fraction > 0.5 else "green"
@@ -119,24 +110,23 @@ class PipesPanel(Panel):
                     # (at 0 B no page is in use: the reading met a reader draining it)
                     if 0 < buffered < capacity:
                         extra.append(page_note(c.name, buffered, capacity))
-            if c.kind == "fifo":
-                extra.append(fifo_note(c))
-            elif c.kind == "pipe":  # a write end held by one that never writes (kernel's view)
-                extra[:0] = program_notes(c, snap)  # (before the rest: rooms are cut)
-                extra += ends_notes(c, snap)
-            if c.kind in ("pipe", "fifo"):
+            if isinstance(stream, PipeState) and stream.named:
+                extra.append(fifo_note(c.name, stream))
+            elif isinstance(stream, PipeState):  # a write end held by one that never writes
+                extra[:0] = program_notes(c.name, stream)  # (before the rest: rooms are cut)
+                extra += ends_notes(c, stream, snap)
+            if isinstance(stream, PipeState):
                 extra += epipe_notes(c, snap)
-            if "interrupted_reads" in c.data:  # read(2) as C makes it (worker/eintr.py)
-                extra.append(eintr_note(c))
+            if stream.interrupted_reads is not None:  # read(2) as C makes it (worker/eintr.py)
+                extra.append(eintr_note(c.name, stream))
             # messages, not bulk: what a reader got in its last read (a socket: per client)
-            if c.kind != "socket" and any(length <= MESSAGE_BYTES for _, length in
-                                          (c.data.get("last_read") or {}).values()):
-                extra.append(read_note(c, snap))
-            moved = Text(format_bytes(stream.bytes_written) + " / " +
-                         format_bytes(stream.bytes_read))
-            if c.data.get("uncounted"):  # only programs use it: no step counted bytes
+            if not isinstance(stream, SocketState) and any(
+                    length <= MESSAGE_BYTES for _, length in (stream.last_read or {}).values()):
+                extra.append(read_note(c.name, stream, snap))
+            moved = Text(format_bytes(stream.written) + " / " + format_bytes(stream.read))
+            if isinstance(stream, PipeState) and stream.uncounted:  # no step counted bytes
                 moved = Text("? (programs)", style="dim")
-            peak = c.data.get("max_buffered")  # the fullest the sampler has seen it
+            peak = stream.max_buffered  # the fullest the sampler has seen it
             cells: list[Text | str] = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge,
                      format_bytes(int(peak)) if peak is not None else "-", note]
             if not narrow:
@@ -185,11 +175,17 @@ class PipesPanel(Panel):
         return max(2, min(rooms)) if rooms else None
 
 
-def ends_line(c: ChannelView, stream: StreamView) -> str:
+def stream_of(c: ChannelView) -> StreamState:
+    """A channel of the pipes panel as a stream (every kind of the stream family has a
+    StreamState; an empty one for a channel whose state is not known)."""
+    return c.state if isinstance(c.state, StreamState) else StreamState()
+
+
+def ends_line(c: ChannelView, stream: StreamState) -> str:
     """"writer → reader", or for a socket "clients ⇄ server" (the server side being the
     spawned handlers when the server only forks them): under the column's
     "writer → reader", the side that connects and usually writes first comes first."""
-    if c.kind != "socket":
+    if not isinstance(stream, SocketState):
         return f"{ends_text(c.writers)} → {ends_text(c.readers)}"
     server = str(stream.server)
     serving = [e for e in c.writers if e == End(server) or e.spawner == server]
@@ -227,12 +223,14 @@ def orphan_note(name: str, buffered: int) -> Text:
     return line
 
 
-def gone_note(c: ChannelView, stream: StreamView) -> Text:
+def gone_note(name: str, stream: StreamState) -> Text:
     """A pipe whose both ends are closed no longer exists: what it held went with it."""
     line = Text("  ")
-    line.append(f"{c.name}: ", style="bold")
-    unread = int(c.data.get("unread_at_close", stream.buffered) or 0)
-    what = "FIFO's buffer (the path stays)" if c.kind == "fifo" else "pipe"
+    line.append(f"{name}: ", style="bold")
+    pipe = stream if isinstance(stream, PipeState) else None
+    unread = (pipe.unread_at_close if pipe and pipe.unread_at_close is not None
+              else stream.buffered) or 0
+    what = "FIFO's buffer (the path stays)" if pipe and pipe.named else "pipe"
     if unread:
         line.append(f"every end is closed, so the kernel freed the {what}: the "
                     f"{format_bytes(unread)} never read went with it", style="yellow")
@@ -260,14 +258,14 @@ def epipe_notes(c: ChannelView, snap: Snapshot) -> list[Text]:
     return lines
 
 
-def fifo_note(c: ChannelView) -> Text:
+def fifo_note(name: str, fifo: PipeState) -> Text:
     """A FIFO is a path: show it, and which processes hold it open, for reading and for
     writing (from their descriptors in /proc)."""
     line = Text("  ")
-    line.append(f"{c.name}: ", style="bold")
+    line.append(f"{name}: ", style="bold")
     line.append("path ")
-    line.append(str(c.data.get("path", "?")), style="cyan")
-    opened = c.data.get("open_by") or {}
+    line.append(str(fifo.path), style="cyan")
+    opened = fifo.open_by or {}
     for role in ("write", "read"):
         holders = opened.get(role) or []
         line.append(f"  open for {role}: ")
@@ -275,12 +273,12 @@ def fifo_note(c: ChannelView) -> Text:
     return line
 
 
-def read_note(c: ChannelView, snap: Snapshot) -> Text:
+def read_note(channel: str, stream: StreamState, snap: Snapshot) -> Text:
     """What each reader last read from the stream (its first 16 bytes, from the reader's
     own row), and how often it read its own message back (`self_reads`)."""
     line = Text("  ")
-    line.append(f"{c.name}: ", style="bold")
-    for i, (name, (text, length)) in enumerate(sorted(c.data["last_read"].items())):
+    line.append(f"{channel}: ", style="bold")
+    for i, (name, (text, length)) in enumerate(sorted((stream.last_read or {}).items())):
         if i:
             line.append("  ·  ")
         line.append(f"{name} last read ")
@@ -290,22 +288,35 @@ def read_note(c: ChannelView, snap: Snapshot) -> Text:
         line.append(f" ({format_bytes(length)})")
         worker = snap.worker(name)
         writes = any(End(name) in other.writers for other in snap.channels
-                     if other.kind in ("pipe", "fifo"))
+                     if isinstance(other.state, PipeState))
         if worker is not None and writes:  # it could meet its own bytes: did it?
             own = worker.self_reads
             line.append(f", own message read back {own}×", style="bold red" if own else "green")
     return line
 
 
-def socket_notes(c: ChannelView, snap: Snapshot, stream: StreamView) -> list[Text]:
+def socket_gauge(socket: SocketState) -> Text:
+    """A socket's number, short enough for its cell: a stream's connections; datagrams
+    received of those sent, the drops first (a narrow cell must not cut them off)."""
+    if not socket.datagrams:
+        return Text(f"{socket.connections or 0} connection(s)", style="cyan")
+    gauge = Text()
+    if socket.dropped:
+        gauge.append(f"{socket.dropped} DROPPED", style="bold red")
+        gauge.append(" · ")
+    gauge.append(f"{socket.reads or 0} of {socket.writes or 0} received", style="cyan")
+    return gauge
+
+
+def socket_notes(c: ChannelView, snap: Snapshot, stream: SocketState) -> list[Text]:
     """A socket's full address, and each client's connection: bytes it sent and got back."""
     line = Text("  ")
     line.append(f"{c.name}: ", style="bold")
     line.append("address ")
     line.append(str(stream.address), style="cyan")
-    most = c.data.get("max_accept_queue")
+    most = stream.max_accept_queue
     if most:  # a TCP listener whose accept queue has held connections (on the same line)
-        waiting = int(c.data.get("accept_queue") or 0)
+        waiting = stream.accept_queue or 0
         line.append("  ·  ")
         line.append(f"accept queue (ss -lt Recv-Q): {waiting} handshaken, waiting for "
                     f"accept() · most {most}", style="bold yellow" if waiting else "dim")
@@ -322,11 +333,11 @@ def socket_notes(c: ChannelView, snap: Snapshot, stream: StreamView) -> list[Tex
                    f"got {format_bytes(w.bytes_read.get(c.name, 0))}")
     if per.cell_len > 2:
         lines.append(per)
-    writes, reads = int(c.data.get("writes", 0) or 0), int(c.data.get("reads", 0) or 0)
-    if c.data.get("type") == "dgram":
-        if c.data.get("family") == "udp" and c.data.get("dropped"):
+    writes, reads = stream.writes or 0, stream.reads or 0
+    if stream.datagrams:
+        if stream.family == "udp" and stream.dropped:
             lines.append(Text(f"  the receive buffer was full: the kernel dropped "
-                              f"{c.data['dropped']} datagrams (UDP does not slow the "
+                              f"{stream.dropped} datagrams (UDP does not slow the "
                               "sender down)", style="bold red"))
         elif writes:
             lines.append(Text("  one read, one datagram: message boundaries kept",
@@ -337,25 +348,23 @@ def socket_notes(c: ChannelView, snap: Snapshot, stream: StreamView) -> list[Tex
     return lines
 
 
-def file_gauge(c: ChannelView) -> Text:
+def file_gauge(file: FileState) -> Text:
     """A file channel's number, short enough for its cell: the torn reads, and the lock."""
-    data = c.data
-    torn = int(data.get("torn_reads") or 0)
+    torn = file.torn_reads or 0
     text = Text(f"{torn} TORN" if torn else "0 torn", style="bold red" if torn else "green")
-    text.append(" · flock" if data.get("lock") else " · no lock",
-                style="green" if data.get("lock") else "yellow")
+    text.append(" · flock" if file.lock else " · no lock",
+                style="green" if file.lock else "yellow")
     return text
 
 
-def file_note(c: ChannelView) -> Text:
+def file_note(name: str, file: FileState) -> Text:
     """A file channel's records, and what its lock (or none) means, across the panel."""
-    data = c.data
     line = Text("  ")
-    line.append(f"{c.name}: ", style="bold")
-    written = int(data.get("records_written", 0) or 0)
+    line.append(f"{name}: ", style="bold")
+    written = file.records_written or 0
     line.append(f"{written} record{'' if written == 1 else 's'} appended, "
-                f"{data.get('records_read', 0)} read whole; ", style="cyan")
-    if data.get("lock"):
+                f"{file.records_read or 0} read whole; ", style="cyan")
+    if file.lock:
         line.append("flock around each write and read: a reader waits, never tears")
     else:
         line.append("no lock: a reader can find a record half written (a torn read)")

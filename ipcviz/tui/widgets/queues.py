@@ -11,11 +11,11 @@ from rich.text import Text
 from textual.reactive import reactive
 
 from ipcviz.format import bar, sparkline
-from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.telemetry.views import QueueView
 from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.widgets.grid import grid_lines
+from ipcviz.tui.widgets.channel_panels import channels_in, panel_of
 
 HISTORY = 40
 
@@ -39,7 +39,7 @@ class QueuesPanel(Panel):
     def record(self, snap: Snapshot) -> None:
         """Every queue's depth (its history) and count received (its rate window)."""
         for c in snap.channels:
-            if CHANNELS[c.kind].panel != "queues":
+            if panel_of(c.kind) != "queues":
                 continue
             queue = QueueView.of(c)
             self._history.setdefault(c.name, deque(maxlen=HISTORY)).append(queue.depth)
@@ -58,7 +58,7 @@ class QueuesPanel(Panel):
         if snap is None:
             return
         self.track(snap)
-        queues = [c for c in snap.channels if CHANNELS[c.kind].panel == "queues"]
+        queues = channels_in("queues", snap)
         self.set_shown(bool(queues))
         narrow = self.app.has_class("narrow")
         columns = ["queue", "depth / capacity", "max", "sent", "received", "msg/s", "blocked"]

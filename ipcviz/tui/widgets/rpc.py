@@ -7,11 +7,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.reactive import reactive
 
-from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.telemetry.views import RpcView
 from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.widgets.grid import Cell, grid_lines
+from ipcviz.tui.widgets.channel_panels import channels_in
 
 
 def _ms(value: object) -> str:
@@ -32,7 +32,7 @@ class RpcPanel(Panel):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
-        channels = [c for c in snap.channels if CHANNELS[c.kind].panel == "rpc"]
+        channels = channels_in("rpc", snap)
         self.set_shown(bool(channels))
         if not channels:
             return

@@ -12,11 +12,11 @@ from textual.events import MouseMove
 from textual.reactive import reactive
 from ipcviz.tui.widgets.base import Panel, ends_text
 
-from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.tui.widgets.shm_object_lines import shm_object_lines
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 from ipcviz.tui.widgets.page_lines import page_lines
 from ipcviz.tui.widgets.window_lines import window_lines
+from ipcviz.tui.widgets.channel_panels import channels_in
 
 MAX_COLUMNS = 16
 MAX_ROWS = 8
@@ -266,7 +266,7 @@ class SharedMemoryPanel(Panel):
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
-        channels = [c for c in snap.channels if CHANNELS[c.kind].panel == "memory"]
+        channels = channels_in("memory", snap)
         self.set_shown(bool(channels))
         writers = [w.name for w in snap.workers]
         lines: list[Text] = []

@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.reactive import reactive
 
 from ipcviz.format import bar
+from ipcviz.channels.state import SocketState
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 from ipcviz.tui.widgets.base import Panel
@@ -21,16 +22,24 @@ from ipcviz.tui.widgets.grid import grid_lines
 WINDOW = 11  # Snapshots in the "now" rate: about one second at 10 frames a second
 
 
+#: a socket's words by its address family
+SOCKET_WORDS = {"unix": "Unix socket", "tcp": "TCP socket (loopback)",
+                "udp": "UDP socket (loopback)"}
+
+
 def mechanism(c: ChannelView) -> str:
-    """What the data goes through, in the words of the lesson."""
-    kind = c.kind
-    if kind == "socket":
-        family = c.data.get("family", "unix")
-        return {"unix": "Unix socket", "tcp": "TCP socket (loopback)",
-                "udp": "UDP socket (loopback)"}.get(str(family), "socket")
-    return {"pipe": "pipe", "fifo": "FIFO", "mqueue": "POSIX message queue",
-            "queue": "queue", "mmap": "shared memory (mmap)", "file": "plain file"}.get(
-                kind, CHANNELS[kind].label if kind in CHANNELS else kind) or kind
+    """What the data goes through, in the words of the lesson: its kind's label (a
+    socket's by its address family), or the kind's name."""
+    if isinstance(c.state, SocketState):
+        return SOCKET_WORDS.get(c.state.family or "unix", "socket")
+    row = CHANNELS.get(c.kind)
+    return (row.label if row is not None else "") or c.kind
+
+
+def messages_of(c: ChannelView) -> int | None:
+    """The messages a queue has delivered; None for a channel that carries no messages."""
+    received = c.data.get("messages_received")
+    return None if received is None else int(received)
 
 
 def rate_text(bytes_per_s: float | None) -> str:
@@ -57,13 +66,14 @@ class SpeedPanel(Panel):
     def record(self, snap: Snapshot) -> None:
         """Every raced channel's bytes and messages moved, into its rate window."""
         for c in snap.channels:
-            if "rank" not in c.data:
+            race = c.state.race
+            if race is None:
                 continue
-            messages = int(c.data.get("messages_received", 0) or 0)
+            messages = messages_of(c) or 0
             window = self._windows.setdefault(c.name, deque(maxlen=WINDOW))
             if window and snap.elapsed < window[-1][0]:  # a restarted run starts again
                 window.clear()
-            window.append((snap.elapsed, int(c.data.get("moved", 0)), messages))
+            window.append((snap.elapsed, race.moved, messages))
 
     def _now(self, c: ChannelView) -> tuple[float | None, float | None]:
         """(bytes/s, messages/s) over the Snapshots of about the last second."""
@@ -79,34 +89,35 @@ class SpeedPanel(Panel):
         if snap is None:
             return
         self.track(snap)
-        raced = sorted((c for c in snap.channels if "rank" in c.data),
-                       key=lambda c: (c.data["rank"], c.name))
+        raced = sorted(((c, c.state.race) for c in snap.channels if c.state.race is not None),
+                       key=lambda raced: (raced[1].rank, raced[0].name))
         self.set_shown(bool(raced))
         if not raced:
             return
         narrow = self.app.has_class("narrow")
-        if counts_syscalls(raced):
+        if counts_syscalls([c for c, _ in raced]):
             self.border_title = COST_TITLE
-            self.show(cost_lines(raced, self.text_width, narrow, snap.running, mechanism))
+            self.show(cost_lines([c for c, _ in raced], self.text_width, narrow, snap.running,
+                                 mechanism))
             return
-        rates = {c.name: self._now(c) for c in raced}
+        rates = {c.name: self._now(c) for c, _ in raced}
         top = max((r[0] or 0.0 for r in rates.values()), default=0.0) or 1.0
         columns = ["#", "channel", "through", "now", "average", "moved", "msg/s"]
         if narrow:
             columns = ["#", "channel", "now", "average", "moved"]
         rows: list[list[Text | str]] = []
-        for c in raced:
+        for c, race in raced:
             now, per_s = rates[c.name]
-            first = c.data["rank"] == 1
+            first = race.rank == 1
             gauge = Text(bar((now or 0.0) / top, 8 if narrow else 14),
                          style="bold green" if first else "cyan")
             gauge.append(f" {rate_text(now)}")
             name = Text(c.name, style="bold")
             cells: list[Text | str] = [
-                Text(str(c.data["rank"]), style="bold green" if first else ""), name,
+                Text(str(race.rank), style="bold green" if first else ""), name,
                 mechanism(c), gauge,
-                f"{c.data.get('mb_per_s', 0):,.1f} MB/s", f"{int(c.data['moved']) / 1e6:,.1f} MB",
-                f"{per_s:,.0f}" if per_s is not None and "messages_received" in c.data
+                f"{race.mb_per_s:,.1f} MB/s", f"{race.moved / 1e6:,.1f} MB",
+                f"{per_s:,.0f}" if per_s is not None and messages_of(c) is not None
                 else "-"]
             if narrow:
                 name.append(f" {mechanism(c)}", style="dim")

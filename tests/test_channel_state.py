@@ -1,0 +1,128 @@
+"""Channel state crosses to the UI typed (ipcviz/channels/state.py): each stream kind's
+frame data becomes its family's frozen state and back, key for key and in the same order
+(the JSON summary and recordings are unchanged); a real run's frames carry the typed
+state with exact counts; the scenario format names no panel (the UI picks one by family).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from ipcviz.channels.state import (DictState, FileState, PipeState, Race, SocketState,
+                                   StreamState)
+from ipcviz.scenario.kinds import CHANNELS, ChannelKind
+from ipcviz.scenario.load import load_text
+from ipcviz.telemetry.snapshot import ChannelView, Snapshot
+
+from .conftest import ROOT
+
+PIPE = {"bytes_written": 12, "bytes_read": 8, "last_read": {"r": ["hello", 5]},
+        "buffered": 4, "max_buffered": 9, "capacity": 65536, "write_ends": ["w fd 4"],
+        "read_ends": ["r fd 3"], "write_ends_open": 1, "read_ends_open": 1,
+        "moved": 8, "mb_per_s": 0.0, "rank": 1}
+FIFO = {"bytes_written": 3, "bytes_read": 3, "last_read": {}, "buffered": 0,
+        "max_buffered": 3, "capacity": 65536, "closed": True, "unread_at_close": 0,
+        "path": "/tmp/x/f", "open_by": {"write": [], "read": ["r"]}}
+SOCKET = {"bytes_written": 10, "bytes_read": 10, "last_read": {}, "writes": 2, "reads": 1,
+          "peers_refused": 0, "address": "127.0.0.1:4000", "family": "tcp", "server": "s",
+          "connections": 1, "accept_queue": 0, "max_accept_queue": 4}
+FILE = {"bytes_written": 40, "bytes_read": 20, "records_written": 4, "records_read": 2,
+        "torn_reads": 1, "path": "/tmp/x/log", "lock": False, "file_bytes": 40}
+
+
+@pytest.mark.parametrize("kind, data, state", [
+    ("pipe", PIPE, PipeState), ("fifo", FIFO, PipeState), ("socket", SOCKET, SocketState),
+    ("file", FILE, FileState)])
+def test_a_streams_data_is_its_typed_state_and_back_key_for_key(kind, data, state) -> None:
+    view = ChannelView.of("c", kind, data)
+    assert type(view.state) is state
+    assert list(view.state.to_dict().items()) == list(data.items())  # the order too
+    again = Snapshot.from_dict(json.loads(json.dumps(
+        Snapshot("s", 1.0, True, channels=(view,)).to_dict())))
+    assert again.channels == (view,)
+
+
+def test_typed_fields_are_read_not_keys() -> None:
+    pipe = ChannelView.of("p", "pipe", PIPE).state
+    assert isinstance(pipe, PipeState) and not pipe.named
+    assert (pipe.written, pipe.read, pipe.buffered, pipe.race) == (12, 8, 4, Race(8, 0.0, 1))
+    fifo = ChannelView.of("f", "fifo", FIFO).state
+    assert isinstance(fifo, PipeState) and fifo.named and fifo.closed
+    socket = ChannelView.of("s", "socket", {**SOCKET, "type": "dgram"}).state
+    assert isinstance(socket, SocketState) and socket.datagrams
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pipe.bytes_read = 0  # type: ignore[misc]
+
+
+def test_a_pipe_only_programs_use_has_no_byte_counts() -> None:
+    """No step counted its bytes: the keys are absent, not 0, and stay absent."""
+    data = {"buffered": 0, "capacity": 65536, "uncounted": True,
+            "traced_bytes": {"ls": [79, 0]}}
+    state = ChannelView.of("p", "pipe", data).state
+    assert isinstance(state, PipeState) and state.bytes_written is None
+    assert state.to_dict() == data
+
+
+def test_the_stream_relations_live_on_the_state() -> None:
+    """written - read = in the kernel, and no counter goes down from the frame before."""
+    broken = ChannelView.of("p", "pipe", {**PIPE, "buffered": 3}).state
+    assert [b.rule for b in broken.relations(None)] == ["written - read = in the kernel"]
+    before = ChannelView.of("s", "socket", {**SOCKET, "reads": 2}).state
+    now = ChannelView.of("s", "socket", SOCKET).state
+    assert now.relations(before) == [("counters never go down", {"reads": 1, "before": 2})]
+
+
+def test_a_kind_this_ipcviz_does_not_know_keeps_its_keys() -> None:
+    view = ChannelView.of("x", "newer_kind", {"depth": 3, "rank": 2, "moved": 9})
+    assert isinstance(view.state, DictState)
+    assert view.state.to_dict() == {"depth": 3, "moved": 9, "mb_per_s": 0.0, "rank": 2}
+
+
+def test_the_format_names_no_panel_and_every_family_has_one() -> None:
+    from ipcviz.tui.widgets.channel_panels import FAMILY_PANELS, panel_of
+
+    assert "panel" not in {f.name for f in dataclasses.fields(ChannelKind)}
+    assert {row.family for row in CHANNELS.values()} <= FAMILY_PANELS.keys()
+    assert [panel_of(k) for k in ("pipe", "fifo", "socket", "file", "mqueue", "mmap",
+                                  "semaphore", "rpc", "no_such_kind")] == [
+        "pipes", "pipes", "pipes", "pipes", "queues", "memory", "locks", "rpc", None]
+
+
+def test_an_old_recordings_pipe_frames_load_typed() -> None:
+    """A recording made before the state was typed: every pipe frame is a PipeState whose
+    relations hold."""
+    from ipcviz.telemetry.recording_file import read_recording
+
+    frames = read_recording(f"{ROOT}/tests/recordings/pipe_oneway.jsonl")
+    pipes = [c.state for f in frames for c in f.channels if c.kind == "pipe"]
+    assert pipes and all(isinstance(p, PipeState) for p in pipes)
+    assert all(p.relations(None) == [] for p in pipes)
+
+
+def test_a_real_runs_frames_carry_exact_typed_counts(nothing_left_behind) -> None:
+    """Three writes of 100 bytes, all read: the last frame's pipe is a PipeState with
+    exactly 300 written, 300 read and nothing left in the kernel."""
+    from ipcviz.runtime.headless import run_headless
+
+    scenario = load_text(b"""\
+version: 1
+name: typed
+duration: 20
+channels:
+  p: {kind: pipe}
+workers:
+  w:
+    steps:
+      - repeat: {times: 3, steps: [{write: {to: p, size: 100}}]}
+  r:
+    steps:
+      - repeat: {times: 3, steps: [{read: {from: p, bytes: 100}}]}
+""", "typed.yaml")
+    frames: list[Snapshot] = []
+    run_headless(scenario, on_snapshot=frames.append)
+    state = frames[-1].channel("p").state
+    assert isinstance(state, PipeState)
+    assert (state.bytes_written, state.bytes_read, state.buffered) == (300, 300, 0)
