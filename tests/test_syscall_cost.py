@@ -81,7 +81,7 @@ def test_without_the_kernel_count_the_run_says_why(monkeypatch: pytest.MonkeyPat
     assert pipe["syscalls_unavailable"] == "no counting here (test)"
     assert "copy_calls" not in pipe and "syscalls" not in pipe
     assert pipe["moved"] == 640  # the run itself went on
-    lines = cost_lines([ChannelView("pipe", "pipe", pipe)], 100, False, False, str)
+    lines = cost_lines([ChannelView.of("pipe", "pipe", pipe)], 100, False, False, str)
     console = Console(width=100, record=True)
     for line in lines:
         console.print(line)
