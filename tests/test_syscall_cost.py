@@ -126,7 +126,7 @@ def test_the_panel_shows_each_mechanisms_cost_cheapest_first() -> None:
     """What a student reads: per channel, messages, copy calls and all calls per message,
     CPU per message; cheapest CPU first."""
     def view(name: str, kind: str, copies: float, calls: float, cpu: float) -> ChannelView:
-        return ChannelView(name, kind, {
+        return ChannelView.of(name, kind, {
             "syscalls_counted": True, "messages": 10000, "copy_calls_per_message": copies,
             "syscalls_per_message": calls, "cpu_us_per_message": cpu})
     text = _text(cost_lines([view("shm", "mmap", 0.0, 2.71, 14.6),
