@@ -6,6 +6,7 @@ run still ends well and says why instead of showing zeros."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,14 @@ from rich.console import Console
 from ipcviz.host.syscall_count import unavailable
 from ipcviz.runtime import syscall_views
 from ipcviz.runtime.headless import run_headless
+from ipcviz.runtime.sampler import Sampler
+from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text
 from ipcviz.telemetry.snapshot import ChannelView
 from ipcviz.tui.widgets.cost import cost_lines
 
 from .conftest import run_cli, run_scenario
+from .test_time_control import in_process, poll_until  # noqa: F401 (a fixture)
 
 N = 1000
 
@@ -72,7 +76,7 @@ def test_the_kernel_counts_two_copy_calls_per_message(tmp_path: Path,
 
 
 def test_without_the_kernel_count_the_run_says_why(monkeypatch: pytest.MonkeyPatch,
-                                                    nothing_left_behind) -> None:
+                                                    in_process, nothing_left_behind) -> None:
     monkeypatch.setattr(syscall_views, "unavailable", lambda: "no counting here (test)")
     scenario = load_text(PAIRS.replace(f"loop: {N}", "loop: 10").encode(), "pairs.yaml")
     result = run_headless(scenario)
@@ -87,6 +91,43 @@ def test_without_the_kernel_count_the_run_says_why(monkeypatch: pytest.MonkeyPat
         console.print(line)
     assert console.export_text().split() == ["system", "calls", "not", "counted:", "no",
                                              "counting", "here", "(test)"]
+
+
+#: a pipe pair of 100 messages
+PAIR = """\
+version: 1
+name: one pair
+duration: 30
+count_syscalls: true
+compare: [pipe]
+channels:
+  pipe: {kind: pipe}
+workers:
+  writer: {loop: 100, steps: [{write: {to: pipe, size: 64}}]}
+  reader: {loop: 100, steps: [{read: {from: pipe, bytes: 64}}]}
+"""
+@needs_counting
+def test_a_held_start_counts_from_its_going_on(in_process, nothing_left_behind) -> None:
+    """The wait before space is not counted: the calls the two workers made while held
+    (their looks at the control cell, many in two seconds) are not in the final count,
+    which is the 200 copy calls and, at most, an EAGAIN and a poll per message and the
+    workers' own end."""
+    runtime = Runtime(load_text(PAIR.encode(), "pair.yaml"), held=True)
+    sampler = Sampler(runtime)
+    try:
+        runtime.start()
+        sched = runtime.scheduler
+        poll_until(runtime, lambda: sched.settled() and all(sched.next_ops().values()))
+        held_until = time.monotonic() + 2
+        poll_until(runtime, lambda: time.monotonic() >= held_until)
+        held = sampler.sample().channel("pipe").data
+        sched.resume()
+        poll_until(runtime, lambda: not any(p.alive for p in runtime.procs))
+        pipe = sampler.sample(flush=True).channel("pipe").data
+    finally:
+        runtime.shutdown()
+    assert (held["copy_calls"], pipe["messages"], pipe["copy_calls"]) == (0, 100, 200)
+    assert pipe["copy_calls"] <= pipe["syscalls"] < pipe["copy_calls"] + held["syscalls"]
 
 
 def test_copy_calls_stated_per_kind() -> None:

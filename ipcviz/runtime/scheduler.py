@@ -158,6 +158,8 @@ class Scheduler:
         """Back to running (at the current speed); a held start's schedule plays on. The
         clock runs before the workers go: a worker let through into a `sleep` measures it
         on a running clock."""
+        if self.held_from is not None:
+            self.runtime.held_start_ends()
         if self._held_schedule():
             self.held_from = None
             self._set_mode("schedule")

@@ -197,6 +197,10 @@ class Runtime:
         """The run clock (timeline, restarts): slowed by the speed, stopped while held."""
         return self.scheduler.run_time() if self.run_clock.started else 0.0
 
+    def held_start_ends(self) -> None:
+        """A held start goes on, every worker still held: the system calls count from now."""
+        self.syscalls.restart()
+
     def run_time_of(self, elapsed: float) -> float:
         """The run clock when `elapsed` (wall seconds since the start) had passed: an
         event's time as the header counts it."""

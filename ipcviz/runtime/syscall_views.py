@@ -5,7 +5,9 @@ channel, the system calls of the workers that move its messages, counted by the 
 What is counted: each worker's counters are opened right after it is forked, while it
 waits at the start gate, and started before the gate opens; they run to the worker's
 end (a counter of an exited process keeps its final count, so the last reading sees it
-even after the worker was reaped). Two kinds of count:
+even after the worker was reaped). A held start (`start: held`) counts from the moment
+it goes on (space), not its wait; a run paused or slowed down later counts the calls of
+that waiting too. Two kinds of count:
 
 - `copy_calls`: the calls that copied a message into or out of the kernel, named per kind
   (a pipe's or FIFO's write and read, a socket's sendto and recvfrom, a queue's
@@ -142,6 +144,16 @@ class SyscallViews:
         except OSError as exc:
             self.close()
             self.reason = f"the kernel's count of system calls could not start ({exc.strerror})"
+
+    def restart(self) -> None:
+        """Every count back to zero: a held start goes on (every worker still held at its
+        first step, so no copy call is lost), and its waiting is not counted."""
+        try:
+            for counted in self.counted.values():
+                for counter in counted.counters():
+                    counter.start()
+        except OSError:
+            pass  # (counting from the gate, as without a held start)
 
     def read(self) -> None:
         """Every counter's count now."""

@@ -79,6 +79,8 @@ class Runtime(Protocol):
 
     def log(self, worker: str, text: str, kind: str, at: float | None = None) -> None: ...
 
+    def held_start_ends(self) -> None: ...
+
 
 class Whereabouts:
     """Tells where each worker is; a worker asleep in a blocking call counts as blocked
