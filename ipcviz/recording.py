@@ -29,6 +29,8 @@ def record_command(args: argparse.Namespace, headless: Callable, fail: Fail) -> 
     problem = output_problem(args.output)  # a planted link or another's file: no run
     if problem:
         return fail([problem])
+    from ipcviz.tui.event_words import event_words
+
     frames = 0
     out: int | None = None
 
@@ -37,7 +39,7 @@ def record_command(args: argparse.Namespace, headless: Callable, fail: Fail) -> 
         if out is None:
             out = open_output(args.output)  # checked again on the open file
         frames += 1
-        line = json.dumps(snap.to_dict(), separators=(",", ":")) + "\n"
+        line = json.dumps(snap.to_dict(words=event_words), separators=(",", ":")) + "\n"
         write_fully(out, line.encode())  # whole, even to a pipe under signals
 
     try:

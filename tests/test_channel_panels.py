@@ -14,6 +14,7 @@ from ipcviz.tui.widgets.locks import LocksPanel
 from ipcviz.tui.widgets.pipes import PipesPanel
 from ipcviz.tui.widgets.queues import QueuesPanel
 from ipcviz.tui.widgets.shm import SharedMemoryPanel
+from ipcviz.telemetry.ring_events import EventCode as EV
 
 from .conftest import SCENARIOS, run_scenario
 from .live import LiveRun
@@ -189,13 +190,10 @@ def test_refusals_and_duplicates_on_screen(nothing_left_behind) -> None:
 
 def test_priority_message_taken_first_is_an_event(nothing_left_behind) -> None:
     with LiveRun(str(SCENARIOS / "mqueue_bounded.yaml")) as run:
-        run.wait_for(lambda s: any("PRIORITY 9" in e.text for e in run.events), timeout=15)
-    texts = [e.text for e in run.events if "PRIORITY" in e.text]
-    assert len(texts) == 1
+        run.wait_for(lambda s: _priorities(run.events), timeout=15)
     # the first receive took an older job and made room; urgent's message got in and
     # the next receive took it ahead of the 4 jobs left
-    assert texts[0] == ("took a PRIORITY 9 message from jobs first, ahead of 4 still queued "
-                        "(highest priority first)")
+    assert _priorities(run.events) == [("jobs", 9, 4)]
 
 
 def test_spawned_handlers_named_as_the_real_ends(nothing_left_behind) -> None:
@@ -342,11 +340,15 @@ def test_priority_event_from_a_receive_burst_too(scenario_file, nothing_left_beh
     with LiveRun(str(scenario_file(PRIORITY_BURST))) as run:
         run.wait_for(lambda s: s.worker("r").exit is not None)
         run.wait_for(lambda s: s.channel("q").data.get("messages_received") == 3)
-        run.wait_for(lambda s: any("steps done" in e.text for e in run.events
-                                   if e.worker == "r"))  # its own events come after a hold
-    texts = [e.text for e in run.events if "PRIORITY" in e.text]
-    assert texts == ["took a PRIORITY 5 message from q first, ahead of 2 still queued "
-                     "(highest priority first)"]
+        run.wait_for(lambda s: any(e.event and e.event.code is EV.EXITING
+                                   for e in run.events if e.worker == "r"))  # (held a moment)
+    assert _priorities(run.events) == [("q", 5, 2)]
+
+
+def _priorities(events: list) -> list[tuple[str | None, int | None, int | None]]:
+    """(channel, priority, messages left) of each PRIORITY event."""
+    return [(e.event.channel, e.event.number, e.event.count) for e in events
+            if e.event and e.event.code is EV.PRIORITY]
 
 
 def test_pipes_panel_counts_the_writes_that_failed_with_epipe(nothing_left_behind) -> None:

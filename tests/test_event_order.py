@@ -14,6 +14,7 @@ from ipcviz.runtime.sampler import Sampler
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text
 from ipcviz.telemetry.table import HELD
+from ipcviz.tui.event_words import event_words as said
 
 from .conftest import SCENARIOS, run_cli
 from .waiting import wait_until
@@ -130,7 +131,7 @@ def test_sent_is_listed_before_the_handled_it_caused(monkeypatch, in_process,  #
         while time.monotonic() < deadline:
             runtime.poll(0.01)
             events += sampler.sample(kernel=False).events
-            texts = [e.text for e in events]
+            texts = [said(e) for e in events]
             if sent < 3 and runtime.elapsed > 0.2 + 0.1 * sent:
                 monkeypatch.setattr(os, "kill", slow_kill)
                 try:
@@ -144,7 +145,7 @@ def test_sent_is_listed_before_the_handled_it_caused(monkeypatch, in_process,  #
     finally:
         sampler.close()
         runtime.shutdown()
-    lines = [(e.worker, e.text) for e in events]
+    lines = [(e.worker, said(e)) for e in events]
     order = [text for worker, text in lines if worker == "w" and "SIGUSR1" in text]
     assert order == ["key: SIGUSR1 sent", "SIGUSR1 handled (log)"] * 3, lines
     sent_by_s = lines.index(("s", "sent SIGUSR2 ×1 to w"))
@@ -184,7 +185,7 @@ def test_steps_resumed_is_listed_before_what_the_worker_did_next(
         wait_until(moved, 15, interval=0, message=message)
 
     def writes(events: list) -> int:
-        return sum(e.worker == "w" and e.text.startswith("wrote a") for e in events)
+        return sum(e.worker == "w" and said(e).startswith("wrote a") for e in events)
 
     def held() -> bool:
         assert runtime.table is not None
@@ -212,7 +213,7 @@ def test_steps_resumed_is_listed_before_what_the_worker_did_next(
     finally:
         sampler.close()
         runtime.shutdown()
-    assert ("w", "steps paused") in [(e.worker, e.text) for e in before]
-    mine = [(e.worker, e.text) for e in after if e.worker == "w"]
+    assert ("w", "steps paused") in [(e.worker, said(e)) for e in before]
+    mine = [(e.worker, said(e)) for e in after if e.worker == "w"]
     assert mine[0] == ("w", "steps resumed"), mine[:5]
     assert sum(t.startswith("wrote a") for _, t in mine) >= 3

@@ -15,6 +15,7 @@ from ipcviz.tui.app import make_app
 from ipcviz.tui.source import LiveSource
 from ipcviz.tui.widgets.events import EventLog
 from ipcviz.tui.widgets.status import StatusBar
+from ipcviz.tui.event_words import event_words as said
 
 from .conftest import SCENARIOS, run_cli, run_scenario
 from .test_tui_live import frames_later, wait_started
@@ -29,9 +30,9 @@ def header(app) -> str:
 
 def logged(app) -> list[tuple[str, str]]:
     """The event log's steps and loads and stores, as (worker, text before " (")."""
-    return [(e.event.worker, e.event.text.split(" (")[0])
+    return [(e.event.worker, said(e.event).split(" (")[0])
             for e in app.query_one(EventLog).entries
-            if e.event.text.startswith(("step ", "load ", "store "))]
+            if said(e.event).startswith(("step ", "load ", "store "))]
 
 
 def test_a_held_schedule_waits_then_steps_with_n(nothing_left_behind) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ipcviz.telemetry.ring_events import EventCode as EV
 
 from .conftest import SCENARIOS, _leftovers_by_key, run_cli, run_scenario
 from .waiting import wait_until
@@ -246,7 +247,8 @@ def test_the_object_is_still_there_when_no_process_holds_it(nothing_left_behind)
         text = "\n".join(line.plain for c in ("note", "region")
                          for line in shm_object_lines(snap.channel(c), snap))
         run.wait_for(lambda s: s.channel("note").data.get("in_dev_shm") is False, timeout=30)
-        events = [e.text for e in run.events if e.worker == "toucher"]
+        events = [(e.event.code, e.event.channel, e.event.number, e.event.value)
+                  for e in run.events if e.worker == "toucher" and e.event]
     assert (note["size"], note["contents"], note["held_by"]) == (4096, "kept by the kernel", [])
     assert holders == []
     assert "open or mapped by: no process" in text
@@ -254,7 +256,7 @@ def test_the_object_is_still_there_when_no_process_holds_it(nothing_left_behind)
     assert "in /dev/shm: 4096 B" in text
     assert "maker (exited 0)" in text and "later (exited 0)" in text
     assert "truncated from 8192 B" in text and "SIGBUS" in text
-    assert any("touches byte 4096 of region, past its end (4096 B now)" in e for e in events)
+    assert (EV.PAST_END, "region", 4096, 4096) in events  # (offset touched, size then)
     assert any("killed by SIGBUS" in e for e in events)
 
 

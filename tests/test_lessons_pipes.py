@@ -11,6 +11,7 @@ import subprocess
 from ipcviz.runtime.pipe_holders import holders_of, pipe_data
 from ipcviz.tui.widgets.fd_lines import fd_line
 from ipcviz.tui.widgets.pipe_ends import ends_notes
+from ipcviz.telemetry.ring_events import EventCode as EV
 
 from .conftest import SCENARIOS, run_cli, run_scenario
 from .live import LiveRun
@@ -84,15 +85,21 @@ def test_the_panel_says_why_then_the_key_closes_it(nothing_left_behind) -> None:
         assert line.plain == (f"  p: 1 write end open (reader fd {fd}): the reader itself "
                               "still holds a write end: EOF cannot come")
         run.action("close", "reader")
-        eof = "end of file on p: every writer has gone"
-        ended = run.wait_for(lambda s: s.worker("reader").exit == 0 and any(
-            e.text == eof for e in run.events), timeout=20)
+        eof = (EV.EOF, "p", None, None)
+        ended = run.wait_for(lambda s: s.worker("reader").exit == 0 and eof in [
+            _typed(e) for e in run.events], timeout=20)
         gone = ended.channel("p")
         assert ends_notes(gone, gone.state, ended) == []
-        texts = [e.text for e in run.events if e.worker == "reader"]
-        closed = f"closed its own write end of p (fd {fd}), kept since fork"
-        assert closed in texts
-        assert texts.index(closed) < texts.index(eof)
+        typed = [_typed(e) for e in run.events if e.worker == "reader"]
+        closed = (EV.CLOSED_KEPT, "p", fd, 1)  # (its fd, 1: the write end)
+        assert closed in typed
+        assert typed.index(closed) < typed.index(eof)
+
+
+def _typed(view: object) -> tuple | None:
+    """(code, channel, number, reason) of a worker's event; None for the runtime's."""
+    e = getattr(view, "event", None)
+    return None if e is None else (e.code, e.channel, e.number, e.reason)
 
 
 def test_ends_are_counted_in_every_process_from_the_kernel() -> None:

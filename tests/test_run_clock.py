@@ -24,6 +24,7 @@ from ipcviz.telemetry.sequence import Sequence
 from ipcviz.telemetry.snapshot import EventView, Snapshot, WorkerView
 from ipcviz.tui.widgets.events import Entry
 from ipcviz.tui.widgets.workers import next_cell
+from ipcviz.tui.event_words import event_words as said
 
 from .conftest import ROOT, SCENARIOS, run_cli
 from .live import LiveRun
@@ -72,7 +73,7 @@ class Frames:
         poll_until(self.runtime, over, timeout=seconds + 10)
 
     def one(self, worker: str, text: str) -> EventView:
-        found = [e for e in self.events if e.worker == worker and e.text.startswith(text)]
+        found = [e for e in self.events if e.worker == worker and said(e).startswith(text)]
         assert len(found) == 1, (worker, text, self.events)
         return found[0]
 
@@ -152,7 +153,7 @@ def test_a_schedule_waits_for_the_sleep_it_granted(in_process, nothing_left_behi
     assert sched.error is None and sched.performed == ["w", "w"]
     wrote = frames.one("w", "wrote a")
     assert wrote.run_time == 0.0 and wrote.t >= 0.3
-    assert [e.run_time for e in frames.events if e.text.startswith("step ")] == [0.0, 0.0]
+    assert [e.run_time for e in frames.events if said(e).startswith("step ")] == [0.0, 0.0]
 
 
 def test_a_recording_carries_both_clocks(tmp_path, nothing_left_behind) -> None:
@@ -253,8 +254,8 @@ def n_n_wait_space(path: str, wait: float) -> LiveRun:
 
 
 def logged(run: LiveRun, worker: str, text: str) -> EventView:
-    found = [e for e in run.events if e.worker == worker and e.text.startswith(text)]
-    assert found, (worker, text, [(e.worker, e.text) for e in run.events])
+    found = [e for e in run.events if e.worker == worker and said(e).startswith(text)]
+    assert found, (worker, text, [(e.worker, said(e)) for e in run.events])
     return found[0]
 
 
@@ -264,7 +265,7 @@ def test_tcp_handshake_stepped_still_fills_the_accept_queue(nothing_left_behind)
     run = n_n_wait_space(str(SCENARIOS / "tcp_handshake.yaml"), 2.5)
     try:
         last = run.wait_for(lambda s: not s.running and any(  # (its events may come later)
-            e.worker == "server" and e.text.startswith("steps done") for e in run.events), 20)
+            e.worker == "server" and said(e).startswith("steps done") for e in run.events), 20)
     finally:
         run.__exit__()
     assert last.channel("door").data["max_accept_queue"] == 4
@@ -277,7 +278,7 @@ def test_mqueue_bounded_consumer_starts_after_the_kill(nothing_left_behind) -> N
     the urgent message then (the audit saw it at run time 1.46 s, before the kill)."""
     run = n_n_wait_space(str(SCENARIOS / "mqueue_bounded.yaml"), 3.5)
     try:
-        run.wait_for(lambda s: any(e.worker == "consumer" and "PRIORITY 9" in e.text
+        run.wait_for(lambda s: any(e.worker == "consumer" and "PRIORITY 9" in said(e)
                                    for e in run.events), 20)
     finally:
         run.__exit__()
@@ -291,7 +292,7 @@ def test_mqueue_bounded_consumer_starts_after_the_kill(nothing_left_behind) -> N
 def test_shm_signal_notify_writes_at_2_s(nothing_left_behind) -> None:
     run = n_n_wait_space(str(SCENARIOS / "shm_signal_notify.yaml"), 2.5)
     try:
-        run.wait_for(lambda s: any(e.worker == "reader" and e.text.startswith("read board")
+        run.wait_for(lambda s: any(e.worker == "reader" and said(e).startswith("read board")
                                    for e in run.events), 20)
     finally:
         run.__exit__()
@@ -304,7 +305,7 @@ def test_shm_signal_notify_writes_at_2_s(nothing_left_behind) -> None:
 def test_signals_coalescing_unblocks_at_4_s(nothing_left_behind) -> None:
     run = n_n_wait_space(str(SCENARIOS / "signals_coalescing.yaml"), 2.5)
     try:
-        run.wait_for(lambda s: sum(e.text.startswith("unblocked") for e in run.events) == 2,
+        run.wait_for(lambda s: sum(said(e).startswith("unblocked") for e in run.events) == 2,
                      20)
     finally:
         run.__exit__()
@@ -342,7 +343,7 @@ def test_a_call_timeout_stands_still_with_the_server_sleep(in_process,
         frames.sample(flush=True)
     finally:
         runtime.shutdown()
-    assert not [e for e in frames.events if "NO ANSWER" in e.text]
+    assert not [e for e in frames.events if "NO ANSWER" in said(e)]
     answered = frames.one("c", "call #1 on rpc answered")
     assert 0.5 <= answered.run_time < 0.5 + LATE
 
@@ -353,7 +354,7 @@ def test_deadlock_kill_at_3_s_is_logged_at_3_s(nothing_left_behind) -> None:
     deadlock_at, is the run clock's too."""
     run = n_n_wait_space(str(SCENARIOS / "deadlock.yaml"), 2.0)
     try:
-        last = run.wait_for(lambda s: any(e.text == "killed by SIGKILL" for e in run.events)
+        last = run.wait_for(lambda s: any(said(e) == "killed by SIGKILL" for e in run.events)
                             and s.deadlock_at is not None, 20)
     finally:
         run.__exit__()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
 from ipcviz.tui.app import make_app
 from ipcviz.tui.source import LiveSource
+from ipcviz.telemetry.ring_events import EventCode as EV
 
 from .conftest import SCENARIOS, run_scenario
 from .live import LiveRun
@@ -66,12 +68,14 @@ def test_mmap_file_bytes(nothing_left_behind) -> None:
 def test_write_signal_read_in_order(nothing_left_behind) -> None:
     with LiveRun(str(SCENARIOS / "shm_signal_notify.yaml")) as run:
         run.wait_for(lambda s: s.worker("reader").exit is not None, timeout=15)
-        texts = [(e.worker, e.text) for e in run.events]
-    order = [texts.index(("writer", "wrote board: every element")),
-             texts.index(("writer", "wrote board: element [2, 5]")),
-             texts.index(("writer", "sent SIGUSR1 ×1 to reader")),
-             texts.index(("reader", "woke: SIGUSR1 arrived")),
-             texts.index(("reader", "read board (sum 259)"))]
+        typed = [(e.worker, e.event.code, e.event.channel, e.event.element, e.event.signal,
+                  e.event.peer, e.event.value) for e in run.events if e.event]
+    usr1 = signal.SIGUSR1
+    order = [typed.index(("writer", EV.SET, "board", None, None, None, None)),
+             typed.index(("writer", EV.SET, "board", (2, 5), None, None, None)),
+             typed.index(("writer", EV.SENT, None, None, usr1, "reader", None)),
+             typed.index(("reader", EV.WAITED, None, None, usr1, None, None)),
+             typed.index(("reader", EV.READ_ARRAY, "board", None, None, None, 259))]
     assert order == sorted(order)
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ipcviz.telemetry import table as T
-from ipcviz.telemetry.events import describe_event
+from ipcviz.telemetry.ring_events import CATEGORY, unpack
 from ipcviz.telemetry.snapshot import EventView
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class FrameEvents:
 
     def _ring(self, row: int, name: str, channel_names: list[str], row_names: list[str]
               ) -> list[Keyed]:
-        """Row `row`'s events since the last frame, in words, on both clocks."""
+        """Row `row`'s events since the last frame, typed, on both clocks."""
         table = self.runtime.table
         assert table is not None
         raw, seq, dropped = table.events_since(row, self._seen.get(row, 0))
@@ -78,13 +78,16 @@ class FrameEvents:
         out = []
         t0_ns = int(self.runtime.t0 * 1e9)
         run_time_of = self.runtime.run_time_of
-        for t_ns, kind, a, b in raw:
-            text, category = describe_event(kind, a, b, channel_names, row_names,
-                                            self._shapes())
+        for t_ns, code, channel, values in raw:
+            event = unpack(code, channel, values, channel_names, row_names, T.OP_NAMES,
+                           self._shapes())
             exact = (t_ns - t0_ns) / 1e9
             shown = round(exact, 3)
-            out.append((shown, 1, exact, EventView(shown, name, text, category,
-                                                   round(run_time_of(exact), 3))))
+            run_time = round(run_time_of(exact), 3)
+            view = (EventView(shown, name, "", CATEGORY[event.code], run_time, event)
+                    if event is not None else
+                    EventView(shown, name, f"event {code} {values}", "info", run_time))
+            out.append((shown, 1, exact, view))
         return out
 
     def _shapes(self) -> dict[int, tuple[int, ...]]:

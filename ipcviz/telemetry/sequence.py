@@ -34,6 +34,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ipcviz.scenario.kinds import CHANNELS
+from ipcviz.signals import signal_name
+from ipcviz.telemetry.ring_events import EventCode, WorkerEvent
 from ipcviz.telemetry.snapshot import Holder, Snapshot
 
 #: the name arrows use for the ipcviz runtime as a sender or receiver of signals
@@ -210,7 +212,10 @@ class Sequence:
         for event in snap.events:
             text = event.text
             when = event.shown_t if run_clock else event.t
-            if event.kind == "signal":
+            typed = event.event
+            if typed is not None:  # a worker's event (an old recording's is only words)
+                self._worker_signal(event.worker, typed, when, handled)
+            elif event.kind == "signal":
                 match = _SENT_BY_WORKER.fullmatch(text)
                 if match:
                     target = match[3]
@@ -235,6 +240,17 @@ class Sequence:
                 self._received_count(worker.name, sig, value, at, handled)
         for sig, value in snap.parent_signals.get("signals_received", {}).items():
             self._received_count(RUNTIME, sig, value, at, handled)
+
+    def _worker_signal(self, worker: str, event: WorkerEvent, when: float,
+                       handled: dict[tuple[str, str], list[float]]) -> None:
+        """A worker's event that is a signal's: one it sent, or one it handled."""
+        if event.code is EventCode.SENT:
+            target = RUNTIME if (event.peer_row or 0) < 0 else (
+                event.peer or f"row {event.peer_row}")
+            self._signal_sent(worker, target, signal_name(event.signal or 0),
+                              event.count or 0, when)
+        elif event.code in (EventCode.SIGNAL, EventCode.WAITED):
+            handled.setdefault((worker, signal_name(event.signal or 0)), []).append(when)
 
     def _received_count(self, worker: str, sig: str, value: int, at: float,
                         handled: dict[tuple[str, str], list[float]]) -> None:

@@ -7,12 +7,14 @@ streams them to the UI and how runs are recorded and replayed.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, NamedTuple
 
 from ipcviz.channels.state import ChannelState, DictState, state_of
 from ipcviz.format import waiting_text
 from ipcviz.scenario.kinds import CHANNELS, channel_class
+from ipcviz.telemetry.ring_events import EventCode, WorkerEvent
 
 
 class Waiting(NamedTuple):
@@ -185,11 +187,15 @@ class EventView:
     t: float
     """Wall-clock seconds since the run's start."""
     worker: str
-    text: str
+    text: str = ""
+    """The runtime's own words (its log), or an old recording's; "" for a worker's event,
+    which `event` carries typed (the UI makes its words: tui/event_words.py)."""
     kind: str = "info"
     run_time: float | None = None
     """The run clock's seconds when it happened (the header's clock: it stands still while
     the run is paused or stepped); None in recordings made before it."""
+    event: WorkerEvent | None = None
+    """What happened in the worker, typed (None: the runtime's, or an old recording's)."""
 
     @property
     def shown_t(self) -> float:
@@ -266,14 +272,15 @@ class Snapshot:
             out.setdefault(c.name, c)
         return out
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, words: Callable[[EventView], str] | None = None) -> dict[str, Any]:
         """Plain data for JSON (shallow: a Snapshot is never changed after it is made;
-        dataclasses.asdict deep-copied every array value and cost more than the sampling)."""
+        dataclasses.asdict deep-copied every array value and cost more than the sampling).
+        `words`: each event's text is what it gives (a recording is read by people too)."""
         names = _shape(Snapshot)[0]
         out = {k: v for k, v in self.__dict__.items() if k in names}  # not the caches
         out["workers"] = [dict(w.__dict__) for w in self.workers]
         out["channels"] = [c.to_dict() for c in self.channels]
-        out["events"] = [dict(e.__dict__) for e in self.events]
+        out["events"] = [_event_dict(e, words) for e in self.events]
         return out
 
     @classmethod
@@ -290,7 +297,7 @@ class Snapshot:
                            tuple(map(End.parse, c.get("readers", ()))))
             for c in raw.get("channels", ())
         )
-        raw["events"] = tuple(build(EventView, e) for e in raw.get("events", ()))
+        raw["events"] = tuple(build(EventView, _event_fields(e)) for e in raw.get("events", ()))
         raw["triggers"] = tuple(tuple(t) for t in raw.get("triggers", ()))
         for key in ("deadlock", "deadlock_seen"):
             if raw.get(key) is not None:
@@ -358,3 +365,28 @@ def _channel_data(data: dict[str, Any]) -> dict[str, Any]:
     if "holders" not in data:
         return data
     return {**data, "holders": [Holder.parse(h) for h in data["holders"]]}
+
+
+def _event_dict(view: EventView, words: Callable[[EventView], str] | None
+                ) -> dict[str, Any]:
+    """An EventView's wire form: its typed event as an object of the values it has, the
+    code by name (and its text made by `words`, when given)."""
+    out = dict(view.__dict__)
+    if words is not None:
+        out["text"] = words(view)
+    event = view.event
+    if event is not None:
+        out["event"] = {k: v for k, v in event.__dict__.items() if v is not None}
+        out["event"]["code"] = event.code.name.lower()
+    return out
+
+
+def _event_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    """An EventView's fields from its wire form (an old recording's has no `event`)."""
+    event = raw.get("event")
+    if not isinstance(event, dict):
+        return raw
+    fields = {**event, "code": EventCode[str(event["code"]).upper()]}
+    if fields.get("element") is not None:
+        fields["element"] = tuple(fields["element"])
+    return {**raw, "event": _build(WorkerEvent, fields)}

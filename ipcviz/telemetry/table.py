@@ -163,7 +163,7 @@ CALLS, ANSWERED, TIMEOUTS, RETRIES, GAVE_UP, LATENCY_SUM_US, LATENCY_MAX_US = ra
 EXECUTED, EXECUTED_TWICE, RPC_ERRORS = 2, 3, 4
 
 EVENT_SLOTS = 64
-EVENT_COLS = 4  # time_ns, kind, a, b
+EVENT_COLS = 6  # time_ns, code, channel index, three values (ring_events.VALUES)
 
 # What a worker is doing (OP cell), and what a held worker does next (NEXT_OP cell): one
 # numbering of the table's own states followed by every step kind's operations, taken
@@ -186,46 +186,7 @@ BLOCKING_OPS = frozenset(code for code, op in OP_OF.items() if op.blocks)
     OP_CODE[name] for name in ("write", "read", "send", "receive", "acquire", "sleep",
                                "wait_signal", "increment", "echo", "spawn", "call", "serve"))
 
-# Event kinds (event ring).
-(EV_STARTED, EV_SIGNAL, EV_EOF, EV_EPIPE, EV_EXITING, EV_SENT, EV_WAITED, EV_BLOCK,
- EV_UNBLOCK, EV_SPAWNED, EV_REAPED, EV_SPAWN_LIMIT, EV_SET,
- EV_READ_ARRAY, EV_SELF_READ, EV_SEND_FULL, EV_RETRY, EV_DUPLICATE, EV_FAILED,
- EV_PROCESS_CAP, EV_PRIORITY) = range(1, 22)
-EV_TORN_READ = 22  # a file read found half a record: (channel, bytes of it seen)
-# RPC (channels/rpc.py): (channel, call number << 24 | detail)
-EV_CALL_ANSWERED = 23  # detail: latency in microseconds (capped)
-EV_CALL_TIMEOUT = 24  # detail: the attempt that timed out (1 = the first send)
-EV_CALL_GAVE_UP = 25  # detail: attempts made
-EV_CALL_RECONNECT = 26  # detail: the attempt the lost connection ended
-EV_EXECUTED_TWICE = 27  # detail: the caller's row
-EV_STALE_ANSWER = 28  # detail: 0 (an answer to an earlier call, come late)
-# EV_EXITING's detail: why the worker ends
-EXIT_STEPS_DONE, EXIT_BY_HANDLER, EXIT_BY_STEP, EXIT_FAILED = range(4)
-# An increment taken one operation at a time (paused, stepped, scheduled, slow motion):
-# (channel | element index << 16, the value loaded / stored)
-EV_LOADED = 29
-EV_STORED = 30
-#: a peer from outside the run refused (channels/peers.py): (channel, who): bit 61 set
-#: for a datagram, the uid in bits 24-55 and the pid in bits 0-23 (all ones: not known)
-EV_PEER_REFUSED = 31
-#: a worker closed a pipe end it kept (`keeps:`, the `close` action): (channel, fd << 1 |
-#: 1 for the write end)
-EV_CLOSED_KEPT = 32
-#: a `disposition` step set a signal's action: (signal, index in kinds.DISPOSITIONS)
-EV_DISPOSITION = 40
-#: an `interruptible` read returned EINTR (a handler without SA_RESTART ran): (channel,
-#: the channel's EINTRs so far in this worker)
-EV_INTERRUPTED = 41
-#: an `interruptible` read returned data after handlers ran in it, the kernel restarting
-#: it each time (SA_RESTART): (channel, deliveries during that read)
-EV_RESTARTED = 42
-#: a worker is about to touch a page of a shm object past its end (SIGBUS comes):
-#: (channel, offset << 32 | the object's size then)
-EV_PAST_END = 43
-#: a `truncate` step set a shm object's size: (channel, bytes)
-EV_TRUNCATED = 44
-#: an `unlink` step removed a shm object's name: (channel, 0)
-EV_UNLINKED = 45
+# The event ring's entries, their codes and values: telemetry/ring_events.py.
 
 #: Rows reserved for the children of each worker that has `spawn` steps.
 SPAWN_ROWS = 64
@@ -278,8 +239,10 @@ class Table:
     def row_base(self, row: int) -> int:
         return row * self.layout.width
 
-    def events_since(self, row: int, seen: int) -> tuple[list[tuple[int, int, int, int]], int, int]:
-        """Events of `row` after sequence `seen`: (events, new seq, how many were overwritten)."""
+    def events_since(self, row: int, seen: int
+                     ) -> tuple[list[tuple[int, int, int, tuple[int, int, int]]], int, int]:
+        """Events of `row` after sequence `seen`: (events, new seq, how many were
+        overwritten); each event (time_ns, code, channel index, its three values)."""
         seq = int(self.array[row, EVENT_SEQ])
         if seq <= seen:
             return [], seq, 0
@@ -289,8 +252,8 @@ class Table:
         out = []
         for n in range(first, seq):
             slot = base + (n % EVENT_SLOTS) * EVENT_COLS
-            t, kind, a, b = (int(x) for x in self.array[row, slot:slot + EVENT_COLS])
-            out.append((t, kind, a, b))
+            t, code, channel, x, y, z = self.array[row, slot:slot + EVENT_COLS].tolist()
+            out.append((t, code, channel, (x, y, z)))
         return out, seq, dropped
 
     def close(self) -> None:

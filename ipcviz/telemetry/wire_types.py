@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.signals import parse_signal
+from ipcviz.telemetry.ring_events import EventCode, WorkerEvent
 from ipcviz.telemetry.snapshot import Holder, Snapshot, WorkerView
 
 #: the most elements a replayed shared array may claim (the runtime ships at most 4096
@@ -269,6 +270,9 @@ FIELD_TYPES: dict[tuple[type, str], Any] = {
        for name in ("sent_this_life", "received_this_life", "signals_merged")},
     (WorkerView, "masks"): SIGNAL_MASKS,
     (Snapshot, "parent_signals"): DictOf(SIGNAL_COUNTS),
+    (WorkerEvent, "code"): Check(
+        lambda v: isinstance(v, str) and v.upper() in EventCode.__members__ and v.islower(),
+        "an event code (sent, eof, ...)"),
 }
 
 #: the type of each key of a program worker's facts a replay keeps

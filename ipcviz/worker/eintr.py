@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
+from ipcviz.telemetry.ring_events import EventCode as EV
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import ExitRequested
 
@@ -72,10 +73,10 @@ def read(row: WorkerRow, args: schema.ReadArgs, fd: int) -> None:
             if err != errno.EINTR:
                 raise row.failed(OSError(err, os.strerror(err)), T.OP_READ, name)
             cells[interrupted] += 1
-            row.emit(T.EV_INTERRUPTED, row.index(name), cells[interrupted])
+            row.emit(EV.INTERRUPTED, row.index(name), count=cells[interrupted])
             continue
         if got == 0:
-            row.emit(T.EV_EOF, row.index(name))
+            row.emit(EV.EOF, row.index(name))
             raise ExitRequested(0)
         data = buffer.raw[:got]
         cells[row.counter(name, T.BYTES_READ)] += got
@@ -83,5 +84,5 @@ def read(row: WorkerRow, args: schema.ReadArgs, fd: int) -> None:
         during = signals.total() - before
         if during:
             cells[row.counter(name, T.RESTARTED_READS)] += during
-            row.emit(T.EV_RESTARTED, row.index(name), during)
+            row.emit(EV.RESTARTED, row.index(name), count=during)
         return

@@ -21,6 +21,9 @@ from ipcviz.host.process import die_with_parent, finished_children, start_ticks
 from ipcviz.scenario import schema
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry import table as T
+from ipcviz.telemetry.ring_events import (EXIT_BY_HANDLER, EXIT_BY_STEP, EXIT_FAILED,
+                                          EXIT_STEPS_DONE)
+from ipcviz.telemetry.ring_events import EventCode as EV
 from ipcviz.worker import bursts
 from ipcviz.worker.boundary import hold
 from ipcviz.worker.context import WorkerContext
@@ -58,21 +61,21 @@ class Interpreter:
         if self.ctx.gate_fd is not None:
             row.set_op(T.OP_STARTING)
             row.wait(self._read_gate)
-        row.emit(T.EV_STARTED, os.getpid())
-        why = T.EXIT_STEPS_DONE
+        row.emit(EV.STARTED, pid=os.getpid())
+        why = EXIT_STEPS_DONE
         try:
             self._run_loops()
             code = 0
         except ExitRequested as exc:
             code = exc.code
-            why = T.EXIT_BY_HANDLER if self.signals.exit_code is not None else T.EXIT_BY_STEP
+            why = EXIT_BY_HANDLER if self.signals.exit_code is not None else EXIT_BY_STEP
         except StepFailed as failure:  # the reason goes in the row; nothing half counted
             row.record_failure(failure)
             code = FAILED_STATUS
-            why = T.EXIT_FAILED
+            why = EXIT_FAILED
         self.signals.drain()
         row.set_op(T.OP_DONE)
-        row.emit(T.EV_EXITING, code, why)
+        row.emit(EV.EXITING, value=code, reason=why)
         return code
 
     def _read_gate(self) -> None:
@@ -187,11 +190,11 @@ class Interpreter:
         real parent. A fork the kernel refuses (EAGAIN: process limit, ENOMEM) ends this
         worker as a StepFailed, with the reason in its row."""
         if self._spawned >= len(self.ctx.spawn_rows):
-            self.row.emit(T.EV_SPAWN_LIMIT, len(self.ctx.spawn_rows))
+            self.row.emit(EV.SPAWN_LIMIT, count=len(self.ctx.spawn_rows))
             return
         slots = self.ctx.process_slots
         if slots is not None and not limits.take_slot(slots[0]):
-            self.row.emit(T.EV_PROCESS_CAP, limits.MAX_PROCESSES, 0)
+            self.row.emit(EV.PROCESS_CAP, count=limits.MAX_PROCESSES)
             return
         row = self.ctx.spawn_rows[self._spawned]
         roles = self.ctx.plan.roles.get(kid, {})
@@ -231,7 +234,7 @@ class Interpreter:
         cells[base + T.PARENT_ROW] = self.ctx.row
         cells[base + T.PID] = pid
         self._kids[pid] = row
-        self.row.emit(T.EV_SPAWNED, row, pid, forked_ns)
+        self.row.emit(EV.SPAWNED, t_ns=forked_ns, peer_row=row, pid=pid)
 
     def _reap_children(self) -> None:
         """The `reap` SIGCHLD action: waitpid(WNOHANG) until no child is left to collect."""
@@ -241,4 +244,4 @@ class Interpreter:
             row = self._kids.pop(pid, None)
             if row is not None:
                 self.cells[self.ctx.table.row_base(row) + T.EXIT_STATUS] = status + 1
-                self.row.emit(T.EV_REAPED, row, status)
+                self.row.emit(EV.REAPED, peer_row=row)

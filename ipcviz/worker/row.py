@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ipcviz.scenario.schema import all_steps
 from ipcviz.telemetry import clock_cell
 from ipcviz.telemetry import table as T
+from ipcviz.telemetry.ring_events import EventCode, pack
 from ipcviz.worker.signals import SignalCounter
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ class WorkerRow:
         self.seen: dict[tuple[str, int], tuple[int, set[int]]] = {}
         self._sigpipe_guard = False
         self._emitting = False
-        self._pending: list[tuple[int, int, int]] = []
+        self._pending: list[tuple[EventCode, int, int, dict[str, int]]] = []
         self._payloads: dict[int, memoryview] = {}
         self._counters: dict[tuple[str, int], int] = {}
         #: (target row, signal) -> its "sent to" cell in this worker's row
@@ -116,10 +117,12 @@ class WorkerRow:
 
     # ------------------------------------------------------------ telemetry
 
-    def emit(self, kind: int, a: int = 0, b: int = 0, t_ns: int = 0) -> None:
-        """Append an event to this worker's ring (signal handlers may call this too)."""
+    def emit(self, code: EventCode, channel: int = -1, t_ns: int = 0, **values: int
+             ) -> None:
+        """Append an event to this worker's ring: its code, the channel's index (-1: none)
+        and its values by name (ring_events.VALUES); signal handlers may call this too."""
         if self._emitting:
-            self._pending.append((kind, a, b))
+            self._pending.append((code, channel, t_ns, values))
             return
         self._emitting = True
         try:
@@ -127,16 +130,16 @@ class WorkerRow:
             seq = cells[base + T.EVENT_SEQ]
             slot = base + self.layout.event_base + (seq % T.EVENT_SLOTS) * T.EVENT_COLS
             cells[slot] = t_ns or time.monotonic_ns()
-            cells[slot + 1] = kind
-            cells[slot + 2] = a
-            cells[slot + 3] = b
+            cells[slot + 1] = code
+            cells[slot + 2] = channel
+            cells[slot + 3], cells[slot + 4], cells[slot + 5] = pack(code, values)
             cells[base + T.EVENT_SEQ] = seq + 1
         finally:
             self._emitting = False
         if self._pending:
             pending, self._pending = self._pending, []
-            for event in pending:
-                self.emit(*event)
+            for code, channel, t_ns, values in pending:
+                self.emit(code, channel, t_ns, **values)
 
     def index(self, channel: str) -> int:
         """The channel's index in the table (events and the OP_CHANNEL cell name it so)."""
@@ -291,7 +294,7 @@ class WorkerRow:
             endpoint.forget(fd)
             os.close(fd)
             setattr(endpoint, f"{end}_fd", None)
-            self.emit(T.EV_CLOSED_KEPT, self.index(name), fd << 1 | (end == "write"))
+            self.emit(EventCode.CLOSED_KEPT, self.index(name), number=fd, reason=end == "write")
         self.kept = {}
 
     # ------------------------------------------------------------ failures
@@ -307,7 +310,7 @@ class WorkerRow:
         cells[base + T.FAILURE_OP] = failure.op
         cells[base + T.FAILURE_CHANNEL] = failure.channel
         cells[base + T.FAILURE] = failure.error
-        self.emit(T.EV_FAILED, failure.error, (failure.op << 20) | (failure.channel & 0xFFFFF))
+        self.emit(EventCode.FAILED, failure.channel, error=failure.error, op=failure.op)
 
     # ------------------------------------------------------------ signal masks
 

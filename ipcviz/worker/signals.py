@@ -12,9 +12,11 @@ import fcntl
 import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from ipcviz.signals import SIGRTMAX, UNCATCHABLE
 from ipcviz.telemetry import table as T
+from ipcviz.telemetry.ring_events import EventCode
 from ipcviz.worker import sigaction
 
 
@@ -46,11 +48,18 @@ def reset_all_dispositions() -> None:
             pass  # 32 and 33 belong to the C library
 
 
+class Emit(Protocol):
+    """How the counter logs a handled signal: the row's `emit`."""
+
+    def __call__(self, code: EventCode, channel: int = -1, t_ns: int = 0, **values: int
+                 ) -> None: ...
+
+
 class SignalCounter:
     """Installs a worker's handlers and counts every delivery in its telemetry row."""
 
     def __init__(self, cells: memoryview, base: int, handlers: dict[int, str],
-                 emit: Callable[[int, int, int], None]):
+                 emit: Emit):
         self.cells = cells
         self.base = base
         self.handlers = handlers
@@ -124,9 +133,9 @@ class SignalCounter:
                 self.cells[self.base + T.SIG_RECEIVED + num] += 1
                 action = self.handlers.get(num, "count")
                 if action == "log":
-                    self.emit(T.EV_SIGNAL, num, 1)
+                    self.emit(EventCode.SIGNAL, signal=num, reason=1)
                 elif action == "exit":
-                    self.emit(T.EV_SIGNAL, num, 2)
+                    self.emit(EventCode.SIGNAL, signal=num, reason=2)
                     self.exit_code = 0
                 elif action == "reap":
                     self.reap()

@@ -15,6 +15,7 @@ from textual.strip import Strip
 from textual.widgets import RichLog
 
 from ipcviz.telemetry.snapshot import EventView
+from ipcviz.tui.event_words import event_words
 from ipcviz.tui.widgets.base import off_screen
 
 MAX_LINES = 500
@@ -79,8 +80,8 @@ class Entry:
         return f" ×{self.count} over {spread:.2f} s{note}"
 
     def same(self, event: EventView) -> bool:
-        return (event.worker, event.text, event.kind) == (
-            self.event.worker, self.event.text, self.event.kind)
+        return (event.worker, event.text, event.event, event.kind) == (
+            self.event.worker, self.event.text, self.event.event, self.event.kind)
 
 
 class EventLog(RichLog):
@@ -164,7 +165,7 @@ class EventLog(RichLog):
         # the run clock's time, as the header counts it (the wall clock's in an old recording)
         line = Text(f"{event.shown_t:7.2f}  ", style="dim", no_wrap=True, overflow="ellipsis")
         line.append(f"{event.worker:<12} ", style="bold")
-        line.append(event.text, style=_KIND_STYLE.get(event.kind, ""))
+        line.append(event_words(event), style=_KIND_STYLE.get(event.kind, ""))
         if entry.count > 1:
             line.append(entry.repeats_text(), style="bold reverse")
         return line

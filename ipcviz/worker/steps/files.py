@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
+from ipcviz.telemetry.ring_events import EventCode as EV
 from ipcviz.worker.row import WorkerRow
 
 #: how often a blocking read looks at the file again (a regular file never "blocks")
@@ -55,4 +56,4 @@ def read_records(row: WorkerRow, args: schema.ReadArgs) -> None:
     cells[row.counter(name, T.RECORDS_READ)] += len(sizes)
     if torn:
         cells[row.counter(name, T.TORN_READS)] += 1
-        row.emit(T.EV_TORN_READ, row.index(name), seen - sum(sizes) - 12 * len(sizes))
+        row.emit(EV.TORN_READ, row.index(name), count=seen - sum(sizes) - 12 * len(sizes))

@@ -14,6 +14,7 @@ from typing import Any
 from ipcviz.channels import message
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
+from ipcviz.telemetry.ring_events import EventCode as EV
 from ipcviz.worker.boundary import Next
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.steps.registry import describes, handles
@@ -70,7 +71,7 @@ def send(row: WorkerRow, args: schema.SendArgs) -> None:
     if not send_message(row, args.to, packed, args.priority, args.block, len(payload),
                         args.type):
         row.cells[row.counter(args.to, T.REFUSED)] += 1
-        row.emit(T.EV_SEND_FULL, row.index(args.to))
+        row.emit(EV.SEND_FULL, row.index(args.to))
         return
     if args.ack is None:
         return
@@ -78,7 +79,7 @@ def send(row: WorkerRow, args: schema.SendArgs) -> None:
         if _await_ack(row, args.ack, seq, args.ack_timeout):
             return
         send_message(row, args.to, packed, args.priority, True, len(payload), args.type)
-        row.emit(T.EV_RETRY, row.index(args.to), seq)
+        row.emit(EV.RETRY, row.index(args.to), number=seq)
     _await_ack(row, args.ack, seq, args.ack_timeout)
 
 
@@ -123,7 +124,7 @@ def receive(row: WorkerRow, args: schema.ReceiveArgs) -> None:
     cells[row.base + T.OP] = T.OP_RUNNING
     sender, seq, payload = message.unpack(got[0])
     if got[1] > 0:  # a priority message (mqueue): the kernel gave it ahead of lower ones
-        row.emit(T.EV_PRIORITY, row.index(name), (got[1] << 20) | min(endpoint.depth(), 0xFFFFF))
+        row.emit(EV.PRIORITY, row.index(name), number=got[1], count=endpoint.depth())
     cells[row.counter(name, T.MESSAGES_RECEIVED)] += 1
     cells[row.counter(name, T.BYTES_READ)] += len(payload)
     tally = getattr(endpoint, "tally_cell", None)
@@ -135,7 +136,7 @@ def receive(row: WorkerRow, args: schema.ReceiveArgs) -> None:
         cells[row.base + T.SELF_READS] += 1
     if _already_seen(row, name, sender, seq):
         cells[row.base + T.DUPLICATES] += 1
-        row.emit(T.EV_DUPLICATE, row.index(name), seq)
+        row.emit(EV.DUPLICATE, row.index(name), number=seq)
     if args.ack is not None:
         send_message(row, args.ack, message.pack(row.ctx.row, seq, b""), 0, True, 0)
 

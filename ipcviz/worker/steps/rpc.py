@@ -27,6 +27,7 @@ from ipcviz.channels.rpc import (
 from ipcviz.scenario import schema
 from ipcviz.scenario.models import MAX_RPC_SLEEP, RPC_METHODS, CallArgs
 from ipcviz.telemetry import table as T
+from ipcviz.telemetry.ring_events import EventCode as EV
 from ipcviz.worker.boundary import Next
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.steps.registry import describes, handles
@@ -39,8 +40,6 @@ _DETAIL = (1 << CALL_SHIFT) - 1
 WAIT_SLICE_MS = 200
 #: pause before sending a call again after its connection was lost (no server: refused)
 LOST_BACKOFF = 0.2
-#: in a timeout event's detail: the call is sent again
-RETRYING = 1 << 20
 
 
 def call_id(pid: int, number: int) -> int:
@@ -77,20 +76,20 @@ def call(row: WorkerRow, args: CallArgs) -> None:
             cells[row.counter(name, T.LATENCY_SUM_US)] += micros
             top = row.counter(name, T.LATENCY_MAX_US)
             cells[top] = max(cells[top], micros)
-            row.emit(T.EV_CALL_ANSWERED, channel, number << CALL_SHIFT | min(micros, _DETAIL))
+            row.emit(EV.CALL_ANSWERED, channel, number=number, value=micros)
             return
         cells[row.counter(name, T.TIMEOUTS)] += 1
         if outcome == "lost":  # the server went away: connect again after a moment
-            row.emit(T.EV_CALL_RECONNECT, channel, number << CALL_SHIFT | attempt)
+            row.emit(EV.CALL_RECONNECT, channel, number=number, count=attempt)
             pause = min(left(), LOST_BACKOFF * _speed(row))
             if pause > 0 and attempt <= args.retries:
                 with row.blocked(T.OP_CALL, name, number):
                     row.wait(time.sleep, pause)
         else:  # the detail says whether the same call goes out again
-            again = RETRYING if attempt <= args.retries else 0
-            row.emit(T.EV_CALL_TIMEOUT, channel, number << CALL_SHIFT | again | attempt)
+            row.emit(EV.CALL_TIMEOUT, channel, number=number, count=attempt,
+                     reason=attempt <= args.retries)
     cells[row.counter(name, T.GAVE_UP)] += 1
-    row.emit(T.EV_CALL_GAVE_UP, channel, number << CALL_SHIFT | (args.retries + 1))
+    row.emit(EV.CALL_GAVE_UP, channel, number=number, count=args.retries + 1)
 
 
 def _await_answer(row: WorkerRow, client: Any, name: str, ident: int, number: int,
@@ -118,7 +117,7 @@ def _await_answer(row: WorkerRow, client: Any, name: str, ident: int, number: in
         if got == ident:
             return "answered"
         stale = got & _DETAIL if isinstance(got, int) else 0
-        row.emit(T.EV_STALE_ANSWER, row.index(name), stale << CALL_SHIFT)
+        row.emit(EV.STALE_ANSWER, row.index(name), number=stale)
 
 
 @handles("serve")
@@ -145,7 +144,7 @@ def serve(row: WorkerRow, name: str) -> None:
     cells[row.counter(name, T.EXECUTED)] += 1
     if twice:
         cells[row.counter(name, T.EXECUTED_TWICE)] += 1
-        row.emit(T.EV_EXECUTED_TWICE, row.index(name), (ident & _DETAIL) << CALL_SHIFT)
+        row.emit(EV.EXECUTED_TWICE, row.index(name), number=ident & _DETAIL)
     cells[row.counter(name, T.BYTES_WRITTEN)] += server.answer(conn, answer(ident, result))
 
 

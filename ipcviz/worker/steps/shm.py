@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
+from ipcviz.telemetry.ring_events import EventCode as EV
 from ipcviz.worker.boundary import Next, hold
 from ipcviz.worker.bursts import BURST, unlocked_increments
 from ipcviz.worker.row import WorkerRow
@@ -115,14 +116,13 @@ def _stepped_increment(row: WorkerRow, args: schema.IncrementArgs, index: int,
         boundary("load", channel, index)
     row.set_op(T.OP_INCREMENT, channel)
     value = array.flat[index]  # load ...
-    where = channel | index << 16
-    row.emit(T.EV_LOADED, where, int(value))  # one event per operation: the interleaving
+    row.emit(EV.LOADED, channel, number=index, value=int(value))  # one event per operation: the interleaving
     boundary("store", channel, index)  # ... the window another worker may write in ...
     row.set_op(T.OP_INCREMENT, channel)
     # a write is dated before it happens, a read after: a load that sees it comes later
     stored_ns = time.monotonic_ns()
     array.flat[index] = value + 1  # ... store
-    row.emit(T.EV_STORED, where, int(value + 1), stored_ns)
+    row.emit(EV.STORED, channel, stored_ns, number=index, value=int(value + 1))
     array.last_writer[index] = row.ctx.row
     cells[row.counter(args.array, T.INCREMENTS)] += 1
     if lock_name is not None:
@@ -146,7 +146,7 @@ def set_values(row: WorkerRow, args: schema.SetArgs, index: int | None) -> None:
     else:
         array.flat[index] = args.value
         array.last_writer[index] = row.ctx.row
-    row.emit(T.EV_SET, row.index(args.array), -1 if index is None else index, written_ns)
+    row.emit(EV.SET, row.index(args.array), written_ns, number=-1 if index is None else index)
 
 
 @describes("set")

@@ -15,6 +15,7 @@ from ipcviz.channels.shm_object import ShmEndpoint
 from ipcviz.scenario import schema
 from ipcviz.scenario.models import TruncateArgs
 from ipcviz.telemetry import table as T
+from ipcviz.telemetry.ring_events import EventCode as EV
 from ipcviz.worker.boundary import Next
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.steps.registry import describes, handles
@@ -36,7 +37,7 @@ def write(row: WorkerRow, args: schema.WriteArgs, view: memoryview) -> None:
         raise row.failed(exc, T.OP_WRITE, name) from None
     page = mmap.PAGESIZE
     if args.at < mapped and args.at // page * page >= size:
-        row.emit(T.EV_PAST_END, row.index(name), (args.at << 32) | size)
+        row.emit(EV.PAST_END, row.index(name), number=args.at, value=size)
     row.cells[row.counter(name, T.BYTES_WRITTEN)] += endpoint.write(bytes(view), args.at)
 
 
@@ -58,7 +59,7 @@ def truncate(row: WorkerRow, args: TruncateArgs) -> None:
         _endpoint(row, args.shm).truncate(args.size)
     except OSError as exc:
         raise row.failed(exc, T.OP_CODE["truncate"], args.shm) from None
-    row.emit(T.EV_TRUNCATED, row.index(args.shm), args.size)
+    row.emit(EV.TRUNCATED, row.index(args.shm), value=args.size)
 
 
 @handles("unlink")
@@ -69,7 +70,7 @@ def unlink(row: WorkerRow, name: str) -> None:
     except Exception as exc:  # posix_ipc's errors are not OSError
         raise row.failed(OSError(getattr(exc, "errno", 0) or 2, str(exc)),
                          T.OP_CODE["unlink"], name) from None
-    row.emit(T.EV_UNLINKED, row.index(name))
+    row.emit(EV.UNLINKED, row.index(name))
 
 
 @describes("truncate")

@@ -9,6 +9,7 @@ from ipcviz.host.process import ProcessIdentity
 from ipcviz.scenario import schema
 from ipcviz.scenario.plan import PARENT_TARGET
 from ipcviz.telemetry import table as T
+from ipcviz.telemetry.ring_events import EventCode as EV
 from ipcviz.worker.boundary import Next, hold
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import SignalArrived
@@ -50,7 +51,7 @@ def send_signal(row: WorkerRow, args: schema.SignalArgs) -> None:
             else:
                 cells[sent_cell] -= 1
                 cells[to_cell] -= 1
-        row.emit(T.EV_SENT, args.sig, (target << 20) | sent, started)
+        row.emit(EV.SENT, t_ns=started, signal=args.sig, peer_row=target, count=sent)
 
 
 @handles("wait_signal")
@@ -66,19 +67,19 @@ def wait_signal(row: WorkerRow, sig: int) -> None:
         pass
     finally:
         signals.awaited = None
-    row.emit(T.EV_WAITED, sig)
+    row.emit(EV.WAITED, signal=sig)
 
 
 @handles("block")
 def block(row: WorkerRow, sigs: list[int]) -> None:
     os_signal.pthread_sigmask(os_signal.SIG_BLOCK, sigs)
-    row.emit(T.EV_BLOCK, sigs[0] if sigs else 0, len(sigs))
+    row.emit(EV.BLOCK, signal=sigs[0] if sigs else 0, count=len(sigs))
     row.mark_hidden_block()
 
 
 @handles("unblock")
 def unblock(row: WorkerRow, sigs: list[int]) -> None:
-    row.emit(T.EV_UNBLOCK, sigs[0] if sigs else 0, len(sigs))
+    row.emit(EV.UNBLOCK, signal=sigs[0] if sigs else 0, count=len(sigs))
     os_signal.pthread_sigmask(os_signal.SIG_UNBLOCK, sigs)
     row.mark_hidden_block()
 
@@ -112,7 +113,7 @@ def disposition(row: WorkerRow, args: schema.DispositionArgs) -> None:
         os_signal.signal(args.sig, os_signal.SIG_DFL)
     else:
         row.signals.restore(args.sig)
-    row.emit(T.EV_DISPOSITION, args.sig, DISPOSITION_INDEX[args.action])
+    row.emit(EV.DISPOSITION, signal=args.sig, reason=DISPOSITION_INDEX[args.action])
 
 
 #: a `disposition` step's action -> its index in kinds.DISPOSITIONS

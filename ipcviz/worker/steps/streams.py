@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ipcviz.channels.peers import Outsider
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
-from ipcviz.telemetry.events import peer_code
+from ipcviz.telemetry.ring_events import EventCode as EV
 from ipcviz.worker.boundary import Next
 from ipcviz.worker import eintr
 from ipcviz.scenario.kinds import CHANNELS, FD_STREAMS, STEPS
@@ -165,7 +165,8 @@ def watch_refusals(row: WorkerRow, name: str, endpoint: object) -> None:
     def refused(who: Outsider, datagram: bool) -> None:
         cells[cell] += 1
         if cells[cell] <= 10 or cells[cell] in EPIPE_EVENTS:
-            row.emit(T.EV_PEER_REFUSED, index, peer_code(who.uid, who.pid, datagram))
+            row.emit(EV.PEER_REFUSED, index, uid=-1 if who.uid is None else who.uid,
+                     pid=who.pid or -1, reason=datagram)
     refusals.report_to(refused)
 
 
@@ -198,7 +199,7 @@ def _broken_pipe(row: WorkerRow, name: str) -> None:
     cells[cell] += 1
     failures = cells[cell]
     if failures in EPIPE_EVENTS:
-        row.emit(T.EV_EPIPE, row.index(name), failures)
+        row.emit(EV.EPIPE, row.index(name), count=failures)
     row.wait(time.sleep, EPIPE_BACKOFF)
 
 
@@ -297,7 +298,7 @@ def _read_array(row: WorkerRow, args: schema.ReadArgs) -> None:
     """An extension: take a copy of the whole array."""
     copy = row.ctx.endpoints[args.from_].values.copy()
     row.cells[row.counter(args.from_, T.BYTES_READ)] += copy.nbytes
-    row.emit(T.EV_READ_ARRAY, row.index(args.from_), int(copy.sum()))
+    row.emit(EV.READ_ARRAY, row.index(args.from_), value=int(copy.sum()))
 
 
 def _read_socket(row: WorkerRow, args: schema.ReadArgs) -> None:
@@ -324,7 +325,7 @@ def _read_stream(row: WorkerRow, args: schema.ReadArgs, calls: bool = False) -> 
                     row.wait(endpoint.wait_readable)
             continue
         if not data:
-            row.emit(T.EV_EOF, row.index(name))
+            row.emit(EV.EOF, row.index(name))
             raise ExitRequested(0)
         cells[row.counter(name, T.BYTES_READ)] += len(data)
         T.note_read(cells, row.counter(name, T.LAST_READ), data)
@@ -335,7 +336,7 @@ def _read_stream(row: WorkerRow, args: schema.ReadArgs, calls: bool = False) -> 
         if row.ctx.channel_kinds[name] in STREAM_KINDS and data == row.last_written.get(name):
             # its own message came back out of a shared one-way buffer
             cells[row.base + T.SELF_READS] += 1
-            row.emit(T.EV_SELF_READ, row.index(name), len(data))
+            row.emit(EV.SELF_READ, row.index(name), count=len(data))
         return
 
 
@@ -348,8 +349,7 @@ READERS: dict[str, Callable[[WorkerRow, schema.ReadArgs], None]] = {
 for _step, _ways in (("write", WRITERS), ("read", READERS)):
     for _kind in STEPS[_step].channels:  # every kind a step may name has its way here
         if CHANNELS[_kind].io not in _ways:
-            raise RuntimeError(f"channel kind {_kind!r} moves bytes as "
-                               f"{CHANNELS[_kind].io!r}, which `{_step}` does not know")
+            raise RuntimeError(f"`{_step}` knows no io {CHANNELS[_kind].io!r} ({_kind!r})")
 
 
 # ---------------------------------------------------------------- echo
