@@ -20,7 +20,7 @@ from ipcviz.scenario.load import load_text
 from ipcviz.signals import PARENT_SIGNALS, is_realtime, signal_name
 from tests.conftest import ROOT, registered_pids, run_scenario
 from tests.waiting import wait_until
-from ipcviz.tui.event_words import event_words as said
+from ipcviz.telemetry.ring_events import EventCode as EV
 
 #: how many of each signal the worker sends to `parent` (real-time ones queue, so all count)
 RT_COUNT = 40
@@ -138,7 +138,8 @@ def test_spawns_and_restarts_beyond_the_process_cap_are_refused_cleanly(
 
     def refusals() -> list:
         events.extend(sampler.sample().events)
-        return [e for e in events if said(e) == refused]
+        return [e for e in events if e.event is not None
+                and (e.event.code, e.event.count) == (EV.PROCESS_CAP, cap)]
 
     # 2 spawners try 5 spawns each: 12 processes wanted, 6 allowed at a time
     driven_until(runtime, lambda: len(refusals()) == 10 - (cap - 2))
@@ -156,7 +157,7 @@ def test_spawns_and_restarts_beyond_the_process_cap_are_refused_cleanly(
         pass
     runtime.restart(second)
     assert not second.alive
-    assert refused in [said(e) for e in runtime.take_events() if e.worker == second.name]
+    assert refused in [e.text for e in runtime.take_events() if e.worker == second.name]
     assert live_descendants() <= cap
     assert limits.cap_refused(512) == "spawn refused: process cap 512 reached"
 
@@ -196,11 +197,11 @@ def test_a_huge_burst_is_sent_across_ticks_and_reported_as_really_sent(
         got = w["signals_received"].get("SIGRTMIN", 0)
         assert w["signals_sent_to"].get("SIGRTMIN", 0) == got, name
     assert sum(w["signals_sent_to"].get("SIGRTMIN", 0) for w in workers.values()) < 16 * wanted
-    texts = [said(e) for f in frames for e in f.events]
+    texts = [e.text for f in frames for e in f.events]
     assert any("not sent: the run ended" in t for t in texts), texts[-5:]
     # a burst longer than a slice says so when it begins (its first signals are handled
     # long before it ends), and every line is listed in the order of its time
-    lines = [(e.worker, said(e)) for f in frames for e in f.events]
+    lines = [(e.worker, e.text) for f in frames for e in f.events]
     for name in workers:
         said = [t for w, t in lines if w == name and t.startswith("timeline: ")]
         begun = [i for i, t in enumerate(said) if t == "timeline: sending SIGRTMIN ×100000"]
