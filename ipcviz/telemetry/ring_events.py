@@ -124,13 +124,21 @@ if VALUES.keys() != set(EventCode) or any(len(v) > 3 for v in VALUES.values()):
     raise RuntimeError("every event code names at most three values")
 
 
+#: per code, each value's cell (0, 1 or 2), for `pack`
+_CELL: dict[EventCode, dict[str, int]] = {
+    code: {name: cell for cell, name in enumerate(names)} for code, names in VALUES.items()}
+
+
 def pack(code: EventCode, values: Mapping[str, int]) -> tuple[int, int, int]:
     """The three value cells of a `code` event (a worker writes them): each value in the
     cell its name has in VALUES; 0 for the unused."""
-    names = VALUES[code]
-    if not values.keys() <= set(names):
-        raise ValueError(f"{code.name} carries {names}, not {sorted(values)}")
-    cells = [int(values.get(name, 0)) for name in names] + [0, 0, 0]
+    cell_of = _CELL[code]
+    cells = [0, 0, 0]
+    try:
+        for name, value in values.items():
+            cells[cell_of[name]] = int(value)
+    except KeyError:
+        raise ValueError(f"{code.name} carries {VALUES[code]}, not {sorted(values)}") from None
     return cells[0], cells[1], cells[2]
 
 
