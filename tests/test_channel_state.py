@@ -1,4 +1,4 @@
-"""Channel state crosses to the UI typed (ipcviz/channels/state.py): each stream kind's
+"""Channel state crosses to the UI typed (ipcviz/channels/state.py): each typed kind's
 frame data becomes its family's frozen state and back, key for key and in the same order
 (the JSON summary and recordings are unchanged); a real run's frames carry the typed
 state with exact counts; the scenario format names no panel (the UI picks one by family).
@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from ipcviz.channels.state import (DictState, FileState, PipeState, Race, SocketState,
-                                   StreamState)
+from ipcviz.channels.state import (DictState, FileState, PipeState, QueueState, Race,
+                                   SocketState)
 from ipcviz.scenario.kinds import CHANNELS, ChannelKind
 from ipcviz.scenario.load import load_text
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
@@ -29,13 +29,25 @@ FIFO = {"bytes_written": 3, "bytes_read": 3, "last_read": {}, "buffered": 0,
 SOCKET = {"bytes_written": 10, "bytes_read": 10, "last_read": {}, "writes": 2, "reads": 1,
           "peers_refused": 0, "address": "127.0.0.1:4000", "family": "tcp", "server": "s",
           "connections": 1, "accept_queue": 0, "max_accept_queue": 4}
+MQUEUE = {"messages_sent": 5, "messages_received": 3, "bytes_sent": 50, "bytes_received": 30,
+          "refused": 1, "empty_receives": 0, "depth": 2, "capacity": 4, "max_depth": 4,
+          "message_size": 10}
+RENDEZVOUS = {"messages_sent": 2, "messages_received": 1, "bytes_sent": 2,
+              "bytes_received": 1, "refused": 0, "empty_receives": 0, "depth": 0,
+              "capacity": 0, "max_depth": 0, "spool_bytes": 96, "waiting_senders": 1}
+SYSV = {"messages_sent": 4, "messages_received": 3, "bytes_sent": 4, "bytes_received": 3,
+        "refused": 0, "empty_receives": 2, "depth": 1, "max_depth": 2, "bytes_queued": 1,
+        "byte_capacity": 16384, "key": "0x1234abcd", "msqid": 7,
+        "queued_by_type": {"2": 1}, "received_by_type": {"1": 2, "2": 1},
+        "sent_by_type": {"1": 2, "2": 2}}
 FILE = {"bytes_written": 40, "bytes_read": 20, "records_written": 4, "records_read": 2,
         "torn_reads": 1, "path": "/tmp/x/log", "lock": False, "file_bytes": 40}
 
 
 @pytest.mark.parametrize("kind, data, state", [
     ("pipe", PIPE, PipeState), ("fifo", FIFO, PipeState), ("socket", SOCKET, SocketState),
-    ("file", FILE, FileState)])
+    ("file", FILE, FileState), ("mqueue", MQUEUE, QueueState),
+    ("queue", RENDEZVOUS, QueueState), ("sysv_queue", SYSV, QueueState)])
 def test_a_streams_data_is_its_typed_state_and_back_key_for_key(kind, data, state) -> None:
     view = ChannelView.of("c", kind, data)
     assert type(view.state) is state
@@ -73,6 +85,20 @@ def test_the_stream_relations_live_on_the_state() -> None:
     before = ChannelView.of("s", "socket", {**SOCKET, "reads": 2}).state
     now = ChannelView.of("s", "socket", SOCKET).state
     assert now.relations(before) == [("counters never go down", {"reads": 1, "before": 2})]
+
+
+def test_the_queue_relations_live_on_the_state() -> None:
+    """sent - received = depth (with a rendezvous's waiting senders), and per type sent =
+    received + queued."""
+    for data in (MQUEUE, RENDEZVOUS, SYSV):
+        assert ChannelView.of("q", "queue", data).state.relations(None) == []
+    lost = ChannelView.of("q", "mqueue", {**MQUEUE, "depth": 1}).state
+    assert lost.relations(None) == [("sent - received = depth",
+                                     {"sent": 5, "received": 3, "depth": 1})]
+    typed = ChannelView.of("q", "sysv_queue", {**SYSV, "sent_by_type": {"1": 3, "2": 2}})
+    assert typed.state.relations(None) == [("sent = received + queued, per type",
+                                            {"type": 1, "sent": 3, "received": 2,
+                                             "queued": 0})]
 
 
 def test_a_kind_this_ipcviz_does_not_know_keeps_its_keys() -> None:

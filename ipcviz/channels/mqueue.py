@@ -8,47 +8,14 @@ import select
 
 import posix_ipc
 
-from collections.abc import Mapping
 from typing import Any
 
-from ipcviz.channels.base import Broken, Channel, Room, Traffic
+from ipcviz.channels.base import Channel, Room, Traffic
 
 #: Kernel bookkeeping per POSIX queue message: struct msg_msg and posix_msg_tree_node
 #: (48 bytes each on 64-bit; ipc/mqueue.c charges both to RLIMIT_MSGQUEUE).
 MQ_OVERHEAD = 48
 MQ_PRIO_MAX = 32768
-
-#: what a message queue's frame data counts, summed over the workers
-QUEUE_COUNTERS = ("messages_sent", "messages_received", "bytes_sent", "bytes_received",
-                  "refused", "empty_receives")
-
-
-def queue_relations(data: Mapping[str, Any]) -> list[Broken]:
-    """What any message queue's frame data satisfies: every message sent was received or
-    is still in the queue (sent - received = depth, and for a rendezvous the senders
-    waiting for their receiver: `waiting_senders`), so received <= sent, and the depth
-    stays within the capacity (none at all in a queue of capacity 0)."""
-    out = []
-    sent, got = data.get("messages_sent"), data.get("messages_received")
-    depth, capacity = data.get("depth"), data.get("capacity")
-    waiting = data.get("waiting_senders", 0)
-    if sent is not None and got is not None:
-        if got > sent:
-            out.append(Broken("received <= sent", {"sent": sent, "received": got}))
-        if depth is not None and sent - got != depth + waiting:
-            values = {"sent": sent, "received": got, "depth": depth}
-            if waiting:
-                values["waiting senders"] = waiting
-            out.append(Broken("sent - received = depth", values))
-    if depth is not None and depth < 0:
-        out.append(Broken("depth >= 0", {"depth": depth}))
-    if isinstance(capacity, int) and depth is not None:
-        if capacity == 0 and depth != 0:
-            out.append(Broken("a zero-capacity queue holds no message", {"depth": depth}))
-        elif depth > capacity:
-            out.append(Broken("depth <= capacity", {"depth": depth, "capacity": capacity}))
-    return out
-
 
 def mqueue_limits() -> dict[str, int]:
     """The kernel's limits from /proc/sys/fs/mqueue (for messages naming the setting)."""
@@ -123,7 +90,6 @@ class MqueueEndpoint:
 
 class MqueueChannel(Channel):
     kind = "mqueue"
-    COUNTERS = QUEUE_COUNTERS
 
     @classmethod
     def room(cls, spec: Any, traffic: Traffic) -> Room:
@@ -133,12 +99,6 @@ class MqueueChannel(Channel):
                     + min(spec.capacity, MQ_PRIO_MAX) * MQ_OVERHEAD)
     #: a send or receive that waits in the kernel moves its message as the wait ends
     WAIT_CHANGES_IT = True
-
-    @classmethod
-    def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None
-                  ) -> list[Broken]:
-        """A queue's relations (`queue_relations`), its counters never going down."""
-        return super().relations(data, before) + queue_relations(data)
 
     def create(self) -> None:
         try:

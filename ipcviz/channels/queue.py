@@ -15,14 +15,12 @@ import functools
 import math
 import os
 import struct
-from collections.abc import Mapping
 from typing import Any
 
 import posix_ipc
 
-from ipcviz.channels.base import PAGE, Broken, Channel, Room, Traffic, pages
+from ipcviz.channels.base import PAGE, Channel, Room, Traffic, pages
 from ipcviz.format import format_bytes
-from ipcviz.channels.mqueue import QUEUE_COUNTERS, queue_relations
 from ipcviz.channels.semaphore import SemaphoreEndpoint
 
 _LENGTH = struct.Struct("<I")
@@ -123,7 +121,6 @@ class QueueEndpoint:
 
 class QueueChannel(Channel):
     kind = "queue"
-    COUNTERS = QUEUE_COUNTERS
 
     @classmethod
     def room(cls, spec: Any, traffic: Traffic) -> Room:
@@ -141,12 +138,6 @@ class QueueChannel(Channel):
         return Room(shm=3 * PAGE, disk=pages(PAGE + max(1, spec.capacity) * record))
     #: a wait for a message or for room takes the semaphore for an instant (a wake-up)
     WAIT_CHANGES_IT = True
-
-    @classmethod
-    def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None
-                  ) -> list[Broken]:
-        """A queue's relations (`queue_relations`), its counters never going down."""
-        return super().relations(data, before) + queue_relations(data)
 
     def create(self) -> None:
         capacity = self.spec.capacity

@@ -26,9 +26,8 @@ from typing import Any
 import posix_ipc
 import sysv_ipc
 
-from ipcviz.channels.base import Broken, Channel
+from ipcviz.channels.base import Channel
 from ipcviz.channels.message import HEADER_SIZE
-from ipcviz.channels.mqueue import QUEUE_COUNTERS, queue_relations
 from ipcviz.host.ownership import sysv_key
 
 #: message types a scenario may use: 1 to MAX_TYPE (each receiver counts per type in one
@@ -174,7 +173,6 @@ class SysvEndpoint:
 
 class SysvQueueChannel(Channel):
     kind = "sysv_queue"
-    COUNTERS = QUEUE_COUNTERS
     #: a send or receive that waits in the kernel moves its message as the wait ends
     WAIT_CHANGES_IT = True
 
@@ -199,28 +197,6 @@ class SysvQueueChannel(Channel):
         if step == "receive" and args.timeout is not None:
             out.append((("timeout",), "msgrcv has no timeout: a sysv_queue receive waits, "
                                       "or with `block: false` returns at once"))
-        return out
-
-    @classmethod
-    def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None
-                  ) -> list[Broken]:
-        """A queue's relations, plus its types: the messages received by type add up to
-        those received, the queued ones by type to the depth, and every type's sent =
-        received + still queued."""
-        out = super().relations(data, before) + queue_relations(data)
-        got, queued = by_type(data, "received_by_type"), by_type(data, "queued_by_type")
-        received = data.get("messages_received")
-        if received is not None and sum(got.values()) != received:
-            out.append(Broken("received by type adds up to received",
-                              {"by type": sum(got.values()), "received": received}))
-        if "queued_by_type" in data and sum(queued.values()) != data.get("depth"):
-            out.append(Broken("queued by type adds up to the depth",
-                              {"by type": sum(queued.values()), "depth": data.get("depth")}))
-        for t, sent in by_type(data, "sent_by_type").items():
-            if sent != got.get(t, 0) + queued.get(t, 0):
-                out.append(Broken("sent = received + queued, per type",
-                                  {"type": int(t), "sent": sent, "received": got.get(t, 0),
-                                   "queued": queued.get(t, 0)}))
         return out
 
     def create(self) -> None:

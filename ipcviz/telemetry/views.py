@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ipcviz.channels.state import QueueState
 from ipcviz.telemetry.snapshot import ChannelView, Holder
 
 
@@ -72,21 +73,20 @@ class QueueView:
 
     @classmethod
     def of(cls, channel: ChannelView) -> QueueView:
-        data = channel.data
-        depth, capacity = int(data.get("depth", 0)), data.get("capacity", 0)
-        waiting = int(data.get("waiting_senders", 0))
+        q = channel.state if isinstance(channel.state, QueueState) else QueueState()
+        depth, capacity = q.depth or 0, q.capacity if q.capacity is not None else 0
+        waiting = q.waiting_senders or 0
         rendezvous = capacity == 0 and channel.kind == "queue"
         if rendezvous:  # frames that counted an offered message as the depth
             waiting, depth = max(waiting, depth), 0
-        got, queued = data.get("received_by_type") or {}, data.get("queued_by_type")
+        got, queued = q.received_by_type or {}, q.queued_by_type
         types = sorted({*map(int, got), *map(int, queued or {})})
         by_type = tuple((t, got.get(str(t), 0) + (queued or {}).get(str(t), 0),
                          got.get(str(t), 0),
                          None if queued is None else queued.get(str(t), 0)) for t in types)
-        return cls(depth, capacity, 0 if rendezvous else data.get("max_depth", 0),
-                   data.get("messages_sent", 0), int(data.get("messages_received", 0)),
-                   int(data.get("refused", 0)), waiting, int(data.get("bytes_queued", 0)),
-                   data.get("byte_capacity"), by_type)
+        return cls(depth, capacity, 0 if rendezvous else q.max_depth or 0,
+                   q.messages_sent or 0, q.messages_received or 0, q.refused or 0, waiting,
+                   q.bytes_queued or 0, q.byte_capacity, by_type)
 
 
 @dataclass(frozen=True)

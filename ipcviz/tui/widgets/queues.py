@@ -10,6 +10,7 @@ from typing import Any
 from rich.text import Text
 from textual.reactive import reactive
 
+from ipcviz.channels.state import QueueState
 from ipcviz.format import bar, sparkline
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.telemetry.views import QueueView
@@ -134,8 +135,9 @@ def type_lines(queues: list) -> list[Text]:
             line.append(f"queued {'?' if queued is None else queued}",
                         style="yellow" if queued else "")
             lines.append(line)
-        if queue.by_type and isinstance(c.data.get("key"), str):
-            lines.append(Text(f" {c.name} is key {c.data['key']} in `ipcs -q` while the run "
+        key = c.state.key if isinstance(c.state, QueueState) else None
+        if queue.by_type and key is not None:
+            lines.append(Text(f" {c.name} is key {key} in `ipcs -q` while the run "
                               "lives", style="dim"))
     return lines
 

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.reactive import reactive
 
 from ipcviz.format import bar
-from ipcviz.channels.state import SocketState
+from ipcviz.channels.state import QueueState, SocketState
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 from ipcviz.tui.widgets.base import Panel
@@ -38,8 +38,8 @@ def mechanism(c: ChannelView) -> str:
 
 def messages_of(c: ChannelView) -> int | None:
     """The messages a queue has delivered; None for a channel that carries no messages."""
-    received = c.data.get("messages_received")
-    return None if received is None else int(received)
+    state = c.state
+    return state.messages_received if isinstance(state, QueueState) else None
 
 
 def rate_text(bytes_per_s: float | None) -> str:
