@@ -125,15 +125,14 @@ def test_lines_under_the_footer_are_not_repainted(frames, nothing_left_behind, m
     drawn again."""
     from textual._compositor import Compositor
 
-    from ipcviz.tui.band_compositor import BandCompositor
-
     dirty: list[list] = []
-    for kind in (Compositor, BandCompositor):  # (the app's screen has the second)
-        def record(self, partial=kind.render_partial_update):  # type: ignore[no-untyped-def]
-            dirty.append(list(self._dirty_regions))
-            return partial(self)
+    partial = Compositor.render_partial_update
 
-        monkeypatch.setattr(kind, "render_partial_update", record)
+    def record(self):  # type: ignore[no-untyped-def]
+        dirty.append(list(self._dirty_regions))
+        return partial(self)
+
+    monkeypatch.setattr(Compositor, "render_partial_update", record)
     asyncio.run(_under_the_footer(frames, dirty))
 
 

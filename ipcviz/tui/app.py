@@ -11,12 +11,10 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.notifications import SeverityLevel
 from textual.containers import Vertical
-from textual.screen import Screen
 
 from ipcviz.protocol import Command, FireTrigger
 from ipcviz.scenario.load import ScenarioError, bundled_scenarios, load_scenario
 from ipcviz.telemetry.snapshot import Snapshot
-from ipcviz.tui.band_compositor import use_bands
 from ipcviz.tui.authoring_keys import WATCH_INTERVAL, AuthoringKeys
 from ipcviz.tui.bindings import BINDINGS, LIVE_ACTIONS, PROCESS_ACTIONS
 from ipcviz.tui.exit_signals import ExitSignals
@@ -84,10 +82,6 @@ class IpcvizApp(App[None]):
         self.process_keys = ProcessKeys(self)
         self.layout_keys = LayoutKeys(self)
         self.authoring = AuthoringKeys(self, self.reloader)
-
-    def get_default_screen(self) -> Screen:
-        """Textual's default screen, repainting only beside the lines that changed."""
-        return use_bands(super().get_default_screen())
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
