@@ -11,8 +11,9 @@ import json
 
 import pytest
 
-from ipcviz.channels.state import (DictState, FileState, PipeState, QueueState, Race,
-                                   SocketState)
+from ipcviz.channels.lock_state import Holder, LockState
+from ipcviz.channels.queue_state import QueueState
+from ipcviz.channels.state import DictState, FileState, PipeState, Race, SocketState
 from ipcviz.scenario.kinds import CHANNELS, ChannelKind
 from ipcviz.scenario.load import load_text
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
@@ -40,6 +41,9 @@ SYSV = {"messages_sent": 4, "messages_received": 3, "bytes_sent": 4, "bytes_rece
         "byte_capacity": 16384, "key": "0x1234abcd", "msqid": 7,
         "queued_by_type": {"2": 1}, "received_by_type": {"1": 2, "2": 1},
         "sent_by_type": {"1": 2, "2": 2}}
+MUTEX = {"value": 0, "initial": 1, "max_held": 1, "held": 1, "holders": [Holder("a", True)],
+         "waiters": ["b"]}
+GONE = {"value": None, "initial": 2, "max_held": 2}
 FILE = {"bytes_written": 40, "bytes_read": 20, "records_written": 4, "records_read": 2,
         "torn_reads": 1, "path": "/tmp/x/log", "lock": False, "file_bytes": 40}
 
@@ -47,7 +51,8 @@ FILE = {"bytes_written": 40, "bytes_read": 20, "records_written": 4, "records_re
 @pytest.mark.parametrize("kind, data, state", [
     ("pipe", PIPE, PipeState), ("fifo", FIFO, PipeState), ("socket", SOCKET, SocketState),
     ("file", FILE, FileState), ("mqueue", MQUEUE, QueueState),
-    ("queue", RENDEZVOUS, QueueState), ("sysv_queue", SYSV, QueueState)])
+    ("queue", RENDEZVOUS, QueueState), ("sysv_queue", SYSV, QueueState),
+    ("semaphore", MUTEX, LockState), ("semaphore", GONE, LockState)])
 def test_a_streams_data_is_its_typed_state_and_back_key_for_key(kind, data, state) -> None:
     view = ChannelView.of("c", kind, data)
     assert type(view.state) is state
@@ -99,6 +104,16 @@ def test_the_queue_relations_live_on_the_state() -> None:
     assert typed.state.relations(None) == [("sent = received + queued, per type",
                                             {"type": 1, "sent": 3, "received": 2,
                                              "queued": 0})]
+
+
+def test_the_lock_relations_live_on_the_state() -> None:
+    """value = initial - held, and nobody waits for a lock it holds; a semaphore that is
+    gone keeps its null value (the key is there)."""
+    assert ChannelView.of("m", "semaphore", MUTEX).state.relations(None) == []
+    both = ChannelView.of("m", "semaphore", {**MUTEX, "waiters": ["a"]}).state
+    assert both.relations(None) == [("nobody waits for a lock it holds", {"workers": ["a"]})]
+    gone = ChannelView.of("g", "semaphore", GONE).state
+    assert isinstance(gone, LockState) and gone.to_dict()["value"] is None
 
 
 def test_a_kind_this_ipcviz_does_not_know_keeps_its_keys() -> None:

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import posix_ipc
 
-from collections.abc import Mapping
 from typing import Any
 
-from ipcviz.channels.base import PAGE, Broken, Channel, Room, Traffic
+from ipcviz.channels.base import PAGE, Channel, Room, Traffic
 
 
 class SemaphoreEndpoint:
@@ -46,37 +45,6 @@ class SemaphoreChannel(Channel):
     def room(cls, spec: Any, traffic: Traffic) -> Room:
         """A named semaphore is a page in /dev/shm."""
         return Room(shm=PAGE)
-
-    @classmethod
-    def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None
-                  ) -> list[Broken]:
-        """A semaphore is held by at most `initial` workers (a mutex by one), its value is
-        what is left of the initial value (value = initial - held, so value + holders <=
-        initial, value >= 0), and nobody waits for it while holding it. A turn handed between processes (`handoff`:
-        released by one that did not take it) has no holders to check."""
-        out = super().relations(data, before)
-        if data.get("handoff"):
-            return out
-        initial, value = data.get("initial"), data.get("value")
-        holders = [h[0] if isinstance(h, (list, tuple)) else h
-                   for h in data.get("holders", ())]
-        if value is not None and value < 0:
-            out.append(Broken("value >= 0", {"value": value}))
-        if isinstance(initial, int) and initial > 0 and len(holders) > initial:
-            out.append(Broken("held by at most its initial value", {
-                "holders": holders, "initial": initial}))
-        if isinstance(initial, int) and value is not None and value + len(holders) > initial:
-            out.append(Broken("value + holders <= initial", {
-                "value": value, "holders": holders, "initial": initial}))
-        held = data.get("held")  # acquired - released, summed over the workers
-        if (isinstance(initial, int) and value is not None and isinstance(held, int)
-                and value != initial - held):
-            out.append(Broken("value = initial - held", {
-                "value": value, "initial": initial, "held": held}))
-        both = sorted(set(holders) & set(data.get("waiters", ())))
-        if both:
-            out.append(Broken("nobody waits for a lock it holds", {"workers": both}))
-        return out
 
     def create(self) -> None:
         self.max_held = 0

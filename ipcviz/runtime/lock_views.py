@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from ipcviz.channels.lock_state import LockState
 from ipcviz.telemetry.deadlock import find_cycle
 from ipcviz.telemetry.snapshot import ChannelView, Holder, WorkerView
 
@@ -44,15 +45,14 @@ def deadlock(workers: list[WorkerView], channels: tuple[ChannelView, ...]
              ) -> tuple[str, ...] | None:
     """A cycle of workers each blocked on a semaphore at 0 that the next one holds, as
     (worker, semaphore, worker, semaphore, ...), or None."""
-    sems = {c.name: c.data for c in channels if c.kind == "semaphore"}
+    sems = {c.name: c.state for c in channels if isinstance(c.state, LockState)}
     if not sems:
         return None
     waiting: dict[str, str] = {}
     for w in workers:
         if w.state == "blocked" and w.waiting and w.waiting.op == "acquire":
             sem = w.waiting.on
-            if sem is not None and sems.get(sem, {}).get("value") == 0:
+            if sem is not None and sem in sems and sems[sem].value == 0:
                 waiting[w.name] = sem
-    holders = {name: [h.name for h in data.get("holders", [])]
-               for name, data in sems.items()}
+    holders = {name: [h.name for h in state.holders or ()] for name, state in sems.items()}
     return find_cycle(waiting, holders)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ipcviz.channels.lock_state import LockState
+
 
 def find_cycle(waiting: dict[str, str], holders: dict[str, list[str]]) -> tuple[str, ...] | None:
     """`waiting`: worker -> semaphore it is blocked on (value 0); `holders`: semaphore ->
@@ -63,9 +65,8 @@ def locks_of(channels: Iterable[Any]) -> dict[str, tuple[int | None, list[str]]]
     """Each semaphore's (value, live holders), from a frame's ChannelViews."""
     out = {}
     for c in channels:
-        if c.kind == "semaphore":
-            holders = [h[0] for h in c.data.get("holders", ()) if len(h) < 2 or h[1]]
-            out[c.name] = (c.data.get("value"), holders)
+        if isinstance(c.state, LockState):
+            out[c.name] = (c.state.value, c.state.live_holders())
     return out
 
 

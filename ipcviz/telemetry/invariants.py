@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ipcviz.channels.lock_state import LockState
 from ipcviz.channels.state import Broken, DictState
 from ipcviz.scenario.kinds import CHANNELS, channel_class
 from ipcviz.telemetry.deadlock import cycle_stands, lives_of, locks_of
@@ -137,7 +138,8 @@ def _worker_rules(frame: Snapshot, worker: WorkerView, before: WorkerView | None
     waiting = worker.waiting
     if worker.state == "blocked" and waiting is not None and waiting.op == "acquire":
         sem = frame.channel(waiting.on) if waiting.on else None
-        holders = [h[0] for h in sem.data.get("holders", ())] if sem is not None else []
+        holders = ([h.name for h in sem.state.holders or ()]
+                   if sem is not None and isinstance(sem.state, LockState) else [])
         if worker.name in holders:
             broke(worker.name, "nobody waits for a lock it holds", {"lock": waiting.on})
     sent = worker.signals_sent_to

@@ -33,6 +33,7 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ipcviz.channels.lock_state import LockState
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.signals import signal_name
 from ipcviz.telemetry.ring_events import EventCode, WorkerEvent
@@ -139,8 +140,8 @@ class Sequence:
             stream = STREAMS.get(channel.kind)
             if stream is not None:
                 streams.setdefault(channel.name, (stream, channel.data.get("server")))
-            elif channel.kind == "semaphore":
-                self._semaphore(channel.name, channel.data.get("holders", ()), at)
+            elif isinstance(channel.state, LockState):
+                self._semaphore(channel.name, channel.state.holders or (), at)
         if streams:
             self._streams(snap, streams, at)
         for unit, what, batch in self._new:

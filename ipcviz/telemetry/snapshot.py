@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, NamedTuple
 
-from ipcviz.channels.state import ChannelState, DictState, state_of
+from ipcviz.channels.families import state_of
+from ipcviz.channels.lock_state import Holder
+from ipcviz.channels.state import ChannelState, DictState
 from ipcviz.format import waiting_text
 from ipcviz.scenario.kinds import CHANNELS, channel_class
 from ipcviz.telemetry.ring_events import EventCode, WorkerEvent
@@ -38,22 +40,6 @@ class NextOp(NamedTuple):
     kind: str
     channel: str | None
     detail: str
-
-
-class Holder(NamedTuple):
-    """A worker holding a semaphore (acquired more than released); `alive` False once it
-    has ended or is a zombie: a dead holder never gives the semaphore back."""
-
-    name: str
-    alive: bool = True
-
-    @classmethod
-    def parse(cls, value: Any) -> Holder:
-        """From JSON: [name, alive], or the old text form ("b (dead)")."""
-        if isinstance(value, str):
-            dead = value.endswith(" (dead)")
-            return cls(value.removesuffix(" (dead)"), not dead)
-        return cls(str(value[0]), bool(value[1]))
 
 
 class End(NamedTuple):

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ipcviz.channels.state import QueueState
+from ipcviz.channels.lock_state import LockState
+from ipcviz.channels.queue_state import QueueState
 from ipcviz.telemetry.snapshot import ChannelView, Holder
 
 
@@ -26,13 +27,14 @@ class SemaphoreView:
     behind the value."""
     initial: int | None = None
     """Its initial value: 1 for a mutex (one holder at most); None when not known."""
+    max_held: int | None = None
+    """The most places taken at once so far; None when not known."""
 
     @classmethod
     def of(cls, channel: ChannelView) -> SemaphoreView:
-        data = channel.data
-        return cls(data.get("value"), tuple(data.get("holders", ())),
-                   tuple(data.get("waiters", ())), bool(data.get("handoff", False)),
-                   bool(data.get("busy", False)), data.get("initial"))
+        sem = channel.state if isinstance(channel.state, LockState) else LockState()
+        return cls(sem.value, tuple(sem.holders or ()), tuple(sem.waiters or ()),
+                   bool(sem.handoff), bool(sem.busy), sem.initial, sem.max_held)
 
     def holds(self, worker: str) -> bool:
         """`worker` is one of its living holders."""

@@ -51,7 +51,7 @@ class LocksPanel(Panel):
         sems = channels_in("locks", snap)
         key = (snap.deadlock, snap.deadlock_seen, tuple(
             (c.name, view.value, view.holders, view.waiters, view.handoff, view.busy,
-             c.data.get("max_held"))
+             view.max_held)
             for c, view in ((c, SemaphoreView.of(c)) for c in sems)))
         if key == self._key:
             return
@@ -105,8 +105,8 @@ def room_line(channel: ChannelView) -> Text:
         return line.append("its value cannot be read", style="dim")
     taken = max(0, initial - sem.value)
     line.append(f"{taken} of {initial} places taken", style="bold")
-    most = channel.data.get("max_held")
-    if isinstance(most, int):
+    most = sem.max_held
+    if most is not None:
         line.append(f", most at once {most}")
     waiting = len(sem.waiting_now())
     line.append(f" · {waiting} waiting", style="yellow" if waiting else "dim")

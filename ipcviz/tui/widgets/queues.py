@@ -10,7 +10,7 @@ from typing import Any
 from rich.text import Text
 from textual.reactive import reactive
 
-from ipcviz.channels.state import QueueState
+from ipcviz.channels.queue_state import QueueState
 from ipcviz.format import bar, sparkline
 from ipcviz.telemetry.snapshot import Snapshot
 from ipcviz.telemetry.views import QueueView

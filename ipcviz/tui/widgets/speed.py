@@ -12,7 +12,8 @@ from rich.text import Text
 from textual.reactive import reactive
 
 from ipcviz.format import bar
-from ipcviz.channels.state import QueueState, SocketState
+from ipcviz.channels.queue_state import QueueState
+from ipcviz.channels.state import SocketState
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 from ipcviz.tui.widgets.base import Panel

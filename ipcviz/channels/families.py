@@ -1,0 +1,19 @@
+"""Which typed state each family of channel kinds has (kinds.ChannelKind.family), for a
+kind whose class names none of its own (`Channel.STATE`)."""
+
+from __future__ import annotations
+
+from ipcviz.channels.lock_state import LockState
+from ipcviz.channels.queue_state import QueueState
+from ipcviz.channels.state import ChannelState, DictState, StreamState
+
+__all__ = ["FAMILY_STATES", "state_of"]
+
+#: a family's state when the kind's class names none (Channel.STATE)
+FAMILY_STATES: dict[str, type[ChannelState]] = {"stream": StreamState, "queue": QueueState,
+                                                "lock": LockState}
+
+
+def state_of(state: type[ChannelState] | None, family: str) -> type[ChannelState]:
+    """The state class of a kind: its own (`Channel.STATE`), else its family's."""
+    return state or FAMILY_STATES.get(family, DictState)
