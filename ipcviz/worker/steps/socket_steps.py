@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ipcviz.scenario import schema
+from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry import table as T
 from ipcviz.worker.row import WorkerRow
 
@@ -24,7 +25,8 @@ Step = Callable[[], None]
 
 def _stream_endpoint(row: WorkerRow, name: str) -> Any | None:
     """The channel's endpoint when it is a stream socket's (Unix or TCP), else None."""
-    if row.ctx.channel_kinds.get(name) != "socket":
+    kind = CHANNELS.get(row.ctx.channel_kinds.get(name, ""))
+    if kind is None or kind.io != "socket":
         return None
     endpoint = row.ctx.endpoints[name]
     return endpoint if getattr(endpoint, "byte_stream", False) else None
