@@ -13,6 +13,7 @@ import pytest
 
 from ipcviz.channels.lock_state import Holder, LockState
 from ipcviz.channels.queue_state import QueueState
+from ipcviz.channels.rpc_state import RpcState
 from ipcviz.channels.state import DictState, FileState, PipeState, Race, SocketState
 from ipcviz.scenario.kinds import CHANNELS, ChannelKind
 from ipcviz.scenario.load import load_text
@@ -44,6 +45,11 @@ SYSV = {"messages_sent": 4, "messages_received": 3, "bytes_sent": 4, "bytes_rece
 MUTEX = {"value": 0, "initial": 1, "max_held": 1, "held": 1, "holders": [Holder("a", True)],
          "waiters": ["b"]}
 GONE = {"value": None, "initial": 2, "max_held": 2}
+RPC = {"calls": 1, "answered": 0, "in_flight": 1, "timeouts": 0, "retries": 0, "gave_up": 0,
+       "executed": 0, "executed_twice": 0, "errors": 0, "latency_ms_mean": None,
+       "latency_ms_max": None, "callers": {"c": {"calls": 1, "latency_ms_mean": None}},
+       "bytes_written": 60, "bytes_read": 0, "peers_refused": 0, "address": "/tmp/x/r",
+       "family": "unix", "server": "s", "connections": 1}
 FILE = {"bytes_written": 40, "bytes_read": 20, "records_written": 4, "records_read": 2,
         "torn_reads": 1, "path": "/tmp/x/log", "lock": False, "file_bytes": 40}
 
@@ -52,7 +58,8 @@ FILE = {"bytes_written": 40, "bytes_read": 20, "records_written": 4, "records_re
     ("pipe", PIPE, PipeState), ("fifo", FIFO, PipeState), ("socket", SOCKET, SocketState),
     ("file", FILE, FileState), ("mqueue", MQUEUE, QueueState),
     ("queue", RENDEZVOUS, QueueState), ("sysv_queue", SYSV, QueueState),
-    ("semaphore", MUTEX, LockState), ("semaphore", GONE, LockState)])
+    ("semaphore", MUTEX, LockState), ("semaphore", GONE, LockState),
+    ("rpc", RPC, RpcState)])
 def test_a_streams_data_is_its_typed_state_and_back_key_for_key(kind, data, state) -> None:
     view = ChannelView.of("c", kind, data)
     assert type(view.state) is state

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from ipcviz.channels.lock_state import LockState
 from ipcviz.channels.queue_state import QueueState
+from ipcviz.channels.rpc_state import RpcState
 from ipcviz.channels.state import ChannelState, DictState, StreamState
 
 __all__ = ["FAMILY_STATES", "state_of"]
 
 #: a family's state when the kind's class names none (Channel.STATE)
 FAMILY_STATES: dict[str, type[ChannelState]] = {"stream": StreamState, "queue": QueueState,
-                                                "lock": LockState}
+                                                "lock": LockState, "rpc": RpcState}
 
 
 def state_of(state: type[ChannelState] | None, family: str) -> type[ChannelState]:

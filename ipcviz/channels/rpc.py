@@ -221,9 +221,7 @@ class RpcServer:
 
 class RpcChannel(SocketChannel):
     kind = "rpc"
-    STATE = None  # its family's, not the socket's it is built on
-    COUNTERS = ("calls", "answered", "timeouts", "retries", "gave_up", "executed",
-                "executed_twice", "errors", "bytes_written", "bytes_read")
+    STATE = None  # its family's (RpcState), not the socket's it is built on
 
     @property
     def datagrams(self) -> bool:

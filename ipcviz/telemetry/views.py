@@ -9,6 +9,7 @@ from typing import Any
 
 from ipcviz.channels.lock_state import LockState
 from ipcviz.channels.queue_state import QueueState
+from ipcviz.channels.rpc_state import RpcState
 from ipcviz.telemetry.snapshot import ChannelView, Holder
 
 
@@ -110,16 +111,14 @@ class RpcView:
     address: Any
     server: Any
     connections: int
+    family: str | None = None
+    """The socket's address family: unix or tcp."""
 
     @classmethod
     def of(cls, channel: ChannelView) -> RpcView:
-        data = channel.data
-
-        def count(key: str) -> int:
-            return int(data.get(key, 0) or 0)
-
-        return cls(count("calls"), count("answered"), count("in_flight"), count("timeouts"),
-                   count("retries"), count("gave_up"), count("executed"),
-                   count("executed_twice"), count("errors"), data.get("latency_ms_mean"),
-                   data.get("latency_ms_max"), dict(data.get("callers", {})),
-                   data.get("address"), data.get("server"), count("connections"))
+        rpc = channel.state if isinstance(channel.state, RpcState) else RpcState()
+        return cls(rpc.calls or 0, rpc.answered or 0, rpc.in_flight or 0, rpc.timeouts or 0,
+                   rpc.retries or 0, rpc.gave_up or 0, rpc.executed or 0,
+                   rpc.executed_twice or 0, rpc.errors or 0, rpc.latency_ms_mean,
+                   rpc.latency_ms_max, dict(rpc.callers or {}), rpc.address, rpc.server,
+                   rpc.connections or 0, rpc.family)

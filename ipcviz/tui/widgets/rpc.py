@@ -46,7 +46,7 @@ class RpcPanel(Panel):
             rpc = RpcView.of(c)
             head = Text(" ")
             head.append(f"{c.name}", style="bold")
-            head.append(f"  JSON-RPC 2.0 over {c.data.get('family', 'unix')} socket "
+            head.append(f"  JSON-RPC 2.0 over {rpc.family or 'unix'} socket "
                         f"{rpc.address}  server: {rpc.server}  "
                         f"connections: {rpc.connections}")
             lines.append(head)
