@@ -129,6 +129,11 @@ def test_a_kind_this_ipcviz_does_not_know_keeps_its_keys() -> None:
     assert view.state.to_dict() == {"depth": 3, "moved": 9, "mb_per_s": 0.0, "rank": 2}
 
 
+def test_a_view_made_from_a_dict_says_how_to_make_one() -> None:
+    with pytest.raises(TypeError, match="ChannelView.of"):
+        ChannelView("p", "pipe", {"bytes_written": 1})  # type: ignore[arg-type]
+
+
 def test_the_format_names_no_panel_and_every_family_has_one() -> None:
     from ipcviz.tui.widgets.channel_panels import FAMILY_PANELS, panel_of
 

@@ -132,6 +132,11 @@ class ChannelView:
     writers: tuple[End, ...] = ()
     readers: tuple[End, ...] = ()
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.state, ChannelState):  # a dict of data, as views once took
+            raise TypeError(f"channel {self.name!r}: a ChannelView takes a typed state; "
+                            "make one from its data with ChannelView.of")
+
     @classmethod
     def of(cls, name: str, kind: str, data: dict[str, Any], writers: tuple[End, ...] = (),
            readers: tuple[End, ...] = ()) -> ChannelView:
