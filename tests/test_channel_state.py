@@ -121,6 +121,8 @@ def test_the_lock_relations_live_on_the_state() -> None:
     assert both.relations(None) == [("nobody waits for a lock it holds", {"workers": ["a"]})]
     gone = ChannelView.of("g", "semaphore", GONE).state
     assert isinstance(gone, LockState) and gone.to_dict()["value"] is None
+    old = {**MUTEX, "holder": "a"}  # recordings made before `holders` carry `holder` too
+    assert ChannelView.of("m", "semaphore", old).state.to_dict() == old
 
 
 def test_a_kind_this_ipcviz_does_not_know_keeps_its_keys() -> None:

@@ -50,6 +50,10 @@ class LockState(ChannelState):
     """Taken and given back faster than it can be read: the holders shown may be a burst
     behind the value."""
 
+    recorded_holder: tuple[str | None] | None = None
+    """Recordings made before `holders` was a list also have `holder` (the first holder's
+    name or null): kept, so that they are written back as they were."""
+
     KEPT_WITH: ClassVar[dict[str, str]] = {"value": "initial"}
 
     @classmethod
@@ -57,7 +61,15 @@ class LockState(ChannelState):
         known = super().arguments(data)
         if known.get("holders") is not None:
             known["holders"] = [Holder.parse(h) for h in known["holders"]]
+        if "holder" in data:
+            known["recorded_holder"] = (data["holder"],)
         return known
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if self.recorded_holder is not None:
+            out["holder"] = self.recorded_holder[0]
+        return out
 
     def relations(self, before: ChannelState | None) -> list[Broken]:
         """Held by at most `initial` workers (a mutex by one), its value what is left of

@@ -82,11 +82,14 @@ _NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _names(klass: type) -> tuple[str, ...]:
-    """A state's fields in their order, less `race` (its keys go last); made once a class."""
+    """A state's keys in their order: its fields less `race` and `cost` (their keys go
+    last) and the `recorded_` ones (keys of old recordings, written back as they were);
+    made once a class."""
     names = _NAMES.get(klass)
     if names is None:
         names = _NAMES[klass] = tuple(f.name for f in fields(klass)
-                                       if f.name not in ("race", "cost"))
+                                       if f.name not in ("race", "cost")
+                                       and not f.name.startswith("recorded_"))
     return names
 
 
