@@ -180,3 +180,17 @@ def test_the_panel_shows_each_mechanisms_cost_cheapest_first() -> None:
     assert rows[1][:5] == ["pipe", "pipe", "10,000", "2", "2.04"]
     assert rows[2][:5] == ["shm", "mmap", "10,000", "0", "2.71"]
     assert "1.2 µs" in text.splitlines()[1] and "14.6 µs" in text.splitlines()[2]
+
+
+def test_a_check_the_machine_cannot_measure_says_why(monkeypatch: pytest.MonkeyPatch,
+                                                      in_process, nothing_left_behind) -> None:
+    """Without the kernel's count, a check of a count fails saying why (not a bare
+    missing value): a student without root reads that the machine could not count."""
+    monkeypatch.setattr(syscall_views, "unavailable", lambda: "no counting here (test)")
+    text = PAIRS.replace(f"loop: {N}", "loop: 10") + (
+        "expect:\n  - {channel: pipe, copy_calls: 20}\n  - {channel: pipe, moved: 640}\n")
+    result = run_headless(load_text(text.encode(), "pairs.yaml"))
+    counted, moved = result.summary["expect"]
+    assert counted == {"check": "pipe copy_calls == 20", "ok": False, "actual": None,
+                       "unmeasured": "no counting here (test)"}
+    assert moved == {"check": "pipe moved == 640", "ok": True, "actual": 640}

@@ -177,7 +177,9 @@ def format_text(summary: dict[str, Any]) -> str:
         lines.append("  DEADLOCK: " + " -> ".join(summary["deadlock"]))
     for result in summary["expect"]:
         mark = "ok  " if result["ok"] else "FAIL"
-        lines.append(f"  [{mark}] {result['check']} (actual {result['actual']})")
+        seen = (f"not measured here: {result['unmeasured']}" if result.get("unmeasured")
+                else f"actual {result['actual']}")
+        lines.append(f"  [{mark}] {result['check']} ({seen})")
     leaks = summary["leaks"]
     lines.append(f"  left behind: {leaks['processes']} processes, {leaks['ipc_objects']} IPC objects"
                  + (f" (the run's processes kept together by: {summary['containment']})"

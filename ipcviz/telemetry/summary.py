@@ -165,9 +165,26 @@ def check_expectations(summary: dict[str, Any], expectations: list[dict[str, Any
                     actual = actuals[0]
                     ok = _compare(actual, want)
                 label = " ".join(x for x in (subject, key, sub) if x)
-                results.append({"check": f"{label} {_describe(want)}", "ok": ok,
-                                "actual": None if actual is _ABSENT else actual})
+                result = {"check": f"{label} {_describe(want)}", "ok": ok,
+                          "actual": None if actual is _ABSENT else actual}
+                why = _unmeasured(entries, actual)
+                if why:
+                    result["unmeasured"] = why
+                results.append(result)
     return results
+
+
+def _unmeasured(entries: list[dict[str, Any]], actual: Any) -> str | None:
+    """Why a checked value is absent, when its entry says this machine cannot measure
+    it (a `..._unavailable` reason, e.g. system calls not countable without root); the
+    check still fails, with the reason instead of a bare missing value."""
+    if actual is not _ABSENT:
+        return None
+    for entry in entries:
+        for key, value in entry.items():
+            if key.endswith("_unavailable") and isinstance(value, str) and value:
+                return value
+    return None
 
 
 def _element(values: Any, index: Any) -> Any:
