@@ -151,7 +151,7 @@ def test_an_unknown_top_level_key_hides_nothing_else() -> None:
     assert _lines(text) == [
         "f.yaml:1:1: timelin: unknown field 'timelin' (allowed: version, name, description, "
         "duration, channels, workers, timeline, triggers, expect, questions, schedule, after_schedule, "
-        "speed, compare, vary, start, result)",
+        "speed, compare, count_syscalls, vary, start, result)",
         "f.yaml:7:16: workers.a.steps[0].sleep: Input should be a valid number (got 'x')",
         "f.yaml:8:21: workers.a.steps[1].write.to: unknown channel 'dwn' (channels: up)",
     ]
@@ -159,7 +159,7 @@ def test_an_unknown_top_level_key_hides_nothing_else() -> None:
                       "timeline:\n  - {at: 1, kill: zz}\n")
     assert misspelt == ["f.yaml:3:1: worker: unknown field 'worker' (allowed: version, name, "
                         "description, duration, channels, workers, timeline, triggers, expect, "
-                        "questions, schedule, after_schedule, speed, compare, vary, start, "
+                        "questions, schedule, after_schedule, speed, compare, count_syscalls, vary, start, "
                         "result)"]
 
 

@@ -2,15 +2,16 @@
 ipcviz needs to know about it.
 
 Per channel kind: its options (the model of its entry under `channels:`, in
-`models.py`), the module that runs it, its counters and its family (what it is: a stream,
-a queue, memory, a lock, rpc; the UI decides the panel from it). Per step kind: its arguments (the model of its value), the channels it
-names (which field, which role that gives its worker on the channel, which channel kinds
-it accepts), a line saying what it does, and the operations it performs (`Op`: the name
-a worker's "doing now" and "next" cells carry, whether waiting in it means blocked, and
-the words the `next` column shows for it). `schema.py` builds the `Step` and channel
-models from here, the loader checks references with it (`validate.py`) and works out the
-plan (`plan.py`), the telemetry table numbers the operations from it (`table.py`); the
-runtime, the workers and the sampler only read those.
+`models.py`), the module that runs it, its counters and its family (what it is: a
+stream, a queue, memory, a lock, rpc; the UI decides the panel from it). Per step kind:
+its arguments (the model of its value), the channels it names (which field, which role
+that gives its worker on the channel, which channel kinds it accepts), a line saying
+what it does, and the operations it performs (`Op`: the name a worker's "doing now" and
+"next" cells carry, whether waiting in it means blocked, and the words the `next` column
+shows for it). `schema.py` builds the `Step` and channel models from here, the loader
+checks references with it (`validate.py`) and works out the plan (`plan.py`), the
+telemetry table numbers the operations from it (`table.py`); the runtime, the workers
+and the sampler only read those.
 
 Adding a step kind: its args model (`models.py`) and one `STEPS` entry here, plus its
 handler in one module of `ipcviz/worker/steps/` (registered with `@handles` or
@@ -24,7 +25,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
@@ -33,11 +34,12 @@ from pydantic import Field
 from ipcviz.channels.base import Channel
 from ipcviz.scenario.fields import MAX_DURATION, Model, Name, SignalNum
 from ipcviz.scenario import models as m
+from ipcviz.scenario import op_words as w
 from ipcviz.signals import signal_name
+from ipcviz.scenario.op_words import Words
 
 __all__ = ["CHANNELS", "STEPS", "ChannelKind", "ChannelUse", "Op", "StepKind",
            "channel_class", "channel_class_path", "operations"]
-
 
 
 @dataclass(frozen=True)
@@ -114,44 +116,9 @@ class Op:
     array shape (() unless it is an array)."""
 
     name: str
-    words: Callable[[str, int, tuple[int, ...]], str]
+    words: Words
     #: waiting in it while the kernel says the process sleeps means blocked on it
     blocks: bool = False
-
-
-def _at(name: str) -> Callable[[str, int, tuple[int, ...]], str]:
-    """Words for an operation on an array element: "load counter[0, 3]"."""
-    def words(on: str, arg: int, shape: tuple[int, ...]) -> str:
-        if arg < 0:
-            return f"{name} {on}"
-        where = f"[{arg // shape[1]}, {arg % shape[1]}]" if len(shape) == 2 else f"[{arg}]"
-        return f"{name} {on}{where}"
-    return words
-
-
-def _write(on: str, arg: int, shape: tuple[int, ...]) -> str:
-    if arg < 0:  # `from_read`: the bytes of its last read, size known only when it runs
-        return f"write what it last read to {on}"
-    return f"write {arg} B to {on}"
-
-
-def _call(on: str, arg: int, shape: tuple[int, ...]) -> str:
-    method = m.RPC_METHODS[arg] if 0 <= arg < len(m.RPC_METHODS) else "?"
-    return f"call {method}() on {on}"
-
-
-def _disposition(on: str, arg: int, shape: tuple[int, ...]) -> str:
-    """`arg` is the signal times 4 plus the action's index in DISPOSITIONS."""
-    return f"set {signal_name(arg >> 2)} to {DISPOSITIONS[arg & 3]}"
-
-
-#: a `disposition` step's actions, in the order its OP_ARG numbers them
-DISPOSITIONS = ("SIG_IGN", "SIG_DFL", "its handler")
-
-
-def _masks(name: str) -> Callable[[str, int, tuple[int, ...]], str]:
-    return lambda on, arg, shape: f"{name} {signal_name(arg)}" if arg else name
-
 
 
 @dataclass(frozen=True)
@@ -265,7 +232,7 @@ STEPS: dict[str, StepKind] = {
                                  "append a record to a file, or store them at a page's "
                                  "start).",
                       _STREAMS + _FILES + _PAGES, (ChannelUse("to", "write"),),
-                      (Op("write", _write, blocks=True),)),
+                      (Op("write", w.write, blocks=True),)),
     "read": StepKind(m.ReadArgs, "Read bytes from a pipe, fifo, socket or mmap (or copy a "
                                "shared_array, take a file's new records, a page's "
                                "first bytes, or touch a window's pages).",
@@ -287,10 +254,10 @@ STEPS: dict[str, StepKind] = {
                           (ChannelUse("array", "array"),
                            ChannelUse("lock", "sem", checked_as="acquire")),
                           # a worker held before an increment loads first, then stores
-                          (Op("increment", _at("increment")), Op("load", _at("load")),
-                           Op("store", _at("store")))),
+                          (Op("increment", w.at("increment")), Op("load", w.at("load")),
+                           Op("store", w.at("store")))),
     "set": StepKind(m.SetArgs, "Store a value in a shared_array.", ("shared_array",),
-                    (ChannelUse("array", "array"),), (Op("set", _at("set")),)),
+                    (ChannelUse("array", "array"),), (Op("set", w.at("set")),)),
     "acquire": StepKind(Name, "P: wait for a semaphore and take it.", ("semaphore",),
                         (ChannelUse(None, "sem"),),
                         (Op("acquire", lambda on, arg, shape: f"acquire {on}", blocks=True),)),
@@ -306,9 +273,9 @@ STEPS: dict[str, StepKind] = {
                                     lambda on, arg, shape: f"wait for {signal_name(arg)}",
                                     blocks=True),)),
     "block": StepKind(list[SignalNum], "Add signals to the worker's blocked mask (they stay "
-                                       "pending).", ops=(Op("block", _masks("block")),)),
+                                       "pending).", ops=(Op("block", w.masks("block")),)),
     "unblock": StepKind(list[SignalNum], "Remove signals from the blocked mask (pending ones "
-                                         "arrive).", ops=(Op("unblock", _masks("unblock")),)),
+                                         "arrive).", ops=(Op("unblock", w.masks("unblock")),)),
     "spawn": StepKind(Name, "Fork a child running a `spawned: true` worker's definition.",
                       ops=(Op("spawn", lambda on, arg, shape: "spawn a child"),)),
     "echo": StepKind(m.EchoArgs, "Socket server: read from whichever client has data, write "
@@ -316,7 +283,7 @@ STEPS: dict[str, StepKind] = {
                      (Op("echo", lambda on, arg, shape: f"echo on {on}", blocks=True),)),
     "call": StepKind(m.CallArgs, "RPC client: send a JSON-RPC 2.0 call and wait for its answer "
                                "(resent on timeout up to `retries` times).", ("rpc",),
-                     (ChannelUse("on", "call"),), (Op("call", _call, blocks=True),)),
+                     (ChannelUse("on", "call"),), (Op("call", w.call, blocks=True),)),
     "serve": StepKind(Name, "RPC server: answer one call from whichever client sent one.",
                       ("rpc",), (ChannelUse(None, "serve"),),
                       (Op("serve", lambda on, arg, shape: f"answer a call on {on}", blocks=True),)),
@@ -335,7 +302,7 @@ STEPS: dict[str, StepKind] = {
     "disposition": StepKind(m.DispositionArgs, "Set a signal's action now, as signal() or "
                                                "sigaction() does: ignore (SIG_IGN), default "
                                                "(SIG_DFL) or back to its handler.",
-                            ops=(Op("disposition", _disposition),)),
+                            ops=(Op("disposition", w.disposition),)),
 }
 
 

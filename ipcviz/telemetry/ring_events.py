@@ -102,7 +102,7 @@ VALUES: dict[EventCode, tuple[str, ...]] = {
     E.STORED: ("number", "value"),  # the value stored
     E.PEER_REFUSED: ("uid", "pid", "reason"),  # -1: not known; reason 1: a datagram
     E.CLOSED_KEPT: ("number", "reason"),  # the fd, 1: the write end
-    E.DISPOSITION: ("signal", "reason"),  # index in kinds.DISPOSITIONS
+    E.DISPOSITION: ("signal", "reason"),  # index in op_words.DISPOSITIONS
     E.INTERRUPTED: ("count",),  # the channel's EINTRs so far in this worker
     E.RESTARTED: ("count",),  # deliveries during that read
     E.PAST_END: ("number", "value"),  # the offset touched, the object's size then

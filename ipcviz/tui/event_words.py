@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ipcviz.scenario.kinds import DISPOSITIONS
+from ipcviz.scenario.op_words import DISPOSITIONS
 from ipcviz.signals import signal_name
 from ipcviz.telemetry.events import failure_text
 from ipcviz.telemetry.ring_events import (EXIT_BY_HANDLER, EXIT_BY_STEP, EXIT_FAILED,

@@ -116,7 +116,7 @@ def disposition(row: WorkerRow, args: schema.DispositionArgs) -> None:
     row.emit(EV.DISPOSITION, signal=args.sig, reason=DISPOSITION_INDEX[args.action])
 
 
-#: a `disposition` step's action -> its index in kinds.DISPOSITIONS
+#: a `disposition` step's action -> its index in op_words.DISPOSITIONS
 DISPOSITION_INDEX = {"ignore": 0, "default": 1, "handler": 2}
 
 
