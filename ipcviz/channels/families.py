@@ -1,5 +1,6 @@
 """Which typed state each family of channel kinds has (kinds.ChannelKind.family), for a
-kind whose class names none of its own (`Channel.STATE`)."""
+kind whose class names none of its own (`Channel.STATE`). Memory's kinds differ too much
+to share one: each names its own (channels/memory_state.py)."""
 
 from __future__ import annotations
 

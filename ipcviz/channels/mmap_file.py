@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 from ipcviz.channels.base import Channel, Room, Traffic, pages
+from ipcviz.channels.memory_state import MmapState
 
 PREVIEW_BYTES = 256
 #: bytes of the view that follows the writer
@@ -55,7 +56,7 @@ class MmapEndpoint:
 
 class MmapChannel(Channel):
     kind = "mmap"
-    COUNTERS = ("bytes_written", "bytes_read")
+    STATE = MmapState
 
     @classmethod
     def room(cls, spec: Any, traffic: Traffic) -> Room:

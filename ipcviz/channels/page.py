@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import ctypes
 import mmap
-from collections.abc import Mapping
-from typing import Any
-
-from ipcviz.channels.base import Broken, Channel
+from ipcviz.channels.base import Channel
+from ipcviz.channels.memory_state import PageState
 
 PAGE_BYTES = mmap.PAGESIZE
 #: what a frame cell holds besides a frame number (a real frame number is > 0)
@@ -85,7 +83,7 @@ class PageEndpoint:
 
 class PageChannel(Channel):
     kind = "page"
-    COUNTERS = ("bytes_written", "bytes_read")
+    STATE = PageState
 
     def create(self) -> None:
         """Map the page now, in the runtime, before any worker is forked: each worker
@@ -103,20 +101,3 @@ class PageChannel(Channel):
 
     def close(self) -> None:
         self.map.close()
-
-    @classmethod
-    def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None
-                  ) -> list[Broken]:
-        """Beside its counters: every process holds the page at the address the runtime
-        mapped it at (fork copies the address space's layout), and a shared page is one
-        frame in every process that has touched it."""
-        out = super().relations(data, before)
-        seen = data.get("seen_by") or {}
-        for worker, (address, _first, _last) in seen.items():
-            if address != data.get("address"):
-                out.append(Broken("one virtual address in every process", {
-                    worker: address, "mapped at": data.get("address")}))
-        if data.get("shared") and data.get("same_frame_last") is False:
-            out.append(Broken("a shared page is one frame", {
-                w: last for w, (_a, _f, last) in seen.items()}))
-        return out

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import mmap
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import posix_ipc
 
-from ipcviz.channels.base import Broken, Channel, Room, Traffic, pages
+from ipcviz.channels.base import Channel, Room, Traffic, pages
+from ipcviz.channels.memory_state import ArrayState
 from ipcviz.channels.mmap_file import allocate
 
 MAX_VALUES_IN_SNAPSHOT = 4096
@@ -91,41 +91,13 @@ class ArrayEndpoint:
 
 class SharedArrayChannel(Channel):
     kind = "shared_array"
-    COUNTERS = ("increments",)
+    STATE = ArrayState
 
     @classmethod
     def room(cls, spec: Any, traffic: Traffic) -> Room:
         """Its elements, in /dev/shm."""
         shape = spec.shape if isinstance(spec.shape, list) else [spec.shape]
         return Room(shm=pages(math.prod(shape) * np.dtype(spec.dtype).itemsize))
-
-    @classmethod
-    def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None
-                  ) -> list[Broken]:
-        """What the array gained is what was added minus what was lost (gained =
-        increments - lost updates, modulo 2^bits for integers, which wrap), so it never
-        gained more than was added; lost updates never decrease (a lost update stays lost).
-        Where lost updates are not known (`set` used, floats past the exact integers, a
-        wrap that may hide a multiple) only the counters are checked."""
-        out = super().relations(data, before)
-        lost, increments = data.get("lost_updates"), data.get("increments")
-        total, initial = data.get("sum"), data.get("initial_sum")
-        if lost is None or increments is None or total is None or initial is None:
-            return out
-        gained = total - initial
-        dtype = np.dtype(data.get("dtype", "int64"))
-        wrap = 1 << (8 * dtype.itemsize) if np.issubdtype(dtype, np.integer) else 0
-        if lost < 0:
-            out.append(Broken("gained <= increments", {
-                "increments": increments, "gained": gained, "lost updates": lost}))
-        elif (increments - lost - int(gained)) % wrap if wrap else increments - lost != gained:
-            out.append(Broken("gained = increments - lost updates", {
-                "increments": increments, "gained": gained, "lost updates": lost}))
-        if before is not None and isinstance(before.get("lost_updates"), int) and (
-                lost < before["lost_updates"]):
-            out.append(Broken("lost updates never decrease", {
-                "lost updates": lost, "before": before["lost_updates"]}))
-        return out
 
     def create(self) -> None:
         self.shape = shape_of(self.spec.shape)

@@ -19,12 +19,12 @@ from __future__ import annotations
 import mmap
 import os
 import stat
-from collections.abc import Mapping
 from typing import Any
 
 import posix_ipc
 
-from ipcviz.channels.base import Broken, Channel, never_down
+from ipcviz.channels.base import Channel
+from ipcviz.channels.memory_state import ShmState
 
 SHM_DIR = "/dev/shm"
 #: bytes of the object's start shown (what a `read` of it sees first)
@@ -102,21 +102,7 @@ class ShmObjectChannel(Channel):
     """The runtime's side: create the object, then only look at it by its name."""
 
     kind = "shm"
-    COUNTERS = ("bytes_written", "bytes_read")
-
-    @classmethod
-    def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None
-                  ) -> list[Broken]:
-        """Counters never go down; an object gone from /dev/shm has no size or contents
-        (it is not shown with the last ones it had), and one there has a size >= 0."""
-        out = never_down(data, before, cls.COUNTERS)
-        if data.get("in_dev_shm") is False and (data.get("size") or data.get("contents")):
-            out.append(Broken("gone from /dev/shm: nothing to show", {
-                "size": data.get("size"), "contents": data.get("contents")}))
-        if before is not None and before.get("in_dev_shm") is False and data.get("in_dev_shm"):
-            out.append(Broken("an unlinked name does not come back", {
-                "before": False, "now": True}))
-        return out
+    STATE = ShmState
 
     def create(self) -> None:
         def make(name: str) -> None:
@@ -159,10 +145,10 @@ def after_cleanup(snap: Any) -> Any:
 
     channels = []
     for c in snap.channels:
-        if c.kind == "shm" and c.data.get("in_dev_shm") and isinstance(c.data.get("path"), str):
-            gone = not os.path.lexists(c.data["path"])
-            c = replace(c, state=replace(c.state, values={**c.state.values,
-                                                          "unlinked_by_runtime": gone}))
+        state = c.state
+        if isinstance(state, ShmState) and state.in_dev_shm and state.path is not None:
+            gone = not os.path.lexists(state.path)
+            c = replace(c, state=replace(state, unlinked_by_runtime=gone))
         channels.append(c)
     return replace(snap, channels=tuple(channels))
 

@@ -11,9 +11,11 @@ gives the same state back and old recordings still load.
 Families: `StreamState` here (bytes through a stream: pipe, fifo, socket, file, and kinds
 registered from elsewhere), with the kind-specific parts in small subclasses
 (`PipeState`, `SocketState`, `FileState`); `QueueState` (queue_state.py), `LockState`
-(lock_state.py); the families not typed yet carry their keys in a `DictState`
-(families.py says which state each family has). Each state states its relations (`relations`), the invariants every
-frame keeps: `ipcviz replay --check` and the sampler check them.
+(lock_state.py), `RpcState` (rpc_state.py), and memory's, one per kind
+(memory_state.py); a kind of a family with no state of its own (registered from
+elsewhere) carries its keys in a `DictState` (families.py says which state each family
+has). Each state states its relations (`relations`), the invariants every frame keeps:
+`ipcviz replay --check` and the sampler check them.
 """
 
 from __future__ import annotations

@@ -16,10 +16,10 @@ from __future__ import annotations
 import mmap
 import os
 import resource
-from collections.abc import Mapping
 from typing import Any
 
-from ipcviz.channels.base import Broken, Channel, Room, Traffic, pages
+from ipcviz.channels.base import Channel, Room, Traffic, pages
+from ipcviz.channels.memory_state import WindowState
 
 PAGE_BYTES = mmap.PAGESIZE
 
@@ -102,7 +102,7 @@ def _address(path: str, offset: int) -> int:
 
 class WindowChannel(Channel):
     kind = "window"
-    COUNTERS = ("bytes_read", "pages_touched", "faults")
+    STATE = WindowState
 
     @classmethod
     def room(cls, spec: Any, traffic: Traffic) -> Room:
@@ -142,19 +142,3 @@ class WindowChannel(Channel):
         return {"path": self.path, "file_size": spec.file_size, "offset": spec.offset,
                 "length": spec.length, "window_pages": spec.length // PAGE_BYTES,
                 "file_blocks_bytes": held}
-
-    @classmethod
-    def relations(cls, data: Mapping[str, Any], before: Mapping[str, Any] | None
-                  ) -> list[Broken]:
-        """Beside its counters: no more pages touched than the window has, and each
-        reader's resident pages are the pages it touched (no readahead)."""
-        out = super().relations(data, before)
-        touched, pages = data.get("pages_touched"), data.get("window_pages")
-        if isinstance(touched, int) and isinstance(pages, int) and touched > pages:
-            out.append(Broken("pages touched <= pages of the window",
-                              {"pages touched": touched, "window pages": pages}))
-        rss = data.get("rss_pages")
-        if isinstance(rss, int) and isinstance(touched, int) and rss != touched:
-            out.append(Broken("resident pages = pages touched",
-                              {"rss pages": rss, "pages touched": touched}))
-        return out

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ipcviz.channels.lock_state import LockState
+from ipcviz.channels.memory_state import ArrayState
 from ipcviz.channels.state import Broken, DictState
 from ipcviz.scenario.kinds import CHANNELS, channel_class
 from ipcviz.telemetry.deadlock import cycle_stands, lives_of, locks_of
@@ -98,9 +99,9 @@ Broke = Callable[[str, str, dict[str, Any]], None]
 def _arrays_add_up(frame: Snapshot, broke: Broke) -> None:
     """The workers' own increment counts add up to the array's."""
     for channel in frame.channels:
-        if channel.kind not in CHANNELS or CHANNELS[channel.kind].counters != "array":
+        if not isinstance(channel.state, ArrayState):
             continue
-        total = channel.data.get("increments")
+        total = channel.state.increments
         if total is None:
             continue
         mine = {w.name: w.increments.get(channel.name, 0) for w in frame.workers

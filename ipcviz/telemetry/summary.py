@@ -6,6 +6,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from ipcviz.channels.memory_state import ArrayState
 from ipcviz.scenario.refs import parse_comparison
 from ipcviz.telemetry.snapshot import Snapshot
 
@@ -76,7 +77,8 @@ def build_summary(snap: Snapshot, duration: float, leaks: dict[str, Any],
         "parent": {"signals_received": dict(snap.parent_signals.get("signals_received", {})),
                    "signals_sent_to": dict(snap.parent_signals.get("signals_sent_to", {}))},
     }
-    elements = {c.name: c.data.get("elements", []) for c in snap.channels}
+    elements = {c.name: (c.state.elements or []) if isinstance(c.state, ArrayState) else []
+                for c in snap.channels}
     summary["expect"] = check_expectations(summary, expectations, elements)
     summary["leaks"] = {"processes": leaks.get("processes", 0),
                         "ipc_objects": leaks.get("ipc_objects", 0)}

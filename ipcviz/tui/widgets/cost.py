@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from rich.text import Text
 
+from ipcviz.channels.state import Cost
 from ipcviz.format import bar
 from ipcviz.telemetry.snapshot import ChannelView
 from ipcviz.tui.widgets.grid import grid_lines
@@ -22,7 +23,12 @@ COST_TITLE = "the cost of a message: system calls counted by the kernel"
 
 def counts_syscalls(channels: Sequence[ChannelView]) -> bool:
     """Whether these compared channels carry the kernel's counts (or why they do not)."""
-    return any("syscalls_counted" in c.data for c in channels)
+    return any(c.state.cost is not None for c in channels)
+
+
+def cost_of(c: ChannelView) -> Cost:
+    """The channel's system-call cost (one counting nothing when it has none)."""
+    return c.state.cost or Cost(False)
 
 
 def per_message(value: object) -> str:
@@ -36,24 +42,24 @@ def cost_lines(channels: Sequence[ChannelView], width: int, narrow: bool, runnin
                mechanism: Callable[[ChannelView], str]) -> list[Text]:
     """The table, and under it what its columns are; one line instead where the kernel
     would not count."""
-    reason = next((str(c.data["syscalls_unavailable"]) for c in channels
-                   if "syscalls_unavailable" in c.data), None)
+    reason = next((str(cost.syscalls_unavailable) for c in channels
+                   if (cost := cost_of(c)).syscalls_unavailable is not None), None)
     if reason is not None:
         return [Text(" system calls not counted: " + reason, style="bold yellow")]
-    top = max((float(c.data.get("cpu_us_per_message", 0) or 0) for c in channels),
+    top = max((cost_of(c).cpu_us_per_message or 0.0 for c in channels),
               default=0.0) or 1.0
     rows: list[list[Text | str]] = []
-    for c in sorted(channels, key=lambda c: (float(c.data.get("cpu_us_per_message", 0)),
+    for c in sorted(channels, key=lambda c: (cost_of(c).cpu_us_per_message or 0.0,
                                              c.name)):
-        copies = c.data.get("copy_calls_per_message")
+        cost = cost_of(c)
         name = Text(c.name, style="bold")
-        cpu = float(c.data.get("cpu_us_per_message", 0) or 0)
+        cpu = float(cost.cpu_us_per_message or 0)
         gauge = Text(bar(cpu / top, 6 if narrow else 12), style="cyan")
         gauge.append(f" {cpu:,.1f} µs")
         cells: list[Text | str] = [
-            name, mechanism(c), f"{int(c.data.get('messages', 0)):,}",
-            Text(per_message(copies), style="bold green"),
-            per_message(c.data.get("syscalls_per_message")), gauge]
+            name, mechanism(c), f"{cost.messages or 0:,}",
+            Text(per_message(cost.copy_calls_per_message), style="bold green"),
+            per_message(cost.syscalls_per_message), gauge]
         if narrow:
             cells = [name, *cells[2:]]
         rows.append(cells)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from ipcviz.channels.memory_state import PageState
 from ipcviz.telemetry.snapshot import ChannelView
 
 HIDDEN = "hidden (root only)"
@@ -31,18 +32,18 @@ def yes_no(value: object) -> str:
 def page_lines(c: ChannelView) -> list[Text]:
     """A title line (the mapping, and whether every process had one address and one
     frame at its first and at its last access), then one line per process."""
-    data = c.data
-    mapping = "MAP_SHARED" if data.get("shared") else "MAP_PRIVATE"
+    page = c.state if isinstance(c.state, PageState) else PageState()
+    mapping = "MAP_SHARED" if page.shared else "MAP_PRIVATE"
     lines = [Text.assemble(
         (f"{c.name} ", "bold"), (f"{mapping} ", "bold"),
-        "· same address: ", (yes_no(data.get("same_address")), "bold"),
-        " · same frame at first access: ", (yes_no(data.get("same_frame_first")), "bold"),
-        ", last: ", (yes_no(data.get("same_frame_last")), "bold"))]
-    seen = data.get("seen_by") or {}
-    hidden = bool(data.get("frames_hidden"))
-    values = data.get("values_read") or {}
+        "· same address: ", (yes_no(page.same_address), "bold"),
+        " · same frame at first access: ", (yes_no(page.same_frame_first), "bold"),
+        ", last: ", (yes_no(page.same_frame_last), "bold"))]
+    seen = page.seen_by or {}
+    hidden = bool(page.frames_hidden)
+    values = page.values_read or {}
     if not seen:
-        lines.append(Text(f"  mapped at {data.get('address')}; no process has touched it "
+        lines.append(Text(f"  mapped at {page.address}; no process has touched it "
                           "yet", style="dim"))
         return lines
     width = max(len(name) for name in seen)

@@ -12,6 +12,7 @@ from textual.events import MouseMove
 from textual.reactive import reactive
 from ipcviz.tui.widgets.base import Panel, ends_text
 
+from ipcviz.channels.memory_state import ArrayState, MmapState, PageState, ShmState, WindowState
 from ipcviz.tui.widgets.shm_object_lines import shm_object_lines
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 from ipcviz.tui.widgets.page_lines import page_lines
@@ -23,18 +24,23 @@ MAX_ROWS = 8
 HEAT_ROWS, HEAT_COLUMNS = 8, 64
 
 
+def array_of(c: ChannelView) -> ArrayState:
+    """The channel's state as an array's (an empty one for a state of another type)."""
+    return c.state if isinstance(c.state, ArrayState) else ArrayState()
+
+
 def heat_grid(c: ChannelView) -> tuple[list[list[float]], int, int] | None:
     """(grid, rows per cell, columns per cell) when the array is too big for numbers."""
     import numpy as np
 
-    data = c.data
-    shape = data.get("shape", [])
-    if "heat" in data:  # too big to ship: the runtime sent block means
-        grid = data["heat"]
+    array = array_of(c)
+    shape = array.shape or []
+    if array.heat is not None:  # too big to ship: the runtime sent block means
+        grid = array.heat
         rows = -(-shape[0] // len(grid)) if len(shape) == 2 else 1
         cols = -(-shape[-1] // len(grid[0]))
         return grid, rows, cols
-    values = data.get("values")
+    values = array.values
     if not isinstance(values, list) or len(shape) != 2 or (
             shape[0] <= MAX_ROWS and shape[1] <= MAX_COLUMNS):
         return None
@@ -42,9 +48,9 @@ def heat_grid(c: ChannelView) -> tuple[list[list[float]], int, int] | None:
     if cached is not None:
         return cached
     rows, cols = -(-shape[0] // HEAT_ROWS), -(-shape[1] // HEAT_COLUMNS)
-    array = np.asarray(values, dtype=float)
+    numbers = np.asarray(values, dtype=float)
     padded = np.full((-(-shape[0] // rows) * rows, -(-shape[1] // cols) * cols), np.nan)
-    padded[:shape[0], :shape[1]] = array
+    padded[:shape[0], :shape[1]] = numbers
     means = np.nanmean(padded.reshape(padded.shape[0] // rows, rows, -1, cols), axis=(1, 3))
     _HEAT_CACHE.clear()
     _HEAT_CACHE[id(values)] = result = (means.tolist(), rows, cols)
@@ -110,25 +116,24 @@ _LOST_UNKNOWN = {
 def array_lines(c: ChannelView, previous: list[float] | None, writers: list[str],
                 hover: str | None = None) -> list[Text]:
     """The header line and the grid of one shared array."""
-    data = c.data
-    shape = data.get("shape", [])
+    array = array_of(c)
+    shape = array.shape or []
     lines = []
     head = Text(f"{c.name} ", style="bold")
-    head.append(f"{data.get('dtype')} {shape}  ", style="dim")
-    lost = data.get("lost_updates")
-    if data.get("increments"):
-        gained = data["sum"] - data["initial_sum"]
-        head.append(f"increments {data['increments']:,} → array gained {gained:,}  ")
+    head.append(f"{array.dtype} {shape}  ", style="dim")
+    lost = array.lost_updates
+    if array.increments:
+        head.append(f"increments {array.increments:,} → array gained {array.gained:,}  ")
         if lost is not None:
             head.append(f" LOST UPDATES {lost:,} ", style="bold white on red" if lost
                         else "bold black on green")
-        elif data.get("lost_updates_note") in _LOST_UNKNOWN:
-            head.append(_LOST_UNKNOWN[data["lost_updates_note"]].format(
-                dtype=data.get("dtype", "its dtype")), style="italic")
-    if data.get("shm_path"):  # the POSIX shared memory object behind it, by name (last:
-        head.append(f"  {data['shm_path']}", style="cyan")  # on a narrow screen it wraps)
+        elif array.lost_updates_note in _LOST_UNKNOWN:
+            head.append(_LOST_UNKNOWN[array.lost_updates_note].format(
+                dtype=array.dtype or "its dtype"), style="italic")
+    if array.shm_path:  # the POSIX shared memory object behind it, by name (last: on a
+        head.append(f"  {array.shm_path}", style="cyan")  # narrow screen it wraps)
     lines.append(head)
-    values = data.get("values")
+    values = array.values
     heat = heat_grid(c)
     if heat is not None:
         grid, cell_rows, cell_cols = heat
@@ -148,7 +153,7 @@ def array_lines(c: ChannelView, previous: list[float] | None, writers: list[str]
                           f"sum {summary.get('sum')}"))
         return lines
     flat = flatten(values)
-    last = flatten(data.get("last_writer", [])) if data.get("last_writer") else []
+    last = flatten(array.last_writer) if array.last_writer else []
     columns = shape[-1] if len(shape) == 2 else min(len(flat), MAX_COLUMNS)
     columns = max(1, min(columns, MAX_COLUMNS))
     low, high = min(flat), max(flat)
@@ -167,7 +172,7 @@ def array_lines(c: ChannelView, previous: list[float] | None, writers: list[str]
             line.append(f"   last written by {names or '-'}", style="dim")
         lines.append(line)
     if len(rows) > MAX_ROWS:
-        lines.append(Text(f"  … {len(rows) - MAX_ROWS} more rows (sum {data.get('sum')})",
+        lines.append(Text(f"  … {len(rows) - MAX_ROWS} more rows (sum {array.sum})",
                           style="dim"))
     return lines
 
@@ -176,22 +181,22 @@ def mmap_lines(c: ChannelView, previous: tuple[int, str] | None) -> list[Text]:
     """A mapped file: 64 bytes as hex and text, following the writer (the rows before the
     offset it writes next), changed bytes highlighted; and the first bytes, which a
     `read` step reads, as text."""
-    data = c.data
-    at = int(data.get("window_at") or 0)
-    raw = bytes.fromhex((data.get("window") if at else data.get("preview")) or "")[:64]
+    mapped = c.state if isinstance(c.state, MmapState) else MmapState()
+    at, shown = mapped.shown_bytes()
+    raw = bytes.fromhex(shown)[:64]
     old = None
     if previous is not None and previous[0] == at:
         old = bytes.fromhex(previous[1])[:64]
-    lines = [Text.assemble((f"{c.name} ", "bold"), (f"mmap {data.get('path')} ", "dim"),
-                           f"({data.get('size')} bytes; written {data.get('bytes_written', 0)}, "
-                           f"read {data.get('bytes_read', 0)})")]
-    offset_next = data.get("write_offset")  # (recordings made before it lack it)
+    lines = [Text.assemble((f"{c.name} ", "bold"), (f"mmap {mapped.path} ", "dim"),
+                           f"({mapped.size} bytes; written {mapped.written}, "
+                           f"read {mapped.read})")]
+    offset_next = mapped.write_offset  # (recordings made before it lack it)
     if c.writers and offset_next is not None:
         where = Text("  ")
         where.append(ends_text(c.writers), style="bold")
         where.append(f" writes next at offset {offset_next} (0x{offset_next:x})")
         if c.readers:
-            head = bytes.fromhex(data.get("preview", ""))[:48]
+            head = bytes.fromhex(mapped.preview or "")[:48]
             where.append(";  ")
             where.append(ends_text(c.readers), style="bold")
             where.append(" reads from offset 0: ")
@@ -213,7 +218,7 @@ def mmap_lines(c: ChannelView, previous: tuple[int, str] | None) -> list[Text]:
 
 def cell_text(c: ChannelView, r: int, k: int, rows: int, cols: int, mean: float) -> str:
     """What the heat-map cell (r, k) holds: the exact element, or its block's mean."""
-    values = c.data.get("values")
+    values = array_of(c).values
     if rows == cols == 1 and isinstance(values, list):
         return f"{c.name}[{r}, {k}] = {format_value(values[r][k])}"
     r0, k0 = r * rows, k * cols
@@ -272,24 +277,25 @@ class SharedMemoryPanel(Panel):
         lines: list[Text] = []
         self._maps = []
         for c in channels:
-            if c.kind == "shared_array":
+            state = c.state
+            if isinstance(state, ArrayState):
                 heat = heat_grid(c) is not None
                 if heat:  # the grid starts two lines down
                     self._maps.append((len(lines) + 2, c))
                 hover = self._hover[1] if self._hover and self._hover[0] == c.name else None
                 lines += array_lines(c, self._previous_values.get(c.name), writers, hover)
-                values = c.data.get("values")  # (a heat map highlights no changed cells)
+                values = state.values  # (a heat map highlights no changed cells)
                 self._previous_values[c.name] = (flatten(values) if isinstance(values, list)
                                                  and not heat else None)
-            elif c.kind == "page":
+            elif isinstance(state, PageState):
                 lines += page_lines(c)
-            elif c.kind == "window":
+            elif isinstance(state, WindowState):
                 lines += window_lines(c)
-            elif c.kind == "shm":
+            elif isinstance(state, ShmState):
                 lines += shm_object_lines(c, snap)
-            else:
+            elif isinstance(state, MmapState):
                 lines += mmap_lines(c, self._previous_windows.get(c.name))
-                at = int(c.data.get("window_at") or 0)
-                self._previous_windows[c.name] = (at, (c.data.get("window") if at
-                                                       else c.data.get("preview")) or "")
+                self._previous_windows[c.name] = state.shown_bytes()
+            else:  # a memory kind registered from elsewhere, whose picture none draws
+                lines.append(Text.assemble((f"{c.name} ", "bold"), (f"({c.kind})", "dim")))
         self.show(lines)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from ipcviz.channels.memory_state import ShmState
 from ipcviz.format import format_state
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot
 
@@ -27,15 +28,15 @@ def users_text(c: ChannelView, snap: Snapshot) -> str:
 
 
 def shm_object_lines(c: ChannelView, snap: Snapshot) -> list[Text]:
-    data = c.data
-    path, size = data.get("path", "?"), data.get("size")
-    declared = data.get("declared_size")
+    shm = c.state if isinstance(c.state, ShmState) else ShmState()
+    path, size = shm.path or "?", shm.size
+    declared = shm.declared_size
     lines = [Text.assemble((f"{c.name} ", "bold"), ("POSIX shm object ", ""), (path, "dim"))]
-    if data.get("in_dev_shm") is False:
+    if shm.in_dev_shm is False:
         lines.append(Text("  unlinked: the name is gone from /dev/shm (shm_unlink)",
                           style="bold"))
-    elif data.get("in_dev_shm"):
-        contents = data.get("contents") or ""
+    elif shm.in_dev_shm:
+        contents = shm.contents or ""
         lines.append(Text.assemble(
             ("  in /dev/shm: ", ""), (f"{size} B", "bold"), (", first bytes ", ""),
             (f'"{contents}"' if contents else "(zeros)", "cyan")))
@@ -44,8 +45,8 @@ def shm_object_lines(c: ChannelView, snap: Snapshot) -> list[Text]:
                 f"  truncated from {declared} B: a mapping made before still spans "
                 f"{declared} B, but the pages past {size} B have nothing behind them: "
                 "touching one is SIGBUS", style="yellow"))
-    held = data.get("held_by")
-    if isinstance(held, list):  # read from /proc on this frame
+    held = shm.held_by
+    if held is not None:  # read from /proc on this frame
         lines.append(Text.assemble(("  open or mapped by: ", ""),
                                    (", ".join(held) if held else "no process", "bold")))
     lines.append(Text(f"  workers with steps on it: {users_text(c, snap)}", style="dim"))

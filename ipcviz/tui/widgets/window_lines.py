@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from ipcviz.channels.memory_state import WindowState
 from ipcviz.format import format_bytes
 from ipcviz.telemetry.snapshot import ChannelView
 
@@ -28,12 +29,12 @@ def strip(touched: int, pages: int, width: int = STRIP) -> str:
 
 
 def window_lines(c: ChannelView) -> list[Text]:
-    data = c.data
-    size, held = data.get("file_size"), data.get("file_blocks_bytes")
-    offset, length = data.get("offset") or 0, data.get("length") or 0
-    pages = int(data.get("window_pages") or 0)
-    touched = int(data.get("pages_touched") or 0)
-    rss = data.get("rss_pages")
+    window = c.state if isinstance(c.state, WindowState) else WindowState()
+    size, held = window.file_size, window.file_blocks_bytes
+    offset, length = window.offset or 0, window.length or 0
+    pages = window.window_pages or 0
+    touched = window.pages_touched or 0
+    rss = window.rss_pages
     lines = [Text.assemble(
         (f"{c.name} ", "bold"), "file ", (format_bytes(size or 0), "bold"),
         ", sparse (blocks held ",
@@ -43,6 +44,6 @@ def window_lines(c: ChannelView) -> list[Text]:
     resident = "mapping not found" if rss is None else f"{rss} pages"
     lines.append(Text.assemble(
         "  touched ", (str(touched), "bold"), f" of {pages} pages · resident (Rss) ",
-        (resident, "bold"), " · faults ", (str(data.get("faults", 0)), "bold"),
-        f" (major {data.get('major_faults', 0)})"))
+        (resident, "bold"), " · faults ", (str(window.faults or 0), "bold"),
+        f" (major {window.major_faults or 0})"))
     return lines
