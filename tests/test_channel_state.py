@@ -12,6 +12,8 @@ import json
 import pytest
 
 from ipcviz.channels.lock_state import Holder, LockState
+from ipcviz.channels.memory_state import (ArrayState, MmapState, PageState, ShmState,
+                                          WindowState)
 from ipcviz.channels.queue_state import QueueState
 from ipcviz.channels.rpc_state import RpcState
 from ipcviz.channels.state import DictState, FileState, PipeState, Race, SocketState
@@ -52,6 +54,28 @@ RPC = {"calls": 1, "answered": 0, "in_flight": 1, "timeouts": 0, "retries": 0, "
        "family": "unix", "server": "s", "connections": 1}
 FILE = {"bytes_written": 40, "bytes_read": 20, "records_written": 4, "records_read": 2,
         "torn_reads": 1, "path": "/tmp/x/log", "lock": False, "file_bytes": 40}
+MMAP = {"bytes_written": 200, "bytes_read": 64, "path": "/tmp/x/m", "size": 4096,
+        "write_offset": 200, "preview": "6869", "window_at": 144, "window": "00ff",
+        "moved": 64, "mb_per_s": 0.5, "rank": 2, "syscalls_counted": True, "messages": 4,
+        "syscalls": 9, "syscalls_per_message": 2.25, "cpu_us_per_message": 3.5,
+        "copy_calls": 0, "copy_calls_per_message": 0.0}
+SHM = {"bytes_written": 5, "bytes_read": 5, "last_read": {"r": ["hello", 5]},
+       "path": "/dev/shm/x", "declared_size": 4096, "in_dev_shm": True, "size": 4096,
+       "contents": "hello", "held_by": ["r"], "unlinked_by_runtime": True}
+PAGE = {"bytes_written": 2, "bytes_read": 0, "last_read": {}, "shared": False, "size": 4096,
+        "address": "0x7f00", "seen_by": {"a": ["0x7f00", None, None]},
+        "frames_hidden": True, "same_address": None, "same_frame_first": None,
+        "same_frame_last": None, "values_read": {}}
+WINDOW = {"bytes_written": 0, "bytes_read": 8192, "path": "/tmp/x/w", "file_size": 1 << 28,
+          "offset": 0, "length": 1 << 20, "window_pages": 256, "file_blocks_bytes": None,
+          "pages_touched": 2, "rss_pages": None, "faults": 2, "major_faults": 0}
+ARRAY = {"dtype": "int32", "shape": [2, 2], "shm_path": "/dev/shm/a", "sum": 7,
+         "initial_sum": 6, "values": [[0, 2], [2, 3]], "last_writer": [[-1, 0], [-1, -1]],
+         "increments": 3, "lost_updates": 2}
+BIG = {"dtype": "float32", "shape": [100, 100], "shm_path": "/dev/shm/b", "sum": 1.0,
+       "initial_sum": 0.0, "values": {"min": 0.0, "max": 1.0, "sum": 1.0},
+       "heat": [[0.0, 1.0]], "elements": [[[0, 1], 1.0]], "increments": 1,
+       "lost_updates": None, "lost_updates_note": "rounding"}
 
 
 @pytest.mark.parametrize("kind, data, state", [
@@ -59,7 +83,9 @@ FILE = {"bytes_written": 40, "bytes_read": 20, "records_written": 4, "records_re
     ("file", FILE, FileState), ("mqueue", MQUEUE, QueueState),
     ("queue", RENDEZVOUS, QueueState), ("sysv_queue", SYSV, QueueState),
     ("semaphore", MUTEX, LockState), ("semaphore", GONE, LockState),
-    ("rpc", RPC, RpcState)])
+    ("rpc", RPC, RpcState), ("mmap", MMAP, MmapState), ("shm", SHM, ShmState),
+    ("page", PAGE, PageState), ("window", WINDOW, WindowState),
+    ("shared_array", ARRAY, ArrayState), ("shared_array", BIG, ArrayState)])
 def test_a_streams_data_is_its_typed_state_and_back_key_for_key(kind, data, state) -> None:
     view = ChannelView.of("c", kind, data)
     assert type(view.state) is state
@@ -181,3 +207,68 @@ workers:
     state = frames[-1].channel("p").state
     assert isinstance(state, PipeState)
     assert (state.bytes_written, state.bytes_read, state.buffered) == (300, 300, 0)
+
+
+def test_the_memory_relations_live_on_the_state() -> None:
+    """One address in every process, a shared page one frame; pages touched within the
+    window and all resident; gained = increments - lost updates, lost ones never found
+    again; an unlinked shm name does not come back."""
+    for kind, data in (("page", PAGE), ("window", WINDOW), ("shared_array", ARRAY),
+                       ("shared_array", BIG), ("shm", SHM), ("mmap", MMAP)):
+        assert ChannelView.of("m", kind, data).state.relations(None) == []
+    moved = ChannelView.of("p", "page", {**PAGE, "seen_by": {"a": ["0x8000", 1, 2]}}).state
+    assert moved.relations(None) == [("one virtual address in every process",
+                                      {"a": "0x8000", "mapped at": "0x7f00"})]
+    split = ChannelView.of("p", "page", {**PAGE, "shared": True, "same_frame_last": False,
+                                         "seen_by": {"a": ["0x7f00", 5, 5],
+                                                     "b": ["0x7f00", 5, 6]}}).state
+    assert split.relations(None) == [("a shared page is one frame", {"a": 5, "b": 6})]
+    window = ChannelView.of("w", "window", {**WINDOW, "rss_pages": 3}).state
+    assert window.relations(None) == [("resident pages = pages touched",
+                                       {"rss pages": 3, "pages touched": 2})]
+    array = ChannelView.of("a", "shared_array", {**ARRAY, "lost_updates": 1}).state
+    assert array.relations(None) == [("gained = increments - lost updates",
+                                      {"increments": 3, "gained": 1, "lost updates": 1})]
+    found = ChannelView.of("a", "shared_array", ARRAY).state
+    assert found.relations(ChannelView.of("a", "shared_array", {
+        **ARRAY, "lost_updates": 3}).state) == [
+        ("lost updates never decrease", {"lost updates": 2, "before": 3})]
+    gone = ChannelView.of("s", "shm", {**SHM, "in_dev_shm": False, "size": 0,
+                                       "contents": ""}).state
+    back = ChannelView.of("s", "shm", SHM).state
+    assert back.relations(gone) == [("an unlinked name does not come back",
+                                     {"before": False, "now": True})]
+
+
+def test_a_real_runs_memory_frames_carry_exact_typed_counts(nothing_left_behind) -> None:
+    """One worker increments an array 50 times (nothing can be lost: it is alone) and
+    stores 4 bytes in a page twice, another reads them once: the last frame's states are
+    typed with exactly those counts, and every frame keeps their relations."""
+    from ipcviz.runtime.headless import run_headless
+    from ipcviz.telemetry.invariants import check_frames
+
+    scenario = load_text(b"""\
+version: 1
+name: typed memory
+duration: 20
+channels:
+  a: {kind: shared_array, dtype: int64, shape: [4]}
+  p: {kind: page, shared: true}
+workers:
+  w:
+    steps:
+      - repeat: {times: 50, steps: [{increment: {array: a, index: 1}}]}
+      - repeat: {times: 2, steps: [{write: {to: p, data: "ping"}}]}
+  r:
+    steps:
+      - sleep: 1
+      - read: {from: p, bytes: 4}
+""", "typed_memory.yaml")
+    frames: list[Snapshot] = []
+    run_headless(scenario, on_snapshot=frames.append)
+    array, page = frames[-1].channel("a").state, frames[-1].channel("p").state
+    assert isinstance(array, ArrayState) and isinstance(page, PageState)
+    assert (array.increments, array.lost_updates, array.gained, array.values) == (
+        50, 0, 50, [0, 50, 0, 0])
+    assert (page.bytes_written, page.bytes_read, page.values_read) == (8, 4, {"r": "ping"})
+    assert list(check_frames(frames)) == []
