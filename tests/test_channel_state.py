@@ -272,3 +272,14 @@ workers:
         50, 0, 50, [0, 50, 0, 0])
     assert (page.bytes_written, page.bytes_read, page.values_read) == (8, 4, {"r": "ping"})
     assert list(check_frames(frames)) == []
+
+
+def test_a_caller_not_yet_answered_has_no_latency_and_replays() -> None:
+    """An rpc caller with a call in flight and no answer: its mean and largest latency
+    are null in the JSON, and a recording of that frame is a frame a replay reads."""
+    from ipcviz.telemetry.recording_file import frame_problem
+
+    frame = json.loads(json.dumps(Snapshot("s", 1.0, True, channels=(
+        ChannelView.of("c", "rpc", RPC),)).to_dict()))
+    assert frame["channels"][0]["data"]["callers"]["c"]["latency_ms_mean"] is None
+    assert frame_problem(frame) is None

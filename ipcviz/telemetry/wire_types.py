@@ -140,9 +140,10 @@ _PIPE: dict[str, Any] = {
     "traced_bytes": dict[str, list[int]],
     "interrupted_reads": int, "restarted_reads": int,
 }
+#: a caller's own figures (its latency is null until one of its calls is answered)
 _CALLER = Record({"calls": int, "answered": int, "in_flight": int, "timeouts": int,
-                  "retries": int, "gave_up": int, "latency_ms_mean": NUMBER,
-                  "latency_ms_max": NUMBER})
+                  "retries": int, "gave_up": int, "latency_ms_mean": Either(NUMBER, None),
+                  "latency_ms_max": Either(NUMBER, None)})
 
 #: per channel kind, the type of each key of its `data` a replay keeps
 CHANNEL_DATA: dict[str, dict[str, Any]] = {
