@@ -34,6 +34,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ipcviz.channels.lock_state import LockState
+from ipcviz.channels.rpc_state import RpcState
+from ipcviz.channels.state import SocketState
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.signals import signal_name
 from ipcviz.telemetry.ring_events import EventCode, WorkerEvent
@@ -139,7 +141,9 @@ class Sequence:
         for channel in snap.channels:
             stream = STREAMS.get(channel.kind)
             if stream is not None:
-                streams.setdefault(channel.name, (stream, channel.data.get("server")))
+                state = channel.state
+                server = state.server if isinstance(state, (SocketState, RpcState)) else None
+                streams.setdefault(channel.name, (stream, server))
             elif isinstance(channel.state, LockState):
                 self._semaphore(channel.name, channel.state.holders or (), at)
         if streams:
