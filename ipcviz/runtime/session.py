@@ -118,11 +118,15 @@ class Session:
         watch = self._watch = EventWatch(rt) if self.early_frames else None
         while not self.over():
             now = rt.elapsed
-            wait = min(next_frame, next_observe) - now
+            answer_at = max(hold_until, last_frame + COMMAND_GAP)
+            # a command's answer goes before a tick that falls due meanwhile (the tick
+            # follows it at once), unless that tick is a whole interval late already
+            defer = watch is not None and answer_due and now < next_frame + self.frame_interval
+            wait = min(max(next_frame, answer_at) if defer else next_frame, next_observe) - now
             if watch is not None:
                 wait = min(wait, WATCH_INTERVAL)
                 if answer_due:  # the answer is due at the end of the hold
-                    wait = min(wait, max(hold_until, last_frame + COMMAND_GAP) - now)
+                    wait = min(wait, answer_at - now)
             if self.limit is not None:
                 wait = min(wait, (self.limit - self._spent()) / rt.scheduler.speed)
             if rt.poll(max(0.0, wait), extra_fds=self.input_fds) and self.on_input:
@@ -135,11 +139,13 @@ class Session:
             if now >= next_observe:
                 next_observe = now + OBSERVE_INTERVAL
                 rt.observe_channels()
-            if now >= next_frame:  # the clock's tick
+            answering = watch is not None and answer_due
+            if now >= next_frame and not (answering and now < next_frame + self.frame_interval):
                 last_frame, next_frame, early_sent = now, now + self.frame_interval, False
-                tick = True
-            elif (watch is not None and answer_due and now >= hold_until
-                  and now - last_frame >= COMMAND_GAP):  # what a key did: show it now
+                tick = True  # the clock's tick
+            elif answering and now >= max(hold_until, last_frame + COMMAND_GAP):
+                # what a key did: show it now, from the table and the channels (a tick's
+                # reading of every process's /proc would hold it back)
                 last_frame, tick = now, False
             elif (watch is not None and not early_sent and now - last_frame >= MIN_FRAME_GAP
                   and now >= hold_until and watch.happened()):  # news: show it now
