@@ -11,7 +11,8 @@ import os
 
 import numpy as np
 
-from ipcviz.channels.page import FRAME_HIDDEN, PageChannel, address_of, frame_of
+from ipcviz.channels.memory_state import PageState, WindowState
+from ipcviz.channels.page import FRAME_HIDDEN, address_of, frame_of
 from ipcviz.runtime.channel_views import page_views
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.snapshot import ChannelView
@@ -96,14 +97,14 @@ def test_a_page_breaks_its_relations_only_when_they_break() -> None:
     `replay --check` applies hold on a true frame and name what broke on a false one."""
     good = {"shared": True, "address": "0x1000", "same_frame_last": True,
             "seen_by": {"a": ["0x1000", 5, 5], "b": ["0x1000", 5, 5]}}
-    assert PageChannel.relations(good, None) == []
+    assert PageState.from_dict(good).relations(None) == []
     moved = {**good, "seen_by": {"a": ["0x1000", 5, 5], "b": ["0x2000", 5, 5]}}
-    assert [b.rule for b in PageChannel.relations(moved, None)] == [
+    assert [b.rule for b in PageState.from_dict(moved).relations(None)] == [
         "one virtual address in every process"]
     split = {**good, "same_frame_last": False}
-    assert [b.rule for b in PageChannel.relations(split, None)] == [
+    assert [b.rule for b in PageState.from_dict(split).relations(None)] == [
         "a shared page is one frame"]
-    assert PageChannel.relations({**split, "shared": False}, None) == []
+    assert PageState.from_dict({**split, "shared": False}).relations(None) == []
 
 
 def test_bad_page_input_is_one_line_with_its_place(tmp_path) -> None:
@@ -198,12 +199,9 @@ def test_a_window_past_the_end_of_the_file_is_an_error_with_its_line(tmp_path) -
 
 
 def test_a_window_breaks_its_relations_only_when_they_break() -> None:
-    from ipcviz.channels.window import WindowChannel
-
     good = {"window_pages": 256, "pages_touched": 64, "rss_pages": 64}
-    assert WindowChannel.relations(good, None) == []
-    assert [b.rule for b in WindowChannel.relations({**good, "rss_pages": 70}, None)] == [
-        "resident pages = pages touched"]
-    assert [b.rule for b in WindowChannel.relations(
-        {"window_pages": 8, "pages_touched": 9, "rss_pages": 9}, None)] == [
-        "pages touched <= pages of the window"]
+    assert WindowState.from_dict(good).relations(None) == []
+    rss = WindowState.from_dict({**good, "rss_pages": 70})
+    assert [b.rule for b in rss.relations(None)] == ["resident pages = pages touched"]
+    over = WindowState.from_dict({"window_pages": 8, "pages_touched": 9, "rss_pages": 9})
+    assert [b.rule for b in over.relations(None)] == ["pages touched <= pages of the window"]
