@@ -49,6 +49,7 @@ EXPECTED = {
                                    "with counts",
     "waiting_short.jsonl": ":1: workers[0].waiting: should be a list of 2",
     "writer_short.jsonl": ":1: channels[0].writers[0]: should be text or a list of 2",
+    "data_null.jsonl": ":1: channels[0].data: should be an object",
     "holders_number.jsonl": ":1: channels[0].data.holders[0]: should be text or a list of 2",
     "event_time_text.jsonl": ":1: events[0].t: should be a number",
     "event_run_time_text.jsonl": ":1: events[0].run_time: should be a number",

@@ -217,6 +217,8 @@ def _object_problem(value: Any, klass: type, where: str) -> str | None:
             return (f"{where}.kind: {value['kind']!r} is no channel kind this version "
                     "shows")
         data = value.setdefault("data", {})
+        if not isinstance(data, dict):  # (the state is no dataclass field to check it)
+            return f"{where}.data: should be an object"
         problem = _kept(data, fields, f"{where}.data")
         if problem is None and value["kind"] == "shared_array":
             problem = shared_array_problem(data)
