@@ -298,3 +298,16 @@ def test_every_key_a_replay_keeps_is_a_field_of_the_kinds_state() -> None:
         names = {f.name.removeprefix("recorded_") for f in dataclasses.fields(state)}
         missing = set(CHANNEL_DATA[kind]) - names - set(RACE_KEYS) - set(COST_KEYS)
         assert not missing, (kind, state.__name__, sorted(missing))
+
+
+def test_every_kind_a_race_compares_keeps_its_system_call_counts_in_a_replay() -> None:
+    """`count_syscalls` adds its keys to every channel `compare:` accepts: a replay keeps
+    them for each such kind (a page or a window too), or its cost would vanish."""
+    from ipcviz.channels.state import COST_KEYS
+    from ipcviz.scenario.kinds import COMPARED_FAMILIES
+    from ipcviz.telemetry.wire_types import CHANNEL_DATA
+
+    compared = [kind for kind, row in CHANNELS.items() if row.counters in COMPARED_FAMILIES]
+    assert {"pipe", "mqueue", "page", "window"} <= set(compared)
+    for kind in compared:
+        assert set(COST_KEYS) <= set(CHANNEL_DATA[kind]), kind

@@ -38,7 +38,7 @@ from ipcviz.scenario import op_words as w
 from ipcviz.signals import signal_name
 from ipcviz.scenario.op_words import Words
 
-__all__ = ["CHANNELS", "STEPS", "ChannelKind", "ChannelUse", "Op", "StepKind",
+__all__ = ["CHANNELS", "COMPARED_FAMILIES", "STEPS", "ChannelKind", "ChannelUse", "Op", "StepKind",
            "channel_class", "channel_class_path", "operations"]
 
 
@@ -91,6 +91,11 @@ class ChannelKind:
     io: str = "stream"
     #: a loop of one send or receive on it runs as a burst (worker/bursts.py)
     message_bursts: bool = False
+
+
+#: the counter families `compare:` can race (they move bytes or messages); such a
+#: channel may have its system calls counted too (`count_syscalls`)
+COMPARED_FAMILIES = ("bytes", "messages")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ipcviz.channels.message import HEADER_SIZE
 from ipcviz.scenario import resources
 from ipcviz.scenario import schema as s
-from ipcviz.scenario.kinds import CHANNELS, STEPS, channel_class
+from ipcviz.scenario.kinds import CHANNELS, COMPARED_FAMILIES, STEPS, channel_class
 from ipcviz.signals import PARENT_SIGNALS, SIGRTMAX, SIGRTMIN, UNCATCHABLE, signal_name
 
 from ipcviz.scenario.channel_env import check_env_names
@@ -179,7 +179,7 @@ def _check_compare(scn: s.Scenario, unsure: Unsure) -> Iterator[tuple[FieldPath,
             if not unsure.channel(name):
                 known = ", ".join(unsure.declared(scn.channels, False)) or "none defined"
                 yield (("compare", i), f"unknown channel '{name}' (channels: {known})")
-        elif CHANNELS[scn.channels[name].kind].counters not in ("bytes", "messages"):
+        elif CHANNELS[scn.channels[name].kind].counters not in COMPARED_FAMILIES:
             yield (("compare", i), f"{scn.channels[name].kind} '{name}' moves no bytes to "
                                    "compare (compare pipes, FIFOs, sockets, queues, "
                                    "mappings, files)")

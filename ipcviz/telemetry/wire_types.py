@@ -19,7 +19,7 @@ import string
 from collections.abc import Callable
 from typing import Any, Literal
 
-from ipcviz.scenario.kinds import CHANNELS
+from ipcviz.scenario.kinds import CHANNELS, COMPARED_FAMILIES
 from ipcviz.signals import parse_signal
 from ipcviz.telemetry.ring_events import EventCode, WorkerEvent
 from ipcviz.telemetry.snapshot import Holder, Snapshot, WorkerView
@@ -190,12 +190,15 @@ SYSCALL_DATA: dict[str, Any] = {
     "syscalls_counted": bool, "syscalls_unavailable": str, "messages": int,
     "copy_calls": int, "syscalls": int, "copy_calls_per_message": NUMBER,
     "syscalls_per_message": NUMBER, "cpu_us_per_message": NUMBER}
-for _kind in ("pipe", "fifo", "socket", "mqueue", "mmap", "file", "queue", "shm"):
-    CHANNEL_DATA[_kind].update(SYSCALL_DATA)
 
 # a kind that gives its data's types itself (kinds.ChannelKind.data; float: any number)
 CHANNEL_DATA.update({kind: {key: NUMBER if t is float else t for key, t in row.data.items()}
                      for kind, row in CHANNELS.items() if row.data is not None})
+
+#: the kinds `compare:` accepts (they move bytes or messages) may count system calls
+for _kind, _row in CHANNELS.items():
+    if _row.counters in COMPARED_FAMILIES and _kind in CHANNEL_DATA:
+        CHANNEL_DATA[_kind].update(SYSCALL_DATA)
 
 
 def _process(value: Any) -> bool:
