@@ -12,31 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ipcviz.channels.state import Broken, ChannelState
+from ipcviz.channels.state import Broken, ByteCounts, ChannelState
 
 __all__ = ["ArrayState", "MappedState", "MmapState", "PageState", "ShmState", "WindowState"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class MappedState(ChannelState):
+class MappedState(ByteCounts):
     """Bytes stored into and read out of memory the workers share, as they counted them."""
-
-    bytes_written: int | None = None
-    bytes_read: int | None = None
-    last_read: dict[str, list[Any]] | None = None
-    """Per worker that has read it: [its last read's first bytes as text, its length]."""
-
-    COUNTERS: ClassVar[tuple[str, ...]] = ("bytes_written", "bytes_read")
-
-    @property
-    def written(self) -> int:
-        """Bytes written (0 when not counted)."""
-        return self.bytes_written or 0
-
-    @property
-    def read(self) -> int:
-        """Bytes read (0 when not counted)."""
-        return self.bytes_read or 0
 
 
 @dataclass(frozen=True, kw_only=True)

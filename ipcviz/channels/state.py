@@ -185,23 +185,15 @@ class DictState(ChannelState):
 
 
 @dataclass(frozen=True, kw_only=True)
-class StreamState(ChannelState):
-    """Bytes through a stream: counted by the workers that write and read it, and what
-    the kernel holds of them (a buffer against its capacity) when it can say."""
+class ByteCounts(ChannelState):
+    """Bytes the workers counted as they wrote and read them (a stream, or memory they
+    share), and each reader's last read; the counters never go down."""
 
     bytes_written: int | None = None
     """None for a pipe only programs (`exec:`) use: no step counts its bytes."""
     bytes_read: int | None = None
     last_read: dict[str, list[Any]] | None = None
     """Per worker that has read it: [its last read's first bytes as text, its length]."""
-    interrupted_reads: int | None = None
-    """Reads a signal interrupted (EINTR), for a stream read with `interruptible: true`."""
-    restarted_reads: int | None = None
-    buffered: int | None = None
-    """Bytes in the kernel now (written, not yet read)."""
-    max_buffered: int | None = None
-    """The most the sampler has seen in the kernel."""
-    capacity: int | None = None
 
     COUNTERS: ClassVar[tuple[str, ...]] = ("bytes_written", "bytes_read")
 
@@ -214,6 +206,21 @@ class StreamState(ChannelState):
     def read(self) -> int:
         """Bytes read (0 when not counted)."""
         return self.bytes_read or 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamState(ByteCounts):
+    """Bytes through a stream: counted by the workers that write and read it, and what
+    the kernel holds of them (a buffer against its capacity) when it can say."""
+
+    interrupted_reads: int | None = None
+    """Reads a signal interrupted (EINTR), for a stream read with `interruptible: true`."""
+    restarted_reads: int | None = None
+    buffered: int | None = None
+    """Bytes in the kernel now (written, not yet read)."""
+    max_buffered: int | None = None
+    """The most the sampler has seen in the kernel."""
+    capacity: int | None = None
 
     def relations(self, before: ChannelState | None) -> list[Broken]:
         """Every byte written is read or still in the kernel (written - read = in the
