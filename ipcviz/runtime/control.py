@@ -51,40 +51,25 @@ def receive(args: list[str]) -> tuple[OpenedScenario, float | None, bool]:
             pass
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    parent = int(os.environ.get("IPCVIZ_PARENT_PID", "0"))
-    if not die_with_parent(signal.SIGTERM) or (parent and os.getppid() != parent):
-        return 1
-    out = sys.stdout.fileno()
+class Commands:
+    """The UI's command lines on the runtime's stdin (non-blocking), run as they come."""
 
-    def send(message: Message) -> None:
-        line = message_line(message)
-        write_fully(out, line)  # not sys.stdout: it cuts lines under signals
+    def __init__(self, runtime: Runtime, fd: int) -> None:
+        self.runtime = runtime
+        self.fd = fd
+        self.buffer = b""
+        os.set_blocking(fd, False)
 
-    try:
-        opened, speed, allow_exec = receive(args)
-        scenario = load_opened(opened)
-    except ScenarioError as exc:
-        send(Refused(exc.lines))
-        return 2
-    held = "--held" in args and scenario.model.start == "held"
-    runtime = Runtime(scenario, speed=speed, allow_exec=allow_exec, held=held)
-    stdin = sys.stdin.fileno()
-    os.set_blocking(stdin, False)
-    buffer = b""
-
-    def read_commands() -> bool:
+    def read(self) -> bool:
         """Run every whole command line waiting on stdin; False once the UI has gone."""
-        nonlocal buffer
         try:
-            chunk = os.read(stdin, 65536)
+            chunk = os.read(self.fd, 65536)
         except BlockingIOError:
             chunk = b""
         open_ = chunk != b""
-        buffer += chunk
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
+        self.buffer += chunk
+        while b"\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\n", 1)
             try:
                 command = decode(json.loads(line))
             except ValueError as exc:  # ProtocolError, or not JSON: said, then ignored
@@ -93,9 +78,32 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(command, Quit):
                 open_ = False
             else:
-                runtime.execute(command)
+                self.runtime.execute(command)
         return open_
 
+
+def send(message: Message) -> None:
+    """One message to the UI, as one whole line on stdout."""
+    # not through sys.stdout: its buffered writes cut lines under signals
+    write_fully(sys.stdout.fileno(), message_line(message))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The runtime process: load the scenario passed, start it, stream frames until the
+    UI quits or goes, end everything, and say goodbye with what was left behind."""
+    args = sys.argv[1:] if argv is None else argv
+    parent = int(os.environ.get("IPCVIZ_PARENT_PID", "0"))
+    if not die_with_parent(signal.SIGTERM) or (parent and os.getppid() != parent):
+        return 1
+    try:
+        opened, speed, allow_exec = receive(args)
+        scenario = load_opened(opened)
+    except ScenarioError as exc:
+        send(Refused(exc.lines))
+        return 2
+    held = "--held" in args and scenario.model.start == "held"
+    runtime = Runtime(scenario, speed=speed, allow_exec=allow_exec, held=held)
+    commands = Commands(runtime, sys.stdin.fileno())
     try:
         try:
             runtime.start()
@@ -103,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             send(Refused([f"{opened.name}: {exc}"]))
             return 2
         session = Session(runtime, lambda snap: send(Frame(snap.to_dict())),
-                          early_frames=True, input_fd=stdin, on_input=read_commands)
+                          early_frames=True, input_fd=commands.fd, on_input=commands.read)
         session.run()
         session.sampler.close()
     except BrokenPipeError:
