@@ -83,56 +83,10 @@ class PipesPanel(Panel):
             if room is not None and rows and len(rows) >= room - 1:
                 left_out = [ch.name for ch in channels[index:]]  # no line left for it
                 break
-            note = Text()
             stream = stream_of(c)
-            extra: list[Text] = []
-            if isinstance(stream, SocketState):
-                gauge = socket_gauge(stream)
-                extra = socket_notes(c, snap, stream)
-            elif isinstance(stream, FileState):
-                gauge = file_gauge(stream)
-                extra.append(file_note(c.name, stream))
-            elif (isinstance(stream, PipeState) and stream.closed) or (
-                    all_ended(snap, c.readers) and all_ended(snap, c.writers)):
-                gauge = Text("pipe gone", style="dim")
-                extra = [gone_note(c.name, stream)]
-            else:
-                buffered = stream.buffered or 0
-                capacity = stream.capacity or 1
-                fraction = buffered / capacity
-                style = "red" if fraction >= 0.85 else "yellow" if fraction > 0.5 else "green"
-                gauge = Text(bar(fraction, width), style=style)
-                gauge.append(f" {format_bytes(buffered)} / {format_bytes(capacity)}")
-                if buffered and all_ended(snap, c.readers):
-                    extra.append(orphan_note(c.name, buffered))
-                if ("write", c.name) in blocked:
-                    note = Text("blocked", style="bold red")
-                    # (at 0 B no page is in use: the reading met a reader draining it)
-                    if 0 < buffered < capacity:
-                        extra.append(page_note(c.name, buffered, capacity))
-            if isinstance(stream, PipeState) and stream.named:
-                extra.append(fifo_note(c.name, stream))
-            elif isinstance(stream, PipeState):  # a write end held by one that never writes
-                extra[:0] = program_notes(c.name, stream)  # (before the rest: rooms are cut)
-                extra += ends_notes(c, stream, snap)
-            if isinstance(stream, PipeState):
-                extra += epipe_notes(c, snap)
-            if stream.interrupted_reads is not None:  # read(2) as C makes it (worker/eintr.py)
-                extra.append(eintr_note(c.name, stream))
-            # messages, not bulk: what a reader got in its last read (a socket: per client)
-            if not isinstance(stream, SocketState) and any(
-                    length <= MESSAGE_BYTES for _, length in (stream.last_read or {}).values()):
-                extra.append(read_note(c.name, stream, snap))
-            moved = Text(format_bytes(stream.written) + " / " + format_bytes(stream.read))
-            if isinstance(stream, PipeState) and stream.uncounted:  # no step counted bytes
-                moved = Text("? (programs)", style="dim")
-            peak = stream.max_buffered  # the fullest the sampler has seen it
-            cells: list[Text | str] = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge,
-                     format_bytes(int(peak)) if peak is not None else "-", note]
-            if not narrow:
-                cells[1:1] = [ends_line(c, stream)]
-                history = list(self._moved.get(c.name, ()))
-                cells[-1:-1] = [Text(sparkline(history), style="cyan")]
+            gauge, note, extra = channel_state_lines(c, stream, snap, blocked, width)
+            cells = channel_cells(c, stream, gauge, note,
+                                  None if narrow else list(self._moved.get(c.name, ())))
             if room is not None:
                 # the pipes after this one need a line to be named in; this one's notes
                 # are cut where the panel ends (as the panel's edge always cut them)
@@ -369,3 +323,66 @@ def file_note(name: str, file: FileState) -> Text:
     else:
         line.append("no lock: a reader can find a record half written (a torn read)")
     return line
+
+
+def channel_state_lines(c: ChannelView, stream: StreamState, snap: Snapshot,
+                        blocked: set[Any], width: int) -> tuple[Text, Text, list[Text]]:
+    """One stream's gauge (its kernel buffer against the capacity, its connections, its
+    records, or that it is gone), the writer's note ("blocked") and the lines of words
+    under it, most telling first (the panel cuts them where it ends)."""
+    note = Text()
+    extra: list[Text] = []
+    if isinstance(stream, SocketState):
+        gauge = socket_gauge(stream)
+        extra = socket_notes(c, snap, stream)
+    elif isinstance(stream, FileState):
+        gauge = file_gauge(stream)
+        extra.append(file_note(c.name, stream))
+    elif (isinstance(stream, PipeState) and stream.closed) or (
+            all_ended(snap, c.readers) and all_ended(snap, c.writers)):
+        gauge = Text("pipe gone", style="dim")
+        extra = [gone_note(c.name, stream)]
+    else:
+        buffered = stream.buffered or 0
+        capacity = stream.capacity or 1
+        fraction = buffered / capacity
+        style = "red" if fraction >= 0.85 else "yellow" if fraction > 0.5 else "green"
+        gauge = Text(bar(fraction, width), style=style)
+        gauge.append(f" {format_bytes(buffered)} / {format_bytes(capacity)}")
+        if buffered and all_ended(snap, c.readers):
+            extra.append(orphan_note(c.name, buffered))
+        if ("write", c.name) in blocked:
+            note = Text("blocked", style="bold red")
+            # (at 0 B no page is in use: the reading met a reader draining it)
+            if 0 < buffered < capacity:
+                extra.append(page_note(c.name, buffered, capacity))
+    if isinstance(stream, PipeState) and stream.named:
+        extra.append(fifo_note(c.name, stream))
+    elif isinstance(stream, PipeState):  # a write end held by one that never writes
+        extra[:0] = program_notes(c.name, stream)  # (before the rest: rooms are cut)
+        extra += ends_notes(c, stream, snap)
+    if isinstance(stream, PipeState):
+        extra += epipe_notes(c, snap)
+    if stream.interrupted_reads is not None:  # read(2) as C makes it (worker/eintr.py)
+        extra.append(eintr_note(c.name, stream))
+    # messages, not bulk: what a reader got in its last read (a socket: per client)
+    if not isinstance(stream, SocketState) and any(
+            length <= MESSAGE_BYTES for _, length in (stream.last_read or {}).values()):
+        extra.append(read_note(c.name, stream, snap))
+    return gauge, note, extra
+
+
+def channel_cells(c: ChannelView, stream: StreamState, gauge: Text, note: Text,
+                  history: list[int] | None) -> list[Text | str]:
+    """One stream's row: name, bytes moved, gauge, the fullest seen, the writer's note;
+    with `history` (a wide panel) also who writes to whom and the throughput's line."""
+    moved = Text(format_bytes(stream.written) + " / " + format_bytes(stream.read))
+    if isinstance(stream, PipeState) and stream.uncounted:  # no step counted bytes
+        moved = Text("? (programs)", style="dim")
+    peak = stream.max_buffered  # the fullest the sampler has seen it
+    cells: list[Text | str] = [Text(f"{c.name} ({c.kind})", style="bold"), moved, gauge,
+                               format_bytes(int(peak)) if peak is not None else "-", note]
+    if history is not None:
+        cells[1:1] = [ends_line(c, stream)]
+        cells[-1:-1] = [Text(sparkline(history), style="cyan")]
+    return cells
