@@ -22,11 +22,13 @@ def _text(cell: Cell) -> Text:
 
 def grid_lines(headers: Sequence[str], rows: Sequence[Sequence[Cell]], width: int,
                right: Sequence[int] = (), header_style: str = "bold",
-               full_rows: Sequence[int] = ()) -> list[Text]:
+               full_rows: Sequence[int] = (), keep: Sequence[int] = ()) -> list[Text]:
     """One line for the header and one per row: each cell padded to its column's width
     (right-aligned for the column indexes in `right`), one space at each edge and two
     between columns. Too wide for `width`: the widest columns lose characters (with an
-    ellipsis) until it fits. A row listed in `full_rows` is one cell across the line."""
+    ellipsis) until it fits, those listed in `keep` (a number and what it is out of)
+    only once the others are down to three. A row listed in `full_rows` is one cell
+    across the line."""
     cells = [[_text(c) for c in row] for row in rows]
     ncols = len(headers)
     widths = [len(h) for h in headers]
@@ -36,8 +38,11 @@ def grid_lines(headers: Sequence[str], rows: Sequence[Sequence[Cell]], width: in
         for i, cell in enumerate(row[:ncols]):
             widths[i] = max(widths[i], cell.cell_len)
     room = max(ncols, width - 2 - 2 * (ncols - 1))
+    cuttable = [i for i in range(ncols) if i not in keep] or list(range(ncols))
     while sum(widths) > room and max(widths) > 3:
-        widest = widths.index(max(widths))
+        if max(widths[i] for i in cuttable) <= 3:
+            cuttable = list(range(ncols))
+        widest = max(cuttable, key=lambda i: widths[i])
         widths[widest] -= 1
     lines = [cells_line([Text(h, style=header_style) for h in headers], widths, right)]
     for r, row in enumerate(cells):

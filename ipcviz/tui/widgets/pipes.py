@@ -102,7 +102,9 @@ class PipesPanel(Panel):
         if left_out:
             notes.append(len(rows))
             rows.append([Text(f"… {len(left_out)} more: {', '.join(left_out)}", style="dim")])
-        self.show(grid_lines(columns, rows, self.text_width, full_rows=notes))
+        # the bytes in the kernel against the capacity are the lesson: names are cut first
+        keep = [columns.index("written / read"), columns.index("in the kernel")]
+        self.show(grid_lines(columns, rows, self.text_width, full_rows=notes, keep=keep))
         if left_out or room is not None and len(rows) >= room - 1:
             self.call_after_refresh(self.check_room)  # the layout may give other room
 

@@ -127,6 +127,8 @@ class SpeedPanel(Panel):
         lines = grid_lines(columns, rows, self.text_width,
                            right=range(4, 7) if not narrow else range(3, 5))
         state = "final ranking" if not snap.running else "all at once"
-        lines.append(Text(f" {state}, sharing this machine's CPUs: measured, not simulated",
+        # the panels beside this one count bytes in KiB/MiB/GiB: say which MB this is
+        shared = "" if narrow else ", sharing this machine's CPUs"
+        lines.append(Text(f" {state}{shared}: measured, not simulated (1 MB = 1,000,000 bytes)",
                           style="dim"))
         self.show(lines)
