@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple, Protocol
 
-from ipcviz.channels.state import Broken, ChannelState
+from ipcviz.channels.state import Broken
 from ipcviz.host.registry import Registry
 
 __all__ = ["Broken", "Channel", "never_down"]
@@ -136,10 +136,6 @@ class Channel:
     def derived(cls, data: dict) -> None:
         """Add to the frame data what follows from the rest of it (after `counted` and
         `observe`)."""
-
-    #: the typed state its frame data crosses to the UI as (channels/state.py); None:
-    #: its family's (state.FAMILY_STATES)
-    STATE: ClassVar[type[ChannelState] | None] = None
 
     #: the counters of its frame data that only ever grow (summed over the workers)
     COUNTERS: ClassVar[tuple[str, ...]] = ()

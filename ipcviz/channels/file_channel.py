@@ -27,7 +27,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ipcviz.channels.base import Channel, Room, Traffic, pages
-from ipcviz.channels.state import FileState
 
 MAGIC = 0x49504346  # "IPCF"
 HEADER = struct.Struct("<III")  # magic, payload length, crc32(payload)
@@ -129,7 +128,6 @@ def _write_all(fd: int, data: bytes) -> None:
 
 class FileChannel(Channel):
     kind = "file"
-    STATE = FileState
 
     @classmethod
     def room(cls, spec: Any, traffic: Traffic) -> Room:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Annotated, Any, ClassVar, NamedTuple
 
 from ipcviz.channels.state import Broken, ChannelState
+from ipcviz.channels.wire import Checked, Wire
 
 __all__ = ["Holder", "LockState"]
 
@@ -33,26 +34,27 @@ class LockState(ChannelState):
     """A semaphore: the kernel's value against its initial value, who holds it (the
     workers' own acquired - released counts) and who waits for it (their states)."""
 
-    value: int | None = None
+    value: Annotated[int | None, Checked()] = None
     """The kernel's value; None once the semaphore is gone."""
     initial: int | None = None
     """Its initial value: 1 for a mutex (one holder at most)."""
-    max_held: int | None = None
+    max_held: Annotated[int | None, Checked()] = None
     """The most places taken at once."""
-    held: int | None = None
+    held: Annotated[int | None, Checked()] = None
     """Acquired - released, summed over the workers."""
     holders: list[Holder] | None = None
-    waiters: list[str] | None = None
-    handoff: bool | None = None
+    waiters: Annotated[list[str] | None, Checked()] = None
+    handoff: Annotated[bool | None, Checked()] = None
     """Released by workers that did not take it: a turn passed between processes (a
     producer/consumer handshake), so nobody holds it."""
-    busy: bool | None = None
+    busy: Annotated[bool | None, Checked()] = None
     """Taken and given back faster than it can be read: the holders shown may be a burst
     behind the value."""
 
-    recorded_holder: tuple[str | None] | None = None
+    recorded_holder: Annotated[tuple[str | None] | None, Wire(str | None), Checked()] = None
     """Recordings made before `holders` was a list also have `holder` (the first holder's
-    name or null): kept, so that they are written back as they were."""
+    name or null): kept, so that they are written back as they were. (The summary says
+    `holder` of every semaphore, from `holders`: a check may name it.)"""
 
     KEPT_WITH: ClassVar[dict[str, str]] = {"value": "initial"}
 

@@ -10,9 +10,10 @@ place is its key's place in the JSON (the order the runtime writes them in).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from ipcviz.channels.state import Broken, ByteCounts, ChannelState
+from ipcviz.channels.wire import GRID, HEX, NUMBER, NUMBERS, SHAPE, Checked, DictOf, Either, Wire
 
 __all__ = ["ArrayState", "MappedState", "MmapState", "PageState", "ShmState", "WindowState"]
 
@@ -27,15 +28,15 @@ class MmapState(MappedState):
     """A file mapped MAP_SHARED by every worker: its first bytes (what a `read` reads) and
     the bytes around the busiest writer's next offset, as hexadecimal text."""
 
-    path: str | None = None
-    size: int | None = None
+    path: Annotated[str | None, Checked()] = None
+    size: Annotated[int | None, Checked()] = None
     write_offset: int | None = None
     """Where the busiest writer writes next (None in recordings made before it)."""
-    preview: str | None = None
+    preview: Annotated[str | None, Wire(HEX)] = None
     """The file's first bytes, in hexadecimal."""
     window_at: int | None = None
     """Where `window` starts: set only once the writer is past the first rows."""
-    window: str | None = None
+    window: Annotated[str | None, Wire(HEX)] = None
 
     def shown_bytes(self) -> tuple[int, str]:
         """(offset, hex bytes) of what the panel draws: the writer's window, else the start."""
@@ -48,17 +49,17 @@ class ShmState(MappedState):
     """A POSIX shm object: its name in /dev/shm, its size and first bytes as the kernel
     has them now, and which processes have it open or mapped."""
 
-    path: str | None = None
-    declared_size: int | None = None
+    path: Annotated[str | None, Checked()] = None
+    declared_size: Annotated[int | None, Checked()] = None
     """The size it was made with."""
-    in_dev_shm: bool | None = None
+    in_dev_shm: Annotated[bool | None, Checked()] = None
     """False once unlinked: the name is gone (its size and contents are then 0 and "")."""
-    size: int | None = None
-    contents: str | None = None
+    size: Annotated[int | None, Checked()] = None
+    contents: Annotated[str | None, Checked()] = None
     """Its first bytes as text, up to the first NUL."""
     held_by: list[str] | None = None
     """The run's processes that have it open or mapped now (from /proc)."""
-    unlinked_by_runtime: bool | None = None
+    unlinked_by_runtime: Annotated[bool | None, Checked()] = None
     """The last frame: still there at the end, and the runtime's cleanup removed it."""
 
     def relations(self, before: ChannelState | None) -> list[Broken]:
@@ -80,20 +81,21 @@ class PageState(MappedState):
     """One page mapped before fork: per process that touched it, its virtual address and
     the physical frames behind it at its first and latest access."""
 
-    shared: bool | None = None
+    shared: Annotated[bool | None, Checked()] = None
     """MAP_SHARED (one frame for all) rather than MAP_PRIVATE (copy-on-write)."""
-    size: int | None = None
+    size: Annotated[int | None, Checked()] = None
     address: str | None = None
     """Where the runtime mapped it ("0x..."): every process holds it there."""
-    seen_by: dict[str, list[Any]] | None = None
+    seen_by: Annotated[dict[str, list[Any]] | None,
+                       Wire(dict[str, tuple[str, int | None, int | None]])] = None
     """Per worker: [its address, the frame at its first access, at its latest] (frames
     null when the kernel hides them)."""
-    frames_hidden: bool | None = None
-    same_address: bool | None = None
+    frames_hidden: Annotated[bool | None, Checked()] = None
+    same_address: Annotated[bool | None, Checked()] = None
     """All of them used one address (null while fewer than two touched it)."""
-    same_frame_first: bool | None = None
-    same_frame_last: bool | None = None
-    values_read: dict[str, str] | None = None
+    same_frame_first: Annotated[bool | None, Checked()] = None
+    same_frame_last: Annotated[bool | None, Checked()] = None
+    values_read: Annotated[dict[str, str] | None, Checked()] = None
     """Per worker, the text of its last read."""
 
     KEPT_WITH: ClassVar[dict[str, str]] = {"same_address": "seen_by",
@@ -121,18 +123,20 @@ class WindowState(MappedState):
     """A window of a sparse file: the file's size beside the blocks it holds, the window
     mapped, and its readers' pages touched, resident pages and page faults."""
 
-    path: str | None = None
-    file_size: int | None = None
-    offset: int | None = None
-    length: int | None = None
-    window_pages: int | None = None
-    file_blocks_bytes: int | None = None
+    bytes_written: int | None = None
+    """A window is only read: no bytes are written to it, and no check names them."""
+    path: Annotated[str | None, Checked()] = None
+    file_size: Annotated[int | None, Checked()] = None
+    offset: Annotated[int | None, Checked()] = None
+    length: Annotated[int | None, Checked()] = None
+    window_pages: Annotated[int | None, Checked()] = None
+    file_blocks_bytes: Annotated[int | None, Checked()] = None
     """The bytes of blocks the file holds (null when it could not be read)."""
-    pages_touched: int | None = None
-    rss_pages: int | None = None
+    pages_touched: Annotated[int | None, Checked()] = None
+    rss_pages: Annotated[int | None, Checked()] = None
     """Resident pages of the readers' mappings (null when a mapping was not found)."""
-    faults: int | None = None
-    major_faults: int | None = None
+    faults: Annotated[int | None, Checked()] = None
+    major_faults: Annotated[int | None, Checked()] = None
 
     COUNTERS: ClassVar[tuple[str, ...]] = ("bytes_read", "pages_touched", "faults")
     KEPT_WITH: ClassVar[dict[str, str]] = {"file_blocks_bytes": "path",
@@ -158,24 +162,25 @@ class ArrayState(ChannelState):
     big to travel), who wrote each element last, and the increments made against what
     the array gained."""
 
-    dtype: str | None = None
-    shape: list[int] | None = None
+    dtype: Annotated[str | None, Checked()] = None
+    shape: Annotated[list[int] | None, Wire(SHAPE), Checked()] = None
     shm_path: str | None = None
-    sum: int | float | None = None
-    initial_sum: int | float | None = None
-    values: list[Any] | dict[str, Any] | None = None
+    sum: Annotated[int | float | None, Wire(NUMBER), Checked()] = None
+    initial_sum: Annotated[int | float | None, Wire(NUMBER), Checked()] = None
+    values: Annotated[list[Any] | dict[str, Any] | None, Wire(Either(NUMBERS, DictOf(NUMBER))),
+                      Checked()] = None
     """Every element (nested lists), or {"min", "max", "sum"} for an array too big."""
-    last_writer: list[Any] | None = None
+    last_writer: Annotated[list[Any] | None, Wire(NUMBERS)] = None
     """Per element, the row of the worker that wrote it last (-1: nobody yet)."""
-    heat: list[list[float]] | None = None
+    heat: Annotated[list[list[float]] | None, Wire(GRID)] = None
     """An array too big: the block means of a heat map."""
     elements: list[list[Any]] | None = None
     """An array too big: the elements `expect` checks, as [index, value]."""
-    increments: int | None = None
-    lost_updates: int | None = None
+    increments: Annotated[int | None, Checked()] = None
+    lost_updates: Annotated[int | None, Checked()] = None
     """Increments the array did not gain; null where the sum cannot tell (the note says
     why)."""
-    lost_updates_note: str | None = None
+    lost_updates_note: Literal["wraparound", "rounding", "set_used"] | None = None
 
     COUNTERS: ClassVar[tuple[str, ...]] = ("increments",)
     KEPT_WITH: ClassVar[dict[str, str]] = {"lost_updates": "increments"}

@@ -9,7 +9,6 @@ import os
 from typing import Any
 
 from ipcviz.channels.base import Channel, Room, Traffic, pages
-from ipcviz.channels.memory_state import MmapState
 
 PREVIEW_BYTES = 256
 #: bytes of the view that follows the writer
@@ -56,7 +55,6 @@ class MmapEndpoint:
 
 class MmapChannel(Channel):
     kind = "mmap"
-    STATE = MmapState
 
     @classmethod
     def room(cls, spec: Any, traffic: Traffic) -> Room:

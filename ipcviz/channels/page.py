@@ -19,7 +19,6 @@ from __future__ import annotations
 import ctypes
 import mmap
 from ipcviz.channels.base import Channel
-from ipcviz.channels.memory_state import PageState
 
 PAGE_BYTES = mmap.PAGESIZE
 #: what a frame cell holds besides a frame number (a real frame number is > 0)
@@ -83,7 +82,6 @@ class PageEndpoint:
 
 class PageChannel(Channel):
     kind = "page"
-    STATE = PageState
 
     def create(self) -> None:
         """Map the page now, in the runtime, before any worker is forked: each worker

@@ -15,7 +15,6 @@ import select
 import termios
 
 from ipcviz.channels.base import Channel
-from ipcviz.channels.state import PipeState
 
 #: a role "kept read" or "kept write": the worker holds that end of a pipe from its fork
 #: on, though no step of it uses the end (`keeps:`, scenario/keeps.py); the runtime does
@@ -100,8 +99,6 @@ class PipeChannel(Channel):
     """An anonymous pipe created by the runtime before it forks the workers."""
 
     kind = "pipe"
-    #: written - read = in the kernel, within its capacity (StreamState.relations)
-    STATE = PipeState
 
     def create(self) -> None:
         read_fd, write_fd = os.pipe()

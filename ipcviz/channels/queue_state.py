@@ -4,9 +4,10 @@ relations every frame keeps: what was sent is received or still queued."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from ipcviz.channels.state import Broken, ChannelState
+from ipcviz.channels.wire import Checked
 
 __all__ = ["QueueState"]
 
@@ -16,19 +17,19 @@ class QueueState(ChannelState):
     """A message queue (mqueue, queue, sysv_queue): messages and bytes counted through it
     by the workers, and the kernel's depth against its capacity."""
 
-    messages_sent: int | None = None
-    messages_received: int | None = None
-    bytes_sent: int | None = None
-    bytes_received: int | None = None
+    messages_sent: Annotated[int | None, Checked()] = None
+    messages_received: Annotated[int | None, Checked()] = None
+    bytes_sent: Annotated[int | None, Checked()] = None
+    bytes_received: Annotated[int | None, Checked()] = None
     refused: int | None = None
     """Non-blocking sends the queue turned away because it was full (EAGAIN)."""
-    empty_receives: int | None = None
+    empty_receives: Annotated[int | None, Checked()] = None
     """Non-blocking receives that found it empty."""
-    depth: int | None = None
+    depth: Annotated[int | None, Checked()] = None
     """Messages in it now."""
-    capacity: int | str | None = None
+    capacity: Annotated[int | Literal["unbounded"] | None, Checked("mqueue", "queue")] = None
     """Messages it holds at most (0: a rendezvous; "unbounded")."""
-    max_depth: int | None = None
+    max_depth: Annotated[int | None, Checked()] = None
     message_size: int | None = None
     """A POSIX queue's largest message."""
     spool_bytes: int | None = None
@@ -41,11 +42,11 @@ class QueueState(ChannelState):
     key: str | None = None
     """A System V queue's key ("0x...", as `ipcs -q` shows it)."""
     msqid: int | None = None
-    queued_by_type: dict[str, int] | None = None
+    queued_by_type: Annotated[dict[str, int] | None, Checked("sysv_queue")] = None
     """A queue whose messages have types: per type, the messages in it (None when the
     kernel cannot show a queued message's type)."""
-    received_by_type: dict[str, int] | None = None
-    sent_by_type: dict[str, int] | None = None
+    received_by_type: Annotated[dict[str, int] | None, Checked("sysv_queue")] = None
+    sent_by_type: Annotated[dict[str, int] | None, Checked("sysv_queue")] = None
 
     COUNTERS: ClassVar[tuple[str, ...]] = ("messages_sent", "messages_received",
                                            "bytes_sent", "bytes_received", "refused",

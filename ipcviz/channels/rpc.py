@@ -221,7 +221,6 @@ class RpcServer:
 
 class RpcChannel(SocketChannel):
     kind = "rpc"
-    STATE = None  # its family's (RpcState), not the socket's it is built on
 
     @property
     def datagrams(self) -> bool:

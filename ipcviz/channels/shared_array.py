@@ -15,7 +15,6 @@ import numpy as np
 import posix_ipc
 
 from ipcviz.channels.base import Channel, Room, Traffic, pages
-from ipcviz.channels.memory_state import ArrayState
 from ipcviz.channels.mmap_file import allocate
 
 MAX_VALUES_IN_SNAPSHOT = 4096
@@ -91,7 +90,6 @@ class ArrayEndpoint:
 
 class SharedArrayChannel(Channel):
     kind = "shared_array"
-    STATE = ArrayState
 
     @classmethod
     def room(cls, spec: Any, traffic: Traffic) -> Room:

@@ -102,7 +102,6 @@ class ShmObjectChannel(Channel):
     """The runtime's side: create the object, then only look at it by its name."""
 
     kind = "shm"
-    STATE = ShmState
 
     def create(self) -> None:
         def make(name: str) -> None:

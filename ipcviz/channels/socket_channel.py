@@ -9,10 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from typing import Any, ClassVar
+from typing import Any
 
 from ipcviz.channels.base import Channel
-from ipcviz.channels.state import ChannelState, SocketState
 from ipcviz.channels.peers import PeerCheck
 from ipcviz.channels.socket_endpoints import (
     ClientEndpoint,
@@ -30,7 +29,6 @@ PORTS_FILE = "ports"
 
 class SocketChannel(Channel):
     kind = "socket"
-    STATE: ClassVar[type[ChannelState] | None] = SocketState
 
     @property
     def datagrams(self) -> bool:

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, NamedTuple, TypeVar
+from typing import Annotated, Any, ClassVar, NamedTuple, TypeVar
+
+from ipcviz.channels.wire import Checked, Wire
 
 __all__ = ["Broken", "ChannelState", "Cost", "DictState", "FileState", "PipeState", "Race",
            "SocketState", "StreamState"]
@@ -189,10 +191,10 @@ class ByteCounts(ChannelState):
     """Bytes the workers counted as they wrote and read them (a stream, or memory they
     share), and each reader's last read; the counters never go down."""
 
-    bytes_written: int | None = None
+    bytes_written: Annotated[int | None, Checked()] = None
     """None for a pipe only programs (`exec:`) use: no step counts its bytes."""
-    bytes_read: int | None = None
-    last_read: dict[str, list[Any]] | None = None
+    bytes_read: Annotated[int | None, Checked()] = None
+    last_read: Annotated[dict[str, list[Any]] | None, Wire(dict[str, tuple[str, int]])] = None
     """Per worker that has read it: [its last read's first bytes as text, its length]."""
 
     COUNTERS: ClassVar[tuple[str, ...]] = ("bytes_written", "bytes_read")
@@ -216,11 +218,12 @@ class StreamState(ByteCounts):
     interrupted_reads: int | None = None
     """Reads a signal interrupted (EINTR), for a stream read with `interruptible: true`."""
     restarted_reads: int | None = None
-    buffered: int | None = None
-    """Bytes in the kernel now (written, not yet read)."""
-    max_buffered: int | None = None
+    buffered: Annotated[int | None, Checked("pipe", "fifo")] = None
+    """Bytes in the kernel now (written, not yet read); checked where the kernel always
+    says (a pipe's or FIFO's buffer)."""
+    max_buffered: Annotated[int | None, Checked("pipe", "fifo")] = None
     """The most the sampler has seen in the kernel."""
-    capacity: int | None = None
+    capacity: Annotated[int | None, Checked("pipe", "fifo")] = None
 
     def relations(self, before: ChannelState | None) -> list[Broken]:
         """Every byte written is read or still in the kernel (written - read = in the
@@ -246,15 +249,16 @@ class PipeState(StreamState):
     closed: bool | None = None
     """Every end is closed: the kernel freed the pipe (`buffered` is the last reading)."""
     unread_at_close: int | None = None
-    path: str | None = None
+    path: Annotated[str | None, Checked("fifo")] = None
     """A FIFO's path."""
     open_by: dict[str, list[str]] | None = None
     """A FIFO: the workers holding it open, for "read" and for "write"."""
     write_ends: list[str] | None = None
     """A pipe: each holder of a write end ("reader fd 4")."""
     read_ends: list[str] | None = None
-    write_ends_open: int | None = None
-    read_ends_open: int | None = None
+    write_ends_open: Annotated[int | None, Checked("pipe")] = None
+    """A pipe: its ends still open, counted in every process of the run (/proc)."""
+    read_ends_open: Annotated[int | None, Checked("pipe")] = None
     ends_hidden: list[str] | None = None
     """The processes whose descriptors the kernel hides (the ends are not counted)."""
     uncounted: bool | None = None
@@ -273,9 +277,9 @@ class SocketState(StreamState):
     """A socket: its calls (a stream keeps no message boundaries, datagrams do), its
     address, and the kernel's connections, drops and accept queue."""
 
-    writes: int | None = None
-    reads: int | None = None
-    peers_refused: int | None = None
+    writes: Annotated[int | None, Checked()] = None
+    reads: Annotated[int | None, Checked()] = None
+    peers_refused: Annotated[int | None, Checked()] = None
     """Connections from outside the run, refused."""
     address: str | None = None
     family: str | None = None
@@ -301,10 +305,10 @@ class FileState(StreamState):
     """A plain file appended to in records: records written and read whole, reads that
     found a record half written, and whether a lock guards them."""
 
-    records_written: int | None = None
-    records_read: int | None = None
-    torn_reads: int | None = None
-    path: str | None = None
+    records_written: Annotated[int | None, Checked()] = None
+    records_read: Annotated[int | None, Checked()] = None
+    torn_reads: Annotated[int | None, Checked()] = None
+    path: Annotated[str | None, Checked()] = None
     lock: bool | None = None
     file_bytes: int | None = None
 

@@ -19,7 +19,6 @@ import resource
 from typing import Any
 
 from ipcviz.channels.base import Channel, Room, Traffic, pages
-from ipcviz.channels.memory_state import WindowState
 
 PAGE_BYTES = mmap.PAGESIZE
 
@@ -102,7 +101,6 @@ def _address(path: str, offset: int) -> int:
 
 class WindowChannel(Channel):
     kind = "window"
-    STATE = WindowState
 
     @classmethod
     def room(cls, spec: Any, traffic: Traffic) -> Room:

@@ -18,11 +18,11 @@ from ipcviz.runtime.proc_reader import ProcReader
 from ipcviz.runtime.rpc_views import rpc_data
 from ipcviz.channels.shm_object import holds as shm_holds
 from ipcviz.channels.state import Race
-from ipcviz.scenario.kinds import CHANNELS, READING_ROLES, WRITING_ROLES
+from ipcviz.scenario.kinds import CHANNELS, READING_ROLES, WRITING_ROLES, state_class
 from ipcviz.scenario.plan import channel_roles
 from ipcviz.scenario.schema import all_steps
 from ipcviz.telemetry import table as T
-from ipcviz.telemetry.snapshot import ChannelView, End, WorkerView, state_class
+from ipcviz.telemetry.snapshot import ChannelView, End, WorkerView
 
 if TYPE_CHECKING:
     from ipcviz.channels.base import Channel

@@ -16,7 +16,7 @@ import re
 
 from ipcviz.scenario import schema as s
 from ipcviz.scenario.kinds import CHANNELS
-from ipcviz.scenario.refs import CHANNEL_KEYS, WORKER_KEYS
+from ipcviz.scenario.refs import CHANNEL_KIND_KEYS, WORKER_KEYS
 from ipcviz.signals import parse_signal, signal_name
 
 #: a worker's counts per channel, and the counter families (kinds.ChannelKind.counters)
@@ -32,44 +32,13 @@ PER_WORKER = frozenset({"values_read"})
 PROGRAM_KEYS = frozenset({"pid", "state", "blocked_on", "exit", "restarts", "zombies",
                           "signals_sent_to"})
 
-_BYTES = frozenset({"bytes_written", "bytes_read"})
-_QUEUE = frozenset({"messages_sent", "messages_received", "bytes_sent", "bytes_received",
-                    "depth", "max_depth", "capacity", "empty_receives"})
-_PIPE = _BYTES | {"buffered", "max_buffered", "capacity"}
 #: a pipe's or FIFO's reads that a signal interrupted or restarted: counted only where a
 #: worker reads it with `interruptible: true` (worker/eintr.py)
 _EINTR = frozenset({"interrupted_reads", "restarted_reads"})
-#: an anonymous pipe's ends still open, counted in every process of the run (/proc)
-_PIPE_ENDS = frozenset({"write_ends_open", "read_ends_open"})
-#: the keys an `expect:` may check in a channel's entry, by kind (the entry has more:
-#: docs/scenario-format.md, Channel entries); a socket's by `channel_keys`
-CHANNEL_KIND_KEYS: dict[str, frozenset[str]] = {
-    "pipe": _PIPE | _PIPE_ENDS,
-    "fifo": _PIPE | {"path"},
-    "socket": _BYTES | {"writes", "reads", "peers_refused"},
-    "mqueue": _QUEUE,
-    "queue": _QUEUE,
-    "shared_array": frozenset({"dtype", "shape", "values", "increments", "lost_updates",
-                               "sum", "initial_sum"}),
-    "semaphore": frozenset({"value", "holder", "waiters", "handoff", "busy", "held",
-                           "max_held"}),
-    "mmap": _BYTES | {"path", "size"},
-    "shm": _BYTES | {"path", "in_dev_shm", "size", "declared_size", "contents",
-                     "unlinked_by_runtime"},
-    "file": _BYTES | {"records_written", "records_read", "torn_reads", "path"},
-    "rpc": _BYTES | {"calls", "answered", "in_flight", "timeouts", "retries", "gave_up",
-                     "executed", "executed_twice", "errors", "latency_ms_mean",
-                     "latency_ms_max", "connections", "peers_refused"},
-}
 #: keys of a kind's entry that hold a mapping, and the names of their items
 #: (kinds.ChannelKind.item_names: a System V queue's counts by message type)
 KIND_ITEMS: dict[str, tuple[str, ...]] = {
     key: names for row in CHANNELS.values() for key, names in (row.item_names or {}).items()}
-# a kind that lists its keys itself (kinds.ChannelKind.keys) needs no line above
-CHANNEL_KIND_KEYS.update({kind: row.keys for kind, row in CHANNELS.items()
-                          if row.keys is not None})
-#: (only what a check may name at all: refs.CHANNEL_KEYS)
-CHANNEL_KIND_KEYS = {kind: keys & CHANNEL_KEYS for kind, keys in CHANNEL_KIND_KEYS.items()}
 #: a channel named in `compare:` also has these
 COMPARE_KEYS = frozenset({"moved", "mb_per_s", "rank"})
 #: ... and, with `count_syscalls: true`, these (runtime/syscall_views.py)
@@ -78,9 +47,6 @@ SYSCALL_KEYS = frozenset({"syscalls_counted", "messages", "copy_calls", "syscall
                           "cpu_us_per_message"})
 #: an array bigger than this has `values` as {min, max, sum} (channels/shared_array.py)
 MAX_VALUES_LISTED = 4096
-
-if set(CHANNEL_KIND_KEYS) != set(CHANNELS):
-    raise RuntimeError("entries.py: a channel kind has no keys")
 
 
 def definition_of(scn: s.Scenario, name: str) -> s.Worker | None:

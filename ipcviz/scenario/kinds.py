@@ -2,8 +2,10 @@
 ipcviz needs to know about it.
 
 Per channel kind: its options (the model of its entry under `channels:`, in
-`models.py`), the module that runs it, its counters and its family (what it is: a
-stream, a queue, memory, a lock, rpc; the UI decides the panel from it). Per step kind:
+`models.py`), the module that runs it, its counters, its family (what it is: a stream, a
+queue, memory, a lock, rpc; the UI decides the panel from it) and its typed state, whose
+fields are its keys: the summary's, the ones `expect:` may check, and their JSON types
+in recordings (channels/state_keys.py). Per step kind:
 its arguments (the model of its value), the channels it names (which field, which role
 that gives its worker on the channel, which channel kinds it accepts), a line saying
 what it does, and the operations it performs (`Op`: the name a worker's "doing now" and
@@ -16,8 +18,8 @@ and the sampler only read those.
 Adding a step kind: its args model (`models.py`) and one `STEPS` entry here, plus its
 handler in one module of `ipcviz/worker/steps/` (registered with `@handles` or
 `@compiles`, and `@describes` when it has operations). Adding a channel kind: its options
-model and one `CHANNELS` entry here, plus its module in `ipcviz/channels/` (and a panel,
-if it is of a new family).
+model and one `CHANNELS` entry here, plus its module in `ipcviz/channels/` (and its state,
+if its family's does not fit; and a panel, if it is of a new family).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from ipcviz.channels.base import Channel
+from ipcviz.channels.families import state_of
+from ipcviz.channels.memory_state import ArrayState, MmapState, PageState, ShmState, WindowState
+from ipcviz.channels.state import ChannelState, DictState, FileState, PipeState, SocketState
 from ipcviz.scenario.fields import MAX_DURATION, Model, Name, SignalNum
 from ipcviz.scenario import models as m
 from ipcviz.scenario import op_words as w
@@ -39,7 +44,7 @@ from ipcviz.signals import signal_name
 from ipcviz.scenario.op_words import Words
 
 __all__ = ["CHANNELS", "COMPARED_FAMILIES", "STEPS", "ChannelKind", "ChannelUse", "Op", "StepKind",
-           "channel_class", "channel_class_path", "operations"]
+           "channel_class", "channel_class_path", "operations", "state_class"]
 
 
 @dataclass(frozen=True)
@@ -52,8 +57,8 @@ class ChannelKind:
     #: which per-worker counters it has: "bytes" (written/read), "messages" (sent/received),
     #: "array" (increments), "lock" (acquired/released), "rpc" (calls and answers)
     counters: str
-    #: what it is, whose state it has (channels/state.py) and so where the live view shows
-    #: it (the UI decides): "stream", "queue", "memory", "lock", "rpc"
+    #: what it is, whose state it has (channels/families.py) and so where the live view
+    #: shows it (the UI decides): "stream", "queue", "memory", "lock", "rpc"
     family: str
     #: the steps the loader suggests for it when a step does not work on it
     hint: str
@@ -72,11 +77,16 @@ class ChannelKind:
     #: descriptors the runtime holds for one channel of it (they count against
     #: fields.MAX_CHANNEL_DESCRIPTORS)
     descriptors: int = 0
-    #: the keys of its summary entry an `expect:` may check (`kind` aside); None: listed
-    #: in entries.CHANNEL_KIND_KEYS instead
+    #: the typed state its frame data crosses to the UI, the summary and recordings as
+    #: (channels/state.py); None: its family's (channels/families.py). Its fields are the
+    #: kind's keys: their JSON types and the ones a check may name (channels/state_keys.py)
+    state: type[ChannelState] | None = None
+    #: the keys of its summary entry an `expect:` may check (`kind` aside), for a kind
+    #: whose state's fields do not say (a family's state it shares); None: its state's
+    #: fields marked `Checked`
     keys: frozenset[str] | None = None
     #: the type of each key of its frame data, as a replay checks it (float: any number);
-    #: None: listed in telemetry/wire_types.CHANNEL_DATA instead
+    #: None: its state's fields' (channels/state_keys.py)
     data: Mapping[str, Any] | None = None
     #: the keys of `keys` whose value is a mapping, with the names of its items (an
     #: `expect:` checks one item: {KEY: {ITEM: VALUE}})
@@ -165,14 +175,14 @@ _PAGES = ("page",)
 CHANNELS: dict[str, ChannelKind] = {
     "pipe": ChannelKind(m.PipeChannel, "ipcviz.channels.pipe:PipeChannel", "bytes", "stream",
                         "write/read", last_read=True, label="pipe", descriptors=2,
-                        fd_ends=True),
+                        fd_ends=True, state=PipeState),
     "fifo": ChannelKind(m.FifoChannel, "ipcviz.channels.fifo:FifoChannel", "bytes", "stream",
                         "write/read", last_read=True, label="FIFO", descriptors=2,
-                        fd_ends=True),
+                        fd_ends=True, state=PipeState),
     "socket": ChannelKind(m.SocketChannel, "ipcviz.channels.socket_channel:SocketChannel",
                           "bytes", "stream", "write/read/echo", server_option="server",
                           sums=("writes", "reads", "peers_refused"), last_read=True,
-                          label="socket", descriptors=1, io="socket"),
+                          label="socket", descriptors=1, io="socket", state=SocketState),
     "mqueue": ChannelKind(m.MqueueChannel, "ipcviz.channels.mqueue:MqueueChannel",
                           "messages", "queue", "send/receive", label="POSIX message queue",
                           descriptors=1, message_bursts=True),
@@ -181,55 +191,31 @@ CHANNELS: dict[str, ChannelKind] = {
     "sysv_queue": ChannelKind(
         m.SysvQueueChannel, "ipcviz.channels.sysv_queue:SysvQueueChannel", "messages",
         "queue", "send/receive", label="System V message queue",
-        keys=frozenset({"messages_sent", "messages_received", "bytes_sent", "bytes_received",
-                        "depth", "max_depth", "empty_receives", "sent_by_type",
-                        "received_by_type", "queued_by_type"}),
         item_names={key: ("1", "2", "3", "4") for key in (
-            "sent_by_type", "received_by_type", "queued_by_type")},
-        data={"bytes_received": int, "bytes_sent": int, "depth": int, "max_depth": int,
-              "messages_received": int, "messages_sent": int, "refused": int,
-              "empty_receives": int, "bytes_queued": int, "byte_capacity": int, "key": str,
-              "msqid": int, "received_by_type": dict[str, int],
-              "queued_by_type": dict[str, int], "sent_by_type": dict[str, int],
-              "moved": int, "rank": int, "mb_per_s": float}),
+            "sent_by_type", "received_by_type", "queued_by_type")}),
     "shared_array": ChannelKind(m.SharedArrayChannel,
                                 "ipcviz.channels.shared_array:SharedArrayChannel", "array",
-                                "memory", "increment/set", io="array"),
+                                "memory", "increment/set", io="array", state=ArrayState),
     "semaphore": ChannelKind(m.SemaphoreChannel, "ipcviz.channels.semaphore:SemaphoreChannel",
                              "lock", "lock", "acquire/release"),
     "mmap": ChannelKind(m.MmapChannel, "ipcviz.channels.mmap_file:MmapChannel", "bytes",
-                        "memory", "write/read", label="shared memory (mmap)", io="mapped"),
+                        "memory", "write/read", label="shared memory (mmap)", io="mapped",
+                        state=MmapState),
     "file": ChannelKind(m.FileChannel, "ipcviz.channels.file_channel:FileChannel", "bytes",
                         "stream", "write/read", label="plain file",
-                        sums=("records_written", "records_read", "torn_reads"), io="file"),
+                        sums=("records_written", "records_read", "torn_reads"), io="file",
+                        state=FileState),
     "rpc": ChannelKind(m.RpcChannel, "ipcviz.channels.rpc:RpcChannel", "rpc", "rpc",
                        "call/serve", server_option="server", sums=("peers_refused",)),
     "shm": ChannelKind(m.ShmChannel, "ipcviz.channels.shm_object:ShmObjectChannel", "bytes",
-                       "memory", "write/read/truncate/unlink", last_read=True, io="shm"),
+                       "memory", "write/read/truncate/unlink", last_read=True, io="shm",
+                       state=ShmState),
     "page": ChannelKind(
         m.PageChannel, "ipcviz.channels.page:PageChannel", "bytes", "memory", "write/read",
-        last_read=True, label="one page of memory", io="page",
-        keys=frozenset({"bytes_written", "bytes_read", "shared", "size", "same_address",
-                        "same_frame_first", "same_frame_last", "frames_hidden",
-                        "values_read"}),
-        data={"bytes_written": int, "bytes_read": int, "moved": int, "rank": int,
-              "mb_per_s": float, "last_read": dict[str, tuple[str, int]], "shared": bool,
-              "size": int, "address": str,
-              "seen_by": dict[str, tuple[str, int | None, int | None]],
-              "frames_hidden": bool, "same_address": bool | None,
-              "same_frame_first": bool | None, "same_frame_last": bool | None,
-              "values_read": dict[str, str]}),
+        last_read=True, label="one page of memory", io="page", state=PageState),
     "window": ChannelKind(
         m.WindowChannel, "ipcviz.channels.window:WindowChannel", "bytes", "memory", "read",
-        label="a window of a mapped file", io="window",
-        keys=frozenset({"bytes_read", "file_size", "offset", "length", "window_pages",
-                        "pages_touched", "rss_pages", "faults", "major_faults",
-                        "file_blocks_bytes", "path"}),
-        data={"bytes_written": int, "bytes_read": int, "moved": int, "rank": int,
-              "mb_per_s": float, "path": str, "file_size": int, "offset": int,
-              "length": int, "window_pages": int, "file_blocks_bytes": int | None,
-              "pages_touched": int, "rss_pages": int | None, "faults": int,
-              "major_faults": int}),
+        label="a window of a mapped file", io="window", state=WindowState),
 }
 
 STEPS: dict[str, StepKind] = {
@@ -348,6 +334,13 @@ def channel_class(kind: str) -> type[Channel]:
     cls = getattr(importlib.import_module(module), name)
     assert issubclass(cls, Channel) and cls.kind == kind, f"{module}.{name} runs {cls.kind!r}"
     return cls
+
+
+def state_class(kind: str) -> type[ChannelState]:
+    """The typed state of a channel kind (its row's, or its family's); a kind this ipcviz
+    does not know (a newer recording's) keeps its keys in a DictState."""
+    row = CHANNELS.get(kind)
+    return DictState if row is None else state_of(row.state, row.family)
 
 
 def operations() -> tuple[Op, ...]:

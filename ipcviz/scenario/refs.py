@@ -7,8 +7,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ipcviz.channels.state_keys import checked_keys
 from ipcviz.scenario import schema as s
-from ipcviz.scenario.kinds import CHANNELS
+from ipcviz.scenario.kinds import CHANNELS, state_class
 
 WORKER_KEYS = frozenset({
     "pid", "state", "blocked_on", "exit", "restarts", "zombies", "self_reads",
@@ -32,8 +33,15 @@ CHANNEL_KEYS = frozenset({
     "syscalls_counted", "messages", "copy_calls", "syscalls", "copy_calls_per_message",
     "syscalls_per_message", "cpu_us_per_message",
 })
-# and every key a kind lists itself (kinds.ChannelKind.keys)
-CHANNEL_KEYS |= {key for row in CHANNELS.values() for key in row.keys or ()}
+#: the keys an `expect:` may check in a channel's entry, by kind (the entry has more:
+#: docs/scenario-format.md, Channel entries): its state's fields marked `Checked`
+#: (channels/state_keys.py), or the keys its row lists; entries.channel_keys adds those
+#: that depend on the channel's options and the scenario
+CHANNEL_KIND_KEYS: dict[str, frozenset[str]] = {
+    kind: checked_keys(state_class(kind), kind) if row.keys is None else row.keys
+    for kind, row in CHANNELS.items()}
+# and every key of a kind
+CHANNEL_KEYS |= {key for keys in CHANNEL_KIND_KEYS.values() for key in keys}
 _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d+)?)\s*$")
 
 

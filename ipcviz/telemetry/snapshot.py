@@ -11,11 +11,10 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, NamedTuple
 
-from ipcviz.channels.families import state_of
 from ipcviz.channels.lock_state import Holder
 from ipcviz.channels.state import ChannelState, DictState
 from ipcviz.format import waiting_text
-from ipcviz.scenario.kinds import CHANNELS, channel_class
+from ipcviz.scenario.kinds import state_class
 from ipcviz.telemetry.ring_events import EventCode, WorkerEvent
 
 
@@ -155,20 +154,6 @@ class ChannelView:
         """Plain data for JSON: the fields, the state as its `data`."""
         return {"name": self.name, "kind": self.kind, "data": self.state.to_dict(),
                 "writers": self.writers, "readers": self.readers}
-
-
-def state_class(kind: str) -> type[ChannelState]:
-    """The typed state of a channel kind (its class's STATE, or its family's); a kind
-    this ipcviz does not know (a newer recording's) keeps its keys in a DictState."""
-    row = CHANNELS.get(kind)
-    if row is None:
-        return DictState
-    return _state_class(kind, row.family)
-
-
-@functools.cache
-def _state_class(kind: str, family: str) -> type[ChannelState]:
-    return state_of(channel_class(kind).STATE, family)
 
 
 @dataclass(frozen=True)
