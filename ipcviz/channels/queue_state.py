@@ -52,6 +52,10 @@ class QueueState(ChannelState):
                                            "bytes_sent", "bytes_received", "refused",
                                            "empty_receives")
 
+    def bytes_arrived(self) -> int:
+        """The bytes of the messages received."""
+        return self.bytes_received or 0
+
     def relations(self, before: ChannelState | None) -> list[Broken]:
         """Every message sent was received or is still in the queue (sent - received =
         depth, and for a rendezvous the senders waiting for their receiver), so received

@@ -53,3 +53,7 @@ class RpcState(ChannelState):
         "errors", "bytes_written", "bytes_read")
     KEPT_WITH: ClassVar[dict[str, str]] = {"latency_ms_mean": "calls",
                                            "latency_ms_max": "calls"}
+
+    def bytes_arrived(self) -> int:
+        """The bytes read from its socket (calls and answers)."""
+        return self.bytes_read or 0

@@ -155,6 +155,11 @@ class ChannelState:
                 out.append(Broken("counters never go down", {key: now, "before": then}))
         return out
 
+    def bytes_arrived(self) -> int:
+        """The bytes that came out of it so far (read from a stream or memory, received
+        from a queue): what the speed race compares. Here: none counted."""
+        return 0
+
 
 #: the keys of a compared channel's cost (`Cost`), after the race's
 COST_KEYS = ("syscalls_counted", "syscalls_unavailable", "messages", "copy_calls",
@@ -178,6 +183,11 @@ class DictState(ChannelState):
 
     def to_dict(self) -> dict[str, Any]:
         return self._with_race(dict(self.values))
+
+    def bytes_arrived(self) -> int:
+        """Its bytes received, else its bytes read, as its keys say."""
+        values = self.values
+        return int(values.get("bytes_received", values.get("bytes_read", 0)) or 0)
 
     @classmethod
     def arguments(cls, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -208,6 +218,9 @@ class ByteCounts(ChannelState):
     def read(self) -> int:
         """Bytes read (0 when not counted)."""
         return self.bytes_read or 0
+
+    def bytes_arrived(self) -> int:
+        return self.read
 
 
 @dataclass(frozen=True, kw_only=True)

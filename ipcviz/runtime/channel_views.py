@@ -367,11 +367,7 @@ def rank_compared(channels: tuple[ChannelView, ...], names: list[str], elapsed: 
     state's `race`."""
     if not names:
         return channels
-    moved = {}
-    for c in channels:
-        if c.name in names:
-            data = c.data
-            moved[c.name] = int(data.get("bytes_received", data.get("bytes_read", 0)) or 0)
+    moved = {c.name: c.state.bytes_arrived() for c in channels if c.name in names}
     order = sorted(moved.values(), reverse=True)
 
     def raced(c: ChannelView) -> ChannelView:

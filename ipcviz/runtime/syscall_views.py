@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from ipcviz.channels.queue_state import QueueState
 from ipcviz.channels.state import Cost
 from ipcviz.host.syscall_count import CpuClock, SyscallCounter, unavailable
 from ipcviz.scenario import schema as s
@@ -171,13 +172,15 @@ class SyscallViews:
     def _cost(self, view: ChannelView) -> Cost:
         if self.reason is not None:
             return Cost(False, self.reason)
-        data = view.data
+        state = view.state
         mine = [c for name, c in self.counted.items()
                 if name.split(".")[0] in self.users[view.name]]
-        if "messages_received" in data:
-            messages = int(data["messages_received"])
+        received = state.messages_received if isinstance(state, QueueState) else None
+        if received is not None:
+            messages = received
         else:
-            messages = int(data.get("moved", 0)) // message_size(self.scenario, view.name)
+            moved = state.race.moved if state.race is not None else 0
+            messages = moved // message_size(self.scenario, view.name)
         calls = sum(c.calls for c in mine)
         cpu_ns = sum(c.cpu_ns for c in mine)
         copies = copies_per = None

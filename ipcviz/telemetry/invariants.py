@@ -57,13 +57,16 @@ def _relations_of(kind: str) -> Callable[[Mapping[str, Any], Mapping[str, Any] |
 
 def channel_relations(channel: ChannelView, before: ChannelView | None) -> list[Broken]:
     """The relations `channel`'s state states (`ChannelState.relations`; for a family
-    not typed yet, its kind's `Channel.relations` on the data), broken ones returned (an
+    not typed yet, its kind's `Channel.relations` on its keys), broken ones returned (an
     unknown kind, as a newer recording may hold, has none)."""
     if channel.kind not in CHANNELS:
         return []
-    if not isinstance(channel.state, DictState):
-        return channel.state.relations(before.state if before else None)
-    return _relations_of(channel.kind)(channel.data, before.data if before else None)
+    state = channel.state
+    if not isinstance(state, DictState):
+        return state.relations(before.state if before else None)
+    earlier = before.state if before is not None else None
+    return _relations_of(channel.kind)(
+        state.values, earlier.values if isinstance(earlier, DictState) else None)
 
 
 def check_frame(frame: Snapshot, before: Snapshot | None = None, index: int = 0

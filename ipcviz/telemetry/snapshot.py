@@ -145,9 +145,9 @@ class ChannelView:
 
     @functools.cached_property
     def data(self) -> dict[str, Any]:
-        """The state as the JSON summary has it (`state.to_dict()`), for the families whose
-        readers do not read the typed state yet. A semaphore's `holders` is a list of
-        Holder, `waiters` worker names."""
+        """The state as the JSON summary has it (`state.to_dict()`): what a recording
+        holds, for comparing with one. ipcviz itself reads the typed `state`. A
+        semaphore's `holders` is a list of Holder, `waiters` worker names."""
         return self.state.to_dict()
 
     def to_dict(self) -> dict[str, Any]:

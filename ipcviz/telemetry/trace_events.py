@@ -24,26 +24,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ipcviz.channels.memory_state import ArrayState
+from ipcviz.channels.queue_state import QueueState
+from ipcviz.channels.state import ChannelState, PipeState
 from ipcviz.format import waiting_text
-from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry.sequence import RUNTIME, Arrow, Mark, sequence_of
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 
 PID = 1
 """The one trace process every track belongs to."""
-
-#: channel kind -> (counter name's words, the data key counted, the argument's name)
-COUNTERS: dict[str, tuple[str, str, str]] = {
-    "pipe": ("buffered bytes", "buffered", "bytes"),
-    "fifo": ("buffered bytes", "buffered", "bytes"),
-    "queue": ("depth", "depth", "messages"),
-    "mqueue": ("depth", "depth", "messages"),
-    "shared_array": ("lost updates", "lost_updates", "updates"),
-}
-
-# every message queue kind (the "messages" family of kinds.CHANNELS): its depth
-COUNTERS.update({kind: ("depth", "depth", "messages") for kind, row in CHANNELS.items()
-                 if row.counters == "messages"})
 
 #: states that are no span of a live process
 _GONE = frozenset({"exited"})
@@ -185,17 +174,29 @@ def _instant(mark: Mark, tracks: _Tracks) -> dict[str, Any]:
             "tid": tracks.tid(mark.worker), "ts": micros(mark.at)}
 
 
+def _counter(state: ChannelState) -> tuple[str, str, int | None] | None:
+    """The counter a channel's state has in the trace: its words, the argument's name and
+    its value now (None: not known this frame); None for a state that has none. A pipe's
+    or FIFO's buffered bytes, a message queue's depth, a shared array's lost updates."""
+    if isinstance(state, PipeState):
+        return "buffered bytes", "bytes", state.buffered
+    if isinstance(state, QueueState):
+        return "depth", "messages", state.depth
+    if isinstance(state, ArrayState):
+        return "lost updates", "updates", state.lost_updates
+    return None
+
+
 def _counters(snapshots: list[Snapshot]) -> list[dict[str, Any]]:
     """A "C" event for each channel counter, in the first frame and whenever it changes."""
     out: list[dict[str, Any]] = []
     last: dict[str, int | float] = {}
     for snap in snapshots:
         for channel in snap.channels:
-            counted = COUNTERS.get(channel.kind)
+            counted = _counter(channel.state)
             if counted is None:
                 continue
-            words, key, arg = counted
-            value = channel.data.get(key)
+            words, arg, value = counted
             if value is None:
                 continue
             name = f"{channel.kind} {channel.name}: {words}"

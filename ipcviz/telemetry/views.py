@@ -1,6 +1,6 @@
-"""Typed views of a ChannelView's data, one per family of channel kinds, so widgets read
-fields instead of dict keys. `ChannelView.data` stays the plain mapping the JSON summary
-prints; a view is read from it, a missing key giving the value a kind starts at."""
+"""Typed views of a ChannelView's state, one per family of channel kinds, shaped for the
+widgets that draw them: a view is read from the channel's typed state, a field it does
+not have giving the value a kind starts at."""
 
 from __future__ import annotations
 
