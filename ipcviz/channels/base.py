@@ -4,7 +4,9 @@ Runtime side (the supervisor process): `create()` the kernel object and register
 name, say which descriptors a worker needs (`child_fds`), drop ends no live worker
 needs any more (`release`), read the kernel's own view (`observe`), and `close()`.
 Worker side (after fork): `attach(roles)` returns an endpoint with the operations
-the step interpreter calls (write/read, send/receive, ...).
+the step interpreter calls (write/read, send/receive, ...): each kind's own class, which
+satisfies the protocol of its shape (channels/endpoints.py: `StreamEnd`, `MessageEnd`,
+...), the only thing the step handlers see of it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple, Protocol
 
+from ipcviz.channels.endpoints import Endpoint
 from ipcviz.channels.state import Broken
 from ipcviz.host.registry import Registry
 
@@ -90,8 +93,9 @@ class Channel:
         """Descriptors a worker with these roles keeps open across fork."""
         return set()
 
-    def attach(self, roles: set[str]) -> Any:
-        """In the worker: an endpoint for the steps."""
+    def attach(self, roles: set[str]) -> Endpoint:
+        """In the worker: its end for the steps, holding what `roles` use (the kind's
+        endpoint class, of the shape its steps use: channels/endpoints.py)."""
         raise NotImplementedError
 
     def release(self, needed: set[str]) -> None:

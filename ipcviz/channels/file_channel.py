@@ -24,9 +24,10 @@ import os
 import struct
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from ipcviz.channels.base import Channel, Room, Traffic, pages
+from ipcviz.channels.endpoints import Endpoint
 
 MAGIC = 0x49504346  # "IPCF"
 HEADER = struct.Struct("<III")  # magic, payload length, crc32(payload)
@@ -53,7 +54,35 @@ def parse(data: bytes) -> tuple[list[int], int, bool]:
     return sizes, used, used < len(data)
 
 
-class FileEndpoint:
+#: how a file end takes a flock: given the call that blocks, it makes it (the step shows
+#: the worker blocked on the channel meanwhile)
+LockWait = Callable[[Callable[[], None]], None]
+
+
+@runtime_checkable
+class FileEnd(Protocol):
+    """A regular file of records: appended by writers, read from each reader's own
+    offset. A read never waits for data (a regular file has no empty state); only taking
+    a flock (`lock: true`) and a writer's `pause` between its two pieces wait."""
+
+    def write_record(self, payload: bytes, wait: Callable[[float], None],
+                     lock_wait: LockWait) -> int:
+        """Append one record in two pieces (`wait(pause)` between them): the payload bytes
+        written. OSError when the file system refuses it."""
+        ...
+
+    def read_records(self, nbytes: int, lock_wait: LockWait) -> tuple[list[int], bool, int]:
+        """Up to `nbytes` after this reader's offset: (payload sizes of the whole records,
+        torn: part of a record followed them, bytes seen); ([], False, 0) when nothing is
+        new."""
+        ...
+
+    def writers_left(self) -> bool:
+        """Whether a process that may still write the file is alive."""
+        ...
+
+
+class FileEndpoint(FileEnd, Endpoint):
     """One worker's handle on the file: its own descriptor and its own read offset."""
 
     def __init__(self, path: str, lock: bool, pause: float, writes: bool = True):
@@ -78,7 +107,7 @@ class FileEndpoint:
         return False
 
     def write_record(self, payload: bytes, wait: Callable[[float], None],
-                     lock_wait: Callable[[Callable[[], None]], None]) -> int:
+                     lock_wait: LockWait) -> int:
         """Append one record in two pieces; returns the payload bytes written."""
         record = pack(payload)
         half = HEADER.size + len(payload) // 2
@@ -94,8 +123,7 @@ class FileEndpoint:
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
         return len(payload)
 
-    def read_records(self, nbytes: int, lock_wait: Callable[[Callable[[], None]], None]
-                     ) -> tuple[list[int], bool, int]:
+    def read_records(self, nbytes: int, lock_wait: LockWait) -> tuple[list[int], bool, int]:
         """Read up to `nbytes` after this reader's offset: (payload sizes of the whole
         records found, torn: a part of a record followed, bytes seen)."""
         if self.lock:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import mmap
 import os
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from ipcviz.channels.base import Channel, Room, Traffic, pages
+from ipcviz.channels.endpoints import Endpoint
 
 PREVIEW_BYTES = 256
 #: bytes of the view that follows the writer
@@ -26,7 +27,22 @@ def allocate(fd: int, size: int, what: str) -> None:
         raise OSError(exc.errno, f"{exc.strerror} ({size} bytes for {what})") from None
 
 
-class MmapEndpoint:
+@runtime_checkable
+class MappedEnd(Protocol):
+    """Bytes every worker maps: a write lands at once for all to see; nothing waits."""
+
+    def write(self, data: bytes | memoryview) -> int:
+        """Store `data` at this worker's position (wrapping at the end): the bytes stored."""
+        ...
+
+    def read(self, nbytes: int) -> bytes:
+        """A copy of the first `nbytes` (at most the mapping's size)."""
+        ...
+
+
+class MmapEndpoint(MappedEnd, Endpoint):
+    """A worker's own MAP_SHARED mapping of the file, and where its next write goes."""
+
     def __init__(self, path: str, size: int):
         fd = os.open(path, os.O_RDWR)
         try:
@@ -36,7 +52,7 @@ class MmapEndpoint:
         self.size = size
         self.position = 0  # where this worker's next write goes (wraps around)
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         n = min(len(data), self.size)
         start = self.position % self.size
         first = min(n, self.size - start)

@@ -5,12 +5,12 @@ Messages stay in the queue when their sender dies, until someone receives them.
 from __future__ import annotations
 
 import select
+from typing import Any, Protocol, runtime_checkable
 
 import posix_ipc
 
-from typing import Any
-
 from ipcviz.channels.base import Channel, Room, Traffic
+from ipcviz.channels.endpoints import Endpoint, MessageEnd
 
 #: Kernel bookkeeping per POSIX queue message: struct msg_msg and posix_msg_tree_node
 #: (48 bytes each on 64-bit; ipc/mqueue.c charges both to RLIMIT_MSGQUEUE).
@@ -29,7 +29,38 @@ def mqueue_limits() -> dict[str, int]:
     return out
 
 
-class MqueueEndpoint:
+class PosixQueue(Protocol):
+    """The calls of posix_ipc.MessageQueue the message bursts make directly."""
+
+    def send(self, message: bytes | bytearray, timeout: float | None = None,
+             priority: int = 0) -> None:
+        """mq_send (mq_timedsend with a timeout: 0 never blocks, BusyError when full)."""
+        ...
+
+    def receive(self, timeout: float | None = None) -> tuple[bytes, int]:
+        """mq_receive: (message, priority); BusyError when a timeout passes empty."""
+        ...
+
+    @property
+    def current_messages(self) -> int:
+        """Messages in the queue now (mq_getattr)."""
+        ...
+
+
+@runtime_checkable
+class KernelQueueEnd(MessageEnd, Protocol):
+    """A queue whose own system calls the message bursts make in a loop (worker/bursts.py):
+    `mq` non-blocking with a timeout of 0, and both directions able to wait in the
+    kernel's call."""
+
+    mq: PosixQueue
+
+    def receive_blocking(self) -> bytes:
+        """Block in the kernel until a message comes: its bytes."""
+        ...
+
+
+class MqueueEndpoint(KernelQueueEnd, Endpoint):
     """send/receive that never block in the system call: they poll() the descriptor.
     A blocking send may also wait in mq_send itself (`send_blocking`)."""
 
@@ -39,11 +70,12 @@ class MqueueEndpoint:
     rendezvous = False
 
     def __init__(self, name: str):
-        self.mq = posix_ipc.MessageQueue(name)
+        mq = posix_ipc.MessageQueue(name)
+        self.mq: PosixQueue = mq
         self._out = select.poll()
-        self._out.register(self.mq.mqd, select.POLLOUT)
+        self._out.register(mq.mqd, select.POLLOUT)
         self._in = select.poll()
-        self._in.register(self.mq.mqd, select.POLLIN)
+        self._in.register(mq.mqd, select.POLLIN)
 
     def send_now(self, message: bytes, priority: int = 0) -> bool:
         try:
@@ -83,6 +115,10 @@ class MqueueEndpoint:
 
     def wait_receivable(self, timeout_ms: int | None = None) -> None:
         self._in.poll(timeout_ms)
+
+    def wait_ack(self, seconds: float) -> bool:
+        """Never a rendezvous: a message sent is in the queue, taken or not."""
+        return True
 
     def for_roles(self, roles: set[str]) -> MqueueEndpoint:
         return self

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import ctypes
 import mmap
+from typing import Protocol, runtime_checkable
+
 from ipcviz.channels.base import Channel
+from ipcviz.channels.endpoints import Endpoint
 
 PAGE_BYTES = mmap.PAGESIZE
 #: what a frame cell holds besides a frame number (a real frame number is > 0)
@@ -55,14 +58,35 @@ def address_of(page: mmap.mmap) -> int:
         del view  # an exported buffer would keep the mapping from ever closing
 
 
-class PageEndpoint:
+@runtime_checkable
+class PageEnd(Protocol):
+    """One page at the same address in every worker; nothing waits. `address` is where it
+    is mapped in this process."""
+
+    address: int
+
+    def write(self, data: bytes | memoryview) -> int:
+        """Store `data` at offset 0 (at most a page): the bytes stored."""
+        ...
+
+    def read(self, nbytes: int) -> bytes:
+        """The first `nbytes` (at most a page), as this process sees them."""
+        ...
+
+    def frame(self) -> int:
+        """The physical frame behind the page in this process now, or FRAME_HIDDEN /
+        FRAME_ABSENT."""
+        ...
+
+
+class PageEndpoint(PageEnd, Endpoint):
     """A worker's handle on the page: the runtime's mapping, inherited through fork."""
 
     def __init__(self, page: mmap.mmap, address: int):
         self.map = page
         self.address = address
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         """Store `data` at offset 0 (at most a page); the bytes stored."""
         n = min(len(data), PAGE_BYTES)
         self.map[0:n] = bytes(data[:n])

@@ -15,6 +15,7 @@ import select
 import termios
 
 from ipcviz.channels.base import Channel
+from ipcviz.channels.endpoints import Endpoint, PipeEnd
 
 #: a role "kept read" or "kept write": the worker holds that end of a pipe from its fork
 #: on, though no step of it uses the end (`keeps:`, scenario/keeps.py); the runtime does
@@ -37,7 +38,7 @@ class NoEnd(Exception):
     """The pipe end this worker needs is gone (no other process holds the pipe)."""
 
 
-class StreamEndpoint:
+class StreamEndpoint(PipeEnd, Endpoint):
     """A worker's ends of a byte stream; the step interpreter calls `write` and `read`."""
 
     def __init__(self, read_fd: int | None, write_fd: int | None):

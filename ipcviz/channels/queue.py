@@ -20,6 +20,7 @@ from typing import Any
 import posix_ipc
 
 from ipcviz.channels.base import PAGE, Channel, Room, Traffic, pages
+from ipcviz.channels.endpoints import Endpoint, MessageEnd
 from ipcviz.format import format_bytes
 from ipcviz.channels.semaphore import SemaphoreEndpoint
 
@@ -37,7 +38,7 @@ class _Sem(SemaphoreEndpoint):
         return self.acquire_for(seconds)
 
 
-class QueueEndpoint:
+class QueueEndpoint(MessageEnd, Endpoint):
     """A worker's handle on the queue: its own descriptors and semaphore handles."""
 
     #: no send call that waits: a full queue is waited out with `wait_sendable`
@@ -62,6 +63,12 @@ class QueueEndpoint:
             raise
         self.sems["items"].release()
         return True
+
+    def send_blocking(self, message: bytes, priority: int = 0) -> None:
+        """Append the message, waiting on `spaces` while a bounded queue is full (no
+        kernel call waits for the whole send: the steps use send_now and wait_sendable)."""
+        while not self.send_now(message, priority):
+            self.wait_sendable()
 
     def _append(self, record: bytes) -> None:
         """Append one record whole or not at all. Under `mutex`, so no other sender can
@@ -114,6 +121,10 @@ class QueueEndpoint:
     def wait_receivable(self, timeout_ms: int | None = None) -> None:
         if self.sems["items"].try_acquire((timeout_ms or 200) / 1000):
             self.sems["items"].release()
+
+    def depth(self) -> int:
+        """Messages waiting: the value of `items` (senders waiting, in a rendezvous)."""
+        return int(self.sems["items"].sem.value)
 
     def for_roles(self, roles: set[str]) -> QueueEndpoint:
         return self

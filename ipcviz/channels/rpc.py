@@ -21,9 +21,11 @@ import os
 import select
 import socket
 import struct
+from typing import Protocol, runtime_checkable
 
+from ipcviz.channels.endpoints import Endpoint
 from ipcviz.channels.peers import PeerCheck, Refusals
-from ipcviz.channels.socket_channel import SocketChannel
+from ipcviz.channels.socket_channel import ListeningChannel
 from ipcviz.channels.socket_endpoints import SocketAddress
 
 #: longest request or answer line (a bigger one is an invalid request)
@@ -49,7 +51,57 @@ def answer(call_id: object, result: object = None, error: tuple[int, str] | None
     return json.dumps(body).encode() + b"\n"
 
 
-class RpcClient:
+@runtime_checkable
+class RpcClientEnd(Protocol):
+    """A caller's end: request lines out, answer lines back, on one connection made on
+    first use (and again after it is lost)."""
+
+    def send(self, data: bytes) -> bool:
+        """Send one whole request line (blocking while the socket is full): False when
+        there is no server to send it to."""
+        ...
+
+    def read_line(self) -> bytes | None:
+        """The next whole answer line, without its newline; None when none is here yet;
+        b"" when the connection is lost."""
+        ...
+
+    def wait_readable(self, timeout_ms: int) -> None:
+        """Block until an answer may be there (at most `timeout_ms`)."""
+        ...
+
+
+@runtime_checkable
+class RpcServerEnd(Protocol):
+    """The server's end: request lines from any client of the run, answers to the one
+    that asked, and the record of every call id any server of the channel executed.
+    Connections from outside the run are refused and reported to `refusals`."""
+
+    refusals: Refusals
+
+    def next_request(self) -> tuple[socket.socket, bytes] | None:
+        """(client, request line) of the first client with a whole line; None if none."""
+        ...
+
+    def wait_readable(self, timeout_ms: int | None = None) -> None:
+        """Block until a request or a new client may be there (at most `timeout_ms`)."""
+        ...
+
+    def answer(self, conn: socket.socket, data: bytes) -> int:
+        """Send an answer line to `conn` (blocking while its socket is full): the bytes
+        sent, 0 when that client has gone."""
+        ...
+
+    def executed_before(self, call_id: int) -> bool:
+        """Whether any server of this channel has executed call `call_id`."""
+        ...
+
+    def record(self, call_id: int) -> None:
+        """Add `call_id` to the calls executed."""
+        ...
+
+
+class RpcClient(RpcClientEnd, Endpoint):
     """A caller: one connection, made on first use and again after it is lost."""
 
     def __init__(self, family: int, address: SocketAddress, peers: PeerCheck | None = None):
@@ -119,7 +171,7 @@ class RpcClient:
         return RpcClient(self.family, self.address, self.peers)
 
 
-class RpcServer:
+class RpcServer(RpcServerEnd, Endpoint):
     """The answering side: accepts clients, takes the next whole request line from any.
     A connection from outside the run (`peers`) is closed unread, reported to `refusals`."""
 
@@ -219,7 +271,7 @@ class RpcServer:
         return RpcServer(self.listener, self.served_path, self.peers)
 
 
-class RpcChannel(SocketChannel):
+class RpcChannel(ListeningChannel):
     kind = "rpc"
 
     @property

@@ -10,9 +10,12 @@ import posix_ipc
 from typing import Any
 
 from ipcviz.channels.base import PAGE, Channel, Room, Traffic
+from ipcviz.channels.endpoints import Endpoint, LockEnd
 
 
-class SemaphoreEndpoint:
+class SemaphoreEndpoint(LockEnd, Endpoint):
+    """A worker's handle on a named semaphore (sem_open by its name)."""
+
     def __init__(self, name: str):
         self.sem = posix_ipc.Semaphore(name)
 

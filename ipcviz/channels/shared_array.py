@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 import mmap
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import posix_ipc
 
 from ipcviz.channels.base import Channel, Room, Traffic, pages
+from ipcviz.channels.endpoints import Endpoint
 from ipcviz.channels.mmap_file import allocate
 
 MAX_VALUES_IN_SNAPSHOT = 4096
@@ -71,7 +72,20 @@ def shape_of(shape: list[int] | int) -> tuple[int, ...]:
     return tuple(shape) if isinstance(shape, list) else (shape,)
 
 
-class ArrayEndpoint:
+@runtime_checkable
+class ArrayEnd(Protocol):
+    """The shared array as numpy sees it: loads and stores are plain memory accesses,
+    nothing waits and nothing is atomic."""
+
+    #: the array, in its shape
+    values: np.ndarray
+    #: the same elements, flattened (an `index:` is a position in it)
+    flat: np.ndarray
+    #: per element, the row of the worker that wrote it last (-1: nobody yet)
+    last_writer: np.ndarray
+
+
+class ArrayEndpoint(ArrayEnd, Endpoint):
     """A worker's view: `values` (the shared numpy array) and `last_writer`."""
 
     def __init__(self, name: str, dtype: str, shape: tuple[int, ...]):

@@ -19,11 +19,12 @@ from __future__ import annotations
 import mmap
 import os
 import stat
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import posix_ipc
 
 from ipcviz.channels.base import Channel
+from ipcviz.channels.endpoints import Endpoint
 from ipcviz.channels.memory_state import ShmState
 
 SHM_DIR = "/dev/shm"
@@ -50,7 +51,37 @@ def _open_ours(path: str, flags: int) -> int:
     return fd
 
 
-class ShmEndpoint:
+@runtime_checkable
+class ShmEnd(Protocol):
+    """A POSIX shm object used by its name. Nothing waits; OSError when the name is gone
+    or is not ours. A store on a page past the object's end is a SIGBUS."""
+
+    def mapping(self) -> mmap.mmap:
+        """This worker's mapping (made on first use, at the size the object had then)."""
+        ...
+
+    def size_now(self) -> int:
+        """The object's size in the kernel now."""
+        ...
+
+    def write(self, data: bytes, at: int) -> int:
+        """Store `data` at offset `at` of the mapping: the bytes stored."""
+        ...
+
+    def read(self, nbytes: int) -> bytes:
+        """A copy of the mapping's first `nbytes`."""
+        ...
+
+    def truncate(self, size: int) -> None:
+        """ftruncate the object to `size` bytes."""
+        ...
+
+    def unlink(self) -> None:
+        """shm_unlink the name (posix_ipc's error when it is gone)."""
+        ...
+
+
+class ShmEndpoint(ShmEnd, Endpoint):
     """A worker's use of the object: opened by name on first use, mapped at the size the
     object had then (that mapping is kept while the worker lives)."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from typing import Any
 
 from ipcviz.channels.base import Channel
 from ipcviz.channels.peers import PeerCheck
@@ -27,8 +26,10 @@ from ipcviz.host.process import start_ticks
 PORTS_FILE = "ports"
 
 
-class SocketChannel(Channel):
-    kind = "socket"
+class ListeningChannel(Channel):
+    """What a socket and an rpc channel share: the address the runtime binds and listens
+    on (a stream listener or the datagram server's socket), held while a server needs it,
+    and the kernel's tables of its connections. Each kind attaches its own ends."""
 
     @property
     def datagrams(self) -> bool:
@@ -100,15 +101,6 @@ class SocketChannel(Channel):
     def child_fds(self, roles: set[str]) -> set[int]:
         return {self.listener.fileno()} if "server" in roles else set()
 
-    def attach(self, roles: set[str]) -> Any:  # an endpoint of the role's kind, as Channel
-        if self.datagrams:
-            if "server" in roles:
-                return DatagramServer(self.listener, self.peers)
-            return DatagramClient(self.family, self.address, self.peers)
-        if "server" in roles:
-            return ServerEndpoint(self.listener, peers=self.peers)
-        return ClientEndpoint(self.family, self.address, self.peers)
-
     def release(self, needed: set[str]) -> None:
         """No live server: close the listener, so a client's connect() is refused for real."""
         if "server" not in needed and self.listener.fileno() >= 0:
@@ -145,18 +137,6 @@ class SocketChannel(Channel):
         self.listener = sock
         if self.datagrams:
             self.inode = os.fstat(sock.fileno()).st_ino
-
-    def observe(self) -> dict:
-        if self.datagrams:
-            return {"address": self.path, "family": self.spec.family, "type": "dgram",
-                    "server": self.spec.server, "dropped": self._drops()}
-        data = {"address": self.path, "family": self.spec.family, "server": self.spec.server,
-                "connections": self._connections()}
-        if self.family == socket.AF_INET:  # the listener's accept queue, as `ss -lt` shows it
-            waiting = accept_queue(self.port) if self.listener.fileno() >= 0 else None
-            self.accept_seen = max(self.accept_seen, waiting or 0)
-            data.update(accept_queue=waiting or 0, max_accept_queue=self.accept_seen)
-        return data
 
     def _udp_row(self) -> list[str] | None:
         """The server socket's line of /proc/net/udp (found by its inode)."""
@@ -198,3 +178,29 @@ class SocketChannel(Channel):
 
     def close(self) -> None:
         self.listener.close()
+
+
+class SocketChannel(ListeningChannel):
+    kind = "socket"
+
+    def attach(self, roles: set[str]
+               ) -> ServerEndpoint | ClientEndpoint | DatagramServer | DatagramClient:
+        if self.datagrams:
+            if "server" in roles:
+                return DatagramServer(self.listener, self.peers)
+            return DatagramClient(self.family, self.address, self.peers)
+        if "server" in roles:
+            return ServerEndpoint(self.listener, peers=self.peers)
+        return ClientEndpoint(self.family, self.address, self.peers)
+
+    def observe(self) -> dict:
+        if self.datagrams:
+            return {"address": self.path, "family": self.spec.family, "type": "dgram",
+                    "server": self.spec.server, "dropped": self._drops()}
+        data = {"address": self.path, "family": self.spec.family, "server": self.spec.server,
+                "connections": self._connections()}
+        if self.family == socket.AF_INET:  # the listener's accept queue, as `ss -lt` shows it
+            waiting = accept_queue(self.port) if self.listener.fileno() >= 0 else None
+            self.accept_seen = max(self.accept_seen, waiting or 0)
+            data.update(accept_queue=waiting or 0, max_accept_queue=self.accept_seen)
+        return data

@@ -11,13 +11,14 @@ from __future__ import annotations
 import select
 import socket
 
+from ipcviz.channels.endpoints import Endpoint, StreamEnd
 from ipcviz.channels.peers import PeerCheck, Refusals
 
 #: where a socket channel's server is: a path (unix) or (host, port) (tcp and udp)
 SocketAddress = str | tuple[str, int]
 
 
-class ServerEndpoint:
+class ServerEndpoint(StreamEnd, Endpoint):
     """The server side: accepts clients, reads from whichever has data, answers it.
 
     A spawned handler (`one_client`) owns one connection at a time: a server worker
@@ -140,7 +141,7 @@ class ServerEndpoint:
         return ServerEndpoint(self.listener, one_client=True, peers=self.peers)
 
 
-class ClientEndpoint:
+class ClientEndpoint(StreamEnd, Endpoint):
     """A client: connects on first use, then reads and writes on that one connection."""
 
     #: a connection's byte stream (the steps' socket fast paths apply: socket_steps.py)
@@ -193,7 +194,7 @@ class ClientEndpoint:
         return ClientEndpoint(self.family, self.address, self.peers)
 
 
-class DatagramServer:
+class DatagramServer(StreamEnd, Endpoint):
     """The receiving side of a datagram socket: one datagram per read (its boundary kept),
     replies go to whoever sent the last one. A datagram from outside the run (`peers`)
     is dropped and reported to `refusals`."""
@@ -239,7 +240,7 @@ class DatagramServer:
         return DatagramServer(self.sock, self.peers)
 
 
-class DatagramClient:
+class DatagramClient(StreamEnd, Endpoint):
     """A sender of datagrams: its own socket, connected to the server's address (so it
     can also read the answers sent back to it)."""
 

@@ -27,6 +27,7 @@ import posix_ipc
 import sysv_ipc
 
 from ipcviz.channels.base import Channel
+from ipcviz.channels.endpoints import Endpoint, TypedMessageEnd
 from ipcviz.channels.message import HEADER_SIZE
 from ipcviz.host.ownership import sysv_key
 
@@ -83,7 +84,7 @@ def by_type(data: Mapping[str, Any], key: str) -> dict[str, int]:
     return value if isinstance(value, dict) else {}
 
 
-class SysvEndpoint:
+class SysvEndpoint(TypedMessageEnd, Endpoint):
     """send/receive on one queue for one worker. `of_type(t)` gives the same queue sending
     messages of type t, or receiving only messages of type t (msgrcv's msgtyp)."""
 
@@ -166,6 +167,10 @@ class SysvEndpoint:
 
     def depth(self) -> int:
         return int(self.queue.current_messages)
+
+    def wait_ack(self, seconds: float) -> bool:
+        """Never a rendezvous: a message sent is in the queue, taken or not."""
+        return True
 
     def for_roles(self, roles: set[str]) -> SysvEndpoint:
         return self

@@ -16,9 +16,10 @@ from __future__ import annotations
 import mmap
 import os
 import resource
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from ipcviz.channels.base import Channel, Room, Traffic, pages
+from ipcviz.channels.endpoints import Endpoint
 
 PAGE_BYTES = mmap.PAGESIZE
 
@@ -46,7 +47,25 @@ def faults() -> tuple[int, int]:
     return usage.ru_minflt, usage.ru_majflt
 
 
-class WindowEndpoint:
+@runtime_checkable
+class WindowEnd(Protocol):
+    """A worker's mapping of a window of a sparse file, read page by page from its own
+    cursor; a read may wait for the disk (a major fault), nothing else waits. `address`
+    is where it is mapped in this process."""
+
+    address: int
+
+    def touch(self, nbytes: int) -> int:
+        """Load one byte of each page of the next `nbytes` from the cursor (wrapping at
+        the window's end): the bytes gone over."""
+        ...
+
+    def pages_touched(self) -> int:
+        """Distinct pages of the window this worker has touched."""
+        ...
+
+
+class WindowEndpoint(WindowEnd, Endpoint):
     """A worker's own mapping of the window, and its cursor in it."""
 
     def __init__(self, path: str, offset: int, length: int):

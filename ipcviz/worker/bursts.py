@@ -39,6 +39,8 @@ from ipcviz.worker.boundary import NOTHING, Next, hold
 from ipcviz.worker.row import PIPE_BIT
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ipcviz.worker.row import WorkerRow
 
 __all__ = ["BURST", "PIPE_BIT", "Burst", "mqueue_receive", "mqueue_send", "pipe_read",
@@ -65,7 +67,7 @@ def pipe_write(row: WorkerRow, args: schema.WriteArgs, one: Callable[[], None]
     the worker as it would have. The sampler does not show this block (T.HIDDEN_BLOCK)."""
     if args.from_read is not None:  # its bytes change with each read: the ordinary path
         return None
-    endpoint = row.ctx.endpoints[args.to]
+    endpoint = row.ends.pipe[args.to]
     payload = row.payload(args)
     size = len(payload)
     if endpoint.write_fd is None or args.every or size > select.PIPE_BUF:
@@ -128,7 +130,7 @@ def pipe_read(row: WorkerRow, args: schema.ReadArgs, one: Callable[[], None],
     cell = row.counter(args.from_, T.BYTES_READ)
     seen_cell = row.counter(args.from_, T.LAST_READ)
     wait_empty = _waiter(row, T.OP_READ, args.from_,
-                         row.ctx.endpoints[args.from_].wait_readable)
+                         row.ends.pipe[args.from_].wait_readable)
     block = args.block  # `block: false`: an empty pipe is a pass that read nothing
 
     def burst(limit: int) -> int:
@@ -163,7 +165,7 @@ _SEQ = struct.Struct("<I")
 
 def mqueue_send(row: WorkerRow, args: schema.SendArgs) -> Burst | None:
     """Blocking sends to a POSIX queue without acknowledgements."""
-    endpoint = row.ctx.endpoints[args.to]
+    endpoint = row.ends.kernel_queue[args.to]
     if args.ack is not None or not args.block:
         return None
     payload = bytes(row.payload(args))
@@ -205,7 +207,7 @@ def mqueue_receive(row: WorkerRow, args: schema.ReceiveArgs, retried: frozenset[
     this queue (so no duplicates) and this worker does not also send on it (so no
     self-reads)."""
     name = args.from_
-    endpoint = row.ctx.endpoints[name]
+    endpoint = row.ends.kernel_queue[name]
     own = row.ctx.own_roles(name)
     if (args.ack is not None or not args.block or args.timeout is not None
             or name in retried or own is None or "send" in own):
@@ -265,7 +267,7 @@ def run_bursts(row: WorkerRow, burst: Burst, times: int | None,
             signals.check_exit()
 
 
-def unlocked_increments(flat: Any, index: int, n: int) -> None:
+def unlocked_increments(flat: np.ndarray, index: int, n: int) -> None:
     """n plain read-modify-writes of one cell: the race is in the gap between the two."""
     for _ in range(n):
         value = flat[index]  # read ...

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from ipcviz.channels.endpoints import Endpoint
 from ipcviz.host.process import ProcessIdentity
 from ipcviz.scenario import schema
 from ipcviz.scenario.plan import Plan
 from ipcviz.telemetry import table as T
+from ipcviz.worker.ends import Ends
 
 
 @dataclass
@@ -19,7 +20,8 @@ class WorkerContext:
     definition: schema.Worker
     row: int
     table: T.Table
-    endpoints: dict[str, Any]
+    #: its end of each channel it uses, as the kind's `attach` made it
+    endpoints: dict[str, Endpoint]
     channel_index: dict[str, int]
     runtime: ProcessIdentity
     #: the scenario's plan (roles per definition, signal targets and slots, retried
@@ -35,6 +37,11 @@ class WorkerContext:
     definition_name: str = ""
     #: the run's process slots (host/limits.py): take one to spawn, give one per reap
     process_slots: tuple[int, int] | None = None
+    #: the same ends, by the shape the step handlers use (`ends.stream[name]`, ...)
+    ends: Ends = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.ends = Ends(self.endpoints, self.channel_kinds)
 
     def own_roles(self, channel: str) -> frozenset[str] | None:
         """The roles this worker's group has on `channel`, or None when the group is not

@@ -52,7 +52,9 @@ def compile_read(row: WorkerRow, args: schema.ReadArgs) -> Callable[[], None]:
 
     def run() -> None:
         if not fds:
-            fds.append(blocking_copy(row.ctx.endpoints[args.from_].read_fd))
+            read_fd = row.ends.pipe[args.from_].read_fd
+            assert read_fd is not None, "an interruptible read without a read end"
+            fds.append(blocking_copy(read_fd))
         read(row, args, fds[0])
     return run
 

@@ -217,7 +217,7 @@ class Interpreter:
                 if not die_with_parent(signal.SIGKILL):
                     os._exit(1)
                 self.signals.close()
-                endpoints = {name: self.ctx.endpoints[name].for_roles(r)
+                endpoints = {name: self.ctx.endpoints[name].for_roles(set(r))
                              for name, r in roles.items()}
                 ctx = replace(self.ctx, name=f"{kid}#{row}", definition=self.ctx.definitions[kid],
                               definition_name=kid,

@@ -70,6 +70,8 @@ class WorkerRow:
 
     def __init__(self, ctx: WorkerContext):
         self.ctx = ctx
+        #: its channel ends, typed by shape (`ends.stream[name]`: worker/ends.py)
+        self.ends = ctx.ends
         self.cells = ctx.table.cells
         self.layout = ctx.table.layout
         self.base = ctx.table.row_base(ctx.row)
@@ -287,13 +289,18 @@ class WorkerRow:
         if not self.kept or not self.cells[self._close_cell]:
             return
         for name, end in sorted(self.kept.items()):
-            endpoint = self.ctx.endpoints.get(name)
-            fd = getattr(endpoint, f"{end}_fd", None)
-            if endpoint is None or fd is None:
+            if name not in self.ctx.endpoints:
+                continue
+            endpoint = self.ends.pipe[name]
+            fd = endpoint.read_fd if end == "read" else endpoint.write_fd
+            if fd is None:
                 continue
             endpoint.forget(fd)
             os.close(fd)
-            setattr(endpoint, f"{end}_fd", None)
+            if end == "read":
+                endpoint.read_fd = None
+            else:
+                endpoint.write_fd = None
             self.emit(EventCode.CLOSED_KEPT, self.index(name), number=fd, reason=end == "write")
         self.kept = {}
 

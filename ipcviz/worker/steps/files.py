@@ -24,7 +24,7 @@ def _locker(row: WorkerRow, op: int, name: str) -> Callable[[Callable[[], None]]
 
 
 def write_record(row: WorkerRow, name: str, payload: bytes) -> None:
-    endpoint = row.ctx.endpoints[name]
+    endpoint = row.ends.file[name]
     try:
         n = endpoint.write_record(payload, row.sleep, _locker(row, T.OP_WRITE, name))
     except OSError as exc:
@@ -39,7 +39,7 @@ def read_records(row: WorkerRow, args: schema.ReadArgs) -> None:
     is a torn read (counted, logged, left for the next read). A blocking read that finds
     nothing waits for a writer, and returns empty once none is left (end of file)."""
     name = args.from_
-    endpoint = row.ctx.endpoints[name]
+    endpoint = row.ends.file[name]
     locker = _locker(row, T.OP_READ, name)
     last_look = False
     while True:

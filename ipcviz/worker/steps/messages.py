@@ -9,9 +9,10 @@ which is how self-reads and duplicates are counted exactly.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
 
 from ipcviz.channels import message
+from ipcviz.channels.endpoints import MessageEnd
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.ring_events import EventCode as EV
@@ -31,7 +32,7 @@ def send_message(row: WorkerRow, name: str, packed: bytes, priority: int, block:
 
     An error from the kernel (the spool's file system is full, ...) ends the worker as a
     StepFailed: the channel took nothing, so nothing is counted."""
-    endpoint = _typed(row.ctx.endpoints[name], type_)
+    endpoint = _typed(row, name, type_)
     try:
         if block and endpoint.waits_in_kernel:
             # a message is atomic: either in the queue or not, so a blocking send cannot
@@ -85,7 +86,7 @@ def send(row: WorkerRow, args: schema.SendArgs) -> None:
 
 def _await_ack(row: WorkerRow, name: str, seq: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    endpoint = row.ctx.endpoints[name]
+    endpoint = row.ends.queue[name]
     cells = row.cells
     while True:
         got = endpoint.receive_now()
@@ -106,7 +107,7 @@ def _await_ack(row: WorkerRow, name: str, seq: int, timeout: float) -> bool:
 @handles("receive")
 def receive(row: WorkerRow, args: schema.ReceiveArgs) -> None:
     name = args.from_
-    endpoint = _typed(row.ctx.endpoints[name], args.type)
+    endpoint = _typed(row, name, args.type)
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     got = endpoint.receive_now()
     while got is None:
@@ -127,7 +128,7 @@ def receive(row: WorkerRow, args: schema.ReceiveArgs) -> None:
         row.emit(EV.PRIORITY, row.index(name), number=got[1], count=endpoint.depth())
     cells[row.counter(name, T.MESSAGES_RECEIVED)] += 1
     cells[row.counter(name, T.BYTES_READ)] += len(payload)
-    tally = getattr(endpoint, "tally_cell", None)
+    tally: Callable[[], int | None] | None = getattr(endpoint, "tally_cell", None)
     if tally is not None:  # a kind that counts more per message (a System V type)
         extra = tally()
         if extra is not None:
@@ -141,10 +142,10 @@ def receive(row: WorkerRow, args: schema.ReceiveArgs) -> None:
         send_message(row, args.ack, message.pack(row.ctx.row, seq, b""), 0, True, 0)
 
 
-def _typed(endpoint: Any, type_: int | None) -> Any:
-    """The endpoint for messages of one type (`type:`, on a kind with message types: the
-    loader allows it nowhere else), or the endpoint itself."""
-    return endpoint if type_ is None else endpoint.of_type(type_)
+def _typed(row: WorkerRow, name: str, type_: int | None) -> MessageEnd:
+    """The end of queue `name` for messages of one type (`type:`, on a kind with message
+    types: the loader allows it nowhere else), or its end for every message."""
+    return row.ends.queue[name] if type_ is None else row.ends.typed_queue[name].of_type(type_)
 
 
 def _already_seen(row: WorkerRow, name: str, sender: int, seq: int) -> bool:

@@ -21,6 +21,7 @@ from ipcviz.channels.rpc import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
+    RpcClientEnd,
     answer,
     request,
 )
@@ -54,7 +55,7 @@ def _speed(row: WorkerRow) -> int:
 @handles("call")
 def call(row: WorkerRow, args: CallArgs) -> None:
     name = args.on
-    client = row.ctx.endpoints[name]
+    client = row.ends.rpc_client[name]
     cells = row.cells
     number = row.seq[name] = row.seq.get(name, 0) + 1
     ident = call_id(os.getpid(), number)
@@ -92,7 +93,7 @@ def call(row: WorkerRow, args: CallArgs) -> None:
     row.emit(EV.CALL_GAVE_UP, channel, number=number, count=args.retries + 1)
 
 
-def _await_answer(row: WorkerRow, client: Any, name: str, ident: int, number: int,
+def _await_answer(row: WorkerRow, client: RpcClientEnd, name: str, ident: int, number: int,
                   left: Callable[[], float]) -> str:
     """"answered", "timeout" or "lost" (the connection broke): reads answer lines,
     dropping late answers to earlier calls, until the one for `ident` comes or `left()`
@@ -123,7 +124,7 @@ def _await_answer(row: WorkerRow, client: Any, name: str, ident: int, number: in
 @handles("serve")
 def serve(row: WorkerRow, name: str) -> None:
     """Answer one call: from whichever client has a whole request line."""
-    server = row.ctx.endpoints[name]
+    server = row.ends.rpc_server[name]
     cells = row.cells
     watch_refusals(row, name, server)
     got = server.next_request()

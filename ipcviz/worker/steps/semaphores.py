@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from ipcviz.channels.endpoints import LockEnd
 from ipcviz.telemetry import table as T
 from ipcviz.worker.boundary import Next
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.steps.registry import describes, handles
 
 
-def take(row: WorkerRow, sem: Any, name: str) -> None:
+def take(row: WorkerRow, sem: LockEnd, name: str) -> None:
     """Acquire `sem`, shown as blocked on it while it is taken; counted once held."""
     if not sem.try_acquire():
         with row.blocked(T.OP_ACQUIRE, name):
@@ -19,19 +18,19 @@ def take(row: WorkerRow, sem: Any, name: str) -> None:
     row.cells[row.counter(name, T.ACQUIRED)] += 1
 
 
-def give(row: WorkerRow, sem: Any, name: str) -> None:
+def give(row: WorkerRow, sem: LockEnd, name: str) -> None:
     sem.release()
     row.cells[row.counter(name, T.RELEASED)] += 1
 
 
 @handles("acquire")
 def acquire(row: WorkerRow, name: str) -> None:
-    take(row, row.ctx.endpoints[name], name)
+    take(row, row.ends.lock[name], name)
 
 
 @handles("release")
 def release(row: WorkerRow, name: str) -> None:
-    give(row, row.ctx.endpoints[name], name)
+    give(row, row.ends.lock[name], name)
 
 
 @describes("acquire")

@@ -29,7 +29,7 @@ def flat_index(index: int | list[int] | None, shape: tuple[int, ...]) -> int | N
 
 @compiles("increment")
 def compile_increment(row: WorkerRow, args: schema.IncrementArgs) -> Step:
-    index = flat_index(args.index, row.ctx.endpoints[args.array].values.shape) or 0
+    index = flat_index(args.index, row.ends.array[args.array].values.shape) or 0
     return lambda: increment(row, args, index)
 
 
@@ -37,7 +37,7 @@ def compile_increment(row: WorkerRow, args: schema.IncrementArgs) -> Step:
 def first_operation(row: WorkerRow, args: schema.IncrementArgs) -> Next:
     """What an increment does first when held before it: acquire its lock (while the lock
     is on), else load the element (looked at again while the worker waits)."""
-    index = flat_index(args.index, row.ctx.endpoints[args.array].values.shape) or 0
+    index = flat_index(args.index, row.ends.array[args.array].values.shape) or 0
     load = (T.OP_CODE["load"], row.index(args.array), index)
     if not args.lock:
         return load
@@ -53,14 +53,14 @@ def increment(row: WorkerRow, args: schema.IncrementArgs, index: int) -> None:
     step boundary (paused, stepped, scheduled, slowed), each increment is two operations,
     a load and a store, with the boundary between them (and, locked, an acquire before
     and a release after): a person stepping two workers sees the real race."""
-    array = row.ctx.endpoints[args.array]
+    array = row.ends.array[args.array]
     flat, last_writer = array.flat, array.last_writer
     cells, me, signals = row.cells, row.ctx.row, row.signals
     done_cell = row.counter(args.array, T.INCREMENTS)
     lock_off, pause_cell = row.base + T.CTRL_LOCK_OFF, row.pause_cell
     freeze_cell = row.freeze_cell
     lock_name = args.lock
-    lock = row.ctx.endpoints[lock_name] if lock_name else None
+    lock = row.ends.lock[lock_name] if lock_name else None
     channel = row.index(args.array)
     row.set_op(T.OP_INCREMENT, channel)
     left = args.times
@@ -97,7 +97,7 @@ def _stepped_increment(row: WorkerRow, args: schema.IncrementArgs, index: int,
                        passed: bool) -> None:
     """One increment as separate operations, each after a pass of the boundary (the
     first one's pass may already be done: `passed`)."""
-    array = row.ctx.endpoints[args.array]
+    array = row.ends.array[args.array]
     cells, pause_cell = row.cells, row.pause_cell
     channel = row.index(args.array)
     lock_name = None if cells[row.base + T.CTRL_LOCK_OFF] else args.lock
@@ -107,7 +107,7 @@ def _stepped_increment(row: WorkerRow, args: schema.IncrementArgs, index: int,
             hold(row, (T.OP_CODE[kind], where, arg))
 
     if lock_name is not None:
-        lock = row.ctx.endpoints[lock_name]
+        lock = row.ends.lock[lock_name]
         if not passed:
             boundary("acquire", row.index(lock_name))
         take(row, lock, lock_name)
@@ -127,18 +127,18 @@ def _stepped_increment(row: WorkerRow, args: schema.IncrementArgs, index: int,
     cells[row.counter(args.array, T.INCREMENTS)] += 1
     if lock_name is not None:
         boundary("release", row.index(lock_name))
-        give(row, row.ctx.endpoints[lock_name], lock_name)
+        give(row, row.ends.lock[lock_name], lock_name)
 
 
 @compiles("set")
 def compile_set(row: WorkerRow, args: schema.SetArgs) -> Step:
-    index = flat_index(args.index, row.ctx.endpoints[args.array].values.shape)
+    index = flat_index(args.index, row.ends.array[args.array].values.shape)
     return lambda: set_values(row, args, index)
 
 
 def set_values(row: WorkerRow, args: schema.SetArgs, index: int | None) -> None:
     """Write `value` at `index`, or into every element when there is none."""
-    array = row.ctx.endpoints[args.array]
+    array = row.ends.array[args.array]
     written_ns = time.monotonic_ns()  # before the write: a read that sees it comes after
     if index is None:
         array.flat[:] = args.value
@@ -151,5 +151,5 @@ def set_values(row: WorkerRow, args: schema.SetArgs, index: int | None) -> None:
 
 @describes("set")
 def describe_set(row: WorkerRow, args: schema.SetArgs) -> Next:
-    index = flat_index(args.index, row.ctx.endpoints[args.array].values.shape)
+    index = flat_index(args.index, row.ends.array[args.array].values.shape)
     return (T.OP_CODE["set"], row.index(args.array), -1 if index is None else index)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import mmap
 
-from ipcviz.channels.shm_object import ShmEndpoint
+from ipcviz.channels.shm_object import ShmEnd
 from ipcviz.scenario import schema
 from ipcviz.scenario.models import TruncateArgs
 from ipcviz.telemetry import table as T
@@ -21,10 +21,8 @@ from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.steps.registry import describes, handles
 
 
-def _endpoint(row: WorkerRow, name: str) -> ShmEndpoint:
-    endpoint = row.ctx.endpoints[name]
-    assert isinstance(endpoint, ShmEndpoint)
-    return endpoint
+def _endpoint(row: WorkerRow, name: str) -> ShmEnd:
+    return row.ends.shm[name]
 
 
 def write(row: WorkerRow, args: schema.WriteArgs, view: memoryview) -> None:

@@ -13,8 +13,8 @@ that did the work, whichever path made it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
+from ipcviz.channels.endpoints import StreamEnd
 from ipcviz.scenario import schema
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.telemetry import table as T
@@ -23,18 +23,18 @@ from ipcviz.worker.row import WorkerRow
 Step = Callable[[], None]
 
 
-def _stream_endpoint(row: WorkerRow, name: str) -> Any | None:
+def _stream_endpoint(row: WorkerRow, name: str) -> StreamEnd | None:
     """The channel's endpoint when it is a stream socket's (Unix or TCP), else None."""
     kind = CHANNELS.get(row.ctx.channel_kinds.get(name, ""))
     if kind is None or kind.io != "socket":
         return None
-    endpoint = row.ctx.endpoints[name]
+    endpoint = row.ends.stream[name]
     return endpoint if getattr(endpoint, "byte_stream", False) else None
 
 
 def fast_write(row: WorkerRow, args: schema.WriteArgs, slow: Step,
                write_rest: Callable[[memoryview], bool],
-               watch: Callable[[Any], None]) -> Step | None:
+               watch: Callable[[StreamEnd], None]) -> Step | None:
     """A fixed payload written to a stream socket, or None (another kind, `every`, a
     payload that is what was read). `slow` is the general step (it tries again and
     waits for room), `write_rest(view)` writes the rest of a partial write, `watch`
@@ -71,7 +71,7 @@ def fast_write(row: WorkerRow, args: schema.WriteArgs, slow: Step,
 
 
 def fast_read(row: WorkerRow, args: schema.ReadArgs, slow: Step,
-              watch: Callable[[Any], None]) -> Step | None:
+              watch: Callable[[StreamEnd], None]) -> Step | None:
     """A read from a stream socket, or None (another kind, a worker that keeps what it
     reads or keeps a pipe end). Bytes read are counted here; no bytes (empty: the general
     step waits; end of file or a reset: it says so) go to `slow`, which reads again: an

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-from ipcviz.channels.peers import Outsider
+from ipcviz.channels.page import PageEnd
+from ipcviz.channels.peers import Outsider, Refusals
+from ipcviz.channels.window import WindowEnd
 from ipcviz.scenario import schema
 from ipcviz.telemetry import table as T
 from ipcviz.telemetry.ring_events import EventCode as EV
@@ -22,10 +22,6 @@ from ipcviz.scenario.kinds import CHANNELS, FD_STREAMS, STEPS
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import ExitRequested
 from ipcviz.worker.steps import files, shm_names, socket_steps
-
-if TYPE_CHECKING:
-    from ipcviz.channels.page import PageEndpoint
-    from ipcviz.channels.window import WindowEndpoint
 from ipcviz.worker.steps.registry import compiles, describes, handles
 
 Step = Callable[[], None]
@@ -74,12 +70,12 @@ def _write_shm(row: WorkerRow, args: schema.WriteArgs, view: memoryview) -> bool
 
 
 def _write_mapped(row: WorkerRow, args: schema.WriteArgs, view: memoryview) -> bool:
-    row.cells[row.counter(args.to, T.BYTES_WRITTEN)] += row.ctx.endpoints[args.to].write(view)
+    row.cells[row.counter(args.to, T.BYTES_WRITTEN)] += row.ends.mapped[args.to].write(view)
     return True
 
 
 def _write_page(row: WorkerRow, args: schema.WriteArgs, view: memoryview) -> bool:
-    endpoint = row.ctx.endpoints[args.to]
+    endpoint = row.ends.page[args.to]
     row.cells[row.counter(args.to, T.BYTES_WRITTEN)] += endpoint.write(view)
     note_page_access(row, args.to, endpoint)
     return True
@@ -100,7 +96,7 @@ def _write_stream(row: WorkerRow, args: schema.WriteArgs, view: memoryview) -> b
 
 def _write_socket(row: WorkerRow, args: schema.WriteArgs, view: memoryview) -> bool:
     """A stream write that is also one write call (one datagram, on a datagram socket)."""
-    watch_refusals(row, args.to, row.ctx.endpoints[args.to])
+    watch_refusals(row, args.to, row.ends.stream[args.to])
     if not _write_stream(row, args, view):
         return False
     row.cells[row.counter(args.to, T.WRITES)] += 1
@@ -124,7 +120,7 @@ def _whole_bytes(view: memoryview) -> bytes:
     return bytes(view)
 
 
-def note_page_access(row: WorkerRow, name: str, endpoint: PageEndpoint) -> None:
+def note_page_access(row: WorkerRow, name: str, endpoint: PageEnd) -> None:
     """After an access to a page: the address this process used and the frame behind it
     now (channels/page.py), the frame of its first access kept as well."""
     cells = row.cells
@@ -135,7 +131,7 @@ def note_page_access(row: WorkerRow, name: str, endpoint: PageEndpoint) -> None:
     cells[row.counter(name, T.LAST_FRAME)] = frame
 
 
-def touch_window(row: WorkerRow, name: str, endpoint: WindowEndpoint, nbytes: int) -> None:
+def touch_window(row: WorkerRow, name: str, endpoint: WindowEnd, nbytes: int) -> None:
     """Touch `nbytes` of a window page by page (channels/window.py), then record what the
     kernel says of it: the mapping's resident pages, and the faults the touching took."""
     from ipcviz.channels.window import faults, rss_pages
@@ -157,7 +153,7 @@ def watch_refusals(row: WorkerRow, name: str, endpoint: object) -> None:
     """Count every peer from outside the run that the socket or rpc endpoint `endpoint`
     refused (channels/peers.py), and log the first ten and then one at each power of ten
     (a flood of datagrams must not flood the log)."""
-    refusals = getattr(endpoint, "refusals", None)
+    refusals: Refusals | None = getattr(endpoint, "refusals", None)
     if refusals is None or refusals.hook is not None:
         return
     cells, cell, index = row.cells, row.counter(name, T.PEERS_REFUSED), row.index(name)
@@ -173,7 +169,7 @@ def watch_refusals(row: WorkerRow, name: str, endpoint: object) -> None:
 def write_all(row: WorkerRow, name: str, view: memoryview) -> bool:
     """Write every byte of `view`, waiting for room (shown as blocked), counting as it
     goes; False when the pipe has no reader left (counted, logged, after a pause)."""
-    endpoint = row.ctx.endpoints[name]
+    endpoint = row.ends.stream[name]
     cells, cell = row.cells, row.counter(name, T.BYTES_WRITTEN)
     while view:
         try:
@@ -204,7 +200,7 @@ def _broken_pipe(row: WorkerRow, name: str) -> None:
 
 
 def _fast_write(row: WorkerRow, args: schema.WriteArgs) -> Step | None:
-    endpoint, payload = row.ctx.endpoints[args.to], row.payload(args)
+    endpoint, payload = row.ends.pipe[args.to], row.payload(args)
     write_fd = endpoint.write_fd
     if write_fd is None or args.every:
         return None
@@ -241,7 +237,7 @@ def fast_read_fd(row: WorkerRow, args: schema.ReadArgs) -> int | None:
     own = row.ctx.own_roles(args.from_)
     if own is None or "write" in own or args.from_ in row.keep_reads or row.kept:
         return None
-    return row.ctx.endpoints[args.from_].read_fd
+    return row.ends.pipe[args.from_].read_fd
 
 
 @compiles("read")
@@ -278,16 +274,16 @@ def read(row: WorkerRow, args: schema.ReadArgs) -> None:
 
 
 def _read_mapped(row: WorkerRow, args: schema.ReadArgs) -> None:
-    data = row.ctx.endpoints[args.from_].read(args.bytes)
+    data = row.ends.mapped[args.from_].read(args.bytes)
     row.cells[row.counter(args.from_, T.BYTES_READ)] += len(data)
 
 
 def _read_window(row: WorkerRow, args: schema.ReadArgs) -> None:
-    touch_window(row, args.from_, row.ctx.endpoints[args.from_], args.bytes)
+    touch_window(row, args.from_, row.ends.window[args.from_], args.bytes)
 
 
 def _read_page(row: WorkerRow, args: schema.ReadArgs) -> None:
-    name, endpoint, cells = args.from_, row.ctx.endpoints[args.from_], row.cells
+    name, endpoint, cells = args.from_, row.ends.page[args.from_], row.cells
     data = endpoint.read(args.bytes)
     cells[row.counter(name, T.BYTES_READ)] += len(data)
     T.note_read(cells, row.counter(name, T.LAST_READ), data)
@@ -296,13 +292,13 @@ def _read_page(row: WorkerRow, args: schema.ReadArgs) -> None:
 
 def _read_array(row: WorkerRow, args: schema.ReadArgs) -> None:
     """An extension: take a copy of the whole array."""
-    copy = row.ctx.endpoints[args.from_].values.copy()
+    copy = row.ends.array[args.from_].values.copy()
     row.cells[row.counter(args.from_, T.BYTES_READ)] += copy.nbytes
     row.emit(EV.READ_ARRAY, row.index(args.from_), value=int(copy.sum()))
 
 
 def _read_socket(row: WorkerRow, args: schema.ReadArgs) -> None:
-    watch_refusals(row, args.from_, row.ctx.endpoints[args.from_])
+    watch_refusals(row, args.from_, row.ends.stream[args.from_])
     _read_stream(row, args, calls=True)
 
 
@@ -310,7 +306,7 @@ def _read_stream(row: WorkerRow, args: schema.ReadArgs, calls: bool = False) -> 
     """What is there (up to `args.bytes`), waiting for some unless it must not block; the
     end of the stream ends the worker. `calls`: each read is counted too (a socket's)."""
     name = args.from_
-    endpoint = row.ctx.endpoints[name]
+    endpoint = row.ends.stream[name]
     cells = row.cells
     while True:
         data = endpoint.read_some(args.bytes)
@@ -358,7 +354,7 @@ for _step, _ways in (("write", WRITERS), ("read", READERS)):
 def echo(row: WorkerRow, args: schema.EchoArgs) -> None:
     """Server side: read from whichever client has data and write it back to it."""
     name = args.on
-    endpoint = row.ctx.endpoints[name]
+    endpoint = row.ends.stream[name]
     cells = row.cells
     watch_refusals(row, name, endpoint)
     data = endpoint.read_some(args.bytes)
