@@ -40,7 +40,31 @@ class StatusBar(Widget):
         self._shown: Text = Text()
         self._strip: Strip | None = None
 
+    def on_resize(self) -> None:
+        self.watch_snapshot(self.snapshot)  # the line is fitted to the width
+
     def watch_snapshot(self, snap: Snapshot | None) -> None:
+        width = self.size.width
+        text = self._line(snap)
+        if width and text.cell_len > width and snap is not None and snap.replay is None:
+            # too wide: the title goes first (the lesson text below names the lesson), then the
+            # longer words, so the clock and the workers alive stay on screen
+            bare = self._line(snap, title_room=0)
+            room = width - bare.cell_len - 2
+            text = self._line(snap, title_room=room) if room >= 8 else bare
+            if text.cell_len > width:
+                text = self._line(snap, title_room=0, short=True)
+        if text != self._shown:  # an unchanged line costs nothing; a repaint of the top
+            # line made every frame repaint the whole screen (Textual's compositor paints
+            # every widget inside the box around the changed lines)
+            self._shown, self._strip = text, None
+            self.frame_style.new_frame()
+            self.refresh()
+
+    def _line(self, snap: Snapshot | None, title_room: int | None = None,
+              short: bool = False) -> Text:
+        """The line for `snap`: the title cut to `title_room` cells (0: left out), and
+        with `short`, the held words and the workers alive said briefly."""
         text = Text(" ipcviz ", style="bold reverse")
         if snap is None:
             self._ended_at = None
@@ -53,7 +77,8 @@ class StatusBar(Widget):
             # a held run and slow motion first, where no width of terminal cuts them off
             if snap.held_start and snap.running:  # nothing has moved: say how to start
                 text.append(" ")
-                text.append(" HELD: press space to run, n to step ", style="bold reverse yellow")
+                text.append(" HELD: space runs, n steps " if short else
+                            " HELD: press space to run, n to step ", style="bold reverse yellow")
             elif snap.mode != "run" and snap.running:
                 text.append(" ")
                 text.append(f" {HELD_WORDS.get(snap.mode, snap.mode.upper())} ",
@@ -61,7 +86,15 @@ class StatusBar(Widget):
             if speed_text(snap.speed):
                 text.append(" ")
                 text.append(f" {speed_text(snap.speed)} ", style="bold reverse cyan")
-            text.append(f"  {snap.scenario}  ", style="bold")
+            title = Text(snap.scenario, style="bold")
+            if title_room is not None and title_room <= 0:
+                title = Text()
+            elif title_room is not None:
+                title.truncate(title_room, overflow="ellipsis")
+            text.append("  ")
+            if title.cell_len:
+                text.append_text(title)
+                text.append("  ")
             clock = snap.elapsed if snap.run_time is None else snap.run_time
             if snap.running:
                 self._ended_at = None
@@ -83,19 +116,15 @@ class StatusBar(Widget):
                 text.append(f"(wall {format_duration(snap.elapsed)}) ", style="dim")
             text.append("│ ")
             if snap.running:
-                text.append(f"running: {alive}/{len(snap.workers)} workers alive", style="green")
+                text.append(f"{alive}/{len(snap.workers)} alive" if short else
+                            f"running: {alive}/{len(snap.workers)} workers alive", style="green")
             else:
                 text.append("ended: every worker has exited (q quits)", style="yellow")
             if paused:
                 text.append(f" │ {paused} paused", style="magenta")
             if snap.dropped_events:
                 text.append(f" │ {snap.dropped_events} events dropped", style="red")
-        if text != self._shown:  # an unchanged line costs nothing; a repaint of the top
-            # line made every frame repaint the whole screen (Textual's compositor paints
-            # every widget inside the box around the changed lines)
-            self._shown, self._strip = text, None
-            self.frame_style.new_frame()
-            self.refresh()
+        return text
 
     def render(self) -> Text:
         """The line's text (what `render_line` draws)."""
