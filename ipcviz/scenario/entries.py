@@ -16,7 +16,10 @@ import re
 
 from ipcviz.scenario import schema as s
 from ipcviz.scenario.kinds import CHANNELS
-from ipcviz.scenario.refs import CHANNEL_KIND_KEYS, WORKER_KEYS
+from ipcviz.scenario.refs import (
+    CHANNEL_KIND_KEYS, COMPARE_KEYS, DATAGRAM_KEYS, EINTR_KEYS, STREAM_SOCKET_KEYS,
+    SYSCALL_KEYS, TCP_KEYS, WORKER_KEYS,
+)
 from ipcviz.signals import parse_signal, signal_name
 
 #: a worker's counts per channel, and the counter families (kinds.ChannelKind.counters)
@@ -32,19 +35,10 @@ PER_WORKER = frozenset({"values_read"})
 PROGRAM_KEYS = frozenset({"pid", "state", "blocked_on", "exit", "restarts", "zombies",
                           "signals_sent_to"})
 
-#: a pipe's or FIFO's reads that a signal interrupted or restarted: counted only where a
-#: worker reads it with `interruptible: true` (worker/eintr.py)
-_EINTR = frozenset({"interrupted_reads", "restarted_reads"})
 #: keys of a kind's entry that hold a mapping, and the names of their items
 #: (kinds.ChannelKind.item_names: a System V queue's counts by message type)
 KIND_ITEMS: dict[str, tuple[str, ...]] = {
     key: names for row in CHANNELS.values() for key, names in (row.item_names or {}).items()}
-#: a channel named in `compare:` also has these
-COMPARE_KEYS = frozenset({"moved", "mb_per_s", "rank"})
-#: ... and, with `count_syscalls: true`, these (runtime/syscall_views.py)
-SYSCALL_KEYS = frozenset({"syscalls_counted", "messages", "copy_calls", "syscalls",
-                          "copy_calls_per_message", "syscalls_per_message",
-                          "cpu_us_per_message"})
 #: an array bigger than this has `values` as {min, max, sum} (channels/shared_array.py)
 MAX_VALUES_LISTED = 4096
 
@@ -68,13 +62,13 @@ def channel_keys(scn: s.Scenario, name: str) -> frozenset[str]:
     keys = CHANNEL_KIND_KEYS[spec.kind] | {"kind"}
     if spec.kind == "socket":
         datagrams = spec.family == "udp" or spec.type == "dgram"
-        keys |= {"dropped"} if datagrams else {"connections"}
-        if spec.family == "tcp":  # its listener's accept queue (channels/tcp_table.py)
-            keys |= {"accept_queue", "max_accept_queue"}
+        keys |= DATAGRAM_KEYS if datagrams else STREAM_SOCKET_KEYS
+        if spec.family == "tcp":
+            keys |= TCP_KEYS
     if spec.kind in ("pipe", "fifo") and any(
             step.kind == "read" and step.args.from_ == name and step.args.interruptible
             for worker in scn.workers.values() for step in s.all_steps(worker.steps)):
-        keys |= _EINTR
+        keys |= EINTR_KEYS
     if name in scn.compare:
         keys |= COMPARE_KEYS | (SYSCALL_KEYS if scn.count_syscalls else frozenset())
     return keys

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ipcviz.channels.state import COST_KEYS, RACE_KEYS
 from ipcviz.channels.state_keys import checked_keys
 from ipcviz.scenario import schema as s
 from ipcviz.scenario.kinds import CHANNELS, state_class
@@ -17,31 +18,31 @@ WORKER_KEYS = frozenset({
     "messages_sent", "messages_received", "epipe_errors", "increments", "duplicates",
     "output_lines",
 })
-CHANNEL_KEYS = frozenset({
-    "kind", "bytes_written", "bytes_read", "buffered", "max_buffered", "capacity", "depth", "max_depth",
-    "messages_sent", "messages_received", "dtype", "shape", "values", "increments",
-    "lost_updates", "sum", "initial_sum", "value", "holder", "waiters", "duplicates", "path", "connections",
-    "writes", "reads", "dropped", "peers_refused",
-    "records_written", "records_read", "torn_reads",
-    "calls", "answered", "in_flight", "timeouts", "retries", "gave_up", "executed",
-    "executed_twice", "errors", "latency_ms_mean", "latency_ms_max",
-    "bytes_sent", "bytes_received", "moved", "mb_per_s", "rank", "handoff", "busy",
-    "held", "max_held", "empty_receives", "accept_queue", "max_accept_queue",
-    "write_ends_open", "read_ends_open",
-    "interrupted_reads", "restarted_reads",
-    "in_dev_shm", "size", "declared_size", "contents", "unlinked_by_runtime",
-    "syscalls_counted", "messages", "copy_calls", "syscalls", "copy_calls_per_message",
-    "syscalls_per_message", "cpu_us_per_message",
-})
 #: the keys an `expect:` may check in a channel's entry, by kind (the entry has more:
 #: docs/scenario-format.md, Channel entries): its state's fields marked `Checked`
 #: (channels/state_keys.py), or the keys its row lists; entries.channel_keys adds those
-#: that depend on the channel's options and the scenario
+#: that depend on the channel's options and the scenario (below)
 CHANNEL_KIND_KEYS: dict[str, frozenset[str]] = {
     kind: checked_keys(state_class(kind), kind) if row.keys is None else row.keys
     for kind, row in CHANNELS.items()}
-# and every key of a kind
-CHANNEL_KEYS |= {key for keys in CHANNEL_KIND_KEYS.values() for key in keys}
+#: a stream socket's connections, a datagram socket's drops, a TCP listener's accept queue
+#: (channels/tcp_table.py)
+STREAM_SOCKET_KEYS = frozenset({"connections"})
+DATAGRAM_KEYS = frozenset({"dropped"})
+TCP_KEYS = frozenset({"accept_queue", "max_accept_queue"})
+#: a pipe's or FIFO's reads that a signal interrupted or restarted: counted only where a
+#: worker reads it with `interruptible: true` (worker/eintr.py)
+EINTR_KEYS = frozenset({"interrupted_reads", "restarted_reads"})
+#: a channel named in `compare:` has its race's keys ...
+COMPARE_KEYS = frozenset(RACE_KEYS)
+#: ... and, with `count_syscalls: true`, its cost's (runtime/syscall_views.py), but the
+#: reason they are not counted, which only some machines give
+SYSCALL_KEYS = frozenset(COST_KEYS) - {"syscalls_unavailable"}
+#: every key a check may name in some channel's entry (`duplicates`, a worker's key, is
+#: accepted here too, as it always was)
+CHANNEL_KEYS = frozenset({"kind", "duplicates"}).union(
+    *CHANNEL_KIND_KEYS.values(), STREAM_SOCKET_KEYS, DATAGRAM_KEYS, TCP_KEYS, EINTR_KEYS,
+    COMPARE_KEYS, SYSCALL_KEYS)
 _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
