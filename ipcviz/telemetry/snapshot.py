@@ -260,19 +260,17 @@ class Snapshot:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+    def from_dict(cls, data: dict[str, Any],
+                  worker: Callable[[dict[str, Any]], WorkerView] | None = None,
+                  channel: Callable[[dict[str, Any]], ChannelView] | None = None) -> Snapshot:
         """The Snapshot of a wire form; fields it does not know (a newer runtime's) are
-        left out, missing ones take their defaults."""
+        left out, missing ones take their defaults. `worker` and `channel` make the views
+        from their wire forms (default `worker_of`, `channel_of`): the UI's decoder
+        passes its own, which reuse the last frame's views of unchanged wire forms."""
         build = _build
         raw = dict(data)
-        raw["workers"] = tuple(build(WorkerView, _worker_fields(w))
-                               for w in raw.get("workers", ()))
-        raw["channels"] = tuple(
-            ChannelView.of(str(c["name"]), str(c["kind"]), c.get("data", {}),
-                           tuple(map(End.parse, c.get("writers", ()))),
-                           tuple(map(End.parse, c.get("readers", ()))))
-            for c in raw.get("channels", ())
-        )
+        raw["workers"] = tuple(map(worker or worker_of, raw.get("workers", ())))
+        raw["channels"] = tuple(map(channel or channel_of, raw.get("channels", ())))
         raw["events"] = tuple(build(EventView, _event_fields(e)) for e in raw.get("events", ()))
         raw["triggers"] = tuple(tuple(t) for t in raw.get("triggers", ()))
         for key in ("deadlock", "deadlock_seen"):
@@ -320,6 +318,18 @@ def _build(klass: type, raw: dict[str, Any]) -> Any:
             state[name] = factory()
     state.update(raw)
     return obj
+
+
+def worker_of(raw: dict[str, Any]) -> WorkerView:
+    """A worker's view from its wire form."""
+    return _build(WorkerView, _worker_fields(raw))
+
+
+def channel_of(raw: dict[str, Any]) -> ChannelView:
+    """A channel's view from its wire form."""
+    return ChannelView.of(str(raw["name"]), str(raw["kind"]), raw.get("data", {}),
+                          tuple(map(End.parse, raw.get("writers", ()))),
+                          tuple(map(End.parse, raw.get("readers", ()))))
 
 
 def _worker_fields(raw: dict[str, Any]) -> dict[str, Any]:

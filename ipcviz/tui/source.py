@@ -26,6 +26,7 @@ from ipcviz.protocol import (
 )
 from ipcviz.scenario.opening import OpenedScenario, ScenarioError, open_scenario
 from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.tui.frame_decoder import FrameDecoder
 
 #: How long the UI waits for the runtime to clean up after `quit` before it kills it
 #: (a normal quit takes a few tens of milliseconds; a stopped or flooded runtime never ends).
@@ -183,6 +184,7 @@ class LiveSource(Source):
         assert proc is not None and proc.stdout is not None
         first, self._first = self._first, None
         lines = proc.stdout if first is None else itertools.chain([first], proc.stdout)
+        decoder = FrameDecoder()
         try:
             for line in lines:
                 if not line:
@@ -196,8 +198,8 @@ class LiveSource(Source):
                     continue
                 if isinstance(message, Frame):
                     data = message.snapshot
-                    on_snapshot(Snapshot.from_dict(escape_tree(data) if may_hold_control(line)
-                                                   else data))
+                    on_snapshot(decoder.decode(escape_tree(data) if may_hold_control(line)
+                                               else data))
                 elif isinstance(message, Refused):
                     on_error([escape_control(line) for line in message.lines])
                 else:

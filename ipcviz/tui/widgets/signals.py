@@ -4,6 +4,7 @@ the kernel's masks decoded, and why sent and received differ.
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import Any
 
 from rich.text import Text
@@ -14,6 +15,7 @@ from ipcviz.signals import is_realtime, parse_signal
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.widgets.grid import grid_lines
+from ipcviz.tui.widgets.moved import moved_workers
 
 MAX_SIGNAL_COLUMNS = 6
 MAX_ROWS = 12
@@ -28,10 +30,12 @@ def has_signal_activity(w: WorkerView) -> bool:
 
 def signals_in_play(snap: Snapshot) -> list[str]:
     """Every signal any worker received or was sent, in signal-number order."""
-    names: set[str] = set()
-    for w in snap.workers:
-        names |= set(w.signals_received) | set(w.signals_sent_to)
-    return sorted(names, key=parse_signal)
+    return sorted(frozenset().union(*map(signal_names, snap.workers)), key=parse_signal)
+
+
+def signal_names(w: WorkerView) -> frozenset[str]:
+    """The signals the worker received or was sent."""
+    return frozenset(w.signals_received).union(w.signals_sent_to)
 
 
 def worker_reason(w: WorkerView, signals: list[str]) -> str:
@@ -96,16 +100,45 @@ class SignalsPanel(Panel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._previous: dict[tuple[str, str], int] = {}
+        #: the last Snapshot taken in, and per place in its workers: worth a row, and the
+        #: signals it received or was sent; the signals in play (see `_in_play`)
+        self._taken: Snapshot | None = None
+        self._activity: list[bool] = []
+        self._names: list[frozenset[str]] = []
+        self._signals: list[str] = []
 
     def forget_run(self) -> None:
         super().forget_run()
         self._previous.clear()
+        self._taken = None
+
+    def _in_play(self, snap: Snapshot) -> tuple[list[str], list[WorkerView]]:
+        """The signals in play and the workers worth a row (`signals_in_play`,
+        `has_signal_activity`), each worker looked at again only when its view is a new
+        object since the last Snapshot taken (moved.py)."""
+        workers = snap.workers
+        moved = moved_workers(self._taken, snap)
+        self._taken = snap
+        if moved is None:
+            self._activity = [has_signal_activity(w) for w in workers]
+            self._names = [signal_names(w) for w in workers]
+            self._signals = sorted(frozenset().union(*self._names), key=parse_signal)
+        elif moved:
+            names_moved = False
+            for i in moved:
+                w = workers[i]
+                self._activity[i] = has_signal_activity(w)
+                names = signal_names(w)
+                if names != self._names[i]:
+                    self._names[i], names_moved = names, True
+            if names_moved:
+                self._signals = sorted(frozenset().union(*self._names), key=parse_signal)
+        return list(self._signals), list(compress(workers, self._activity))
 
     def watch_snapshot(self, snap: Snapshot | None) -> None:
         if snap is None:
             return
-        signals = signals_in_play(snap)
-        active = [w for w in snap.workers if has_signal_activity(w)]
+        signals, active = self._in_play(snap)
         key = (tuple(signals), tuple((w.name, tuple(w.signals_received.items()),
                                       tuple(w.signals_sent_to.items()), w.exit,
                                       tuple((w.sent_this_life or {}).items()),

@@ -19,6 +19,7 @@ from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 from ipcviz.telemetry.views import SemaphoreView
 from ipcviz.tui.widgets.base import FrameStyle
 from ipcviz.tui.widgets.grid import cells_line
+from ipcviz.tui.widgets.moved import moved_workers
 
 COLUMNS = ("worker", "pid", "state", "cpu %", "restarts", "step", "signals got")
 #: while the run is held (paused, stepped, scheduled) the last column says what each
@@ -76,15 +77,10 @@ def state_cell(w: WorkerView, snap: Snapshot) -> Text:
             text = f"waiting for its turn on {sem.name if sem else '?'}"
     if w.lock_off:
         text += " [lock OFF]"
-    if w.zombies or w.name in parents(snap):  # a parent: how many children it left unreaped
+    if w.zombies or w.name in snap.parent_names:  # a parent: how many children it left unreaped
         # first: the count is the lesson, and a narrow state column cuts the end
         text = f"{w.zombies} zombie{'' if w.zombies == 1 else 's'} · {text}"
     return Text(text, style=style)
-
-
-def parents(snap: Snapshot) -> frozenset[str]:
-    """Workers with spawned children in view."""
-    return snap.parent_names
 
 
 def row_key(w: WorkerView, snap: Snapshot) -> tuple:
@@ -94,7 +90,7 @@ def row_key(w: WorkerView, snap: Snapshot) -> tuple:
         sem = snap.channel(w.waiting.on or "")
         holders = SemaphoreView.of(sem).holders if sem else ("?",)
     return (w.name, w.parent, w.pid, w.state, w.waiting, w.exit_text, w.exit, w.paused,
-            w.lock_off, holders, w.zombies, w.name in parents(snap), f"{w.cpu:5.1f}", w.restarts, w.step_text,
+            w.lock_off, holders, w.zombies, w.name in snap.parent_names, f"{w.cpu:5.1f}", w.restarts, w.step_text,
             tuple(w.signals_received.items()), held(snap) and w.next_op)
 
 
@@ -214,6 +210,8 @@ class WorkersTable(ScrollView, can_focus=True):
         self._keys: dict[str, tuple] = {}
         self._views: dict[str, WorkerView] = {}
         self._snap: Snapshot | None = None
+        #: places in the last Snapshot's workers of those waiting for a semaphore
+        self._acquiring: set[int] = set()
         self._strips: dict[tuple, Strip] = {}
         self._widths = column_widths(120)
 
@@ -260,10 +258,24 @@ class WorkersTable(ScrollView, can_focus=True):
             self._widths = column_widths(self.app.size.width, held(snap))
             self._strips.clear()
             self.refresh()
-        self._snap = snap
+        before, self._snap = self._snap, snap
+        workers = snap.workers
         added = False
         changed: list[int] = []
-        for w in snap.workers:
+        # the rows to look at: every worker, or, when the frame-wide parts of a row are
+        # the same, those whose view is a new object and those waiting for a semaphore
+        same_frame = before is not None and held(before) == held(snap) and (
+            before.parent_names == snap.parent_names)
+        moved = moved_workers(before, snap) if same_frame else None
+        if moved is None:
+            self._acquiring.clear()
+        for position in (range(len(workers)) if moved is None
+                         else sorted(self._acquiring.union(moved))):
+            w = workers[position]
+            if w.state == "blocked" and w.waiting and w.waiting.op == "acquire":
+                self._acquiring.add(position)  # its row shows the semaphore's holders
+            else:
+                self._acquiring.discard(position)
             key = row_key(w, snap)
             self._views[w.name] = w
             index = self._index.get(w.name)
