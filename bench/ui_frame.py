@@ -14,7 +14,9 @@ hold on a busy machine: decode (the reader thread), apply (the App's frame handl
 the rest of the main thread (Textual's repaint and loop), in ms a frame.
 
 `--against TREE` runs a second checkout (`git worktree add`) by the same script in the
-same rounds, alternating, and prints the ratio of the medians. One line per load.
+same rounds, alternating, and prints the ratio of the medians. One line per load. The
+first frames of a recording (workers starting) and of the app (its start) are not
+counted.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ ROOT = HERE.parent
 RECORD_SECONDS = {64: 20, 512: 30}
 #: frames left out at the start of a recording: workers still starting
 SKIP = 20
+#: frames played before the counting starts: the app's own start
+WARM = 10
 
 
 def record(workers: int, data: Path) -> Path:
@@ -89,13 +93,18 @@ def child(recording: Path, profile: str | None) -> None:
     lines = recording.read_bytes().splitlines()[SKIP:]
     timing = {"decode": 0.0, "apply": 0.0, "main": 0.0, "frames": 0, "applied": 0}
     painted = threading.Event()
+    main_clock = time.pthread_getcpuclockid(threading.main_thread().ident or 0)
 
     class Played(Source):
         coalesce = True
 
         def start(self, on_snapshot, on_error) -> None:  # type: ignore[no-untyped-def]
             def read() -> None:
-                for line in lines:
+                for index, line in enumerate(lines):
+                    if index == WARM:  # the app's start (the footer's keys, the first
+                        # layouts) is over: from here on, the frames alone
+                        timing.update(decode=0.0, apply=0.0, frames=0, applied=0)
+                        timing["main"] = -time.clock_gettime(main_clock)
                     start = time.thread_time()
                     snap = decode(orjson.loads(line))
                     timing["decode"] += time.thread_time() - start
@@ -103,6 +112,7 @@ def child(recording: Path, profile: str | None) -> None:
                     on_snapshot(snap)
                     painted.wait(10)
                     timing["frames"] += 1
+                timing["main"] += time.clock_gettime(main_clock)
                 painted.set()
 
             self.thread = threading.Thread(target=read, daemon=True)
@@ -128,7 +138,7 @@ def child(recording: Path, profile: str | None) -> None:
         source = Played()
         app = make_app(source, handle_signals=True)  # as the CLI: gc frozen after the first frame
         app.watches_file = False
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with app.run_test(size=(120, 40)):
             feed_painted = app.feed.painted
 
             def painted_now() -> None:
@@ -136,11 +146,8 @@ def child(recording: Path, profile: str | None) -> None:
                 painted.set()
 
             app.feed.painted = painted_now  # type: ignore[method-assign]
-            main_start = time.thread_time()
             while source.thread.is_alive():
                 await asyncio.sleep(0.01)
-            await pilot.pause()
-            timing["main"] = time.thread_time() - main_start
 
     if profile:
         import cProfile

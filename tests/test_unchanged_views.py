@@ -19,7 +19,7 @@ from ipcviz.tui.app import make_app
 from ipcviz.tui.source import FixedSource, LiveSource
 from ipcviz.tui.widgets import signals as signals_module
 from ipcviz.tui.widgets import workers as workers_module
-from ipcviz.tui.widgets.moved import moved_workers
+from ipcviz.telemetry.moved import moved_workers
 from ipcviz.tui.widgets.signals import SignalsPanel
 from ipcviz.tui.widgets.workers import WorkersTable
 from tests.waiting import until
@@ -28,8 +28,11 @@ LIVE = """
 duration: 30
 channels:
   p: {kind: pipe}
+  q: {kind: pipe}
 workers:
   sleeper: {steps: [{sleep: 60}]}
+  once: {steps: [{write: {to: q, size: 64}}, {sleep: 60}]}
+  taker: {steps: [{read: {from: q, bytes: 64}}, {sleep: 60}]}
   writer: {loop: true, steps: [{write: {to: p, size: 64}}, {sleep: 0.02}]}
   reader: {loop: true, steps: [{read: {from: p, bytes: 64}}]}
 """
@@ -64,7 +67,49 @@ def test_a_live_run_keeps_the_views_of_unchanged_workers(scenario_file,
     # the sleeper's view never changes once asleep; the writer's counts move every frame
     assert reused == {"sleeper": FRAMES - 1, "writer": 0}
     assert moved_workers(frames[-2], frames[-1]) == [
-        i for i, w in enumerate(frames[-1].workers) if w.name != "sleeper"]
+        i for i, w in enumerate(frames[-1].workers) if w.name not in ("sleeper", "once", "taker")]
+
+
+def test_the_timeline_looks_again_only_at_moved_workers(scenario_file, nothing_left_behind,
+                                                        monkeypatch) -> None:
+    """The same frames, with their views shared as the decoder shares them and decoded
+    afresh: the same arrows and marks; the counters of `once` (64 bytes written, then
+    asleep) are looked at in the first frame only when its view is kept."""
+    from ipcviz.telemetry import sequence as sequence_module
+
+    frames: list[Snapshot] = []
+    enough = threading.Event()
+
+    def arrived(snap: Snapshot) -> None:
+        frames.append(snap)
+        if len(frames) >= FRAMES + 10:
+            enough.set()
+
+    source = LiveSource(str(scenario_file(LIVE)))
+    source.start(arrived, print)
+    try:
+        assert enough.wait(30), f"{len(frames)} frames"
+    finally:
+        source.stop()
+    frames = frames[-FRAMES:]
+    fresh = [Snapshot.from_dict(json.loads(json.dumps(f.to_dict()))) for f in frames]
+    looked: list[str] = []
+    grown = sequence_module.Sequence._grown
+
+    def counted(self, worker: str, counter: str, key: str, value: int) -> int:
+        looked.append(worker)
+        return grown(self, worker, counter, key, value)
+
+    monkeypatch.setattr(sequence_module.Sequence, "_grown", counted)
+    drawn = []
+    for run in (frames, fresh):
+        looked.clear()
+        sequence = sequence_module.Sequence(run_clock=True)
+        for snap in run:
+            sequence.add(snap)
+        drawn.append((sequence.drain(), sequence.unpaired()))
+        assert looked.count("once") == (1 if run is frames else FRAMES)
+    assert drawn[0] == drawn[1]
 
 
 def _frames() -> list[Snapshot]:

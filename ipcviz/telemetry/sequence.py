@@ -39,7 +39,8 @@ from ipcviz.channels.state import SocketState
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.signals import signal_name
 from ipcviz.telemetry.ring_events import EventCode, WorkerEvent
-from ipcviz.telemetry.snapshot import Holder, Snapshot
+from ipcviz.telemetry.moved import moved_workers
+from ipcviz.telemetry.snapshot import Holder, Snapshot, WorkerView
 
 #: the name arrows use for the ipcviz runtime as a sender or receiver of signals
 RUNTIME = "ipcviz runtime"
@@ -127,6 +128,10 @@ class Sequence:
         """"send" marks: sends that had no receipt yet in the frame they were seen in (a
         message left in a queue): drawn at their own time, their arrow comes later."""
         self._new: list[tuple[str, str, _Batch]] = []
+        #: the last frame taken in, and its stream channels: a worker whose view is the
+        #: same object now has the same counters, nothing grew (telemetry/moved.py)
+        self._before: Snapshot | None = None
+        self._streams_before: dict[str, tuple[tuple[str, str, str], object]] = {}
 
     def _on_run_clock(self, snap: Snapshot) -> bool:
         """Whether this frame's times are taken on the run clock (it has one)."""
@@ -136,7 +141,8 @@ class Sequence:
         """Take in the next frame: its new arrows and marks are appended."""
         at = snap.run_time if self._on_run_clock(snap) and snap.run_time is not None \
             else snap.elapsed
-        self._signals(snap)
+        moved = moved_workers(self._before, snap)
+        self._signals(snap, moved)
         streams: dict[str, tuple[tuple[str, str, str], object]] = {}
         for channel in snap.channels:
             stream = STREAMS.get(channel.kind)
@@ -147,7 +153,9 @@ class Sequence:
             elif isinstance(channel.state, LockState):
                 self._semaphore(channel.name, channel.state.holders or (), at)
         if streams:
-            self._streams(snap, streams, at)
+            self._streams(snap if moved is None or streams != self._streams_before
+                          else [snap.workers[i] for i in moved], streams, at)
+        self._before, self._streams_before = snap, streams
         for unit, what, batch in self._new:
             if batch.left:
                 self.waiting.append(Mark("send", batch.who, what, batch.at, batch.left, unit))
@@ -180,11 +188,12 @@ class Sequence:
         self._counts[slot] = value
         return value if value < before else value - before
 
-    def _streams(self, snap: Snapshot, streams: dict[str, tuple[tuple[str, str, str], object]],
-                 at: float) -> None:
+    def _streams(self, workers: Snapshot | list[WorkerView],
+                 streams: dict[str, tuple[tuple[str, str, str], object]], at: float) -> None:
         """Each worker's counters of stream channels that grew: a batch each (one pass
-        over the workers' counters, not one per channel: 64 workers and 24 channels)."""
-        for worker in snap.workers:
+        over the workers' counters, not one per channel: 64 workers and 24 channels).
+        `workers`: a frame's, or those of them that moved since the last frame."""
+        for worker in workers.workers if isinstance(workers, Snapshot) else workers:
             for counter in _STREAM_COUNTERS:
                 counts = getattr(worker, counter)
                 if not counts:
@@ -210,7 +219,7 @@ class Sequence:
                         self._new.append((unit, name, batch))
                     self._pair(key)
 
-    def _signals(self, snap: Snapshot) -> None:
+    def _signals(self, snap: Snapshot, moved: list[int] | None) -> None:
         run_clock = self._on_run_clock(snap)
         at = snap.run_time if run_clock and snap.run_time is not None else snap.elapsed
         handled: dict[tuple[str, str], list[float]] = {}
@@ -240,7 +249,7 @@ class Sequence:
                 match = _KILLED.fullmatch(text)
                 if match:
                     self._signal_received(event.worker, match[1], 1, when)
-        for worker in snap.workers:
+        for worker in snap.workers if moved is None else [snap.workers[i] for i in moved]:
             for sig, value in worker.signals_received.items():
                 self._received_count(worker.name, sig, value, at, handled)
         for sig, value in snap.parent_signals.get("signals_received", {}).items():

@@ -15,7 +15,7 @@ from ipcviz.signals import is_realtime, parse_signal
 from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 from ipcviz.tui.widgets.base import Panel
 from ipcviz.tui.widgets.grid import grid_lines
-from ipcviz.tui.widgets.moved import moved_workers
+from ipcviz.telemetry.moved import moved_workers
 
 MAX_SIGNAL_COLUMNS = 6
 MAX_ROWS = 12

@@ -19,7 +19,7 @@ from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 from ipcviz.telemetry.views import SemaphoreView
 from ipcviz.tui.widgets.base import FrameStyle
 from ipcviz.tui.widgets.grid import cells_line
-from ipcviz.tui.widgets.moved import moved_workers
+from ipcviz.telemetry.moved import moved_workers
 
 COLUMNS = ("worker", "pid", "state", "cpu %", "restarts", "step", "signals got")
 #: while the run is held (paused, stepped, scheduled) the last column says what each

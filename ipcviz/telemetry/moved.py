@@ -1,10 +1,11 @@
 """Which workers' views changed between two Snapshots, told by identity.
 
-The live run's decoder (tui/frame_decoder.py) gives a worker whose wire form did not
-change the very view object of the frame before. A panel that works per worker (the
-table's rows, the signals panel's activity) then looks again only at the workers whose
-view is a new object, the others being equal to what it already took in. Fixed frames
-(a replay, a test's) share no views: every worker counts as moved, as before.
+The UI's decoder of a live run (tui/frame_decoder.py) gives a worker whose wire form did
+not change the very view object of the frame before (and a view reused over several
+frames was unchanged over all of them). What works per worker (the table's rows, the
+signals panel's activity, the timeline's counters) then looks again only at the workers
+whose view is a new object, the others being equal to what it already took in. Fixed
+frames (a replay, a test's) share no views: every worker counts as moved, as before.
 """
 
 from __future__ import annotations
