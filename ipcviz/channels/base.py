@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
 
 from ipcviz.channels.endpoints import Endpoint
 from ipcviz.channels.state import Broken
 from ipcviz.host.registry import Registry
 
 __all__ = ["Broken", "Channel", "never_down"]
+
+#: what a kind's channel class reads of its options (its `spec`): a protocol its module
+#: declares (the options models are a layer above, in scenario/models.py; each one is
+#: checked against its kind's protocol in scenario/spec_fits.py)
+SpecT = TypeVar("SpecT")
 
 
 def never_down(data: Mapping[str, Any], before: Mapping[str, Any] | None,
@@ -73,14 +78,15 @@ class Traffic(Protocol):
         ...
 
 
-class Channel:
-    """Base class: one instance per channel of a run, living in the runtime."""
+class Channel(Generic[SpecT]):
+    """Base class: one instance per channel of a run, living in the runtime. Generic in
+    what it reads of its options (`Channel[PipeSpec]`)."""
 
     #: the scenario `kind:` it runs; the roles its steps give workers on it ("write",
     #: "read", "server", ...) are in the table of kinds (ipcviz.scenario.kinds)
     kind: ClassVar[str] = ""
 
-    def __init__(self, name: str, index: int, spec: Any, registry: Registry):
+    def __init__(self, name: str, index: int, spec: SpecT, registry: Registry):
         self.name = name
         self.index = index
         self.spec = spec
@@ -125,7 +131,7 @@ class Channel:
         return []
 
     @classmethod
-    def room(cls, spec: Any, traffic: Traffic) -> Room:
+    def room(cls, spec: SpecT, traffic: Traffic) -> Room:
         """What a channel of this kind, configured as `spec`, takes at worst when the
         scenario's steps put `traffic` through it. Here: nothing beyond descriptors."""
         return Room()

@@ -24,7 +24,7 @@ import os
 import struct
 import zlib
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from ipcviz.channels.base import Channel, Room, Traffic, pages
 from ipcviz.channels.endpoints import Endpoint
@@ -52,6 +52,18 @@ def parse(data: bytes) -> tuple[list[int], int, bool]:
         sizes.append(length)
         used = end
     return sizes, used, used < len(data)
+
+
+class FileSpec(Protocol):
+    """What a file channel reads of its options."""
+
+    @property
+    def lock(self) -> bool:
+        """Each write and read holds a flock around it."""
+
+    @property
+    def pause(self) -> float:
+        """Seconds a writer waits between the two pieces of a record."""
 
 
 #: how a file end takes a flock: given the call that blocks, it makes it (the step shows
@@ -154,11 +166,11 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-class FileChannel(Channel):
+class FileChannel(Channel[FileSpec]):
     kind = "file"
 
     @classmethod
-    def room(cls, spec: Any, traffic: Traffic) -> Room:
+    def room(cls, spec: FileSpec, traffic: Traffic) -> Room:
         """Every record its writers can append: no bound when one appends forever."""
         appended = traffic.appended()
         if appended == math.inf:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import mmap
 import os
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from ipcviz.channels.base import Channel, Room, Traffic, pages
 from ipcviz.channels.endpoints import Endpoint
@@ -25,6 +25,14 @@ def allocate(fd: int, size: int, what: str) -> None:
         os.posix_fallocate(fd, 0, size)
     except OSError as exc:
         raise OSError(exc.errno, f"{exc.strerror} ({size} bytes for {what})") from None
+
+
+class MmapSpec(Protocol):
+    """What an mmap channel reads of its options."""
+
+    @property
+    def size(self) -> int:
+        """The file's size in bytes, all of it mapped."""
 
 
 @runtime_checkable
@@ -69,11 +77,11 @@ class MmapEndpoint(MappedEnd, Endpoint):
         return self
 
 
-class MmapChannel(Channel):
+class MmapChannel(Channel[MmapSpec]):
     kind = "mmap"
 
     @classmethod
-    def room(cls, spec: Any, traffic: Traffic) -> Room:
+    def room(cls, spec: MmapSpec, traffic: Traffic) -> Room:
         """The whole file, allocated in the run directory before the run."""
         return Room(disk=pages(spec.size))
 

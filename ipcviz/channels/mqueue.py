@@ -5,7 +5,7 @@ Messages stay in the queue when their sender dies, until someone receives them.
 from __future__ import annotations
 
 import select
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import posix_ipc
 
@@ -27,6 +27,18 @@ def mqueue_limits() -> dict[str, int]:
         except OSError:
             pass
     return out
+
+
+class MqueueSpec(Protocol):
+    """What a POSIX queue channel reads of its options."""
+
+    @property
+    def capacity(self) -> int:
+        """The most messages it holds (mq_maxmsg)."""
+
+    @property
+    def message_size(self) -> int:
+        """The largest message in bytes (mq_msgsize)."""
 
 
 class PosixQueue(Protocol):
@@ -124,11 +136,11 @@ class MqueueEndpoint(KernelQueueEnd, Endpoint):
         return self
 
 
-class MqueueChannel(Channel):
+class MqueueChannel(Channel[MqueueSpec]):
     kind = "mqueue"
 
     @classmethod
-    def room(cls, spec: Any, traffic: Traffic) -> Room:
+    def room(cls, spec: MqueueSpec, traffic: Traffic) -> Room:
         """Kernel memory counted against RLIMIT_MSGQUEUE: a full queue's messages and their
         bookkeeping, and a tree node per priority in use (ipc/mqueue.c)."""
         return Room(kernel_queues=spec.capacity * (spec.message_size + MQ_OVERHEAD)

@@ -58,6 +58,14 @@ def address_of(page: mmap.mmap) -> int:
         del view  # an exported buffer would keep the mapping from ever closing
 
 
+class PageSpec(Protocol):
+    """What a page channel reads of its options."""
+
+    @property
+    def shared(self) -> bool:
+        """MAP_SHARED (one frame for all) rather than MAP_PRIVATE (copy on write)."""
+
+
 @runtime_checkable
 class PageEnd(Protocol):
     """One page at the same address in every worker; nothing waits. `address` is where it
@@ -104,7 +112,7 @@ class PageEndpoint(PageEnd, Endpoint):
         return self
 
 
-class PageChannel(Channel):
+class PageChannel(Channel[PageSpec]):
     kind = "page"
 
     def create(self) -> None:

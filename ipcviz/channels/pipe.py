@@ -13,6 +13,7 @@ import fcntl
 import os
 import select
 import termios
+from typing import Protocol
 
 from ipcviz.channels.base import Channel
 from ipcviz.channels.endpoints import Endpoint, PipeEnd
@@ -89,6 +90,14 @@ class StreamEndpoint(PipeEnd, Endpoint):
         self._poller(self.read_fd, select.POLLIN).poll(timeout_ms)
 
 
+class PipeSpec(Protocol):
+    """What a pipe or FIFO channel reads of its options."""
+
+    @property
+    def capacity(self) -> int | None:
+        """Its kernel buffer in bytes (F_SETPIPE_SZ); None: the kernel's default."""
+
+
 def _held(roles: set[str]) -> set[str]:
     """The ends ("read", "write") a worker with these roles holds: the ends its steps use
     and those it keeps unused (a role "kept write": KEPT_PREFIX, which the plan uses). Only
@@ -96,7 +105,7 @@ def _held(roles: set[str]) -> set[str]:
     return {role.removeprefix(KEPT_PREFIX) for role in roles}
 
 
-class PipeChannel(Channel):
+class PipeChannel(Channel[PipeSpec]):
     """An anonymous pipe created by the runtime before it forks the workers."""
 
     kind = "pipe"

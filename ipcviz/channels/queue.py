@@ -15,7 +15,7 @@ import functools
 import math
 import os
 import struct
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import posix_ipc
 
@@ -29,6 +29,14 @@ _OFFSET = struct.Struct("<Q")
 _HEADER_BYTES = _OFFSET.size  # the spool starts with the read position
 #: a spool record: 4-byte length + the message header (channels/message.py)
 SPOOL_RECORD_OVERHEAD = 4 + 8
+
+
+class QueueSpec(Protocol):
+    """What a `queue` channel reads of its options."""
+
+    @property
+    def capacity(self) -> int | Literal["unbounded"]:
+        """The most messages it holds, 0 (a rendezvous) or "unbounded"."""
 
 
 class _Sem(SemaphoreEndpoint):
@@ -130,11 +138,11 @@ class QueueEndpoint(MessageEnd, Endpoint):
         return self
 
 
-class QueueChannel(Channel):
+class QueueChannel(Channel[QueueSpec]):
     kind = "queue"
 
     @classmethod
-    def room(cls, spec: Any, traffic: Traffic) -> Room:
+    def room(cls, spec: QueueSpec, traffic: Traffic) -> Room:
         """Its three semaphores in /dev/shm, and a spool file holding every message sent
         (or a full queue's worth, when senders never stop and it has a capacity)."""
         record = traffic.largest_message() + SPOOL_RECORD_OVERHEAD

@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 
 from ipcviz.channels.endpoints import Endpoint
 from ipcviz.channels.peers import PeerCheck, Refusals
-from ipcviz.channels.socket_channel import ListeningChannel
+from ipcviz.channels.socket_channel import ListeningChannel, ListenSpec
 from ipcviz.channels.socket_endpoints import SocketAddress
 
 #: longest request or answer line (a bigger one is an invalid request)
@@ -271,12 +271,8 @@ class RpcServer(RpcServerEnd, Endpoint):
         return RpcServer(self.listener, self.served_path, self.peers)
 
 
-class RpcChannel(ListeningChannel):
+class RpcChannel(ListeningChannel[ListenSpec]):
     kind = "rpc"
-
-    @property
-    def datagrams(self) -> bool:
-        return False
 
     def create(self) -> None:
         self.served_path = str(self.registry.path(f"{self.name}.served"))

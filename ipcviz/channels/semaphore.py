@@ -7,10 +7,18 @@ from __future__ import annotations
 
 import posix_ipc
 
-from typing import Any
+from typing import Protocol
 
 from ipcviz.channels.base import PAGE, Channel, Room, Traffic
 from ipcviz.channels.endpoints import Endpoint, LockEnd
+
+
+class SemaphoreSpec(Protocol):
+    """What a semaphore channel reads of its options."""
+
+    @property
+    def value(self) -> int:
+        """Its initial value: the places free at the start."""
 
 
 class SemaphoreEndpoint(LockEnd, Endpoint):
@@ -40,12 +48,12 @@ class SemaphoreEndpoint(LockEnd, Endpoint):
         return self
 
 
-class SemaphoreChannel(Channel):
+class SemaphoreChannel(Channel[SemaphoreSpec]):
     kind = "semaphore"
     WAIT_CHANGES_IT = True  # acquire waits in sem_timedwait, which takes it as it ends
 
     @classmethod
-    def room(cls, spec: Any, traffic: Traffic) -> Room:
+    def room(cls, spec: SemaphoreSpec, traffic: Traffic) -> Room:
         """A named semaphore is a page in /dev/shm."""
         return Room(shm=PAGE)
 

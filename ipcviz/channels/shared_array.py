@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import mmap
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import posix_ipc
@@ -72,6 +72,22 @@ def shape_of(shape: list[int] | int) -> tuple[int, ...]:
     return tuple(shape) if isinstance(shape, list) else (shape,)
 
 
+class ArraySpec(Protocol):
+    """What a shared array channel reads of its options."""
+
+    @property
+    def dtype(self) -> str:
+        """The numpy type of its elements ("int64", ...)."""
+
+    @property
+    def shape(self) -> list[int] | int:
+        """Its shape: `[rows, cols]`, `[n]` or `n`."""
+
+    @property
+    def init(self) -> str | float | list[float]:
+        """Its first values: "zeros", "arange", one number for all, or one per element."""
+
+
 @runtime_checkable
 class ArrayEnd(Protocol):
     """The shared array as numpy sees it: loads and stores are plain memory accesses,
@@ -102,11 +118,11 @@ class ArrayEndpoint(ArrayEnd, Endpoint):
         return self
 
 
-class SharedArrayChannel(Channel):
+class SharedArrayChannel(Channel[ArraySpec]):
     kind = "shared_array"
 
     @classmethod
-    def room(cls, spec: Any, traffic: Traffic) -> Room:
+    def room(cls, spec: ArraySpec, traffic: Traffic) -> Room:
         """Its elements, in /dev/shm."""
         shape = spec.shape if isinstance(spec.shape, list) else [spec.shape]
         return Room(shm=pages(math.prod(shape) * np.dtype(spec.dtype).itemsize))

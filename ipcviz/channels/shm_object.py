@@ -51,6 +51,14 @@ def _open_ours(path: str, flags: int) -> int:
     return fd
 
 
+class ShmSpec(Protocol):
+    """What a shm channel reads of its options."""
+
+    @property
+    def size(self) -> int:
+        """The object's size in bytes when it is created."""
+
+
 @runtime_checkable
 class ShmEnd(Protocol):
     """A POSIX shm object used by its name. Nothing waits; OSError when the name is gone
@@ -129,7 +137,7 @@ class ShmEndpoint(ShmEnd, Endpoint):
         posix_ipc.unlink_shared_memory(self.name)
 
 
-class ShmObjectChannel(Channel):
+class ShmObjectChannel(Channel[ShmSpec]):
     """The runtime's side: create the object, then only look at it by its name."""
 
     kind = "shm"
@@ -165,7 +173,6 @@ class ShmObjectChannel(Channel):
                 return data
         data.update(in_dev_shm=False, size=0, contents="")
         return data
-
 
 
 def after_cleanup(snap: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from typing import Protocol, TypeVar
 
 from ipcviz.channels.base import Channel
 from ipcviz.channels.peers import PeerCheck
@@ -26,14 +27,46 @@ from ipcviz.host.process import start_ticks
 PORTS_FILE = "ports"
 
 
-class ListeningChannel(Channel):
+class ListenSpec(Protocol):
+    """What a socket or rpc channel reads of its options."""
+
+    @property
+    def family(self) -> str:
+        """"unix" (a socket file), "tcp" or "udp" (127.0.0.1)."""
+
+    @property
+    def server(self) -> str:
+        """The worker that serves it."""
+
+
+class SocketSpec(ListenSpec, Protocol):
+    """What a socket channel reads of its options besides the address."""
+
+    @property
+    def type(self) -> str | None:
+        """"stream" or "dgram" (None: stream, unless the family is udp)."""
+
+    @property
+    def receive_buffer(self) -> int | None:
+        """A datagram server's SO_RCVBUF in bytes (None: the kernel's default)."""
+
+
+Spec = TypeVar("Spec", bound=ListenSpec)
+
+
+class ListeningChannel(Channel[Spec]):
     """What a socket and an rpc channel share: the address the runtime binds and listens
     on (a stream listener or the datagram server's socket), held while a server needs it,
     and the kernel's tables of its connections. Each kind attaches its own ends."""
 
     @property
     def datagrams(self) -> bool:
-        return self.spec.family == "udp" or self.spec.type == "dgram"
+        """Its server receives datagrams (else it accepts stream connections)."""
+        return False
+
+    def receive_buffer(self) -> int | None:
+        """The datagram server's SO_RCVBUF to set, None for the kernel's default."""
+        return None
 
     def create(self) -> None:
         self.accept_seen = 0  # the most connections seen waiting in the accept queue
@@ -91,8 +124,9 @@ class ListeningChannel(Channel):
             self.address = (host, self.port)
             self.family = socket.AF_INET
             self.path = f"127.0.0.1:{self.port}"
-        if self.spec.receive_buffer:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.spec.receive_buffer)
+        receive_buffer = self.receive_buffer()
+        if receive_buffer:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         sock.set_inheritable(True)
         self.listener = sock
         self.inode = os.fstat(sock.fileno()).st_ino
@@ -126,10 +160,11 @@ class ListeningChannel(Channel):
             else:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind(self.address)
+            receive_buffer = self.receive_buffer()
             if not self.datagrams:
                 sock.listen(128)
-            elif self.spec.receive_buffer:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.spec.receive_buffer)
+            elif receive_buffer:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         except OSError:
             sock.close()  # the port was taken meanwhile: the server will find no listener
             return
@@ -180,8 +215,15 @@ class ListeningChannel(Channel):
         self.listener.close()
 
 
-class SocketChannel(ListeningChannel):
+class SocketChannel(ListeningChannel[SocketSpec]):
     kind = "socket"
+
+    @property
+    def datagrams(self) -> bool:
+        return self.spec.family == "udp" or self.spec.type == "dgram"
+
+    def receive_buffer(self) -> int | None:
+        return self.spec.receive_buffer
 
     def attach(self, roles: set[str]
                ) -> ServerEndpoint | ClientEndpoint | DatagramServer | DatagramClient:

@@ -176,7 +176,7 @@ class SysvEndpoint(TypedMessageEnd, Endpoint):
         return self
 
 
-class SysvQueueChannel(Channel):
+class SysvQueueChannel(Channel[object]):  # (it reads none of its options)
     kind = "sysv_queue"
     #: a send or receive that waits in the kernel moves its message as the wait ends
     WAIT_CHANGES_IT = True

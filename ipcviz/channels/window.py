@@ -16,7 +16,7 @@ from __future__ import annotations
 import mmap
 import os
 import resource
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from ipcviz.channels.base import Channel, Room, Traffic, pages
 from ipcviz.channels.endpoints import Endpoint
@@ -45,6 +45,22 @@ def faults() -> tuple[int, int]:
     """This process's (minor, major) page faults so far."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_minflt, usage.ru_majflt
+
+
+class WindowSpec(Protocol):
+    """What a window channel reads of its options."""
+
+    @property
+    def file_size(self) -> int:
+        """The sparse file's size in bytes."""
+
+    @property
+    def offset(self) -> int:
+        """Where the window starts in the file (a multiple of the page size)."""
+
+    @property
+    def length(self) -> int:
+        """The window's length in bytes: what each worker maps."""
 
 
 @runtime_checkable
@@ -118,11 +134,11 @@ def _address(path: str, offset: int) -> int:
     return found
 
 
-class WindowChannel(Channel):
+class WindowChannel(Channel[WindowSpec]):
     kind = "window"
 
     @classmethod
-    def room(cls, spec: Any, traffic: Traffic) -> Room:
+    def room(cls, spec: WindowSpec, traffic: Traffic) -> Room:
         """A sparse file: only the pages of the window touched take room."""
         return Room(disk=pages(spec.length))
 
