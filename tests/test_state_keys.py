@@ -91,3 +91,37 @@ def test_a_semaphore_whose_object_is_gone_replays() -> None:
     assert frame_problem(json.loads(line)) is None
     (replayed,) = parse_recording(line.encode(), "r.jsonl")
     assert replayed.channels[0].data == {"value": None, "initial": 1, "held": 0}
+
+
+TEXT_QUESTION = """\
+version: 1
+name: Text in shared memory
+duration: 5
+channels:
+  obj: {kind: shm, size: 64}
+workers:
+  w:
+    steps:
+      - write: {to: obj, data: hello}
+questions:
+  - ask: What does obj hold?
+    choices: [hello, world]
+    answer: {channel: obj, contents: null}
+  - ask: Is its name still in /dev/shm?
+    choices: ["True", "False"]
+    answer: {channel: obj, in_dev_shm: null}
+"""
+
+
+def test_a_question_on_a_key_holding_text_takes_text_choices(nothing_left_behind,
+                                                            scenario_file) -> None:
+    """Whether a key holds a number is read from its state's type: a shm object's
+    contents are text and `in_dev_shm` True or False, so choices in words grade a real
+    run (they were refused as "the true value is a number")."""
+    from .conftest import run_cli
+
+    path = str(scenario_file(TEXT_QUESTION))
+    assert run_cli("validate", path).returncode == 0
+    result = run_cli("quiz", path, "--headless", "--answers", "hello,True")
+    assert (result.returncode, result.stdout.count("  right")) == (0, 2), result.stdout
+    assert "2 of 2 right" in result.stdout

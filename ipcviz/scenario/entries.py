@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import re
 
+from ipcviz.channels.state_keys import data_types
+from ipcviz.channels.wire import NUMBER, Either
 from ipcviz.scenario import schema as s
-from ipcviz.scenario.kinds import CHANNELS
+from ipcviz.scenario.kinds import CHANNELS, state_class
 from ipcviz.scenario.refs import (
     CHANNEL_KIND_KEYS, COMPARE_KEYS, DATAGRAM_KEYS, EINTR_KEYS, STREAM_SOCKET_KEYS,
     SYSCALL_KEYS, TCP_KEYS, WORKER_KEYS,
@@ -190,11 +192,20 @@ def value_problem(scn: s.Scenario, what: str, name: str, key: str,
     return None
 
 
-#: keys whose value is not always a number (the rest are counts, sizes and rates)
-NOT_NUMBERS = frozenset({"state", "blocked_on", "exit", "kind", "dtype", "shape", "values",
-                         "holder", "waiters", "path", "handoff", "busy", "capacity",
-                         "shared", "same_address", "same_frame_first", "same_frame_last",
-                         "frames_hidden", "values_read"})
+def _numeric(json_type: object) -> bool:
+    """A key of this JSON type holds a number (or null, not known yet)."""
+    if isinstance(json_type, Either):
+        return all(_numeric(option) or option is type(None) for option in json_type.options)
+    return json_type is int or json_type is NUMBER
+
+
+#: keys whose value is not always a number (the rest are counts, sizes and rates): a
+#: worker's state, what it waits in and its exit; a channel's kind, and every key of a
+#: kind whose type is no number in some kind's data (channels/state_keys.py)
+NOT_NUMBERS = frozenset({"state", "blocked_on", "exit", "kind"}) | {
+    key for kind, row in CHANNELS.items()
+    for key, json_type in data_types(state_class(kind), row.data).items()
+    if not _numeric(json_type)}
 
 
 def choices_problem(key: str, item: object, choices: list[str]) -> str | None:
