@@ -285,21 +285,6 @@ def test_a_caller_not_yet_answered_has_no_latency_and_replays() -> None:
     assert frame_problem(frame) is None
 
 
-def test_every_key_a_replay_keeps_is_a_field_of_the_kinds_state() -> None:
-    """A recording's channel keys are checked against wire_types.CHANNEL_DATA and the rest
-    dropped; what is kept becomes the kind's typed state, which must have a field for
-    every one of them (else a replay would lose it on the way to the panels)."""
-    from ipcviz.channels.state import COST_KEYS, RACE_KEYS
-    from ipcviz.telemetry.snapshot import state_class
-    from ipcviz.telemetry.wire_types import CHANNEL_DATA
-
-    for kind in CHANNELS:
-        state = state_class(kind)
-        names = {f.name.removeprefix("recorded_") for f in dataclasses.fields(state)}
-        missing = set(CHANNEL_DATA[kind]) - names - set(RACE_KEYS) - set(COST_KEYS)
-        assert not missing, (kind, state.__name__, sorted(missing))
-
-
 def test_every_kind_a_race_compares_keeps_its_system_call_counts_in_a_replay() -> None:
     """`count_syscalls` adds its keys to every channel `compare:` accepts: a replay keeps
     them for each such kind (a page or a window too), or its cost would vanish."""
