@@ -9,7 +9,9 @@ The runtime's own session loop (early frames on, as live) runs the UI load of be
 that a `cat` drains (as the UI's reader thread would). Printed per run: the runtime's CPU
 (its own process, not the workers) per second and per frame, frames a second, bytes a
 frame, and a breakdown per frame (the pipes' holders, the workers' views, the channels'
-views, encoding, writing). With `--against`, this tree and the other are run alternately
+views, encoding, writing), and what decoding a frame
+costs the UI (its reader thread's orjson and Snapshot.from_dict, timed after the run on
+every fifth frame). With `--against`, this tree and the other are run alternately
 (each run a fresh process importing its own tree), the order turning every round; the
 last lines are the medians and the ratio this / other, one line per measure.
 """
@@ -31,17 +33,21 @@ HERE = Path(__file__).resolve().parent
 
 #: measures reported, in the order printed (ms or bytes per frame, % of a core)
 MEASURES = ("cpu_pct", "ms_frame", "ms_tick", "fps", "bytes_frame", "holders_ms",
-            "workers_ms", "channels_ms", "encode_ms", "write_ms")
+            "workers_ms", "channels_ms", "encode_ms", "write_ms", "ui_decode_ms")
+#: frames kept to time the UI's decoding of them after the run (every fifth one)
+DECODED = 20
 
 
 def child(load: str, seconds: float) -> None:
     """One run in this process, with the ipcviz found first on sys.path; prints JSON."""
+    import ipcviz  # (first: bench/run.py puts this checkout first on sys.path)
+    from ipcviz.host.output import write_fully
+    from ipcviz.protocol import Frame, message_line, read_message_line
+    from ipcviz.telemetry.snapshot import Snapshot
+
     sys.path.insert(0, str(HERE))
     from crowd import SCENARIO as CROWD
     from run import ui_scenario
-
-    from ipcviz.host.output import write_fully
-    from ipcviz.protocol import Frame, message_line
     from ipcviz.runtime import channel_views, pipe_holders, sampler as sampler_module
     from ipcviz.runtime.session import Session
     from ipcviz.runtime.supervisor import Runtime
@@ -80,6 +86,7 @@ def child(load: str, seconds: float) -> None:
                  "sample": 0.0, "sample_tick": 0.0}
         warm = 3.0 if load == "ui" else 8.0
         state = {"measuring": False}
+        lines: list[bytes] = []
         session: Session
 
         def sink(snap: object) -> None:
@@ -89,13 +96,16 @@ def child(load: str, seconds: float) -> None:
             write_fully(out, line)
             end = time.process_time()
             if state["measuring"]:
+                if stats["frames"] % 5 == 0 and len(lines) < DECODED:
+                    lines.append(line)
                 stats["frames"] += 1
                 stats["bytes"] += len(line)
                 stats["encode"] += mid - start
                 stats["write"] += end - mid
 
         runtime.start()
-        session = Session(runtime, sink, limit=warm + seconds, early_frames=True)
+        session = Session(runtime, sink, early_frames=True)
+        began = time.monotonic()
         sample = session.sampler.sample
 
         def sampled(kernel: bool = True, flush: bool = False) -> object:
@@ -111,7 +121,9 @@ def child(load: str, seconds: float) -> None:
         session.sampler.sample = sampled  # type: ignore[method-assign]
 
         def turn() -> None:
-            if not state["measuring"] and runtime.elapsed >= warm:
+            if state["measuring"] and time.monotonic() - state["t0"] >= seconds:
+                runtime.intake.stop_requested = True
+            if not state["measuring"] and time.monotonic() - began >= warm:
                 state["measuring"] = True
                 for key in spent:
                     spent[key] = 0.0
@@ -129,6 +141,12 @@ def child(load: str, seconds: float) -> None:
             runtime.shutdown()
             drain.stdin.close()
             drain.wait(timeout=30)
+    decoding = []
+    for line in lines:  # as the UI's reader thread does (tui/source.py)
+        start = time.process_time()
+        message = read_message_line(line)
+        Snapshot.from_dict(message.snapshot)  # type: ignore[union-attr]
+        decoding.append(time.process_time() - start)
     frames = max(1, stats["frames"])
     print(json.dumps({
         "workers": len(runtime.procs), "cpu_pct": 100 * cpu / wall,
@@ -139,7 +157,8 @@ def child(load: str, seconds: float) -> None:
         "workers_ms": 1e3 * spent["workers"] / frames,
         "channels_ms": 1e3 * (spent["channels"] - spent["holders"]) / frames,
         "encode_ms": 1e3 * stats["encode"] / frames, "write_ms": 1e3 * stats["write"] / frames,
-        "load": os.getloadavg()[0]}))
+        "ui_decode_ms": 1e3 * statistics.median(decoding) if decoding else float("nan"),
+        "load": os.getloadavg()[0], "tree": str(Path(ipcviz.__file__).parent.parent)}))
 
 
 def run(tree: Path, load: str, seconds: float) -> dict[str, float]:
@@ -150,7 +169,10 @@ def run(tree: Path, load: str, seconds: float) -> dict[str, float]:
                           capture_output=True, text=True, timeout=seconds + 120)
     if done.returncode != 0:
         raise SystemExit(f"{tree}: run failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if Path(result["tree"]) != tree:
+        raise SystemExit(f"{tree}: the run imported the ipcviz of {result['tree']}")
+    return result
 
 
 def show(name: str, r: dict[str, float]) -> None:

@@ -15,6 +15,7 @@ from ipcviz.channels.lock_state import Holder
 from ipcviz.channels.state import ChannelState, DictState
 from ipcviz.format import waiting_text
 from ipcviz.scenario.kinds import state_class
+from ipcviz.telemetry.lean_fields import lean
 from ipcviz.telemetry.ring_events import EventCode, WorkerEvent
 
 
@@ -251,10 +252,12 @@ class Snapshot:
     def to_dict(self, words: Callable[[EventView], str] | None = None) -> dict[str, Any]:
         """Plain data for JSON (shallow: a Snapshot is never changed after it is made;
         dataclasses.asdict deep-copied every array value and cost more than the sampling).
-        `words`: each event's text is what it gives (a recording is read by people too)."""
+        `words`: each event's text is what it gives (a recording is read by people too).
+        A worker's fields equal to their defaults are left out (`from_dict` gives them
+        back): most of a frame of many workers was empty maps, zeros and nulls."""
         names = _shape(Snapshot)[0]
         out = {k: v for k, v in self.__dict__.items() if k in names}  # not the caches
-        out["workers"] = [dict(w.__dict__) for w in self.workers]
+        out["workers"] = [lean(w.__dict__, WorkerView) for w in self.workers]
         out["channels"] = [c.to_dict() for c in self.channels]
         out["events"] = [_event_dict(e, words) for e in self.events]
         return out
