@@ -27,7 +27,7 @@ import select
 import signal
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 import posix_ipc
 
@@ -51,6 +51,8 @@ __all__ = ["BURST", "PIPE_BIT", "Burst", "mqueue_receive", "mqueue_send", "pipe_
 BURST = 64
 
 Burst = Callable[[int], int]
+#: what a burst's wait returns (a message received, or nothing)
+R = TypeVar("R")
 
 
 _PIPE = {signal.SIGPIPE}
@@ -108,14 +110,14 @@ def pipe_write(row: WorkerRow, args: schema.WriteArgs, one: Callable[[], None]
     return burst
 
 
-def _waiter(row: WorkerRow, op: int, channel: str, wait: Callable[..., Any]
-            ) -> Callable[..., Any]:
+def _waiter(row: WorkerRow, op: int, channel: str, wait: Callable[..., R]
+            ) -> Callable[..., R]:
     """`wait` (poll() on a full or empty pipe, or a blocking queue call) shown as blocked on
     the channel, with handlers allowed to end the worker during it; returns its result.
     A burst calls it only once its count is stored."""
     cells, base, index, row_wait = row.cells, row.base, row.index(channel), row.wait
 
-    def waiter(*args: Any) -> Any:
+    def waiter(*args: object) -> R:
         cells[base + T.OP_CHANNEL] = index
         cells[base + T.OP] = op
         result = row_wait(wait, *args)

@@ -13,7 +13,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ipcviz.scenario.schema import all_steps
 from ipcviz.telemetry import clock_cell
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 #: exit status of a worker a StepFailed ended (as a C program would after perror())
 FAILED_STATUS = 1
+
+#: what a waited-for call returns (`WorkerRow.wait`)
+R = TypeVar("R")
 
 #: longest piece of a `sleep` in slow motion before the speed is looked at again
 SLEEP_SLICE = 0.1
@@ -184,7 +187,7 @@ class WorkerRow:
     def __exit__(self, *exc: object) -> None:
         self.cells[self.base + T.OP] = T.OP_RUNNING
 
-    def wait(self, fn: Any, *args: Any) -> Any:
+    def wait(self, fn: Callable[..., R], *args: object) -> R:
         """Call a blocking function with handlers allowed to end the worker at once;
         returns what it returned. Call it only with nothing half counted: the WAITS cell
         is odd meanwhile, which tells the sampler this worker's counts are whole (a wait
