@@ -11,6 +11,7 @@ kind has; the loader's key sets (scenario/entries.py, refs.py) and the replay's 
 
 from __future__ import annotations
 
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -23,15 +24,29 @@ from ipcviz.channels.wire import NUMBER, Checked, Either, Wire
 __all__ = ["checked_keys", "data_types"]
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+_OWN: dict[type, dict[str, Any]] = {}
 _TYPES: dict[type, dict[str, Any]] = {}
 
 
+def _own_hints(klass: type) -> dict[str, Any]:
+    """The types a class annotates itself, resolved in its module (its annotations are
+    text: postponed), with their `Annotated` extras; once a class."""
+    own = _OWN.get(klass)
+    if own is None:
+        names = vars(sys.modules[klass.__module__])
+        own = _OWN[klass] = {
+            name: eval(hint, names) if isinstance(hint, str) else hint  # its own source
+            for name, hint in vars(klass).get("__annotations__", {}).items()}
+    return own
+
+
 def _hints(klass: type) -> dict[str, Any]:
-    """A dataclass's field types, resolved, with their `Annotated` extras (once a class)."""
-    hints = _HINTS.get(klass)
-    if hints is None:
-        hints = _HINTS[klass] = typing.get_type_hints(klass, include_extras=True)
+    """A dataclass's field types, its bases' first, as typing.get_type_hints gives them
+    with `include_extras`, but with each base's read once for all its subclasses (the
+    states share theirs)."""
+    hints: dict[str, Any] = {}
+    for base in reversed(klass.__mro__):
+        hints.update(_own_hints(base))
     return hints
 
 
