@@ -88,6 +88,8 @@ def is_right(given: Any, actual: Any, question: Any) -> bool:
     if actual is MISSING or given is None:
         return False
     if question.choices:
+        if isinstance(actual, bool):  # a YAML author writes true, Python says True
+            return str(given).strip().lower() == str(actual).lower()
         return str(given) == str(actual)
     if isinstance(actual, bool) or not isinstance(actual, (int, float)):
         return False

@@ -35,6 +35,34 @@ def test_choices_by_number_or_text(nothing_left_behind) -> None:
     assert "you said SIGKILL; the run: SIGPIPE  WRONG" in by_text.stdout
 
 
+YES_NO = """\
+version: 1
+name: Is it still there
+duration: 2
+channels:
+  obj: {kind: shm, size: 64}
+workers:
+  w:
+    steps:
+      - write: {to: obj, data: hello}
+questions:
+  - ask: Is its name still in /dev/shm while the run lasts?
+    choices: ["true", "false"]
+    answer: {channel: obj, in_dev_shm: null}
+"""
+
+
+def test_choices_true_and_false_grade_a_yes_or_no_value(nothing_left_behind,
+                                                          scenario_file) -> None:
+    """A true-or-false value graded against choices written as YAML writes them: the
+    right choice is right (it was compared with Python's "True" and graded wrong)."""
+    path = str(scenario_file(YES_NO))
+    right = run_cli("quiz", path, "--headless", "--answers", "1")
+    assert (right.returncode, right.stdout.count("  right")) == (0, 1), right.stdout
+    wrong = run_cli("quiz", path, "--headless", "--answers", "false")
+    assert wrong.returncode == 1 and "WRONG" in wrong.stdout, wrong.stdout
+
+
 def test_answers_typed_at_the_prompt(nothing_left_behind) -> None:
     """A lost update by a fixed schedule: exact; an unreadable answer is asked again."""
     import subprocess
