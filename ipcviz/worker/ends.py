@@ -4,10 +4,12 @@
 works with (channels/endpoints.py: a byte stream, a message queue, a lock, ...). `Ends`
 holds one mapping per shape, `row.ends.stream[name]` for a byte stream: the endpoint is
 checked against the shape's protocol the first time a name is asked for, and then sits in
-that mapping, so every later lookup is a plain dict lookup, as cheap as before it was
-typed (the fast paths and bursts take theirs once, when they are made). A name whose end
-is not of that shape (a scenario naming a channel of the wrong family, which the loader
-already refuses) fails with one line saying so.
+that mapping, so every later lookup is a dict lookup (`__missing__` runs only on a miss).
+A dict subclass misses the interpreter's exact-dict shortcut, a small cost paid only
+where a general path looks its end up per call: the fast paths and bursts take theirs
+once, when they are made. A name whose end is not of that shape (a scenario naming a
+channel of the wrong family, which the loader already refuses) fails with one line
+saying so.
 """
 
 from __future__ import annotations
