@@ -9,7 +9,8 @@ the last one (a C-level comparison of dicts) gives the very same view object, so
 decoding costs less and a panel can tell an unchanged worker by identity (`moved.py`).
 
 A reused view is equal to the one a fresh decode would make: its wire form compared
-equal value by value (JSON numbers compare as numbers, so 1 and 1.0 are one value).
+equal value by value, as Python compares values (1, 1.0 and true would be one value; the
+runtime writes each field with one type).
 """
 
 from __future__ import annotations
