@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Union
 
 from ipcviz.telemetry import table as T
+from ipcviz.telemetry.clock_cell import STATE_MASK, STOPPED
 
 if TYPE_CHECKING:
     from ipcviz.worker.row import WorkerRow
@@ -64,7 +65,7 @@ def _publish(row: WorkerRow, next_op: Next) -> None:
 
 def _wait_for_turn(row: WorkerRow, next_op: Next) -> None:
     cells, pause_cell, base = row.cells, row.pause_cell, row.base
-    grants, held = base + T.CTRL_GRANTS, base + T.HELD
+    grants, held, clock = base + T.CTRL_GRANTS, base + T.HELD, base + T.CTRL_CLOCK
     _publish(row, next_op)
     looks = 0
     waiting = False
@@ -83,10 +84,13 @@ def _wait_for_turn(row: WorkerRow, next_op: Next) -> None:
                 row.set_op(T.OP_PAUSED)
                 cells[held] = 1
                 waiting = True
-            # quick looks only where a grant may come (a run-wide hold): a worker held on
-            # its own (`p`, the final reading) looks every POLL_SECONDS, or hundreds of
-            # held workers waking every POLL_FAST take the CPU from those still on their way
-            fast = looks < FAST_POLLS and not flags & T.PAUSE_WORKER
+            # quick looks only where a grant may come any moment: a schedule playing (the
+            # run clock runs while the run is held). A worker held on its own (`p`, the
+            # final reading) or by a person's pause, whose steps come at human speed, looks
+            # every POLL_SECONDS, or hundreds of held workers waking every POLL_FAST take
+            # the CPU from everything else just when the pause should show
+            fast = (looks < FAST_POLLS and not flags & T.PAUSE_WORKER
+                    and cells[clock] & STATE_MASK != STOPPED)
             row.wait(time.sleep, POLL_FAST if fast else POLL_SECONDS)
             looks += 1
             if callable(next_op):
