@@ -21,6 +21,7 @@ from ipcviz.tui.widgets import signals as signals_module
 from ipcviz.tui.widgets import workers as workers_module
 from ipcviz.telemetry.moved import moved_workers
 from ipcviz.tui.widgets.signals import SignalsPanel
+from ipcviz.tui.widgets.status import StatusBar
 from ipcviz.tui.widgets.workers import WorkersTable
 from tests.waiting import until
 
@@ -115,8 +116,9 @@ def test_the_timeline_looks_again_only_at_moved_workers(scenario_file, nothing_l
 def _frames() -> list[Snapshot]:
     """Six hand-made frames of 40 workers, where only `busy` and the semaphore move: the
     other views are the very objects of the frame before, as the decoder hands them on.
-    `waiter` waits for the mutex, whose holder changes; in frame 4 `child` is spawned by
-    `idle3` (a parent's row says so) and in frame 5 the run is paused."""
+    `waiter` waits for the mutex, whose holder changes; `child` has exited in frame 3,
+    in frame 4 it is spawned again by `idle3` (a parent's row says so) and in frame 5
+    the run is paused."""
     idle = [WorkerView(f"idle{i}", "idle", 100 + i, "sleeping", step_text="sleep")
             for i in range(37)]
     waiter = WorkerView("waiter", "waiter", 90, "blocked", waiting=Waiting("acquire", "m"))
@@ -127,7 +129,7 @@ def _frames() -> list[Snapshot]:
         holder = "idle1" if n < 3 else "idle2"
         mutex = ChannelView.of("m", "semaphore", {
             "value": 0, "initial": 1, "holders": [Holder(holder)], "waiters": ["waiter"]})
-        child = WorkerView("child", "child", 92, "sleeping",
+        child = WorkerView("child", "child", 92, "exited" if n == 3 else "sleeping",
                            parent="idle3" if n >= 4 else None)
         frames.append(Snapshot("t", float(n), True, workers=(waiter, busy, child, *idle),
                                channels=(mutex,), mode="pause" if n == 5 else "run"))
@@ -161,11 +163,14 @@ def test_the_table_and_signals_look_again_only_at_moved_workers(monkeypatch) -> 
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: app.latest is frames[0])
             table, panel = app.query_one(WorkersTable), app.query_one(SignalsPanel)
+            status = app.query_one(StatusBar)
             assert len(keys) == len(activity) == 40  # the first frame: every worker
             for n in range(1, 4):
                 keys.clear()
                 activity.clear()
-                table.snapshot = panel.snapshot = frames[n]
+                table.snapshot = panel.snapshot = status.snapshot = frames[n]
+                alive = 39 if n == 3 else 40
+                assert f"{alive}/40 workers alive" in status.render().plain
                 # busy and child moved (new objects); waiter's row shows the holders
                 assert sorted(keys) == ["busy", "child", "waiter"]
                 assert sorted(activity) == ["busy", "child"]
@@ -174,8 +179,9 @@ def test_the_table_and_signals_look_again_only_at_moved_workers(monkeypatch) -> 
             assert any("waiting for m (held by idle2)" in line for line in lines), lines
             assert any("3/0" in line.plain for line in panel._text_lines)
             keys.clear()
-            table.snapshot = frames[4]  # a new parent: every row is looked at again
+            table.snapshot = status.snapshot = frames[4]  # a new parent: every row again
             assert len(keys) == 40
+            assert "40/40 workers alive" in status.render().plain
             keys.clear()
             table.snapshot = frames[5]  # paused: every row says what comes next
             assert len(keys) == 40

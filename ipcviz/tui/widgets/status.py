@@ -14,6 +14,7 @@ from textual.widgets import Static
 
 from ipcviz.format import format_duration, speed_text
 from ipcviz.telemetry.snapshot import Snapshot
+from ipcviz.telemetry.moved import moved_workers
 from ipcviz.tui.widgets.base import FrameStyle
 
 
@@ -39,6 +40,10 @@ class StatusBar(Widget):
         #: the line on screen (an unchanged one is not drawn again) and its strip
         self._shown: Text = Text()
         self._strip: Strip | None = None
+        #: the last Snapshot counted, and per place in its workers: alive, paused
+        self._counted: Snapshot | None = None
+        self._alive: list[bool] = []
+        self._paused: list[bool] = []
 
     def on_resize(self) -> None:
         self.watch_snapshot(self.snapshot)  # the line is fitted to the width
@@ -61,6 +66,20 @@ class StatusBar(Widget):
             self.frame_style.new_frame()
             self.refresh()
 
+    def _counts(self, snap: Snapshot) -> tuple[int, int]:
+        """Workers alive and workers paused in `snap`, each worker looked at again only
+        when its view is a new object since the last Snapshot counted (moved.py)."""
+        moved = moved_workers(self._counted, snap)
+        workers = snap.workers
+        if moved is None:
+            self._alive = [w.state not in ("exited", "zombie") for w in workers]
+            self._paused = [w.paused for w in workers]
+        for i in moved or ():
+            self._alive[i] = workers[i].state not in ("exited", "zombie")
+            self._paused[i] = workers[i].paused
+        self._counted = snap
+        return sum(self._alive), sum(self._paused)
+
     def _line(self, snap: Snapshot | None, title_room: int | None = None,
               short: bool = False) -> Text:
         """The line for `snap`: the title cut to `title_room` cells (0: left out), and
@@ -72,8 +91,7 @@ class StatusBar(Widget):
         elif snap.replay is not None:
             self._replay(text, snap)
         else:
-            alive = sum(w.state not in ("exited", "zombie") for w in snap.workers)
-            paused = sum(w.paused for w in snap.workers)
+            alive, paused = self._counts(snap)
             # a held run and slow motion first, where no width of terminal cuts them off
             if snap.held_start and snap.running:  # nothing has moved: say how to start
                 text.append(" ")
