@@ -40,7 +40,9 @@ def column_widths(total: int, held: bool = False) -> tuple[int, ...]:
     fixed = {"pid": 7, "cpu %": 5, "restarts": 8, "step": 13 if total >= 100 else 9}
     room = max(30, total - 2 * len(COLUMNS) - 2 - sum(fixed.values()))
     worker = max(8, min(16, room // 4))
-    state = max(14, min(40, room - worker - (26 if held else 10)))
+    # held, every state begins "held": on a narrow screen the next operation (its byte
+    # counts and names) has the room before the state's words do
+    state = max(10 if held else 14, min(40, room - worker - (26 if held else 10)))
     signals = max(10, room - worker - state)
     sizes = {**fixed, "worker": worker, "state": state, "signals got": signals}
     return tuple(sizes[c] for c in COLUMNS)
