@@ -266,13 +266,11 @@ class WorkersTable(ScrollView, can_focus=True):
         changed: list[int] = []
         # the rows to look at: every worker, or, when the frame-wide parts of a row are
         # the same, those whose view is a new object and those waiting for a semaphore
-        same_frame = before is not None and held(before) == held(snap) and (
-            before.parent_names == snap.parent_names)
-        moved = moved_workers(before, snap) if same_frame else None
-        if moved is None:
-            self._acquiring.clear()
-        for position in (range(len(workers)) if moved is None
-                         else sorted(self._acquiring.union(moved))):
+        moved = moved_workers(before, snap) if before is not None and held(before) == held(
+            snap) and before.parent_names == snap.parent_names else None
+        self._acquiring = set() if moved is None else self._acquiring
+        for position in range(len(workers)) if moved is None else sorted(
+                self._acquiring.union(moved)):
             w = workers[position]
             if w.state == "blocked" and w.waiting and w.waiting.op == "acquire":
                 self._acquiring.add(position)  # its row shows the semaphore's holders
