@@ -129,6 +129,12 @@ def test_a_held_start_counts_from_its_going_on(in_process, nothing_left_behind) 
     # (a held worker may make a read of its own that returns bytes, seen as a copy call
     # now and then while it waits: not a message; the reset at space drops it)
     assert held["messages"] == 0
+    # nothing has gone through yet: no figure per message (0 would say "free as shm")
+    assert [held.get(k) for k in ("copy_calls_per_message", "syscalls_per_message",
+                                  "cpu_us_per_message")] == [None, None, None]
+    before = _text(cost_lines([ChannelView.of("pipe", "pipe", held)], 120, False, True,
+                              lambda c: c.kind)).splitlines()[1].split()
+    assert before[:5] == ["pipe", "pipe", "0", "-", "-"] and before[-1] == "-"
     assert (pipe["messages"], pipe["copy_calls"]) == (100, 200)
     assert pipe["copy_calls"] <= pipe["syscalls"] < pipe["copy_calls"] + held["syscalls"]
 

@@ -186,10 +186,12 @@ class SyscallViews:
         copies = copies_per = None
         if view.kind in COPY_CALLS or view.kind in NO_COPY_CALLS:
             copies = sum(c.copied.get(view.name, 0) for c in mine)
-            copies_per = round(copies / messages, 2) if messages else 0.0
+            copies_per = round(copies / messages, 2) if messages else None
+        # before a message has gone through there is no "per message" (not 0: a pipe
+        # shown making 0 copy calls a message would be saying what shared memory does)
         return Cost(True, None, messages, calls,
-                    round(calls / messages, 2) if messages else 0.0,
-                    round(cpu_ns / 1e3 / messages, 2) if messages else 0.0,
+                    round(calls / messages, 2) if messages else None,
+                    round(cpu_ns / 1e3 / messages, 2) if messages else None,
                     copies, copies_per)
 
     def close(self) -> None:

@@ -55,7 +55,7 @@ def cost_lines(channels: Sequence[ChannelView], width: int, narrow: bool, runnin
         name = Text(c.name, style="bold")
         cpu = float(cost.cpu_us_per_message or 0)
         gauge = Text(bar(cpu / top, 6 if narrow else 12), style="cyan")
-        gauge.append(f" {cpu:,.1f} µs")
+        gauge.append(f" {cpu:,.1f} µs" if cost.cpu_us_per_message is not None else " -")
         cells: list[Text | str] = [
             name, mechanism(c), f"{cost.messages or 0:,}",
             Text(per_message(cost.copy_calls_per_message), style="bold green"),
