@@ -40,8 +40,9 @@ workers:
 FRAMES = 20
 
 
-def test_a_live_run_keeps_the_views_of_unchanged_workers(scenario_file,
-                                                          nothing_left_behind) -> None:
+def live_frames(scenario_file) -> list[Snapshot]:
+    """The last FRAMES frames of LIVE, as the live reader hands them to the app (every
+    worker started by then, and asleep or moving)."""
     frames: list[Snapshot] = []
     enough = threading.Event()
 
@@ -56,7 +57,12 @@ def test_a_live_run_keeps_the_views_of_unchanged_workers(scenario_file,
         assert enough.wait(30), f"{len(frames)} frames"
     finally:
         source.stop()
-    frames = frames[-FRAMES:]  # every worker started and asleep or moving
+    return frames[-FRAMES:]
+
+
+def test_a_live_run_keeps_the_views_of_unchanged_workers(scenario_file,
+                                                          nothing_left_behind) -> None:
+    frames = live_frames(scenario_file)
     for snap in frames:  # each frame is what a fresh decode of its wire form makes
         assert Snapshot.from_dict(json.loads(json.dumps(snap.to_dict()))) == snap
     reused = {"sleeper": 0, "writer": 0}
@@ -78,21 +84,7 @@ def test_the_timeline_looks_again_only_at_moved_workers(scenario_file, nothing_l
     asleep) are looked at in the first frame only when its view is kept."""
     from ipcviz.telemetry import sequence as sequence_module
 
-    frames: list[Snapshot] = []
-    enough = threading.Event()
-
-    def arrived(snap: Snapshot) -> None:
-        frames.append(snap)
-        if len(frames) >= FRAMES + 10:
-            enough.set()
-
-    source = LiveSource(str(scenario_file(LIVE)))
-    source.start(arrived, print)
-    try:
-        assert enough.wait(30), f"{len(frames)} frames"
-    finally:
-        source.stop()
-    frames = frames[-FRAMES:]
+    frames = live_frames(scenario_file)
     fresh = [Snapshot.from_dict(json.loads(json.dumps(f.to_dict()))) for f in frames]
     looked: list[str] = []
     grown = sequence_module.Sequence._grown
