@@ -125,7 +125,7 @@ class EventLog(RichLog):
             return
         for entry in fresh:
             if self.shown(entry.event):
-                self.write(self._line(entry))
+                self._write(entry)
 
     def render_line(self, y: int) -> Strip:
         if self._stale:  # in view again: the lines kept meanwhile
@@ -140,7 +140,14 @@ class EventLog(RichLog):
         super().clear()
         for entry in self.entries:
             if self.shown(entry.event):
-                self.write(self._line(entry), scroll_end=at_end)
+                self._write(entry, scroll_end=at_end)
+
+    def _write(self, entry: Entry, scroll_end: bool | None = None) -> None:
+        """Write an entry's line cut at the log's own edge: left to RichLog, a line is
+        measured against the console, whose width is not the screen's when the app runs
+        headless (a screenshot cut every line at 80 cells, a repeat's count with it)."""
+        width = self.scrollable_content_region.width if self._size_known else 0
+        self.write(self._line(entry), width=width or None, scroll_end=scroll_end)
 
     def clear(self) -> EventLog:
         """Forget every entry (a new run)."""
