@@ -19,33 +19,10 @@ from ipcviz.telemetry.snapshot import Snapshot, WorkerView
 from ipcviz.telemetry.views import SemaphoreView
 from ipcviz.tui.widgets.base import FrameStyle
 from ipcviz.tui.widgets.grid import cells_line
+from ipcviz.tui.widgets.worker_columns import (COLUMNS, HELD_COLUMNS, column_widths, held,
+                                               signals_cell)
 from ipcviz.telemetry.moved import moved_workers
 
-COLUMNS = ("worker", "pid", "state", "cpu %", "restarts", "step", "signals got")
-#: while the run is held (paused, stepped, scheduled) the last column says what each
-#: worker does next instead (the signals panel still counts the signals received)
-HELD_COLUMNS = COLUMNS[:-1] + ("next",)
-
-
-def held(snap: Snapshot | None) -> bool:
-    """The run is not simply running: show each worker's next operation."""
-    return snap is not None and snap.mode != "run"
-
-
-def column_widths(total: int, held: bool = False) -> tuple[int, ...]:
-    """Fixed widths that fit `total` cells (recomputing widths on every update is what
-    makes a big table slow): the state column gets the most room, except while the run
-    is held, when the next operation's words need it."""
-    # a wide screen gives the step column room for "repeat: write" (the step inside it)
-    fixed = {"pid": 7, "cpu %": 5, "restarts": 8, "step": 13 if total >= 100 else 9}
-    room = max(30, total - 2 * len(COLUMNS) - 2 - sum(fixed.values()))
-    worker = max(8, min(16, room // 4))
-    # held, every state begins "held": on a narrow screen the next operation (its byte
-    # counts and names) has the room before the state's words do
-    state = max(10 if held else 14, min(40, room - worker - (26 if held else 10)))
-    signals = max(10, room - worker - state)
-    sizes = {**fixed, "worker": worker, "state": state, "signals got": signals}
-    return tuple(sizes[c] for c in COLUMNS)
 _STATE_STYLE = {"running": "green", "sleeping": "", "held": "", "blocked": "bold yellow",
                 "stopped": "bold magenta", "zombie": "bold red", "exited": "dim",
                 "starting": "dim"}
@@ -107,10 +84,11 @@ def middle_cut(name: str, width: int) -> str:
     return name[:(keep + 1) // 2] + "…" + name[len(name) - keep // 2:]
 
 
-def row_cells(w: WorkerView, snap: Snapshot, name_width: int | None = None
-              ) -> tuple[Text | str, ...]:
+def row_cells(w: WorkerView, snap: Snapshot, name_width: int | None = None,
+              signals_width: int = 80) -> tuple[Text | str, ...]:
     """A worker's cells; a name longer than `name_width` is cut in the middle (its
-    parent left out), where an end cut made two children look the same."""
+    parent left out), where an end cut made two children look the same; signal counts
+    wider than `signals_width` are named short."""
     if name_width is not None and len(w.name) > name_width:
         name = Text(middle_cut(w.name, name_width), style="bold")
     else:
@@ -124,7 +102,7 @@ def row_cells(w: WorkerView, snap: Snapshot, name_width: int | None = None
         f"{w.cpu:5.1f}" if w.state not in ("exited", "zombie") else "",
         str(w.restarts),
         w.step_text if w.state not in ("exited",) else "",
-        next_cell(w) if held(snap) else format_counts(w.signals_received),
+        next_cell(w) if held(snap) else signals_cell(w.signals_received, signals_width),
     )
 
 
@@ -216,12 +194,20 @@ class WorkersTable(ScrollView, can_focus=True):
         self._acquiring: set[int] = set()
         self._strips: dict[tuple, Strip] = {}
         self._widths = column_widths(120)
+        #: the widest signal counts seen this run, in cells (full names)
+        self._signals_need = 0
+
+    def _fit_widths(self) -> bool:
+        """Share the screen's width out again; whether any column's width changed."""
+        widths = column_widths(self.app.size.width, held(self._snap), self._signals_need)
+        changed, self._widths = widths != self._widths, widths
+        return changed
 
     def on_mount(self) -> None:
-        self._widths = column_widths(self.app.size.width, held(self._snap))
+        self._fit_widths()
 
     def on_resize(self) -> None:
-        self._widths = column_widths(self.app.size.width, held(self._snap))
+        self._fit_widths()
         self._strips.clear()
         self._update_virtual_size()
         self.refresh()
@@ -239,6 +225,7 @@ class WorkersTable(ScrollView, can_focus=True):
         self._views.clear()
         self._strips.clear()
         self._snap = None
+        self._signals_need = 0
         self.cursor_row = 0
         self._update_virtual_size()
         self.refresh()
@@ -256,11 +243,11 @@ class WorkersTable(ScrollView, can_focus=True):
         if snap is None:
             return
         self.frame_style.new_frame()
-        if held(snap) != held(self._snap):  # the last column changes: title and widths
-            self._widths = column_widths(self.app.size.width, held(snap))
+        before, self._snap = self._snap, snap
+        if held(snap) != held(before):  # the last column changes: title and widths
+            self._fit_widths()
             self._strips.clear()
             self.refresh()
-        before, self._snap = self._snap, snap
         workers = snap.workers
         added = False
         changed: list[int] = []
@@ -277,6 +264,8 @@ class WorkersTable(ScrollView, can_focus=True):
             else:
                 self._acquiring.discard(position)
             key = row_key(w, snap)
+            self._signals_need = max(self._signals_need, len(format_counts(
+                w.signals_received)))
             self._views[w.name] = w
             index = self._index.get(w.name)
             if index is None:
@@ -287,6 +276,9 @@ class WorkersTable(ScrollView, can_focus=True):
             elif self._keys[w.name] != key:
                 self._keys[w.name] = key
                 changed.append(index)
+        if self._fit_widths():  # more signal counts than their column holds
+            self._strips.clear()
+            added = True  # every row is drawn again
         if added:
             self._update_virtual_size()
             self.refresh()
@@ -340,7 +332,7 @@ class WorkersTable(ScrollView, can_focus=True):
             post = None
         else:
             assert self._snap is not None
-            cells = row_cells(self._views[name], self._snap, self._widths[0])
+            cells = row_cells(self._views[name], self._snap, self._widths[0], self._widths[-1])
             style = (self.get_component_rich_style("workers--even-row") if index % 2
                      else RichStyle())
             post = self.get_component_rich_style("workers--cursor") if cursor else None
