@@ -7,7 +7,8 @@ The runtime's own session loop (early frames on, as live) runs the UI load of be
 (64 workers, 16 pipes, 8 queues, a 64x64 array) or bench/crowd.py's 512 processes for
 `--seconds`, its frames encoded as the live runtime encodes them and written to a pipe
 that a `cat` drains (as the UI's reader thread would). Printed per run: the runtime's CPU
-(its own process, not the workers) per second and per frame, frames a second, bytes a
+(its own process, not the workers) per second and per frame, the session loop's turns a
+second, frames a second, bytes a
 frame, and a breakdown per frame (the pipes' holders, the workers' views, the channels'
 views, encoding, writing), and what decoding a frame
 costs the UI (its reader thread's orjson and Snapshot.from_dict, timed after the run on
@@ -32,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 #: measures reported, in the order printed (ms or bytes per frame, % of a core)
-MEASURES = ("cpu_pct", "ms_frame", "ms_tick", "fps", "bytes_frame", "holders_ms",
+MEASURES = ("cpu_pct", "turns_s", "ms_frame", "ms_tick", "fps", "bytes_frame", "holders_ms",
             "workers_ms", "channels_ms", "encode_ms", "write_ms", "ui_decode_ms")
 #: frames kept to time the UI's decoding of them after the run (every fifth one)
 DECODED = 20
@@ -83,7 +84,7 @@ def child(load: str, seconds: float) -> None:
         assert drain.stdin is not None
         out = drain.stdin.fileno()
         stats = {"frames": 0, "ticks": 0, "bytes": 0, "encode": 0.0, "write": 0.0,
-                 "sample": 0.0, "sample_tick": 0.0}
+                 "sample": 0.0, "sample_tick": 0.0, "turns": 0}
         warm = 3.0 if load == "ui" else 8.0
         state = {"measuring": False}
         lines: list[bytes] = []
@@ -121,6 +122,8 @@ def child(load: str, seconds: float) -> None:
         session.sampler.sample = sampled  # type: ignore[method-assign]
 
         def turn() -> None:
+            if state["measuring"]:
+                stats["turns"] += 1
             if state["measuring"] and time.monotonic() - state["t0"] >= seconds:
                 runtime.intake.stop_requested = True
             if not state["measuring"] and time.monotonic() - began >= warm:
@@ -150,6 +153,7 @@ def child(load: str, seconds: float) -> None:
     frames = max(1, stats["frames"])
     print(json.dumps({
         "workers": len(runtime.procs), "cpu_pct": 100 * cpu / wall,
+        "turns_s": stats["turns"] / wall,
         "ms_frame": 1e3 * cpu / frames,
         "ms_tick": 1e3 * stats["sample_tick"] / max(1, stats["ticks"]),
         "fps": frames / wall, "bytes_frame": stats["bytes"] / frames,

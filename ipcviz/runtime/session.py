@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from ipcviz.runtime.sampler import Sampler
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.signals import NSIG
@@ -43,15 +45,20 @@ class EventWatch:
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
+        self._views: tuple[object, np.ndarray, np.ndarray] | None = None
         self.mark = self._signature()
 
     def _signature(self) -> tuple[int, int]:
+        """The sums of every row's event count and signals received: a look between
+        frames, many a second, so the table's columns are sliced once, not each time."""
         table = self.runtime.table
         if table is None:
             return (0, 0)
         arr = table.array
-        return (int(arr[:, T.EVENT_SEQ].sum()),
-                int(arr[:, T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG].sum()))
+        if self._views is None or self._views[0] is not arr:
+            self._views = (arr, arr[:, T.EVENT_SEQ], arr[:, T.SIG_RECEIVED:T.SIG_RECEIVED + NSIG])
+        _, seqs, received = self._views
+        return (int(seqs.sum()), int(received.sum()))
 
     def happened(self) -> bool:
         if self.runtime.pending_events:
@@ -110,6 +117,20 @@ class Session:
         """Seconds of the limit used: run time and the schedule's time (scheduler.py)."""
         return self.runtime.scheduler.spent() if self.runtime.started else 0.0
 
+    def _watch_wait(self, now: float, last_frame: float, hold_until: float,
+                    early_sent: bool) -> float:
+        """How long the loop may wait before the watch looks at the table again: every
+        WATCH_INTERVAL once an early frame may go, and no look before then (the tick's
+        early frame spent, too close to the last frame, a command's hold): such a look
+        could show nothing, and an idle turn costs as much as a busy one. A runtime with
+        something only a turn notices keeps turning every WATCH_INTERVAL."""
+        if self.runtime.looks_each_turn:
+            return WATCH_INTERVAL
+        if early_sent:
+            return float("inf")
+        may_send = max(last_frame + MIN_FRAME_GAP, hold_until) - now
+        return may_send if may_send > 0 else WATCH_INTERVAL
+
     def run(self) -> None:
         """The loop: wait for the runtime's work or the input, observe, sample, send."""
         rt = self.runtime
@@ -124,7 +145,7 @@ class Session:
             defer = watch is not None and answer_due and now < next_frame + self.frame_interval
             wait = min(max(next_frame, answer_at) if defer else next_frame, next_observe) - now
             if watch is not None:
-                wait = min(wait, WATCH_INTERVAL)
+                wait = min(wait, self._watch_wait(now, last_frame, hold_until, early_sent))
                 if answer_due:  # the answer is due at the end of the hold
                     wait = min(wait, answer_at - now)
             if self.limit is not None:

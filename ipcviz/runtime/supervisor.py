@@ -212,6 +212,13 @@ class Runtime:
         return self.run_clock.started and not any(
             p.alive or p.restart_pending or p.restart_at is not None for p in self.procs)
 
+    @property
+    def looks_each_turn(self) -> bool:
+        """Something only a loop turn notices: an attached process's end (nobody tells
+        us) or a program's new descendants (for the sweep). Otherwise every change a turn
+        acts on wakes the loop or is a deadline (`next_deadline`)."""
+        return bool(self.workers.attached) or bool(self.parts.argv)
+
     def next_deadline(self) -> float | None:
         """Seconds until the runtime has something scheduled (timeline, restart)."""
         now, speed = self.run_time, self.scheduler.speed
@@ -245,7 +252,8 @@ class Runtime:
             elif fd in tracing.fds:
                 tracing.read(fd)
         self.intake.drain(readable)
-        self.workers.reap()
+        if readable or self.looks_each_turn:  # a child's end wakes us (SIGCHLD)
+            self.workers.reap()
         self.workers.check_attached()
         self.children.name_new()
         if self.parts.argv:  # programs run: their descendants go into the registry
