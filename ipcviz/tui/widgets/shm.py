@@ -10,6 +10,7 @@ from typing import Any
 from rich.text import Text
 from textual.events import MouseMove
 from textual.reactive import reactive
+from ipcviz.format import format_bytes
 from ipcviz.tui.widgets.base import Panel, ends_text
 
 from ipcviz.channels.memory_state import ArrayState, MmapState, PageState, ShmState, WindowState
@@ -188,8 +189,9 @@ def mmap_lines(c: ChannelView, previous: tuple[int, str] | None) -> list[Text]:
     if previous is not None and previous[0] == at:
         old = bytes.fromhex(previous[1])[:64]
     lines = [Text.assemble((f"{c.name} ", "bold"), (f"mmap {mapped.path} ", "dim"),
-                           f"({mapped.size} bytes; written {mapped.written}, "
-                           f"read {mapped.read})")]
+                           # the bytes moved in the unit the pipes and sockets use
+                           f"({mapped.size} bytes; written {format_bytes(mapped.written)}, "
+                           f"read {format_bytes(mapped.read)})")]
     offset_next = mapped.write_offset  # (recordings made before it lack it)
     if c.writers and offset_next is not None:
         where = Text("  ")
