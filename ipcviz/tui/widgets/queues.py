@@ -104,10 +104,11 @@ class QueuesPanel(Panel):
                                style="yellow")
             received = queue.messages_received
             rate = self._rate(c.name)
-            sent = Text(str(queue.messages_sent))
+            # thousands grouped, as msg/s and the cost panel count them
+            sent = Text(f"{queue.messages_sent:,}")
             cells: list[Text | str] = [Text(f"{c.kind} {c.name}", style="bold"), gauge,
-                     str(queue.max_depth),
-                     sent, str(received),
+                     f"{queue.max_depth:,}",
+                     sent, f"{received:,}",
                      f"{rate:,.0f}" if rate is not None else "-",
                      blocked if blocked else Text("-", style="dim")]
             if not narrow:
