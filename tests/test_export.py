@@ -217,7 +217,7 @@ def test_states_lost_updates_and_acquires(tmp_path: Path) -> None:
     trace = export("race_lock_off.jsonl", tmp_path)
     lost = next(c for c in frames("race_lock_off.jsonl")[-1]["channels"]
                 if c["name"] == "counter")["data"]["lost_updates"]
-    assert counter_values(trace, "shared_array counter: lost updates")[-1] == lost == 169972
+    assert counter_values(trace, "shared_array counter: lost updates")[-1] == lost == 186641
 
 
 def test_a_bad_recording_is_one_line_and_nothing_written(tmp_path: Path) -> None:

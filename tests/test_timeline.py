@@ -169,7 +169,7 @@ def test_a_long_run_keeps_a_bounded_chart(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(timeline_module, "MAX_ROWS", 50)
     panel, sequence = Timeline(), Sequence(run_clock=True)  # (the panel's clock)
     frames = read_recording(str(RECORDINGS / "speed_race.jsonl"))
-    for _ in range(3):  # the counters start again each time: a restarted run's
+    for _ in range(4):  # the counters start again each time: a restarted run's
         for snap in frames:
             panel.add(snap)
             sequence.add(snap)  # beside it, undrained: every arrow and mark of the run
