@@ -63,7 +63,7 @@ GALLERY: dict[str, Moment] = {
                              "queue, clients blocked on their first read."),
     "udp_vs_tcp": Moment(2.5, (), "200 messages of 12 bytes: TCP merged them into one read; "
                          "UDP kept each datagram and dropped what did not fit."),
-    "message_duplication": Moment(2.0, (), "No ack in time: the sender sends again, and the "
+    "message_duplication": Moment(4.0, (), "No ack in time: the sender sends again, and the "
                                   "worker receives duplicates."),
     "echo_store_server": Moment(1.2, (), "A handler per client, a pipe to the storer, a "
                                 "mapped file; SIGCHLD reaps the handlers."),
