@@ -42,8 +42,9 @@ NARROW_WIDTH = 100
 #: seconds
 FULL_COLLECTION_EVERY = 100
 #: after a resize, when the screen has been laid out again (Textual does it in its next
-#: update, at most 1/60 s later)
-RELAYOUT_WAIT = 0.05
+#: update, at most 1/60 s later on an idle machine; a loaded one may take longer: the
+#: later looks cost nothing when the room did not change)
+RELAYOUT_WAITS = (0.05, 0.3, 1.0)
 
 
 class IpcvizApp(App[None]):
@@ -120,8 +121,10 @@ class IpcvizApp(App[None]):
     def on_resize(self, event: object) -> None:
         self._apply_width(self.size.width)
         if self._panel_list:  # the pipes panel's room on screen changes with its height,
-            # known once the screen has laid itself out for the new size (after this event)
-            self.set_timer(RELAYOUT_WAIT, self.query_one(PipesPanel).check_room)
+            # known once the screen has laid itself out for the new size (after this event,
+            # later on a busy machine): looked at again a little later too, in case not yet
+            for wait in RELAYOUT_WAITS:
+                self.set_timer(wait, self.query_one(PipesPanel).check_room)
 
     def _apply_width(self, width: int) -> None:
         self.set_class(width < NARROW_WIDTH, "narrow")
