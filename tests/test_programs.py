@@ -304,9 +304,15 @@ workers:
     try:
         sleeps: list[psutil.Process] = []
 
+        def named(process: psutil.Process) -> str:
+            try:
+                return process.name()
+            except psutil.NoSuchProcess:  # a short-lived process of the run, gone since
+                return ""
+
         def both_sleeping() -> bool:
             sleeps[:] = [c for c in psutil.Process(run.pid).children(recursive=True)
-                         if c.name() == "sleep"]
+                         if named(c) == "sleep"]
             return len(sleeps) == 2
 
         wait_until(both_sleeping, message=lambda: f"the program's two sleeps; {sleeps}")

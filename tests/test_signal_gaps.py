@@ -47,12 +47,13 @@ def test_signals_handlers_explains_the_merged_burst_after_the_end(nothing_left_b
     sent = counter.signals_sent_to["SIGUSR1"]
     received = counter.signals_received["SIGUSR1"]
     assert (sent, counter.exit) == (25, "SIGKILL")
-    assert 21 <= received < 25, received  # 5 at once: at least one is merged
-    assert reasons == [
-        "SIGKILL: its default action killed the process",
-        f"SIGUSR1: coalesced: {sent - received} arrived while one was already pending "
-        "(standard signals do not queue)",
-    ]
+    # 5 sent at once usually merge into the one pending; on a loaded machine the handler
+    # can run between two of the sends, and then fewer (or none) merge: the words must
+    # follow the count either way, "coalesced" only when something was
+    assert 21 <= received <= 25, received
+    merged = [f"SIGUSR1: coalesced: {sent - received} arrived while one was already "
+              "pending (standard signals do not queue)"] if received < 25 else []
+    assert reasons == ["SIGKILL: its default action killed the process", *merged]
 
 
 def test_signals_sent_before_the_one_that_killed_are_not_called_unreceived() -> None:
