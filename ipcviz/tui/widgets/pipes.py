@@ -9,6 +9,7 @@ from collections import deque
 from typing import Any
 
 from rich.text import Text
+from textual.dom import NoScreen
 from textual.reactive import reactive
 
 from textual.css.scalar import Unit
@@ -112,7 +113,13 @@ class PipesPanel(Panel):
         """Lay the pipes out again if the room on screen is not what they were laid out
         for: a taller terminal (no new frame may come: a paused replay, an ended
         recording) or a panel above that changed height in the same frame."""
-        if self.snapshot is not None and self.room() != self._room_used:
+        if self.snapshot is None or not self.is_attached:
+            return
+        try:
+            room = self.room()
+        except NoScreen:  # the app closed before a resize's later look came
+            return
+        if room != self._room_used:
             self.watch_snapshot(self.snapshot)
 
     def room(self) -> int | None:
