@@ -15,44 +15,55 @@ runtime writes each field with one type).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from ipcviz.telemetry.snapshot import ChannelView, Snapshot, WorkerView, channel_of, worker_of
+
+V = TypeVar("V")
+
+
+class _Kept(Generic[V]):
+    """One kind of view (workers or channels): the last frame's wire form and view of
+    each, by name, and the ones of the frame being decoded."""
+
+    def __init__(self, make: Callable[[dict[str, Any]], V]) -> None:
+        self._make = make
+        self._last: dict[str, tuple[dict[str, Any], V]] = {}
+        self._now: dict[str, tuple[dict[str, Any], V]] = {}
+
+    def begin(self) -> None:
+        """A frame's decoding starts (what a frame that failed to decode left is dropped)."""
+        self._now = {}
+
+    def view(self, raw: dict[str, Any]) -> V:
+        """The view of one wire form: the last frame's very object when equal."""
+        name = raw.get("name")
+        if not isinstance(name, str):  # (not a frame of ours: the general path says so)
+            return self._make(raw)
+        last = self._last.get(name)
+        view = last[1] if last is not None and last[0] == raw else self._make(raw)
+        self._now[name] = (raw, view)
+        return view
+
+    def turn(self) -> None:
+        """The frame is decoded: its wire forms are the ones the next is compared with
+        (a name the frame did not have is forgotten)."""
+        self._last, self._now = self._now, {}
 
 
 class FrameDecoder:
     """Decodes one run's frames in order, reusing the views of unchanged wire forms."""
 
     def __init__(self) -> None:
-        #: the last frame's wire form and view of each worker and channel, by name
-        self._workers: dict[str, tuple[dict[str, Any], WorkerView]] = {}
-        self._channels: dict[str, tuple[dict[str, Any], ChannelView]] = {}
+        self._workers: _Kept[WorkerView] = _Kept(worker_of)
+        self._channels: _Kept[ChannelView] = _Kept(channel_of)
 
     def decode(self, data: dict[str, Any]) -> Snapshot:
         """The Snapshot of one frame's wire form (as `Snapshot.from_dict` makes it)."""
-        last_workers = self._workers
-        workers: dict[str, tuple[dict[str, Any], WorkerView]] = {}
-        last_channels = self._channels
-        channels: dict[str, tuple[dict[str, Any], ChannelView]] = {}
-
-        def worker(raw: dict[str, Any]) -> WorkerView:
-            name = raw.get("name")
-            if not isinstance(name, str):  # (not a frame of ours: the general path says so)
-                return worker_of(raw)
-            last = last_workers.get(name)
-            view = last[1] if last is not None and last[0] == raw else worker_of(raw)
-            workers[name] = (raw, view)
-            return view
-
-        def channel(raw: dict[str, Any]) -> ChannelView:
-            name = raw.get("name")
-            if not isinstance(name, str):  # (not a frame of ours: the general path says so)
-                return channel_of(raw)
-            last = last_channels.get(name)
-            view = last[1] if last is not None and last[0] == raw else channel_of(raw)
-            channels[name] = (raw, view)
-            return view
-
-        snap = Snapshot.from_dict(data, worker, channel)
-        self._workers, self._channels = workers, channels
+        self._workers.begin()
+        self._channels.begin()
+        snap = Snapshot.from_dict(data, self._workers.view, self._channels.view)
+        self._workers.turn()
+        self._channels.turn()
         return snap
