@@ -156,6 +156,10 @@ class Session:
                 answer_due = True
             if self.on_turn is not None:
                 self.on_turn()
+            if self.limit is not None and self._spent() >= self.limit:
+                break  # the clock ended the run while the loop waited (late, on a loaded
+                # machine): a frame now would be of a moment after the end, and the
+                # run's own last reading follows at once
             now = rt.elapsed
             if now >= next_observe:
                 next_observe = now + OBSERVE_INTERVAL

@@ -1,0 +1,60 @@
+"""A run with a duration ends when its clock says: the session loop samples no frame and
+observes no channel after the limit, even when the runtime wakes late from its wait (a
+loaded machine, 256 busy workers, gives the runtime the CPU back tens of milliseconds
+late). The frames after the limit were of moments after the run's end, and their
+readings delayed the final one. Real runtime, real workers; only the wake-up is late."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ipcviz.runtime.headless import run_headless
+from ipcviz.runtime.session import FRAME_INTERVAL, OBSERVE_INTERVAL
+from ipcviz.runtime.supervisor import Runtime
+from ipcviz.scenario.load import load_text
+from ipcviz.telemetry.snapshot import Snapshot
+
+BUSY = b"""\
+duration: 0.6
+channels:
+  a: {kind: shared_array, dtype: int64, shape: [1]}
+workers:
+  w: {count: 3, loop: true, steps: [{increment: {array: a, index: 0}}]}
+"""
+
+#: how late the runtime wakes from the wait that reaches the limit: longer than a frame's
+#: interval and an observation's, so a turn after it finds both due
+LATE_WAKE = 2 * max(FRAME_INTERVAL, OBSERVE_INTERVAL)
+
+
+def test_a_late_wake_at_the_limit_samples_and_observes_nothing_more(
+        monkeypatch: pytest.MonkeyPatch, nothing_left_behind) -> None:
+    limit = 0.6
+    after_limit = {"observed": 0, "late_wakes": 0}
+    real_poll, real_observe = Runtime.poll, Runtime.observe_channels
+
+    def late_poll(self: Runtime, timeout: float, extra_fds: tuple[int, ...] = ()) -> list[int]:
+        readable = real_poll(self, timeout, extra_fds)
+        if self.started and self.scheduler.spent() >= limit and not after_limit["late_wakes"]:
+            after_limit["late_wakes"] += 1
+            time.sleep(LATE_WAKE)  # the machine gives the runtime the CPU back late
+        return readable
+
+    def counted_observe(self: Runtime) -> None:
+        if self.started and self.scheduler.spent() >= limit:
+            after_limit["observed"] += 1
+        real_observe(self)
+
+    monkeypatch.setattr(Runtime, "poll", late_poll)
+    monkeypatch.setattr(Runtime, "observe_channels", counted_observe)
+    frames: list[Snapshot] = []
+    result = run_headless(load_text(BUSY, "run_end.yaml"), on_snapshot=frames.append)
+    final, during = frames[-1], frames[:-1]
+    assert after_limit["late_wakes"] == 1  # the limit was reached in a wait, woken late
+    assert [f.elapsed for f in during if f.elapsed >= limit] == []
+    assert after_limit["observed"] == 0
+    assert final.elapsed >= limit + LATE_WAKE  # the final reading: after the late wake
+    assert result.summary["duration_s"] >= limit
+    assert result.summary["leaks"]["processes"] == result.summary["leaks"]["ipc_objects"] == 0
