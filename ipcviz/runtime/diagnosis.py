@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ipcviz.observe.diagnose import diagnose, inherited_candidates
-from ipcviz.observe.graph import Graph
-from ipcviz.observe.model import Observation
+if TYPE_CHECKING:  # (ipcviz.observe is imported where a program is watched, not by every run)
+    from ipcviz.observe.graph import Graph
+    from ipcviz.observe.model import Observation
 
 #: seconds a condition must hold before it is shown
 SHOWN_AFTER = 1.0
@@ -112,6 +113,8 @@ class Diagnoses:
 
     def read(self, name: str, seen: Observation, graph: Graph) -> list[dict]:
         """The diagnoses shown now for this program (each held a full second)."""
+        from ipcviz.observe.diagnose import diagnose, inherited_candidates
+
         no_cloexec = {(pid, fd) for pid, fd in inherited_candidates(graph)
                       if cloexec(pid, fd) is False}
         # the tree alone first (cheap); /proc is looked through only for the objects of

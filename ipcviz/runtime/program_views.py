@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from ipcviz.observe.std_fds import std_fds
 from ipcviz.runtime.proc_reader import ProcReader
 from ipcviz.telemetry.snapshot import Waiting
 
@@ -121,6 +120,8 @@ class ProgramViews:
         """Its descriptors 0, 1, 2 as the kernel shows them now (`fds`, with `alive`
         false once it has ended: then they are the last seen), and per channel of the
         scenario the bytes strace saw it write and read there (`channel_bytes`)."""
+        from ipcviz.observe.std_fds import std_fds  # (a run without programs never needs it)
+
         out: dict = {}
         seen = self._std_fds
         now = std_fds(pid, self.channel_inodes(), self.runtime.programs.inodes) \

@@ -64,13 +64,13 @@ def prepare_programs(model: schema.Scenario, scenario_path: str
     """Each program's command line ready to exec (a C source `prog.c` compiled once into
     the cache, see observe/cc.py), and why one cannot start (not found, not executable,
     no such working directory, no compiler): checked before anything is created."""
-    from ipcviz.observe.cc import CompileError, compile_c
-
     argvs: dict[str, list[str]] = {}
-    problems = []
+    problems: list[str] = []
     for name, worker in model.workers.items():
         if worker.exec is None:
             continue
+        from ipcviz.observe.cc import CompileError, compile_c  # (only where programs run)
+
         cwd = working_directory(worker, scenario_path)
         if not os.path.isdir(cwd):
             problems.append(f"worker '{name}': working directory {cwd} does not exist")

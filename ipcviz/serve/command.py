@@ -10,10 +10,8 @@ else one generated here and printed, which unlike --token never shows in `ps`).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import errno
 import math
-import secrets
 import signal
 import socket
 from collections.abc import Callable
@@ -93,6 +91,8 @@ def serve_command(args: argparse.Namespace, fail: Callable[[list[str]], int]) ->
         return fail([str(exc)])
     token = args.token
     if token is None and not _loopback(args.host):
+        import secrets
+
         token = secrets.token_urlsafe(18)
     try:
         listener = _listen(args.host, args.port)
@@ -111,6 +111,8 @@ def serve_command(args: argparse.Namespace, fail: Callable[[list[str]], int]) ->
               "or address in place of it", flush=True)
     print(f"  {args.max_sessions} tabs at once; a tab's run ends when it closes; "
           "ctrl+c stops the server and every session", flush=True)
+    import asyncio
+
     from ipcviz.serve.server import ServeServer
 
     server = ServeServer(policy, args.max_sessions, token, port)
@@ -167,6 +169,8 @@ def _listen(host: str, port: int) -> socket.socket:
 
 async def _serve(server: ServeServer, listener: socket.socket) -> None:
     """Serve until SIGINT, SIGTERM or SIGHUP; then every session is stopped and swept."""
+    import asyncio
+
     from aiohttp import web
 
     runner = web.AppRunner(server.make_app(), handle_signals=False,

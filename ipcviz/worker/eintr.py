@@ -20,7 +20,6 @@ descriptor every other process shares non-blocking.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import fcntl
 import os
@@ -32,7 +31,9 @@ from ipcviz.telemetry.ring_events import EventCode as EV
 from ipcviz.worker.row import WorkerRow
 from ipcviz.worker.signals import ExitRequested
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+#: the libc the interpreter itself runs on (dlopen(NULL)): no search for it, which ran
+#: `ldconfig` in a subprocess at every import
+_libc = ctypes.CDLL(None, use_errno=True)
 _read = _libc.read
 _read.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
 _read.restype = ctypes.c_ssize_t

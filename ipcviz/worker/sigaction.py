@@ -24,7 +24,6 @@ is in the flags; on another layout it refuses instead of writing a wrong structu
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 
@@ -52,7 +51,9 @@ _libc: ctypes.CDLL | None = None
 def _sigaction_call() -> ctypes._NamedFuncPointer:
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # the libc the interpreter runs on (dlopen(NULL)): a search for it would run
+        # `ldconfig` in a child process, in a worker whose SIGCHLD may be counted
+        _libc = ctypes.CDLL(None, use_errno=True)
     call = _libc.sigaction
     call.argtypes = [ctypes.c_int, ctypes.POINTER(_Sigaction), ctypes.POINTER(_Sigaction)]
     call.restype = ctypes.c_int
