@@ -85,7 +85,7 @@ def _write():
     with open(os.environ["MARKS"], "w") as fh:
         json.dump({"t": _T, "sum": _SUM}, fh)
 
-code = main(sys.argv[1:])
+code = main()  # (argv None: the command line, as the console script calls it)
 sys.stdout.flush()
 sys.exit(code)
 '''

@@ -39,7 +39,11 @@ STARTS_THINGS = frozenset({"launch", "run", "record", "screenshot", "clean", "wa
 
 def main(argv: list[str] | None = None) -> int:
     """The `ipcviz` command: parse, check the run root where something starts, run the
-    command; its exit status (2 for bad input, 130 on ^C)."""
+    command; its exit status (2 for bad input, 130 on ^C).
+
+    `argv` None: this process's own command line (the console script, `python -m
+    ipcviz`); then a headless run that has ended ends the process at once (end_process),
+    without the interpreter's teardown of every module."""
     args = build_parser().parse_args(argv)
     command = args.command or "launch"
     if command in STARTS_THINGS:
@@ -50,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         except RunRootError as exc:
             return _fail([str(exc)])
     try:
-        return _dispatch(command, args)
+        code = _dispatch(command, args)
+        if argv is None and command == "run" and args.headless:
+            return end_process(code)
+        return code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `ipcviz list | head`: the reader has had enough
@@ -58,6 +65,33 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         raise  # a broken pipe of something else: a bug to see, not a silent exit 0
+
+
+def end_process(code: int) -> int:
+    """End this process now with `code`, once everything it owes is done: its output
+    flushed and the exit functions run (atexit, weakref finalizers); a headless run has
+    already ended its workers, removed its cgroup, closed and unlinked its objects. What
+    is skipped is the interpreter's teardown of every module and object, which frees
+    memory the kernel frees anyway. Returns `code` (the normal exit follows) where
+    ending at once could lose something: another thread runs, or the output cannot be
+    flushed."""
+    import atexit
+    import threading
+
+    if threading.active_count() > 1:
+        return code
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # (a closed or broken output: the normal exit reports it)
+        return code
+    atexit._run_exitfuncs()
+    try:  # what an exit function printed
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(code)
 
 
 def _dispatch(command: str, args: argparse.Namespace) -> int:
