@@ -16,6 +16,7 @@ from ipcviz.runtime.procs import Proc
 from ipcviz.runtime.programs import become_program, channel_environment, working_directory
 from ipcviz.runtime.run_objects import RunObjects
 from ipcviz.scenario.load import LoadedScenario
+from ipcviz.telemetry.table import changing_descriptors
 from ipcviz.worker.interpreter import Interpreter, WorkerContext
 from ipcviz.worker.signals import reset_all_dispositions
 
@@ -54,12 +55,17 @@ def run_in_fork(plan: ForkPlan, objects: RunObjects, scenario: LoadedScenario) -
             allow_tracer(os.getppid())
         except OSError:
             pass
+    table = objects.need_table()
     try:
-        become_worker(plan.keep, plan.log_path, plan.nice)
-        if definition.exec is not None:  # a real program: exec it (never returns)
-            assert plan.argv is not None
-            _become_program(plan, objects, scenario, plan.argv)
-        code = Interpreter(_context(plan, objects, scenario)).run()
+        # the runtime's descriptors closed, the worker's own opened: its row's descriptor
+        # generation odd meanwhile (a program's stays odd: it is read on every frame)
+        with changing_descriptors(table.cells, table.row_base(plan.proc.row)):
+            become_worker(plan.keep, plan.log_path, plan.nice)
+            if definition.exec is not None:  # a real program: exec it (never returns)
+                assert plan.argv is not None
+                _become_program(plan, objects, scenario, plan.argv)
+            context = _context(plan, objects, scenario)
+        code = Interpreter(context).run()
     except BaseException:
         traceback.print_exc()
     finally:

@@ -9,6 +9,8 @@ only the control cells (pause, lock switch) and reads everything to build Snapsh
 from __future__ import annotations
 
 import mmap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,7 +80,12 @@ CTRL_CLOSE_KEPT = 31
 #: written by the runtime (runtime/scheduler.py): the run clock a worker's `sleep` is
 #: measured on, whole in one cell (telemetry/clock_cell.py)
 CTRL_CLOCK = 32
-HEADER = 33
+#: written by the worker: its descriptor generation, odd while it changes its descriptor
+#: table in a way that may add or remove an end of one of the run's pipes, even once the
+#: change is made (`changing_descriptors`); the sampler keeps a worker's pipe ends read
+#: from /proc while this stays the same (runtime/pipe_holders.py)
+FD_GENERATION = 33
+HEADER = 34
 
 # Bits of CTRL_PAUSE.
 PAUSE_WORKER, PAUSE_RUN, PAUSE_PACE = 1, 2, 4
@@ -187,6 +194,21 @@ BLOCKING_OPS = frozenset(code for code, op in OP_OF.items() if op.blocks)
                                "wait_signal", "increment", "echo", "spawn", "call", "serve"))
 
 # The event ring's entries, their codes and values: telemetry/ring_events.py.
+
+@contextmanager
+def changing_descriptors(cells: memoryview, row_base: int) -> Iterator[None]:
+    """Around a change of this process's descriptor table that may add or remove an end
+    of one of the run's pipes (a close, a dup, an open of /proc/self/fd/N): the row's
+    FD_GENERATION is made odd before the change and even again after it, whatever the
+    change raised. Not nested. A row left odd by a life that died inside a change stays
+    odd here and ends even (the sampler never trusts an odd generation)."""
+    cell = row_base + FD_GENERATION
+    cells[cell] += 2 if cells[cell] & 1 else 1
+    try:
+        yield
+    finally:
+        cells[cell] += 1
+
 
 #: Rows reserved for the children of each worker that has `spawn` steps.
 SPAWN_ROWS = 64

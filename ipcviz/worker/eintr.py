@@ -55,7 +55,8 @@ def compile_read(row: WorkerRow, args: schema.ReadArgs) -> Callable[[], None]:
         if not fds:
             read_fd = row.ends.pipe[args.from_].read_fd
             assert read_fd is not None, "an interruptible read without a read end"
-            fds.append(blocking_copy(read_fd))
+            with row.changing_descriptors():  # a new descriptor of the pipe
+                fds.append(blocking_copy(read_fd))
         read(row, args, fds[0])
     return run
 

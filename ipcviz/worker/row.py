@@ -13,6 +13,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ipcviz.scenario.schema import all_steps
@@ -291,21 +292,29 @@ class WorkerRow:
         kernel no longer counts this process among the pipe's holders of that end."""
         if not self.kept or not self.cells[self._close_cell]:
             return
-        for name, end in sorted(self.kept.items()):
-            if name not in self.ctx.endpoints:
-                continue
-            endpoint = self.ends.pipe[name]
-            fd = endpoint.read_fd if end == "read" else endpoint.write_fd
-            if fd is None:
-                continue
-            endpoint.forget(fd)
-            os.close(fd)
-            if end == "read":
-                endpoint.read_fd = None
-            else:
-                endpoint.write_fd = None
-            self.emit(EventCode.CLOSED_KEPT, self.index(name), number=fd, reason=end == "write")
+        with self.changing_descriptors():
+            for name, end in sorted(self.kept.items()):
+                if name not in self.ctx.endpoints:
+                    continue
+                endpoint = self.ends.pipe[name]
+                fd = endpoint.read_fd if end == "read" else endpoint.write_fd
+                if fd is None:
+                    continue
+                endpoint.forget(fd)
+                os.close(fd)
+                if end == "read":
+                    endpoint.read_fd = None
+                else:
+                    endpoint.write_fd = None
+                self.emit(EventCode.CLOSED_KEPT, self.index(name), number=fd,
+                          reason=end == "write")
         self.kept = {}
+
+    def changing_descriptors(self) -> AbstractContextManager[None]:
+        """Around a change of this worker's descriptors that may add or remove a pipe's
+        end: its row's descriptor generation says so (table.changing_descriptors), and
+        the sampler reads its descriptors again."""
+        return T.changing_descriptors(self.cells, self.base)
 
     # ------------------------------------------------------------ failures
 
