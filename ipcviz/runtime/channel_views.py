@@ -13,8 +13,8 @@ import numpy as np
 
 from ipcviz.runtime.lock_views import semaphore_data
 from ipcviz.runtime.memory_views import page_views, window_views
-from ipcviz.runtime.pipe_holders import (RUNTIME, DescriptorRecord, Holder, PipeEnd, Records,
-                                         holders_of, pipe_data)
+from ipcviz.runtime.pipe_holders import (RUNTIME, DescriptorRecord, Holder, PipeEnd, holders_of,
+                                         pipe_data)
 from ipcviz.runtime.proc_reader import ProcReader
 from ipcviz.runtime.rpc_views import rpc_data
 from ipcviz.channels.shm_object import holds as shm_holds
@@ -27,6 +27,7 @@ from ipcviz.telemetry.snapshot import ChannelView, End, WorkerView
 
 if TYPE_CHECKING:
     from ipcviz.channels.base import Channel
+    from ipcviz.host.process import ProcessIdentity
     from ipcviz.runtime.procs import Proc, SpawnedProc
     from ipcviz.runtime.supervisor import Runtime
 
@@ -78,10 +79,9 @@ class ChannelViews:
         #: this frame's processes that may hold a pipe end and their names, made when the
         #: first pipe asks (None: not yet); the holders are read for every pipe then
         self._pipe_procs: tuple[list[Holder], set[str]] | None = None
-        #: the workers that run steps, by name (made on the first frame), and the records
-        #: of their pipe ends
+        #: the workers that run steps, by name, and each process's Holder (per life)
         self._plain: dict[str, Proc] | None = None
-        self._records = Records()
+        self._holders: dict[str, tuple[ProcessIdentity | None, Holder]] = {}
         self._interruptible: frozenset[str] | None = None
         # this frame's: each channel's kernel view read in its moment, the workers and
         # spawned children, and each row's worker name (made when a reader first asks)
@@ -289,10 +289,8 @@ class ChannelViews:
         has ended since is never shown (its descriptors closed when it did)."""
         cache = self._pipe_cache
         if self._pipe_procs is None:
-            processes = [Holder(RUNTIME, os.getpid())]
-            # (the workers' views include the spawned children's)
-            processes += [Holder(w.name, w.pid, self._record(w.name, w.pid))
-                          for w in self._workers
+            processes = [Holder(RUNTIME, os.getpid())]  # (the views include the kids')
+            processes += [self._holder(w.name, w.pid) for w in self._workers
                           if w.pid and w.state not in ("exited", "zombie")]
             self._pipe_procs = (processes, {holder.name for holder in processes})
             if self.procs.fresh or len(processes) <= PIPE_ENDS_EVERY_FRAME or name not in cache:
@@ -307,17 +305,22 @@ class ChannelViews:
         return pipe_data([e for e in ends if e.holder in alive],
                          [h for h in hidden if h in alive])
 
-    def _record(self, name: str, pid: int) -> DescriptorRecord | None:
-        """A plain worker's record of its pipe ends, one per life (pipe_holders.py); None
-        for any other process (read on every frame)."""
-        rt = self.runtime
-        if self._plain is None:  # their descriptors change only through ipcviz's code
-            self._plain = {p.name: p for p in rt.procs if not p.runs_program}
-        proc = self._plain.get(name)
-        if proc is None or proc.ident is None or proc.ident.pid != pid or rt.table is None:
-            return None
-        return self._records.of(name, proc.ident, rt.table.cells,
-                                rt.table.row_base(proc.row) + T.FD_GENERATION)
+    def _holder(self, name: str, pid: int) -> Holder:
+        """A process that may hold a pipe end: a plain worker (its descriptors change only
+        through ipcviz's code) with the record of its ends, one per life (pipe_holders.py)."""
+        if self._plain is None:
+            self._plain = {p.name: p for p in self.runtime.procs if not p.runs_program}
+        proc, table = self._plain.get(name), self.runtime.table
+        life = proc.ident if proc is not None else None
+        known = self._holders.get(name)
+        if known is not None and known[0] is life and known[1].pid == pid:
+            return known[1]
+        holder = Holder(name, pid)
+        if proc is not None and life is not None and life.pid == pid and table is not None:
+            cells, cell = table.cells, table.row_base(proc.row) + T.FD_GENERATION
+            holder = Holder(name, pid, DescriptorRecord(lambda: int(cells[cell])))
+        self._holders[name] = (life, holder)
+        return holder
 
     def _end_names(self, channel: str, wanted: frozenset[str]) -> tuple[End, ...]:
         """Who uses `channel` in these roles: a worker whose own steps do, or, for a

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["DescriptorRecord", "Holder", "PipeEnd", "Records", "holders_of", "pipe_data"]
+__all__ = ["DescriptorRecord", "Holder", "PipeEnd", "holders_of", "pipe_data", "read_ends"]
 
 #: the name the runtime's own descriptors are given (it forks every worker, as a shell
 #: does, and holds the pipes until no live worker needs an end)
@@ -122,23 +122,6 @@ class DescriptorRecord:
         self.read_at = None if generation & 1 else generation
         self.wanted = key
         return self.ends
-
-
-class Records:
-    """The DescriptorRecord of each plain worker, made anew for each of its lives."""
-
-    def __init__(self) -> None:
-        self._by_name: dict[str, tuple[object, DescriptorRecord]] = {}
-
-    def of(self, name: str, life: object, cells: memoryview, cell: int) -> DescriptorRecord:
-        """Worker `name`'s record for `life` (its identity: a new object per fork), whose
-        descriptor generation is `cells[cell]`."""
-        known = self._by_name.get(name)
-        if known is not None and known[0] is life:
-            return known[1]
-        record = DescriptorRecord(lambda: int(cells[cell]))
-        self._by_name[name] = (life, record)
-        return record
 
 
 class Holder(NamedTuple):
