@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text
 from ipcviz.telemetry import table as T
@@ -157,3 +159,70 @@ def test_a_scheduled_run_ends_with_the_counts_of_its_end(nothing_left_behind) ->
         assert summary["schedule_error"]["index"] == 5
         counter = summary["channels"]["counter"]
         assert (counter["increments"], counter["values"]) == (2, [2])
+
+
+def _looks_of_quiesce(runtime: Runtime, rows: list[int],
+                      monkeypatch: pytest.MonkeyPatch) -> tuple[bool, int]:
+    """Hold the workers of `rows` and wait until each stands at its boundary, then
+    quiesce: whether it called the reading exact, and how many looks at the table it
+    took (one reap per look)."""
+    assert runtime.table is not None
+    arr = runtime.table.array
+    arr[rows, T.CTRL_PAUSE] |= T.PAUSE_WORKER
+    wait_until(lambda: (arr[rows, T.HELD] == 1).all(), timeout=20,
+               message="every worker held at its boundary")
+    looks = 0
+    reap = runtime.workers.reap
+
+    def counted_reap() -> None:
+        nonlocal looks
+        looks += 1
+        reap()
+
+    monkeypatch.setattr(runtime.workers, "reap", counted_reap)
+    return runtime.quiesce(), looks
+
+
+def test_held_workers_without_handlers_are_final_at_the_first_still_look(
+        monkeypatch: pytest.MonkeyPatch, nothing_left_behind) -> None:
+    """Held at their boundaries with no handler of their own, busy workers cannot count
+    anything again: one still look is enough, where workers on their way need three."""
+    text = b"""\
+channels:
+  a: {kind: shared_array, dtype: int64, shape: [1]}
+workers:
+  busy: {count: 8, loop: true, steps: [{increment: {array: a, index: 0}}]}
+"""
+    runtime = Runtime(load_text(text, "final.yaml"))
+    try:
+        runtime.start()
+        assert runtime.table is not None
+        arr = runtime.table.array
+        rows = [p.row for p in runtime.procs]
+        wait_until(lambda: (arr[rows, T.EVENT_SEQ] >= 1).all(), timeout=20,
+                   message="every busy worker in its loop")
+        exact, looks = _looks_of_quiesce(runtime, rows, monkeypatch)
+        assert exact and looks == 1
+    finally:
+        runtime.shutdown()
+
+
+def test_a_worker_with_a_handler_still_takes_three_still_looks(
+        monkeypatch: pytest.MonkeyPatch, nothing_left_behind) -> None:
+    """A worker that counts deliveries (here asleep in its step, not held) could still be
+    counting one the kernel has not shown: three still looks, as before."""
+    runtime = Runtime(load_text(BUSY, "final.yaml"))
+    try:
+        runtime.start()
+        assert runtime.table is not None
+        arr = runtime.table.array
+        busy = next(p for p in runtime.procs if p.name == "busy")
+        counting = next(p for p in runtime.procs if p.name == "counting")
+        wait_until(lambda: arr[busy.row, T.EVENT_SEQ] >= 1
+                   and int(arr[counting.row, T.WAITS]) & 1
+                   and _state(runtime, "counting") == "S", timeout=20,
+                   message="busy in its loop and counting asleep in its step")
+        exact, looks = _looks_of_quiesce(runtime, [busy.row], monkeypatch)
+        assert exact and looks == 3
+    finally:
+        runtime.shutdown()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -74,13 +75,34 @@ class Cleaner:
                 previous = current
                 # three still intervals: a worker at rest can still be woken by a signal
                 # the kernel has not shown as pending yet (one interval lost real-time
-                # signals of a burst cut by the clock)
-                if still >= 3 and not self.signals_in_flight():
+                # signals of a burst cut by the clock); one when nothing can count again
+                settled = still >= 3 or (still >= 1 and self._all_held_uncounting(arr))
+                if settled and not self.signals_in_flight():
                     return True
             return False
         finally:
             for ident in woken:  # held at their boundary now: stopped again, as they were
                 ident.signal(signal.SIGSTOP)
+
+    def _all_held_uncounting(self, arr: np.ndarray) -> bool:
+        """True when no count of the run can move again: every live worker and spawned
+        child that runs steps stands held at its boundary (not inside a wait a peer or a
+        program could end), and none has a signal handler of its own (a handler is the
+        only code a held worker runs that counts). Then the table is final at this look."""
+        rows = []
+        for proc in self._workers.procs:
+            if not proc.alive or proc.ident is None or proc.attached_argv is not None:
+                continue
+            definition = proc.instance.definition
+            if definition.runs_program:
+                continue  # (a program counts nothing, and cannot end a held worker's look)
+            if _counts_signals(definition.handlers):
+                return False
+            rows.append(proc.row)
+        for kid in self._children.spawned():
+            if kid.exit is None:
+                return False  # (a spawned child's own handlers are not known here)
+        return bool(rows) and bool((arr[rows, T.HELD] == 1).all())
 
     def signals_in_flight(self) -> bool:
         """True while a live worker has a signal not yet in its count: pending in the kernel
@@ -90,8 +112,7 @@ class Cleaner:
             definition = proc.instance.definition
             if not proc.alive or proc.ident is None or definition.runs_program:
                 continue  # (a program counts nothing: nothing of it is in flight)
-            if not any(action not in ("ignore", "default")
-                       for action in definition.handlers.values()):
+            if not _counts_signals(definition.handlers):
                 continue  # no handler of its own: no delivery is ever counted (and a held
                 # worker waking to look at its cell, runnable for an instant, is not one)
             stat = read_stat(proc.ident.pid)
@@ -265,3 +286,7 @@ def _deliverable(pid: int) -> bool:
     pending = masks.get(b"SigPnd", 0) | masks.get(b"ShdPnd", 0)
     return bool(pending & ~masks.get(b"SigBlk", 0))
 
+
+def _counts_signals(handlers: Mapping[int, str]) -> bool:
+    """Whether a worker has a signal handler of its own (one that counts deliveries)."""
+    return any(action not in ("ignore", "default") for action in handlers.values())
