@@ -76,15 +76,19 @@ class MomentReader:
         self.last: Moment | None = None
 
     def read(self, arr: np.ndarray, rows: list[int], channels: Iterable[Any],
-             moving: Callable[[], list[int]] | None = None, columns: int | None = None,
+             moving: Callable[[set[int]], list[int]] | None = None,
+             columns: int | None = None,
              patience: float | None = None) -> Moment:
         """Freeze the workers of `rows` (the rows of workers that run steps), copy `arr`
         (its first `columns` cells of each row: the event rings are read live, by their
         own sequence numbers), observe `channels` (objects with `.name` and
         `.observe()`), let them go. When some row is not ready at the first look,
-        `moving()` says which rows can still move (not ended, stopped or a zombie) and
-        only those are waited for. `patience`: how long to wait for them (default
-        FREEZE_WAIT, FIRST_WAIT before any reading was whole).
+        `moving(rows)` says which of those not-ready rows can still move (not ended,
+        stopped or a zombie): only those are waited for. A row ready at the first look
+        stays one to watch (its wait may end meanwhile): asking about it too would
+        read its /proc/PID/stat for nothing, since a process that cannot move leaves
+        its row as it is. `patience`: how long to wait for them (default FREEZE_WAIT,
+        FIRST_WAIT before any reading was whole).
 
         A worker whose steps are done (its OP cell T.OP_DONE) has counted all it will
         ever count and is ready too: it is on its way out of the process and reaches no
@@ -107,8 +111,11 @@ class MomentReader:
                          | (arr[index, T.OP] == T.OP_DONE))
                 if ready.all() or time.monotonic() > deadline:
                     break
-                if moving is not None:
-                    index, moving = np.asarray(moving(), dtype=np.intp), None
+                if moving is not None:  # (only rows not ready can be set aside)
+                    unready = set(index[~ready].tolist())
+                    index = np.concatenate((index[ready],
+                                            np.asarray(moving(unready), dtype=np.intp)))
+                    moving = None
                     continue
                 time.sleep(LOOK_EVERY)
             self.stats.waited += time.monotonic() - start
@@ -127,13 +134,14 @@ class MomentReader:
         return Moment(copy, observed, whole)
 
 
-def moving_rows(procs: Iterable[Any], kids: Iterable[Any], stats: dict[int, tuple[Any, float]]
-                ) -> list[int]:
-    """The rows a reading waits for: live workers that run steps (a program's row is never
-    written), not stopped, a zombie or gone, at the last look at /proc (`stats`: pid ->
-    (its /proc/PID/stat, cpu)) or, where that look saw it moving, now: a worker that
-    ended since the last tick (its parent not yet told) reaches no quiet point either,
-    and waiting for it would make the reading, and a run's last summary, an earlier one."""
+def moving_rows(procs: Iterable[Any], kids: Iterable[Any], stats: dict[int, tuple[Any, float]],
+                among: set[int]) -> list[int]:
+    """The rows of `among` a reading waits for: live workers that run steps (a program's
+    row is never written), not stopped, a zombie or gone, at the last look at /proc
+    (`stats`: pid -> (its /proc/PID/stat, cpu)) or, where that look saw it moving, now: a
+    worker that ended since the last tick (its parent not yet told) reaches no quiet
+    point either, and waiting for it would make the reading, and a run's last summary,
+    an earlier one. Only the rows of `among` are looked at (a /proc read each)."""
     def still(pid: int) -> bool:
         known = stats.get(pid)
         if known is not None and known[0] is not None and known[0].state in "TtZ":
@@ -142,6 +150,8 @@ def moving_rows(procs: Iterable[Any], kids: Iterable[Any], stats: dict[int, tupl
         return now is None or now.state in "TtZ"
 
     rows = [p.row for p in procs
-            if p.alive and p.ident is not None and p.attached_argv is None
-            and p.instance.definition.exec is None and not still(p.ident.pid)]
-    return rows + [k.row for k in kids if k.exit is None and not still(k.ident.pid)]
+            if p.row in among and p.alive and p.ident is not None
+            and p.attached_argv is None and p.instance.definition.exec is None
+            and not still(p.ident.pid)]
+    return rows + [k.row for k in kids
+                   if k.row in among and k.exit is None and not still(k.ident.pid)]

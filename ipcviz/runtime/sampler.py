@@ -214,7 +214,7 @@ class Sampler:
         rt = self.runtime
         assert rt.table is not None
         return self.moments.read(rt.table.array, self._stepping_rows(kids), rt.channels,
-                                 lambda: moving_rows(rt.procs, kids, self.procs.stats),
+                                 lambda among: moving_rows(rt.procs, kids, self.procs.stats, among),
                                  rt.table.layout.event_base, patience=patience)
 
     def _final_reading(self, kids: list[SpawnedProc]) -> Moment:
