@@ -61,3 +61,87 @@ def test_a_reading_asks_proc_only_about_the_rows_not_ready(nothing_left_behind,
             os.kill(busy, signal.SIGCONT)
         sampler.close()
         runtime.shutdown()
+
+
+MOVING = b"""\
+duration: 3
+channels:
+  p: {kind: pipe}
+workers:
+  writer: {loop: true, steps: [{write: {to: p, size: 64}}, {sleep: 0.02}]}
+  reader: {loop: true, steps: [{read: {from: p, bytes: 64}}]}
+  pinger: {loop: true, steps: [{signal: {to: target, sig: SIGUSR1}}, {sleep: 0.05}]}
+  target:
+    handlers: {SIGUSR1: count, SIGUSR2: count}
+    loop: true
+    restart: always
+    steps: [{block: [SIGUSR2]}, {sleep: 0.03}, {unblock: [SIGUSR2]}, {sleep: 0.03}]
+  sleeper: {count: 3, steps: [{sleep: 60}]}
+timeline:
+  - {at: 0.5, signal: {to: target, sig: SIGUSR2, count: 3}}
+  - {at: 0.8, stop: sleeper.1}
+  - {at: 1.4, cont: sleeper.1}
+  - {at: 1.2, kill: target}
+  - {at: 2.0, signal: {to: sleeper, sig: SIGTERM}}
+"""
+
+
+def checked_run(monkeypatch, scenario: bytes, name: str) -> dict[str, int]:
+    """Run `scenario` live (early frames on) to its end, every worker view the sampler
+    gives compared with one made from scratch of the same reading (WorkerViews._make);
+    how many views were made, made from last time's (`moving_fields`) and kept."""
+    from ipcviz.runtime import worker_views
+    from ipcviz.runtime.session import Session
+
+    views = worker_views.WorkerViews
+    make, view_of, seen_of = views._make, views._view, views._seen
+    seen: dict[str, object] = {}
+    made: list[object] = []
+    paths = {"made": 0, "moved": 0, "kept": 0}
+    wrong: list[str] = []
+
+    def seen_kept(self, proc, *args):
+        seen[proc.name] = out = seen_of(self, proc, *args)
+        return out
+
+    def made_counted(self, *args):
+        made.append(out := make(self, *args))
+        return out
+
+    def compared(self, proc, row, channel_names, now, by_workers=None, *args):
+        known = self._views.get(proc.name)
+        view = view_of(self, proc, row, channel_names, now, by_workers, *args)
+        program = proc.instance.definition.exec
+        if program is None and proc.attached_argv is None:
+            fresh = make(self, proc, row, None, seen[proc.name], channel_names, by_workers)
+            if fresh != view:
+                wrong.append(f"{proc.name}: {view} != {fresh}")
+            paths["made" if made and made[-1] is view else
+                  "kept" if known is not None and known[1] is view else "moved"] += 1
+        return view
+
+    monkeypatch.setattr(views, "_seen", seen_kept)
+    monkeypatch.setattr(views, "_make", made_counted)
+    monkeypatch.setattr(views, "_view", compared)
+    runtime = Runtime(load_text(scenario, name))
+    try:
+        runtime.start()
+        session = Session(runtime, lambda snap: None, limit=3.0, early_frames=True)
+        try:
+            session.run()
+        finally:
+            session.sampler.close()
+    finally:
+        runtime.shutdown()
+    assert wrong == []
+    return paths
+
+
+def test_every_view_kept_or_moved_equals_one_made_anew(nothing_left_behind,
+                                                       monkeypatch) -> None:
+    """On a real run whose workers step, loop, send and receive signals, block and
+    unblock them, are stopped, continued, killed and restarted, every view the sampler
+    gives (made, kept from last time, or last time's with what moves made anew) equals
+    the view made from scratch of the same reading; and each of the three ways served."""
+    paths = checked_run(monkeypatch, MOVING, "moving.yaml")
+    assert paths["made"] > 0 and paths["kept"] > 0 and paths["moved"] > 0, paths

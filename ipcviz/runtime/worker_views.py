@@ -12,9 +12,10 @@ import numpy as np
 from ipcviz.host.process import zombie_children
 from ipcviz.runtime.proc_reader import Masks, ProcReader
 from ipcviz.runtime.procmasks import without_hidden
-from ipcviz.runtime.program_views import ProgramViews, plain_state
+from ipcviz.runtime.program_views import ProgramViews
 from ipcviz.runtime.row_signals import RowSignals
 from ipcviz.runtime.signal_merges import MergeProofs
+from ipcviz.runtime.worker_state import step_words, worker_state
 from ipcviz.scenario.kinds import CHANNELS
 from ipcviz.signals import NSIG, signal_name
 from ipcviz.telemetry import table as T
@@ -36,15 +37,6 @@ _COUNTER_KEYS = ("bytes_written", "bytes_read", "increments", "messages_sent",
                  "messages_received")
 
 
-def step_words(kind: str, op: int) -> str:
-    """The step column: the step's kind; inside a `repeat`, what it is doing now."""
-    if kind == "repeat":
-        inner = T.OP_NAMES.get(op, "")
-        vague = ("", "start", "run", "done", "paused")
-        return "repeat" if inner in vague else f"repeat: {inner}"
-    return kind
-
-
 _USES_LOCK: dict[int, tuple[object, bool]] = {}
 
 
@@ -58,14 +50,6 @@ def uses_lock(definition: Any) -> bool:
         found = any(getattr(step.args, "lock", None) for step in all_steps(definition.steps))
         known = _USES_LOCK[id(definition)] = (definition, found)
     return known[1]
-
-
-def held_at(row: np.ndarray) -> bool:
-    """The row says its worker stands at a step boundary, held there (the run paused,
-    stepped or on a schedule, or its own `p`) with no grant of a step outstanding: it
-    does nothing until it is let go (worker/boundary.py)."""
-    return bool(row[T.HELD]) and int(row[T.OP]) == T.OP_PAUSED and (
-        row[T.TAKEN] >= row[T.CTRL_GRANTS])
 
 
 class Seen(NamedTuple):
@@ -197,14 +181,15 @@ class WorkerViews:
                 and proc.attached_argv is None):
             return self._view(proc, row, channel_names, now, by_workers)
         raw = self.procs.read_raw(pid)
-        key = (raw, row_key(row), pid, proc.restarts, proc.exit,
+        cells = row_key(row)
+        key = (raw, cells, pid, proc.restarts, proc.exit,
                tuple(proc.sent_to.items()), tuple((by_workers or {}).items()),
                self.signals.received_total(proc.row))
         last = self._unmoved.get(proc.name)
         if (raw and last is not None and last[0] == key and last[1].cpu == 0.0
                 and self.procs.still_idle(pid, now)):
             return last[1]
-        view = self._view(proc, row, channel_names, now, by_workers, raw)
+        view = self._view(proc, row, channel_names, now, by_workers, raw, cells)
         self._unmoved[proc.name] = (key, view)
         return view
 
@@ -247,28 +232,41 @@ class WorkerViews:
 
     def _view(self, proc: Proc, row: np.ndarray | None, channel_names: list[str],
               now: float, by_workers: dict[int, int] | None = None,
-              raw: bytes | None = None) -> WorkerView:
-        """The view made of the worker's row and what the kernel says of it; an idle
-        worker's view is the one made last time (everything it is made of is the same)."""
+              raw: bytes | None = None, cells: RowKey | None = None) -> WorkerView:
+        """The view made of the worker's row and what the kernel says of it (`cells`: the
+        row's key, when the caller made it). An idle worker's view is the one made last
+        time (everything it is made of is the same); a worker in which only what moves
+        with every step moved (`moving_fields`: its step, loops, state, cpu, masks...)
+        gets last time's view with those fields made anew, the rest (its signals and
+        counters by name, what was sent to it) being equal by the key."""
         program = proc.instance.definition.exec
         if proc.attached_argv is not None:  # a running process of the user's (attach:)
             program = proc.attached_argv or [f"process {proc.ident.pid if proc.ident else 0}"]
         seen = self._seen(proc, row, program, channel_names, now, by_workers, raw)
-        key = None
-        if program is None:  # everything the view is made of (a program's facts change
-            # by themselves): an idle worker's view is the one made last time
-            pid = proc.ident.pid if proc.ident else None
-            key = (row_key(row) if row is not None else None, pid, proc.alive, proc.exit,
-                   proc.restarts, seen.state, seen.waiting, round(seen.cpu, 1),
-                   seen.zombies, tuple(proc.sent_to.items()),
-                   tuple((by_workers or {}).items()))
-            known = self._views.get(proc.name)
-            if (known is not None and known[0] == key and known[1].masks == seen.masks
-                    and known[1].signals_merged == seen.merged):
-                return known[1]
-        view = self._make(proc, row, program, seen, channel_names, by_workers)
-        if key is not None:
-            self._views[proc.name] = (key, view)
+        if program is not None:  # (a program's facts change by themselves)
+            return self._make(proc, row, program, seen, channel_names, by_workers)
+        if cells is None and row is not None:
+            cells = row_key(row)
+        # everything the view is made of: what lasts (the row's signal and channel
+        # cells, who the process is, what was sent to it), then what moves
+        key = (cells[3] if cells is not None else None,
+               proc.ident.pid if proc.ident else None, proc.alive, proc.exit, proc.restarts,
+               tuple(proc.sent_to.items()), tuple((by_workers or {}).items()),
+               cells, seen.state, seen.waiting, round(seen.cpu, 1), seen.zombies)
+        known = self._views.get(proc.name)
+        if known is None:
+            view = self._make(proc, row, program, seen, channel_names, by_workers)
+        elif (known[0] == key and known[1].masks == seen.masks
+              and known[1].signals_merged == seen.merged):
+            return known[1]
+        elif (row is not None and known[0][:LASTING] == key[:LASTING]
+              and not row[T.FAILURE] and not known[1].failure):  # (words of a channel)
+            view = object.__new__(WorkerView)
+            view.__dict__.update(known[1].__dict__)
+            view.__dict__.update(moving_fields(proc, row, program, seen))
+        else:
+            view = self._make(proc, row, program, seen, channel_names, by_workers)
+        self._views[proc.name] = (key, view)
         return view
 
     def _make(self, proc: Proc, row: np.ndarray | None, program: list[str] | None,
@@ -282,9 +280,6 @@ class WorkerViews:
         if row is not None:
             received = self.signals.received(proc.row)
             sent = self.signals.sent(proc.row)
-        steps = proc.instance.definition.steps
-        step = int(row[T.STEP]) if row is not None else 0
-        op = int(row[T.OP]) if row is not None else T.OP_STARTING
         facts = None if program is None else self.programs.facts(proc.name, program, pid,
                                                                  proc.alive)
         if facts is not None and facts.get("trace") and proc.ident is not None:
@@ -292,15 +287,8 @@ class WorkerViews:
             received = dict(facts["trace"]["signals_by_process"].get(str(proc.ident.pid), {}))
         return quick(
             WorkerView,
-            name=proc.name, group=proc.instance.group, pid=pid, state=seen.state,
-            waiting=seen.waiting, exit=proc.exit, exit_text=proc.exit_text,
-            restarts=proc.restarts, cpu=round(seen.cpu, 1), step=step,
-            step_text=(step_words(steps[step].kind, op) if 0 <= step < len(steps) else
-                       f"{'watch' if proc.attached_argv is not None else 'exec'} "
-                       f"{os.path.basename(program[0])}" if program else ""),
-            loops=int(row[T.LOOPS]) if row is not None else 0,
-            paused=bool(row[T.CTRL_PAUSE] & T.PAUSE_WORKER) if row is not None else False,
-            lock_off=bool(row[T.CTRL_LOCK_OFF]) if row is not None else False,
+            name=proc.name, group=proc.instance.group, pid=pid,
+            exit=proc.exit, exit_text=proc.exit_text, restarts=proc.restarts,
             signals_received=received, signals_sent=sent,
             # sent to it by the runtime (timeline, triggers, keys) and by other workers
             signals_sent_to=names_of(proc.sent_to, by_workers or {}),
@@ -308,10 +296,7 @@ class WorkerViews:
             increments={k: v for k, v in per_channel["increments"].items() if v},
             messages_sent=per_channel["messages_sent"],
             messages_received=per_channel["messages_received"],
-            duplicates=int(row[T.DUPLICATES]) if row is not None else 0,
-            self_reads=int(row[T.SELF_READS]) if row is not None else 0,
-            epipe_errors=int(row[T.EPIPE]) if row is not None else 0,
-            zombies=seen.zombies, masks=seen.masks, failure=row_failure(row, channel_names),
+            failure=row_failure(row, channel_names),
             sent_this_life=(names_of(proc.sent_to - proc.sent_before_life,
                                      Counter(by_workers or {}) - proc.workers_sent_before_life)
                             if proc.restarts else None),
@@ -321,42 +306,52 @@ class WorkerViews:
                                 and proc.received_before_life is not None else None),
             uses_lock=uses_lock(proc.instance.definition),
             program=facts,
-            signals_merged=seen.merged if program is None else None,
+            **moving_fields(proc, row, program, seen),
         )
 
 
-def row_key(row: np.ndarray) -> tuple[bytes, int, bytes]:
+#: a worker view's key (WorkerViews._view): its first LASTING parts are what the fields
+#: other than `moving_fields` are made of
+LASTING = 7
+
+
+def moving_fields(proc: Proc, row: np.ndarray | None, program: list[str] | None,
+                  seen: Seen) -> dict[str, Any]:
+    """The fields of a worker's view that move as it steps: what the kernel says of its
+    process (`seen`) and its row's header cells (step, loops, pause, switches and counts
+    of one cell each). The other fields are made only of the row's signal and channel
+    cells and of the runtime's records of the worker (WorkerViews._view's key)."""
+    steps = proc.instance.definition.steps
+    step = int(row[T.STEP]) if row is not None else 0
+    op = int(row[T.OP]) if row is not None else T.OP_STARTING
+    return {
+        "state": seen.state, "waiting": seen.waiting, "cpu": round(seen.cpu, 1),
+        "step": step,
+        "step_text": (step_words(steps[step].kind, op) if 0 <= step < len(steps) else
+                      f"{'watch' if proc.attached_argv is not None else 'exec'} "
+                      f"{os.path.basename(program[0])}" if program else ""),
+        "loops": int(row[T.LOOPS]) if row is not None else 0,
+        "paused": bool(row[T.CTRL_PAUSE] & T.PAUSE_WORKER) if row is not None else False,
+        "lock_off": bool(row[T.CTRL_LOCK_OFF]) if row is not None else False,
+        "duplicates": int(row[T.DUPLICATES]) if row is not None else 0,
+        "self_reads": int(row[T.SELF_READS]) if row is not None else 0,
+        "epipe_errors": int(row[T.EPIPE]) if row is not None else 0,
+        "zombies": seen.zombies, "masks": seen.masks,
+        "signals_merged": seen.merged if program is None else None,
+    }
+
+
+#: a row's key (`row_key`)
+RowKey = tuple[bytes, int, bytes, bytes]
+
+
+def row_key(row: np.ndarray) -> RowKey:
     """The row as far as its worker's view can show it: every cell but WAITS, of which a
-    view shows only whether it is odd (inside a wait). A held worker's looks at its cell
-    move WAITS on every frame; its view stays the same."""
-    return row[:T.WAITS].tobytes(), int(row[T.WAITS]) & 1, row[T.WAITS + 1:].tobytes()
-
-
-def worker_state(kernel: str, op: int, row: np.ndarray, channel_names: list[str]
-                 ) -> tuple[str, Waiting | None]:
-    """A worker's state: the kernel's letter, with the row's words for a sleep. A
-    worker whose row says it stands at its step boundary, held there (`held_at`), is
-    "held", whatever its looks at its cell make the kernel say. A worker whose row
-    says it was inside a wait in this frame's moment (WAITS odd) is waiting even when
-    the kernel, read a moment later, says running: a wait is a loop of timed waits
-    (its handlers may end it), and on a loaded machine the instant between two of
-    them can last the whole /proc reading."""
-    plain = plain_state(kernel)
-    if plain in (None, "running") and held_at(row):
-        return "held", None
-    if plain == "running" and int(row[T.WAITS]) & 1:
-        plain = None
-    if plain is not None:
-        return plain, None
-    if op in T.BLOCKING_OPS:
-        what = T.OP_NAMES[op]
-        channel = int(row[T.OP_CHANNEL])
-        if op == T.OP_WAIT_SIGNAL:
-            return "blocked", Waiting(what, signal_name(int(row[T.OP_ARG])))
-        if 0 <= channel < len(channel_names):
-            return "blocked", Waiting(what, channel_names[channel])
-        return "blocked", Waiting(what)
-    return "sleeping", None
+    view shows only whether it is odd (inside a wait), the header's cells apart from the
+    signal and channel cells after them (the last part). A held worker's looks at its
+    cell move WAITS on every frame; its view stays the same."""
+    return (row[:T.WAITS].tobytes(), int(row[T.WAITS]) & 1,
+            row[T.WAITS + 1:T.HEADER].tobytes(), row[T.HEADER:].tobytes())
 
 
 def signal_counts(cells: np.ndarray) -> dict[str, int]:
