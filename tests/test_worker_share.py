@@ -145,3 +145,55 @@ def test_every_view_kept_or_moved_equals_one_made_anew(nothing_left_behind,
     the view made from scratch of the same reading; and each of the three ways served."""
     paths = checked_run(monkeypatch, MOVING, "moving.yaml")
     assert paths["made"] > 0 and paths["kept"] > 0 and paths["moved"] > 0, paths
+
+
+SLEEPING = b"""\
+workers:
+  idle: {handlers: {SIGUSR1: count}, steps: [{sleep: 60}]}
+  rt: {handlers: {SIGRTMIN+2: count}, steps: [{block: [SIGRTMIN+2]}, {sleep: 60}]}
+"""
+
+
+def test_the_masks_of_a_sleeper_that_blocks_nothing_stand_until_it_moves(
+        nothing_left_behind, monkeypatch) -> None:
+    """A worker asleep (S) that blocks no signal can have none pending: its masks are not
+    read again while it sleeps, and they are what a reading would say. One that blocks a
+    signal (a real-time one: not in /proc/PID/stat) is still read every few ticks, and
+    that signal sent from outside the run shows as pending."""
+    from ipcviz.runtime import proc_reader
+    from ipcviz.runtime.procmasks import read_masks
+
+    runtime = Runtime(load_text(SLEEPING, "sleeping.yaml"))
+    sampler = Sampler(runtime)
+    try:
+        runtime.start()
+        wait_until(lambda: all(w.step_text == "sleep" and w.state == "sleeping"
+                               and w.cpu == 0.0 for w in sampler.sample().workers)
+                   and all(w.masks.get("caught") for w in sampler.sample().workers),
+                   interval=0.1, message="both workers asleep, their handlers in place")
+        pids = {w.name: w.pid for w in sampler.sample().workers}
+        read: list[int] = []
+
+        def counted(pid: int):
+            read.append(pid)
+            return read_masks(pid)
+
+        monkeypatch.setattr(proc_reader, "read_masks", counted)
+        for _ in range(12):
+            snap = sampler.sample()
+        assert read.count(pids["idle"]) == 0
+        rt_reads = read.count(pids["rt"])
+        idle = snap.worker("idle")
+        assert idle is not None and idle.masks == read_masks(pids["idle"])
+        assert idle.masks["caught"] == ["SIGUSR1"] and idle.masks["blocked"] == []
+        os.kill(pids["rt"], signal.SIGRTMIN + 2)  # pending: it blocks it
+        for _ in range(6):
+            rt = sampler.sample().worker("rt")
+            assert rt is not None
+            if "SIGRTMIN+2" in rt.masks.get("shared_pending", []):
+                break
+        assert rt.masks["shared_pending"] == ["SIGRTMIN+2"]
+        assert rt_reads >= 2
+    finally:
+        sampler.close()
+        runtime.shutdown()

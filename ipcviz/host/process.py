@@ -23,6 +23,8 @@ class ProcStat(NamedTuple):
     #: (the obsolete decimal fields: real-time signals are not in them); what changes
     #: here tells the sampler to read the full masks from /proc/PID/status
     signal_bits: tuple[bytes, ...] = ()
+    #: its threads (the state is the first one's)
+    threads: int = 1
 
 
 def read_proc(pid: int, name: str, size: int = 4096) -> bytes | None:
@@ -42,11 +44,12 @@ def read_proc(pid: int, name: str, size: int = 4096) -> bytes | None:
 
 
 def parse_stat(raw: bytes) -> ProcStat:
-    # fields after the command: state(3) ppid(4) ... utime(14) stime(15) ... starttime(22)
-    # ... signal(31) blocked(32) sigignore(33) sigcatch(34); the rest are left unsplit
+    # fields after the command: state(3) ppid(4) ... utime(14) stime(15) ...
+    # num_threads(20) ... starttime(22) ... signal(31) blocked(32) sigignore(33)
+    # sigcatch(34); the rest are left unsplit
     rest = raw[raw.rfind(b")") + 2:].split(None, 32)
     return ProcStat(chr(rest[0][0]), int(rest[1]), int(rest[11]) + int(rest[12]),
-                    int(rest[19]), tuple(rest[28:32]))
+                    int(rest[19]), tuple(rest[28:32]), int(rest[17]))
 
 
 class StatFiles:

@@ -76,15 +76,29 @@ class ProcReader:
         self.stats[pid] = (stat, cpu)
         return stat, cpu
 
-    def masks(self, pid: int, key: tuple[object, ...] = ()) -> Masks:
+    def masks(self, pid: int, key: tuple[object, ...] = (), asleep: bool = False) -> Masks:
         """The process's signal masks: read at a tick when `key` (what could have changed
         them: its events, deliveries, signals sent to it) moved since the last reading,
         else every MASKS_EVERY ticks (a signal of the kernel's own, SIGCHLD, can turn
-        pending with nothing in the table)."""
+        pending with nothing in the table), unless the process is `asleep` and they
+        showed nothing blocked or pending.
+
+        `asleep`: its /proc/PID/stat, read at this tick, says its one thread sleeps
+        interruptibly (S) with nothing blocked or pending among the first 31 signals,
+        and what blocks, ignores or catches a signal is its own doing, which `key` shows
+        (a worker that runs steps: its events and deliveries). A signal sent to a
+        process that blocks none is either dropped at once (ignored) or wakes it to
+        take it: one asleep with nothing blocked has none pending, and its masks stand
+        as last read. A flush (the run's last frame) reads them all the same."""
         known = self._masks.get(pid)
         if known is not None and (not self.fresh or (
                 self._mask_keys.get(pid) == key
                 and self.ticks - self._mask_ticks.get(pid, 0) < MASKS_EVERY)):
+            return known
+        if (known is not None and asleep and self._mask_keys.get(pid) == key
+                and not (known.get("blocked") or known.get("pending")
+                         or known.get("shared_pending"))):
+            self._mask_ticks[pid] = self.ticks  # (true at this tick)
             return known
         if len(self._masks) > CACHE_LIMIT:
             self._masks.clear()

@@ -214,9 +214,11 @@ class WorkerViews:
         state, waiting = worker_state(stat.state, int(row[T.OP]), row, channel_names)
         # what can change its masks shows in its row (an event: handlers, block,
         # unblock; a delivery) or in what was sent to it (pending)
+        bits = stat.signal_bits
         masks = self.procs.masks(pid, (
             int(row[T.EVENT_SEQ]), self.signals.received_total(proc.row),
-            sum(proc.sent_to.values()), sum((by_workers or {}).values()), stat.signal_bits))
+            sum(proc.sent_to.values()), sum((by_workers or {}).values()), bits),
+            asleep=stat.state == "S" and bits[:2] == (b"0", b"0") and stat.threads == 1)
         if row[T.HIDDEN_BLOCK]:
             masks = without_hidden(masks, int(row[T.HIDDEN_BLOCK]))
         merged: dict[str, int] = {}
