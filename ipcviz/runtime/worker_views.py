@@ -116,13 +116,15 @@ class WorkerViews:
         self._counters[key] = out
         return out
 
-    def _per_channel(self, key: str, channel_roles: Mapping[str, frozenset[str]],
-                     row: np.ndarray | None) -> dict[str, dict[str, int]]:
-        """The row's counters per summary key and channel."""
+    def _counter_fields(self, key: str, channel_roles: Mapping[str, frozenset[str]],
+                        row: np.ndarray | None) -> dict[str, dict[str, int]]:
+        """The view's fields of the row's channel counters, by channel (increments only
+        where nonzero)."""
         per_channel: dict[str, dict[str, int]] = {what: {} for what in _COUNTER_KEYS}
         if row is not None:
             for what, name, cell in self._counter_cells(key, channel_roles):
                 per_channel[what][name] = int(row[cell])
+        per_channel["increments"] = {k: v for k, v in per_channel["increments"].items() if v}
         return per_channel
 
     def kid_view(self, kid: SpawnedProc, row: np.ndarray, channel_names: list[str],
@@ -151,8 +153,6 @@ class WorkerViews:
         if state == "zombie":
             exit_text = "zombie: exited, parent has not waited"
         # a spawned worker moves bytes and messages too: its own counters, as for any worker
-        per_channel = self._per_channel("#" + kid.group,
-                                        rt.scenario.plan.roles.get(kid.group, {}), row)
         return quick(
             WorkerView,
             name=kid.name, group=kid.group, pid=kid.ident.pid, state=state,
@@ -161,10 +161,8 @@ class WorkerViews:
             signals_sent=self.signals.sent(kid.row),
             signals_sent_to={signal_name(s): n for s, n in sorted(sent_to.items())},
             step_text=T.OP_NAMES.get(int(row[T.OP]), ""), masks=masks,
-            bytes_written=per_channel["bytes_written"], bytes_read=per_channel["bytes_read"],
-            increments={k: v for k, v in per_channel["increments"].items() if v},
-            messages_sent=per_channel["messages_sent"],
-            messages_received=per_channel["messages_received"],
+            **self._counter_fields("#" + kid.group,
+                                   rt.scenario.plan.roles.get(kid.group, {}), row),
             duplicates=int(row[T.DUPLICATES]), self_reads=int(row[T.SELF_READS]),
             epipe_errors=int(row[T.EPIPE]),
             failure=row_failure(row, channel_names), signals_merged=merged,
@@ -249,11 +247,12 @@ class WorkerViews:
             return self._make(proc, row, program, seen, channel_names, by_workers)
         if cells is None and row is not None:
             cells = row_key(row)
-        # everything the view is made of: what lasts (the row's signal and channel
-        # cells, who the process is, what was sent to it), then what moves
+        # everything the view is made of: what lasts (the row's signal cells, who the
+        # process is, what was sent to it), its channel counters, then what moves
         key = (cells[3] if cells is not None else None,
                proc.ident.pid if proc.ident else None, proc.alive, proc.exit, proc.restarts,
                tuple(proc.sent_to.items()), tuple((by_workers or {}).items()),
+               cells[4] if cells is not None else None,
                cells, seen.state, seen.waiting, round(seen.cpu, 1), seen.zombies)
         known = self._views.get(proc.name)
         if known is None:
@@ -266,6 +265,8 @@ class WorkerViews:
             view = object.__new__(WorkerView)
             view.__dict__.update(known[1].__dict__)
             view.__dict__.update(moving_fields(proc, row, program, seen))
+            if known[0][LASTING] != key[LASTING]:
+                view.__dict__.update(self._counter_fields(proc.name, proc.roles, row))
         else:
             view = self._make(proc, row, program, seen, channel_names, by_workers)
         self._views[proc.name] = (key, view)
@@ -278,7 +279,6 @@ class WorkerViews:
         pid = proc.ident.pid if proc.ident else None
         received: dict[str, int] = {}
         sent: dict[str, int] = {}
-        per_channel = self._per_channel(proc.name, proc.roles, row)
         if row is not None:
             received = self.signals.received(proc.row)
             sent = self.signals.sent(proc.row)
@@ -294,10 +294,7 @@ class WorkerViews:
             signals_received=received, signals_sent=sent,
             # sent to it by the runtime (timeline, triggers, keys) and by other workers
             signals_sent_to=names_of(proc.sent_to, by_workers or {}),
-            bytes_written=per_channel["bytes_written"], bytes_read=per_channel["bytes_read"],
-            increments={k: v for k, v in per_channel["increments"].items() if v},
-            messages_sent=per_channel["messages_sent"],
-            messages_received=per_channel["messages_received"],
+            **self._counter_fields(proc.name, proc.roles, row),
             failure=row_failure(row, channel_names),
             sent_this_life=(names_of(proc.sent_to - proc.sent_before_life,
                                      Counter(by_workers or {}) - proc.workers_sent_before_life)
@@ -313,7 +310,8 @@ class WorkerViews:
 
 
 #: a worker view's key (WorkerViews._view): its first LASTING parts are what the fields
-#: other than `moving_fields` are made of
+#: other than `moving_fields` and the counters (`_counter_fields`, the next part) are
+#: made of
 LASTING = 7
 
 
@@ -344,16 +342,22 @@ def moving_fields(proc: Proc, row: np.ndarray | None, program: list[str] | None,
 
 
 #: a row's key (`row_key`)
-RowKey = tuple[bytes, int, bytes, bytes]
+RowKey = tuple[bytes, int, bytes, bytes, bytes]
 
 
 def row_key(row: np.ndarray) -> RowKey:
     """The row as far as its worker's view can show it: every cell but WAITS, of which a
     view shows only whether it is odd (inside a wait), the header's cells apart from the
-    signal and channel cells after them (the last part). A held worker's looks at its
-    cell move WAITS on every frame; its view stays the same."""
+    signal cells after them, and those apart from the channels' cells (the last part).
+    A held worker's looks at its cell move WAITS on every frame; its view stays the
+    same."""
     return (row[:T.WAITS].tobytes(), int(row[T.WAITS]) & 1,
-            row[T.WAITS + 1:T.HEADER].tobytes(), row[T.HEADER:].tobytes())
+            row[T.WAITS + 1:T.HEADER].tobytes(), row[T.HEADER:_CHANNEL_BASE].tobytes(),
+            row[_CHANNEL_BASE:].tobytes())
+
+
+#: where a row's channel cells begin (telemetry/table.py's Layout.channel_base)
+_CHANNEL_BASE = T.SIG_SENT + NSIG
 
 
 def signal_counts(cells: np.ndarray) -> dict[str, int]:
