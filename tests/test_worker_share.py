@@ -8,6 +8,7 @@ import os
 import signal
 
 from ipcviz.runtime import moment
+from ipcviz.runtime import sampler as sampler_module
 from ipcviz.runtime.sampler import Sampler
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text
@@ -37,7 +38,8 @@ def test_a_reading_asks_proc_only_about_the_rows_not_ready(nothing_left_behind,
         wait_until(lambda: all(w.step_text == "sleep" and w.state == "sleeping"
                                for w in sampler.sample().workers if w.group == "sleeper"),
                    interval=0.1, message="every sleeper asleep in its sleep")
-        busy = next(p.ident.pid for p in runtime.procs if p.name == "busy" and p.ident)
+        busy_row, busy = next((p.row, p.ident.pid) for p in runtime.procs
+                              if p.name == "busy" and p.ident)
         os.kill(busy, signal.SIGSTOP)
         wait_until(lambda: (s := moment.read_stat(busy)) is not None and s.state == "T",
                    message="the busy worker stopped")
@@ -50,11 +52,25 @@ def test_a_reading_asks_proc_only_about_the_rows_not_ready(nothing_left_behind,
             looked.append(pid)
             return read_stat(pid)
 
+        asked: list[set[int]] = []
+        moving_rows = sampler_module.moving_rows
+
+        def recorded(procs, kids, stats, among=None):
+            asked.append(set(among) if among is not None else set())
+            return (moving_rows(procs, kids, stats) if among is None  # (as before)
+                    else moving_rows(procs, kids, stats, among))
+
         monkeypatch.setattr(moment, "read_stat", counted)
+        monkeypatch.setattr(sampler_module, "moving_rows", recorded)
         before = sampler.moments.stats.readings, sampler.moments.stats.late
         sampler.sample()
         assert sampler.moments.stats.readings == before[0] + 1
-        assert looked == [busy]
+        # asked about the stopped worker, and about a sleeper only if the machine's load
+        # caught it outside its wait at the first look
+        pid_of = {p.row: p.ident.pid for p in runtime.procs if p.ident}
+        assert len(asked) == 1 and pid_of[busy_row] in looked
+        assert sorted(looked) == sorted(pid_of[row] for row in asked[0])
+        assert len(looked) < SLEEPERS  # (every live worker's, before)
         assert sampler.moments.stats.late == before[1]  # not waited for: set aside
     finally:
         if busy is not None:
