@@ -180,6 +180,7 @@ class Sampler:
         fresh, stats = self.procs.fresh, self.moments.stats
         tries = 0
         moment = self._final_reading(kids) if final else self._read(kids)
+        rereads_until = time.monotonic() + FIRST_WAIT  # (the first frames' rereads)
         while True:
             if not moment.whole and self.moments.last is not None:
                 stats.earlier += 1  # (no views made of a reading that will not be shown)
@@ -193,9 +194,12 @@ class Sampler:
             # with no earlier whole reading to show instead (the run's first frames), a
             # reading not whole or breaking a relation is taken again, as many times as
             # fit in about FIRST_WAIT: a sender whose blocking send the kernel completed
-            # counts it only once the machine's load lets it run
+            # counts it only once the machine's load lets it run. By the clock too: a
+            # reading not whole has waited up to FIRST_WAIT for its workers itself, and
+            # twenty of them held a loaded run's workers longer than the run lasts
             if (moment.whole and tries < REREADS) or (
-                    last is None and tries < REREADS + FIRST_REREADS):
+                    last is None and tries < REREADS + FIRST_REREADS
+                    and time.monotonic() < rereads_until):
                 time.sleep(REREAD_PAUSE * 2 ** min(tries, REREADS))
                 tries += 1
                 stats.rereads += 1
