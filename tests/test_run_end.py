@@ -1,8 +1,10 @@
 """A run with a duration ends when its clock says: the session loop samples no frame and
 observes no channel after the limit, even when the runtime wakes late from its wait (a
 loaded machine, 256 busy workers, gives the runtime the CPU back tens of milliseconds
-late). The frames after the limit were of moments after the run's end, and their
-readings delayed the final one. Real runtime, real workers; only the wake-up is late."""
+late), and begins no tick it could not read before the limit (at 256 workers a tick
+reads /proc for tens of milliseconds, on a loaded machine for half a second). Such
+frames were of moments after the run's end, and their readings delayed the final one.
+Real runtime, real workers; only the wake-up is late, or the reading slow."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import time
 import pytest
 
 from ipcviz.runtime.headless import run_headless
+from ipcviz.runtime.sampler import Sampler
 from ipcviz.runtime.session import FRAME_INTERVAL, OBSERVE_INTERVAL
 from ipcviz.runtime.supervisor import Runtime
 from ipcviz.scenario.load import load_text
@@ -57,4 +60,32 @@ def test_a_late_wake_at_the_limit_samples_and_observes_nothing_more(
     assert after_limit["observed"] == 0
     assert final.elapsed >= limit + LATE_WAKE  # the final reading: after the late wake
     assert result.summary["duration_s"] >= limit
+    assert result.summary["leaks"]["processes"] == result.summary["leaks"]["ipc_objects"] == 0
+
+
+#: how long a tick's reading takes here: more than a frame's interval, as 256 workers'
+#: /proc on a loaded machine
+SLOW_TICK = 1.5 * FRAME_INTERVAL
+
+
+def test_no_tick_is_begun_that_would_be_read_after_the_limit(
+        monkeypatch: pytest.MonkeyPatch, nothing_left_behind) -> None:
+    limit = 0.6
+    ticks: list[tuple[float, float]] = []  # (began, read) on the run's clock
+    real_sample = Sampler.sample
+
+    def slow_sample(self: Sampler, kernel: bool = True, flush: bool = False) -> Snapshot:
+        began = self.runtime.elapsed
+        snap = real_sample(self, kernel=kernel, flush=flush)
+        if kernel and not flush:  # reading every process's /proc, slowly: each tick alike
+            time.sleep(max(0.0, began + SLOW_TICK - self.runtime.elapsed))
+            ticks.append((began, self.runtime.elapsed))
+        return snap
+
+    monkeypatch.setattr(Sampler, "sample", slow_sample)
+    result = run_headless(load_text(BUSY, "run_end.yaml"))
+    assert len([began for began, _ in ticks if began < limit]) >= 2  # read while it ran
+    # (the final reading's first look at the workers, begun after the limit, is no tick)
+    assert [read for began, read in ticks if began < limit < read] == []
+    assert limit <= result.summary["duration_s"] < limit + SLOW_TICK
     assert result.summary["leaks"]["processes"] == result.summary["leaks"]["ipc_objects"] == 0

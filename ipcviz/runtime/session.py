@@ -4,11 +4,15 @@ the same way for each of them and hands every Snapshot to a frame sink.
 
 Pace: channels are observed every OBSERVE_INTERVAL (keeps maxima such as max_buffered
 current), a frame is sampled every FRAME_INTERVAL (deadlocks need two in a row), and with
-`early_frames` a frame also goes out as soon as the table shows news (EventWatch).
+`early_frames` a frame also goes out as soon as the table shows news (EventWatch). A run
+with a limit ends on its clock: no tick is begun that the last tick's cost says would be
+read after the limit, and a turn that wakes after it samples nothing; the run's own last
+reading follows.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -33,6 +37,9 @@ COMMAND_HOLD = 0.004
 #: a command's answer goes out even when the tick's early frame was spent, but never
 #: closer than this to the frame before it (a held key repeats 30 times a second)
 COMMAND_GAP = 0.01
+
+#: how many of the last ticks' costs say whether one more fits before a run's limit
+TICK_COSTS_KEPT = 3
 
 #: Where frames go: the UI pipe, a recording, a list (tests), the headless summary's run.
 FrameSink = Callable[[Snapshot], None]
@@ -95,6 +102,9 @@ class Session:
         self.on_turn = on_turn
         self.input_open = True
         self._watch: EventWatch | None = None
+        #: wall seconds the last ticks' turns took (their readings of every process): a
+        #: tick that could not be read before the limit is not begun
+        self._tick_costs: deque[float] = deque(maxlen=TICK_COSTS_KEPT)
         if limit is not None:  # a schedule's time counts against the limit too
             runtime.scheduler.limit = limit
 
@@ -112,6 +122,16 @@ class Session:
         scheduler = rt.scheduler
         return (self._spent() >= self.limit or rt.all_ended() or scheduler.error is not None
                 or scheduler.mode == "pause")
+
+    def _ends_first(self) -> bool:
+        """Whether the run's limit comes before a tick begun now could be read, by the
+        longest of the last ticks: a frame read past the end ends the run late (at 256
+        workers a tick reads /proc for tens of milliseconds; a loaded machine makes it
+        longer)."""
+        if self.limit is None or not self._tick_costs:
+            return False
+        left = (self.limit - self._spent()) / self.runtime.scheduler.speed
+        return left < max(self._tick_costs)
 
     def _spent(self) -> float:
         """Seconds of the limit used: run time and the schedule's time (scheduler.py)."""
@@ -166,6 +186,9 @@ class Session:
                 rt.observe_channels()
             answering = watch is not None and answer_due
             if now >= next_frame and not (answering and now < next_frame + self.frame_interval):
+                if self._ends_first():  # the run's own last reading is its last frame
+                    next_frame = float("inf")
+                    continue
                 last_frame, next_frame, early_sent = now, now + self.frame_interval, False
                 tick = True  # the clock's tick
             elif answering and now >= max(hold_until, last_frame + COMMAND_GAP):
@@ -181,3 +204,5 @@ class Session:
             if watch is not None:
                 watch.framed()
             self.sink(self.sampler.sample(kernel=tick))
+            if tick:
+                self._tick_costs.append(rt.elapsed - now)
