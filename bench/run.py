@@ -16,6 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from readme_table import replace_block  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
@@ -282,16 +285,7 @@ def main() -> None:
 def write_readme(rows) -> None:
     table = ["| measure | target | this machine | met |", "|---|---|---|---|"]
     table += [f"| {n} | {t} | {v} | {'yes' if ok else '**no**'} |" for n, t, v, ok in rows]
-    readme = HERE / "README.md"
-    text = readme.read_text() if readme.exists() else ""
-    start, end = "<!-- results -->", "<!-- /results -->"
-    block = f"{start}\n" + "\n".join(table) + f"\n{end}"
-    if start in text:
-        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text += "\n" + block + "\n"
-    readme.write_text(text)
-
+    replace_block("results", table)
 
 if __name__ == "__main__":
     main()

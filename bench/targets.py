@@ -29,6 +29,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from readme_table import replace_block  # noqa: E402
 
 #: (key, what it measures, the script and its arguments); about 9 minutes in all
 STEPS: tuple[tuple[str, str, list[str]], ...] = (
@@ -100,16 +103,7 @@ def write_readme(rows: list[tuple[str, str, bool | None]], header: str) -> None:
     for what, line, ok in rows:
         verdict = "-" if ok is None else ("yes" if ok else "**no**")
         table.append(f"| {what} | {line.replace('|', '/')} | {verdict} |")
-    readme = HERE / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- targets -->", "<!-- /targets -->"
-    block = f"{start}\n" + "\n".join(table) + f"\n{end}"
-    if start in text:
-        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text += "\n" + block + "\n"
-    readme.write_text(text)
-
+    replace_block("targets", table)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
