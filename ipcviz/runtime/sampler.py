@@ -194,12 +194,15 @@ class Sampler:
             # with no earlier whole reading to show instead (the run's first frames), a
             # reading not whole or breaking a relation is taken again, as many times as
             # fit in about FIRST_WAIT: a sender whose blocking send the kernel completed
-            # counts it only once the machine's load lets it run. By the clock too: a
-            # reading not whole has waited up to FIRST_WAIT for its workers itself, and
-            # twenty of them held a loaded run's workers longer than the run lasts
+            # counts it only once the machine's load lets it run. A reading not whole
+            # is taken again by the clock too: it has waited up to FIRST_WAIT for its
+            # workers itself, and twenty of them held a loaded run's workers longer than
+            # the run lasts. A whole one that breaks a relation is taken again by its
+            # count however slow the machine makes each reading: the relation is kept
+            # once the sender has run, which takes the machine's time, not fewer looks
             if (moment.whole and tries < REREADS) or (
                     last is None and tries < REREADS + FIRST_REREADS
-                    and time.monotonic() < rereads_until):
+                    and (moment.whole or time.monotonic() < rereads_until)):
                 time.sleep(REREAD_PAUSE * 2 ** min(tries, REREADS))
                 tries += 1
                 stats.rereads += 1
