@@ -81,6 +81,9 @@ class WorkerViews:
         self._views: dict[str, tuple[tuple[object, ...], WorkerView]] = {}
         #: per worker: what its view was made of at the last tick, and that view
         self._unmoved: dict[str, tuple[tuple[object, ...], WorkerView]] = {}
+        #: per worker: what its last view of the last tick's reading was made of (that
+        #: tick's number first), and that view: see `_between`
+        self._read_in: dict[str, tuple[tuple[object, ...], WorkerView]] = {}
 
     def _counter_cells(self, key: str, channel_roles: Mapping[str, frozenset[str]]
                        ) -> list[tuple[str, str, int]]:
@@ -174,21 +177,43 @@ class WorkerViews:
         /proc/PID/stat bytes, its row, what was sent to it) keeps last tick's view without
         a parse: most of many idle workers' cost was finding out that nothing changed."""
         pid = proc.ident.pid if proc.ident else None
-        if not (self.procs.fresh and proc.alive and pid and row is not None
-                and not proc.spawn_rows and proc.instance.definition.exec is None
-                and proc.attached_argv is None):
+        if not (proc.alive and pid and row is not None and not proc.spawn_rows
+                and proc.instance.definition.exec is None and proc.attached_argv is None):
             return self._view(proc, row, channel_names, now, by_workers)
-        raw = self.procs.read_raw(pid)
         cells = row_key(row)
+        if not self.procs.fresh:
+            return self._between(proc, row, channel_names, now, by_workers, cells)
+        raw = self.procs.read_raw(pid)
         key = (raw, cells, pid, proc.restarts, proc.exit,
                tuple(proc.sent_to.items()), tuple((by_workers or {}).items()),
                self.signals.received_total(proc.row))
         last = self._unmoved.get(proc.name)
-        if (raw and last is not None and last[0] == key and last[1].cpu == 0.0
+        if not (raw and last is not None and last[0] == key and last[1].cpu == 0.0
                 and self.procs.still_idle(pid, now)):
+            last = self._unmoved[proc.name] = (key, self._view(
+                proc, row, channel_names, now, by_workers, raw, cells))
+        self._read_in[proc.name] = (self._between_key(proc, cells), last[1])
+        return last[1]
+
+    def _between_key(self, proc: Proc, cells: RowKey) -> tuple[object, ...]:
+        """What a worker's view between two ticks is made of: its row, who the process is,
+        and which tick's /proc reading (its state, cpu and masks stand until the next)."""
+        return (self.procs.ticks, cells, proc.ident, proc.alive, proc.exit, proc.restarts)
+
+    def _between(self, proc: Proc, row: np.ndarray, channel_names: list[str], now: float,
+                 by_workers: dict[int, int] | None, cells: RowKey) -> WorkerView:
+        """A worker's view in an early frame: one whose row did not move since its last
+        view of the same tick's reading is that view (an answer to a key is such a frame;
+        at 512 workers most of its cost was finding that rows had not moved). A worker
+        sent signals is made anew: what they prove merged is worked out every frame."""
+        if proc.sent_to or by_workers:
+            return self._view(proc, row, channel_names, now, by_workers, cells=cells)
+        key = self._between_key(proc, cells)
+        last = self._read_in.get(proc.name)
+        if last is not None and last[0] == key:
             return last[1]
-        view = self._view(proc, row, channel_names, now, by_workers, raw, cells)
-        self._unmoved[proc.name] = (key, view)
+        view = self._view(proc, row, channel_names, now, by_workers, cells=cells)
+        self._read_in[proc.name] = (key, view)
         return view
 
     def _seen(self, proc: Proc, row: np.ndarray | None, program: list[str] | None,
