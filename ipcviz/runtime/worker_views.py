@@ -207,12 +207,12 @@ class WorkerViews:
         at 512 workers most of its cost was finding that rows had not moved). A worker
         sent signals is made anew: what they prove merged is worked out every frame."""
         if proc.sent_to or by_workers:
-            return self._view(proc, row, channel_names, now, by_workers, cells=cells)
+            return self._view(proc, row, channel_names, now, by_workers, None, cells)
         key = self._between_key(proc, cells)
         last = self._read_in.get(proc.name)
         if last is not None and last[0] == key:
             return last[1]
-        view = self._view(proc, row, channel_names, now, by_workers, cells=cells)
+        view = self._view(proc, row, channel_names, now, by_workers, None, cells)
         self._read_in[proc.name] = (key, view)
         return view
 
