@@ -275,8 +275,8 @@ class Sampler:
         return known[1] + [k.row for k in kids] if kids else known[1]
 
     def _with_next_ops(self, workers: list[WorkerView]) -> list[WorkerView]:
-        """Each held worker's next operation, while the run is not simply running (the
-        scheduler reads the kernel state of every worker for it: not on the hot path)."""
+        """Each held worker's next operation, while the run is not simply running (from
+        the table's control cells: a paused run's answer to a key has it for 512)."""
         sched = self.runtime.scheduler
         if sched.mode == "run" or self.runtime.table is None:
             return workers

@@ -262,7 +262,7 @@ class Scheduler:
         names = [c.name for c in self.runtime.channels]
         out: dict[str, NextOp | None] = {}
         for name, row, proc in self._rows():
-            if self._places.of(row, proc)[0] not in ("held", "paused"):
+            if not self._places.held(row, proc):
                 out[name] = None
                 continue
             kind = int(arr[row, T.NEXT_OP])

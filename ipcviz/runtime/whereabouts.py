@@ -102,7 +102,7 @@ class Whereabouts:
         if proc is not None and proc.runs_program:
             return "program", "it runs a program: no step boundary holds it"
         cells = self._cells()[row]
-        if cells[T.HELD] and cells[T.TAKEN] >= cells[T.CTRL_GRANTS]:
+        if _at_boundary(cells):
             if cells[T.CTRL_PAUSE] & T.PAUSE_WORKER:
                 return "paused", "its steps are paused (p)"
             return "held", ""
@@ -129,6 +129,14 @@ class Whereabouts:
         self._blocked_since.pop(row, None)
         return "moving", ""
 
+    def held(self, row: int, proc: Proc | None) -> bool:
+        """Whether `of` says the worker is held or paused at its boundary, from its control
+        cells alone: the next operations of every frame of a held run ask it of every
+        worker, and one asleep or moving is neither whatever /proc says of it."""
+        if proc is not None and (not proc.alive or proc.ident is None or proc.runs_program):
+            return False
+        return _at_boundary(self._cells()[row])
+
     def _blocked_on(self, cells: np.ndarray, op: int) -> str:
         """The words for a worker blocked in operation `op`: on which channel or signal."""
         channel = int(cells[T.OP_CHANNEL])
@@ -138,6 +146,11 @@ class Whereabouts:
         if op == T.OP_WAIT_SIGNAL:
             on = signal_name(int(cells[T.OP_ARG]))
         return f"it is blocked ({what} {on})".replace(" )", ")")
+
+
+def _at_boundary(cells: np.ndarray) -> bool:
+    """The worker waits at its step boundary and has taken every grant it was given."""
+    return bool(cells[T.HELD] and cells[T.TAKEN] >= cells[T.CTRL_GRANTS])
 
 
 def _sleep_left(cells: np.ndarray) -> float | None:
