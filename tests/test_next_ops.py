@@ -33,20 +33,34 @@ def test_next_ops_of_a_paused_run_read_no_proc(nothing_left_behind, monkeypatch)
         runtime.execute(PauseRun())
         wait_until(lambda: sched.next_ops().get("looper") is not None,
                    message="the looper held at its boundary")
-        places = {name: sched._places.of(row, proc)[0] for name, row, proc in sched._rows()}
-        read: list[int] = []
         read_stat = whereabouts.read_stat
+        read: list[int] = []
 
         def counted(pid: int):
             read.append(pid)
             return read_stat(pid)
 
-        monkeypatch.setattr(whereabouts, "read_stat", counted)
-        ops = sched.next_ops()
+        def places() -> dict[str, str]:
+            monkeypatch.setattr(whereabouts, "read_stat", read_stat)
+            return {name: sched._places.of(row, proc)[0] for name, row, proc in sched._rows()}
+
+        def settled() -> tuple[dict[str, str], dict[str, object]] | None:
+            """The places before and after working the next operations out, when they
+            agree (a sleeper may look at the run clock, and be at its boundary, for an
+            instant): the next operations then answer for those places."""
+            before = places()
+            monkeypatch.setattr(whereabouts, "read_stat", counted)
+            ops = sched.next_ops()
+            after = places()
+            return (before, ops) if before == after else None
+
+        found = wait_until(settled, message="the places the same before and after")
+        where, ops = found
         assert read == []
-        assert places == {"sleeper.0": "asleep", "sleeper.1": "asleep",
-                          "sleeper.2": "asleep", "looper": "held"}
-        assert {name for name, op in ops.items() if op is not None} == {"looper"}
-        assert set(ops) == set(places)
+        assert where["looper"] == "held"
+        assert {where[f"sleeper.{i}"] for i in range(3)} <= {"asleep", "held"}
+        shown = {name for name, place in where.items() if place in ("held", "paused")}
+        assert {name for name, op in ops.items() if op is not None} == shown
+        assert set(ops) == set(where)
     finally:
         runtime.shutdown()
