@@ -89,3 +89,32 @@ def test_no_tick_is_begun_that_would_be_read_after_the_limit(
     assert [read for began, read in ticks if began < limit < read] == []
     assert limit <= result.summary["duration_s"] < limit + SLOW_TICK
     assert result.summary["leaks"]["processes"] == result.summary["leaks"]["ipc_objects"] == 0
+
+
+LONGER = BUSY.replace(b"duration: 0.6", b"duration: 1.5")
+
+
+def test_one_tick_held_up_does_not_end_the_run_s_frames_early(
+        monkeypatch: pytest.MonkeyPatch, nothing_left_behind) -> None:
+    """One tick the machine held up (here the second, 0.6 s) says nothing of the next:
+    the ticks after it go on until the end nears. A run's frames stopped at that tick
+    when the longest recent tick decided, and a loaded machine's recording had 3 frames."""
+    limit, held_up = 1.5, 0.6
+    ticks: list[float] = []  # when each tick began, on the run's clock
+    real_sample = Sampler.sample
+
+    def one_slow(self: Sampler, kernel: bool = True, flush: bool = False) -> Snapshot:
+        began = self.runtime.elapsed
+        snap = real_sample(self, kernel=kernel, flush=flush)
+        if kernel and not flush:
+            ticks.append(began)
+            if len(ticks) == 2:
+                time.sleep(held_up)
+        return snap
+
+    monkeypatch.setattr(Sampler, "sample", one_slow)
+    result = run_headless(load_text(LONGER, "run_end.yaml"))
+    assert len(ticks) >= 3
+    # after the held-up tick ends (about 0.7 s), ticks go on past limit - held_up
+    assert [t for t in ticks if limit - held_up < t < limit], ticks
+    assert result.summary["leaks"]["processes"] == result.summary["leaks"]["ipc_objects"] == 0

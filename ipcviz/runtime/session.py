@@ -125,13 +125,15 @@ class Session:
 
     def _ends_first(self) -> bool:
         """Whether the run's limit comes before a tick begun now could be read, by the
-        longest of the last ticks: a frame read past the end ends the run late (at 256
+        cheapest of the last ticks: a frame read past the end ends the run late (at 256
         workers a tick reads /proc for tens of milliseconds; a loaded machine makes it
-        longer)."""
+        longer). The cheapest, not the longest: one tick the machine held up must not
+        end a run's frames seconds early, and a tick that read its moment again (the
+        run's first frames wait for their workers) is not counted at all."""
         if self.limit is None or not self._tick_costs:
             return False
         left = (self.limit - self._spent()) / self.runtime.scheduler.speed
-        return left < max(self._tick_costs)
+        return left < min(self._tick_costs)
 
     def _spent(self) -> float:
         """Seconds of the limit used: run time and the schedule's time (scheduler.py)."""
@@ -203,6 +205,7 @@ class Session:
             answer_due = False
             if watch is not None:
                 watch.framed()
+            rereads = self.sampler.moments.stats.rereads
             self.sink(self.sampler.sample(kernel=tick))
-            if tick:
+            if tick and self.sampler.moments.stats.rereads == rereads:
                 self._tick_costs.append(rt.elapsed - now)
