@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     `argv` None: this process's own command line (the console script, `python -m
     ipcviz`); then a headless run that has ended ends the process at once (end_process),
     without the interpreter's teardown of every module."""
+    _standard_streams()
     args = build_parser().parse_args(argv)
     command = args.command or "launch"
     if command in STARTS_THINGS:
@@ -65,6 +66,27 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         raise  # a broken pipe of something else: a bug to see, not a silent exit 0
+
+
+def _standard_streams() -> None:
+    """Descriptors 0, 1 and 2 open, on /dev/null where the caller closed one (`ipcviz run
+    ... >&-`): a closed standard descriptor is the number the next file opened gets (the
+    telemetry table, a channel's end), where a print would then write; and Python leaves
+    `sys.stdout` None for a closed 1, which the run's output and its forks use."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)  # the lowest free number: `fd` itself
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    if sys.stdin is None:
+        sys.stdin = open(0, closefd=False)  # (the process's own: kept open)
+    if sys.stdout is None:
+        sys.stdout = open(1, "w", closefd=False)
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", closefd=False)
 
 
 def end_process(code: int) -> int:

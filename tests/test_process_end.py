@@ -77,3 +77,29 @@ def test_other_commands_end_as_before(tmp_path: Path) -> None:
     result, marks = _run(tmp_path, "validate", str(ROOT / "scenarios" / "race_by_hand.yaml"))
     assert result.returncode == 0, result.stderr
     assert marks == ["atexit", "teardown"]
+
+
+SMALL = """\
+duration: 0.3
+channels:
+  a: {kind: shared_array, dtype: int64, shape: [1]}
+workers:
+  w: {steps: [{increment: {array: a, index: 0, times: 5}}]}
+expect:
+  - {channel: a, sum: "==5"}
+"""
+
+
+def test_a_run_with_its_output_closed_runs_and_says_nothing_broken(
+        tmp_path: Path, nothing_left_behind) -> None:
+    """`ipcviz run ... >&-`: descriptor 1 closed by the caller. The run goes on (its
+    output on /dev/null), its checks give the status, and no traceback: Python left
+    sys.stdout None, and the fork's flush of it raised in the runtime."""
+    scenario = tmp_path / "small.yaml"
+    scenario.write_text(SMALL)
+    command = (f"exec {sys.executable} -m ipcviz run {scenario} --headless --json "
+               f"--check >&-")
+    result = subprocess.run(["sh", "-c", command], capture_output=True, text=True,
+                            timeout=60, cwd=ROOT)
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 0, result.stderr[-2000:]
