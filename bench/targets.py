@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 
 from readme_table import replace_block  # noqa: E402
 
-#: (key, what it measures, the script and its arguments); about 9 minutes in all
+#: (key, what it measures, the script and its arguments); about 4 minutes in all on a quiet machine
 STEPS: tuple[tuple[str, str, list[str]], ...] = (
     ("htop", "watching 64 workers against htop", ["htop.py", "--rounds", "2", "--seconds", "8"]),
     ("keys", "key to screen at 64 workers", ["keys.py", "--presses", "20"]),
